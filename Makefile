@@ -1,0 +1,103 @@
+# A thin front for meson + ninja: the README's commands, and the set-up a
+# fresh Debian 12 machine needs. `make help` lists the targets.
+
+PYTHON ?= /usr/bin/python3
+# pytest and the apt-installed test apps live in Debian's interpreter.
+PYTEST_PYTHON ?= /usr/bin/python3
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+SHARED ?= $(CURDIR)/../shared
+
+# What the build and the tests need from Debian.
+DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
+       python3-pip python3-venv clang libclang-rt-14-dev
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: all help deps build test test-c test-asan test-fuzz test-py run \
+        bench fuzz fuzz-long clean
+
+all: build
+
+help:
+	@echo "make run        serve examples/hello.py on http://127.0.0.1:8000"
+	@echo "make test       build, then every test (C, ASan+UBSan, fuzz smoke, pytest)"
+	@echo "make build      build the extension, the C tests and the benchmarks"
+	@echo "make bench      run the benchmarks"
+	@echo "make fuzz       fuzz each target for FUZZ_SECONDS (default 30)"
+	@echo "make deps       install what Debian 12 lacks (apt-get, as root)"
+	@echo "PYTHON=...      the interpreter to build for (default /usr/bin/python3)"
+
+# Installs missing packages when root; otherwise prints the command to run.
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:" $$missing; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) || exit 1; \
+	  else \
+	    echo "missing Debian packages; run:"; \
+	    echo "  sudo apt-get install -y" $$missing; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dpython=$(PYTHON) -Dshared_dir=$(SHARED)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	@echo $(PYTHON) > $(BUILD)/.python
+
+test: build test-c test-asan test-fuzz test-py
+
+test-c: build
+	meson test -C $(BUILD) --print-errorlogs
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dextension=false -Dbuildtype=debug \
+	  -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dc_args=-fno-sanitize-recover=all -Dshared_dir=$(SHARED)
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  meson test -C $(ASAN_BUILD) --print-errorlogs
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized \
+	  -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dc_args=-fno-sanitize-recover=all -Dshared_dir=$(SHARED)
+
+# Each target: replay its committed corpus, then fuzz for FUZZ_SECONDS.
+# New inputs go to a scratch directory, never into fuzz/corpus/.
+fuzz test-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	@for t in head chunked proxy; do \
+	  scratch=$$(mktemp -d); \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=fuzz/http.dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	    $$scratch fuzz/corpus/$$t 2>$(FUZZ_BUILD)/fuzz_$$t.log \
+	    || { tail -40 $(FUZZ_BUILD)/fuzz_$$t.log; rm -rf $$scratch; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|Done' $(FUZZ_BUILD)/fuzz_$$t.log | tail -2; \
+	  rm -rf $$scratch; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=1800
+
+test-py: build
+	$(PYTEST_PYTHON) -m pytest -q tests/python
+
+run: build
+	./cunicorn --bind 127.0.0.1:8000 --chdir examples hello:app
+
+bench: build
+	$(BUILD)/bench_parser
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

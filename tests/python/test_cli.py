@@ -1,0 +1,77 @@
+"""The command line as a user meets it: ./cunicorn, python -m cunicorn, and
+the console script a pip install puts on PATH."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+TIMEOUT = 60
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=TIMEOUT, **kw)
+
+
+def version_of(root):
+    # the one place the version is written: meson.build's project()
+    for line in (root / "meson.build").read_text().splitlines():
+        if line.strip().startswith("version:"):
+            return line.split("'")[1]
+    raise AssertionError("no version in meson.build")
+
+
+def test_launcher_version(launcher, root):
+    r = run([launcher, "--version"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "cunicorn %s\n" % version_of(root)
+
+
+def test_launcher_says_what_is_missing(launcher):
+    # until the master exists, serving must fail loudly, not pretend
+    r = run([launcher, "examples.hello:app"])
+    assert r.returncode != 0
+    assert "not yet" in r.stderr
+
+
+def test_version_comes_from_the_extension(build_python, root):
+    env = dict(os.environ, CUNICORN_BUILD_DIR=str(root / "build"),
+               PYTHONPATH=str(root / "python"))
+    code = ("import cunicorn, cunicorn._cunicorn as m; "
+            "print(m.__file__); print(cunicorn.__version__)")
+    r = run([build_python, "-c", code], env=env)
+    assert r.returncode == 0, r.stderr
+    so, version = r.stdout.split()
+    assert so.endswith(".so") and "/build/" in so
+    assert version == version_of(root)
+
+
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_pip_install(tmp_path, root):
+    """pip install --no-build-isolation . gives a `cunicorn` script and
+    `python -m cunicorn`, built from a clean copy of the tree."""
+    src = tmp_path / "src"
+    r = run(["git", "-C", str(root), "ls-files", "-z"])
+    assert r.returncode == 0, r.stderr
+    for name in filter(None, r.stdout.split("\0")):
+        dst = src / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if (root / name).is_file():
+            shutil.copy2(root / name, dst)
+    venv = tmp_path / "venv"
+    r = run([sys.executable, "-m", "venv", "--system-site-packages",
+             str(venv)])
+    assert r.returncode == 0, r.stderr
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q",
+                        "--no-build-isolation", "--no-index", str(src)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = "cunicorn %s\n" % version_of(root)
+    r = run([str(venv / "bin" / "cunicorn"), "--version"], cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == v, r.stderr
+    r = run([str(py), "-m", "cunicorn", "--version"], cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == v, r.stderr

@@ -12,11 +12,11 @@ SHARED ?= $(CURDIR)/../shared
 
 # What the build and the tests need from Debian.
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
-       python3-pip python3-venv clang libclang-rt-14-dev
+       python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all help deps build test test-c test-asan test-fuzz test-py run \
-        bench fuzz fuzz-long clean
+        bench fuzz fuzz-long clean check-pythons lint
 
 all: build
 
@@ -51,7 +51,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	@echo $(PYTHON) > $(BUILD)/.python
 
-test: build test-c test-asan test-fuzz test-py
+test: build lint test-c test-asan test-fuzz test-py
 
 test-c: build
 	meson test -C $(BUILD) --print-errorlogs
@@ -101,3 +101,21 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Builds the extension for every pyenv interpreter from 3.9 on and runs
+# ./cunicorn --version with each (not part of `make test`: CI has no pyenv).
+check-pythons:
+	@for py in $$(ls -d $$HOME/.pyenv/versions/3.*/bin/python3 2>/dev/null | sort -V); do \
+	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  case $$v in 3.[0-8]) continue;; esac; \
+	  b=build-py$$v; \
+	  { [ -f $$b/build.ninja ] || meson setup $$b -Dpython=$$py -Dshared_dir=$(SHARED) >/dev/null; } && \
+	  ninja -C $$b >/dev/null && echo $$py > $$b/.python && \
+	  printf '%s: %s\n' "$$v" "$$(CUNICORN_BUILD_DIR=$(CURDIR)/$$b ./cunicorn --version)" || exit 1; \
+	done
+
+# Static analysis of the C core (Debian's cppcheck and clang-tidy).
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	  --inline-suppr -D__SSE2__ -Isrc src/http
+	clang-tidy --quiet src/http/*.c -- -std=c11 -D_GNU_SOURCE -Isrc

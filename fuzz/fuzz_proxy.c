@@ -84,8 +84,9 @@ static int64_t parse_copy(const uint8_t *data, size_t size,
     return rc;
 }
 
-/* An address the parser wrote must be the canonical text of one. */
-static void check_addr(const char *text, int af)
+/* An address the parser wrote must be valid; from v2 (binary) it is the
+ * canonical text, from v1 the text as received. */
+static void check_addr(const char *text, int af, int canonical)
 {
     unsigned char bin[16];
     char again[HTTP_PROXY_ADDR_MAX];
@@ -93,7 +94,7 @@ static void check_addr(const char *text, int af)
     check(memchr(text, '\0', HTTP_PROXY_ADDR_MAX) != NULL);
     check(inet_pton(af, text, bin) == 1);
     check(inet_ntop(af, bin, again, sizeof again) != NULL);
-    check(strcmp(text, again) == 0);
+    check(!canonical || strcmp(text, again) == 0);
 }
 
 /* A second reading of an accepted v1 line: exactly six fields split by
@@ -157,12 +158,12 @@ static void check_success(const uint8_t *data, size_t size, int64_t rc,
     if (o->has_addr) {
         check(o->has_addr == 1);
         if (strcmp(o->protocol, "TCP4") == 0) {
-            check_addr(o->src_addr, AF_INET);
-            check_addr(o->dst_addr, AF_INET);
+            check_addr(o->src_addr, AF_INET, o->version == 2);
+            check_addr(o->dst_addr, AF_INET, o->version == 2);
         } else {
             check(strcmp(o->protocol, "TCP6") == 0);
-            check_addr(o->src_addr, AF_INET6);
-            check_addr(o->dst_addr, AF_INET6);
+            check_addr(o->src_addr, AF_INET6, o->version == 2);
+            check_addr(o->dst_addr, AF_INET6, o->version == 2);
         }
     } else {
         check(o->version == 2);

@@ -22,7 +22,8 @@ void http_chunked_init(struct http_chunked *c, const struct http_config *cfg,
     memset(c, 0, sizeof(*c));
     http_parser_init(&c->trailer, cfg, 0);
     c->trailers = trailers;
-    c->max_trailers = trailers ? max_trailers : 0;
+    /* without an array, trailers are checked and counted, not kept */
+    c->max_trailers = trailers ? max_trailers : cfg->limit_request_fields;
 }
 
 int http_chunked_done(const struct http_chunked *c)
@@ -32,9 +33,16 @@ int http_chunked_done(const struct http_chunked *c)
 
 int http_chunked_eof_error(const struct http_chunked *c)
 {
-    /* Gunicorn: EOF where the trailer section should end is a missing
-     * terminator; anywhere else the client simply stopped sending. */
-    return c->state == CS_TRAILERS ? HTTP_E_CHUNK_TERMINATOR : HTTP_E_EOF;
+    /* Gunicorn: EOF where a chunk's CRLF or the trailer section's end
+     * should be is a missing terminator; elsewhere the client stopped. */
+    switch (c->state) {
+    case CS_DATA_CR:
+    case CS_DATA_LF:
+    case CS_TRAILERS:
+        return HTTP_E_CHUNK_TERMINATOR;
+    default:
+        return HTTP_E_EOF;
+    }
 }
 
 static int hexval(unsigned char ch)
@@ -112,7 +120,7 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
                         size_t *out, size_t *consumed)
 {
     size_t i = 0, o = 0, stop, n;
-    int64_t eol, rc;
+    int64_t eol, rc = 0;
 
     while (i < len && c->state != CS_DONE) {
         switch (c->state) {
@@ -121,19 +129,19 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
             if (eol < 0) {
                 c->scan = (uint32_t)(stop - i);
                 if (c->scan > HTTP_CHUNK_LINE_MAX)
-                    return HTTP_E_CHUNK_OVERHEAD;
+                    goto fail_overhead;
                 goto out;
             }
             n = (size_t)eol - i;
             if (n > HTTP_CHUNK_LINE_MAX)
-                return HTTP_E_CHUNK_OVERHEAD;
+                goto fail_overhead;
             rc = size_line(c, buf + i, n);
             if (rc)
-                return (int)rc;
+                goto fail;
             c->framing += n + 2;
             /* many tiny chunks: framing may not outgrow the data */
             if (c->framing > c->data + HTTP_CHUNK_SLACK)
-                return HTTP_E_CHUNK_OVERHEAD;
+                goto fail_overhead;
             i = (size_t)eol + 2;
             c->scan = 0;
             c->state = c->remaining ? CS_DATA : CS_TRAILERS;
@@ -153,8 +161,10 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
             break;
         case CS_DATA_CR:
         case CS_DATA_LF:
-            if (buf[i] != (c->state == CS_DATA_CR ? '\r' : '\n'))
-                return HTTP_E_CHUNK_TERMINATOR;
+            if (buf[i] != (c->state == CS_DATA_CR ? '\r' : '\n')) {
+                rc = HTTP_E_CHUNK_TERMINATOR;
+                goto fail;
+            }
             i++;
             c->framing++;
             c->state = c->state == CS_DATA_CR ? CS_DATA_LF : CS_SIZE;
@@ -165,8 +175,8 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
             if (rc == HTTP_AGAIN)
                 goto out;  /* the section is presented again, whole */
             if (rc < 0)
-                return (int)rc;
-            for (uint32_t k = 0; k < c->n_trailers; k++) {
+                goto fail;
+            for (uint32_t k = 0; c->trailers && k < c->n_trailers; k++) {
                 c->trailers[k].name.off += (uint32_t)i;
                 c->trailers[k].value.off += (uint32_t)i;
             }
@@ -181,4 +191,10 @@ out:
     *out = o;
     *consumed = i;
     return c->state == CS_DONE ? 0 : HTTP_AGAIN;
+fail_overhead:
+    rc = HTTP_E_CHUNK_OVERHEAD;
+fail:
+    *out = o;  /* the body bytes decoded before the error */
+    *consumed = i;
+    return (int)rc;
 }

@@ -2,8 +2,8 @@
  * What each parse error means to the client, and the character classes the
  * parsers share.
  *
- * Statuses are Gunicorn 26.1's (shared reference §5.9) except where noted:
- * a reason phrase is always the one RFC 9110 gives the status.
+ * Statuses and reason phrases are Gunicorn 26.1's (shared reference §5.9),
+ * except where marked "Ours".
  */
 #include "http.h"
 
@@ -19,10 +19,10 @@ static const struct http_error_info errors[] = {
     {"LimitRequestHeaders", "Request Header Fields Too Large", 431, 1},
     {"InvalidSchemeHeaders", "Bad Request", 400, 1},
     {"ExpectationFailed", "Expectation Failed", 417, 1},
-    /* Gunicorn answers "501 Bad Request"; the status is right, the phrase not. */
-    {"UnsupportedTransferCoding", "Not Implemented", 501, 1},
+    /* Gunicorn's phrase, kept: its users' tests see "501 Bad Request". */
+    {"UnsupportedTransferCoding", "Bad Request", 501, 1},
     {"InvalidProxyLine", "Bad Request", 400, 1},
-    /* Gunicorn answers 500: a malformed preamble is the client's fault. */
+    /* Ours: Gunicorn answers 500; a malformed preamble is the client's fault. */
     {"InvalidProxyHeader", "Bad Request", 400, 1},
     {"ForbiddenProxyRequest", "Forbidden", 403, 1},
     /* Body framing errors: the connection is closed without a word. */

@@ -418,6 +418,12 @@ static int parse_request_line(struct http_parser *p, struct http_request *r,
 
 /* ---- header lines ------------------------------------------------------- */
 
+/* HTTP/1.1 or later (0.x only reaches here with the unconventional flag) */
+static int at_least_11(const struct http_request *r)
+{
+    return r->major > 1 || (r->major == 1 && r->minor >= 1);
+}
+
 static int name_in(const char *buf, struct http_span name,
                    const char *const *list, size_t n)
 {
@@ -448,7 +454,7 @@ static int header_policy(struct http_parser *p, struct http_request *r,
         if (!http_span_ieq(buf, h->value, "100-continue"))
             return HTTP_E_EXPECT;
         /* RFC 9110 §10.1.1: an HTTP/1.0 client cannot expect it */
-        if (r->minor >= 1 || r->major > 1)
+        if (at_least_11(r))
             r->flags |= HTTP_REQ_EXPECT_CONTINUE;
         break;
     default:
@@ -505,7 +511,9 @@ static int finish_header(struct http_parser *p, struct http_request *r,
             return HTTP_E_HEADER_NAME;
         }
     }
-    f->v[(*f->n)++] = *h;
+    if (f->v)  /* trailers may be checked without being kept */
+        f->v[*f->n] = *h;
+    (*f->n)++;
     return 0;
 }
 
@@ -635,7 +643,7 @@ static int parse_length(const char *s, size_t n, uint64_t *out)
 static int body_framing(struct http_request *r, const char *buf)
 {
     const struct http_header *cl = NULL, *conn = NULL;
-    int chunked = 0, keep, rc;
+    int chunked = 0, te = 0, keep, rc;
 
     for (uint32_t i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
@@ -646,6 +654,7 @@ static int body_framing(struct http_request *r, const char *buf)
                 return HTTP_E_HEADER;
             cl = h;
         } else if (h->id == HTTP_HDR_TRANSFER_ENCODING) {
+            te = 1;
             rc = transfer_codings(r, buf, h->value, &chunked);
             if (rc)
                 return rc;
@@ -653,7 +662,7 @@ static int body_framing(struct http_request *r, const char *buf)
     }
     if (chunked) {
         /* RFC 9112 §6.1: chunked on 1.0 or beside a length cannot be trusted */
-        if (r->major == 1 && r->minor == 0)
+        if (!at_least_11(r))
             return HTTP_E_HEADER;
         if (cl)
             return HTTP_E_HEADER;
@@ -664,10 +673,15 @@ static int body_framing(struct http_request *r, const char *buf)
         if (rc)
             return rc;
         r->body = HTTP_BODY_LENGTH;
+        /* Ours: RFC 9112 §6.3 wants a 400 when chunked is not the final
+         * coding; Gunicorn frames by the length. A proxy that honours the
+         * coding would see a different body, so the connection ends here. */
+        if (te)
+            r->flags |= HTTP_REQ_MUST_CLOSE;
     } else {
         r->body = HTTP_BODY_NONE;
     }
-    keep = r->major > 1 || r->minor >= 1;
+    keep = at_least_11(r);
     if (conn && http_span_ieq(buf, conn->value, "close"))
         keep = 0;
     else if (conn && http_span_ieq(buf, conn->value, "keep-alive"))
@@ -688,7 +702,7 @@ static int64_t partial(const struct http_parser *p, size_t len)
         if (cfg->limit_request_line && len > (size_t)cfg->limit_request_line + 2)
             return HTTP_E_LINE_TOO_LONG;
         /* Ours: "unlimited" still stops at the head buffer's size. */
-        if (len > cfg->max_head_buffer)
+        if (!cfg->limit_request_line && len > cfg->max_head_buffer)
             return HTTP_E_LINE_TOO_LONG;
     } else if (len - p->head_start > cfg->max_head_buffer) {
         return HTTP_E_HEADERS_TOO_LARGE;
@@ -713,7 +727,8 @@ static int64_t run(struct http_parser *p, struct http_request *r, char *buf,
         n = (size_t)eol - off;
         /* the same limits as partial(), so a head is judged alike
          * however its bytes were cut into reads */
-        if (p->state == ST_REQUEST_LINE && n + 2 > p->cfg->max_head_buffer)
+        if (p->state == ST_REQUEST_LINE && !p->cfg->limit_request_line &&
+            n + 2 > p->cfg->max_head_buffer)
             return HTTP_E_LINE_TOO_LONG;
         if (p->state == ST_HEADERS &&
             (uint64_t)eol + 2 - p->head_start > p->cfg->max_head_buffer)

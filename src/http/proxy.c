@@ -127,8 +127,8 @@ static int field_is(struct field f, const char *s)
     return f.n == n && memcmp(f.p, s, n) == 0;
 }
 
-/* Parses an address of family af and writes its normalised text to out
- * (HTTP_PROXY_ADDR_MAX bytes). Returns 0 or -1. */
+/* Checks an address of family af and copies its text, as received (as
+ * Gunicorn reports it), to out (HTTP_PROXY_ADDR_MAX bytes). 0 or -1. */
 static int v1_addr(struct field f, int af, char *out)
 {
     char text[HTTP_PROXY_ADDR_MAX];
@@ -143,8 +143,7 @@ static int v1_addr(struct field f, int af, char *out)
     text[f.n] = '\0';
     if (inet_pton(af, text, bin) != 1)
         return -1;
-    if (inet_ntop(af, bin, out, HTTP_PROXY_ADDR_MAX) == NULL)
-        return -1;
+    memcpy(out, text, f.n + 1);
     return 0;
 }
 

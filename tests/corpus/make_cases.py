@@ -30,8 +30,8 @@ STATUS = {
 }
 SILENT = {"InvalidChunkSize", "ChunkMissingTerminator",
           "InvalidChunkExtension", "ChunkOverhead", "NoMoreData"}
-REASON = {400: "Bad Request", 417: "Expectation Failed",
-          431: "Request Header Fields Too Large", 501: "Not Implemented"}
+REASON = {400: "Bad Request", 417: "Expectation Failed", 501: "Bad Request",
+          431: "Request Header Fields Too Large"}
 
 valid = {}
 invalid = {}
@@ -263,6 +263,27 @@ add_invalid("chunk_no_crlf_01", b"POST / HTTP/1.1\r\nTransfer-Encoding: "
 add_invalid("trailer_authorization_01", b"POST / HTTP/1.1\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n0\r\nAuthorization: x\r\n\r\n",
             "InvalidHeaderName")
+
+# ---- found in review ---------------------------------------------------------
+# the head buffer bounds the headers, not a request line within its limit
+add_valid("line_long_small_headers_01", [req(b"GET", b"/" + b"a" * 3000, H)],
+          config={"limit_request_fields": 10, "limit_request_field_size": 256})
+# with permit_unconventional_http_version, 0.9 is still below 1.1
+add_invalid("version_09_chunked_01", b"POST / HTTP/0.9\r\nTransfer-Encoding: "
+            b"chunked\r\n\r\n0\r\n\r\n", "InvalidHeader",
+            {"permit_unconventional_http_version": True})
+add_valid("version_05_close_01", [req(b"GET", b"/", version=(0, 5))],
+          extra=b"GET /never HTTP/1.1\r\n\r\n",
+          config={"permit_unconventional_http_version": True})
+# OURS: a coding list that does not end in chunked frames by the length,
+# as Gunicorn does, but the connection closes after it
+add_valid("te_identity_close_01", [req(b"POST", b"/", H + [
+    (b"Transfer-Encoding", b"identity"), (b"Content-Length", b"5")],
+    body=b"hello")], extra=b"GET /never HTTP/1.1\r\n\r\n")
+add_invalid("chunk_data_eof_02", b"POST / HTTP/1.1\r\nTransfer-Encoding: "
+            b"chunked\r\n\r\n5\r\nhello", "ChunkMissingTerminator")
+add_invalid("chunk_data_eof_03", b"POST / HTTP/1.1\r\nTransfer-Encoding: "
+            b"chunked\r\n\r\n5\r\nhello\r", "ChunkMissingTerminator")
 
 # ---- PROXY protocol --------------------------------------------------------
 PP = {"proxy_protocol": True}

@@ -146,6 +146,23 @@ static void test_limits(void)
     ok(one("5\r\nhello\n\r\n", 11) == HTTP_E_CHUNK_TERMINATOR,
        "data must end in CRLF exactly");
     ok(one("0\r\nHost: x\r\n\r\n", 15) == HTTP_E_HEADER_NAME, "Host in trailers");
+    {
+        struct http_chunked c;
+        char b[] = "2\r\nab\r\n0\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        size_t out, used;
+        http_chunked_init(&c, &cfg, NULL, 0);
+        ok(http_chunked_decode(&c, b, strlen(b), &out, &used) == 0 && out == 2 &&
+           c.n_trailers == 2, "without an array, trailers are checked and counted");
+        strcpy(b, "2\r\nabZZ");
+        http_chunked_init(&c, &cfg, NULL, 0);
+        ok(http_chunked_decode(&c, b, strlen(b), &out, &used) == HTTP_E_CHUNK_TERMINATOR &&
+           out == 2 && used == 5, "an error still says what was decoded before it");
+        strcpy(b, "2\r\nab");
+        http_chunked_init(&c, &cfg, NULL, 0);
+        ok(http_chunked_decode(&c, b, strlen(b), &out, &used) == HTTP_AGAIN &&
+           http_chunked_eof_error(&c) == HTTP_E_CHUNK_TERMINATOR,
+           "EOF where a chunk's CRLF belongs: ChunkMissingTerminator");
+    }
 }
 
 int main(void)

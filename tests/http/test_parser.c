@@ -141,6 +141,17 @@ static void test_flags(void)
     ok(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &r, 1) > 0 &&
        (r.flags & HTTP_REQ_MUST_CLOSE) && !(r.flags & HTTP_REQ_KEEP_ALIVE) &&
        r.body == HTTP_BODY_CHUNKED, "a gzip coding forces close after the response");
+    ok(parse("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\nContent-Length: 1\r\n\r\n",
+             &r, 1) > 0 && r.body == HTTP_BODY_LENGTH && (r.flags & HTTP_REQ_MUST_CLOSE) &&
+       !(r.flags & HTTP_REQ_KEEP_ALIVE),
+       "a coding list without chunked: framed by the length, then closed");
+    cfg.flags = HTTP_PERMIT_UNCONVENTIONAL_VERSION;
+    ok(parse("GET / HTTP/0.5\r\nExpect: 100-continue\r\n\r\n", &r, 1) > 0 &&
+       !(r.flags & HTTP_REQ_KEEP_ALIVE) && !(r.flags & HTTP_REQ_EXPECT_CONTINUE),
+       "HTTP/0.5 (permitted) is older than 1.1: no keep-alive, no 100");
+    ok(parse("GET / HTTP/2.0\r\n\r\n", &r, 1) > 0 && (r.flags & HTTP_REQ_KEEP_ALIVE),
+       "HTTP/2.0 (permitted) is newer");
+    cfg.flags = 0;
     ok(parse("PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", &r, 1) > 0 &&
        (r.flags & HTTP_REQ_EXPECT_CONTINUE), "Expect: 100-continue on 1.1");
     ok(parse("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", &r, 1) > 0 &&

@@ -1,21 +1,537 @@
 /*
- * cunicorn._cunicorn: the extension module's entry point.
+ * cunicorn._cunicorn: the extension module's entry point, and main().
  *
- * Multi-phase initialisation (PEP 489) so the module has no process-wide
- * state. Today it carries the version; the master, the workers and the WSGI
- * bridge hang off it as they are built.
+ * main() resolves the configuration (defaults < config file <
+ * GUNICORN_CMD_ARGS < command line), opens the logs and the listeners, and
+ * runs the C master, whose workers serve the app through src/wsgi/. Config
+ * files and the app are Python by nature: python/cunicorn/_loader.py reads
+ * and imports them when asked.
+ *
+ * Multi-phase initialisation (PEP 489); the module state holds the heap
+ * types. The master holds the GIL (it runs no Python while it waits); a
+ * worker drops it except while the application runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/settings.h"
+#include "core/log.h"
 #include "cu_version.h"
+#include "master/arbiter.h"
+#include "worker/worker.h"
+#include "wsgi/wsgi.h"
+
+struct module_state {
+    struct cu_wsgi_types types;
+};
+
+/* Everything main() sets up, shared with the callbacks of the master. */
+struct server {
+    struct cu_config cfg;
+    struct http_config http;
+    struct http_scheme_header *scheme;
+    const char **forwarders;
+    struct cu_listener *listeners;
+    size_t n_listeners;
+    PyObject *loader;           /* cunicorn._loader */
+    PyObject *app;              /* preloaded, or loaded in the worker */
+    struct cu_wsgi_types *types;
+    struct cu_wsgi *wsgi;
+    PyThreadState *ts;          /* a worker's saved thread state */
+};
+
+/* ---- configuration -------------------------------------------------------- */
+
+/* A config file value, handed to the setting's validator as text. */
+static int set_from_python(struct cu_config *c, const struct cu_setting *s,
+                           PyObject *v, char *err, size_t errlen)
+{
+    PyObject *str;
+    int rc;
+
+    if (v == Py_None)
+        return cu_config_set(c, s, NULL, 0, err, errlen);
+    if (PyBool_Check(v))
+        return cu_config_set(c, s, v == Py_True ? "true" : "false", 0, err, errlen);
+    if (PyDict_Check(v)) {
+        PyObject *k, *val;
+        Py_ssize_t pos = 0;
+        cu_config_clear(c, s);
+        while (PyDict_Next(v, &pos, &k, &val)) {
+            PyObject *kv = PyUnicode_FromFormat("%S=%S", k, val);
+            if (!kv)
+                return -1;
+            rc = cu_config_set(c, s, PyUnicode_AsUTF8(kv), 1, err, errlen);
+            Py_DECREF(kv);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if ((PyList_Check(v) || PyTuple_Check(v)) &&
+        (s->type == CU_LIST || s->type == CU_CSV || s->type == CU_DICT)) {
+        cu_config_clear(c, s);
+        for (Py_ssize_t i = 0; i < PySequence_Size(v); i++) {
+            PyObject *item = PySequence_GetItem(v, i);
+            if (!item || !(str = PyObject_Str(item))) {
+                Py_XDECREF(item);
+                return -1;
+            }
+            Py_DECREF(item);
+            rc = cu_config_set(c, s, PyUnicode_AsUTF8(str), 1, err, errlen);
+            Py_DECREF(str);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (PyCallable_Check(v) && !PyUnicode_Check(v)) {
+        snprintf(err, errlen, "Invalid value for %s: a callable", s->name);
+        return -1;
+    }
+    if (!(str = PyObject_Str(v)))
+        return -1;
+    rc = cu_config_set(c, s, PyUnicode_AsUTF8(str), 0, err, errlen);
+    Py_DECREF(str);
+    return rc;
+}
+
+static int read_config_file(struct server *sv, const char *path)
+{
+    PyObject *names, *k, *v;
+    Py_ssize_t pos = 0;
+    char err[512];
+
+    names = PyObject_CallMethod(sv->loader, "read_config", "s", path);
+    if (!names) {
+        fprintf(stderr, "Failed to read config file: %s\n", path);
+        PyErr_Print();
+        return -1;
+    }
+    while (PyDict_Next(names, &pos, &k, &v)) {
+        const char *name = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+        const struct cu_setting *s = name ? cu_setting_find(name) : NULL;
+        if (!s)
+            continue;  /* other names in the file are the file's business */
+        if (set_from_python(&sv->cfg, s, v, err, sizeof(err)) < 0) {
+            if (PyErr_Occurred())
+                PyErr_Print();
+            fprintf(stderr, "Error: %s (in %s)\n", err[0] ? err : name, path);
+            Py_DECREF(names);
+            return -1;
+        }
+    }
+    Py_DECREF(names);
+    return 0;
+}
+
+/* The last -c in a layer, if any. */
+static const char *config_arg(const struct cu_args *a)
+{
+    const char *path = NULL;
+
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].s->name, "config") == 0)
+            path = a->v[i].value;
+    return path;
+}
+
+/* Returns 0 to go on, or an exit status + 1000 to stop now. */
+static int resolve(struct server *sv, int argc, char *const *argv)
+{
+    struct cu_args cli = {0}, env = {0};
+    char err[1024] = "";
+    const char *env_args = getenv("GUNICORN_CMD_ARGS"), *path;
+    int eargc = 0, rc = 1001;
+    char **eargv = NULL;
+
+    if (cu_config_init(&sv->cfg) < 0) {
+        fprintf(stderr, "cunicorn: out of memory\n");
+        return 1001;
+    }
+    if (cu_args_parse(argc, argv, &cli, err, sizeof(err)) < 0) {
+        fprintf(stderr, "usage: cunicorn [OPTIONS] [APP_MODULE]\ncunicorn: error: %s\n", err);
+        rc = 1002;
+        goto out;
+    }
+    if (cli.help) {
+        cu_config_help(stdout, "cunicorn");
+        rc = 1000;
+        goto out;
+    }
+    if (cli.version) {
+        printf("cunicorn %s\n", CU_VERSION);
+        rc = 1000;
+        goto out;
+    }
+    if (env_args && (cu_argv_split(env_args, &eargc, &eargv, err, sizeof(err)) < 0 ||
+                     cu_args_parse(eargc, eargv, &env, err, sizeof(err)) < 0)) {
+        fprintf(stderr, "cunicorn: error in GUNICORN_CMD_ARGS: %s\n", err);
+        rc = 1002;
+        goto out;
+    }
+    path = config_arg(&cli) ? config_arg(&cli) : config_arg(&env);
+    if (!path && access("gunicorn.conf.py", F_OK) == 0)
+        path = "gunicorn.conf.py";
+    if (path && read_config_file(sv, path) < 0)
+        goto out;
+    if (cu_args_apply(&sv->cfg, &env, err, sizeof(err)) < 0 ||
+        cu_args_apply(&sv->cfg, &cli, err, sizeof(err)) < 0 ||
+        cu_config_finish(&sv->cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        goto out;
+    }
+    free(sv->cfg.app);
+    sv->cfg.app = NULL;
+    path = cli.app ? cli.app : env.app ? env.app : sv->cfg.wsgi_app;
+    if (path && !(sv->cfg.app = strdup(path))) {
+        fprintf(stderr, "cunicorn: out of memory\n");
+        goto out;
+    }
+    rc = 0;
+out:
+    cu_args_free(&cli);
+    cu_args_free(&env);
+    if (eargv)
+        cu_argv_free(eargc, eargv);
+    return rc;
+}
+
+/* The parser's settings, from the resolved configuration. */
+static int http_settings(struct server *sv)
+{
+    const struct cu_config *c = &sv->cfg;
+    struct http_config *h = &sv->http;
+
+    http_config_init(h);
+    http_config_finish(h, c->limit_request_line, c->limit_request_fields,
+                       c->limit_request_field_size);
+    h->flags = (c->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
+               (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
+               (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+               (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
+               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+    h->header_map = strcmp(c->header_map, "dangerous") == 0 ? HTTP_HEADER_MAP_DANGEROUS
+                    : strcmp(c->header_map, "refuse") == 0  ? HTTP_HEADER_MAP_REFUSE
+                                                            : HTTP_HEADER_MAP_DROP;
+    sv->scheme = calloc(c->secure_scheme_headers.n + 1, sizeof(*sv->scheme));
+    sv->forwarders = calloc(c->forwarder_headers.n + 1, sizeof(char *));
+    if (!sv->scheme || !sv->forwarders)
+        return -1;
+    h->n_scheme_headers = 0;  /* the configured ones replace the defaults */
+    for (size_t i = 0; i < c->secure_scheme_headers.n; i++) {
+        const char *kv = c->secure_scheme_headers.v[i], *eq = strchr(kv, '=');
+        struct http_scheme_header *sh = &sv->scheme[h->n_scheme_headers];
+        if (!eq)
+            continue;
+        /* NAME=value: the name is a copy, the value the config's own */
+        if (!(sh->name = strndup(kv, (size_t)(eq - kv))))
+            return -1;
+        sh->value = eq + 1;
+        sh->name_len = (uint32_t)(eq - kv);
+        sh->value_len = (uint32_t)strlen(eq + 1);
+        h->n_scheme_headers++;
+    }
+    h->scheme_headers = sv->scheme;
+    for (size_t i = 0; i < c->forwarder_headers.n; i++)
+        sv->forwarders[i] = c->forwarder_headers.v[i];
+    h->forwarder_headers = sv->forwarders;
+    h->n_forwarder_headers = c->forwarder_headers.n;
+    return 0;
+}
+
+static int open_listeners(struct server *sv)
+{
+    char err[512];
+
+    sv->listeners = calloc(sv->cfg.bind.n, sizeof(*sv->listeners));
+    if (!sv->listeners)
+        return -1;
+    for (size_t i = 0; i < sv->cfg.bind.n; i++) {
+        struct cu_addr a;
+        if (cu_addr_parse(sv->cfg.bind.v[i], &a, err, sizeof(err)) < 0 ||
+            cu_listen(&a, sv->cfg.backlog, sv->cfg.reuse_port,
+                      &sv->listeners[i], err, sizeof(err)) < 0) {
+            cu_log(CU_ERROR, "Connection in use or bad address: %s", err);
+            return -1;
+        }
+        sv->n_listeners++;
+        cu_log(CU_INFO, "Listening at: %s%s (%d)",
+               sv->listeners[i].family == AF_UNIX ? "" : "http://",
+               sv->listeners[i].name, (int)getpid());
+    }
+    return 0;
+}
+
+/* ---- the app -------------------------------------------------------------- */
+
+/* Loads the app; on failure logs why and returns the exit status (3/4). */
+static int load_app(struct server *sv)
+{
+    PyObject *exc_type;
+
+    PyObject *t, *v, *tb;
+
+    sv->app = PyObject_CallMethod(sv->loader, "load_app", "s", sv->cfg.app);
+    if (sv->app)
+        return 0;
+    PyErr_Fetch(&t, &v, &tb);
+    exc_type = PyObject_GetAttrString(sv->loader, "AppImportError");
+    if (exc_type && t && PyErr_GivenExceptionMatches(t, exc_type)) {
+        PyObject *msg;
+        PyErr_NormalizeException(&t, &v, &tb);
+        msg = v ? PyObject_Str(v) : NULL;
+        cu_log(CU_ERROR, "%s", msg ? PyUnicode_AsUTF8(msg) : "the app failed to load");
+        Py_XDECREF(msg);
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+        Py_DECREF(exc_type);
+        return CU_EXIT_APP_LOAD;
+    }
+    Py_XDECREF(exc_type);
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+    cu_wsgi_log_exception("Exception in worker process");
+    return CU_EXIT_WORKER_BOOT;
+}
+
+/* The worker's hand-off: takes the GIL for the length of one request. */
+static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
+                 const char *head, struct cu_body *b, int must_close,
+                 struct cu_served *out)
+{
+    struct server *sv = arg;
+    int rc;
+
+    PyEval_RestoreThread(sv->ts);
+    rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out);
+    sv->ts = PyEval_SaveThread();
+    return rc;
+}
+
+static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
+{
+    struct server *sv = arg;
+    struct cu_wsgi_opts opts = {0};
+    struct cu_worker_env env;
+    int rc;
+
+    (void)age;
+    if (!sv->app && (rc = load_app(sv)) != 0)
+        return rc;
+    opts.multiprocess = sv->cfg.workers > 1;
+    opts.errors_fd = cu_log_error_fd();
+    opts.server_software = "cunicorn/" CU_VERSION;
+    sv->wsgi = cu_wsgi_new(sv->app, sv->types, &opts);
+    if (!sv->wsgi) {
+        cu_wsgi_log_exception("Exception in worker process");
+        return CU_EXIT_WORKER_BOOT;
+    }
+    slot->booted = 1;
+    memset(&env, 0, sizeof(env));
+    env.listeners = sv->listeners;
+    env.n_listeners = sv->n_listeners;
+    env.http = &sv->http;
+    env.proxy = strcmp(sv->cfg.proxy_protocol, "off") == 0 ? HTTP_PROXY_OFF
+                : strcmp(sv->cfg.proxy_protocol, "v1") == 0 ? HTTP_PROXY_V1
+                : strcmp(sv->cfg.proxy_protocol, "v2") == 0 ? HTTP_PROXY_V2
+                                                            : HTTP_PROXY_AUTO;
+    env.timeout = sv->cfg.timeout;
+    env.graceful_timeout = sv->cfg.graceful_timeout;
+    env.max_requests = sv->cfg.max_requests;
+    env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
+    env.n_allow = sv->cfg.forwarded_allow_ips.n;
+    env.serve = serve;
+    env.app = sv;
+    env.slot = slot;
+    sv->ts = PyEval_SaveThread();
+    rc = cu_sync_run(&env);
+    PyEval_RestoreThread(sv->ts);
+    return rc;
+}
+
+static void before_fork(void *arg)
+{
+    (void)arg;
+    PyOS_BeforeFork();
+}
+
+static void after_fork_parent(void *arg)
+{
+    (void)arg;
+    PyOS_AfterFork_Parent();
+}
+
+static void after_fork_child(void *arg)
+{
+    (void)arg;
+    PyOS_AfterFork_Child();
+}
+
+static void reopen_logs(void *arg)
+{
+    (void)arg;
+    if (cu_log_reopen() < 0)
+        cu_log(CU_ERROR, "reopening the logs: %s", strerror(errno));
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static int run(struct server *sv)
+{
+    struct cu_master_config mc;
+    struct cu_master_ops ops = {worker_main, before_fork, after_fork_parent,
+                                after_fork_child, NULL, reopen_logs};
+    char err[512];
+    PyObject *r;
+
+    if (!sv->cfg.app) {
+        fprintf(stderr, "Error: No application module specified.\n");
+        return 1;
+    }
+    if (strcmp(sv->cfg.worker_class, "sync") != 0) {
+        fprintf(stderr, "Error: worker class %s is not built yet; use sync\n",
+                sv->cfg.worker_class);
+        return 1;
+    }
+    if (cu_log_open(sv->cfg.errorlog, sv->cfg.accesslog, sv->cfg.loglevel, err,
+                    sizeof(err)) < 0 ||
+        cu_access_format_set(sv->cfg.access_log_format, err, sizeof(err)) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < sv->cfg.raw_env.n; i++)
+        if (putenv(sv->cfg.raw_env.v[i]) != 0) {
+            fprintf(stderr, "Error: --env %s: %s\n", sv->cfg.raw_env.v[i], strerror(errno));
+            return 1;
+        }
+    r = PyObject_CallMethod(sv->loader, "setup_paths", "zz", sv->cfg.chdir,
+                            sv->cfg.pythonpath);
+    if (!r) {
+        PyErr_Print();
+        return 1;
+    }
+    Py_DECREF(r);
+    if (http_settings(sv) < 0) {
+        fprintf(stderr, "cunicorn: out of memory\n");
+        return 1;
+    }
+    if (sv->cfg.check_config || sv->cfg.print_config) {
+        if (sv->cfg.print_config)
+            cu_config_print(&sv->cfg, stdout);
+        return load_app(sv) == 0 ? 0 : 1;
+    }
+    cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
+    if (open_listeners(sv) < 0)
+        return 1;
+    cu_log(CU_INFO, "Using worker: %s", sv->cfg.worker_class);
+    if (sv->cfg.preload_app) {
+        int rc = load_app(sv);
+        if (rc)
+            return rc;
+    }
+    mc.workers = sv->cfg.workers;
+    mc.timeout = sv->cfg.timeout;
+    mc.graceful_timeout = sv->cfg.graceful_timeout;
+    mc.daemon = sv->cfg.daemon;
+    mc.pidfile = sv->cfg.pidfile;
+    mc.proc_name = sv->cfg.proc_name;
+    return cu_master_run(&mc, &ops, sv);
+}
+
+static PyObject *cunicorn_main(PyObject *module, PyObject *args)
+{
+    struct module_state *st = PyModule_GetState(module);
+    struct server sv;
+    PyObject *list, *loader;
+    char **argv;
+    Py_ssize_t argc;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "O!:main", &PyList_Type, &list))
+        return NULL;
+    loader = PyImport_ImportModule("cunicorn._loader");
+    if (!loader)
+        return NULL;
+    argc = PyList_GET_SIZE(list);
+    argv = PyMem_Calloc((size_t)argc + 1, sizeof(char *));
+    if (!argv) {
+        Py_DECREF(loader);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < argc; i++) {
+        PyObject *a = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_Check(a) || !(argv[i] = (char *)PyUnicode_AsUTF8(a))) {
+            PyErr_SetString(PyExc_TypeError, "arguments must be str");
+            PyMem_Free(argv);
+            Py_DECREF(loader);
+            return NULL;
+        }
+    }
+    memset(&sv, 0, sizeof(sv));
+    sv.loader = loader;
+    sv.types = &st->types;
+    rc = resolve(&sv, (int)argc, argv);
+    rc = rc >= 1000 ? rc - 1000 : run(&sv);
+    fflush(stdout);
+    for (size_t i = 0; i < sv.n_listeners; i++)
+        cu_listener_close(&sv.listeners[i], 1);
+    free(sv.listeners);
+    for (size_t i = 0; sv.scheme && i < sv.http.n_scheme_headers; i++)
+        free((char *)sv.scheme[i].name);
+    free(sv.scheme);
+    free(sv.forwarders);
+    cu_config_free(&sv.cfg);
+    Py_XDECREF(sv.app);
+    Py_DECREF(loader);
+    PyMem_Free(argv);
+    return PyLong_FromLong(rc);
+}
+
+/* ---- the module ----------------------------------------------------------- */
 
 static int cunicorn_exec(PyObject *m)
 {
+    struct module_state *st = PyModule_GetState(m);
+
     if (PyModule_AddStringConstant(m, "__version__", CU_VERSION) < 0)
         return -1;
+    return cu_wsgi_types_init(m, &st->types);
+}
+
+static int cunicorn_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    struct module_state *st = PyModule_GetState(m);
+
+    return st ? cu_wsgi_types_traverse(&st->types, visit, arg) : 0;
+}
+
+static int cunicorn_clear(PyObject *m)
+{
+    struct module_state *st = PyModule_GetState(m);
+
+    if (st)
+        cu_wsgi_types_clear(&st->types);
     return 0;
 }
+
+static void cunicorn_free(void *m)
+{
+    cunicorn_clear((PyObject *)m);
+}
+
+static PyMethodDef cunicorn_methods[] = {
+    {"main", cunicorn_main, METH_VARARGS,
+     "main(argv) -> exit status: runs the server with these arguments."},
+    {NULL, NULL, 0, NULL},
+};
 
 static PyModuleDef_Slot cunicorn_slots[] = {
     {Py_mod_exec, (void *)cunicorn_exec},
@@ -26,8 +542,12 @@ static struct PyModuleDef cunicorn_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "cunicorn._cunicorn",
     .m_doc = "The C core of cunicorn.",
-    .m_size = 0,
+    .m_size = sizeof(struct module_state),
+    .m_methods = cunicorn_methods,
     .m_slots = cunicorn_slots,
+    .m_traverse = cunicorn_traverse,
+    .m_clear = cunicorn_clear,
+    .m_free = cunicorn_free,
 };
 
 PyMODINIT_FUNC PyInit__cunicorn(void);

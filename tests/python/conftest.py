@@ -1,11 +1,23 @@
-"""Shared fixtures: the checkout, the launcher and the interpreter it uses."""
+"""Shared fixtures: the checkout, the launcher, and a real server to test.
+
+`server(...)` starts ./cunicorn on 127.0.0.1 with an ephemeral port, waits
+until its workers have booted (by watching the error log, never by
+sleeping), and stops it by PID at the end of the test.
+"""
 
 import os
 import pathlib
+import re
+import signal
+import socket
+import subprocess
+import time
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+APPS = pathlib.Path(__file__).resolve().parent / "apps"
+TIMEOUT = 20
 
 
 @pytest.fixture
@@ -24,3 +36,100 @@ def launcher():
 def build_python():
     """The interpreter `make` built the extension for."""
     return (ROOT / "build" / ".python").read_text().strip()
+
+
+def wait_for(pred, timeout=TIMEOUT, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+class Server:
+    def __init__(self, tmp, args, app, workers, env, chdir):
+        self.log = tmp / ("error-%d.log" % time.monotonic_ns())
+        cmd = [str(ROOT / "cunicorn"), "-b", "127.0.0.1:0", "-w", str(workers),
+               "--error-logfile", str(self.log), "--chdir", str(chdir)] + list(args)
+        if app:
+            cmd.append(app)
+        self.workers = workers
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.port = None
+
+    def text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def start(self):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited %s: %s %s" % (
+                    self.proc.returncode, self.text(),
+                    self.proc.stderr.read().decode(errors="replace")))
+            t = self.text()
+            m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", t)
+            if m and t.count("Booting worker") >= self.workers:
+                self.port = int(m.group(1))
+                return True
+            return False
+        wait_for(ready, what="the server to boot")
+        return self
+
+    def worker_pids(self):
+        return [int(p) for p in re.findall(r"Booting worker with pid: (\d+)", self.text())]
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        return s
+
+    def raw(self, data, shutdown=True):
+        """Sends bytes, half-closes, returns everything the server sends."""
+        s = self.connect()
+        try:
+            s.sendall(data)
+            if shutdown:
+                s.shutdown(socket.SHUT_WR)
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+        finally:
+            s.close()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server(tmp_path):
+    started = []
+
+    def start(*args, app="echo:app", workers=1, env=None, chdir=APPS):
+        s = Server(tmp_path, args, app, workers, env, chdir).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()

@@ -30,11 +30,12 @@ def test_launcher_version(launcher, root):
     assert r.stdout == "cunicorn %s\n" % version_of(root)
 
 
-def test_launcher_says_what_is_missing(launcher):
-    # until the master exists, serving must fail loudly, not pretend
-    r = run([launcher, "examples.hello:app"])
-    assert r.returncode != 0
-    assert "not yet" in r.stderr
+def test_help_lists_the_settings(launcher):
+    r = run([launcher, "--help"])
+    assert r.returncode == 0, r.stderr
+    for flag in ("--bind", "--workers", "--timeout", "--limit-request-field_size",
+                 "--access-logfile", "--proxy-protocol", "--preload"):
+        assert flag in r.stdout, flag
 
 
 def test_version_comes_from_the_extension(build_python, root):

@@ -1,0 +1,96 @@
+"""Loading what the C core asks for: config files and the application.
+
+Both are Python by nature (a config file is executed, an app is imported),
+so they are done here, in a few plain functions the C core calls.
+"""
+
+import ast
+import importlib
+import os
+import runpy
+import sys
+
+
+class AppImportError(Exception):
+    """The app object is missing or wrong: the worker exits 4."""
+
+
+def read_config(path):
+    """Executes a config file; returns its top-level names."""
+    if path.startswith("python:"):
+        mod = importlib.import_module(path[len("python:"):])
+        return {k: v for k, v in vars(mod).items() if not k.startswith("__")}
+    if path.startswith("file:"):
+        path = path[len("file:"):]
+    if not os.path.exists(path):
+        raise FileNotFoundError("config file %r does not exist" % path)
+    names = runpy.run_path(path, run_name="__config__")
+    return {k: v for k, v in names.items() if not k.startswith("__")}
+
+
+def setup_paths(chdir, pythonpath):
+    """--chdir and --pythonpath, as Gunicorn applies them to sys.path."""
+    if chdir:
+        os.chdir(chdir)
+        if chdir not in sys.path:
+            sys.path.insert(0, chdir)
+    if pythonpath:
+        for p in reversed(pythonpath.split(",")):
+            p = os.path.abspath(p.strip())
+            if p not in sys.path:
+                sys.path.insert(0, p)
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise AppImportError("Function arguments must be literals: %s"
+                             % ast.unparse(node)) from None
+
+
+def load_app(uri):
+    """MODULE[:EXPR], EXPR a name or a call of a name with literal args."""
+    module, _, expr = uri.partition(":")
+    expr = expr.strip() or "application"
+    if not module:
+        raise AppImportError("No module in %r" % uri)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module and module.endswith(".py"):
+            raise ImportError("No module named %r. Did you mean %r?"
+                              % (module, module[:-3] + ":" + expr)) from e
+        raise
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        raise AppImportError("Failed to parse %r as an attribute name or "
+                             "function call." % expr) from None
+    if isinstance(node, ast.Name):
+        name, call = node.id, None
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = node.func.id
+        call = ([_literal(a) for a in node.args],
+                {k.arg: _literal(k.value) for k in node.keywords})
+    else:
+        raise AppImportError("Failed to parse %r as an attribute name or "
+                             "function call." % expr)
+    try:
+        app = getattr(mod, name)
+    except AttributeError:
+        raise AppImportError("Failed to find attribute %r in %r."
+                             % (name, module)) from None
+    if call is not None:
+        try:
+            app = app(*call[0], **call[1])
+        except TypeError as e:
+            if e.__traceback__.tb_next is None:  # the call itself was wrong
+                raise AppImportError("Error while loading the application: "
+                                     "%s" % e) from e
+            raise
+    if app is None:
+        raise AppImportError("Failed to find application object: %r." % expr)
+    if not callable(app):
+        raise AppImportError("Application object must be callable.")
+    return app

@@ -1,0 +1,175 @@
+/*
+ * The settings: one table (name, CLI flags, type, default, validator, help)
+ * drives command-line parsing, GUNICORN_CMD_ARGS, config files (through the
+ * Python layer, which hands values over by name), --help and --print-config.
+ *
+ * Plain C. The configuration is one struct, filled and validated before any
+ * fork and read-only afterwards.
+ *
+ * Layers, later wins (shared reference §1): defaults (some from the
+ * environment: PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS), config file,
+ * GUNICORN_CMD_ARGS, command line. A list setting given several times in
+ * one layer accumulates; a later layer replaces it.
+ */
+#ifndef CU_CONFIG_SETTINGS_H
+#define CU_CONFIG_SETTINGS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct cu_strv {   /* a list of strings */
+    char **v;
+    size_t n;
+};
+
+enum cu_stype {
+    CU_STR,      /* a string */
+    CU_STR_OPT,  /* a string or unset (None) */
+    CU_INT,      /* int(x, 0) semantics; negative refused */
+    CU_BOOL,     /* CLI: a flag without value; file/env: true/false (any case) */
+    CU_LIST,     /* repeatable string option */
+    CU_CSV,      /* comma-separated string, kept as a list */
+    CU_OCTAL,    /* umask: "022" is octal on the command line */
+    CU_CHOICE,   /* one of s->choices */
+    CU_DICT      /* NAME=value pairs (secure_scheme_headers): file only */
+};
+
+struct cu_config {
+    /* Config File */
+    char *config;            /* -c: chosen by the Python layer */
+    char *wsgi_app;          /* the app given in a config file */
+    /* Server Socket */
+    struct cu_strv bind;
+    int backlog;
+    /* Worker Processes */
+    int workers;
+    char *worker_class;
+    int threads;
+    int worker_connections;
+    int max_requests;
+    int max_requests_jitter;
+    int timeout;
+    int graceful_timeout;
+    int keepalive;
+    /* Security */
+    int limit_request_line;
+    int limit_request_fields;
+    int limit_request_field_size;
+    /* Debugging */
+    int check_config;
+    int print_config;
+    /* Server Mechanics */
+    int preload_app;
+    int reuse_port;
+    char *chdir;
+    int daemon;
+    struct cu_strv raw_env;
+    char *pidfile;
+    char *worker_tmp_dir;
+    char *user;
+    char *group;
+    int umask;
+    int initgroups;
+    int sendfile;            /* --no-sendfile turns it off */
+    struct cu_strv secure_scheme_headers;  /* "NAME=value" */
+    struct cu_strv forwarded_allow_ips;
+    char *pythonpath;
+    char *proxy_protocol;    /* off, v1, v2, auto */
+    struct cu_strv proxy_allow_ips;
+    int permit_obsolete_folding;
+    int strip_header_spaces;
+    int permit_unconventional_http_method;
+    int permit_unconventional_http_version;
+    int casefold_http_method;
+    struct cu_strv forwarder_headers;
+    char *header_map;        /* drop, refuse, dangerous */
+    /* Logging */
+    char *accesslog;
+    char *access_log_format;
+    char *errorlog;
+    char *loglevel;
+    int capture_output;
+    /* Process Naming */
+    char *proc_name;
+    /* the positional APP_MODULE */
+    char *app;
+};
+
+struct cu_setting {
+    const char *name;         /* Gunicorn's setting name */
+    const char *section;      /* "Server Socket", ... as Gunicorn groups them */
+    const char *flags[3];     /* e.g. {"-w", "--workers"}; NULL-terminated; none: file only */
+    const char *meta;         /* "INT", "ADDRESS", ... for --help */
+    enum cu_stype type;
+    size_t offset;            /* offsetof(struct cu_config, field) */
+    const char *dflt;         /* default as text (NULL: unset) */
+    const char *help;         /* one or two sentences, our own words */
+    const char *const *choices;  /* CU_CHOICE: NULL-terminated */
+    const char *bare;         /* a value-taking flag given without a value
+                               * means this (proxy_protocol: "auto"); NULL: none */
+};
+
+extern const struct cu_setting cu_settings[];
+extern const size_t cu_n_settings;
+
+const struct cu_setting *cu_setting_find(const char *name);
+const struct cu_setting *cu_setting_by_flag(const char *flag);
+
+/* Defaults, including those read from the environment. 0 or -1 (ENOMEM). */
+int cu_config_init(struct cu_config *c);
+void cu_config_free(struct cu_config *c);
+/* Deep copy (for HUP: build the new one, swap on success). */
+int cu_config_copy(struct cu_config *dst, const struct cu_config *src);
+
+/*
+ * Sets s from text through its validator. CU_LIST/CU_DICT: append=1 adds an
+ * item, append=0 replaces the list with this one item. NULL value: unset
+ * (CU_STR_OPT only). Returns 0, or -1 with "Invalid value for NAME: ..." in err.
+ */
+int cu_config_set(struct cu_config *c, const struct cu_setting *s,
+                  const char *value, int append, char *err, size_t errlen);
+/* Empties a list or dict setting (before a layer's first item). */
+void cu_config_clear(struct cu_config *c, const struct cu_setting *s);
+
+/* One option found on a command line, not yet applied. */
+struct cu_arg {
+    const struct cu_setting *s;
+    char *value;   /* NULL for a boolean flag */
+};
+
+struct cu_args {
+    struct cu_arg *v;
+    size_t n;
+    char *app;     /* the positional APP_MODULE, or NULL */
+    int help;      /* -h/--help seen */
+    int version;   /* -v/--version seen */
+};
+
+/*
+ * Parses argv[0..argc) (without the program name): "--flag value",
+ * "--flag=value", "-wN"/"-w N", bare booleans, "--" ends options. Unknown
+ * flags and missing values are errors (usage text in err; the caller exits
+ * 2 as argparse does). Returns 0 or -1.
+ */
+int cu_args_parse(int argc, char *const *argv, struct cu_args *out,
+                  char *err, size_t errlen);
+/* Splits GUNICORN_CMD_ARGS the way Python's shlex.split does (quotes,
+ * backslashes). Returns 0 or -1 with a message; free with cu_argv_free. */
+int cu_argv_split(const char *s, int *argc, char ***argv, char *err,
+                  size_t errlen);
+void cu_argv_free(int argc, char **argv);
+/* Applies a layer in order (lists: first item replaces, later ones append). */
+int cu_args_apply(struct cu_config *c, const struct cu_args *a, char *err,
+                  size_t errlen);
+void cu_args_free(struct cu_args *a);
+
+/* Cross-setting checks and derived values, after all layers: e.g. sync with
+ * threads > 1 becomes gthread. 0 or -1 with a message. */
+int cu_config_finish(struct cu_config *c, char *err, size_t errlen);
+
+/* --help, generated from the table. */
+void cu_config_help(FILE *out, const char *prog);
+/* --print-config: "name = value", sorted, names padded to the longest. */
+void cu_config_print(const struct cu_config *c, FILE *out);
+
+#endif

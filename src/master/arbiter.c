@@ -1,0 +1,845 @@
+/*
+ * The master (shared reference §2): forks the workers, reaps them, checks
+ * their heartbeats and turns signals into actions.
+ *
+ * Signals reach the loop through a self-pipe: the handler writes the signal
+ * number as one byte and restores errno, nothing else. The loop polls the
+ * pipe (at most TICK_MS, less when a deadline is near), moves what it reads
+ * into a queue of at most QUEUE_MAX signals, reaps, handles the queue,
+ * checks heartbeats and deadlines, then brings the number of workers to
+ * cfg->workers.
+ *
+ * Every worker we ask to stop (TERM on TTOU, HUP, WINCH) is SIGKILLed if it
+ * is still there graceful_timeout seconds later; a timed-out worker gets
+ * SIGABRT, then SIGKILL ABORT_GRACE_MS later. A SIGKILL we sent is logged as
+ * ours; any other one gets Gunicorn's "Perhaps out of memory?".
+ */
+#include "master/arbiter.h"
+
+#include "core/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS 1000            /* longest sleep of the loop */
+#define QUEUE_MAX 5             /* pending signals kept, as Gunicorn */
+#define ABORT_GRACE_MS 1000     /* SIGABRT .. SIGKILL for a silent worker */
+#define QUICK_SWITCH_MS 2000    /* INT/QUIT during a graceful stop */
+#define FINAL_REAP_MS 1000      /* after the last SIGKILL */
+#define MASTER_NAME "Master"
+
+enum stop_mode { RUNNING, STOP_GRACEFUL, STOP_QUICK };
+
+struct worker {
+    pid_t pid;              /* 0: this slot is free */
+    int age;
+    int retiring;           /* sent TERM: no longer counted */
+    int aborted;            /* sent SIGABRT on timeout */
+    int killed;             /* sent SIGKILL by us */
+    int64_t abort_ms;       /* when SIGABRT was sent */
+    int64_t kill_at_ms;     /* retiring: SIGKILL at this time */
+};
+
+struct master {
+    struct cu_master_config *cfg;
+    const struct cu_master_ops *ops;
+    void *ctx;
+    struct cu_worker_slot *slots;   /* shared, CU_MAX_WORKERS */
+    struct worker *w;               /* private, same index as slots */
+    int nlive;
+    int age;
+    int last_logged;                /* worker count last logged */
+    int pipe_r;
+    unsigned char queue[QUEUE_MAX];
+    int nqueue;
+    enum stop_mode stop;
+    int status;
+    const char *reason;
+    char *pidfile;                  /* the path we wrote, or NULL */
+    int ninstalled;
+    struct sigaction old_act[10];
+    sigset_t old_mask;
+    int mask_saved;
+};
+
+/* The handled signals, in the order of old_act[]. */
+static const int handled[] = {
+    SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU,
+    SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD,
+};
+#define NHANDLED ((int)(sizeof(handled) / sizeof(handled[0])))
+_Static_assert(NHANDLED == 10, "old_act[] holds one entry per signal");
+
+/* The write end of the self-pipe, for the handler: one master per process. */
+static int sig_pipe_w = -1;
+
+static const struct {
+    int signo;
+    const char *name;
+} signames[] = {
+    {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"},
+    {SIGTRAP, "TRAP"}, {SIGABRT, "ABRT"}, {SIGBUS, "BUS"}, {SIGFPE, "FPE"},
+    {SIGKILL, "KILL"}, {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"},
+    {SIGUSR2, "USR2"}, {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"},
+    {SIGTERM, "TERM"}, {SIGCHLD, "CHLD"}, {SIGCONT, "CONT"},
+    {SIGSTOP, "STOP"}, {SIGTSTP, "TSTP"}, {SIGTTIN, "TTIN"},
+    {SIGTTOU, "TTOU"}, {SIGURG, "URG"}, {SIGXCPU, "XCPU"},
+    {SIGXFSZ, "XFSZ"}, {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"},
+    {SIGWINCH, "WINCH"}, {SIGSYS, "SYS"},
+};
+
+static const char *signame(int signo)
+{
+    for (size_t i = 0; i < sizeof(signames) / sizeof(signames[0]); i++)
+        if (signames[i].signo == signo)
+            return signames[i].name;
+    return NULL;
+}
+
+/* "hup", "ttin": how Gunicorn names a signal in "Handling signal: ...". */
+static const char *signame_lower(int signo, char *buf, size_t len)
+{
+    const char *n = signame(signo);
+    size_t i;
+
+    if (n == NULL) {
+        (void)snprintf(buf, len, "%d", signo);
+        return buf;
+    }
+    for (i = 0; n[i] != '\0' && i + 1 < len; i++)
+        buf[i] = (char)tolower((unsigned char)n[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cu_heartbeat(struct cu_worker_slot *slot)
+{
+    __atomic_store_n(&slot->beat_ms, now_ms(), __ATOMIC_RELAXED);
+}
+
+static void on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+
+    if (write(sig_pipe_w, &b, 1) < 0) {
+        /* Pipe full: the loop is far behind and will reap anyway. */
+    }
+    errno = saved;
+}
+
+/* ---- pidfile (§2.7) ---- */
+
+/* The pid in path, 0 if none, unreadable or garbage. */
+static pid_t pidfile_read(const char *path)
+{
+    char buf[32];
+    ssize_t n;
+    long v;
+    char *end;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    errno = 0;
+    v = strtol(buf, &end, 10);
+    if (errno != 0 || end == buf || v <= 0 || v > INT_MAX)
+        return 0;
+    return (pid_t)v;
+}
+
+/* Writes "<pid>\n" through a temporary file renamed over path (0644).
+ * Refuses when path names another live process. 0 or -1 (logged). */
+static int pidfile_create(const char *path)
+{
+    pid_t old = pidfile_read(path), me = getpid();
+    char tmp[PATH_MAX], line[32];
+    int fd, n;
+
+    if (old > 0 && old != me && (kill(old, 0) == 0 || errno == EPERM)) {
+        cu_log(CU_ERROR, "Already running on PID %d (or pid file '%s' is stale)",
+               (int)old, path);
+        return -1;
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+        cu_log(CU_ERROR, "pidfile path too long: %s", path);
+        return -1;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        cu_log(CU_ERROR, "Can't create pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = snprintf(line, sizeof(line), "%d\n", (int)me);
+    if (fchmod(fd, 0644) < 0 || write(fd, line, (size_t)n) != n) {
+        cu_log(CU_ERROR, "Can't write pidfile %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        cu_log(CU_ERROR, "Can't write pidfile %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes path if it still holds our pid. */
+static void pidfile_unlink(const char *path)
+{
+    if (pidfile_read(path) == getpid() && unlink(path) < 0)
+        cu_log(CU_WARNING, "Can't remove pidfile %s: %s", path, strerror(errno));
+}
+
+static void pidfile_remove(struct master *m)
+{
+    if (m->pidfile == NULL)
+        return;
+    pidfile_unlink(m->pidfile);
+    free(m->pidfile);
+    m->pidfile = NULL;
+}
+
+/* Writes cfg->pidfile (if any) and remembers its path. 0 or -1. */
+static int pidfile_start(struct master *m)
+{
+    const char *path = m->cfg->pidfile;
+
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    m->pidfile = strdup(path);
+    if (m->pidfile == NULL) {
+        cu_log(CU_ERROR, "out of memory");
+        return -1;
+    }
+    if (pidfile_create(path) < 0) {
+        free(m->pidfile);
+        m->pidfile = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* HUP: write cfg->pidfile again (renamed over the old one when the path is
+ * the same), and remove the old one when the path changed. */
+static int pidfile_restart(struct master *m)
+{
+    char *old = m->pidfile;
+    int rc;
+
+    m->pidfile = NULL;
+    rc = pidfile_start(m);
+    if (old != NULL && (m->pidfile == NULL || strcmp(old, m->pidfile) != 0))
+        pidfile_unlink(old);
+    free(old);
+    return rc;
+}
+
+/* ---- signals ---- */
+
+static int signals_install(struct master *m)
+{
+    struct sigaction sa;
+    sigset_t ours;
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        cu_log(CU_ERROR, "pipe2: %s", strerror(errno));
+        return -1;
+    }
+    m->pipe_r = fds[0];
+    sig_pipe_w = fds[1];
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&ours);
+    for (int i = 0; i < NHANDLED; i++) {
+        sigaddset(&sa.sa_mask, handled[i]);
+        sigaddset(&ours, handled[i]);
+    }
+    for (int i = 0; i < NHANDLED; i++) {
+        sa.sa_flags = SA_RESTART | (handled[i] == SIGCHLD ? SA_NOCLDSTOP : 0);
+        if (sigaction(handled[i], &sa, &m->old_act[i]) < 0) {
+            cu_log(CU_ERROR, "sigaction: %s", strerror(errno));
+            return -1;
+        }
+        m->ninstalled = i + 1;
+    }
+    if (sigprocmask(SIG_UNBLOCK, &ours, &m->old_mask) < 0) {
+        cu_log(CU_ERROR, "sigprocmask: %s", strerror(errno));
+        return -1;
+    }
+    m->mask_saved = 1;
+    return 0;
+}
+
+static void signals_restore(struct master *m)
+{
+    for (int i = 0; i < m->ninstalled; i++)
+        sigaction(handled[i], &m->old_act[i], NULL);
+    m->ninstalled = 0;
+    if (m->mask_saved)
+        sigprocmask(SIG_SETMASK, &m->old_mask, NULL);
+    m->mask_saved = 0;
+    if (sig_pipe_w >= 0)
+        close(sig_pipe_w);
+    sig_pipe_w = -1;
+    if (m->pipe_r >= 0)
+        close(m->pipe_r);
+    m->pipe_r = -1;
+}
+
+/*
+ * Sleeps until a signal arrives or ms pass, then moves the pending signals
+ * into the queue. SIGCHLD is not queued: the loop reaps on every tick.
+ */
+static void wait_signals(struct master *m, int ms)
+{
+    struct pollfd p = {.fd = m->pipe_r, .events = POLLIN};
+    unsigned char buf[64];
+    char name[16];
+    ssize_t n;
+    int chld = 0;
+
+    if (poll(&p, 1, ms) <= 0)
+        return;             /* timeout, EINTR: the caller loops */
+    while ((n = read(m->pipe_r, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == SIGCHLD)
+                chld = 1;
+            else if (m->nqueue < QUEUE_MAX)
+                m->queue[m->nqueue++] = buf[i];
+            else
+                cu_log(CU_WARNING, "Ignoring rapid signaling: %s",
+                       signame_lower(buf[i], name, sizeof(name)));
+        }
+    }
+    if (chld)
+        cu_log(CU_DEBUG, "Handling signal: chld");
+}
+
+static int queue_pop(struct master *m)
+{
+    int sig = m->queue[0];
+
+    m->nqueue--;
+    memmove(m->queue, m->queue + 1, (size_t)m->nqueue);
+    return sig;
+}
+
+/* ---- workers ---- */
+
+static int count_active(const struct master *m)
+{
+    int n = 0;
+
+    for (int i = 0; i < CU_MAX_WORKERS; i++)
+        if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].aborted &&
+            !m->w[i].killed)
+            n++;
+    return n;
+}
+
+static void forget(struct master *m, struct worker *w)
+{
+    memset(w, 0, sizeof(*w));
+    m->nlive--;
+}
+
+/* kill(2); a worker that is already gone (reaped elsewhere) is forgotten. */
+static void signal_worker(struct master *m, struct worker *w, int sig)
+{
+    if (kill(w->pid, sig) == 0)
+        return;
+    if (errno == ESRCH) {
+        cu_log(CU_DEBUG, "Worker (pid:%d) is already gone", (int)w->pid);
+        forget(m, w);
+        return;
+    }
+    cu_log(CU_ERROR, "kill(%d, SIG%s): %s", (int)w->pid, signame(sig),
+           strerror(errno));
+}
+
+static void kill_worker(struct master *m, struct worker *w)
+{
+    w->killed = 1;
+    signal_worker(m, w, SIGKILL);
+}
+
+/* TERM, and a deadline after which it gets SIGKILL. */
+static void retire(struct master *m, struct worker *w)
+{
+    w->retiring = 1;
+    w->kill_at_ms = now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    signal_worker(m, w, SIGTERM);
+}
+
+/* sig to every worker we have not killed yet. */
+static void signal_all(struct master *m, int sig)
+{
+    for (int i = 0; i < CU_MAX_WORKERS; i++)
+        if (m->w[i].pid > 0 && !m->w[i].killed)
+            signal_worker(m, &m->w[i], sig);
+}
+
+static void kill_all(struct master *m)
+{
+    for (int i = 0; i < CU_MAX_WORKERS; i++)
+        if (m->w[i].pid > 0 && !m->w[i].killed)
+            kill_worker(m, &m->w[i]);
+}
+
+static struct worker *find_worker(struct master *m, pid_t pid)
+{
+    for (int i = 0; i < CU_MAX_WORKERS; i++)
+        if (m->w[i].pid == pid)
+            return &m->w[i];
+    return NULL;
+}
+
+/* In the new process: never returns. */
+static void worker_child(struct master *m, int age, struct cu_worker_slot *s,
+                         const sigset_t *mask)
+{
+    struct sigaction dfl;
+
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int i = 0; i < NHANDLED; i++)
+        sigaction(handled[i], &dfl, NULL);
+    close(m->pipe_r);
+    close(sig_pipe_w);
+    m->pipe_r = -1;
+    sig_pipe_w = -1;
+    sigprocmask(SIG_SETMASK, mask, NULL);
+
+    cu_log(CU_INFO, "Booting worker with pid: %d", (int)getpid());
+    if (m->ops->after_fork_child != NULL)
+        m->ops->after_fork_child(m->ctx);
+    _exit(m->ops->worker_main(m->ctx, age, s));
+}
+
+/* Forks one worker into a free slot. 0 or -1 (logged). */
+static int spawn(struct master *m)
+{
+    const struct cu_master_ops *ops = m->ops;
+    struct cu_worker_slot *s;
+    sigset_t all, prev;
+    pid_t pid;
+    int i, err, age;
+
+    for (i = 0; i < CU_MAX_WORKERS && m->w[i].pid != 0; i++)
+        ;
+    if (i == CU_MAX_WORKERS) {
+        cu_log(CU_WARNING, "No free worker slot (%d in use)", CU_MAX_WORKERS);
+        return -1;
+    }
+    s = &m->slots[i];
+    memset(s, 0, sizeof(*s));
+    cu_heartbeat(s);
+    age = ++m->age;
+
+    /* Nothing may run our handler in the child before it resets them. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &prev);
+    if (ops->before_fork != NULL)
+        ops->before_fork(m->ctx);
+    pid = fork();
+    if (pid == 0)
+        worker_child(m, age, s, &prev);
+    err = errno;
+    if (ops->after_fork_parent != NULL)
+        ops->after_fork_parent(m->ctx);
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    if (pid < 0) {
+        cu_log(CU_ERROR, "fork: %s", strerror(err));
+        return -1;
+    }
+    memset(&m->w[i], 0, sizeof(m->w[i]));
+    m->w[i].pid = pid;
+    m->w[i].age = age;
+    m->nlive++;
+    return 0;
+}
+
+/* Spawns up to cfg->workers, or retires the oldest extra workers. */
+static void manage_workers(struct master *m)
+{
+    int active = count_active(m);
+
+    while (active < m->cfg->workers && spawn(m) == 0)
+        active++;
+    while (active > m->cfg->workers) {
+        struct worker *oldest = NULL;
+
+        for (int i = 0; i < CU_MAX_WORKERS; i++) {
+            struct worker *w = &m->w[i];
+
+            if (w->pid > 0 && !w->retiring && !w->aborted && !w->killed &&
+                (oldest == NULL || w->age < oldest->age))
+                oldest = w;
+        }
+        retire(m, oldest);
+        active--;
+    }
+    if (active != m->last_logged) {
+        m->last_logged = active;
+        cu_log(CU_DEBUG, "%d workers", active);
+    }
+}
+
+static void log_exit(const struct worker *w, int status)
+{
+    if (WIFEXITED(status)) {
+        if (WEXITSTATUS(status) != 0)
+            cu_log(CU_ERROR, "Worker (pid:%d) exited with code %d.",
+                   (int)w->pid, WEXITSTATUS(status));
+        return;
+    }
+    if (!WIFSIGNALED(status))
+        return;
+
+    int sig = WTERMSIG(status);
+    const char *name = signame(sig);
+    char buf[32];
+
+    if (name != NULL)
+        (void)snprintf(buf, sizeof(buf), "SIG%s", name);
+    else
+        (void)snprintf(buf, sizeof(buf), "signal %d", sig);
+    if (sig == SIGKILL && !w->killed)
+        cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?",
+               (int)w->pid);
+    else if (sig == SIGTERM)
+        cu_log(CU_INFO, "Worker (pid:%d) was sent %s!", (int)w->pid, buf);
+    else
+        cu_log(CU_WARNING, "Worker (pid:%d) was sent %s!", (int)w->pid, buf);
+}
+
+/* Reaps every exited child. With halt set, a worker that failed to boot or
+ * to load the app stops the master (Gunicorn's HaltServer). */
+static void reap(struct master *m, int halt)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        struct worker *w;
+
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            return;         /* none left to reap now, or ECHILD */
+        w = find_worker(m, pid);
+        if (w == NULL)
+            continue;       /* not a worker: reaped silently */
+        log_exit(w, status);
+        if (halt && m->status == 0 && WIFEXITED(status)) {
+            if (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT) {
+                m->status = CU_EXIT_WORKER_BOOT;
+                m->reason = "Worker failed to boot.";
+                m->stop = STOP_GRACEFUL;
+            } else if (WEXITSTATUS(status) == CU_EXIT_APP_LOAD) {
+                m->status = CU_EXIT_APP_LOAD;
+                m->reason = "App failed to load.";
+                m->stop = STOP_GRACEFUL;
+            }
+        }
+        forget(m, w);
+    }
+}
+
+/* Heartbeat timeouts (§2.4) and the deadlines of retiring workers. */
+static void murder_workers(struct master *m)
+{
+    int64_t now = now_ms(), limit = (int64_t)m->cfg->timeout * 1000;
+
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        struct worker *w = &m->w[i];
+
+        if (w->pid <= 0 || w->killed)
+            continue;
+        if (w->aborted) {
+            if (now - w->abort_ms >= ABORT_GRACE_MS)
+                kill_worker(m, w);
+            continue;
+        }
+        if (w->retiring && now >= w->kill_at_ms) {
+            cu_log(CU_WARNING, "Worker (pid:%d) still running after "
+                   "graceful_timeout; sending SIGKILL", (int)w->pid);
+            kill_worker(m, w);
+            continue;
+        }
+        if (limit <= 0 ||
+            now - __atomic_load_n(&m->slots[i].beat_ms, __ATOMIC_RELAXED) <= limit)
+            continue;
+        cu_log(CU_CRITICAL, "WORKER TIMEOUT (pid:%d)", (int)w->pid);
+        w->aborted = 1;
+        w->abort_ms = now;
+        signal_worker(m, w, SIGABRT);
+    }
+}
+
+/* How long the loop may sleep before murder_workers has work to do. */
+static int next_wait_ms(const struct master *m)
+{
+    int64_t now = now_ms(), next = now + TICK_MS;
+    int64_t limit = (int64_t)m->cfg->timeout * 1000;
+
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        const struct worker *w = &m->w[i];
+        int64_t t;
+
+        if (w->pid <= 0 || w->killed)
+            continue;
+        if (w->aborted) {
+            t = w->abort_ms + ABORT_GRACE_MS;
+        } else {
+            t = w->retiring ? w->kill_at_ms : next;
+            if (limit > 0) {
+                int64_t beat = __atomic_load_n(&m->slots[i].beat_ms,
+                                               __ATOMIC_RELAXED);
+                if (beat + limit + 1 < t)
+                    t = beat + limit + 1;
+            }
+        }
+        if (t < next)
+            next = t;
+    }
+    return next <= now ? 0 : (int)(next - now);
+}
+
+/* ---- configuration and the signal actions ---- */
+
+static int config_valid(const struct cu_master_config *cfg)
+{
+    if (cfg->workers < 0 || cfg->workers > CU_MAX_WORKERS) {
+        cu_log(CU_ERROR, "workers must be between 0 and %d, not %d",
+               CU_MAX_WORKERS, cfg->workers);
+        return 0;
+    }
+    if (cfg->timeout < 0 || cfg->graceful_timeout < 0) {
+        cu_log(CU_ERROR, "timeout and graceful_timeout must not be negative");
+        return 0;
+    }
+    return 1;
+}
+
+/* HUP: new configuration, new workers, TERM to the old ones. */
+static void reload(struct master *m)
+{
+    struct cu_master_config saved = *m->cfg;
+    int last_age = m->age;
+
+    cu_log(CU_INFO, "Hang up: %s", MASTER_NAME);
+    if (m->ops->reload != NULL &&
+        (m->ops->reload(m->ctx) != 0 || !config_valid(m->cfg))) {
+        *m->cfg = saved;
+        cu_log(CU_ERROR, "Reload failed: keeping the old configuration "
+               "and workers");
+        return;
+    }
+    if (m->ops->reopen_logs != NULL)
+        m->ops->reopen_logs(m->ctx);
+    if (pidfile_restart(m) < 0)
+        cu_log(CU_ERROR, "Continuing without a pidfile");
+
+    for (int i = 0; i < m->cfg->workers; i++)
+        if (spawn(m) < 0)
+            break;          /* manage_workers tops up as slots free */
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        struct worker *w = &m->w[i];
+
+        if (w->pid > 0 && w->age <= last_age && !w->retiring && !w->killed)
+            retire(m, w);
+    }
+}
+
+static void handle_signal(struct master *m, int sig)
+{
+    char name[16];
+
+    cu_log(CU_INFO, "Handling signal: %s", signame_lower(sig, name, sizeof(name)));
+    switch (sig) {
+    case SIGHUP:
+        reload(m);
+        break;
+    case SIGTERM:
+        m->stop = STOP_GRACEFUL;
+        break;
+    case SIGINT:
+    case SIGQUIT:
+        m->stop = STOP_QUICK;
+        break;
+    case SIGTTIN:
+        if (m->cfg->workers < CU_MAX_WORKERS)
+            m->cfg->workers++;
+        else
+            cu_log(CU_WARNING, "Already at the maximum of %d workers",
+                   CU_MAX_WORKERS);
+        break;
+    case SIGTTOU:
+        if (m->cfg->workers > 1)
+            m->cfg->workers--;
+        break;
+    case SIGUSR1:
+        if (m->ops->reopen_logs != NULL)
+            m->ops->reopen_logs(m->ctx);
+        signal_all(m, SIGUSR1);
+        break;
+    case SIGUSR2:
+        cu_log(CU_WARNING, "USR2 not supported yet");
+        break;
+    case SIGWINCH:
+        if (!m->cfg->daemon) {
+            cu_log(CU_DEBUG, "SIGWINCH ignored. Not daemonized");
+            break;
+        }
+        cu_log(CU_INFO, "graceful stop of workers");
+        m->cfg->workers = 0;
+        for (int i = 0; i < CU_MAX_WORKERS; i++)
+            if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)
+                retire(m, &m->w[i]);
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * TERM (or QUIT when quick) to every worker, wait up to graceful_timeout
+ * while reaping, then SIGKILL what is left. An INT/QUIT during a graceful
+ * wait makes it quick: QUIT to the workers, at most QUICK_SWITCH_MS more.
+ */
+static void stop_workers(struct master *m, int quick)
+{
+    int64_t deadline = now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    int64_t left;
+    char name[16];
+
+    signal_all(m, quick ? SIGQUIT : SIGTERM);
+    reap(m, 0);
+    while (m->nlive > 0 && (left = deadline - now_ms()) > 0) {
+        wait_signals(m, left > INT_MAX ? INT_MAX : (int)left);
+        reap(m, 0);
+        while (m->nqueue > 0) {
+            int sig = queue_pop(m);
+
+            if (quick || (sig != SIGINT && sig != SIGQUIT))
+                continue;
+            cu_log(CU_INFO, "Handling signal: %s",
+                   signame_lower(sig, name, sizeof(name)));
+            quick = 1;
+            signal_all(m, SIGQUIT);
+            if (deadline > now_ms() + QUICK_SWITCH_MS)
+                deadline = now_ms() + QUICK_SWITCH_MS;
+        }
+    }
+    if (m->nlive == 0)
+        return;
+    kill_all(m);
+    deadline = now_ms() + FINAL_REAP_MS;
+    reap(m, 0);
+    while (m->nlive > 0 && (left = deadline - now_ms()) > 0) {
+        wait_signals(m, (int)left);
+        reap(m, 0);
+    }
+    m->nqueue = 0;
+}
+
+static void master_loop(struct master *m)
+{
+    manage_workers(m);
+    while (m->stop == RUNNING) {
+        wait_signals(m, next_wait_ms(m));
+        reap(m, 1);
+        while (m->stop == RUNNING && m->nqueue > 0)
+            handle_signal(m, queue_pop(m));
+        if (m->stop != RUNNING)
+            break;
+        murder_workers(m);
+        manage_workers(m);
+    }
+    stop_workers(m, m->stop == STOP_QUICK);
+    if (m->status == 0) {
+        cu_log(CU_INFO, "Shutting down: %s", MASTER_NAME);
+    } else {
+        cu_log(CU_ERROR, "Shutting down: %s", MASTER_NAME);
+        cu_log(CU_ERROR, "Reason: %s", m->reason);
+    }
+}
+
+int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
+                  void *ctx)
+{
+    struct master *m;
+    int status = 1;
+
+    if (cfg == NULL || ops == NULL || ops->worker_main == NULL) {
+        cu_log(CU_ERROR, "cu_master_run: a config and ops->worker_main are required");
+        return 1;
+    }
+    if (sig_pipe_w >= 0) {
+        cu_log(CU_ERROR, "cu_master_run: a master is already running");
+        return 1;
+    }
+    if (!config_valid(cfg))
+        return 1;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        cu_log(CU_ERROR, "out of memory");
+        return 1;
+    }
+    m->cfg = cfg;
+    m->ops = ops;
+    m->ctx = ctx;
+    m->pipe_r = -1;
+    m->last_logged = -1;
+    m->w = calloc(CU_MAX_WORKERS, sizeof(*m->w));
+    m->slots = mmap(NULL, CU_MAX_WORKERS * sizeof(*m->slots),
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m->w == NULL || m->slots == MAP_FAILED) {
+        cu_log(CU_ERROR, "cannot allocate the worker table: %s", strerror(errno));
+        goto out;
+    }
+    if (pidfile_start(m) < 0 || signals_install(m) < 0)
+        goto out;
+
+    master_loop(m);
+    status = m->status;
+out:
+    signals_restore(m);
+    pidfile_remove(m);
+    if (m->slots != MAP_FAILED && m->slots != NULL)
+        munmap(m->slots, CU_MAX_WORKERS * sizeof(*m->slots));
+    free(m->w);
+    free(m);
+    return status;
+}

@@ -1,0 +1,75 @@
+/*
+ * The master: forks the workers, supervises them, and turns signals into
+ * actions. It never touches a client. Plain C: what a worker does after
+ * fork, and how the configuration is (re)loaded, are callbacks.
+ *
+ * Signals (Gunicorn's, shared reference §2.3): TTIN/TTOU add/remove a worker
+ * (never below 1), CHLD reaps and respawns, HUP reloads (ops->reload, then
+ * fresh workers; the old ones get TERM), TERM stops gracefully (TERM to the
+ * workers, wait graceful_timeout, then KILL), INT/QUIT stop fast (QUIT to the
+ * workers, short wait, KILL), USR1 reopens logs and forwards USR1, WINCH
+ * (daemon only) stops all workers. Handlers only write a byte to a self-pipe;
+ * the loop does the work.
+ *
+ * Heartbeat: a shared anonymous mapping holds one slot per worker; a worker
+ * calls cu_heartbeat() when it is alive. A worker silent for longer than
+ * timeout seconds gets SIGABRT, and SIGKILL on a later tick if still there.
+ */
+#ifndef CU_MASTER_ARBITER_H
+#define CU_MASTER_ARBITER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CU_MAX_WORKERS 1024
+
+struct cu_worker_slot {
+    volatile int64_t beat_ms;   /* CLOCK_MONOTONIC ms of the last heartbeat */
+    volatile int32_t booted;    /* set by the worker once its app is loaded */
+    volatile int32_t requests;  /* served so far, for the logs */
+    char request[256];          /* the request line in progress, or "" */
+};
+
+struct cu_master_ops {
+    /* In the child, after fork. Returns the worker's exit status:
+     * 0 normal, 3 boot failure (CU_EXIT_WORKER_BOOT), 4 app load failure
+     * (CU_EXIT_APP_LOAD). Must not return to the master's loop. */
+    int (*worker_main)(void *ctx, int age, struct cu_worker_slot *slot);
+    /* Around fork (the interpreter: PyOS_BeforeFork and friends). */
+    void (*before_fork)(void *ctx);
+    void (*after_fork_parent)(void *ctx);
+    void (*after_fork_child)(void *ctx);
+    /* HUP: re-read the configuration (may change workers/timeout via the
+     * pointers in cu_master_config). 0 on success; on failure the master
+     * logs, keeps the old configuration and the old workers. */
+    int (*reload)(void *ctx);
+    /* USR1: reopen log files in the master. */
+    void (*reopen_logs)(void *ctx);
+};
+
+struct cu_master_config {
+    int workers;
+    int timeout;            /* seconds, 0 disables the heartbeat check */
+    int graceful_timeout;   /* seconds */
+    int daemon;             /* WINCH is acted on only when daemonised */
+    const char *pidfile;    /* NULL: none */
+    const char *proc_name;  /* for log lines */
+};
+
+#define CU_EXIT_WORKER_BOOT 3
+#define CU_EXIT_APP_LOAD 4
+
+/*
+ * Runs the master until it stops. cfg is read again after every successful
+ * reload (the caller may update it from ops->reload). Returns the process
+ * exit status: 0 after a requested stop, 3 when a worker failed to boot
+ * ("Worker failed to boot."), 4 when the app failed to load ("App failed to
+ * load."), 1 on a set-up error (message logged).
+ */
+int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
+                  void *ctx);
+
+/* For workers: record liveness (cheap: one clock read, one store). */
+void cu_heartbeat(struct cu_worker_slot *slot);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Listening sockets: parsing bind addresses and opening them.
+ *
+ * Plain C. Set-up helpers write a one-line message into a caller-provided
+ * buffer on failure and return -1; nothing here exits or logs.
+ */
+#ifndef CU_NET_LISTEN_H
+#define CU_NET_LISTEN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum cu_addr_kind { CU_ADDR_TCP, CU_ADDR_UNIX, CU_ADDR_FD };
+
+struct cu_addr {
+    enum cu_addr_kind kind;
+    char host[256];            /* TCP: as written, brackets removed; "" = all */
+    int port;                  /* TCP */
+    char path[108];            /* UNIX: the socket path */
+    int fd;                    /* FD: an inherited descriptor */
+};
+
+struct cu_listener {
+    int fd;
+    int family;                /* AF_INET, AF_INET6, AF_UNIX */
+    struct sockaddr_storage sa;  /* the bound address (getsockname) */
+    socklen_t salen;
+    char name[300];            /* "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
+};
+
+/*
+ * Parses one Gunicorn bind string: "HOST:PORT", "HOST" (port 8000),
+ * ":PORT" (host "", all IPv4 interfaces as Gunicorn's "0.0.0.0"),
+ * "[v6]:PORT", "[v6]", "tcp://" before any of those, "unix:PATH" or
+ * "unix://PATH", "fd://N". PORT is 0-65535 in digits (0: ephemeral); PATH
+ * is 1-107 bytes. Returns 0, or -1 with a message in err.
+ */
+int cu_addr_parse(const char *s, struct cu_addr *a, char *err, size_t errlen);
+
+/*
+ * Opens a listener for a: socket (CLOEXEC, non-blocking), SO_REUSEADDR
+ * (TCP), SO_REUSEPORT when reuse_port, IPV6_V6ONLY for IPv6, TCP_NODELAY
+ * (TCP), bind, listen(backlog). A UNIX path that exists and is a socket is
+ * unlinked first; anything else there is an error. An FD is checked to be
+ * a listening stream socket and adopted (made CLOEXEC and non-blocking).
+ * Resolves HOST with getaddrinfo (numeric or name); as Gunicorn, HOST is
+ * IPv6 only when it is an IPv6 literal, else IPv4 ("localhost" is
+ * 127.0.0.1); the first address that binds wins.
+ * Returns 0 with *l filled, or -1 with a message (naming the address and
+ * the errno text) in err and l->fd == -1. Everything opened is closed on
+ * failure; an inherited FD is the caller's until adopted and is left open.
+ */
+int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
+              struct cu_listener *l, char *err, size_t errlen);
+
+/* Closes the listener; unlinks a UNIX socket path when unlink_path. Safe
+ * to call again, and on a listener cu_listen failed to fill. */
+void cu_listener_close(struct cu_listener *l, int unlink_path);
+
+/* Formats a peer or local address as Gunicorn's environ wants it:
+ * host text into host (no brackets; "fe80::1%eth0" for a scoped IPv6
+ * address), port into *port (-1 for UNIX). A UNIX host is the path, "" for
+ * an unnamed peer, "@name" for an abstract one. Returns 0, or -1 for an
+ * unknown family, a short len or a host buffer too small. */
+int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
+                     size_t hostlen, int *port);
+
+#endif

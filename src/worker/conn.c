@@ -1,0 +1,149 @@
+/*
+ * Client connection I/O with bounded waits. See conn.h.
+ */
+#include "worker/conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cu_conn_init(struct cu_conn *c, int fd, size_t cap)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->buf = malloc(cap);
+    if (!c->buf)
+        return -1;
+    c->cap = cap;
+    c->timeout_ms = 30000;
+    return 0;
+}
+
+void cu_conn_close(struct cu_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events, in steps of at most a second so the
+ * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
+static int wait_for(struct cu_conn *c, short events)
+{
+    long long deadline = now_ms() + c->timeout_ms;
+
+    for (;;) {
+        struct pollfd pfd = {c->fd, events, 0};
+        long long left = deadline - now_ms();
+        int rc;
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+        if (rc > 0)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+        if (c->tick)
+            c->tick(c->tick_arg);
+    }
+}
+
+static int make_room(struct cu_conn *c, size_t max)
+{
+    /* consumed bytes go; the pinned ones, [0, keep), stay */
+    if (c->start > c->keep && (c->end == c->cap || c->start == c->end)) {
+        memmove(c->buf + c->keep, c->buf + c->start, c->end - c->start);
+        c->end -= c->start - c->keep;
+        c->start = c->keep;
+    }
+    if (c->end == c->cap) {
+        size_t cap = c->cap * 2;
+        char *p;
+        if (c->cap >= max) {
+            errno = ENOBUFS;
+            return -1;
+        }
+        if (cap > max)
+            cap = max;
+        p = realloc(c->buf, cap);
+        if (!p)
+            return -1;
+        c->buf = p;
+        c->cap = cap;
+    }
+    return 0;
+}
+
+ssize_t cu_conn_fill(struct cu_conn *c, size_t max)
+{
+    if (make_room(c, max) < 0)
+        return -1;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
+        if (n > 0) {
+            c->end += (size_t)n;
+            return n;
+        }
+        if (n == 0) {
+            c->eof = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_for(c, POLLIN) < 0)
+            return -1;
+    }
+}
+
+int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(c->fd, iov, n > IOV_MAX ? IOV_MAX : n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -1;
+            if (wait_for(c, POLLOUT) < 0)
+                return -1;
+            continue;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int cu_conn_write(struct cu_conn *c, const void *p, size_t n)
+{
+    struct iovec iov = {(void *)(uintptr_t)p, n};
+
+    return cu_conn_writev(c, &iov, 1);
+}

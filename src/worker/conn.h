@@ -1,0 +1,48 @@
+/*
+ * One client connection as a worker holds it: the socket, the peer, and a
+ * read buffer whose unconsumed bytes are buf[start..end). Plain C; every
+ * wait is bounded by the connection's timeout. Call without the GIL.
+ */
+#ifndef CU_WORKER_CONN_H
+#define CU_WORKER_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct cu_listener;
+
+struct cu_conn {
+    int fd;
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    const struct cu_listener *listener;
+    char *buf;
+    size_t cap, start, end;
+    size_t keep;          /* buf[0..keep) survives a refill: the head of
+                           * the request being served (<= start) */
+    int eof;
+    int timeout_ms;       /* the longest wait for one read or write */
+    void (*tick)(void *); /* called about once a second while waiting */
+    void *tick_arg;
+};
+
+/* Allocates the read buffer (cap bytes). 0 or -1 (ENOMEM). */
+int cu_conn_init(struct cu_conn *c, int fd, size_t cap);
+void cu_conn_close(struct cu_conn *c);
+
+/*
+ * Reads what the peer has sent into the buffer, waiting up to timeout_ms
+ * for the first byte. Makes room by moving unconsumed bytes to the front
+ * and by growing the buffer up to max bytes. Returns the number of bytes
+ * read, 0 at EOF (c->eof set), or -1 with errno (ETIMEDOUT, ENOBUFS when
+ * the buffer is full at max, or the socket's error).
+ */
+ssize_t cu_conn_fill(struct cu_conn *c, size_t max);
+
+/* Writes all of iov (adjusting it), waiting as needed. 0 or -1 (errno). */
+int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n);
+int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
+
+#endif

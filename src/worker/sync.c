@@ -1,0 +1,230 @@
+/*
+ * The sync worker (-k sync): accepts one connection, reads and parses its
+ * request head in C (no GIL), hands the request to the application, sends
+ * "Connection: close" and closes. Beyond Gunicorn: reading the head is
+ * bounded by --timeout and does not stop the heartbeat, so a slow client
+ * costs its connection, never the worker.
+ *
+ * Signals (shared reference §3): TERM finishes the current request, then
+ * exits; INT and QUIT exit at once; USR1 reopens the logs; ABRT (the
+ * master's timeout) exits with status 1.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/allow.h"
+
+static volatile sig_atomic_t stopping, reopen;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void on_quit(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    reopen = 1;
+}
+
+static void on_abrt(int sig)
+{
+    (void)sig;
+    _exit(1);
+}
+
+static int install(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+static void tick(void *arg)
+{
+    cu_heartbeat((struct cu_worker_slot *)arg);
+}
+
+/* The error answer for a request the parser refused (§5.9). */
+static void refuse(struct cu_conn *c, int code)
+{
+    const struct http_error_info *e = http_error_info(code);
+    char body[512], head[256];
+    int bl, hl;
+
+    if (!e->respond)
+        return;
+    bl = snprintf(body, sizeof(body),
+                  "<html>\n  <head>\n    <title>%s</title>\n  </head>\n"
+                  "  <body>\n    <h1><p>%s</p></h1>\n    %s\n  </body>\n</html>\n",
+                  e->reason, e->reason, e->name);
+    hl = snprintf(head, sizeof(head),
+                  "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+                  "Content-Type: text/html\r\nContent-Length: %d\r\n\r\n",
+                  e->status, e->reason, bl);
+    if (cu_conn_write(c, head, (size_t)hl) == 0)
+        (void)cu_conn_write(c, body, (size_t)bl);
+}
+
+/* Reads the PROXY header (first request only) and the head. Returns the
+ * head length, 0 for a clean EOF before any byte, or an HTTP_E_* code. */
+static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
+                         struct http_parser *p, struct http_request *r)
+{
+    int proxy_done = env->proxy == HTTP_PROXY_OFF;
+
+    for (;;) {
+        int64_t rc;
+
+        if (!proxy_done && c->end > c->start) {
+            struct http_proxy px;
+            rc = http_proxy_parse(c->buf + c->start, c->end - c->start,
+                                  env->proxy, &px);
+            if (rc >= 0) {
+                c->start += (size_t)rc;
+                proxy_done = 1;
+            } else if (rc != HTTP_AGAIN) {
+                return rc;
+            }
+        }
+        if (proxy_done && c->end > c->start) {
+            rc = http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+            if (rc != HTTP_AGAIN)
+                return rc;
+        }
+        if (cu_conn_fill(c, env->http->max_head_buffer + 8192 +
+                                env->http->limit_request_line) < 0)
+            return errno == ETIMEDOUT ? HTTP_E_EOF : HTTP_E_EOF;
+        if (c->eof)
+            return c->end > c->start ? HTTP_E_EOF : 0;
+    }
+}
+
+static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *peer,
+                   socklen_t peerlen, const struct cu_listener *l,
+                   struct http_header *headers)
+{
+    struct cu_conn c;
+    struct http_parser p;
+    struct http_request r;
+    struct cu_body body;
+    struct cu_served served;
+    int64_t rc;
+
+    if (cu_conn_init(&c, fd, 8192) < 0) {
+        close(fd);
+        cu_log(CU_ERROR, "out of memory for a connection");
+        return;
+    }
+    c.peer = *peer;
+    c.peerlen = peerlen;
+    c.listener = l;
+    c.timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
+    c.tick = tick;
+    c.tick_arg = env->slot;
+    http_parser_init(&p, env->http,
+                     cu_addr_allowed((struct sockaddr *)peer, peerlen,
+                                     env->allow, env->n_allow));
+    http_request_init(&r, headers, env->http->limit_request_fields);
+    rc = read_head(env, &c, &p, &r);
+    if (rc < 0) {
+        if (rc != HTTP_E_EOF)
+            cu_log(CU_WARNING, "Invalid request: %s", http_error_info((int)rc)->name);
+        refuse(&c, (int)rc);
+    } else if (rc > 0) {
+        const char *head = c.buf + c.start;
+        /* the spans of r are offsets from head; the body follows it, and
+         * reading it keeps the head in place (for the access log) */
+        c.start += (size_t)rc;
+        c.keep = c.start;
+        cu_body_init(&body, &r, env->http);
+        memset(&served, 0, sizeof(served));
+        /* head is read only before the body: reading the body may move
+         * the buffer */
+        env->serve(env->app, &c, &r, head, &body, 1, &served);
+    }
+    cu_conn_close(&c);
+}
+
+int cu_sync_run(struct cu_worker_env *env)
+{
+    struct pollfd pfd[64];
+    struct http_header *headers;
+    size_t n = env->n_listeners < 64 ? env->n_listeners : 64;
+    int served = 0;
+
+    if (install(SIGTERM, on_term) || install(SIGINT, on_quit) ||
+        install(SIGQUIT, on_quit) || install(SIGUSR1, on_usr1) ||
+        install(SIGABRT, on_abrt)) {
+        cu_log(CU_ERROR, "worker: sigaction: %s", strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    headers = malloc(sizeof(*headers) * env->http->limit_request_fields);
+    if (!headers) {
+        cu_log(CU_ERROR, "worker: out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pfd[i].fd = env->listeners[i].fd;
+        pfd[i].events = POLLIN;
+    }
+    while (!stopping) {
+        int rc;
+
+        cu_heartbeat(env->slot);
+        if (reopen) {
+            reopen = 0;
+            cu_log_reopen();
+        }
+        rc = poll(pfd, (nfds_t)n, 1000);
+        if (rc < 0 && errno != EINTR) {
+            cu_log(CU_ERROR, "worker: poll: %s", strerror(errno));
+            break;
+        }
+        for (size_t i = 0; rc > 0 && i < n && !stopping; i++) {
+            struct sockaddr_storage peer;
+            socklen_t plen = sizeof(peer);
+            int fd;
+
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            fd = accept4(pfd[i].fd, (struct sockaddr *)&peer, &plen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                    errno != ECONNABORTED)
+                    cu_log(CU_ERROR, "worker: accept: %s", strerror(errno));
+                continue;
+            }
+            handle(env, fd, &peer, plen, &env->listeners[i], headers);
+            served++;
+            if (env->max_requests > 0 && served >= env->max_requests) {
+                cu_log(CU_INFO, "Autorestarting worker after current request.");
+                stopping = 1;
+            }
+        }
+    }
+    free(headers);
+    cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
+    return 0;
+}

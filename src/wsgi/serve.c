@@ -1,0 +1,809 @@
+/*
+ * One WSGI request: the environ, start_response, the response on the wire
+ * (shared reference §5.12, §5.13; PEP 3333).
+ *
+ * The response head is written with the first body bytes in one writev;
+ * body items are bytes objects written from their own buffers, with the
+ * GIL dropped for the write.
+ */
+#include "wsgi/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "net/listen.h"
+
+enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
+       K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
+       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_COUNT };
+
+static const char *const key_names[K_COUNT] = {
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
+    "SERVER_PROTOCOL", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
+    "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
+    "wsgi.input", "wsgi.errors"};
+
+struct cu_wsgi {
+    PyObject *app;
+    PyObject *base;          /* the keys every environ has */
+    PyObject *keys[K_COUNT]; /* interned */
+    PyObject *http, *https;
+    PyObject *errors;        /* the wsgi.errors stream */
+    const struct cu_wsgi_types *types;
+    int is_ssl;
+};
+
+struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
+                            const struct cu_wsgi_opts *o)
+{
+    struct cu_wsgi *w = PyMem_Calloc(1, sizeof(*w));
+    const char *script = getenv("SCRIPT_NAME");
+    PyObject *v;
+
+    if (!w)
+        return (struct cu_wsgi *)PyErr_NoMemory();
+    w->types = t;
+    w->is_ssl = o->is_ssl;
+    Py_INCREF(app);
+    w->app = app;
+    for (int i = 0; i < K_COUNT; i++)
+        if (!(w->keys[i] = PyUnicode_InternFromString(key_names[i])))
+            goto fail;
+    if (!(w->http = PyUnicode_InternFromString("http")) ||
+        !(w->https = PyUnicode_InternFromString("https")) ||
+        !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
+        !(w->base = PyDict_New()))
+        goto fail;
+    v = Py_BuildValue("(ii)", 1, 0);
+    if (!v || PyDict_SetItemString(w->base, "wsgi.version", v) < 0) {
+        Py_XDECREF(v);
+        goto fail;
+    }
+    Py_DECREF(v);
+    if (PyDict_SetItemString(w->base, "wsgi.multithread",
+                             o->multithread ? Py_True : Py_False) < 0 ||
+        PyDict_SetItemString(w->base, "wsgi.multiprocess",
+                             o->multiprocess ? Py_True : Py_False) < 0 ||
+        PyDict_SetItemString(w->base, "wsgi.run_once", Py_False) < 0 ||
+        PyDict_SetItemString(w->base, "wsgi.input_terminated", Py_True) < 0 ||
+        PyDict_SetItemString(w->base, "wsgi.file_wrapper",
+                             (PyObject *)t->file_wrapper) < 0 ||
+        PyDict_SetItem(w->base, w->keys[K_ERRORS], w->errors) < 0)
+        goto fail;
+    v = PyUnicode_FromString(o->server_software);
+    if (!v || PyDict_SetItemString(w->base, "SERVER_SOFTWARE", v) < 0) {
+        Py_XDECREF(v);
+        goto fail;
+    }
+    Py_DECREF(v);
+    v = PyUnicode_DecodeLatin1(script ? script : "", script ? (Py_ssize_t)strlen(script) : 0, NULL);
+    if (!v || PyDict_SetItem(w->base, w->keys[K_SCRIPT], v) < 0) {
+        Py_XDECREF(v);
+        goto fail;
+    }
+    Py_DECREF(v);
+    return w;
+fail:
+    cu_wsgi_free(w);
+    return NULL;
+}
+
+void cu_wsgi_free(struct cu_wsgi *w)
+{
+    if (!w)
+        return;
+    Py_XDECREF(w->app);
+    Py_XDECREF(w->base);
+    for (int i = 0; i < K_COUNT; i++)
+        Py_XDECREF(w->keys[i]);
+    Py_XDECREF(w->http);
+    Py_XDECREF(w->https);
+    Py_XDECREF(w->errors);
+    PyMem_Free(w);
+}
+
+/* ---- environ -------------------------------------------------------------- */
+
+static PyObject *latin1(const char *s, size_t n)
+{
+    return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
+}
+
+static int set_str(PyObject *env, PyObject *key, const char *s, size_t n)
+{
+    PyObject *v = latin1(s, n);
+    int rc;
+
+    if (!v)
+        return -1;
+    rc = PyDict_SetItem(env, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* PATH_INFO: the path percent-decoded to bytes, as latin-1 text. */
+static int set_path_info(PyObject *env, PyObject *key, const char *s, size_t n)
+{
+    char small[1024], *buf = n <= sizeof(small) ? small : PyMem_Malloc(n);
+    size_t o = 0;
+    int rc;
+
+    if (!buf) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n &&
+            (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+            buf[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            buf[o++] = s[i];
+        }
+    }
+    rc = set_str(env, key, buf, o);
+    if (buf != small)
+        PyMem_Free(buf);
+    return rc;
+}
+
+/* HTTP_NAME for a header: upper case, '-' as '_'; repeats joined by ','. */
+static int set_header(PyObject *env, const char *buf, const struct http_header *h,
+                      PyObject *key_ct, PyObject *key_cl)
+{
+    char small[256], *k;
+    size_t n = h->name.len + 5;
+    PyObject *key, *val, *old;
+    int rc;
+
+    if (h->id == HTTP_HDR_CONTENT_TYPE || h->id == HTTP_HDR_CONTENT_LENGTH) {
+        key = h->id == HTTP_HDR_CONTENT_TYPE ? key_ct : key_cl;
+        Py_INCREF(key);
+    } else {
+        k = n <= sizeof(small) ? small : PyMem_Malloc(n);
+        if (!k) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(k, "HTTP_", 5);
+        for (size_t i = 0; i < h->name.len; i++) {
+            char ch = buf[h->name.off + i];
+            k[5 + i] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+        }
+        key = PyUnicode_FromStringAndSize(k, (Py_ssize_t)n);
+        if (k != small)
+            PyMem_Free(k);
+        if (!key)
+            return -1;
+    }
+    val = latin1(buf + h->value.off, h->value.len);
+    if (!val) {
+        Py_DECREF(key);
+        return -1;
+    }
+    old = PyDict_GetItemWithError(env, key);  /* borrowed */
+    if (old) {
+        PyObject *joined = PyUnicode_FromFormat("%U,%U", old, val);
+        Py_DECREF(val);
+        if (!joined) {
+            Py_DECREF(key);
+            return -1;
+        }
+        val = joined;
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        Py_DECREF(val);
+        return -1;
+    }
+    rc = PyDict_SetItem(env, key, val);
+    Py_DECREF(key);
+    Py_DECREF(val);
+    return rc;
+}
+
+static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
+                    const struct sockaddr *sa, socklen_t len)
+{
+    char host[128], port[16];
+    int p = -1;
+
+    if (cu_sockaddr_text(sa, len, host, sizeof(host), &p) < 0)
+        host[0] = '\0';
+    if (set_str(env, khost, host, strlen(host)) < 0)
+        return -1;
+    if (p < 0)
+        return 0;
+    snprintf(port, sizeof(port), "%d", p);
+    return set_str(env, kport, port, strlen(port));
+}
+
+static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
+                               const struct http_request *r, const char *b,
+                               PyObject *input)
+{
+    PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
+    char proto[16];
+    int https = w->is_ssl;
+
+    if (!env)
+        return NULL;
+    snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+    if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
+        set_path_info(env, k[K_PATH], b + r->path.off, r->path.len) < 0 ||
+        set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
+        set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
+        set_str(env, k[K_PROTOCOL], proto, strlen(proto)) < 0 ||
+        PyDict_SetItem(env, k[K_INPUT], input) < 0)
+        goto fail;
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
+                       k[K_CONTENT_LENGTH]) < 0)
+            goto fail;
+    if (set_addr(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT],
+                 (const struct sockaddr *)&c->peer, c->peerlen) < 0)
+        goto fail;
+    if (c->listener &&
+        set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],
+                 (const struct sockaddr *)&c->listener->sa,
+                 c->listener->salen) < 0)
+        goto fail;
+    if (r->flags & HTTP_REQ_SCHEME_SET)
+        https = (r->flags & HTTP_REQ_HTTPS) != 0;
+    if (PyDict_SetItem(env, k[K_SCHEME], https ? w->https : w->http) < 0)
+        goto fail;
+    return env;
+fail:
+    Py_DECREF(env);
+    return NULL;
+}
+
+/* ---- the response --------------------------------------------------------- */
+
+struct resp {
+    struct cu_conn *c;
+    const struct http_request *r;
+    int must_close, head, no_body, chunked;
+    int headers_set, headers_sent, failed;
+    int status;
+    int64_t length;           /* Content-Length the app set, -1 if none */
+    uint64_t sent;            /* body bytes written */
+    char *block;              /* "200 OK" then "Name: value\r\n"... */
+    size_t blen, bcap, status_len;
+};
+
+static int block_add(struct resp *p, const char *s, size_t n)
+{
+    if (p->blen + n > p->bcap) {
+        size_t cap = p->bcap ? p->bcap * 2 : 1024;
+        char *q;
+        while (cap < p->blen + n)
+            cap *= 2;
+        q = PyMem_Realloc(p->block, cap);
+        if (!q) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->block = q;
+        p->bcap = cap;
+    }
+    memcpy(p->block + p->blen, s, n);
+    p->blen += n;
+    return 0;
+}
+
+static const char *http_date(void)
+{
+    static char date[64];
+    static time_t cached;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != cached && gmtime_r(&now, &tm)) {
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return date;
+}
+
+/* Latin-1 bytes of a str: a borrowed pointer for ASCII, else a copy. */
+static const char *str_bytes(PyObject *s, Py_ssize_t *n, PyObject **hold)
+{
+    *hold = NULL;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "header names and values must be str, not %.50s",
+                     Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_IS_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    *hold = PyUnicode_AsLatin1String(s);
+    if (!*hold)
+        return NULL;
+    *n = PyBytes_GET_SIZE(*hold);
+    return PyBytes_AS_STRING(*hold);
+}
+
+static int hop_by_hop(const char *n, Py_ssize_t len)
+{
+    static const char *const names[] = {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+        "te", "trailers", "transfer-encoding", "upgrade", "server", "date"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if ((size_t)len == strlen(names[i]) && strncasecmp(n, names[i], (size_t)len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks and encodes one (name, value) pair into the header block. */
+static int add_header(struct resp *p, PyObject *item)
+{
+    PyObject *hn = NULL, *hv = NULL;
+    const char *name, *value;
+    Py_ssize_t nl, vl;
+    int rc = -1;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "each header must be a (name, value) tuple");
+        return -1;
+    }
+    if (!(name = str_bytes(PyTuple_GET_ITEM(item, 0), &nl, &hn)) ||
+        !(value = str_bytes(PyTuple_GET_ITEM(item, 1), &vl, &hv)))
+        goto out;
+    for (Py_ssize_t i = 0; i < nl; i++)
+        if (!http_tchar[(unsigned char)name[i]])
+            nl = -1;
+    if (nl <= 0) {
+        PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(item, 0));
+        goto out;
+    }
+    while (vl && (value[0] == ' ' || value[0] == '\t'))
+        value++, vl--;
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        vl--;
+    for (Py_ssize_t i = 0; i < vl; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            /* a CR or LF from the app never reaches the wire */
+            PyErr_Format(PyExc_ValueError, "invalid header value %R",
+                         PyTuple_GET_ITEM(item, 1));
+            goto out;
+        }
+    }
+    if (hop_by_hop(name, nl)) {
+        rc = 0;
+        goto out;
+    }
+    if (nl == 14 && strncasecmp(name, "content-length", 14) == 0) {
+        int64_t v = 0;
+        if (vl == 0 || vl > 18) {
+            PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", PyTuple_GET_ITEM(item, 1));
+            goto out;
+        }
+        for (Py_ssize_t i = 0; i < vl; i++) {
+            if (value[i] < '0' || value[i] > '9') {
+                PyErr_Format(PyExc_ValueError, "invalid Content-Length %R",
+                             PyTuple_GET_ITEM(item, 1));
+                goto out;
+            }
+            v = v * 10 + (value[i] - '0');
+        }
+        p->length = v;
+        /* 1xx and 204 responses have no length (§5.13) */
+        if ((p->status >= 100 && p->status < 200) || p->status == 204) {
+            rc = 0;
+            goto out;
+        }
+    }
+    rc = block_add(p, name, (size_t)nl) || block_add(p, ": ", 2) ||
+         block_add(p, value, (size_t)vl) || block_add(p, "\r\n", 2) ? -1 : 0;
+out:
+    Py_XDECREF(hn);
+    Py_XDECREF(hv);
+    return rc;
+}
+
+/* start_response(status, headers): fills p's header block. */
+static int set_headers(struct resp *p, PyObject *status, PyObject *headers)
+{
+    PyObject *hs, *seq;
+    const char *s;
+    Py_ssize_t n;
+
+    if (!(s = str_bytes(status, &n, &hs)))
+        return -1;
+    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+        s[2] < '0' || s[2] > '9' || (n > 3 && s[3] != ' ') ||
+        memchr(s, '\r', (size_t)n) || memchr(s, '\n', (size_t)n)) {
+        PyErr_Format(PyExc_ValueError, "invalid status %R", status);
+        Py_XDECREF(hs);
+        return -1;
+    }
+    p->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    p->length = -1;
+    /* the block: the status text, then the app's headers (§5.13 order is
+     * status line, Server, Date, Connection, Transfer-Encoding, the app's) */
+    p->blen = 0;
+    if (block_add(p, s, (size_t)n) < 0) {
+        Py_XDECREF(hs);
+        return -1;
+    }
+    p->status_len = (size_t)n;
+    Py_XDECREF(hs);
+    seq = PySequence_Fast(headers, "headers must be a list of (name, value) tuples");
+    if (!seq)
+        return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (add_header(p, PySequence_Fast_GET_ITEM(seq, i)) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    Py_DECREF(seq);
+    p->no_body = p->head || (p->status >= 100 && p->status < 200) ||
+                 p->status == 204 || p->status == 304;
+    p->chunked = p->length < 0 && !p->no_body &&
+                 (p->r->major > 1 || (p->r->major == 1 && p->r->minor >= 1));
+    p->headers_set = 1;
+    return 0;
+}
+
+/* Writes iov with the GIL dropped. */
+static int send_iov(struct resp *p, struct iovec *iov, int n)
+{
+    int rc, err;
+
+    Py_BEGIN_ALLOW_THREADS
+    rc = cu_conn_writev(p->c, iov, n);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        p->failed = 1;
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return rc;
+}
+
+/* Sends data (maybe empty), with the head first if it has not gone yet. */
+static int send_data(struct resp *p, const char *data, size_t n)
+{
+    struct iovec iov[8];
+    char size[32], line[32], fixed[160];
+    int k = 0, len;
+
+    if (p->no_body)
+        n = 0;
+    if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
+        n = (size_t)((uint64_t)p->length - p->sent);  /* truncate (§5.13) */
+    if (!p->headers_sent) {
+        len = snprintf(line, sizeof(line), "HTTP/%u.%u ", p->r->major, p->r->minor);
+        iov[k].iov_base = line;
+        iov[k++].iov_len = (size_t)len;
+        iov[k].iov_base = p->block;
+        iov[k++].iov_len = p->status_len;
+        len = snprintf(fixed, sizeof(fixed),
+                       "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n%s",
+                       http_date(), p->must_close ? "close" : "keep-alive",
+                       p->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+        iov[k].iov_base = fixed;
+        iov[k++].iov_len = (size_t)len;
+        iov[k].iov_base = p->block + p->status_len;
+        iov[k++].iov_len = p->blen - p->status_len;
+        iov[k].iov_base = (void *)"\r\n";
+        iov[k++].iov_len = 2;
+        p->headers_sent = 1;
+    }
+    if (n && p->chunked) {
+        len = snprintf(size, sizeof(size), "%zx\r\n", n);
+        iov[k].iov_base = size;
+        iov[k++].iov_len = (size_t)len;
+    }
+    if (n) {
+        iov[k].iov_base = (void *)(uintptr_t)data;
+        iov[k++].iov_len = n;
+        if (p->chunked) {
+            iov[k].iov_base = (void *)"\r\n";
+            iov[k++].iov_len = 2;
+        }
+    }
+    p->sent += n;
+    return k ? send_iov(p, iov, k) : 0;
+}
+
+static int finish(struct resp *p)
+{
+    struct iovec iov = {(void *)"0\r\n\r\n", 5};
+
+    if (!p->headers_sent && send_data(p, NULL, 0) < 0)
+        return -1;
+    if (p->chunked)
+        return send_iov(p, &iov, 1);
+    return 0;
+}
+
+/* The 500 answer when the app fails before its headers went out. */
+static int send_500(struct resp *p)
+{
+    static const char msg[] =
+        "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
+        "Content-Type: text/html\r\nContent-Length: 141\r\n\r\n"
+        "<html>\n  <head>\n    <title>Internal Server Error</title>\n  </head>\n"
+        "  <body>\n    <h1><p>Internal Server Error</p></h1>\n    \n  </body>\n</html>\n";
+    struct iovec iov = {(void *)msg, sizeof(msg) - 1};
+
+    p->status = 500;
+    p->headers_sent = 1;
+    return send_iov(p, &iov, 1);
+}
+
+/* ---- start_response ------------------------------------------------------- */
+
+struct start_response {
+    PyObject_HEAD
+    struct resp *resp;   /* NULL once the request is over */
+};
+
+static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    struct resp *p = ((struct start_response *)self)->resp;
+    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+    PyObject *status, *headers, *exc_info = Py_None;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist,
+                                     &status, &headers, &exc_info))
+        return NULL;
+    if (!p) {
+        PyErr_SetString(PyExc_RuntimeError, "start_response after the request ended");
+        return NULL;
+    }
+    if (exc_info != Py_None) {
+        if (p->headers_sent) {
+            /* too late to change the status: re-raise (PEP 3333) */
+            PyObject *t, *v, *tb;
+            if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+                PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
+                return NULL;
+            }
+            t = PyTuple_GET_ITEM(exc_info, 0);
+            v = PyTuple_GET_ITEM(exc_info, 1);
+            tb = PyTuple_GET_ITEM(exc_info, 2);
+            Py_INCREF(t);
+            Py_INCREF(v);
+            Py_INCREF(tb);
+            PyErr_Restore(t, v, tb);
+            return NULL;
+        }
+    } else if (p->headers_set) {
+        PyErr_SetString(PyExc_AssertionError, "Response headers already set!");
+        return NULL;
+    }
+    if (set_headers(p, status, headers) < 0)
+        return NULL;
+    return PyObject_GetAttrString(self, "write");
+}
+
+/* The write() callable start_response returns. */
+static PyObject *sr_write(PyObject *self, PyObject *data)
+{
+    struct resp *p = ((struct start_response *)self)->resp;
+    Py_buffer view;
+    int rc;
+
+    if (!p || !p->headers_set) {
+        PyErr_SetString(PyExc_RuntimeError, "write() before start_response()");
+        return NULL;
+    }
+    if (!PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "write() argument must be bytes, not %.50s",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    rc = send_data(p, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static void sr_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef sr_methods[] = {
+    {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot sr_slots[] = {
+    {Py_tp_dealloc, (void *)sr_dealloc},
+    {Py_tp_call, (void *)sr_call},
+    {Py_tp_methods, sr_methods},
+    {Py_tp_doc, (void *)"start_response(status, headers, exc_info=None)"},
+    {0, NULL},
+};
+
+static PyType_Spec sr_spec = {
+    "cunicorn._cunicorn.StartResponse", sizeof(struct start_response), 0,
+    Py_TPFLAGS_DEFAULT, sr_slots,
+};
+
+PyTypeObject *cu_start_response_type(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &sr_spec, NULL);
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+void cu_wsgi_log_exception(const char *what)
+{
+    PyObject *t, *v, *tb, *mod, *lines = NULL, *text = NULL, *empty;
+
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    mod = PyImport_ImportModule("traceback");
+    if (mod && t)
+        lines = PyObject_CallMethod(mod, "format_exception", "OOO", t,
+                                    v ? v : Py_None, tb ? tb : Py_None);
+    empty = PyUnicode_FromString("");
+    if (lines && empty)
+        text = PyUnicode_Join(empty, lines);
+    if (text) {
+        const char *s = PyUnicode_AsUTF8(text);
+        cu_log(CU_ERROR, "%s\n%s", what, s ? s : "");
+    } else {
+        cu_log(CU_ERROR, "%s (and the traceback could not be formatted)", what);
+    }
+    PyErr_Clear();
+    Py_XDECREF(mod);
+    Py_XDECREF(lines);
+    Py_XDECREF(text);
+    Py_XDECREF(empty);
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+}
+
+static int call_close(PyObject *result)
+{
+    PyObject *r;
+
+    if (!PyObject_HasAttrString(result, "close"))
+        return 0;
+    r = PyObject_CallMethod(result, "close", NULL);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Iterates the app's result onto the wire. */
+static int send_result(struct resp *p, PyObject *result)
+{
+    PyObject *it = PyObject_GetIter(result), *item;
+
+    if (!it)
+        return -1;
+    while ((item = PyIter_Next(it))) {
+        int rc;
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "the app must yield bytes, not %.50s",
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(item);
+            Py_DECREF(it);
+            return -1;
+        }
+        if (!p->headers_set) {
+            PyErr_SetString(PyExc_RuntimeError, "the app yielded data before start_response()");
+            Py_DECREF(item);
+            Py_DECREF(it);
+            return -1;
+        }
+        /* empty items are skipped: never a premature last chunk */
+        rc = PyBytes_GET_SIZE(item) || !p->headers_sent
+                 ? send_data(p, PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item))
+                 : 0;
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    if (!p->headers_set) {
+        PyErr_SetString(PyExc_RuntimeError, "the app returned without calling start_response()");
+        return -1;
+    }
+    return finish(p);
+}
+
+int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
+                  const struct http_request *r, const char *head,
+                  struct cu_body *b, int must_close, struct cu_served *out)
+{
+    struct resp p;
+    struct start_response *sr = NULL;
+    PyObject *input, *env = NULL, *result = NULL;
+    char what[300];
+    int ok = -1;
+
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.r = r;
+    p.must_close = must_close;
+    p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
+    snprintf(what, sizeof(what), "Error handling request %.*s",
+             (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
+    input = cu_input_new(w->types->input, c, b);
+    if (!input || !(env = build_environ(w, c, r, head, input)))
+        goto fail;
+    if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
+        struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
+        if (send_iov(&p, &iov, 1) < 0)
+            goto fail;
+    }
+    sr = PyObject_New(struct start_response, w->types->start_response);
+    if (!sr)
+        goto fail;
+    sr->resp = &p;
+    result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
+    if (!result)
+        goto fail;
+    ok = send_result(&p, result);
+    if (ok < 0 && !p.failed)
+        cu_wsgi_log_exception(what);
+    PyErr_Clear();
+    /* close() on every path (PEP 3333) */
+    if (call_close(result) < 0) {
+        cu_wsgi_log_exception(what);
+        ok = -1;
+    }
+    if (ok == 0)
+        goto done;
+    goto answer;
+fail:
+    if (PyErr_Occurred() && !p.failed)
+        cu_wsgi_log_exception(what);
+    PyErr_Clear();
+answer:
+    if (!p.headers_sent && !p.failed)
+        send_500(&p);
+    p.must_close = 1;
+    ok = p.failed ? -1 : 0;
+done:
+    if (sr)
+        sr->resp = NULL;
+    if (input)
+        cu_input_detach(input);
+    Py_XDECREF((PyObject *)sr);
+    Py_XDECREF(input);
+    Py_XDECREF(env);
+    Py_XDECREF(result);
+    PyMem_Free(p.block);
+    out->status = p.status;
+    out->bytes = p.sent;
+    out->close = p.must_close;
+    return ok;
+}

@@ -1,0 +1,67 @@
+/*
+ * The WSGI bridge (PEP 3333): environ, start_response, wsgi.input,
+ * wsgi.errors, wsgi.file_wrapper, and the response on the wire.
+ *
+ * This folder and src/module.c are the only C that includes Python.h.
+ * Everything here runs with the GIL held, except where it says it drops it
+ * around a blocking read or write.
+ */
+#ifndef CU_WSGI_H
+#define CU_WSGI_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "http/parser.h"
+#include "worker/worker.h"
+
+/* The module's heap types, created once in the module's exec slot. */
+struct cu_wsgi_types {
+    PyTypeObject *input;
+    PyTypeObject *errors;
+    PyTypeObject *start_response;
+    PyTypeObject *file_wrapper;
+};
+
+int cu_wsgi_types_init(PyObject *module, struct cu_wsgi_types *t);
+int cu_wsgi_types_traverse(struct cu_wsgi_types *t, visitproc visit, void *arg);
+void cu_wsgi_types_clear(struct cu_wsgi_types *t);
+
+struct cu_wsgi_opts {
+    int multithread;
+    int multiprocess;
+    int is_ssl;
+    int errors_fd;               /* where wsgi.errors writes */
+    const char *server_software; /* SERVER_SOFTWARE */
+};
+
+struct cu_wsgi;  /* one per worker: the app, the environ template */
+
+struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
+                            const struct cu_wsgi_opts *o);
+void cu_wsgi_free(struct cu_wsgi *w);
+
+
+/*
+ * Serves one request whose head is parsed (head: the buffer the spans of r
+ * point into): builds the environ, calls the app, sends the response. The
+ * GIL is held on entry and exit. must_close: the worker will close after
+ * this response (sync always). Returns 0, or -1 when the connection failed.
+ */
+int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
+                  const struct http_request *r, const char *head,
+                  struct cu_body *b, int must_close, struct cu_served *out);
+
+/*
+ * Imports MODULE[:EXPR] (EXPR a name, or name(literal args) for a factory)
+ * and returns the app, a new reference. On failure returns NULL with a
+ * message in err and *exit_code set: 4 for a bad or missing app object
+ * (Gunicorn's AppImportError), 3 for anything else (import failed ...).
+ */
+PyObject *cu_wsgi_load_app(const char *uri, int *exit_code, char *err,
+                           size_t errlen);
+
+/* Logs the current Python exception with its traceback and clears it. */
+void cu_wsgi_log_exception(const char *what);
+
+#endif

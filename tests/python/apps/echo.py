@@ -1,0 +1,84 @@
+"""Test apps. echo: tells what it received, as JSON."""
+
+import hashlib
+import json
+import os
+import sys
+import wsgiref.validate
+
+
+def _environ_view(environ):
+    return {k: v for k, v in environ.items() if isinstance(v, (str, int, bool, tuple))}
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/error":
+        raise RuntimeError("boom from the app")
+    if path == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (b"chunk %d\n" % i for i in range(5))
+    if path == "/write":
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written, ")
+        return [b"then returned"]
+    if path == "/sleep":
+        import time
+        time.sleep(float(environ.get("QUERY_STRING") or "1"))
+    if path == "/status":
+        code = environ.get("QUERY_STRING") or "204 No Content"
+        start_response(code.replace("+", " "), [("Content-Length", "5")])
+        return [b"hello"]
+    if path == "/headers":
+        start_response("200 OK", [("X-One", "1"), ("Connection", "keep-alive"),
+                                  ("Transfer-Encoding", "chunked"),
+                                  ("Server", "evil"), ("X-Two", " 2 ")])
+        return [b""]
+    if path == "/badheader":
+        start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
+        return [b"never"]
+    if path == "/file":
+        f = open(__file__, "rb")
+        start_response("200 OK", [("Content-Type", "text/x-python")])
+        return environ["wsgi.file_wrapper"](f, 4096)
+    body = b""
+    lines = None
+    if path == "/readline":
+        lines = []
+        while True:
+            line = environ["wsgi.input"].readline()
+            if not line:
+                break
+            lines.append(line.decode("latin-1"))
+    elif environ.get("CONTENT_LENGTH"):
+        # read(size) with the length, as wsgiref.validate wants it
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    else:
+        body = environ["wsgi.input"].read()
+    out = {
+        "environ": _environ_view(environ),
+        "body_len": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body": body.decode("latin-1") if len(body) < 65536 else None,
+        "lines": lines,
+        "pid": os.getpid(),
+    }
+    data = json.dumps(out).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(data)))])
+    return [data]
+
+
+validated = wsgiref.validate.validator(app)
+
+
+def factory(greeting="hello", excited=False):
+    def hello(environ, start_response):
+        body = (greeting + ("!" if excited else "")).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    return hello
+
+
+not_callable = 42
+none_app = None

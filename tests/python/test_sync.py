@@ -1,0 +1,246 @@
+"""The sync worker serving real WSGI apps over real sockets."""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import ROOT, APPS, wait_for
+
+
+def get(srv, path, method="GET", body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r, data
+
+
+def echo(srv, path="/", **kw):
+    r, data = get(srv, path, **kw)
+    assert r.status == 200, data
+    return json.loads(data)
+
+
+def test_hello_and_response_head(server):
+    srv = server(app="hello:app", chdir=ROOT / "examples")
+    raw = srv.raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    names = [l.split(b":")[0] for l in lines[1:]]
+    # Server, Date, Connection, then the app's headers (shared ref 5.13)
+    assert names == [b"Server", b"Date", b"Connection", b"Content-Type",
+                     b"Content-Length"]
+    assert b"Connection: close" in lines
+    assert re.match(rb"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", lines[2])
+    assert body == b"Hello, World!\n"
+
+
+def test_http10_status_line(server):
+    srv = server(app="hello:app", chdir=ROOT / "examples")
+    assert srv.raw(b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+def test_environ(server):
+    srv = server()
+    e = echo(srv, "/a%20b/%C3%A9?x=1&y=%20", headers={
+        "X-Multi": "one", "Content-Type": "text/plain", "Host": "example.com:99"})["environ"]
+    assert e["REQUEST_METHOD"] == "GET"
+    assert e["PATH_INFO"] == "/a b/\u00c3\u00a9"   # percent-decoded, latin-1
+    assert e["QUERY_STRING"] == "x=1&y=%20"
+    assert e["RAW_URI"] == "/a%20b/%C3%A9?x=1&y=%20"
+    assert e["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert e["SCRIPT_NAME"] == ""
+    assert e["REMOTE_ADDR"] == "127.0.0.1"
+    assert e["REMOTE_PORT"].isdigit()
+    assert e["SERVER_NAME"] == "127.0.0.1"
+    assert e["SERVER_PORT"] == str(srv.port)
+    assert e["HTTP_HOST"] == "example.com:99"
+    assert e["CONTENT_TYPE"] == "text/plain" and "HTTP_CONTENT_TYPE" not in e
+    assert e["wsgi.url_scheme"] == "http"
+    assert e["wsgi.version"] == [1, 0]
+    assert e["wsgi.multithread"] is False and e["wsgi.multiprocess"] is False
+    assert e["wsgi.run_once"] is False and e["wsgi.input_terminated"] is True
+    assert e["SERVER_SOFTWARE"].startswith("cunicorn/")
+
+
+def test_repeated_headers_joined_and_underscores_dropped(server):
+    srv = server()
+    raw = srv.raw(b"GET / HTTP/1.1\r\nX-A: 1\r\nX-A: 2\r\nX_A: 3\r\n\r\n")
+    e = json.loads(raw.partition(b"\r\n\r\n")[2])["environ"]
+    assert e["HTTP_X_A"] == "1,2"
+
+
+def test_trusted_scheme_header(server):
+    srv = server()
+    e = echo(srv, headers={"X-Forwarded-Proto": "https"})["environ"]
+    assert e["wsgi.url_scheme"] == "https"
+    srv2 = server("--forwarded-allow-ips", "10.0.0.1")
+    e = echo(srv2, headers={"X-Forwarded-Proto": "https"})["environ"]
+    assert e["wsgi.url_scheme"] == "http"
+
+
+def test_bodies(server):
+    srv = server()
+    body = os.urandom(10 << 20)  # a 10 MiB upload
+    r = echo(srv, "/", method="POST", body=body)
+    assert r["body_len"] == len(body)
+    assert r["body_sha256"] == hashlib.sha256(body).hexdigest()
+    raw = srv.raw(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-T: 1\r\n\r\n")
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["body"] == "hello world"
+    raw = srv.raw(b"POST /readline HTTP/1.1\r\nContent-Length: 12\r\n\r\nab\ncd\nefgh\n")
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["lines"] == ["ab\n", "cd\n", "efgh\n"]
+
+
+def test_expect_100_continue(server):
+    srv = server()
+    s = srv.connect()
+    s.sendall(b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    got = s.recv(100)
+    assert got == b"HTTP/1.1 100 Continue\r\n\r\n"
+    s.sendall(b"ok")
+    rest = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        rest += d
+    s.close()
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["body"] == "ok"
+
+
+def test_streaming_and_write(server):
+    srv = server()
+    raw = srv.raw(b"GET /stream HTTP/1.1\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b"".join(b"8\r\nchunk %d\n\r\n" % i for i in range(5)) + b"0\r\n\r\n"
+    raw = srv.raw(b"GET /stream HTTP/1.0\r\n\r\n")
+    assert raw.partition(b"\r\n\r\n")[2] == b"".join(b"chunk %d\n" % i for i in range(5))
+    r, data = get(srv, "/write")
+    assert data == b"written, then returned"
+
+
+def test_hop_by_hop_dropped_and_truncation(server):
+    srv = server()
+    raw = srv.raw(b"GET /headers HTTP/1.1\r\n\r\n")
+    head = raw.partition(b"\r\n\r\n")[0]
+    assert b"X-One: 1" in head and b"X-Two: 2\r\n" in head + b"\r\n"
+    assert b"evil" not in head and b"keep-alive" not in head
+    assert head.count(b"Transfer-Encoding") == 1  # ours, for the chunked body
+    raw = srv.raw(b"GET /status?200+OK HTTP/1.1\r\n\r\n")
+    assert raw.endswith(b"\r\n\r\nhello")
+    raw = srv.raw(b"HEAD /status?200+OK HTTP/1.1\r\n\r\n")
+    assert raw.endswith(b"Content-Length: 5\r\n\r\n")
+    raw = srv.raw(b"GET /status?204+No+Content HTTP/1.1\r\n\r\n")
+    assert raw.endswith(b"\r\n\r\n") and b"Content-Length" not in raw
+
+
+def test_app_errors(server):
+    srv = server()
+    raw = srv.raw(b"GET /error HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    wait_for(lambda: "boom from the app" in srv.text(), what="the traceback")
+    assert "Traceback" in srv.text() and "Error handling request /error" in srv.text()
+    raw = srv.raw(b"GET /badheader HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 500 ") and b"Injected" not in raw
+
+
+def test_file_wrapper(server):
+    srv = server()
+    r, data = get(srv, "/file")
+    assert data == (APPS / "echo.py").read_bytes()
+
+
+def test_wsgiref_validator(server):
+    srv = server(app="echo:validated")
+    r = echo(srv, "/v", method="POST", body=b"x" * 100)
+    assert r["body_len"] == 100
+    assert "wsgiref" not in srv.text()
+
+
+def test_factory_app(server):
+    srv = server(app="echo:factory('hi', excited=True)")
+    assert get(srv, "/")[1] == b"hi!"
+
+
+def run_cli(*args, cwd=APPS, env=None):
+    return subprocess.run([str(ROOT / "cunicorn")] + list(args), cwd=cwd,
+                          capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_bad_apps_exit_codes(tmp_path):
+    for app, code, words in [
+            ("echo:missing", 4, "Failed to find attribute 'missing' in 'echo'"),
+            ("echo:not_callable", 4, "must be callable"),
+            ("echo:none_app", 4, "Failed to find application object"),
+            ("echo:a.b", 4, "Failed to parse"),
+            ("no_such_module:app", 3, "No module named 'no_such_module'"),
+            ("echo.py", 3, "Did you mean 'echo:application'"),
+    ]:
+        r = run_cli("-b", "127.0.0.1:0", app)
+        assert r.returncode == code, (app, r.returncode, r.stderr)
+        assert words in r.stderr, (app, r.stderr)
+
+
+def test_no_app_and_bad_options():
+    r = run_cli("-b", "127.0.0.1:0")
+    assert r.returncode == 1 and "No application module specified" in r.stderr
+    r = run_cli("--workers", "abc", "echo:app")
+    assert r.returncode != 0 and "workers" in r.stderr
+    r = run_cli("--no-such-flag", "echo:app")
+    assert r.returncode == 2
+
+
+def test_config_file_and_precedence(tmp_path, server):
+    conf = tmp_path / "c.py"
+    conf.write_text("workers = 2\nraw_env = ['FROM_FILE=1']\nbogus_name = 3\n")
+    env = dict(os.environ, GUNICORN_CMD_ARGS="--workers 3")
+    r = run_cli("-c", str(conf), "--print-config", "echo:app", env=env)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^workers\s+= 3$", r.stdout, re.M), r.stdout
+    r = run_cli("-c", str(conf), "--print-config", "-w", "4", "echo:app", env=env)
+    assert re.search(r"^workers\s+= 4$", r.stdout, re.M)
+    r = run_cli("-c", str(conf), "--check-config", "echo:missing")
+    assert r.returncode == 1
+
+
+def test_signals_ttin_ttou_term(server):
+    srv = server(workers=1)
+    srv.proc.send_signal(signal.SIGTTIN)
+    wait_for(lambda: len(srv.worker_pids()) >= 2, what="a second worker")
+    srv.proc.send_signal(signal.SIGTTOU)
+    first = srv.worker_pids()[0]
+    wait_for(lambda: "Worker exiting" in srv.text(), what="a worker to leave")
+    assert echo(srv)["body_len"] == 0
+    assert srv.stop(signal.SIGTERM) == 0
+
+
+def test_killed_worker_is_replaced(server):
+    srv = server(workers=1)
+    pid = srv.worker_pids()[0]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: len(srv.worker_pids()) >= 2, what="a new worker")
+    assert echo(srv)["pid"] != pid
+
+
+def test_slow_head_cut_off_without_killing_worker(server):
+    srv = server("--timeout", "2", workers=1)
+    s = srv.connect()
+    pid = srv.worker_pids()[0]
+    s.sendall(b"GET / HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    s.settimeout(10)
+    assert s.recv(100) == b""   # closed by the server, without an answer
+    assert time.monotonic() - t0 < 8
+    s.close()
+    assert echo(srv)["pid"] == pid  # the same worker, never timed out
+    assert "WORKER TIMEOUT" not in srv.text()

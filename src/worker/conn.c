@@ -3,10 +3,13 @@
  */
 #include "worker/conn.h"
 
+#include "http/http.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -146,4 +149,28 @@ int cu_conn_write(struct cu_conn *c, const void *p, size_t n)
     struct iovec iov = {(void *)(uintptr_t)p, n};
 
     return cu_conn_writev(c, &iov, 1);
+}
+
+int cu_conn_send_error(struct cu_conn *c, int code)
+{
+    const struct http_error_info *e = http_error_info(code);
+    char buf[1024];
+    struct iovec iov[2];
+    int bl, hl;
+
+    if (!e->respond)
+        return 0;
+    bl = snprintf(buf + 512, 512,
+                  "<html>\n  <head>\n    <title>%s</title>\n  </head>\n"
+                  "  <body>\n    <h1><p>%s</p></h1>\n    %s\n  </body>\n</html>\n",
+                  e->reason, e->reason, e->name);
+    hl = snprintf(buf, 512,
+                  "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+                  "Content-Type: text/html\r\nContent-Length: %d\r\n\r\n",
+                  e->status, e->reason, bl);
+    iov[0].iov_base = buf;
+    iov[0].iov_len = (size_t)hl;
+    iov[1].iov_base = buf + 512;
+    iov[1].iov_len = (size_t)bl;
+    return cu_conn_writev(c, iov, 2);
 }

@@ -45,4 +45,9 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max);
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n);
 int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
 
+/* Gunicorn's answer to a refused request (shared reference §5.9): the
+ * status of the HTTP_E_* code, "Connection: close" and a small HTML page;
+ * nothing for the codes that close silently. 0, or -1 (errno). */
+int cu_conn_send_error(struct cu_conn *c, int code);
+
 #endif

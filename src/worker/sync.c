@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -59,30 +61,17 @@ static int install(int sig, void (*fn)(int))
     return sigaction(sig, &sa, NULL);
 }
 
+static long long now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void tick(void *arg)
 {
     cu_heartbeat((struct cu_worker_slot *)arg);
-}
-
-/* The error answer for a request the parser refused (§5.9). */
-static void refuse(struct cu_conn *c, int code)
-{
-    const struct http_error_info *e = http_error_info(code);
-    char body[512], head[256];
-    int bl, hl;
-
-    if (!e->respond)
-        return;
-    bl = snprintf(body, sizeof(body),
-                  "<html>\n  <head>\n    <title>%s</title>\n  </head>\n"
-                  "  <body>\n    <h1><p>%s</p></h1>\n    %s\n  </body>\n</html>\n",
-                  e->reason, e->reason, e->name);
-    hl = snprintf(head, sizeof(head),
-                  "HTTP/1.1 %u %s\r\nConnection: close\r\n"
-                  "Content-Type: text/html\r\nContent-Length: %d\r\n\r\n",
-                  e->status, e->reason, bl);
-    if (cu_conn_write(c, head, (size_t)hl) == 0)
-        (void)cu_conn_write(c, body, (size_t)bl);
 }
 
 /* Reads the PROXY header (first request only) and the head. Returns the
@@ -119,6 +108,74 @@ static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
     }
 }
 
+/* ---- the access log ------------------------------------------------------ */
+
+struct logged {
+    const struct http_request *r;
+    const char *head;
+};
+
+static struct cu_str request_header(void *ctx, const char *name, size_t len)
+{
+    const struct logged *l = ctx;
+    struct cu_str none = {NULL, 0};
+
+    for (uint32_t i = 0; i < l->r->n_headers; i++) {
+        const struct http_header *h = &l->r->headers[i];
+        if (h->name.len == len && strncasecmp(l->head + h->name.off, name, len) == 0) {
+            struct cu_str v = {l->head + h->value.off, h->value.len};
+            return v;
+        }
+    }
+    return none;
+}
+
+static struct cu_str span_str(const char *head, struct http_span s)
+{
+    struct cu_str v = {head + s.off, s.len};
+    return v;
+}
+
+static void access_log(const struct cu_conn *c, const struct http_request *r,
+                       const char *head, const struct cu_served *served,
+                       long long started_us)
+{
+    struct logged l = {r, head};
+    struct cu_access a;
+    char host[128];
+    int port;
+    static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
+    char proto[16];
+
+    memset(&a, 0, sizeof(a));
+    if (cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host,
+                         sizeof(host), &port) < 0)
+        host[0] = '\0';
+    a.remote_addr.p = host;
+    a.remote_addr.len = strlen(host);
+    a.method = span_str(head, r->method);
+    a.target = span_str(head, r->path);
+    a.query = span_str(head, r->query);
+    if (r->major == 1 && r->minor <= 1) {
+        a.protocol.p = protos[r->minor];
+    } else {
+        snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+        a.protocol.p = proto;
+    }
+    a.protocol.len = strlen(a.protocol.p);
+    /* the request line as received: method SP target SP version */
+    a.request_line.p = head + r->method.off;
+    a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
+    a.status = served->status;
+    a.response_bytes = served->bytes;
+    a.referer = request_header(&l, "referer", 7);
+    a.user_agent = request_header(&l, "user-agent", 10);
+    a.request_time_us = now_us() - started_us;
+    a.req_header = request_header;
+    a.ctx = &l;
+    cu_access_log(&a);
+}
+
 static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *peer,
                    socklen_t peerlen, const struct cu_listener *l,
                    struct http_header *headers)
@@ -149,9 +206,11 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     if (rc < 0) {
         if (rc != HTTP_E_EOF)
             cu_log(CU_WARNING, "Invalid request: %s", http_error_info((int)rc)->name);
-        refuse(&c, (int)rc);
+        cu_conn_send_error(&c, (int)rc);
     } else if (rc > 0) {
-        const char *head = c.buf + c.start;
+        size_t head_off = c.start;
+        const char *head = c.buf + head_off;
+        long long t0 = now_us();
         /* the spans of r are offsets from head; the body follows it, and
          * reading it keeps the head in place (for the access log) */
         c.start += (size_t)rc;
@@ -161,6 +220,8 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         /* head is read only before the body: reading the body may move
          * the buffer */
         env->serve(env->app, &c, &r, head, &body, 1, &served);
+        /* the buffer may have moved, never the pinned head within it */
+        access_log(&c, &r, c.buf + head_off, &served, t0);
     }
     cu_conn_close(&c);
 }

@@ -772,7 +772,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     if (!result)
         goto fail;
     ok = send_result(&p, result);
-    if (ok < 0 && !p.failed)
+    if (ok < 0 && !p.failed && !b->error)
         cu_wsgi_log_exception(what);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
@@ -784,10 +784,21 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
         goto done;
     goto answer;
 fail:
-    if (PyErr_Occurred() && !p.failed)
+    if (b->error)  /* the client's fault: one line, no traceback */
+        cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
+    else if (PyErr_Occurred() && !p.failed)
         cu_wsgi_log_exception(what);
     PyErr_Clear();
 answer:
+    if (b->error && !p.headers_sent && !p.failed) {
+        /* the body was bad: a framing error closes without a word, a bad
+         * trailer gets its 400 (Gunicorn), never a 500 */
+        const struct http_error_info *e = http_error_info(b->error);
+        p.status = e->respond ? e->status : 0;
+        p.headers_sent = 1;
+        if (cu_conn_send_error(c, b->error) < 0)
+            p.failed = 1;
+    }
     if (!p.headers_sent && !p.failed)
         send_500(&p);
     p.must_close = 1;

@@ -213,15 +213,35 @@ def test_config_file_and_precedence(tmp_path, server):
     assert r.returncode == 1
 
 
+def children(pid):
+    """Live child processes of pid, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
 def test_signals_ttin_ttou_term(server):
     srv = server(workers=1)
+    master = srv.proc.pid
     srv.proc.send_signal(signal.SIGTTIN)
-    wait_for(lambda: len(srv.worker_pids()) >= 2, what="a second worker")
+    wait_for(lambda: len(children(master)) == 2 and len(srv.worker_pids()) == 2,
+             what="a second worker")
+    oldest = srv.worker_pids()[0]
     srv.proc.send_signal(signal.SIGTTOU)
-    first = srv.worker_pids()[0]
-    wait_for(lambda: "Worker exiting" in srv.text(), what="a worker to leave")
+    wait_for(lambda: children(master) == [srv.worker_pids()[1]],
+             what="the oldest worker to leave: " + srv.text())
+    assert oldest not in children(master)
     assert echo(srv)["body_len"] == 0
     assert srv.stop(signal.SIGTERM) == 0
+    assert "Shutting down: Master" in srv.text()
 
 
 def test_killed_worker_is_replaced(server):
@@ -244,3 +264,18 @@ def test_slow_head_cut_off_without_killing_worker(server):
     s.close()
     assert echo(srv)["pid"] == pid  # the same worker, never timed out
     assert "WORKER TIMEOUT" not in srv.text()
+
+
+def test_access_log(server, tmp_path):
+    log = tmp_path / "access.log"
+    srv = server("--access-logfile", str(log))
+    get(srv, "/p?q=1", headers={"User-Agent": 'ua "quoted"', "Referer": "http://r/"})
+    line = wait_for(lambda: log.exists() and log.read_text(), what="an access line")
+    assert re.match(r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+                    r'"GET /p\?q=1 HTTP/1\.1" 200 \d+ "http://r/" "ua \\"quoted\\""\n$',
+                    line), line
+    log.write_text("")
+    srv2 = server("--access-logfile", str(log), "--access-logformat", "%(m)s %(U)s %(q)s %(H)s %(s)s %({x-t}i)s")
+    get(srv2, "/a?b", headers={"X-T": "v"})
+    line = wait_for(lambda: log.read_text(), what="an access line")
+    assert line == "GET /a b HTTP/1.1 200 v\n", line

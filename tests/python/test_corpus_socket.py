@@ -1,0 +1,122 @@
+"""Every request corpus case, replayed over a socket against the running
+server (sync worker, an app that reads the body to the end).
+
+Valid cases: the first request's method, target, query, headers and body
+as the app saw them (the sync worker answers one request per connection).
+Invalid cases: the status Gunicorn answers, or a close without a byte.
+One server runs per distinct set of settings.
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from conftest import ROOT
+
+CORPORA = [ROOT.parent / "shared" / "corpus" / "http-requests", ROOT / "tests" / "corpus"]
+
+FLAGS = {
+    "limit_request_line": "--limit-request-line",
+    "limit_request_fields": "--limit-request-fields",
+    "limit_request_field_size": "--limit-request-field_size",
+    "header_map": "--header-map",
+    "forwarded_allow_ips": "--forwarded-allow-ips",
+}
+BOOLS = {
+    "strip_header_spaces": "--strip-header-spaces",
+    "permit_unconventional_http_method": "--permit-unconventional-http-method",
+    "casefold_http_method": "--casefold-http-method",
+    "permit_obsolete_folding": "--permit-obsolete-folding",
+    "permit_unconventional_http_version": "--permit-unconventional-http-version",
+}
+
+
+def args_for(config):
+    args = []
+    for k, v in sorted(config.items()):
+        if k in FLAGS:
+            args += [FLAGS[k], str(v)]
+        elif k in BOOLS:
+            if v:
+                args.append(BOOLS[k])
+        elif k == "proxy_protocol":
+            args.append("--proxy-protocol=%s" % ("auto" if v is True else v))
+        else:
+            raise AssertionError("setting %s has no flag here" % k)
+    return tuple(args)
+
+
+def cases():
+    out = []
+    for root in CORPORA:
+        for kind in ("valid", "invalid"):
+            for http in sorted((root / kind).glob("*.http")):
+                base = http.with_suffix("")
+                exp = json.loads(base.with_suffix(".json").read_text())
+                if kind == "valid":
+                    cfg_file = base.with_name(base.name + ".config.json")
+                    cfg = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+                else:
+                    cfg = exp["config"]
+                out.append((root.name + "/" + kind + "/" + base.name, http, exp, cfg))
+    return out
+
+
+CASES = cases()
+GROUPS = sorted({args_for(c[3]) for c in CASES})
+
+
+def test_corpora_present():
+    assert len([c for c in CASES if c[0].startswith("http-requests/")]) == 137
+
+
+def response(raw):
+    if raw.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
+        raw = raw[25:]
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return head.split(b"\r\n"), body
+
+
+def check_valid(name, raw, exp):
+    first = exp[0]
+    lines, body = response(raw)
+    assert lines[0].split(b" ")[1] == b"200", (name, raw[:300])
+    got = json.loads(body)
+    env = got["environ"]
+    assert env["REQUEST_METHOD"] == first["method"], name
+    assert env["RAW_URI"] == first["uri"], name
+    assert env["QUERY_STRING"] == first["query"], name
+    assert env["SERVER_PROTOCOL"] == "HTTP/%d.%d" % tuple(first["version"]), name
+    want = {}
+    for hname, value in first["headers"]:
+        key = hname.replace("-", "_")
+        # only the real names lose the prefix; CONTENT_LENGTH (with "_",
+        # kept by header_map=dangerous) is HTTP_CONTENT_LENGTH
+        key = key if hname in ("CONTENT-TYPE", "CONTENT-LENGTH") else "HTTP_" + key
+        want[key] = want[key] + "," + value if key in want else value
+    for key, value in want.items():
+        assert env.get(key) == value, (name, key, env.get(key), value)
+    if first["body_encoding"] == "utf-8" and got["body"] is not None:
+        assert got["body"] == first["body"], name
+
+
+def check_invalid(name, raw, exp):
+    if exp["response_sent"]:
+        assert raw.startswith(b"HTTP/1.1 %d " % exp["status"]), (name, exp, raw[:200])
+        assert b"Connection: close" in response(raw)[0], name
+    else:
+        assert raw == b"", (name, raw[:200])
+
+
+@pytest.mark.parametrize("args", GROUPS, ids=lambda a: " ".join(a) or "defaults")
+def test_replay(server, args):
+    srv = server(*args)
+    group = [c for c in CASES if args_for(c[3]) == args]
+    assert group
+    for name, http, exp, cfg in group:
+        raw = srv.raw(http.read_bytes())
+        if "/valid/" in name:
+            check_valid(name, raw, exp)
+        else:
+            check_invalid(name, raw, exp)

@@ -43,6 +43,7 @@ struct server {
     struct cu_wsgi_types *types;
     struct cu_wsgi *wsgi;
     PyThreadState *ts;          /* a worker's saved thread state */
+    pid_t master_pid;
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -321,9 +322,19 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     struct server *sv = arg;
     struct cu_wsgi_opts opts = {0};
     struct cu_worker_env env;
+    PyObject *r;
     int rc;
 
     (void)age;
+    if (cu_worker_signals(slot) < 0)
+        return CU_EXIT_WORKER_BOOT;
+    /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
+     * stack of every thread goes to the error log first (faulthandler's
+     * dump is signal-safe), then the worker's own handler runs. */
+    r = PyObject_CallMethod(sv->loader, "dump_stacks", "i", cu_log_error_fd());
+    if (!r)
+        cu_wsgi_log_exception("faulthandler");
+    Py_XDECREF(r);
     if (!sv->app && (rc = load_app(sv)) != 0)
         return rc;
     opts.multiprocess = sv->cfg.workers > 1;
@@ -351,6 +362,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.serve = serve;
     env.app = sv;
     env.slot = slot;
+    env.ppid = sv->master_pid;  /* not getppid(): the master may be gone */
     sv->ts = PyEval_SaveThread();
     rc = cu_sync_run(&env);
     PyEval_RestoreThread(sv->ts);
@@ -437,6 +449,7 @@ static int run(struct server *sv)
         if (rc)
             return rc;
     }
+    sv->master_pid = getpid();
     mc.workers = sv->cfg.workers;
     mc.timeout = sv->cfg.timeout;
     mc.graceful_timeout = sv->cfg.graceful_timeout;

@@ -5,6 +5,7 @@ so they are done here, in a few plain functions the C core calls.
 """
 
 import ast
+import faulthandler
 import importlib
 import os
 import runpy
@@ -94,3 +95,10 @@ def load_app(uri):
     if not callable(app):
         raise AppImportError("Application object must be callable.")
     return app
+
+
+def dump_stacks(fd):
+    """On SIGABRT (the master's timeout) and on fatal signals, the Python
+    stack of every thread goes to fd; then the handler that was installed
+    before runs (faulthandler re-raises the signal to it)."""
+    faulthandler.enable(file=fd, all_threads=True)

@@ -45,9 +45,21 @@ static void on_usr1(int sig)
     reopen = 1;
 }
 
+/* The worker's own slot, for the ABRT handler to say what was running. */
+static struct cu_worker_slot *my_slot;
+
 static void on_abrt(int sig)
 {
+    /* faulthandler (enabled after us, so it runs first and then re-raises
+     * to us) has written the Python stack of every thread; this says which
+     * request it was. Signal-safe calls only. */
+    static const char pre[] = "Worker aborted by the master's timeout while serving: ";
+    const char *req = my_slot && my_slot->request[0] ? my_slot->request : "(no request)";
+    int fd = cu_log_error_fd();
+
     (void)sig;
+    if (write(fd, pre, sizeof(pre) - 1) > 0 && write(fd, req, strlen(req)) > 0)
+        (void)!write(fd, "\n", 1);
     _exit(1);
 }
 
@@ -219,11 +231,27 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         memset(&served, 0, sizeof(served));
         /* head is read only before the body: reading the body may move
          * the buffer */
+        snprintf(env->slot->request, sizeof(env->slot->request), "%.*s",
+                 (int)(r.target.off + r.target.len + 9 - r.method.off),
+                 head + r.method.off);
         env->serve(env->app, &c, &r, head, &body, 1, &served);
+        env->slot->request[0] = '\0';
         /* the buffer may have moved, never the pinned head within it */
         access_log(&c, &r, c.buf + head_off, &served, t0);
     }
     cu_conn_close(&c);
+}
+
+int cu_worker_signals(struct cu_worker_slot *slot)
+{
+    my_slot = slot;
+    if (install(SIGTERM, on_term) || install(SIGINT, on_quit) ||
+        install(SIGQUIT, on_quit) || install(SIGUSR1, on_usr1) ||
+        install(SIGABRT, on_abrt) || install(SIGPIPE, SIG_IGN)) {
+        cu_log(CU_ERROR, "worker: sigaction: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int cu_sync_run(struct cu_worker_env *env)
@@ -233,13 +261,6 @@ int cu_sync_run(struct cu_worker_env *env)
     size_t n = env->n_listeners < 64 ? env->n_listeners : 64;
     int served = 0;
 
-    if (install(SIGTERM, on_term) || install(SIGINT, on_quit) ||
-        install(SIGQUIT, on_quit) || install(SIGUSR1, on_usr1) ||
-        install(SIGABRT, on_abrt)) {
-        cu_log(CU_ERROR, "worker: sigaction: %s", strerror(errno));
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
     headers = malloc(sizeof(*headers) * env->http->limit_request_fields);
     if (!headers) {
         cu_log(CU_ERROR, "worker: out of memory");
@@ -252,6 +273,10 @@ int cu_sync_run(struct cu_worker_env *env)
     while (!stopping) {
         int rc;
 
+        if (getppid() != env->ppid) {
+            cu_log(CU_INFO, "Parent changed, shutting down: %d", (int)getpid());
+            break;
+        }
         cu_heartbeat(env->slot);
         if (reopen) {
             reopen = 0;

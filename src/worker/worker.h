@@ -37,7 +37,12 @@ struct cu_worker_env {
                  struct cu_served *out);
     void *app;
     struct cu_worker_slot *slot;
+    pid_t ppid;             /* the master: a worker whose parent changes exits */
 };
+
+/* Installs the worker's signal handlers (TERM, INT, QUIT, USR1, ABRT);
+ * before the app is loaded. 0 or -1 (logged). */
+int cu_worker_signals(struct cu_worker_slot *slot);
 
 /* The sync worker: one request at a time, Connection: close after each.
  * Returns the worker's exit status. */

@@ -279,3 +279,36 @@ def test_access_log(server, tmp_path):
     get(srv2, "/a?b", headers={"X-T": "v"})
     line = wait_for(lambda: log.read_text(), what="an access line")
     assert line == "GET /a b HTTP/1.1 200 v\n", line
+
+
+def test_frozen_request_traceback(server):
+    srv = server("--timeout", "1", workers=1)
+    pid = srv.worker_pids()[0]
+    s = srv.connect()
+    s.sendall(b"GET /sleep?30 HTTP/1.1\r\n\r\n")
+    s.settimeout(20)
+    assert s.recv(100) == b""  # the frozen worker died without an answer
+    s.close()
+    wait_for(lambda: "while serving: GET /sleep?30 HTTP/1.1" in srv.text(),
+             what="the frozen request in the log: " + srv.text())
+    text = srv.text()
+    assert "WORKER TIMEOUT (pid:%d)" % pid in text
+    assert 'echo.py", line' in text and "in app" in text  # its Python stack
+    wait_for(lambda: len(srv.worker_pids()) >= 2, what="a replacement")
+    assert echo(srv)["pid"] != pid
+
+
+def test_worker_leaves_when_master_dies(server):
+    srv = server(workers=1)
+    pid = srv.worker_pids()[0]
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+
+    def gone():
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            return True
+        return stat[stat.rindex(")") + 2] == "Z"
+    wait_for(gone, timeout=10, what="the orphaned worker to exit")
+    assert "Parent changed, shutting down" in srv.text()

@@ -12,11 +12,14 @@ SHARED ?= $(CURDIR)/../shared
 
 # What the build and the tests need from Debian.
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
-       python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy
+       python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
+       python3-flask python3-django
+# What `make bench` compares against, and drives the load with.
+BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all help deps build test test-c test-asan test-fuzz test-py run \
-        bench fuzz fuzz-long clean check-pythons lint
+        bench fuzz fuzz-long clean check-pythons lint bench-deps install-debs
 
 all: build
 
@@ -24,14 +27,20 @@ help:
 	@echo "make run        serve examples/hello.py on http://127.0.0.1:8000"
 	@echo "make test       build, then every test (C, ASan+UBSan, fuzz smoke, pytest)"
 	@echo "make build      build the extension, the C tests and the benchmarks"
-	@echo "make bench      run the benchmarks"
+	@echo "make bench      run the benchmarks (parser; wrk vs Gunicorn and uWSGI)"
 	@echo "make fuzz       fuzz each target for FUZZ_SECONDS (default 30)"
 	@echo "make deps       install what Debian 12 lacks (apt-get, as root)"
 	@echo "PYTHON=...      the interpreter to build for (default /usr/bin/python3)"
 
 # Installs missing packages when root; otherwise prints the command to run.
 deps:
-	@missing=$$(for p in $(DEBS); do \
+	@$(MAKE) --no-print-directory install-debs PKGS="$(DEBS)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install-debs PKGS="$(BENCH_DEBS)"
+
+install-debs:
+	@missing=$$(for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
@@ -96,8 +105,9 @@ test-py: build
 run: build
 	./cunicorn --bind 127.0.0.1:8000 --chdir examples hello:app
 
-bench: build
+bench: build bench-deps
 	$(BUILD)/bench_parser
+	$(PYTEST_PYTHON) bench/http.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
@@ -114,8 +124,10 @@ check-pythons:
 	  printf '%s: %s\n' "$$v" "$$(CUNICORN_BUILD_DIR=$(CURDIR)/$$b ./cunicorn --version)" || exit 1; \
 	done
 
-# Static analysis of the C core (Debian's cppcheck and clang-tidy).
+# Static analysis of the plain-C core (Debian's cppcheck and clang-tidy).
+PLAIN_C = $(wildcard src/http/*.c src/core/*.c src/net/*.c src/config/*.c \
+                     src/master/*.c src/worker/*.c)
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	  --inline-suppr -D__SSE2__ -Isrc src/http
-	clang-tidy --quiet src/http/*.c -- -std=c11 -D_GNU_SOURCE -Isrc
+	  --inline-suppr -D__SSE2__ -Isrc $(PLAIN_C)
+	clang-tidy --quiet $(PLAIN_C) -- -std=c11 -D_GNU_SOURCE -Isrc

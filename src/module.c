@@ -419,6 +419,14 @@ static int run(struct server *sv)
         fprintf(stderr, "Error: %s\n", err);
         return 1;
     }
+    /* --capture-output: the process's own stdout and stderr go to the
+     * error log file (not when that is stderr already) */
+    if (sv->cfg.capture_output && strcmp(sv->cfg.errorlog, "-") != 0 &&
+        (fflush(NULL), dup2(cu_log_error_fd(), 1) < 0 ||
+         dup2(cu_log_error_fd(), 2) < 0)) {
+        fprintf(stderr, "Error: --capture-output: %s\n", strerror(errno));
+        return 1;
+    }
     for (size_t i = 0; i < sv->cfg.raw_env.n; i++)
         if (putenv(sv->cfg.raw_env.v[i]) != 0) {
             fprintf(stderr, "Error: --env %s: %s\n", sv->cfg.raw_env.v[i], strerror(errno));

@@ -114,7 +114,7 @@ static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
         }
         if (cu_conn_fill(c, env->http->max_head_buffer + 8192 +
                                 env->http->limit_request_line) < 0)
-            return errno == ETIMEDOUT ? HTTP_E_EOF : HTTP_E_EOF;
+            return HTTP_E_EOF;  /* timed out, reset, too big: just close */
         if (c->eof)
             return c->end > c->start ? HTTP_E_EOF : 0;
     }
@@ -171,7 +171,7 @@ static void access_log(const struct cu_conn *c, const struct http_request *r,
     if (r->major == 1 && r->minor <= 1) {
         a.protocol.p = protos[r->minor];
     } else {
-        snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+        (void)snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
         a.protocol.p = proto;
     }
     a.protocol.len = strlen(a.protocol.p);
@@ -231,7 +231,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         memset(&served, 0, sizeof(served));
         /* head is read only before the body: reading the body may move
          * the buffer */
-        snprintf(env->slot->request, sizeof(env->slot->request), "%.*s",
+        (void)snprintf(env->slot->request, sizeof(env->slot->request), "%.*s",
                  (int)(r.target.off + r.target.len + 9 - r.method.off),
                  head + r.method.off);
         env->serve(env->app, &c, &r, head, &body, 1, &served);

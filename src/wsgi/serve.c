@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "net/listen.h"
@@ -669,8 +670,20 @@ void cu_wsgi_log_exception(const char *what)
     if (lines && empty)
         text = PyUnicode_Join(empty, lines);
     if (text) {
-        const char *s = PyUnicode_AsUTF8(text);
-        cu_log(CU_ERROR, "%s\n%s", what, s ? s : "");
+        /* the line through the log, the traceback whole after it: a log
+         * line has a cap, a traceback must not lose its last line */
+        Py_ssize_t n = 0, off = 0;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+        int fd = cu_log_error_fd();
+        cu_log(CU_ERROR, "%s", what);
+        while (s && off < n) {
+            ssize_t w = write(fd, s + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += w;
+        }
     } else {
         cu_log(CU_ERROR, "%s (and the traceback could not be formatted)", what);
     }

@@ -339,6 +339,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
         return rc;
     opts.multiprocess = sv->cfg.workers > 1;
     opts.errors_fd = cu_log_error_fd();
+    opts.sendfile = sv->cfg.sendfile;
     opts.server_software = "cunicorn/" CU_VERSION;
     sv->wsgi = cu_wsgi_new(sv->app, sv->types, &opts);
     if (!sv->wsgi) {

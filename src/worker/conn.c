@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +141,28 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
             iov->iov_base = (char *)iov->iov_base + w;
             iov->iov_len -= (size_t)w;
         }
+    }
+    return 0;
+}
+
+int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = sendfile(c->fd, fd, &off, n > (1u << 30) ? (1u << 30) : n);
+        if (w > 0) {
+            n -= (size_t)w;
+            continue;
+        }
+        if (w == 0) {
+            errno = EIO;  /* the file is shorter than it said */
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_for(c, POLLOUT) < 0)
+            return -1;
     }
     return 0;
 }

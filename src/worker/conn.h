@@ -45,6 +45,10 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max);
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n);
 int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
 
+/* Sends n bytes of the file fd from offset off with sendfile(2), waiting
+ * as needed. 0, or -1 (errno; EINVAL when the file cannot be sent so). */
+int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n);
+
 /* Gunicorn's answer to a refused request (shared reference §5.9): the
  * status of the HTTP_E_* code, "Connection: close" and a small HTML page;
  * nothing for the codes that close silently. 0, or -1 (errno). */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct cu_wsgi {
     PyObject *errors;        /* the wsgi.errors stream */
     const struct cu_wsgi_types *types;
     int is_ssl;
+    int sendfile;
 };
 
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
@@ -48,6 +50,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
         return (struct cu_wsgi *)PyErr_NoMemory();
     w->types = t;
     w->is_ssl = o->is_ssl;
+    w->sendfile = o->sendfile;
     Py_INCREF(app);
     w->app = app;
     for (int i = 0; i < K_COUNT; i++)
@@ -710,11 +713,80 @@ static int call_close(PyObject *result)
     return 0;
 }
 
-/* Iterates the app's result onto the wire. */
-static int send_result(struct resp *p, PyObject *result)
+/*
+ * A wsgi.file_wrapper over a real file goes out with sendfile(2) (§5.13):
+ * from the file's offset, Content-Length bytes or to the end, as one chunk
+ * when chunked; the offset is restored. Returns 1 when it does not apply
+ * (iterate instead), 0 when sent, -1 on error.
+ */
+static int send_file(struct resp *p, PyObject *result)
 {
-    PyObject *it = PyObject_GetIter(result), *item;
+    struct cu_file_wrapper *fw = (struct cu_file_wrapper *)result;
+    PyObject *no = fw->filelike ? PyObject_CallMethod(fw->filelike, "fileno", NULL) : NULL;
+    struct stat st;
+    off_t off;
+    size_t n;
+    int fd, rc, err;
 
+    if (!no) {
+        PyErr_Clear();
+        return 1;
+    }
+    fd = (int)PyLong_AsLong(no);
+    Py_DECREF(no);
+    if (fd < 0 || PyErr_Occurred() || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (off = lseek(fd, 0, SEEK_CUR)) < 0 || !p->headers_set) {
+        PyErr_Clear();
+        return 1;
+    }
+    /* data the file object has buffered ahead would be skipped */
+    n = st.st_size > off ? (size_t)(st.st_size - off) : 0;
+    if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
+        n = (size_t)((uint64_t)p->length - p->sent);
+    if (p->no_body)
+        n = 0;
+    if (send_data(p, NULL, 0) < 0)  /* the head */
+        return -1;
+    if (n) {
+        char size[32];
+        struct iovec iov = {size, 0};
+        if (p->chunked) {
+            iov.iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", n);
+            if (send_iov(p, &iov, 1) < 0)
+                return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_sendfile(p->c, fd, off, n);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (rc < 0) {
+            p->failed = 1;
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        p->sent += n;
+        if (p->chunked) {
+            iov.iov_base = (void *)"\r\n";
+            iov.iov_len = 2;
+            if (send_iov(p, &iov, 1) < 0)
+                return -1;
+        }
+    }
+    return finish(p);
+}
+
+/* Iterates the app's result onto the wire. */
+static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
+{
+    PyObject *it, *item;
+
+    if (sendfile_ok) {
+        int rc = send_file(p, result);
+        if (rc <= 0)
+            return rc;
+    }
+    it = PyObject_GetIter(result);
     if (!it)
         return -1;
     while ((item = PyIter_Next(it))) {
@@ -784,7 +856,8 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
     if (!result)
         goto fail;
-    ok = send_result(&p, result);
+    ok = send_result(&p, result, w->sendfile &&
+                     PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
         cu_wsgi_log_exception(what);
     PyErr_Clear();

@@ -32,6 +32,7 @@ struct cu_wsgi_opts {
     int multiprocess;
     int is_ssl;
     int errors_fd;               /* where wsgi.errors writes */
+    int sendfile;                /* file_wrapper bodies with sendfile(2) */
     const char *server_software; /* SERVER_SOFTWARE */
 };
 

@@ -154,10 +154,34 @@ def test_app_errors(server):
     assert raw.startswith(b"HTTP/1.1 500 ") and b"Injected" not in raw
 
 
+def dechunk(body):
+    out = b""
+    while True:
+        size, _, rest = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            assert rest == b"\r\n"
+            return out
+        out += rest[:n]
+        assert rest[n:n + 2] == b"\r\n"
+        body = rest[n + 2:]
+
+
 def test_file_wrapper(server):
-    srv = server()
-    r, data = get(srv, "/file")
-    assert data == (APPS / "echo.py").read_bytes()
+    src = (APPS / "echo.py").read_bytes()
+    for args in ((), ("--no-sendfile",)):
+        srv = server(*args)
+        r, data = get(srv, "/file")
+        assert data == src, args
+        raw = srv.raw(b"GET /file HTTP/1.1\r\n\r\n")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert b"Transfer-Encoding: chunked" in head and dechunk(body) == src
+        raw = srv.raw(b"GET /file?100,50 HTTP/1.1\r\n\r\n")
+        assert raw.partition(b"\r\n\r\n")[2] == src[100:150], args
+        raw = srv.raw(b"GET /file?10, HTTP/1.0\r\n\r\n")
+        assert raw.partition(b"\r\n\r\n")[2] == src[10:], args
+        raw = srv.raw(b"HEAD /file HTTP/1.1\r\n\r\n")
+        assert raw.endswith(b"\r\n\r\n"), args
 
 
 def test_wsgiref_validator(server):

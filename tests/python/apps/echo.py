@@ -38,8 +38,16 @@ def app(environ, start_response):
         start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
         return [b"never"]
     if path == "/file":
+        # ?SEEK,LENGTH: start SEEK bytes in, send a Content-Length of LENGTH
         f = open(__file__, "rb")
-        start_response("200 OK", [("Content-Type", "text/x-python")])
+        headers = [("Content-Type", "text/x-python")]
+        q = environ.get("QUERY_STRING")
+        if q:
+            seek, length = q.split(",")
+            f.seek(int(seek))
+            if length:
+                headers.append(("Content-Length", length))
+        start_response("200 OK", headers)
         return environ["wsgi.file_wrapper"](f, 4096)
     body = b""
     lines = None

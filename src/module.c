@@ -44,6 +44,11 @@ struct server {
     struct cu_wsgi *wsgi;
     PyThreadState *ts;          /* a worker's saved thread state */
     pid_t master_pid;
+    int argc;                   /* the command line, for HUP */
+    char *const *argv;
+    struct cu_master_config *mc;
+    struct cu_config previous;  /* kept until the next reload: the master
+                                 * may still point into it */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -269,6 +274,67 @@ static int open_listeners(struct server *sv)
     return 0;
 }
 
+static void free_http_settings(struct server *sv)
+{
+    for (size_t i = 0; sv->scheme && i < sv->http.n_scheme_headers; i++)
+        free((char *)sv->scheme[i].name);
+    free(sv->scheme);
+    free(sv->forwarders);
+    sv->scheme = NULL;
+    sv->forwarders = NULL;
+}
+
+static void master_settings(struct server *sv)
+{
+    struct cu_master_config *mc = sv->mc;
+
+    mc->workers = sv->cfg.workers;
+    mc->timeout = sv->cfg.timeout;
+    mc->graceful_timeout = sv->cfg.graceful_timeout;
+    mc->daemon = sv->cfg.daemon;
+    mc->pidfile = sv->cfg.pidfile;
+    mc->proc_name = sv->cfg.proc_name;
+}
+
+/* HUP: the configuration read again, from the same command line. The new
+ * workers load the app afresh (unless it was preloaded). On failure the old
+ * configuration stays, and so do the old workers. */
+static int reload(void *arg)
+{
+    struct server *sv = arg;
+    struct cu_config old = sv->cfg;
+    struct http_scheme_header *old_scheme = sv->scheme;
+    const char **old_fwd = sv->forwarders;
+    struct http_config old_http = sv->http;
+
+    memset(&sv->cfg, 0, sizeof(sv->cfg));
+    sv->scheme = NULL;
+    sv->forwarders = NULL;
+    if (resolve(sv, sv->argc, sv->argv) != 0 || !sv->cfg.app ||
+        http_settings(sv) < 0) {
+        cu_log(CU_ERROR, "Reloading the configuration failed (see above)");
+        free_http_settings(sv);
+        cu_config_free(&sv->cfg);
+        sv->cfg = old;
+        sv->scheme = old_scheme;
+        sv->forwarders = old_fwd;
+        sv->http = old_http;
+        return -1;
+    }
+    /* what was in use until now, freed at the next reload */
+    {
+        struct server gone = {0};
+        gone.scheme = old_scheme;
+        gone.forwarders = old_fwd;
+        gone.http = old_http;
+        free_http_settings(&gone);
+    }
+    cu_config_free(&sv->previous);
+    sv->previous = old;
+    master_settings(sv);
+    return 0;
+}
+
 /* ---- the app -------------------------------------------------------------- */
 
 /* Loads the app; on failure logs why and returns the exit status (3/4). */
@@ -401,7 +467,7 @@ static int run(struct server *sv)
 {
     struct cu_master_config mc;
     struct cu_master_ops ops = {worker_main, before_fork, after_fork_parent,
-                                after_fork_child, NULL, reopen_logs};
+                                after_fork_child, reload, reopen_logs};
     char err[512];
     PyObject *r;
 
@@ -459,12 +525,8 @@ static int run(struct server *sv)
             return rc;
     }
     sv->master_pid = getpid();
-    mc.workers = sv->cfg.workers;
-    mc.timeout = sv->cfg.timeout;
-    mc.graceful_timeout = sv->cfg.graceful_timeout;
-    mc.daemon = sv->cfg.daemon;
-    mc.pidfile = sv->cfg.pidfile;
-    mc.proc_name = sv->cfg.proc_name;
+    sv->mc = &mc;
+    master_settings(sv);
     return cu_master_run(&mc, &ops, sv);
 }
 
@@ -500,17 +562,17 @@ static PyObject *cunicorn_main(PyObject *module, PyObject *args)
     memset(&sv, 0, sizeof(sv));
     sv.loader = loader;
     sv.types = &st->types;
+    sv.argc = (int)argc;
+    sv.argv = argv;
     rc = resolve(&sv, (int)argc, argv);
     rc = rc >= 1000 ? rc - 1000 : run(&sv);
     fflush(stdout);
     for (size_t i = 0; i < sv.n_listeners; i++)
         cu_listener_close(&sv.listeners[i], 1);
     free(sv.listeners);
-    for (size_t i = 0; sv.scheme && i < sv.http.n_scheme_headers; i++)
-        free((char *)sv.scheme[i].name);
-    free(sv.scheme);
-    free(sv.forwarders);
+    free_http_settings(&sv);
     cu_config_free(&sv.cfg);
+    cu_config_free(&sv.previous);
     Py_XDECREF(sv.app);
     Py_DECREF(loader);
     PyMem_Free(argv);

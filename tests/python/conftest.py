@@ -51,8 +51,10 @@ def wait_for(pred, timeout=TIMEOUT, what="condition"):
 class Server:
     def __init__(self, tmp, args, app, workers, env, chdir):
         self.log = tmp / ("error-%d.log" % time.monotonic_ns())
-        cmd = [str(ROOT / "cunicorn"), "-b", "127.0.0.1:0", "-w", str(workers),
+        cmd = [str(ROOT / "cunicorn"), "-b", "127.0.0.1:0"] + (
+            ["-w", str(workers)] if workers else []) + [
                "--error-logfile", str(self.log), "--chdir", str(chdir)] + list(args)
+        workers = workers or 1  # None: left to the config file
         if app:
             cmd.append(app)
         self.workers = workers

@@ -336,3 +336,23 @@ def test_worker_leaves_when_master_dies(server):
         return stat[stat.rindex(")") + 2] == "Z"
     wait_for(gone, timeout=10, what="the orphaned worker to exit")
     assert "Parent changed, shutting down" in srv.text()
+
+
+def test_hup_reloads_config_and_app(server, tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text("workers = 1\n")
+    srv = server("-c", str(conf), workers=None)
+    first = srv.worker_pids()
+    conf.write_text("workers = 2\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(children(srv.proc.pid)) == 2 and
+             not set(first) & set(children(srv.proc.pid)),
+             what="two new workers in place of the old one")
+    assert "Hang up: Master" in srv.text()
+    # a broken config: the old workers keep serving
+    now = sorted(children(srv.proc.pid))
+    conf.write_text("workers = (\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    assert sorted(children(srv.proc.pid)) == now
+    assert echo(srv)["body_len"] == 0

@@ -311,6 +311,8 @@ int cu_sync_run(struct cu_worker_env *env)
         }
     }
     free(headers);
+    if (reopen)  /* a USR1 that came with the TERM */
+        cu_log_reopen();
     cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
     return 0;
 }

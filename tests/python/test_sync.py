@@ -356,3 +356,46 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
     assert sorted(children(srv.proc.pid)) == now
     assert echo(srv)["body_len"] == 0
+
+
+def test_usr1_reopens_logs(server, tmp_path):
+    srv = server(workers=2)
+    old = srv.log.with_name(srv.log.name + ".old")
+    srv.log.rename(old)
+    srv.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: srv.log.exists(), what="a new error log")
+    # the workers reopen too: a worker's line lands in the new file
+    for pid in children(srv.proc.pid):
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: srv.text().count("Worker exiting") >= 2, what="workers' lines in the new log")
+    assert "Handling signal: usr1" in old.read_text()
+
+
+def test_int_and_quit_stop_fast(server):
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        srv = server(workers=2)
+        pids = children(srv.proc.pid)
+        t0 = time.monotonic()
+        assert srv.stop(sig) == 0
+        assert time.monotonic() - t0 < 10
+        for pid in pids:
+            assert not os.path.exists("/proc/%d/status" % pid) or \
+                "State:\tZ" in open("/proc/%d/status" % pid).read()
+
+
+def test_term_lets_the_request_finish(server):
+    srv = server("--graceful-timeout", "10", workers=1)
+    s = srv.connect()
+    s.sendall(b"GET /sleep?1 HTTP/1.1\r\n\r\n")
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the request in the app")
+    srv.proc.send_signal(signal.SIGTERM)
+    data = b""
+    s.settimeout(20)
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200 OK"), data[:100]
+    assert srv.proc.wait(timeout=20) == 0

@@ -24,6 +24,7 @@ def app(environ, start_response):
         return [b"then returned"]
     if path == "/sleep":
         import time
+        environ["wsgi.errors"].write("sleeping in the app\n")
         time.sleep(float(environ.get("QUERY_STRING") or "1"))
     if path == "/status":
         code = environ.get("QUERY_STRING") or "204 No Content"

@@ -15,8 +15,13 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/settings.h"
@@ -44,6 +49,8 @@ struct server {
     struct cu_wsgi *wsgi;
     PyThreadState *ts;          /* a worker's saved thread state */
     pid_t master_pid;
+    uid_t uid;                  /* --user / --group for the workers, or -1 */
+    gid_t gid;
     int argc;                   /* the command line, for HUP */
     char *const *argv;
     struct cu_master_config *mc;
@@ -335,6 +342,99 @@ static int reload(void *arg)
     return 0;
 }
 
+/* ---- processes ------------------------------------------------------------ */
+
+/* --user and --group: a name or a number; -1 when unset. */
+static int resolve_ids(struct server *sv)
+{
+    const char *u = sv->cfg.user, *g = sv->cfg.group;
+    char *end;
+
+    sv->uid = (uid_t)-1;
+    sv->gid = (gid_t)-1;
+    if (u && *u) {
+        unsigned long v = strtoul(u, &end, 10);
+        struct passwd *pw = *end ? getpwnam(u) : getpwuid((uid_t)v);
+        if (!*end && !pw) {
+            sv->uid = (uid_t)v;
+        } else if (!pw) {
+            fprintf(stderr, "Error: no such user: %s\n", u);
+            return -1;
+        } else {
+            sv->uid = pw->pw_uid;
+            if (!(g && *g))
+                sv->gid = pw->pw_gid;
+        }
+    }
+    if (g && *g) {
+        unsigned long v = strtoul(g, &end, 10);
+        struct group *gr = *end ? getgrnam(g) : NULL;
+        if (!*end) {
+            sv->gid = (gid_t)v;
+        } else if (!gr) {
+            fprintf(stderr, "Error: no such group: %s\n", g);
+            return -1;
+        } else {
+            sv->gid = gr->gr_gid;
+        }
+    }
+    return 0;
+}
+
+/* In a worker: take on --group (with supplementary groups when asked)
+ * and --user; the master keeps its ids (§2.8). */
+static int drop_privileges(const struct server *sv)
+{
+    if (sv->gid != (gid_t)-1) {
+        if (sv->cfg.initgroups && sv->cfg.user) {
+            struct passwd *pw = getpwuid(sv->uid);
+            if (pw && initgroups(pw->pw_name, sv->gid) < 0) {
+                cu_log(CU_ERROR, "initgroups(%s): %s", pw->pw_name, strerror(errno));
+                return -1;
+            }
+        }
+        if (setgid(sv->gid) < 0) {
+            cu_log(CU_ERROR, "setgid(%d): %s", (int)sv->gid, strerror(errno));
+            return -1;
+        }
+    }
+    if (sv->uid != (uid_t)-1 && setuid(sv->uid) < 0) {
+        cu_log(CU_ERROR, "setuid(%d): %s", (int)sv->uid, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* -D: detach from the terminal (fork, setsid, fork), stdio to /dev/null. */
+static int daemonize(void)
+{
+    int fd;
+
+    for (int i = 0; i < 2; i++) {
+        pid_t pid;
+        PyOS_BeforeFork();
+        pid = fork();
+        if (pid < 0) {
+            PyOS_AfterFork_Parent();
+            fprintf(stderr, "Error: --daemon: fork: %s\n", strerror(errno));
+            return -1;
+        }
+        if (pid > 0)
+            _exit(0);
+        PyOS_AfterFork_Child();
+        if (i == 0 && setsid() < 0) {
+            fprintf(stderr, "Error: --daemon: setsid: %s\n", strerror(errno));
+            return -1;
+        }
+    }
+    fflush(NULL);
+    fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 /* ---- the app -------------------------------------------------------------- */
 
 /* Loads the app; on failure logs why and returns the exit status (3/4). */
@@ -392,7 +492,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     int rc;
 
     (void)age;
-    if (cu_worker_signals(slot) < 0)
+    if (cu_worker_signals(slot) < 0 || drop_privileges(sv) < 0)
         return CU_EXIT_WORKER_BOOT;
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
      * stack of every thread goes to the error log first (faulthandler's
@@ -515,6 +615,11 @@ static int run(struct server *sv)
             cu_config_print(&sv->cfg, stdout);
         return load_app(sv) == 0 ? 0 : 1;
     }
+    if (resolve_ids(sv) < 0)
+        return 1;
+    if (sv->cfg.daemon && daemonize() < 0)
+        return 1;
+    umask((mode_t)sv->cfg.umask);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (open_listeners(sv) < 0)
         return 1;

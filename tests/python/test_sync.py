@@ -10,6 +10,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import ROOT, APPS, wait_for
 
 
@@ -399,3 +401,72 @@ def test_term_lets_the_request_finish(server):
     s.close()
     assert data.startswith(b"HTTP/1.1 200 OK"), data[:100]
     assert srv.proc.wait(timeout=20) == 0
+
+
+def status_ids(pid):
+    s = open("/proc/%d/status" % pid).read()
+    uid = int(re.search(r"^Uid:\s+(\d+)", s, re.M).group(1))
+    gid = int(re.search(r"^Gid:\s+(\d+)", s, re.M).group(1))
+    return uid, gid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_user_and_group(server):
+    import grp
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    srv = server("--user", "nobody", "--group", group)
+    assert status_ids(srv.proc.pid) == (0, 0)          # the master keeps its ids
+    worker = children(srv.proc.pid)[0]
+    assert status_ids(worker) == (nobody.pw_uid, nobody.pw_gid)
+    assert echo(srv)["pid"] == worker
+    r = run_cli("-b", "127.0.0.1:0", "--user", "no-such-user-here", "echo:app")
+    assert r.returncode == 1 and "no such user" in r.stderr
+
+
+def test_umask_applies_to_unix_sockets(tmp_path):
+    sock = tmp_path / "s.sock"
+    log = tmp_path / "e.log"
+    p = subprocess.Popen([str(ROOT / "cunicorn"), "-b", "unix:%s" % sock, "-m", "077",
+                          "--error-logfile", str(log), "--chdir", str(APPS), "echo:app"])
+    try:
+        wait_for(lambda: log.exists() and "Booting worker" in log.read_text(), what="boot")
+        assert oct(sock.stat().st_mode & 0o777) == oct(0o700)
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(20)
+        c.connect(str(sock))
+        c.sendall(b"GET /u HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        c.close()
+        env = json.loads(data.partition(b"\r\n\r\n")[2])["environ"]
+        assert env["REMOTE_ADDR"] == "" and "REMOTE_PORT" not in env
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+    assert not sock.exists()  # unlinked at exit
+
+
+def test_daemon_and_pidfile(tmp_path):
+    pidfile = tmp_path / "c.pid"
+    log = tmp_path / "e.log"
+    r = run_cli("-D", "-b", "127.0.0.1:0", "-p", str(pidfile), "--error-logfile", str(log),
+                "echo:app")
+    assert r.returncode == 0, r.stderr   # the command returns; the daemon goes on
+    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="pidfile"))
+    try:
+        wait_for(lambda: "Booting worker" in log.read_text(), what="the daemon to boot")
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        c.request("GET", "/d")
+        assert c.getresponse().status == 200
+        os.kill(pid, signal.SIGWINCH)   # daemonised: WINCH stops the workers
+        wait_for(lambda: "Worker exiting" in log.read_text(), what="WINCH to stop the workers")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not pidfile.exists(), what="the pidfile to go")

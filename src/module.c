@@ -526,6 +526,8 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.max_requests = sv->cfg.max_requests;
     env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
     env.n_allow = sv->cfg.forwarded_allow_ips.n;
+    env.proxy_allow = (const char *const *)sv->cfg.proxy_allow_ips.v;
+    env.n_proxy_allow = sv->cfg.proxy_allow_ips.n;
     env.serve = serve;
     env.app = sv;
     env.slot = slot;

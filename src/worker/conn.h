@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "http/proxy.h"
+
 struct cu_listener;
 
 struct cu_conn {
@@ -26,6 +28,8 @@ struct cu_conn {
     int timeout_ms;       /* the longest wait for one read or write */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
+    int has_proxy;        /* a PROXY header came first: proxy says who */
+    struct http_proxy proxy;
 };
 
 /* Allocates the read buffer (cap bytes). 0 or -1 (ENOMEM). */

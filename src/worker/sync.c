@@ -97,10 +97,16 @@ static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
         int64_t rc;
 
         if (!proxy_done && c->end > c->start) {
-            struct http_proxy px;
+            int kind = http_proxy_sniff(c->buf + c->start, c->end - c->start,
+                                        env->proxy);
+            /* a PROXY header from a peer not in proxy_allow_ips: 403 */
+            if (kind > 0 && !cu_addr_allowed((struct sockaddr *)&c->peer, c->peerlen,
+                                             env->proxy_allow, env->n_proxy_allow))
+                return HTTP_E_PROXY_FORBIDDEN;
             rc = http_proxy_parse(c->buf + c->start, c->end - c->start,
-                                  env->proxy, &px);
+                                  env->proxy, &c->proxy);
             if (rc >= 0) {
+                c->has_proxy = rc > 0;
                 c->start += (size_t)rc;
                 proxy_done = 1;
             } else if (rc != HTTP_AGAIN) {

@@ -31,6 +31,8 @@ struct cu_worker_env {
     int max_requests;       /* 0: never recycle */
     const char *const *allow;  /* forwarded_allow_ips: trusted peers */
     size_t n_allow;
+    const char *const *proxy_allow;  /* proxy_allow_ips */
+    size_t n_proxy_allow;
     /* Serves one request; called without the GIL. 0 or -1 (close). */
     int (*serve)(void *app, struct cu_conn *c, const struct http_request *r,
                  const char *head, struct cu_body *b, int must_close,

@@ -234,6 +234,33 @@ static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
     return set_str(env, kport, port, strlen(port));
 }
 
+/* PROXY_PROTOCOL, PROXY_ADDR, PROXY_PORT (Gunicorn's keys). */
+static int set_proxy(PyObject *env, const struct http_proxy *px)
+{
+    PyObject *v = PyUnicode_FromString(px->protocol);
+    int rc;
+
+    if (!v)
+        return -1;
+    rc = PyDict_SetItemString(env, "PROXY_PROTOCOL", v);
+    Py_DECREF(v);
+    if (rc < 0 || !px->has_addr)
+        return rc;
+    v = PyUnicode_FromString(px->dst_addr);
+    if (!v || PyDict_SetItemString(env, "PROXY_ADDR", v) < 0) {
+        Py_XDECREF(v);
+        return -1;
+    }
+    Py_DECREF(v);
+    v = PyUnicode_FromFormat("%u", (unsigned)px->dst_port);
+    if (!v || PyDict_SetItemString(env, "PROXY_PORT", v) < 0) {
+        Py_XDECREF(v);
+        return -1;
+    }
+    Py_DECREF(v);
+    return 0;
+}
+
 static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
                                const struct http_request *r, const char *b,
                                PyObject *input)
@@ -256,8 +283,18 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
         if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
                        k[K_CONTENT_LENGTH]) < 0)
             goto fail;
-    if (set_addr(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT],
-                 (const struct sockaddr *)&c->peer, c->peerlen) < 0)
+    if (c->has_proxy && c->proxy.has_addr) {
+        /* the PROXY header names the client (§5.10) */
+        char port[16];
+        snprintf(port, sizeof(port), "%u", c->proxy.src_port);
+        if (set_str(env, k[K_REMOTE_ADDR], c->proxy.src_addr, strlen(c->proxy.src_addr)) < 0 ||
+            set_str(env, k[K_REMOTE_PORT], port, strlen(port)) < 0)
+            goto fail;
+    } else if (set_addr(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT],
+                        (const struct sockaddr *)&c->peer, c->peerlen) < 0) {
+        goto fail;
+    }
+    if (c->has_proxy && set_proxy(env, &c->proxy) < 0)
         goto fail;
     if (c->listener &&
         set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],

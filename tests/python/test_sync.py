@@ -470,3 +470,18 @@ def test_daemon_and_pidfile(tmp_path):
     finally:
         os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not pidfile.exists(), what="the pidfile to go")
+
+
+def test_proxy_protocol(server):
+    srv = server("--proxy-protocol=auto")
+    raw = srv.raw(b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 443\r\nGET /p HTTP/1.0\r\n\r\n")
+    env = json.loads(raw.partition(b"\r\n\r\n")[2])["environ"]
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("192.0.2.7", "5555")
+    assert (env["PROXY_PROTOCOL"], env["PROXY_ADDR"], env["PROXY_PORT"]) == \
+        ("TCP4", "198.51.100.1", "443")
+    raw = srv.raw(b"GET /p HTTP/1.0\r\n\r\n")  # the header is optional
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["environ"]["REMOTE_ADDR"] == "127.0.0.1"
+    # a peer that may not send one gets 403
+    srv2 = server("--proxy-protocol=v1", "--proxy-allow-from", "192.0.2.1")
+    raw = srv2.raw(b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 443\r\nGET / HTTP/1.0\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 403 Forbidden\r\n"), raw[:80]

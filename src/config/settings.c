@@ -11,6 +11,7 @@
  * Every cu_config_set leaves the config unchanged when it fails.
  */
 #include "settings.h"
+#include "core/errbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,17 +282,6 @@ const size_t cu_n_settings = N_SETTINGS;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Appends to the message already in err (truncating). */
 __attribute__((format(printf, 3, 4)))
@@ -313,7 +303,7 @@ static void errcat(char *err, size_t errlen, const char *fmt, ...)
 static int invalid(char *err, size_t errlen, const struct cu_setting *s,
                    const char *value, const char *why)
 {
-    seterr(err, errlen, "Invalid value for %s: '%s' (%s)", s->name, value,
+    cu_seterr(err, errlen, "Invalid value for %s: '%s' (%s)", s->name, value,
            why);
     errno = EINVAL;
     return -1;
@@ -321,7 +311,7 @@ static int invalid(char *err, size_t errlen, const struct cu_setting *s,
 
 static int nomem(char *err, size_t errlen, const struct cu_setting *s)
 {
-    seterr(err, errlen, "out of memory while setting %s", s->name);
+    cu_seterr(err, errlen, "out of memory while setting %s", s->name);
     errno = ENOMEM;
     return -1;
 }
@@ -666,7 +656,7 @@ static int set_choice(struct cu_config *c, const struct cu_setting *s,
             pick = b ? s->bare : s->dflt;
     }
     if (pick == NULL) {
-        seterr(why, sizeof why, "choose from");
+        cu_seterr(why, sizeof why, "choose from");
         for (size_t i = 0; s->choices[i] != NULL; i++)
             errcat(why, sizeof why, "%s %s", i ? "," : "", s->choices[i]);
         return invalid(err, errlen, s, value, why);
@@ -820,7 +810,7 @@ int cu_config_set(struct cu_config *c, const struct cu_setting *s,
 {
     if (value == NULL) {
         if (s->type != CU_STR_OPT) {
-            seterr(err, errlen, "Invalid value for %s: None", s->name);
+            cu_seterr(err, errlen, "Invalid value for %s: None", s->name);
             errno = EINVAL;
             return -1;
         }
@@ -1014,18 +1004,18 @@ fail:
 int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
 {
     if (c->workers < 1) {
-        seterr(err, errlen, "Invalid value for workers: %d (must be at "
+        cu_seterr(err, errlen, "Invalid value for workers: %d (must be at "
                "least 1)", c->workers);
         return -1;
     }
     if (c->threads < 1) {
-        seterr(err, errlen, "Invalid value for threads: %d (must be at "
+        cu_seterr(err, errlen, "Invalid value for threads: %d (must be at "
                "least 1)", c->threads);
         return -1;
     }
     if (c->threads > 1 && strcmp(c->worker_class, "sync") == 0 &&
         replace_str(&c->worker_class, "gthread", 7) < 0) {
-        seterr(err, errlen, "out of memory");
+        cu_seterr(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -1152,7 +1142,7 @@ static int classify(const char *arg, struct match *m, char *err,
         l.errlen = sizeof list;
         (void)each_flag(lookup_one, &l);
         if (l.found > 1) {
-            seterr(err, errlen, "ambiguous option: %.*s could match %s",
+            cu_seterr(err, errlen, "ambiguous option: %.*s could match %s",
                    (int)namelen, arg, list);
             return ARG_AMBIGUOUS;
         }
@@ -1189,7 +1179,7 @@ static void arg_error(char *err, size_t errlen, const struct match *m)
 {
     const char *const *f = flags_of(m);
 
-    seterr(err, errlen, "argument ");
+    cu_seterr(err, errlen, "argument ");
     for (size_t i = 0; i < 3 && f[i] != NULL; i++)
         errcat(err, errlen, "%s%s", i ? "/" : "", f[i]);
     errcat(err, errlen, ": ");
@@ -1228,7 +1218,7 @@ struct parse {
 static void unrecognized(struct parse *p, const char *a, size_t len)
 {
     if (p->unrecognized++ == 0)
-        seterr(p->err, p->errlen, "unrecognized arguments:");
+        cu_seterr(p->err, p->errlen, "unrecognized arguments:");
     errcat(p->err, p->errlen, " %.*s", (int)len, a);
 }
 
@@ -1272,7 +1262,7 @@ static int take_flag(struct parse *p, struct match *m)
         return TAKE_STOP;    /* argparse prints and exits right here */
     }
     if (push_arg(p->out, m->s, NULL) < 0) {
-        seterr(p->err, p->errlen, "out of memory");
+        cu_seterr(p->err, p->errlen, "out of memory");
         return TAKE_ERR;
     }
     if (rest == NULL)
@@ -1315,7 +1305,7 @@ static int take_option(struct parse *p, struct match *m)
         return TAKE_ERR;
     }
     if (push_arg(p->out, m->s, value) < 0) {
-        seterr(p->err, p->errlen, "out of memory");
+        cu_seterr(p->err, p->errlen, "out of memory");
         return TAKE_ERR;
     }
     return TAKE_OK;
@@ -1328,7 +1318,7 @@ static int take_positional(struct parse *p, const char *a)
         return TAKE_OK;
     }
     if ((p->out->app = strdup(a)) == NULL) {
-        seterr(p->err, p->errlen, "out of memory");
+        cu_seterr(p->err, p->errlen, "out of memory");
         return TAKE_ERR;
     }
     return TAKE_OK;
@@ -1407,7 +1397,7 @@ int cu_args_apply(struct cu_config *c, const struct cu_args *a, char *err,
             return -1;
     }
     if (a->app != NULL && replace_str(&c->app, a->app, strlen(a->app)) < 0) {
-        seterr(err, errlen, "out of memory");
+        cu_seterr(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -1429,14 +1419,14 @@ static int split_quoted(const char **pp, char *tok, size_t *tl, char *err,
 
     for (;;) {
         if (*p == '\0') {
-            seterr(err, errlen, "No closing quotation");
+            cu_seterr(err, errlen, "No closing quotation");
             return -1;
         }
         if (*p == q)
             break;
         if (q == '"' && *p == '\\') {
             if (p[1] == '\0') {
-                seterr(err, errlen, "No escaped character");
+                cu_seterr(err, errlen, "No escaped character");
                 return -1;
             }
             if (p[1] == '"' || p[1] == '\\')
@@ -1476,7 +1466,7 @@ int cu_argv_split(const char *s, int *argc, char ***argv, char *err,
                 goto fail;
         } else if (*p == '\\') {
             if (p[1] == '\0') {
-                seterr(err, errlen, "No escaped character");
+                cu_seterr(err, errlen, "No escaped character");
                 goto fail;
             }
             tok[tl++] = p[1];
@@ -1490,7 +1480,7 @@ int cu_argv_split(const char *s, int *argc, char ***argv, char *err,
     if (out.v == NULL && (out.v = calloc(1, sizeof *out.v)) == NULL)
         goto nomem;
     if (out.n > INT_MAX) {
-        seterr(err, errlen, "too many arguments");
+        cu_seterr(err, errlen, "too many arguments");
         goto fail;
     }
     free(tok);
@@ -1498,7 +1488,7 @@ int cu_argv_split(const char *s, int *argc, char ***argv, char *err,
     *argv = out.v;
     return 0;
 nomem:
-    seterr(err, errlen, "out of memory");
+    cu_seterr(err, errlen, "out of memory");
 fail:
     free(tok);
     strv_clear(&out);
@@ -1582,9 +1572,9 @@ static void put_setting(FILE *out, const struct cu_setting *s)
     const char *meta = s->type == CU_BOOL ? NULL : s->meta;
 
     if (s->type == CU_BOOL || s->dflt == NULL)
-        seterr(help, sizeof help, "%s", s->help);
+        cu_seterr(help, sizeof help, "%s", s->help);
     else
-        seterr(help, sizeof help, "%s [%s]", s->help, s->dflt);
+        cu_seterr(help, sizeof help, "%s [%s]", s->help, s->dflt);
     put_option(out, s->flags, meta, s->bare != NULL, help);
 }
 

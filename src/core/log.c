@@ -25,6 +25,7 @@
  * likewise be redone by its owner after a reopen.
  */
 #include "log.h"
+#include "core/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,18 +74,6 @@ static struct {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    if (vsnprintf(err, errlen, fmt, ap) < 0)
-        err[0] = '\0';
-    va_end(ap);
-}
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -263,12 +252,12 @@ static int logfile_open(struct logfile *lf, const char *spec, int dash_fd,
     }
     lf->path = abs_path(spec);
     if (lf->path == NULL) {
-        seterr(err, errlen, "%s '%s': %s", what, spec, strerror(errno));
+        cu_seterr(err, errlen, "%s '%s': %s", what, spec, strerror(errno));
         return -1;
     }
     lf->fd = open_log(lf->path);
     if (lf->fd < 0) {
-        seterr(err, errlen, "%s '%s': %s", what, spec, strerror(errno));
+        cu_seterr(err, errlen, "%s '%s': %s", what, spec, strerror(errno));
         free(lf->path);
         lf->path = NULL;
         return -1;
@@ -347,7 +336,7 @@ int cu_log_open(const char *errorlog, const char *accesslog,
     if (level != NULL && level[0] != '\0') {
         lv = cu_log_level_parse(level);
         if (lv < 0) {
-            seterr(err, errlen, "unknown loglevel '%s' (debug, info, "
+            cu_seterr(err, errlen, "unknown loglevel '%s' (debug, info, "
                    "warning, error, critical)", level);
             return -1;
         }
@@ -511,7 +500,7 @@ static int fmt_atom(struct acc_fmt *f, const char *name, size_t nlen,
 
     if (nlen == 1 && name[0] != '\0' && strchr(acc_atoms, name[0])) {
         if (conv != 's' && !(conv == 'd' && strchr(acc_int_atoms, name[0]))) {
-            seterr(err, errlen, "access_log_format: %%(%c)%c is not "
+            cu_seterr(err, errlen, "access_log_format: %%(%c)%c is not "
                    "supported (use %%(%c)s)", name[0], conv, name[0]);
             return -1;
         }
@@ -527,13 +516,13 @@ static int fmt_atom(struct acc_fmt *f, const char *name, size_t nlen,
         }
     }
     if (kind == 0) {
-        seterr(err, errlen, "access_log_format: unknown atom %%(%.*s)",
+        cu_seterr(err, errlen, "access_log_format: unknown atom %%(%.*s)",
                shown, name);
         return -1;
     }
     ilen = nlen - 3;
     if (ilen == 0 || conv != 's') {
-        seterr(err, errlen, "access_log_format: %%(%.*s)%c: %s", shown, name,
+        cu_seterr(err, errlen, "access_log_format: %%(%.*s)%c: %s", shown, name,
                conv, ilen == 0 ? "empty name" : "use s");
         return -1;
     }
@@ -557,18 +546,18 @@ static int fmt_directive(struct acc_fmt *f, const char *fmt, size_t n,
         return fmt_lit(f, '%');
     }
     if (at + 1 >= n || fmt[at + 1] != '(') {
-        seterr(err, errlen, "access_log_format: lone '%%' at offset %zu "
+        cu_seterr(err, errlen, "access_log_format: lone '%%' at offset %zu "
                "(use %%(atom)s, or %%%% for a '%%')", at);
         return -1;
     }
     close = memchr(fmt + at + 2, ')', n - at - 2);
     if (close == NULL) {
-        seterr(err, errlen, "access_log_format: '%%(' without ')' at "
+        cu_seterr(err, errlen, "access_log_format: '%%(' without ')' at "
                "offset %zu", at);
         return -1;
     }
     if ((size_t)(close - fmt) + 1 >= n) {
-        seterr(err, errlen, "access_log_format: no conversion after '%%(' "
+        cu_seterr(err, errlen, "access_log_format: no conversion after '%%(' "
                "at offset %zu", at);
         return -1;
     }
@@ -586,7 +575,7 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen)
         fmt = CU_ACCESS_LOG_FORMAT_DEFAULT;
     n = strlen(fmt);
     if (n > ACC_FMT_MAX) {
-        seterr(err, errlen, "access_log_format: longer than %d bytes",
+        cu_seterr(err, errlen, "access_log_format: longer than %d bytes",
                ACC_FMT_MAX);
         return -1;
     }
@@ -598,7 +587,7 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen)
     nf.ops = calloc(nf.cap, sizeof(*nf.ops));
     nf.text = malloc(n + 1);
     if (nf.ops == NULL || nf.text == NULL) {
-        seterr(err, errlen, "access_log_format: out of memory");
+        cu_seterr(err, errlen, "access_log_format: out of memory");
         goto fail;
     }
     while (i < n) {
@@ -616,7 +605,7 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen)
     return 0;
 
 internal:
-    seterr(err, errlen, "access_log_format: too many parts");
+    cu_seterr(err, errlen, "access_log_format: too many parts");
 fail:
     fmt_free(&nf);
     return -1;

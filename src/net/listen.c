@@ -11,6 +11,7 @@
  * for a fresh UNIX socket, unlinks) whatever it had opened.
  */
 #include "listen.h"
+#include "core/errbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,17 +40,6 @@
 _Static_assert(sizeof(((struct cu_addr *)0)->path) <= SUN_PATH_MAX,
                "cu_addr.path fits sun_path");
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);  /* truncation is fine */
-    va_end(ap);
-}
 
 /* ---- parsing ---------------------------------------------------------- */
 
@@ -78,11 +68,11 @@ static int parse_unix(const char *bind, const char *path, struct cu_addr *a,
     size_t n = strlen(path);
 
     if (n == 0) {
-        seterr(err, errlen, "'%s': empty UNIX socket path", bind);
+        cu_seterr(err, errlen, "'%s': empty UNIX socket path", bind);
         return -1;
     }
     if (n >= sizeof(a->path)) {
-        seterr(err, errlen, "'%s': UNIX socket path longer than %zu bytes",
+        cu_seterr(err, errlen, "'%s': UNIX socket path longer than %zu bytes",
                bind, sizeof(a->path) - 1);
         return -1;
     }
@@ -98,7 +88,7 @@ static int parse_fd(const char *bind, const char *num, struct cu_addr *a,
 
     /* OURS: digits only; Gunicorn's int() also takes "-1" or " 3". */
     if (parse_uint(num, strlen(num), INT_MAX, &v) == -1) {
-        seterr(err, errlen, "'%s': '%s' is not a valid file descriptor",
+        cu_seterr(err, errlen, "'%s': '%s' is not a valid file descriptor",
                bind, num);
         return -1;
     }
@@ -123,26 +113,26 @@ static int split_host_port(const char *bind, const char *s, const char **host,
         const char *close = strchr(s, ']');
 
         if (close == NULL) {
-            seterr(err, errlen, "'%s': missing ']' after IPv6 address", bind);
+            cu_seterr(err, errlen, "'%s': missing ']' after IPv6 address", bind);
             return -1;
         }
         *host = s + 1;
         *hostn = (size_t)(close - *host);
         if (*hostn == 0) {
-            seterr(err, errlen, "'%s': empty IPv6 address", bind);
+            cu_seterr(err, errlen, "'%s': empty IPv6 address", bind);
             return -1;
         }
         if (close[1] == ':')
             *port = close + 2;
         else if (close[1] != '\0') {
-            seterr(err, errlen, "'%s': expected ':PORT' after ']'", bind);
+            cu_seterr(err, errlen, "'%s': expected ':PORT' after ']'", bind);
             return -1;
         }
         return 0;
     }
     colon = strchr(s, ':');
     if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-        seterr(err, errlen, "'%s': write an IPv6 address in brackets, "
+        cu_seterr(err, errlen, "'%s': write an IPv6 address in brackets, "
                "as [::1]:8000", bind);
         return -1;
     }
@@ -163,16 +153,16 @@ static int parse_tcp(const char *bind, const char *s, struct cu_addr *a,
     if (split_host_port(bind, s, &host, &hostn, &port, err, errlen) == -1)
         return -1;
     if (hostn >= sizeof(a->host)) {
-        seterr(err, errlen, "'%s': host name longer than %zu bytes", bind,
+        cu_seterr(err, errlen, "'%s': host name longer than %zu bytes", bind,
                sizeof(a->host) - 1);
         return -1;
     }
     if (memchr(host, '[', hostn) != NULL || memchr(host, ']', hostn) != NULL) {
-        seterr(err, errlen, "'%s': stray bracket in host", bind);
+        cu_seterr(err, errlen, "'%s': stray bracket in host", bind);
         return -1;
     }
     if (port != NULL && parse_uint(port, strlen(port), MAX_PORT, &v) == -1) {
-        seterr(err, errlen, "'%s': '%s' is not a valid port number (0-%d)",
+        cu_seterr(err, errlen, "'%s': '%s' is not a valid port number (0-%d)",
                bind, port, MAX_PORT);
         return -1;
     }
@@ -188,7 +178,7 @@ int cu_addr_parse(const char *s, struct cu_addr *a, char *err, size_t errlen)
     memset(a, 0, sizeof(*a));
     a->fd = -1;
     if (s == NULL) {
-        seterr(err, errlen, "no bind address");
+        cu_seterr(err, errlen, "no bind address");
         return -1;
     }
     if (strncmp(s, "unix:", 5) == 0) {
@@ -356,7 +346,7 @@ static int set_listen_options(int fd, int family, int reuse_port,
         opt = "TCP_NODELAY";
     if (opt == NULL)
         return 0;
-    seterr(err, errlen, "setsockopt %s %s: %s", opt, what, strerror(errno));
+    cu_seterr(err, errlen, "setsockopt %s %s: %s", opt, what, strerror(errno));
     return -1;
 }
 
@@ -366,18 +356,18 @@ static int fill_listener(struct cu_listener *l, int fd, const char *what,
 {
     l->salen = sizeof(l->sa);
     if (getsockname(fd, (struct sockaddr *)&l->sa, &l->salen) == -1) {
-        seterr(err, errlen, "getsockname %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "getsockname %s: %s", what, strerror(errno));
         return -1;
     }
     l->family = l->sa.ss_family;
     if (l->family != AF_INET && l->family != AF_INET6 && l->family != AF_UNIX) {
-        seterr(err, errlen, "%s: address family %d is not TCP or UNIX", what,
+        cu_seterr(err, errlen, "%s: address family %d is not TCP or UNIX", what,
                l->family);
         return -1;
     }
     if (sockaddr_name((const struct sockaddr *)&l->sa, l->salen, l->name,
                       sizeof(l->name)) == -1) {
-        seterr(err, errlen, "%s: cannot format the bound address", what);
+        cu_seterr(err, errlen, "%s: cannot format the bound address", what);
         return -1;
     }
     return 0;
@@ -394,18 +384,18 @@ static int open_tcp_candidate(const struct addrinfo *ai, int backlog,
         (void)snprintf(what, sizeof(what), "(family %d)", ai->ai_family);
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        seterr(err, errlen, "socket %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "socket %s: %s", what, strerror(errno));
         return -1;
     }
     if (set_listen_options(fd, ai->ai_family, reuse_port, what, err, errlen)
         == -1)
         goto fail;
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-        seterr(err, errlen, "bind %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "bind %s: %s", what, strerror(errno));
         goto fail;
     }
     if (listen(fd, backlog) == -1) {
-        seterr(err, errlen, "listen %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "listen %s: %s", what, strerror(errno));
         goto fail;
     }
     return fd;
@@ -434,11 +424,11 @@ static int listen_tcp(const struct cu_addr *a, int backlog, int reuse_port,
         hints.ai_flags |= AI_NUMERICHOST;
     rc = getaddrinfo(a->host[0] != '\0' ? a->host : NULL, port, &hints, &res);
     if (rc != 0) {
-        seterr(err, errlen, "resolve %s: %s", what,
+        cu_seterr(err, errlen, "resolve %s: %s", what,
                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
-    seterr(err, errlen, "resolve %s: no address", what);
+    cu_seterr(err, errlen, "resolve %s: no address", what);
     for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
         fd = open_tcp_candidate(ai, backlog, reuse_port, err, errlen);
     freeaddrinfo(res);
@@ -460,15 +450,15 @@ static int clear_unix_path(const char *path, char *err, size_t errlen)
     if (lstat(path, &st) == -1) {
         if (errno == ENOENT)
             return 0;
-        seterr(err, errlen, "stat unix:%s: %s", path, strerror(errno));
+        cu_seterr(err, errlen, "stat unix:%s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        seterr(err, errlen, "unix:%s: exists and is not a socket", path);
+        cu_seterr(err, errlen, "unix:%s: exists and is not a socket", path);
         return -1;
     }
     if (unlink(path) == -1 && errno != ENOENT) {
-        seterr(err, errlen, "unlink unix:%s: %s", path, strerror(errno));
+        cu_seterr(err, errlen, "unlink unix:%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -483,7 +473,7 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
     int fd;
 
     if (n == 0 || n >= sizeof(a->path)) {
-        seterr(err, errlen, "unix: bad socket path length");
+        cu_seterr(err, errlen, "unix: bad socket path length");
         return -1;
     }
     (void)snprintf(what, sizeof(what), "unix:%s", a->path);
@@ -494,7 +484,7 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
         return -1;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        seterr(err, errlen, "socket %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "socket %s: %s", what, strerror(errno));
         return -1;
     }
     if (set_listen_options(fd, AF_UNIX, reuse_port, what, err, errlen) == -1) {
@@ -503,13 +493,13 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
     }
     if (bind(fd, (const struct sockaddr *)&sun,
              (socklen_t)(SUN_PATH_OFF + n + 1)) == -1) {
-        seterr(err, errlen, "bind %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "bind %s: %s", what, strerror(errno));
         (void)close(fd);
         return -1;
     }
     /* From here on the socket file is ours: remove it on failure. */
     if (listen(fd, backlog) == -1) {
-        seterr(err, errlen, "listen %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "listen %s: %s", what, strerror(errno));
         goto fail;
     }
     if (fill_listener(l, fd, what, err, errlen) == -1)
@@ -541,36 +531,36 @@ static int adopt_fd(const struct cu_addr *a, struct cu_listener *l, char *err,
 
     (void)snprintf(what, sizeof(what), "fd://%d", fd);
     if (fd < 0 || fstat(fd, &st) == -1) {
-        seterr(err, errlen, "%s: %s", what, strerror(fd < 0 ? EBADF : errno));
+        cu_seterr(err, errlen, "%s: %s", what, strerror(fd < 0 ? EBADF : errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        seterr(err, errlen, "%s: not a socket", what);
+        cu_seterr(err, errlen, "%s: not a socket", what);
         return -1;
     }
     if (get_int_opt(fd, SO_TYPE, &type) == -1
         || get_int_opt(fd, SO_ACCEPTCONN, &accepting) == -1) {
-        seterr(err, errlen, "getsockopt %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "getsockopt %s: %s", what, strerror(errno));
         return -1;
     }
     if (type != SOCK_STREAM) {
-        seterr(err, errlen, "%s: not a stream socket", what);
+        cu_seterr(err, errlen, "%s: not a stream socket", what);
         return -1;
     }
     if (!accepting) {
-        seterr(err, errlen, "%s: socket is not listening", what);
+        cu_seterr(err, errlen, "%s: socket is not listening", what);
         return -1;
     }
     if (fill_listener(l, fd, what, err, errlen) == -1)
         return -1;
     flags = fcntl(fd, F_GETFD);
     if (flags == -1 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) {
-        seterr(err, errlen, "fcntl FD_CLOEXEC %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "fcntl FD_CLOEXEC %s: %s", what, strerror(errno));
         return -1;
     }
     flags = fcntl(fd, F_GETFL);
     if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
-        seterr(err, errlen, "fcntl O_NONBLOCK %s: %s", what, strerror(errno));
+        cu_seterr(err, errlen, "fcntl O_NONBLOCK %s: %s", what, strerror(errno));
         return -1;
     }
     l->fd = fd;
@@ -590,7 +580,7 @@ int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
     case CU_ADDR_FD:
         return adopt_fd(a, l, err, errlen);
     }
-    seterr(err, errlen, "unknown bind address kind %d", (int)a->kind);
+    cu_seterr(err, errlen, "unknown bind address kind %d", (int)a->kind);
     return -1;
 }
 

@@ -503,6 +503,17 @@ static int set_headers(struct resp *p, PyObject *status, PyObject *headers)
     return 0;
 }
 
+/* After a write done without the GIL: a failure marks the response. */
+static int io_done(struct resp *p, int rc, int err)
+{
+    if (rc < 0) {
+        p->failed = 1;
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return rc;
+}
+
 /* Writes iov with the GIL dropped. */
 static int send_iov(struct resp *p, struct iovec *iov, int n)
 {
@@ -512,12 +523,7 @@ static int send_iov(struct resp *p, struct iovec *iov, int n)
     rc = cu_conn_writev(p->c, iov, n);
     err = errno;
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        p->failed = 1;
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-    }
-    return rc;
+    return io_done(p, rc, err);
 }
 
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
@@ -796,12 +802,8 @@ static int send_file(struct resp *p, PyObject *result)
         rc = cu_conn_sendfile(p->c, fd, off, n);
         err = errno;
         Py_END_ALLOW_THREADS
-        if (rc < 0) {
-            p->failed = 1;
-            errno = err;
-            PyErr_SetFromErrno(PyExc_OSError);
+        if (io_done(p, rc, err) < 0)
             return -1;
-        }
         p->sent += n;
         if (p->chunked) {
             iov.iov_base = (void *)"\r\n";

@@ -361,16 +361,22 @@ def test_hup_reloads_config_and_app(server, tmp_path):
 
 
 def test_usr1_reopens_logs(server, tmp_path):
-    srv = server(workers=2)
-    old = srv.log.with_name(srv.log.name + ".old")
-    srv.log.rename(old)
+    access = tmp_path / "access.log"
+    srv = server("--access-logfile", str(access), workers=1)
+    get(srv, "/before")
+    wait_for(lambda: access.exists() and "/before" in access.read_text(), what="a line")
+    old_access, old_error = access.with_name("a.old"), srv.log.with_name("e.old")
+    access.rename(old_access)
+    srv.log.rename(old_error)
     srv.proc.send_signal(signal.SIGUSR1)
-    wait_for(lambda: srv.log.exists(), what="a new error log")
-    # the workers reopen too: a worker's line lands in the new file
-    for pid in children(srv.proc.pid):
-        os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: srv.text().count("Worker exiting") >= 2, what="workers' lines in the new log")
-    assert "Handling signal: usr1" in old.read_text()
+    wait_for(lambda: srv.log.exists(), what="the master's new error log")
+
+    def worker_reopened():
+        get(srv, "/after")  # until the worker has taken the USR1
+        return access.exists() and "/after" in access.read_text()
+    wait_for(worker_reopened, what="the worker's new access log")
+    assert "Handling signal: usr1" in old_error.read_text()
+    assert "/before" in old_access.read_text()
 
 
 def test_int_and_quit_stop_fast(server):

@@ -143,6 +143,8 @@ static int set_path_info(PyObject *env, PyObject *key, const char *s, size_t n)
     size_t o = 0;
     int rc;
 
+    if (n == 0)
+        return set_str(env, key, "", 0);
     if (!buf) {
         PyErr_NoMemory();
         return -1;
@@ -234,6 +236,80 @@ static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
     return set_str(env, kport, port, strlen(port));
 }
 
+static const struct http_header *find_header(const struct http_request *r,
+                                             const char *b, const char *name)
+{
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (http_span_ieq(b, r->headers[i].name, name))
+            return &r->headers[i];
+    return NULL;
+}
+
+/*
+ * SCRIPT_NAME (the process's, or a trusted peer's SCRIPT_NAME header) and
+ * PATH_INFO: the path with that prefix removed, then percent-decoded. A
+ * path outside SCRIPT_NAME is refused (Gunicorn: 500).
+ */
+static int set_script_path(PyObject *env, struct cu_wsgi *w,
+                           const struct http_request *r, const char *b)
+{
+    const struct http_header *h = find_header(r, b, "SCRIPT_NAME");
+    PyObject *script = PyDict_GetItemWithError(env, w->keys[K_SCRIPT]); /* borrowed */
+    PyObject *bytes;
+    const char *path = b + r->path.off;
+    size_t n = r->path.len;
+    Py_ssize_t sl;
+    int rc;
+
+    if (h && set_str(env, w->keys[K_SCRIPT], b + h->value.off, h->value.len) < 0)
+        return -1;
+    if (h)
+        script = PyDict_GetItemWithError(env, w->keys[K_SCRIPT]);
+    if (!script)
+        return -1;
+    if (PyUnicode_GET_LENGTH(script) == 0)
+        return set_path_info(env, w->keys[K_PATH], path, n);
+    bytes = PyUnicode_AsLatin1String(script);
+    if (!bytes)
+        return -1;
+    sl = PyBytes_GET_SIZE(bytes);
+    if ((size_t)sl > n || memcmp(path, PyBytes_AS_STRING(bytes), (size_t)sl) != 0) {
+        PyErr_Format(PyExc_ValueError, "Request path %.*s does not start with SCRIPT_NAME %R",
+                     (int)(n > 200 ? 200 : n), path, script);
+        Py_DECREF(bytes);
+        return -1;
+    }
+    Py_DECREF(bytes);
+    rc = set_path_info(env, w->keys[K_PATH], path + sl, n - (size_t)sl);
+    return rc;
+}
+
+/* A UNIX socket has no port: SERVER_NAME and SERVER_PORT come from Host
+ * (port 80/443 by scheme when absent), or are the path and "" (§5.12). */
+static int set_server_from_host(PyObject *env, struct cu_wsgi *w,
+                                const struct http_request *r, const char *b,
+                                int https, const char *name)
+{
+    const struct http_header *h = find_header(r, b, "HOST");
+    const char *s, *colon, *path = strncmp(name, "unix:", 5) == 0 ? name + 5 : name;
+    size_t n;
+
+    if (!h)
+        return set_str(env, w->keys[K_SERVER_NAME], path, strlen(path)) ||
+               set_str(env, w->keys[K_SERVER_PORT], "", 0) ? -1 : 0;
+    s = b + h->value.off;
+    n = h->value.len;
+    colon = n && s[0] == '[' ? memchr(s, ']', n) : s;
+    colon = colon ? memchr(colon, ':', n - (size_t)(colon - s)) : NULL;
+    if (colon)
+        return set_str(env, w->keys[K_SERVER_NAME], s, (size_t)(colon - s)) ||
+               set_str(env, w->keys[K_SERVER_PORT], colon + 1, n - (size_t)(colon - s) - 1)
+                   ? -1 : 0;
+    return set_str(env, w->keys[K_SERVER_NAME], s, n) ||
+           set_str(env, w->keys[K_SERVER_PORT], https ? "443" : "80", https ? 3 : 2)
+               ? -1 : 0;
+}
+
 /* PROXY_PROTOCOL, PROXY_ADDR, PROXY_PORT (Gunicorn's keys). */
 static int set_proxy(PyObject *env, const struct http_proxy *px)
 {
@@ -273,7 +349,7 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
         return NULL;
     snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
     if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
-        set_path_info(env, k[K_PATH], b + r->path.off, r->path.len) < 0 ||
+        set_script_path(env, w, r, b) < 0 ||
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
         set_str(env, k[K_PROTOCOL], proto, strlen(proto)) < 0 ||
@@ -296,13 +372,17 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
     }
     if (c->has_proxy && set_proxy(env, &c->proxy) < 0)
         goto fail;
-    if (c->listener &&
-        set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],
-                 (const struct sockaddr *)&c->listener->sa,
-                 c->listener->salen) < 0)
-        goto fail;
     if (r->flags & HTTP_REQ_SCHEME_SET)
         https = (r->flags & HTTP_REQ_HTTPS) != 0;
+    if (c->listener && c->listener->family == AF_UNIX) {
+        if (set_server_from_host(env, w, r, b, https, c->listener->name) < 0)
+            goto fail;
+    } else if (c->listener &&
+               set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],
+                        (const struct sockaddr *)&c->listener->sa,
+                        c->listener->salen) < 0) {
+        goto fail;
+    }
     if (PyDict_SetItem(env, k[K_SCHEME], https ? w->https : w->http) < 0)
         goto fail;
     return env;
@@ -460,7 +540,40 @@ out:
 }
 
 /* start_response(status, headers): fills p's header block. */
+static int fill_headers(struct resp *p, PyObject *status, PyObject *headers);
+
+/* A failed call leaves the headers of an earlier one as they were. */
 static int set_headers(struct resp *p, PyObject *status, PyObject *headers)
+{
+    struct resp saved = *p;
+    char *copy = NULL;
+
+    if (p->headers_set && p->blen) {
+        copy = PyMem_Malloc(p->blen);
+        if (!copy) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(copy, p->block, p->blen);
+    }
+    if (fill_headers(p, status, headers) == 0) {
+        PyMem_Free(copy);
+        return 0;
+    }
+    if (saved.headers_set) {
+        char *block = p->block;
+        size_t cap = p->bcap;
+        *p = saved;
+        p->block = block;  /* the buffer may have grown: keep the live one */
+        p->bcap = cap;
+        if (copy)
+            memcpy(p->block, copy, saved.blen);
+    }
+    PyMem_Free(copy);
+    return -1;
+}
+
+static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
 {
     PyObject *hs, *seq;
     const char *s;
@@ -626,12 +739,20 @@ static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
                 PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
                 return NULL;
             }
-            t = PyTuple_GET_ITEM(exc_info, 0);
             v = PyTuple_GET_ITEM(exc_info, 1);
             tb = PyTuple_GET_ITEM(exc_info, 2);
+            if (!PyExceptionInstance_Check(v)) {
+                PyErr_SetString(PyExc_TypeError,
+                                "exc_info must hold an exception (sys.exc_info())");
+                return NULL;
+            }
+            t = (PyObject *)Py_TYPE(v);
             Py_INCREF(t);
             Py_INCREF(v);
-            Py_INCREF(tb);
+            if (PyTraceBack_Check(tb))
+                Py_INCREF(tb);
+            else
+                tb = NULL;
             PyErr_Restore(t, v, tb);
             return NULL;
         }
@@ -919,9 +1040,13 @@ answer:
         /* the body was bad: a framing error closes without a word, a bad
          * trailer gets its 400 (Gunicorn), never a 500 */
         const struct http_error_info *e = http_error_info(b->error);
+        int rc;
         p.status = e->respond ? e->status : 0;
         p.headers_sent = 1;
-        if (cu_conn_send_error(c, b->error) < 0)
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_send_error(c, b->error);
+        Py_END_ALLOW_THREADS
+        if (rc < 0)
             p.failed = 1;
     }
     if (!p.headers_sent && !p.failed)

@@ -491,3 +491,42 @@ def test_proxy_protocol(server):
     srv2 = server("--proxy-protocol=v1", "--proxy-allow-from", "192.0.2.1")
     raw = srv2.raw(b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 443\r\nGET / HTTP/1.0\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 403 Forbidden\r\n"), raw[:80]
+
+
+def test_script_name(server):
+    env = dict(os.environ, SCRIPT_NAME="/app")
+    srv = server(env=env)
+    e = echo(srv, "/app/x%20y")["environ"]
+    assert (e["SCRIPT_NAME"], e["PATH_INFO"]) == ("/app", "/x y")
+    r, _ = get(srv, "/elsewhere")
+    assert r.status == 500
+    # a trusted proxy's SCRIPT_NAME header (a forwarder header) wins
+    e = echo(srv, "/mnt/z", headers={"SCRIPT_NAME": "/mnt"})["environ"]
+    assert (e["SCRIPT_NAME"], e["PATH_INFO"]) == ("/mnt", "/z")
+
+
+def test_exc_info_rules(server, tmp_path):
+    app = tmp_path / "excapp.py"
+    app.write_text(
+        "import sys\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('X-A', '1')])\n"
+        "    try:\n"
+        "        start_response('500 X', [('X-B', '2'), ('Bad\\n', 'v')], (None, None, None))\n"
+        "    except ValueError:\n"   # a bad header: the first call's headers stay
+        "        pass\n"
+        "    try:\n"
+        "        start_response('500 X', [('X-B', '2'), ('Bad\\n', 'v')], None)\n"
+        "    except AssertionError:\n"
+        "        pass\n"
+        "    write = start_response('200 OK', [('X-A', '1')], (None, None, None))\n"
+        "    write(b'')\n"
+        "    try:\n"
+        "        start_response('500 X', [], (None, None, None))\n"
+        "    except TypeError:\n"  # after the head went out, exc_info must be real
+        "        pass\n"
+        "    return [b'kept']\n")
+    srv = server(app="excapp:app", chdir=tmp_path)
+    raw = srv.raw(b"GET / HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"X-A: 1\r\n" in raw, raw
+    assert b"X-B" not in raw

@@ -168,7 +168,8 @@ static int worker_main(void *vctx, int age, struct cu_worker_slot *slot)
     while (!w_stop && mono_ms() < give_up && getppid() == c->master) {
         struct timespec ts = {0, 20L * 1000000};
 
-        if (c->mode != W_STALL)
+        /* only the first worker stalls: its replacement must stay up */
+        if (c->mode != W_STALL || age > 1)
             cu_heartbeat(slot);
         nanosleep(&ts, NULL);
     }

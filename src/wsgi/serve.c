@@ -798,8 +798,50 @@ static void sr_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* wsgi.early_hints(headers): a 103 before the response (§5.12); a no-op
+ * on HTTP/1.0 or once the response head has gone out. */
+static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
+{
+    struct resp *p = ((struct start_response *)self)->resp;
+    struct resp hints;
+    struct iovec iov[2];
+    PyObject *seq;
+    int rc = 0;
+
+    if (!p || p->headers_sent || !(p->r->major > 1 || p->r->minor >= 1))
+        Py_RETURN_NONE;
+    memset(&hints, 0, sizeof(hints));
+    hints.r = p->r;
+    hints.status = 103;
+    seq = PySequence_Fast(headers, "early hints must be a list of (name, value) tuples");
+    if (!seq)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && rc == 0; i++)
+        rc = add_header(&hints, PySequence_Fast_GET_ITEM(seq, i));
+    Py_DECREF(seq);
+    if (rc == 0) {
+        iov[0].iov_base = (void *)"HTTP/1.1 103 Early Hints\r\n";
+        iov[0].iov_len = 26;
+        iov[1].iov_base = hints.block ? hints.block : (char *)"";
+        iov[1].iov_len = hints.blen;
+        if (block_add(&hints, "\r\n", 2) < 0) {
+            rc = -1;
+        } else {
+            iov[1].iov_base = hints.block;
+            iov[1].iov_len = hints.blen;
+            rc = send_iov(p, iov, 2);
+        }
+    }
+    PyMem_Free(hints.block);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef sr_methods[] = {
     {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
+    {"early_hints", sr_early_hints, METH_O,
+     "early_hints(headers): send a 103 Early Hints response first."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1013,6 +1055,14 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     if (!sr)
         goto fail;
     sr->resp = &p;
+    {
+        PyObject *hints = PyObject_GetAttrString((PyObject *)sr, "early_hints");
+        if (!hints || PyDict_SetItemString(env, "wsgi.early_hints", hints) < 0) {
+            Py_XDECREF(hints);
+            goto fail;
+        }
+        Py_DECREF(hints);
+    }
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
     if (!result)
         goto fail;

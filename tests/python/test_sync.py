@@ -530,3 +530,13 @@ def test_exc_info_rules(server, tmp_path):
     raw = srv.raw(b"GET / HTTP/1.1\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"X-A: 1\r\n" in raw, raw
     assert b"X-B" not in raw
+
+
+def test_early_hints(server):
+    srv = server()
+    raw = srv.raw(b"GET /hints HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                          b"HTTP/1.1 103 Early Hints\r\nLink: </late>\r\n\r\n"
+                          b"HTTP/1.1 200 OK\r\n"), raw
+    raw = srv.raw(b"GET /hints HTTP/1.0\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.0 200 OK\r\n"), raw   # no 103 for HTTP/1.0

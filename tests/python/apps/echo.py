@@ -18,6 +18,12 @@ def app(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"chunk %d\n" % i for i in range(5))
+    if path == "/hints":
+        environ["wsgi.early_hints"]([("Link", "</style.css>; rel=preload")])
+        start_response("200 OK", [("Content-Length", "2")])
+        # the head goes out with the body, so this one is still sent first
+        environ["wsgi.early_hints"]([("Link", "</late>")])
+        return [b"ok"]
     if path == "/write":
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"written, ")

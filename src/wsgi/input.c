@@ -413,6 +413,19 @@ static PyType_Spec wrapper_spec = {
 
 /* ---- the module's types --------------------------------------------------- */
 
+#if PY_VERSION_HEX < 0x030A0000
+/* PyModule_AddObjectRef arrived in 3.10. */
+static int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *v)
+{
+    Py_INCREF(v);
+    if (PyModule_AddObject(m, name, v) < 0) {
+        Py_DECREF(v);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 static PyTypeObject *add_type(PyObject *m, PyType_Spec *spec, const char *name)
 {
     PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);

@@ -70,6 +70,17 @@ static int wait_for(struct cu_conn *c, short events)
     }
 }
 
+/* After a call that failed with errno: 0 to call again (EINTR, or the
+ * socket became ready), -1 to give up (a real error, or the timeout). */
+static int retry(struct cu_conn *c, short events)
+{
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -1;
+    return wait_for(c, events);
+}
+
 static int make_room(struct cu_conn *c, size_t max)
 {
     /* consumed bytes go; the pinned ones, [0, keep), stay */
@@ -110,11 +121,7 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max)
             c->eof = 1;
             return 0;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (wait_for(c, POLLIN) < 0)
+        if (retry(c, POLLIN) < 0)
             return -1;
     }
 }
@@ -124,11 +131,7 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
     while (n > 0) {
         ssize_t w = writev(c->fd, iov, n > IOV_MAX ? IOV_MAX : n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -1;
-            if (wait_for(c, POLLOUT) < 0)
+            if (retry(c, POLLOUT) < 0)
                 return -1;
             continue;
         }
@@ -157,11 +160,7 @@ int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
             errno = EIO;  /* the file is shorter than it said */
             return -1;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (wait_for(c, POLLOUT) < 0)
+        if (retry(c, POLLOUT) < 0)
             return -1;
     }
     return 0;

@@ -793,6 +793,11 @@ static void put_lookup(struct line *l, const struct acc_op *op,
     put_str(l, v);
 }
 
+int cu_access_enabled(void)
+{
+    return g_log.acc.fd >= 0 && g_log.fmt.ops != NULL;
+}
+
 void cu_access_log(const struct cu_access *a)
 {
     char buf[ACC_STACK];

@@ -228,7 +228,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     } else if (rc > 0) {
         size_t head_off = c.start;
         const char *head = c.buf + head_off;
-        long long t0 = now_us();
+        long long t0 = cu_access_enabled() ? now_us() : 0;
         /* the spans of r are offsets from head; the body follows it, and
          * reading it keeps the head in place (for the access log) */
         c.start += (size_t)rc;
@@ -237,13 +237,19 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         memset(&served, 0, sizeof(served));
         /* head is read only before the body: reading the body may move
          * the buffer */
-        (void)snprintf(env->slot->request, sizeof(env->slot->request), "%.*s",
-                 (int)(r.target.off + r.target.len + 9 - r.method.off),
-                 head + r.method.off);
+        {
+            /* the request line, for the ABRT handler: method SP target SP version */
+            size_t n = r.target.off + r.target.len + 9 - r.method.off;
+            if (n >= sizeof(env->slot->request))
+                n = sizeof(env->slot->request) - 1;
+            memcpy(env->slot->request, head + r.method.off, n);
+            env->slot->request[n] = '\0';
+        }
         env->serve(env->app, &c, &r, head, &body, 1, &served);
         env->slot->request[0] = '\0';
         /* the buffer may have moved, never the pinned head within it */
-        access_log(&c, &r, c.buf + head_off, &served, t0);
+        if (cu_access_enabled())
+            access_log(&c, &r, c.buf + head_off, &served, t0);
     }
     cu_conn_close(&c);
 }

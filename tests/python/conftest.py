@@ -48,6 +48,21 @@ def wait_for(pred, timeout=TIMEOUT, what="condition"):
     raise AssertionError("timed out waiting for %s" % what)
 
 
+def recv_all(sock):
+    """Everything the peer sends until it closes; then closes our end."""
+    out = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    sock.close()
+    return out
+
+
 class Server:
     def __init__(self, tmp, args, app, workers, env, chdir):
         self.log = tmp / ("error-%d.log" % time.monotonic_ns())
@@ -100,16 +115,7 @@ class Server:
                     s.shutdown(socket.SHUT_WR)
             except OSError:
                 pass  # the server may answer and close before it all went
-            out = b""
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            return out
+            return recv_all(s)
         finally:
             s.close()
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, APPS, wait_for
+from conftest import ROOT, APPS, recv_all, wait_for
 
 
 def get(srv, path, method="GET", body=None, headers=None):
@@ -109,13 +109,7 @@ def test_expect_100_continue(server):
     got = s.recv(100)
     assert got == b"HTTP/1.1 100 Continue\r\n\r\n"
     s.sendall(b"ok")
-    rest = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        rest += d
-    s.close()
+    rest = recv_all(s)
     assert json.loads(rest.partition(b"\r\n\r\n")[2])["body"] == "ok"
 
 
@@ -397,14 +391,8 @@ def test_term_lets_the_request_finish(server):
     s.sendall(b"GET /sleep?1 HTTP/1.1\r\n\r\n")
     wait_for(lambda: "sleeping in the app" in srv.text(), what="the request in the app")
     srv.proc.send_signal(signal.SIGTERM)
-    data = b""
     s.settimeout(20)
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
+    data = recv_all(s)
     assert data.startswith(b"HTTP/1.1 200 OK"), data[:100]
     assert srv.proc.wait(timeout=20) == 0
 
@@ -443,13 +431,7 @@ def test_umask_applies_to_unix_sockets(tmp_path):
         c.settimeout(20)
         c.connect(str(sock))
         c.sendall(b"GET /u HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            data += d
-        c.close()
+        data = recv_all(c)
         env = json.loads(data.partition(b"\r\n\r\n")[2])["environ"]
         assert env["REMOTE_ADDR"] == "" and "REMOTE_PORT" not in env
     finally:

@@ -410,7 +410,9 @@ def test_user_and_group(server):
     import pwd
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid).gr_name
-    srv = server("--user", "nobody", "--group", group)
+    # --preload: the app is imported by root in the master, so the test does
+    # not depend on the checkout being readable by nobody
+    srv = server("--user", "nobody", "--group", group, "--preload")
     assert status_ids(srv.proc.pid) == (0, 0)          # the master keeps its ids
     worker = children(srv.proc.pid)[0]
     assert status_ids(worker) == (nobody.pw_uid, nobody.pw_gid)

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,6 @@ struct server {
     PyObject *app;              /* preloaded, or loaded in the worker */
     struct cu_wsgi_types *types;
     struct cu_wsgi *wsgi;
-    PyThreadState *ts;          /* a worker's saved thread state */
     pid_t master_pid;
     uid_t uid;                  /* --user / --group for the workers, or -1 */
     gid_t gid;
@@ -469,6 +469,10 @@ static int load_app(struct server *sv)
     return CU_EXIT_WORKER_BOOT;
 }
 
+/* The thread state of the thread that serves, while it runs without the
+ * GIL: the worker's main thread (sync) or a pool thread (gthread). */
+static _Thread_local PyThreadState *tls_ts;
+
 /* The worker's hand-off: takes the GIL for the length of one request. */
 static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
                  const char *head, struct cu_body *b, int must_close,
@@ -477,10 +481,26 @@ static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
     struct server *sv = arg;
     int rc;
 
-    PyEval_RestoreThread(sv->ts);
+    PyEval_RestoreThread(tls_ts);
     rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out);
-    sv->ts = PyEval_SaveThread();
+    tls_ts = PyEval_SaveThread();
     return rc;
+}
+
+/* A gthread pool thread, before its first request: a thread state of its
+ * own, kept for the thread's life (the process exits under it). */
+static void thread_start(void *arg)
+{
+    (void)arg;
+    (void)PyGILState_Ensure();
+    tls_ts = PyEval_SaveThread();
+}
+
+/* The signal a gthread worker raises on a thread stuck past --timeout:
+ * faulthandler, registered for it, writes that thread's Python stack. */
+static int dump_signal(void)
+{
+    return SIGRTMIN + 1;
 }
 
 static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
@@ -489,7 +509,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     struct cu_wsgi_opts opts = {0};
     struct cu_worker_env env;
     PyObject *r;
-    int rc;
+    int rc, gthread;
 
     (void)age;
     if (cu_worker_signals(slot) < 0 || drop_privileges(sv) < 0)
@@ -497,13 +517,16 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
      * stack of every thread goes to the error log first (faulthandler's
      * dump is signal-safe), then the worker's own handler runs. */
-    r = PyObject_CallMethod(sv->loader, "dump_stacks", "i", cu_log_error_fd());
+    gthread = strcmp(sv->cfg.worker_class, "gthread") == 0;
+    r = PyObject_CallMethod(sv->loader, "dump_stacks", "ii", cu_log_error_fd(),
+                            gthread ? dump_signal() : 0);
     if (!r)
         cu_wsgi_log_exception("faulthandler");
     Py_XDECREF(r);
     if (!sv->app && (rc = load_app(sv)) != 0)
         return rc;
     opts.multiprocess = sv->cfg.workers > 1;
+    opts.multithread = gthread;
     opts.errors_fd = cu_log_error_fd();
     opts.sendfile = sv->cfg.sendfile;
     opts.server_software = "cunicorn/" CU_VERSION;
@@ -524,6 +547,12 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.timeout = sv->cfg.timeout;
     env.graceful_timeout = sv->cfg.graceful_timeout;
     env.max_requests = sv->cfg.max_requests;
+    env.keepalive = sv->cfg.keepalive;
+    env.worker_connections = sv->cfg.worker_connections;
+    env.threads = sv->cfg.threads;
+    env.buffer_body = (size_t)sv->cfg.buffer_body;
+    env.dump_signal = gthread ? dump_signal() : 0;
+    env.thread_start = thread_start;
     env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
     env.n_allow = sv->cfg.forwarded_allow_ips.n;
     env.proxy_allow = (const char *const *)sv->cfg.proxy_allow_ips.v;
@@ -532,9 +561,11 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.app = sv;
     env.slot = slot;
     env.ppid = sv->master_pid;  /* not getppid(): the master may be gone */
-    sv->ts = PyEval_SaveThread();
+    tls_ts = PyEval_SaveThread();
+    if (gthread)  /* returns with the pool still running: no GIL again */
+        return cu_gthread_run(&env);
     rc = cu_sync_run(&env);
-    PyEval_RestoreThread(sv->ts);
+    PyEval_RestoreThread(tls_ts);
     return rc;
 }
 
@@ -577,8 +608,9 @@ static int run(struct server *sv)
         fprintf(stderr, "Error: No application module specified.\n");
         return 1;
     }
-    if (strcmp(sv->cfg.worker_class, "sync") != 0) {
-        fprintf(stderr, "Error: worker class %s is not built yet; use sync\n",
+    if (strcmp(sv->cfg.worker_class, "sync") != 0 &&
+        strcmp(sv->cfg.worker_class, "gthread") != 0) {
+        fprintf(stderr, "Error: worker class %s is not built yet; use sync or gthread\n",
                 sv->cfg.worker_class);
         return 1;
     }

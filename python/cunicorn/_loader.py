@@ -97,8 +97,12 @@ def load_app(uri):
     return app
 
 
-def dump_stacks(fd):
+def dump_stacks(fd, stuck_signal=0):
     """On SIGABRT (the master's timeout) and on fatal signals, the Python
     stack of every thread goes to fd; then the handler that was installed
-    before runs (faulthandler re-raises the signal to it)."""
+    before runs (faulthandler re-raises the signal to it). With
+    stuck_signal, that signal writes the stack of the thread it is sent
+    to (gthread: a request running past --timeout)."""
     faulthandler.enable(file=fd, all_threads=True)
+    if stuck_signal:
+        faulthandler.register(stuck_signal, file=fd, all_threads=False)

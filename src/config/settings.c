@@ -107,6 +107,11 @@ const struct cu_setting cu_settings[] = {
      .meta = "INT", .type = CU_INT, .offset = OFF(keepalive), .dflt = "2",
      .help = "Seconds an idle keep-alive connection waits for its next "
              "request (not with sync workers); 0 turns keep-alive off."},
+    {.name = "buffer_body", .section = S_WORKER, .flags = {"--buffer-body"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(buffer_body), .dflt = "65536",
+     .help = "gthread: a request body of up to this many bytes (with a "
+             "Content-Length) is read before a thread runs the app, so a "
+             "slow upload holds no thread; 0 turns it off. Not in Gunicorn."},
     /* Security */
     {.name = "limit_request_line", .section = S_SECURITY,
      .flags = {"--limit-request-line"}, .meta = "INT", .type = CU_INT,
@@ -1006,6 +1011,11 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
     if (c->workers < 1) {
         cu_seterr(err, errlen, "Invalid value for workers: %d (must be at "
                "least 1)", c->workers);
+        return -1;
+    }
+    if (c->buffer_body < 0) {
+        cu_seterr(err, errlen, "Invalid value for buffer_body: %d (must be at "
+               "least 0)", c->buffer_body);
         return -1;
     }
     if (c->threads < 1) {

@@ -51,6 +51,7 @@ struct cu_config {
     int timeout;
     int graceful_timeout;
     int keepalive;
+    int buffer_body;
     /* Security */
     int limit_request_line;
     int limit_request_fields;

@@ -20,12 +20,23 @@ int cu_conn_init(struct cu_conn *c, int fd, size_t cap)
 {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
+    c->timeout_ms = 30000;
+    if (cap == 0)
+        return 0;
     c->buf = malloc(cap);
     if (!c->buf)
         return -1;
     c->cap = cap;
-    c->timeout_ms = 30000;
     return 0;
+}
+
+void cu_conn_shrink(struct cu_conn *c)
+{
+    if (c->start == c->end && c->keep == 0) {
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = c->start = c->end = 0;
+    }
 }
 
 void cu_conn_close(struct cu_conn *c)
@@ -51,6 +62,10 @@ static int wait_for(struct cu_conn *c, short events)
 {
     long long deadline = now_ms() + c->timeout_ms;
 
+    if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
+        errno = EAGAIN;
+        return -1;
+    }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
         long long left = deadline - now_ms();
@@ -90,7 +105,7 @@ static int make_room(struct cu_conn *c, size_t max)
         c->start = c->keep;
     }
     if (c->end == c->cap) {
-        size_t cap = c->cap * 2;
+        size_t cap = c->cap ? c->cap * 2 : CU_CONN_BUF;
         char *p;
         if (c->cap >= max) {
             errno = ENOBUFS;

@@ -25,15 +25,23 @@ struct cu_conn {
     size_t keep;          /* buf[0..keep) survives a refill: the head of
                            * the request being served (<= start) */
     int eof;
-    int timeout_ms;       /* the longest wait for one read or write */
+    int timeout_ms;       /* the longest wait for one read or write; 0:
+                           * never wait, fail with EAGAIN */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
     int has_proxy;        /* a PROXY header came first: proxy says who */
     struct http_proxy proxy;
 };
 
-/* Allocates the read buffer (cap bytes). 0 or -1 (ENOMEM). */
+/* The read buffer's first size, when it is allocated on demand. */
+#define CU_CONN_BUF 8192
+
+/* Allocates the read buffer (cap bytes; 0: on the first read). 0 or -1
+ * (ENOMEM). */
 int cu_conn_init(struct cu_conn *c, int fd, size_t cap);
+/* Frees the read buffer if it holds nothing: an idle connection costs
+ * no buffer. The next read allocates it again. */
+void cu_conn_shrink(struct cu_conn *c);
 void cu_conn_close(struct cu_conn *c);
 
 /*

@@ -7,6 +7,8 @@
 #ifndef CU_WORKER_WORKER_H
 #define CU_WORKER_WORKER_H
 
+#include <signal.h>
+
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/arbiter.h"
@@ -29,6 +31,13 @@ struct cu_worker_env {
     int timeout;            /* --timeout: also bounds a slow client's head */
     int graceful_timeout;
     int max_requests;       /* 0: never recycle */
+    int keepalive;          /* gthread: idle keep-alive seconds; 0: none */
+    int worker_connections; /* gthread: open connections at most */
+    int threads;            /* gthread: the pool's size */
+    size_t buffer_body;     /* gthread: bodies up to this size are read
+                             * before the app runs (0: never) */
+    int dump_signal;        /* gthread: raised on a thread stuck past
+                             * --timeout, to log its Python stack; 0: none */
     const char *const *allow;  /* forwarded_allow_ips: trusted peers */
     size_t n_allow;
     const char *const *proxy_allow;  /* proxy_allow_ips */
@@ -38,16 +47,46 @@ struct cu_worker_env {
                  const char *head, struct cu_body *b, int must_close,
                  struct cu_served *out);
     void *app;
+    /* Called by each pool thread (gthread) before its first and after its
+     * last serve; may be NULL. */
+    void (*thread_start)(void *app);
+    void (*thread_stop)(void *app);
     struct cu_worker_slot *slot;
     pid_t ppid;             /* the master: a worker whose parent changes exits */
 };
+
+/* Set by the signal handlers (signals.c): TERM asks for a graceful stop,
+ * USR1 for the logs to be reopened. */
+extern volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
 
 /* Installs the worker's signal handlers (TERM, INT, QUIT, USR1, ABRT);
  * before the app is loaded. 0 or -1 (logged). */
 int cu_worker_signals(struct cu_worker_slot *slot);
 
+/* ---- request.c: what every worker class does around one request ---- */
+
+long long cu_now_us(void);
+/* How far a connection's buffer may grow while it holds a head. */
+size_t cu_head_max(const struct cu_worker_env *env);
+/* Parses what c holds: the PROXY header first while *proxy_done is 0,
+ * then the head. The head's length, HTTP_AGAIN, or an HTTP_E_* code. */
+int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
+                     struct http_parser *p, struct http_request *r,
+                     int *proxy_done);
+/* The request line as received, NUL-terminated, cut to fit n bytes. */
+void cu_request_line(const struct http_request *r, const char *head, char *out,
+                     size_t n);
+/* Writes the access log line of a served request. */
+void cu_access(const struct cu_conn *c, const struct http_request *r,
+               const char *head, const struct cu_served *served,
+               long long started_us);
+
 /* The sync worker: one request at a time, Connection: close after each.
  * Returns the worker's exit status. */
 int cu_sync_run(struct cu_worker_env *env);
+
+/* The gthread worker: persistent connections in a poller, requests on a
+ * pool of env->threads threads. Returns the worker's exit status. */
+int cu_gthread_run(struct cu_worker_env *env);
 
 #endif

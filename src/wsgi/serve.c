@@ -612,6 +612,9 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
                  p->status == 204 || p->status == 304;
     p->chunked = p->length < 0 && !p->no_body &&
                  (p->r->major > 1 || (p->r->major == 1 && p->r->minor >= 1));
+    /* a body that only the close can delimit (HTTP/1.0, no length) */
+    if (p->length < 0 && !p->no_body && !p->chunked)
+        p->must_close = 1;
     p->headers_set = 1;
     return 0;
 }

@@ -148,6 +148,7 @@ static const struct expect expected[] = {
     {"timeout", CU_INT, "-t --timeout"},
     {"graceful_timeout", CU_INT, "--graceful-timeout"},
     {"keepalive", CU_INT, "--keep-alive"},
+    {"buffer_body", CU_INT, "--buffer-body"},  /* ours */
     {"limit_request_line", CU_INT, "--limit-request-line"},
     {"limit_request_fields", CU_INT, "--limit-request-fields"},
     {"limit_request_field_size", CU_INT, "--limit-request-field_size"},

@@ -1,0 +1,92 @@
+/*
+ * The poller on Linux's epoll: EPOLLONESHOT gives the one-shot arming
+ * for free, and epoll_wait() from several threads hands each event to one
+ * of them. See poller.h.
+ */
+#include "ev/poller.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+struct cu_poller {
+    int fd;
+};
+
+struct cu_poller *cu_poller_new(void)
+{
+    struct cu_poller *p = malloc(sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->fd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->fd < 0) {
+        int err = errno;
+        free(p);
+        errno = err;
+        return NULL;
+    }
+    return p;
+}
+
+void cu_poller_free(struct cu_poller *p)
+{
+    if (!p)
+        return;
+    close(p->fd);
+    free(p);
+}
+
+static int ctl(struct cu_poller *p, int op, int fd, unsigned events, void *data)
+{
+    struct epoll_event ev;
+
+    ev.events = EPOLLONESHOT | EPOLLRDHUP;
+    if (events & CU_EV_IN)
+        ev.events |= EPOLLIN;
+    if (events & CU_EV_OUT)
+        ev.events |= EPOLLOUT;
+    ev.data.ptr = data;
+    return epoll_ctl(p->fd, op, fd, &ev);
+}
+
+int cu_poller_add(struct cu_poller *p, int fd, unsigned events, void *data)
+{
+    return ctl(p, EPOLL_CTL_ADD, fd, events, data);
+}
+
+int cu_poller_arm(struct cu_poller *p, int fd, unsigned events, void *data)
+{
+    return ctl(p, EPOLL_CTL_MOD, fd, events, data);
+}
+
+int cu_poller_del(struct cu_poller *p, int fd)
+{
+    struct epoll_event ev = {0, {0}};
+
+    return epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
+                   int timeout_ms)
+{
+    struct epoll_event ev;
+    int n = epoll_wait(p->fd, &ev, 1, timeout_ms);
+
+    if (n <= 0)
+        return n;
+    *data = ev.data.ptr;
+    *events = 0;
+    /* a hang-up or an error is reported as readable: the read says which */
+    if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        *events |= CU_EV_IN;
+    if (ev.events & EPOLLOUT)
+        *events |= CU_EV_OUT;
+    return 1;
+}
+
+const char *cu_poller_backend(void)
+{
+    return "epoll";
+}

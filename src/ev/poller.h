@@ -1,0 +1,41 @@
+/*
+ * A tiny poller: fds armed for one readiness event each, reported to
+ * whichever thread waits. Plain C, no HTTP. One backend per file, chosen
+ * at build time: epoll.c (Linux) or poll.c (anything POSIX).
+ *
+ * Arming is one-shot: once an fd's event has been reported to a waiter,
+ * the fd is disarmed until cu_poller_arm() is called again, so exactly one
+ * thread owns an fd between its event and its next arming. Every call is
+ * safe from several threads at once.
+ */
+#ifndef CU_EV_POLLER_H
+#define CU_EV_POLLER_H
+
+enum {
+    CU_EV_IN = 1u << 0,   /* readable, or the peer hung up */
+    CU_EV_OUT = 1u << 1   /* writable */
+};
+
+struct cu_poller;
+
+/* A new poller, or NULL with errno. */
+struct cu_poller *cu_poller_new(void);
+void cu_poller_free(struct cu_poller *p);
+
+/* Registers fd and arms it for events; data comes back with its event.
+ * 0, or -1 with errno. */
+int cu_poller_add(struct cu_poller *p, int fd, unsigned events, void *data);
+/* Re-arms a registered fd after its event was reported. 0, or -1 (errno). */
+int cu_poller_arm(struct cu_poller *p, int fd, unsigned events, void *data);
+/* Unregisters fd (before closing it). 0, or -1 (errno). */
+int cu_poller_del(struct cu_poller *p, int fd);
+
+/* Waits up to timeout_ms (-1: no limit) for one armed fd to be ready.
+ * 1 with *data and *events set, 0 on timeout, -1 with errno (EINTR). */
+int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
+                   int timeout_ms);
+
+/* "epoll" or "poll". */
+const char *cu_poller_backend(void);
+
+#endif

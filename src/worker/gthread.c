@@ -1,0 +1,726 @@
+/*
+ * The gthread worker (-k gthread, or sync with --threads > 1): persistent
+ * connections, pipelining, and a pool of threads that run the app.
+ *
+ * One poller holds the listeners and every connection that waits for
+ * bytes: new ones, idle keep-alive ones, slow clients part-way through a
+ * head (or a small body), and closing ones draining the peer's last bytes.
+ * The pool threads take turns at the poller: each event goes to one
+ * thread, which accepts, or reads and parses without the GIL, and only
+ * when a request is complete does it take the GIL and run the app. So a
+ * slow client costs a connection's memory, never a thread. Arming is
+ * one-shot: between an event and its re-arming exactly one thread owns the
+ * connection.
+ *
+ * The worker's main thread never serves: it beats the heartbeat every
+ * second whatever the pool does, expires timers, reports a request stuck
+ * past --timeout (its request line, then its Python stack through
+ * env->dump_signal), and runs the graceful stop.
+ *
+ * Timers: three lists under one lock, each ordered by deadline --
+ * idle (--keep-alive), head (--timeout from the first byte of a request,
+ * or from accept) and linger (2 s). The main thread expires a connection
+ * without touching its owner's work: it marks it expired and shuts the
+ * socket down, which wakes the poller; the thread that gets that event
+ * closes it.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ev/poller.h"
+#include "net/allow.h"
+
+#define ACCEPT_BATCH 16
+#define LINGER_MS 2000           /* a closing connection's last bytes */
+#define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
+#define DRAIN_MS 5000
+
+enum kind { SRC_LISTENER, SRC_CONN };
+
+enum state {
+    ST_HEAD,    /* reading a head (new, or after the first byte) */
+    ST_BODY,    /* head done, reading a small body before the app runs */
+    ST_IDLE,    /* keep-alive: between requests, no byte yet */
+    ST_LINGER   /* response sent, write side shut, dropping input */
+};
+
+struct gconn;
+
+struct glist {
+    struct gconn *first, *last;
+    int n;
+};
+
+struct gconn {
+    enum kind kind;           /* SRC_CONN; first, as in struct glisten */
+    enum state state;
+    struct cu_conn c;
+    struct http_parser p;
+    struct http_request r;
+    struct http_header *headers;  /* allocated while a request is read */
+    struct cu_body body;
+    int trusted;              /* peer in forwarded_allow_ips */
+    int proxy_done;
+    size_t head_off;          /* ST_BODY: where the head starts in c.buf */
+    long long deadline;       /* ms, while in a list */
+    /* under the worker's lock: */
+    struct glist *list;
+    struct gconn *prev, *next;
+    int expired;              /* the main thread timed it out */
+};
+
+struct glisten {
+    enum kind kind;           /* SRC_LISTENER */
+    struct cu_listener *l;
+};
+
+struct gworker;
+
+struct gthread {
+    pthread_t tid;
+    struct gworker *w;
+    atomic_llong since_ms;    /* in the app since; 0: not */
+    atomic_ulong seq;         /* requests begun */
+    unsigned long reported;   /* main thread: seq last reported stuck */
+    char request[256];        /* the request line being served */
+};
+
+struct gworker {
+    struct cu_worker_env *env;
+    struct cu_poller *poller;
+    struct glisten *listeners;
+    struct gthread *threads;
+    int timeout_ms;           /* --timeout (0: an hour) */
+    size_t head_max, body_max;
+    pthread_mutex_t lock;     /* guards the lists, parked, gconn.list/expired */
+    struct glist idle, head, linger;
+    int parked;               /* listeners left unarmed at the cap */
+    atomic_int nconns;
+    atomic_int served;
+    atomic_int accepting;
+};
+
+static long long now_ms(void)
+{
+    return cu_now_us() / 1000;
+}
+
+/* ---- timer lists (called with the lock held) ------------------------------ */
+
+/* Inserts g by deadline, searching from the end: new entries are mostly
+ * the latest. */
+static void list_insert(struct glist *l, struct gconn *g)
+{
+    struct gconn *at = l->last;
+
+    while (at && at->deadline > g->deadline)
+        at = at->prev;
+    g->prev = at;
+    g->next = at ? at->next : l->first;
+    if (g->next)
+        g->next->prev = g;
+    else
+        l->last = g;
+    if (at)
+        at->next = g;
+    else
+        l->first = g;
+    g->list = l;
+    l->n++;
+}
+
+static void list_remove(struct gconn *g)
+{
+    struct glist *l = g->list;
+
+    if (!l)
+        return;
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        l->first = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    else
+        l->last = g->prev;
+    g->prev = g->next = NULL;
+    g->list = NULL;
+    l->n--;
+}
+
+/* Times g out: its owner is the poller, so wake it with a shutdown and
+ * let the thread that gets the event close it. */
+static void expire(struct gconn *g)
+{
+    list_remove(g);
+    g->expired = 1;
+    (void)shutdown(g->c.fd, SHUT_RDWR);
+}
+
+/* Expires what is due in l; returns the next deadline in l, or 0. */
+static long long expire_due(struct glist *l, long long now)
+{
+    while (l->first && l->first->deadline <= now)
+        expire(l->first);
+    return l->first ? l->first->deadline : 0;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void rearm_listeners(struct gworker *w)
+{
+    for (size_t i = 0; i < w->env->n_listeners; i++)
+        if (cu_poller_arm(w->poller, w->listeners[i].l->fd, CU_EV_IN,
+                          &w->listeners[i]) < 0 && errno != ENOENT)
+            cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+}
+
+static void destroy(struct gworker *w, struct gconn *g)
+{
+    int unpark = 0;
+
+    /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
+     * then close() alone would leave the registration behind */
+    (void)cu_poller_del(w->poller, g->c.fd);
+    cu_conn_close(&g->c);
+    free(g->headers);
+    free(g);
+    pthread_mutex_lock(&w->lock);
+    if (atomic_fetch_sub(&w->nconns, 1) - 1 < w->env->worker_connections &&
+        w->parked && atomic_load(&w->accepting)) {
+        w->parked = 0;
+        unpark = 1;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (unpark)
+        rearm_listeners(w);
+}
+
+/* Puts g back in the poller, in the timer list of its state. */
+static void park(struct gworker *w, struct gconn *g)
+{
+    struct glist *l = g->state == ST_IDLE ? &w->idle
+                      : g->state == ST_LINGER ? &w->linger : &w->head;
+
+    pthread_mutex_lock(&w->lock);
+    list_insert(l, g);
+    pthread_mutex_unlock(&w->lock);
+    if (cu_poller_arm(w->poller, g->c.fd, CU_EV_IN, g) < 0) {
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+        pthread_mutex_lock(&w->lock);
+        list_remove(g);
+        pthread_mutex_unlock(&w->lock);
+        destroy(w, g);
+    }
+}
+
+/* Closes g after a response: at once when the peer has nothing more to
+ * send, else after a linger, so that unread input cannot turn the close
+ * into a reset that destroys the response at the peer. */
+static void finish(struct gworker *w, struct gconn *g, int unread)
+{
+    if (!unread || shutdown(g->c.fd, SHUT_WR) < 0) {
+        destroy(w, g);
+        return;
+    }
+    g->state = ST_LINGER;
+    g->deadline = now_ms() + LINGER_MS;
+    park(w, g);
+}
+
+/* Allocates what a request needs and starts its parse. -1: no memory. */
+static int begin_head(struct gworker *w, struct gconn *g)
+{
+    const struct http_config *http = w->env->http;
+
+    if (!g->headers) {
+        g->headers = malloc(sizeof(*g->headers) * http->limit_request_fields);
+        if (!g->headers) {
+            cu_log(CU_ERROR, "out of memory for a request");
+            return -1;
+        }
+    }
+    http_parser_init(&g->p, http, g->trusted);
+    http_request_init(&g->r, g->headers, http->limit_request_fields);
+    g->state = ST_HEAD;
+    return 0;
+}
+
+static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *peer,
+                     socklen_t plen, const struct cu_listener *l)
+{
+    const struct cu_worker_env *env = w->env;
+    struct gconn *g = calloc(1, sizeof(*g));
+
+    if (!g || cu_conn_init(&g->c, fd, 0) < 0) {
+        cu_log(CU_ERROR, "out of memory for a connection");
+        free(g);
+        close(fd);
+        return;
+    }
+    g->kind = SRC_CONN;
+    g->c.peer = *peer;
+    g->c.peerlen = plen;
+    g->c.listener = l;
+    g->c.timeout_ms = 0;
+    g->trusted = cu_addr_allowed((const struct sockaddr *)peer, plen, env->allow,
+                                 env->n_allow);
+    g->proxy_done = env->proxy == HTTP_PROXY_OFF;
+    atomic_fetch_add(&w->nconns, 1);
+    g->state = ST_HEAD;
+    g->deadline = now_ms() + w->timeout_ms;
+    pthread_mutex_lock(&w->lock);
+    list_insert(&w->head, g);
+    pthread_mutex_unlock(&w->lock);
+    if (cu_poller_add(w->poller, fd, CU_EV_IN, g) < 0) {
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+        pthread_mutex_lock(&w->lock);
+        list_remove(g);
+        pthread_mutex_unlock(&w->lock);
+        destroy(w, g);
+    }
+}
+
+static void on_listener(struct gworker *w, struct glisten *gl)
+{
+    int cap = w->env->worker_connections;
+
+    for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(gl->l->fd, (struct sockaddr *)&peer, &plen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                cu_log(CU_ERROR, "worker: accept: %s", strerror(errno));
+            break;
+        }
+        add_conn(w, fd, &peer, plen, gl->l);
+    }
+    pthread_mutex_lock(&w->lock);
+    if (!atomic_load(&w->accepting)) {
+        pthread_mutex_unlock(&w->lock);
+        return;
+    }
+    if (atomic_load(&w->nconns) >= cap) {
+        w->parked = 1;  /* destroy() re-arms the listeners */
+        pthread_mutex_unlock(&w->lock);
+        return;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+/* Gunicorn's keep-alive rule for gthread (shared reference §4): never when
+ * keepalive is 0, when stopping, when the request says close, or when the
+ * idle connections reach worker_connections - threads. */
+static int must_close(struct gworker *w, const struct gconn *g)
+{
+    const struct cu_worker_env *env = w->env;
+    int idle;
+
+    if (env->keepalive <= 0 || cu_worker_stop ||
+        !(g->r.flags & HTTP_REQ_KEEP_ALIVE) || (g->r.flags & HTTP_REQ_MUST_CLOSE))
+        return 1;
+    if (env->max_requests > 0 && atomic_load(&w->served) + 1 >= env->max_requests)
+        return 1;
+    pthread_mutex_lock(&w->lock);
+    idle = w->idle.n;
+    pthread_mutex_unlock(&w->lock);
+    return idle >= env->worker_connections - env->threads;
+}
+
+/* Runs the app on the request whose head g holds. Returns 1 when g stays
+ * open for the next request (reset for it), 0 when it was closed. */
+static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    struct cu_worker_env *env = w->env;
+    const char *head = g->c.buf + g->head_off;
+    struct cu_served served;
+    long long t0 = cu_access_enabled() ? cu_now_us() : 0;
+    int close_it = must_close(w, g), rc;
+
+    memset(&served, 0, sizeof(served));
+    cu_request_line(&g->r, head, t->request, sizeof(t->request));
+    atomic_fetch_add(&t->seq, 1);
+    atomic_store(&t->since_ms, now_ms());
+    /* the app's reads and writes wait in this thread, bounded */
+    g->c.timeout_ms = w->timeout_ms;
+    rc = env->serve(env->app, &g->c, &g->r, head, &g->body, close_it, &served);
+    atomic_store(&t->since_ms, 0);
+    /* the buffer may have moved, never the pinned head within it */
+    if (cu_access_enabled())
+        cu_access(&g->c, &g->r, g->c.buf + g->head_off, &served, t0);
+    if (env->max_requests > 0 &&
+        atomic_fetch_add(&w->served, 1) + 1 == env->max_requests) {
+        cu_log(CU_INFO, "Autorestarting worker after current request.");
+        cu_worker_stop = 1;
+    }
+    if (rc < 0) {
+        destroy(w, g);
+        return 0;
+    }
+    if (served.close || cu_worker_stop) {
+        g->c.timeout_ms = 0;
+        finish(w, g, !g->body.done);
+        return 0;
+    }
+    if (!g->body.done) {
+        g->c.timeout_ms = DRAIN_MS;
+        if (cu_body_drain(&g->body, &g->c, DRAIN_LIMIT) < 0) {
+            destroy(w, g);
+            return 0;
+        }
+    }
+    g->c.timeout_ms = 0;
+    g->c.keep = 0;
+    return 1;
+}
+
+/* A refused request: Gunicorn's answer, then close. */
+static void refuse(struct gworker *w, struct gconn *g, int code)
+{
+    if (code != HTTP_E_EOF)
+        cu_log(CU_WARNING, "Invalid request: %s", http_error_info(code)->name);
+    g->c.timeout_ms = 1000;  /* an error page fits any socket buffer */
+    if (!http_error_info(code)->respond || cu_conn_send_error(&g->c, code) < 0) {
+        destroy(w, g);
+        return;
+    }
+    g->c.timeout_ms = 0;
+    finish(w, g, 1);
+}
+
+/* A complete head of len bytes: sets up its body. 1 when the app can run,
+ * 0 when a small body is still on its way (state ST_BODY). */
+static int head_done(struct gworker *w, struct gconn *g, int64_t len)
+{
+    g->head_off = g->c.start;
+    g->c.start += (size_t)len;
+    g->c.keep = g->c.start;  /* the head stays put while the body is read */
+    cu_body_init(&g->body, &g->r, w->env->http);
+    if (g->r.body == HTTP_BODY_LENGTH && g->r.content_length <= w->env->buffer_body &&
+        !(g->r.flags & HTTP_REQ_EXPECT_CONTINUE) &&
+        g->c.end - g->c.start < g->r.content_length) {
+        g->state = ST_BODY;
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Takes g as far as it goes without waiting: reads what the peer sent,
+ * parses, runs the app, and again for pipelined requests; then parks g in
+ * the poller, or closes it.
+ */
+static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (g->state == ST_BODY) {
+            if (g->c.end - g->c.start >= g->r.content_length) {
+                if (!run_request(w, t, g))
+                    return;
+                if (begin_head(w, g) < 0) {
+                    destroy(w, g);
+                    return;
+                }
+                continue;
+            }
+        } else if (g->state == ST_HEAD) {
+            int64_t rc;
+            if (!g->headers && begin_head(w, g) < 0) {  /* a new connection */
+                destroy(w, g);
+                return;
+            }
+            rc = cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
+            if (rc > 0) {
+                if (!head_done(w, g, rc))
+                    continue;
+                if (!run_request(w, t, g))
+                    return;
+                if (begin_head(w, g) < 0) {
+                    destroy(w, g);
+                    return;
+                }
+                if (g->c.end == g->c.start) {
+                    /* nothing pipelined: idle, without a buffer */
+                    g->state = ST_IDLE;
+                    cu_conn_shrink(&g->c);
+                    free(g->headers);
+                    g->headers = NULL;
+                    g->deadline = now_ms() + (long long)w->env->keepalive * 1000;
+                    park(w, g);
+                    return;
+                }
+                g->deadline = now_ms() + w->timeout_ms;  /* a new head */
+                continue;
+            }
+            if (rc != HTTP_AGAIN) {
+                refuse(w, g, (int)rc);
+                return;
+            }
+        }
+        n = cu_conn_fill(&g->c, g->state == ST_BODY ? w->body_max : w->head_max);
+        if (n > 0) {
+            if (g->state == ST_IDLE) {
+                /* the first byte of a new request: the head's clock starts */
+                if (begin_head(w, g) < 0) {
+                    destroy(w, g);
+                    return;
+                }
+                g->deadline = now_ms() + w->timeout_ms;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            park(w, g);
+            return;
+        }
+        /* EOF, reset, or a head past the buffer's limit: just close, as
+         * Gunicorn does when the peer is gone */
+        destroy(w, g);
+        return;
+    }
+}
+
+static void linger(struct gworker *w, struct gconn *g)
+{
+    char sink[4096];
+
+    for (;;) {
+        ssize_t n = recv(g->c.fd, sink, sizeof(sink), 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            park(w, g);  /* its deadline is unchanged */
+            return;
+        }
+        destroy(w, g);
+        return;
+    }
+}
+
+static void on_conn(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    int expired;
+
+    pthread_mutex_lock(&w->lock);
+    expired = g->expired;
+    list_remove(g);
+    pthread_mutex_unlock(&w->lock);
+    if (expired)
+        destroy(w, g);
+    else if (g->state == ST_LINGER)
+        linger(w, g);
+    else
+        advance(w, t, g);
+}
+
+/* ---- the pool ------------------------------------------------------------- */
+
+static void *pool_main(void *arg)
+{
+    struct gthread *t = arg;
+    struct gworker *w = t->w;
+
+    if (w->env->thread_start)
+        w->env->thread_start(w->env->app);
+    for (;;) {
+        void *data;
+        unsigned events;
+        int rc = cu_poller_wait(w->poller, &data, &events, 1000);
+
+        if (rc < 0 && errno != EINTR) {
+            cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+            break;
+        }
+        if (rc <= 0)
+            continue;
+        if (*(enum kind *)data == SRC_LISTENER)
+            on_listener(w, data);
+        else
+            on_conn(w, t, data);
+    }
+    return NULL;
+}
+
+/* Starts the pool with every signal blocked but the ones that must reach
+ * the thread that caused or is meant for them: the process's signals all
+ * go to the main thread. */
+static int start_pool(struct gworker *w)
+{
+    sigset_t all, old;
+    int rc = 0;
+
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    if (w->env->dump_signal > 0)
+        sigdelset(&all, w->env->dump_signal);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < w->env->threads && rc == 0; i++) {
+        w->threads[i].w = w;
+        rc = pthread_create(&w->threads[i].tid, NULL, pool_main, &w->threads[i]);
+        if (rc)
+            cu_log(CU_ERROR, "worker: starting thread %d: %s", i + 1, strerror(rc));
+        else
+            pthread_detach(w->threads[i].tid);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc ? -1 : 0;
+}
+
+/* ---- the main thread ------------------------------------------------------ */
+
+/* Logs each request running past --timeout once, then its Python stack. */
+static void report_stuck(struct gworker *w, long long now)
+{
+    if (w->timeout_ms <= 0)
+        return;
+    for (int i = 0; i < w->env->threads; i++) {
+        struct gthread *t = &w->threads[i];
+        long long since = atomic_load(&t->since_ms);
+        unsigned long seq = atomic_load(&t->seq);
+
+        if (!since || now - since < w->timeout_ms || t->reported == seq)
+            continue;
+        t->reported = seq;
+        cu_log(CU_WARNING, "Request running for %llds (past --timeout) on thread "
+               "%#lx (pid: %d): %s", (now - since) / 1000, (unsigned long)t->tid,
+               (int)getpid(), t->request);
+        if (w->env->dump_signal > 0)
+            pthread_kill(t->tid, w->env->dump_signal);
+    }
+}
+
+/* One turn of the main thread: beat, expire, report; sleeps until the
+ * next timer, a second at most, or a signal. */
+static void tick(struct gworker *w, int max_sleep_ms)
+{
+    long long now = now_ms(), next = now + max_sleep_ms, d;
+
+    cu_heartbeat(w->env->slot);
+    if (cu_worker_reopen) {
+        cu_worker_reopen = 0;
+        cu_log_reopen();
+    }
+    pthread_mutex_lock(&w->lock);
+    if (cu_worker_stop) {
+        /* no keep-alive now: idle connections go at once, and so do new
+         * ones that have sent nothing */
+        struct gconn *g = w->head.first, *after;
+        while (w->idle.first)
+            expire(w->idle.first);
+        for (; g; g = after) {
+            after = g->next;
+            if (g->c.end == 0)
+                expire(g);
+        }
+    }
+    if ((d = expire_due(&w->idle, now)) && d < next)
+        next = d;
+    if ((d = expire_due(&w->head, now)) && d < next)
+        next = d;
+    if ((d = expire_due(&w->linger, now)) && d < next)
+        next = d;
+    pthread_mutex_unlock(&w->lock);
+    report_stuck(w, now);
+    /* a list that was empty gets deadlines no sooner than its shortest
+     * duration, which max_sleep_ms never exceeds */
+    (void)poll(NULL, 0, (int)(next - now));
+}
+
+static void stop_accepting(struct gworker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    atomic_store(&w->accepting, 0);
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < w->env->n_listeners; i++)
+        (void)cu_poller_del(w->poller, w->listeners[i].l->fd);
+}
+
+static int setup(struct gworker *w, struct cu_worker_env *env)
+{
+    int shortest = 1000;
+
+    memset(w, 0, sizeof(*w));
+    w->env = env;
+    w->timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
+    w->head_max = cu_head_max(env);
+    w->body_max = w->head_max + env->buffer_body;
+    if (env->threads < 1)
+        env->threads = 1;
+    if (env->worker_connections < 1)
+        env->worker_connections = 1;
+    atomic_store(&w->accepting, 1);
+    pthread_mutex_init(&w->lock, NULL);
+    w->poller = cu_poller_new();
+    w->listeners = calloc(env->n_listeners ? env->n_listeners : 1, sizeof(*w->listeners));
+    w->threads = calloc((size_t)env->threads, sizeof(*w->threads));
+    if (!w->poller || !w->listeners || !w->threads) {
+        cu_log(CU_ERROR, "worker: %s", strerror(errno ? errno : ENOMEM));
+        return -1;
+    }
+    for (size_t i = 0; i < env->n_listeners; i++) {
+        w->listeners[i].kind = SRC_LISTENER;
+        w->listeners[i].l = &env->listeners[i];
+        if (cu_poller_add(w->poller, env->listeners[i].fd, CU_EV_IN, &w->listeners[i]) < 0) {
+            cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (env->keepalive > 0 && env->keepalive * 1000 < shortest)
+        shortest = env->keepalive * 1000;
+    return shortest;
+}
+
+int cu_gthread_run(struct cu_worker_env *env)
+{
+    struct gworker w;
+    long long until;
+    int max_sleep = setup(&w, env);
+
+    if (max_sleep < 0 || start_pool(&w) < 0)
+        return 1;
+    while (!cu_worker_stop) {
+        if (getppid() != env->ppid) {
+            cu_log(CU_INFO, "Parent changed, shutting down: %d", (int)getpid());
+            cu_worker_stop = 1;
+            break;
+        }
+        tick(&w, max_sleep);
+    }
+    /* graceful: no new connections; idle ones close, requests in flight
+     * finish, within --graceful-timeout */
+    stop_accepting(&w);
+    until = now_ms() + (long long)env->graceful_timeout * 1000;
+    while (atomic_load(&w.nconns) > 0 && now_ms() < until)
+        tick(&w, 100);
+    if (cu_worker_reopen)
+        cu_log_reopen();
+    cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
+    /* the pool is left running: the process exits under it */
+    return 0;
+}

@@ -494,6 +494,13 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             park(w, g);
             return;
         }
+        if (n == 0 && g->state == ST_BODY) {
+            /* the body is cut short: the app sees that as it reads, as
+             * with sync (the head and what came of the body are here) */
+            if (run_request(w, t, g))
+                destroy(w, g);
+            return;
+        }
         /* EOF, reset, or a head past the buffer's limit: just close, as
          * Gunicorn does when the peer is gone */
         destroy(w, g);
@@ -693,6 +700,9 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     }
     if (env->keepalive > 0 && env->keepalive * 1000 < shortest)
         shortest = env->keepalive * 1000;
+    /* the heartbeat twice per --timeout, so the master never sees a gap */
+    if (env->timeout > 0 && env->timeout * 500 < shortest)
+        shortest = env->timeout * 500;
     return shortest;
 }
 

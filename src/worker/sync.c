@@ -129,7 +129,9 @@ int cu_sync_run(struct cu_worker_env *env)
             cu_worker_reopen = 0;
             cu_log_reopen();
         }
-        rc = poll(pfd, (nfds_t)n, 1000);
+        /* the heartbeat twice per --timeout at least, as Gunicorn's */
+        rc = poll(pfd, (nfds_t)n,
+                  env->timeout > 0 && env->timeout < 2 ? env->timeout * 500 : 1000);
         if (rc < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poll: %s", strerror(errno));
             break;

@@ -1,10 +1,12 @@
 """Every request corpus case, replayed over a socket against the running
-server (sync worker, an app that reads the body to the end).
+server (an app that reads the body to the end), with the sync worker and
+with gthread.
 
-Valid cases: the first request's method, target, query, headers and body
-as the app saw them (the sync worker answers one request per connection).
+Valid cases: each request's method, target, query, headers and body as the
+app saw them -- the first only with sync (one request per connection);
+with gthread every pipelined request in turn, up to the one that closes.
 Invalid cases: the status Gunicorn answers, or a close without a byte.
-One server runs per distinct set of settings.
+One server runs per distinct set of settings and worker class.
 """
 
 import json
@@ -78,10 +80,28 @@ def response(raw):
     return head.split(b"\r\n"), body
 
 
-def check_valid(name, raw, exp):
-    first = exp[0]
-    lines, body = response(raw)
-    assert lines[0].split(b" ")[1] == b"200", (name, raw[:300])
+def responses(raw):
+    """Splits what a kept-alive connection sent into its responses (every
+    one of the echo app's has a Content-Length)."""
+    out = []
+    while raw:
+        lines, rest = response(raw)
+        length = [int(x.split(b":")[1]) for x in lines if x.lower().startswith(b"content-length:")]
+        assert length, lines
+        out.append((lines, rest[:length[0]]))
+        raw = rest[length[0]:]
+    return out
+
+
+def keeps_open(req):
+    conn = [v.lower() for k, v in req["headers"] if k.upper() == "CONNECTION"]
+    if tuple(req["version"]) == (1, 0):
+        return conn[:1] == ["keep-alive"]
+    return conn[:1] != ["close"]
+
+
+def check_request(name, lines, body, first):
+    assert lines[0].split(b" ")[1] == b"200", (name, lines, body[:300])
     got = json.loads(body)
     env = got["environ"]
     assert env["REQUEST_METHOD"] == first["method"], name
@@ -101,6 +121,22 @@ def check_valid(name, raw, exp):
         assert got["body"] == first["body"], name
 
 
+def check_valid(name, raw, exp, kept):
+    if not kept:
+        lines, body = response(raw)
+        check_request(name, lines, body, exp[0])
+        return
+    want = []
+    for req in exp:
+        want.append(req)
+        if not keeps_open(req):
+            break
+    got = responses(raw)
+    assert len(got) == len(want), (name, len(got), len(want), raw[:300])
+    for (lines, body), req in zip(got, want):
+        check_request(name, lines, body, req)
+
+
 def check_invalid(name, raw, exp):
     if exp["response_sent"]:
         assert raw.startswith(b"HTTP/1.1 %d " % exp["status"]), (name, exp, raw[:200])
@@ -109,14 +145,18 @@ def check_invalid(name, raw, exp):
         assert raw == b"", (name, raw[:200])
 
 
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
 @pytest.mark.parametrize("args", GROUPS, ids=lambda a: " ".join(a) or "defaults")
-def test_replay(server, args):
-    srv = server(*args)
+def test_replay(server, args, worker):
+    srv = server(*(WORKERS[worker] + args))
     group = [c for c in CASES if args_for(c[3]) == args]
     assert group
     for name, http, exp, cfg in group:
         raw = srv.raw(http.read_bytes())
         if "/valid/" in name:
-            check_valid(name, raw, exp)
+            check_valid(name, raw, exp, worker == "gthread")
         else:
             check_invalid(name, raw, exp)

@@ -1,8 +1,9 @@
 """Real Flask and Django apps served by cunicorn, over real sockets.
 
 apps/flaskapp.py and apps/djangoproj/ answer the same routes the same way,
-so every test here runs once against each framework. A framework that is
-not installed is skipped (Debian: python3-flask, python3-django).
+so every test here runs once against each framework, with the sync worker
+and with gthread. A framework that is not installed is skipped (Debian:
+python3-flask, python3-django).
 """
 
 import hashlib
@@ -34,9 +35,18 @@ def data_dir(tmp_path):
     return d
 
 
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "4")}
+
+
+@pytest.fixture(params=sorted(WORKERS))
+def worker(request):
+    return WORKERS[request.param]
+
+
 @pytest.fixture
-def start(fw, server, data_dir):
+def start(fw, worker, server, data_dir):
     def go(*args, propagate=False):
+        args = worker + args
         env = dict(os.environ, CUNICORN_TEST_DIR=str(data_dir),
                    DJANGO_SETTINGS_MODULE="djangoproj.settings")
         env.pop("CUNICORN_TEST_PROPAGATE", None)

@@ -1,0 +1,154 @@
+/*
+ * Tests of the poller (src/ev/), built once per backend: one-shot arming,
+ * re-arming, removal, timeouts, hang-ups, and several threads waiting at
+ * once with each event going to exactly one of them.
+ */
+#include "ev/poller.h"
+#include "../lib/tap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int pair(int sv[2])
+{
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
+}
+
+static void test_one_shot(void)
+{
+    struct cu_poller *p = cu_poller_new();
+    int sv[2], tag = 7;
+    void *data = NULL;
+    unsigned ev = 0;
+
+    ok(p != NULL, "%s: a poller", cu_poller_backend());
+    if (!p || pair(sv) < 0)
+        return;
+    ok(cu_poller_add(p, sv[0], CU_EV_IN, &tag) == 0, "add");
+    ok(cu_poller_wait(p, &data, &ev, 50) == 0, "nothing to read: a timeout");
+    ok(write(sv[1], "x", 1) == 1, "the peer writes");
+    ok(cu_poller_wait(p, &data, &ev, 1000) == 1 && data == &tag && (ev & CU_EV_IN),
+       "readable, with its data");
+    ok(cu_poller_wait(p, &data, &ev, 50) == 0,
+       "still readable, but disarmed: not reported again");
+    ok(cu_poller_arm(p, sv[0], CU_EV_IN, &tag) == 0, "re-arm");
+    ok(cu_poller_wait(p, &data, &ev, 1000) == 1 && data == &tag,
+       "reported again once re-armed");
+    ok(cu_poller_arm(p, sv[0], CU_EV_OUT, &tag) == 0 &&
+       cu_poller_wait(p, &data, &ev, 1000) == 1 && (ev & CU_EV_OUT),
+       "armed for writing: writable");
+    ok(cu_poller_arm(p, sv[0], CU_EV_IN, &tag) == 0 && cu_poller_del(p, sv[0]) == 0,
+       "del");
+    ok(cu_poller_wait(p, &data, &ev, 50) == 0, "a removed fd is not reported");
+    ok(cu_poller_del(p, sv[0]) < 0 && errno == ENOENT, "del twice: ENOENT");
+    ok(cu_poller_arm(p, sv[0], CU_EV_IN, &tag) < 0 && errno == ENOENT,
+       "arm after del: ENOENT");
+    /* a hang-up is reported as readable */
+    ok(cu_poller_add(p, sv[0], CU_EV_IN, &tag) == 0, "add again");
+    {
+        char c;
+        ok(read(sv[0], &c, 1) == 1, "drain the byte");
+    }
+    ok(cu_poller_arm(p, sv[0], CU_EV_IN, &tag) == 0, "arm");
+    ok(cu_poller_wait(p, &data, &ev, 50) == 0, "nothing to read now");
+    close(sv[1]);
+    ok(cu_poller_wait(p, &data, &ev, 1000) == 1 && (ev & CU_EV_IN),
+       "the peer's close wakes a reader");
+    /* shutdown of our own end wakes the poller: how timers expire */
+    {
+        int sv2[2], tag2 = 9;
+        ok(pair(sv2) == 0 && cu_poller_add(p, sv2[0], CU_EV_IN, &tag2) == 0,
+           "a second pair");
+        ok(cu_poller_wait(p, &data, &ev, 50) == 0, "idle");
+        shutdown(sv2[0], SHUT_RDWR);
+        ok(cu_poller_wait(p, &data, &ev, 1000) == 1 && data == &tag2,
+           "shutdown of our own end wakes the poller");
+        close(sv2[0]);
+        close(sv2[1]);
+    }
+    close(sv[0]);
+    cu_poller_free(p);
+}
+
+/* ---- several waiters ------------------------------------------------------ */
+
+#define N_FDS 64
+#define N_THREADS 4
+#define ROUNDS 50
+
+struct shared {
+    struct cu_poller *p;
+    int fds[N_FDS][2];
+    atomic_int seen[N_FDS];
+    atomic_int total, dup;
+    atomic_int in_hand[N_FDS];
+};
+
+static void *waiter(void *arg)
+{
+    struct shared *sh = arg;
+
+    while (atomic_load(&sh->total) < N_FDS * ROUNDS) {
+        void *data;
+        unsigned ev;
+        int i;
+        char c;
+
+        if (cu_poller_wait(sh->p, &data, &ev, 100) != 1)
+            continue;
+        i = *(int *)data;
+        if (atomic_fetch_add(&sh->in_hand[i], 1) != 0)
+            atomic_fetch_add(&sh->dup, 1);  /* two owners at once */
+        while (read(sh->fds[i][0], &c, 1) == 1) {
+            atomic_fetch_add(&sh->seen[i], 1);
+            atomic_fetch_add(&sh->total, 1);
+        }
+        atomic_fetch_sub(&sh->in_hand[i], 1);
+        cu_poller_arm(sh->p, sh->fds[i][0], CU_EV_IN, data);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    static struct shared sh;
+    static int idx[N_FDS];
+    pthread_t t[N_THREADS];
+    int all = 1;
+
+    memset(&sh, 0, sizeof(sh));
+    sh.p = cu_poller_new();
+    for (int i = 0; i < N_FDS; i++) {
+        idx[i] = i;
+        if (pair(sh.fds[i]) < 0 || cu_poller_add(sh.p, sh.fds[i][0], CU_EV_IN, &idx[i]) < 0)
+            all = 0;
+    }
+    ok(all, "%d fds registered", N_FDS);
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_create(&t[i], NULL, waiter, &sh);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < N_FDS; i++)
+            if (write(sh.fds[i][1], "y", 1) != 1)
+                all = 0;
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_join(t[i], NULL);
+    ok(all && atomic_load(&sh.total) == N_FDS * ROUNDS,
+       "%d threads read all %d bytes", N_THREADS, N_FDS * ROUNDS);
+    ok(atomic_load(&sh.dup) == 0, "no fd was owned by two threads at once");
+    for (int i = 0; i < N_FDS; i++) {
+        close(sh.fds[i][0]);
+        close(sh.fds[i][1]);
+    }
+    cu_poller_free(sh.p);
+}
+
+int main(void)
+{
+    test_one_shot();
+    test_threads();
+    return tap_done();
+}

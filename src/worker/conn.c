@@ -6,6 +6,7 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <poll.h>
@@ -41,6 +42,7 @@ void cu_conn_shrink(struct cu_conn *c)
 
 void cu_conn_close(struct cu_conn *c)
 {
+    cu_conn_unqueue(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -141,11 +143,140 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max)
     }
 }
 
+/* ---- the write queue ------------------------------------------------------ */
+
+void cu_conn_whole(struct cu_conn *c)
+{
+    c->whole = c->queue_max > 0;
+}
+
+void cu_conn_unqueue(struct cu_conn *c)
+{
+    while (c->queue) {
+        struct cu_seg *s = c->queue;
+        c->queue = s->next;
+        if (s->fd >= 0)
+            close(s->fd);
+        free(s);
+    }
+    c->queue_last = NULL;
+    c->queued = 0;
+    c->whole = 0;
+}
+
+static void seg_append(struct cu_conn *c, struct cu_seg *s)
+{
+    s->next = NULL;
+    if (c->queue_last)
+        c->queue_last->next = s;
+    else
+        c->queue = s;
+    c->queue_last = s;
+}
+
+/* Queues iov[0..n) when allowed: 1 when queued, 0 when the caller must
+ * write (and wait) itself, -1 when out of memory. */
+static int queue_iov(struct cu_conn *c, const struct iovec *iov, int n)
+{
+    size_t len = 0;
+    struct cu_seg *s;
+    char *p;
+
+    if (!c->whole)
+        return 0;
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    if (c->queued + len > c->queue_max)
+        return 0;  /* past the cap: the caller waits */
+    s = malloc(sizeof(*s) + len);
+    if (!s)
+        return -1;
+    s->buf = p = (char *)(s + 1);
+    s->len = len;
+    s->off = 0;
+    s->fd = -1;
+    for (int i = 0; i < n; i++) {
+        memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    seg_append(c, s);
+    c->queued += len;
+    return 1;
+}
+
+static int queue_file(struct cu_conn *c, int fd, off_t off, size_t n)
+{
+    struct cu_seg *s = malloc(sizeof(*s));
+
+    if (!s)
+        return -1;
+    s->buf = NULL;
+    s->len = s->off = 0;
+    s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (s->fd < 0) {
+        free(s);
+        return -1;
+    }
+    s->foff = off;
+    s->fleft = n;
+    seg_append(c, s);
+    return 1;
+}
+
+int cu_conn_flush(struct cu_conn *c)
+{
+    while (c->queue) {
+        struct cu_seg *s = c->queue;
+        ssize_t w;
+
+        if (s->fd < 0) {
+            w = send(c->fd, s->buf + s->off, s->len - s->off, 0);
+            if (w > 0 && (s->off += (size_t)w) < s->len)
+                continue;
+        } else {
+            w = sendfile(c->fd, s->fd, &s->foff,
+                         s->fleft > (1u << 30) ? (1u << 30) : s->fleft);
+            if (w == 0) {
+                errno = EIO;  /* the file is shorter than it said */
+                return -1;
+            }
+            if (w > 0 && (s->fleft -= (size_t)w) > 0)
+                continue;
+        }
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+        }
+        c->queue = s->next;
+        if (!c->queue)
+            c->queue_last = NULL;
+        if (s->fd >= 0)
+            close(s->fd);
+        else
+            c->queued -= s->len;
+        free(s);
+    }
+    return 0;
+}
+
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
 {
+    int q;
+
+    if (c->queue) {  /* behind what is queued: queue too, or wait it out */
+        if ((q = queue_iov(c, iov, n)) != 0)
+            return q > 0 ? 0 : -1;
+        while ((q = cu_conn_flush(c)) != 0)
+            if (q < 0 || wait_for(c, POLLOUT) < 0)
+                return -1;
+    }
     while (n > 0) {
         ssize_t w = writev(c->fd, iov, n > IOV_MAX ? IOV_MAX : n);
         if (w < 0) {
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+                (q = queue_iov(c, iov, n)) != 0)
+                return q > 0 ? 0 : -1;
             if (retry(c, POLLOUT) < 0)
                 return -1;
             continue;
@@ -165,6 +296,8 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
 
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
 {
+    if (c->queue)
+        return queue_file(c, fd, off, n) > 0 ? 0 : -1;
     while (n > 0) {
         ssize_t w = sendfile(c->fd, fd, &off, n > (1u << 30) ? (1u << 30) : n);
         if (w > 0) {
@@ -175,6 +308,8 @@ int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
             errno = EIO;  /* the file is shorter than it said */
             return -1;
         }
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && c->whole)
+            return queue_file(c, fd, off, n) > 0 ? 0 : -1;
         if (retry(c, POLLOUT) < 0)
             return -1;
     }

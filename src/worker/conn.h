@@ -31,6 +31,24 @@ struct cu_conn {
     void *tick_arg;
     int has_proxy;        /* a PROXY header came first: proxy says who */
     struct http_proxy proxy;
+    /* Writes that would block may be queued instead (gthread): up to
+     * queue_max bytes, once the writer says the rest of the response is
+     * known (cu_conn_whole). The worker's poller sends the queue. */
+    size_t queue_max;     /* 0: never queue, always wait */
+    int whole;
+    struct cu_seg *queue, *queue_last;
+    size_t queued;        /* bytes in the queue's buffers */
+};
+
+/* A queued piece of a response: bytes (owned), or part of a file (a dup
+ * of its fd, owned). */
+struct cu_seg {
+    struct cu_seg *next;
+    char *buf;
+    size_t len, off;      /* bytes: buf[off..len) still to go */
+    int fd;               /* file: -1 for bytes */
+    off_t foff;
+    size_t fleft;
 };
 
 /* The read buffer's first size, when it is allocated on demand. */
@@ -60,6 +78,16 @@ int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
 /* Sends n bytes of the file fd from offset off with sendfile(2), waiting
  * as needed. 0, or -1 (errno; EINVAL when the file cannot be sent so). */
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n);
+
+/* Says that the rest of the response is known (the app returned it
+ * whole): from now on a write that would block is queued (within
+ * queue_max) and returns at once. */
+void cu_conn_whole(struct cu_conn *c);
+/* Sends what is queued without waiting: 0 when the queue is empty, 1
+ * when the socket is full (wait for writable), -1 on error (errno). */
+int cu_conn_flush(struct cu_conn *c);
+/* Drops the queue. */
+void cu_conn_unqueue(struct cu_conn *c);
 
 /* Gunicorn's answer to a refused request (shared reference §5.9): the
  * status of the HTTP_E_* code, "Connection: close" and a small HTML page;

@@ -44,12 +44,15 @@
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
+#define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
+                                  * poller instead of a waiting thread */
 
 enum kind { SRC_LISTENER, SRC_CONN };
 
 enum state {
     ST_HEAD,    /* reading a head (new, or after the first byte) */
     ST_BODY,    /* head done, reading a small body before the app runs */
+    ST_WRITE,   /* the app returned; the poller sends the queued rest */
     ST_IDLE,    /* keep-alive: between requests, no byte yet */
     ST_LINGER   /* response sent, write side shut, dropping input */
 };
@@ -70,6 +73,7 @@ struct gconn {
     struct http_header *headers;  /* allocated while a request is read */
     struct cu_body body;
     int trusted;              /* peer in forwarded_allow_ips */
+    int close_after;          /* ST_WRITE: close once the queue is sent */
     int proxy_done;
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
     long long deadline;       /* ms, while in a list */
@@ -215,7 +219,8 @@ static void park(struct gworker *w, struct gconn *g)
     pthread_mutex_lock(&w->lock);
     list_insert(l, g);
     pthread_mutex_unlock(&w->lock);
-    if (cu_poller_arm(w->poller, g->c.fd, CU_EV_IN, g) < 0) {
+    if (cu_poller_arm(w->poller, g->c.fd, g->state == ST_WRITE ? CU_EV_OUT : CU_EV_IN,
+                      g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
         list_remove(g);
@@ -273,6 +278,7 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->c.peerlen = plen;
     g->c.listener = l;
     g->c.timeout_ms = 0;
+    g->c.queue_max = QUEUE_MAX;
     g->trusted = cu_addr_allowed((const struct sockaddr *)peer, plen, env->allow,
                                  env->n_allow);
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;
@@ -346,8 +352,30 @@ static int must_close(struct gworker *w, const struct gconn *g)
     return idle >= env->worker_connections - env->threads;
 }
 
+/* After a response is all sent: closes g (0), or makes it ready for the
+ * next request (1). */
+static int after_response(struct gworker *w, struct gconn *g)
+{
+    if (g->close_after || cu_worker_stop) {
+        g->c.timeout_ms = 0;
+        finish(w, g, !g->body.done);
+        return 0;
+    }
+    if (!g->body.done) {
+        g->c.timeout_ms = DRAIN_MS;
+        if (cu_body_drain(&g->body, &g->c, DRAIN_LIMIT) < 0) {
+            destroy(w, g);
+            return 0;
+        }
+    }
+    g->c.timeout_ms = 0;
+    g->c.keep = 0;
+    return 1;
+}
+
 /* Runs the app on the request whose head g holds. Returns 1 when g stays
- * open for the next request (reset for it), 0 when it was closed. */
+ * open for the next request, 0 when it was closed or parked (its queued
+ * response goes out from the poller). */
 static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
@@ -364,6 +392,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, &g->c, &g->r, head, &g->body, close_it, &served);
     atomic_store(&t->since_ms, 0);
+    g->c.whole = 0;
     /* the buffer may have moved, never the pinned head within it */
     if (cu_access_enabled())
         cu_access(&g->c, &g->r, g->c.buf + g->head_off, &served, t0);
@@ -376,21 +405,15 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         destroy(w, g);
         return 0;
     }
-    if (served.close || cu_worker_stop) {
+    g->close_after = served.close;
+    if (g->c.queue) {
+        g->state = ST_WRITE;
         g->c.timeout_ms = 0;
-        finish(w, g, !g->body.done);
+        g->deadline = now_ms() + w->timeout_ms;
+        park(w, g);
         return 0;
     }
-    if (!g->body.done) {
-        g->c.timeout_ms = DRAIN_MS;
-        if (cu_body_drain(&g->body, &g->c, DRAIN_LIMIT) < 0) {
-            destroy(w, g);
-            return 0;
-        }
-    }
-    g->c.timeout_ms = 0;
-    g->c.keep = 0;
-    return 1;
+    return after_response(w, g);
 }
 
 /* A refused request: Gunicorn's answer, then close. */
@@ -429,6 +452,33 @@ static int head_done(struct gworker *w, struct gconn *g, int64_t len)
  * parses, runs the app, and again for pipelined requests; then parks g in
  * the poller, or closes it.
  */
+/* Makes g ready for its next request after a response: 1 to go on parsing
+ * what is buffered, 0 when g was parked idle or closed. */
+static int next_request(struct gworker *w, struct gconn *g)
+{
+    if (begin_head(w, g) < 0) {
+        destroy(w, g);
+        return 0;
+    }
+    if (g->c.end == g->c.start) {
+        /* nothing pipelined: idle, without a buffer */
+        g->state = ST_IDLE;
+        cu_conn_shrink(&g->c);
+        free(g->headers);
+        g->headers = NULL;
+        g->deadline = now_ms() + (long long)w->env->keepalive * 1000;
+        park(w, g);
+        return 0;
+    }
+    g->deadline = now_ms() + w->timeout_ms;  /* a new head */
+    return 1;
+}
+
+/*
+ * Takes g as far as it goes without waiting: reads what the peer sent,
+ * parses, runs the app, and again for pipelined requests; then parks g in
+ * the poller, or closes it.
+ */
 static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     for (;;) {
@@ -436,12 +486,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
 
         if (g->state == ST_BODY) {
             if (g->c.end - g->c.start >= g->r.content_length) {
-                if (!run_request(w, t, g))
+                if (!run_request(w, t, g) || !next_request(w, g))
                     return;
-                if (begin_head(w, g) < 0) {
-                    destroy(w, g);
-                    return;
-                }
                 continue;
             }
         } else if (g->state == ST_HEAD) {
@@ -454,23 +500,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             if (rc > 0) {
                 if (!head_done(w, g, rc))
                     continue;
-                if (!run_request(w, t, g))
+                if (!run_request(w, t, g) || !next_request(w, g))
                     return;
-                if (begin_head(w, g) < 0) {
-                    destroy(w, g);
-                    return;
-                }
-                if (g->c.end == g->c.start) {
-                    /* nothing pipelined: idle, without a buffer */
-                    g->state = ST_IDLE;
-                    cu_conn_shrink(&g->c);
-                    free(g->headers);
-                    g->headers = NULL;
-                    g->deadline = now_ms() + (long long)w->env->keepalive * 1000;
-                    park(w, g);
-                    return;
-                }
-                g->deadline = now_ms() + w->timeout_ms;  /* a new head */
                 continue;
             }
             if (rc != HTTP_AGAIN) {
@@ -508,6 +539,23 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
     }
 }
 
+/* ST_WRITE: more of the queued response. */
+static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    int rc = cu_conn_flush(&g->c);
+
+    if (rc > 0) {
+        park(w, g);  /* its deadline is unchanged */
+        return;
+    }
+    if (rc < 0) {
+        destroy(w, g);
+        return;
+    }
+    if (after_response(w, g) && next_request(w, g))
+        advance(w, t, g);
+}
+
 static void linger(struct gworker *w, struct gconn *g)
 {
     char sink[4096];
@@ -539,6 +587,8 @@ static void on_conn(struct gworker *w, struct gthread *t, struct gconn *g)
         destroy(w, g);
     else if (g->state == ST_LINGER)
         linger(w, g);
+    else if (g->state == ST_WRITE)
+        write_more(w, t, g);
     else
         advance(w, t, g);
 }

@@ -954,6 +954,7 @@ static int send_file(struct resp *p, PyObject *result)
         n = (size_t)((uint64_t)p->length - p->sent);
     if (p->no_body)
         n = 0;
+    cu_conn_whole(p->c);  /* the file is the rest of the response */
     if (send_data(p, NULL, 0) < 0)  /* the head */
         return -1;
     if (n) {
@@ -986,6 +987,10 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
 {
     PyObject *it, *item;
 
+    /* the whole response is in hand: a worker with a poller may finish
+     * sending it there, instead of in a thread that waits */
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+        cu_conn_whole(p->c);
     if (sendfile_ok) {
         int rc = send_file(p, result);
         if (rc <= 0)

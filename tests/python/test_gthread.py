@@ -442,3 +442,30 @@ def test_usr1_and_ttin_with_gthread(server, tmp_path):
     s.sendall(get("/"))
     assert rd.response()[0] == "HTTP/1.1 200 OK"
     s.close()
+
+
+def pattern(n):
+    block = bytes(i % 251 for i in range(251 * 1024))
+    return (block * (n // len(block) + 1))[:n]
+
+
+@pytest.mark.parametrize("path", ["/list", "/chunks", "/file"])
+def test_whole_response_is_finished_by_the_poller(server, path):
+    # one thread: while a client that does not read holds a 10 MB response,
+    # the thread is free for others, and the response arrives intact
+    srv = server("-k", "gthread", "--threads", "1", app="big:app")
+    n = 10_000_000  # past the kernel's socket buffers (4 MiB at most)
+    a = srv.connect()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    a.sendall(get(path + "?%d" % n) + get("/after"))
+    time.sleep(0.3)
+    for i in range(3):
+        b, rb = session(srv)
+        b.sendall(get("/"))
+        assert rb.response()[2] == b"ok"
+        b.close()
+    ra = Reader(a)
+    line, h, body = ra.response()
+    assert line == "HTTP/1.1 200 OK" and len(body) == n and body == pattern(n)
+    assert ra.response()[2] == b"ok"  # and the pipelined one after it
+    a.close()

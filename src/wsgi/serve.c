@@ -396,6 +396,7 @@ fail:
 struct resp {
     struct cu_conn *c;
     const struct http_request *r;
+    const struct cu_wsgi_types *types;
     int must_close, head, no_body, chunked;
     int headers_set, headers_sent, failed;
     int status;
@@ -439,24 +440,26 @@ static const char *http_date(void)
     return date;
 }
 
-/* Latin-1 bytes of a str: a borrowed pointer for ASCII, else a copy. */
-static const char *str_bytes(PyObject *s, Py_ssize_t *n, PyObject **hold)
+/*
+ * The latin-1 bytes of a str, in place: a str whose characters are all
+ * below 256 is stored one byte per character. NULL with a TypeError for a
+ * non-str; NULL without an exception for text beyond latin-1.
+ */
+static const char *latin1_bytes(PyObject *s, Py_ssize_t *n)
 {
-    *hold = NULL;
     if (!PyUnicode_Check(s)) {
         PyErr_Format(PyExc_TypeError, "header names and values must be str, not %.50s",
                      Py_TYPE(s)->tp_name);
         return NULL;
     }
-    if (PyUnicode_IS_ASCII(s)) {
-        *n = PyUnicode_GET_LENGTH(s);
-        return (const char *)PyUnicode_DATA(s);
-    }
-    *hold = PyUnicode_AsLatin1String(s);
-    if (!*hold)
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0)
         return NULL;
-    *n = PyBytes_GET_SIZE(*hold);
-    return PyBytes_AS_STRING(*hold);
+#endif
+    if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND)
+        return NULL;
+    *n = PyUnicode_GET_LENGTH(s);
+    return (const char *)PyUnicode_1BYTE_DATA(s);
 }
 
 static int hop_by_hop(const char *n, Py_ssize_t len)
@@ -471,72 +474,85 @@ static int hop_by_hop(const char *n, Py_ssize_t len)
     return 0;
 }
 
-/* Checks and encodes one (name, value) pair into the header block. */
+static int ieq(const char *s, Py_ssize_t n, const char *lower)
+{
+    return (size_t)n == strlen(lower) && strncasecmp(s, lower, (size_t)n) == 0;
+}
+
+/* Raises exc with Gunicorn's text: its InvalidHeader and InvalidHeaderName
+ * are given the repr of the header, and show the repr of what they got. */
+static int header_error(PyObject *exc, const char *what, PyObject *o)
+{
+    PyObject *r = PyObject_Repr(o);
+
+    if (r) {
+        PyErr_Format(exc, "%s: %R", what, r);
+        Py_DECREF(r);
+    }
+    return -1;
+}
+
+/*
+ * Checks and encodes one (name, value) pair into the header block, as
+ * Gunicorn does (§5.13): the name a token (else InvalidHeaderName), the
+ * value SP, HTAB, 0x21-0x7E and 0x80-0xFF only (else InvalidHeader: a CR
+ * or LF from the app never reaches the wire), then trimmed of SP and HTAB.
+ * Hop-by-hop names are dropped.
+ */
 static int add_header(struct resp *p, PyObject *item)
 {
-    PyObject *hn = NULL, *hv = NULL;
+    PyObject *pn, *pv;
     const char *name, *value;
-    Py_ssize_t nl, vl;
-    int rc = -1;
+    Py_ssize_t nl = 0, vl = 0;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "each header must be a (name, value) tuple");
         return -1;
     }
-    if (!(name = str_bytes(PyTuple_GET_ITEM(item, 0), &nl, &hn)) ||
-        !(value = str_bytes(PyTuple_GET_ITEM(item, 1), &vl, &hv)))
-        goto out;
-    for (Py_ssize_t i = 0; i < nl; i++)
+    pn = PyTuple_GET_ITEM(item, 0);  /* borrowed */
+    pv = PyTuple_GET_ITEM(item, 1);
+    if (!(name = latin1_bytes(pn, &nl)) && PyErr_Occurred())
+        return -1;
+    for (Py_ssize_t i = 0; name && i < nl; i++)
         if (!http_tchar[(unsigned char)name[i]])
-            nl = -1;
-    if (nl <= 0) {
-        PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(item, 0));
-        goto out;
+            name = NULL;
+    if (!name || nl == 0)
+        return header_error(p->types->invalid_header_name, "Invalid HTTP header name", pn);
+    if (!(value = latin1_bytes(pv, &vl)) && PyErr_Occurred())
+        return -1;
+    for (Py_ssize_t i = 0; value && i < vl; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            value = NULL;
     }
+    if (!value)
+        return header_error(p->types->invalid_header, "Invalid HTTP Header", pv);
     while (vl && (value[0] == ' ' || value[0] == '\t'))
         value++, vl--;
     while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
         vl--;
-    for (Py_ssize_t i = 0; i < vl; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            /* a CR or LF from the app never reaches the wire */
-            PyErr_Format(PyExc_ValueError, "invalid header value %R",
-                         PyTuple_GET_ITEM(item, 1));
-            goto out;
-        }
-    }
-    if (hop_by_hop(name, nl)) {
-        rc = 0;
-        goto out;
-    }
-    if (nl == 14 && strncasecmp(name, "content-length", 14) == 0) {
+    if (hop_by_hop(name, nl))
+        return 0;
+    if (ieq(name, nl, "content-length")) {
         int64_t v = 0;
         if (vl == 0 || vl > 18) {
-            PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", PyTuple_GET_ITEM(item, 1));
-            goto out;
+            PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", pv);
+            return -1;
         }
         for (Py_ssize_t i = 0; i < vl; i++) {
             if (value[i] < '0' || value[i] > '9') {
-                PyErr_Format(PyExc_ValueError, "invalid Content-Length %R",
-                             PyTuple_GET_ITEM(item, 1));
-                goto out;
+                PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", pv);
+                return -1;
             }
             v = v * 10 + (value[i] - '0');
         }
         p->length = v;
         /* 1xx and 204 responses have no length (§5.13) */
-        if ((p->status >= 100 && p->status < 200) || p->status == 204) {
-            rc = 0;
-            goto out;
-        }
+        if ((p->status >= 100 && p->status < 200) || p->status == 204)
+            return 0;
     }
-    rc = block_add(p, name, (size_t)nl) || block_add(p, ": ", 2) ||
-         block_add(p, value, (size_t)vl) || block_add(p, "\r\n", 2) ? -1 : 0;
-out:
-    Py_XDECREF(hn);
-    Py_XDECREF(hv);
-    return rc;
+    return block_add(p, name, (size_t)nl) || block_add(p, ": ", 2) ||
+           block_add(p, value, (size_t)vl) || block_add(p, "\r\n", 2) ? -1 : 0;
 }
 
 /* start_response(status, headers): fills p's header block. */
@@ -575,17 +591,16 @@ static int set_headers(struct resp *p, PyObject *status, PyObject *headers)
 
 static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
 {
-    PyObject *hs, *seq;
+    PyObject *seq;
     const char *s;
-    Py_ssize_t n;
+    Py_ssize_t n = 0;
 
-    if (!(s = str_bytes(status, &n, &hs)))
+    if (!(s = latin1_bytes(status, &n)) && PyErr_Occurred())
         return -1;
-    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+    if (!s || n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
         s[2] < '0' || s[2] > '9' || (n > 3 && s[3] != ' ') ||
         memchr(s, '\r', (size_t)n) || memchr(s, '\n', (size_t)n)) {
         PyErr_Format(PyExc_ValueError, "invalid status %R", status);
-        Py_XDECREF(hs);
         return -1;
     }
     p->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
@@ -593,12 +608,9 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
     /* the block: the status text, then the app's headers (§5.13 order is
      * status line, Server, Date, Connection, Transfer-Encoding, the app's) */
     p->blen = 0;
-    if (block_add(p, s, (size_t)n) < 0) {
-        Py_XDECREF(hs);
+    if (block_add(p, s, (size_t)n) < 0)
         return -1;
-    }
     p->status_len = (size_t)n;
-    Py_XDECREF(hs);
     seq = PySequence_Fast(headers, "headers must be a list of (name, value) tuples");
     if (!seq)
         return -1;
@@ -711,6 +723,50 @@ static int send_500(struct resp *p)
     return send_iov(p, &iov, 1);
 }
 
+/*
+ * Gunicorn's 400 for a bad response header (§5.9): its error page, with
+ * the exception's text HTML-escaped as the message. Characters beyond
+ * latin-1 go out as character references (Gunicorn's latin-1 encoding
+ * would fail, and it would send nothing).
+ */
+static int send_400(struct resp *p, PyObject *mesg)
+{
+    static const char top[] =
+        "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+        "  <body>\n    <h1><p>Bad Request</p></h1>\n    ";
+    static const char end[] = "\n  </body>\n</html>\n";
+    PyObject *html = PyImport_ImportModule("html"), *esc = NULL, *bytes = NULL;
+    struct iovec iov[4];
+    char head[160];
+    size_t n = 0;
+    int rc;
+
+    if (html && (esc = PyObject_CallMethod(html, "escape", "O", mesg)))
+        bytes = PyUnicode_AsEncodedString(esc, "latin-1", "xmlcharrefreplace");
+    Py_XDECREF(html);
+    Py_XDECREF(esc);
+    if (!bytes)
+        PyErr_Clear();  /* the page without its message */
+    else
+        n = (size_t)PyBytes_GET_SIZE(bytes);
+    iov[0].iov_base = head;
+    iov[0].iov_len = (size_t)snprintf(head, sizeof(head),
+                                      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                                      "Content-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
+                                      sizeof(top) - 1 + n + sizeof(end) - 1);
+    iov[1].iov_base = (void *)top;
+    iov[1].iov_len = sizeof(top) - 1;
+    iov[2].iov_base = bytes ? PyBytes_AS_STRING(bytes) : (char *)"";
+    iov[2].iov_len = n;
+    iov[3].iov_base = (void *)end;
+    iov[3].iov_len = sizeof(end) - 1;
+    p->status = 400;
+    p->headers_sent = 1;
+    rc = send_iov(p, iov, 4);
+    Py_XDECREF(bytes);
+    return rc;
+}
+
 /* ---- start_response ------------------------------------------------------- */
 
 struct start_response {
@@ -812,6 +868,7 @@ static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
         Py_RETURN_NONE;
     memset(&hints, 0, sizeof(hints));
     hints.r = p->r;
+    hints.types = p->types;
     hints.status = 103;
     seq = PySequence_Fast(headers, "early hints must be a list of (name, value) tuples");
     if (!seq)
@@ -1026,19 +1083,76 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
     return finish(p);
 }
 
+/*
+ * The app (or its iterable) raised: says so once. A bad response header
+ * that stops the response before its head went out is answered 400, as
+ * Gunicorn's handle_error does: one warning, no traceback, and the
+ * exception's text kept for the page (*mesg). Anything else: the traceback.
+ */
+static void app_failed(struct resp *p, const char *what, PyObject **mesg)
+{
+    PyObject *t, *v, *tb;
+    char host[128];
+    int port;
+
+    if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
+                            !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
+        cu_wsgi_log_exception(what);
+        return;
+    }
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    *mesg = v ? PyObject_Str(v) : PyUnicode_FromString("");
+    if (*mesg) {
+        const char *m = PyUnicode_AsUTF8(*mesg);
+        if (cu_sockaddr_text((const struct sockaddr *)&p->c->peer, p->c->peerlen, host,
+                             sizeof(host), &port) < 0)
+            host[0] = '\0';
+        cu_log(CU_WARNING, "Invalid request from ip=%s: %s", host, m ? m : "");
+    }
+    PyErr_Clear();
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+}
+
+/* The answer when the response failed before its head went out: none for
+ * a body framing error, the error's page for a bad trailer, 400 for a bad
+ * response header (mesg: its text), else 500. */
+static void answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
+{
+    if (b->error && !p->headers_sent && !p->failed) {
+        /* the body was bad: a framing error closes without a word, a bad
+         * trailer gets its 400 (Gunicorn), never a 500 */
+        const struct http_error_info *e = http_error_info(b->error);
+        int rc;
+        p->status = e->respond ? e->status : 0;
+        p->headers_sent = 1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_send_error(p->c, b->error);
+        Py_END_ALLOW_THREADS
+        if (rc < 0)
+            p->failed = 1;
+    }
+    if (!p->headers_sent && !p->failed && (mesg ? send_400(p, mesg) : send_500(p)) < 0)
+        PyErr_Clear();  /* the client is gone */
+    p->must_close = 1;
+}
+
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
                   const struct http_request *r, const char *head,
                   struct cu_body *b, int must_close, struct cu_served *out)
 {
     struct resp p;
     struct start_response *sr = NULL;
-    PyObject *input, *env = NULL, *result = NULL;
+    PyObject *input, *env = NULL, *result = NULL, *mesg = NULL;
     char what[300];
     int ok = -1;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
     p.r = r;
+    p.types = w->types;
     p.must_close = must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
     snprintf(what, sizeof(what), "Error handling request %.*s",
@@ -1069,7 +1183,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        cu_wsgi_log_exception(what);
+        app_failed(&p, what, &mesg);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
@@ -1083,25 +1197,10 @@ fail:
     if (b->error)  /* the client's fault: one line, no traceback */
         cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
     else if (PyErr_Occurred() && !p.failed)
-        cu_wsgi_log_exception(what);
+        app_failed(&p, what, &mesg);
     PyErr_Clear();
 answer:
-    if (b->error && !p.headers_sent && !p.failed) {
-        /* the body was bad: a framing error closes without a word, a bad
-         * trailer gets its 400 (Gunicorn), never a 500 */
-        const struct http_error_info *e = http_error_info(b->error);
-        int rc;
-        p.status = e->respond ? e->status : 0;
-        p.headers_sent = 1;
-        Py_BEGIN_ALLOW_THREADS
-        rc = cu_conn_send_error(c, b->error);
-        Py_END_ALLOW_THREADS
-        if (rc < 0)
-            p.failed = 1;
-    }
-    if (!p.headers_sent && !p.failed)
-        send_500(&p);
-    p.must_close = 1;
+    answer_error(&p, b, mesg);
     ok = p.failed ? -1 : 0;
 done:
     if (sr)
@@ -1112,6 +1211,7 @@ done:
     Py_XDECREF(input);
     Py_XDECREF(env);
     Py_XDECREF(result);
+    Py_XDECREF(mesg);
     PyMem_Free(p.block);
     out->status = p.status;
     out->bytes = p.sent;

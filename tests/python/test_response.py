@@ -1,0 +1,134 @@
+"""The response rules of shared reference §5.13 on raw sockets: bad
+response headers answered 400 as Gunicorn does."""
+
+import json
+import textwrap
+
+import pytest
+
+from conftest import wait_for
+
+APP = textwrap.dedent('''
+    import json
+
+    from cunicorn._cunicorn import InvalidHeader, InvalidHeaderName
+
+
+    def reply(start_response, obj, status="200 OK"):
+        body = json.dumps(obj).encode()
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
+
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/bad":
+            q = environ["QUERY_STRING"]
+            headers = {
+                "crlf": [("X-Bad", "a\\r\\nInjected: yes")],
+                "lf": [("X-Bad", "a\\nInjected: yes")],
+                "nul": [("X-Bad", "a\\x00b")],
+                "beyond-latin1": [("X-Bad", "\\u20ac")],
+                "name": [("X Bad", "v")],
+                "name-colon": [("X-Injected: yes\\r\\nX-Bad", "v")],
+                "name-empty": [("", "v")],
+                "not-str": [("X-Bad", 5)],
+            }[q]
+            start_response("200 OK", [("X-Good", "1")] + headers)
+            return [b"never"]
+        if path == "/lazy":
+            # start_response from inside the iterable
+            def body():
+                start_response("200 OK", [("X-Bad", "a\\rb")])
+                yield b"never"
+            return body()
+        if path == "/caught":
+            try:
+                start_response("200 OK", [("X-Bad", "a\\r\\nInjected: yes")])
+            except InvalidHeader as e:
+                value_error = isinstance(e, ValueError)
+                text = str(e)
+            try:
+                start_response("200 OK", [("X Bad", "v")])
+            except InvalidHeaderName as e:
+                name_error = (isinstance(e, ValueError), str(e))
+            return reply(start_response, {"value_error": value_error, "text": text,
+                                          "name_error": name_error})
+        return reply(start_response, {"path": path})
+''')
+
+
+@pytest.fixture
+def srv(server, tmp_path):
+    (tmp_path / "respapp.py").write_text(APP)
+    return server("--access-logfile", str(tmp_path / "access.log"),
+                  app="respapp:app", chdir=tmp_path)
+
+
+def get(srv, path, version="1.1"):
+    raw = srv.raw(b"GET %s HTTP/%s\r\nHost: x\r\n\r\n" % (path.encode(), version.encode()))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head.split(b"\r\n"), body
+
+
+def get_json(srv, path):
+    lines, body = get(srv, path)
+    assert lines[0] == b"HTTP/1.1 200 OK", (lines, body)
+    return json.loads(body)
+
+
+# ---- bad response headers: 400 as Gunicorn --------------------------------
+
+def page(message):
+    """Gunicorn 26.1's util.write_error for a 400, byte for byte."""
+    html = ("<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+            "  <body>\n    <h1><p>Bad Request</p></h1>\n    %s\n  </body>\n</html>\n"
+            % message).encode("latin-1")
+    return (b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+            b"Content-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(html)) + html
+
+
+def test_cr_lf_in_a_value_is_400_and_never_on_the_wire(srv):
+    raw = srv.raw(b"GET /bad?crlf HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP Header: &quot;&#x27;a\\\\r\\\\nInjected: yes&#x27;&quot;")
+    assert b"\r\nInjected" not in raw and b"X-Good" not in raw
+    wait_for(lambda: "Invalid request from ip=127.0.0.1: Invalid HTTP Header: "
+             "\"'a\\\\r\\\\nInjected: yes'\"" in srv.text(), what="the warning")
+    assert "Traceback" not in srv.text()
+    for q in ("lf", "nul", "beyond-latin1"):
+        raw = srv.raw(b"GET /bad?%s HTTP/1.1\r\n\r\n" % q.encode())
+        assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (q, raw)
+        assert b"\r\nInjected" not in raw and b"X-Good" not in raw
+    # beyond latin-1: a character reference (Gunicorn would send nothing)
+    assert b"&#8364;" in raw
+
+
+def test_bad_name_is_400(srv):
+    raw = srv.raw(b"GET /bad?name HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP header name: &quot;&#x27;X Bad&#x27;&quot;")
+    for q in ("name-colon", "name-empty"):
+        raw = srv.raw(b"GET /bad?%s HTTP/1.1\r\n\r\n" % q.encode())
+        assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (q, raw)
+        assert b"\r\nX-Injected" not in raw
+    assert "Traceback" not in srv.text()
+    # from inside the iterable, before the head went out: 400 too
+    raw = srv.raw(b"GET /lazy HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP Header: &quot;&#x27;a\\\\rb&#x27;&quot;")
+    # the access log has the 400
+    log = srv.log.parent / "access.log"
+    wait_for(lambda: log.exists() and '"GET /lazy HTTP/1.1" 400' in log.read_text(),
+             what="the access log line")
+
+
+def test_other_app_errors_are_still_500(srv):
+    raw = srv.raw(b"GET /bad?not-str HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), raw
+    wait_for(lambda: "Traceback" in srv.text(), what="the traceback")
+
+
+def test_app_catching_the_error_sends_its_own_response(srv):
+    r = get_json(srv, "/caught")
+    assert r == {"value_error": True,
+                 "text": "Invalid HTTP Header: \"'a\\\\r\\\\nInjected: yes'\"",
+                 "name_error": [True, "Invalid HTTP header name: \"'X Bad'\""]}

@@ -398,6 +398,7 @@ struct resp {
     const struct http_request *r;
     const struct cu_wsgi_types *types;
     int must_close, head, no_body, chunked;
+    int upgrade;              /* the app said "Connection: upgrade" */
     int headers_set, headers_sent, failed;
     int status;
     int64_t length;           /* Content-Length the app set, -1 if none */
@@ -497,7 +498,9 @@ static int header_error(PyObject *exc, const char *what, PyObject *o)
  * Gunicorn does (§5.13): the name a token (else InvalidHeaderName), the
  * value SP, HTAB, 0x21-0x7E and 0x80-0xFF only (else InvalidHeader: a CR
  * or LF from the app never reaches the wire), then trimmed of SP and HTAB.
- * Hop-by-hop names are dropped.
+ * Hop-by-hop names are dropped, except that "Connection: upgrade" makes
+ * the server's own Connection header say upgrade, and "Upgrade: websocket"
+ * is kept.
  */
 static int add_header(struct resp *p, PyObject *item)
 {
@@ -531,9 +534,12 @@ static int add_header(struct resp *p, PyObject *item)
         value++, vl--;
     while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
         vl--;
-    if (hop_by_hop(name, nl))
-        return 0;
-    if (ieq(name, nl, "content-length")) {
+    if (hop_by_hop(name, nl)) {
+        if (ieq(name, nl, "connection") && ieq(value, vl, "upgrade"))
+            p->upgrade = 1;
+        if (!ieq(name, nl, "upgrade") || !ieq(value, vl, "websocket"))
+            return 0;
+    } else if (ieq(name, nl, "content-length")) {
         int64_t v = 0;
         if (vl == 0 || vl > 18) {
             PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", pv);
@@ -605,6 +611,7 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
     }
     p->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     p->length = -1;
+    p->upgrade = 0;
     /* the block: the status text, then the app's headers (§5.13 order is
      * status line, Server, Date, Connection, Transfer-Encoding, the app's) */
     p->blen = 0;
@@ -670,7 +677,8 @@ static int send_data(struct resp *p, const char *data, size_t n)
         iov[k++].iov_len = p->status_len;
         len = snprintf(fixed, sizeof(fixed),
                        "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n%s",
-                       http_date(), p->must_close ? "close" : "keep-alive",
+                       http_date(),
+                       p->upgrade ? "upgrade" : p->must_close ? "close" : "keep-alive",
                        p->chunked ? "Transfer-Encoding: chunked\r\n" : "");
         iov[k].iov_base = fixed;
         iov[k++].iov_len = (size_t)len;
@@ -1215,6 +1223,9 @@ done:
     PyMem_Free(p.block);
     out->status = p.status;
     out->bytes = p.sent;
-    out->close = p.must_close;
+    /* Ours: after a 101 the connection speaks another protocol, so no
+     * keep-alive worker may read an HTTP request from it (Gunicorn's
+     * should_close() does not look at the upgrade) */
+    out->close = p.must_close || p.status == 101;
     return ok;
 }

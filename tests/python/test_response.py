@@ -1,5 +1,6 @@
-"""The response rules of shared reference §5.13 on raw sockets: bad
-response headers answered 400 as Gunicorn does."""
+"""The response rules of shared reference §5.13 on raw sockets:
+Connection: upgrade, and bad response headers answered 400 as Gunicorn
+does."""
 
 import json
 import textwrap
@@ -23,6 +24,18 @@ APP = textwrap.dedent('''
 
     def app(environ, start_response):
         path = environ["PATH_INFO"]
+        if path == "/upgrade":
+            q = environ["QUERY_STRING"]
+            headers = {
+                "ws": [("Connection", " UpGrade\\t"), ("Upgrade", " WebSocket "),
+                       ("X-After", "1")],
+                "other": [("Connection", "keep-alive, upgrade"), ("Upgrade", "h2c"),
+                          ("Connection", "close"), ("Keep-Alive", "timeout=5"),
+                          ("X-After", "1")],
+                "upgrade-only": [("Upgrade", "websocket"), ("X-After", "1")],
+            }[q]
+            start_response("101 Switching Protocols" if q == "ws" else "200 OK", headers)
+            return [] if q == "ws" else [b"ok"]
         if path == "/bad":
             q = environ["QUERY_STRING"]
             headers = {
@@ -76,6 +89,29 @@ def get_json(srv, path):
     lines, body = get(srv, path)
     assert lines[0] == b"HTTP/1.1 200 OK", (lines, body)
     return json.loads(body)
+
+
+# ---- Connection: upgrade (§5.13) --------------------------------------------
+
+def test_connection_upgrade_and_websocket_kept(srv):
+    lines, body = get(srv, "/upgrade?ws")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols"
+    names = [l.split(b":")[0] for l in lines[1:]]
+    assert names == [b"Server", b"Date", b"Connection", b"Upgrade", b"X-After"]
+    assert lines[3] == b"Connection: upgrade"
+    assert lines[4] == b"Upgrade: WebSocket"  # trimmed, as the app spelled it
+    assert body == b""
+
+
+def test_other_connection_and_upgrade_values_dropped(srv):
+    lines, body = get(srv, "/upgrade?other")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert [l for l in lines if l.lower().startswith((b"connection", b"upgrade",
+                                                      b"keep-alive"))] == [
+        b"Connection: close"]
+    assert b"X-After: 1" in lines and body == b"2\r\nok\r\n0\r\n\r\n"
+    lines, body = get(srv, "/upgrade?upgrade-only")
+    assert b"Upgrade: websocket" in lines and b"Connection: close" in lines
 
 
 # ---- bad response headers: 400 as Gunicorn --------------------------------

@@ -9,6 +9,7 @@
 #include "wsgi/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,13 +21,14 @@
 
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
-       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_COUNT };
+       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
+       K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
     "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
     "SERVER_PROTOCOL", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
-    "wsgi.input", "wsgi.errors"};
+    "wsgi.input", "wsgi.errors", "gunicorn.socket"};
 
 struct cu_wsgi {
     PyObject *app;
@@ -34,10 +36,31 @@ struct cu_wsgi {
     PyObject *keys[K_COUNT]; /* interned */
     PyObject *http, *https;
     PyObject *errors;        /* the wsgi.errors stream */
+    PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
+    PyObject *sock_close;    /* _socket.socket.close */
     const struct cu_wsgi_types *types;
     int is_ssl;
     int sendfile;
 };
+
+/* What gunicorn.socket is made with: the class, and the close() of
+ * _socket.socket, which closes the fd whoever holds the object. */
+static int socket_class(struct cu_wsgi *w)
+{
+    PyObject *m = PyImport_ImportModule("cunicorn._loader");
+
+    if (!m)
+        return -1;
+    w->sock_class = PyObject_GetAttrString(m, "ClientSocket");
+    Py_DECREF(m);
+    if (!w->sock_class || !(m = PyImport_ImportModule("_socket")))
+        return -1;
+    w->sock_close = PyObject_GetAttrString(m, "socket");
+    Py_DECREF(m);
+    if (w->sock_close)
+        Py_SETREF(w->sock_close, PyObject_GetAttrString(w->sock_close, "close"));
+    return w->sock_close ? 0 : -1;
+}
 
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
                             const struct cu_wsgi_opts *o)
@@ -59,7 +82,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     if (!(w->http = PyUnicode_InternFromString("http")) ||
         !(w->https = PyUnicode_InternFromString("https")) ||
         !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
-        !(w->base = PyDict_New()))
+        socket_class(w) < 0 || !(w->base = PyDict_New()))
         goto fail;
     v = Py_BuildValue("(ii)", 1, 0);
     if (!v || PyDict_SetItemString(w->base, "wsgi.version", v) < 0) {
@@ -106,6 +129,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
     Py_XDECREF(w->http);
     Py_XDECREF(w->https);
     Py_XDECREF(w->errors);
+    Py_XDECREF(w->sock_class);
+    Py_XDECREF(w->sock_close);
     PyMem_Free(w);
 }
 
@@ -337,9 +362,60 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
     return 0;
 }
 
+/* ---- gunicorn.socket ------------------------------------------------------ */
+
+/*
+ * The client socket the app gets: a ClientSocket (python/cunicorn/_loader.py)
+ * over a dup of c->fd, so that the app's close() or its garbage never
+ * closes the worker's fd. The dup shares the open file description, so
+ * O_NONBLOCK too: ClientSocket stays in CPython's timeout mode, which leaves
+ * the flag set. A new reference, or NULL with an exception.
+ */
+static PyObject *client_socket(struct cu_wsgi *w, const struct cu_conn *c)
+{
+    int family = c->listener ? c->listener->family : c->peer.ss_family;
+    int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+    PyObject *args[4] = {NULL, NULL, NULL, NULL}, *sock = NULL;
+
+    if (fd < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    if ((args[0] = PyLong_FromLong(family)) && (args[1] = PyLong_FromLong(SOCK_STREAM)) &&
+        (args[2] = PyLong_FromLong(0)) && (args[3] = PyLong_FromLong(fd)))
+        sock = PyObject_Vectorcall(w->sock_class, args, 4, NULL);
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(args[i]);
+    if (!sock)
+        close(fd);  /* a ClientSocket that failed has let go of it */
+    return sock;
+}
+
+/* The app may have cleared O_NONBLOCK going round ClientSocket's methods
+ * (os.set_blocking on its fileno()): the worker's waits need it. */
+static void keep_nonblocking(const struct cu_conn *c)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+
+    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        cu_log(CU_WARNING, "could not make the connection non-blocking again: %s",
+               strerror(errno));
+}
+
+/* At the end of the request: closes the app's socket object (its dup, if
+ * the app has not closed it), whoever still holds it. Steals sock. */
+static void release_socket(struct cu_wsgi *w, const struct cu_conn *c, PyObject *sock)
+{
+    PyObject *r = PyObject_CallOneArg(w->sock_close, sock);
+
+    if (!r)
+        cu_wsgi_log_exception("Error closing gunicorn.socket");
+    Py_XDECREF(r);
+    Py_DECREF(sock);
+    keep_nonblocking(c);
+}
+
 static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
                                const struct http_request *r, const char *b,
-                               PyObject *input)
+                               PyObject *input, PyObject *sock)
 {
     PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
     char proto[16];
@@ -353,7 +429,8 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
         set_str(env, k[K_PROTOCOL], proto, strlen(proto)) < 0 ||
-        PyDict_SetItem(env, k[K_INPUT], input) < 0)
+        PyDict_SetItem(env, k[K_INPUT], input) < 0 ||
+        PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;
     for (uint32_t i = 0; i < r->n_headers; i++)
         if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
@@ -1153,7 +1230,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
 {
     struct resp p;
     struct start_response *sr = NULL;
-    PyObject *input, *env = NULL, *result = NULL, *mesg = NULL;
+    PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
     char what[300];
     int ok = -1;
 
@@ -1166,7 +1243,8 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     snprintf(what, sizeof(what), "Error handling request %.*s",
              (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
     input = cu_input_new(w->types->input, c, b);
-    if (!input || !(env = build_environ(w, c, r, head, input)))
+    if (!input || !(sock = client_socket(w, c)) ||
+        !(env = build_environ(w, c, r, head, input, sock)))
         goto fail;
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
@@ -1186,6 +1264,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
         Py_DECREF(hints);
     }
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
+    keep_nonblocking(c);
     if (!result)
         goto fail;
     ok = send_result(&p, result, w->sendfile &&
@@ -1215,6 +1294,8 @@ done:
         sr->resp = NULL;
     if (input)
         cu_input_detach(input);
+    if (sock)
+        release_socket(w, c, sock);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);
     Py_XDECREF(env);

@@ -1,16 +1,19 @@
-"""The response rules of shared reference §5.13 on raw sockets:
-Connection: upgrade, and bad response headers answered 400 as Gunicorn
-does."""
+"""The response rules of shared reference §5.12/§5.13 on raw sockets:
+environ["gunicorn.socket"], Connection: upgrade, and bad response headers
+answered 400 as Gunicorn does."""
 
 import json
+import socket
 import textwrap
 
 import pytest
 
-from conftest import wait_for
+from conftest import recv_all, wait_for
 
 APP = textwrap.dedent('''
     import json
+    import os
+    import socket
 
     from cunicorn._cunicorn import InvalidHeader, InvalidHeaderName
 
@@ -24,6 +27,48 @@ APP = textwrap.dedent('''
 
     def app(environ, start_response):
         path = environ["PATH_INFO"]
+        sock = environ["gunicorn.socket"]
+        if path == "/sock":
+            return reply(start_response, {
+                "peer": list(sock.getpeername()), "local": list(sock.getsockname()),
+                "is_socket": isinstance(sock, socket.socket),
+                "family": int(sock.family), "type": int(sock.type),
+                "timeout": sock.gettimeout(), "blocking": sock.getblocking(),
+                "nonblock_fd": not os.get_blocking(sock.fileno())})
+        if path == "/close":
+            sock.close()
+            del environ["gunicorn.socket"], sock  # and its garbage
+            return reply(start_response, {"closed": True})
+        if path == "/blocking":
+            sock.settimeout(None)
+            sock.setblocking(True)
+            return reply(start_response, {
+                "timeout": sock.gettimeout(),
+                "nonblock_fd": not os.get_blocking(sock.fileno())})
+        if path == "/bypass":
+            # round ClientSocket: this clears O_NONBLOCK on the worker's fd
+            socket.socket.__base__.setblocking(sock, True)
+            before = not os.get_blocking(sock.fileno())
+            fd = sock.fileno()
+
+            def body():  # runs after the app returned
+                yield json.dumps({"before": before,
+                                  "after": not os.get_blocking(fd)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return body()
+        if path == "/echo":
+            # a WebSocket-like handshake, then the app talks on the socket
+            write = start_response("101 Switching Protocols", [
+                ("Upgrade", "websocket"), ("Connection", "Upgrade")])
+            write(b"")
+            data = b""
+            while not data.endswith(b"\\n"):
+                chunk = sock.recv(100)
+                if not chunk:
+                    break
+                data += chunk
+            sock.sendall(b"echo: " + data)
+            return []
         if path == "/upgrade":
             q = environ["QUERY_STRING"]
             headers = {
@@ -89,6 +134,63 @@ def get_json(srv, path):
     lines, body = get(srv, path)
     assert lines[0] == b"HTTP/1.1 200 OK", (lines, body)
     return json.loads(body)
+
+
+# ---- gunicorn.socket --------------------------------------------------------
+
+def test_socket_is_the_client_connection(srv):
+    s = srv.connect()
+    s.sendall(b"GET /sock HTTP/1.1\r\nHost: x\r\n\r\n")
+    mine = s.getsockname()
+    raw = recv_all(s)
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw
+    r = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert tuple(r["peer"]) == mine            # getpeername() is us
+    assert tuple(r["local"]) == ("127.0.0.1", srv.port)
+    assert r["is_socket"] and r["family"] == socket.AF_INET
+    assert r["type"] == socket.SOCK_STREAM
+    # blocking as Gunicorn's client sockets are, over a non-blocking fd
+    assert r["timeout"] is None and r["blocking"] is True
+    assert r["nonblock_fd"] is True
+
+
+def test_app_closing_the_socket_leaves_the_connection_alone(srv):
+    for _ in range(3):  # one worker: the same process each time
+        assert get_json(srv, "/close") == {"closed": True}
+        assert get_json(srv, "/sock")["nonblock_fd"] is True
+    assert "Traceback" not in srv.text()
+
+
+def test_settimeout_none_keeps_the_fd_non_blocking(srv):
+    r = get_json(srv, "/blocking")
+    assert r == {"timeout": None, "nonblock_fd": True}
+    assert get_json(srv, "/sock")["nonblock_fd"] is True
+
+
+def test_fd_made_blocking_behind_the_socket_is_set_back(srv):
+    lines, body = get(srv, "/bypass")
+    assert lines[0] == b"HTTP/1.1 200 OK", lines
+    chunk = body.split(b"\r\n")[1]
+    assert json.loads(chunk) == {"before": False, "after": True}
+
+
+def test_app_talks_on_the_socket_after_an_upgrade(srv):
+    s = srv.connect()
+    s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+              b"Upgrade: websocket\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        assert chunk, head
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols"
+    assert b"Connection: upgrade" in lines and b"Upgrade: websocket" in lines
+    assert not any(l.startswith(b"Transfer-Encoding") for l in lines)
+    s.sendall(b"hel")
+    s.sendall(b"lo\n")  # recv() waited: the socket behaves as blocking
+    assert rest + recv_all(s) == b"echo: hello\n"
 
 
 # ---- Connection: upgrade (§5.13) --------------------------------------------

@@ -1,14 +1,18 @@
-"""Loading what the C core asks for: config files and the application.
+"""What the C core asks Python for: config files, the application, and
+the client socket an app gets as environ["gunicorn.socket"].
 
-Both are Python by nature (a config file is executed, an app is imported),
-so they are done here, in a few plain functions the C core calls.
+All are Python by nature (a config file is executed, an app is imported,
+the socket is a subclass of socket.socket), so they are done here, in a few
+plain functions and one class the C core uses.
 """
 
+import _socket
 import ast
 import faulthandler
 import importlib
 import os
 import runpy
+import socket
 import sys
 
 
@@ -106,3 +110,50 @@ def dump_stacks(fd, stuck_signal=0):
     faulthandler.enable(file=fd, all_threads=True)
     if stuck_signal:
         faulthandler.register(stuck_signal, file=fd, all_threads=False)
+
+
+# "Blocking" for ClientSocket: a timeout this long (poll() takes int
+# milliseconds, so it must stay under 2**31 ms), reported as None.
+_FOREVER = 2000000.0
+_settimeout = _socket.socket.settimeout
+_gettimeout = _socket.socket.gettimeout
+_detach = _socket.socket.detach
+
+
+class ClientSocket(socket.socket):
+    """environ["gunicorn.socket"]: the client connection, for one request.
+
+    The worker makes it from a dup of its connection's fd and closes it when
+    the response is done, so the app's close() (or the garbage collector)
+    never closes the worker's own fd. A dup shares the open file description
+    and so its O_NONBLOCK flag, which the worker needs set: this socket is
+    therefore kept in CPython's timeout mode (O_NONBLOCK, waits in poll()).
+    It behaves as blocking, like Gunicorn's client sockets: settimeout(None)
+    and setblocking(True) give a timeout of about 23 days and gettimeout()
+    says None. Code that goes round these methods (socket.socket.setblocking
+    on it, os.set_blocking on its fileno()) clears O_NONBLOCK on the
+    worker's fd too; the worker sets it again when the app returns.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        try:
+            super().__init__(family, type, proto, fileno)
+            _settimeout(self, _FOREVER)
+        except BaseException:
+            if fileno is not None:
+                _detach(self)  # on failure the fd is still the caller's
+            raise
+
+    def settimeout(self, value):
+        _settimeout(self, _FOREVER if value is None else value)
+
+    def setblocking(self, flag):
+        _settimeout(self, _FOREVER if flag else 0.0)
+
+    def gettimeout(self):
+        t = _gettimeout(self)
+        return None if t == _FOREVER else t
+
+    timeout = property(gettimeout)

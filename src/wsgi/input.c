@@ -10,6 +10,7 @@
 #include "wsgi/internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -439,12 +440,36 @@ static PyTypeObject *add_type(PyObject *m, PyType_Spec *spec, const char *name)
     return (PyTypeObject *)t;
 }
 
+/*
+ * The header errors start_response raises. ValueErrors, as cunicorn's
+ * were before they had names, and as a wrong value for an argument is in
+ * Python; siblings, as Gunicorn's are (InvalidHeaderName is no
+ * InvalidHeader there either). Gunicorn's derive from its ParseException,
+ * which an app cannot import without Gunicorn.
+ */
+static PyObject *add_error(PyObject *m, const char *name, const char *doc)
+{
+    char full[64];
+    PyObject *e;
+
+    (void)snprintf(full, sizeof(full), "cunicorn._cunicorn.%s", name);
+    e = PyErr_NewExceptionWithDoc(full, doc, PyExc_ValueError, NULL);
+    if (e && PyModule_AddObjectRef(m, name, e) < 0)
+        Py_CLEAR(e);
+    return e;
+}
+
 int cu_wsgi_types_init(PyObject *m, struct cu_wsgi_types *t)
 {
     if (!(t->input = add_type(m, &input_spec, NULL)) ||
         !(t->errors = add_type(m, &errors_spec, NULL)) ||
         !(t->start_response = cu_start_response_type(m)) ||
-        !(t->file_wrapper = add_type(m, &wrapper_spec, "FileWrapper")))
+        !(t->file_wrapper = add_type(m, &wrapper_spec, "FileWrapper")) ||
+        !(t->invalid_header = add_error(m, "InvalidHeader",
+              "A response header value with a byte other than SP, HTAB, "
+              "0x21-0x7E or 0x80-0xFF (CR, LF, NUL ...).")) ||
+        !(t->invalid_header_name = add_error(m, "InvalidHeaderName",
+              "A response header name that is not an RFC 9110 token.")))
         return -1;
     return 0;
 }
@@ -455,6 +480,8 @@ int cu_wsgi_types_traverse(struct cu_wsgi_types *t, visitproc visit, void *arg)
     Py_VISIT(t->errors);
     Py_VISIT(t->start_response);
     Py_VISIT(t->file_wrapper);
+    Py_VISIT(t->invalid_header);
+    Py_VISIT(t->invalid_header_name);
     return 0;
 }
 
@@ -464,4 +491,6 @@ void cu_wsgi_types_clear(struct cu_wsgi_types *t)
     Py_CLEAR(t->errors);
     Py_CLEAR(t->start_response);
     Py_CLEAR(t->file_wrapper);
+    Py_CLEAR(t->invalid_header);
+    Py_CLEAR(t->invalid_header_name);
 }

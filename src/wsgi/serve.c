@@ -9,6 +9,7 @@
 #include "wsgi/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,13 +21,14 @@
 
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
-       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_COUNT };
+       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
+       K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
     "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
     "SERVER_PROTOCOL", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
-    "wsgi.input", "wsgi.errors"};
+    "wsgi.input", "wsgi.errors", "gunicorn.socket"};
 
 struct cu_wsgi {
     PyObject *app;
@@ -34,10 +36,31 @@ struct cu_wsgi {
     PyObject *keys[K_COUNT]; /* interned */
     PyObject *http, *https;
     PyObject *errors;        /* the wsgi.errors stream */
+    PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
+    PyObject *sock_close;    /* _socket.socket.close */
     const struct cu_wsgi_types *types;
     int is_ssl;
     int sendfile;
 };
+
+/* What gunicorn.socket is made with: the class, and the close() of
+ * _socket.socket, which closes the fd whoever holds the object. */
+static int socket_class(struct cu_wsgi *w)
+{
+    PyObject *m = PyImport_ImportModule("cunicorn._loader");
+
+    if (!m)
+        return -1;
+    w->sock_class = PyObject_GetAttrString(m, "ClientSocket");
+    Py_DECREF(m);
+    if (!w->sock_class || !(m = PyImport_ImportModule("_socket")))
+        return -1;
+    w->sock_close = PyObject_GetAttrString(m, "socket");
+    Py_DECREF(m);
+    if (w->sock_close)
+        Py_SETREF(w->sock_close, PyObject_GetAttrString(w->sock_close, "close"));
+    return w->sock_close ? 0 : -1;
+}
 
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
                             const struct cu_wsgi_opts *o)
@@ -59,7 +82,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     if (!(w->http = PyUnicode_InternFromString("http")) ||
         !(w->https = PyUnicode_InternFromString("https")) ||
         !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
-        !(w->base = PyDict_New()))
+        socket_class(w) < 0 || !(w->base = PyDict_New()))
         goto fail;
     v = Py_BuildValue("(ii)", 1, 0);
     if (!v || PyDict_SetItemString(w->base, "wsgi.version", v) < 0) {
@@ -106,6 +129,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
     Py_XDECREF(w->http);
     Py_XDECREF(w->https);
     Py_XDECREF(w->errors);
+    Py_XDECREF(w->sock_class);
+    Py_XDECREF(w->sock_close);
     PyMem_Free(w);
 }
 
@@ -337,9 +362,60 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
     return 0;
 }
 
+/* ---- gunicorn.socket ------------------------------------------------------ */
+
+/*
+ * The client socket the app gets: a ClientSocket (python/cunicorn/_loader.py)
+ * over a dup of c->fd, so that the app's close() or its garbage never
+ * closes the worker's fd. The dup shares the open file description, so
+ * O_NONBLOCK too: ClientSocket stays in CPython's timeout mode, which leaves
+ * the flag set. A new reference, or NULL with an exception.
+ */
+static PyObject *client_socket(struct cu_wsgi *w, const struct cu_conn *c)
+{
+    int family = c->listener ? c->listener->family : c->peer.ss_family;
+    int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+    PyObject *args[4] = {NULL, NULL, NULL, NULL}, *sock = NULL;
+
+    if (fd < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    if ((args[0] = PyLong_FromLong(family)) && (args[1] = PyLong_FromLong(SOCK_STREAM)) &&
+        (args[2] = PyLong_FromLong(0)) && (args[3] = PyLong_FromLong(fd)))
+        sock = PyObject_Vectorcall(w->sock_class, args, 4, NULL);
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(args[i]);
+    if (!sock)
+        close(fd);  /* a ClientSocket that failed has let go of it */
+    return sock;
+}
+
+/* The app may have cleared O_NONBLOCK going round ClientSocket's methods
+ * (os.set_blocking on its fileno()): the worker's waits need it. */
+static void keep_nonblocking(const struct cu_conn *c)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+
+    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        cu_log(CU_WARNING, "could not make the connection non-blocking again: %s",
+               strerror(errno));
+}
+
+/* At the end of the request: closes the app's socket object (its dup, if
+ * the app has not closed it), whoever still holds it. Steals sock. */
+static void release_socket(struct cu_wsgi *w, const struct cu_conn *c, PyObject *sock)
+{
+    PyObject *r = PyObject_CallOneArg(w->sock_close, sock);
+
+    if (!r)
+        cu_wsgi_log_exception("Error closing gunicorn.socket");
+    Py_XDECREF(r);
+    Py_DECREF(sock);
+    keep_nonblocking(c);
+}
+
 static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
                                const struct http_request *r, const char *b,
-                               PyObject *input)
+                               PyObject *input, PyObject *sock)
 {
     PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
     char proto[16];
@@ -353,7 +429,8 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
         set_str(env, k[K_PROTOCOL], proto, strlen(proto)) < 0 ||
-        PyDict_SetItem(env, k[K_INPUT], input) < 0)
+        PyDict_SetItem(env, k[K_INPUT], input) < 0 ||
+        PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;
     for (uint32_t i = 0; i < r->n_headers; i++)
         if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
@@ -396,7 +473,9 @@ fail:
 struct resp {
     struct cu_conn *c;
     const struct http_request *r;
+    const struct cu_wsgi_types *types;
     int must_close, head, no_body, chunked;
+    int upgrade;              /* the app said "Connection: upgrade" */
     int headers_set, headers_sent, failed;
     int status;
     int64_t length;           /* Content-Length the app set, -1 if none */
@@ -439,24 +518,26 @@ static const char *http_date(void)
     return date;
 }
 
-/* Latin-1 bytes of a str: a borrowed pointer for ASCII, else a copy. */
-static const char *str_bytes(PyObject *s, Py_ssize_t *n, PyObject **hold)
+/*
+ * The latin-1 bytes of a str, in place: a str whose characters are all
+ * below 256 is stored one byte per character. NULL with a TypeError for a
+ * non-str; NULL without an exception for text beyond latin-1.
+ */
+static const char *latin1_bytes(PyObject *s, Py_ssize_t *n)
 {
-    *hold = NULL;
     if (!PyUnicode_Check(s)) {
         PyErr_Format(PyExc_TypeError, "header names and values must be str, not %.50s",
                      Py_TYPE(s)->tp_name);
         return NULL;
     }
-    if (PyUnicode_IS_ASCII(s)) {
-        *n = PyUnicode_GET_LENGTH(s);
-        return (const char *)PyUnicode_DATA(s);
-    }
-    *hold = PyUnicode_AsLatin1String(s);
-    if (!*hold)
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0)
         return NULL;
-    *n = PyBytes_GET_SIZE(*hold);
-    return PyBytes_AS_STRING(*hold);
+#endif
+    if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND)
+        return NULL;
+    *n = PyUnicode_GET_LENGTH(s);
+    return (const char *)PyUnicode_1BYTE_DATA(s);
 }
 
 static int hop_by_hop(const char *n, Py_ssize_t len)
@@ -471,72 +552,90 @@ static int hop_by_hop(const char *n, Py_ssize_t len)
     return 0;
 }
 
-/* Checks and encodes one (name, value) pair into the header block. */
+static int ieq(const char *s, Py_ssize_t n, const char *lower)
+{
+    return (size_t)n == strlen(lower) && strncasecmp(s, lower, (size_t)n) == 0;
+}
+
+/* Raises exc with Gunicorn's text: its InvalidHeader and InvalidHeaderName
+ * are given the repr of the header, and show the repr of what they got. */
+static int header_error(PyObject *exc, const char *what, PyObject *o)
+{
+    PyObject *r = PyObject_Repr(o);
+
+    if (r) {
+        PyErr_Format(exc, "%s: %R", what, r);
+        Py_DECREF(r);
+    }
+    return -1;
+}
+
+/*
+ * Checks and encodes one (name, value) pair into the header block, as
+ * Gunicorn does (§5.13): the name a token (else InvalidHeaderName), the
+ * value SP, HTAB, 0x21-0x7E and 0x80-0xFF only (else InvalidHeader: a CR
+ * or LF from the app never reaches the wire), then trimmed of SP and HTAB.
+ * Hop-by-hop names are dropped, except that "Connection: upgrade" makes
+ * the server's own Connection header say upgrade, and "Upgrade: websocket"
+ * is kept.
+ */
 static int add_header(struct resp *p, PyObject *item)
 {
-    PyObject *hn = NULL, *hv = NULL;
+    PyObject *pn, *pv;
     const char *name, *value;
-    Py_ssize_t nl, vl;
-    int rc = -1;
+    Py_ssize_t nl = 0, vl = 0;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "each header must be a (name, value) tuple");
         return -1;
     }
-    if (!(name = str_bytes(PyTuple_GET_ITEM(item, 0), &nl, &hn)) ||
-        !(value = str_bytes(PyTuple_GET_ITEM(item, 1), &vl, &hv)))
-        goto out;
-    for (Py_ssize_t i = 0; i < nl; i++)
+    pn = PyTuple_GET_ITEM(item, 0);  /* borrowed */
+    pv = PyTuple_GET_ITEM(item, 1);
+    if (!(name = latin1_bytes(pn, &nl)) && PyErr_Occurred())
+        return -1;
+    for (Py_ssize_t i = 0; name && i < nl; i++)
         if (!http_tchar[(unsigned char)name[i]])
-            nl = -1;
-    if (nl <= 0) {
-        PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(item, 0));
-        goto out;
+            name = NULL;
+    if (!name || nl == 0)
+        return header_error(p->types->invalid_header_name, "Invalid HTTP header name", pn);
+    if (!(value = latin1_bytes(pv, &vl)) && PyErr_Occurred())
+        return -1;
+    for (Py_ssize_t i = 0; value && i < vl; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            value = NULL;
     }
+    if (!value)
+        return header_error(p->types->invalid_header, "Invalid HTTP Header", pv);
     while (vl && (value[0] == ' ' || value[0] == '\t'))
         value++, vl--;
     while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
         vl--;
-    for (Py_ssize_t i = 0; i < vl; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            /* a CR or LF from the app never reaches the wire */
-            PyErr_Format(PyExc_ValueError, "invalid header value %R",
-                         PyTuple_GET_ITEM(item, 1));
-            goto out;
-        }
-    }
     if (hop_by_hop(name, nl)) {
-        rc = 0;
-        goto out;
-    }
-    if (nl == 14 && strncasecmp(name, "content-length", 14) == 0) {
+        if (ieq(name, nl, "connection") && ieq(value, vl, "upgrade"))
+            p->upgrade = 1;
+        if (!ieq(name, nl, "upgrade") || !ieq(value, vl, "websocket"))
+            return 0;
+    } else if (ieq(name, nl, "content-length")) {
         int64_t v = 0;
         if (vl == 0 || vl > 18) {
-            PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", PyTuple_GET_ITEM(item, 1));
-            goto out;
+            PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", pv);
+            return -1;
         }
         for (Py_ssize_t i = 0; i < vl; i++) {
             if (value[i] < '0' || value[i] > '9') {
-                PyErr_Format(PyExc_ValueError, "invalid Content-Length %R",
-                             PyTuple_GET_ITEM(item, 1));
-                goto out;
+                PyErr_Format(PyExc_ValueError, "invalid Content-Length %R", pv);
+                return -1;
             }
             v = v * 10 + (value[i] - '0');
         }
         p->length = v;
         /* 1xx and 204 responses have no length (§5.13) */
-        if ((p->status >= 100 && p->status < 200) || p->status == 204) {
-            rc = 0;
-            goto out;
-        }
+        if ((p->status >= 100 && p->status < 200) || p->status == 204)
+            return 0;
     }
-    rc = block_add(p, name, (size_t)nl) || block_add(p, ": ", 2) ||
-         block_add(p, value, (size_t)vl) || block_add(p, "\r\n", 2) ? -1 : 0;
-out:
-    Py_XDECREF(hn);
-    Py_XDECREF(hv);
-    return rc;
+    return block_add(p, name, (size_t)nl) || block_add(p, ": ", 2) ||
+           block_add(p, value, (size_t)vl) || block_add(p, "\r\n", 2) ? -1 : 0;
 }
 
 /* start_response(status, headers): fills p's header block. */
@@ -575,30 +674,27 @@ static int set_headers(struct resp *p, PyObject *status, PyObject *headers)
 
 static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
 {
-    PyObject *hs, *seq;
+    PyObject *seq;
     const char *s;
-    Py_ssize_t n;
+    Py_ssize_t n = 0;
 
-    if (!(s = str_bytes(status, &n, &hs)))
+    if (!(s = latin1_bytes(status, &n)) && PyErr_Occurred())
         return -1;
-    if (n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+    if (!s || n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
         s[2] < '0' || s[2] > '9' || (n > 3 && s[3] != ' ') ||
         memchr(s, '\r', (size_t)n) || memchr(s, '\n', (size_t)n)) {
         PyErr_Format(PyExc_ValueError, "invalid status %R", status);
-        Py_XDECREF(hs);
         return -1;
     }
     p->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     p->length = -1;
+    p->upgrade = 0;
     /* the block: the status text, then the app's headers (§5.13 order is
      * status line, Server, Date, Connection, Transfer-Encoding, the app's) */
     p->blen = 0;
-    if (block_add(p, s, (size_t)n) < 0) {
-        Py_XDECREF(hs);
+    if (block_add(p, s, (size_t)n) < 0)
         return -1;
-    }
     p->status_len = (size_t)n;
-    Py_XDECREF(hs);
     seq = PySequence_Fast(headers, "headers must be a list of (name, value) tuples");
     if (!seq)
         return -1;
@@ -661,7 +757,8 @@ static int send_data(struct resp *p, const char *data, size_t n)
         iov[k++].iov_len = p->status_len;
         len = snprintf(fixed, sizeof(fixed),
                        "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n%s",
-                       http_date(), p->must_close ? "close" : "keep-alive",
+                       http_date(),
+                       p->upgrade ? "upgrade" : p->must_close ? "close" : "keep-alive",
                        p->chunked ? "Transfer-Encoding: chunked\r\n" : "");
         iov[k].iov_base = fixed;
         iov[k++].iov_len = (size_t)len;
@@ -712,6 +809,50 @@ static int send_500(struct resp *p)
     p->status = 500;
     p->headers_sent = 1;
     return send_iov(p, &iov, 1);
+}
+
+/*
+ * Gunicorn's 400 for a bad response header (§5.9): its error page, with
+ * the exception's text HTML-escaped as the message. Characters beyond
+ * latin-1 go out as character references (Gunicorn's latin-1 encoding
+ * would fail, and it would send nothing).
+ */
+static int send_400(struct resp *p, PyObject *mesg)
+{
+    static const char top[] =
+        "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+        "  <body>\n    <h1><p>Bad Request</p></h1>\n    ";
+    static const char end[] = "\n  </body>\n</html>\n";
+    PyObject *html = PyImport_ImportModule("html"), *esc = NULL, *bytes = NULL;
+    struct iovec iov[4];
+    char head[160];
+    size_t n = 0;
+    int rc;
+
+    if (html && (esc = PyObject_CallMethod(html, "escape", "O", mesg)))
+        bytes = PyUnicode_AsEncodedString(esc, "latin-1", "xmlcharrefreplace");
+    Py_XDECREF(html);
+    Py_XDECREF(esc);
+    if (!bytes)
+        PyErr_Clear();  /* the page without its message */
+    else
+        n = (size_t)PyBytes_GET_SIZE(bytes);
+    iov[0].iov_base = head;
+    iov[0].iov_len = (size_t)snprintf(head, sizeof(head),
+                                      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                                      "Content-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
+                                      sizeof(top) - 1 + n + sizeof(end) - 1);
+    iov[1].iov_base = (void *)top;
+    iov[1].iov_len = sizeof(top) - 1;
+    iov[2].iov_base = bytes ? PyBytes_AS_STRING(bytes) : (char *)"";
+    iov[2].iov_len = n;
+    iov[3].iov_base = (void *)end;
+    iov[3].iov_len = sizeof(end) - 1;
+    p->status = 400;
+    p->headers_sent = 1;
+    rc = send_iov(p, iov, 4);
+    Py_XDECREF(bytes);
+    return rc;
 }
 
 /* ---- start_response ------------------------------------------------------- */
@@ -815,6 +956,7 @@ static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
         Py_RETURN_NONE;
     memset(&hints, 0, sizeof(hints));
     hints.r = p->r;
+    hints.types = p->types;
     hints.status = 103;
     seq = PySequence_Fast(headers, "early hints must be a list of (name, value) tuples");
     if (!seq)
@@ -1034,25 +1176,83 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
     return finish(p);
 }
 
+/*
+ * The app (or its iterable) raised: says so once. A bad response header
+ * that stops the response before its head went out is answered 400, as
+ * Gunicorn's handle_error does: one warning, no traceback, and the
+ * exception's text kept for the page (*mesg). Anything else: the traceback.
+ */
+static void app_failed(struct resp *p, const char *what, PyObject **mesg)
+{
+    PyObject *t, *v, *tb;
+    char host[128];
+    int port;
+
+    if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
+                            !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
+        cu_wsgi_log_exception(what);
+        return;
+    }
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    *mesg = v ? PyObject_Str(v) : PyUnicode_FromString("");
+    if (*mesg) {
+        const char *m = PyUnicode_AsUTF8(*mesg);
+        if (cu_sockaddr_text((const struct sockaddr *)&p->c->peer, p->c->peerlen, host,
+                             sizeof(host), &port) < 0)
+            host[0] = '\0';
+        cu_log(CU_WARNING, "Invalid request from ip=%s: %s", host, m ? m : "");
+    }
+    PyErr_Clear();
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+}
+
+/* The answer when the response failed before its head went out: none for
+ * a body framing error, the error's page for a bad trailer, 400 for a bad
+ * response header (mesg: its text), else 500. */
+static void answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
+{
+    if (b->error && !p->headers_sent && !p->failed) {
+        /* the body was bad: a framing error closes without a word, a bad
+         * trailer gets its 400 (Gunicorn), never a 500 */
+        const struct http_error_info *e = http_error_info(b->error);
+        int rc;
+        p->status = e->respond ? e->status : 0;
+        p->headers_sent = 1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_send_error(p->c, b->error);
+        Py_END_ALLOW_THREADS
+        if (rc < 0)
+            p->failed = 1;
+    }
+    if (!p->headers_sent && !p->failed && (mesg ? send_400(p, mesg) : send_500(p)) < 0)
+        PyErr_Clear();  /* the client is gone */
+    p->must_close = 1;
+}
+
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
                   const struct http_request *r, const char *head,
                   struct cu_body *b, int must_close, struct cu_served *out)
 {
     struct resp p;
     struct start_response *sr = NULL;
-    PyObject *input, *env = NULL, *result = NULL;
+    PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
     char what[300];
     int ok = -1;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
     p.r = r;
+    p.types = w->types;
     p.must_close = must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
     snprintf(what, sizeof(what), "Error handling request %.*s",
              (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
     input = cu_input_new(w->types->input, c, b);
-    if (!input || !(env = build_environ(w, c, r, head, input)))
+    if (!input || !(sock = client_socket(w, c)) ||
+        !(env = build_environ(w, c, r, head, input, sock)))
         goto fail;
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
@@ -1072,12 +1272,13 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
         Py_DECREF(hints);
     }
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
+    keep_nonblocking(c);
     if (!result)
         goto fail;
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        cu_wsgi_log_exception(what);
+        app_failed(&p, what, &mesg);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
@@ -1091,38 +1292,29 @@ fail:
     if (b->error)  /* the client's fault: one line, no traceback */
         cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
     else if (PyErr_Occurred() && !p.failed)
-        cu_wsgi_log_exception(what);
+        app_failed(&p, what, &mesg);
     PyErr_Clear();
 answer:
-    if (b->error && !p.headers_sent && !p.failed) {
-        /* the body was bad: a framing error closes without a word, a bad
-         * trailer gets its 400 (Gunicorn), never a 500 */
-        const struct http_error_info *e = http_error_info(b->error);
-        int rc;
-        p.status = e->respond ? e->status : 0;
-        p.headers_sent = 1;
-        Py_BEGIN_ALLOW_THREADS
-        rc = cu_conn_send_error(c, b->error);
-        Py_END_ALLOW_THREADS
-        if (rc < 0)
-            p.failed = 1;
-    }
-    if (!p.headers_sent && !p.failed)
-        send_500(&p);
-    p.must_close = 1;
+    answer_error(&p, b, mesg);
     ok = p.failed ? -1 : 0;
 done:
     if (sr)
         sr->resp = NULL;
     if (input)
         cu_input_detach(input);
+    if (sock)
+        release_socket(w, c, sock);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);
     Py_XDECREF(env);
     Py_XDECREF(result);
+    Py_XDECREF(mesg);
     PyMem_Free(p.block);
     out->status = p.status;
     out->bytes = p.sent;
-    out->close = p.must_close;
+    /* Ours: after a 101 the connection speaks another protocol, so no
+     * keep-alive worker may read an HTTP request from it (Gunicorn's
+     * should_close() does not look at the upgrade) */
+    out->close = p.must_close || p.status == 101;
     return ok;
 }

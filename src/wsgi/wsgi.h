@@ -21,6 +21,11 @@ struct cu_wsgi_types {
     PyTypeObject *errors;
     PyTypeObject *start_response;
     PyTypeObject *file_wrapper;
+    /* What start_response raises for a bad header name or value (Gunicorn's
+     * InvalidHeaderName and InvalidHeader); one the app lets through before
+     * the head went out is answered 400, not 500. */
+    PyObject *invalid_header;
+    PyObject *invalid_header_name;
 };
 
 int cu_wsgi_types_init(PyObject *module, struct cu_wsgi_types *t);

@@ -1,0 +1,272 @@
+"""The response rules of shared reference §5.12/§5.13 on raw sockets:
+environ["gunicorn.socket"], Connection: upgrade, and bad response headers
+answered 400 as Gunicorn does."""
+
+import json
+import socket
+import textwrap
+
+import pytest
+
+from conftest import recv_all, wait_for
+
+APP = textwrap.dedent('''
+    import json
+    import os
+    import socket
+
+    from cunicorn._cunicorn import InvalidHeader, InvalidHeaderName
+
+
+    def reply(start_response, obj, status="200 OK"):
+        body = json.dumps(obj).encode()
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
+
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        sock = environ["gunicorn.socket"]
+        if path == "/sock":
+            return reply(start_response, {
+                "peer": list(sock.getpeername()), "local": list(sock.getsockname()),
+                "is_socket": isinstance(sock, socket.socket),
+                "family": int(sock.family), "type": int(sock.type),
+                "timeout": sock.gettimeout(), "blocking": sock.getblocking(),
+                "nonblock_fd": not os.get_blocking(sock.fileno())})
+        if path == "/close":
+            sock.close()
+            del environ["gunicorn.socket"], sock  # and its garbage
+            return reply(start_response, {"closed": True})
+        if path == "/blocking":
+            sock.settimeout(None)
+            sock.setblocking(True)
+            return reply(start_response, {
+                "timeout": sock.gettimeout(),
+                "nonblock_fd": not os.get_blocking(sock.fileno())})
+        if path == "/bypass":
+            # round ClientSocket: this clears O_NONBLOCK on the worker's fd
+            socket.socket.__base__.setblocking(sock, True)
+            before = not os.get_blocking(sock.fileno())
+            fd = sock.fileno()
+
+            def body():  # runs after the app returned
+                yield json.dumps({"before": before,
+                                  "after": not os.get_blocking(fd)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return body()
+        if path == "/echo":
+            # a WebSocket-like handshake, then the app talks on the socket
+            write = start_response("101 Switching Protocols", [
+                ("Upgrade", "websocket"), ("Connection", "Upgrade")])
+            write(b"")
+            data = b""
+            while not data.endswith(b"\\n"):
+                chunk = sock.recv(100)
+                if not chunk:
+                    break
+                data += chunk
+            sock.sendall(b"echo: " + data)
+            return []
+        if path == "/upgrade":
+            q = environ["QUERY_STRING"]
+            headers = {
+                "ws": [("Connection", " UpGrade\\t"), ("Upgrade", " WebSocket "),
+                       ("X-After", "1")],
+                "other": [("Connection", "keep-alive, upgrade"), ("Upgrade", "h2c"),
+                          ("Connection", "close"), ("Keep-Alive", "timeout=5"),
+                          ("X-After", "1")],
+                "upgrade-only": [("Upgrade", "websocket"), ("X-After", "1")],
+            }[q]
+            start_response("101 Switching Protocols" if q == "ws" else "200 OK", headers)
+            return [] if q == "ws" else [b"ok"]
+        if path == "/bad":
+            q = environ["QUERY_STRING"]
+            headers = {
+                "crlf": [("X-Bad", "a\\r\\nInjected: yes")],
+                "lf": [("X-Bad", "a\\nInjected: yes")],
+                "nul": [("X-Bad", "a\\x00b")],
+                "beyond-latin1": [("X-Bad", "\\u20ac")],
+                "name": [("X Bad", "v")],
+                "name-colon": [("X-Injected: yes\\r\\nX-Bad", "v")],
+                "name-empty": [("", "v")],
+                "not-str": [("X-Bad", 5)],
+            }[q]
+            start_response("200 OK", [("X-Good", "1")] + headers)
+            return [b"never"]
+        if path == "/lazy":
+            # start_response from inside the iterable
+            def body():
+                start_response("200 OK", [("X-Bad", "a\\rb")])
+                yield b"never"
+            return body()
+        if path == "/caught":
+            try:
+                start_response("200 OK", [("X-Bad", "a\\r\\nInjected: yes")])
+            except InvalidHeader as e:
+                value_error = isinstance(e, ValueError)
+                text = str(e)
+            try:
+                start_response("200 OK", [("X Bad", "v")])
+            except InvalidHeaderName as e:
+                name_error = (isinstance(e, ValueError), str(e))
+            return reply(start_response, {"value_error": value_error, "text": text,
+                                          "name_error": name_error})
+        return reply(start_response, {"path": path})
+''')
+
+
+@pytest.fixture
+def srv(server, tmp_path):
+    (tmp_path / "respapp.py").write_text(APP)
+    return server("--access-logfile", str(tmp_path / "access.log"),
+                  app="respapp:app", chdir=tmp_path)
+
+
+def get(srv, path, version="1.1"):
+    raw = srv.raw(b"GET %s HTTP/%s\r\nHost: x\r\n\r\n" % (path.encode(), version.encode()))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head.split(b"\r\n"), body
+
+
+def get_json(srv, path):
+    lines, body = get(srv, path)
+    assert lines[0] == b"HTTP/1.1 200 OK", (lines, body)
+    return json.loads(body)
+
+
+# ---- gunicorn.socket --------------------------------------------------------
+
+def test_socket_is_the_client_connection(srv):
+    s = srv.connect()
+    s.sendall(b"GET /sock HTTP/1.1\r\nHost: x\r\n\r\n")
+    mine = s.getsockname()
+    raw = recv_all(s)
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw
+    r = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert tuple(r["peer"]) == mine            # getpeername() is us
+    assert tuple(r["local"]) == ("127.0.0.1", srv.port)
+    assert r["is_socket"] and r["family"] == socket.AF_INET
+    assert r["type"] == socket.SOCK_STREAM
+    # blocking as Gunicorn's client sockets are, over a non-blocking fd
+    assert r["timeout"] is None and r["blocking"] is True
+    assert r["nonblock_fd"] is True
+
+
+def test_app_closing_the_socket_leaves_the_connection_alone(srv):
+    for _ in range(3):  # one worker: the same process each time
+        assert get_json(srv, "/close") == {"closed": True}
+        assert get_json(srv, "/sock")["nonblock_fd"] is True
+    assert "Traceback" not in srv.text()
+
+
+def test_settimeout_none_keeps_the_fd_non_blocking(srv):
+    r = get_json(srv, "/blocking")
+    assert r == {"timeout": None, "nonblock_fd": True}
+    assert get_json(srv, "/sock")["nonblock_fd"] is True
+
+
+def test_fd_made_blocking_behind_the_socket_is_set_back(srv):
+    lines, body = get(srv, "/bypass")
+    assert lines[0] == b"HTTP/1.1 200 OK", lines
+    chunk = body.split(b"\r\n")[1]
+    assert json.loads(chunk) == {"before": False, "after": True}
+
+
+def test_app_talks_on_the_socket_after_an_upgrade(srv):
+    s = srv.connect()
+    s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+              b"Upgrade: websocket\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        assert chunk, head
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols"
+    assert b"Connection: upgrade" in lines and b"Upgrade: websocket" in lines
+    assert not any(l.startswith(b"Transfer-Encoding") for l in lines)
+    s.sendall(b"hel")
+    s.sendall(b"lo\n")  # recv() waited: the socket behaves as blocking
+    assert rest + recv_all(s) == b"echo: hello\n"
+
+
+# ---- Connection: upgrade (§5.13) --------------------------------------------
+
+def test_connection_upgrade_and_websocket_kept(srv):
+    lines, body = get(srv, "/upgrade?ws")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols"
+    names = [l.split(b":")[0] for l in lines[1:]]
+    assert names == [b"Server", b"Date", b"Connection", b"Upgrade", b"X-After"]
+    assert lines[3] == b"Connection: upgrade"
+    assert lines[4] == b"Upgrade: WebSocket"  # trimmed, as the app spelled it
+    assert body == b""
+
+
+def test_other_connection_and_upgrade_values_dropped(srv):
+    lines, body = get(srv, "/upgrade?other")
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert [l for l in lines if l.lower().startswith((b"connection", b"upgrade",
+                                                      b"keep-alive"))] == [
+        b"Connection: close"]
+    assert b"X-After: 1" in lines and body == b"2\r\nok\r\n0\r\n\r\n"
+    lines, body = get(srv, "/upgrade?upgrade-only")
+    assert b"Upgrade: websocket" in lines and b"Connection: close" in lines
+
+
+# ---- bad response headers: 400 as Gunicorn --------------------------------
+
+def page(message):
+    """Gunicorn 26.1's util.write_error for a 400, byte for byte."""
+    html = ("<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+            "  <body>\n    <h1><p>Bad Request</p></h1>\n    %s\n  </body>\n</html>\n"
+            % message).encode("latin-1")
+    return (b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+            b"Content-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(html)) + html
+
+
+def test_cr_lf_in_a_value_is_400_and_never_on_the_wire(srv):
+    raw = srv.raw(b"GET /bad?crlf HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP Header: &quot;&#x27;a\\\\r\\\\nInjected: yes&#x27;&quot;")
+    assert b"\r\nInjected" not in raw and b"X-Good" not in raw
+    wait_for(lambda: "Invalid request from ip=127.0.0.1: Invalid HTTP Header: "
+             "\"'a\\\\r\\\\nInjected: yes'\"" in srv.text(), what="the warning")
+    assert "Traceback" not in srv.text()
+    for q in ("lf", "nul", "beyond-latin1"):
+        raw = srv.raw(b"GET /bad?%s HTTP/1.1\r\n\r\n" % q.encode())
+        assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (q, raw)
+        assert b"\r\nInjected" not in raw and b"X-Good" not in raw
+    # beyond latin-1: a character reference (Gunicorn would send nothing)
+    assert b"&#8364;" in raw
+
+
+def test_bad_name_is_400(srv):
+    raw = srv.raw(b"GET /bad?name HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP header name: &quot;&#x27;X Bad&#x27;&quot;")
+    for q in ("name-colon", "name-empty"):
+        raw = srv.raw(b"GET /bad?%s HTTP/1.1\r\n\r\n" % q.encode())
+        assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (q, raw)
+        assert b"\r\nX-Injected" not in raw
+    assert "Traceback" not in srv.text()
+    # from inside the iterable, before the head went out: 400 too
+    raw = srv.raw(b"GET /lazy HTTP/1.1\r\n\r\n")
+    assert raw == page("Invalid HTTP Header: &quot;&#x27;a\\\\rb&#x27;&quot;")
+    # the access log has the 400
+    log = srv.log.parent / "access.log"
+    wait_for(lambda: log.exists() and '"GET /lazy HTTP/1.1" 400' in log.read_text(),
+             what="the access log line")
+
+
+def test_other_app_errors_are_still_500(srv):
+    raw = srv.raw(b"GET /bad?not-str HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), raw
+    wait_for(lambda: "Traceback" in srv.text(), what="the traceback")
+
+
+def test_app_catching_the_error_sends_its_own_response(srv):
+    r = get_json(srv, "/caught")
+    assert r == {"value_error": True,
+                 "text": "Invalid HTTP Header: \"'a\\\\r\\\\nInjected: yes'\"",
+                 "name_error": [True, "Invalid HTTP header name: \"'X Bad'\""]}

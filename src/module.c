@@ -496,6 +496,17 @@ static void thread_start(void *arg)
     tls_ts = PyEval_SaveThread();
 }
 
+/* A gthread pool thread, before it closes a connection the bridge kept
+ * objects on. */
+static void conn_free(void *arg, struct cu_conn *c)
+{
+    struct server *sv = arg;
+
+    PyEval_RestoreThread(tls_ts);
+    cu_wsgi_conn_free(sv->wsgi, c);
+    tls_ts = PyEval_SaveThread();
+}
+
 /* The signal a gthread worker raises on a thread stuck past --timeout:
  * faulthandler, registered for it, writes that thread's Python stack. */
 static int dump_signal(void)
@@ -553,6 +564,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.buffer_body = (size_t)sv->cfg.buffer_body;
     env.dump_signal = gthread ? dump_signal() : 0;
     env.thread_start = thread_start;
+    env.conn_free = conn_free;
     env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
     env.n_allow = sv->cfg.forwarded_allow_ips.n;
     env.proxy_allow = (const char *const *)sv->cfg.proxy_allow_ips.v;

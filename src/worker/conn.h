@@ -38,6 +38,11 @@ struct cu_conn {
     int whole;
     struct cu_seg *queue, *queue_last;
     size_t queued;        /* bytes in the queue's buffers */
+    /* The application layer's objects for this connection, kept between
+     * requests when keeps_objects is set (gthread; the worker then has
+     * them freed, with the GIL, before the connection closes). */
+    int keeps_objects;
+    void *pysock;
 };
 
 /* A queued piece of a response: bytes (owned), or part of a file (a dup

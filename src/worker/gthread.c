@@ -196,6 +196,8 @@ static void destroy(struct gworker *w, struct gconn *g)
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
+    if (g->c.pysock && w->env->conn_free)
+        w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
     free(g->headers);
     free(g);
@@ -279,6 +281,7 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->c.listener = l;
     g->c.timeout_ms = 0;
     g->c.queue_max = QUEUE_MAX;
+    g->c.keeps_objects = 1;
     g->trusted = cu_addr_allowed((const struct sockaddr *)peer, plen, env->allow,
                                  env->n_allow);
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;

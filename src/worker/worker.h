@@ -47,10 +47,12 @@ struct cu_worker_env {
                  const char *head, struct cu_body *b, int must_close,
                  struct cu_served *out);
     void *app;
-    /* Called by each pool thread (gthread) before its first and after its
-     * last serve; may be NULL. */
+    /* Called by each pool thread (gthread) before its first serve; may be
+     * NULL. */
     void (*thread_start)(void *app);
-    void (*thread_stop)(void *app);
+    /* Frees what the application layer kept on a connection between
+     * requests (c->pysock); called by a pool thread before closing it. */
+    void (*conn_free)(void *app, struct cu_conn *c);
     struct cu_worker_slot *slot;
     pid_t ppid;             /* the master: a worker whose parent changes exits */
 };

@@ -371,12 +371,18 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
  * O_NONBLOCK too: ClientSocket stays in CPython's timeout mode, which leaves
  * the flag set. A new reference, or NULL with an exception.
  */
-static PyObject *client_socket(struct cu_wsgi *w, const struct cu_conn *c)
+static PyObject *client_socket(struct cu_wsgi *w, struct cu_conn *c)
 {
     int family = c->listener ? c->listener->family : c->peer.ss_family;
-    int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
     PyObject *args[4] = {NULL, NULL, NULL, NULL}, *sock = NULL;
+    int fd;
 
+    if (c->pysock) {  /* kept from the connection's last request */
+        sock = c->pysock;
+        c->pysock = NULL;
+        return sock;
+    }
+    fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     if ((args[0] = PyLong_FromLong(family)) && (args[1] = PyLong_FromLong(SOCK_STREAM)) &&
@@ -411,6 +417,35 @@ static void release_socket(struct cu_wsgi *w, const struct cu_conn *c, PyObject 
     Py_XDECREF(r);
     Py_DECREF(sock);
     keep_nonblocking(c);
+}
+
+/* Whether the app left its socket object open (then it can be kept). */
+static int socket_open(PyObject *sock)
+{
+    PyObject *no = PyObject_CallMethod(sock, "fileno", NULL);
+    long fd = no ? PyLong_AsLong(no) : -1;
+
+    Py_XDECREF(no);
+    PyErr_Clear();
+    return fd >= 0;
+}
+
+void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c)
+{
+    PyObject *sock = c->pysock;
+
+    c->pysock = NULL;
+    if (sock)
+        release_socket(w, c, sock);
+}
+
+/* "Error handling request TARGET", for the log, when there is an error. */
+static const char *describe(char *what, size_t n, const struct http_request *r,
+                            const char *head)
+{
+    snprintf(what, n, "Error handling request %.*s",
+             (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
+    return what;
 }
 
 static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
@@ -1240,7 +1275,8 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     struct start_response *sr = NULL;
     PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
     char what[300];
-    int ok = -1;
+    size_t head_off = (size_t)(head - c->buf);  /* the head stays there */
+    int ok = -1, kept;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
@@ -1248,8 +1284,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     p.types = w->types;
     p.must_close = must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
-    snprintf(what, sizeof(what), "Error handling request %.*s",
-             (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
+    what[0] = '\0';
     input = cu_input_new(w->types->input, c, b);
     if (!input || !(sock = client_socket(w, c)) ||
         !(env = build_environ(w, c, r, head, input, sock)))
@@ -1278,11 +1313,11 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, what, &mesg);
+        app_failed(&p, describe(what, sizeof(what), r, c->buf + head_off), &mesg);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
-        cu_wsgi_log_exception(what);
+        cu_wsgi_log_exception(describe(what, sizeof(what), r, c->buf + head_off));
         ok = -1;
     }
     if (ok == 0)
@@ -1292,7 +1327,7 @@ fail:
     if (b->error)  /* the client's fault: one line, no traceback */
         cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
     else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, what, &mesg);
+        app_failed(&p, describe(what, sizeof(what), r, c->buf + head_off), &mesg);
     PyErr_Clear();
 answer:
     answer_error(&p, b, mesg);
@@ -1302,7 +1337,15 @@ done:
         sr->resp = NULL;
     if (input)
         cu_input_detach(input);
-    if (sock)
+    /* Ours: after a 101 the connection speaks another protocol, so no
+     * keep-alive worker may read an HTTP request from it (Gunicorn's
+     * should_close() does not look at the upgrade) */
+    if (p.status == 101)
+        p.must_close = 1;
+    kept = sock && !p.must_close && c->keeps_objects && socket_open(sock);
+    if (kept)  /* the next request on c gets the same socket object */
+        c->pysock = sock;
+    else if (sock)
         release_socket(w, c, sock);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);
@@ -1312,9 +1355,6 @@ done:
     PyMem_Free(p.block);
     out->status = p.status;
     out->bytes = p.sent;
-    /* Ours: after a 101 the connection speaks another protocol, so no
-     * keep-alive worker may read an HTTP request from it (Gunicorn's
-     * should_close() does not look at the upgrade) */
-    out->close = p.must_close || p.status == 101;
+    out->close = p.must_close;
     return ok;
 }

@@ -58,6 +58,10 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
                   const struct http_request *r, const char *head,
                   struct cu_body *b, int must_close, struct cu_served *out);
 
+/* Drops what the bridge kept on c between requests (its gunicorn.socket);
+ * with the GIL, before the connection closes. */
+void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c);
+
 /*
  * Imports MODULE[:EXPR] (EXPR a name, or name(literal args) for a factory)
  * and returns the app, a new reference. On failure returns NULL with a

@@ -34,7 +34,8 @@ APP = textwrap.dedent('''
                 "is_socket": isinstance(sock, socket.socket),
                 "family": int(sock.family), "type": int(sock.type),
                 "timeout": sock.gettimeout(), "blocking": sock.getblocking(),
-                "nonblock_fd": not os.get_blocking(sock.fileno())})
+                "nonblock_fd": not os.get_blocking(sock.fileno()),
+                "id": id(sock)})
         if path == "/close":
             sock.close()
             del environ["gunicorn.socket"], sock  # and its garbage
@@ -152,6 +153,30 @@ def test_socket_is_the_client_connection(srv):
     # blocking as Gunicorn's client sockets are, over a non-blocking fd
     assert r["timeout"] is None and r["blocking"] is True
     assert r["nonblock_fd"] is True
+
+
+def test_gthread_keeps_one_socket_object_per_connection(server, tmp_path):
+    (tmp_path / "respapp.py").write_text(APP)
+    srv = server("-k", "gthread", "--threads", "2", app="respapp:app", chdir=tmp_path)
+    s = srv.connect()
+    got = []
+    buf = b""
+    for path in ("/sock", "/sock", "/close", "/sock", "/sock"):
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        n = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(buf) < n:
+            buf += s.recv(65536)
+        got.append(json.loads(buf[:n]))
+        buf = buf[n:]
+    s.close()
+    # kept between requests on one connection, made anew once the app
+    # closed it, and always a working non-blocking connection
+    assert got[0]["id"] == got[1]["id"] and got[3]["id"] == got[4]["id"]
+    assert got[2] == {"closed": True}
+    assert all(g["nonblock_fd"] and g["timeout"] is None for g in got if "id" in g)
 
 
 def test_app_closing_the_socket_leaves_the_connection_alone(srv):

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/settings.h"
@@ -301,6 +302,8 @@ static void master_settings(struct server *sv)
     mc->daemon = sv->cfg.daemon;
     mc->pidfile = sv->cfg.pidfile;
     mc->proc_name = sv->cfg.proc_name;
+    mc->max_worker_lifetime = sv->cfg.max_worker_lifetime;
+    mc->max_worker_memory = sv->cfg.max_worker_memory;
 }
 
 /* HUP: the configuration read again, from the same command line. The new
@@ -558,6 +561,11 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.timeout = sv->cfg.timeout;
     env.graceful_timeout = sv->cfg.graceful_timeout;
     env.max_requests = sv->cfg.max_requests;
+    if (env.max_requests > 0 && sv->cfg.max_requests_jitter > 0) {
+        /* Gunicorn's: max_requests + randint(0, jitter), per worker */
+        srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+        env.max_requests += (int)(random() % ((long)sv->cfg.max_requests_jitter + 1));
+    }
     env.keepalive = sv->cfg.keepalive;
     env.worker_connections = sv->cfg.worker_connections;
     env.threads = sv->cfg.threads;
@@ -599,6 +607,18 @@ static void after_fork_child(void *arg)
     PyOS_AfterFork_Child();
 }
 
+/* TERM/INT/QUIT: the master's copies of the listeners go. */
+static void close_listeners(void *arg)
+{
+    struct server *sv = arg;
+
+    for (size_t i = 0; i < sv->n_listeners; i++)
+        if (sv->listeners[i].fd >= 0) {
+            close(sv->listeners[i].fd);
+            sv->listeners[i].fd = -1;
+        }
+}
+
 static void reopen_logs(void *arg)
 {
     (void)arg;
@@ -612,7 +632,8 @@ static int run(struct server *sv)
 {
     struct cu_master_config mc;
     struct cu_master_ops ops = {worker_main, before_fork, after_fork_parent,
-                                after_fork_child, reload, reopen_logs};
+                                after_fork_child, reload, reopen_logs,
+                                close_listeners};
     char err[512];
     PyObject *r;
 

@@ -94,6 +94,17 @@ const struct cu_setting cu_settings[] = {
      .offset = OFF(max_requests_jitter), .dflt = "0",
      .help = "Add a random 0..N to max_requests for each worker so that "
              "they do not all restart at once."},
+    {.name = "max_worker_lifetime", .section = S_WORKER,
+     .flags = {"--max-worker-lifetime"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(max_worker_lifetime), .dflt = "0",
+     .help = "Replace a worker once it has run this many seconds (a new "
+             "one is started first); 0: never. Not in Gunicorn."},
+    {.name = "max_worker_memory", .section = S_WORKER,
+     .flags = {"--max-worker-memory"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(max_worker_memory), .dflt = "0",
+     .help = "Replace a worker whose resident memory passes this many MiB, "
+             "checked by the master every second (a new one is started "
+             "first, one at a time); 0: never. Not in Gunicorn."},
     {.name = "timeout", .section = S_WORKER, .flags = {"-t", "--timeout"},
      .meta = "INT", .type = CU_INT, .offset = OFF(timeout), .dflt = "30",
      .help = "Kill a worker that shows no sign of life for this many "
@@ -1011,6 +1022,11 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
     if (c->workers < 1) {
         cu_seterr(err, errlen, "Invalid value for workers: %d (must be at "
                "least 1)", c->workers);
+        return -1;
+    }
+    if (c->max_worker_lifetime < 0 || c->max_worker_memory < 0) {
+        cu_seterr(err, errlen, "Invalid value for %s: must be at least 0",
+                  c->max_worker_lifetime < 0 ? "max_worker_lifetime" : "max_worker_memory");
         return -1;
     }
     if (c->buffer_body < 0) {

@@ -51,6 +51,8 @@ struct cu_config {
     int timeout;
     int graceful_timeout;
     int keepalive;
+    int max_worker_lifetime;
+    int max_worker_memory;
     int buffer_body;
     /* Security */
     int limit_request_line;

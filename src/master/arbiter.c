@@ -42,12 +42,23 @@
 
 enum stop_mode { RUNNING, STOP_GRACEFUL, STOP_QUICK };
 
+/* Why the master ended a worker: said when it is reaped. */
+enum cause {
+    CAUSE_NONE = 0, CAUSE_RELOAD, CAUSE_RELOAD_FAILED, CAUSE_TTOU, CAUSE_WINCH,
+    CAUSE_STOP, CAUSE_RECYCLE  /* + CU_RECYCLE_*: the reason */
+};
+
 struct worker {
     pid_t pid;              /* 0: this slot is free */
     int age;
+    int gen;                /* the reload it was spawned for */
     int retiring;           /* sent TERM: no longer counted */
     int aborted;            /* sent SIGABRT on timeout */
     int killed;             /* sent SIGKILL by us */
+    int booted;             /* its app is loaded (seen in its slot) */
+    int recycling;          /* being replaced: no longer counted */
+    int cause;              /* enum cause, + CU_RECYCLE_* for recycles */
+    int64_t born_ms;
     int64_t abort_ms;       /* when SIGABRT was sent */
     int64_t kill_at_ms;     /* retiring: SIGKILL at this time */
 };
@@ -60,6 +71,13 @@ struct master {
     struct worker *w;               /* private, same index as slots */
     int nlive;
     int age;
+    int gen;                        /* the generation that serves */
+    int next_gen;                   /* HUP: the one booting, or 0 */
+    int ever_booted;                /* some worker booted since start */
+    int boot_failures;              /* in a row, after ever_booted */
+    int64_t spawn_after_ms;         /* back-off after boot failures */
+    pid_t replacing;                /* a recycle's replacement, or 0 */
+    long long oom_kills;            /* cgroup memory.events, last read */
     int last_logged;                /* worker count last logged */
     int pipe_r;
     unsigned char queue[QUEUE_MAX];
@@ -362,7 +380,7 @@ static int count_active(const struct master *m)
 
     for (int i = 0; i < CU_MAX_WORKERS; i++)
         if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].aborted &&
-            !m->w[i].killed)
+            !m->w[i].killed && !m->w[i].recycling && m->w[i].gen == m->gen)
             n++;
     return n;
 }
@@ -394,8 +412,10 @@ static void kill_worker(struct master *m, struct worker *w)
 }
 
 /* TERM, and a deadline after which it gets SIGKILL. */
-static void retire(struct master *m, struct worker *w)
+static void retire(struct master *m, struct worker *w, int cause)
 {
+    if (!w->cause)
+        w->cause = cause;
     w->retiring = 1;
     w->kill_at_ms = now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
     signal_worker(m, w, SIGTERM);
@@ -447,8 +467,9 @@ static void worker_child(struct master *m, int age, struct cu_worker_slot *s,
     _exit(m->ops->worker_main(m->ctx, age, s));
 }
 
-/* Forks one worker into a free slot. 0 or -1 (logged). */
-static int spawn(struct master *m)
+/* Forks one worker of generation gen into a free slot. Its pid, or -1
+ * (logged). */
+static int spawn(struct master *m, int gen)
 {
     const struct cu_master_ops *ops = m->ops;
     struct cu_worker_slot *s;
@@ -486,8 +507,10 @@ static int spawn(struct master *m)
     memset(&m->w[i], 0, sizeof(m->w[i]));
     m->w[i].pid = pid;
     m->w[i].age = age;
+    m->w[i].gen = gen;
+    m->w[i].born_ms = now_ms();
     m->nlive++;
-    return 0;
+    return (int)pid;
 }
 
 /* Spawns up to cfg->workers, or retires the oldest extra workers. */
@@ -495,8 +518,9 @@ static void manage_workers(struct master *m)
 {
     int active = count_active(m);
 
-    while (active < m->cfg->workers && spawn(m) == 0)
-        active++;
+    if (now_ms() >= m->spawn_after_ms)
+        while (active < m->cfg->workers && spawn(m, m->gen) > 0)
+            active++;
     while (active > m->cfg->workers) {
         struct worker *oldest = NULL;
 
@@ -504,10 +528,11 @@ static void manage_workers(struct master *m)
             struct worker *w = &m->w[i];
 
             if (w->pid > 0 && !w->retiring && !w->aborted && !w->killed &&
+                !w->recycling && w->gen == m->gen &&
                 (oldest == NULL || w->age < oldest->age))
                 oldest = w;
         }
-        retire(m, oldest);
+        retire(m, oldest, CAUSE_TTOU);
         active--;
     }
     if (active != m->last_logged) {
@@ -516,12 +541,70 @@ static void manage_workers(struct master *m)
     }
 }
 
-static void log_exit(const struct worker *w, int status)
+/* ---- deaths ---- */
+
+static const char *cause_text(int cause)
 {
+    static const char *const recycle[] = {
+        "recycled", "recycled after --max-requests",
+        "recycled after --max-worker-lifetime", "recycled over --max-worker-memory",
+        "recycled: a request thread would not return"};
+
+    switch (cause) {
+    case CAUSE_RELOAD: return "retired by a reload (HUP)";
+    case CAUSE_RELOAD_FAILED: return "stopped: the reload it was started for failed";
+    case CAUSE_TTOU: return "retired: fewer workers wanted (TTOU)";
+    case CAUSE_WINCH: return "retired by WINCH";
+    case CAUSE_STOP: return "stopped with the master";
+    default:
+        if (cause >= CAUSE_RECYCLE &&
+            cause - CAUSE_RECYCLE < (int)(sizeof(recycle) / sizeof(recycle[0])))
+            return recycle[cause - CAUSE_RECYCLE];
+        return NULL;
+    }
+}
+
+/* The cgroup's OOM kill count (cgroup v2 memory.events), or -1. */
+static long long oom_kill_count(void)
+{
+    char line[512], path[600];
+    long long n = -1;
+    FILE *f = fopen("/proc/self/cgroup", "r");
+
+    if (!f)
+        return -1;
+    path[0] = '\0';
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "0::", 3) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            (void)snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", line + 3);
+        }
+    fclose(f);
+    if (!path[0] || !(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "oom_kill %lld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* Says how a worker ended, whatever the cause (issue: honest deaths). */
+static void log_exit(struct master *m, const struct worker *w, int status)
+{
+    const char *why = cause_text(w->cause);
+
     if (WIFEXITED(status)) {
-        if (WEXITSTATUS(status) != 0)
-            cu_log(CU_ERROR, "Worker (pid:%d) exited with code %d.",
-                   (int)w->pid, WEXITSTATUS(status));
+        int code = WEXITSTATUS(status);
+        if (w->aborted)
+            cu_log(CU_ERROR, "Worker (pid:%d) exited with code %d after WORKER "
+                   "TIMEOUT (SIGABRT from the master)", (int)w->pid, code);
+        else if (code != 0)
+            cu_log(CU_ERROR, "Worker (pid:%d) exited with code %d.", (int)w->pid, code);
+        else if (why)
+            cu_log(CU_INFO, "Worker (pid:%d) exited: %s", (int)w->pid, why);
+        else
+            cu_log(CU_INFO, "Worker (pid:%d) exited on its own (code 0)", (int)w->pid);
         return;
     }
     if (!WIFSIGNALED(status))
@@ -535,17 +618,77 @@ static void log_exit(const struct worker *w, int status)
         (void)snprintf(buf, sizeof(buf), "SIG%s", name);
     else
         (void)snprintf(buf, sizeof(buf), "signal %d", sig);
-    if (sig == SIGKILL && !w->killed)
-        cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?",
-               (int)w->pid);
-    else if (sig == SIGTERM)
+    if (sig == SIGKILL && w->killed) {
+        cu_log(CU_WARNING, "Worker (pid:%d) was killed by the master (SIGKILL)%s",
+               (int)w->pid, w->aborted ? " after WORKER TIMEOUT"
+                            : w->retiring || w->cause == CAUSE_STOP
+                                ? " after graceful_timeout" : "");
+    } else if (sig == SIGKILL) {
+        long long oom = oom_kill_count();
+        if (oom > m->oom_kills && m->oom_kills >= 0)
+            cu_log(CU_ERROR, "Worker (pid:%d) was killed by the kernel's OOM killer "
+                   "(memory.events oom_kill %lld -> %lld)", (int)w->pid, m->oom_kills, oom);
+        else if (oom >= 0)
+            cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL from outside the "
+                   "master (no OOM kill in the cgroup's memory.events)", (int)w->pid);
+        else
+            cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?",
+                   (int)w->pid);
+        m->oom_kills = oom;
+    } else if (sig == SIGTERM) {
         cu_log(CU_INFO, "Worker (pid:%d) was sent %s!", (int)w->pid, buf);
-    else
+    } else {
         cu_log(CU_WARNING, "Worker (pid:%d) was sent %s!", (int)w->pid, buf);
+    }
+}
+
+/* Retires every worker of generation gen (or older when older is set). */
+static void retire_gen(struct master *m, int gen, int older, int cause)
+{
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        struct worker *w = &m->w[i];
+
+        if (w->pid > 0 && !w->retiring && !w->killed &&
+            (older ? w->gen <= gen : w->gen == gen))
+            retire(m, w, cause);
+    }
+}
+
+/* A worker that exited 3 or 4 (it could not boot, or load the app). At
+ * start that stops the master, as in Gunicorn; during a reload it aborts
+ * the reload and the old workers go on; later, respawns back off. */
+static void boot_failed(struct master *m, const struct worker *w, int code)
+{
+    const char *what = code == CU_EXIT_APP_LOAD ? "the app failed to load"
+                                                : "the worker failed to boot";
+    int64_t wait;
+
+    if (m->next_gen && w->gen == m->next_gen) {
+        cu_log(CU_ERROR, "Reload failed: a new worker could not start (%s); "
+               "keeping the old workers", what);
+        retire_gen(m, m->next_gen, 0, CAUSE_RELOAD_FAILED);
+        m->next_gen = 0;
+        return;
+    }
+    if (!m->ever_booted) {
+        if (m->status == 0) {
+            m->status = code;
+            m->reason = code == CU_EXIT_APP_LOAD ? "App failed to load."
+                                                 : "Worker failed to boot.";
+            m->stop = STOP_GRACEFUL;
+        }
+        return;
+    }
+    m->boot_failures++;
+    wait = 1000LL << (m->boot_failures > 5 ? 5 : m->boot_failures - 1);
+    m->spawn_after_ms = now_ms() + wait;
+    cu_log(CU_ERROR, "Worker (pid:%d) could not start (%s), %d time%s in a row; "
+           "next try in %llds", (int)w->pid, what, m->boot_failures,
+           m->boot_failures == 1 ? "" : "s", (long long)(wait / 1000));
 }
 
 /* Reaps every exited child. With halt set, a worker that failed to boot or
- * to load the app stops the master (Gunicorn's HaltServer). */
+ * to load the app is acted on (boot_failed). */
 static void reap(struct master *m, int halt)
 {
     for (;;) {
@@ -560,19 +703,124 @@ static void reap(struct master *m, int halt)
         w = find_worker(m, pid);
         if (w == NULL)
             continue;       /* not a worker: reaped silently */
-        log_exit(w, status);
-        if (halt && m->status == 0 && WIFEXITED(status)) {
-            if (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT) {
-                m->status = CU_EXIT_WORKER_BOOT;
-                m->reason = "Worker failed to boot.";
-                m->stop = STOP_GRACEFUL;
-            } else if (WEXITSTATUS(status) == CU_EXIT_APP_LOAD) {
-                m->status = CU_EXIT_APP_LOAD;
-                m->reason = "App failed to load.";
-                m->stop = STOP_GRACEFUL;
-            }
+        log_exit(m, w, status);
+        if (halt && WIFEXITED(status) && !w->booted &&
+            (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT ||
+             WEXITSTATUS(status) == CU_EXIT_APP_LOAD))
+            boot_failed(m, w, WEXITSTATUS(status));
+        if (pid == m->replacing) {
+            /* the replacement died before it was up: the recycle starts
+             * over on a later tick */
+            m->replacing = 0;
+            for (int i = 0; i < CU_MAX_WORKERS; i++)
+                m->w[i].recycling = 0;
         }
         forget(m, w);
+    }
+}
+
+/* ---- boots, reloads and recycles ---- */
+
+static const char *recycle_text(int reason)
+{
+    return cause_text(CAUSE_RECYCLE + reason);
+}
+
+/* What the workers' slots say: booted (a reload or a recycle may go on),
+ * and asked to be recycled. */
+static void check_booted(struct master *m)
+{
+    int booted_next = 0, want_next = 0;
+
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        struct worker *w = &m->w[i];
+
+        if (w->pid <= 0 || w->retiring || w->killed)
+            continue;
+        if (!w->booted && m->slots[i].booted) {
+            w->booted = 1;
+            m->ever_booted = 1;
+            m->boot_failures = 0;
+            m->spawn_after_ms = 0;
+        }
+        if (m->next_gen && w->gen == m->next_gen) {
+            want_next++;
+            booted_next += w->booted;
+        }
+        if (w->pid == m->replacing && w->booted) {
+            /* the replacement is up: now the one it replaces goes */
+            m->replacing = 0;
+            for (int j = 0; j < CU_MAX_WORKERS; j++)
+                if (m->w[j].recycling && m->w[j].pid > 0 && !m->w[j].retiring)
+                    retire(m, &m->w[j], CAUSE_RECYCLE + m->w[j].recycling);
+        }
+    }
+    if (m->next_gen && want_next > 0 && booted_next == want_next) {
+        cu_log(CU_INFO, "Reloaded: %d new worker%s up; retiring the old ones",
+               want_next, want_next == 1 ? "" : "s");
+        retire_gen(m, m->gen, 1, CAUSE_RELOAD);
+        m->gen = m->next_gen;
+        m->next_gen = 0;
+    }
+}
+
+/* RSS of a process in MiB, or -1. */
+static long rss_mib(pid_t pid)
+{
+    char path[64];
+    long pages = -1, resident = -1;
+    FILE *f;
+
+    (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+/* One recycle at a time: the first serving worker that asks for one (or
+ * is past its lifetime or memory cap) gets a replacement; it is retired
+ * once the replacement is up (check_booted). */
+static void check_recycle(struct master *m)
+{
+    int64_t now = now_ms();
+
+    if (m->replacing || m->next_gen || m->stop != RUNNING)
+        return;
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        struct worker *w = &m->w[i];
+        int reason = 0;
+        long rss = -1;
+
+        if (w->pid <= 0 || w->retiring || w->killed || w->aborted || !w->booted ||
+            w->gen != m->gen)
+            continue;
+        if (m->slots[i].recycle)
+            reason = m->slots[i].recycle;
+        else if (m->cfg->max_worker_lifetime > 0 &&
+                 now - w->born_ms >= (int64_t)m->cfg->max_worker_lifetime * 1000)
+            reason = CU_RECYCLE_LIFETIME;
+        else if (m->cfg->max_worker_memory > 0 &&
+                 (rss = rss_mib(w->pid)) > m->cfg->max_worker_memory)
+            reason = CU_RECYCLE_MEMORY;
+        if (!reason)
+            continue;
+        if (reason == CU_RECYCLE_MEMORY)
+            cu_log(CU_WARNING, "Worker (pid:%d) uses %ld MiB, over "
+                   "--max-worker-memory %d: replacing it", (int)w->pid, rss,
+                   m->cfg->max_worker_memory);
+        else
+            cu_log(CU_INFO, "Worker (pid:%d) to be %s: starting its replacement",
+                   (int)w->pid, recycle_text(reason));
+        w->recycling = reason;
+        m->replacing = spawn(m, m->gen);
+        if (m->replacing < 0) {
+            m->replacing = 0;
+            w->recycling = 0;
+        }
+        return;
     }
 }
 
@@ -652,11 +900,12 @@ static int config_valid(const struct cu_master_config *cfg)
     return 1;
 }
 
-/* HUP: new configuration, new workers, TERM to the old ones. */
+/* HUP: new configuration, a new generation of workers; the old ones are
+ * retired only once every new one is up (check_booted), and stay when a
+ * new one cannot start (boot_failed). */
 static void reload(struct master *m)
 {
     struct cu_master_config saved = *m->cfg;
-    int last_age = m->age;
 
     cu_log(CU_INFO, "Hang up: %s", MASTER_NAME);
     if (m->ops->reload != NULL &&
@@ -670,15 +919,21 @@ static void reload(struct master *m)
         m->ops->reopen_logs(m->ctx);
     if (pidfile_restart(m) < 0)
         cu_log(CU_ERROR, "Continuing without a pidfile");
-
+    if (m->next_gen)  /* a reload still booting: this one replaces it */
+        retire_gen(m, m->next_gen, 0, CAUSE_RELOAD);
+    m->next_gen = (m->next_gen > m->gen ? m->next_gen : m->gen) + 1;
+    if (m->replacing) {  /* a recycle in progress: the reload covers it */
+        m->replacing = 0;
+        for (int i = 0; i < CU_MAX_WORKERS; i++)
+            m->w[i].recycling = 0;
+    }
     for (int i = 0; i < m->cfg->workers; i++)
-        if (spawn(m) < 0)
-            break;          /* manage_workers tops up as slots free */
-    for (int i = 0; i < CU_MAX_WORKERS; i++) {
-        struct worker *w = &m->w[i];
-
-        if (w->pid > 0 && w->age <= last_age && !w->retiring && !w->killed)
-            retire(m, w);
+        if (spawn(m, m->next_gen) < 0)
+            break;
+    if (m->cfg->workers == 0) {  /* nothing to wait for */
+        retire_gen(m, m->gen, 1, CAUSE_RELOAD);
+        m->gen = m->next_gen;
+        m->next_gen = 0;
     }
 }
 
@@ -726,7 +981,7 @@ static void handle_signal(struct master *m, int sig)
         m->cfg->workers = 0;
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)
-                retire(m, &m->w[i]);
+                retire(m, &m->w[i], CAUSE_WINCH);
         break;
     default:
         break;
@@ -744,7 +999,13 @@ static void stop_workers(struct master *m, int quick)
     int64_t left;
     char name[16];
 
+    for (int i = 0; i < CU_MAX_WORKERS; i++)
+        if (m->w[i].pid > 0 && !m->w[i].cause)
+            m->w[i].cause = CAUSE_STOP;
     signal_all(m, quick ? SIGQUIT : SIGTERM);
+    /* the workers drain the backlog and close their copies; ours go now */
+    if (m->ops->close_listeners != NULL)
+        m->ops->close_listeners(m->ctx);
     reap(m, 0);
     while (m->nlive > 0 && (left = deadline - now_ms()) > 0) {
         wait_signals(m, left > INT_MAX ? INT_MAX : (int)left);
@@ -784,8 +1045,10 @@ static void master_loop(struct master *m)
             handle_signal(m, queue_pop(m));
         if (m->stop != RUNNING)
             break;
+        check_booted(m);
         murder_workers(m);
         manage_workers(m);
+        check_recycle(m);
     }
     stop_workers(m, m->stop == STOP_QUICK);
     if (m->status == 0) {
@@ -822,6 +1085,8 @@ int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
     m->ctx = ctx;
     m->pipe_r = -1;
     m->last_logged = -1;
+    m->gen = 1;
+    m->oom_kills = oom_kill_count();
     m->w = calloc(CU_MAX_WORKERS, sizeof(*m->w));
     m->slots = mmap(NULL, CU_MAX_WORKERS * sizeof(*m->slots),
                     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -28,6 +28,17 @@ struct cu_worker_slot {
     volatile int32_t booted;    /* set by the worker once its app is loaded */
     volatile int32_t requests;  /* served so far, for the logs */
     char request[256];          /* the request line in progress, or "" */
+    volatile int32_t recycle;   /* set by the worker: replace me (a
+                                 * CU_RECYCLE_* reason); it keeps serving
+                                 * until the replacement is up */
+};
+
+enum {
+    CU_RECYCLE_NONE = 0,
+    CU_RECYCLE_MAX_REQUESTS,    /* --max-requests (+ jitter) served */
+    CU_RECYCLE_LIFETIME,        /* --max-worker-lifetime passed */
+    CU_RECYCLE_MEMORY,          /* --max-worker-memory exceeded */
+    CU_RECYCLE_STUCK            /* a request thread that will not return */
 };
 
 struct cu_master_ops {
@@ -45,6 +56,11 @@ struct cu_master_ops {
     int (*reload)(void *ctx);
     /* USR1: reopen log files in the master. */
     void (*reopen_logs)(void *ctx);
+    /* TERM/INT/QUIT: the master closes its copies of the listening
+     * sockets, so that once the workers have drained the backlog and
+     * closed theirs, the kernel stops queueing connections nobody will
+     * accept. May be NULL. */
+    void (*close_listeners)(void *ctx);
 };
 
 struct cu_master_config {
@@ -54,6 +70,8 @@ struct cu_master_config {
     int daemon;             /* WINCH is acted on only when daemonised */
     const char *pidfile;    /* NULL: none */
     const char *proc_name;  /* for log lines */
+    int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
+    int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
 };
 
 #define CU_EXIT_WORKER_BOOT 3

@@ -44,6 +44,8 @@
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
+#define STOP_QUIET_MS 1000       /* stopping: a new connection silent this
+                                  * long is closed */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
 
@@ -77,6 +79,7 @@ struct gconn {
     int proxy_done;
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
     long long deadline;       /* ms, while in a list */
+    long long born_ms;        /* accepted at */
     /* under the worker's lock: */
     struct glist *list;
     struct gconn *prev, *next;
@@ -287,7 +290,8 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;
     atomic_fetch_add(&w->nconns, 1);
     g->state = ST_HEAD;
-    g->deadline = now_ms() + w->timeout_ms;
+    g->born_ms = now_ms();
+    g->deadline = g->born_ms + w->timeout_ms;
     pthread_mutex_lock(&w->lock);
     list_insert(&w->head, g);
     pthread_mutex_unlock(&w->lock);
@@ -304,7 +308,8 @@ static void on_listener(struct gworker *w, struct glisten *gl)
 {
     int cap = w->env->worker_connections;
 
-    for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap &&
+                    atomic_load(&w->accepting); i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int fd = accept4(gl->l->fd, (struct sockaddr *)&peer, &plen,
@@ -400,10 +405,8 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     if (cu_access_enabled())
         cu_access(&g->c, &g->r, g->c.buf + g->head_off, &served, t0);
     if (env->max_requests > 0 &&
-        atomic_fetch_add(&w->served, 1) + 1 == env->max_requests) {
-        cu_log(CU_INFO, "Autorestarting worker after current request.");
-        cu_worker_stop = 1;
-    }
+        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
+        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
     if (rc < 0) {
         destroy(w, g);
         return 0;
@@ -689,13 +692,14 @@ static void tick(struct gworker *w, int max_sleep_ms)
     pthread_mutex_lock(&w->lock);
     if (cu_worker_stop) {
         /* no keep-alive now: idle connections go at once, and so do new
-         * ones that have sent nothing */
+         * ones that have sent nothing for a while (those just taken
+         * from the backlog are read first) */
         struct gconn *g = w->head.first, *after;
         while (w->idle.first)
             expire(w->idle.first);
         for (; g; g = after) {
             after = g->next;
-            if (g->c.end == 0)
+            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS)
                 expire(g);
         }
     }
@@ -712,13 +716,32 @@ static void tick(struct gworker *w, int max_sleep_ms)
     (void)poll(NULL, 0, (int)(next - now));
 }
 
+/* A graceful stop: no more accepting from the poller; the connections
+ * already in the listeners' backlogs are taken in (and served by the
+ * pool), then this worker's copies of the listeners are closed. */
 static void stop_accepting(struct gworker *w)
 {
     pthread_mutex_lock(&w->lock);
     atomic_store(&w->accepting, 0);
     pthread_mutex_unlock(&w->lock);
-    for (size_t i = 0; i < w->env->n_listeners; i++)
-        (void)cu_poller_del(w->poller, w->listeners[i].l->fd);
+    for (size_t i = 0; i < w->env->n_listeners; i++) {
+        struct cu_listener *l = w->listeners[i].l;
+
+        (void)cu_poller_del(w->poller, l->fd);
+        for (int n = 0; n < w->env->worker_connections; n++) {
+            struct sockaddr_storage peer;
+            socklen_t plen = sizeof(peer);
+            int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                break;  /* EAGAIN: the backlog is empty */
+            }
+            add_conn(w, fd, &peer, plen, l);
+        }
+        close(l->fd);
+    }
 }
 
 static int setup(struct gworker *w, struct cu_worker_env *env)

@@ -73,3 +73,12 @@ int cu_worker_signals(struct cu_worker_slot *slot)
     return 0;
 }
 
+
+void cu_worker_recycle(struct cu_worker_slot *slot, int reason)
+{
+    if (slot->recycle)
+        return;
+    if (reason == CU_RECYCLE_MAX_REQUESTS)
+        cu_log(CU_INFO, "Autorestarting worker after current request.");
+    slot->recycle = reason;
+}

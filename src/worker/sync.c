@@ -101,6 +101,32 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     cu_conn_close(&c);
 }
 
+/* A graceful stop: answers the connections already waiting in the
+ * listeners' backlogs (never a new wait), then closes this worker's copies
+ * of the listeners. */
+static void drain_backlog(struct cu_worker_env *env, struct http_header *headers)
+{
+    long long until = cu_now_us() + (long long)env->graceful_timeout * 500000;
+
+    for (size_t i = 0; i < env->n_listeners; i++) {
+        while (cu_now_us() < until) {
+            struct sockaddr_storage peer;
+            socklen_t plen = sizeof(peer);
+            int fd = accept4(env->listeners[i].fd, (struct sockaddr *)&peer, &plen,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                break;  /* EAGAIN: the backlog is empty */
+            }
+            cu_heartbeat(env->slot);
+            handle(env, fd, &peer, plen, &env->listeners[i], headers);
+        }
+        close(env->listeners[i].fd);
+    }
+}
+
 int cu_sync_run(struct cu_worker_env *env)
 {
     struct pollfd pfd[64];
@@ -153,12 +179,12 @@ int cu_sync_run(struct cu_worker_env *env)
             }
             handle(env, fd, &peer, plen, &env->listeners[i], headers);
             served++;
-            if (env->max_requests > 0 && served >= env->max_requests) {
-                cu_log(CU_INFO, "Autorestarting worker after current request.");
-                cu_worker_stop = 1;
-            }
+            if (env->max_requests > 0 && served >= env->max_requests)
+                cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
         }
     }
+    if (cu_worker_stop)
+        drain_backlog(env, headers);
     free(headers);
     if (cu_worker_reopen)  /* a USR1 that came with the TERM */
         cu_log_reopen();

@@ -61,6 +61,10 @@ struct cu_worker_env {
  * USR1 for the logs to be reopened. */
 extern volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
 
+/* Asks the master for a replacement (reason: CU_RECYCLE_*); the worker
+ * goes on serving until the master retires it with TERM. Logs why. */
+void cu_worker_recycle(struct cu_worker_slot *slot, int reason);
+
 /* Installs the worker's signal handlers (TERM, INT, QUIT, USR1, ABRT);
  * before the app is loaded. 0 or -1 (logged). */
 int cu_worker_signals(struct cu_worker_slot *slot);

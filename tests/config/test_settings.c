@@ -149,6 +149,8 @@ static const struct expect expected[] = {
     {"graceful_timeout", CU_INT, "--graceful-timeout"},
     {"keepalive", CU_INT, "--keep-alive"},
     {"buffer_body", CU_INT, "--buffer-body"},  /* ours */
+    {"max_worker_lifetime", CU_INT, "--max-worker-lifetime"},  /* ours */
+    {"max_worker_memory", CU_INT, "--max-worker-memory"},  /* ours */
     {"limit_request_line", CU_INT, "--limit-request-line"},
     {"limit_request_fields", CU_INT, "--limit-request-fields"},
     {"limit_request_field_size", CU_INT, "--limit-request-field_size"},

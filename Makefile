@@ -15,7 +15,7 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django
 # What `make bench` compares against, and drives the load with.
-BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3
+BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all help deps build test test-c test-asan test-fuzz test-py run \

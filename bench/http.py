@@ -1,26 +1,42 @@
 #!/usr/bin/python3
-"""HTTP benchmark: cunicorn beside Gunicorn and uWSGI, measured with wrk.
+"""HTTP benchmark: cunicorn beside Gunicorn, uWSGI and nginx, measured with wrk.
 
 A benchmark, never a test: it prints numbers and fails only when it cannot
-measure. Every server runs bench/apps/hello.py with the same number of sync
-worker processes on 127.0.0.1 and a free port; wrk drives three scenarios:
+measure. Two tables, each run with the same app, bench/apps/hello.py, on
+127.0.0.1 and a free port:
 
-  hello  GET /       a new connection per request, 14-byte body
+close      cunicorn, Gunicorn and uWSGI with the same number of sync workers;
+           every request carries "Connection: close" (sync workers close
+           after each response anyway, and this way no server gets
+           keep-alive the others lack).
+keepalive  wrk -c64 reusing its connections: cunicorn gthread, Gunicorn
+           gthread (--threads 4), uWSGI --http11-socket, and nginx answering
+           the same bodies itself (bench/nginx/nginx.conf), the C ceiling.
+           Each in two modes: "unpinned" (--workers processes, wrk
+           unpinned) and "pinned" (1 worker, the whole server under
+           taskset -c 0, wrk -t1 under taskset -c 1).
+
+Scenarios, the same in both tables:
+
+  hello  GET /       14-byte body
   big    GET /big    a 64 KiB body
   post   POST /post  a 16 KiB body that the app reads whole
-
-All requests carry "Connection: close": sync workers close after each
-response anyway, and this way no server gets keep-alive the others lack.
 
 For each server and scenario: requests/s, p99 latency, errors (socket errors
 plus non-2xx responses), and the server's CPU time per request (utime+stime
 of the master and all its descendants from /proc, sampled right before and
-right after wrk, divided by the requests wrk counted). Per server: the RSS of
-master + workers after a warm-up, and the time from spawn to the first 200.
+right after wrk, divided by the requests wrk counted). The close table adds,
+per server, the RSS of master + workers after a warm-up and the time from
+spawn to the first 200. The keep-alive table adds the TCP connections the
+machine accepted during the run (/proc/net/snmp PassiveOpens) and how many
+still waited in the server's listen queue halfway through (/proc/net/tcp).
 
-Usage: /usr/bin/python3 bench/http.py [--duration 10] [--connections 32]
-           [--threads 1] [--workers 2] [--only cunicorn,gunicorn,uwsgi]
-Stdlib only. Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3.
+Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|all]
+           [--duration 10] [--servers cunicorn,gunicorn,uwsgi,nginx]
+           [--modes unpinned,pinned] [--connections N] [--threads 1]
+           [--workers 2]
+Stdlib only. Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3
+nginx-light.
 """
 import os
 import sys
@@ -43,6 +59,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 APPS = os.path.join(HERE, "apps")
+NGINX_CONF = os.path.join(HERE, "nginx", "nginx.conf")
+NGINX_ECHO = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 UWSGI_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0   # spawn to first 200
@@ -56,6 +74,23 @@ SCENARIOS = [  # name, path, Lua script for wrk
                       'wrk.headers["Content-Type"] = "application/octet-stream"\n'
                       'wrk.headers["Connection"] = "close"\n'),
 ]
+
+# The keep-alive table: the same routes, no Connection header, so HTTP/1.1
+# keeps each of wrk's connections open for as long as the run lasts.
+KA_SCENARIOS = [
+    ("hello", "/", ""),
+    ("big", "/big", ""),
+    ("post", "/post", 'wrk.method = "POST"\n'
+                      'wrk.body = string.rep("x", 16384)\n'
+                      'wrk.headers["Content-Type"] = "application/octet-stream"\n'),
+]
+KA_THREADS = 4          # --threads of the two gthread workers
+CLOSE_CONNECTIONS = 32  # wrk -c of each table unless --connections says
+KA_CONNECTIONS = 64
+CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
+KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx"]
+# mode: (server core list for taskset or None, wrk core or None)
+MODES = {"unpinned": (None, None), "pinned": ("0", "1")}
 
 
 def server_command(name, port, workers, log):
@@ -87,6 +122,74 @@ def server_command(name, port, workers, log):
                 "--disable-logging", "--die-on-term", "--need-app",
                 "--add-header", "Connection: close",
                 "--logto", log], None
+    raise ValueError(name)
+
+
+def nginx_config(port, workers, log, prefix):
+    """Writes bench/nginx/nginx.conf, filled in, to prefix/nginx.conf.
+
+    Returns (path, scenarios it cannot serve): without the echo module it
+    cannot read a request body whole, so post is skipped for it.
+    """
+    with open(NGINX_CONF) as f:
+        text = f.read()
+    skip = set()
+    if not os.path.exists(NGINX_ECHO):
+        text = "".join(l for l in text.splitlines(True)
+                       if not l.rstrip().endswith("#echo"))
+        skip.add("post")
+    for word, value in (("@ECHO_MODULE@", NGINX_ECHO),
+                        ("@WORKERS@", str(workers)), ("@PREFIX@", prefix),
+                        ("@LOG@", log), ("@PORT@", str(port)),
+                        ("@X2K@", "x" * 2048)):
+        text = text.replace(word, value)
+    path = os.path.join(prefix, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path, skip
+
+
+def ka_server_command(name, port, workers, log, tmp):
+    """(argv, None, scenarios to skip) for the keep-alive table, or
+    (None, why it is missing, None)."""
+    bind = "127.0.0.1:%d" % port
+    threads = ["--threads", str(KA_THREADS)]
+    if name == "cunicorn":
+        if not os.path.exists(os.path.join(ROOT, "build", ".python")):
+            return None, "cunicorn is not built: run 'make' in %s" % ROOT, None
+        return ([os.path.join(ROOT, "cunicorn"), "-k", "gthread"] + threads +
+                ["-w", str(workers), "-b", bind, "--chdir", APPS,
+                 "--error-logfile", log, "hello:app"], None, set())
+    if name == "gunicorn":
+        exe = shutil.which("gunicorn") or "/usr/bin/gunicorn"
+        if not os.path.exists(exe):
+            return None, "apt-get install -y gunicorn", None
+        return ([exe, "-k", "gthread"] + threads +
+                ["-w", str(workers), "-b", bind, "--chdir", APPS,
+                 "--error-logfile", log, "hello:app"], None, set())
+    if name == "uwsgi":
+        exe = shutil.which("uwsgi") or "/usr/bin/uwsgi"
+        if not os.path.exists(exe) or not os.path.exists(UWSGI_PLUGIN):
+            return None, "apt-get install -y uwsgi uwsgi-plugin-python3", None
+        # --http11-socket: HTTP/1.1 with keep-alive, answered by the worker
+        # processes themselves (no router process in front). A sync worker
+        # then keeps serving the connection it has until the client closes
+        # it: with wrk's 64 connections only `workers` of them are answered.
+        return ([exe, "--plugin", "python3", "--http11-socket", bind,
+                 "--wsgi-file", os.path.join(APPS, "hello.py"),
+                 "--callable", "app", "--processes", str(workers), "--master",
+                 "--disable-logging", "--die-on-term", "--need-app",
+                 "--logto", log], None, set())
+    if name == "nginx":
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.path.exists(exe):
+            return None, "apt-get install -y nginx-light", None
+        prefix = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
+        # Workers started by a root master run as nobody: let them reach
+        # the prefix (the folder above is traversable, see main()).
+        os.chmod(prefix, 0o755)
+        conf, skip = nginx_config(port, workers, log, prefix)
+        return [exe, "-p", prefix, "-c", conf], None, skip
     raise ValueError(name)
 
 
@@ -138,6 +241,49 @@ def rss_kib(root):
     return total
 
 
+def passive_opens():
+    """TCP connections accepted by this network namespace so far."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [l.split() for l in f if l.startswith("Tcp:")]
+        return int(rows[1][rows[0].index("PassiveOpens")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of 127.0.0.1:port, or None.
+
+    For a listening socket /proc/net/tcp gives the queue's length as
+    rx_queue: connections the kernel completed that the server has not
+    accept()ed yet.
+    """
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                fields = line.split()
+                if (fields[1] == "0100007F:%04X" % port
+                        and fields[3] == "0A"):  # 0A: LISTEN
+                    return int(fields[4].split(":")[1], 16)
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
+def affinity_problems(root, cores):
+    """Processes of the tree allowed on other cores than `cores`."""
+    want = {int(c) for c in cores.split(",")}
+    bad = []
+    for pid in process_tree(root):
+        try:
+            got = os.sched_getaffinity(pid)
+        except OSError:
+            continue
+        if got != want:
+            bad.append("%d on %s" % (pid, sorted(got)))
+    return bad
+
+
 # ---- servers -------------------------------------------------------------
 
 def free_port():
@@ -159,6 +305,38 @@ def get_status(port, path="/"):
     return int(m.group(1)) if m else None
 
 
+def keepalive_probe(port):
+    """None if two GETs of / are answered on one connection, else why not."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            f = s.makefile("rb")
+            for n in (1, 2):
+                s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+                status = f.readline()
+                if not status.startswith(b"HTTP/1.1 200"):
+                    return "response %d: %r" % (n, status[:40])
+                length, close = None, False
+                while True:
+                    line = f.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    key, _, value = line.partition(b":")
+                    key, value = key.strip().lower(), value.strip().lower()
+                    if key == b"content-length":
+                        length = int(value)
+                    elif key == b"connection" and value == b"close":
+                        close = True
+                if close:
+                    return "response %d says Connection: close" % n
+                if length is None:
+                    return "response %d has no Content-Length" % n
+                if len(f.read(length)) != length:
+                    return "response %d: short body" % n
+    except (OSError, ValueError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
 class Server:
     def __init__(self, name, argv, log):
         self.name, self.argv, self.log = name, argv, log
@@ -177,11 +355,23 @@ class Server:
                 self.remember()
                 return elapsed
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited with %s during start-up"
-                                   % (self.name, self.proc.returncode))
+                raise RuntimeError("%s exited with %s during start-up%s"
+                                   % (self.name, self.proc.returncode,
+                                      self.last_words()))
             time.sleep(0.001)
         raise RuntimeError("%s gave no 200 within %.0fs"
                            % (self.name, START_TIMEOUT))
+
+    def last_words(self):
+        """': ' and the last non-empty line it printed, or ''."""
+        lines = []
+        for path in (self.log + ".out", self.log):
+            try:
+                with open(path, errors="replace") as f:
+                    lines += [l.strip() for l in f if l.strip()]
+            except OSError:
+                pass
+        return ": " + lines[-1][:200] if lines else ""
 
     def remember(self):
         """Notes the pids in the tree now, so stop() can reach them all."""
@@ -225,7 +415,8 @@ class Server:
     def log_problems(self):
         """Lines of its logs that look like errors (at most 5)."""
         bad = re.compile(r"\b(ERROR|CRITICAL|Traceback|Segmentation|"
-                         r"core dumped|signal \d+)|\bdied\b|\bkilled\b", re.I)
+                         r"core dumped|signal \d+|emerg|alert|crit)|"
+                         r"\bdied\b|\bkilled\b", re.I)
         lines = []
         for path in (self.log, self.log + ".out"):
             try:
@@ -241,18 +432,48 @@ class Server:
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
-def run_wrk(args, port, path, script, duration):
-    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
-           "-d", "%ds" % duration, "--latency", "-s", script,
-           "http://127.0.0.1:%d%s" % (port, path)]
+class Load:
+    """How wrk runs: threads, connections, and the core it is pinned to."""
+
+    def __init__(self, threads, connections, core=None):
+        self.threads, self.connections, self.core = threads, connections, core
+
+    def argv(self, port, path, script, duration):
+        cmd = ["taskset", "-c", self.core] if self.core else []
+        cmd += ["wrk", "-t", str(self.threads), "-c", str(self.connections),
+                "-d", "%ds" % duration, "--latency"]
+        if script:
+            cmd += ["-s", script]
+        return cmd + ["http://127.0.0.1:%d%s" % (port, path)]
+
+    def describe(self, duration):
+        """The command line, with the parts each run fills in as words."""
+        argv = self.argv(0, "", None, duration)
+        return (" ".join(shlex.quote(a) for a in argv[:-1]) +
+                " [-s SCRIPT.lua] http://127.0.0.1:PORT/PATH")
+
+
+def run_wrk(load, port, path, script, duration, midway=None):
+    """wrk's numbers, or None if it hung. midway() runs halfway through the
+    run and its result is res["midway"]."""
+    cmd = load.argv(port, path, script, duration)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    seen = None
     try:
-        out = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True,
-                             timeout=duration + 30).stdout
+        if midway:
+            try:
+                proc.wait(duration / 2)
+            except subprocess.TimeoutExpired:
+                seen = midway()
+        out = proc.communicate(timeout=duration + 30)[0]
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return None
-    res = {"requests": 0, "rps": 0.0, "p99": None, "sock": 0, "non2xx": 0,
-           "detail": ""}
+    res = {"requests": 0, "rps": 0.0, "p99": None, "sock": 0,
+           "non2xx": 0, "detail": "", "midway": seen}
     m = re.search(r"(\d+) requests in", out)
     if m:
         res["requests"] = int(m.group(1))
@@ -273,23 +494,29 @@ def run_wrk(args, port, path, script, duration):
     return res
 
 
-def measure(args, server, port, scripts, notes):
+def measure(load, duration, server, port, scenarios, scripts, notes,
+            label=None, skip=(), midway=None):
+    label = label or server.name
     results = {}
-    for name, path, _ in SCENARIOS:
-        before = cpu_seconds(server.proc.pid)
-        res = run_wrk(args, port, path, scripts[name], args.duration)
-        after = cpu_seconds(server.proc.pid)
+    for name, path, _ in scenarios:
+        if name in skip:
+            continue
+        before, opens = cpu_seconds(server.proc.pid), passive_opens()
+        res = run_wrk(load, port, path, scripts[name], duration, midway)
+        after, opens2 = cpu_seconds(server.proc.pid), passive_opens()
         server.remember()
         if res is None:
-            notes.append("%s %s: wrk did not finish" % (server.name, name))
+            notes.append("%s %s: wrk did not finish" % (label, name))
             continue
         res["cpu_us"] = ((after - before) * 1e6 / res["requests"]
                          if res["requests"] else None)
+        res["opened"] = (opens2 - opens
+                         if opens is not None and opens2 is not None else None)
         if res["sock"]:
-            notes.append("%s %s: %s" % (server.name, name, res["detail"]))
+            notes.append("%s %s: %s" % (label, name, res["detail"]))
         if not server.alive():
             notes.append("%s: master exited (%s) during %s"
-                         % (server.name, server.proc.returncode, name))
+                         % (label, server.proc.returncode, name))
             results[name] = res
             break
         results[name] = res
@@ -346,70 +573,241 @@ def print_report(names, runs, workers):
                                        ratio(c["startup"], runs[o]["startup"])))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--duration", type=int, default=10,
-                    help="seconds of wrk per scenario (10)")
-    ap.add_argument("--connections", type=int, default=32,
-                    help="wrk connections (32)")
-    ap.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="sync worker processes per server (2)")
-    ap.add_argument("--only", default="",
-                    help="comma-separated: cunicorn,gunicorn,uwsgi")
-    args = ap.parse_args()
-    names = ["cunicorn", "gunicorn", "uwsgi"]
-    if args.only:
-        wanted = args.only.split(",")
-        if set(wanted) - set(names):
-            ap.error("--only takes cunicorn, gunicorn, uwsgi")
-        names = [n for n in names if n in wanted]
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install -y wrk")
-        return 2
+def print_ka_report(names, runs):
+    """One mode of the keep-alive table; runs: {server: {scenario: res}}."""
+    print()
+    print("%-7s %-18s %10s %9s %7s %11s %7s %6s" % (
+        "scen.", "server", "req/s", "p99 ms", "errors", "CPU us/req",
+        "conns", "queued"))
+    for scen, _, _ in KA_SCENARIOS:
+        if not any(scen in r for r in runs.values()):
+            continue
+        for n in names:
+            r = runs.get(n, {}).get(scen)
+            if r is None:
+                continue
+            print("%-7s %-18s %10.0f %9s %7d %11s %7s %6s" % (
+                scen, n, r["rps"], fmt(r["p99"], "%.2f"),
+                r["sock"] + r["non2xx"], fmt(r["cpu_us"], "%.1f"),
+                fmt(r["opened"], "%d"), fmt(r["midway"], "%d")))
+        c = runs.get("cunicorn", {}).get(scen)
+        for o in ("gunicorn", "uwsgi", "nginx"):
+            r = runs.get(o, {}).get(scen)
+            if not (c and r):
+                continue
+            if o == "nginx":  # the ceiling: only CPU per request compares
+                print("%-7s %-18s %10s %9s %7s %11s" % (
+                    scen, "cunicorn/nginx", "", "", "",
+                    ratio(c["cpu_us"], r["cpu_us"])))
+            else:
+                print("%-7s %-18s %10s %9s %7s %11s" % (
+                    scen, "cunicorn/" + o, ratio(c["rps"], r["rps"]),
+                    ratio(c["p99"], r["p99"]), "",
+                    ratio(c["cpu_us"], r["cpu_us"])))
+        print()
 
+
+# ---- the tables ----------------------------------------------------------
+
+def write_scripts(tmp, scenarios, prefix):
+    scripts = {}
+    for name, _, lua in scenarios:
+        scripts[name] = None
+        if lua:
+            scripts[name] = os.path.join(tmp, "%s-%s.lua" % (prefix, name))
+            with open(scripts[name], "w") as f:
+                f.write(lua)
+    return scripts
+
+
+def close_table(args, names, tmp):
+    connections = args.connections or CLOSE_CONNECTIONS
+    load = Load(args.threads, connections)
+    print("== Connection: close table ==")
     print("wrk -t%d -c%d, %ds per scenario, %d sync workers, %d CPUs; "
-          "load average %.2f" % (args.threads, args.connections,
+          "load average %.2f" % (args.threads, connections,
                                  args.duration, args.workers,
                                  os.cpu_count(), os.getloadavg()[0]))
     runs, notes = {}, []
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
-        scripts = {}
-        for name, _, lua in SCENARIOS:
-            scripts[name] = os.path.join(tmp, name + ".lua")
-            with open(scripts[name], "w") as f:
-                f.write(lua)
-        for name in names:
-            port = free_port()
-            log = os.path.join(tmp, name + ".log")
-            argv, missing = server_command(name, port, args.workers, log)
-            if argv is None:
-                print("skipping %s: %s" % (name, missing))
-                continue
-            print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
-            server = Server(name, argv, log)
-            try:
-                startup = server.start(port)
-                run_wrk(args, port, "/", scripts["hello"], 1)  # warm-up
-                first = server.workers()
-                rss = rss_kib(server.proc.pid)
-                results = measure(args, server, port, scripts, notes)
-                if server.alive() and server.workers() != first:
-                    notes.append("%s: workers changed during the run: %s -> %s"
-                                 % (name, first, server.workers()))
-                runs[name] = {"startup": startup, "rss": rss,
-                              "results": results}
-            except RuntimeError as e:
-                notes.append(str(e))
-            finally:
-                server.stop()
-                notes += ["%s log: %s" % (name, l)
-                          for l in server.log_problems()]
+    scripts = write_scripts(tmp, SCENARIOS, "close")
+    for name in names:
+        port = free_port()
+        log = os.path.join(tmp, name + ".log")
+        argv, missing = server_command(name, port, args.workers, log)
+        if argv is None:
+            print("skipping %s: %s" % (name, missing))
+            continue
+        print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
+        server = Server(name, argv, log)
+        try:
+            startup = server.start(port)
+            run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
+            first = server.workers()
+            rss = rss_kib(server.proc.pid)
+            results = measure(load, args.duration, server, port, SCENARIOS,
+                              scripts, notes)
+            if server.alive() and server.workers() != first:
+                notes.append("%s: workers changed during the run: %s -> %s"
+                             % (name, first, server.workers()))
+            runs[name] = {"startup": startup, "rss": rss,
+                          "results": results}
+        except RuntimeError as e:
+            notes.append(str(e))
+        finally:
+            server.stop()
+            notes += ["%s log: %s" % (name, l)
+                      for l in server.log_problems()]
     print_report(names, runs, args.workers)
+    print_notes(notes)
+
+
+def ka_mode(args, mode, names, tmp, scripts):
+    server_cores, wrk_core = MODES[mode]
+    connections = args.connections or KA_CONNECTIONS
+    if mode == "pinned":
+        workers, load = 1, Load(1, connections, wrk_core)
+        how = ("1 worker, server under taskset -c %s, wrk under taskset -c %s"
+               % (server_cores, wrk_core))
+    else:
+        workers, load = args.workers, Load(args.threads, connections)
+        how = "%d workers, nothing pinned" % workers
+    print()
+    print("-- keep-alive, mode %s: %s; load average %.2f --"
+          % (mode, how, os.getloadavg()[0]))
+    print("wrk: %s" % load.describe(args.duration))
+    runs, notes = {}, []
+    for name in names:
+        label = "%s (%s)" % (name, mode)
+        port = free_port()
+        log = os.path.join(tmp, "ka-%s-%s.log" % (mode, name))
+        argv, missing, skip = ka_server_command(name, port, workers, log, tmp)
+        if argv is None:
+            print("skipping %s: %s" % (label, missing))
+            continue
+        if server_cores:
+            argv = ["taskset", "-c", server_cores] + argv
+        print("%s: %s" % (label, " ".join(shlex.quote(a) for a in argv)))
+        for scen in sorted(skip):
+            print("  skipping %s %s: nginx has no echo module to read the "
+                  "body (apt-get install -y nginx-light)" % (name, scen))
+        server = Server(name, argv, log)
+        try:
+            server.start(port)
+        except RuntimeError as e:
+            print("skipping %s: %s" % (label, e))
+            server.stop()
+            continue
+        try:
+            why = keepalive_probe(port)
+            if why:
+                notes.append("%s: does not keep a connection alive for a "
+                             "second GET (%s)" % (label, why))
+            run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
+            if server_cores:
+                bad = affinity_problems(server.proc.pid, server_cores)
+                if bad:
+                    notes.append("%s: not pinned to core %s: %s"
+                                 % (label, server_cores, ", ".join(bad)))
+            first = server.workers()
+            runs[name] = measure(load, args.duration, server, port,
+                                 KA_SCENARIOS, scripts, notes, label, skip,
+                                 lambda: listen_queue(port))
+            if server.alive() and server.workers() != first:
+                notes.append("%s: workers changed during the run: %s -> %s"
+                             % (label, first, server.workers()))
+            for scen, r in runs[name].items():
+                if r["midway"]:
+                    notes.append(
+                        "%s %s: halfway through, %d of wrk's %d connections "
+                        "were still in the listen queue, never accepted: "
+                        "they got no answer, which wrk counts as no error; "
+                        "req/s and p99 are of the others"
+                        % (label, scen, r["midway"], connections))
+        except RuntimeError as e:
+            notes.append(str(e))
+        finally:
+            server.stop()
+            notes += ["%s log: %s" % (label, l)
+                      for l in server.log_problems()]
+    print_ka_report(names, runs)
+    print_notes(notes)
+
+
+def keepalive_table(args, names, modes, tmp):
+    connections = args.connections or KA_CONNECTIONS
+    print("== keep-alive table ==")
+    print("wrk -c%d keeping its connections, %ds per scenario, gthread "
+          "workers with %d threads, %d CPUs" % (connections, args.duration,
+                                                KA_THREADS, os.cpu_count()))
+    scripts = write_scripts(tmp, KA_SCENARIOS, "ka")
+    for mode in modes:
+        if mode == "pinned" and not {0, 1} <= os.sched_getaffinity(0):
+            print("\nskipping mode pinned: it needs cores 0 and 1, this "
+                  "process may run on %s" % sorted(os.sched_getaffinity(0)))
+            continue
+        if mode == "pinned" and not shutil.which("taskset"):
+            print("\nskipping mode pinned: taskset is missing "
+                  "(apt-get install -y util-linux)")
+            continue
+        ka_mode(args, mode, names, tmp, scripts)
+
+
+def print_notes(notes):
     if notes:
         print("\nnotes:")
         for n in notes:
             print("  " + n)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--table", choices=("close", "keepalive", "all"),
+                    default="all", help="which table to run (all)")
+    ap.add_argument("--duration", type=int, default=10,
+                    help="seconds of wrk per scenario (10)")
+    ap.add_argument("--connections", type=int, default=0,
+                    help="wrk connections (%d for close, %d for keepalive)"
+                    % (CLOSE_CONNECTIONS, KA_CONNECTIONS))
+    ap.add_argument("--threads", type=int, default=1,
+                    help="wrk threads, but for mode pinned (-t1) (1)")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="worker processes per server, but for mode pinned "
+                         "(1) (2)")
+    ap.add_argument("--servers", "--only", dest="servers", default="",
+                    help="comma-separated: cunicorn,gunicorn,uwsgi,nginx "
+                         "(nginx is in the keep-alive table only)")
+    ap.add_argument("--modes", default="unpinned,pinned",
+                    help="keep-alive modes: unpinned,pinned")
+    args = ap.parse_args()
+    wanted = KA_SERVERS
+    if args.servers:
+        wanted = args.servers.split(",")
+        if set(wanted) - set(KA_SERVERS):
+            ap.error("--servers takes cunicorn, gunicorn, uwsgi, nginx")
+    modes = args.modes.split(",")
+    if set(modes) - set(MODES):
+        ap.error("--modes takes unpinned, pinned")
+    modes = [m for m in MODES if m in modes]
+    if not shutil.which("wrk"):
+        print("wrk is missing: apt-get install -y wrk")
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        # nginx workers started by root run as nobody and must get through
+        # this folder to their prefix; it stays unlistable.
+        os.chmod(tmp, 0o711)
+        if args.table in ("close", "all"):
+            names = [n for n in CLOSE_SERVERS if n in wanted]
+            if names:
+                close_table(args, names, tmp)
+            else:
+                print("== Connection: close table: no server of %s in it"
+                      % ",".join(wanted))
+        if args.table in ("keepalive", "all"):
+            if args.table == "all":
+                print()
+            keepalive_table(args, [n for n in KA_SERVERS if n in wanted],
+                            modes, tmp)
     return 0
 
 

@@ -564,23 +564,26 @@ static const char *cause_text(int cause)
     }
 }
 
-/* The cgroup's OOM kill count (cgroup v2 memory.events), or -1. */
+/* The cgroup's OOM kill count: "oom_kill N" in memory.events (cgroup v2)
+ * or memory.oom_control (v1). -1 when neither can be read. */
 static long long oom_kill_count(void)
 {
-    char line[512], path[600];
+    char line[512], v2[600] = "", v1[600] = "";
     long long n = -1;
     FILE *f = fopen("/proc/self/cgroup", "r");
 
     if (!f)
         return -1;
-    path[0] = '\0';
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "0::", 3) == 0) {
-            line[strcspn(line, "\n")] = '\0';
-            (void)snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", line + 3);
-        }
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "0::", 3) == 0)
+            (void)snprintf(v2, sizeof(v2), "/sys/fs/cgroup%s/memory.events", line + 3);
+        else if (strstr(line, ":memory:"))
+            (void)snprintf(v1, sizeof(v1), "/sys/fs/cgroup/memory%s/memory.oom_control",
+                           strstr(line, ":memory:") + 8);
+    }
     fclose(f);
-    if (!path[0] || !(f = fopen(path, "r")))
+    if (!(f = fopen(v2, "r")) && !(f = fopen(v1, "r")))
         return -1;
     while (fgets(line, sizeof(line), f))
         if (sscanf(line, "oom_kill %lld", &n) == 1)
@@ -627,10 +630,11 @@ static void log_exit(struct master *m, const struct worker *w, int status)
         long long oom = oom_kill_count();
         if (oom > m->oom_kills && m->oom_kills >= 0)
             cu_log(CU_ERROR, "Worker (pid:%d) was killed by the kernel's OOM killer "
-                   "(memory.events oom_kill %lld -> %lld)", (int)w->pid, m->oom_kills, oom);
+                   "(the cgroup's oom_kill count went from %lld to %lld)", (int)w->pid,
+                   m->oom_kills, oom);
         else if (oom >= 0)
             cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL from outside the "
-                   "master (no OOM kill in the cgroup's memory.events)", (int)w->pid);
+                   "master (the cgroup counts no new OOM kill)", (int)w->pid);
         else
             cu_log(CU_ERROR, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?",
                    (int)w->pid);
@@ -703,6 +707,10 @@ static void reap(struct master *m, int halt)
         w = find_worker(m, pid);
         if (w == NULL)
             continue;       /* not a worker: reaped silently */
+        if (m->slots[w - m->w].booted && !w->booted) {  /* booted since the last tick */
+            w->booted = 1;
+            m->ever_booted = 1;
+        }
         log_exit(m, w, status);
         if (halt && WIFEXITED(status) && !w->booted &&
             (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT ||

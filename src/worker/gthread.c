@@ -698,8 +698,13 @@ static void tick(struct gworker *w, int max_sleep_ms)
         while (w->idle.first)
             expire(w->idle.first);
         for (; g; g = after) {
+            char b;
             after = g->next;
-            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS)
+            /* parked, so ours to peek at: bytes waiting mean a request
+             * that a busy pool has not read yet */
+            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS &&
+                recv(g->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+                (errno == EAGAIN || errno == EWOULDBLOCK))
                 expire(g);
         }
     }

@@ -1,0 +1,297 @@
+"""What the master does while traffic flows: each operation happens under a
+bounded load (a few client threads, a new connection per request) and must
+lose nothing. Every test prints its counts.
+
+Failures are non-200 answers and connections that were accepted but got no
+answer (reset, EOF, timeout). A refused connection after the server has
+stopped on purpose (TERM) is counted apart: nobody is listening then."""
+
+import errno
+import os
+import re
+import signal
+import socket
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import TIMEOUT, recv_all, wait_for
+
+
+class Load:
+    """Client threads sending GET requests, one connection each."""
+
+    def __init__(self, port, threads=4, path="/", keep=False):
+        self.port, self.path, self.keep = port, path, keep
+        self.ok = self.failed = self.refused = 0
+        self.errors = []
+        self.failed_ids = []
+        self.n = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+
+    def one(self, rid=0):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        try:
+            s.sendall(b"GET " + self.path.encode() + b"?id=%d" % rid +
+                      b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            return recv_all(s)
+        finally:
+            s.close()
+
+    def run(self):
+        while not self.stop.is_set():
+            with self.lock:
+                self.n += 1
+                rid = self.n
+            try:
+                data = self.one(rid)
+            except ConnectionRefusedError:
+                with self.lock:
+                    self.refused += 1
+                time.sleep(0.01)
+                continue
+            except OSError as e:
+                with self.lock:
+                    self.failed += 1
+                    self.errors.append(repr(e))
+                    self.failed_ids.append(rid)
+                continue
+            with self.lock:
+                if data.startswith(b"HTTP/1.1 200 "):
+                    self.ok += 1
+                else:
+                    self.failed += 1
+                    self.errors.append(data[:80])
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        wait_for(lambda: self.ok >= 20, what="the load to start")
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def more(self, n=50):
+        """Waits until n more requests succeeded."""
+        start = self.ok
+        wait_for(lambda: self.ok >= start + n, what="%d more requests" % n)
+
+    def report(self, what):
+        print("%s: %d ok, %d failed, %d refused %s" % (
+            what, self.ok, self.failed, self.refused, self.errors[:3]))
+
+
+def pids(srv):
+    return srv.worker_pids()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def live_workers(srv):
+    return sorted(p for p in pids(srv) if alive(p))
+
+
+def test_hup_under_load(server):
+    srv = server(workers=2)
+    old = live_workers(srv)
+    with Load(srv.port) as load:
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "Reloaded: 2 new workers up" in srv.text(), what="the reload")
+        wait_for(lambda: not any(alive(p) for p in old), what="the old workers to go")
+        load.more()
+    load.report("HUP")
+    assert load.failed == 0 and load.refused == 0
+    assert len(set(live_workers(srv)) & set(old)) == 0
+    assert srv.text().count("exited: retired by a reload (HUP)") == 2
+
+
+def test_hup_with_a_broken_app_keeps_the_old_workers(server, tmp_path):
+    app = tmp_path / "hupapp.py"
+    app.write_text("def app(e, sr):\n    sr('200 OK', [('Content-Length', '2')])\n"
+                   "    return [b'v1']\n")
+    srv = server(workers=2, app="hupapp:app", chdir=tmp_path)
+    old = live_workers(srv)
+    with Load(srv.port) as load:
+        app.write_text("def app(e, sr)\n    a syntax error\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "Reload failed: a new worker could not start" in srv.text(),
+                 what="the failed reload")
+        load.more()
+        assert live_workers(srv)[:2] == old[:2] or set(old) <= set(live_workers(srv))
+        # fixed code: the next HUP goes through
+        app.write_text("def app(e, sr):\n    sr('200 OK', [('Content-Length', '2')])\n"
+                       "    return [b'v2']\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "Reloaded: 2 new workers up" in srv.text(), what="the reload")
+        wait_for(lambda: not any(alive(p) for p in old), what="the old workers to go")
+        load.more()
+    load.report("HUP with a broken app, then fixed")
+    assert load.failed == 0 and srv.proc.poll() is None
+    assert b"v2" in Load(srv.port).one()
+
+
+def test_ttin_ttou_under_load(server):
+    srv = server(workers=2)
+    with Load(srv.port) as load:
+        # one at a time: a signal sent while the same one is pending merges
+        for n in (3, 4, 5):
+            srv.proc.send_signal(signal.SIGTTIN)
+            wait_for(lambda: len(live_workers(srv)) == n, what="%d workers" % n)
+        load.more()
+        for n in (4, 3, 2):
+            srv.proc.send_signal(signal.SIGTTOU)
+            wait_for(lambda: len(live_workers(srv)) == n, what="%d workers" % n)
+        load.more()
+    load.report("TTIN x3, TTOU x3")
+    assert load.failed == 0
+    assert srv.text().count("retired: fewer workers wanted (TTOU)") == 3
+
+
+def test_max_requests_with_jitter_under_load(server):
+    srv = server("--max-requests", "20", "--max-requests-jitter", "5", workers=2)
+    with Load(srv.port) as load:
+        wait_for(lambda: srv.text().count("recycled after --max-requests") >= 4,
+                 what="4 recycles")
+        load.more()
+    load.report("max-requests 20, jitter 5")
+    assert load.failed == 0
+    assert "Autorestarting worker after current request." in srv.text()
+
+
+def test_max_requests_with_gthread_under_load(server):
+    srv = server("-k", "gthread", "--threads", "2", "--max-requests", "30", workers=2)
+    with Load(srv.port) as load:
+        wait_for(lambda: srv.text().count("recycled after --max-requests") >= 3,
+                 what="3 recycles")
+        load.more()
+    load.report("gthread max-requests 30")
+    assert load.failed == 0
+
+
+LEAK = textwrap.dedent("""
+    hoard = []
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/leak":
+            hoard.append(bytearray(4 << 20))  # touched: resident
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+""")
+
+
+def test_max_worker_memory_replaces_a_leaking_worker(server, tmp_path):
+    (tmp_path / "leak.py").write_text(LEAK)
+    srv = server("--max-worker-memory", "80", workers=1, app="leak:app", chdir=tmp_path)
+    first = live_workers(srv)
+    with Load(srv.port, threads=2, path="/leak") as load:
+        wait_for(lambda: "over --max-worker-memory 80: replacing it" in srv.text(),
+                 what="the memory recycle")
+        wait_for(lambda: not any(alive(p) for p in first), what="the leaking worker to go")
+        load.more(20)
+    load.report("max-worker-memory 80 MiB, 4 MiB leaked per request")
+    assert load.failed == 0
+    assert "recycled over --max-worker-memory" in srv.text()
+
+
+def test_max_worker_lifetime(server):
+    srv = server("--max-worker-lifetime", "2", workers=1)
+    first = live_workers(srv)
+    with Load(srv.port) as load:
+        wait_for(lambda: "recycled after --max-worker-lifetime" in srv.text(),
+                 what="the lifetime recycle")
+        wait_for(lambda: not any(alive(p) for p in first), what="the first worker to go")
+        load.more()
+    load.report("max-worker-lifetime 2")
+    assert load.failed == 0 and not any(alive(p) for p in first)
+
+
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_term_answers_the_backlog_and_in_flight(server, worker):
+    # one worker busy for 0.4 s per request: one request in the app, the
+    # rest waiting in the listen backlog when TERM comes
+    srv = server(*WORKERS[worker], "--threads", "1", workers=1) if worker == "gthread" \
+        else server(workers=1)
+    socks = []
+    for i in range(5):
+        s = srv.connect()
+        s.sendall(b"GET /sleep?0.4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        socks.append(s)
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the first request")
+    srv.proc.send_signal(signal.SIGTERM)
+    answers = []
+    for s in socks:
+        answers.append(recv_all(s).split(b"\r\n")[0])
+    print("TERM with 1 in flight and 4 queued (%s): %s" % (worker, answers))
+    assert answers == [b"HTTP/1.1 200 OK"] * 5
+    assert srv.proc.wait(timeout=TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_term_under_load(server, tmp_path, worker):
+    log = tmp_path / "access.log"
+    srv = server(*WORKERS[worker], "--access-logfile", str(log),
+                 "--access-logformat", "%(q)s %(s)s", workers=2)
+    with Load(srv.port, threads=6) as load:
+        load.more(100)
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=TIMEOUT) == 0
+        time.sleep(0.2)  # clients now see nobody listening
+    load.report("TERM %s" % worker)
+    assert load.refused > 0  # the stop really happened under load
+    # Nothing the server took in went unanswered: a failed request is one
+    # the server never saw -- it reached the kernel's queue in the instant
+    # between the last worker's final look at it and its close (the kernel
+    # then resets it; no server can answer it). That is rare; so is more
+    # than one.
+    served = set(re.findall(r"id=(\d+) 200", log.read_text()))
+    lost = [i for i in load.failed_ids if str(i) in served]
+    print("failed requests the server had served: %s; never seen by it: %d" % (
+        lost, load.failed - len(lost)))
+    assert not lost
+    assert load.failed <= 2, load.errors
+
+
+def test_sigkill_of_a_worker_loses_at_most_what_it_held(server):
+    srv = server(workers=2)
+    with Load(srv.port, threads=4) as load:
+        victim = live_workers(srv)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(live_workers(srv)) == 2 and victim not in live_workers(srv),
+                 what="a replacement")
+        load.more()
+    load.report("SIGKILL of one sync worker")
+    assert load.failed <= 1  # the one request that worker was serving
+    text = srv.text()
+    assert ("Worker (pid:%d) was sent SIGKILL from outside the master" % victim in text or
+            "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?" % victim in text)
+
+
+def test_boot_failure_after_start_backs_off(server, tmp_path):
+    app = tmp_path / "flaky.py"
+    app.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'ok']\n")
+    srv = server(workers=1, app="flaky:app", chdir=tmp_path)
+    assert b"200 OK" in Load(srv.port).one()  # booted: the app is loaded
+    app.write_text("raise RuntimeError('cannot start')\n")
+    os.kill(live_workers(srv)[0], signal.SIGKILL)
+    wait_for(lambda: "could not start (the worker failed to boot), 2 times in a row; "
+             "next try in 2s" in srv.text(), what="the back-off")
+    assert srv.proc.poll() is None  # the master stays up
+    app.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'ok']\n")
+    wait_for(lambda: len(live_workers(srv)) == 1 and
+             srv.text().count("Booting worker") >= 3, what="a worker again")

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +511,47 @@ static void conn_free(void *arg, struct cu_conn *c)
     tls_ts = PyEval_SaveThread();
 }
 
+/* --request-timeout with gthread: RequestTimeout raised in the thread
+ * that runs the app. Done by a short-lived thread of its own, since
+ * taking the GIL may wait for as long as the app holds it. */
+struct interrupt {
+    struct server *sv;
+    unsigned long thread;
+};
+
+static void *interrupt_main(void *arg)
+{
+    struct interrupt *in = arg;
+    PyGILState_STATE g = PyGILState_Ensure();
+
+    if (PyThreadState_SetAsyncExc(in->thread, in->sv->types->request_timeout) != 1)
+        cu_log(CU_WARNING, "--request-timeout: thread %#lx had left the app", in->thread);
+    PyGILState_Release(g);
+    free(in);
+    return NULL;
+}
+
+static void interrupt(void *arg, unsigned long thread)
+{
+    struct interrupt *in = malloc(sizeof(*in));
+    pthread_t t;
+    int rc;
+
+    if (!in) {
+        cu_log(CU_ERROR, "--request-timeout: out of memory");
+        return;
+    }
+    in->sv = arg;
+    in->thread = thread;
+    rc = pthread_create(&t, NULL, interrupt_main, in);
+    if (rc) {
+        cu_log(CU_ERROR, "--request-timeout: a thread: %s", strerror(rc));
+        free(in);
+        return;
+    }
+    pthread_detach(t);
+}
+
 /* The signal a gthread worker raises on a thread stuck past --timeout:
  * faulthandler, registered for it, writes that thread's Python stack. */
 static int dump_signal(void)
@@ -534,6 +576,11 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     gthread = strcmp(sv->cfg.worker_class, "gthread") == 0;
     r = PyObject_CallMethod(sv->loader, "dump_stacks", "ii", cu_log_error_fd(),
                             gthread ? dump_signal() : 0);
+    if (r && !gthread && sv->cfg.request_timeout > 0) {
+        /* sync: SIGALRM raises RequestTimeout in the app (see sync.c) */
+        Py_DECREF(r);
+        r = PyObject_CallMethod(sv->loader, "request_alarm", NULL);
+    }
     if (!r)
         cu_wsgi_log_exception("faulthandler");
     Py_XDECREF(r);
@@ -573,6 +620,8 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.dump_signal = gthread ? dump_signal() : 0;
     env.thread_start = thread_start;
     env.conn_free = conn_free;
+    env.interrupt = interrupt;
+    env.request_timeout = sv->cfg.request_timeout;
     env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
     env.n_allow = sv->cfg.forwarded_allow_ips.n;
     env.proxy_allow = (const char *const *)sv->cfg.proxy_allow_ips.v;
@@ -783,9 +832,18 @@ static void cunicorn_free(void *m)
     cunicorn_clear((PyObject *)m);
 }
 
+static PyObject *cunicorn_armed(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(cu_request_armed);
+}
+
 static PyMethodDef cunicorn_methods[] = {
     {"main", cunicorn_main, METH_VARARGS,
      "main(argv) -> exit status: runs the server with these arguments."},
+    {"_request_armed", cunicorn_armed, METH_NOARGS,
+     "Whether a request runs under --request-timeout's alarm (sync)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,6 +9,7 @@ plain functions and one class the C core uses.
 import _socket
 import ast
 import faulthandler
+import signal
 import importlib
 import os
 import runpy
@@ -99,6 +100,18 @@ def load_app(uri):
     if not callable(app):
         raise AppImportError("Application object must be callable.")
     return app
+
+
+def request_alarm():
+    """sync, --request-timeout: the worker arms SIGALRM around the app;
+    this raises RequestTimeout in the app when it rings (a late one, after
+    the request, is ignored)."""
+    from cunicorn import _cunicorn
+
+    def ring(signum, frame):
+        if _cunicorn._request_armed():
+            raise _cunicorn.RequestTimeout("the request ran past --request-timeout")
+    signal.signal(signal.SIGALRM, ring)
 
 
 def dump_stacks(fd, stuck_signal=0):

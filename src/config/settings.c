@@ -105,6 +105,14 @@ const struct cu_setting cu_settings[] = {
      .help = "Replace a worker whose resident memory passes this many MiB, "
              "checked by the master every second (a new one is started "
              "first, one at a time); 0: never. Not in Gunicorn."},
+    {.name = "request_timeout", .section = S_WORKER,
+     .flags = {"--request-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(request_timeout), .dflt = "0",
+     .help = "Abort a request still running after this many seconds, in "
+             "any worker class: its request line and Python stack are "
+             "logged, the app gets RequestTimeout, the client a 504 (or a "
+             "closed connection once the response has begun); 0: never. "
+             "Not in Gunicorn."},
     {.name = "timeout", .section = S_WORKER, .flags = {"-t", "--timeout"},
      .meta = "INT", .type = CU_INT, .offset = OFF(timeout), .dflt = "30",
      .help = "Kill a worker that shows no sign of life for this many "
@@ -1022,6 +1030,10 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
     if (c->workers < 1) {
         cu_seterr(err, errlen, "Invalid value for workers: %d (must be at "
                "least 1)", c->workers);
+        return -1;
+    }
+    if (c->request_timeout < 0) {
+        cu_seterr(err, errlen, "Invalid value for request_timeout: must be at least 0");
         return -1;
     }
     if (c->max_worker_lifetime < 0 || c->max_worker_memory < 0) {

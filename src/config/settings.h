@@ -52,6 +52,7 @@ struct cu_config {
     int graceful_timeout;
     int keepalive;
     int max_worker_lifetime;
+    int request_timeout;
     int max_worker_memory;
     int buffer_body;
     /* Security */

@@ -143,6 +143,65 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max)
     }
 }
 
+/* Every write to the socket goes through these two: a write never runs
+ * once another thread has aborted the connection. */
+static int write_begin(struct cu_conn *c)
+{
+    int idle = CU_W_IDLE;
+
+    if (atomic_compare_exchange_strong(&c->wstate, &idle, CU_W_WRITING))
+        return 0;
+    errno = ECONNABORTED;
+    return -1;
+}
+
+static ssize_t write_end(struct cu_conn *c, ssize_t w)
+{
+    int err = errno;
+
+    if (w > 0)
+        c->wrote += (uint64_t)w;
+    atomic_store(&c->wstate, CU_W_IDLE);
+    errno = err;
+    return w;
+}
+
+static ssize_t do_writev(struct cu_conn *c, const struct iovec *iov, int n)
+{
+    if (write_begin(c) < 0)
+        return -1;
+    return write_end(c, writev(c->fd, iov, n));
+}
+
+static ssize_t do_send(struct cu_conn *c, const void *p, size_t n)
+{
+    if (write_begin(c) < 0)
+        return -1;
+    return write_end(c, send(c->fd, p, n, 0));
+}
+
+static ssize_t do_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
+{
+    if (write_begin(c) < 0)
+        return -1;
+    return write_end(c, sendfile(c->fd, fd, off, n));
+}
+
+int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *page, size_t len)
+{
+    int idle = CU_W_IDLE, sent = 0;
+
+    if (atomic_compare_exchange_strong(&c->wstate, &idle, CU_W_ABORTED)) {
+        if (c->wrote == sent_before && page &&
+            send(c->fd, page, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+            sent = 1;
+    } else {
+        atomic_store(&c->wstate, CU_W_ABORTED);  /* the write under way is the last */
+    }
+    (void)shutdown(c->fd, SHUT_RDWR);
+    return sent;
+}
+
 /* ---- the write queue ------------------------------------------------------ */
 
 void cu_conn_whole(struct cu_conn *c)
@@ -230,12 +289,12 @@ int cu_conn_flush(struct cu_conn *c)
         ssize_t w;
 
         if (s->fd < 0) {
-            w = send(c->fd, s->buf + s->off, s->len - s->off, 0);
+            w = do_send(c, s->buf + s->off, s->len - s->off);
             if (w > 0 && (s->off += (size_t)w) < s->len)
                 continue;
         } else {
-            w = sendfile(c->fd, s->fd, &s->foff,
-                         s->fleft > (1u << 30) ? (1u << 30) : s->fleft);
+            w = do_sendfile(c, s->fd, &s->foff,
+                            s->fleft > (1u << 30) ? (1u << 30) : s->fleft);
             if (w == 0) {
                 errno = EIO;  /* the file is shorter than it said */
                 return -1;
@@ -272,7 +331,7 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
                 return -1;
     }
     while (n > 0) {
-        ssize_t w = writev(c->fd, iov, n > IOV_MAX ? IOV_MAX : n);
+        ssize_t w = do_writev(c, iov, n > IOV_MAX ? IOV_MAX : n);
         if (w < 0) {
             if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
                 (q = queue_iov(c, iov, n)) != 0)
@@ -299,7 +358,7 @@ int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
     if (c->queue)
         return queue_file(c, fd, off, n) > 0 ? 0 : -1;
     while (n > 0) {
-        ssize_t w = sendfile(c->fd, fd, &off, n > (1u << 30) ? (1u << 30) : n);
+        ssize_t w = do_sendfile(c, fd, &off, n > (1u << 30) ? (1u << 30) : n);
         if (w > 0) {
             n -= (size_t)w;
             continue;

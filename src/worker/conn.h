@@ -6,7 +6,9 @@
 #ifndef CU_WORKER_CONN_H
 #define CU_WORKER_CONN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -43,7 +45,21 @@ struct cu_conn {
      * them freed, with the GIL, before the connection closes). */
     int keeps_objects;
     void *pysock;
+    /* Writes against an abort from another thread (--request-timeout):
+     * CU_W_IDLE, CU_W_WRITING while a write is under way, CU_W_ABORTED
+     * once the connection was taken away (every write then fails). */
+    atomic_int wstate;
+    uint64_t wrote;       /* bytes written so far, any response */
 };
+
+enum { CU_W_IDLE, CU_W_WRITING, CU_W_ABORTED };
+
+/* From another thread: takes the connection away from its writer. With
+ * nothing written yet for this response (sent_before == c->wrote) and no
+ * write under way, answers error_page first. Then shuts the socket down.
+ * Returns 1 when the page went out. */
+int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *error_page,
+                  size_t len);
 
 /* A queued piece of a response: bytes (owned), or part of a file (a dup
  * of its fd, owned). */

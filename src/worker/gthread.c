@@ -44,6 +44,8 @@
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
+#define ABORT_AFTER_MS 1000      /* --request-timeout: RequestTimeout
+                                  * raised, then this long to unwind */
 #define STOP_QUIET_MS 1000       /* stopping: a new connection silent this
                                   * long is closed */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
@@ -100,6 +102,13 @@ struct gthread {
     atomic_ulong seq;         /* requests begun */
     unsigned long reported;   /* main thread: seq last reported stuck */
     char request[256];        /* the request line being served */
+    /* --request-timeout: the connection in the app, for the main thread
+     * to abort; mu keeps it from being freed while that happens */
+    pthread_mutex_t mu;
+    struct gconn *serving;
+    uint64_t wrote_before;    /* its c.wrote when the request began */
+    unsigned long timed_out;  /* main thread: seq and stage reached */
+    int stage;
 };
 
 struct gworker {
@@ -394,12 +403,25 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 
     memset(&served, 0, sizeof(served));
     cu_request_line(&g->r, head, t->request, sizeof(t->request));
+    if (env->request_timeout > 0) {
+        pthread_mutex_lock(&t->mu);
+        t->serving = g;
+        t->wrote_before = g->c.wrote;
+        pthread_mutex_unlock(&t->mu);
+    }
     atomic_fetch_add(&t->seq, 1);
     atomic_store(&t->since_ms, now_ms());
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, &g->c, &g->r, head, &g->body, close_it, &served);
     atomic_store(&t->since_ms, 0);
+    if (env->request_timeout > 0) {
+        pthread_mutex_lock(&t->mu);
+        t->serving = NULL;
+        pthread_mutex_unlock(&t->mu);
+    }
+    if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
+        rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
     /* the buffer may have moved, never the pinned head within it */
     if (cu_access_enabled())
@@ -645,6 +667,7 @@ static int start_pool(struct gworker *w)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < w->env->threads && rc == 0; i++) {
         w->threads[i].w = w;
+        pthread_mutex_init(&w->threads[i].mu, NULL);
         rc = pthread_create(&w->threads[i].tid, NULL, pool_main, &w->threads[i]);
         if (rc)
             cu_log(CU_ERROR, "worker: starting thread %d: %s", i + 1, strerror(rc));
@@ -675,6 +698,59 @@ static void report_stuck(struct gworker *w, long long now)
                (int)getpid(), t->request);
         if (w->env->dump_signal > 0)
             pthread_kill(t->tid, w->env->dump_signal);
+    }
+}
+
+/*
+ * --request-timeout, for each request past it, in stages: (1) log its
+ * line and Python stack, and have RequestTimeout raised in the app; (2) a
+ * second later, if it is still running, take the connection away (a 504
+ * when nothing was sent yet, else a close); (3) if the thread is still
+ * held after another request_timeout, have the worker replaced.
+ */
+static void request_timeouts(struct gworker *w, long long now)
+{
+    const struct cu_worker_env *env = w->env;
+    long long limit = (long long)env->request_timeout * 1000;
+
+    if (limit <= 0)
+        return;
+    for (int i = 0; i < env->threads; i++) {
+        struct gthread *t = &w->threads[i];
+        long long since = atomic_load(&t->since_ms), ran = now - since;
+        unsigned long seq = atomic_load(&t->seq);
+
+        if (!since || ran < limit)
+            continue;
+        if (t->timed_out != seq) {
+            t->timed_out = seq;
+            t->stage = 0;
+        }
+        if (t->stage == 0) {
+            t->stage = 1;
+            cu_log(CU_ERROR, "Request timeout after %llds (--request-timeout %d) on "
+                   "thread %#lx (pid: %d): %s", ran / 1000, env->request_timeout,
+                   (unsigned long)t->tid, (int)getpid(), t->request);
+            if (env->dump_signal > 0)
+                pthread_kill(t->tid, env->dump_signal);
+            if (env->interrupt)
+                env->interrupt(env->app, (unsigned long)t->tid);
+        } else if (t->stage == 1 && ran >= limit + ABORT_AFTER_MS) {
+            t->stage = 2;
+            pthread_mutex_lock(&t->mu);
+            if (t->serving) {
+                int page = cu_conn_abort(&t->serving->c, t->wrote_before, cu_page_504,
+                                         cu_page_504_len);
+                cu_log(CU_ERROR, "Request timeout: %s, the app still running (%s)",
+                       page ? "answered 504" : "connection closed", t->request);
+            }
+            pthread_mutex_unlock(&t->mu);
+        } else if (t->stage == 2 && ran >= 2 * limit + ABORT_AFTER_MS) {
+            t->stage = 3;
+            cu_log(CU_ERROR, "Thread %#lx is still held by a request past "
+                   "--request-timeout: replacing this worker", (unsigned long)t->tid);
+            cu_worker_recycle(env->slot, CU_RECYCLE_STUCK);
+        }
     }
 }
 
@@ -716,6 +792,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
         next = d;
     pthread_mutex_unlock(&w->lock);
     report_stuck(w, now);
+    request_timeouts(w, now);
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */
     (void)poll(NULL, 0, (int)(next - now));

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -45,6 +46,19 @@ static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
         if (c->eof)
             return c->end > c->start ? HTTP_E_EOF : 0;
     }
+}
+
+/* --request-timeout: SIGALRM after secs (0: none). The app's Python
+ * handler for it (cunicorn._loader) raises RequestTimeout while armed. */
+static void alarm_for(int secs)
+{
+    struct itimerval it;
+
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = secs;
+    cu_request_armed = secs > 0;
+    if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+        cu_log(CU_WARNING, "--request-timeout: setitimer: %s", strerror(errno));
 }
 
 static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *peer,
@@ -92,7 +106,11 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
          * the buffer */
         /* the request line, for the ABRT handler */
         cu_request_line(&r, head, env->slot->request, sizeof(env->slot->request));
+        if (env->request_timeout > 0)
+            alarm_for(env->request_timeout);
         env->serve(env->app, &c, &r, head, &body, 1, &served);
+        if (env->request_timeout > 0)
+            alarm_for(0);
         env->slot->request[0] = '\0';
         /* the buffer may have moved, never the pinned head within it */
         if (cu_access_enabled())

@@ -32,6 +32,7 @@ struct cu_worker_env {
     int graceful_timeout;
     int max_requests;       /* 0: never recycle */
     int keepalive;          /* gthread: idle keep-alive seconds; 0: none */
+    int request_timeout;    /* seconds; 0: none */
     int worker_connections; /* gthread: open connections at most */
     int threads;            /* gthread: the pool's size */
     size_t buffer_body;     /* gthread: bodies up to this size are read
@@ -53,6 +54,10 @@ struct cu_worker_env {
     /* Frees what the application layer kept on a connection between
      * requests (c->pysock); called by a pool thread before closing it. */
     void (*conn_free)(void *app, struct cu_conn *c);
+    /* gthread, --request-timeout: has the app on that thread interrupted
+     * (RequestTimeout raised in it); called from the main thread, must
+     * not wait for the GIL there. */
+    void (*interrupt)(void *app, unsigned long thread);
     struct cu_worker_slot *slot;
     pid_t ppid;             /* the master: a worker whose parent changes exits */
 };
@@ -60,6 +65,14 @@ struct cu_worker_env {
 /* Set by the signal handlers (signals.c): TERM asks for a graceful stop,
  * USR1 for the logs to be reopened. */
 extern volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
+/* sync, --request-timeout: set while the app runs under the alarm, so a
+ * late SIGALRM is ignored. */
+extern volatile sig_atomic_t cu_request_armed;
+
+/* The answer to a request aborted by --request-timeout before its
+ * response began (with Connection: close). */
+extern const char cu_page_504[];
+extern const size_t cu_page_504_len;
 
 /* Asks the master for a replacement (reason: CU_RECYCLE_*); the worker
  * goes on serving until the master retires it with TERM. Logs why. */

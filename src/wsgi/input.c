@@ -459,6 +459,19 @@ static PyObject *add_error(PyObject *m, const char *name, const char *doc)
     return e;
 }
 
+/* Raised in the app by --request-timeout: a BaseException, so that an
+ * app's "except Exception" does not swallow it. */
+static PyObject *add_timeout(PyObject *m)
+{
+    PyObject *e = PyErr_NewExceptionWithDoc(
+        "cunicorn._cunicorn.RequestTimeout",
+        "The request ran past --request-timeout.", PyExc_BaseException, NULL);
+
+    if (e && PyModule_AddObjectRef(m, "RequestTimeout", e) < 0)
+        Py_CLEAR(e);
+    return e;
+}
+
 int cu_wsgi_types_init(PyObject *m, struct cu_wsgi_types *t)
 {
     if (!(t->input = add_type(m, &input_spec, NULL)) ||
@@ -469,7 +482,8 @@ int cu_wsgi_types_init(PyObject *m, struct cu_wsgi_types *t)
               "A response header value with a byte other than SP, HTAB, "
               "0x21-0x7E or 0x80-0xFF (CR, LF, NUL ...).")) ||
         !(t->invalid_header_name = add_error(m, "InvalidHeaderName",
-              "A response header name that is not an RFC 9110 token.")))
+              "A response header name that is not an RFC 9110 token.")) ||
+        !(t->request_timeout = add_timeout(m)))
         return -1;
     return 0;
 }
@@ -482,6 +496,7 @@ int cu_wsgi_types_traverse(struct cu_wsgi_types *t, visitproc visit, void *arg)
     Py_VISIT(t->file_wrapper);
     Py_VISIT(t->invalid_header);
     Py_VISIT(t->invalid_header_name);
+    Py_VISIT(t->request_timeout);
     return 0;
 }
 
@@ -493,4 +508,5 @@ void cu_wsgi_types_clear(struct cu_wsgi_types *t)
     Py_CLEAR(t->file_wrapper);
     Py_CLEAR(t->invalid_header);
     Py_CLEAR(t->invalid_header_name);
+    Py_CLEAR(t->request_timeout);
 }

@@ -511,6 +511,8 @@ struct resp {
     const struct cu_wsgi_types *types;
     int must_close, head, no_body, chunked;
     int upgrade;              /* the app said "Connection: upgrade" */
+    int timed_out;            /* the app raised RequestTimeout */
+    size_t head_off;          /* where the request's head is in c->buf */
     int headers_set, headers_sent, failed;
     int status;
     int64_t length;           /* Content-Length the app set, -1 if none */
@@ -842,6 +844,16 @@ static int send_500(struct resp *p)
     struct iovec iov = {(void *)msg, sizeof(msg) - 1};
 
     p->status = 500;
+    p->headers_sent = 1;
+    return send_iov(p, &iov, 1);
+}
+
+/* --request-timeout, when the app was stopped before its head went out. */
+static int send_504(struct resp *p)
+{
+    struct iovec iov = {(void *)(uintptr_t)cu_page_504, cu_page_504_len};
+
+    p->status = 504;
     p->headers_sent = 1;
     return send_iov(p, &iov, 1);
 }
@@ -1223,6 +1235,15 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
     char host[128];
     int port;
 
+    if (PyErr_ExceptionMatches(p->types->request_timeout)) {
+        static const char pre[] = "Request timeout (--request-timeout): ";
+        char line[sizeof(pre) + 256];
+        memcpy(line, pre, sizeof(pre) - 1);
+        cu_request_line(p->r, p->c->buf + p->head_off, line + sizeof(pre) - 1, 256);
+        p->timed_out = 1;
+        cu_wsgi_log_exception(line);
+        return;
+    }
     if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
                             !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
         cu_wsgi_log_exception(what);
@@ -1262,7 +1283,8 @@ static void answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
         if (rc < 0)
             p->failed = 1;
     }
-    if (!p->headers_sent && !p->failed && (mesg ? send_400(p, mesg) : send_500(p)) < 0)
+    if (!p->headers_sent && !p->failed &&
+        (p->timed_out ? send_504(p) : mesg ? send_400(p, mesg) : send_500(p)) < 0)
         PyErr_Clear();  /* the client is gone */
     p->must_close = 1;
 }
@@ -1282,6 +1304,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     p.c = c;
     p.r = r;
     p.types = w->types;
+    p.head_off = head_off;
     p.must_close = must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
     what[0] = '\0';

@@ -26,6 +26,7 @@ struct cu_wsgi_types {
      * the head went out is answered 400, not 500. */
     PyObject *invalid_header;
     PyObject *invalid_header_name;
+    PyObject *request_timeout;   /* raised in the app by --request-timeout */
 };
 
 int cu_wsgi_types_init(PyObject *module, struct cu_wsgi_types *t);

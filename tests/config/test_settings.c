@@ -150,6 +150,7 @@ static const struct expect expected[] = {
     {"keepalive", CU_INT, "--keep-alive"},
     {"buffer_body", CU_INT, "--buffer-body"},  /* ours */
     {"max_worker_lifetime", CU_INT, "--max-worker-lifetime"},  /* ours */
+    {"request_timeout", CU_INT, "--request-timeout"},  /* ours */
     {"max_worker_memory", CU_INT, "--max-worker-memory"},  /* ours */
     {"limit_request_line", CU_INT, "--limit-request-line"},
     {"limit_request_fields", CU_INT, "--limit-request-fields"},

@@ -295,3 +295,33 @@ def test_boot_failure_after_start_backs_off(server, tmp_path):
     app.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'ok']\n")
     wait_for(lambda: len(live_workers(srv)) == 1 and
              srv.text().count("Booting worker") >= 3, what="a worker again")
+
+
+def check_504(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n"), raw[:200]
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    assert length == len(body) and b"Connection: close" in head
+
+
+@pytest.mark.parametrize("path", ["/sleep?6", "/spin?6"])
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_request_timeout_answers_504_and_the_rest_is_served(server, worker, path):
+    srv = server(*WORKERS[worker], "--request-timeout", "1", workers=2)
+    before = live_workers(srv)
+    with Load(srv.port) as load:
+        t0 = time.monotonic()
+        check_504(srv.raw(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n\r\n"))
+        took = time.monotonic() - t0
+        load.more()
+    load.report("request-timeout 1 on %s (%s); the stuck one answered 504 after %.1fs" % (
+        path, worker, took))
+    assert load.failed == 0
+    assert took < 5  # well before the app would have finished
+    text = srv.text()
+    line = "GET %s HTTP/1.1" % path
+    assert "Request timeout" in text and line in text
+    # the Python stack of the request (faulthandler's or the traceback's)
+    wait_for(lambda: 'echo.py", line' in srv.text(), what="the stack in the log")
+    assert "WORKER TIMEOUT" not in text
+    assert set(before) <= set(live_workers(srv))  # nobody was killed

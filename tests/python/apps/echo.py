@@ -28,6 +28,12 @@ def app(environ, start_response):
         write = start_response("200 OK", [("Content-Type", "text/plain")])
         write(b"written, ")
         return [b"then returned"]
+    if path == "/spin":
+        # busy in Python for N seconds: only an exception can stop it
+        import time
+        end = time.monotonic() + float(environ.get("QUERY_STRING") or "1")
+        while time.monotonic() < end:
+            pass
     if path == "/sleep":
         import time
         environ["wsgi.errors"].write("sleeping in the app\n")

@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,35 @@ static int set_from_python(struct cu_config *c, const struct cu_setting *s,
     return rc;
 }
 
+/* Once the logs are open (a HUP), configuration errors go to the error
+ * log, not to a stderr that may be /dev/null by then. */
+static int logs_open;
+
+static void config_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void config_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (logs_open)
+        cu_log(CU_ERROR, "%s", msg);
+    else
+        fprintf(stderr, "%s\n", msg);
+}
+
+/* The Python exception of a config error, where config_error() goes. */
+static void config_exception(void)
+{
+    if (logs_open)
+        cu_wsgi_log_exception("Error in the config file");
+    else
+        PyErr_Print();
+}
+
 static int read_config_file(struct server *sv, const char *path)
 {
     PyObject *names, *k, *v;
@@ -124,8 +154,8 @@ static int read_config_file(struct server *sv, const char *path)
 
     names = PyObject_CallMethod(sv->loader, "read_config", "s", path);
     if (!names) {
-        fprintf(stderr, "Failed to read config file: %s\n", path);
-        PyErr_Print();
+        config_error("Failed to read config file: %s", path);
+        config_exception();
         return -1;
     }
     while (PyDict_Next(names, &pos, &k, &v)) {
@@ -135,8 +165,8 @@ static int read_config_file(struct server *sv, const char *path)
             continue;  /* other names in the file are the file's business */
         if (set_from_python(&sv->cfg, s, v, err, sizeof(err)) < 0) {
             if (PyErr_Occurred())
-                PyErr_Print();
-            fprintf(stderr, "Error: %s (in %s)\n", err[0] ? err : name, path);
+                config_exception();
+            config_error("Error: %s (in %s)", err[0] ? err : name, path);
             Py_DECREF(names);
             return -1;
         }
@@ -170,7 +200,7 @@ static int resolve(struct server *sv, int argc, char *const *argv)
         return 1001;
     }
     if (cu_args_parse(argc, argv, &cli, err, sizeof(err)) < 0) {
-        fprintf(stderr, "usage: cunicorn [OPTIONS] [APP_MODULE]\ncunicorn: error: %s\n", err);
+        config_error("usage: cunicorn [OPTIONS] [APP_MODULE]\ncunicorn: error: %s", err);
         rc = 1002;
         goto out;
     }
@@ -186,7 +216,7 @@ static int resolve(struct server *sv, int argc, char *const *argv)
     }
     if (env_args && (cu_argv_split(env_args, &eargc, &eargv, err, sizeof(err)) < 0 ||
                      cu_args_parse(eargc, eargv, &env, err, sizeof(err)) < 0)) {
-        fprintf(stderr, "cunicorn: error in GUNICORN_CMD_ARGS: %s\n", err);
+        config_error("cunicorn: error in GUNICORN_CMD_ARGS: %s", err);
         rc = 1002;
         goto out;
     }
@@ -198,7 +228,7 @@ static int resolve(struct server *sv, int argc, char *const *argv)
     if (cu_args_apply(&sv->cfg, &env, err, sizeof(err)) < 0 ||
         cu_args_apply(&sv->cfg, &cli, err, sizeof(err)) < 0 ||
         cu_config_finish(&sv->cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "Error: %s\n", err);
+        config_error("Error: %s", err);
         goto out;
     }
     free(sv->cfg.app);
@@ -323,7 +353,7 @@ static int reload(void *arg)
     sv->forwarders = NULL;
     if (resolve(sv, sv->argc, sv->argv) != 0 || !sv->cfg.app ||
         http_settings(sv) < 0) {
-        cu_log(CU_ERROR, "Reloading the configuration failed (see above)");
+        cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
         free_http_settings(sv);
         cu_config_free(&sv->cfg);
         sv->cfg = old;
@@ -704,9 +734,9 @@ static int run(struct server *sv)
     }
     /* --capture-output: the process's own stdout and stderr go to the
      * error log file (not when that is stderr already) */
+    logs_open = 1;
     if (sv->cfg.capture_output && strcmp(sv->cfg.errorlog, "-") != 0 &&
-        (fflush(NULL), dup2(cu_log_error_fd(), 1) < 0 ||
-         dup2(cu_log_error_fd(), 2) < 0)) {
+        cu_log_capture() < 0) {
         fprintf(stderr, "Error: --capture-output: %s\n", strerror(errno));
         return 1;
     }

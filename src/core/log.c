@@ -310,12 +310,29 @@ static int reopen_one(struct logfile *lf)
     return rc;
 }
 
+static int g_capture;  /* --capture-output: fds 1 and 2 follow the error log */
+
+int cu_log_capture(void)
+{
+    int fd = cu_log_error_fd();
+
+    g_capture = 1;
+    if (fd == 2)
+        return 0;  /* the error log is stderr already */
+    fflush(NULL);
+    return dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ? -1 : 0;
+}
+
 int cu_log_reopen(void)
 {
     int rc = 0, saved = 0;
 
     if (reopen_one(&g_log.err) < 0) {
         rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && g_capture && cu_log_capture() < 0) {
+        rc = -1;  /* stdout/stderr would still point at the old file */
         saved = errno;
     }
     if (reopen_one(&g_log.acc) < 0 && rc == 0) {

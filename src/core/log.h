@@ -40,6 +40,10 @@ int cu_log_open(const char *errorlog, const char *accesslog,
  * ("-") are left alone. Returns 0, or -1 (errno set) if a file could not
  * be reopened; that log keeps writing to the old file. */
 int cu_log_reopen(void);
+/* --capture-output: the process's stdout and stderr become the error log
+ * (now and after every cu_log_reopen(), so rotation takes them along).
+ * 0, or -1 with errno. */
+int cu_log_capture(void);
 /* Closes the files and frees the access format: back to stderr at info,
  * no access log. */
 void cu_log_close(void);

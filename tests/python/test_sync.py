@@ -353,6 +353,30 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
     assert sorted(children(srv.proc.pid)) == now
     assert echo(srv)["body_len"] == 0
+    # why, in the error log (stderr may be nobody's by now)
+    assert "Failed to read config file: %s" % conf in srv.text()
+    assert "SyntaxError" in srv.text()
+
+
+def test_capture_output_follows_a_reopened_log(server, tmp_path):
+    (tmp_path / "printer.py").write_text(
+        "import sys\n"
+        "def app(environ, start_response):\n"
+        "    print('printed', environ['PATH_INFO'], flush=True)\n"
+        "    start_response('200 OK', [('Content-Length', '0')])\n"
+        "    return []\n")
+    srv = server("--capture-output", app="printer:app", chdir=tmp_path, workers=1)
+    get(srv, "/one")
+    wait_for(lambda: "printed /one" in srv.text(), what="the first print")
+    old = srv.log.with_name("rotated.log")
+    srv.log.rename(old)
+    srv.proc.send_signal(signal.SIGUSR1)
+
+    def moved():
+        get(srv, "/two")
+        return "printed /two" in srv.text()
+    wait_for(moved, what="prints in the new error log")
+    assert "printed /one" in old.read_text() and "printed /one" not in srv.text()
 
 
 def test_usr1_reopens_logs(server, tmp_path):

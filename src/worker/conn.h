@@ -45,6 +45,7 @@ struct cu_conn {
      * them freed, with the GIL, before the connection closes). */
     int keeps_objects;
     void *pysock;
+    void *pyaddr, *pyport;  /* REMOTE_ADDR, REMOTE_PORT strings */
     /* Writes against an abort from another thread (--request-timeout):
      * CU_W_IDLE, CU_W_WRITING while a write is under way, CU_W_ABORTED
      * once the connection was taken away (every write then fails). */

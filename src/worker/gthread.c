@@ -208,7 +208,7 @@ static void destroy(struct gworker *w, struct gconn *g)
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
-    if (g->c.pysock && w->env->conn_free)
+    if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
     free(g->headers);

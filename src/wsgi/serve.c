@@ -30,7 +30,14 @@ static const char *const key_names[K_COUNT] = {
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
     "wsgi.input", "wsgi.errors", "gunicorn.socket"};
 
+#define N_LISTENER_CACHE 8
+
 struct cu_wsgi {
+    /* SERVER_NAME and SERVER_PORT of a TCP listener, made once */
+    struct {
+        const struct cu_listener *l;
+        PyObject *name, *port;
+    } lcache[N_LISTENER_CACHE];
     PyObject *app;
     PyObject *base;          /* the keys every environ has */
     PyObject *keys[K_COUNT]; /* interned */
@@ -122,6 +129,10 @@ void cu_wsgi_free(struct cu_wsgi *w)
 {
     if (!w)
         return;
+    for (int i = 0; i < N_LISTENER_CACHE; i++) {
+        Py_XDECREF(w->lcache[i].name);
+        Py_XDECREF(w->lcache[i].port);
+    }
     Py_XDECREF(w->app);
     Py_XDECREF(w->base);
     for (int i = 0; i < K_COUNT; i++)
@@ -259,6 +270,80 @@ static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
         return 0;
     snprintf(port, sizeof(port), "%d", p);
     return set_str(env, kport, port, strlen(port));
+}
+
+/* The address strings of sa, new references: host and port ("" and NULL
+ * for a UNIX peer). -1 with an exception. */
+static int addr_strings(const struct sockaddr *sa, socklen_t len, PyObject **host,
+                        PyObject **port)
+{
+    char h[128], pt[16];
+    int p = -1;
+
+    if (cu_sockaddr_text(sa, len, h, sizeof(h), &p) < 0)
+        h[0] = '\0';
+    *port = NULL;
+    if (!(*host = PyUnicode_DecodeLatin1(h, (Py_ssize_t)strlen(h), NULL)))
+        return -1;
+    if (p >= 0) {
+        int n = snprintf(pt, sizeof(pt), "%d", p);
+        if (!(*port = PyUnicode_DecodeLatin1(pt, n, NULL))) {
+            Py_CLEAR(*host);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int set_pair(PyObject *env, PyObject *khost, PyObject *kport, PyObject *host,
+                    PyObject *port)
+{
+    if (PyDict_SetItem(env, khost, host) < 0)
+        return -1;
+    return port ? PyDict_SetItem(env, kport, port) : 0;
+}
+
+/* REMOTE_ADDR/PORT; kept on a connection that keeps objects (gthread):
+ * its later requests reuse them. */
+static int set_remote(PyObject *env, PyObject *const *k, struct cu_conn *c)
+{
+    PyObject *host, *port;
+    int rc;
+
+    if (c->pyaddr)
+        return set_pair(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], c->pyaddr, c->pyport);
+    if (addr_strings((const struct sockaddr *)&c->peer, c->peerlen, &host, &port) < 0)
+        return -1;
+    rc = set_pair(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], host, port);
+    if (c->keeps_objects) {
+        c->pyaddr = host;  /* freed by cu_wsgi_conn_free */
+        c->pyport = port;
+    } else {
+        Py_DECREF(host);
+        Py_XDECREF(port);
+    }
+    return rc;
+}
+
+/* SERVER_NAME/PORT of a TCP listener, cached per listener. */
+static int set_server(PyObject *env, struct cu_wsgi *w, const struct cu_listener *l)
+{
+    PyObject *const *k = w->keys;
+    int i;
+
+    for (i = 0; i < N_LISTENER_CACHE && w->lcache[i].l; i++)
+        if (w->lcache[i].l == l)
+            return set_pair(env, k[K_SERVER_NAME], k[K_SERVER_PORT], w->lcache[i].name,
+                            w->lcache[i].port);
+    if (i == N_LISTENER_CACHE)  /* full: no caching for this one */
+        return set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],
+                        (const struct sockaddr *)&l->sa, l->salen);
+    if (addr_strings((const struct sockaddr *)&l->sa, l->salen, &w->lcache[i].name,
+                     &w->lcache[i].port) < 0)
+        return -1;
+    w->lcache[i].l = l;
+    return set_pair(env, k[K_SERVER_NAME], k[K_SERVER_PORT], w->lcache[i].name,
+                    w->lcache[i].port);
 }
 
 static const struct http_header *find_header(const struct http_request *r,
@@ -434,6 +519,8 @@ void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c)
 {
     PyObject *sock = c->pysock;
 
+    Py_CLEAR(c->pyaddr);
+    Py_CLEAR(c->pyport);
     c->pysock = NULL;
     if (sock)
         release_socket(w, c, sock);
@@ -478,8 +565,7 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
         if (set_str(env, k[K_REMOTE_ADDR], c->proxy.src_addr, strlen(c->proxy.src_addr)) < 0 ||
             set_str(env, k[K_REMOTE_PORT], port, strlen(port)) < 0)
             goto fail;
-    } else if (set_addr(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT],
-                        (const struct sockaddr *)&c->peer, c->peerlen) < 0) {
+    } else if (set_remote(env, k, c) < 0) {
         goto fail;
     }
     if (c->has_proxy && set_proxy(env, &c->proxy) < 0)
@@ -489,10 +575,7 @@ static PyObject *build_environ(struct cu_wsgi *w, struct cu_conn *c,
     if (c->listener && c->listener->family == AF_UNIX) {
         if (set_server_from_host(env, w, r, b, https, c->listener->name) < 0)
             goto fail;
-    } else if (c->listener &&
-               set_addr(env, k[K_SERVER_NAME], k[K_SERVER_PORT],
-                        (const struct sockaddr *)&c->listener->sa,
-                        c->listener->salen) < 0) {
+    } else if (c->listener && set_server(env, w, c->listener) < 0) {
         goto fail;
     }
     if (PyDict_SetItem(env, k[K_SCHEME], https ? w->https : w->http) < 0)
@@ -539,6 +622,36 @@ static int block_add(struct resp *p, const char *s, size_t n)
     memcpy(p->block + p->blen, s, n);
     p->blen += n;
     return 0;
+}
+
+/* "\r\nServer: cunicorn\r\nDate: ...\r\nConnection: X\r\n" for X =
+ * keep-alive, close, upgrade; rebuilt when the second changes. Only used
+ * with the GIL held. */
+struct fixed {
+    time_t at;
+    char text[3][128];
+    size_t len[3];
+};
+
+static const char *http_date(void);
+
+static const struct fixed *fixed_head(void)
+{
+    static struct fixed f;
+    static const char *const conn[3] = {"keep-alive", "close", "upgrade"};
+    time_t now = time(NULL);
+
+    if (now != f.at) {
+        const char *date = http_date();
+        for (int i = 0; i < 3; i++) {
+            int n = snprintf(f.text[i], sizeof(f.text[i]),
+                             "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n",
+                             date, conn[i]);
+            f.len[i] = n > 0 ? (size_t)n : 0;
+        }
+        f.at = now;
+    }
+    return &f;
 }
 
 static const char *http_date(void)
@@ -778,8 +891,8 @@ static int send_iov(struct resp *p, struct iovec *iov, int n)
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
 static int send_data(struct resp *p, const char *data, size_t n)
 {
-    struct iovec iov[8];
-    char size[32], line[32], fixed[160];
+    struct iovec iov[10];
+    char size[32], line[32], fixed[128];
     int k = 0, len;
 
     if (p->no_body)
@@ -787,18 +900,29 @@ static int send_data(struct resp *p, const char *data, size_t n)
     if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
         n = (size_t)((uint64_t)p->length - p->sent);  /* truncate (§5.13) */
     if (!p->headers_sent) {
-        len = snprintf(line, sizeof(line), "HTTP/%u.%u ", p->r->major, p->r->minor);
-        iov[k].iov_base = line;
-        iov[k++].iov_len = (size_t)len;
+        /* every response: the fixed part is built once a second (the
+         * date), not formatted each time */
+        const struct fixed *f = fixed_head();
+        int conn = p->upgrade ? 2 : p->must_close ? 1 : 0;
+        if (p->r->major == 1 && p->r->minor <= 1) {
+            iov[k].iov_base = (void *)(uintptr_t)(p->r->minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+            iov[k++].iov_len = 9;
+        } else {
+            len = snprintf(line, sizeof(line), "HTTP/%u.%u ", p->r->major, p->r->minor);
+            iov[k].iov_base = line;
+            iov[k++].iov_len = (size_t)len;
+        }
         iov[k].iov_base = p->block;
         iov[k++].iov_len = p->status_len;
-        len = snprintf(fixed, sizeof(fixed),
-                       "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n%s",
-                       http_date(),
-                       p->upgrade ? "upgrade" : p->must_close ? "close" : "keep-alive",
-                       p->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+        /* a copy: the write runs without the GIL, while another thread
+         * may rebuild f */
+        memcpy(fixed, f->text[conn], f->len[conn]);
         iov[k].iov_base = fixed;
-        iov[k++].iov_len = (size_t)len;
+        iov[k++].iov_len = f->len[conn];
+        if (p->chunked) {
+            iov[k].iov_base = (void *)"Transfer-Encoding: chunked\r\n";
+            iov[k++].iov_len = 28;
+        }
         iov[k].iov_base = p->block + p->status_len;
         iov[k++].iov_len = p->blen - p->status_len;
         iov[k].iov_base = (void *)"\r\n";
@@ -1102,7 +1226,10 @@ static int call_close(PyObject *result)
 {
     PyObject *r;
 
-    if (!PyObject_HasAttrString(result, "close"))
+    /* the usual results have no close(): no failed lookup (and no
+     * AttributeError made and dropped) for them */
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
+        PyBytes_CheckExact(result) || !PyObject_HasAttrString(result, "close"))
         return 0;
     r = PyObject_CallMethod(result, "close", NULL);
     if (!r)

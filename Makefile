@@ -126,7 +126,7 @@ check-pythons:
 
 # Static analysis of the plain-C core (Debian's cppcheck and clang-tidy).
 PLAIN_C = $(wildcard src/http/*.c src/core/*.c src/net/*.c src/config/*.c \
-                     src/master/*.c src/worker/*.c)
+                     src/master/*.c src/worker/*.c src/ev/*.c)
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --inline-suppr -D__SSE2__ -Isrc $(PLAIN_C)

@@ -319,7 +319,7 @@ int cu_log_capture(void)
     g_capture = 1;
     if (fd == 2)
         return 0;  /* the error log is stderr already */
-    fflush(NULL);
+    (void)fflush(NULL);
     return dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ? -1 : 0;
 }
 

@@ -582,13 +582,13 @@ static long long oom_kill_count(void)
             (void)snprintf(v1, sizeof(v1), "/sys/fs/cgroup/memory%s/memory.oom_control",
                            strstr(line, ":memory:") + 8);
     }
-    fclose(f);
+    (void)fclose(f);
     if (!(f = fopen(v2, "r")) && !(f = fopen(v1, "r")))
         return -1;
     while (fgets(line, sizeof(line), f))
         if (sscanf(line, "oom_kill %lld", &n) == 1)
             break;
-    fclose(f);
+    (void)fclose(f);
     return n;
 }
 
@@ -784,7 +784,7 @@ static long rss_mib(pid_t pid)
         return -1;
     if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
         resident = -1;
-    fclose(f);
+    (void)fclose(f);
     return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
 }
 

@@ -7,7 +7,6 @@
 #include "core/errbuf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +14,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define MSG_MAX 1024
 
 int cu_sd_notify_enabled(void)
 {
@@ -89,23 +86,4 @@ int cu_sd_notify(const char *msg, char *err, size_t errlen)
         return -1;
     }
     return 1;
-}
-
-int cu_sd_notifyf(char *err, size_t errlen, const char *fmt, ...)
-{
-    char msg[MSG_MAX];
-    va_list ap;
-    int n;
-
-    if (!cu_sd_notify_enabled())
-        return 0;
-    va_start(ap, fmt);
-    n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(msg)) {
-        cu_seterr(err, errlen, "NOTIFY_SOCKET: message longer than %d bytes",
-                  MSG_MAX - 1);
-        return -1;
-    }
-    return cu_sd_notify(msg, err, errlen);
 }

@@ -21,8 +21,4 @@ int cu_sd_notify_enabled(void);
  */
 int cu_sd_notify(const char *msg, char *err, size_t errlen);
 
-/* printf-style cu_sd_notify; a message longer than 1 KiB is refused. */
-__attribute__((format(printf, 3, 4)))
-int cu_sd_notifyf(char *err, size_t errlen, const char *fmt, ...);
-
 #endif

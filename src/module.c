@@ -633,10 +633,36 @@ static void after_fork_parent(void *arg)
     PyOS_AfterFork_Parent();
 }
 
+/* os.environ is Python's copy of the environment from start-up: drop the
+ * hand-over variables the C side has removed since (the inherited sockets'
+ * on adoption, GUNICORN_PID on promotion), as Gunicorn pops them. */
+static void environ_sync(void)
+{
+    static const char *const keys[] = {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+                                       "GUNICORN_FD", "GUNICORN_PID"};
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+
+    for (size_t i = 0; env && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        PyObject *r;
+        if (getenv(keys[i]))
+            continue;
+        r = PyObject_CallMethod(env, "pop", "sO", keys[i], Py_None);
+        if (!r)
+            break;
+        Py_DECREF(r);
+    }
+    if (PyErr_Occurred())
+        cu_wsgi_log_exception("os.environ");
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+}
+
 static void after_fork_child(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Child();
+    environ_sync();
 }
 
 static void reopen_logs(void *arg)
@@ -713,6 +739,7 @@ static int run(struct server *sv)
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (open_listeners(sv) < 0)
         return 1;
+    environ_sync();
     cu_log(CU_INFO, "Using worker: %s", sv->cfg.worker_class);
     if (sv->cfg.preload_app) {
         int rc = load_app(sv);

@@ -134,13 +134,15 @@ class Master:
         with open(self.out.name, errors="replace") as f:
             return f.read()
 
+    def new_masters(self, old=r"\d+"):
+        """The masters USR2 started (of master old, or of any), oldest first."""
+        return [int(p) for p in re.findall(
+            r"\[%s\] \[INFO\] USR2: new master started \(pid:(\d+)\)" % old, self.text())]
+
     def new_master(self, old):
-        """The master that USR2 of old started (its child that is not a worker)."""
-        def find():
-            m = re.search(r"\[%d\] \[INFO\] USR2: new master started \(pid:(\d+)\)" % old,
-                          self.text())
-            return int(m.group(1)) if m else None
-        return wait_for(find, what="a new master: " + self.text())
+        """The last master that USR2 of old started."""
+        return wait_for(lambda: (self.new_masters(old) or [None])[-1],
+                        what="a new master: " + self.text())
 
 
 @pytest.fixture
@@ -157,10 +159,12 @@ def masters(tmp_path):
 
     start.track = extra.append   # a pid to stop at the end (a new master)
     yield start
-    for pid in extra + [m.pid for m in started]:
+    # the new masters first (each log names them all), then the first ones
+    pids = extra + [p for m in started for p in m.new_masters()] + [m.pid for m in started]
+    for pid in pids:
         if alive(pid):
             os.kill(pid, signal.SIGTERM)
-    for pid in extra + [m.pid for m in started]:
+    for pid in pids:
         deadline = time.monotonic() + TIMEOUT
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -404,8 +408,8 @@ def test_usr2_refused_while_in_progress_and_rollback(masters, tmp_path):
     assert request(("127.0.0.1", port))[0] == 200
     # and a second upgrade may start
     os.kill(old, signal.SIGUSR2)
-    wait_for(lambda: m.text().count("USR2: new master started") == 2, what="a second new master")
-    masters.track(m.new_master(old))
+    wait_for(lambda: len(m.new_masters(old)) == 2, what="a second new master")
+    assert m.new_master(old) != new
 
 
 def test_usr2_failure_is_reported_and_the_old_master_stays(masters, tmp_path):

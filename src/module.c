@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "cu_version.h"
 #include "master/arbiter.h"
+#include "master/upgrade.h"
 #include "worker/worker.h"
 #include "wsgi/wsgi.h"
 
@@ -59,6 +60,8 @@ struct server {
     struct cu_master_config *mc;
     struct cu_config previous;  /* kept until the next reload: the master
                                  * may still point into it */
+    struct cu_upgrade up;       /* USR2: the start's command line and
+                                 * environment, the hand-over's state */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -290,26 +293,75 @@ static int http_settings(struct server *sv)
     return 0;
 }
 
+#define MAX_INHERITED 64
+
+/* Adopts the sockets systemd or an old master handed over (§2.6). */
+static int adopt_inherited(struct server *sv, int *n)
+{
+    int fds[MAX_INHERITED], systemd;
+    char err[512];
+
+    *n = cu_listen_fds_from_env(fds, MAX_INHERITED, &systemd, err, sizeof(err));
+    if (*n < 0) {
+        cu_log(CU_ERROR, "Inherited sockets: %s", err);
+        return -1;
+    }
+    sv->listeners = calloc((size_t)*n + sv->cfg.bind.n, sizeof(*sv->listeners));
+    if (!sv->listeners)
+        return -1;
+    for (int i = 0; i < *n; i++) {
+        struct cu_addr a = {.kind = CU_ADDR_FD, .fd = fds[i]};
+        if (cu_listen(&a, 0, 0, &sv->listeners[i], err, sizeof(err)) < 0) {
+            cu_log(CU_ERROR, "Inherited socket: %s", err);
+            return -1;
+        }
+        sv->n_listeners++;
+    }
+    sv->up.n_systemd = systemd ? (size_t)*n : 0;
+    return 0;
+}
+
+/* A bind the inherited sockets stand for: as Gunicorn, they replace
+ * binding; only an fd:// bind not among them is adopted too. */
+static int bind_inherited(const struct server *sv, size_t n, const struct cu_addr *a,
+                          const char *bind)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cu_listener_matches(a, &sv->listeners[i]))
+            return 1;
+    if (a->kind == CU_ADDR_FD)
+        return 0;
+    cu_log(sv->up.n_systemd ? CU_DEBUG : CU_WARNING,
+           "%s is not among the inherited sockets: not bound", bind);
+    return 1;
+}
+
 static int open_listeners(struct server *sv)
 {
     char err[512];
+    int inherited;
 
-    sv->listeners = calloc(sv->cfg.bind.n, sizeof(*sv->listeners));
-    if (!sv->listeners)
+    if (adopt_inherited(sv, &inherited) < 0)
         return -1;
     for (size_t i = 0; i < sv->cfg.bind.n; i++) {
         struct cu_addr a;
-        if (cu_addr_parse(sv->cfg.bind.v[i], &a, err, sizeof(err)) < 0 ||
-            cu_listen(&a, sv->cfg.backlog, sv->cfg.reuse_port,
-                      &sv->listeners[i], err, sizeof(err)) < 0) {
+        if (cu_addr_parse(sv->cfg.bind.v[i], &a, err, sizeof(err)) < 0) {
+            cu_log(CU_ERROR, "Connection in use or bad address: %s", err);
+            return -1;
+        }
+        if (inherited > 0 && bind_inherited(sv, (size_t)inherited, &a, sv->cfg.bind.v[i]))
+            continue;
+        if (cu_listen(&a, sv->cfg.backlog, sv->cfg.reuse_port,
+                      &sv->listeners[sv->n_listeners], err, sizeof(err)) < 0) {
             cu_log(CU_ERROR, "Connection in use or bad address: %s", err);
             return -1;
         }
         sv->n_listeners++;
+    }
+    for (size_t i = 0; i < sv->n_listeners; i++)
         cu_log(CU_INFO, "Listening at: %s%s (%d)",
                sv->listeners[i].family == AF_UNIX ? "" : "http://",
                sv->listeners[i].name, (int)getpid());
-    }
     return 0;
 }
 
@@ -680,10 +732,36 @@ static void after_fork_parent(void *arg)
     PyOS_AfterFork_Parent();
 }
 
+/* os.environ is Python's copy of the environment from start-up: drop the
+ * hand-over variables the C side has removed since (the inherited sockets'
+ * on adoption, GUNICORN_PID on promotion), as Gunicorn pops them. */
+static void environ_sync(void)
+{
+    static const char *const keys[] = {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+                                       "GUNICORN_FD", "GUNICORN_PID"};
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+
+    for (size_t i = 0; env && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        PyObject *r;
+        if (getenv(keys[i]))
+            continue;
+        r = PyObject_CallMethod(env, "pop", "sO", keys[i], Py_None);
+        if (!r)
+            break;
+        Py_DECREF(r);
+    }
+    if (PyErr_Occurred())
+        cu_wsgi_log_exception("os.environ");
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+}
+
 static void after_fork_child(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Child();
+    environ_sync();
 }
 
 /* TERM/INT/QUIT: the master's copies of the listeners go. */
@@ -763,12 +841,17 @@ static int run(struct server *sv)
     }
     if (resolve_ids(sv) < 0)
         return 1;
-    if (sv->cfg.daemon && daemonize() < 0)
+    if (sv->cfg.daemon && getenv("NOTIFY_SOCKET"))
+        fprintf(stderr, "Warning: you shouldn't specify `daemon = True` when "
+                "launching by systemd with `Type = notify`\n");
+    /* A USR2 child stays under its old master (already detached). */
+    if (sv->cfg.daemon && !getenv("GUNICORN_FD") && daemonize() < 0)
         return 1;
     umask((mode_t)sv->cfg.umask);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (open_listeners(sv) < 0)
         return 1;
+    environ_sync();
     cu_log(CU_INFO, "Using worker: %s", sv->cfg.worker_class);
     if (sv->cfg.preload_app) {
         int rc = load_app(sv);
@@ -778,7 +861,28 @@ static int run(struct server *sv)
     sv->master_pid = getpid();
     sv->mc = &mc;
     master_settings(sv);
+    sv->up.listeners = &sv->listeners;
+    sv->up.n_listeners = &sv->n_listeners;
+    mc.upgrade = &sv->up;
     return cu_master_run(&mc, &ops, sv);
+}
+
+/* For USR2: the same interpreter runs `-m cunicorn` with these arguments
+ * again, in the environment and directory of now (before --env and
+ * --chdir apply). 0, or -1 with a Python exception set. */
+static int capture_start(struct server *sv)
+{
+    PyObject *exe = PySys_GetObject("executable");  /* borrowed */
+    const char *head[] = {NULL, "-m", "cunicorn"};
+    char err[256];
+
+    if (exe && PyUnicode_Check(exe) && !(head[0] = PyUnicode_AsUTF8(exe)))
+        return -1;
+    if (cu_upgrade_capture(&sv->up, head, 3, sv->argc, sv->argv, err, sizeof(err)) < 0) {
+        PyErr_Format(PyExc_OSError, "cunicorn: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
 static PyObject *cunicorn_main(PyObject *module, PyObject *args)
@@ -788,7 +892,7 @@ static PyObject *cunicorn_main(PyObject *module, PyObject *args)
     PyObject *list, *loader;
     char **argv;
     Py_ssize_t argc;
-    int rc;
+    int rc, unlink;
 
     if (!PyArg_ParseTuple(args, "O!:main", &PyList_Type, &list))
         return NULL;
@@ -815,11 +919,20 @@ static PyObject *cunicorn_main(PyObject *module, PyObject *args)
     sv.types = &st->types;
     sv.argc = (int)argc;
     sv.argv = argv;
+    if (capture_start(&sv) < 0) {
+        PyMem_Free(argv);
+        Py_DECREF(loader);
+        return NULL;
+    }
     rc = resolve(&sv, (int)argc, argv);
     rc = rc >= 1000 ? rc - 1000 : run(&sv);
     fflush(stdout);
+    /* The socket files stay while another master (USR2) or systemd
+     * holds the same sockets. */
+    unlink = !sv.up.n_systemd && !sv.up.parent && !sv.up.child && !sv.cfg.reuse_port;
     for (size_t i = 0; i < sv.n_listeners; i++)
-        cu_listener_close(&sv.listeners[i], 1);
+        cu_listener_close(&sv.listeners[i], unlink);
+    cu_upgrade_release(&sv.up);
     free(sv.listeners);
     free_http_settings(&sv);
     cu_config_free(&sv.cfg);

@@ -17,6 +17,8 @@
 #include "master/arbiter.h"
 
 #include "core/log.h"
+#include "core/sdnotify.h"
+#include "master/upgrade.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@
 #define ABORT_GRACE_MS 1000     /* SIGABRT .. SIGKILL for a silent worker */
 #define QUICK_SWITCH_MS 2000    /* INT/QUIT during a graceful stop */
 #define FINAL_REAP_MS 1000      /* after the last SIGKILL */
+#define READY_POLL_MS 100       /* looking for booted workers, READY owed */
 #define MASTER_NAME "Master"
 
 enum stop_mode { RUNNING, STOP_GRACEFUL, STOP_QUICK };
@@ -86,6 +90,8 @@ struct master {
     int status;
     const char *reason;
     char *pidfile;                  /* the path we wrote, or NULL */
+    struct cu_upgrade *up;          /* cfg->upgrade: USR2, or NULL */
+    int ready_owed;                 /* READY=1 to systemd once booted */
     int ninstalled;
     struct sigaction old_act[10];
     sigset_t old_mask;
@@ -244,19 +250,37 @@ static void pidfile_remove(struct master *m)
     m->pidfile = NULL;
 }
 
-/* Writes cfg->pidfile (if any) and remembers its path. 0 or -1. */
+/* path, or "path.2" while this master is a USR2 child not yet promoted
+ * (§2.6). NULL when out of memory. */
+static char *pidfile_name(const struct master *m, const char *path)
+{
+    size_t n = strlen(path);
+    char *p;
+
+    if (m->up == NULL || m->up->parent == 0)
+        return strdup(path);
+    p = malloc(n + 3);
+    if (p != NULL) {
+        memcpy(p, path, n);
+        memcpy(p + n, ".2", 3);
+    }
+    return p;
+}
+
+/* Writes cfg->pidfile (if any; ".2" added while a USR2 child) and
+ * remembers its path. 0 or -1. */
 static int pidfile_start(struct master *m)
 {
     const char *path = m->cfg->pidfile;
 
     if (path == NULL || path[0] == '\0')
         return 0;
-    m->pidfile = strdup(path);
+    m->pidfile = pidfile_name(m, path);
     if (m->pidfile == NULL) {
         cu_log(CU_ERROR, "out of memory");
         return -1;
     }
-    if (pidfile_create(path) < 0) {
+    if (pidfile_create(m->pidfile) < 0) {
         free(m->pidfile);
         m->pidfile = NULL;
         return -1;
@@ -370,6 +394,221 @@ static int queue_pop(struct master *m)
     m->nqueue--;
     memmove(m->queue, m->queue + 1, (size_t)m->nqueue);
     return sig;
+}
+
+/* ---- systemd notifications ---- */
+
+/* sd_notify, unless this is a USR2 child not yet promoted: systemd knows
+ * the old master as the service's main process until it hands over. */
+__attribute__((format(printf, 2, 3)))
+static void notify(const struct master *m, const char *fmt, ...)
+{
+    char msg[256], err[256];
+    va_list ap;
+    int n;
+
+    if (!cu_sd_notify_enabled() || (m->up != NULL && m->up->parent != 0))
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        cu_log(CU_WARNING, "sd_notify: message too long");
+    else if (cu_sd_notify(msg, err, sizeof(err)) < 0)
+        cu_log(CU_WARNING, "sd_notify: %s", err);
+}
+
+/* READY=1 once every worker the master keeps has booted (its app loaded). */
+static void notify_if_ready(struct master *m)
+{
+    int booted = 0;
+
+    if (!m->ready_owed)
+        return;
+    for (int i = 0; i < CU_MAX_WORKERS; i++) {
+        const struct worker *w = &m->w[i];
+
+        if (w->pid <= 0 || w->retiring || w->aborted || w->killed)
+            continue;
+        if (!__atomic_load_n(&m->slots[i].booted, __ATOMIC_RELAXED))
+            return;
+        booted++;
+    }
+    if (booted < m->cfg->workers)
+        return;
+    m->ready_owed = 0;
+    notify(m, "READY=1\nSTATUS=cunicorn arbiter booted\nMAINPID=%d",
+           (int)getpid());
+}
+
+/* HUP: systemd's reload protocol; READY=1 follows once the workers of the
+ * new configuration are up (or at once, if the reload fails). */
+static void notify_reloading(struct master *m)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    notify(m, "RELOADING=1\nSTATUS=Reloading\nMONOTONIC_USEC=%lld",
+           (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+    m->ready_owed = 1;
+}
+
+/* On the way out: STOPPING=1, or, when a USR2 child runs on our
+ * listeners, MAINPID=<child> so that systemd follows the new master. */
+static void notify_stopping(struct master *m)
+{
+    if (m->up != NULL && m->up->child != 0)
+        notify(m, "MAINPID=%d\nSTATUS=Handed over to the new master",
+               (int)m->up->child);
+    else
+        notify(m, "STOPPING=1");
+}
+
+/* The loop's sleep, shorter while READY=1 waits for workers to boot. */
+static int notify_wait_ms(const struct master *m, int ms)
+{
+    return m->ready_owed && ms > READY_POLL_MS && cu_sd_notify_enabled()
+           ? READY_POLL_MS : ms;
+}
+
+/* ---- USR2: the binary upgrade (§2.6, master/upgrade.h) ---- */
+
+static void upgrade_boot(struct master *m)
+{
+    m->up = m->cfg->upgrade;
+    if (m->up == NULL)
+        return;
+    m->up->child = 0;
+    if (m->up->parent != 0)
+        cu_log(CU_INFO, "Started by USR2 of the master (pid:%d)",
+               (int)m->up->parent);
+}
+
+static void upgrade_report(const struct cu_upgrade *u,
+                           const struct cu_upgrade_report *r)
+{
+    const char *what = r->step == CU_UPGRADE_FCNTL ? "make the listeners "
+                       "inheritable" : r->step == CU_UPGRADE_CHDIR ? "chdir to"
+                       : "exec";
+    const char *arg = r->step == CU_UPGRADE_CHDIR ? u->cwd
+                      : r->step == CU_UPGRADE_EXEC ? u->argv[0] : "";
+
+    cu_log(CU_ERROR, "USR2: the new master could not %s %s: %s", what, arg,
+           strerror(r->err));
+}
+
+/* The new master's side of the fork: never returns. */
+__attribute__((noreturn))
+static void reexec_child(struct master *m, const struct cu_upgrade_exec *x,
+                         int report_fd)
+{
+    /* The dispositions and mask the server started with: nothing of ours
+     * may run (or write to the self-pipe) before the exec. */
+    for (int i = 0; i < m->ninstalled; i++)
+        sigaction(handled[i], &m->old_act[i], NULL);
+    sigprocmask(SIG_SETMASK, &m->old_mask, NULL);
+    cu_upgrade_child(x, m->up, report_fd);
+}
+
+/* Waits (briefly: until the exec) for the child's report. 1 when it
+ * failed (and is reaped), 0 when it exec'd. */
+static int reexec_failed(struct master *m, pid_t pid, int report_fd)
+{
+    struct cu_upgrade_report r;
+    ssize_t n;
+    int status;
+
+    do
+        n = read(report_fd, &r, sizeof(r));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(r))
+        return 0;
+    upgrade_report(m->up, &r);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return 1;
+}
+
+/* USR2: fork, and exec a new master that inherits the listeners. No
+ * interpreter hooks around this fork: the child runs no Python before
+ * its exec (as subprocess's fork_exec). */
+static void reexec(struct master *m)
+{
+    struct cu_upgrade *u = m->up;
+    struct cu_upgrade_exec x;
+    char err[256];
+    sigset_t all, prev;
+    int fds[2], fork_errno;
+    pid_t pid;
+
+    if (u == NULL) {
+        cu_log(CU_WARNING, "USR2 signal ignored: no re-exec configured");
+        return;
+    }
+    if (u->child != 0) {
+        cu_log(CU_WARNING, "USR2 signal ignored. Child exists.");
+        return;
+    }
+    if (u->parent != 0) {
+        cu_log(CU_WARNING, "USR2 signal ignored. Parent exists.");
+        return;
+    }
+    if (cu_upgrade_prepare(&x, u, err, sizeof(err)) < 0) {
+        cu_log(CU_ERROR, "USR2: cannot start a new master: %s", err);
+        return;
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        cu_log(CU_ERROR, "USR2: pipe2: %s", strerror(errno));
+        cu_upgrade_discard(&x);
+        return;
+    }
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &prev);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        reexec_child(m, &x, fds[1]);
+    }
+    fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    close(fds[1]);
+    if (pid < 0)
+        cu_log(CU_ERROR, "USR2: fork: %s", strerror(fork_errno));
+    else if (!reexec_failed(m, pid, fds[0])) {
+        u->child = pid;
+        cu_log(CU_INFO, "USR2: new master started (pid:%d)", (int)pid);
+    }
+    close(fds[0]);
+    cu_upgrade_discard(&x);
+}
+
+/* reap(): the USR2 child exited; another USR2 may start a new one. */
+static void reexec_reaped(struct master *m, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        cu_log(CU_INFO, "New master (pid:%d) exited", (int)m->up->child);
+    else if (WIFEXITED(status))
+        cu_log(CU_WARNING, "New master (pid:%d) exited with code %d",
+               (int)m->up->child, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        cu_log(CU_WARNING, "New master (pid:%d) was killed by signal %d",
+               (int)m->up->child, WTERMSIG(status));
+    m->up->child = 0;
+}
+
+/* Every tick of a USR2 child: once the old master is gone (we have a new
+ * parent), take over its name: pidfile without ".2", and systemd's READY. */
+static void maybe_promote(struct master *m)
+{
+    if (m->up == NULL || m->up->parent == 0 || getppid() == m->up->parent)
+        return;
+    cu_log(CU_INFO, "Master has been promoted.");
+    m->up->parent = 0;
+    if (unsetenv("GUNICORN_PID") < 0)
+        cu_log(CU_WARNING, "unsetenv GUNICORN_PID: %s", strerror(errno));
+    if (m->pidfile != NULL && pidfile_restart(m) < 0)
+        cu_log(CU_ERROR, "Continuing without a pidfile");
+    m->ready_owed = 1;
 }
 
 /* ---- workers ---- */
@@ -704,6 +943,10 @@ static void reap(struct master *m, int halt)
             continue;
         if (pid <= 0)
             return;         /* none left to reap now, or ECHILD */
+        if (m->up != NULL && m->up->child == pid) {
+            reexec_reaped(m, status);
+            continue;
+        }
         w = find_worker(m, pid);
         if (w == NULL)
             continue;       /* not a worker: reaped silently */
@@ -952,6 +1195,7 @@ static void handle_signal(struct master *m, int sig)
     cu_log(CU_INFO, "Handling signal: %s", signame_lower(sig, name, sizeof(name)));
     switch (sig) {
     case SIGHUP:
+        notify_reloading(m);
         reload(m);
         break;
     case SIGTERM:
@@ -978,10 +1222,11 @@ static void handle_signal(struct master *m, int sig)
         signal_all(m, SIGUSR1);
         break;
     case SIGUSR2:
-        cu_log(CU_WARNING, "USR2 not supported yet");
+        reexec(m);
         break;
     case SIGWINCH:
-        if (!m->cfg->daemon) {
+        /* Ours: also while a USR2 child runs, to retire these workers. */
+        if (!m->cfg->daemon && (m->up == NULL || m->up->child == 0)) {
             cu_log(CU_DEBUG, "SIGWINCH ignored. Not daemonized");
             break;
         }
@@ -1047,7 +1292,7 @@ static void master_loop(struct master *m)
 {
     manage_workers(m);
     while (m->stop == RUNNING) {
-        wait_signals(m, next_wait_ms(m));
+        wait_signals(m, notify_wait_ms(m, next_wait_ms(m)));
         reap(m, 1);
         while (m->stop == RUNNING && m->nqueue > 0)
             handle_signal(m, queue_pop(m));
@@ -1057,7 +1302,10 @@ static void master_loop(struct master *m)
         murder_workers(m);
         manage_workers(m);
         check_recycle(m);
+        maybe_promote(m);
+        notify_if_ready(m);
     }
+    notify_stopping(m);
     stop_workers(m, m->stop == STOP_QUICK);
     if (m->status == 0) {
         cu_log(CU_INFO, "Shutting down: %s", MASTER_NAME);
@@ -1102,6 +1350,8 @@ int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
         cu_log(CU_ERROR, "cannot allocate the worker table: %s", strerror(errno));
         goto out;
     }
+    upgrade_boot(m);
+    m->ready_owed = m->up == NULL || m->up->parent == 0;
     if (pidfile_start(m) < 0 || signals_install(m) < 0)
         goto out;
 

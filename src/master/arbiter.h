@@ -8,8 +8,15 @@
  * fresh workers; the old ones get TERM), TERM stops gracefully (TERM to the
  * workers, wait graceful_timeout, then KILL), INT/QUIT stop fast (QUIT to the
  * workers, short wait, KILL), USR1 reopens logs and forwards USR1, WINCH
- * (daemon only) stops all workers. Handlers only write a byte to a self-pipe;
- * the loop does the work.
+ * (daemon only, or while a USR2 child runs) stops all workers, USR2 starts
+ * a new master on the same listeners (cfg->upgrade, master/upgrade.h).
+ * Handlers only write a byte to a self-pipe; the loop does the work.
+ *
+ * systemd (when NOTIFY_SOCKET is set): READY=1 with MAINPID once the
+ * workers have booted, RELOADING=1 on HUP and READY=1 again when the new
+ * workers are up, STOPPING=1 on the way out, or MAINPID=<the new master>
+ * when a USR2 child takes over. A USR2 child says nothing until it is
+ * promoted (its parent gone): systemd knows only one main process.
  *
  * Heartbeat: a shared anonymous mapping holds one slot per worker; a worker
  * calls cu_heartbeat() when it is alive. A worker silent for longer than
@@ -20,6 +27,8 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+
+struct cu_upgrade;
 
 #define CU_MAX_WORKERS 1024
 
@@ -72,6 +81,9 @@ struct cu_master_config {
     const char *proc_name;  /* for log lines */
     int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
     int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
+    /* USR2: what a new master is started with, and the hand-over's state
+     * (parent, child), kept here by the master. NULL: USR2 is ignored. */
+    struct cu_upgrade *upgrade;
 };
 
 #define CU_EXIT_WORKER_BOOT 3

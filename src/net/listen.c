@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -405,14 +406,15 @@ fail:
     return -1;
 }
 
-static int listen_tcp(const struct cu_addr *a, int backlog, int reuse_port,
-                      struct cu_listener *l, char *err, size_t errlen)
+/* The addresses a TCP bind means; what names it (for messages) in what. */
+static int tcp_resolve(const struct cu_addr *a, struct addrinfo **res,
+                       char *what, size_t whatlen, char *err, size_t errlen)
 {
-    struct addrinfo hints, *res = NULL, *ai;
-    char what[sizeof(l->name)], port[8];
-    int rc, fd = -1;
+    struct addrinfo hints;
+    char port[8];
+    int rc;
 
-    tcp_addr_name(a, what, sizeof(what));
+    tcp_addr_name(a, what, whatlen);
     (void)snprintf(port, sizeof(port), "%d", a->port);
     memset(&hints, 0, sizeof(hints));
     /* As Gunicorn: IPv6 only for an IPv6 literal, so "localhost" is
@@ -422,12 +424,25 @@ static int listen_tcp(const struct cu_addr *a, int backlog, int reuse_port,
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     if (hints.ai_family == AF_INET6)
         hints.ai_flags |= AI_NUMERICHOST;
-    rc = getaddrinfo(a->host[0] != '\0' ? a->host : NULL, port, &hints, &res);
+    *res = NULL;
+    rc = getaddrinfo(a->host[0] != '\0' ? a->host : NULL, port, &hints, res);
     if (rc != 0) {
         cu_seterr(err, errlen, "resolve %s: %s", what,
                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+static int listen_tcp(const struct cu_addr *a, int backlog, int reuse_port,
+                      struct cu_listener *l, char *err, size_t errlen)
+{
+    struct addrinfo *res, *ai;
+    char what[sizeof(l->name)];
+    int fd = -1;
+
+    if (tcp_resolve(a, &res, what, sizeof(what), err, errlen) == -1)
+        return -1;
     cu_seterr(err, errlen, "resolve %s: no address", what);
     for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
         fd = open_tcp_candidate(ai, backlog, reuse_port, err, errlen);
@@ -604,4 +619,138 @@ void cu_listener_close(struct cu_listener *l, int unlink_path)
             (void)unlink(path);
     }
     l->family = 0;      /* a second call unlinks nothing */
+}
+
+/* ---- inherited sockets (shared reference §2.6) ------------------------ */
+
+/* getenv(name) as a count in [0, max]: 0 and *v, or -1 (absent or bad). */
+static int env_uint(const char *name, long max, long *v)
+{
+    const char *s = getenv(name);
+
+    return s == NULL ? -1 : parse_uint(s, strlen(s), max, v);
+}
+
+/* systemd's: LISTEN_FDS sockets from fd 3 when LISTEN_PID is ours. */
+static int systemd_fds(int *fds, size_t max, char *err, size_t errlen)
+{
+    const char *count = getenv("LISTEN_FDS");
+    long pid, n;
+
+    if (env_uint("LISTEN_PID", INT_MAX, &pid) == -1 || pid != (long)getpid())
+        return 0;       /* not for us (or not set) */
+    if (count == NULL)
+        return 0;
+    if (parse_uint(count, strlen(count), INT_MAX - CU_LISTEN_FDS_START, &n) == -1) {
+        cu_seterr(err, errlen, "LISTEN_FDS=%s: not a number of sockets", count);
+        return -1;
+    }
+    if ((size_t)n > max) {
+        cu_seterr(err, errlen, "LISTEN_FDS=%s: more than %zu sockets", count, max);
+        return -1;
+    }
+    for (long i = 0; i < n; i++)
+        fds[i] = CU_LISTEN_FDS_START + (int)i;
+    return (int)n;
+}
+
+/* An old master's: GUNICORN_FD, "3,4,7". */
+static int gunicorn_fds(int *fds, size_t max, char *err, size_t errlen)
+{
+    const char *list = getenv("GUNICORN_FD"), *p;
+    size_t n = 0;
+
+    if (list == NULL || getenv("GUNICORN_PID") == NULL || list[0] == '\0')
+        return 0;
+    for (p = list;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        long v;
+
+        if (parse_uint(p, len, INT_MAX, &v) == -1) {
+            cu_seterr(err, errlen, "GUNICORN_FD=%s: not a list of file "
+                      "descriptors", list);
+            return -1;
+        }
+        if (n == max) {
+            cu_seterr(err, errlen, "GUNICORN_FD=%s: more than %zu sockets",
+                      list, max);
+            return -1;
+        }
+        fds[n++] = (int)v;
+        if (comma == NULL)
+            break;
+        p = comma;
+    }
+    return (int)n;
+}
+
+int cu_listen_fds_from_env(int *fds, size_t max, int *from_systemd, char *err,
+                           size_t errlen)
+{
+    int n = systemd_fds(fds, max, err, errlen);
+
+    *from_systemd = n > 0;
+    if (n == 0)
+        n = gunicorn_fds(fds, max, err, errlen);
+    /* Read once, by the master: not for the workers or the app. */
+    if (unsetenv("LISTEN_PID") == -1 || unsetenv("LISTEN_FDS") == -1
+        || unsetenv("LISTEN_FDNAMES") == -1 || unsetenv("GUNICORN_FD") == -1) {
+        cu_seterr(err, errlen, "unsetenv: %s", strerror(errno));
+        return -1;
+    }
+    return n;
+}
+
+/* Whether sa (AF_INET or AF_INET6) has the address of ai, and port (any
+ * port when port is 0). */
+static int same_inet(const struct sockaddr *sa, const struct addrinfo *ai,
+                     int port)
+{
+    if (sa->sa_family != ai->ai_family)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in x, y;
+
+        memcpy(&x, sa, sizeof(x));
+        memcpy(&y, ai->ai_addr, sizeof(y));
+        return x.sin_addr.s_addr == y.sin_addr.s_addr
+               && (port == 0 || ntohs(x.sin_port) == port);
+    }
+    if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 x, y;
+
+        memcpy(&x, sa, sizeof(x));
+        memcpy(&y, ai->ai_addr, sizeof(y));
+        return memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0
+               && (port == 0 || ntohs(x.sin6_port) == port);
+    }
+    return 0;
+}
+
+int cu_listener_matches(const struct cu_addr *a, const struct cu_listener *l)
+{
+    struct addrinfo *res, *ai;
+    char what[sizeof(l->name)], host[HOST_TEXT_MAX];
+    int port, found = 0;
+
+    switch (a->kind) {
+    case CU_ADDR_FD:
+        return a->fd == l->fd;
+    case CU_ADDR_UNIX:
+        return l->family == AF_UNIX
+               && cu_sockaddr_text((const struct sockaddr *)&l->sa, l->salen,
+                                   host, sizeof(host), &port) == 0
+               && strcmp(host, a->path) == 0;
+    case CU_ADDR_TCP:
+        if (l->family != AF_INET && l->family != AF_INET6)
+            return 0;
+        if (tcp_resolve(a, &res, what, sizeof(what), NULL, 0) == -1)
+            return 0;
+        for (ai = res; ai != NULL && !found; ai = ai->ai_next)
+            found = same_inet((const struct sockaddr *)&l->sa, ai, a->port);
+        freeaddrinfo(res);
+        return found;
+    }
+    return 0;
 }

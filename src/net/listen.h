@@ -65,4 +65,25 @@ void cu_listener_close(struct cu_listener *l, int unlink_path);
 int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
                      size_t hostlen, int *port);
 
+/* systemd passes its sockets from this fd on (sd_listen_fds(3)). */
+#define CU_LISTEN_FDS_START 3
+
+/*
+ * The listening sockets handed to this process (shared reference §2.6):
+ * systemd's when LISTEN_PID is our pid (LISTEN_FDS of them, from fd 3;
+ * *from_systemd set), else, when GUNICORN_PID is set, an old master's
+ * comma-separated GUNICORN_FD. LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and
+ * GUNICORN_FD are then removed from the environment (as libsystemd's
+ * sd_listen_fds(1) does), so the workers and the app do not see them.
+ * Fills at most max fds, unchecked (cu_listen with CU_ADDR_FD adopts
+ * them); returns how many (0: none), or -1 with a message in err.
+ */
+int cu_listen_fds_from_env(int *fds, size_t max, int *from_systemd, char *err,
+                           size_t errlen);
+
+/* Whether the open listener l is what the bind address a asks for: the
+ * same fd, the same UNIX path, or an address the TCP host resolves to
+ * with its port (any port when a asks for port 0). */
+int cu_listener_matches(const struct cu_addr *a, const struct cu_listener *l);
+
 #endif

@@ -706,6 +706,103 @@ static void test_sockaddr_text(void)
        "an unknown family fails");
 }
 
+/* ---- inherited sockets ------------------------------------------------ */
+
+static int env_gone(void)
+{
+    return !getenv("LISTEN_PID") && !getenv("LISTEN_FDS") && !getenv("LISTEN_FDNAMES")
+           && !getenv("GUNICORN_FD");
+}
+
+/* cu_listen_fds_from_env with the variables set as given (NULL: unset). */
+static int from_env(const char *lpid, const char *lfds, const char *gpid,
+                    const char *gfd, int *fds, size_t max, int *sd, char *err)
+{
+    const char *names[] = {"LISTEN_PID", "LISTEN_FDS", "GUNICORN_PID", "GUNICORN_FD"};
+    const char *values[] = {lpid, lfds, gpid, gfd};
+
+    for (int i = 0; i < 4; i++)
+        if (values[i] ? setenv(names[i], values[i], 1) : unsetenv(names[i]))
+            return -2;
+    (void)setenv("LISTEN_FDNAMES", "http", 1);
+    err[0] = '\0';
+    return cu_listen_fds_from_env(fds, max, sd, err, ERRLEN);
+}
+
+static void test_from_env(void)
+{
+    char me[16], other[16], err[ERRLEN];
+    int fds[4], sd = -1, n;
+
+    (void)snprintf(me, sizeof(me), "%d", (int)getpid());
+    (void)snprintf(other, sizeof(other), "%d", (int)getpid() + 1);
+    n = from_env(NULL, NULL, NULL, NULL, fds, 4, &sd, err);
+    ok(n == 0 && sd == 0 && env_gone(), "env: nothing handed over");
+    n = from_env(me, "2", NULL, NULL, fds, 4, &sd, err);
+    ok(n == 2 && sd == 1 && fds[0] == 3 && fds[1] == 4, "env: systemd's 2 sockets are fds 3, 4");
+    ok(env_gone(), "env: LISTEN_* removed after use");
+    n = from_env(other, "2", "1", "8", fds, 4, &sd, err);
+    ok(n == 1 && sd == 0 && fds[0] == 8, "env: LISTEN_PID of another process: GUNICORN_FD used");
+    ok(env_gone(), "env: LISTEN_* of another process removed too");
+    n = from_env(me, "1", "1", "8", fds, 4, &sd, err);
+    ok(n == 1 && sd == 1 && fds[0] == 3, "env: systemd's sockets win over GUNICORN_FD");
+    n = from_env(NULL, NULL, "1", "5,7,12", fds, 4, &sd, err);
+    ok(n == 3 && sd == 0 && fds[0] == 5 && fds[1] == 7 && fds[2] == 12 && env_gone(),
+       "env: GUNICORN_FD=5,7,12");
+    n = from_env(NULL, NULL, NULL, "5", fds, 4, &sd, err);
+    ok(n == 0 && env_gone(), "env: GUNICORN_FD without GUNICORN_PID ignored, removed");
+    n = from_env(me, "0", NULL, NULL, fds, 4, &sd, err);
+    ok(n == 0 && sd == 0, "env: LISTEN_FDS=0: none");
+    ok(from_env(me, "5", NULL, NULL, fds, 4, &sd, err) == -1 && strstr(err, "more than 4"),
+       "env: LISTEN_FDS past the room refused: %s", err);
+    ok(from_env(me, "x", NULL, NULL, fds, 4, &sd, err) == -1 && strstr(err, "LISTEN_FDS=x"),
+       "env: LISTEN_FDS=x refused: %s", err);
+    ok(from_env(NULL, NULL, "1", "1,2,3,4,5", fds, 4, &sd, err) == -1,
+       "env: GUNICORN_FD past the room refused: %s", err);
+    for (size_t i = 0; i < 4; i++) {
+        const char *bad[] = {"5,,7", "5,", "a", " 5"};
+        ok(from_env(NULL, NULL, "1", bad[i], fds, 4, &sd, err) == -1 && env_gone(),
+           "env: GUNICORN_FD='%s' refused: %s", bad[i], err);
+    }
+    (void)unsetenv("GUNICORN_PID");
+}
+
+static int matches(const char *bind, const struct cu_listener *l)
+{
+    struct cu_addr a;
+    char err[ERRLEN];
+
+    return cu_addr_parse(bind, &a, err, sizeof(err)) == 0 && cu_listener_matches(&a, l);
+}
+
+static void test_matches(const char *dir)
+{
+    struct cu_listener l, u;
+    char err[ERRLEN], bind[160];
+    int port;
+
+    if (!ok(listen_str("127.0.0.1:0", 0, &l, err) == 0, "matches: listen 127.0.0.1:0"))
+        return;
+    port = port_of(&l);
+    ok(matches("127.0.0.1:0", &l) && matches("localhost:0", &l) && matches("tcp://127.0.0.1", &l) == 0,
+       "matches: port 0 is any port; 8000 is 8000");
+    (void)snprintf(bind, sizeof(bind), "127.0.0.1:%d", port);
+    ok(matches(bind, &l), "matches: %s", bind);
+    (void)snprintf(bind, sizeof(bind), "127.0.0.1:%d", port == 65535 ? 1 : port + 1);
+    ok(!matches(bind, &l), "matches: not %s", bind);
+    ok(!matches("0.0.0.0:0", &l) && !matches("[::1]:0", &l) && !matches("unix:/x", &l),
+       "matches: not another address, family or kind");
+    (void)snprintf(bind, sizeof(bind), "fd://%d", l.fd);
+    ok(matches(bind, &l) && !matches("fd://0", &l), "matches: fd://N by number");
+    (void)snprintf(bind, sizeof(bind), "unix:%s/m.sock", dir);
+    if (ok(listen_str(bind, 0, &u, err) == 0, "matches: listen %s", bind)) {
+        ok(matches(bind, &u) && !matches("unix:/other.sock", &u) && !matches("127.0.0.1:0", &u),
+           "matches: a UNIX path by its name");
+        cu_listener_close(&u, 1);
+    }
+    cu_listener_close(&l, 1);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 int main(void)
@@ -726,10 +823,12 @@ int main(void)
         test_unix(dir);
         test_fd_unix(dir);
         test_fd_refused(dir);
+        test_matches(dir);
         ok(rmdir(dir) == 0, "temp dir left empty and removed");
     }
     test_fd_tcp();
     test_sockaddr_text();
+    test_from_env();
     ok(count_fds() == fds, "no fd leaked (%d open at start)", fds);
     return tap_done();
 }

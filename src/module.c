@@ -188,6 +188,14 @@ static int resolve(struct server *sv, int argc, char *const *argv)
         rc = 1002;
         goto out;
     }
+    /* the APP_MODULE names the processes unless a layer above says
+     * otherwise (Gunicorn sets it before reading the config file) */
+    if ((cli.app || env.app) &&
+        cu_config_set(&sv->cfg, cu_setting_find("default_proc_name"),
+                      cli.app ? cli.app : env.app, 0, err, sizeof(err)) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        goto out;
+    }
     path = config_arg(&cli) ? config_arg(&cli) : config_arg(&env);
     if (!path && access("gunicorn.conf.py", F_OK) == 0)
         path = "gunicorn.conf.py";

@@ -27,6 +27,7 @@
 
 #include "config/settings.h"
 #include "core/log.h"
+#include "core/proctitle.h"
 #include "cu_version.h"
 #include "master/arbiter.h"
 #include "worker/worker.h"
@@ -311,6 +312,13 @@ static void master_settings(struct server *sv)
     mc->proc_name = sv->cfg.proc_name;
 }
 
+/* "cunicorn: <role> [NAME]": NAME is proc_name, else default_proc_name. */
+static void set_title(const struct server *sv, const char *role)
+{
+    cu_proctitle_set(role, sv->cfg.proc_name ? sv->cfg.proc_name
+                                             : sv->cfg.default_proc_name);
+}
+
 /* HUP: the configuration read again, from the same command line. The new
  * workers load the app afresh (unless it was preloaded). On failure the old
  * configuration stays, and so do the old workers. */
@@ -325,9 +333,11 @@ static int reload(void *arg)
     memset(&sv->cfg, 0, sizeof(sv->cfg));
     sv->scheme = NULL;
     sv->forwarders = NULL;
+    cu_proctitle_state("reloading");
     if (resolve(sv, sv->argc, sv->argv) != 0 || !sv->cfg.app ||
         http_settings(sv) < 0) {
         cu_log(CU_ERROR, "Reloading the configuration failed (see above)");
+        cu_proctitle_state(NULL);
         free_http_settings(sv);
         cu_config_free(&sv->cfg);
         sv->cfg = old;
@@ -347,6 +357,7 @@ static int reload(void *arg)
     cu_config_free(&sv->previous);
     sv->previous = old;
     master_settings(sv);
+    set_title(sv, "master");  /* the new name, if it changed */
     return 0;
 }
 
@@ -531,6 +542,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     int rc, gthread;
 
     (void)age;
+    set_title(sv, "worker");
     if (cu_worker_signals(slot) < 0 || drop_privileges(sv) < 0)
         return CU_EXIT_WORKER_BOOT;
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
@@ -673,6 +685,9 @@ static int run(struct server *sv)
         return 1;
     if (sv->cfg.daemon && daemonize() < 0)
         return 1;
+    if (cu_proctitle_init() < 0)
+        cu_log(CU_DEBUG, "No process titles: the argv area was not found");
+    set_title(sv, "master");
     umask((mode_t)sv->cfg.umask);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (open_listeners(sv) < 0)

@@ -139,6 +139,8 @@ static size_t append(size_t at, const char *s)
 {
     size_t n = strlen(s);
 
+    if (at >= sizeof(title) - 1)
+        return sizeof(title) - 1;  /* full: title[at] is its NUL already */
     if (n > sizeof(title) - 1 - at)
         n = sizeof(title) - 1 - at;
     memcpy(title + at, s, n);

@@ -30,14 +30,24 @@
 
 #include "config/settings.h"
 #include "core/log.h"
+#include "core/proctitle.h"
 #include "cu_version.h"
 #include "master/arbiter.h"
 #include "master/upgrade.h"
+#include "worker/reloader.h"
 #include "worker/worker.h"
 #include "wsgi/wsgi.h"
 
 struct module_state {
     struct cu_wsgi_types types;
+};
+
+/* --reload, in a worker: what the reloader's thread asks Python for. */
+struct reload_state {
+    PyObject *mod;          /* cunicorn._reloader */
+    PyObject *extra;        /* reload_extra_files, and a file that broke */
+    Py_ssize_t known;       /* modules seen so far; -1 before the first list */
+    PyThreadState *ts;      /* the reloader thread's, while it waits */
 };
 
 /* Everything main() sets up, shared with the callbacks of the master. */
@@ -62,6 +72,7 @@ struct server {
                                  * may still point into it */
     struct cu_upgrade up;       /* USR2: the start's command line and
                                  * environment, the hand-over's state */
+    struct reload_state reload;
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -221,6 +232,14 @@ static int resolve(struct server *sv, int argc, char *const *argv)
                      cu_args_parse(eargc, eargv, &env, err, sizeof(err)) < 0)) {
         config_error("cunicorn: error in GUNICORN_CMD_ARGS: %s", err);
         rc = 1002;
+        goto out;
+    }
+    /* the APP_MODULE names the processes unless a layer above says
+     * otherwise (Gunicorn sets it before reading the config file) */
+    if ((cli.app || env.app) &&
+        cu_config_set(&sv->cfg, cu_setting_find("default_proc_name"),
+                      cli.app ? cli.app : env.app, 0, err, sizeof(err)) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
         goto out;
     }
     path = config_arg(&cli) ? config_arg(&cli) : config_arg(&env);
@@ -389,6 +408,13 @@ static void master_settings(struct server *sv)
     mc->max_worker_memory = sv->cfg.max_worker_memory;
 }
 
+/* "cunicorn: <role> [NAME]": NAME is proc_name, else default_proc_name. */
+static void set_title(const struct server *sv, const char *role)
+{
+    cu_proctitle_set(role, sv->cfg.proc_name ? sv->cfg.proc_name
+                                             : sv->cfg.default_proc_name);
+}
+
 /* HUP: the configuration read again, from the same command line. The new
  * workers load the app afresh (unless it was preloaded). On failure the old
  * configuration stays, and so do the old workers. */
@@ -403,9 +429,11 @@ static int reload(void *arg)
     memset(&sv->cfg, 0, sizeof(sv->cfg));
     sv->scheme = NULL;
     sv->forwarders = NULL;
+    cu_proctitle_state("reloading");
     if (resolve(sv, sv->argc, sv->argv) != 0 || !sv->cfg.app ||
         http_settings(sv) < 0) {
         cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
+        cu_proctitle_state(NULL);
         free_http_settings(sv);
         cu_config_free(&sv->cfg);
         sv->cfg = old;
@@ -425,6 +453,7 @@ static int reload(void *arg)
     cu_config_free(&sv->previous);
     sv->previous = old;
     master_settings(sv);
+    set_title(sv, "master");  /* the new name, if it changed */
     return 0;
 }
 
@@ -523,16 +552,12 @@ static int daemonize(void)
 
 /* ---- the app -------------------------------------------------------------- */
 
-/* Loads the app; on failure logs why and returns the exit status (3/4). */
-static int load_app(struct server *sv)
+/* After the app failed to load: logs why, returns the exit status (3/4). */
+static int load_failed(struct server *sv)
 {
     PyObject *exc_type;
-
     PyObject *t, *v, *tb;
 
-    sv->app = PyObject_CallMethod(sv->loader, "load_app", "s", sv->cfg.app);
-    if (sv->app)
-        return 0;
     PyErr_Fetch(&t, &v, &tb);
     exc_type = PyObject_GetAttrString(sv->loader, "AppImportError");
     if (exc_type && t && PyErr_GivenExceptionMatches(t, exc_type)) {
@@ -553,6 +578,184 @@ static int load_app(struct server *sv)
     PyErr_Restore(t, v, tb);
     cu_wsgi_log_exception("Exception in worker process");
     return CU_EXIT_WORKER_BOOT;
+}
+
+/* Imports the app: 0, or -1 with the exception set. */
+static int load_app_call(struct server *sv)
+{
+    sv->app = PyObject_CallMethod(sv->loader, "load_app", "s", sv->cfg.app);
+    return sv->app ? 0 : -1;
+}
+
+/* Loads the app; on failure logs why and returns the exit status (3/4). */
+static int load_app(struct server *sv)
+{
+    return load_app_call(sv) == 0 ? 0 : load_failed(sv);
+}
+
+/* ---- --reload --------------------------------------------------------------- */
+
+/* The files to watch, from _reloader.watched(), with the GIL: 1 with the
+ * list, 0 when there is nothing new, -1 on failure (logged). */
+static int list_files(struct reload_state *rs, char ***paths, size_t *n)
+{
+    PyObject *r, *files, *unmatched;
+    Py_ssize_t count, len;
+    int first = rs->known < 0, rc = -1;
+
+    r = PyObject_CallMethod(rs->mod, "watched", "On", rs->extra, rs->known);
+    if (!r) {
+        cu_wsgi_log_exception("Reloader: listing the files failed");
+        return -1;
+    }
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (!PyArg_ParseTuple(r, "nO!O!", &count, &PyList_Type, &files, &PyList_Type,
+                          &unmatched)) {
+        cu_wsgi_log_exception("Reloader: listing the files failed");
+        Py_DECREF(r);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; first && i < PyList_GET_SIZE(unmatched); i++) {
+        const char *u = PyUnicode_AsUTF8(PyList_GET_ITEM(unmatched, i));
+        cu_log(CU_WARNING, "reload_extra_files: %s matches no file (yet)",
+               u ? u : "?");
+    }
+    PyErr_Clear();
+    len = PyList_GET_SIZE(files);
+    *n = 0;
+    if (!(*paths = malloc((size_t)(len ? len : 1) * sizeof(char *))))
+        goto out;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        /* file names as the OS has them, undecodable bytes too */
+        PyObject *b = PyUnicode_EncodeFSDefault(PyList_GET_ITEM(files, i));
+        char *copy = b ? strdup(PyBytes_AS_STRING(b)) : NULL;
+        Py_XDECREF(b);
+        if (!copy) {
+            PyErr_Clear();
+            continue;
+        }
+        (*paths)[(*n)++] = copy;
+    }
+    rs->known = count;
+    rc = 1;
+out:
+    if (rc < 0)
+        cu_log(CU_ERROR, "Reloader: out of memory for the list of files");
+    Py_DECREF(r);
+    return rc;
+}
+
+/* The same from the reloader's thread, which takes the GIL for it. */
+static int reload_list(void *arg, char ***paths, size_t *n)
+{
+    struct reload_state *rs = arg;
+    int rc;
+
+    if (rs->ts)
+        PyEval_RestoreThread(rs->ts);
+    else  /* its first call: a thread state of its own, kept */
+        (void)PyGILState_Ensure();
+    rc = list_files(rs, paths, n);
+    rs->ts = PyEval_SaveThread();
+    return rc;
+}
+
+/* A watched file changed: the worker stops as on the master's TERM,
+ * finishing its requests, and exits 0; the master forks a new one. The
+ * reloader's thread blocks every signal, so the worker's loop gets it. */
+static void reload_changed(void *arg, const char *path)
+{
+    (void)arg;
+    cu_log(CU_INFO, "Worker reloading: %s modified", path);
+    if (kill(getpid(), SIGTERM) < 0)
+        cu_worker_stop = 1;
+}
+
+/* A SyntaxError in the app does not fail the boot with --reload (§3): it
+ * is logged, its files are watched (*broken: the one with the error and the
+ * import chain to it), and every request gets a 500 page with the
+ * traceback until one of them changes. Other errors are load_app's. */
+static int load_app_reloading(struct server *sv, PyObject **broken)
+{
+    PyObject *t, *v, *tb, *msg, *r;
+
+    if (load_app_call(sv) == 0 || !PyErr_ExceptionMatches(PyExc_SyntaxError))
+        return sv->app ? 0 : load_failed(sv);
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb)
+        PyException_SetTraceback(v, tb);
+    msg = PyObject_Str(v);
+    PyErr_Clear();
+    r = PyObject_CallMethod(sv->reload.mod, "fail_app", "O", v);
+    if (!r || !PyArg_ParseTuple(r, "OO!", &sv->app, &PyList_Type, broken)) {
+        sv->app = NULL;
+        cu_wsgi_log_exception("Reloader: the error page failed");
+    } else {
+        Py_INCREF(sv->app);
+        Py_INCREF(*broken);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(t, v, tb);
+    cu_wsgi_log_exception(msg ? PyUnicode_AsUTF8(msg) : "SyntaxError");
+    Py_XDECREF(msg);
+    return sv->app ? 0 : CU_EXIT_WORKER_BOOT;
+}
+
+/* reload_extra_files, and the files of a SyntaxError: a list of str. */
+static PyObject *extra_files(const struct server *sv, PyObject *broken)
+{
+    PyObject *l = broken ? PySequence_List(broken) : PyList_New(0);
+
+    for (size_t i = 0; l && i < sv->cfg.reload_extra_files.n; i++) {
+        PyObject *f = PyUnicode_DecodeFSDefault(sv->cfg.reload_extra_files.v[i]);
+        if (!f || PyList_Append(l, f) < 0)
+            Py_CLEAR(l);
+        Py_XDECREF(f);
+    }
+    return l;
+}
+
+/* In a worker, before it serves: the app (see load_app_reloading), its
+ * files listed and watched, then the thread; so a change after the first
+ * response is never missed. A reloader that cannot start is logged and
+ * the worker serves without. 0, or the exit status of a failed load. */
+static int start_reloading(struct server *sv)
+{
+    struct reload_state *rs = &sv->reload;
+    struct cu_reloader_ops ops = {reload_list, reload_changed, rs};
+    struct cu_reloader *r = NULL;
+    PyObject *broken = NULL;
+    char **paths = NULL;
+    size_t n = 0;
+    int rc, engine = cu_reload_engine_parse(sv->cfg.reload_engine);
+
+    if (!(rs->mod = PyImport_ImportModule("cunicorn._reloader"))) {
+        cu_wsgi_log_exception("Exception in worker process");
+        return CU_EXIT_WORKER_BOOT;
+    }
+    if (!sv->app && (rc = load_app_reloading(sv, &broken)) != 0)
+        return rc;
+    rs->known = -1;
+    rs->extra = extra_files(sv, broken);
+    Py_XDECREF(broken);
+    if (!rs->extra) {
+        cu_wsgi_log_exception("Reloader");
+        goto fail;
+    }
+    r = cu_reloader_new(engine < 0 ? CU_RELOAD_AUTO : (enum cu_reload_engine)engine, &ops);
+    if (!r || (rc = list_files(rs, &paths, &n)) < 0)
+        goto fail;
+    if ((rc == 1 && cu_reloader_add(r, paths, n) < 0) || cu_reloader_start(r) < 0)
+        goto fail;
+    return 0;
+fail:
+    cu_log(CU_ERROR, "Reloader not started: this worker will not reload");
+    cu_reloader_free(r);
+    return 0;
 }
 
 /* The thread state of the thread that serves, while it runs without the
@@ -650,6 +853,7 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     int rc, gthread;
 
     (void)age;
+    set_title(sv, "worker");
     if (cu_worker_signals(slot) < 0 || drop_privileges(sv) < 0)
         return CU_EXIT_WORKER_BOOT;
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
@@ -666,6 +870,8 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     if (!r)
         cu_wsgi_log_exception("faulthandler");
     Py_XDECREF(r);
+    if (sv->cfg.reload && (rc = start_reloading(sv)) != 0)
+        return rc;
     if (!sv->app && (rc = load_app(sv)) != 0)
         return rc;
     opts.multiprocess = sv->cfg.workers > 1;
@@ -783,6 +989,21 @@ static void reopen_logs(void *arg)
         cu_log(CU_ERROR, "reopening the logs: %s", strerror(errno));
 }
 
+/* Before the first fork: every object the master holds (with --preload,
+ * the app) moves to the collector's permanent generation, so collections in
+ * the workers never write to those objects, and the pages they are on stay
+ * shared with the master instead of being copied into each worker. */
+static void freeze_gc(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+
+    if (!r)
+        cu_wsgi_log_exception("gc.freeze()");
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static int run(struct server *sv)
@@ -847,6 +1068,9 @@ static int run(struct server *sv)
     /* A USR2 child stays under its old master (already detached). */
     if (sv->cfg.daemon && !getenv("GUNICORN_FD") && daemonize() < 0)
         return 1;
+    if (cu_proctitle_init() < 0)
+        cu_log(CU_DEBUG, "No process titles: the argv area was not found");
+    set_title(sv, "master");
     umask((mode_t)sv->cfg.umask);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (open_listeners(sv) < 0)
@@ -857,7 +1081,13 @@ static int run(struct server *sv)
         int rc = load_app(sv);
         if (rc)
             return rc;
+        if (sv->cfg.reload)
+            cu_log(CU_WARNING, "--reload with --preload: the workers restart "
+                   "when a file changes, but they are forked from this master, "
+                   "which keeps the code it preloaded; only modules the "
+                   "workers import themselves are loaded anew");
     }
+    freeze_gc();
     sv->master_pid = getpid();
     sv->mc = &mc;
     master_settings(sv);

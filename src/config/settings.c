@@ -39,6 +39,7 @@ static const char *const worker_classes[] = {
 };
 static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
+static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
 static const char *const log_levels[] = {
     "debug", "info", "warning", "error", "critical", NULL
 };
@@ -156,6 +157,22 @@ const struct cu_setting cu_settings[] = {
      .type = CU_BOOL, .offset = OFF(print_config), .dflt = "false",
      .help = "Show every setting with its final value, then act as "
              "--check-config."},
+    {.name = "reload", .section = S_DEBUG, .flags = {"--reload"},
+     .type = CU_BOOL, .offset = OFF(reload), .dflt = "false",
+     .help = "Restart a worker when a file of a module it imported (or a "
+             "reload_extra_files one) changes. For development; preloaded "
+             "code is not reloaded."},
+    {.name = "reload_engine", .section = S_DEBUG, .flags = {"--reload-engine"},
+     .meta = "STRING", .type = CU_CHOICE, .offset = OFF(reload_engine),
+     .dflt = "auto", .choices = reload_engines,
+     .help = "How --reload notices changes: inotify, poll (stat every "
+             "file once a second) or auto (inotify where there is one)."},
+    {.name = "reload_extra_files", .section = S_DEBUG,
+     .flags = {"--reload-extra-file"}, .meta = "FILES", .type = CU_LIST,
+     .offset = OFF(reload_extra_files),
+     .help = "Another file for --reload to watch, such as a template; a "
+             "pattern with *, ? or [ ] (** for any depth) watches whatever "
+             "it matches, now or later. Repeat it for more."},
     /* Server Mechanics */
     {.name = "preload_app", .section = S_MECH, .flags = {"--preload"},
      .type = CU_BOOL, .offset = OFF(preload_app), .dflt = "false",
@@ -298,6 +315,10 @@ const struct cu_setting cu_settings[] = {
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(proc_name),
      .help = "The name shown in process titles (ps, top); by default the "
              "application's."},
+    {.name = "default_proc_name", .section = S_NAMING, .meta = "STRING",
+     .type = CU_STR, .offset = OFF(default_proc_name), .dflt = "cunicorn",
+     .help = "The name in process titles when proc_name is unset: the "
+             "APP_MODULE given on the command line."},
 };
 
 #define N_SETTINGS (sizeof cu_settings / sizeof cu_settings[0])
@@ -779,6 +800,33 @@ static int set_csv(struct cu_config *c, const struct cu_setting *s,
     return 0;
 }
 
+/* reload_extra_files: a file that exists, or a glob pattern (*, ? or [),
+ * which may match nothing yet (Gunicorn 26.1 warns about that in the
+ * worker). OURS: both are made absolute here, against the directory the
+ * server was started in; Gunicorn keeps them relative, so the worker reads
+ * them against --chdir. Returns a new string, or NULL with err set. */
+static char *extra_file(const struct cu_setting *s, const char *p, size_t n,
+                        char *err, size_t errlen)
+{
+    struct stat st;
+    char *path;
+
+    if (n == 0) {
+        invalid(err, errlen, s, p, "an empty file name");
+        return NULL;
+    }
+    if ((path = absolute_path(p, n)) == NULL) {
+        nomem(err, errlen, s);
+        return NULL;
+    }
+    if (strpbrk(path, "*?[") == NULL && stat(path, &st) != 0) {
+        free(path);
+        invalid(err, errlen, s, p, "no such file");
+        return NULL;
+    }
+    return path;
+}
+
 static int set_list(struct cu_config *c, const struct cu_setting *s,
                     const char *value, int append, char *err, size_t errlen)
 {
@@ -795,15 +843,23 @@ static int set_list(struct cu_config *c, const struct cu_setting *s,
     } else {
         p = strip(value, &n);
     }
-    if (append) {
-        if (strv_push(dst, p, n) < 0)
+    if (s->offset == OFF(reload_extra_files)) {
+        char *path = extra_file(s, p, n, err, errlen);
+        int rc;
+
+        if (path == NULL)
+            return -1;
+        rc = strv_push(append ? dst : &one, path, strlen(path));
+        free(path);
+        if (rc < 0)
             return nomem(err, errlen, s);
-        return 0;
-    }
-    if (strv_push(&one, p, n) < 0)
+    } else if (strv_push(append ? dst : &one, p, n) < 0) {
         return nomem(err, errlen, s);
-    strv_clear(dst);
-    *dst = one;
+    }
+    if (!append) {
+        strv_clear(dst);
+        *dst = one;
+    }
     return 0;
 }
 

@@ -62,6 +62,9 @@ struct cu_config {
     /* Debugging */
     int check_config;
     int print_config;
+    int reload;
+    char *reload_engine;     /* auto, poll, inotify */
+    struct cu_strv reload_extra_files;  /* absolute paths or patterns */
     /* Server Mechanics */
     int preload_app;
     int reuse_port;
@@ -95,6 +98,7 @@ struct cu_config {
     int capture_output;
     /* Process Naming */
     char *proc_name;
+    char *default_proc_name; /* the APP_MODULE of the command line */
     /* the positional APP_MODULE */
     char *app;
 };

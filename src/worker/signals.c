@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/proctitle.h"
 
 volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
 
@@ -19,6 +20,7 @@ static void on_term(int sig)
 {
     (void)sig;
     cu_worker_stop = 1;
+    cu_proctitle_state("stopping");
 }
 
 static void on_quit(int sig)

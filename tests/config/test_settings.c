@@ -157,6 +157,9 @@ static const struct expect expected[] = {
     {"limit_request_field_size", CU_INT, "--limit-request-field_size"},
     {"check_config", CU_BOOL, "--check-config"},
     {"print_config", CU_BOOL, "--print-config"},
+    {"reload", CU_BOOL, "--reload"},
+    {"reload_engine", CU_CHOICE, "--reload-engine"},
+    {"reload_extra_files", CU_LIST, "--reload-extra-file"},
     {"preload_app", CU_BOOL, "--preload"},
     {"reuse_port", CU_BOOL, "--reuse-port"},
     {"chdir", CU_STR, "--chdir"},
@@ -189,6 +192,7 @@ static const struct expect expected[] = {
     {"loglevel", CU_CHOICE, "--log-level"},
     {"capture_output", CU_BOOL, "--capture-output"},
     {"proc_name", CU_STR_OPT, "-n --name"},
+    {"default_proc_name", CU_STR, ""},
 };
 
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
@@ -270,6 +274,8 @@ static void test_defaults(void)
     ok(c.limit_request_fields == 100, "limit_request_fields 100");
     ok(c.limit_request_field_size == 8190, "limit_request_field_size 8190");
     ok(!c.check_config && !c.print_config, "check_config, print_config off");
+    ok(!c.reload && strcmp(c.reload_engine, "auto") == 0 &&
+       c.reload_extra_files.n == 0, "reload off, engine auto, no extra files");
     ok(!c.preload_app && !c.reuse_port && !c.daemon && !c.initgroups,
        "preload_app, reuse_port, daemon, initgroups off");
     ok(c.chdir != NULL && c.chdir[0] == '/' && stat(c.chdir, &a) == 0 &&
@@ -304,6 +310,7 @@ static void test_defaults(void)
     ok(strcmp(c.loglevel, "info") == 0, "loglevel info");
     ok(!c.capture_output, "capture_output off");
     ok(c.proc_name == NULL, "proc_name unset");
+    ok(strcmp(c.default_proc_name, "cunicorn") == 0, "default_proc_name");
     ok(c.app == NULL, "no app");
     cu_config_free(&c);
 }
@@ -383,6 +390,8 @@ static struct sample sample_for(const struct cu_setting *s)
     case CU_STR_OPT:
         return (struct sample){"some.thing", "some.thing"};
     case CU_LIST:
+        if (strcmp(s->name, "reload_extra_files") == 0)
+            return (struct sample){"/", "['/']"};
         return (struct sample){"a:1", "['a:1']"};
     case CU_CSV:
         if (strcmp(s->name, "forwarder_headers") == 0)
@@ -684,6 +693,32 @@ static void test_validators(void)
     cu_config_free(&c);
 }
 
+/* reload_extra_files: existing files or patterns, made absolute. */
+static void test_extra_files(void)
+{
+    struct cu_config c;
+    char *cwd = getcwd(NULL, 0), want[4096];
+
+    ok(fresh(&c, ARGV("--reload-extra-file", "/etc/../etc/passwd",
+                      "--reload-extra-file", "/nowhere/*.html",
+                      "--reload-extra-file=.")) == 0 &&
+       c.reload_extra_files.n == 3 &&
+       strcmp(c.reload_extra_files.v[0], "/etc/passwd") == 0 &&
+       strcmp(c.reload_extra_files.v[1], "/nowhere/*.html") == 0,
+       "files normalised, a pattern may match nothing yet: %s", err);
+    ok(c.reload_extra_files.n == 3 && cwd != NULL &&
+       strcmp(c.reload_extra_files.v[2], cwd) == 0,
+       "a relative name is made absolute (%s)",
+       c.reload_extra_files.n == 3 ? c.reload_extra_files.v[2] : "?");
+    cu_config_free(&c);
+    snprintf(want, sizeof want, "%s/templates/**/*.html", cwd ? cwd : "");
+    ok(fresh(&c, ARGV("--reload-extra-file", "templates/**/*.html")) == 0 &&
+       strcmp(c.reload_extra_files.v[0], want) == 0,
+       "a relative pattern too");
+    cu_config_free(&c);
+    free(cwd);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static void bad_set(struct cu_config *c, const char *name, const char *value,
@@ -787,6 +822,9 @@ static void test_errors(void)
     bad_set(&c, "forwarded_allow_ips", "::1/129", "prefix");
     bad_set(&c, "secure_scheme_headers", "noequals", "dict");
     bad_set(&c, "secure_scheme_headers", "=x", "dict");
+    bad_set(&c, "reload_engine", "watchdog", "choice");
+    bad_set(&c, "reload_extra_files", "/no/such/file", "missing file");
+    bad_set(&c, "reload_extra_files", "", "empty");
     ok(cu_config_set(&c, cu_setting_find("workers"), NULL, 0, err,
                      sizeof err) == -1 &&
        strcmp(err, "Invalid value for workers: None") == 0,
@@ -1055,6 +1093,7 @@ int main(void)
     test_flag_details();
     test_layers();
     test_validators();
+    test_extra_files();
     test_errors();
     test_umask_decimal();
     test_finish();

@@ -58,6 +58,28 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
+{
+    long long deadline = now_ms() + ms;
+    char sink[4096];
+    size_t seen = 0;
+
+    if (c->fd < 0 || shutdown(c->fd, SHUT_WR) < 0)
+        return;
+    while (seen < limit) {
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        long long left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return;
+        n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n <= 0)
+            return;  /* the peer's EOF (or a reset): done */
+        seen += (size_t)n;
+    }
+}
+
 /* Waits until fd is ready for events, in steps of at most a second so the
  * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)

@@ -83,6 +83,11 @@ int cu_conn_init(struct cu_conn *c, int fd, size_t cap);
  * no buffer. The next read allocates it again. */
 void cu_conn_shrink(struct cu_conn *c);
 void cu_conn_close(struct cu_conn *c);
+/* A graceful close's first half (Gunicorn's): shuts the write side and
+ * drops what the peer still sends, up to limit bytes or ms milliseconds,
+ * so that unread input does not turn the close into a reset that destroys
+ * the response at the peer. Call cu_conn_close() after. */
+void cu_conn_linger(struct cu_conn *c, size_t limit, int ms);
 
 /*
  * Reads what the peer has sent into the buffer, waiting up to timeout_ms

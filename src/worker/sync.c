@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
+
+#define LINGER_LIMIT 65536  /* a graceful close drops this much at most */
+#define LINGER_MS 2000      /* ... for this long at most (Gunicorn's) */
 #include "net/allow.h"
 
 static void tick(void *arg)
@@ -71,6 +74,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     struct cu_body body;
     struct cu_served served;
     int64_t rc;
+    int unread = 0;
 
     if (cu_conn_init(&c, fd, 8192) < 0) {
         close(fd);
@@ -91,7 +95,8 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     if (rc < 0) {
         if (rc != HTTP_E_EOF)
             cu_log(CU_WARNING, "Invalid request: %s", http_error_info((int)rc)->name);
-        cu_conn_send_error(&c, (int)rc);
+        if (cu_conn_send_error(&c, (int)rc) == 0 && http_error_info((int)rc)->respond)
+            unread = 1;  /* the rest of what it sent is still coming */
     } else if (rc > 0) {
         size_t head_off = c.start;
         const char *head = c.buf + head_off;
@@ -115,7 +120,11 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         /* the buffer may have moved, never the pinned head within it */
         if (cu_access_enabled())
             cu_access(&c, &r, c.buf + head_off, &served, t0);
+        /* a body the app left, or pipelined requests sync never answers */
+        unread = !body.done || c.end > c.start;
     }
+    if (unread)
+        cu_conn_linger(&c, LINGER_LIMIT, LINGER_MS);
     cu_conn_close(&c);
 }
 

@@ -549,3 +549,29 @@ def test_early_hints(server):
                           b"HTTP/1.1 200 OK\r\n"), raw
     raw = srv.raw(b"GET /hints HTTP/1.0\r\n\r\n")
     assert raw.startswith(b"HTTP/1.0 200 OK\r\n"), raw   # no 103 for HTTP/1.0
+
+
+def test_close_after_an_unread_body_is_graceful(server):
+    # The app answers without reading the body the client is still
+    # sending. Closing then with unread bytes would reset the connection
+    # (and a reset can destroy a response still on its way); the server
+    # shuts its side, drops what comes (up to 64 KiB, 2 s), and closes:
+    # the client reads the response and then a clean EOF.
+    srv = server()
+    for path in ("/error", "/status?200+OK"):
+        s = srv.connect()
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"
+                  % path.encode() + b"x" * 30000)
+        time.sleep(0.3)  # the answer is out, the close has happened
+        data, reset = b"", False
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            reset = True
+        s.close()
+        assert data.startswith(b"HTTP/1.1 500 ") or data.startswith(b"HTTP/1.1 200 "), data[:80]
+        assert not reset, "the server reset the connection after %r" % data[:40]

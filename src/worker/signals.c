@@ -3,6 +3,8 @@
  * class: TERM asks for a graceful stop (cu_worker_stop), INT and QUIT exit
  * at once, USR1 asks for the logs to be reopened (cu_worker_reopen), ABRT
  * (the master's timeout) says which request was running and exits 1.
+ * With worker_int/worker_abort/worker_exit hooks, INT/QUIT/ABRT go to the
+ * hooks' thread through a pipe instead (cu_worker_signal_pipe).
  */
 #include "worker/worker.h"
 

@@ -36,6 +36,7 @@
 #include "master/upgrade.h"
 #include "worker/reloader.h"
 #include "worker/worker.h"
+#include "wsgi/hooks.h"
 #include "wsgi/wsgi.h"
 
 struct module_state {
@@ -73,6 +74,7 @@ struct server {
     struct cu_upgrade up;       /* USR2: the start's command line and
                                  * environment, the hand-over's state */
     struct reload_state reload;
+    struct cu_hooks hooks;      /* the config file's server hooks */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -177,7 +179,9 @@ static int read_config_file(struct server *sv, const char *path)
         const struct cu_setting *s = name ? cu_setting_find(name) : NULL;
         if (!s)
             continue;  /* other names in the file are the file's business */
-        if (set_from_python(&sv->cfg, s, v, err, sizeof(err)) < 0) {
+        if (s->type == CU_CALLABLE
+                ? cu_hooks_set(&sv->hooks, &sv->cfg, s, v, err, sizeof(err)) < 0
+                : set_from_python(&sv->cfg, s, v, err, sizeof(err)) < 0) {
             if (PyErr_Occurred())
                 config_exception();
             config_error("Error: %s (in %s)", err[0] ? err : name, path);
@@ -425,15 +429,18 @@ static int reload(void *arg)
     struct http_scheme_header *old_scheme = sv->scheme;
     const char **old_fwd = sv->forwarders;
     struct http_config old_http = sv->http;
+    struct cu_hooks old_hooks;
 
     memset(&sv->cfg, 0, sizeof(sv->cfg));
     sv->scheme = NULL;
     sv->forwarders = NULL;
     cu_proctitle_state("reloading");
+    cu_hooks_stash(&sv->hooks, &old_hooks);
     if (resolve(sv, sv->argc, sv->argv) != 0 || !sv->cfg.app ||
         http_settings(sv) < 0) {
         cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
         cu_proctitle_state(NULL);
+        cu_hooks_unstash(&sv->hooks, &old_hooks, 0);
         free_http_settings(sv);
         cu_config_free(&sv->cfg);
         sv->cfg = old;
@@ -454,6 +461,10 @@ static int reload(void *arg)
     sv->previous = old;
     master_settings(sv);
     set_title(sv, "master");  /* the new name, if it changed */
+    cu_hooks_unstash(&sv->hooks, &old_hooks, 1);
+    if ((sv->hooks.server || cu_hooks_any(&sv->hooks)) &&
+        cu_hooks_server(&sv->hooks, &sv->cfg, sv->master_pid, sv->mc->workers) < 0)
+        cu_wsgi_log_exception("Exception while making the server object for the hooks");
     return 0;
 }
 
@@ -762,6 +773,143 @@ fail:
  * GIL: the worker's main thread (sync) or a pool thread (gthread). */
 static _Thread_local PyThreadState *tls_ts;
 
+/* ---- server hooks --------------------------------------------------------- */
+
+/* One request with pre_request/post_request around it (only built when one
+ * of them is set: no cost per request otherwise). */
+static int serve_hooked(struct server *sv, struct cu_conn *c,
+                        const struct http_request *r, const char *head,
+                        struct cu_body *b, int must_close, struct cu_served *out)
+{
+    struct cu_hooks *h = &sv->hooks;
+    PyObject *req = cu_hooks_request(h, r, head), *env = NULL, *resp, *args;
+    int n = h->post_request_args, rc;
+
+    if (!req)
+        cu_wsgi_log_exception("Exception while making the request for the hooks");
+    else if (h->fn[CU_H_PRE_REQUEST])
+        (void)cu_hooks_call(h, CU_H_PRE_REQUEST, PyTuple_Pack(2, h->worker, req));
+    rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out,
+                       h->fn[CU_H_POST_REQUEST] && n >= 3 ? &env : NULL);
+    if (req && h->fn[CU_H_POST_REQUEST]) {
+        if (n >= 3 && !env)
+            env = PyDict_New();  /* none was built: Gunicorn passes {} */
+        if (n <= 2) {
+            args = PyTuple_Pack(2, h->worker, req);
+        } else if (n == 3) {
+            args = env ? PyTuple_Pack(3, h->worker, req, env) : NULL;
+        } else {
+            resp = cu_hooks_response(h, out->status, (unsigned long long)out->bytes);
+            args = resp && env ? PyTuple_Pack(4, h->worker, req, env, resp) : NULL;
+            Py_XDECREF(resp);
+        }
+        (void)cu_hooks_call(h, CU_H_POST_REQUEST, args);
+    }
+    Py_XDECREF(env);
+    Py_XDECREF(req);
+    return rc;
+}
+
+/* The master's hooks (cu_master_ops.hook). */
+static int master_hook(void *arg, int which, pid_t pid, int age, int old)
+{
+    static const int hook_of[] = {
+        [CU_MASTER_HOOK_WHEN_READY] = CU_H_WHEN_READY,
+        [CU_MASTER_HOOK_ON_RELOAD] = CU_H_ON_RELOAD,
+        [CU_MASTER_HOOK_PRE_FORK] = CU_H_PRE_FORK,
+        [CU_MASTER_HOOK_CHILD_EXIT] = CU_H_CHILD_EXIT,
+        [CU_MASTER_HOOK_NWORKERS_CHANGED] = CU_H_NWORKERS_CHANGED,
+        [CU_MASTER_HOOK_ON_EXIT] = CU_H_ON_EXIT,
+    };
+    struct server *sv = arg;
+    struct cu_hooks *h = &sv->hooks;
+    int hk = hook_of[which];
+    PyObject *n, *w, *args;
+
+    if (!h->fn[hk] || !h->server)
+        return 0;
+    n = PyLong_FromLong(sv->mc->workers);
+    if (!n || PyObject_SetAttrString(h->server, "num_workers", n) < 0)
+        PyErr_Clear();
+    Py_XDECREF(n);
+    switch (which) {
+    case CU_MASTER_HOOK_PRE_FORK:
+    case CU_MASTER_HOOK_CHILD_EXIT:
+        w = cu_hooks_worker(h, age, pid);
+        args = w ? PyTuple_Pack(2, h->server, w) : NULL;
+        Py_XDECREF(w);
+        break;
+    case CU_MASTER_HOOK_NWORKERS_CHANGED:
+        args = Py_BuildValue("(Oii)", h->server, sv->mc->workers, old);
+        break;
+    default:
+        args = PyTuple_Pack(1, h->server);
+        break;
+    }
+    return cu_hooks_call(h, hk, args);
+}
+
+/* At start-up, before the sockets: the server object, then
+ * nworkers_changed(server, workers, None) and on_starting(server). An
+ * exception in either stops the start (exit 1), as in Gunicorn. */
+static int hooks_start(struct server *sv)
+{
+    struct cu_hooks *h = &sv->hooks;
+
+    if (!cu_hooks_any(h))
+        return 0;
+    if (cu_hooks_server(h, &sv->cfg, getpid(), sv->cfg.workers) < 0) {
+        cu_wsgi_log_exception("Exception while making the server object for the hooks");
+        return -1;
+    }
+    if (cu_hooks_call(h, CU_H_NWORKERS_CHANGED,
+                      Py_BuildValue("(OiO)", h->server, sv->cfg.workers, Py_None)) < 0 ||
+        cu_hooks_call(h, CU_H_ON_STARTING, PyTuple_Pack(1, h->server)) < 0)
+        return -1;
+    return 0;
+}
+
+/* In a new worker: its object, post_fork(server, worker), and the thread
+ * that runs worker_int/worker_abort (and worker_exit) on INT/QUIT/ABRT.
+ * Returns 0, or -1 (the worker failed to boot). */
+static int hooks_worker_start(struct server *sv, int age)
+{
+    struct cu_hooks *h = &sv->hooks;
+    int ints = h->fn[CU_H_WORKER_INT] || h->fn[CU_H_WORKER_EXIT];
+    int abrt = h->fn[CU_H_WORKER_ABORT] || h->fn[CU_H_WORKER_EXIT];
+    int fd;
+
+    if (!h->server)
+        return 0;
+    if (!(h->worker = cu_hooks_worker(h, age, getpid()))) {
+        cu_wsgi_log_exception("Exception in worker process");
+        return -1;
+    }
+    if (cu_hooks_call(h, CU_H_POST_FORK, PyTuple_Pack(2, h->server, h->worker)) < 0)
+        return -1;
+    if ((ints || abrt) && ((fd = cu_worker_signal_pipe(ints, abrt)) < 0 ||
+                           cu_hooks_signal_thread(h, fd) < 0))
+        return -1;
+    return 0;
+}
+
+/* After the app is loaded: worker.wsgi, then post_worker_init(worker). */
+static int hooks_worker_ready(struct server *sv)
+{
+    struct cu_hooks *h = &sv->hooks;
+
+    if (!h->worker)
+        return 0;
+    if (PyObject_SetAttrString(h->worker, "wsgi", sv->app) < 0 ||
+        cu_hooks_call(h, CU_H_POST_WORKER_INIT, PyTuple_Pack(1, h->worker)) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (PyObject_SetAttrString(h->worker, "booted", Py_True) < 0)
+        PyErr_Clear();
+    return 0;
+}
+
 /* The worker's hand-off: takes the GIL for the length of one request. */
 static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
                  const char *head, struct cu_body *b, int must_close,
@@ -771,7 +919,10 @@ static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
     int rc;
 
     PyEval_RestoreThread(tls_ts);
-    rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out);
+    if (sv->hooks.fn[CU_H_PRE_REQUEST] || sv->hooks.fn[CU_H_POST_REQUEST])
+        rc = serve_hooked(sv, c, r, head, b, must_close, out);
+    else
+        rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out, NULL);
     tls_ts = PyEval_SaveThread();
     return rc;
 }
@@ -846,17 +997,16 @@ static int dump_signal(void)
 
 static void freeze_gc(void);
 
-static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
+static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
 {
-    struct server *sv = arg;
     struct cu_wsgi_opts opts = {0};
     struct cu_worker_env env;
     PyObject *r;
     int rc, gthread;
 
-    (void)age;
     set_title(sv, "worker");
-    if (cu_worker_signals(slot) < 0 || drop_privileges(sv) < 0)
+    if (hooks_worker_start(sv, age) < 0 || cu_worker_signals(slot) < 0 ||
+        drop_privileges(sv) < 0)
         return CU_EXIT_WORKER_BOOT;
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
      * stack of every thread goes to the error log first (faulthandler's
@@ -892,6 +1042,8 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
         cu_wsgi_log_exception("Exception in worker process");
         return CU_EXIT_WORKER_BOOT;
     }
+    if (hooks_worker_ready(sv) < 0)
+        return CU_EXIT_WORKER_BOOT;
     slot->booted = 1;
     memset(&env, 0, sizeof(env));
     env.listeners = sv->listeners;
@@ -927,10 +1079,33 @@ static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
     env.slot = slot;
     env.ppid = sv->master_pid;  /* not getppid(): the master may be gone */
     tls_ts = PyEval_SaveThread();
-    if (gthread)  /* returns with the pool still running: no GIL again */
-        return cu_gthread_run(&env);
+    if (gthread) {  /* returns with the pool still running: no GIL again, */
+        rc = cu_gthread_run(&env);
+        if (sv->hooks.fn[CU_H_WORKER_EXIT])  /* but for worker_exit */
+            PyEval_RestoreThread(tls_ts);
+        return rc;
+    }
     rc = cu_sync_run(&env);
     PyEval_RestoreThread(tls_ts);
+    return rc;
+}
+
+/* A worker's life; worker_exit(server, worker) on every way out, as
+ * Gunicorn's finally-block (INT/QUIT/ABRT: the hooks' thread calls it). */
+static int worker_main(void *arg, int age, struct cu_worker_slot *slot)
+{
+    struct server *sv = arg;
+    int rc = worker_serve(sv, age, slot);
+    struct cu_hooks *h = &sv->hooks;
+
+    if (h->fn[CU_H_WORKER_EXIT] && h->worker) {
+        PyObject *r;
+
+        (void)cu_hooks_call(h, CU_H_WORKER_EXIT, PyTuple_Pack(2, h->server, h->worker));
+        r = PyObject_CallMethod(h->mod, "flush", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
     return rc;
 }
 
@@ -1019,7 +1194,7 @@ static int run(struct server *sv)
     struct cu_master_config mc;
     struct cu_master_ops ops = {worker_main, before_fork, after_fork_parent,
                                 after_fork_child, reload, reopen_logs,
-                                close_listeners};
+                                close_listeners, NULL};
     char err[512];
     PyObject *r;
 
@@ -1081,6 +1256,9 @@ static int run(struct server *sv)
     set_title(sv, "master");
     umask((mode_t)sv->cfg.umask);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
+    if (hooks_start(sv) < 0)
+        return 1;
+    ops.hook = master_hook;
     if (open_listeners(sv) < 0)
         return 1;
     environ_sync();
@@ -1175,6 +1353,7 @@ static PyObject *cunicorn_main(PyObject *module, PyObject *args)
     free_http_settings(&sv);
     cu_config_free(&sv.cfg);
     cu_config_free(&sv.previous);
+    cu_hooks_clear(&sv.hooks);
     Py_XDECREF(sv.app);
     Py_DECREF(loader);
     PyMem_Free(argv);
@@ -1220,11 +1399,22 @@ static PyObject *cunicorn_armed(PyObject *module, PyObject *unused)
     return PyBool_FromLong(cu_request_armed);
 }
 
+static PyObject *cunicorn_worker_alive(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(!cu_worker_stop && !cu_worker_signalled);
+}
+
 static PyMethodDef cunicorn_methods[] = {
     {"main", cunicorn_main, METH_VARARGS,
      "main(argv) -> exit status: runs the server with these arguments."},
     {"_request_armed", cunicorn_armed, METH_NOARGS,
      "Whether a request runs under --request-timeout's alarm (sync)."},
+    {"_log", cu_hooks_py_log, METH_VARARGS,
+     "_log(level, text): a line in the error log (the hooks' log object)."},
+    {"_worker_alive", cunicorn_worker_alive, METH_NOARGS,
+     "False once this worker was asked to stop (worker.alive)."},
     {NULL, NULL, 0, NULL},
 };
 

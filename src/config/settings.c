@@ -33,6 +33,7 @@
 #define S_MECH "Server Mechanics"
 #define S_LOG "Logging"
 #define S_NAMING "Process Naming"
+#define S_HOOKS "Server Hooks"
 
 static const char *const worker_classes[] = {
     "sync", "gthread", "gevent", "eventlet", "tornado", "asgi", NULL
@@ -319,6 +320,55 @@ const struct cu_setting cu_settings[] = {
      .type = CU_STR, .offset = OFF(default_proc_name), .dflt = "cunicorn",
      .help = "The name in process titles when proc_name is unset: the "
              "APP_MODULE given on the command line."},
+    /* Server Hooks: callables (or "module.attr") from a config file */
+    {.name = "on_starting", .section = S_HOOKS, .meta = "server",
+     .type = CU_CALLABLE, .offset = OFF(on_starting),
+     .help = "In the master, once at start-up, before the sockets are bound."},
+    {.name = "on_reload", .section = S_HOOKS, .meta = "server",
+     .type = CU_CALLABLE, .offset = OFF(on_reload),
+     .help = "In the master, on HUP, once the configuration is read again and before the new workers start."},
+    {.name = "when_ready", .section = S_HOOKS, .meta = "server",
+     .type = CU_CALLABLE, .offset = OFF(when_ready),
+     .help = "In the master, once the sockets listen and before the first worker is forked."},
+    {.name = "pre_fork", .section = S_HOOKS, .meta = "server, worker",
+     .type = CU_CALLABLE, .offset = OFF(pre_fork),
+     .help = "In the master, just before each worker is forked (its pid is not known yet)."},
+    {.name = "post_fork", .section = S_HOOKS, .meta = "server, worker",
+     .type = CU_CALLABLE, .offset = OFF(post_fork),
+     .help = "In the worker, right after the fork, before it takes on --user and loads the app."},
+    {.name = "post_worker_init", .section = S_HOOKS, .meta = "worker",
+     .type = CU_CALLABLE, .offset = OFF(post_worker_init),
+     .help = "In the worker, once the app is loaded, before the first request."},
+    {.name = "worker_int", .section = S_HOOKS, .meta = "worker",
+     .type = CU_CALLABLE, .offset = OFF(worker_int),
+     .help = "In the worker, on SIGINT or SIGQUIT, before it exits."},
+    {.name = "worker_abort", .section = S_HOOKS, .meta = "worker",
+     .type = CU_CALLABLE, .offset = OFF(worker_abort),
+     .help = "In the worker, on SIGABRT (the master's timeout), before it exits."},
+    {.name = "pre_exec", .section = S_HOOKS, .meta = "server",
+     .type = CU_CALLABLE, .offset = OFF(pre_exec),
+     .help = "In the re-executing child, on USR2, just before the new master is executed."},
+    {.name = "pre_request", .section = S_HOOKS, .meta = "worker, req",
+     .type = CU_CALLABLE, .offset = OFF(pre_request),
+     .help = "In the worker, before each request is handed to the app."},
+    {.name = "post_request", .section = S_HOOKS, .meta = "worker, req[, environ[, resp]]",
+     .type = CU_CALLABLE, .offset = OFF(post_request),
+     .help = "In the worker, after each request (also when the app raised)."},
+    {.name = "child_exit", .section = S_HOOKS, .meta = "server, worker",
+     .type = CU_CALLABLE, .offset = OFF(child_exit),
+     .help = "In the master, after a worker has been reaped."},
+    {.name = "worker_exit", .section = S_HOOKS, .meta = "server, worker",
+     .type = CU_CALLABLE, .offset = OFF(worker_exit),
+     .help = "In the worker, as it exits."},
+    {.name = "nworkers_changed", .section = S_HOOKS, .meta = "server, new_value, old_value",
+     .type = CU_CALLABLE, .offset = OFF(nworkers_changed),
+     .help = "In the master, whenever the number of workers is set (old_value None at start-up)."},
+    {.name = "on_exit", .section = S_HOOKS, .meta = "server",
+     .type = CU_CALLABLE, .offset = OFF(on_exit),
+     .help = "In the master, just before it exits."},
+    {.name = "ssl_context", .section = S_HOOKS, .meta = "config, default_ssl_context_factory",
+     .type = CU_CALLABLE, .offset = OFF(ssl_context),
+     .help = "Accepted for Gunicorn config files; not called (cunicorn has no TLS yet)."},
 };
 
 #define N_SETTINGS (sizeof cu_settings / sizeof cu_settings[0])
@@ -889,7 +939,7 @@ int cu_config_set(struct cu_config *c, const struct cu_setting *s,
                   const char *value, int append, char *err, size_t errlen)
 {
     if (value == NULL) {
-        if (s->type != CU_STR_OPT) {
+        if (s->type != CU_STR_OPT && s->type != CU_CALLABLE) {
             cu_seterr(err, errlen, "Invalid value for %s: None", s->name);
             errno = EINVAL;
             return -1;
@@ -901,6 +951,7 @@ int cu_config_set(struct cu_config *c, const struct cu_setting *s,
     switch (s->type) {
     case CU_STR:
     case CU_STR_OPT:
+    case CU_CALLABLE:
         return set_str(c, s, value, err, errlen);
     case CU_INT:
     case CU_OCTAL:
@@ -1021,6 +1072,7 @@ void cu_config_free(struct cu_config *c)
         switch (s->type) {
         case CU_STR:
         case CU_STR_OPT:
+        case CU_CALLABLE:
         case CU_CHOICE:
             free(*(char **)field(c, s));
             break;
@@ -1048,6 +1100,7 @@ static int copy_setting(struct cu_config *dst, const struct cu_config *src,
     switch (s->type) {
     case CU_STR:
     case CU_STR_OPT:
+    case CU_CALLABLE:
     case CU_CHOICE:
         if (*str != NULL && (*(char **)field(dst, s) = strdup(*str)) == NULL)
             return -1;
@@ -1672,10 +1725,21 @@ static void put_setting(FILE *out, const struct cu_setting *s)
     put_option(out, s->flags, meta, s->bare != NULL, help);
 }
 
+/* Server Hooks, for one, has no command-line flags at all. */
+static int section_has_flags(const char *section)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp(cu_settings[i].section, section) == 0 &&
+            cu_settings[i].flags[0] != NULL)
+            return 1;
+    return 0;
+}
+
 void cu_config_help(FILE *out, const char *prog)
 {
     static const char *const app_flag[] = {"APP_MODULE", NULL};
     int file_only = 0;
+    size_t col;
 
     emit(out, "usage: %s [OPTIONS] [APP_MODULE]\n\npositional arguments:\n",
          prog);
@@ -1691,8 +1755,8 @@ void cu_config_help(FILE *out, const char *prog)
 
         while (strcmp(cu_settings[first].section, section) != 0)
             first++;
-        if (first != i)
-            continue;   /* printed with its section already */
+        if (first != i || !section_has_flags(section))
+            continue;   /* printed with its section already, or file only */
         emit(out, "\n%s:\n", section);
         for (size_t j = i; j < N_SETTINGS; j++) {
             if (strcmp(cu_settings[j].section, section) == 0 &&
@@ -1701,9 +1765,20 @@ void cu_config_help(FILE *out, const char *prog)
         }
     }
     emit(out, "\nOnly in a config file:");
+    col = sizeof("Only in a config file:") - 1;
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        if (cu_settings[i].flags[0] == NULL)
-            emit(out, "%s %s", file_only++ ? "," : "", cu_settings[i].name);
+        size_t len = strlen(cu_settings[i].name) + 2;
+
+        if (cu_settings[i].flags[0] != NULL)
+            continue;
+        if (file_only++)
+            emit(out, ",");
+        if (col + len > 78) {  /* wrapped, as the rest of the help is */
+            emit(out, "\n ");
+            col = 1;
+        }
+        emit(out, " %s", cu_settings[i].name);
+        col += len;
     }
     emit(out, ".\n");
 }
@@ -1761,6 +1836,7 @@ static void put_value(FILE *out, const struct cu_config *c,
     switch (s->type) {
     case CU_STR:
     case CU_STR_OPT:
+    case CU_CALLABLE:
     case CU_CHOICE:
         emit(out, "%s", *str != NULL ? *str : "None");
         break;

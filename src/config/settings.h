@@ -31,7 +31,12 @@ enum cu_stype {
     CU_CSV,      /* comma-separated string, kept as a list */
     CU_OCTAL,    /* umask: "022" is octal on the command line */
     CU_CHOICE,   /* one of s->choices */
-    CU_DICT      /* NAME=value pairs (secure_scheme_headers): file only */
+    CU_DICT,     /* NAME=value pairs (secure_scheme_headers): file only */
+    CU_CALLABLE  /* a server hook: file only. The Python layer keeps the
+                  * callable; the config holds its name as shown by
+                  * --print-config ("<qualname()>"), or NULL (none). The
+                  * row's meta is the signature, e.g. "server, worker";
+                  * "[, x]" marks optional parameters (post_request) */
 };
 
 struct cu_config {
@@ -99,6 +104,23 @@ struct cu_config {
     /* Process Naming */
     char *proc_name;
     char *default_proc_name; /* the APP_MODULE of the command line */
+    /* Server Hooks (shared reference §7): names only, see CU_CALLABLE */
+    char *on_starting;
+    char *on_reload;
+    char *when_ready;
+    char *pre_fork;
+    char *post_fork;
+    char *post_worker_init;
+    char *worker_int;
+    char *worker_abort;
+    char *pre_exec;
+    char *pre_request;
+    char *post_request;
+    char *child_exit;
+    char *worker_exit;
+    char *nworkers_changed;
+    char *on_exit;
+    char *ssl_context;
     /* the positional APP_MODULE */
     char *app;
 };

@@ -683,6 +683,12 @@ static struct worker *find_worker(struct master *m, pid_t pid)
     return NULL;
 }
 
+/* A server hook, if the caller has them. */
+static int hook(struct master *m, int which, pid_t pid, int age, int old)
+{
+    return m->ops->hook != NULL ? m->ops->hook(m->ctx, which, pid, age, old) : 0;
+}
+
 /* In the new process: never returns. */
 static void worker_child(struct master *m, int age, struct cu_worker_slot *s,
                          const sigset_t *mask)
@@ -726,6 +732,7 @@ static int spawn(struct master *m, int gen)
     memset(s, 0, sizeof(*s));
     cu_heartbeat(s);
     age = ++m->age;
+    (void)hook(m, CU_MASTER_HOOK_PRE_FORK, 0, age, 0);
 
     /* Nothing may run our handler in the child before it resets them. */
     sigfillset(&all);
@@ -959,6 +966,7 @@ static void reap(struct master *m, int halt)
             (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT ||
              WEXITSTATUS(status) == CU_EXIT_APP_LOAD))
             boot_failed(m, w, WEXITSTATUS(status));
+        (void)hook(m, CU_MASTER_HOOK_CHILD_EXIT, pid, w->age, 0);
         if (pid == m->replacing) {
             /* the replacement died before it was up: the recycle starts
              * over on a later tick */
@@ -1168,6 +1176,8 @@ static void reload(struct master *m)
     }
     if (m->ops->reopen_logs != NULL)
         m->ops->reopen_logs(m->ctx);
+    (void)hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, saved.workers);
+    (void)hook(m, CU_MASTER_HOOK_ON_RELOAD, 0, 0, 0);
     if (pidfile_restart(m) < 0)
         cu_log(CU_ERROR, "Continuing without a pidfile");
     if (m->next_gen)  /* a reload still booting: this one replaces it */
@@ -1206,15 +1216,18 @@ static void handle_signal(struct master *m, int sig)
         m->stop = STOP_QUICK;
         break;
     case SIGTTIN:
-        if (m->cfg->workers < CU_MAX_WORKERS)
+        if (m->cfg->workers < CU_MAX_WORKERS) {
             m->cfg->workers++;
-        else
+            (void)hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->cfg->workers - 1);
+        } else
             cu_log(CU_WARNING, "Already at the maximum of %d workers",
                    CU_MAX_WORKERS);
         break;
     case SIGTTOU:
-        if (m->cfg->workers > 1)
+        if (m->cfg->workers > 1) {
             m->cfg->workers--;
+            (void)hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->cfg->workers + 1);
+        }
         break;
     case SIGUSR1:
         if (m->ops->reopen_logs != NULL)
@@ -1224,7 +1237,9 @@ static void handle_signal(struct master *m, int sig)
     case SIGUSR2:
         reexec(m);
         break;
-    case SIGWINCH:
+    case SIGWINCH: {
+        int before = m->cfg->workers;
+
         /* Ours: also while a USR2 child runs, to retire these workers. */
         if (!m->cfg->daemon && (m->up == NULL || m->up->child == 0)) {
             cu_log(CU_DEBUG, "SIGWINCH ignored. Not daemonized");
@@ -1232,10 +1247,12 @@ static void handle_signal(struct master *m, int sig)
         }
         cu_log(CU_INFO, "graceful stop of workers");
         m->cfg->workers = 0;
+        (void)hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, before);
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)
                 retire(m, &m->w[i], CAUSE_WINCH);
         break;
+    }
     default:
         break;
     }
@@ -1319,7 +1336,7 @@ int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
                   void *ctx)
 {
     struct master *m;
-    int status = 1;
+    int status = 1, ran = 0;
 
     if (cfg == NULL || ops == NULL || ops->worker_main == NULL) {
         cu_log(CU_ERROR, "cu_master_run: a config and ops->worker_main are required");
@@ -1352,14 +1369,18 @@ int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
     }
     upgrade_boot(m);
     m->ready_owed = m->up == NULL || m->up->parent == 0;
-    if (pidfile_start(m) < 0 || signals_install(m) < 0)
+    if (pidfile_start(m) < 0 || signals_install(m) < 0 ||
+        hook(m, CU_MASTER_HOOK_WHEN_READY, 0, 0, 0) < 0)
         goto out;
 
     master_loop(m);
     status = m->status;
+    ran = 1;
 out:
     signals_restore(m);
     pidfile_remove(m);
+    if (ran)
+        (void)hook(m, CU_MASTER_HOOK_ON_EXIT, 0, 0, 0);
     if (m->slots != MAP_FAILED && m->slots != NULL)
         munmap(m->slots, CU_MAX_WORKERS * sizeof(*m->slots));
     free(m->w);

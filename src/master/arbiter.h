@@ -70,6 +70,21 @@ struct cu_master_ops {
      * closed theirs, the kernel stops queueing connections nobody will
      * accept. May be NULL. */
     void (*close_listeners)(void *ctx);
+    /* Gunicorn's master-side server hooks (CU_MASTER_HOOK_*); may be NULL.
+     * pid and age: the worker (pid 0 before its fork); old_workers: for
+     * NWORKERS_CHANGED, the number before (cfg->workers is the new one).
+     * Returns 0, or -1 if the hook failed: only WHEN_READY then stops the
+     * master (status 1); the others are logged by the callee and ignored. */
+    int (*hook)(void *ctx, int which, pid_t pid, int age, int old_workers);
+};
+
+enum {
+    CU_MASTER_HOOK_WHEN_READY,   /* pidfile written, before the first fork */
+    CU_MASTER_HOOK_ON_RELOAD,    /* HUP: after ops->reload, before spawning */
+    CU_MASTER_HOOK_PRE_FORK,     /* just before each fork */
+    CU_MASTER_HOOK_CHILD_EXIT,   /* a worker reaped */
+    CU_MASTER_HOOK_NWORKERS_CHANGED,  /* TTIN, TTOU, WINCH, HUP */
+    CU_MASTER_HOOK_ON_EXIT       /* workers stopped, pidfile removed */
 };
 
 struct cu_master_config {

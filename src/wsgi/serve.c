@@ -1418,7 +1418,8 @@ static void answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
 
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
                   const struct http_request *r, const char *head,
-                  struct cu_body *b, int must_close, struct cu_served *out)
+                  struct cu_body *b, int must_close, struct cu_served *out,
+                  PyObject **environ)
 {
     struct resp p;
     struct start_response *sr = NULL;
@@ -1499,7 +1500,10 @@ done:
         release_socket(w, c, sock);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);
-    Py_XDECREF(env);
+    if (environ)
+        *environ = env;  /* the caller's now */
+    else
+        Py_XDECREF(env);
     Py_XDECREF(result);
     Py_XDECREF(mesg);
     PyMem_Free(p.block);

@@ -193,6 +193,22 @@ static const struct expect expected[] = {
     {"capture_output", CU_BOOL, "--capture-output"},
     {"proc_name", CU_STR_OPT, "-n --name"},
     {"default_proc_name", CU_STR, ""},
+    {"on_starting", CU_CALLABLE, ""},
+    {"on_reload", CU_CALLABLE, ""},
+    {"when_ready", CU_CALLABLE, ""},
+    {"pre_fork", CU_CALLABLE, ""},
+    {"post_fork", CU_CALLABLE, ""},
+    {"post_worker_init", CU_CALLABLE, ""},
+    {"worker_int", CU_CALLABLE, ""},
+    {"worker_abort", CU_CALLABLE, ""},
+    {"pre_exec", CU_CALLABLE, ""},
+    {"pre_request", CU_CALLABLE, ""},
+    {"post_request", CU_CALLABLE, ""},
+    {"child_exit", CU_CALLABLE, ""},
+    {"worker_exit", CU_CALLABLE, ""},
+    {"nworkers_changed", CU_CALLABLE, ""},
+    {"on_exit", CU_CALLABLE, ""},
+    {"ssl_context", CU_CALLABLE, ""},
 };
 
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
@@ -388,6 +404,7 @@ static struct sample sample_for(const struct cu_setting *s)
             return (struct sample){"/", "/"};
         return (struct sample){"some.thing", "some.thing"};
     case CU_STR_OPT:
+    case CU_CALLABLE:
         return (struct sample){"some.thing", "some.thing"};
     case CU_LIST:
         if (strcmp(s->name, "reload_extra_files") == 0)

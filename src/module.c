@@ -820,6 +820,7 @@ static int master_hook(void *arg, int which, pid_t pid, int age, int old)
         [CU_MASTER_HOOK_CHILD_EXIT] = CU_H_CHILD_EXIT,
         [CU_MASTER_HOOK_NWORKERS_CHANGED] = CU_H_NWORKERS_CHANGED,
         [CU_MASTER_HOOK_ON_EXIT] = CU_H_ON_EXIT,
+        [CU_MASTER_HOOK_PRE_EXEC] = CU_H_PRE_EXEC,
     };
     struct server *sv = arg;
     struct cu_hooks *h = &sv->hooks;

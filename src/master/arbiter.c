@@ -497,6 +497,8 @@ static void upgrade_report(const struct cu_upgrade *u,
            strerror(r->err));
 }
 
+static int hook(struct master *m, int which, pid_t pid, int age, int old);
+
 /* The new master's side of the fork: never returns. */
 __attribute__((noreturn))
 static void reexec_child(struct master *m, const struct cu_upgrade_exec *x,
@@ -529,9 +531,9 @@ static int reexec_failed(struct master *m, pid_t pid, int report_fd)
     return 1;
 }
 
-/* USR2: fork, and exec a new master that inherits the listeners. No
- * interpreter hooks around this fork: the child runs no Python before
- * its exec (as subprocess's fork_exec). */
+/* USR2: fork, and exec a new master that inherits the listeners. The
+ * child runs no Python before its exec (as subprocess's fork_exec) but
+ * the pre_exec hook, when there is a hook callback. */
 static void reexec(struct master *m)
 {
     struct cu_upgrade *u = m->up;
@@ -564,12 +566,23 @@ static void reexec(struct master *m)
     }
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &prev);
+    /* the pre_exec hook runs Python in the child: the interpreter's fork
+     * protocol then, as for a worker */
+    if (m->ops->hook != NULL && m->ops->before_fork != NULL)
+        m->ops->before_fork(m->ctx);
     pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        if (m->ops->hook != NULL) {
+            if (m->ops->after_fork_child != NULL)
+                m->ops->after_fork_child(m->ctx);
+            (void)hook(m, CU_MASTER_HOOK_PRE_EXEC, 0, 0, 0);
+        }
         reexec_child(m, &x, fds[1]);
     }
     fork_errno = errno;
+    if (m->ops->hook != NULL && m->ops->after_fork_parent != NULL)
+        m->ops->after_fork_parent(m->ctx);
     sigprocmask(SIG_SETMASK, &prev, NULL);
     close(fds[1]);
     if (pid < 0)

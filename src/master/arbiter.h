@@ -84,7 +84,8 @@ enum {
     CU_MASTER_HOOK_PRE_FORK,     /* just before each fork */
     CU_MASTER_HOOK_CHILD_EXIT,   /* a worker reaped */
     CU_MASTER_HOOK_NWORKERS_CHANGED,  /* TTIN, TTOU, WINCH, HUP */
-    CU_MASTER_HOOK_ON_EXIT       /* workers stopped, pidfile removed */
+    CU_MASTER_HOOK_ON_EXIT,      /* workers stopped, pidfile removed */
+    CU_MASTER_HOOK_PRE_EXEC      /* USR2: in the forked child, before exec */
 };
 
 struct cu_master_config {

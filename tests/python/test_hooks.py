@@ -292,3 +292,24 @@ def test_module_attr_string_and_print_config(tmp_path):
     assert shown["on_exit"] == "<on_exit()>"
     assert shown["post_fork"] == "<post_fork()>"
     assert shown["pre_fork"] == "None"
+
+
+def test_pre_exec_on_usr2(hooked):
+    srv, calls = hooked(extra="def pre_exec(server):\n    rec('pre_exec', server.pid)\n",
+                        workers=1)
+    srv.proc.send_signal(signal.SIGUSR2)
+    (name, pid, args), = calls.wait("pre_exec")
+    # in the forked child, just before the exec: not the master itself
+    assert pid != srv.proc.pid and args == [str(srv.proc.pid)]
+    new = int(wait_for(lambda: __import__("re").search(
+        r"USR2: new master started \(pid:(\d+)\)", srv.text()), what="the new master").group(1))
+    assert new == pid  # the exec keeps the pid
+    os.kill(new, signal.SIGQUIT)
+
+    def gone():
+        try:
+            os.kill(new, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    wait_for(gone, what="the new master to stop")

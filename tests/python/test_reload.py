@@ -285,15 +285,17 @@ def test_titles_of_master_and_workers(server):
     assert cmdline(master) == "cunicorn: master [echo:app]"
     assert comm(master) == "cunicorn master"
     for pid in srv.worker_pids():
-        assert cmdline(pid) == "cunicorn: worker [echo:app]"
-        assert comm(pid) == "cunicorn worker"
+        # "Booting worker" is logged just before the worker names itself
+        wait_for(lambda: cmdline(pid) == "cunicorn: worker [echo:app]" and
+                 comm(pid) == "cunicorn worker", what="the worker's title")
 
 
 def test_title_with_proc_name(server, tmp_path):
     name = "a-long-name-" + "x" * 120  # longer than the command line
     srv = server("--name", name, "-k", "gthread")
     assert cmdline(srv.proc.pid) == "cunicorn: master [%s]" % name
-    assert cmdline(srv.worker_pids()[0]) == "cunicorn: worker [%s]" % name
+    wait_for(lambda: cmdline(srv.worker_pids()[0]) == "cunicorn: worker [%s]" % name,
+             what="the worker's title")
     # the environment moved, the app still sees it
     assert srv.raw(b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
 

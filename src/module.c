@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -773,6 +774,21 @@ fail:
  * GIL: the worker's main thread (sync) or a pool thread (gthread). */
 static _Thread_local PyThreadState *tls_ts;
 
+/* Where a gthread pool thread is, for --request-timeout's interrupt:
+ * n, in_app and interrupted change with the GIL held only. Pool threads
+ * never exit, so their entries stay valid. */
+struct in_app {
+    unsigned long ident;     /* the thread's Python ident */
+    atomic_ulong n;          /* requests begun */
+    atomic_int in_app;
+    int interrupted;         /* a RequestTimeout was set for it */
+    struct in_app *next;
+};
+
+static _Thread_local struct in_app tls_app;
+static struct in_app *apps;  /* every pool thread's, under apps_mu */
+static pthread_mutex_t apps_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- server hooks --------------------------------------------------------- */
 
 /* One request with pre_request/post_request around it (only built when one
@@ -920,10 +936,17 @@ static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
     int rc;
 
     PyEval_RestoreThread(tls_ts);
+    tls_app.n++;  /* these three change with the GIL held only */
+    tls_app.in_app = 1;
     if (sv->hooks.fn[CU_H_PRE_REQUEST] || sv->hooks.fn[CU_H_POST_REQUEST])
         rc = serve_hooked(sv, c, r, head, b, must_close, out);
     else
         rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out, NULL);
+    tls_app.in_app = 0;
+    if (tls_app.interrupted) {  /* a RequestTimeout that never went off */
+        tls_app.interrupted = 0;
+        (void)PyThreadState_SetAsyncExc(tls_app.ident, NULL);
+    }
     tls_ts = PyEval_SaveThread();
     return rc;
 }
@@ -934,6 +957,11 @@ static void thread_start(void *arg)
 {
     (void)arg;
     (void)PyGILState_Ensure();
+    tls_app.ident = PyThread_get_thread_ident();
+    pthread_mutex_lock(&apps_mu);
+    tls_app.next = apps;
+    apps = &tls_app;
+    pthread_mutex_unlock(&apps_mu);
     tls_ts = PyEval_SaveThread();
 }
 
@@ -953,7 +981,8 @@ static void conn_free(void *arg, struct cu_conn *c)
  * taking the GIL may wait for as long as the app holds it. */
 struct interrupt {
     struct server *sv;
-    unsigned long thread;
+    struct in_app *who;
+    unsigned long n;   /* the request it was in when the timeout was seen */
 };
 
 static void *interrupt_main(void *arg)
@@ -961,8 +990,13 @@ static void *interrupt_main(void *arg)
     struct interrupt *in = arg;
     PyGILState_STATE g = PyGILState_Ensure();
 
-    if (PyThreadState_SetAsyncExc(in->thread, in->sv->types->request_timeout) != 1)
-        cu_log(CU_WARNING, "--request-timeout: thread %#lx had left the app", in->thread);
+    /* with the GIL: still in the app, and in the same request? */
+    if (in->who->in_app && in->who->n == in->n &&
+        PyThreadState_SetAsyncExc(in->who->ident, in->sv->types->request_timeout) == 1)
+        in->who->interrupted = 1;
+    else
+        cu_log(CU_WARNING, "--request-timeout: thread %#lx had left that request",
+               in->who->ident);
     PyGILState_Release(g);
     free(in);
     return NULL;
@@ -971,6 +1005,7 @@ static void *interrupt_main(void *arg)
 static void interrupt(void *arg, unsigned long thread)
 {
     struct interrupt *in = malloc(sizeof(*in));
+    struct in_app *who;
     pthread_t t;
     int rc;
 
@@ -978,8 +1013,17 @@ static void interrupt(void *arg, unsigned long thread)
         cu_log(CU_ERROR, "--request-timeout: out of memory");
         return;
     }
+    pthread_mutex_lock(&apps_mu);
+    for (who = apps; who && who->ident != thread; who = who->next)
+        ;
+    pthread_mutex_unlock(&apps_mu);
+    if (!who) {
+        free(in);
+        return;
+    }
     in->sv = arg;
-    in->thread = thread;
+    in->who = who;
+    in->n = who->n;  /* a racy read, checked again with the GIL */
     rc = pthread_create(&t, NULL, interrupt_main, in);
     if (rc) {
         cu_log(CU_ERROR, "--request-timeout: a thread: %s", strerror(rc));

@@ -920,13 +920,13 @@ static void retire_gen(struct master *m, int gen, int older, int cause)
 /* A worker that exited 3 or 4 (it could not boot, or load the app). At
  * start that stops the master, as in Gunicorn; during a reload it aborts
  * the reload and the old workers go on; later, respawns back off. */
-static void boot_failed(struct master *m, const struct worker *w, int code)
+static void boot_failed(struct master *m, pid_t pid, int gen, int code)
 {
     const char *what = code == CU_EXIT_APP_LOAD ? "the app failed to load"
                                                 : "the worker failed to boot";
     int64_t wait;
 
-    if (m->next_gen && w->gen == m->next_gen) {
+    if (m->next_gen && gen == m->next_gen) {
         cu_log(CU_ERROR, "Reload failed: a new worker could not start (%s); "
                "keeping the old workers", what);
         retire_gen(m, m->next_gen, 0, CAUSE_RELOAD_FAILED);
@@ -946,7 +946,7 @@ static void boot_failed(struct master *m, const struct worker *w, int code)
     wait = 1000LL << (m->boot_failures > 5 ? 5 : m->boot_failures - 1);
     m->spawn_after_ms = now_ms() + wait;
     cu_log(CU_ERROR, "Worker (pid:%d) could not start (%s), %d time%s in a row; "
-           "next try in %llds", (int)w->pid, what, m->boot_failures,
+           "next try in %llds", (int)pid, what, m->boot_failures,
            m->boot_failures == 1 ? "" : "s", (long long)(wait / 1000));
 }
 
@@ -975,10 +975,6 @@ static void reap(struct master *m, int halt)
             m->ever_booted = 1;
         }
         log_exit(m, w, status);
-        if (halt && WIFEXITED(status) && !w->booted &&
-            (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT ||
-             WEXITSTATUS(status) == CU_EXIT_APP_LOAD))
-            boot_failed(m, w, WEXITSTATUS(status));
         (void)hook(m, CU_MASTER_HOOK_CHILD_EXIT, pid, w->age, 0);
         if (pid == m->replacing) {
             /* the replacement died before it was up: the recycle starts
@@ -987,7 +983,17 @@ static void reap(struct master *m, int halt)
             for (int i = 0; i < CU_MAX_WORKERS; i++)
                 m->w[i].recycling = 0;
         }
-        forget(m, w);
+        {
+            int failed = halt && WIFEXITED(status) && !w->booted &&
+                         (WEXITSTATUS(status) == CU_EXIT_WORKER_BOOT ||
+                          WEXITSTATUS(status) == CU_EXIT_APP_LOAD);
+            int gen = w->gen;
+
+            /* out of the table first: what boot_failed retires is alive */
+            forget(m, w);
+            if (failed)
+                boot_failed(m, pid, gen, WEXITSTATUS(status));
+        }
     }
 }
 
@@ -1027,6 +1033,13 @@ static void check_booted(struct master *m)
                     retire(m, &m->w[j], CAUSE_RECYCLE + m->w[j].recycling);
         }
     }
+    if (m->next_gen && want_next == 0) {
+        /* every new worker died (a signal, a crash, a timeout in its boot)
+         * before it was up: the reload is off, as in boot_failed */
+        cu_log(CU_ERROR, "Reload failed: the new workers died before they were up; "
+               "keeping the old workers");
+        m->next_gen = 0;
+    }
     if (m->next_gen && want_next > 0 && booted_next == want_next) {
         cu_log(CU_INFO, "Reloaded: %d new worker%s up; retiring the old ones",
                want_next, want_next == 1 ? "" : "s");
@@ -1059,8 +1072,8 @@ static void check_recycle(struct master *m)
 {
     int64_t now = now_ms();
 
-    if (m->replacing || m->next_gen || m->stop != RUNNING)
-        return;
+    if (m->replacing || m->next_gen || m->stop != RUNNING || now < m->spawn_after_ms)
+        return;  /* one at a time; none while boots back off */
     for (int i = 0; i < CU_MAX_WORKERS; i++) {
         struct worker *w = &m->w[i];
         int reason = 0;

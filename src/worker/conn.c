@@ -179,11 +179,12 @@ static int write_begin(struct cu_conn *c)
 
 static ssize_t write_end(struct cu_conn *c, ssize_t w)
 {
-    int err = errno;
+    int err = errno, writing = CU_W_WRITING;
 
     if (w > 0)
         c->wrote += (uint64_t)w;
-    atomic_store(&c->wstate, CU_W_IDLE);
+    /* an abort during the write stays: this write was the last */
+    (void)atomic_compare_exchange_strong(&c->wstate, &writing, CU_W_IDLE);
     errno = err;
     return w;
 }

@@ -193,8 +193,12 @@ static long long expire_due(struct glist *l, long long now)
 
 /* ---- connections ---------------------------------------------------------- */
 
+/* Called with w->lock held, so that stop_accepting() (which closes the
+ * listeners under the same lock's protection) never races an arming. */
 static void rearm_listeners(struct gworker *w)
 {
+    if (!atomic_load(&w->accepting))
+        return;
     for (size_t i = 0; i < w->env->n_listeners; i++)
         if (cu_poller_arm(w->poller, w->listeners[i].l->fd, CU_EV_IN,
                           &w->listeners[i]) < 0 && errno != ENOENT)
@@ -219,9 +223,9 @@ static void destroy(struct gworker *w, struct gconn *g)
         w->parked = 0;
         unpark = 1;
     }
-    pthread_mutex_unlock(&w->lock);
     if (unpark)
         rearm_listeners(w);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* Puts g back in the poller, in the timer list of its state. */
@@ -327,25 +331,25 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 cu_log(CU_ERROR, "worker: accept: %s", strerror(errno));
+                /* out of fds or memory: the listener stays ready, so do
+                 * not spin on it */
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                    errno == ENOMEM)
+                    (void)poll(NULL, 0, 100);
+            }
             break;
         }
         add_conn(w, fd, &peer, plen, gl->l);
     }
     pthread_mutex_lock(&w->lock);
-    if (!atomic_load(&w->accepting)) {
-        pthread_mutex_unlock(&w->lock);
-        return;
-    }
-    if (atomic_load(&w->nconns) >= cap) {
+    if (atomic_load(&w->nconns) >= cap)
         w->parked = 1;  /* destroy() re-arms the listeners */
-        pthread_mutex_unlock(&w->lock);
-        return;
-    }
-    pthread_mutex_unlock(&w->lock);
-    if (cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
+    else if (atomic_load(&w->accepting) &&
+             cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* ---- requests ------------------------------------------------------------- */
@@ -403,23 +407,23 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 
     memset(&served, 0, sizeof(served));
     cu_request_line(&g->r, head, t->request, sizeof(t->request));
-    if (env->request_timeout > 0) {
-        pthread_mutex_lock(&t->mu);
-        t->serving = g;
-        t->wrote_before = g->c.wrote;
-        pthread_mutex_unlock(&t->mu);
-    }
+    if (env->request_timeout > 0)
+        pthread_mutex_lock(&t->mu);  /* request_timeouts() sees all or none */
+    t->serving = g;
+    t->wrote_before = g->c.wrote;
     atomic_fetch_add(&t->seq, 1);
     atomic_store(&t->since_ms, now_ms());
+    if (env->request_timeout > 0)
+        pthread_mutex_unlock(&t->mu);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, &g->c, &g->r, head, &g->body, close_it, &served);
-    atomic_store(&t->since_ms, 0);
-    if (env->request_timeout > 0) {
+    if (env->request_timeout > 0)
         pthread_mutex_lock(&t->mu);
-        t->serving = NULL;
+    atomic_store(&t->since_ms, 0);
+    t->serving = NULL;
+    if (env->request_timeout > 0)
         pthread_mutex_unlock(&t->mu);
-    }
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
@@ -717,11 +721,19 @@ static void request_timeouts(struct gworker *w, long long now)
         return;
     for (int i = 0; i < env->threads; i++) {
         struct gthread *t = &w->threads[i];
-        long long since = atomic_load(&t->since_ms), ran = now - since;
-        unsigned long seq = atomic_load(&t->seq);
+        long long since, ran;
+        unsigned long seq;
 
-        if (!since || ran < limit)
+        /* under mu: the request seen is the one being served, and it
+         * cannot end (and its connection be freed) while we act on it */
+        pthread_mutex_lock(&t->mu);
+        since = atomic_load(&t->since_ms);
+        seq = atomic_load(&t->seq);
+        ran = now - since;
+        if (!since || !t->serving || ran < limit) {
+            pthread_mutex_unlock(&t->mu);
             continue;
+        }
         if (t->timed_out != seq) {
             t->timed_out = seq;
             t->stage = 0;
@@ -736,21 +748,19 @@ static void request_timeouts(struct gworker *w, long long now)
             if (env->interrupt)
                 env->interrupt(env->app, (unsigned long)t->tid);
         } else if (t->stage == 1 && ran >= limit + ABORT_AFTER_MS) {
+            int page;
             t->stage = 2;
-            pthread_mutex_lock(&t->mu);
-            if (t->serving) {
-                int page = cu_conn_abort(&t->serving->c, t->wrote_before, cu_page_504,
-                                         cu_page_504_len);
-                cu_log(CU_ERROR, "Request timeout: %s, the app still running (%s)",
-                       page ? "answered 504" : "connection closed", t->request);
-            }
-            pthread_mutex_unlock(&t->mu);
+            page = cu_conn_abort(&t->serving->c, t->wrote_before, cu_page_504,
+                                 cu_page_504_len);
+            cu_log(CU_ERROR, "Request timeout: %s, the app still running (%s)",
+                   page ? "answered 504" : "connection closed", t->request);
         } else if (t->stage == 2 && ran >= 2 * limit + ABORT_AFTER_MS) {
             t->stage = 3;
             cu_log(CU_ERROR, "Thread %#lx is still held by a request past "
                    "--request-timeout: replacing this worker", (unsigned long)t->tid);
             cu_worker_recycle(env->slot, CU_RECYCLE_STUCK);
         }
+        pthread_mutex_unlock(&t->mu);
     }
 }
 

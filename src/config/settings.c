@@ -1136,30 +1136,18 @@ fail:
 
 int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
 {
-    if (c->workers < 1) {
-        cu_seterr(err, errlen, "Invalid value for workers: %d (must be at "
-               "least 1)", c->workers);
-        return -1;
-    }
-    if (c->request_timeout < 0) {
-        cu_seterr(err, errlen, "Invalid value for request_timeout: must be at least 0");
-        return -1;
-    }
-    if (c->max_worker_lifetime < 0 || c->max_worker_memory < 0) {
-        cu_seterr(err, errlen, "Invalid value for %s: must be at least 0",
-                  c->max_worker_lifetime < 0 ? "max_worker_lifetime" : "max_worker_memory");
-        return -1;
-    }
-    if (c->buffer_body < 0) {
-        cu_seterr(err, errlen, "Invalid value for buffer_body: %d (must be at "
-               "least 0)", c->buffer_body);
-        return -1;
-    }
-    if (c->threads < 1) {
-        cu_seterr(err, errlen, "Invalid value for threads: %d (must be at "
-               "least 1)", c->threads);
-        return -1;
-    }
+    /* negative INTs are refused by the type's validator already */
+    const struct { const char *name; int value, min; } floor[] = {
+        {"workers", c->workers, 1},
+        {"threads", c->threads, 1},
+    };
+
+    for (size_t i = 0; i < sizeof(floor) / sizeof(floor[0]); i++)
+        if (floor[i].value < floor[i].min) {
+            cu_seterr(err, errlen, "Invalid value for %s: %d (must be at least %d)",
+                      floor[i].name, floor[i].value, floor[i].min);
+            return -1;
+        }
     if (c->threads > 1 && strcmp(c->worker_class, "sync") == 0 &&
         replace_str(&c->worker_class, "gthread", 7) < 0) {
         cu_seterr(err, errlen, "out of memory");

@@ -65,7 +65,7 @@ struct gconn;
 
 struct glist {
     struct gconn *first, *last;
-    int n;
+    atomic_int n;             /* changed under the lock, read without it */
 };
 
 struct gconn {
@@ -360,17 +360,12 @@ static void on_listener(struct gworker *w, struct glisten *gl)
 static int must_close(struct gworker *w, const struct gconn *g)
 {
     const struct cu_worker_env *env = w->env;
-    int idle;
-
     if (env->keepalive <= 0 || cu_worker_stop ||
         !(g->r.flags & HTTP_REQ_KEEP_ALIVE) || (g->r.flags & HTTP_REQ_MUST_CLOSE))
         return 1;
     if (env->max_requests > 0 && atomic_load(&w->served) + 1 >= env->max_requests)
         return 1;
-    pthread_mutex_lock(&w->lock);
-    idle = w->idle.n;
-    pthread_mutex_unlock(&w->lock);
-    return idle >= env->worker_connections - env->threads;
+    return atomic_load(&w->idle.n) >= env->worker_connections - env->threads;
 }
 
 /* After a response is all sent: closes g (0), or makes it ready for the

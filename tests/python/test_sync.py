@@ -221,6 +221,18 @@ def test_no_app_and_bad_options():
     assert r.returncode == 2
 
 
+@pytest.mark.parametrize("flag,low", [
+    ("--workers", 1), ("--threads", 1), ("--buffer-body", 0), ("--request-timeout", 0),
+    ("--max-worker-lifetime", 0), ("--max-worker-memory", 0)])
+def test_values_below_their_floor_are_refused(flag, low):
+    r = run_cli(flag, str(low - 1), "-b", "127.0.0.1:0", "echo:app")
+    name = flag[2:].replace("-", "_")
+    assert r.returncode == 1, r.stderr
+    assert ("Invalid value for %s: %d (must be at least %d)" % (name, low - 1, low) in r.stderr
+            if low else
+            "Invalid value for %s: '-1' (must not be negative)" % name in r.stderr), r.stderr
+
+
 def test_config_file_and_precedence(tmp_path, server):
     conf = tmp_path / "c.py"
     conf.write_text("workers = 2\nraw_env = ['FROM_FILE=1']\nbogus_name = 3\n")

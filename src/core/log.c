@@ -26,6 +26,7 @@
  */
 #include "log.h"
 #include "core/errbuf.h"
+#include "core/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,20 +75,6 @@ static struct {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;     /* nowhere to report a failing log */
-        p += w;
-        n -= (size_t)w;
-    }
-}
 
 static int ascii_lower(int c)
 {
@@ -462,7 +449,7 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     if (cut || more)
         len += end_cut(line + len);
     line[len++] = '\n';
-    write_all(g_log.err.fd, line, len);
+    (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
     errno = saved;
 }
 
@@ -837,7 +824,7 @@ void cu_access_log(const struct cu_access *a)
     if (l.cut)
         l.len += end_cut(l.p + l.len);
     l.p[l.len++] = '\n';
-    write_all(g_log.acc.fd, l.p, l.len);
+    (void)cu_write_all(g_log.acc.fd, l.p, l.len);
     free(l.heap);
     errno = saved;
 }

@@ -16,6 +16,7 @@
  */
 #include "master/arbiter.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/sdnotify.h"
 #include "master/upgrade.h"
@@ -148,17 +149,9 @@ static const char *signame_lower(int signo, char *buf, size_t len)
     return buf;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cu_heartbeat(struct cu_worker_slot *slot)
 {
-    __atomic_store_n(&slot->beat_ms, now_ms(), __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->beat_ms, cu_now_ms(), __ATOMIC_RELAXED);
 }
 
 static void on_signal(int signo)
@@ -445,11 +438,8 @@ static void notify_if_ready(struct master *m)
  * new configuration are up (or at once, if the reload fails). */
 static void notify_reloading(struct master *m)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     notify(m, "RELOADING=1\nSTATUS=Reloading\nMONOTONIC_USEC=%lld",
-           (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+           (long long)cu_now_us());
     m->ready_owed = 1;
 }
 
@@ -669,7 +659,7 @@ static void retire(struct master *m, struct worker *w, int cause)
     if (!w->cause)
         w->cause = cause;
     w->retiring = 1;
-    w->kill_at_ms = now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    w->kill_at_ms = cu_now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
     signal_worker(m, w, SIGTERM);
 }
 
@@ -767,7 +757,7 @@ static int spawn(struct master *m, int gen)
     m->w[i].pid = pid;
     m->w[i].age = age;
     m->w[i].gen = gen;
-    m->w[i].born_ms = now_ms();
+    m->w[i].born_ms = cu_now_ms();
     m->nlive++;
     return (int)pid;
 }
@@ -777,7 +767,7 @@ static void manage_workers(struct master *m)
 {
     int active = count_active(m);
 
-    if (now_ms() >= m->spawn_after_ms)
+    if (cu_now_ms() >= m->spawn_after_ms)
         while (active < m->cfg->workers && spawn(m, m->gen) > 0)
             active++;
     while (active > m->cfg->workers) {
@@ -944,7 +934,7 @@ static void boot_failed(struct master *m, pid_t pid, int gen, int code)
     }
     m->boot_failures++;
     wait = 1000LL << (m->boot_failures > 5 ? 5 : m->boot_failures - 1);
-    m->spawn_after_ms = now_ms() + wait;
+    m->spawn_after_ms = cu_now_ms() + wait;
     cu_log(CU_ERROR, "Worker (pid:%d) could not start (%s), %d time%s in a row; "
            "next try in %llds", (int)pid, what, m->boot_failures,
            m->boot_failures == 1 ? "" : "s", (long long)(wait / 1000));
@@ -1070,7 +1060,7 @@ static long rss_mib(pid_t pid)
  * once the replacement is up (check_booted). */
 static void check_recycle(struct master *m)
 {
-    int64_t now = now_ms();
+    int64_t now = cu_now_ms();
 
     if (m->replacing || m->next_gen || m->stop != RUNNING || now < m->spawn_after_ms)
         return;  /* one at a time; none while boots back off */
@@ -1112,7 +1102,7 @@ static void check_recycle(struct master *m)
 /* Heartbeat timeouts (§2.4) and the deadlines of retiring workers. */
 static void murder_workers(struct master *m)
 {
-    int64_t now = now_ms(), limit = (int64_t)m->cfg->timeout * 1000;
+    int64_t now = cu_now_ms(), limit = (int64_t)m->cfg->timeout * 1000;
 
     for (int i = 0; i < CU_MAX_WORKERS; i++) {
         struct worker *w = &m->w[i];
@@ -1143,7 +1133,7 @@ static void murder_workers(struct master *m)
 /* How long the loop may sleep before murder_workers has work to do. */
 static int next_wait_ms(const struct master *m)
 {
-    int64_t now = now_ms(), next = now + TICK_MS;
+    int64_t now = cu_now_ms(), next = now + TICK_MS;
     int64_t limit = (int64_t)m->cfg->timeout * 1000;
 
     for (int i = 0; i < CU_MAX_WORKERS; i++) {
@@ -1291,7 +1281,7 @@ static void handle_signal(struct master *m, int sig)
  */
 static void stop_workers(struct master *m, int quick)
 {
-    int64_t deadline = now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    int64_t deadline = cu_now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
     int64_t left;
     char name[16];
 
@@ -1303,7 +1293,7 @@ static void stop_workers(struct master *m, int quick)
     if (m->ops->close_listeners != NULL)
         m->ops->close_listeners(m->ctx);
     reap(m, 0);
-    while (m->nlive > 0 && (left = deadline - now_ms()) > 0) {
+    while (m->nlive > 0 && (left = deadline - cu_now_ms()) > 0) {
         wait_signals(m, left > INT_MAX ? INT_MAX : (int)left);
         reap(m, 0);
         while (m->nqueue > 0) {
@@ -1315,16 +1305,16 @@ static void stop_workers(struct master *m, int quick)
                    signame_lower(sig, name, sizeof(name)));
             quick = 1;
             signal_all(m, SIGQUIT);
-            if (deadline > now_ms() + QUICK_SWITCH_MS)
-                deadline = now_ms() + QUICK_SWITCH_MS;
+            if (deadline > cu_now_ms() + QUICK_SWITCH_MS)
+                deadline = cu_now_ms() + QUICK_SWITCH_MS;
         }
     }
     if (m->nlive == 0)
         return;
     kill_all(m);
-    deadline = now_ms() + FINAL_REAP_MS;
+    deadline = cu_now_ms() + FINAL_REAP_MS;
     reap(m, 0);
-    while (m->nlive > 0 && (left = deadline - now_ms()) > 0) {
+    while (m->nlive > 0 && (left = deadline - cu_now_ms()) > 0) {
         wait_signals(m, (int)left);
         reap(m, 0);
     }

@@ -599,6 +599,23 @@ int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
     return -1;
 }
 
+int cu_accept(const struct cu_listener *l, struct sockaddr_storage *peer,
+              socklen_t *peerlen)
+{
+    for (;;) {
+        int fd;
+
+        *peerlen = sizeof(*peer);
+        fd = accept4(l->fd, (struct sockaddr *)peer, peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == EWOULDBLOCK)
+            errno = EAGAIN;
+        if (errno != EINTR && errno != ECONNABORTED)
+            return -1;
+    }
+}
+
 void cu_listener_close(struct cu_listener *l, int unlink_path)
 {
     struct sockaddr_un sun;

@@ -53,6 +53,16 @@ int cu_addr_parse(const char *s, struct cu_addr *a, char *err, size_t errlen);
 int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
               struct cu_listener *l, char *err, size_t errlen);
 
+/*
+ * Accepts one connection waiting on l, non-blocking and close-on-exec,
+ * with the peer's address in *peer. EINTR and ECONNABORTED (a client gone
+ * before it was taken) are retried. Returns the new fd, or -1 with errno:
+ * EAGAIN when none is waiting, else the failure (EMFILE, ENOBUFS ...) for
+ * the caller to report.
+ */
+int cu_accept(const struct cu_listener *l, struct sockaddr_storage *peer,
+              socklen_t *peerlen);
+
 /* Closes the listener; unlinks a UNIX socket path when unlink_path. Safe
  * to call again, and on a listener cu_listen failed to fill. */
 void cu_listener_close(struct cu_listener *l, int unlink_path);

@@ -3,6 +3,7 @@
  */
 #include "worker/conn.h"
 
+#include "core/clock.h"
 #include "http/http.h"
 
 #include <errno.h>
@@ -50,17 +51,9 @@ void cu_conn_close(struct cu_conn *c)
     c->buf = NULL;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = cu_now_ms() + ms;
     char sink[4096];
     size_t seen = 0;
 
@@ -68,7 +61,7 @@ void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
         return;
     while (seen < limit) {
         struct pollfd pfd = {c->fd, POLLIN, 0};
-        long long left = deadline - now_ms();
+        long long left = deadline - cu_now_ms();
         ssize_t n;
 
         if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
@@ -84,7 +77,7 @@ void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
  * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)
 {
-    long long deadline = now_ms() + c->timeout_ms;
+    long long deadline = cu_now_ms() + c->timeout_ms;
 
     if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
         errno = EAGAIN;
@@ -92,7 +85,7 @@ static int wait_for(struct cu_conn *c, short events)
     }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
-        long long left = deadline - now_ms();
+        long long left = deadline - cu_now_ms();
         int rc;
 
         if (left <= 0) {

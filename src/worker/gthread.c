@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "ev/poller.h"
 #include "net/allow.h"
@@ -125,11 +126,6 @@ struct gworker {
     atomic_int served;
     atomic_int accepting;
 };
-
-static long long now_ms(void)
-{
-    return cu_now_us() / 1000;
-}
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
 
@@ -257,7 +253,7 @@ static void finish(struct gworker *w, struct gconn *g, int unread)
         return;
     }
     g->state = ST_LINGER;
-    g->deadline = now_ms() + LINGER_MS;
+    g->deadline = cu_now_ms() + LINGER_MS;
     park(w, g);
 }
 
@@ -303,7 +299,7 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;
     atomic_fetch_add(&w->nconns, 1);
     g->state = ST_HEAD;
-    g->born_ms = now_ms();
+    g->born_ms = cu_now_ms();
     g->deadline = g->born_ms + w->timeout_ms;
     pthread_mutex_lock(&w->lock);
     list_insert(&w->head, g);
@@ -324,14 +320,11 @@ static void on_listener(struct gworker *w, struct glisten *gl)
     for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap &&
                     atomic_load(&w->accepting); i++) {
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        int fd = accept4(gl->l->fd, (struct sockaddr *)&peer, &plen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        socklen_t plen;
+        int fd = cu_accept(gl->l, &peer, &plen);
 
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (errno != EAGAIN) {
                 cu_log(CU_ERROR, "worker: accept: %s", strerror(errno));
                 /* out of fds or memory: the listener stays ready, so do
                  * not spin on it */
@@ -407,7 +400,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     t->serving = g;
     t->wrote_before = g->c.wrote;
     atomic_fetch_add(&t->seq, 1);
-    atomic_store(&t->since_ms, now_ms());
+    atomic_store(&t->since_ms, cu_now_ms());
     if (env->request_timeout > 0)
         pthread_mutex_unlock(&t->mu);
     /* the app's reads and writes wait in this thread, bounded */
@@ -436,7 +429,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;
-        g->deadline = now_ms() + w->timeout_ms;
+        g->deadline = cu_now_ms() + w->timeout_ms;
         park(w, g);
         return 0;
     }
@@ -493,11 +486,11 @@ static int next_request(struct gworker *w, struct gconn *g)
         cu_conn_shrink(&g->c);
         free(g->headers);
         g->headers = NULL;
-        g->deadline = now_ms() + (long long)w->env->keepalive * 1000;
+        g->deadline = cu_now_ms() + (long long)w->env->keepalive * 1000;
         park(w, g);
         return 0;
     }
-    g->deadline = now_ms() + w->timeout_ms;  /* a new head */
+    g->deadline = cu_now_ms() + w->timeout_ms;  /* a new head */
     return 1;
 }
 
@@ -544,7 +537,7 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                     destroy(w, g);
                     return;
                 }
-                g->deadline = now_ms() + w->timeout_ms;
+                g->deadline = cu_now_ms() + w->timeout_ms;
             }
             continue;
         }
@@ -763,7 +756,7 @@ static void request_timeouts(struct gworker *w, long long now)
  * next timer, a second at most, or a signal. */
 static void tick(struct gworker *w, int max_sleep_ms)
 {
-    long long now = now_ms(), next = now + max_sleep_ms, d;
+    long long now = cu_now_ms(), next = now + max_sleep_ms, d;
 
     cu_heartbeat(w->env->slot);
     if (cu_worker_reopen) {
@@ -817,14 +810,10 @@ static void stop_accepting(struct gworker *w)
         (void)cu_poller_del(w->poller, l->fd);
         for (int n = 0; n < w->env->worker_connections; n++) {
             struct sockaddr_storage peer;
-            socklen_t plen = sizeof(peer);
-            int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno == EINTR || errno == ECONNABORTED)
-                    continue;
+            socklen_t plen;
+            int fd = cu_accept(l, &peer, &plen);
+            if (fd < 0)
                 break;  /* EAGAIN: the backlog is empty */
-            }
             add_conn(w, fd, &peer, plen, l);
         }
         close(l->fd);
@@ -888,8 +877,8 @@ int cu_gthread_run(struct cu_worker_env *env)
     /* graceful: no new connections; idle ones close, requests in flight
      * finish, within --graceful-timeout */
     stop_accepting(&w);
-    until = now_ms() + (long long)env->graceful_timeout * 1000;
-    while (atomic_load(&w.nconns) > 0 && now_ms() < until)
+    until = cu_now_ms() + (long long)env->graceful_timeout * 1000;
+    while (atomic_load(&w.nconns) > 0 && cu_now_ms() < until)
         tick(&w, 100);
     if (cu_worker_reopen)
         cu_log_reopen();

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 /* Written whole, renamed onto, or touched (utime: IN_ATTRIB). Not
@@ -63,14 +64,6 @@ int cu_reload_engine_parse(const char *name)
     if (strcmp(name, "poll") == 0)
         return CU_RELOAD_POLL;
     return -1;
-}
-
-static long long now_ms(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- what changed --------------------------------------------------------- */
@@ -278,12 +271,12 @@ static void refresh(struct cu_reloader *r)
 static void *run(void *arg)
 {
     struct cu_reloader *r = arg;
-    long long next = now_ms() + POLL_MS;
+    long long next = cu_now_ms() + POLL_MS;
 
     for (;;) {
         struct pollfd p[2] = {{.fd = r->stop[0], .events = POLLIN},
                               {.fd = r->ifd, .events = POLLIN}};
-        long long left = next - now_ms();
+        long long left = next - cu_now_ms();
         struct file *hit = NULL;
         int all = 0;
 
@@ -296,11 +289,11 @@ static void *run(void *arg)
             break;
         if (r->ifd >= 0 && (p[1].revents & POLLIN))
             hit = read_events(r, &all);
-        if (!hit && (all || now_ms() >= next)) {
+        if (!hit && (all || cu_now_ms() >= next)) {
             hit = check(r, all);
-            if (now_ms() >= next) {
+            if (cu_now_ms() >= next) {
                 refresh(r);
-                next = now_ms() + POLL_MS;
+                next = cu_now_ms() + POLL_MS;
             }
         }
         if (hit) {

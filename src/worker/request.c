@@ -33,14 +33,6 @@ const char cu_page_504[] =
     "</html>\n";
 const size_t cu_page_504_len = sizeof(cu_page_504) - 1;
 
-long long cu_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 size_t cu_head_max(const struct cu_worker_env *env)
 {
     return env->http->max_head_buffer + 8192 + env->http->limit_request_line;

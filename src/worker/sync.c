@@ -138,15 +138,11 @@ static void drain_backlog(struct cu_worker_env *env, struct http_header *headers
     for (size_t i = 0; i < env->n_listeners; i++) {
         while (cu_now_us() < until) {
             struct sockaddr_storage peer;
-            socklen_t plen = sizeof(peer);
-            int fd = accept4(env->listeners[i].fd, (struct sockaddr *)&peer, &plen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            socklen_t plen;
+            int fd = cu_accept(&env->listeners[i], &peer, &plen);
 
-            if (fd < 0) {
-                if (errno == EINTR || errno == ECONNABORTED)
-                    continue;
+            if (fd < 0)
                 break;  /* EAGAIN: the backlog is empty */
-            }
             cu_heartbeat(env->slot);
             handle(env, fd, &peer, plen, &env->listeners[i], headers);
         }
@@ -191,16 +187,14 @@ int cu_sync_run(struct cu_worker_env *env)
         }
         for (size_t i = 0; rc > 0 && i < n && !cu_worker_stop; i++) {
             struct sockaddr_storage peer;
-            socklen_t plen = sizeof(peer);
+            socklen_t plen;
             int fd;
 
             if (!(pfd[i].revents & POLLIN))
                 continue;
-            fd = accept4(pfd[i].fd, (struct sockaddr *)&peer, &plen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+            fd = cu_accept(&env->listeners[i], &peer, &plen);
             if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                    errno != ECONNABORTED)
+                if (errno != EAGAIN)
                     cu_log(CU_ERROR, "worker: accept: %s", strerror(errno));
                 continue;
             }

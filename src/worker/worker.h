@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "core/clock.h"
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/arbiter.h"
@@ -91,7 +92,6 @@ int cu_worker_signals(struct cu_worker_slot *slot);
 
 /* ---- request.c: what every worker class does around one request ---- */
 
-long long cu_now_us(void);
 /* How far a connection's buffer may grow while it holds a head. */
 size_t cu_head_max(const struct cu_worker_env *env);
 /* Parses what c holds: the PROXY header first while *proxy_done is 0,

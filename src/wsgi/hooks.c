@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/io.h"
 #include "core/log.h"
 #include "wsgi/wsgi.h"
 
@@ -461,18 +462,11 @@ PyObject *cu_hooks_py_log(PyObject *module, PyObject *args)
     cu_log((enum cu_level)level, "%.*s", (int)(nl ? nl - text : len), text);
     if (nl && cu_log_enabled((enum cu_level)level)) {
         int fd = cu_log_error_fd();
-        const char *p = nl + 1, *end = text + len;
+        const char *end = text + len;
 
-        while (p < end) {
-            ssize_t w = write(fd, p, (size_t)(end - p));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            p += w;
-        }
-        if (end > nl + 1 && end[-1] != '\n')
-            (void)!write(fd, "\n", 1);
+        if (cu_write_all(fd, nl + 1, (size_t)(end - nl - 1)) == 0 && end > nl + 1 &&
+            end[-1] != '\n')
+            (void)cu_write_all(fd, "\n", 1);
     }
     Py_RETURN_NONE;
 }

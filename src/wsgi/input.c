@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/io.h"
+
 /* ---- wsgi.input ----------------------------------------------------------- */
 
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b)
@@ -249,7 +251,7 @@ PyObject *cu_errors_new(PyTypeObject *type, int fd)
 static PyObject *errors_write(PyObject *self, PyObject *arg)
 {
     struct cu_errors *e = (struct cu_errors *)self;
-    Py_ssize_t n, off = 0;
+    Py_ssize_t n;
     const char *s;
 
     if (!PyUnicode_Check(arg)) {
@@ -260,14 +262,7 @@ static PyObject *errors_write(PyObject *self, PyObject *arg)
     s = PyUnicode_AsUTF8AndSize(arg, &n);
     if (!s)
         return NULL;
-    while (off < n) {
-        ssize_t w = write(e->fd, s + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;  /* a broken log must not break the request */
-        off += w;
-    }
+    (void)cu_write_all(e->fd, s, (size_t)n);  /* a broken log must not break the request */
     return PyLong_FromSsize_t(n);
 }
 

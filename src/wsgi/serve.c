@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/io.h"
 #include "core/log.h"
 #include "net/listen.h"
 
@@ -1197,18 +1198,11 @@ void cu_wsgi_log_exception(const char *what)
     if (text) {
         /* the line through the log, the traceback whole after it: a log
          * line has a cap, a traceback must not lose its last line */
-        Py_ssize_t n = 0, off = 0;
+        Py_ssize_t n = 0;
         const char *s = PyUnicode_AsUTF8AndSize(text, &n);
-        int fd = cu_log_error_fd();
         cu_log(CU_ERROR, "%s", what);
-        while (s && off < n) {
-            ssize_t w = write(fd, s + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += w;
-        }
+        if (s)
+            (void)cu_write_all(cu_log_error_fd(), s, (size_t)n);
     } else {
         cu_log(CU_ERROR, "%s (and the traceback could not be formatted)", what);
     }

@@ -793,20 +793,17 @@ static pthread_mutex_t apps_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* One request with pre_request/post_request around it (only built when one
  * of them is set: no cost per request otherwise). */
-static int serve_hooked(struct server *sv, struct cu_conn *c,
-                        const struct http_request *r, const char *head,
-                        struct cu_body *b, int must_close, struct cu_served *out)
+static int serve_hooked(struct server *sv, struct cu_request *q)
 {
     struct cu_hooks *h = &sv->hooks;
-    PyObject *req = cu_hooks_request(h, r, head), *env = NULL, *resp, *args;
+    PyObject *req = cu_hooks_request(h, q), *env = NULL, *resp, *args;
     int n = h->post_request_args, rc;
 
     if (!req)
         cu_wsgi_log_exception("Exception while making the request for the hooks");
     else if (h->fn[CU_H_PRE_REQUEST])
         (void)cu_hooks_call(h, CU_H_PRE_REQUEST, PyTuple_Pack(2, h->worker, req));
-    rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out,
-                       h->fn[CU_H_POST_REQUEST] && n >= 3 ? &env : NULL);
+    rc = cu_wsgi_serve(sv->wsgi, q, h->fn[CU_H_POST_REQUEST] && n >= 3 ? &env : NULL);
     if (req && h->fn[CU_H_POST_REQUEST]) {
         if (n >= 3 && !env)
             env = PyDict_New();  /* none was built: Gunicorn passes {} */
@@ -815,7 +812,7 @@ static int serve_hooked(struct server *sv, struct cu_conn *c,
         } else if (n == 3) {
             args = env ? PyTuple_Pack(3, h->worker, req, env) : NULL;
         } else {
-            resp = cu_hooks_response(h, out->status, (unsigned long long)out->bytes);
+            resp = cu_hooks_response(h, q->out.status, (unsigned long long)q->out.bytes);
             args = resp && env ? PyTuple_Pack(4, h->worker, req, env, resp) : NULL;
             Py_XDECREF(resp);
         }
@@ -928,9 +925,7 @@ static int hooks_worker_ready(struct server *sv)
 }
 
 /* The worker's hand-off: takes the GIL for the length of one request. */
-static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
-                 const char *head, struct cu_body *b, int must_close,
-                 struct cu_served *out)
+static int serve(void *arg, struct cu_request *q)
 {
     struct server *sv = arg;
     int rc;
@@ -939,9 +934,9 @@ static int serve(void *arg, struct cu_conn *c, const struct http_request *r,
     tls_app.n++;  /* these three change with the GIL held only */
     tls_app.in_app = 1;
     if (sv->hooks.fn[CU_H_PRE_REQUEST] || sv->hooks.fn[CU_H_POST_REQUEST])
-        rc = serve_hooked(sv, c, r, head, b, must_close, out);
+        rc = serve_hooked(sv, q);
     else
-        rc = cu_wsgi_serve(sv->wsgi, c, r, head, b, must_close, out, NULL);
+        rc = cu_wsgi_serve(sv->wsgi, q, NULL);
     tls_app.in_app = 0;
     if (tls_app.interrupted) {  /* a RequestTimeout that never went off */
         tls_app.interrupted = 0;

@@ -388,13 +388,12 @@ static int after_response(struct gworker *w, struct gconn *g)
 static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
-    const char *head = g->c.buf + g->head_off;
-    struct cu_served served;
-    long long t0 = cu_access_enabled() ? cu_now_us() : 0;
-    int close_it = must_close(w, g), rc;
+    struct cu_request q = {.conn = &g->c, .http = &g->r, .head_off = g->head_off,
+                           .body = &g->body, .must_close = must_close(w, g)};
+    int rc;
 
-    memset(&served, 0, sizeof(served));
-    cu_request_line(&g->r, head, t->request, sizeof(t->request));
+    q.started_us = cu_access_enabled() ? cu_now_us() : 0;
+    cu_request_line(&q, t->request, sizeof(t->request));
     if (env->request_timeout > 0)
         pthread_mutex_lock(&t->mu);  /* request_timeouts() sees all or none */
     t->serving = g;
@@ -405,7 +404,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         pthread_mutex_unlock(&t->mu);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
-    rc = env->serve(env->app, &g->c, &g->r, head, &g->body, close_it, &served);
+    rc = env->serve(env->app, &q);
     if (env->request_timeout > 0)
         pthread_mutex_lock(&t->mu);
     atomic_store(&t->since_ms, 0);
@@ -415,9 +414,8 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
-    /* the buffer may have moved, never the pinned head within it */
     if (cu_access_enabled())
-        cu_access(&g->c, &g->r, g->c.buf + g->head_off, &served, t0);
+        cu_access(&q);
     if (env->max_requests > 0 &&
         atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
         cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
@@ -425,7 +423,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         destroy(w, g);
         return 0;
     }
-    g->close_after = served.close;
+    g->close_after = q.out.close;
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;

@@ -65,9 +65,10 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
     return http_parse_head(p, r, c->buf + c->start, c->end - c->start);
 }
 
-void cu_request_line(const struct http_request *r, const char *head, char *out,
-                     size_t n)
+void cu_request_line(const struct cu_request *q, char *out, size_t n)
 {
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
     /* method SP target SP version, as received */
     size_t len = r->target.off + r->target.len + 9 - r->method.off;
 
@@ -105,10 +106,11 @@ static struct cu_str span_str(const char *head, struct http_span s)
     return v;
 }
 
-void cu_access(const struct cu_conn *c, const struct http_request *r,
-               const char *head, const struct cu_served *served,
-               long long started_us)
+void cu_access(const struct cu_request *q)
 {
+    const struct cu_conn *c = q->conn;
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
     struct logged l = {r, head};
     struct cu_access a;
     char host[128];
@@ -135,11 +137,11 @@ void cu_access(const struct cu_conn *c, const struct http_request *r,
     /* the request line as received: method SP target SP version */
     a.request_line.p = head + r->method.off;
     a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
-    a.status = served->status;
-    a.response_bytes = served->bytes;
+    a.status = q->out.status;
+    a.response_bytes = q->out.bytes;
     a.referer = request_header(&l, "referer", 7);
     a.user_agent = request_header(&l, "user-agent", 10);
-    a.request_time_us = cu_now_us() - started_us;
+    a.request_time_us = cu_now_us() - q->started_us;
     a.req_header = request_header;
     a.ctx = &l;
     cu_access_log(&a);

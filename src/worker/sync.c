@@ -72,7 +72,6 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     struct http_parser p;
     struct http_request r;
     struct cu_body body;
-    struct cu_served served;
     int64_t rc;
     int unread = 0;
 
@@ -98,28 +97,23 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         if (cu_conn_send_error(&c, (int)rc) == 0 && http_error_info((int)rc)->respond)
             unread = 1;  /* the rest of what it sent is still coming */
     } else if (rc > 0) {
-        size_t head_off = c.start;
-        const char *head = c.buf + head_off;
-        long long t0 = cu_access_enabled() ? cu_now_us() : 0;
-        /* the spans of r are offsets from head; the body follows it, and
-         * reading it keeps the head in place (for the access log) */
+        struct cu_request q = {.conn = &c, .http = &r, .head_off = c.start,
+                               .body = &body, .must_close = 1};
+        q.started_us = cu_access_enabled() ? cu_now_us() : 0;
+        /* the body follows the head; reading it keeps the head in place */
         c.start += (size_t)rc;
         c.keep = c.start;
         cu_body_init(&body, &r, env->http);
-        memset(&served, 0, sizeof(served));
-        /* head is read only before the body: reading the body may move
-         * the buffer */
         /* the request line, for the ABRT handler */
-        cu_request_line(&r, head, env->slot->request, sizeof(env->slot->request));
+        cu_request_line(&q, env->slot->request, sizeof(env->slot->request));
         if (env->request_timeout > 0)
             alarm_for(env->request_timeout);
-        env->serve(env->app, &c, &r, head, &body, 1, &served);
+        env->serve(env->app, &q);
         if (env->request_timeout > 0)
             alarm_for(0);
         env->slot->request[0] = '\0';
-        /* the buffer may have moved, never the pinned head within it */
         if (cu_access_enabled())
-            cu_access(&c, &r, c.buf + head_off, &served, t0);
+            cu_access(&q);
         /* a body the app left, or pipelined requests sync never answers */
         unread = !body.done || c.end > c.start;
     }

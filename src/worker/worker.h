@@ -24,6 +24,30 @@ struct cu_served {
     int close;         /* the connection must close now */
 };
 
+/*
+ * One request on its way from a worker to the application layer and back:
+ * the connection, the parsed head, the body reader, the worker's
+ * keep-alive decision, and what the response came to.
+ */
+struct cu_request {
+    struct cu_conn *conn;
+    const struct http_request *http;  /* its spans are offsets from the head */
+    /* The head is conn->buf + head_off: an offset, because reading the
+     * body may move the buffer (conn->keep holds the head in place
+     * within it). cu_request_head() gives it. */
+    size_t head_off;
+    struct cu_body *body;
+    int must_close;        /* the worker closes after this response */
+    int64_t started_us;    /* the head complete (cu_now_us), for the
+                            * access log; 0 when it is off */
+    struct cu_served out;  /* filled in by the application layer */
+};
+
+static inline const char *cu_request_head(const struct cu_request *q)
+{
+    return q->conn->buf + q->head_off;
+}
+
 struct cu_worker_env {
     struct cu_listener *listeners;
     size_t n_listeners;
@@ -44,10 +68,9 @@ struct cu_worker_env {
     size_t n_allow;
     const char *const *proxy_allow;  /* proxy_allow_ips */
     size_t n_proxy_allow;
-    /* Serves one request; called without the GIL. 0 or -1 (close). */
-    int (*serve)(void *app, struct cu_conn *c, const struct http_request *r,
-                 const char *head, struct cu_body *b, int must_close,
-                 struct cu_served *out);
+    /* Serves one request (q->out says how it went); called without the
+     * GIL. 0, or -1 when the connection failed (close it). */
+    int (*serve)(void *app, struct cu_request *q);
     void *app;
     /* Called by each pool thread (gthread) before its first serve; may be
      * NULL. */
@@ -100,12 +123,9 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
-void cu_request_line(const struct http_request *r, const char *head, char *out,
-                     size_t n);
+void cu_request_line(const struct cu_request *q, char *out, size_t n);
 /* Writes the access log line of a served request. */
-void cu_access(const struct cu_conn *c, const struct http_request *r,
-               const char *head, const struct cu_served *served,
-               long long started_us);
+void cu_access(const struct cu_request *q);
 
 /* The sync worker: one request at a time, Connection: close after each.
  * Returns the worker's exit status. */

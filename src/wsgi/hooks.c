@@ -321,9 +321,10 @@ static PyObject *header_list(const struct http_request *r, const char *head)
     return list;
 }
 
-PyObject *cu_hooks_request(struct cu_hooks *h, const struct http_request *r,
-                           const char *head)
+PyObject *cu_hooks_request(struct cu_hooks *h, const struct cu_request *q)
 {
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
     PyObject *mod = hooks_module(h), *req = NULL;
     PyObject *f[5] = {NULL}, *headers = NULL;
 

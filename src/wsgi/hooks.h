@@ -18,6 +18,7 @@
 
 #include "config/settings.h"
 #include "http/parser.h"
+#include "worker/worker.h"
 
 /* In the settings table's order of the hook rows. */
 enum cu_hook {
@@ -74,8 +75,7 @@ PyObject *cu_hooks_worker(struct cu_hooks *h, int age, pid_t pid);
 int cu_hooks_call(struct cu_hooks *h, int which, PyObject *args);
 
 /* pre_request/post_request's req and resp (new references). */
-PyObject *cu_hooks_request(struct cu_hooks *h, const struct http_request *r,
-                           const char *head);
+PyObject *cu_hooks_request(struct cu_hooks *h, const struct cu_request *q);
 PyObject *cu_hooks_response(struct cu_hooks *h, int status,
                             unsigned long long sent);
 

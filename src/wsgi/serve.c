@@ -528,11 +528,12 @@ void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c)
 }
 
 /* "Error handling request TARGET", for the log, when there is an error. */
-static const char *describe(char *what, size_t n, const struct http_request *r,
-                            const char *head)
+static const char *describe(char *what, size_t n, const struct cu_request *q)
 {
-    snprintf(what, n, "Error handling request %.*s",
-             (int)(r->target.len > 200 ? 200 : r->target.len), head + r->target.off);
+    const struct http_span t = q->http->target;
+
+    snprintf(what, n, "Error handling request %.*s", (int)(t.len > 200 ? 200 : t.len),
+             cu_request_head(q) + t.off);
     return what;
 }
 
@@ -596,7 +597,7 @@ struct resp {
     int must_close, head, no_body, chunked;
     int upgrade;              /* the app said "Connection: upgrade" */
     int timed_out;            /* the app raised RequestTimeout */
-    size_t head_off;          /* where the request's head is in c->buf */
+    const struct cu_request *q;
     int headers_set, headers_sent, failed;
     int status;
     int64_t length;           /* Content-Length the app set, -1 if none */
@@ -1360,7 +1361,7 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
         static const char pre[] = "Request timeout (--request-timeout): ";
         char line[sizeof(pre) + 256];
         memcpy(line, pre, sizeof(pre) - 1);
-        cu_request_line(p->r, p->c->buf + p->head_off, line + sizeof(pre) - 1, 256);
+        cu_request_line(p->q, line + sizeof(pre) - 1, 256);
         p->timed_out = 1;
         cu_wsgi_log_exception(line);
         return;
@@ -1410,24 +1411,24 @@ static void answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
     p->must_close = 1;
 }
 
-int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
-                  const struct http_request *r, const char *head,
-                  struct cu_body *b, int must_close, struct cu_served *out,
-                  PyObject **environ)
+int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
 {
+    struct cu_conn *c = q->conn;
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);  /* until the body is read */
+    struct cu_body *b = q->body;
     struct resp p;
     struct start_response *sr = NULL;
     PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
     char what[300];
-    size_t head_off = (size_t)(head - c->buf);  /* the head stays there */
     int ok = -1, kept;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
     p.r = r;
+    p.q = q;
     p.types = w->types;
-    p.head_off = head_off;
-    p.must_close = must_close;
+    p.must_close = q->must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
     what[0] = '\0';
     input = cu_input_new(w->types->input, c, b);
@@ -1458,11 +1459,11 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, describe(what, sizeof(what), r, c->buf + head_off), &mesg);
+        app_failed(&p, describe(what, sizeof(what), q), &mesg);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
-        cu_wsgi_log_exception(describe(what, sizeof(what), r, c->buf + head_off));
+        cu_wsgi_log_exception(describe(what, sizeof(what), q));
         ok = -1;
     }
     if (ok == 0)
@@ -1472,7 +1473,7 @@ fail:
     if (b->error)  /* the client's fault: one line, no traceback */
         cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
     else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, describe(what, sizeof(what), r, c->buf + head_off), &mesg);
+        app_failed(&p, describe(what, sizeof(what), q), &mesg);
     PyErr_Clear();
 answer:
     answer_error(&p, b, mesg);
@@ -1501,8 +1502,8 @@ done:
     Py_XDECREF(result);
     Py_XDECREF(mesg);
     PyMem_Free(p.block);
-    out->status = p.status;
-    out->bytes = p.sent;
-    out->close = p.must_close;
+    q->out.status = p.status;
+    q->out.bytes = p.sent;
+    q->out.close = p.must_close;
     return ok;
 }

@@ -50,17 +50,13 @@ void cu_wsgi_free(struct cu_wsgi *w);
 
 
 /*
- * Serves one request whose head is parsed (head: the buffer the spans of r
- * point into): builds the environ, calls the app, sends the response. The
- * GIL is held on entry and exit. must_close: the worker will close after
- * this response (sync always). environ: NULL, or where the environ goes
- * (a new reference, NULL if none was built: the post_request hook's).
- * Returns 0, or -1 when the connection failed.
+ * Serves one request whose head is parsed: builds the environ, calls the
+ * app, sends the response, and says how it went in q->out. The GIL is
+ * held on entry and exit. environ: NULL, or where the environ goes (a new
+ * reference, NULL if none was built: the post_request hook's). Returns 0,
+ * or -1 when the connection failed.
  */
-int cu_wsgi_serve(struct cu_wsgi *w, struct cu_conn *c,
-                  const struct http_request *r, const char *head,
-                  struct cu_body *b, int must_close, struct cu_served *out,
-                  PyObject **environ);
+int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
 
 /* Drops what the bridge kept on c between requests (its gunicorn.socket);
  * with the GIL, before the connection closes. */

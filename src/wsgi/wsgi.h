@@ -14,6 +14,7 @@
 
 #include "http/parser.h"
 #include "worker/worker.h"
+#include "wsgi/opts.h"
 
 /* The module's heap types, created once in the module's exec slot. */
 struct cu_wsgi_types {
@@ -33,14 +34,6 @@ int cu_wsgi_types_init(PyObject *module, struct cu_wsgi_types *t);
 int cu_wsgi_types_traverse(struct cu_wsgi_types *t, visitproc visit, void *arg);
 void cu_wsgi_types_clear(struct cu_wsgi_types *t);
 
-struct cu_wsgi_opts {
-    int multithread;
-    int multiprocess;
-    int is_ssl;
-    int errors_fd;               /* where wsgi.errors writes */
-    int sendfile;                /* file_wrapper bodies with sendfile(2) */
-    const char *server_software; /* SERVER_SOFTWARE */
-};
 
 struct cu_wsgi;  /* one per worker: the app, the environ template */
 

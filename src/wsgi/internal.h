@@ -19,6 +19,11 @@ struct cu_file_wrapper {
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b);
 void cu_input_detach(PyObject *input);
 PyObject *cu_errors_new(PyTypeObject *type, int fd);
-PyTypeObject *cu_start_response_type(PyObject *module);
+
+/* The types' specs, made into the module's heap types by types.c. */
+extern PyType_Spec cu_input_spec, cu_errors_spec, cu_file_wrapper_spec,
+    cu_start_response_spec;
+/* tp_dealloc of a type with nothing to release but itself. */
+void cu_plain_dealloc(PyObject *self);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "core/io.h"
 #include "core/log.h"
+#include "host/report.h"
 #include "net/listen.h"
 
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
@@ -499,7 +500,7 @@ static void release_socket(struct cu_wsgi *w, const struct cu_conn *c, PyObject 
     PyObject *r = PyObject_CallOneArg(w->sock_close, sock);
 
     if (!r)
-        cu_wsgi_log_exception("Error closing gunicorn.socket");
+        cu_report_exception("Error closing gunicorn.socket");
     Py_XDECREF(r);
     Py_DECREF(sock);
     keep_nonblocking(c);
@@ -1107,14 +1108,6 @@ static PyObject *sr_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
-static void sr_dealloc(PyObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-
-    PyObject_Free(self);
-    Py_DECREF(tp);
-}
-
 /* wsgi.early_hints(headers): a 103 before the response (§5.12); a no-op
  * on HTTP/1.0 or once the response head has gone out. */
 static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
@@ -1164,58 +1157,19 @@ static PyMethodDef sr_methods[] = {
 };
 
 static PyType_Slot sr_slots[] = {
-    {Py_tp_dealloc, (void *)sr_dealloc},
+    {Py_tp_dealloc, (void *)cu_plain_dealloc},
     {Py_tp_call, (void *)sr_call},
     {Py_tp_methods, sr_methods},
     {Py_tp_doc, (void *)"start_response(status, headers, exc_info=None)"},
     {0, NULL},
 };
 
-static PyType_Spec sr_spec = {
+PyType_Spec cu_start_response_spec = {
     "cunicorn._cunicorn.StartResponse", sizeof(struct start_response), 0,
     Py_TPFLAGS_DEFAULT, sr_slots,
 };
 
-PyTypeObject *cu_start_response_type(PyObject *module)
-{
-    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &sr_spec, NULL);
-}
-
 /* ---- one request ---------------------------------------------------------- */
-
-void cu_wsgi_log_exception(const char *what)
-{
-    PyObject *t, *v, *tb, *mod, *lines = NULL, *text = NULL, *empty;
-
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
-    mod = PyImport_ImportModule("traceback");
-    if (mod && t)
-        lines = PyObject_CallMethod(mod, "format_exception", "OOO", t,
-                                    v ? v : Py_None, tb ? tb : Py_None);
-    empty = PyUnicode_FromString("");
-    if (lines && empty)
-        text = PyUnicode_Join(empty, lines);
-    if (text) {
-        /* the line through the log, the traceback whole after it: a log
-         * line has a cap, a traceback must not lose its last line */
-        Py_ssize_t n = 0;
-        const char *s = PyUnicode_AsUTF8AndSize(text, &n);
-        cu_log(CU_ERROR, "%s", what);
-        if (s)
-            (void)cu_write_all(cu_log_error_fd(), s, (size_t)n);
-    } else {
-        cu_log(CU_ERROR, "%s (and the traceback could not be formatted)", what);
-    }
-    PyErr_Clear();
-    Py_XDECREF(mod);
-    Py_XDECREF(lines);
-    Py_XDECREF(text);
-    Py_XDECREF(empty);
-    Py_XDECREF(t);
-    Py_XDECREF(v);
-    Py_XDECREF(tb);
-}
 
 static int call_close(PyObject *result)
 {
@@ -1363,12 +1317,12 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
         memcpy(line, pre, sizeof(pre) - 1);
         cu_request_line(p->q, line + sizeof(pre) - 1, 256);
         p->timed_out = 1;
-        cu_wsgi_log_exception(line);
+        cu_report_exception(line);
         return;
     }
     if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
                             !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        cu_wsgi_log_exception(what);
+        cu_report_exception(what);
         return;
     }
     PyErr_Fetch(&t, &v, &tb);
@@ -1463,7 +1417,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
-        cu_wsgi_log_exception(describe(what, sizeof(what), q));
+        cu_report_exception(describe(what, sizeof(what), q));
         ok = -1;
     }
     if (ok == 0)

@@ -55,16 +55,4 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
  * with the GIL, before the connection closes. */
 void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c);
 
-/*
- * Imports MODULE[:EXPR] (EXPR a name, or name(literal args) for a factory)
- * and returns the app, a new reference. On failure returns NULL with a
- * message in err and *exit_code set: 4 for a bad or missing app object
- * (Gunicorn's AppImportError), 3 for anything else (import failed ...).
- */
-PyObject *cu_wsgi_load_app(const char *uri, int *exit_code, char *err,
-                           size_t errlen);
-
-/* Logs the current Python exception with its traceback and clears it. */
-void cu_wsgi_log_exception(const char *what);
-
 #endif

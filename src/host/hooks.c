@@ -3,7 +3,7 @@
  * hooks.h). The objects' classes are Python (cunicorn/_hooks.py); this
  * builds them from the C configuration and the parsed request.
  */
-#include "wsgi/hooks.h"
+#include "host/hooks.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +13,7 @@
 
 #include "core/io.h"
 #include "core/log.h"
+#include "host/report.h"
 #include "wsgi/wsgi.h"
 
 static const char *const hook_names[CU_H_COUNT] = {
@@ -72,8 +73,7 @@ static void exception_text(const char *name, char *err, size_t errlen)
     PyErr_NormalizeException(&t, &v, &tb);
     if (v)
         s = PyObject_Str(v);
-    snprintf(err, errlen, "Invalid value for %s: %s", name,
-             s && PyUnicode_AsUTF8(s) ? PyUnicode_AsUTF8(s) : "?");
+    snprintf(err, errlen, "Invalid value for %s: %s", name, cu_report_text(s));
     Py_XDECREF(s);
     Py_XDECREF(t);
     Py_XDECREF(v);
@@ -278,13 +278,13 @@ int cu_hooks_call(struct cu_hooks *h, int which, PyObject *args)
     }
     snprintf(what, sizeof(what), "Exception in %s hook", hook_names[which]);
     if (!args) {
-        cu_wsgi_log_exception(what);
+        cu_report_exception(what);
         return -1;
     }
     r = PyObject_Call(h->fn[which], args, NULL);
     Py_DECREF(args);
     if (!r) {
-        cu_wsgi_log_exception(what);
+        cu_report_exception(what);
         return -1;
     }
     Py_DECREF(r);

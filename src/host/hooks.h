@@ -8,8 +8,8 @@
  * through cu_master_ops.hook); docs/hooks.md lists the call points.
  * Everything here runs with the GIL held, except the signal thread.
  */
-#ifndef CU_WSGI_HOOKS_H
-#define CU_WSGI_HOOKS_H
+#ifndef CU_HOST_HOOKS_H
+#define CU_HOST_HOOKS_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

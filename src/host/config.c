@@ -1,0 +1,349 @@
+/*
+ * The configuration, at start-up and on HUP: the layers resolved into one
+ * struct cu_config (defaults < config file < GUNICORN_CMD_ARGS < command
+ * line; docs/compat.md, "Settings"), and what the subsystems are given
+ * from it. A config file is Python: cunicorn._loader executes it and hands
+ * its top-level names over; each goes through its setting's validator as
+ * text, a server hook to src/host/hooks.c.
+ */
+#include "host/host.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/proctitle.h"
+#include "cu_version.h"
+#include "host/report.h"
+
+/* One value of a list or dict as text, through the validator. */
+static int set_text(struct cu_config *c, const struct cu_setting *s, PyObject *text,
+                    int append, char *err, size_t errlen)
+{
+    const char *t = PyUnicode_AsUTF8(text);
+
+    return t ? cu_config_set(c, s, t, append, err, errlen) : -1;
+}
+
+/* A config file value, handed to the setting's validator as text.
+ * 0, or -1 with a message in err or a Python error set. */
+static int set_from_python(struct cu_config *c, const struct cu_setting *s,
+                           PyObject *v, char *err, size_t errlen)
+{
+    PyObject *str;
+    int rc;
+
+    if (v == Py_None)
+        return cu_config_set(c, s, NULL, 0, err, errlen);
+    if (PyBool_Check(v))
+        return cu_config_set(c, s, v == Py_True ? "true" : "false", 0, err, errlen);
+    if (PyDict_Check(v)) {
+        PyObject *k, *val;
+        Py_ssize_t pos = 0;
+        cu_config_clear(c, s);
+        while (PyDict_Next(v, &pos, &k, &val)) {
+            PyObject *kv = PyUnicode_FromFormat("%S=%S", k, val);
+            if (!kv)
+                return -1;
+            rc = set_text(c, s, kv, 1, err, errlen);
+            Py_DECREF(kv);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if ((PyList_Check(v) || PyTuple_Check(v)) &&
+        (s->type == CU_LIST || s->type == CU_CSV || s->type == CU_DICT)) {
+        Py_ssize_t n = PySequence_Size(v);
+        cu_config_clear(c, s);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PySequence_GetItem(v, i);
+            if (!item || !(str = PyObject_Str(item))) {
+                Py_XDECREF(item);
+                return -1;
+            }
+            Py_DECREF(item);
+            rc = set_text(c, s, str, 1, err, errlen);
+            Py_DECREF(str);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (PyCallable_Check(v) && !PyUnicode_Check(v)) {
+        snprintf(err, errlen, "Invalid value for %s: a callable", s->name);
+        return -1;
+    }
+    if (!(str = PyObject_Str(v)))
+        return -1;
+    rc = set_text(c, s, str, 0, err, errlen);
+    Py_DECREF(str);
+    return rc;
+}
+
+static int read_config_file(struct cu_host *h, const char *path)
+{
+    PyObject *names, *k, *v;
+    Py_ssize_t pos = 0;
+    char err[512];
+
+    names = PyObject_CallMethod(h->loader, "read_config", "s", path);
+    if (!names) {
+        char what[600];
+        snprintf(what, sizeof(what), "Failed to read config file: %s", path);
+        cu_report_exception(what);
+        return -1;
+    }
+    while (PyDict_Next(names, &pos, &k, &v)) {
+        const char *name = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+        const struct cu_setting *s = name ? cu_setting_find(name) : NULL;
+
+        if (!s) {
+            PyErr_Clear();  /* a name no setting has (or not text) */
+            continue;       /* other names in the file are the file's business */
+        }
+        err[0] = '\0';
+        if (s->type == CU_CALLABLE
+                ? cu_hooks_set(&h->hooks, &h->cfg, s, v, err, sizeof(err)) < 0
+                : set_from_python(&h->cfg, s, v, err, sizeof(err)) < 0) {
+            if (PyErr_Occurred())
+                cu_report_exception("Error in the config file");
+            cu_report_error("Error: %s (in %s)", err[0] ? err : name, path);
+            Py_DECREF(names);
+            return -1;
+        }
+    }
+    Py_DECREF(names);
+    return 0;
+}
+
+/* The last -c in a layer, if any. */
+static const char *config_arg(const struct cu_args *a)
+{
+    const char *path = NULL;
+
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].s->name, "config") == 0)
+            path = a->v[i].value;
+    return path;
+}
+
+/* The layers into h->cfg; see host.h. */
+int host_resolve(struct cu_host *h, int *status)
+{
+    struct cu_args cli = {0}, env = {0};
+    char err[1024] = "";
+    const char *env_args = getenv("GUNICORN_CMD_ARGS"), *path;
+    int eargc = 0, rc = -1;
+    char **eargv = NULL;
+
+    *status = 1;
+    if (cu_config_init(&h->cfg) < 0) {
+        cu_report_error("cunicorn: out of memory");
+        return -1;
+    }
+    if (cu_args_parse(h->argc, h->argv, &cli, err, sizeof(err)) < 0) {
+        cu_report_error("usage: cunicorn [OPTIONS] [APP_MODULE]\ncunicorn: error: %s", err);
+        *status = 2;
+        goto out;
+    }
+    if (cli.help || cli.version) {
+        if (cli.help)
+            cu_config_help(stdout, "cunicorn");
+        else
+            printf("cunicorn %s\n", CU_VERSION);
+        *status = 0;
+        goto out;
+    }
+    if (env_args && (cu_argv_split(env_args, &eargc, &eargv, err, sizeof(err)) < 0 ||
+                     cu_args_parse(eargc, eargv, &env, err, sizeof(err)) < 0)) {
+        cu_report_error("cunicorn: error in GUNICORN_CMD_ARGS: %s", err);
+        *status = 2;
+        goto out;
+    }
+    /* the APP_MODULE names the processes unless a layer above says
+     * otherwise (Gunicorn sets it before reading the config file) */
+    if ((cli.app || env.app) &&
+        cu_config_set(&h->cfg, cu_setting_find("default_proc_name"),
+                      cli.app ? cli.app : env.app, 0, err, sizeof(err)) < 0) {
+        cu_report_error("Error: %s", err);
+        goto out;
+    }
+    path = config_arg(&cli) ? config_arg(&cli) : config_arg(&env);
+    if (!path && access("gunicorn.conf.py", F_OK) == 0)
+        path = "gunicorn.conf.py";
+    if (path && read_config_file(h, path) < 0)
+        goto out;
+    if (cu_args_apply(&h->cfg, &env, err, sizeof(err)) < 0 ||
+        cu_args_apply(&h->cfg, &cli, err, sizeof(err)) < 0 ||
+        cu_config_finish(&h->cfg, err, sizeof(err)) < 0) {
+        cu_report_error("Error: %s", err);
+        goto out;
+    }
+    free(h->cfg.app);
+    h->cfg.app = NULL;
+    path = cli.app ? cli.app : env.app ? env.app : h->cfg.wsgi_app;
+    if (path && !(h->cfg.app = strdup(path))) {
+        cu_report_error("cunicorn: out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    cu_args_free(&cli);
+    cu_args_free(&env);
+    if (eargv)
+        cu_argv_free(eargc, eargv);
+    return rc;
+}
+
+/* ---- what the subsystems are given ---------------------------------------- */
+
+/* The parser's settings. 0 or -1 (out of memory). */
+static int http_settings(struct cu_host *h)
+{
+    const struct cu_config *c = &h->cfg;
+    struct http_config *hc = &h->http;
+
+    http_config_init(hc);
+    http_config_finish(hc, c->limit_request_line, c->limit_request_fields,
+                       c->limit_request_field_size);
+    hc->flags = (c->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
+                (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
+                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
+                (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+    hc->header_map = strcmp(c->header_map, "dangerous") == 0 ? HTTP_HEADER_MAP_DANGEROUS
+                     : strcmp(c->header_map, "refuse") == 0  ? HTTP_HEADER_MAP_REFUSE
+                                                             : HTTP_HEADER_MAP_DROP;
+    h->scheme = calloc(c->secure_scheme_headers.n + 1, sizeof(*h->scheme));
+    h->forwarders = calloc(c->forwarder_headers.n + 1, sizeof(char *));
+    if (!h->scheme || !h->forwarders)
+        return -1;
+    hc->n_scheme_headers = 0;  /* the configured ones replace the defaults */
+    for (size_t i = 0; i < c->secure_scheme_headers.n; i++) {
+        const char *kv = c->secure_scheme_headers.v[i], *eq = strchr(kv, '=');
+        struct http_scheme_header *sh = &h->scheme[hc->n_scheme_headers];
+        if (!eq)
+            continue;
+        /* NAME=value: the name is a copy, the value the config's own */
+        if (!(sh->name = strndup(kv, (size_t)(eq - kv))))
+            return -1;
+        sh->value = eq + 1;
+        sh->name_len = (uint32_t)(eq - kv);
+        sh->value_len = (uint32_t)strlen(eq + 1);
+        hc->n_scheme_headers++;
+    }
+    hc->scheme_headers = h->scheme;
+    for (size_t i = 0; i < c->forwarder_headers.n; i++)
+        h->forwarders[i] = c->forwarder_headers.v[i];
+    hc->forwarder_headers = h->forwarders;
+    hc->n_forwarder_headers = c->forwarder_headers.n;
+    return 0;
+}
+
+void host_master_settings(struct cu_host *h)
+{
+    struct cu_master_config *mc = h->mc;
+
+    if (!mc)
+        return;  /* before the master runs */
+    mc->workers = h->cfg.workers;
+    mc->timeout = h->cfg.timeout;
+    mc->graceful_timeout = h->cfg.graceful_timeout;
+    mc->daemon = h->cfg.daemon;
+    mc->pidfile = h->cfg.pidfile;
+    mc->proc_name = h->cfg.proc_name;
+    mc->max_worker_lifetime = h->cfg.max_worker_lifetime;
+    mc->max_worker_memory = h->cfg.max_worker_memory;
+}
+
+int host_settings(struct cu_host *h)
+{
+    const struct cu_worker_class *k = cu_worker_class_pick(h->cfg.worker_class,
+                                                           h->cfg.threads);
+
+    if (!k) {
+        cu_report_error("Error: class uri '%s' invalid or not found", h->cfg.worker_class);
+        return -1;
+    }
+    if (!k->run) {
+        cu_report_error("Error: worker class %s is not built yet; use sync or gthread",
+                        h->cfg.worker_class);
+        return -1;
+    }
+    h->worker_class = k;
+    if (http_settings(h) < 0) {
+        cu_report_error("cunicorn: out of memory");
+        return -1;
+    }
+    host_master_settings(h);
+    return 0;
+}
+
+void host_settings_free(struct cu_host *h)
+{
+    for (size_t i = 0; h->scheme && i < h->http.n_scheme_headers; i++)
+        free((char *)h->scheme[i].name);
+    free(h->scheme);
+    free(h->forwarders);
+    h->scheme = NULL;
+    h->forwarders = NULL;
+}
+
+/* ---- HUP ------------------------------------------------------------------- */
+
+/*
+ * HUP: the configuration read again, from the same command line. The new
+ * workers load the app afresh (unless it was preloaded). On failure the
+ * old configuration stays, and so do the old workers.
+ */
+int host_reconfigure(void *arg)
+{
+    struct cu_host *h = arg;
+    struct cu_config old = h->cfg;
+    struct http_scheme_header *old_scheme = h->scheme;
+    const char **old_fwd = h->forwarders;
+    struct http_config old_http = h->http;
+    const struct cu_worker_class *old_class = h->worker_class;
+    struct cu_hooks old_hooks;
+    int status;
+
+    memset(&h->cfg, 0, sizeof(h->cfg));
+    h->scheme = NULL;
+    h->forwarders = NULL;
+    cu_proctitle_state("reloading");
+    cu_hooks_stash(&h->hooks, &old_hooks);
+    if (host_resolve(h, &status) < 0 || !h->cfg.app || host_settings(h) < 0) {
+        cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
+        cu_proctitle_state(NULL);
+        cu_hooks_unstash(&h->hooks, &old_hooks, 0);
+        host_settings_free(h);
+        cu_config_free(&h->cfg);
+        h->cfg = old;
+        h->scheme = old_scheme;
+        h->forwarders = old_fwd;
+        h->http = old_http;
+        h->worker_class = old_class;
+        return -1;
+    }
+    /* what was in use until now: the parser's arrays go now (the master
+     * reads none of them), the configuration at the next reload */
+    {
+        struct cu_host gone;
+        memset(&gone, 0, sizeof(gone));
+        gone.scheme = old_scheme;
+        gone.forwarders = old_fwd;
+        gone.http = old_http;
+        host_settings_free(&gone);
+    }
+    cu_config_free(&h->previous);
+    h->previous = old;
+    host_title(h, "master");  /* the new name, if it changed */
+    cu_hooks_unstash(&h->hooks, &old_hooks, 1);
+    if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&
+        cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->mc->workers) < 0)
+        cu_report_exception("Exception while making the server object for the hooks");
+    return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * The host: the extension module cunicorn._cunicorn, which runs the C
+ * server inside the Python interpreter. Private to src/host/; each file is
+ * one concern of it (docs/architecture.md, "The host").
+ *
+ * The master holds the GIL (it runs no Python while it waits); a worker
+ * drops it except while the application runs.
+ */
+#ifndef CU_HOST_HOST_H
+#define CU_HOST_HOST_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <sys/types.h>
+
+#include "config/settings.h"
+#include "host/hooks.h"
+#include "master/arbiter.h"
+#include "master/upgrade.h"
+#include "net/listen.h"
+#include "worker/class.h"
+#include "worker/worker.h"
+#include "wsgi/wsgi.h"
+
+/* --reload, in a worker: what the reloader's thread asks Python for. */
+struct cu_autoreload {
+    PyObject *mod;          /* cunicorn._reloader */
+    PyObject *extra;        /* reload_extra_files, and a file that broke */
+    Py_ssize_t known;       /* modules seen so far; -1 before the first list */
+    PyThreadState *ts;      /* the reloader thread's, while it waits */
+};
+
+/* Everything the start-up sets up, shared with the callbacks of the
+ * master and of the workers. One per process. */
+struct cu_host {
+    struct cu_config cfg;
+    struct cu_config previous;  /* kept until the next HUP: the master
+                                 * may still point into it */
+    const struct cu_worker_class *worker_class;
+    struct http_config http;
+    struct http_scheme_header *scheme;
+    const char **forwarders;
+    struct cu_listener *listeners;
+    size_t n_listeners;
+    PyObject *loader;           /* cunicorn._loader */
+    PyObject *app;              /* preloaded, or loaded in the worker */
+    struct cu_wsgi_types *types;
+    struct cu_wsgi *wsgi;
+    pid_t master_pid;
+    uid_t uid;                  /* --user / --group for the workers, or -1 */
+    gid_t gid;
+    int argc;                   /* the command line, for HUP */
+    char *const *argv;
+    struct cu_master_config *mc;
+    struct cu_upgrade up;       /* USR2: the start's command line and
+                                 * environment, the hand-over's state */
+    struct cu_autoreload reload;
+    struct cu_hooks hooks;      /* the config file's server hooks */
+};
+
+/* ---- config.c: the configuration, at start-up and on HUP ---- */
+
+/* Resolves the configuration (defaults < config file < GUNICORN_CMD_ARGS
+ * < command line) into h->cfg. 0 to go on; -1 to stop with *status (0
+ * after --help or --version, 2 for a usage error, 1 for a bad setting). */
+int host_resolve(struct cu_host *h, int *status);
+/* The subsystems' settings from h->cfg (the parser's, the master's). 0 or
+ * -1 (reported). */
+int host_settings(struct cu_host *h);
+void host_settings_free(struct cu_host *h);
+/* The master's settings into h->mc, once the master has one. */
+void host_master_settings(struct cu_host *h);
+/* HUP (cu_master_ops.reload): the configuration resolved again. */
+int host_reconfigure(void *arg);
+
+/* ---- process.c: the processes ---- */
+
+int host_resolve_ids(struct cu_host *h);
+int host_drop_privileges(const struct cu_host *h);
+int host_daemonize(void);
+/* "cunicorn: ROLE [NAME]". */
+void host_title(const struct cu_host *h, const char *role);
+void host_environ_sync(void);
+void host_freeze_gc(void);
+/* The master's callbacks around fork, USR1 and the stop. */
+void host_before_fork(void *arg);
+void host_after_fork_parent(void *arg);
+void host_after_fork_child(void *arg);
+void host_reopen_logs(void *arg);
+void host_close_listeners(void *arg);
+
+/* ---- app.c: importing the application ---- */
+
+/* Loads the app into h->app: 0, or the exit status (3 or 4), logged. */
+int host_load_app(struct cu_host *h);
+/* The same, but a SyntaxError is left set (for --reload): 0 or -1. */
+int host_import_app(struct cu_host *h);
+/* After host_import_app failed: logs why, returns the exit status. */
+int host_load_failed(struct cu_host *h);
+
+/* ---- reloader.c: --reload's Python side, in a worker ---- */
+
+/* Loads the app if needed, and starts watching its files. 0, or the exit
+ * status of a failed load. */
+int host_start_reloader(struct cu_host *h);
+
+/* ---- hookpoints.c: where Gunicorn's server hooks are called ---- */
+
+int host_hooks_start(struct cu_host *h);
+int host_master_hook(void *arg, int which, pid_t pid, int age, int old);
+int host_hooks_worker_start(struct cu_host *h, int age);
+int host_hooks_worker_ready(struct cu_host *h);
+void host_hooks_worker_exit(struct cu_host *h);
+int host_serve_hooked(struct cu_host *h, struct cu_request *q);
+
+/* ---- worker.c: a worker's start, and the GIL hand-off ---- */
+
+int host_worker_main(void *arg, int age, struct cu_worker_slot *slot);
+
+/* ---- main.c ---- */
+
+/* _cunicorn.main(argv): runs the server; its exit status as an int. */
+PyObject *cu_host_main(PyObject *args, struct cu_wsgi_types *types);
+
+/* ---- interrupt.c: --request-timeout in a pool thread ---- */
+
+/* A pool thread registers itself once, with the GIL. */
+void host_thread_register(void);
+/* With the GIL, around the app: begin (1) or end (0) a request. */
+void host_in_app(int in);
+/* cu_worker_env.interrupt: RequestTimeout raised in that thread. */
+void host_interrupt(void *arg, unsigned long thread);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * main(): the start-up sequence, from the command line to the master's
+ * loop, and what is released after it. The configuration is config.c's;
+ * the master is plain C (src/master/), called back here for what needs
+ * the interpreter (process.c, worker.c, hookpoints.c).
+ */
+#include "host/host.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/proctitle.h"
+#include "cu_version.h"
+#include "host/report.h"
+#include "net/listeners.h"
+
+/* The logs, and --capture-output. 0 or -1 (reported). */
+static int open_logs(struct cu_host *h)
+{
+    char err[512];
+
+    if (cu_log_open(h->cfg.errorlog, h->cfg.accesslog, h->cfg.loglevel, err,
+                    sizeof(err)) < 0 ||
+        cu_access_format_set(h->cfg.access_log_format, err, sizeof(err)) < 0) {
+        cu_report_error("Error: %s", err);
+        return -1;
+    }
+    cu_report_to_log();
+    /* --capture-output: the process's own stdout and stderr go to the
+     * error log file (not when that is stderr already) */
+    if (h->cfg.capture_output && strcmp(h->cfg.errorlog, "-") != 0 &&
+        cu_log_capture() < 0) {
+        cu_report_error("Error: --capture-output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --env, --chdir, --pythonpath. 0 or -1 (reported). */
+static int set_environment(struct cu_host *h)
+{
+    PyObject *r;
+
+    for (size_t i = 0; i < h->cfg.raw_env.n; i++)
+        if (putenv(h->cfg.raw_env.v[i]) != 0) {
+            cu_report_error("Error: --env %s: %s", h->cfg.raw_env.v[i], strerror(errno));
+            return -1;
+        }
+    r = PyObject_CallMethod(h->loader, "setup_paths", "zz", h->cfg.chdir, h->cfg.pythonpath);
+    if (!r) {
+        cu_report_exception("Error: --chdir/--pythonpath");
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* The master's side of the start, once the configuration is known:
+ * returns the process's exit status. */
+static int run(struct cu_host *h)
+{
+    struct cu_master_config mc;
+    struct cu_master_ops ops = {host_worker_main, host_before_fork, host_after_fork_parent,
+                                host_after_fork_child, host_reconfigure, host_reopen_logs,
+                                host_close_listeners, host_master_hook};
+
+    if (!h->cfg.app) {
+        cu_report_error("Error: No application module specified.");
+        return 1;
+    }
+    if (host_settings(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
+        return 1;
+    if (h->cfg.check_config || h->cfg.print_config) {
+        if (h->cfg.print_config)
+            cu_config_print(&h->cfg, stdout);
+        return host_load_app(h) == 0 ? 0 : 1;
+    }
+    if (host_resolve_ids(h) < 0)
+        return 1;
+    if (h->cfg.daemon && getenv("NOTIFY_SOCKET"))
+        fprintf(stderr, "Warning: you shouldn't specify `daemon = True` when "
+                "launching by systemd with `Type = notify`\n");  /* as Gunicorn */
+    /* A USR2 child stays under its old master (already detached). */
+    if (h->cfg.daemon && !getenv("GUNICORN_FD") && host_daemonize() < 0)
+        return 1;
+    if (cu_proctitle_init() < 0)
+        cu_log(CU_DEBUG, "No process titles: the argv area was not found");
+    host_title(h, "master");
+    umask((mode_t)h->cfg.umask);
+    cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
+    if (host_hooks_start(h) < 0 ||
+        cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
+                          (const char *const *)h->cfg.bind.v, h->cfg.bind.n,
+                          h->cfg.backlog, h->cfg.reuse_port) < 0)
+        return 1;
+    host_environ_sync();
+    cu_log(CU_INFO, "Using worker: %s", h->worker_class->name);
+    if (h->cfg.preload_app) {
+        int rc = host_load_app(h);
+        if (rc)
+            return rc;
+        if (h->cfg.reload)
+            cu_log(CU_WARNING, "--reload with --preload: the workers restart "
+                   "when a file changes, but they are forked from this master, "
+                   "which keeps the code it preloaded; only modules the "
+                   "workers import themselves are loaded anew");
+    }
+    host_freeze_gc();
+    h->master_pid = getpid();
+    memset(&mc, 0, sizeof(mc));
+    h->mc = &mc;
+    host_master_settings(h);
+    h->up.listeners = &h->listeners;
+    h->up.n_listeners = &h->n_listeners;
+    mc.upgrade = &h->up;
+    return cu_master_run(&mc, &ops, h);
+}
+
+/* For USR2: the same interpreter runs `-m cunicorn` with these arguments
+ * again, in the environment and directory of now (before --env and
+ * --chdir apply). 0, or -1 with a Python exception set. */
+static int capture_start(struct cu_host *h)
+{
+    PyObject *exe = PySys_GetObject("executable");  /* borrowed */
+    const char *head[] = {NULL, "-m", "cunicorn"};
+    char err[256];
+
+    if (exe && PyUnicode_Check(exe) && !(head[0] = PyUnicode_AsUTF8(exe)))
+        return -1;
+    if (cu_upgrade_capture(&h->up, head, 3, h->argc, h->argv, err, sizeof(err)) < 0) {
+        PyErr_Format(PyExc_OSError, "cunicorn: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* After the master's loop (or a start that failed): what it held. */
+static void release(struct cu_host *h)
+{
+    /* The socket files stay while another master (USR2) or systemd holds
+     * the same sockets. */
+    int unlink = !h->up.n_systemd && !h->up.parent && !h->up.child && !h->cfg.reuse_port;
+
+    for (size_t i = 0; i < h->n_listeners; i++)
+        cu_listener_close(&h->listeners[i], unlink);
+    cu_upgrade_release(&h->up);
+    free(h->listeners);
+    host_settings_free(h);
+    cu_config_free(&h->cfg);
+    cu_config_free(&h->previous);
+    cu_hooks_clear(&h->hooks);
+    Py_XDECREF(h->app);
+}
+
+/* _cunicorn.main(argv): the server, to its exit status. */
+PyObject *cu_host_main(PyObject *args, struct cu_wsgi_types *types)
+{
+    struct cu_host h;
+    PyObject *list, *loader;
+    char **argv;
+    Py_ssize_t argc;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "O!:main", &PyList_Type, &list))
+        return NULL;
+    loader = PyImport_ImportModule("cunicorn._loader");
+    if (!loader)
+        return NULL;
+    argc = PyList_GET_SIZE(list);
+    argv = PyMem_Calloc((size_t)argc + 1, sizeof(char *));
+    if (!argv) {
+        Py_DECREF(loader);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < argc; i++) {
+        PyObject *a = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_Check(a) || !(argv[i] = (char *)PyUnicode_AsUTF8(a))) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "arguments must be str");
+            PyMem_Free(argv);
+            Py_DECREF(loader);
+            return NULL;
+        }
+    }
+    memset(&h, 0, sizeof(h));
+    h.loader = loader;
+    h.types = types;
+    h.argc = (int)argc;
+    h.argv = argv;
+    if (capture_start(&h) < 0) {
+        PyMem_Free(argv);
+        Py_DECREF(loader);
+        return NULL;
+    }
+    if (host_resolve(&h, &rc) == 0)
+        rc = run(&h);
+    fflush(stdout);
+    release(&h);
+    Py_DECREF(loader);
+    PyMem_Free(argv);
+    return PyLong_FromLong(rc);
+}

@@ -1,0 +1,28 @@
+/*
+ * How the host reports what went wrong: one way for every start-up error
+ * and every Python exception. Before the logs are open the words go to
+ * stderr as they are (Gunicorn's "Error: ..." lines, a traceback as
+ * Python prints it); once they are open (cu_report_to_log), to the error
+ * log -- during a HUP, stderr may be /dev/null.
+ */
+#ifndef CU_HOST_REPORT_H
+#define CU_HOST_REPORT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* From now on, reports go to the error log (cu_log_open has run). */
+void cu_report_to_log(void);
+
+/* One error line: "Error: ..." on stderr, or an ERROR line in the log. */
+void cu_report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The current Python exception: `what`, then its traceback whole (a log
+ * line has a cap, a traceback must not lose its end). Clears it. */
+void cu_report_exception(const char *what);
+
+/* A Python string as UTF-8 for a message: never NULL ("?" when it cannot
+ * be had, the error cleared). */
+const char *cu_report_text(PyObject *s);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * A worker's life, after the master's fork: its title, hooks, signals and
+ * ids, faulthandler, the app (unless preloaded), the bridge, then the
+ * worker class's loop (src/worker/class.h) without the GIL. And the GIL
+ * hand-off: the loop calls serve() without it, for each request.
+ */
+#include "host/host.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "cu_version.h"
+#include "host/report.h"
+
+/* The thread state of the thread that serves, while it runs without the
+ * GIL: the worker's main thread, or a pool thread. */
+static _Thread_local PyThreadState *tls_ts;
+
+/* cu_worker_env.serve: takes the GIL for the length of one request. */
+static int serve(void *arg, struct cu_request *q)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    PyEval_RestoreThread(tls_ts);
+    host_in_app(1);
+    if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])
+        rc = host_serve_hooked(h, q);
+    else
+        rc = cu_wsgi_serve(h->wsgi, q, NULL);
+    host_in_app(0);
+    tls_ts = PyEval_SaveThread();
+    return rc;
+}
+
+/* A pool thread, before its first request: a thread state of its own,
+ * kept for the thread's life (the process exits under it). */
+static void thread_start(void *arg)
+{
+    (void)arg;
+    (void)PyGILState_Ensure();
+    host_thread_register();
+    tls_ts = PyEval_SaveThread();
+}
+
+/* A pool thread, before it closes a connection the bridge kept objects
+ * on. */
+static void conn_free(void *arg, struct cu_conn *c)
+{
+    struct cu_host *h = arg;
+
+    PyEval_RestoreThread(tls_ts);
+    cu_wsgi_conn_free(h->wsgi, c);
+    tls_ts = PyEval_SaveThread();
+}
+
+/* The signal a threaded worker raises on a thread stuck past --timeout:
+ * faulthandler, registered for it, writes that thread's Python stack. */
+static int dump_signal(void)
+{
+    return SIGRTMIN + 1;
+}
+
+/* Beyond Gunicorn: when the master aborts a frozen worker, the Python
+ * stack of every thread goes to the error log first (faulthandler's dump
+ * is signal-safe), then the worker's own handler runs. sync's
+ * --request-timeout: SIGALRM raises RequestTimeout in the app. */
+static void stacks_and_alarms(struct cu_host *h, int threads)
+{
+    PyObject *r = PyObject_CallMethod(h->loader, "dump_stacks", "ii", cu_log_error_fd(),
+                                      threads ? dump_signal() : 0);
+
+    if (r && !threads && h->cfg.request_timeout > 0) {
+        Py_DECREF(r);
+        r = PyObject_CallMethod(h->loader, "request_alarm", NULL);
+    }
+    if (!r)
+        cu_report_exception("faulthandler");
+    Py_XDECREF(r);
+}
+
+/* The bridge for the loaded app. 0, or -1 (logged). */
+static int start_bridge(struct cu_host *h, int threads)
+{
+    struct cu_wsgi_opts opts = {0};
+
+    opts.multiprocess = h->cfg.workers > 1;
+    opts.multithread = threads;
+    opts.errors_fd = cu_log_error_fd();
+    opts.sendfile = h->cfg.sendfile;
+    opts.server_software = "cunicorn/" CU_VERSION;
+    h->wsgi = cu_wsgi_new(h->app, h->types, &opts);
+    if (!h->wsgi) {
+        cu_report_exception("Exception in worker process");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the worker class's loop is given. */
+static void worker_env(struct cu_host *h, struct cu_worker_env *env,
+                       struct cu_worker_slot *slot, int threads)
+{
+    memset(env, 0, sizeof(*env));
+    env->listeners = h->listeners;
+    env->n_listeners = h->n_listeners;
+    env->http = &h->http;
+    env->proxy = strcmp(h->cfg.proxy_protocol, "off") == 0 ? HTTP_PROXY_OFF
+                 : strcmp(h->cfg.proxy_protocol, "v1") == 0 ? HTTP_PROXY_V1
+                 : strcmp(h->cfg.proxy_protocol, "v2") == 0 ? HTTP_PROXY_V2
+                                                            : HTTP_PROXY_AUTO;
+    env->timeout = h->cfg.timeout;
+    env->graceful_timeout = h->cfg.graceful_timeout;
+    env->max_requests = h->cfg.max_requests;
+    if (env->max_requests > 0 && h->cfg.max_requests_jitter > 0) {
+        /* Gunicorn's: max_requests + randint(0, jitter), per worker */
+        srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+        env->max_requests += (int)(random() % ((long)h->cfg.max_requests_jitter + 1));
+    }
+    env->keepalive = h->cfg.keepalive;
+    env->worker_connections = h->cfg.worker_connections;
+    env->threads = h->cfg.threads;
+    env->buffer_body = (size_t)h->cfg.buffer_body;
+    env->dump_signal = threads ? dump_signal() : 0;
+    env->thread_start = thread_start;
+    env->conn_free = conn_free;
+    env->interrupt = host_interrupt;
+    env->request_timeout = h->cfg.request_timeout;
+    env->allow = (const char *const *)h->cfg.forwarded_allow_ips.v;
+    env->n_allow = h->cfg.forwarded_allow_ips.n;
+    env->proxy_allow = (const char *const *)h->cfg.proxy_allow_ips.v;
+    env->n_proxy_allow = h->cfg.proxy_allow_ips.n;
+    env->serve = serve;
+    env->app = h;
+    env->slot = slot;
+    env->ppid = h->master_pid;  /* not getppid(): the master may be gone */
+}
+
+/* Up to the loop; returns its exit status. */
+static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
+{
+    const struct cu_worker_class *k = h->worker_class;
+    int threads = (k->flags & CU_WC_THREADS) != 0, rc;
+    struct cu_worker_env env;
+
+    host_title(h, "worker");
+    if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0 ||
+        host_drop_privileges(h) < 0)
+        return CU_EXIT_WORKER_BOOT;
+    stacks_and_alarms(h, threads);
+    if (h->cfg.reload && (rc = host_start_reloader(h)) != 0)
+        return rc;
+    if (!h->app) {
+        if ((rc = host_load_app(h)) != 0)
+            return rc;
+        host_freeze_gc();  /* what the import made lives as long as we do */
+    }
+    if (start_bridge(h, threads) < 0 || host_hooks_worker_ready(h) < 0)
+        return CU_EXIT_WORKER_BOOT;
+    slot->booted = 1;
+    worker_env(h, &env, slot, threads);
+    tls_ts = PyEval_SaveThread();
+    rc = k->run(&env);
+    /* a pool is still running: no GIL again, but for worker_exit */
+    if (!threads || h->hooks.fn[CU_H_WORKER_EXIT])
+        PyEval_RestoreThread(tls_ts);
+    return rc;
+}
+
+/* cu_master_ops.worker_main: a worker's life; worker_exit(server,
+ * worker) on every way out. */
+int host_worker_main(void *arg, int age, struct cu_worker_slot *slot)
+{
+    struct cu_host *h = arg;
+    int rc = worker_run(h, age, slot);
+
+    host_hooks_worker_exit(h);
+    return rc;
+}

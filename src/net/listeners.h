@@ -1,0 +1,25 @@
+/*
+ * The server's listening sockets, as the master opens them at start-up:
+ * the ones handed over (by systemd, or by an old master on USR2) are
+ * adopted, and stand in for the binds they match, as Gunicorn's do
+ * (docs/compat.md, "Binary upgrade and inherited sockets"); the other
+ * binds are opened. Plain C.
+ */
+#ifndef CU_NET_LISTENERS_H
+#define CU_NET_LISTENERS_H
+
+#include <stddef.h>
+
+#include "net/listen.h"
+
+/*
+ * Opens the listeners for bind[0..n_bind) into *out (malloc'd, *n of
+ * them), each logged as "Listening at: ...". *n_systemd: how many came
+ * from systemd (0 when none). 0, or -1 with the reason logged; what was
+ * opened is in *out either way, for cu_listener_close.
+ */
+int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
+                      const char *const *bind, size_t n_bind, int backlog,
+                      int reuse_port);
+
+#endif

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config/settings.h"
+#include "core/access.h"
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"

@@ -2,6 +2,7 @@
  * Tests for src/core/log.c: the error log, the access log and reopen.
  * Everything is written under a mkdtemp() directory, removed at the end.
  */
+#include "core/access.h"
 #include "core/log.h"
 #include "../lib/tap.h"
 

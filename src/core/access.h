@@ -1,7 +1,7 @@
 /*
  * The access log, written by C: one line per request, built from
- * Gunicorn's access_log_format atoms, e.g. with the default format
- *   127.0.0.1 - - [02/Dec/2026:03:04:05 +0000] "GET / HTTP/1.1" 200 2 "-" "curl/8.0"
+ * Gunicorn's access_log_format atoms; with the default format
+ *   127.0.0.1 - - [02/Dec/2026:03:04:05 +0000] "GET / HTTP/1.1" 200 2 "-" "-"
  * Plain C; each line is written with a single write(2) so lines from
  * several processes sharing a file do not interleave.
  *

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/access.h"
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"

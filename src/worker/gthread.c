@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/access.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ev/poller.h"

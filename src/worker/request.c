@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/log.h"
+#include "core/access.h"
 #include "net/allow.h"
 
 volatile sig_atomic_t cu_request_armed;

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/access.h"
 #include "core/log.h"
 
 #define LINGER_LIMIT 65536  /* a graceful close drops this much at most */

@@ -1,0 +1,97 @@
+"""-k: every name Gunicorn users write for a worker class resolves through
+the one table of classes (src/worker/classes.c). The built classes serve
+under each of their names; the ones not built yet are refused at start
+with a message that names them; an unknown name is refused as Gunicorn
+refuses it."""
+
+import http.client
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import APPS, ROOT
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([str(ROOT / "cunicorn")] + list(args), cwd=APPS,
+                          capture_output=True, text=True, timeout=30, env=env)
+
+
+def get_environ(srv):
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", "/")
+    r = c.getresponse()
+    assert r.status == 200
+    out = json.loads(r.read())
+    c.close()
+    return out["environ"]
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("sync", "sync"),
+    ("#sync", "sync"),
+    ("egg:gunicorn", "sync"),
+    ("egg:gunicorn#sync", "sync"),
+    ("gunicorn.workers.sync.SyncWorker", "sync"),
+    ("gthread", "gthread"),
+    ("egg:gunicorn#gthread", "gthread"),
+    ("gunicorn.workers.gthread.ThreadWorker", "gthread"),
+])
+def test_built_classes_under_each_name(server, name, cls):
+    srv = server("-k", name)
+    assert "Using worker: %s" % cls in srv.text()
+    env = get_environ(srv)
+    assert env["wsgi.multithread"] is (cls == "gthread")
+
+
+def test_sync_with_threads_is_gthread(server):
+    srv = server("-k", "sync", "--threads", "2")
+    assert "Using worker: gthread" in srv.text()
+    assert get_environ(srv)["wsgi.multithread"] is True
+
+
+def test_class_from_a_config_file(server, tmp_path):
+    conf = tmp_path / "k.conf.py"
+    conf.write_text('worker_class = "gunicorn.workers.gthread.ThreadWorker"\n')
+    srv = server("-c", str(conf))
+    assert "Using worker: gthread" in srv.text()
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("gevent", "gevent"),
+    ("gevent_wsgi", "gevent"),
+    ("gevent_pywsgi", "gevent"),
+    ("egg:gunicorn#gevent", "gevent"),
+    ("gunicorn.workers.ggevent.GeventWorker", "gevent"),
+    ("gunicorn.workers.ggevent.GeventPyWSGIWorker", "gevent"),
+    ("eventlet", "eventlet"),
+    ("gunicorn.workers.geventlet.EventletWorker", "eventlet"),
+    ("tornado", "tornado"),
+    ("gunicorn.workers.gtornado.TornadoWorker", "tornado"),
+    ("asgi", "asgi"),
+    ("gunicorn.workers.gasgi.ASGIWorker", "asgi"),
+    ("uvicorn.workers.UvicornWorker", "asgi"),
+    ("uvicorn.workers.UvicornH11Worker", "asgi"),
+])
+def test_classes_not_built_yet_are_refused_by_name(name, cls):
+    r = run_cli("-b", "127.0.0.1:0", "-k", name, "echo:app")
+    assert r.returncode == 1, r.stderr
+    assert "worker class %s" % name in r.stderr, r.stderr
+    assert "not built yet" in r.stderr and cls in r.stderr, r.stderr
+    assert "Listening at" not in r.stderr  # refused before anything opened
+
+
+def test_not_built_yet_from_the_environment():
+    env = dict(os.environ, GUNICORN_CMD_ARGS="-k uvicorn.workers.UvicornWorker")
+    r = run_cli("-b", "127.0.0.1:0", "echo:app", env=env)
+    assert r.returncode == 1 and "not built yet" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name", ["fork", "egg:other#sync", "gunicorn.workers.sync",
+                                  "egg:gunicorn#"])
+def test_unknown_class_is_refused(name):
+    r = run_cli("-b", "127.0.0.1:0", "-k", name, "echo:app")
+    assert r.returncode == 1, r.stderr
+    assert "class uri '%s' invalid or not found" % name in r.stderr, r.stderr

@@ -452,7 +452,9 @@ def test_user_and_group(server):
     srv = server("--user", "nobody", "--group", group, "--preload")
     assert status_ids(srv.proc.pid) == (0, 0)          # the master keeps its ids
     worker = children(srv.proc.pid)[0]
-    assert status_ids(worker) == (nobody.pw_uid, nobody.pw_gid)
+    # "Booting worker" is logged before the worker takes on its ids
+    wait_for(lambda: status_ids(worker) == (nobody.pw_uid, nobody.pw_gid),
+             what="the worker to take on nobody's ids")
     assert echo(srv)["pid"] == worker
     r = run_cli("-b", "127.0.0.1:0", "--user", "no-such-user-here", "echo:app")
     assert r.returncode == 1 and "no such user" in r.stderr

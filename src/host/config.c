@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/errbuf.h"
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"
@@ -73,7 +74,7 @@ static int set_from_python(struct cu_config *c, const struct cu_setting *s,
         return 0;
     }
     if (PyCallable_Check(v) && !PyUnicode_Check(v)) {
-        snprintf(err, errlen, "Invalid value for %s: a callable", s->name);
+        cu_seterr(err, errlen, "Invalid value for %s: a callable", s->name);
         return -1;
     }
     if (!(str = PyObject_Str(v)))
@@ -92,7 +93,7 @@ static int read_config_file(struct cu_host *h, const char *path)
     names = PyObject_CallMethod(h->loader, "read_config", "s", path);
     if (!names) {
         char what[600];
-        snprintf(what, sizeof(what), "Failed to read config file: %s", path);
+        (void)snprintf(what, sizeof(what), "Failed to read config file: %s", path);
         cu_report_exception(what);
         return -1;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
 #include "host/report.h"
@@ -73,7 +74,7 @@ static void exception_text(const char *name, char *err, size_t errlen)
     PyErr_NormalizeException(&t, &v, &tb);
     if (v)
         s = PyObject_Str(v);
-    snprintf(err, errlen, "Invalid value for %s: %s", name, cu_report_text(s));
+    cu_seterr(err, errlen, "Invalid value for %s: %s", name, cu_report_text(s));
     Py_XDECREF(s);
     Py_XDECREF(t);
     Py_XDECREF(v);
@@ -276,7 +277,7 @@ int cu_hooks_call(struct cu_hooks *h, int which, PyObject *args)
         Py_XDECREF(args);
         return 0;
     }
-    snprintf(what, sizeof(what), "Exception in %s hook", hook_names[which]);
+    (void)snprintf(what, sizeof(what), "Exception in %s hook", hook_names[which]);
     if (!args) {
         cu_report_exception(what);
         return -1;

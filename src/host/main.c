@@ -83,7 +83,7 @@ static int run(struct cu_host *h)
     if (host_resolve_ids(h) < 0)
         return 1;
     if (h->cfg.daemon && getenv("NOTIFY_SOCKET"))
-        fprintf(stderr, "Warning: you shouldn't specify `daemon = True` when "
+        (void)fprintf(stderr, "Warning: you shouldn't specify `daemon = True` when "
                 "launching by systemd with `Type = notify`\n");  /* as Gunicorn */
     /* A USR2 child stays under its old master (already detached). */
     if (h->cfg.daemon && !getenv("GUNICORN_FD") && host_daemonize() < 0)
@@ -199,7 +199,7 @@ PyObject *cu_host_main(PyObject *args, struct cu_wsgi_types *types)
     }
     if (host_resolve(&h, &rc) == 0)
         rc = run(&h);
-    fflush(stdout);
+    (void)fflush(stdout);
     release(&h);
     Py_DECREF(loader);
     PyMem_Free(argv);

@@ -17,7 +17,8 @@
 #include "core/proctitle.h"
 #include "host/report.h"
 
-/* --user and --group: a name or a number; -1 when unset. */
+/* --user and --group: a name or a number; -1 when unset. The master
+ * runs no other thread yet: getpwnam and friends are safe here. */
 int host_resolve_ids(struct cu_host *h)
 {
     const char *u = h->cfg.user, *g = h->cfg.group;
@@ -27,6 +28,7 @@ int host_resolve_ids(struct cu_host *h)
     h->gid = (gid_t)-1;
     if (u && *u) {
         unsigned long v = strtoul(u, &end, 10);
+        /* cppcheck-suppress [getpwnamCalled, getpwuidCalled] */
         struct passwd *pw = *end ? getpwnam(u) : getpwuid((uid_t)v);
         if (!*end && !pw) {
             h->uid = (uid_t)v;
@@ -41,6 +43,7 @@ int host_resolve_ids(struct cu_host *h)
     }
     if (g && *g) {
         unsigned long v = strtoul(g, &end, 10);
+        /* cppcheck-suppress getgrnamCalled */
         struct group *gr = *end ? getgrnam(g) : NULL;
         if (!*end) {
             h->gid = (gid_t)v;
@@ -61,6 +64,7 @@ int host_drop_privileges(const struct cu_host *h)
 {
     if (h->gid != (gid_t)-1) {
         if (h->cfg.initgroups && h->cfg.user) {
+            /* cppcheck-suppress getpwuidCalled ; the worker's one thread */
             struct passwd *pw = getpwuid(h->uid);
             if (pw && initgroups(pw->pw_name, h->gid) < 0) {
                 cu_log(CU_ERROR, "initgroups(%s): %s", pw->pw_name, strerror(errno));
@@ -101,7 +105,7 @@ int host_daemonize(void)
             return -1;
         }
     }
-    fflush(NULL);
+    (void)fflush(NULL);
     fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
         cu_report_error("Error: --daemon: /dev/null: %s", strerror(errno));

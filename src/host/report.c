@@ -27,7 +27,7 @@ void cu_report_error(const char *fmt, ...)
     if (to_log)
         cu_log(CU_ERROR, "%s", msg);
     else
-        fprintf(stderr, "%s\n", msg);
+        (void)fprintf(stderr, "%s\n", msg);
 }
 
 const char *cu_report_text(PyObject *s)
@@ -76,9 +76,9 @@ void cu_report_exception(const char *what)
         if (s)
             (void)cu_write_all(cu_log_error_fd(), s, (size_t)n);
     } else {
-        fflush(stdout);
-        fprintf(stderr, "%s\n", what);
-        fflush(stderr);
+        (void)fflush(stdout);
+        (void)fprintf(stderr, "%s\n", what);
+        (void)fflush(stderr);
         if (s)
             (void)cu_write_all(STDERR_FILENO, s, (size_t)n);
     }

@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,6 +41,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ev/poller.h"
+#include "ev/timers.h"
 #include "net/allow.h"
 
 #define ACCEPT_BATCH 16
@@ -63,13 +65,6 @@ enum state {
     ST_LINGER   /* response sent, write side shut, dropping input */
 };
 
-struct gconn;
-
-struct glist {
-    struct gconn *first, *last;
-    atomic_int n;             /* changed under the lock, read without it */
-};
-
 struct gconn {
     enum kind kind;           /* SRC_CONN; first, as in struct glisten */
     enum state state;
@@ -82,11 +77,9 @@ struct gconn {
     int close_after;          /* ST_WRITE: close once the queue is sent */
     int proxy_done;
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
-    long long deadline;       /* ms, while in a list */
     long long born_ms;        /* accepted at */
     /* under the worker's lock: */
-    struct glist *list;
-    struct gconn *prev, *next;
+    struct cu_timer timer;    /* in the timer list of its state, while parked */
     int expired;              /* the main thread timed it out */
 };
 
@@ -121,7 +114,7 @@ struct gworker {
     int timeout_ms;           /* --timeout (0: an hour) */
     size_t head_max, body_max;
     pthread_mutex_t lock;     /* guards the lists, parked, gconn.list/expired */
-    struct glist idle, head, linger;
+    struct cu_timers idle, head, linger;
     int parked;               /* listeners left unarmed at the cap */
     atomic_int nconns;
     atomic_int served;
@@ -130,62 +123,28 @@ struct gworker {
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
 
-/* Inserts g by deadline, searching from the end: new entries are mostly
- * the latest. */
-static void list_insert(struct glist *l, struct gconn *g)
-{
-    struct gconn *at = l->last;
-
-    while (at && at->deadline > g->deadline)
-        at = at->prev;
-    g->prev = at;
-    g->next = at ? at->next : l->first;
-    if (g->next)
-        g->next->prev = g;
-    else
-        l->last = g;
-    if (at)
-        at->next = g;
-    else
-        l->first = g;
-    g->list = l;
-    l->n++;
-}
-
-static void list_remove(struct gconn *g)
-{
-    struct glist *l = g->list;
-
-    if (!l)
-        return;
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        l->first = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
-    else
-        l->last = g->prev;
-    g->prev = g->next = NULL;
-    g->list = NULL;
-    l->n--;
-}
-
 /* Times g out: its owner is the poller, so wake it with a shutdown and
  * let the thread that gets the event close it. */
 static void expire(struct gconn *g)
 {
-    list_remove(g);
+    cu_timers_remove(&g->timer);
     g->expired = 1;
     (void)shutdown(g->c.fd, SHUT_RDWR);
 }
 
-/* Expires what is due in l; returns the next deadline in l, or 0. */
-static long long expire_due(struct glist *l, long long now)
+static struct gconn *of_timer(struct cu_timer *t)
 {
-    while (l->first && l->first->deadline <= now)
-        expire(l->first);
-    return l->first ? l->first->deadline : 0;
+    return (struct gconn *)(void *)((char *)t - offsetof(struct gconn, timer));
+}
+
+/* Expires what is due in l; returns the next deadline in l, or 0. */
+static long long expire_due(struct cu_timers *l, long long now)
+{
+    struct cu_timer *t;
+
+    while ((t = cu_timers_due(l, now)))
+        expire(of_timer(t));
+    return cu_timers_next(l);
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -228,17 +187,17 @@ static void destroy(struct gworker *w, struct gconn *g)
 /* Puts g back in the poller, in the timer list of its state. */
 static void park(struct gworker *w, struct gconn *g)
 {
-    struct glist *l = g->state == ST_IDLE ? &w->idle
+    struct cu_timers *l = g->state == ST_IDLE ? &w->idle
                       : g->state == ST_LINGER ? &w->linger : &w->head;
 
     pthread_mutex_lock(&w->lock);
-    list_insert(l, g);
+    cu_timers_add(l, &g->timer);
     pthread_mutex_unlock(&w->lock);
     if (cu_poller_arm(w->poller, g->c.fd, g->state == ST_WRITE ? CU_EV_OUT : CU_EV_IN,
                       g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
-        list_remove(g);
+        cu_timers_remove(&g->timer);
         pthread_mutex_unlock(&w->lock);
         destroy(w, g);
     }
@@ -254,7 +213,7 @@ static void finish(struct gworker *w, struct gconn *g, int unread)
         return;
     }
     g->state = ST_LINGER;
-    g->deadline = cu_now_ms() + LINGER_MS;
+    g->timer.deadline = cu_now_ms() + LINGER_MS;
     park(w, g);
 }
 
@@ -301,14 +260,14 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     atomic_fetch_add(&w->nconns, 1);
     g->state = ST_HEAD;
     g->born_ms = cu_now_ms();
-    g->deadline = g->born_ms + w->timeout_ms;
+    g->timer.deadline = g->born_ms + w->timeout_ms;
     pthread_mutex_lock(&w->lock);
-    list_insert(&w->head, g);
+    cu_timers_add(&w->head, &g->timer);
     pthread_mutex_unlock(&w->lock);
     if (cu_poller_add(w->poller, fd, CU_EV_IN, g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
-        list_remove(g);
+        cu_timers_remove(&g->timer);
         pthread_mutex_unlock(&w->lock);
         destroy(w, g);
     }
@@ -428,7 +387,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;
-        g->deadline = cu_now_ms() + w->timeout_ms;
+        g->timer.deadline = cu_now_ms() + w->timeout_ms;
         park(w, g);
         return 0;
     }
@@ -485,11 +444,11 @@ static int next_request(struct gworker *w, struct gconn *g)
         cu_conn_shrink(&g->c);
         free(g->headers);
         g->headers = NULL;
-        g->deadline = cu_now_ms() + (long long)w->env->keepalive * 1000;
+        g->timer.deadline = cu_now_ms() + (long long)w->env->keepalive * 1000;
         park(w, g);
         return 0;
     }
-    g->deadline = cu_now_ms() + w->timeout_ms;  /* a new head */
+    g->timer.deadline = cu_now_ms() + w->timeout_ms;  /* a new head */
     return 1;
 }
 
@@ -536,7 +495,7 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                     destroy(w, g);
                     return;
                 }
-                g->deadline = cu_now_ms() + w->timeout_ms;
+                g->timer.deadline = cu_now_ms() + w->timeout_ms;
             }
             continue;
         }
@@ -600,7 +559,7 @@ static void on_conn(struct gworker *w, struct gthread *t, struct gconn *g)
 
     pthread_mutex_lock(&w->lock);
     expired = g->expired;
-    list_remove(g);
+    cu_timers_remove(&g->timer);
     pthread_mutex_unlock(&w->lock);
     if (expired)
         destroy(w, g);
@@ -767,12 +726,13 @@ static void tick(struct gworker *w, int max_sleep_ms)
         /* no keep-alive now: idle connections go at once, and so do new
          * ones that have sent nothing for a while (those just taken
          * from the backlog are read first) */
-        struct gconn *g = w->head.first, *after;
+        struct cu_timer *t = w->head.first, *after;
         while (w->idle.first)
-            expire(w->idle.first);
-        for (; g; g = after) {
+            expire(of_timer(w->idle.first));
+        for (; t; t = after) {
+            struct gconn *g = of_timer(t);
             char b;
-            after = g->next;
+            after = t->next;
             /* parked, so ours to peek at: bytes waiting mean a request
              * that a busy pool has not read yet */
             if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS &&

@@ -18,37 +18,17 @@
  * when a USR2 child takes over. A USR2 child says nothing until it is
  * promoted (its parent gone): systemd knows only one main process.
  *
- * Heartbeat: a shared anonymous mapping holds one slot per worker; a worker
- * calls cu_heartbeat() when it is alive. A worker silent for longer than
- * timeout seconds gets SIGABRT, and SIGKILL on a later tick if still there.
+ * What a worker shares with the master (its heartbeat slot, the exit
+ * codes) is master/contract.h.
  */
 #ifndef CU_MASTER_ARBITER_H
 #define CU_MASTER_ARBITER_H
 
-#include <stdint.h>
 #include <sys/types.h>
 
+#include "master/contract.h"
+
 struct cu_upgrade;
-
-#define CU_MAX_WORKERS 1024
-
-struct cu_worker_slot {
-    volatile int64_t beat_ms;   /* CLOCK_MONOTONIC ms of the last heartbeat */
-    volatile int32_t booted;    /* set by the worker once its app is loaded */
-    volatile int32_t requests;  /* served so far, for the logs */
-    char request[256];          /* the request line in progress, or "" */
-    volatile int32_t recycle;   /* set by the worker: replace me (a
-                                 * CU_RECYCLE_* reason); it keeps serving
-                                 * until the replacement is up */
-};
-
-enum {
-    CU_RECYCLE_NONE = 0,
-    CU_RECYCLE_MAX_REQUESTS,    /* --max-requests (+ jitter) served */
-    CU_RECYCLE_LIFETIME,        /* --max-worker-lifetime passed */
-    CU_RECYCLE_MEMORY,          /* --max-worker-memory exceeded */
-    CU_RECYCLE_STUCK            /* a request thread that will not return */
-};
 
 struct cu_master_ops {
     /* In the child, after fork. Returns the worker's exit status:
@@ -102,9 +82,6 @@ struct cu_master_config {
     struct cu_upgrade *upgrade;
 };
 
-#define CU_EXIT_WORKER_BOOT 3
-#define CU_EXIT_APP_LOAD 4
-
 /*
  * Runs the master until it stops. cfg is read again after every successful
  * reload (the caller may update it from ops->reload). Returns the process
@@ -114,8 +91,5 @@ struct cu_master_config {
  */
 int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
                   void *ctx);
-
-/* For workers: record liveness (cheap: one clock read, one store). */
-void cu_heartbeat(struct cu_worker_slot *slot);
 
 #endif

@@ -423,7 +423,7 @@ static void set_title(const struct server *sv, const char *role)
 /* HUP: the configuration read again, from the same command line. The new
  * workers load the app afresh (unless it was preloaded). On failure the old
  * configuration stays, and so do the old workers. */
-static int reload(void *arg)
+static int reload(void *arg, const struct cu_master_config **next)
 {
     struct server *sv = arg;
     struct cu_config old = sv->cfg;
@@ -461,6 +461,7 @@ static int reload(void *arg)
     cu_config_free(&sv->previous);
     sv->previous = old;
     master_settings(sv);
+    *next = sv->mc;
     set_title(sv, "master");  /* the new name, if it changed */
     cu_hooks_unstash(&sv->hooks, &old_hooks, 1);
     if ((sv->hooks.server || cu_hooks_any(&sv->hooks)) &&
@@ -827,7 +828,7 @@ static int serve_hooked(struct server *sv, struct cu_conn *c,
 }
 
 /* The master's hooks (cu_master_ops.hook). */
-static int master_hook(void *arg, int which, pid_t pid, int age, int old)
+static int master_hook(void *arg, int which, const struct cu_master_event *ev)
 {
     static const int hook_of[] = {
         [CU_MASTER_HOOK_WHEN_READY] = CU_H_WHEN_READY,
@@ -845,19 +846,19 @@ static int master_hook(void *arg, int which, pid_t pid, int age, int old)
 
     if (!h->fn[hk] || !h->server)
         return 0;
-    n = PyLong_FromLong(sv->mc->workers);
+    n = PyLong_FromLong(ev->workers);
     if (!n || PyObject_SetAttrString(h->server, "num_workers", n) < 0)
         PyErr_Clear();
     Py_XDECREF(n);
     switch (which) {
     case CU_MASTER_HOOK_PRE_FORK:
     case CU_MASTER_HOOK_CHILD_EXIT:
-        w = cu_hooks_worker(h, age, pid);
+        w = cu_hooks_worker(h, ev->age, ev->pid);
         args = w ? PyTuple_Pack(2, h->server, w) : NULL;
         Py_XDECREF(w);
         break;
     case CU_MASTER_HOOK_NWORKERS_CHANGED:
-        args = Py_BuildValue("(Oii)", h->server, sv->mc->workers, old);
+        args = Py_BuildValue("(Oii)", h->server, ev->workers, ev->old_workers);
         break;
     default:
         args = PyTuple_Pack(1, h->server);

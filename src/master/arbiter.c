@@ -6,7 +6,9 @@
  * Each tick the loop sleeps until a signal arrives (signals.c) or the next
  * deadline, reaps, handles the queued signals, checks what the workers'
  * slots say and their heartbeats (watch.c), then brings the number of
- * workers to cfg->workers (workers.c).
+ * workers to the one it keeps (workers.c). That number is the master's own:
+ * cfg.workers at start and after each successful HUP, changed by TTIN,
+ * TTOU and WINCH.
  */
 #include "master/internal.h"
 
@@ -27,7 +29,9 @@
 
 int cu_master_hook(struct master *m, int which, pid_t pid, int age, int old)
 {
-    return m->ops->hook != NULL ? m->ops->hook(m->ctx, which, pid, age, old) : 0;
+    struct cu_master_event ev = {pid, age, m->workers, old};
+
+    return m->ops->hook != NULL ? m->ops->hook(m->ctx, which, &ev) : 0;
 }
 
 /* ---- configuration and the signal actions ---- */
@@ -46,24 +50,29 @@ static int config_valid(const struct cu_master_config *cfg)
     return 1;
 }
 
-/* HUP: new configuration, a new generation of workers; the old ones are
+/* HUP: new configuration, its number of workers (whatever TTIN and TTOU
+ * made of the old one), a new generation of workers; the old ones are
  * retired only once every new one is up (cu_check_booted), and stay when a
  * new one cannot start (boot_failed, workers.c). */
 static void reload(struct master *m)
 {
-    struct cu_master_config saved = *m->cfg;
+    const struct cu_master_config *next = NULL;
+    int before = m->workers;
 
     cu_log(CU_INFO, "Hang up: %s", MASTER_NAME);
     if (m->ops->reload != NULL &&
-        (m->ops->reload(m->ctx) != 0 || !config_valid(m->cfg))) {
-        *m->cfg = saved;
+        (m->ops->reload(m->ctx, &next) != 0 ||
+         (next != NULL && !config_valid(next)))) {
         cu_log(CU_ERROR, "Reload failed: keeping the old configuration "
                "and workers");
         return;
     }
+    if (next != NULL)
+        m->cfg = *next;
+    m->workers = m->cfg.workers;
     if (m->ops->reopen_logs != NULL)
         m->ops->reopen_logs(m->ctx);
-    (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, saved.workers);
+    (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, before);
     (void)cu_master_hook(m, CU_MASTER_HOOK_ON_RELOAD, 0, 0, 0);
     if (cu_pidfile_restart(m) < 0)
         cu_log(CU_ERROR, "Continuing without a pidfile");
@@ -75,10 +84,10 @@ static void reload(struct master *m)
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             m->w[i].recycling = 0;
     }
-    for (int i = 0; i < m->cfg->workers; i++)
+    for (int i = 0; i < m->workers; i++)
         if (cu_spawn(m, m->next_gen) < 0)
             break;
-    if (m->cfg->workers == 0) {  /* nothing to wait for */
+    if (m->workers == 0) {  /* nothing to wait for */
         cu_retire_gen(m, m->gen, 1, CAUSE_RELOAD);
         m->gen = m->next_gen;
         m->next_gen = 0;
@@ -103,17 +112,17 @@ static void handle_signal(struct master *m, int sig)
         m->stop = STOP_QUICK;
         break;
     case SIGTTIN:
-        if (m->cfg->workers < CU_MAX_WORKERS) {
-            m->cfg->workers++;
-            (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->cfg->workers - 1);
+        if (m->workers < CU_MAX_WORKERS) {
+            m->workers++;
+            (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->workers - 1);
         } else
             cu_log(CU_WARNING, "Already at the maximum of %d workers",
                    CU_MAX_WORKERS);
         break;
     case SIGTTOU:
-        if (m->cfg->workers > 1) {
-            m->cfg->workers--;
-            (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->cfg->workers + 1);
+        if (m->workers > 1) {
+            m->workers--;
+            (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, m->workers + 1);
         }
         break;
     case SIGUSR1:
@@ -125,15 +134,15 @@ static void handle_signal(struct master *m, int sig)
         cu_reexec(m);
         break;
     case SIGWINCH: {
-        int before = m->cfg->workers;
+        int before = m->workers;
 
         /* Ours: also while a USR2 child runs, to retire these workers. */
-        if (!m->cfg->daemon && (m->up == NULL || m->up->child == 0)) {
+        if (!m->cfg.daemon && (m->up == NULL || m->up->child == 0)) {
             cu_log(CU_DEBUG, "SIGWINCH ignored. Not daemonized");
             break;
         }
         cu_log(CU_INFO, "graceful stop of workers");
-        m->cfg->workers = 0;
+        m->workers = 0;
         (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, before);
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)
@@ -154,7 +163,7 @@ static void handle_signal(struct master *m, int sig)
  */
 static void stop_workers(struct master *m, int quick)
 {
-    int64_t deadline = cu_now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    int64_t deadline = cu_now_ms() + (int64_t)m->cfg.graceful_timeout * 1000;
     int64_t left;
     char name[16];
 
@@ -221,8 +230,8 @@ static void master_loop(struct master *m)
     }
 }
 
-int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
-                  void *ctx)
+int cu_master_run(const struct cu_master_config *cfg,
+                  const struct cu_master_ops *ops, void *ctx)
 {
     struct master *m;
     int status = 1, ran = 0;
@@ -242,7 +251,8 @@ int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
         cu_log(CU_ERROR, "out of memory");
         return 1;
     }
-    m->cfg = cfg;
+    m->cfg = *cfg;
+    m->workers = cfg->workers;
     m->ops = ops;
     m->ctx = ctx;
     m->pipe_r = -1;

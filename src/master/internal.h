@@ -51,7 +51,9 @@ struct worker {
 };
 
 struct master {
-    struct cu_master_config *cfg;
+    struct cu_master_config cfg;    /* a copy: the start's, then each reload's */
+    int workers;                    /* the number kept: cfg.workers at start
+                                     * and after HUP; TTIN/TTOU/WINCH */
     const struct cu_master_ops *ops;
     void *ctx;
     struct cu_worker_slot *slots;   /* shared, CU_MAX_WORKERS */
@@ -73,7 +75,7 @@ struct master {
     int status;
     const char *reason;
     char *pidfile;                  /* the path we wrote, or NULL */
-    struct cu_upgrade *up;          /* cfg->upgrade: USR2, or NULL */
+    struct cu_upgrade *up;          /* cfg.upgrade: USR2, or NULL */
     int ready_owed;                 /* READY=1 to systemd once booted */
     int ninstalled;
     struct sigaction old_act[NHANDLED];
@@ -83,8 +85,8 @@ struct master {
 
 /* ---- arbiter.c ---- */
 
-/* A server hook, if the caller has them. pid, age: the worker's; old: for
- * NWORKERS_CHANGED. */
+/* A server hook, if the caller has them; the event carries m->workers.
+ * pid, age: the worker's; old: for NWORKERS_CHANGED. */
 int cu_master_hook(struct master *m, int which, pid_t pid, int age, int old);
 
 /* ---- signals.c ---- */
@@ -111,7 +113,7 @@ const char *cu_signame_lower(int signo, char *buf, size_t len);
 /* Forks one worker of generation gen into a free slot. Its pid, or -1
  * (logged). */
 int cu_spawn(struct master *m, int gen);
-/* Spawns up to cfg->workers, or retires the oldest extra workers. */
+/* Spawns up to m->workers, or retires the oldest extra workers. */
 void cu_manage_workers(struct master *m);
 void cu_signal_worker(struct master *m, struct worker *w, int sig);
 void cu_kill_worker(struct master *m, struct worker *w);
@@ -149,7 +151,7 @@ int cu_notify_wait_ms(const struct master *m, int ms);
 
 /* ---- reexec.c ---- */
 
-/* At start: take cfg->upgrade; say when started by a USR2. */
+/* At start: take cfg.upgrade; say when started by a USR2. */
 void cu_reexec_boot(struct master *m);
 /* USR2: start a new master on our listeners. */
 void cu_reexec(struct master *m);

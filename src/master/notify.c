@@ -52,7 +52,7 @@ void cu_notify_if_ready(struct master *m)
             return;
         booted++;
     }
-    if (booted < m->cfg->workers)
+    if (booted < m->workers)
         return;
     m->ready_owed = 0;
     notify(m, "READY=1\nSTATUS=cunicorn arbiter booted\nMAINPID=%d",

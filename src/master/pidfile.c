@@ -114,11 +114,11 @@ static char *pidfile_name(const struct master *m, const char *path)
     return p;
 }
 
-/* Writes cfg->pidfile (if any; ".2" added while a USR2 child) and
+/* Writes cfg.pidfile (if any; ".2" added while a USR2 child) and
  * remembers its path. 0 or -1. */
 int cu_pidfile_start(struct master *m)
 {
-    const char *path = m->cfg->pidfile;
+    const char *path = m->cfg.pidfile;
 
     if (path == NULL || path[0] == '\0')
         return 0;
@@ -135,7 +135,7 @@ int cu_pidfile_start(struct master *m)
     return 0;
 }
 
-/* HUP: write cfg->pidfile again (renamed over the old one when the path is
+/* HUP: write cfg.pidfile again (renamed over the old one when the path is
  * the same), and remove the old one when the path changed. */
 int cu_pidfile_restart(struct master *m)
 {

@@ -20,7 +20,7 @@
 /* At start: the hand-over's state, and a word when a USR2 started us. */
 void cu_reexec_boot(struct master *m)
 {
-    m->up = m->cfg->upgrade;
+    m->up = m->cfg.upgrade;
     if (m->up == NULL)
         return;
     m->up->child = 0;

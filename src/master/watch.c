@@ -104,18 +104,18 @@ void cu_check_recycle(struct master *m)
             continue;
         if (m->slots[i].recycle)
             reason = m->slots[i].recycle;
-        else if (m->cfg->max_worker_lifetime > 0 &&
-                 now - w->born_ms >= (int64_t)m->cfg->max_worker_lifetime * 1000)
+        else if (m->cfg.max_worker_lifetime > 0 &&
+                 now - w->born_ms >= (int64_t)m->cfg.max_worker_lifetime * 1000)
             reason = CU_RECYCLE_LIFETIME;
-        else if (m->cfg->max_worker_memory > 0 &&
-                 (rss = rss_mib(w->pid)) > m->cfg->max_worker_memory)
+        else if (m->cfg.max_worker_memory > 0 &&
+                 (rss = rss_mib(w->pid)) > m->cfg.max_worker_memory)
             reason = CU_RECYCLE_MEMORY;
         if (!reason)
             continue;
         if (reason == CU_RECYCLE_MEMORY)
             cu_log(CU_WARNING, "Worker (pid:%d) uses %ld MiB, over "
                    "--max-worker-memory %d: replacing it", (int)w->pid, rss,
-                   m->cfg->max_worker_memory);
+                   m->cfg.max_worker_memory);
         else
             cu_log(CU_INFO, "Worker (pid:%d) to be %s: starting its replacement",
                    (int)w->pid, recycle_text(reason));
@@ -134,7 +134,7 @@ void cu_check_recycle(struct master *m)
 /* Heartbeat timeouts (§2.4) and the deadlines of retiring workers. */
 void cu_murder_workers(struct master *m)
 {
-    int64_t now = cu_now_ms(), limit = (int64_t)m->cfg->timeout * 1000;
+    int64_t now = cu_now_ms(), limit = (int64_t)m->cfg.timeout * 1000;
 
     for (int i = 0; i < CU_MAX_WORKERS; i++) {
         struct worker *w = &m->w[i];
@@ -166,7 +166,7 @@ void cu_murder_workers(struct master *m)
 int cu_next_wait_ms(const struct master *m)
 {
     int64_t now = cu_now_ms(), next = now + TICK_MS;
-    int64_t limit = (int64_t)m->cfg->timeout * 1000;
+    int64_t limit = (int64_t)m->cfg.timeout * 1000;
 
     for (int i = 0; i < CU_MAX_WORKERS; i++) {
         const struct worker *w = &m->w[i];

@@ -79,7 +79,7 @@ void cu_retire(struct master *m, struct worker *w, int cause)
     if (!w->cause)
         w->cause = cause;
     w->retiring = 1;
-    w->kill_at_ms = cu_now_ms() + (int64_t)m->cfg->graceful_timeout * 1000;
+    w->kill_at_ms = cu_now_ms() + (int64_t)m->cfg.graceful_timeout * 1000;
     cu_signal_worker(m, w, SIGTERM);
 }
 
@@ -170,15 +170,15 @@ int cu_spawn(struct master *m, int gen)
     return (int)pid;
 }
 
-/* Spawns up to m->cfg->workers, or retires the oldest extra workers. */
+/* Spawns up to m->workers, or retires the oldest extra workers. */
 void cu_manage_workers(struct master *m)
 {
     int active = count_active(m);
 
     if (cu_now_ms() >= m->spawn_after_ms)
-        while (active < m->cfg->workers && cu_spawn(m, m->gen) > 0)
+        while (active < m->workers && cu_spawn(m, m->gen) > 0)
             active++;
-    while (active > m->cfg->workers) {
+    while (active > m->workers) {
         struct worker *oldest = NULL;
 
         for (int i = 0; i < CU_MAX_WORKERS; i++) {

@@ -180,13 +180,19 @@ def test_request_hooks_gthread(hooked):
     assert calls.named("worker_exit") and calls.named("on_exit")
 
 
-def test_ttin_ttou_child_exit_and_exit(hooked):
+def three_by_ttin(hooked):
+    """A server of 2 workers, then TTIN: 3, and nworkers_changed(3, 2)."""
     srv, calls = hooked()
     master = srv.proc.pid
     calls.wait("post_worker_init", 2)
     os.kill(master, signal.SIGTTIN)
     calls.wait("post_worker_init", 3)
     assert calls.named("nworkers_changed")[1][2] == ["3", "2"]
+    return srv, calls, master
+
+
+def test_ttin_ttou_child_exit_and_exit(hooked):
+    srv, calls, master = three_by_ttin(hooked)
     os.kill(master, signal.SIGTTOU)
     retired = calls.wait("child_exit")[0]
     assert calls.named("nworkers_changed")[2][2] == ["2", "3"]
@@ -212,12 +218,7 @@ def test_ttin_ttou_child_exit_and_exit(hooked):
 def test_ttin_then_hup_back_to_the_configured_count(hooked):
     """TTIN changes the master's number of workers, not the configuration:
     HUP goes back to the configured number, and the hooks see each one."""
-    srv, calls = hooked()
-    master = srv.proc.pid
-    calls.wait("post_worker_init", 2)
-    os.kill(master, signal.SIGTTIN)
-    calls.wait("post_worker_init", 3)
-    assert calls.named("nworkers_changed")[1][2] == ["3", "2"]
+    srv, calls, master = three_by_ttin(hooked)
     old = sorted(c[1] for c in calls.named("post_worker_init"))
     os.kill(master, signal.SIGHUP)
     assert calls.wait("on_reload")[0][2] == ["2"]

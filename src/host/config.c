@@ -244,12 +244,10 @@ static int http_settings(struct cu_host *h)
     return 0;
 }
 
-void host_master_settings(struct cu_host *h)
+static void master_settings(struct cu_host *h)
 {
-    struct cu_master_config *mc = h->mc;
+    struct cu_master_config *mc = &h->master;
 
-    if (!mc)
-        return;  /* before the master runs */
     mc->workers = h->cfg.workers;
     mc->timeout = h->cfg.timeout;
     mc->graceful_timeout = h->cfg.graceful_timeout;
@@ -279,7 +277,7 @@ int host_settings(struct cu_host *h)
         cu_report_error("cunicorn: out of memory");
         return -1;
     }
-    host_master_settings(h);
+    master_settings(h);
     return 0;
 }
 
@@ -300,7 +298,7 @@ void host_settings_free(struct cu_host *h)
  * workers load the app afresh (unless it was preloaded). On failure the
  * old configuration stays, and so do the old workers.
  */
-int host_reconfigure(void *arg)
+int host_reconfigure(void *arg, const struct cu_master_config **next)
 {
     struct cu_host *h = arg;
     struct cu_config old = h->cfg;
@@ -327,6 +325,7 @@ int host_reconfigure(void *arg)
         h->forwarders = old_fwd;
         h->http = old_http;
         h->worker_class = old_class;
+        master_settings(h);
         return -1;
     }
     /* what was in use until now: the parser's arrays go now (the master
@@ -344,7 +343,8 @@ int host_reconfigure(void *arg)
     host_title(h, "master");  /* the new name, if it changed */
     cu_hooks_unstash(&h->hooks, &old_hooks, 1);
     if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&
-        cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->mc->workers) < 0)
+        cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->cfg.workers) < 0)
         cu_report_exception("Exception while making the server object for the hooks");
+    *next = &h->master;
     return 0;
 }

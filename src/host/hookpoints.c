@@ -31,7 +31,7 @@ int host_hooks_start(struct cu_host *h)
 }
 
 /* The master's hooks (cu_master_ops.hook). */
-int host_master_hook(void *arg, int which, pid_t pid, int age, int old)
+int host_master_hook(void *arg, int which, const struct cu_master_event *ev)
 {
     static const int hook_of[] = {
         [CU_MASTER_HOOK_WHEN_READY] = CU_H_WHEN_READY,
@@ -49,19 +49,19 @@ int host_master_hook(void *arg, int which, pid_t pid, int age, int old)
 
     if (!k->fn[hk] || !k->server)
         return 0;
-    n = PyLong_FromLong(h->mc->workers);
+    n = PyLong_FromLong(ev->workers);
     if (!n || PyObject_SetAttrString(k->server, "num_workers", n) < 0)
         PyErr_Clear();
     Py_XDECREF(n);
     switch (which) {
     case CU_MASTER_HOOK_PRE_FORK:
     case CU_MASTER_HOOK_CHILD_EXIT:
-        w = cu_hooks_worker(k, age, pid);
+        w = cu_hooks_worker(k, ev->age, ev->pid);
         args = w ? PyTuple_Pack(2, k->server, w) : NULL;
         Py_XDECREF(w);
         break;
     case CU_MASTER_HOOK_NWORKERS_CHANGED:
-        args = Py_BuildValue("(Oii)", k->server, h->mc->workers, old);
+        args = Py_BuildValue("(Oii)", k->server, ev->workers, ev->old_workers);
         break;
     default:
         args = PyTuple_Pack(1, k->server);

@@ -52,7 +52,7 @@ struct cu_host {
     gid_t gid;
     int argc;                   /* the command line, for HUP */
     char *const *argv;
-    struct cu_master_config *mc;
+    struct cu_master_config master;  /* what the master is given */
     struct cu_upgrade up;       /* USR2: the start's command line and
                                  * environment, the hand-over's state */
     struct cu_autoreload reload;
@@ -69,10 +69,9 @@ int host_resolve(struct cu_host *h, int *status);
  * -1 (reported). */
 int host_settings(struct cu_host *h);
 void host_settings_free(struct cu_host *h);
-/* The master's settings into h->mc, once the master has one. */
-void host_master_settings(struct cu_host *h);
-/* HUP (cu_master_ops.reload): the configuration resolved again. */
-int host_reconfigure(void *arg);
+/* HUP (cu_master_ops.reload): the configuration resolved again; on
+ * success *next is the master's new one. */
+int host_reconfigure(void *arg, const struct cu_master_config **next);
 
 /* ---- process.c: the processes ---- */
 
@@ -108,7 +107,7 @@ int host_start_reloader(struct cu_host *h);
 /* ---- hookpoints.c: where Gunicorn's server hooks are called ---- */
 
 int host_hooks_start(struct cu_host *h);
-int host_master_hook(void *arg, int which, pid_t pid, int age, int old);
+int host_master_hook(void *arg, int which, const struct cu_master_event *ev);
 int host_hooks_worker_start(struct cu_host *h, int age);
 int host_hooks_worker_ready(struct cu_host *h);
 void host_hooks_worker_exit(struct cu_host *h);

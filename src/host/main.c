@@ -64,7 +64,6 @@ static int set_environment(struct cu_host *h)
  * returns the process's exit status. */
 static int run(struct cu_host *h)
 {
-    struct cu_master_config mc;
     struct cu_master_ops ops = {host_worker_main, host_before_fork, host_after_fork_parent,
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
                                 host_close_listeners, host_master_hook};
@@ -112,13 +111,10 @@ static int run(struct cu_host *h)
     }
     host_freeze_gc();
     h->master_pid = getpid();
-    memset(&mc, 0, sizeof(mc));
-    h->mc = &mc;
-    host_master_settings(h);
     h->up.listeners = &h->listeners;
     h->up.n_listeners = &h->n_listeners;
-    mc.upgrade = &h->up;
-    return cu_master_run(&mc, &ops, h);
+    h->master.upgrade = &h->up;
+    return cu_master_run(&h->master, &ops, h);
 }
 
 /* For USR2: the same interpreter runs `-m cunicorn` with these arguments

@@ -18,36 +18,30 @@
  * when a USR2 child takes over. A USR2 child says nothing until it is
  * promoted (its parent gone): systemd knows only one main process.
  *
- * Heartbeat: a shared anonymous mapping holds one slot per worker; a worker
- * calls cu_heartbeat() when it is alive. A worker silent for longer than
- * timeout seconds gets SIGABRT, and SIGKILL on a later tick if still there.
+ * The number of workers is the master's: it starts at cfg->workers, TTIN,
+ * TTOU and WINCH change it, and a successful HUP sets it to the new
+ * configuration's workers again, as Gunicorn does. The configuration itself
+ * is read-only to the master. What a worker shares with the master (its
+ * heartbeat slot, the exit codes) is master/contract.h.
  */
 #ifndef CU_MASTER_ARBITER_H
 #define CU_MASTER_ARBITER_H
 
-#include <stdint.h>
 #include <sys/types.h>
 
+#include "master/contract.h"
+
 struct cu_upgrade;
+struct cu_master_config;
 
-#define CU_MAX_WORKERS 1024
-
-struct cu_worker_slot {
-    volatile int64_t beat_ms;   /* CLOCK_MONOTONIC ms of the last heartbeat */
-    volatile int32_t booted;    /* set by the worker once its app is loaded */
-    volatile int32_t requests;  /* served so far, for the logs */
-    char request[256];          /* the request line in progress, or "" */
-    volatile int32_t recycle;   /* set by the worker: replace me (a
-                                 * CU_RECYCLE_* reason); it keeps serving
-                                 * until the replacement is up */
-};
-
-enum {
-    CU_RECYCLE_NONE = 0,
-    CU_RECYCLE_MAX_REQUESTS,    /* --max-requests (+ jitter) served */
-    CU_RECYCLE_LIFETIME,        /* --max-worker-lifetime passed */
-    CU_RECYCLE_MEMORY,          /* --max-worker-memory exceeded */
-    CU_RECYCLE_STUCK            /* a request thread that will not return */
+/* What a server hook is told (cu_master_ops.hook). */
+struct cu_master_event {
+    pid_t pid;          /* CHILD_EXIT: the worker; 0 otherwise (PRE_FORK
+                         * is called before the fork) */
+    int age;            /* PRE_FORK, CHILD_EXIT: the worker's age; else 0 */
+    int workers;        /* the number of workers the master keeps now (the
+                         * new one, for NWORKERS_CHANGED) */
+    int old_workers;    /* NWORKERS_CHANGED: the number before; else 0 */
 };
 
 struct cu_master_ops {
@@ -59,10 +53,12 @@ struct cu_master_ops {
     void (*before_fork)(void *ctx);
     void (*after_fork_parent)(void *ctx);
     void (*after_fork_child)(void *ctx);
-    /* HUP: re-read the configuration (may change workers/timeout via the
-     * pointers in cu_master_config). 0 on success; on failure the master
-     * logs, keeps the old configuration and the old workers. */
-    int (*reload)(void *ctx);
+    /* HUP: re-read the configuration. 0 on success, with *cfg set to the
+     * new configuration (left NULL: the current one stays), which the
+     * master copies; what it points to (pidfile) must stay valid until the
+     * next reload. On failure (-1, or a configuration the master refuses)
+     * the master logs, keeps the old configuration and the old workers. */
+    int (*reload)(void *ctx, const struct cu_master_config **cfg);
     /* USR1: reopen log files in the master. */
     void (*reopen_logs)(void *ctx);
     /* TERM/INT/QUIT: the master closes its copies of the listening
@@ -71,11 +67,11 @@ struct cu_master_ops {
      * accept. May be NULL. */
     void (*close_listeners)(void *ctx);
     /* Gunicorn's master-side server hooks (CU_MASTER_HOOK_*); may be NULL.
-     * pid and age: the worker (pid 0 before its fork); old_workers: for
-     * NWORKERS_CHANGED, the number before (cfg->workers is the new one).
-     * Returns 0, or -1 if the hook failed: only WHEN_READY then stops the
-     * master (status 1); the others are logged by the callee and ignored. */
-    int (*hook)(void *ctx, int which, pid_t pid, int age, int old_workers);
+     * ev: the worker, and the number of workers the master keeps (which
+     * TTIN/TTOU/WINCH change: not the configuration's). Returns 0, or -1
+     * if the hook failed: only WHEN_READY then stops the master (status
+     * 1); the others are logged by the callee and ignored. */
+    int (*hook)(void *ctx, int which, const struct cu_master_event *ev);
 };
 
 enum {
@@ -88,8 +84,9 @@ enum {
     CU_MASTER_HOOK_PRE_EXEC      /* USR2: in the forked child, before exec */
 };
 
+/* Read-only to the master, which keeps a copy (cu_master_run, reload). */
 struct cu_master_config {
-    int workers;
+    int workers;            /* at start and after each HUP */
     int timeout;            /* seconds, 0 disables the heartbeat check */
     int graceful_timeout;   /* seconds */
     int daemon;             /* WINCH is acted on only when daemonised */
@@ -98,24 +95,20 @@ struct cu_master_config {
     int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
     int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
     /* USR2: what a new master is started with, and the hand-over's state
-     * (parent, child), kept here by the master. NULL: USR2 is ignored. */
+     * (parent, child), kept there by the master. NULL: USR2 is ignored.
+     * Read at start only. */
     struct cu_upgrade *upgrade;
 };
 
-#define CU_EXIT_WORKER_BOOT 3
-#define CU_EXIT_APP_LOAD 4
-
 /*
- * Runs the master until it stops. cfg is read again after every successful
- * reload (the caller may update it from ops->reload). Returns the process
- * exit status: 0 after a requested stop, 3 when a worker failed to boot
- * ("Worker failed to boot."), 4 when the app failed to load ("App failed to
- * load."), 1 on a set-up error (message logged).
+ * Runs the master until it stops. *cfg is copied at start, and replaced by
+ * the one ops->reload hands over after every successful reload; its pidfile
+ * must stay valid until then, its upgrade until the master returns.
+ * Returns the process exit status: 0 after a requested stop, 3 when a
+ * worker failed to boot ("Worker failed to boot."), 4 when the app failed
+ * to load ("App failed to load."), 1 on a set-up error (message logged).
  */
-int cu_master_run(struct cu_master_config *cfg, const struct cu_master_ops *ops,
-                  void *ctx);
-
-/* For workers: record liveness (cheap: one clock read, one store). */
-void cu_heartbeat(struct cu_worker_slot *slot);
+int cu_master_run(const struct cu_master_config *cfg,
+                  const struct cu_master_ops *ops, void *ctx);
 
 #endif

@@ -12,7 +12,7 @@
 #include "core/clock.h"
 #include "http/parser.h"
 #include "http/proxy.h"
-#include "master/arbiter.h"
+#include "master/contract.h"
 #include "net/listen.h"
 #include "worker/body.h"
 #include "worker/conn.h"

@@ -180,13 +180,19 @@ def test_request_hooks_gthread(hooked):
     assert calls.named("worker_exit") and calls.named("on_exit")
 
 
-def test_ttin_ttou_child_exit_and_exit(hooked):
+def three_by_ttin(hooked):
+    """A server of 2 workers, then TTIN: 3, and nworkers_changed(3, 2)."""
     srv, calls = hooked()
     master = srv.proc.pid
     calls.wait("post_worker_init", 2)
     os.kill(master, signal.SIGTTIN)
     calls.wait("post_worker_init", 3)
     assert calls.named("nworkers_changed")[1][2] == ["3", "2"]
+    return srv, calls, master
+
+
+def test_ttin_ttou_child_exit_and_exit(hooked):
+    srv, calls, master = three_by_ttin(hooked)
     os.kill(master, signal.SIGTTOU)
     retired = calls.wait("child_exit")[0]
     assert calls.named("nworkers_changed")[2][2] == ["2", "3"]
@@ -207,6 +213,23 @@ def test_ttin_ttou_child_exit_and_exit(hooked):
     # every live worker ran worker_exit, and each was reaped before on_exit
     assert len(calls.named("child_exit")) == 4
     assert len(calls.named("worker_exit")) == 3
+
+
+def test_ttin_then_hup_back_to_the_configured_count(hooked):
+    """TTIN changes the master's number of workers, not the configuration:
+    HUP goes back to the configured number, and the hooks see each one."""
+    srv, calls, master = three_by_ttin(hooked)
+    old = sorted(c[1] for c in calls.named("post_worker_init"))
+    os.kill(master, signal.SIGHUP)
+    assert calls.wait("on_reload")[0][2] == ["2"]
+    assert calls.named("nworkers_changed")[2][2] == ["2", "3"]
+    # two new workers; the three old ones retired once they were up
+    calls.wait("post_worker_init", 5)
+    exits = calls.wait("child_exit", 3)
+    assert sorted(int(c[2][0]) for c in exits) == old
+    assert srv.stop() == 0
+    assert len(calls.named("post_worker_init")) == 5
+    assert len(calls.named("nworkers_changed")) == 3
 
 
 def test_worker_int_on_quit(hooked):

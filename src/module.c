@@ -1041,6 +1041,7 @@ static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
 {
     struct cu_wsgi_opts opts = {0};
     struct cu_worker_env env;
+    struct cu_allow allow, proxy_allow;
     PyObject *r;
     int rc, gthread;
 
@@ -1110,10 +1111,15 @@ static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
     env.conn_free = conn_free;
     env.interrupt = interrupt;
     env.request_timeout = sv->cfg.request_timeout;
-    env.allow = (const char *const *)sv->cfg.forwarded_allow_ips.v;
-    env.n_allow = sv->cfg.forwarded_allow_ips.n;
-    env.proxy_allow = (const char *const *)sv->cfg.proxy_allow_ips.v;
-    env.n_proxy_allow = sv->cfg.proxy_allow_ips.n;
+    if (cu_allow_compile(&allow, (const char *const *)sv->cfg.forwarded_allow_ips.v,
+                         sv->cfg.forwarded_allow_ips.n, NULL, 0) < 0 ||
+        cu_allow_compile(&proxy_allow, (const char *const *)sv->cfg.proxy_allow_ips.v,
+                         sv->cfg.proxy_allow_ips.n, NULL, 0) < 0) {
+        cu_log(CU_ERROR, "out of memory for the allow lists");
+        return CU_EXIT_WORKER_BOOT;
+    }
+    env.allow = &allow;
+    env.proxy_allow = &proxy_allow;
     env.serve = serve;
     env.app = sv;
     env.slot = slot;

@@ -2,6 +2,8 @@
  * The settings: one table (name, CLI flags, type, default, validator, help)
  * drives command-line parsing, GUNICORN_CMD_ARGS, config files (through the
  * Python layer, which hands values over by name), --help and --print-config.
+ * The table is table.c; the values (validators, defaults, copies) are
+ * settings.c; the command line args.c; --help and --print-config help.c.
  *
  * Plain C. The configuration is one struct, filled and validated before any
  * fork and read-only afterwards.

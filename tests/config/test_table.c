@@ -1,0 +1,151 @@
+/*
+ * The settings table (src/config/table.c): one row per field of struct
+ * cu_config with Gunicorn's name, type and flags; the lookups.
+ */
+#include "config/settings.h"
+#include "../lib/tap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct expect {
+    const char *name;
+    enum cu_stype type;
+    const char *flags;   /* space-separated, "" for file only */
+};
+
+static const struct expect expected[] = {
+    {"config", CU_STR, "-c --config"},
+    {"wsgi_app", CU_STR_OPT, ""},
+    {"bind", CU_LIST, "-b --bind"},
+    {"backlog", CU_INT, "--backlog"},
+    {"workers", CU_INT, "-w --workers"},
+    {"worker_class", CU_CHOICE, "-k --worker-class"},
+    {"threads", CU_INT, "--threads"},
+    {"worker_connections", CU_INT, "--worker-connections"},
+    {"max_requests", CU_INT, "--max-requests"},
+    {"max_requests_jitter", CU_INT, "--max-requests-jitter"},
+    {"timeout", CU_INT, "-t --timeout"},
+    {"graceful_timeout", CU_INT, "--graceful-timeout"},
+    {"keepalive", CU_INT, "--keep-alive"},
+    {"buffer_body", CU_INT, "--buffer-body"},  /* ours */
+    {"max_worker_lifetime", CU_INT, "--max-worker-lifetime"},  /* ours */
+    {"request_timeout", CU_INT, "--request-timeout"},  /* ours */
+    {"max_worker_memory", CU_INT, "--max-worker-memory"},  /* ours */
+    {"limit_request_line", CU_INT, "--limit-request-line"},
+    {"limit_request_fields", CU_INT, "--limit-request-fields"},
+    {"limit_request_field_size", CU_INT, "--limit-request-field_size"},
+    {"check_config", CU_BOOL, "--check-config"},
+    {"print_config", CU_BOOL, "--print-config"},
+    {"reload", CU_BOOL, "--reload"},
+    {"reload_engine", CU_CHOICE, "--reload-engine"},
+    {"reload_extra_files", CU_LIST, "--reload-extra-file"},
+    {"preload_app", CU_BOOL, "--preload"},
+    {"reuse_port", CU_BOOL, "--reuse-port"},
+    {"chdir", CU_STR, "--chdir"},
+    {"daemon", CU_BOOL, "-D --daemon"},
+    {"raw_env", CU_LIST, "-e --env"},
+    {"pidfile", CU_STR_OPT, "-p --pid"},
+    {"worker_tmp_dir", CU_STR_OPT, "--worker-tmp-dir"},
+    {"user", CU_STR_OPT, "-u --user"},
+    {"group", CU_STR_OPT, "-g --group"},
+    {"umask", CU_OCTAL, "-m --umask"},
+    {"initgroups", CU_BOOL, "--initgroups"},
+    {"sendfile", CU_BOOL, "--no-sendfile"},
+    {"secure_scheme_headers", CU_DICT, ""},
+    {"forwarded_allow_ips", CU_CSV, "--forwarded-allow-ips"},
+    {"pythonpath", CU_STR_OPT, "--pythonpath"},
+    {"proxy_protocol", CU_CHOICE, "--proxy-protocol"},
+    {"proxy_allow_ips", CU_CSV, "--proxy-allow-from"},
+    {"permit_obsolete_folding", CU_BOOL, "--permit-obsolete-folding"},
+    {"strip_header_spaces", CU_BOOL, "--strip-header-spaces"},
+    {"permit_unconventional_http_method", CU_BOOL,
+     "--permit-unconventional-http-method"},
+    {"permit_unconventional_http_version", CU_BOOL,
+     "--permit-unconventional-http-version"},
+    {"casefold_http_method", CU_BOOL, "--casefold-http-method"},
+    {"forwarder_headers", CU_CSV, "--forwarder-headers"},
+    {"header_map", CU_CHOICE, "--header-map"},
+    {"accesslog", CU_STR_OPT, "--access-logfile"},
+    {"access_log_format", CU_STR, "--access-logformat"},
+    {"errorlog", CU_STR, "--error-logfile --log-file"},
+    {"loglevel", CU_CHOICE, "--log-level"},
+    {"capture_output", CU_BOOL, "--capture-output"},
+    {"proc_name", CU_STR_OPT, "-n --name"},
+    {"default_proc_name", CU_STR, ""},
+    {"on_starting", CU_CALLABLE, ""},
+    {"on_reload", CU_CALLABLE, ""},
+    {"when_ready", CU_CALLABLE, ""},
+    {"pre_fork", CU_CALLABLE, ""},
+    {"post_fork", CU_CALLABLE, ""},
+    {"post_worker_init", CU_CALLABLE, ""},
+    {"worker_int", CU_CALLABLE, ""},
+    {"worker_abort", CU_CALLABLE, ""},
+    {"pre_exec", CU_CALLABLE, ""},
+    {"pre_request", CU_CALLABLE, ""},
+    {"post_request", CU_CALLABLE, ""},
+    {"child_exit", CU_CALLABLE, ""},
+    {"worker_exit", CU_CALLABLE, ""},
+    {"nworkers_changed", CU_CALLABLE, ""},
+    {"on_exit", CU_CALLABLE, ""},
+    {"ssl_context", CU_CALLABLE, ""},
+};
+
+#define N_EXPECTED (sizeof expected / sizeof expected[0])
+
+static void test_table(void)
+{
+    int names_ok = 1, flags_ok = 1, offsets_ok = 1;
+
+    ok(cu_n_settings == N_EXPECTED, "%zu settings, one per field (%zu)",
+       cu_n_settings, N_EXPECTED);
+    for (size_t i = 0; i < N_EXPECTED; i++) {
+        const struct cu_setting *s = cu_setting_find(expected[i].name);
+        char flags[128] = "";
+
+        if (s == NULL || s->type != expected[i].type) {
+            diag("%s missing or of the wrong type", expected[i].name);
+            names_ok = 0;
+            continue;
+        }
+        for (size_t j = 0; j < 3 && s->flags[j] != NULL; j++) {
+            if (j)
+                strcat(flags, " ");
+            strcat(flags, s->flags[j]);
+            if (cu_setting_by_flag(s->flags[j]) != s)
+                flags_ok = 0;
+        }
+        if (strcmp(flags, expected[i].flags) != 0) {
+            diag("%s has flags '%s', want '%s'", s->name, flags,
+                 expected[i].flags);
+            flags_ok = 0;
+        }
+        if (s->help == NULL || s->section == NULL ||
+            (s->type != CU_BOOL && s->meta == NULL) ||
+            (s->type == CU_CHOICE && s->choices == NULL))
+            names_ok = 0;
+    }
+    ok(names_ok, "every field of struct cu_config is a setting of its type");
+    ok(flags_ok, "flags are exactly Gunicorn's and found by cu_setting_by_flag");
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        if (cu_settings[i].offset >= offsetof(struct cu_config, app))
+            offsets_ok = 0;
+        for (size_t j = 0; j < i; j++) {
+            if (cu_settings[i].offset == cu_settings[j].offset ||
+                strcmp(cu_settings[i].name, cu_settings[j].name) == 0)
+                offsets_ok = 0;
+        }
+    }
+    ok(offsets_ok, "names and fields are unique; app is not a setting");
+    ok(cu_setting_find("nope") == NULL, "unknown name: NULL");
+    ok(cu_setting_by_flag("--nope") == NULL, "unknown flag: NULL");
+    ok(cu_setting_by_flag("--help") == NULL, "--help is not a setting");
+    ok(cu_setting_by_flag("--limit-request-field-size") == NULL,
+       "--limit-request-field-size (all dashes) is not a flag");
+}
+
+int main(void)
+{
+    test_table();
+    return tap_done();
+}

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/derive.h"
 #include "config/settings.h"
 #include "core/log.h"
 #include "core/proctitle.h"
@@ -288,9 +289,7 @@ static int http_settings(struct server *sv)
                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
                (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
-    h->header_map = strcmp(c->header_map, "dangerous") == 0 ? HTTP_HEADER_MAP_DANGEROUS
-                    : strcmp(c->header_map, "refuse") == 0  ? HTTP_HEADER_MAP_REFUSE
-                                                            : HTTP_HEADER_MAP_DROP;
+    h->header_map = (enum http_header_map)c->header_map;
     sv->scheme = calloc(c->secure_scheme_headers.n + 1, sizeof(*sv->scheme));
     sv->forwarders = calloc(c->forwarder_headers.n + 1, sizeof(char *));
     if (!sv->scheme || !sv->forwarders)
@@ -743,7 +742,7 @@ static int start_reloading(struct server *sv)
     PyObject *broken = NULL;
     char **paths = NULL;
     size_t n = 0;
-    int rc, engine = cu_reload_engine_parse(sv->cfg.reload_engine);
+    int rc;
 
     if (!(rs->mod = PyImport_ImportModule("cunicorn._reloader"))) {
         cu_wsgi_log_exception("Exception in worker process");
@@ -758,7 +757,7 @@ static int start_reloading(struct server *sv)
         cu_wsgi_log_exception("Reloader");
         goto fail;
     }
-    r = cu_reloader_new(engine < 0 ? CU_RELOAD_AUTO : (enum cu_reload_engine)engine, &ops);
+    r = cu_reloader_new((enum cu_reload_engine)sv->cfg.reload_engine, &ops);
     if (!r || (rc = list_files(rs, &paths, &n)) < 0)
         goto fail;
     if ((rc == 1 && cu_reloader_add(r, paths, n) < 0) || cu_reloader_start(r) < 0)
@@ -1042,6 +1041,7 @@ static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
     struct cu_wsgi_opts opts = {0};
     struct cu_worker_env env;
     struct cu_allow allow, proxy_allow;
+    const struct cu_worker_class *k;
     PyObject *r;
     int rc, gthread;
 
@@ -1052,7 +1052,8 @@ static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
     /* Beyond Gunicorn: when the master aborts a frozen worker, the Python
      * stack of every thread goes to the error log first (faulthandler's
      * dump is signal-safe), then the worker's own handler runs. */
-    gthread = strcmp(sv->cfg.worker_class, "gthread") == 0;
+    k = cu_worker_class_pick(sv->cfg.worker_class, sv->cfg.threads);
+    gthread = k != NULL && (k->flags & CU_WC_THREADS) != 0;
     r = PyObject_CallMethod(sv->loader, "dump_stacks", "ii", cu_log_error_fd(),
                             gthread ? dump_signal() : 0);
     if (r && !gthread && sv->cfg.request_timeout > 0) {
@@ -1090,10 +1091,7 @@ static int worker_serve(struct server *sv, int age, struct cu_worker_slot *slot)
     env.listeners = sv->listeners;
     env.n_listeners = sv->n_listeners;
     env.http = &sv->http;
-    env.proxy = strcmp(sv->cfg.proxy_protocol, "off") == 0 ? HTTP_PROXY_OFF
-                : strcmp(sv->cfg.proxy_protocol, "v1") == 0 ? HTTP_PROXY_V1
-                : strcmp(sv->cfg.proxy_protocol, "v2") == 0 ? HTTP_PROXY_V2
-                                                            : HTTP_PROXY_AUTO;
+    env.proxy = (enum http_proxy_mode)sv->cfg.proxy_protocol;
     env.timeout = sv->cfg.timeout;
     env.graceful_timeout = sv->cfg.graceful_timeout;
     env.max_requests = sv->cfg.max_requests;
@@ -1242,19 +1240,19 @@ static int run(struct server *sv)
                                 after_fork_child, reload, reopen_logs,
                                 close_listeners, NULL};
     char err[512];
+    const struct cu_worker_class *k;
     PyObject *r;
 
     if (!sv->cfg.app) {
         fprintf(stderr, "Error: No application module specified.\n");
         return 1;
     }
-    if (strcmp(sv->cfg.worker_class, "sync") != 0 &&
-        strcmp(sv->cfg.worker_class, "gthread") != 0) {
-        fprintf(stderr, "Error: worker class %s is not built yet; use sync or gthread\n",
-                sv->cfg.worker_class);
+    if (!(k = cu_derive_worker_class(&sv->cfg, err, sizeof(err)))) {
+        fprintf(stderr, "Error: %s\n", err);
         return 1;
     }
-    if (cu_log_open(sv->cfg.errorlog, sv->cfg.accesslog, sv->cfg.loglevel, err,
+    if (cu_log_open(sv->cfg.errorlog, sv->cfg.accesslog,
+                    cu_config_choice(&sv->cfg, cu_setting_find("loglevel")), err,
                     sizeof(err)) < 0 ||
         cu_access_format_set(sv->cfg.access_log_format, err, sizeof(err)) < 0) {
         fprintf(stderr, "Error: %s\n", err);
@@ -1308,7 +1306,7 @@ static int run(struct server *sv)
     if (open_listeners(sv) < 0)
         return 1;
     environ_sync();
-    cu_log(CU_INFO, "Using worker: %s", sv->cfg.worker_class);
+    cu_log(CU_INFO, "Using worker: %s", k->name);
     if (sv->cfg.preload_app) {
         int rc = load_app(sv);
         if (rc)

@@ -191,8 +191,10 @@ static void put_value(FILE *out, const struct cu_config *c,
     case CU_STR:
     case CU_STR_OPT:
     case CU_CALLABLE:
-    case CU_CHOICE:
         emit(out, "%s", *str != NULL ? *str : "None");
+        break;
+    case CU_CHOICE:
+        emit(out, "%s", cu_config_choice(c, s));
         break;
     case CU_INT:
     case CU_OCTAL:

@@ -372,35 +372,44 @@ static int set_str(struct cu_config *c, const struct cu_setting *s,
     return 0;
 }
 
+/* The index of p[0..n) among s's choices (ASCII case aside), or -1. */
+static int choice_index(const struct cu_setting *s, const char *p, size_t n)
+{
+    for (int i = 0; s->choices[i] != NULL; i++) {
+        if (strlen(s->choices[i]) == n && strncasecmp(p, s->choices[i], n) == 0)
+            return i;
+    }
+    return -1;
+}
+
 static int set_choice(struct cu_config *c, const struct cu_setting *s,
                       const char *value, char *err, size_t errlen)
 {
     char why[160];
     size_t n;
     const char *p = strip(value, &n);
-    const char *pick = NULL;
-    char **dst = cu_cfg_field(c, s);
+    int pick = choice_index(s, p, n), b;
 
-    for (size_t i = 0; s->choices[i] != NULL && pick == NULL; i++) {
-        if (strlen(s->choices[i]) == n && strncasecmp(p, s->choices[i], n) == 0)
-            pick = s->choices[i];
-    }
     /* proxy_protocol: a boolean True/False means auto/off. */
-    if (pick == NULL && s->bare != NULL) {
-        int b;
+    if (pick < 0 && s->bare != NULL && parse_bool(value, &b) == 0) {
+        const char *name = b ? s->bare : s->dflt;
 
-        if (parse_bool(value, &b) == 0)
-            pick = b ? s->bare : s->dflt;
+        pick = choice_index(s, name, strlen(name));
     }
-    if (pick == NULL) {
+    if (pick < 0) {
         cu_seterr(why, sizeof why, "choose from");
         for (size_t i = 0; s->choices[i] != NULL; i++)
             cu_cfg_errcat(why, sizeof why, "%s %s", i ? "," : "", s->choices[i]);
         return invalid(err, errlen, s, value, why);
     }
-    if (cu_cfg_replace_str(dst, pick, strlen(pick)) < 0)
-        return nomem(err, errlen, s);
+    *(int *)cu_cfg_field(c, s) = pick;
     return 0;
+}
+
+const char *cu_config_choice(const struct cu_config *c,
+                             const struct cu_setting *s)
+{
+    return s->choices[*(const int *)cu_cfg_cfield(c, s)];
 }
 
 /* ---- lists ------------------------------------------------------------ */
@@ -527,7 +536,6 @@ static enum held held(enum cu_stype type)
     case CU_STR:
     case CU_STR_OPT:
     case CU_CALLABLE:
-    case CU_CHOICE:
         return HELD_STR;
     case CU_LIST:
     case CU_CSV:
@@ -536,6 +544,7 @@ static enum held held(enum cu_stype type)
     case CU_INT:
     case CU_BOOL:
     case CU_OCTAL:
+    case CU_CHOICE:
         break;
     }
     return HELD_INT;
@@ -734,10 +743,5 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
                       floor[i].name, floor[i].value, floor[i].min);
             return -1;
         }
-    if (c->threads > 1 && strcmp(c->worker_class, "sync") == 0 &&
-        cu_cfg_replace_str(&c->worker_class, "gthread", 7) < 0) {
-        cu_seterr(err, errlen, "out of memory");
-        return -1;
-    }
     return 0;
 }

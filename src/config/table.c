@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+#include "http/parser.h"
+#include "http/proxy.h"
+#include "worker/reloader.h"
+
 #define S_CONFIG "Config File"
 #define S_SOCKET "Server Socket"
 #define S_WORKER "Worker Processes"
@@ -17,15 +21,30 @@
 #define S_NAMING "Process Naming"
 #define S_HOOKS "Server Hooks"
 
-static const char *const worker_classes[] = {
-    "sync", "gthread", "gevent", "eventlet", "tornado", "asgi", NULL
+/* A CU_CHOICE stores the index of its name here, which is the value of
+ * the enum it stands for (tests/config/test_table.c checks each). */
+static const char *const proxy_modes[] = {
+    [HTTP_PROXY_OFF] = "off", [HTTP_PROXY_V1] = "v1", [HTTP_PROXY_V2] = "v2",
+    [HTTP_PROXY_AUTO] = "auto", [HTTP_PROXY_AUTO + 1] = NULL
 };
-static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
-static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
-static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
+static const char *const header_maps[] = {
+    [HTTP_HEADER_MAP_DROP] = "drop", [HTTP_HEADER_MAP_DANGEROUS] = "dangerous",
+    [HTTP_HEADER_MAP_REFUSE] = "refuse", [HTTP_HEADER_MAP_REFUSE + 1] = NULL
+};
+static const char *const reload_engines[] = {
+    [CU_RELOAD_AUTO] = "auto", [CU_RELOAD_INOTIFY] = "inotify",
+    [CU_RELOAD_POLL] = "poll", [CU_RELOAD_POLL + 1] = NULL
+};
+/* loglevel: the names, and the level each stands for */
 static const char *const log_levels[] = {
     "debug", "info", "warning", "error", "critical", NULL
 };
+static const enum cu_level log_level_values[] = {
+    CU_DEBUG, CU_INFO, CU_WARNING, CU_ERROR, CU_CRITICAL
+};
+_Static_assert(sizeof(log_levels) / sizeof(log_levels[0]) ==
+               sizeof(log_level_values) / sizeof(log_level_values[0]) + 1,
+               "a level for each loglevel name");
 
 const struct cu_setting cu_settings[] = {
     /* Config File */
@@ -55,8 +74,8 @@ const struct cu_setting cu_settings[] = {
      .help = "How many worker processes to fork. When $WEB_CONCURRENCY is "
              "set it is the default."},
     {.name = "worker_class", .section = S_WORKER,
-     .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_CHOICE,
-     .offset = OFF(worker_class), .dflt = "sync", .choices = worker_classes,
+     .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_STR,
+     .offset = OFF(worker_class), .dflt = "sync",
      .help = "The kind of worker: sync or gthread (gevent, eventlet, "
              "tornado and asgi are known names too). sync with more than "
              "one thread becomes gthread."},
@@ -375,4 +394,9 @@ const struct cu_setting *cu_setting_by_flag(const char *flag)
         }
     }
     return NULL;
+}
+
+enum cu_level cu_config_loglevel(const struct cu_config *c)
+{
+    return log_level_values[c->loglevel];
 }

@@ -129,6 +129,17 @@ static void test_print(void)
     ok(printed_is(&c, "raw_env", "[\"A='x'\", 'B=\"\\'', 'C=\\\\']"),
        "repr quoting and escapes as Python's");
     ok(printed_is(&c, "umask", "18"), "umask printed in decimal like Gunicorn");
+    ok(printed_is(&c, "proxy_protocol", "off") && printed_is(&c, "header_map", "drop") &&
+       printed_is(&c, "reload_engine", "auto"), "choices by name");
+    parse_apply(&c, ARGV("--proxy-protocol", "-k", "egg:gunicorn#sync", "--threads",
+                         "2", "--header-map", "Dangerous", "--reload-engine", "INOTIFY",
+                         "--log-level", "critical"));
+    ok(printed_is(&c, "proxy_protocol", "auto") &&
+       printed_is(&c, "header_map", "dangerous") &&
+       printed_is(&c, "reload_engine", "inotify") &&
+       printed_is(&c, "loglevel", "critical"), "choices by name, in lower case");
+    ok(printed_is(&c, "worker_class", "egg:gunicorn#sync"),
+       "worker_class as given, as Gunicorn prints it");
     cu_config_free(&c);
 }
 

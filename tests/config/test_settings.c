@@ -4,6 +4,9 @@
  * checks after all layers, and the copy.
  */
 #include "common.h"
+#include "http/parser.h"
+#include "http/proxy.h"
+#include "worker/reloader.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -41,7 +44,7 @@ static void test_defaults(void)
     ok(c.limit_request_fields == 100, "limit_request_fields 100");
     ok(c.limit_request_field_size == 8190, "limit_request_field_size 8190");
     ok(!c.check_config && !c.print_config, "check_config, print_config off");
-    ok(!c.reload && strcmp(c.reload_engine, "auto") == 0 &&
+    ok(!c.reload && c.reload_engine == CU_RELOAD_AUTO &&
        c.reload_extra_files.n == 0, "reload off, engine auto, no extra files");
     ok(!c.preload_app && !c.reuse_port && !c.daemon && !c.initgroups,
        "preload_app, reuse_port, daemon, initgroups off");
@@ -59,7 +62,7 @@ static void test_defaults(void)
     ok(strv_is(&c.forwarded_allow_ips, ARGV("127.0.0.1", "::1")),
        "forwarded_allow_ips");
     ok(c.pythonpath == NULL, "pythonpath unset");
-    ok(strcmp(c.proxy_protocol, "off") == 0, "proxy_protocol off");
+    ok(c.proxy_protocol == HTTP_PROXY_OFF, "proxy_protocol off");
     ok(strv_is(&c.proxy_allow_ips, ARGV("127.0.0.1", "::1")),
        "proxy_allow_ips");
     ok(!c.permit_obsolete_folding && !c.strip_header_spaces &&
@@ -68,13 +71,13 @@ static void test_defaults(void)
        "HTTP leniency switches off");
     ok(strv_is(&c.forwarder_headers, ARGV("SCRIPT_NAME", "PATH_INFO")),
        "forwarder_headers");
-    ok(strcmp(c.header_map, "drop") == 0, "header_map drop");
+    ok(c.header_map == HTTP_HEADER_MAP_DROP, "header_map drop");
     ok(c.accesslog == NULL, "accesslog unset");
     ok(strcmp(c.access_log_format,
               "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" "
               "\"%(a)s\"") == 0, "access_log_format");
     ok(strcmp(c.errorlog, "-") == 0, "errorlog -");
-    ok(strcmp(c.loglevel, "info") == 0, "loglevel info");
+    ok(cu_config_loglevel(&c) == CU_INFO, "loglevel info");
     ok(!c.capture_output, "capture_output off");
     ok(c.proc_name == NULL, "proc_name unset");
     ok(strcmp(c.default_proc_name, "cunicorn") == 0, "default_proc_name");
@@ -168,13 +171,20 @@ static void test_validators(void)
     ok(cu_config_set(&c, cu_setting_find("pidfile"), NULL, 0, err,
                      sizeof err) == 0 && c.pidfile == NULL, "NULL unsets");
     ok(set(&c, "proxy_protocol", "V1") == 0 &&
-       strcmp(c.proxy_protocol, "v1") == 0, "proxy_protocol V1");
+       c.proxy_protocol == HTTP_PROXY_V1, "proxy_protocol V1");
     ok(set(&c, "proxy_protocol", "True") == 0 &&
-       strcmp(c.proxy_protocol, "auto") == 0, "proxy_protocol True: auto");
+       c.proxy_protocol == HTTP_PROXY_AUTO, "proxy_protocol True: auto");
     ok(set(&c, "proxy_protocol", "false") == 0 &&
-       strcmp(c.proxy_protocol, "off") == 0, "proxy_protocol false: off");
+       c.proxy_protocol == HTTP_PROXY_OFF, "proxy_protocol false: off");
     ok(set(&c, "header_map", " Refuse ") == 0 &&
-       strcmp(c.header_map, "refuse") == 0, "header_map ' Refuse '");
+       c.header_map == HTTP_HEADER_MAP_REFUSE, "header_map ' Refuse '");
+    ok(set(&c, "header_map", "DANGEROUS") == 0 &&
+       c.header_map == HTTP_HEADER_MAP_DANGEROUS, "header_map DANGEROUS");
+    ok(set(&c, "reload_engine", "Inotify") == 0 &&
+       c.reload_engine == CU_RELOAD_INOTIFY && set(&c, "reload_engine", "poll") == 0 &&
+       c.reload_engine == CU_RELOAD_POLL, "reload_engine inotify, poll");
+    ok(set(&c, "loglevel", "Warning") == 0 && cu_config_loglevel(&c) == CU_WARNING,
+       "loglevel Warning");
     ok(set(&c, "forwarder_headers", " A , ,B,") == 0 &&
        strv_is(&c.forwarder_headers, ARGV("A", "B")), "csv split, stripped");
     ok(set(&c, "forwarded_allow_ips", "") == 0 &&
@@ -190,9 +200,11 @@ static void test_validators(void)
     ok(set(&c, "wsgi_app", "pkg.mod:app") == 0 &&
        strcmp(c.wsgi_app, "pkg.mod:app") == 0, "wsgi_app (file only)");
     ok(set(&c, "chdir", "/") == 0 && strcmp(c.chdir, "/") == 0, "chdir /");
-    ok(set(&c, "worker_class", "gevent") == 0 && set(&c, "worker_class",
-       "eventlet") == 0 && set(&c, "worker_class", "tornado") == 0 &&
-       set(&c, "worker_class", "asgi") == 0, "known worker class names");
+    ok(set(&c, "worker_class", " egg:gunicorn#gevent ") == 0 &&
+       strcmp(c.worker_class, "egg:gunicorn#gevent") == 0,
+       "worker_class: any string, stripped (derive.c resolves it)");
+    ok(set(&c, "worker_class", "fork") == 0 && strcmp(c.worker_class, "fork") == 0,
+       "worker_class: an unknown name too, as Gunicorn takes it");
     cu_config_free(&c);
 }
 
@@ -262,14 +274,18 @@ static void test_errors(void)
     bad_apply(ARGV("-m", "08"), "Invalid value for umask: '08'");
     bad_apply(ARGV("-m", "0o8"), "Invalid value for umask: '0o8'");
     bad_apply(ARGV("--umask", "-022"), "Invalid value for umask: '-022'");
-    bad_apply(ARGV("-k", "fork"), "Invalid value for worker_class: 'fork'");
     bad_apply(ARGV("--log-level", "verbose"),
               "Invalid value for loglevel: 'verbose' (choose from debug, "
               "info, warning, error, critical)");
     bad_apply(ARGV("--header-map", "keep"),
-              "Invalid value for header_map: 'keep'");
+              "Invalid value for header_map: 'keep' (choose from drop, "
+              "dangerous, refuse)");
+    bad_apply(ARGV("--reload-engine", "watchdog"),
+              "Invalid value for reload_engine: 'watchdog' (choose from auto, "
+              "inotify, poll)");
     bad_apply(ARGV("--proxy-protocol=v3"),
-              "Invalid value for proxy_protocol: 'v3'");
+              "Invalid value for proxy_protocol: 'v3' (choose from off, v1, "
+              "v2, auto)");
     bad_apply(ARGV("--forwarded-allow-ips", "10.0.0.1/8"),
               "Invalid value for forwarded_allow_ips: '10.0.0.1/8'");
     bad_apply(ARGV("--proxy-allow-from", "localhost"),
@@ -320,17 +336,10 @@ static void test_finish(void)
 {
     struct cu_config c;
 
-    fresh(&c, ARGV("--threads", "4"));
+    fresh(&c, ARGV("--threads", "4", "-w", "1"));
     ok(cu_config_finish(&c, err, sizeof err) == 0 &&
-       strcmp(c.worker_class, "gthread") == 0, "sync + threads 4: gthread");
-    cu_config_free(&c);
-    fresh(&c, ARGV("--threads", "4", "-k", "gevent"));
-    ok(cu_config_finish(&c, err, sizeof err) == 0 &&
-       strcmp(c.worker_class, "gevent") == 0, "gevent + threads 4 stays");
-    cu_config_free(&c);
-    fresh(&c, ARGV("-w", "1"));
-    ok(cu_config_finish(&c, err, sizeof err) == 0 &&
-       strcmp(c.worker_class, "sync") == 0, "sync + 1 thread stays sync");
+       strcmp(c.worker_class, "sync") == 0 && c.threads == 4 && c.workers == 1,
+       "sync + threads 4 is left as given (derive.c picks gthread)");
     cu_config_free(&c);
     fresh(&c, ARGV("-w", "0"));
     ok(cu_config_finish(&c, err, sizeof err) == -1 &&

@@ -1,8 +1,12 @@
 /*
  * The settings table (src/config/table.c): one row per field of struct
- * cu_config with Gunicorn's name, type and flags; the lookups.
+ * cu_config with Gunicorn's name, type and flags; the lookups; each
+ * CU_CHOICE's names in the order of the enum its index stands for.
  */
 #include "config/settings.h"
+#include "http/parser.h"
+#include "http/proxy.h"
+#include "worker/reloader.h"
 #include "../lib/tap.h"
 
 #include <stdio.h>
@@ -20,7 +24,7 @@ static const struct expect expected[] = {
     {"bind", CU_LIST, "-b --bind"},
     {"backlog", CU_INT, "--backlog"},
     {"workers", CU_INT, "-w --workers"},
-    {"worker_class", CU_CHOICE, "-k --worker-class"},
+    {"worker_class", CU_STR, "-k --worker-class"},
     {"threads", CU_INT, "--threads"},
     {"worker_connections", CU_INT, "--worker-connections"},
     {"max_requests", CU_INT, "--max-requests"},
@@ -144,8 +148,87 @@ static void test_table(void)
        "--limit-request-field-size (all dashes) is not a flag");
 }
 
+/* ---- choices: a name's index is its enum's value ---------------------- */
+
+struct choice {
+    int value;
+    const char *name;
+};
+
+/* s has exactly the names want[0..n), want[i].name at index want[i].value. */
+static void choices_are(const char *setting, const struct choice *want, size_t n)
+{
+    const struct cu_setting *s = cu_setting_find(setting);
+    size_t count = 0;
+    int same = s != NULL && s->type == CU_CHOICE;
+
+    while (same && s->choices[count] != NULL)
+        count++;
+    same = same && count == n;
+    for (size_t i = 0; same && i < n; i++) {
+        same = strcmp(s->choices[want[i].value], want[i].name) == 0;
+        if (!same)
+            diag("%s: index %d is %s, want %s", setting, want[i].value,
+                 s->choices[want[i].value], want[i].name);
+    }
+    ok(same, "%s: %zu names, each at its enum's value", setting, n);
+}
+
+static void test_choices(void)
+{
+    static const struct choice proxy[] = {
+        {HTTP_PROXY_OFF, "off"}, {HTTP_PROXY_V1, "v1"},
+        {HTTP_PROXY_V2, "v2"}, {HTTP_PROXY_AUTO, "auto"},
+    };
+    static const struct choice header_map[] = {
+        {HTTP_HEADER_MAP_DROP, "drop"}, {HTTP_HEADER_MAP_DANGEROUS, "dangerous"},
+        {HTTP_HEADER_MAP_REFUSE, "refuse"},
+    };
+    static const struct choice engine[] = {
+        {CU_RELOAD_AUTO, "auto"}, {CU_RELOAD_INOTIFY, "inotify"},
+        {CU_RELOAD_POLL, "poll"},
+    };
+    static const struct choice level[] = {
+        {0, "debug"}, {1, "info"}, {2, "warning"}, {3, "error"}, {4, "critical"},
+    };
+    const struct cu_setting *loglevel = cu_setting_find("loglevel");
+    struct cu_config c = {0};
+    int levels = 1, named = 1;
+    size_t n = 0;
+
+    choices_are("proxy_protocol", proxy, sizeof(proxy) / sizeof(proxy[0]));
+    choices_are("header_map", header_map, sizeof(header_map) / sizeof(header_map[0]));
+    choices_are("reload_engine", engine, sizeof(engine) / sizeof(engine[0]));
+    choices_are("loglevel", level, sizeof(level) / sizeof(level[0]));
+    for (size_t i = 0; i < cu_n_settings; i++)
+        n += cu_settings[i].type == CU_CHOICE;
+    ok(n == 4, "those are all the choices (%zu)", n);
+
+    /* loglevel: the level of each name is the logger's own reading of it */
+    for (c.loglevel = 0; loglevel->choices[c.loglevel] != NULL; c.loglevel++) {
+        const char *name = loglevel->choices[c.loglevel];
+
+        if ((int)cu_config_loglevel(&c) != cu_log_level_parse(name)) {
+            diag("%s is level %d", name, (int)cu_config_loglevel(&c));
+            levels = 0;
+        }
+        if (cu_config_choice(&c, loglevel) != name)
+            named = 0;
+    }
+    ok(levels, "cu_config_loglevel: each name's enum cu_level");
+    ok(named, "cu_config_choice: the name of the index");
+    c.proxy_protocol = HTTP_PROXY_V2;
+    c.reload_engine = CU_RELOAD_POLL;
+    c.header_map = HTTP_HEADER_MAP_REFUSE;
+    ok(strcmp(cu_config_choice(&c, cu_setting_find("proxy_protocol")), "v2") == 0 &&
+       strcmp(cu_config_choice(&c, cu_setting_find("reload_engine")), "poll") == 0 &&
+       strcmp(cu_config_choice(&c, cu_setting_find("header_map")), "refuse") == 0,
+       "cu_config_choice names the enum's value");
+}
+
 int main(void)
 {
     test_table();
+    test_choices();
     return tap_done();
 }

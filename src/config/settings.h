@@ -2,6 +2,8 @@
  * The settings: one table (name, CLI flags, type, default, validator, help)
  * drives command-line parsing, GUNICORN_CMD_ARGS, config files (through the
  * Python layer, which hands values over by name), --help and --print-config.
+ * The table is table.c; the values (validators, defaults, copies) are
+ * settings.c; the command line args.c; --help and --print-config help.c.
  *
  * Plain C. The configuration is one struct, filled and validated before any
  * fork and read-only afterwards.
@@ -17,6 +19,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/log.h"
+
 struct cu_strv {   /* a list of strings */
     char **v;
     size_t n;
@@ -30,7 +34,8 @@ enum cu_stype {
     CU_LIST,     /* repeatable string option */
     CU_CSV,      /* comma-separated string, kept as a list */
     CU_OCTAL,    /* umask: "022" is octal on the command line */
-    CU_CHOICE,   /* one of s->choices */
+    CU_CHOICE,   /* one of s->choices, stored as its index (an int): the
+                  * value of the enum the choices stand for */
     CU_DICT,     /* NAME=value pairs (secure_scheme_headers): file only */
     CU_CALLABLE  /* a server hook: file only. The Python layer keeps the
                   * callable; the config holds its name as shown by
@@ -48,7 +53,7 @@ struct cu_config {
     int backlog;
     /* Worker Processes */
     int workers;
-    char *worker_class;
+    char *worker_class;      /* as given: src/config/derive.h resolves it */
     int threads;
     int worker_connections;
     int max_requests;
@@ -68,7 +73,7 @@ struct cu_config {
     int check_config;
     int print_config;
     int reload;
-    char *reload_engine;     /* auto, poll, inotify */
+    int reload_engine;       /* enum cu_reload_engine */
     struct cu_strv reload_extra_files;  /* absolute paths or patterns */
     /* Server Mechanics */
     int preload_app;
@@ -86,7 +91,7 @@ struct cu_config {
     struct cu_strv secure_scheme_headers;  /* "NAME=value" */
     struct cu_strv forwarded_allow_ips;
     char *pythonpath;
-    char *proxy_protocol;    /* off, v1, v2, auto */
+    int proxy_protocol;      /* enum http_proxy_mode */
     struct cu_strv proxy_allow_ips;
     int permit_obsolete_folding;
     int strip_header_spaces;
@@ -94,12 +99,12 @@ struct cu_config {
     int permit_unconventional_http_version;
     int casefold_http_method;
     struct cu_strv forwarder_headers;
-    char *header_map;        /* drop, refuse, dangerous */
+    int header_map;          /* enum http_header_map */
     /* Logging */
     char *accesslog;
     char *access_log_format;
     char *errorlog;
-    char *loglevel;
+    int loglevel;            /* the choice's index: cu_config_loglevel() */
     int capture_output;
     /* Process Naming */
     char *proc_name;
@@ -134,7 +139,8 @@ struct cu_setting {
     size_t offset;            /* offsetof(struct cu_config, field) */
     const char *dflt;         /* default as text (NULL: unset) */
     const char *help;         /* one or two sentences, our own words */
-    const char *const *choices;  /* CU_CHOICE: NULL-terminated */
+    const char *const *choices;  /* CU_CHOICE: NULL-terminated, each name at
+                                  * the index of the value it stands for */
     const char *bare;         /* a value-taking flag given without a value
                                * means this (proxy_protocol: "auto"); NULL: none */
 };
@@ -144,6 +150,12 @@ extern const size_t cu_n_settings;
 
 const struct cu_setting *cu_setting_find(const char *name);
 const struct cu_setting *cu_setting_by_flag(const char *flag);
+
+/* The name of a CU_CHOICE setting's value in c ("info"). */
+const char *cu_config_choice(const struct cu_config *c,
+                             const struct cu_setting *s);
+/* loglevel as the error log's level. */
+enum cu_level cu_config_loglevel(const struct cu_config *c);
 
 /* Defaults, including those read from the environment. 0 or -1 (ENOMEM). */
 int cu_config_init(struct cu_config *c);
@@ -193,8 +205,9 @@ int cu_args_apply(struct cu_config *c, const struct cu_args *a, char *err,
                   size_t errlen);
 void cu_args_free(struct cu_args *a);
 
-/* Cross-setting checks and derived values, after all layers: e.g. sync with
- * threads > 1 becomes gthread. 0 or -1 with a message. */
+/* Cross-setting checks, after all layers: at least one worker and one
+ * thread. 0 or -1 with a message. What the settings mean for the server
+ * (the worker class among them) is src/config/derive.h's. */
 int cu_config_finish(struct cu_config *c, char *err, size_t errlen);
 
 /* --help, generated from the table. */

@@ -63,19 +63,6 @@ static struct {
 /* ---- helpers ---------------------------------------------------------- */
 
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-static int ascii_ieq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
-            return 0;
-    return *a == *b;
-}
-
 /* Marks a cut line: writes "..." (no NUL) and returns 3. */
 static size_t end_cut(char *p)
 {
@@ -149,18 +136,6 @@ static const struct {
     { "DEBUG", CU_DEBUG }, { "INFO", CU_INFO }, { "WARNING", CU_WARNING },
     { "ERROR", CU_ERROR }, { "CRITICAL", CU_CRITICAL },
 };
-
-int cu_log_level_parse(const char *s)
-{
-    size_t i;
-
-    if (s == NULL)
-        return -1;
-    for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-        if (ascii_ieq(s, levels[i].name))
-            return levels[i].level;
-    return -1;
-}
 
 static const char *level_name(int level)
 {
@@ -329,18 +304,14 @@ int cu_log_reopen(void)
 }
 
 int cu_log_open(const char *errorlog, const char *accesslog,
-                const char *level, char *err, size_t errlen)
+                enum cu_level level, char *err, size_t errlen)
 {
     struct logfile ne, na;
-    int lv = CU_INFO;
+    int lv = (int)level;
 
-    if (level != NULL && level[0] != '\0') {
-        lv = cu_log_level_parse(level);
-        if (lv < 0) {
-            cu_seterr(err, errlen, "unknown loglevel '%s' (debug, info, "
-                   "warning, error, critical)", level);
-            return -1;
-        }
+    if (level_name(lv) == NULL) {
+        cu_seterr(err, errlen, "unknown log level %d", lv);
+        return -1;
     }
     if (logfile_open(&ne, errorlog, STDERR_FILENO, STDERR_FILENO,
                      "errorlog", err, errlen) < 0)

@@ -31,7 +31,7 @@ enum cu_level { CU_DEBUG = 10, CU_INFO = 20, CU_WARNING = 30, CU_ERROR = 40,
  * (unwritable file, unknown level). Call again after fork is not needed:
  * fds are inherited. */
 int cu_log_open(const char *errorlog, const char *accesslog,
-                const char *level, char *err, size_t errlen);
+                enum cu_level level, char *err, size_t errlen);
 /* Reopens both files (USR1) by path and moves the new file onto the old
  * fd number, so the fd number stays the same. Only this process sees the
  * new file: each worker must call it too (forward USR1). stdout/stderr
@@ -45,8 +45,6 @@ int cu_log_capture(void);
 /* Closes the files and frees the access format (cu_access_format_free()):
  * back to stderr at info, no access log. */
 void cu_log_close(void);
-/* Parses "debug" .. "critical" (any case); -1 if unknown. */
-int cu_log_level_parse(const char *s);
 int cu_log_enabled(enum cu_level level);
 /* The fd the error log writes to (for wsgi.errors and capture_output). */
 int cu_log_error_fd(void);

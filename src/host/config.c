@@ -201,94 +201,50 @@ out:
 
 /* ---- what the subsystems are given ---------------------------------------- */
 
-/* The parser's settings. 0 or -1 (out of memory). */
-static int http_settings(struct cu_host *h)
+/* A new derived set from h->cfg, or NULL (reported). */
+static struct cu_derived *derive(struct cu_host *h)
 {
-    const struct cu_config *c = &h->cfg;
-    struct http_config *hc = &h->http;
+    struct cu_derived *d = malloc(sizeof(*d));
+    char err[512];
 
-    http_config_init(hc);
-    http_config_finish(hc, c->limit_request_line, c->limit_request_fields,
-                       c->limit_request_field_size);
-    hc->flags = (c->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
-                (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
-                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
-                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
-                (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
-    hc->header_map = strcmp(c->header_map, "dangerous") == 0 ? HTTP_HEADER_MAP_DANGEROUS
-                     : strcmp(c->header_map, "refuse") == 0  ? HTTP_HEADER_MAP_REFUSE
-                                                             : HTTP_HEADER_MAP_DROP;
-    h->scheme = calloc(c->secure_scheme_headers.n + 1, sizeof(*h->scheme));
-    h->forwarders = calloc(c->forwarder_headers.n + 1, sizeof(char *));
-    if (!h->scheme || !h->forwarders)
-        return -1;
-    hc->n_scheme_headers = 0;  /* the configured ones replace the defaults */
-    for (size_t i = 0; i < c->secure_scheme_headers.n; i++) {
-        const char *kv = c->secure_scheme_headers.v[i], *eq = strchr(kv, '=');
-        struct http_scheme_header *sh = &h->scheme[hc->n_scheme_headers];
-        if (!eq)
-            continue;
-        /* NAME=value: the name is a copy, the value the config's own */
-        if (!(sh->name = strndup(kv, (size_t)(eq - kv))))
-            return -1;
-        sh->value = eq + 1;
-        sh->name_len = (uint32_t)(eq - kv);
-        sh->value_len = (uint32_t)strlen(eq + 1);
-        hc->n_scheme_headers++;
-    }
-    hc->scheme_headers = h->scheme;
-    for (size_t i = 0; i < c->forwarder_headers.n; i++)
-        h->forwarders[i] = c->forwarder_headers.v[i];
-    hc->forwarder_headers = h->forwarders;
-    hc->n_forwarder_headers = c->forwarder_headers.n;
-    return 0;
-}
-
-static void master_settings(struct cu_host *h)
-{
-    struct cu_master_config *mc = &h->master;
-
-    mc->workers = h->cfg.workers;
-    mc->timeout = h->cfg.timeout;
-    mc->graceful_timeout = h->cfg.graceful_timeout;
-    mc->daemon = h->cfg.daemon;
-    mc->pidfile = h->cfg.pidfile;
-    mc->proc_name = h->cfg.proc_name;
-    mc->max_worker_lifetime = h->cfg.max_worker_lifetime;
-    mc->max_worker_memory = h->cfg.max_worker_memory;
-}
-
-int host_settings(struct cu_host *h)
-{
-    const struct cu_worker_class *k = cu_worker_class_pick(h->cfg.worker_class,
-                                                           h->cfg.threads);
-
-    if (!k) {
-        cu_report_error("Error: class uri '%s' invalid or not found", h->cfg.worker_class);
-        return -1;
-    }
-    if (!k->run) {
-        cu_report_error("Error: worker class %s is not built yet; use sync or gthread",
-                        h->cfg.worker_class);
-        return -1;
-    }
-    h->worker_class = k;
-    if (http_settings(h) < 0) {
+    if (!d) {
         cu_report_error("cunicorn: out of memory");
-        return -1;
+        return NULL;
     }
-    master_settings(h);
+    if (cu_derive(d, &h->cfg, err, sizeof(err)) < 0) {
+        cu_report_error("Error: %s", err);
+        free(d);
+        return NULL;
+    }
+    d->master.upgrade = &h->up;
+    return d;
+}
+
+static void derived_free(struct cu_derived *d)
+{
+    if (d) {
+        cu_derived_free(d);
+        free(d);
+    }
+}
+
+int host_derive(struct cu_host *h)
+{
+    struct cu_derived *d = derive(h);
+
+    if (!d)
+        return -1;
+    derived_free(h->set);
+    h->set = d;
     return 0;
 }
 
-void host_settings_free(struct cu_host *h)
+void host_config_free(struct cu_host *h)
 {
-    for (size_t i = 0; h->scheme && i < h->http.n_scheme_headers; i++)
-        free((char *)h->scheme[i].name);
-    free(h->scheme);
-    free(h->forwarders);
-    h->scheme = NULL;
-    h->forwarders = NULL;
+    derived_free(h->set);
+    derived_free(h->retired);
+    h->set = h->retired = NULL;
+    cu_config_free(&h->cfg);
 }
 
 /* ---- HUP ------------------------------------------------------------------- */
@@ -302,49 +258,32 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
 {
     struct cu_host *h = arg;
     struct cu_config old = h->cfg;
-    struct http_scheme_header *old_scheme = h->scheme;
-    const char **old_fwd = h->forwarders;
-    struct http_config old_http = h->http;
-    const struct cu_worker_class *old_class = h->worker_class;
+    struct cu_derived *d = NULL;
     struct cu_hooks old_hooks;
     int status;
 
     memset(&h->cfg, 0, sizeof(h->cfg));
-    h->scheme = NULL;
-    h->forwarders = NULL;
     cu_proctitle_state("reloading");
     cu_hooks_stash(&h->hooks, &old_hooks);
-    if (host_resolve(h, &status) < 0 || !h->cfg.app || host_settings(h) < 0) {
+    if (host_resolve(h, &status) < 0 || !h->cfg.app || !(d = derive(h))) {
         cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
         cu_proctitle_state(NULL);
         cu_hooks_unstash(&h->hooks, &old_hooks, 0);
-        host_settings_free(h);
         cu_config_free(&h->cfg);
         h->cfg = old;
-        h->scheme = old_scheme;
-        h->forwarders = old_fwd;
-        h->http = old_http;
-        h->worker_class = old_class;
-        master_settings(h);
         return -1;
     }
-    /* what was in use until now: the parser's arrays go now (the master
-     * reads none of them), the configuration at the next reload */
-    {
-        struct cu_host gone;
-        memset(&gone, 0, sizeof(gone));
-        gone.scheme = old_scheme;
-        gone.forwarders = old_fwd;
-        gone.http = old_http;
-        host_settings_free(&gone);
-    }
-    cu_config_free(&h->previous);
-    h->previous = old;
+    /* the set in use until now stays until the next reload: the master
+     * copies its part, but keeps pointing at its strings */
+    cu_config_free(&old);
+    derived_free(h->retired);
+    h->retired = h->set;
+    h->set = d;
     host_title(h, "master");  /* the new name, if it changed */
     cu_hooks_unstash(&h->hooks, &old_hooks, 1);
     if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&
         cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->cfg.workers) < 0)
         cu_report_exception("Exception while making the server object for the hooks");
-    *next = &h->master;
+    *next = &d->master;
     return 0;
 }

@@ -186,10 +186,11 @@ static PyObject *setting_value(const struct cu_hooks *h,
     switch (s->type) {
     case CU_STR:
     case CU_STR_OPT:
-    case CU_CHOICE:
         if (str == NULL)
             Py_RETURN_NONE;
         return PyUnicode_DecodeFSDefault(str);
+    case CU_CHOICE:
+        return PyUnicode_FromString(cu_config_choice(c, s));
     case CU_CALLABLE:
         which = cu_hook_index(s->name);
         if (which < 0 || h->fn[which] == NULL)

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include "config/derive.h"
 #include "config/settings.h"
 #include "host/hooks.h"
 #include "master/arbiter.h"
@@ -35,12 +36,9 @@ struct cu_autoreload {
  * master and of the workers. One per process. */
 struct cu_host {
     struct cu_config cfg;
-    struct cu_config previous;  /* kept until the next HUP: the master
-                                 * may still point into it */
-    const struct cu_worker_class *worker_class;
-    struct http_config http;
-    struct http_scheme_header *scheme;
-    const char **forwarders;
+    struct cu_derived *set;     /* what cfg means for the subsystems */
+    struct cu_derived *retired; /* HUP's previous one, kept until the
+                                 * next: the master may still point into it */
     struct cu_listener *listeners;
     size_t n_listeners;
     PyObject *loader;           /* cunicorn._loader */
@@ -52,7 +50,6 @@ struct cu_host {
     gid_t gid;
     int argc;                   /* the command line, for HUP */
     char *const *argv;
-    struct cu_master_config master;  /* what the master is given */
     struct cu_upgrade up;       /* USR2: the start's command line and
                                  * environment, the hand-over's state */
     struct cu_autoreload reload;
@@ -65,10 +62,11 @@ struct cu_host {
  * < command line) into h->cfg. 0 to go on; -1 to stop with *status (0
  * after --help or --version, 2 for a usage error, 1 for a bad setting). */
 int host_resolve(struct cu_host *h, int *status);
-/* The subsystems' settings from h->cfg (the parser's, the master's). 0 or
- * -1 (reported). */
-int host_settings(struct cu_host *h);
-void host_settings_free(struct cu_host *h);
+/* What h->cfg means for the subsystems (cu_derive), into h->set. 0 or -1
+ * (reported). */
+int host_derive(struct cu_host *h);
+/* Frees the configuration and what was derived from it. */
+void host_config_free(struct cu_host *h);
 /* HUP (cu_master_ops.reload): the configuration resolved again; on
  * success *next is the master's new one. */
 int host_reconfigure(void *arg, const struct cu_master_config **next);

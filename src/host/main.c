@@ -24,7 +24,7 @@ static int open_logs(struct cu_host *h)
 {
     char err[512];
 
-    if (cu_log_open(h->cfg.errorlog, h->cfg.accesslog, h->cfg.loglevel, err,
+    if (cu_log_open(h->cfg.errorlog, h->cfg.accesslog, cu_config_loglevel(&h->cfg), err,
                     sizeof(err)) < 0 ||
         cu_access_format_set(h->cfg.access_log_format, err, sizeof(err)) < 0) {
         cu_report_error("Error: %s", err);
@@ -72,7 +72,7 @@ static int run(struct cu_host *h)
         cu_report_error("Error: No application module specified.");
         return 1;
     }
-    if (host_settings(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
+    if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
     if (h->cfg.check_config || h->cfg.print_config) {
         if (h->cfg.print_config)
@@ -98,7 +98,7 @@ static int run(struct cu_host *h)
                           h->cfg.backlog, h->cfg.reuse_port) < 0)
         return 1;
     host_environ_sync();
-    cu_log(CU_INFO, "Using worker: %s", h->worker_class->name);
+    cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);
     if (h->cfg.preload_app) {
         int rc = host_load_app(h);
         if (rc)
@@ -113,8 +113,7 @@ static int run(struct cu_host *h)
     h->master_pid = getpid();
     h->up.listeners = &h->listeners;
     h->up.n_listeners = &h->n_listeners;
-    h->master.upgrade = &h->up;
-    return cu_master_run(&h->master, &ops, h);
+    return cu_master_run(&h->set->master, &ops, h);
 }
 
 /* For USR2: the same interpreter runs `-m cunicorn` with these arguments
@@ -146,9 +145,7 @@ static void release(struct cu_host *h)
         cu_listener_close(&h->listeners[i], unlink);
     cu_upgrade_release(&h->up);
     free(h->listeners);
-    host_settings_free(h);
-    cu_config_free(&h->cfg);
-    cu_config_free(&h->previous);
+    host_config_free(h);
     cu_hooks_clear(&h->hooks);
     Py_XDECREF(h->app);
 }

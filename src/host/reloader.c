@@ -150,7 +150,7 @@ int host_start_reloader(struct cu_host *h)
     PyObject *broken = NULL;
     char **paths = NULL;
     size_t n = 0;
-    int rc, engine = cu_reload_engine_parse(h->cfg.reload_engine);
+    int rc;
 
     if (!(rs->mod = PyImport_ImportModule("cunicorn._reloader"))) {
         cu_report_exception("Exception in worker process");
@@ -165,7 +165,7 @@ int host_start_reloader(struct cu_host *h)
         cu_report_exception("Reloader");
         goto fail;
     }
-    r = cu_reloader_new(engine < 0 ? CU_RELOAD_AUTO : (enum cu_reload_engine)engine, &ops);
+    r = cu_reloader_new((enum cu_reload_engine)h->cfg.reload_engine, &ops);
     if (!r || (rc = list_files(rs, &paths, &n)) < 0)
         goto fail;
     if ((rc == 1 && cu_reloader_add(r, paths, n) < 0) || cu_reloader_start(r) < 0)

@@ -84,14 +84,11 @@ static void stacks_and_alarms(struct cu_host *h, int threads)
 }
 
 /* The bridge for the loaded app. 0, or -1 (logged). */
-static int start_bridge(struct cu_host *h, int threads)
+static int start_bridge(struct cu_host *h)
 {
-    struct cu_wsgi_opts opts = {0};
+    struct cu_wsgi_opts opts = h->set->wsgi;
 
-    opts.multiprocess = h->cfg.workers > 1;
-    opts.multithread = threads;
     opts.errors_fd = cu_log_error_fd();
-    opts.sendfile = h->cfg.sendfile;
     opts.server_software = "cunicorn/" CU_VERSION;
     h->wsgi = cu_wsgi_new(h->app, h->types, &opts);
     if (!h->wsgi) {
@@ -101,39 +98,23 @@ static int start_bridge(struct cu_host *h, int threads)
     return 0;
 }
 
-/* What the worker class's loop is given. */
+/* What the worker class's loop is given: the settings derived, and what
+ * only this process knows. */
 static void worker_env(struct cu_host *h, struct cu_worker_env *env,
                        struct cu_worker_slot *slot, int threads)
 {
-    memset(env, 0, sizeof(*env));
-    env->listeners = h->listeners;
-    env->n_listeners = h->n_listeners;
-    env->http = &h->http;
-    env->proxy = strcmp(h->cfg.proxy_protocol, "off") == 0 ? HTTP_PROXY_OFF
-                 : strcmp(h->cfg.proxy_protocol, "v1") == 0 ? HTTP_PROXY_V1
-                 : strcmp(h->cfg.proxy_protocol, "v2") == 0 ? HTTP_PROXY_V2
-                                                            : HTTP_PROXY_AUTO;
-    env->timeout = h->cfg.timeout;
-    env->graceful_timeout = h->cfg.graceful_timeout;
-    env->max_requests = h->cfg.max_requests;
-    if (env->max_requests > 0 && h->cfg.max_requests_jitter > 0) {
+    *env = h->set->worker;  /* it points into h->set, which stays */
+    if (env->max_requests > 0 && h->set->max_requests_jitter > 0) {
         /* Gunicorn's: max_requests + randint(0, jitter), per worker */
         srandom((unsigned)getpid() ^ (unsigned)time(NULL));
-        env->max_requests += (int)(random() % ((long)h->cfg.max_requests_jitter + 1));
+        env->max_requests += (int)(random() % ((long)h->set->max_requests_jitter + 1));
     }
-    env->keepalive = h->cfg.keepalive;
-    env->worker_connections = h->cfg.worker_connections;
-    env->threads = h->cfg.threads;
-    env->buffer_body = (size_t)h->cfg.buffer_body;
+    env->listeners = h->listeners;
+    env->n_listeners = h->n_listeners;
     env->dump_signal = threads ? dump_signal() : 0;
     env->thread_start = thread_start;
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
-    env->request_timeout = h->cfg.request_timeout;
-    env->allow = (const char *const *)h->cfg.forwarded_allow_ips.v;
-    env->n_allow = h->cfg.forwarded_allow_ips.n;
-    env->proxy_allow = (const char *const *)h->cfg.proxy_allow_ips.v;
-    env->n_proxy_allow = h->cfg.proxy_allow_ips.n;
     env->serve = serve;
     env->app = h;
     env->slot = slot;
@@ -143,7 +124,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
 /* Up to the loop; returns its exit status. */
 static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
 {
-    const struct cu_worker_class *k = h->worker_class;
+    const struct cu_worker_class *k = h->set->worker_class;
     int threads = (k->flags & CU_WC_THREADS) != 0, rc;
     struct cu_worker_env env;
 
@@ -159,7 +140,7 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
             return rc;
         host_freeze_gc();  /* what the import made lives as long as we do */
     }
-    if (start_bridge(h, threads) < 0 || host_hooks_worker_ready(h) < 0)
+    if (start_bridge(h) < 0 || host_hooks_worker_ready(h) < 0)
         return CU_EXIT_WORKER_BOOT;
     slot->booted = 1;
     worker_env(h, &env, slot, threads);

@@ -254,8 +254,7 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->c.timeout_ms = 0;
     g->c.queue_max = QUEUE_MAX;
     g->c.keeps_objects = 1;
-    g->trusted = cu_addr_allowed((const struct sockaddr *)peer, plen, env->allow,
-                                 env->n_allow);
+    g->trusted = cu_allow_match(env->allow, (const struct sockaddr *)peer, plen);
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;
     atomic_fetch_add(&w->nconns, 1);
     g->state = ST_HEAD;

@@ -55,17 +55,6 @@ struct cu_reloader {
     int started;
 };
 
-int cu_reload_engine_parse(const char *name)
-{
-    if (strcmp(name, "auto") == 0)
-        return CU_RELOAD_AUTO;
-    if (strcmp(name, "inotify") == 0)
-        return CU_RELOAD_INOTIFY;
-    if (strcmp(name, "poll") == 0)
-        return CU_RELOAD_POLL;
-    return -1;
-}
-
 /* ---- what changed --------------------------------------------------------- */
 
 static void take(struct snap *s, const struct stat *st)

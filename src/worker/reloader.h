@@ -40,8 +40,6 @@ struct cu_reloader_ops {
 
 struct cu_reloader;
 
-/* "auto", "inotify", "poll": the engine, or -1. */
-int cu_reload_engine_parse(const char *name);
 
 /* NULL when out of memory. Nothing runs until cu_reloader_start. */
 struct cu_reloader *cu_reloader_new(enum cu_reload_engine engine,

@@ -49,8 +49,8 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
     if (!*proxy_done) {
         int kind = http_proxy_sniff(c->buf + c->start, c->end - c->start, env->proxy);
         /* a PROXY header from a peer not in proxy_allow_ips: 403 */
-        if (kind > 0 && !cu_addr_allowed((struct sockaddr *)&c->peer, c->peerlen,
-                                         env->proxy_allow, env->n_proxy_allow))
+        if (kind > 0 && !cu_allow_match(env->proxy_allow, (struct sockaddr *)&c->peer,
+                                        c->peerlen))
             return HTTP_E_PROXY_FORBIDDEN;
         rc = http_proxy_parse(c->buf + c->start, c->end - c->start, env->proxy,
                               &c->proxy);

@@ -88,8 +88,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     c.tick = tick;
     c.tick_arg = env->slot;
     http_parser_init(&p, env->http,
-                     cu_addr_allowed((struct sockaddr *)peer, peerlen,
-                                     env->allow, env->n_allow));
+                     cu_allow_match(env->allow, (struct sockaddr *)peer, peerlen));
     http_request_init(&r, headers, env->http->limit_request_fields);
     rc = read_head(env, &c, &p, &r);
     if (rc < 0) {

@@ -13,6 +13,7 @@
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/contract.h"
+#include "net/allow.h"
 #include "net/listen.h"
 #include "worker/body.h"
 #include "worker/conn.h"
@@ -64,10 +65,8 @@ struct cu_worker_env {
                              * before the app runs (0: never) */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
-    const char *const *allow;  /* forwarded_allow_ips: trusted peers */
-    size_t n_allow;
-    const char *const *proxy_allow;  /* proxy_allow_ips */
-    size_t n_proxy_allow;
+    const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */
+    const struct cu_allow *proxy_allow;  /* proxy_allow_ips */
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);

@@ -79,8 +79,7 @@ static size_t count_char(const char *s, size_t n, char c)
 
 /* cu_log_open() on dir/errname and dir/accname (NULL: none). */
 __attribute__((unused))
-static int open_logs(const char *errname, const char *accname,
-                     const char *level)
+static int open_logs(const char *errname, const char *accname, enum cu_level level)
 {
     char err[256] = "";
     int rc = cu_log_open(errname ? path_in(errname) : NULL,

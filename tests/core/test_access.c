@@ -153,7 +153,7 @@ static void test_access_default(void)
     time_t t0, t1;
     int afd;
 
-    ok(open_logs(NULL, "acc.log", NULL) == 0, "open access log, default fmt");
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open access log, default fmt");
     t0 = time(NULL);
     line = access_line(&a, NULL);
     t1 = time(NULL);
@@ -181,7 +181,7 @@ static void test_access_default(void)
     free(line);
 
     /* NULL access log: no-op */
-    afd = open_logs(NULL, NULL, NULL);
+    afd = open_logs(NULL, NULL, CU_INFO);
     cu_access_log(&a);
     line = slurp(path_in("acc.log"), NULL);
     ok(afd == 0 && count_char(line, strlen(line), '\n') == 2,
@@ -204,7 +204,7 @@ static void test_access_atoms(void)
     char *line, *t, mypid[32], want[1024];
     time_t now;
 
-    ok(open_logs(NULL, "acc.log", NULL) == 0 && set_format(fmt) == 0,
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0 && set_format(fmt) == 0,
        "every atom compiles");
     now = time(NULL);
     line = access_line(&a, NULL);
@@ -274,7 +274,7 @@ static void test_access_hostile(void)
     size_t len;
     int good;
 
-    ok(open_logs(NULL, "acc.log", NULL) == 0 &&
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0 &&
        set_format("\"%(a)s\" \"%(r)s\" %({x-evil}i)s %(u)s") == 0,
        "open for hostile input");
     a.user_agent = S("evil\"\\\n[02/Dec/2026] \x1b[2J\x7f\xff\xc3\xa9");
@@ -338,7 +338,7 @@ static void test_access_bad_formats(void)
     struct ctx c = { 0, 0, NULL };
     struct cu_access a = sample(&c);
 
-    ok(open_logs(NULL, "acc.log", NULL) == 0 && set_format("%(h)s") == 0,
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0 && set_format("%(h)s") == 0,
        "open with %%(h)s");
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc;
@@ -376,7 +376,7 @@ static void test_access_format_lifetime(void)
 
     ok(set_format("%(m)s") == 0 && !cu_access_enabled(),
        "a format without an access log: not enabled");
-    ok(open_logs(NULL, "acc.log", NULL) == 0 && cu_access_enabled(),
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0 && cu_access_enabled(),
        "open the access log: enabled");
     line = access_line(&a, NULL);
     ok(strcmp(line, "GET\n") == 0,
@@ -384,7 +384,7 @@ static void test_access_format_lifetime(void)
     free(line);
     cu_log_close();
     ok(!cu_access_enabled(), "close: not enabled");
-    ok(open_logs(NULL, "acc.log", NULL) == 0, "open again");
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open again");
     line = access_line(&a, NULL);
     ok(strncmp(line, "127.0.0.1 - alice [", 19) == 0,
        "close freed the format: the default one again: %s", show(line));

@@ -518,7 +518,7 @@ int run_start(struct run *r, const struct cu_master_ops *ops)
         close(fds[0]);
         r->c.ev_fd = fds[1];
         r->c.master = getpid();
-        if (cu_log_open(r->log, NULL, "debug", err, sizeof(err)) < 0)
+        if (cu_log_open(r->log, NULL, CU_DEBUG, err, sizeof(err)) < 0)
             (void)fprintf(stderr, "cu_log_open: %s\n", err);
         status = cu_master_run(&r->cfg, ops, &r->c);
         cu_log_close();

@@ -21,7 +21,7 @@ static void test_setup_errors(void)
     char err[256];
 
     /* The errors are logged; keep them out of the test's output. */
-    if (cu_log_open("/dev/null", NULL, "critical", err, sizeof(err)) < 0)
+    if (cu_log_open("/dev/null", NULL, CU_CRITICAL, err, sizeof(err)) < 0)
         diag("cu_log_open: %s", err);
 
     ok(cu_master_run(&cfg, &min_ops, NULL) == 1, "workers = -1: status 1");

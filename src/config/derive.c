@@ -1,0 +1,221 @@
+/* What the settings mean for the server. See derive.h. */
+#include "config/derive.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/errbuf.h"
+
+static int nomem(char *err, size_t errlen)
+{
+    cu_seterr(err, errlen, "out of memory");
+    return -1;
+}
+
+/* Where ", " last stands in s, or NULL. */
+static const char *last_comma(const char *s)
+{
+    const char *last = NULL;
+
+    for (const char *p = strstr(s, ", "); p != NULL; p = strstr(p + 1, ", "))
+        last = p;
+    return last;
+}
+
+const struct cu_worker_class *cu_derive_worker_class(const struct cu_config *c,
+                                                     char *err, size_t errlen)
+{
+    const struct cu_worker_class *k = cu_worker_class_pick(c->worker_class, c->threads);
+    char built[128], later[128];
+    const char *last;
+
+    cu_worker_class_names(1, built, sizeof(built));
+    if (k == NULL) {
+        cu_worker_class_names(0, later, sizeof(later));
+        cu_seterr(err, errlen, "class uri '%s' invalid or not found (worker "
+                  "classes: %s, %s)", c->worker_class, built, later);
+        return NULL;
+    }
+    if (k->run == NULL) {
+        /* as given, and the class it names when that reads otherwise */
+        char named[300];
+        if (strcasecmp(c->worker_class, k->name) == 0)
+            cu_seterr(named, sizeof(named), "%s", k->name);
+        else
+            cu_seterr(named, sizeof(named), "%s (%s)", c->worker_class, k->name);
+        last = last_comma(built);   /* "sync, gthread": "sync or gthread" */
+        if (last != NULL)
+            cu_seterr(err, errlen, "worker class %s is not built yet; use %.*s or %s",
+                      named, (int)(last - built), built, last + 2);
+        else
+            cu_seterr(err, errlen, "worker class %s is not built yet; use %s", named,
+                      built);
+        return NULL;
+    }
+    return k;
+}
+
+/* secure_scheme_headers: each "NAME=value" as one string "NAME\0value". */
+static int scheme_headers(struct cu_derived *d, const struct cu_strv *l,
+                          char *err, size_t errlen)
+{
+    struct http_config *h = &d->http;
+
+    if ((d->scheme = calloc(l->n + 1, sizeof(*d->scheme))) == NULL)
+        return nomem(err, errlen);
+    h->scheme_headers = d->scheme;
+    h->n_scheme_headers = 0;    /* the configured ones replace the defaults */
+    for (size_t i = 0; i < l->n; i++) {
+        const char *eq = strchr(l->v[i], '=');
+        struct http_scheme_header *sh = &d->scheme[i];
+        size_t len = eq != NULL ? (size_t)(eq - l->v[i]) : 0;
+        char *copy;
+
+        if (eq == NULL) {
+            cu_seterr(err, errlen, "Invalid value for secure_scheme_headers: "
+                      "'%s' (expected NAME=value)", l->v[i]);
+            return -1;
+        }
+        if ((copy = strdup(l->v[i])) == NULL)
+            return nomem(err, errlen);
+        copy[len] = '\0';
+        sh->name = copy;
+        sh->name_len = (uint32_t)len;
+        sh->value = copy + len + 1;
+        sh->value_len = (uint32_t)strlen(sh->value);
+        h->n_scheme_headers++;
+    }
+    return 0;
+}
+
+static int forwarder_headers(struct cu_derived *d, const struct cu_strv *l,
+                             char *err, size_t errlen)
+{
+    struct http_config *h = &d->http;
+
+    if ((d->forwarders = calloc(l->n + 1, sizeof(*d->forwarders))) == NULL)
+        return nomem(err, errlen);
+    h->forwarder_headers = (const char *const *)d->forwarders;
+    h->n_forwarder_headers = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if ((d->forwarders[i] = strdup(l->v[i])) == NULL)
+            return nomem(err, errlen);
+        h->n_forwarder_headers++;
+    }
+    return 0;
+}
+
+/* The parser's settings. */
+static int derive_http(struct cu_derived *d, const struct cu_config *c,
+                       char *err, size_t errlen)
+{
+    struct http_config *h = &d->http;
+
+    http_config_init(h);
+    http_config_finish(h, c->limit_request_line, c->limit_request_fields,
+                       c->limit_request_field_size);
+    h->flags = (c->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
+               (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
+               (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+               (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
+               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+    h->header_map = (enum http_header_map)c->header_map;
+    if (scheme_headers(d, &c->secure_scheme_headers, err, errlen) < 0)
+        return -1;
+    return forwarder_headers(d, &c->forwarder_headers, err, errlen);
+}
+
+static int allow_lists(struct cu_derived *d, const struct cu_config *c,
+                       char *err, size_t errlen)
+{
+    const struct cu_strv *fw = &c->forwarded_allow_ips, *px = &c->proxy_allow_ips;
+
+    if (cu_allow_compile(&d->allow, (const char *const *)fw->v, fw->n, err, errlen) < 0)
+        return -1;
+    return cu_allow_compile(&d->proxy_allow, (const char *const *)px->v, px->n,
+                            err, errlen);
+}
+
+static int derive_master(struct cu_derived *d, const struct cu_config *c,
+                         char *err, size_t errlen)
+{
+    struct cu_master_config *m = &d->master;
+
+    if ((c->pidfile != NULL && (d->pidfile = strdup(c->pidfile)) == NULL) ||
+        (c->proc_name != NULL && (d->proc_name = strdup(c->proc_name)) == NULL))
+        return nomem(err, errlen);
+    memset(m, 0, sizeof(*m));
+    m->workers = c->workers;
+    m->timeout = c->timeout;
+    m->graceful_timeout = c->graceful_timeout;
+    m->daemon = c->daemon;
+    m->pidfile = d->pidfile;
+    m->proc_name = d->proc_name;
+    m->max_worker_lifetime = c->max_worker_lifetime;
+    m->max_worker_memory = c->max_worker_memory;
+    return 0;
+}
+
+static void derive_worker(struct cu_derived *d, const struct cu_config *c)
+{
+    struct cu_worker_env *w = &d->worker;
+    unsigned uses = d->worker_class->flags;
+
+    memset(w, 0, sizeof(*w));
+    w->http = &d->http;
+    w->proxy = d->proxy;
+    w->allow = &d->allow;
+    w->proxy_allow = &d->proxy_allow;
+    w->timeout = c->timeout;
+    w->graceful_timeout = c->graceful_timeout;
+    w->max_requests = c->max_requests;
+    w->request_timeout = c->request_timeout;
+    w->threads = uses & CU_WC_USES_THREADS ? c->threads : 1;
+    w->worker_connections = uses & CU_WC_USES_CONNECTIONS ? c->worker_connections : 1;
+    w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
+    w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
+    d->max_requests_jitter = c->max_requests_jitter;
+}
+
+static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
+{
+    struct cu_wsgi_opts *o = &d->wsgi;
+
+    memset(o, 0, sizeof(*o));
+    o->multithread = (d->worker_class->flags & CU_WC_THREADS) != 0;
+    o->multiprocess = c->workers > 1;
+    o->errors_fd = -1;
+    o->sendfile = c->sendfile;
+}
+
+int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
+              size_t errlen)
+{
+    memset(d, 0, sizeof(*d));
+    d->worker_class = cu_derive_worker_class(c, err, errlen);
+    d->proxy = (enum http_proxy_mode)c->proxy_protocol;
+    if (d->worker_class == NULL || derive_http(d, c, err, errlen) < 0 ||
+        allow_lists(d, c, err, errlen) < 0 || derive_master(d, c, err, errlen) < 0) {
+        cu_derived_free(d);
+        return -1;
+    }
+    derive_worker(d, c);
+    derive_wsgi(d, c);
+    return 0;
+}
+
+void cu_derived_free(struct cu_derived *d)
+{
+    for (size_t i = 0; d->scheme != NULL && d->scheme[i].name != NULL; i++)
+        free((char *)d->scheme[i].name);
+    free(d->scheme);
+    for (size_t i = 0; d->forwarders != NULL && d->forwarders[i] != NULL; i++)
+        free(d->forwarders[i]);
+    free(d->forwarders);
+    cu_allow_free(&d->allow);
+    cu_allow_free(&d->proxy_allow);
+    free(d->pidfile);
+    free(d->proc_name);
+    memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,353 @@
+/*
+ * What the settings mean for the server (src/config/derive.c), without
+ * Python: every field of struct cu_derived from the defaults and from
+ * other values, the worker class each -k picks, every error, and that the
+ * result owns what it points to.
+ */
+#include "config/derive.h"
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+static struct cu_config cfg;
+
+/* cfg from argv, finished; exits when that fails. */
+static void configure(const char *const *argv)
+{
+    cu_config_free(&cfg);
+    if (fresh(&cfg, argv) != 0 || cu_config_finish(&cfg, err, sizeof err) < 0) {
+        diag("%s: %s", argv[0], err);
+        exit(1);
+    }
+}
+
+static int derive(struct cu_derived *d, const char *const *argv)
+{
+    configure(argv);
+    err[0] = '\0';
+    return cu_derive(d, &cfg, err, sizeof err);
+}
+
+static int is_empty(const struct cu_derived *d)
+{
+    static const struct cu_derived zero;
+
+    return memcmp(d, &zero, sizeof(zero)) == 0;
+}
+
+static int allows(const struct cu_allow *a, const char *ip)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+
+    if (inet_pton(AF_INET, ip, &in.sin_addr) == 1)
+        return cu_allow_match(a, (struct sockaddr *)&in, sizeof(in));
+    if (inet_pton(AF_INET6, ip, &in6.sin6_addr) == 1)
+        return cu_allow_match(a, (struct sockaddr *)&in6, sizeof(in6));
+    return -1;
+}
+
+/* ---- the worker class ------------------------------------------------- */
+
+static void picks(const char *const *argv, const char *want)
+{
+    struct cu_derived d;
+    int rc = derive(&d, argv);
+
+    ok(rc == 0 && strcmp(d.worker_class->name, want) == 0, "%s %s%s: %s (%s)",
+       argv[0], argv[1], argv[2] ? " ..." : "", want,
+       rc == 0 ? d.worker_class->name : err);
+    cu_derived_free(&d);
+}
+
+static void refused(const char *const *argv, const char *want)
+{
+    struct cu_derived d;
+    const struct cu_worker_class *k;
+    int rc = derive(&d, argv);
+
+    ok(rc == -1 && strcmp(err, want) == 0 && is_empty(&d),
+       "%s %s refused, d left empty: %s", argv[0], argv[1], err);
+    err[0] = '\0';
+    k = cu_derive_worker_class(&cfg, err, sizeof err);
+    ok(k == NULL && strcmp(err, want) == 0, "cu_derive_worker_class says the same");
+    cu_derived_free(&d);
+}
+
+static void test_worker_class(void)
+{
+    picks(ARGV("-w", "1"), "sync");
+    picks(ARGV("--threads", "4"), "gthread");
+    picks(ARGV("-k", "gthread"), "gthread");
+    picks(ARGV("-k", "GThread", "--threads", "1"), "gthread");
+    picks(ARGV("-k", "egg:gunicorn#gthread"), "gthread");
+    picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
+    picks(ARGV("-k", "egg:gunicorn"), "sync");
+    refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
+            "classes: sync, gthread, gevent, eventlet, tornado, asgi)");
+    refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
+            "not found (worker classes: sync, gthread, gevent, eventlet, tornado, asgi)");
+    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync "
+            "or gthread");
+    refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
+            "worker class gevent_pywsgi (gevent) is not built yet; use sync or gthread");
+    refused(ARGV("-k", "uvicorn.workers.UvicornWorker"),
+            "worker class uvicorn.workers.UvicornWorker (asgi) is not built yet; use sync "
+            "or gthread");
+    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync "
+            "or gthread");
+    configure(ARGV("-k", "gthread"));
+    ok(cu_derive_worker_class(&cfg, NULL, 0) == cu_worker_class_find("gthread"),
+       "cu_derive_worker_class: the class, err may be NULL");
+}
+
+/* ---- the parser's settings -------------------------------------------- */
+
+static int scheme_is(const struct http_scheme_header *h, const char *name,
+                     const char *value)
+{
+    return strcmp(h->name, name) == 0 && h->name_len == strlen(name) &&
+           strcmp(h->value, value) == 0 && h->value_len == strlen(value);
+}
+
+static void test_http(void)
+{
+    struct cu_derived d;
+    const struct http_config *h = &d.http;
+
+    ok(derive(&d, ARGV("-w", "1")) == 0, "defaults: %s", err);
+    ok(h->limit_request_line == 4094 && h->limit_request_fields == 100 &&
+       h->limit_request_field_size == 8190 &&
+       h->max_head_buffer == 100 * (8190 + 2) + 4, "limits and the head's buffer");
+    ok(h->flags == 0 && h->header_map == HTTP_HEADER_MAP_DROP, "no flags; header_map drop");
+    ok(h->n_scheme_headers == 3 && h->scheme_headers == d.scheme &&
+       scheme_is(&h->scheme_headers[0], "X-FORWARDED-PROTOCOL", "ssl") &&
+       scheme_is(&h->scheme_headers[1], "X-FORWARDED-PROTO", "https") &&
+       scheme_is(&h->scheme_headers[2], "X-FORWARDED-SSL", "on"),
+       "the three scheme headers, names and values with their lengths");
+    ok(h->n_forwarder_headers == 2 &&
+       strcmp(h->forwarder_headers[0], "SCRIPT_NAME") == 0 &&
+       strcmp(h->forwarder_headers[1], "PATH_INFO") == 0, "the forwarder headers");
+    cu_derived_free(&d);
+
+    ok(derive(&d, ARGV("--limit-request-line", "0", "--limit-request-fields", "0",
+                       "--limit-request-field_size", "0")) == 0 &&
+       h->limit_request_line == 0 && h->limit_request_fields == 32768 &&
+       h->limit_request_field_size == 8190, "limits of 0: Gunicorn's meaning");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--limit-request-line", "100", "--limit-request-fields", "7",
+                       "--limit-request-field_size", "50")) == 0 &&
+       h->limit_request_line == 100 && h->limit_request_fields == 7 &&
+       h->limit_request_field_size == 50 && h->max_head_buffer == 7 * 52 + 4,
+       "limits as given");
+    cu_derived_free(&d);
+
+    ok(derive(&d, ARGV("--permit-unconventional-http-method")) == 0 &&
+       h->flags == HTTP_PERMIT_UNCONVENTIONAL_METHOD, "--permit-unconventional-http-method");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--casefold-http-method")) == 0 &&
+       h->flags == HTTP_CASEFOLD_METHOD, "--casefold-http-method");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--strip-header-spaces")) == 0 &&
+       h->flags == HTTP_STRIP_HEADER_SPACES, "--strip-header-spaces");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--permit-obsolete-folding")) == 0 &&
+       h->flags == HTTP_PERMIT_OBS_FOLD, "--permit-obsolete-folding");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--permit-unconventional-http-version")) == 0 &&
+       h->flags == HTTP_PERMIT_UNCONVENTIONAL_VERSION, "--permit-unconventional-http-version");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--header-map", "refuse")) == 0 &&
+       h->header_map == HTTP_HEADER_MAP_REFUSE, "--header-map refuse");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--header-map", "dangerous", "--forwarder-headers",
+                       "X_ONE,*")) == 0 &&
+       h->header_map == HTTP_HEADER_MAP_DANGEROUS && h->n_forwarder_headers == 2 &&
+       strcmp(h->forwarder_headers[0], "X_ONE") == 0 &&
+       strcmp(h->forwarder_headers[1], "*") == 0, "--header-map dangerous, forwarders");
+    cu_derived_free(&d);
+
+    /* the config file's secure_scheme_headers replace the defaults */
+    configure(ARGV("--forwarder-headers", ""));
+    cu_config_set(&cfg, cu_setting_find("secure_scheme_headers"), "X-Https=yes=1", 0,
+                  err, sizeof err);
+    ok(cu_derive(&d, &cfg, err, sizeof err) == 0 && h->n_scheme_headers == 1 &&
+       scheme_is(&h->scheme_headers[0], "X-Https", "yes=1") &&
+       h->n_forwarder_headers == 0, "configured scheme headers; no forwarders");
+    cu_config_free(&cfg);
+    ok(scheme_is(&h->scheme_headers[0], "X-Https", "yes=1"),
+       "the headers are d's own: the config is gone");
+    cu_derived_free(&d);
+
+    configure(ARGV("-w", "1"));
+    free(cfg.secure_scheme_headers.v[1]);
+    cfg.secure_scheme_headers.v[1] = strdup("NO-EQUALS");
+    ok(cu_derive(&d, &cfg, err, sizeof err) == -1 && is_empty(&d) &&
+       strcmp(err, "Invalid value for secure_scheme_headers: 'NO-EQUALS' "
+              "(expected NAME=value)") == 0,
+       "a scheme header without '=' is refused, d left empty: %s", err);
+}
+
+/* ---- PROXY protocol and allow lists ----------------------------------- */
+
+static void test_proxy_allow(void)
+{
+    struct cu_derived d;
+    static const struct { const char *arg; enum http_proxy_mode want; } modes[] = {
+        {"off", HTTP_PROXY_OFF}, {"v1", HTTP_PROXY_V1}, {"v2", HTTP_PROXY_V2},
+        {"auto", HTTP_PROXY_AUTO},
+    };
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        ok(derive(&d, ARGV("--proxy-protocol", modes[i].arg)) == 0 &&
+           d.proxy == modes[i].want && d.worker.proxy == modes[i].want,
+           "--proxy-protocol %s", modes[i].arg);
+        cu_derived_free(&d);
+    }
+    ok(derive(&d, ARGV("-w", "1")) == 0 && !d.allow.any && d.allow.n_inet == 1 &&
+       d.allow.n_inet6 == 1 && allows(&d.allow, "127.0.0.1") == 1 &&
+       allows(&d.allow, "::1") == 1 && allows(&d.allow, "10.0.0.1") == 0,
+       "forwarded_allow_ips: 127.0.0.1 and ::1");
+    ok(allows(&d.proxy_allow, "127.0.0.1") == 1 && allows(&d.proxy_allow, "::2") == 0,
+       "proxy_allow_ips: 127.0.0.1 and ::1");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--forwarded-allow-ips", "*", "--proxy-allow-from",
+                       "10.0.0.0/8,2001:db8::/32")) == 0 &&
+       d.allow.any && allows(&d.allow, "203.0.113.1") == 1 && !d.proxy_allow.any &&
+       allows(&d.proxy_allow, "10.2.3.4") == 1 &&
+       allows(&d.proxy_allow, "2001:db8::5") == 1 &&
+       allows(&d.proxy_allow, "11.0.0.1") == 0, "both lists compiled as given");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--forwarded-allow-ips", "")) == 0 &&
+       allows(&d.allow, "127.0.0.1") == 0, "an empty list trusts no IP peer");
+    cu_derived_free(&d);
+}
+
+/* ---- the master ------------------------------------------------------- */
+
+static void test_master(void)
+{
+    struct cu_derived d;
+    const struct cu_master_config *m = &d.master;
+
+    ok(derive(&d, ARGV("-w", "1")) == 0 && m->workers == 1 && m->timeout == 30 &&
+       m->graceful_timeout == 30 && !m->daemon && m->pidfile == NULL &&
+       m->proc_name == NULL && m->max_worker_lifetime == 0 &&
+       m->max_worker_memory == 0 && m->upgrade == NULL, "the defaults; upgrade NULL");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-w", "5", "-t", "7", "--graceful-timeout", "9", "-D", "-p",
+                       "/run/x.pid", "-n", "shop", "--max-worker-lifetime", "60",
+                       "--max-worker-memory", "512")) == 0 &&
+       m->workers == 5 && m->timeout == 7 && m->graceful_timeout == 9 && m->daemon &&
+       strcmp(m->pidfile, "/run/x.pid") == 0 && strcmp(m->proc_name, "shop") == 0 &&
+       m->max_worker_lifetime == 60 && m->max_worker_memory == 512,
+       "every master setting");
+    ok(m->pidfile == d.pidfile && m->pidfile != cfg.pidfile &&
+       m->proc_name == d.proc_name && m->proc_name != cfg.proc_name,
+       "pidfile and proc_name are d's own copies");
+    cu_config_free(&cfg);
+    ok(strcmp(m->pidfile, "/run/x.pid") == 0 && strcmp(m->proc_name, "shop") == 0,
+       "... which outlive the config");
+    cu_derived_free(&d);
+}
+
+/* ---- a worker --------------------------------------------------------- */
+
+static int host_part_empty(const struct cu_worker_env *w)
+{
+    return w->listeners == NULL && w->n_listeners == 0 && w->dump_signal == 0 &&
+           w->serve == NULL && w->app == NULL && w->thread_start == NULL &&
+           w->conn_free == NULL && w->interrupt == NULL && w->slot == NULL &&
+           w->ppid == 0;
+}
+
+static void test_worker(void)
+{
+    const char *const *const argv[] = {
+        ARGV("-k", "gthread", "--threads", "8", "--worker-connections", "50",
+             "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
+             "--graceful-timeout", "12", "--max-requests", "100",
+             "--max-requests-jitter", "10", "--request-timeout", "13"),
+        ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
+             "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
+             "--max-requests-jitter", "10", "--request-timeout", "13"),
+    };
+    struct cu_derived d;
+    const struct cu_worker_env *w = &d.worker;
+
+    ok(derive(&d, argv[0]) == 0, "gthread: %s", err);
+    ok(w->http == &d.http && w->allow == &d.allow && w->proxy_allow == &d.proxy_allow,
+       "http, allow and proxy_allow point into d");
+    ok(w->timeout == 11 && w->graceful_timeout == 12 && w->max_requests == 100 &&
+       d.max_requests_jitter == 10 && w->request_timeout == 13,
+       "timeouts and max_requests (the jitter kept for the worker)");
+    ok(w->threads == 8 && w->worker_connections == 50 && w->keepalive == 5 &&
+       w->buffer_body == 1024, "gthread uses threads, connections, keep-alive, "
+       "buffer_body");
+    ok(host_part_empty(w), "the host's part left empty");
+    cu_derived_free(&d);
+
+    ok(derive(&d, argv[1]) == 0 && strcmp(d.worker_class->name, "sync") == 0,
+       "sync: %s", err);
+    ok(w->timeout == 11 && w->graceful_timeout == 12 && w->max_requests == 100 &&
+       d.max_requests_jitter == 10 && w->request_timeout == 13,
+       "sync: the settings every class honours");
+    ok(w->threads == 1 && w->worker_connections == 1 && w->keepalive == 0 &&
+       w->buffer_body == 0, "sync: one thread, one connection, no keep-alive, "
+       "no buffered body");
+    ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
+    cu_derived_free(&d);
+}
+
+/* ---- the WSGI bridge -------------------------------------------------- */
+
+static void test_wsgi(void)
+{
+    struct cu_derived d;
+    const struct cu_wsgi_opts *o = &d.wsgi;
+
+    ok(derive(&d, ARGV("-w", "1")) == 0 && !o->multithread && !o->multiprocess &&
+       o->sendfile && !o->is_ssl && o->errors_fd == -1 && o->server_software == NULL,
+       "sync, one worker: neither multithread nor multiprocess; sendfile; the "
+       "host's fields unset");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--threads", "2", "-w", "3", "--no-sendfile")) == 0 &&
+       o->multithread && o->multiprocess && !o->sendfile,
+       "gthread, three workers, --no-sendfile");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "gthread", "--threads", "1", "-w", "2")) == 0 &&
+       o->multithread && o->multiprocess, "gthread with one thread is multithread");
+    cu_derived_free(&d);
+}
+
+/* ---- lifetime --------------------------------------------------------- */
+
+static void test_lifetime(void)
+{
+    struct cu_derived a, b;
+
+    ok(derive(&a, ARGV("-w", "2")) == 0 && derive(&b, ARGV("-w", "4")) == 0 &&
+       a.master.workers == 2 && b.master.workers == 4 && a.worker.http == &a.http &&
+       b.worker.http == &b.http, "two at once (a HUP): each points into itself");
+    cu_derived_free(&a);
+    ok(is_empty(&a) && b.master.workers == 4, "freeing one leaves it empty, the "
+       "other as it was");
+    cu_derived_free(&a);
+    ok(is_empty(&a), "an empty one may be freed again");
+    cu_derived_free(&b);
+}
+
+int main(void)
+{
+    clear_env();
+    test_worker_class();
+    test_http();
+    test_proxy_allow();
+    test_master();
+    test_worker();
+    test_wsgi();
+    test_lifetime();
+    cu_config_free(&cfg);
+    return tap_done();
+}

@@ -8,7 +8,6 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-SHARED ?= $(CURDIR)/../shared
 
 # What the build and the tests need from Debian.
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
@@ -54,7 +53,7 @@ install-debs:
 	fi
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) -Dpython=$(PYTHON) -Dshared_dir=$(SHARED)
+	meson setup $(BUILD) -Dpython=$(PYTHON)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -68,7 +67,7 @@ test-c: build
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dextension=false -Dbuildtype=debug \
 	  -Db_sanitize=address,undefined -Db_lundef=false \
-	  -Dc_args=-fno-sanitize-recover=all -Dshared_dir=$(SHARED)
+	  -Dc_args=-fno-sanitize-recover=all
 
 test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -79,7 +78,7 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized \
 	  -Db_sanitize=address,undefined -Db_lundef=false \
-	  -Dc_args=-fno-sanitize-recover=all -Dshared_dir=$(SHARED)
+	  -Dc_args=-fno-sanitize-recover=all
 
 # Each target: replay its committed corpus, then fuzz for FUZZ_SECONDS.
 # New inputs go to a scratch directory, never into fuzz/corpus/.
@@ -119,7 +118,7 @@ check-pythons:
 	  v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  case $$v in 3.[0-8]) continue;; esac; \
 	  b=build-py$$v; \
-	  { [ -f $$b/build.ninja ] || meson setup $$b -Dpython=$$py -Dshared_dir=$(SHARED) >/dev/null; } && \
+	  { [ -f $$b/build.ninja ] || meson setup $$b -Dpython=$$py >/dev/null; } && \
 	  ninja -C $$b >/dev/null && echo $$py > $$b/.python && \
 	  printf '%s: %s\n' "$$v" "$$(CUNICORN_BUILD_DIR=$(CURDIR)/$$b ./cunicorn --version)" || exit 1; \
 	done

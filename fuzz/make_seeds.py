@@ -14,8 +14,8 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOTS = [os.path.join(HERE, "..", "..", "shared", "corpus", "http-requests"),
-         os.path.join(HERE, "..", "tests", "corpus")]
+ROOTS = [os.path.join(HERE, "..", "tests", "corpus", "gunicorn"),
+         os.path.join(HERE, "..", "tests", "corpus", "cunicorn")]
 FLAGS = ["permit_unconventional_http_method", "casefold_http_method",
          "strip_header_spaces", "permit_obsolete_folding",
          "permit_unconventional_http_version"]

@@ -10,7 +10,9 @@
  * last byte sits just before a PROT_NONE page: an over-read crashes, and
  * the parser is shown its buffer at a new address each time.
  *
- * Usage: test_corpus DIR...   (each DIR holds valid/ and invalid/)
+ * Usage: test_corpus DIR...   (each DIR holds valid/ and invalid/: meson
+ * passes tests/corpus/gunicorn, Gunicorn's cases, and tests/corpus/cunicorn,
+ * ours)
  */
 #include <ctype.h>
 #include <dirent.h>

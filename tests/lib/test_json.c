@@ -3,7 +3,7 @@
  * nesting, errors with offsets, and the whole HTTP request corpus.
  * Every text is parsed from a guard buffer, so reading past len faults.
  *
- *   test_json [CORPUS_DIR]    (default /work/shared/corpus/http-requests)
+ *   test_json [CORPUS_DIR]    (default tests/corpus/gunicorn, from the root)
  */
 #include "guard.h"
 #include "json.h"
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CORPUS "/work/shared/corpus/http-requests"
+#define DEFAULT_CORPUS "tests/corpus/gunicorn"
 
 static char err[256];
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT
 
-CORPORA = [ROOT.parent / "shared" / "corpus" / "http-requests", ROOT / "tests" / "corpus"]
+CORPORA = [ROOT / "tests" / "corpus" / "gunicorn", ROOT / "tests" / "corpus" / "cunicorn"]
 
 FLAGS = {
     "limit_request_line": "--limit-request-line",
@@ -70,7 +70,7 @@ GROUPS = sorted({args_for(c[3]) for c in CASES})
 
 
 def test_corpora_present():
-    assert len([c for c in CASES if c[0].startswith("http-requests/")]) == 137
+    assert len([c for c in CASES if c[0].startswith("gunicorn/")]) == 137
 
 
 def response(raw):

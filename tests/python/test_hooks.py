@@ -1,6 +1,7 @@
-"""Server hooks (shared reference §7) on a real server: a config file whose
-every hook appends "name pid args" to a file; then the order, the process
-(master or worker) and the arguments of each call are checked."""
+"""Server hooks (docs/compat.md, Server hooks; docs/hooks.md) on a real
+server: a config file whose every hook appends "name pid args" to a file;
+then the order, the process (master or worker) and the arguments of each
+call are checked."""
 
 import os
 import signal

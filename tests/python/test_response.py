@@ -1,6 +1,6 @@
-"""The response rules of shared reference §5.12/§5.13 on raw sockets:
-environ["gunicorn.socket"], Connection: upgrade, and bad response headers
-answered 400 as Gunicorn does."""
+"""The response rules (docs/compat.md, WSGI environ and Responses) on raw
+sockets: environ["gunicorn.socket"], Connection: upgrade, and bad response
+headers answered 400 as Gunicorn does."""
 
 import json
 import socket
@@ -218,7 +218,7 @@ def test_app_talks_on_the_socket_after_an_upgrade(srv):
     assert rest + recv_all(s) == b"echo: hello\n"
 
 
-# ---- Connection: upgrade (§5.13) --------------------------------------------
+# ---- Connection: upgrade (docs/compat.md, Responses) ------------------------
 
 def test_connection_upgrade_and_websocket_kept(srv):
     lines, body = get(srv, "/upgrade?ws")

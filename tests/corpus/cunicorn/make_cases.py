@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes cunicorn's own request cases, in the shared corpus's format.
+"""Writes cunicorn's own request cases, in the format of Gunicorn's corpus
+(tests/corpus/gunicorn/, whose README describes it).
 
-The shared corpus (Gunicorn's) leaves out inputs an internet-facing server
+Gunicorn's corpus leaves out inputs an internet-facing server
 meets: numbers that overflow, control bytes in every position, huge heads,
 many headers, pipelining after a chunked body, and the places where
 cunicorn is stricter than Gunicorn (marked OURS below). Each case is
@@ -10,7 +11,7 @@ settings differ from the defaults, NAME.config.json (valid cases) or a
 "config" key (invalid cases).
 
 The output is committed; run this again after changing a case:
-    python3 tests/corpus/make_cases.py
+    python3 tests/corpus/cunicorn/make_cases.py
 """
 
 import base64

@@ -349,6 +349,15 @@ static void on_tick(void *arg)
     }
 }
 
+/* cu_conn_init() with waits of at most 2 s: a wrong answer from the code
+ * under test fails a check instead of stalling the run for 30 s. */
+static void conn_init(struct cu_conn *c, int fd, size_t cap)
+{
+    if (cu_conn_init(c, fd, cap) < 0)
+        die("cu_conn_init");
+    c->timeout_ms = 2000;
+}
+
 /* ---- init, shrink ------------------------------------------------------- */
 
 static void test_init(void)
@@ -399,7 +408,7 @@ static void test_shrink(void)
     int fd, peer;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     cu_conn_shrink(&c);
     ok(c.buf == NULL && c.cap == 0, "shrink without a buffer: still none");
     (void)send(peer, "hello", 5, 0);
@@ -435,7 +444,7 @@ static void test_fill_growth(void)
     int fd, peer, err;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(peer, PAT, 30000, 0);
     for (int i = 0; i < 3; i++) {
         n[i] = cu_conn_fill(&c, 20000);
@@ -479,7 +488,7 @@ static void test_fill_keep(void)
     int fd, peer, err;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 16);
+    conn_init(&c, fd, 16);
     (void)send(peer, "0123456789abcdef", 16, 0);
     (void)cu_conn_fill(&c, 16);
     c.keep = 4;   /* "0123": the head of the request being served */
@@ -517,7 +526,7 @@ static void test_fill_wait(void)
     int fd, peer, err;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     c.tick = on_tick;
     c.tick_arg = &t;
     c.timeout_ms = 0;
@@ -558,7 +567,7 @@ static void test_fill_errors(void)
     int fd, peer, err;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(peer, "last", 4, 0);
     (void)shutdown(peer, SHUT_WR);
     n1 = cu_conn_fill(&c, 1 << 20);
@@ -572,7 +581,7 @@ static void test_fill_errors(void)
 
     /* AF_UNIX: the peer closes with our bytes unread */
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(fd, "unread", 6, 0);
     close(peer);
     errno = 0;
@@ -582,7 +591,7 @@ static void test_fill_errors(void)
     cu_conn_close(&c);
 
     tcp_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     tcp_reset(fd, peer);
     errno = 0;
     n1 = cu_conn_fill(&c, 1 << 20);
@@ -590,7 +599,7 @@ static void test_fill_errors(void)
     ok(n1 == -1 && err == ECONNRESET && c.eof == 0, "a reset (TCP): -1 ECONNRESET");
     cu_conn_close(&c);
 
-    (void)cu_conn_init(&c, -1, 0);
+    conn_init(&c, -1, 0);
     errno = 0;
     n1 = cu_conn_fill(&c, 1 << 20);
     err = errno;
@@ -611,7 +620,7 @@ static void test_write_small(void)
     int fd, peer, rc;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     rc = cu_conn_write(&c, "hello", 5);
     ok(rc == 0 && avail(peer, buf, sizeof(buf)) == 5 && memcmp(buf, "hello", 5) == 0 &&
        c.wrote == 5, "write: 0, the bytes sent, counted in wrote");
@@ -646,7 +655,7 @@ static void test_write_big(void)
     int fd, peer, rc, sndbuf = 0;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl);
     reader_start(&r, peer, 4u << 20, 1000);
     rc = cu_conn_write(&c, PAT, 4u << 20);
@@ -708,7 +717,7 @@ static void test_write_timeout(void)
         die("malloc");
     memcpy(orig, iov, sizeof(iov));
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     c.timeout_ms = 300;
     t0 = cu_now_ms();
     errno = 0;
@@ -742,7 +751,7 @@ static void test_write_errors(void)
     int fd, peer, rc, err;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     close(peer);
     errno = 0;
     rc = cu_conn_write(&c, "x", 1);
@@ -751,7 +760,7 @@ static void test_write_errors(void)
     cu_conn_close(&c);
 
     tcp_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     tcp_reset(fd, peer);
     errno = 0;
     rc = cu_conn_write(&c, PAT, 100000);
@@ -770,7 +779,7 @@ static void test_sendfile(int f)
     int fd, peer, rc, err, dir;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     rc = cu_conn_sendfile(&c, f, 10, 20);
     ok(rc == 0 && avail(peer, buf, sizeof(buf)) == 20 && memcmp(buf, PAT + 10, 20) == 0 &&
        c.wrote == 20 && lseek(f, 0, SEEK_CUR) == (off_t)FSIZE,
@@ -828,7 +837,7 @@ static void test_sendfile_errors(int f)
     if (!buf)
         die("malloc");
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     c.timeout_ms = 300;
     t0 = cu_now_ms();
     errno = 0;
@@ -857,7 +866,7 @@ static size_t queueing(struct cu_conn *c, int *peer, size_t queue_max)
     int fd;
 
     unix_pair(&fd, peer);
-    (void)cu_conn_init(c, fd, 0);
+    conn_init(c, fd, 0);
     c->timeout_ms = 5000;
     c->queue_max = queue_max;
     cu_conn_whole(c);
@@ -922,7 +931,7 @@ static void test_queue_partial(int f)
     if (!buf)
         die("malloc");
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     c.timeout_ms = 5000;
     c.queue_max = 1 << 20;
     cu_conn_whole(&c);
@@ -1115,7 +1124,7 @@ static void test_abort_idle(int f)
     int fd, peer, rc, rc1, rc2, rc3, rc4, end, e1, e2, e3, e4;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     rc = abort_from_thread(&c, c.wrote, PAGE, PAGE_LEN);
     got = read_until(peer, buf, sizeof(buf), 2000, &end);
     ok(rc == 1 && got == PAGE_LEN && memcmp(buf, PAGE, PAGE_LEN) == 0 && end == 0,
@@ -1168,7 +1177,7 @@ static void test_abort_written(void)
     int fd, peer, rc, end;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)cu_conn_write(&c, "previous response", 17);
     {
         uint64_t before = c.wrote;
@@ -1183,7 +1192,7 @@ static void test_abort_written(void)
     close(peer);
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)cu_conn_write(&c, "previous response", 17);
     rc = abort_from_thread(&c, c.wrote, NULL, 0);
     got = read_until(peer, buf, sizeof(buf), 2000, &end);
@@ -1226,7 +1235,7 @@ static void abort_stuck(int blocking)
     if (!buf)
         die("malloc");
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     c.timeout_ms = 5000;
     if (blocking) {
         set_blocking(fd, 1);
@@ -1279,7 +1288,7 @@ static void test_linger(void)
     int fd, peer, p[2];
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(peer, PAT, 100, 0);
     (void)shutdown(peer, SHUT_WR);
     ms = timed_linger(&c, 1 << 20, 5000);
@@ -1291,7 +1300,7 @@ static void test_linger(void)
     close(peer);
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     ms = timed_linger(&c, 1 << 20, 300);
     ok(ms >= 300 && ms < 300 + SLACK_MS && recv(peer, buf, 1, MSG_DONTWAIT) == 0,
        "a silent peer: linger returns after ms 300 (%lld ms)", (long long)ms);
@@ -1299,7 +1308,7 @@ static void test_linger(void)
     close(peer);
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(peer, PAT, 65536, 0);
     ms = timed_linger(&c, 8192, 5000);
     left = avail(fd, buf, sizeof(buf));
@@ -1311,7 +1320,7 @@ static void test_linger(void)
     close(peer);
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     (void)send(peer, PAT, 100, 0);
     ms = timed_linger(&c, 0, 5000);
     ok(ms < AT_ONCE_MS && avail(fd, buf, sizeof(buf)) == 100 &&
@@ -1321,7 +1330,7 @@ static void test_linger(void)
 
     if (pipe2(p, O_CLOEXEC) < 0)
         die("pipe");
-    (void)cu_conn_init(&c, p[0], 0);
+    conn_init(&c, p[0], 0);
     if (write(p[1], "data", 4) != 4)
         die("write");
     ms = timed_linger(&c, 1 << 20, 5000);
@@ -1329,7 +1338,7 @@ static void test_linger(void)
        "not a socket (shutdown fails): it returns at once, reads nothing");
     cu_conn_close(&c);
     close(p[1]);
-    (void)cu_conn_init(&c, -1, 0);
+    conn_init(&c, -1, 0);
     ms = timed_linger(&c, 1 << 20, 5000);
     ok(ms < AT_ONCE_MS, "no socket (-1): it returns at once");
     cu_conn_close(&c);
@@ -1348,7 +1357,7 @@ static void test_linger_tcp(void)
         int fd, peer, end;
 
         tcp_pair(&fd, &peer);
-        (void)cu_conn_init(&c, fd, 0);
+        conn_init(&c, fd, 0);
         sent = send(peer, PAT, 50000, MSG_DONTWAIT);  /* a request, and more */
         p.fd = fd;
         p.events = POLLIN;
@@ -1435,7 +1444,7 @@ static size_t sent_for(int code, char *buf, size_t max, int *rc, uint64_t *wrote
     int fd, peer, end;
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     *rc = cu_conn_send_error(&c, code);
     *wrote = c.wrote;
     cu_conn_close(&c);
@@ -1481,7 +1490,7 @@ static void test_send_error(void)
        "send_error(-99), unknown: 500 Internal Server Error");
 
     unix_pair(&fd, &peer);
-    (void)cu_conn_init(&c, fd, 0);
+    conn_init(&c, fd, 0);
     close(peer);
     errno = 0;
     rc = cu_conn_send_error(&c, HTTP_E_METHOD);

@@ -122,8 +122,8 @@ int cu_body_drain(struct cu_body *b, struct cu_conn *c, uint64_t limit)
     for (;;) {
         const char *p;
         int64_t n = cu_body_peek(b, c, &p);
-        if (n == 0)
-            return 0;
+        if (n == 0)  /* the end; or EOF before Content-Length bytes came */
+            return b->kind == HTTP_BODY_LENGTH && b->left > 0 ? -1 : 0;
         if (n == HTTP_AGAIN) {
             if (cu_body_wait(b, c) < 0)
                 return -1;

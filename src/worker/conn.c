@@ -335,10 +335,21 @@ int cu_conn_flush(struct cu_conn *c)
     return 0;
 }
 
+/* Taken away by cu_conn_abort: every write fails, queued or not. */
+static int aborted(const struct cu_conn *c)
+{
+    if (atomic_load(&c->wstate) != CU_W_ABORTED)
+        return 0;
+    errno = ECONNABORTED;
+    return 1;
+}
+
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
 {
     int q;
 
+    if (aborted(c))
+        return -1;
     if (c->queue) {  /* behind what is queued: queue too, or wait it out */
         if ((q = queue_iov(c, iov, n)) != 0)
             return q > 0 ? 0 : -1;
@@ -371,6 +382,10 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
 
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n)
 {
+    if (n == 0)
+        return 0;
+    if (aborted(c))
+        return -1;
     if (c->queue)
         return queue_file(c, fd, off, n) > 0 ? 0 : -1;
     while (n > 0) {

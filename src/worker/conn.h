@@ -103,7 +103,7 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n);
 int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
 
 /* Sends n bytes of the file fd from offset off with sendfile(2), waiting
- * as needed. 0, or -1 (errno; EINVAL when the file cannot be sent so). */
+ * as needed. 0, or -1 (errno; EINVAL or ESPIPE when fd cannot be sent so). */
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n);
 
 /* Says that the rest of the response is known (the app returned it

@@ -57,23 +57,6 @@ static const char PAGE[] = "HTTP/1.1 504 Gateway Timeout\r\nConnection: close\r\
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* A known bug (see the commit that added this test): TAP "# TODO", so the
- * suite stays green while it is there and meson says "unexpected pass"
- * once it is fixed. */
-__attribute__((format(printf, 3, 4)))
-static void todo(int cond, const char *why, const char *fmt, ...)
-{
-    va_list ap;
-
-    tap_n++;
-    (void)printf("%sok %d - ", cond ? "" : "not ", tap_n);
-    va_start(ap, fmt);
-    (void)vprintf(fmt, ap);
-    va_end(ap);
-    (void)printf(" # TODO %s\n", why);
-    (void)fflush(stdout);
-}
-
 static void die(const char *what)
 {
     (void)printf("Bail out! %s: %s\n", what, strerror(errno));
@@ -1075,11 +1058,9 @@ static void test_queue_errors(int f)
     errno = 0;
     rc = flush_out(&c, peer, buf, filler + 100, &got);
     err = errno;
-    todo(rc == 0 && got == filler + 10,
-         "conn.c queue_file() queues a 0-byte file segment; flush's sendfile returns 0 "
-         "for it and that is taken for a short file",
-         "and the queue then flushes: 0, not -1 EIO (flush: %d, %s)", rc,
-         rc < 0 ? strerror(err) : "ok");
+    ok(rc == 0 && got == filler + 10,
+       "and the queue then flushes: 0, not -1 EIO (flush: %d, %s)", rc,
+       rc < 0 ? strerror(err) : "ok");
     free(buf);
     cu_conn_close(&c);
     close(peer);
@@ -1158,12 +1139,10 @@ static void test_abort_idle(int f)
     e1 = errno;
     rc2 = cu_conn_sendfile(&c, f, 0, 10);
     e2 = errno;
-    todo(rc1 == -1 && e1 == ECONNABORTED && rc2 == -1 && e2 == ECONNABORTED &&
-         c.queued == 6 && c.queue == c.queue_last,
-         "conn.c cu_conn_writev() and cu_conn_sendfile() queue behind a queue "
-         "without looking at wstate",
-         "and writes behind that queue: -1 ECONNABORTED, not queued (write %d, sendfile %d, "
-         "%zu bytes queued)", rc1, rc2, c.queued);
+    ok(rc1 == -1 && e1 == ECONNABORTED && rc2 == -1 && e2 == ECONNABORTED &&
+       c.queued == 6 && c.queue == c.queue_last,
+       "and writes behind that queue: -1 ECONNABORTED, not queued (write %d, sendfile %d, "
+       "%zu bytes queued)", rc1, rc2, c.queued);
     cu_conn_close(&c);
     close(peer);
 }

@@ -4,7 +4,7 @@
  * layers (see settings.h). The table is table.c; the command line args.c;
  * --help and --print-config help.c.
  *
- * The rules are Gunicorn 26.1's (shared reference §1 and §6): argparse for
+ * The rules are Gunicorn 26.1's (docs/compat.md, Settings): argparse for
  * the command line, shlex.split for GUNICORN_CMD_ARGS, and the validators
  * of gunicorn/config.py for values (strings stripped, int(x, 0) for
  * numbers, "true"/"false" in any case for booleans). Places where we are

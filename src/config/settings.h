@@ -8,7 +8,7 @@
  * Plain C. The configuration is one struct, filled and validated before any
  * fork and read-only afterwards.
  *
- * Layers, later wins (shared reference §1): defaults (some from the
+ * Layers, later wins (docs/compat.md, Settings): defaults (some from the
  * environment: PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS), config file,
  * GUNICORN_CMD_ARGS, command line. A list setting given several times in
  * one layer accumulates; a later layer replaces it.
@@ -109,7 +109,7 @@ struct cu_config {
     /* Process Naming */
     char *proc_name;
     char *default_proc_name; /* the APP_MODULE of the command line */
-    /* Server Hooks (shared reference §7): names only, see CU_CALLABLE */
+    /* Server Hooks (docs/compat.md, Server hooks): names only, see CU_CALLABLE */
     char *on_starting;
     char *on_reload;
     char *when_ready;

@@ -1,5 +1,5 @@
 /*
- * Gunicorn's server hooks (shared reference §7): the callables a config
+ * Gunicorn's server hooks (docs/compat.md, Server hooks): the callables a config
  * file names, and the Python objects they are called with.
  *
  * The settings table has one CU_CALLABLE row per hook (its meta is the

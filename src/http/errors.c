@@ -2,7 +2,7 @@
  * What each parse error means to the client, and the character classes the
  * parsers share.
  *
- * Statuses and reason phrases are Gunicorn 26.1's (shared reference §5.9),
+ * Statuses and reason phrases are Gunicorn 26.1's (docs/compat.md, Error answers),
  * except where marked "Ours".
  */
 #include "http.h"

@@ -11,7 +11,7 @@
  * method upper-cased by casefold_http_method, and obs-folded header lines
  * joined in place when permit_obsolete_folding is on.
  *
- * The rules are Gunicorn 26.1's (docs/reference: shared/reference §5), which
+ * The rules are Gunicorn 26.1's (docs/compat.md, Request parsing), which
  * follow RFC 9112. Where Gunicorn is laxer than a server on the open
  * internet should be, the difference is written next to the code.
  */

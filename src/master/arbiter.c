@@ -1,5 +1,5 @@
 /*
- * The master (shared reference §2): forks the workers, reaps them, checks
+ * The master (docs/compat.md, Master signals): forks the workers, reaps them, checks
  * their heartbeats and turns signals into actions. This file is the loop
  * and what the signals do; internal.h says where the rest is.
  *

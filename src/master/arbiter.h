@@ -3,7 +3,7 @@
  * actions. It never touches a client. Plain C: what a worker does after
  * fork, and how the configuration is (re)loaded, are callbacks.
  *
- * Signals (Gunicorn's, shared reference §2.3): TTIN/TTOU add/remove a worker
+ * Signals (Gunicorn's: docs/compat.md, Master signals): TTIN/TTOU add/remove a worker
  * (never below 1), CHLD reaps and respawns, HUP reloads (ops->reload, then
  * fresh workers; the old ones get TERM), TERM stops gracefully (TERM to the
  * workers, wait graceful_timeout, then KILL), INT/QUIT stop fast (QUIT to the

@@ -1,5 +1,5 @@
 /*
- * The pidfile (§2.7): written through a temporary file renamed over the
+ * The pidfile (docs/compat.md, Pidfile): written through a temporary file renamed over the
  * path, refused when it names another live process, written again on HUP
  * (the path may have changed) and on a USR2 child's promotion, and removed
  * on the way out if it still holds our pid.
@@ -98,7 +98,7 @@ void cu_pidfile_remove(struct master *m)
 }
 
 /* path, or "path.2" while this master is a USR2 child not yet promoted
- * (§2.6). NULL when out of memory. */
+ * (docs/compat.md, Binary upgrade and inherited sockets). NULL when out of memory. */
 static char *pidfile_name(const struct master *m, const char *path)
 {
     size_t n = strlen(path);

@@ -1,5 +1,5 @@
 /*
- * USR2, the binary upgrade (shared reference §2.6): the old master forks,
+ * USR2, the binary upgrade (docs/compat.md, Binary upgrade and inherited sockets): the old master forks,
  * and the child execs the same command line in the environment and the
  * directory the server was started with, plus GUNICORN_PID (the old
  * master) and the listeners: GUNICORN_FD=3,5 (their fds, made inheritable

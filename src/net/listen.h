@@ -79,7 +79,7 @@ int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
 #define CU_LISTEN_FDS_START 3
 
 /*
- * The listening sockets handed to this process (shared reference §2.6):
+ * The listening sockets handed to this process (docs/compat.md, Binary upgrade and inherited sockets):
  * systemd's when LISTEN_PID is our pid (LISTEN_FDS of them, from fd 3;
  * *from_systemd set), else, when GUNICORN_PID is set, an old master's
  * comma-separated GUNICORN_FD. LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and

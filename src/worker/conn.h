@@ -116,7 +116,7 @@ int cu_conn_flush(struct cu_conn *c);
 /* Drops the queue. */
 void cu_conn_unqueue(struct cu_conn *c);
 
-/* Gunicorn's answer to a refused request (shared reference §5.9): the
+/* Gunicorn's answer to a refused request (docs/compat.md, Error answers): the
  * status of the HTTP_E_* code, "Connection: close" and a small HTML page;
  * nothing for the codes that close silently. 0, or -1 (errno). */
 int cu_conn_send_error(struct cu_conn *c, int code);

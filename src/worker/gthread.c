@@ -306,7 +306,7 @@ static void on_listener(struct gworker *w, struct glisten *gl)
 
 /* ---- requests ------------------------------------------------------------- */
 
-/* Gunicorn's keep-alive rule for gthread (shared reference §4): never when
+/* Gunicorn's keep-alive rule for gthread (docs/compat.md, Keep-alive): never when
  * keepalive is 0, when stopping, when the request says close, or when the
  * idle connections reach worker_connections - threads. */
 static int must_close(struct gworker *w, const struct gconn *g)

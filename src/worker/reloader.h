@@ -3,7 +3,7 @@
  * imported, and reload_extra_files) and reports the first one that
  * changes. The worker then stops the way TERM stops it: it finishes its
  * requests and exits 0, and the master forks a new one, which imports the
- * code afresh (shared reference §3).
+ * code afresh (docs/compat.md, Code reloading).
  *
  * Engines (Gunicorn's names): inotify watches the directories of the files
  * and looks only when the kernel says one of *them* was written, renamed

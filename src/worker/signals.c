@@ -1,5 +1,5 @@
 /*
- * A worker's signals (shared reference §3), the same for every worker
+ * A worker's signals (docs/compat.md, Worker signals), the same for every worker
  * class: TERM asks for a graceful stop (cu_worker_stop), INT and QUIT exit
  * at once, USR1 asks for the logs to be reopened (cu_worker_reopen), ABRT
  * (the master's timeout) says which request was running and exits 1.

@@ -5,7 +5,7 @@
  * bounded by --timeout and does not stop the heartbeat, so a slow client
  * costs its connection, never the worker.
  *
- * Signals (shared reference §3): TERM finishes the current request, then
+ * Signals (docs/compat.md, Worker signals): TERM finishes the current request, then
  * exits; INT and QUIT exit at once; USR1 reopens the logs; ABRT (the
  * master's timeout) exits with status 1.
  */

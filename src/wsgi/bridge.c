@@ -15,12 +15,22 @@ static const char *const key_names[K_COUNT] = {
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
     "wsgi.input", "wsgi.errors", "gunicorn.socket"};
 
+int cu_dict_set_new(PyObject *d, const char *key, PyObject *v)
+{
+    int rc;
+
+    if (!v)
+        return -1;
+    rc = PyDict_SetItemString(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
                             const struct cu_wsgi_opts *o)
 {
     struct cu_wsgi *w = PyMem_Calloc(1, sizeof(*w));
     const char *script = getenv("SCRIPT_NAME");
-    PyObject *v;
 
     if (!w)
         return (struct cu_wsgi *)PyErr_NoMemory();
@@ -37,13 +47,8 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
         !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
         cu_socket_class(w) < 0 || !(w->base = PyDict_New()))
         goto fail;
-    v = Py_BuildValue("(ii)", 1, 0);
-    if (!v || PyDict_SetItemString(w->base, "wsgi.version", v) < 0) {
-        Py_XDECREF(v);
-        goto fail;
-    }
-    Py_DECREF(v);
-    if (PyDict_SetItemString(w->base, "wsgi.multithread",
+    if (cu_dict_set_new(w->base, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) < 0 ||
+        PyDict_SetItemString(w->base, "wsgi.multithread",
                              o->multithread ? Py_True : Py_False) < 0 ||
         PyDict_SetItemString(w->base, "wsgi.multiprocess",
                              o->multiprocess ? Py_True : Py_False) < 0 ||
@@ -51,20 +56,14 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
         PyDict_SetItemString(w->base, "wsgi.input_terminated", Py_True) < 0 ||
         PyDict_SetItemString(w->base, "wsgi.file_wrapper",
                              (PyObject *)t->file_wrapper) < 0 ||
-        PyDict_SetItem(w->base, w->keys[K_ERRORS], w->errors) < 0)
+        PyDict_SetItem(w->base, w->keys[K_ERRORS], w->errors) < 0 ||
+        cu_dict_set_new(w->base, "SERVER_SOFTWARE",
+                        PyUnicode_FromString(o->server_software)) < 0 ||
+        cu_dict_set_new(w->base, "SCRIPT_NAME",
+                        PyUnicode_DecodeLatin1(script ? script : "",
+                                               script ? (Py_ssize_t)strlen(script) : 0,
+                                               NULL)) < 0)
         goto fail;
-    v = PyUnicode_FromString(o->server_software);
-    if (!v || PyDict_SetItemString(w->base, "SERVER_SOFTWARE", v) < 0) {
-        Py_XDECREF(v);
-        goto fail;
-    }
-    Py_DECREF(v);
-    v = PyUnicode_DecodeLatin1(script ? script : "", script ? (Py_ssize_t)strlen(script) : 0, NULL);
-    if (!v || PyDict_SetItem(w->base, w->keys[K_SCRIPT], v) < 0) {
-        Py_XDECREF(v);
-        goto fail;
-    }
-    Py_DECREF(v);
     return w;
 fail:
     cu_wsgi_free(w);

@@ -121,22 +121,6 @@ static int set_header(PyObject *env, const char *buf, const struct http_header *
     return rc;
 }
 
-static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
-                    const struct sockaddr *sa, socklen_t len)
-{
-    char host[128], port[16];
-    int p = -1;
-
-    if (cu_sockaddr_text(sa, len, host, sizeof(host), &p) < 0)
-        host[0] = '\0';
-    if (set_str(env, khost, host, strlen(host)) < 0)
-        return -1;
-    if (p < 0)
-        return 0;
-    snprintf(port, sizeof(port), "%d", p);
-    return set_str(env, kport, port, strlen(port));
-}
-
 /* The address strings of sa, new references: host and port ("" and NULL
  * for a UNIX peer). -1 with an exception. */
 static int addr_strings(const struct sockaddr *sa, socklen_t len, PyObject **host,
@@ -168,26 +152,37 @@ static int set_pair(PyObject *env, PyObject *khost, PyObject *kport, PyObject *h
     return port ? PyDict_SetItem(env, kport, port) : 0;
 }
 
-/* REMOTE_ADDR/PORT; kept on a connection that keeps objects (gthread):
- * its later requests reuse them. */
-static int set_remote(PyObject *env, PyObject *const *k, struct cu_conn *c)
+/* khost and kport from sa, with strings made for this once. */
+static int set_addr(PyObject *env, PyObject *khost, PyObject *kport,
+                    const struct sockaddr *sa, socklen_t len)
 {
     PyObject *host, *port;
     int rc;
 
+    if (addr_strings(sa, len, &host, &port) < 0)
+        return -1;
+    rc = set_pair(env, khost, kport, host, port);
+    Py_DECREF(host);
+    Py_XDECREF(port);
+    return rc;
+}
+
+/* REMOTE_ADDR/PORT; kept on a connection that keeps objects (gthread):
+ * its later requests reuse them. */
+static int set_remote(PyObject *env, PyObject *const *k, struct cu_conn *c)
+{
+    const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+    PyObject *host, *port;
+
     if (c->pyaddr)
         return set_pair(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], c->pyaddr, c->pyport);
-    if (addr_strings((const struct sockaddr *)&c->peer, c->peerlen, &host, &port) < 0)
+    if (!c->keeps_objects)
+        return set_addr(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], peer, c->peerlen);
+    if (addr_strings(peer, c->peerlen, &host, &port) < 0)
         return -1;
-    rc = set_pair(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], host, port);
-    if (c->keeps_objects) {
-        c->pyaddr = host;  /* freed by cu_wsgi_conn_free */
-        c->pyport = port;
-    } else {
-        Py_DECREF(host);
-        Py_XDECREF(port);
-    }
-    return rc;
+    c->pyaddr = host;  /* freed by cu_wsgi_conn_free */
+    c->pyport = port;
+    return set_pair(env, k[K_REMOTE_ADDR], k[K_REMOTE_PORT], host, port);
 }
 
 /* SERVER_NAME/PORT of a TCP listener, cached per listener. */
@@ -288,27 +283,14 @@ static int set_server_from_host(PyObject *env, struct cu_wsgi *w,
 /* PROXY_PROTOCOL, PROXY_ADDR, PROXY_PORT (Gunicorn's keys). */
 static int set_proxy(PyObject *env, const struct http_proxy *px)
 {
-    PyObject *v = PyUnicode_FromString(px->protocol);
-    int rc;
-
-    if (!v)
+    if (cu_dict_set_new(env, "PROXY_PROTOCOL", PyUnicode_FromString(px->protocol)) < 0)
         return -1;
-    rc = PyDict_SetItemString(env, "PROXY_PROTOCOL", v);
-    Py_DECREF(v);
-    if (rc < 0 || !px->has_addr)
-        return rc;
-    v = PyUnicode_FromString(px->dst_addr);
-    if (!v || PyDict_SetItemString(env, "PROXY_ADDR", v) < 0) {
-        Py_XDECREF(v);
+    if (!px->has_addr)
+        return 0;
+    if (cu_dict_set_new(env, "PROXY_ADDR", PyUnicode_FromString(px->dst_addr)) < 0 ||
+        cu_dict_set_new(env, "PROXY_PORT",
+                        PyUnicode_FromFormat("%u", (unsigned)px->dst_port)) < 0)
         return -1;
-    }
-    Py_DECREF(v);
-    v = PyUnicode_FromFormat("%u", (unsigned)px->dst_port);
-    if (!v || PyDict_SetItemString(env, "PROXY_PORT", v) < 0) {
-        Py_XDECREF(v);
-        return -1;
-    }
-    Py_DECREF(v);
     return 0;
 }
 

@@ -48,6 +48,10 @@ struct cu_wsgi {
     int sendfile;
 };
 
+/* Sets d[key] = v, then drops v: v is a new reference, or NULL with an
+ * exception (then -1 at once). 0, or -1 with an exception. */
+int cu_dict_set_new(PyObject *d, const char *key, PyObject *v);
+
 /* ---- environ.c ------------------------------------------------------------ */
 
 /* The environ of the request whose head is head (r's spans are offsets into

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/pages.h"
+
 static const char *http_date(void)
 {
     static char date[64];
@@ -211,29 +213,38 @@ int cu_resp_send_file(struct resp *p, PyObject *result)
 
 /* ---- the error answers ---------------------------------------------------- */
 
+/* Sends an error page (http/pages.h: iov[0..n), len bytes; len 0 when
+ * it could not be built) as the whole response. */
+static int send_page(struct resp *p, int status, struct iovec *iov, int n, size_t len)
+{
+    if (len == 0) {  /* not reached: the pages' statuses and reasons fit */
+        PyErr_Format(PyExc_SystemError, "no %d page", status);
+        return -1;
+    }
+    p->status = status;
+    p->headers_sent = 1;
+    return cu_resp_send_iov(p, iov, n);
+}
+
 /* The 500 answer when the app fails before its headers went out. */
 static int send_500(struct resp *p)
 {
-    static const char msg[] =
-        "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
-        "Content-Type: text/html\r\nContent-Length: 141\r\n\r\n"
-        "<html>\n  <head>\n    <title>Internal Server Error</title>\n  </head>\n"
-        "  <body>\n    <h1><p>Internal Server Error</p></h1>\n    \n  </body>\n</html>\n";
-    struct iovec iov = {(void *)msg, sizeof(msg) - 1};
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
+    size_t len = http_page_iov(iov, head, 500, "Internal Server Error", NULL, 0);
 
-    p->status = 500;
-    p->headers_sent = 1;
-    return cu_resp_send_iov(p, &iov, 1);
+    return send_page(p, 500, iov, HTTP_PAGE_IOV, len);
 }
 
-/* --request-timeout, when the app was stopped before its head went out. */
+/* --request-timeout, when the app was stopped before its head went out:
+ * the worker's 504 page. */
 static int send_504(struct resp *p)
 {
-    struct iovec iov = {(void *)(uintptr_t)cu_page_504, cu_page_504_len};
+    char page[HTTP_PAGE_MAX];
+    struct iovec iov = {page, 0};
 
-    p->status = 504;
-    p->headers_sent = 1;
-    return cu_resp_send_iov(p, &iov, 1);
+    iov.iov_len = cu_page_504(page, sizeof(page));
+    return send_page(p, 504, &iov, 1, iov.iov_len);
 }
 
 /*
@@ -244,14 +255,10 @@ static int send_504(struct resp *p)
  */
 static int send_400(struct resp *p, PyObject *mesg)
 {
-    static const char top[] =
-        "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
-        "  <body>\n    <h1><p>Bad Request</p></h1>\n    ";
-    static const char end[] = "\n  </body>\n</html>\n";
     PyObject *html = PyImport_ImportModule("html"), *esc = NULL, *bytes = NULL;
-    struct iovec iov[4];
-    char head[160];
-    size_t n = 0;
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
+    size_t len;
     int rc;
 
     if (html && (esc = PyObject_CallMethod(html, "escape", "O", mesg)))
@@ -260,29 +267,18 @@ static int send_400(struct resp *p, PyObject *mesg)
     Py_XDECREF(esc);
     if (!bytes)
         PyErr_Clear();  /* the page without its message */
-    else
-        n = (size_t)PyBytes_GET_SIZE(bytes);
-    iov[0].iov_base = head;
-    iov[0].iov_len = (size_t)snprintf(head, sizeof(head),
-                                      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-                                      "Content-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
-                                      sizeof(top) - 1 + n + sizeof(end) - 1);
-    iov[1].iov_base = (void *)top;
-    iov[1].iov_len = sizeof(top) - 1;
-    iov[2].iov_base = bytes ? PyBytes_AS_STRING(bytes) : (char *)"";
-    iov[2].iov_len = n;
-    iov[3].iov_base = (void *)end;
-    iov[3].iov_len = sizeof(end) - 1;
-    p->status = 400;
-    p->headers_sent = 1;
-    rc = cu_resp_send_iov(p, iov, 4);
-    Py_XDECREF(bytes);
+    len = http_page_iov(iov, head, 400, "Bad Request",
+                        bytes ? PyBytes_AS_STRING(bytes) : NULL,
+                        bytes ? (size_t)PyBytes_GET_SIZE(bytes) : 0);
+    rc = send_page(p, 400, iov, HTTP_PAGE_IOV, len);
+    Py_XDECREF(bytes);  /* after the write: iov[1] points into it */
     return rc;
 }
 
 /* The answer when the response failed before its head went out: none for
- * a body framing error, the error's page for a bad trailer, 400 for a bad
- * response header (mesg: its text), else 500. */
+ * a body framing error, the error's page for a bad trailer, 504 after
+ * --request-timeout, 400 for a bad response header (mesg: its text), else
+ * 500. */
 void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
 {
     if (b->error && !p->headers_sent && !p->failed) {

@@ -17,6 +17,7 @@
 #include "host/report.h"
 #include "net/listen.h"
 
+/* result.close(), if it has one. 0, or -1 with an exception. */
 static int call_close(PyObject *result)
 {
     PyObject *r;
@@ -32,7 +33,6 @@ static int call_close(PyObject *result)
     Py_DECREF(r);
     return 0;
 }
-
 
 /* "Error handling request TARGET", for the log, when there is an error. */
 static const char *describe(char *what, size_t n, const struct cu_request *q)
@@ -137,7 +137,6 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
     Py_XDECREF(v);
     Py_XDECREF(tb);
 }
-
 
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
 {

@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "http/http.h"
+#include "http/pages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -416,23 +417,14 @@ int cu_conn_write(struct cu_conn *c, const void *p, size_t n)
 int cu_conn_send_error(struct cu_conn *c, int code)
 {
     const struct http_error_info *e = http_error_info(code);
-    char buf[1024];
-    struct iovec iov[2];
-    int bl, hl;
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
 
     if (!e->respond)
         return 0;
-    bl = snprintf(buf + 512, 512,
-                  "<html>\n  <head>\n    <title>%s</title>\n  </head>\n"
-                  "  <body>\n    <h1><p>%s</p></h1>\n    %s\n  </body>\n</html>\n",
-                  e->reason, e->reason, e->name);
-    hl = snprintf(buf, 512,
-                  "HTTP/1.1 %u %s\r\nConnection: close\r\n"
-                  "Content-Type: text/html\r\nContent-Length: %d\r\n\r\n",
-                  e->status, e->reason, bl);
-    iov[0].iov_base = buf;
-    iov[0].iov_len = (size_t)hl;
-    iov[1].iov_base = buf + 512;
-    iov[1].iov_len = (size_t)bl;
-    return cu_conn_writev(c, iov, 2);
+    if (http_page_iov(iov, head, e->status, e->reason, e->name, strlen(e->name)) == 0) {
+        errno = EINVAL;  /* not reached: every status and reason is one a page takes */
+        return -1;
+    }
+    return cu_conn_writev(c, iov, HTTP_PAGE_IOV);
 }

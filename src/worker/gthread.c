@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "ev/poller.h"
 #include "ev/timers.h"
+#include "http/pages.h"
 #include "net/allow.h"
 
 #define ACCEPT_BATCH 16
@@ -693,10 +694,11 @@ static void request_timeouts(struct gworker *w, long long now)
             if (env->interrupt)
                 env->interrupt(env->app, (unsigned long)t->tid);
         } else if (t->stage == 1 && ran >= limit + ABORT_AFTER_MS) {
+            char buf[HTTP_PAGE_MAX];
+            size_t len = cu_page_504(buf, sizeof(buf));
             int page;
             t->stage = 2;
-            page = cu_conn_abort(&t->serving->c, t->wrote_before, cu_page_504,
-                                 cu_page_504_len);
+            page = cu_conn_abort(&t->serving->c, t->wrote_before, len ? buf : NULL, len);
             cu_log(CU_ERROR, "Request timeout: %s, the app still running (%s)",
                    page ? "answered 504" : "connection closed", t->request);
         } else if (t->stage == 2 && ran >= 2 * limit + ABORT_AFTER_MS) {

@@ -11,27 +11,17 @@
 #include <time.h>
 
 #include "core/access.h"
+#include "http/pages.h"
 #include "net/allow.h"
 
 volatile sig_atomic_t cu_request_armed;
 
-/* Content-Length counted by hand: keep it true when editing. */
-const char cu_page_504[] =
-    "HTTP/1.1 504 Gateway Timeout\r\n"
-    "Connection: close\r\n"
-    "Content-Type: text/html\r\n"
-    "Content-Length: 176\r\n"
-    "\r\n"
-    "<html>\n"
-    "  <head>\n"
-    "    <title>Gateway Timeout</title>\n"
-    "  </head>\n"
-    "  <body>\n"
-    "    <h1><p>Gateway Timeout</p></h1>\n"
-    "    The request took longer than --request-timeout.\n"
-    "  </body>\n"
-    "</html>\n";
-const size_t cu_page_504_len = sizeof(cu_page_504) - 1;
+size_t cu_page_504(char *buf, size_t n)
+{
+    static const char msg[] = "The request took longer than --request-timeout.";
+
+    return http_page(buf, n, 504, "Gateway Timeout", msg, sizeof(msg) - 1);
+}
 
 size_t cu_head_max(const struct cu_worker_env *env)
 {

@@ -100,9 +100,9 @@ extern volatile sig_atomic_t cu_worker_signalled;
 extern volatile sig_atomic_t cu_request_armed;
 
 /* The answer to a request aborted by --request-timeout before its
- * response began (with Connection: close). */
-extern const char cu_page_504[];
-extern const size_t cu_page_504_len;
+ * response began (with Connection: close), built in buf[0..n)
+ * (HTTP_PAGE_MAX bytes hold it). Its length, 0 when it does not fit. */
+size_t cu_page_504(char *buf, size_t n);
 
 /* Asks the master for a replacement (reason: CU_RECYCLE_*); the worker
  * goes on serving until the master retires it with TERM. Logs why. */

@@ -1,8 +1,130 @@
-/* Shared by the files of src/wsgi/ only. */
+/*
+ * Shared by the files of src/wsgi/ only:
+ *
+ *   bridge.c          struct cu_wsgi: the app, the environ template
+ *   environ.c         the environ of one request
+ *   socket.c          gunicorn.socket, kept per connection
+ *   headers.c         start_response's status and headers, checked and
+ *                     encoded into the header block
+ *   response.c        the response on the wire: the head, the body, a
+ *                     file_wrapper by sendfile(2), the error answers
+ *   start_response.c  the start_response callable (write, early_hints)
+ *   serve.c           one request: the app called, its result sent, closed
+ *   input.c, errors.c, file_wrapper.c: the streams PEP 3333 hands the app
+ *   types.c           the module's heap types and exceptions
+ */
 #ifndef CU_WSGI_INTERNAL_H
 #define CU_WSGI_INTERNAL_H
 
+#include <sys/uio.h>
+
 #include "wsgi/wsgi.h"
+
+/* ---- bridge.c: one per worker --------------------------------------------- */
+
+/* The environ's keys, interned once (w->keys). */
+enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
+       K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
+       K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
+       K_COUNT };
+
+#define N_LISTENER_CACHE 8
+
+struct cu_wsgi {
+    /* SERVER_NAME and SERVER_PORT of a TCP listener, made once */
+    struct {
+        const struct cu_listener *l;
+        PyObject *name, *port;
+    } lcache[N_LISTENER_CACHE];
+    PyObject *app;
+    PyObject *base;          /* the keys every environ has */
+    PyObject *keys[K_COUNT]; /* interned */
+    PyObject *http, *https;
+    PyObject *errors;        /* the wsgi.errors stream */
+    PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
+    PyObject *sock_close;    /* _socket.socket.close */
+    const struct cu_wsgi_types *types;
+    int is_ssl;
+    int sendfile;
+};
+
+/* Sets d[key] = v, then drops v: v is a new reference, or NULL with an
+ * exception (then -1 at once). 0, or -1 with an exception. */
+int cu_dict_set_new(PyObject *d, const char *key, PyObject *v);
+
+/* ---- environ.c ------------------------------------------------------------ */
+
+/* The environ of the request whose head is head (r's spans are offsets into
+ * it), with input as wsgi.input and sock as gunicorn.socket. A new
+ * reference, or NULL with an exception. */
+PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
+                         const struct http_request *r, const char *head,
+                         PyObject *input, PyObject *sock);
+
+/* ---- socket.c ------------------------------------------------------------- */
+
+/* Looks up what gunicorn.socket is made with (w->sock_class, w->sock_close).
+ * 0, or -1 with an exception. */
+int cu_socket_class(struct cu_wsgi *w);
+/* The request's gunicorn.socket: the one kept on c, or a new one. A new
+ * reference, or NULL with an exception. */
+PyObject *cu_socket_get(struct cu_wsgi *w, struct cu_conn *c);
+/* At the end of the request: keeps sock on c for its next request when
+ * may_keep and the app left it open, else closes it. Steals sock (NULL:
+ * nothing to do). */
+void cu_socket_done(struct cu_wsgi *w, struct cu_conn *c, PyObject *sock, int may_keep);
+/* Sets O_NONBLOCK on c's socket again, if the app cleared it. */
+void cu_keep_nonblocking(const struct cu_conn *c);
+
+/* ---- the response (headers.c, response.c) --------------------------------- */
+
+struct resp {
+    struct cu_conn *c;
+    const struct http_request *r;
+    const struct cu_wsgi_types *types;
+    int must_close, head, no_body, chunked;
+    int upgrade;              /* the app said "Connection: upgrade" */
+    int timed_out;            /* the app raised RequestTimeout */
+    const struct cu_request *q;
+    int headers_set, headers_sent, failed;
+    int status;
+    int64_t length;           /* Content-Length the app set, -1 if none */
+    uint64_t sent;            /* body bytes written */
+    char *block;              /* "200 OK" then "Name: value\r\n"... */
+    size_t blen, bcap, status_len;
+};
+
+/* headers.c. Each returns 0, or -1 with an exception. */
+/* Appends s[0..n) to the header block. */
+int cu_resp_block_add(struct resp *p, const char *s, size_t n);
+/* Checks and encodes one (name, value) pair into the header block. */
+int cu_resp_add_header(struct resp *p, PyObject *item);
+/* start_response(status, headers): fills p's header block; a failed call
+ * leaves the headers of an earlier one as they were. */
+int cu_resp_set_headers(struct resp *p, PyObject *status, PyObject *headers);
+
+/* response.c. Each returns 0, or -1 with an exception (p->failed set when
+ * the connection failed). */
+/* Writes iov with the GIL dropped. */
+int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n);
+/* Sends data (maybe empty), with the head first if it has not gone yet. */
+int cu_resp_send_data(struct resp *p, const char *data, size_t n);
+/* The head if it has not gone yet, and the last chunk when chunked. */
+int cu_resp_finish(struct resp *p);
+/* A wsgi.file_wrapper result by sendfile(2); 1 when that does not apply. */
+int cu_resp_send_file(struct resp *p, PyObject *result);
+/* The answer when the response failed before its head went out (mesg: the
+ * text of a bad response header, or NULL). Never raises. */
+void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
+
+/* ---- start_response.c ----------------------------------------------------- */
+
+struct start_response {
+    PyObject_HEAD
+    struct resp *resp;   /* NULL once the request is over */
+};
+
+/* ---- the streams (input.c, errors.c, file_wrapper.c) ---------------------- */
 
 struct cu_input {
     PyObject_HEAD

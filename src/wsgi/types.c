@@ -1,8 +1,8 @@
 /*
  * The module's types (struct cu_wsgi_types): the bridge's heap types, made
  * from their specs once, in the module's exec slot, and the exceptions an
- * app may meet. Each type's code is in the file of what it is (input.c:
- * wsgi.input, wsgi.errors, wsgi.file_wrapper; serve.c: start_response).
+ * app may meet. Each type's code is in the file of what it is (input.c,
+ * errors.c, file_wrapper.c, start_response.c).
  */
 #include "wsgi/internal.h"
 

@@ -2,7 +2,7 @@
  * The WSGI bridge (PEP 3333): environ, start_response, wsgi.input,
  * wsgi.errors, wsgi.file_wrapper, and the response on the wire.
  *
- * This folder and src/module.c are the only C that includes Python.h.
+ * This folder and src/host/ are the only C that includes Python.h.
  * Everything here runs with the GIL held, except where it says it drops it
  * around a blocking read or write.
  */

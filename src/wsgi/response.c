@@ -1,0 +1,301 @@
+/*
+ * The response on the wire (PEP 3333): the head (status line, Server,
+ * Date, Connection, Transfer-Encoding when chunking, then the app's
+ * headers) written with the first body bytes in one writev; body items
+ * written from the app's own buffers with the GIL dropped for the write;
+ * a wsgi.file_wrapper over a real file by sendfile(2); and the answers
+ * when the app failed before its head went out.
+ */
+#include "wsgi/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/pages.h"
+
+static const char *http_date(void)
+{
+    static char date[64];
+    static time_t cached;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != cached && gmtime_r(&now, &tm)) {
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return date;
+}
+
+/* "\r\nServer: cunicorn\r\nDate: ...\r\nConnection: X\r\n" for X =
+ * keep-alive, close, upgrade; rebuilt when the second changes. Only used
+ * with the GIL held. */
+struct fixed {
+    time_t at;
+    char text[3][128];
+    size_t len[3];
+};
+
+static const struct fixed *fixed_head(void)
+{
+    static struct fixed f;
+    static const char *const conn[3] = {"keep-alive", "close", "upgrade"};
+    time_t now = time(NULL);
+
+    if (now != f.at) {
+        const char *date = http_date();
+        for (int i = 0; i < 3; i++) {
+            int n = snprintf(f.text[i], sizeof(f.text[i]),
+                             "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n",
+                             date, conn[i]);
+            f.len[i] = n > 0 ? (size_t)n : 0;
+        }
+        f.at = now;
+    }
+    return &f;
+}
+
+/* After a write done without the GIL: a failure marks the response. */
+static int io_done(struct resp *p, int rc, int err)
+{
+    if (rc < 0) {
+        p->failed = 1;
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return rc;
+}
+
+/* Writes iov with the GIL dropped. */
+int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n)
+{
+    int rc, err;
+
+    Py_BEGIN_ALLOW_THREADS
+    rc = cu_conn_writev(p->c, iov, n);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    return io_done(p, rc, err);
+}
+
+/* Sends data (maybe empty), with the head first if it has not gone yet. */
+int cu_resp_send_data(struct resp *p, const char *data, size_t n)
+{
+    struct iovec iov[10];
+    char size[32], line[32], fixed[128];
+    int k = 0, len;
+
+    if (p->no_body)
+        n = 0;
+    if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
+        n = (size_t)((uint64_t)p->length - p->sent);  /* truncate (§5.13) */
+    if (!p->headers_sent) {
+        /* every response: the fixed part is built once a second (the
+         * date), not formatted each time */
+        const struct fixed *f = fixed_head();
+        int conn = p->upgrade ? 2 : p->must_close ? 1 : 0;
+        if (p->r->major == 1 && p->r->minor <= 1) {
+            iov[k].iov_base = (void *)(uintptr_t)(p->r->minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+            iov[k++].iov_len = 9;
+        } else {
+            len = snprintf(line, sizeof(line), "HTTP/%u.%u ", p->r->major, p->r->minor);
+            iov[k].iov_base = line;
+            iov[k++].iov_len = (size_t)len;
+        }
+        iov[k].iov_base = p->block;
+        iov[k++].iov_len = p->status_len;
+        /* a copy: the write runs without the GIL, while another thread
+         * may rebuild f */
+        memcpy(fixed, f->text[conn], f->len[conn]);
+        iov[k].iov_base = fixed;
+        iov[k++].iov_len = f->len[conn];
+        if (p->chunked) {
+            iov[k].iov_base = (void *)"Transfer-Encoding: chunked\r\n";
+            iov[k++].iov_len = 28;
+        }
+        iov[k].iov_base = p->block + p->status_len;
+        iov[k++].iov_len = p->blen - p->status_len;
+        iov[k].iov_base = (void *)"\r\n";
+        iov[k++].iov_len = 2;
+        p->headers_sent = 1;
+    }
+    if (n && p->chunked) {
+        len = snprintf(size, sizeof(size), "%zx\r\n", n);
+        iov[k].iov_base = size;
+        iov[k++].iov_len = (size_t)len;
+    }
+    if (n) {
+        iov[k].iov_base = (void *)(uintptr_t)data;
+        iov[k++].iov_len = n;
+        if (p->chunked) {
+            iov[k].iov_base = (void *)"\r\n";
+            iov[k++].iov_len = 2;
+        }
+    }
+    p->sent += n;
+    return k ? cu_resp_send_iov(p, iov, k) : 0;
+}
+
+int cu_resp_finish(struct resp *p)
+{
+    struct iovec iov = {(void *)"0\r\n\r\n", 5};
+
+    if (!p->headers_sent && cu_resp_send_data(p, NULL, 0) < 0)
+        return -1;
+    if (p->chunked)
+        return cu_resp_send_iov(p, &iov, 1);
+    return 0;
+}
+
+/*
+ * A wsgi.file_wrapper over a real file goes out with sendfile(2) (§5.13):
+ * from the file's offset, Content-Length bytes or to the end, as one chunk
+ * when chunked; the offset is restored. Returns 1 when it does not apply
+ * (iterate instead), 0 when sent, -1 on error.
+ */
+int cu_resp_send_file(struct resp *p, PyObject *result)
+{
+    struct cu_file_wrapper *fw = (struct cu_file_wrapper *)result;
+    PyObject *no = fw->filelike ? PyObject_CallMethod(fw->filelike, "fileno", NULL) : NULL;
+    struct stat st;
+    off_t off;
+    size_t n;
+    int fd, rc, err;
+
+    if (!no) {
+        PyErr_Clear();
+        return 1;
+    }
+    fd = (int)PyLong_AsLong(no);
+    Py_DECREF(no);
+    if (fd < 0 || PyErr_Occurred() || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (off = lseek(fd, 0, SEEK_CUR)) < 0 || !p->headers_set) {
+        PyErr_Clear();
+        return 1;
+    }
+    /* data the file object has buffered ahead would be skipped */
+    n = st.st_size > off ? (size_t)(st.st_size - off) : 0;
+    if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
+        n = (size_t)((uint64_t)p->length - p->sent);
+    if (p->no_body)
+        n = 0;
+    cu_conn_whole(p->c);  /* the file is the rest of the response */
+    if (cu_resp_send_data(p, NULL, 0) < 0)  /* the head */
+        return -1;
+    if (n) {
+        char size[32];
+        struct iovec iov = {size, 0};
+        if (p->chunked) {
+            iov.iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", n);
+            if (cu_resp_send_iov(p, &iov, 1) < 0)
+                return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_sendfile(p->c, fd, off, n);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (io_done(p, rc, err) < 0)
+            return -1;
+        p->sent += n;
+        if (p->chunked) {
+            iov.iov_base = (void *)"\r\n";
+            iov.iov_len = 2;
+            if (cu_resp_send_iov(p, &iov, 1) < 0)
+                return -1;
+        }
+    }
+    return cu_resp_finish(p);
+}
+
+/* ---- the error answers ---------------------------------------------------- */
+
+/* Sends an error page (http/pages.h: iov[0..n), len bytes; len 0 when
+ * it could not be built) as the whole response. */
+static int send_page(struct resp *p, int status, struct iovec *iov, int n, size_t len)
+{
+    if (len == 0) {  /* not reached: the pages' statuses and reasons fit */
+        PyErr_Format(PyExc_SystemError, "no %d page", status);
+        return -1;
+    }
+    p->status = status;
+    p->headers_sent = 1;
+    return cu_resp_send_iov(p, iov, n);
+}
+
+/* The 500 answer when the app fails before its headers went out. */
+static int send_500(struct resp *p)
+{
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
+    size_t len = http_page_iov(iov, head, 500, "Internal Server Error", NULL, 0);
+
+    return send_page(p, 500, iov, HTTP_PAGE_IOV, len);
+}
+
+/* --request-timeout, when the app was stopped before its head went out:
+ * the worker's 504 page. */
+static int send_504(struct resp *p)
+{
+    char page[HTTP_PAGE_MAX];
+    struct iovec iov = {page, 0};
+
+    iov.iov_len = cu_page_504(page, sizeof(page));
+    return send_page(p, 504, &iov, 1, iov.iov_len);
+}
+
+/*
+ * Gunicorn's 400 for a bad response header (§5.9): its error page, with
+ * the exception's text HTML-escaped as the message. Characters beyond
+ * latin-1 go out as character references (Gunicorn's latin-1 encoding
+ * would fail, and it would send nothing).
+ */
+static int send_400(struct resp *p, PyObject *mesg)
+{
+    PyObject *html = PyImport_ImportModule("html"), *esc = NULL, *bytes = NULL;
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
+    size_t len;
+    int rc;
+
+    if (html && (esc = PyObject_CallMethod(html, "escape", "O", mesg)))
+        bytes = PyUnicode_AsEncodedString(esc, "latin-1", "xmlcharrefreplace");
+    Py_XDECREF(html);
+    Py_XDECREF(esc);
+    if (!bytes)
+        PyErr_Clear();  /* the page without its message */
+    len = http_page_iov(iov, head, 400, "Bad Request",
+                        bytes ? PyBytes_AS_STRING(bytes) : NULL,
+                        bytes ? (size_t)PyBytes_GET_SIZE(bytes) : 0);
+    rc = send_page(p, 400, iov, HTTP_PAGE_IOV, len);
+    Py_XDECREF(bytes);  /* after the write: iov[1] points into it */
+    return rc;
+}
+
+/* The answer when the response failed before its head went out: none for
+ * a body framing error, the error's page for a bad trailer, 504 after
+ * --request-timeout, 400 for a bad response header (mesg: its text), else
+ * 500. */
+void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
+{
+    if (b->error && !p->headers_sent && !p->failed) {
+        /* the body was bad: a framing error closes without a word, a bad
+         * trailer gets its 400 (Gunicorn), never a 500 */
+        const struct http_error_info *e = http_error_info(b->error);
+        int rc;
+        p->status = e->respond ? e->status : 0;
+        p->headers_sent = 1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = cu_conn_send_error(p->c, b->error);
+        Py_END_ALLOW_THREADS
+        if (rc < 0)
+            p->failed = 1;
+    }
+    if (!p->headers_sent && !p->failed &&
+        (p->timed_out ? send_504(p) : mesg ? send_400(p, mesg) : send_500(p)) < 0)
+        PyErr_Clear();  /* the client is gone */
+    p->must_close = 1;
+}

@@ -1,8 +1,8 @@
 /*
- * The pidfile (docs/compat.md, Pidfile): written through a temporary file renamed over the
- * path, refused when it names another live process, written again on HUP
- * (the path may have changed) and on a USR2 child's promotion, and removed
- * on the way out if it still holds our pid.
+ * The pidfile (docs/compat.md, Pidfile): written through a temporary file
+ * renamed over the path, refused when it names another live process, written
+ * again on HUP (the path may have changed) and on a USR2 child's promotion,
+ * and removed on the way out if it still holds our pid.
  */
 #include "master/internal.h"
 

@@ -1,8 +1,8 @@
 /*
- * USR2, the binary upgrade (docs/compat.md, Binary upgrade and inherited sockets), the master's side: the fork, the new
- * master's report, its end, and, in a master that a USR2 started, the
- * promotion once the old master is gone. What the exec needs is prepared
- * by master/upgrade.c.
+ * USR2, the binary upgrade (docs/compat.md, Binary upgrade and inherited
+ * sockets), the master's side: the fork, the new master's report, its end,
+ * and, in a master that a USR2 started, the promotion once the old master is
+ * gone. What the exec needs is prepared by master/upgrade.c.
  */
 #include "master/internal.h"
 

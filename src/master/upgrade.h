@@ -1,11 +1,11 @@
 /*
- * USR2, the binary upgrade (docs/compat.md, Binary upgrade and inherited sockets): the old master forks,
- * and the child execs the same command line in the environment and the
- * directory the server was started with, plus GUNICORN_PID (the old
- * master) and the listeners: GUNICORN_FD=3,5 (their fds, made inheritable
- * in the child only) or, when they came from systemd, LISTEN_FDS and
- * LISTEN_PID. Both masters' workers then accept on the same sockets until
- * the operator retires one of them.
+ * USR2, the binary upgrade (docs/compat.md, Binary upgrade and inherited
+ * sockets): the old master forks, and the child execs the same command line in
+ * the environment and the directory the server was started with, plus
+ * GUNICORN_PID (the old master) and the listeners: GUNICORN_FD=3,5 (their fds,
+ * made inheritable in the child only) or, when they came from systemd,
+ * LISTEN_FDS and LISTEN_PID. Both masters' workers then accept on the same
+ * sockets until the operator retires one of them.
  *
  * Plain C. The fork is the master's (it owns the signals); this file
  * captures what the exec needs, builds the child's environment before the

@@ -131,7 +131,8 @@ void cu_check_recycle(struct master *m)
 
 /* ---- heartbeats and deadlines ---- */
 
-/* Heartbeat timeouts (docs/compat.md, Heartbeat and timeouts) and the deadlines of retiring workers. */
+/* Heartbeat timeouts (docs/compat.md, Heartbeat and timeouts) and the
+ * deadlines of retiring workers. */
 void cu_murder_workers(struct master *m)
 {
     int64_t now = cu_now_ms(), limit = (int64_t)m->cfg.timeout * 1000;

@@ -638,7 +638,7 @@ void cu_listener_close(struct cu_listener *l, int unlink_path)
     l->family = 0;      /* a second call unlinks nothing */
 }
 
-/* ---- inherited sockets (docs/compat.md, Binary upgrade and inherited sockets) ------------------------ */
+/* ---- inherited sockets (docs/compat.md, Binary upgrade ...) ---------- */
 
 /* getenv(name) as a count in [0, max]: 0 and *v, or -1 (absent or bad). */
 static int env_uint(const char *name, long max, long *v)

@@ -79,14 +79,14 @@ int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
 #define CU_LISTEN_FDS_START 3
 
 /*
- * The listening sockets handed to this process (docs/compat.md, Binary upgrade and inherited sockets):
- * systemd's when LISTEN_PID is our pid (LISTEN_FDS of them, from fd 3;
- * *from_systemd set), else, when GUNICORN_PID is set, an old master's
- * comma-separated GUNICORN_FD. LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and
- * GUNICORN_FD are then removed from the environment (as libsystemd's
- * sd_listen_fds(1) does), so the workers and the app do not see them.
- * Fills at most max fds, unchecked (cu_listen with CU_ADDR_FD adopts
- * them); returns how many (0: none), or -1 with a message in err.
+ * The listening sockets handed to this process (docs/compat.md, Binary upgrade
+ * and inherited sockets): systemd's when LISTEN_PID is our pid (LISTEN_FDS of
+ * them, from fd 3; *from_systemd set), else, when GUNICORN_PID is set, an old
+ * master's comma-separated GUNICORN_FD. LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES
+ * and GUNICORN_FD are then removed from the environment (as libsystemd's
+ * sd_listen_fds(1) does), so the workers and the app do not see them. Fills at
+ * most max fds, unchecked (cu_listen with CU_ADDR_FD adopts them); returns how
+ * many (0: none), or -1 with a message in err.
  */
 int cu_listen_fds_from_env(int *fds, size_t max, int *from_systemd, char *err,
                            size_t errlen);

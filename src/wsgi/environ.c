@@ -254,8 +254,9 @@ static int set_script_path(PyObject *env, struct cu_wsgi *w,
     return rc;
 }
 
-/* A UNIX socket has no port: SERVER_NAME and SERVER_PORT come from Host
- * (port 80/443 by scheme when absent), or are the path and "" (§5.12). */
+/* A UNIX socket has no port: SERVER_NAME and SERVER_PORT come from Host (port
+ * 80/443 by scheme when absent), or are the path and "" (docs/compat.md, WSGI
+ * environ). */
 static int set_server_from_host(PyObject *env, struct cu_wsgi *w,
                                 const struct http_request *r, const char *b,
                                 int https, const char *name)
@@ -318,7 +319,7 @@ PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
                        k[K_CONTENT_LENGTH]) < 0)
             goto fail;
     if (c->has_proxy && c->proxy.has_addr) {
-        /* the PROXY header names the client (§5.10) */
+        /* the PROXY header names the client (docs/compat.md, PROXY protocol) */
         char port[16];
         snprintf(port, sizeof(port), "%u", c->proxy.src_port);
         if (set_str(env, k[K_REMOTE_ADDR], c->proxy.src_addr, strlen(c->proxy.src_addr)) < 0 ||

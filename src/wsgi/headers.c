@@ -81,13 +81,13 @@ static int header_error(PyObject *exc, const char *what, PyObject *o)
 }
 
 /*
- * Checks and encodes one (name, value) pair into the header block, as
- * Gunicorn does (§5.13): the name a token (else InvalidHeaderName), the
- * value SP, HTAB, 0x21-0x7E and 0x80-0xFF only (else InvalidHeader: a CR
+ * Checks and encodes one (name, value) pair into the header block, as Gunicorn
+ * does (docs/compat.md, Responses): the name a token (else InvalidHeaderName),
+ * the value SP, HTAB, 0x21-0x7E and 0x80-0xFF only (else InvalidHeader: a CR
  * or LF from the app never reaches the wire), then trimmed of SP and HTAB.
- * Hop-by-hop names are dropped, except that "Connection: upgrade" makes
- * the server's own Connection header say upgrade, and "Upgrade: websocket"
- * is kept.
+ * Hop-by-hop names are dropped, except that "Connection: upgrade" makes the
+ * server's own Connection header say upgrade, and "Upgrade: websocket" is
+ * kept.
  */
 int cu_resp_add_header(struct resp *p, PyObject *item)
 {
@@ -140,7 +140,7 @@ int cu_resp_add_header(struct resp *p, PyObject *item)
             v = v * 10 + (value[i] - '0');
         }
         p->length = v;
-        /* 1xx and 204 responses have no length (§5.13) */
+        /* 1xx and 204 responses have no length (docs/compat.md, Responses) */
         if ((p->status >= 100 && p->status < 200) || p->status == 204)
             return 0;
     }
@@ -166,8 +166,9 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
     p->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     p->length = -1;
     p->upgrade = 0;
-    /* the block: the status text, then the app's headers (§5.13 order is
-     * status line, Server, Date, Connection, Transfer-Encoding, the app's) */
+    /* the block: the status text, then the app's headers (docs/compat.md,
+     * Responses: the order is status line, Server, Date, Connection,
+     * Transfer-Encoding, the app's) */
     p->blen = 0;
     if (cu_resp_block_add(p, s, (size_t)n) < 0)
         return -1;

@@ -92,7 +92,7 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n)
     if (p->no_body)
         n = 0;
     if (p->length >= 0 && (uint64_t)p->length - p->sent < n)
-        n = (size_t)((uint64_t)p->length - p->sent);  /* truncate (§5.13) */
+        n = (size_t)((uint64_t)p->length - p->sent);  /* truncate (compat.md, Responses) */
     if (!p->headers_sent) {
         /* every response: the fixed part is built once a second (the
          * date), not formatted each time */
@@ -152,10 +152,10 @@ int cu_resp_finish(struct resp *p)
 }
 
 /*
- * A wsgi.file_wrapper over a real file goes out with sendfile(2) (§5.13):
- * from the file's offset, Content-Length bytes or to the end, as one chunk
- * when chunked; the offset is restored. Returns 1 when it does not apply
- * (iterate instead), 0 when sent, -1 on error.
+ * A wsgi.file_wrapper over a real file goes out with sendfile(2)
+ * (docs/compat.md, Responses): from the file's offset, Content-Length bytes or
+ * to the end, as one chunk when chunked; the offset is restored. Returns 1
+ * when it does not apply (iterate instead), 0 when sent, -1 on error.
  */
 int cu_resp_send_file(struct resp *p, PyObject *result)
 {
@@ -248,10 +248,10 @@ static int send_504(struct resp *p)
 }
 
 /*
- * Gunicorn's 400 for a bad response header (§5.9): its error page, with
- * the exception's text HTML-escaped as the message. Characters beyond
- * latin-1 go out as character references (Gunicorn's latin-1 encoding
- * would fail, and it would send nothing).
+ * Gunicorn's 400 for a bad response header (docs/compat.md, Error answers):
+ * its error page, with the exception's text HTML-escaped as the message.
+ * Characters beyond latin-1 go out as character references (Gunicorn's latin-1
+ * encoding would fail, and it would send nothing).
  */
 static int send_400(struct resp *p, PyObject *mesg)
 {

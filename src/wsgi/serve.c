@@ -1,6 +1,6 @@
 /*
  * One WSGI request: the environ, start_response, the response on the wire
- * (shared reference §5.12, §5.13; PEP 3333).
+ * (docs/compat.md, WSGI environ and Responses; PEP 3333).
  *
  * The app is called with the environ and a start_response; its result is
  * iterated onto the wire (or sent by sendfile(2)), and its close() called

@@ -80,8 +80,8 @@ static PyObject *sr_write(PyObject *self, PyObject *data)
     Py_RETURN_NONE;
 }
 
-/* wsgi.early_hints(headers): a 103 before the response (§5.12); a no-op
- * on HTTP/1.0 or once the response head has gone out. */
+/* wsgi.early_hints(headers): a 103 before the response (docs/compat.md, WSGI
+ * environ); a no-op on HTTP/1.0 or once the response head has gone out. */
 static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
 {
     struct resp *p = ((struct start_response *)self)->resp;

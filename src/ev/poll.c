@@ -82,6 +82,18 @@ static void wake(struct cu_poller *p)
     (void)!write(p->wake[1], "", 1);  /* full pipe: a wake-up is pending */
 }
 
+/* After a change made under the lock: the waiters are woken to see it, or,
+ * when the fd was not registered, ENOENT. */
+static int changed(struct cu_poller *p, int found)
+{
+    if (!found) {
+        errno = ENOENT;
+        return -1;
+    }
+    wake(p);
+    return 0;
+}
+
 int cu_poller_add(struct cu_poller *p, int fd, unsigned events, void *data)
 {
     int rc = 0;
@@ -123,12 +135,7 @@ int cu_poller_arm(struct cu_poller *p, int fd, unsigned events, void *data)
         r->data = data;
     }
     pthread_mutex_unlock(&p->lock);
-    if (!r) {
-        errno = ENOENT;
-        return -1;
-    }
-    wake(p);
-    return 0;
+    return changed(p, r != NULL);
 }
 
 int cu_poller_del(struct cu_poller *p, int fd)
@@ -140,12 +147,7 @@ int cu_poller_del(struct cu_poller *p, int fd)
     if (r)
         *r = p->regs[--p->n];
     pthread_mutex_unlock(&p->lock);
-    if (!r) {
-        errno = ENOENT;
-        return -1;
-    }
-    wake(p);
-    return 0;
+    return changed(p, r != NULL);
 }
 
 static short poll_events(unsigned ev)

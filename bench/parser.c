@@ -125,8 +125,10 @@ static void input_init(struct input *in, const char *name, const char *head,
     http_config_init(&in->cfg);
     in->buf = malloc(len);
     in->headers = calloc(in->cfg.limit_request_fields, sizeof(*in->headers));
+    /* The messages to stderr go out with (void): if they fail too, exiting
+     * with a failure status is all there is left to do. */
     if (!in->buf || !in->headers) {
-        fprintf(stderr, "bench_parser: out of memory\n");
+        (void)fprintf(stderr, "bench_parser: out of memory\n");
         exit(1);
     }
     memcpy(in->buf, head, len);
@@ -135,10 +137,11 @@ static void input_init(struct input *in, const char *name, const char *head,
     http_request_init(&r, in->headers, in->cfg.limit_request_fields);
     rc = http_parse_head(&p, &r, in->buf, in->len);
     if (rc != (int64_t)len || r.n_headers != n_headers) {
-        fprintf(stderr, "bench_parser: %s: parse returned %lld (%s), "
-                "%u headers; expected %zu, %u headers\n", name, (long long)rc,
-                rc < 0 ? http_error_info((int)rc)->name : "ok",
-                (unsigned)r.n_headers, len, (unsigned)n_headers);
+        (void)fprintf(stderr, "bench_parser: %s: parse returned %lld (%s), "
+                      "%u headers; expected %zu, %u headers\n", name,
+                      (long long)rc,
+                      rc < 0 ? http_error_info((int)rc)->name : "ok",
+                      (unsigned)r.n_headers, len, (unsigned)n_headers);
         exit(1);
     }
 }
@@ -189,8 +192,8 @@ static void pin_cpu(void)
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-        fprintf(stderr, "bench_parser: sched_setaffinity(CPU %d): %s\n", cpu,
-                strerror(errno));
+        (void)fprintf(stderr, "bench_parser: sched_setaffinity(CPU %d): %s\n",
+                      cpu, strerror(errno));
         exit(1);
     }
     printf("pinned to CPU %d\n", cpu);
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
 
     if (argc > 2 || (argc == 2 && ((secs = strtod(argv[1], NULL)) <= 0 ||
                                    secs > 3600))) {
-        fprintf(stderr, "usage: bench_parser [seconds per measurement]\n");
+        (void)fprintf(stderr, "usage: bench_parser [seconds per measurement]\n");
         return 2;
     }
     pin_cpu();
@@ -240,7 +243,10 @@ int main(int argc, char **argv)
         double mgb = scans * (double)in[i].len / 1e9;
         printf("%-16s %6zu %11.3f %12.3f %12.3f %7.3f\n", in[i].name,
                in[i].len, heads / 1e6, pgb, mgb, pgb / mgb);
-        fflush(stdout);
+        if (fflush(stdout) != 0) {  /* a result that was not shown */
+            perror("bench_parser: stdout");
+            return 1;
+        }
         free(in[i].buf);
         free(in[i].headers);
     }

@@ -85,20 +85,38 @@ static void check_spans(const struct run *a, size_t n)
         abort();
 }
 
+static int same_span(struct http_span a, struct http_span b)
+{
+    return a.off == b.off && a.len == b.len;
+}
+
+/* Member by member: struct http_header has padding after id, whose bytes
+ * the parser need not write alike in two runs. */
+static int same_header(const struct http_header *a, const struct http_header *b)
+{
+    return same_span(a->name, b->name) && same_span(a->value, b->value) &&
+           a->id == b->id;
+}
+
 static void same(const struct run *a, const struct run *b)
 {
     if (a->rc != b->rc)
         abort();
     if (a->rc <= 0)
         return;
-    if (memcmp(&a->r.method, &b->r.method, sizeof(struct http_span) * 5) ||
+    if (!same_span(a->r.method, b->r.method) ||
+        !same_span(a->r.target, b->r.target) ||
+        !same_span(a->r.path, b->r.path) || !same_span(a->r.query, b->r.query) ||
+        !same_span(a->r.fragment, b->r.fragment) ||
         a->r.major != b->r.major || a->r.minor != b->r.minor ||
         a->r.flags != b->r.flags || a->r.body != b->r.body ||
         a->r.content_length != b->r.content_length ||
         a->r.n_headers != b->r.n_headers ||
-        memcmp(a->h, b->h, sizeof(a->h[0]) * a->r.n_headers) ||
-        memcmp(a->buf, b->buf, (size_t)a->rc))
+        memcmp(a->buf, b->buf, (size_t)a->rc) != 0)
         abort();
+    for (uint32_t i = 0; i < a->r.n_headers; i++)
+        if (!same_header(&a->h[i], &b->h[i]))
+            abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -106,24 +124,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct http_config cfg;
     struct run whole, split;
     size_t cut;
+    int trusted;
 
     if (size < 2)
         return 0;
     setup(&cfg, data[0]);
     cut = (size_t)data[1] * (size - 2) / 256;
+    trusted = (int)(cut & 1);
     data += 2;
     size -= 2;
 
-    parse(&cfg, cut & 1, data, size, NULL, 0, &whole);
+    parse(&cfg, trusted, data, size, NULL, 0, &whole);
     check_spans(&whole, size);
-    parse(&cfg, cut & 1, data, size, &cut, 1, &split);
+    parse(&cfg, trusted, data, size, &cut, 1, &split);
     same(&whole, &split);
     free(split.buf);
     if (size <= 256) {
         size_t cuts[256];
         for (size_t i = 0; i < size; i++)
             cuts[i] = i + 1;
-        parse(&cfg, cut & 1, data, size, cuts, size, &split);
+        parse(&cfg, trusted, data, size, cuts, size, &split);
         same(&whole, &split);
         free(split.buf);
     }

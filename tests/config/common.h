@@ -90,14 +90,16 @@ static FILE *capture_start(struct capture *k)
     k->buf = NULL;
     k->n = 0;
     if ((k->f = open_memstream(&k->buf, &k->n)) == NULL)
-        exit(1);
+        bail("capture_start: open_memstream failed");
     return k->f;
 }
 
 __attribute__((unused))
 static char *capture_end(struct capture *k)
 {
-    fclose(k->f);
+    /* fclose writes the last bytes to k->buf: without it the text is cut */
+    if (fclose(k->f) != 0)
+        bail("capture_end: fclose of the memory stream failed");
     return k->buf;
 }
 

@@ -42,7 +42,7 @@ static struct sample sample_for(const struct cu_setting *s)
 
         while (s->choices[n + 1] != NULL)
             n++;
-        snprintf(choice, sizeof choice, "%s", s->choices[n]);
+        xsnprintf(choice, sizeof choice, "%s", s->choices[n]);
         return (struct sample){choice, choice};
     }
     case CU_BOOL:
@@ -80,10 +80,10 @@ static void test_every_flag(void)
                 continue;
             }
             check_form(s, ARGV(f, v.value), v.shown);
-            snprintf(joined, sizeof joined, "%s=%s", f, v.value);
+            xsnprintf(joined, sizeof joined, "%s=%s", f, v.value);
             check_form(s, ARGV(joined), v.shown);
             if (f[1] != '-') {
-                snprintf(joined, sizeof joined, "%s%s", f, v.value);
+                xsnprintf(joined, sizeof joined, "%s%s", f, v.value);
                 check_form(s, ARGV(joined), v.shown);
             }
         }
@@ -93,7 +93,6 @@ static void test_every_flag(void)
 static void test_flag_details(void)
 {
     struct cu_config c;
-    struct cu_args a;
 
     ok(fresh(&c, ARGV("-w4", "-t", "9", "--keep-alive=0", "-m", "022")) == 0 &&
        c.workers == 4 && c.timeout == 9 && c.keepalive == 0 && c.umask == 18,
@@ -141,8 +140,13 @@ static void test_flag_details(void)
     ok(fresh(&c, ARGV("--chdir", "/tmp/../tmp/./")) == 0 &&
        strcmp(c.chdir, "/tmp") == 0, "chdir normalised");
     cu_config_free(&c);
+}
 
-    /* proxy_protocol: --proxy-protocol [MODE] */
+/* proxy_protocol: --proxy-protocol [MODE] */
+static void test_proxy_protocol_flag(void)
+{
+    struct cu_config c;
+
     ok(fresh(&c, ARGV("--proxy-protocol")) == 0 &&
        c.proxy_protocol == HTTP_PROXY_AUTO, "--proxy-protocol alone: auto");
     cu_config_free(&c);
@@ -168,8 +172,14 @@ static void test_flag_details(void)
        strstr(err, "Invalid value for proxy_protocol: 'app:x'") != NULL,
        "--proxy-protocol takes the next word, as argparse's nargs='?' does");
     cu_config_free(&c);
+}
 
-    /* positionals, --, -h, -v */
+/* positionals, --, -h, -v */
+static void test_positionals(void)
+{
+    struct cu_config c;
+    struct cu_args a;
+
     ok(fresh(&c, ARGV("-w", "2", "app:x", "-t", "3")) == 0 &&
        strcmp(c.app, "app:x") == 0 && c.workers == 2 && c.timeout == 3,
        "APP_MODULE between options");
@@ -371,6 +381,8 @@ int main(void)
     clear_env();
     test_every_flag();
     test_flag_details();
+    test_proxy_protocol_flag();
+    test_positionals();
     test_layers();
     test_parse_errors();
     test_split();

@@ -29,11 +29,55 @@ static int derive(struct cu_derived *d, const char *const *argv)
     return cu_derive(d, &cfg, err, sizeof err);
 }
 
+/*
+ * is_empty(d): every member of d zero or NULL, compared one by one: a
+ * memcmp with a zeroed struct would compare the padding too, whose bytes C
+ * leaves unspecified. A member added to struct cu_derived, or to a struct
+ * in it, belongs here too.
+ */
+static int allow_is_empty(const struct cu_allow *a)
+{
+    return !a->any && !a->inet && !a->n_inet && !a->inet6 && !a->n_inet6;
+}
+
+static int http_is_empty(const struct http_config *h)
+{
+    return !h->limit_request_line && !h->limit_request_fields &&
+           !h->limit_request_field_size && !h->max_head_buffer && !h->flags &&
+           h->header_map == 0 && !h->scheme_headers && !h->n_scheme_headers &&
+           !h->forwarder_headers && !h->n_forwarder_headers;
+}
+
+static int master_is_empty(const struct cu_master_config *m)
+{
+    return !m->workers && !m->timeout && !m->graceful_timeout && !m->daemon &&
+           !m->pidfile && !m->proc_name && !m->max_worker_lifetime &&
+           !m->max_worker_memory && !m->upgrade;
+}
+
+static int worker_is_empty(const struct cu_worker_env *w)
+{
+    return !w->listeners && !w->n_listeners && !w->http && w->proxy == 0 &&
+           !w->timeout && !w->graceful_timeout && !w->max_requests &&
+           !w->keepalive && !w->request_timeout && !w->worker_connections &&
+           !w->threads && !w->buffer_body && !w->dump_signal && !w->allow &&
+           !w->proxy_allow && !w->serve && !w->app && !w->thread_start &&
+           !w->conn_free && !w->interrupt && !w->slot && !w->ppid;
+}
+
+static int wsgi_is_empty(const struct cu_wsgi_opts *o)
+{
+    return !o->multithread && !o->multiprocess && !o->is_ssl && !o->errors_fd &&
+           !o->sendfile && !o->server_software;
+}
+
 static int is_empty(const struct cu_derived *d)
 {
-    static const struct cu_derived zero;
-
-    return memcmp(d, &zero, sizeof(zero)) == 0;
+    return !d->worker_class && http_is_empty(&d->http) && d->proxy == 0 &&
+           allow_is_empty(&d->allow) && allow_is_empty(&d->proxy_allow) &&
+           master_is_empty(&d->master) && worker_is_empty(&d->worker) &&
+           !d->max_requests_jitter && wsgi_is_empty(&d->wsgi) && !d->scheme &&
+           !d->forwarders && !d->pidfile && !d->proc_name;
 }
 
 static int allows(const struct cu_allow *a, const char *ip)

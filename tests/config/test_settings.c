@@ -226,7 +226,7 @@ static void test_extra_files(void)
        "a relative name is made absolute (%s)",
        c.reload_extra_files.n == 3 ? c.reload_extra_files.v[2] : "?");
     cu_config_free(&c);
-    snprintf(want, sizeof want, "%s/templates/**/*.html", cwd ? cwd : "");
+    xsnprintf(want, sizeof want, "%s/templates/**/*.html", cwd ? cwd : "");
     ok(fresh(&c, ARGV("--reload-extra-file", "templates/**/*.html")) == 0 &&
        strcmp(c.reload_extra_files.v[0], want) == 0,
        "a relative pattern too");
@@ -246,7 +246,7 @@ static void bad_set(struct cu_config *c, const char *name, const char *value,
     int rc = set(c, name, value);
 
     after = capture_print(c);
-    snprintf(want, sizeof want, "Invalid value for %s: '%s'", name, value);
+    xsnprintf(want, sizeof want, "Invalid value for %s: '%s'", name, value);
     ok(rc == -1 && strstr(err, want) != NULL && strcmp(before, after) == 0,
        "%s = '%s' refused (%s), config unchanged: %s", name, value, msg, err);
     free(before);

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     memset(name, 'n', sizeof(name) - 1);
     name[sizeof(name) - 1] = '\0';
     cu_proctitle_set("worker", name);
-    snprintf(want, sizeof(want), "cunicorn: worker [%s]", name);
+    xsnprintf(want, sizeof(want), "cunicorn: worker [%s]", name);
     ok(title_is(want), "a long title runs over the environment strings");
     ok(getenv("CU_PROCTITLE_TEST") &&
        strcmp(getenv("CU_PROCTITLE_TEST"), "kept as it was") == 0,
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     home = getenv("PATH");
     ok(home && strchr(home, '/') != NULL, "variables from the start too");
     cu_proctitle_state("stopping");
-    snprintf(want, sizeof(want), "cunicorn: worker [%s] (stopping)", name);
+    xsnprintf(want, sizeof(want), "cunicorn: worker [%s] (stopping)", name);
     ok(title_is(want), "a state after a long title");
     memset(big, 'b', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';

@@ -136,7 +136,7 @@ static void test_limits(void)
         n += 6;
     }
     ok(one(s, n) == HTTP_E_CHUNK_OVERHEAD, "%zu one-byte chunks are refused", n / 6);
-    ok(one(s, 6 * 16000) == HTTP_AGAIN, "16000 of them are not");
+    ok(one(s, (size_t)6 * 16000) == HTTP_AGAIN, "16000 of them are not");
     free(s);
 
     ok(one("5 \t;a=b\r\nhello\r\n0\r\n\r\n", 21) == 0, "SP/HTAB before ';' is dropped");

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,19 @@ static void *xmalloc(size_t n)
         exit(2);
     }
     return p;
+}
+
+/* Writes why a check failed into why[0..whylen); returns 0, the check's
+ * result. The reason is only shown, so a long one is cut to fit. */
+__attribute__((format(printf, 3, 4)))
+static int why_not(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return 0;
 }
 
 static struct bytes dup_bytes(const char *s, size_t n)
@@ -294,11 +308,9 @@ static void eof(struct conn *c)
 {
     switch (c->phase) {
     case PH_PROXY:
-        if (c->have)
-            fail(c, HTTP_E_EOF);
-        break;
     case PH_HEAD:
-        /* EOF before a request is a clean end; inside one it is not */
+        /* EOF before a request (or its PROXY header) is a clean end; inside
+         * one it is not */
         if (c->have)
             fail(c, HTTP_E_EOF);
         break;
@@ -392,19 +404,15 @@ static int same_fields(const struct json *list, const struct bytes *names,
                        const struct bytes *values, size_t n, char *why,
                        size_t whylen, const char *what)
 {
-    if (!list || list->type != JSON_ARRAY || list->n != n) {
-        snprintf(why, whylen, "%s: %zu parsed, %zu expected", what, n,
-                 list ? list->n : 0);
-        return 0;
-    }
+    if (!list || list->type != JSON_ARRAY || list->n != n)
+        return why_not(why, whylen, "%s: %zu parsed, %zu expected", what, n,
+                       list ? list->n : 0);
     for (size_t i = 0; i < n; i++) {
         const struct json *kv = json_at(list, i);
         if (!same(json_at(kv, 0), &names[i]) ||
-            !same(json_at(kv, 1), &values[i])) {
-            snprintf(why, whylen, "%s %zu: got '%s: %s'", what, i,
-                     names[i].p, values[i].p);
-            return 0;
-        }
+            !same(json_at(kv, 1), &values[i]))
+            return why_not(why, whylen, "%s %zu: got '%s: %s'", what, i,
+                           names[i].p, values[i].p);
     }
     return 1;
 }
@@ -412,15 +420,11 @@ static int same_fields(const struct json *list, const struct bytes *names,
 static int check_valid(const struct json *exp, const struct outcome *o,
                        char *why, size_t whylen)
 {
-    if (o->error) {
-        snprintf(why, whylen, "error %s",
-                 http_error_info(o->error)->name);
-        return 0;
-    }
-    if (o->n != exp->n) {
-        snprintf(why, whylen, "%zu requests, %zu expected", o->n, exp->n);
-        return 0;
-    }
+    if (o->error)
+        return why_not(why, whylen, "error %s",
+                       http_error_info(o->error)->name);
+    if (o->n != exp->n)
+        return why_not(why, whylen, "%zu requests, %zu expected", o->n, exp->n);
     for (size_t i = 0; i < o->n; i++) {
         const struct json *e = json_at(exp, i), *enc, *body, *ver;
         const struct got *g = &o->req[i];
@@ -432,19 +436,15 @@ static int check_valid(const struct json *exp, const struct outcome *o,
                                       &g->query, &g->fragment};
 
         for (size_t k = 0; k < 5; k++)
-            if (!same(json_get(e, keys[k]), vals[k])) {
-                snprintf(why, whylen, "request %zu: %s is '%s'", i, keys[k],
-                         vals[k]->p);
-                return 0;
-            }
+            if (!same(json_get(e, keys[k]), vals[k]))
+                return why_not(why, whylen, "request %zu: %s is '%s'", i,
+                               keys[k], vals[k]->p);
         ver = json_get(e, "version");
         if (!ver || !json_at(ver, 1) ||
             (int)json_at(ver, 0)->number != g->major ||
-            (int)json_at(ver, 1)->number != g->minor) {
-            snprintf(why, whylen, "request %zu: version %d.%d", i, g->major,
-                     g->minor);
-            return 0;
-        }
+            (int)json_at(ver, 1)->number != g->minor)
+            return why_not(why, whylen, "request %zu: version %d.%d", i,
+                           g->major, g->minor);
         if (!same_fields(json_get(e, "headers"), g->hname, g->hvalue, g->nh,
                          why, whylen, "header") ||
             !same_fields(json_get(e, "trailers"), g->tname, g->tvalue, g->nt,
@@ -452,21 +452,18 @@ static int check_valid(const struct json *exp, const struct outcome *o,
             return 0;
         enc = json_get(e, "body_encoding");
         body = json_get(e, "body");
-        if (!body || body->type != JSON_STRING) {
-            snprintf(why, whylen, "request %zu: no body in expectation", i);
-            return 0;
-        }
+        if (!body || body->type != JSON_STRING)
+            return why_not(why, whylen, "request %zu: no body in expectation",
+                           i);
         if (enc && enc->type == JSON_STRING && strcmp(enc->str, "base64") == 0)
             want = b64decode(body->str, body->len);
         else
             want = dup_bytes(body->str, body->len);
         ok_body = want.n == g->body.n && memcmp(want.p, g->body.p, want.n) == 0;
         free(want.p);
-        if (!ok_body) {
-            snprintf(why, whylen, "request %zu: body of %zu bytes", i,
-                     g->body.n);
-            return 0;
-        }
+        if (!ok_body)
+            return why_not(why, whylen, "request %zu: body of %zu bytes", i,
+                           g->body.n);
     }
     return 1;
 }
@@ -479,26 +476,19 @@ static int check_invalid(const struct json *exp, const struct outcome *o,
     const struct json *sent = json_get(exp, "response_sent");
     const struct http_error_info *info;
 
-    if (!o->error) {
-        snprintf(why, whylen, "no error (%zu requests)", o->n);
-        return 0;
-    }
+    if (!o->error)
+        return why_not(why, whylen, "no error (%zu requests)", o->n);
     info = http_error_info(o->error);
-    if (!name || strcmp(name->str, info->name) != 0) {
-        snprintf(why, whylen, "error %s, expected %s", info->name,
-                 name ? name->str : "?");
-        return 0;
-    }
-    if (sent && sent->boolean != info->respond) {
-        snprintf(why, whylen, "%s: respond=%d", info->name, info->respond);
-        return 0;
-    }
+    if (!name || strcmp(name->str, info->name) != 0)
+        return why_not(why, whylen, "error %s, expected %s", info->name,
+                       name ? name->str : "?");
+    if (sent && sent->boolean != info->respond)
+        return why_not(why, whylen, "%s: respond=%d", info->name,
+                       info->respond);
     /* 501's reason phrase is ours to fix; the status must match */
-    if (info->respond && status && (int)status->number != info->status) {
-        snprintf(why, whylen, "%s: status %d, expected %d", info->name,
-                 info->status, (int)status->number);
-        return 0;
-    }
+    if (info->respond && status && (int)status->number != info->status)
+        return why_not(why, whylen, "%s: status %d, expected %d", info->name,
+                       info->status, (int)status->number);
     return 1;
 }
 
@@ -565,16 +555,16 @@ static char *read_file(const char *path, size_t *n)
         return NULL;
     if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
+        (void)fclose(f);  /* only read: its close loses nothing */
         return NULL;
     }
     buf = xmalloc((size_t)len + 1);
     if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
         free(buf);
-        fclose(f);
+        (void)fclose(f);
         return NULL;
     }
-    fclose(f);
+    (void)fclose(f);
     *n = (size_t)len;
     return buf;
 }
@@ -594,9 +584,9 @@ static void run_case(const char *dir, const char *kind, const char *name)
     checker check = strcmp(kind, "valid") == 0 ? check_valid : check_invalid;
     int good;
 
-    snprintf(path, sizeof(path), "%s/%s/%s.http", dir, kind, name);
+    xsnprintf(path, sizeof(path), "%s/%s/%s.http", dir, kind, name);
     in = read_file(path, &n);
-    snprintf(path, sizeof(path), "%s/%s/%s.json", dir, kind, name);
+    xsnprintf(path, sizeof(path), "%s/%s/%s.json", dir, kind, name);
     exp = json_load(path, err, sizeof(err));
     if (!in || !exp) {
         ok(0, "%s/%s: cannot load (%s)", kind, name, exp ? "http" : err);
@@ -607,7 +597,7 @@ static void run_case(const char *dir, const char *kind, const char *name)
     if (check == check_invalid) {
         cfgv = json_get(exp, "config");
     } else {
-        snprintf(path, sizeof(path), "%s/%s/%s.config.json", dir, kind, name);
+        xsnprintf(path, sizeof(path), "%s/%s/%s.config.json", dir, kind, name);
         cfg = json_load(path, err, sizeof(err));
         cfgv = cfg;
     }
@@ -663,7 +653,7 @@ static size_t run_dir(const char *dir, const char *kind)
     struct dirent *e;
     DIR *d;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, kind);
+    xsnprintf(path, sizeof(path), "%s/%s", dir, kind);
     d = opendir(path);
     if (!d) {
         diag("%s: %s", path, strerror(errno));
@@ -686,7 +676,7 @@ static size_t run_dir(const char *dir, const char *kind)
         names[n][len - 5] = '\0';
         n++;
     }
-    closedir(d);
+    (void)closedir(d);  /* read to the end: nothing is lost if it fails */
     if (n)
         qsort(names, n, sizeof(*names), by_name);
     for (size_t i = 0; i < n; i++) {
@@ -700,7 +690,7 @@ static size_t run_dir(const char *dir, const char *kind)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR...\n", argv[0]);
+        (void)fprintf(stderr, "usage: %s CORPUS_DIR...\n", argv[0]);
         return 2;
     }
     for (int i = 1; i < argc; i++) {

@@ -258,7 +258,10 @@ static int append(struct reader *r, struct json *j, size_t *cap, char *key, stru
     if (j->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 4;
         void *p;
+        /* items is an array of pointers: sizeof *j->items is a pointer's
+         * size on purpose */
         if (nc > SIZE_MAX / sizeof(void *) ||
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
             (p = realloc(j->items, nc * sizeof *j->items)) == NULL)
             goto oom;
         j->items = p;

@@ -190,7 +190,7 @@ static void test_structure(void)
 
     memset(deep, '[', JSON_MAX_DEPTH);
     memset(deep + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
-    j = parse_mem(deep, 2 * JSON_MAX_DEPTH);
+    j = parse_mem(deep, (size_t)2 * JSON_MAX_DEPTH);
     ok(j != NULL, "%d nested arrays accepted", JSON_MAX_DEPTH);
     json_free(j);
     memset(deep, '[', JSON_MAX_DEPTH + 1);

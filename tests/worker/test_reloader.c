@@ -25,7 +25,7 @@ static char *path_of(const char *name)
     static int i;
 
     i = (i + 1) % 4;
-    snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+    xsnprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
     return buf[i];
 }
 

@@ -88,7 +88,7 @@ static int set_header(PyObject *env, const char *buf, const struct http_header *
         memcpy(k, "HTTP_", 5);
         for (size_t i = 0; i < h->name.len; i++) {
             char ch = buf[h->name.off + i];
-            k[5 + i] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+            k[5 + i] = (char)(ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? ch - 32 : ch);
         }
         key = PyUnicode_FromStringAndSize(k, (Py_ssize_t)n);
         if (k != small)
@@ -301,16 +301,17 @@ PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
 {
     PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
     char proto[16];
+    int plen;
     int https = w->is_ssl;
 
     if (!env)
         return NULL;
-    snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
-    if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
+    plen = snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+    if (plen < 0 || set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
         set_script_path(env, w, r, b) < 0 ||
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
-        set_str(env, k[K_PROTOCOL], proto, strlen(proto)) < 0 ||
+        set_str(env, k[K_PROTOCOL], proto, (size_t)plen) < 0 ||
         PyDict_SetItem(env, k[K_INPUT], input) < 0 ||
         PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;
@@ -321,9 +322,10 @@ PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
     if (c->has_proxy && c->proxy.has_addr) {
         /* the PROXY header names the client (docs/compat.md, PROXY protocol) */
         char port[16];
-        snprintf(port, sizeof(port), "%u", c->proxy.src_port);
-        if (set_str(env, k[K_REMOTE_ADDR], c->proxy.src_addr, strlen(c->proxy.src_addr)) < 0 ||
-            set_str(env, k[K_REMOTE_PORT], port, strlen(port)) < 0)
+        int n = snprintf(port, sizeof(port), "%u", c->proxy.src_port);
+        if (n < 0 ||
+            set_str(env, k[K_REMOTE_ADDR], c->proxy.src_addr, strlen(c->proxy.src_addr)) < 0 ||
+            set_str(env, k[K_REMOTE_PORT], port, (size_t)n) < 0)
             goto fail;
     } else if (set_remote(env, k, c) < 0) {
         goto fail;

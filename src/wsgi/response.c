@@ -24,10 +24,9 @@ static const char *http_date(void)
     time_t now = time(NULL);
     struct tm tm;
 
-    if (now != cached && gmtime_r(&now, &tm)) {
-        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (now != cached && gmtime_r(&now, &tm) &&
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
         cached = now;
-    }
     return date;
 }
 

@@ -39,8 +39,8 @@ static const char *describe(char *what, size_t n, const struct cu_request *q)
 {
     const struct http_span t = q->http->target;
 
-    snprintf(what, n, "Error handling request %.*s", (int)(t.len > 200 ? 200 : t.len),
-             cu_request_head(q) + t.off);
+    (void)snprintf(what, n, "Error handling request %.*s",  /* cut to fit: a log line */
+                   (int)(t.len > 200 ? 200 : t.len), cu_request_head(q) + t.off);
     return what;
 }
 

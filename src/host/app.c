@@ -8,7 +8,7 @@
 #include "host/host.h"
 
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 
 int host_import_app(struct cu_host *h)
 {

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 
 /* One value of a list or dict as text, through the validator. */
 static int set_text(struct cu_config *c, const struct cu_setting *s, PyObject *text,

@@ -7,7 +7,7 @@
 #include "host/host.h"
 
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 #include "worker/worker.h"
 
 /* At start-up, before the sockets: the server object, then

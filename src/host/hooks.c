@@ -14,7 +14,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 #include "wsgi/wsgi.h"
 
 static const char *const hook_names[CU_H_COUNT] = {

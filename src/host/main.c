@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 #include "net/listeners.h"
 
 /* The logs, and --capture-output. 0 or -1 (reported). */

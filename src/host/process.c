@@ -15,7 +15,7 @@
 
 #include "core/log.h"
 #include "core/proctitle.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 
 /* --user and --group: a name or a number; -1 when unset. The master
  * runs no other thread yet: getpwnam and friends are safe here. */

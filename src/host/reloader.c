@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 #include "worker/reloader.h"
 
 /* The files to watch, from _reloader.watched(), with the GIL: 1 with the

@@ -14,7 +14,7 @@
 
 #include "core/log.h"
 #include "cu_version.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 
 /* The thread state of the thread that serves, while it runs without the
  * GIL: the worker's main thread, or a pool thread. */

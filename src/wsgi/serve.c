@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 #include "net/listen.h"
 
 /* result.close(), if it has one. 0, or -1 with an exception. */

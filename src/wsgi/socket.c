@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "host/report.h"
+#include "wsgi/report.h"
 
 /* What gunicorn.socket is made with: the class, and the close() of
  * _socket.socket, which closes the fd whoever holds the object. */

@@ -1,12 +1,13 @@
 /*
- * How the host reports what went wrong: one way for every start-up error
- * and every Python exception. Before the logs are open the words go to
+ * How what went wrong is reported, by the bridge and the host alike: one
+ * way for every start-up error and every Python exception (an app's
+ * traceback too). Before the logs are open the words go to
  * stderr as they are (Gunicorn's "Error: ..." lines, a traceback as
  * Python prints it); once they are open (cu_report_to_log), to the error
  * log -- during a HUP, stderr may be /dev/null.
  */
-#ifndef CU_HOST_REPORT_H
-#define CU_HOST_REPORT_H
+#ifndef CU_WSGI_REPORT_H
+#define CU_WSGI_REPORT_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

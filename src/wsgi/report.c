@@ -1,5 +1,5 @@
 /* See report.h. */
-#include "host/report.h"
+#include "wsgi/report.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -13,9 +13,9 @@
  * connection.
  *
  * The worker's main thread never serves: it beats the heartbeat every
- * second whatever the pool does, expires timers, reports a request stuck
- * past --timeout (its request line, then its Python stack through
- * env->dump_signal), and runs the graceful stop.
+ * second whatever the pool does, expires timers, watches the requests in
+ * the pool for --timeout and --request-timeout (running.c), and runs the
+ * graceful stop.
  *
  * Timers: three lists under one lock, each ordered by deadline --
  * idle (--keep-alive), head (--timeout from the first byte of a request,
@@ -42,15 +42,13 @@
 #include "core/log.h"
 #include "ev/poller.h"
 #include "ev/timers.h"
-#include "http/pages.h"
 #include "net/allow.h"
+#include "worker/running.h"
 
 #define ACCEPT_BATCH 16
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
-#define ABORT_AFTER_MS 1000      /* --request-timeout: RequestTimeout
-                                  * raised, then this long to unwind */
 #define STOP_QUIET_MS 1000       /* stopping: a new connection silent this
                                   * long is closed */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
@@ -92,19 +90,8 @@ struct glisten {
 struct gworker;
 
 struct gthread {
-    pthread_t tid;
     struct gworker *w;
-    atomic_llong since_ms;    /* in the app since; 0: not */
-    atomic_ulong seq;         /* requests begun */
-    unsigned long reported;   /* main thread: seq last reported stuck */
-    char request[256];        /* the request line being served */
-    /* --request-timeout: the connection in the app, for the main thread
-     * to abort; mu keeps it from being freed while that happens */
-    pthread_mutex_t mu;
-    struct gconn *serving;
-    uint64_t wrote_before;    /* its c.wrote when the request began */
-    unsigned long timed_out;  /* main thread: seq and stage reached */
-    int stage;
+    struct cu_running *run;   /* its request, as the main thread watches it */
 };
 
 struct gworker {
@@ -112,6 +99,7 @@ struct gworker {
     struct cu_poller *poller;
     struct glisten *listeners;
     struct gthread *threads;
+    struct cu_running *running;  /* one per thread */
     int timeout_ms;           /* --timeout (0: an hour) */
     size_t head_max, body_max;
     pthread_mutex_t lock;     /* guards the lists, parked, gconn.list/expired */
@@ -353,24 +341,11 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     int rc;
 
     q.started_us = cu_access_enabled() ? cu_now_us() : 0;
-    cu_request_line(&q, t->request, sizeof(t->request));
-    if (env->request_timeout > 0)
-        pthread_mutex_lock(&t->mu);  /* request_timeouts() sees all or none */
-    t->serving = g;
-    t->wrote_before = g->c.wrote;
-    atomic_fetch_add(&t->seq, 1);
-    atomic_store(&t->since_ms, cu_now_ms());
-    if (env->request_timeout > 0)
-        pthread_mutex_unlock(&t->mu);
+    cu_running_begin(t->run, env, &q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, &q);
-    if (env->request_timeout > 0)
-        pthread_mutex_lock(&t->mu);
-    atomic_store(&t->since_ms, 0);
-    t->serving = NULL;
-    if (env->request_timeout > 0)
-        pthread_mutex_unlock(&t->mu);
+    cu_running_end(t->run, env);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
@@ -616,100 +591,21 @@ static int start_pool(struct gworker *w)
         sigdelset(&all, w->env->dump_signal);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < w->env->threads && rc == 0; i++) {
+        struct cu_running *r = &w->running[i];
         w->threads[i].w = w;
-        pthread_mutex_init(&w->threads[i].mu, NULL);
-        rc = pthread_create(&w->threads[i].tid, NULL, pool_main, &w->threads[i]);
+        w->threads[i].run = r;
+        cu_running_init(r);
+        rc = pthread_create(&r->tid, NULL, pool_main, &w->threads[i]);
         if (rc)
             cu_log(CU_ERROR, "worker: starting thread %d: %s", i + 1, strerror(rc));
         else
-            pthread_detach(w->threads[i].tid);
+            pthread_detach(r->tid);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc ? -1 : 0;
 }
 
 /* ---- the main thread ------------------------------------------------------ */
-
-/* Logs each request running past --timeout once, then its Python stack. */
-static void report_stuck(struct gworker *w, long long now)
-{
-    if (w->timeout_ms <= 0)
-        return;
-    for (int i = 0; i < w->env->threads; i++) {
-        struct gthread *t = &w->threads[i];
-        long long since = atomic_load(&t->since_ms);
-        unsigned long seq = atomic_load(&t->seq);
-
-        if (!since || now - since < w->timeout_ms || t->reported == seq)
-            continue;
-        t->reported = seq;
-        cu_log(CU_WARNING, "Request running for %llds (past --timeout) on thread "
-               "%#lx (pid: %d): %s", (now - since) / 1000, (unsigned long)t->tid,
-               (int)getpid(), t->request);
-        if (w->env->dump_signal > 0)
-            pthread_kill(t->tid, w->env->dump_signal);
-    }
-}
-
-/*
- * --request-timeout, for each request past it, in stages: (1) log its
- * line and Python stack, and have RequestTimeout raised in the app; (2) a
- * second later, if it is still running, take the connection away (a 504
- * when nothing was sent yet, else a close); (3) if the thread is still
- * held after another request_timeout, have the worker replaced.
- */
-static void request_timeouts(struct gworker *w, long long now)
-{
-    const struct cu_worker_env *env = w->env;
-    long long limit = (long long)env->request_timeout * 1000;
-
-    if (limit <= 0)
-        return;
-    for (int i = 0; i < env->threads; i++) {
-        struct gthread *t = &w->threads[i];
-        long long since, ran;
-        unsigned long seq;
-
-        /* under mu: the request seen is the one being served, and it
-         * cannot end (and its connection be freed) while we act on it */
-        pthread_mutex_lock(&t->mu);
-        since = atomic_load(&t->since_ms);
-        seq = atomic_load(&t->seq);
-        ran = now - since;
-        if (!since || !t->serving || ran < limit) {
-            pthread_mutex_unlock(&t->mu);
-            continue;
-        }
-        if (t->timed_out != seq) {
-            t->timed_out = seq;
-            t->stage = 0;
-        }
-        if (t->stage == 0) {
-            t->stage = 1;
-            cu_log(CU_ERROR, "Request timeout after %llds (--request-timeout %d) on "
-                   "thread %#lx (pid: %d): %s", ran / 1000, env->request_timeout,
-                   (unsigned long)t->tid, (int)getpid(), t->request);
-            if (env->dump_signal > 0)
-                pthread_kill(t->tid, env->dump_signal);
-            if (env->interrupt)
-                env->interrupt(env->app, (unsigned long)t->tid);
-        } else if (t->stage == 1 && ran >= limit + ABORT_AFTER_MS) {
-            char buf[HTTP_PAGE_MAX];
-            size_t len = cu_page_504(buf, sizeof(buf));
-            int page;
-            t->stage = 2;
-            page = cu_conn_abort(&t->serving->c, t->wrote_before, len ? buf : NULL, len);
-            cu_log(CU_ERROR, "Request timeout: %s, the app still running (%s)",
-                   page ? "answered 504" : "connection closed", t->request);
-        } else if (t->stage == 2 && ran >= 2 * limit + ABORT_AFTER_MS) {
-            t->stage = 3;
-            cu_log(CU_ERROR, "Thread %#lx is still held by a request past "
-                   "--request-timeout: replacing this worker", (unsigned long)t->tid);
-            cu_worker_recycle(env->slot, CU_RECYCLE_STUCK);
-        }
-        pthread_mutex_unlock(&t->mu);
-    }
-}
 
 /* One turn of the main thread: beat, expire, report; sleeps until the
  * next timer, a second at most, or a signal. */
@@ -749,8 +645,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
     if ((d = expire_due(&w->linger, now)) && d < next)
         next = d;
     pthread_mutex_unlock(&w->lock);
-    report_stuck(w, now);
-    request_timeouts(w, now);
+    cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */
     (void)poll(NULL, 0, (int)(next - now));
@@ -798,7 +693,8 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     w->poller = cu_poller_new();
     w->listeners = calloc(env->n_listeners ? env->n_listeners : 1, sizeof(*w->listeners));
     w->threads = calloc((size_t)env->threads, sizeof(*w->threads));
-    if (!w->poller || !w->listeners || !w->threads) {
+    w->running = calloc((size_t)env->threads, sizeof(*w->running));
+    if (!w->poller || !w->listeners || !w->threads || !w->running) {
         cu_log(CU_ERROR, "worker: %s", strerror(errno ? errno : ENOMEM));
         return -1;
     }

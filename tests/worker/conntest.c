@@ -31,9 +31,6 @@ const char *__asan_default_options(void)
 
 char *PAT;
 
-
-/* ---- helpers ------------------------------------------------------------ */
-
 void die(const char *what)
 {
     (void)printf("Bail out! %s: %s\n", what, strerror(errno));

@@ -4,7 +4,7 @@
  *
  * The settings table has one CU_CALLABLE row per hook (its meta is the
  * signature); this keeps the callables themselves, which plain C cannot.
- * Who calls which hook when is src/module.c's business (the master's
+ * Who calls which hook when is hookpoints.c's business (the master's
  * through cu_master_ops.hook); docs/hooks.md lists the call points.
  * Everything here runs with the GIL held, except the signal thread.
  */

@@ -90,7 +90,7 @@ struct cu_worker_env {
 extern volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
 /* worker_int / worker_abort hooks (or worker_exit): instead of exiting in
  * the handler, INT/QUIT (ints) and ABRT (abrt) write their number to a
- * pipe for a thread that runs the hooks, then exits (src/wsgi/hooks.c).
+ * pipe for a thread that runs the hooks, then exits (src/host/hooks.c).
  * Call after cu_worker_signals. Returns the pipe's read end, or -1. */
 int cu_worker_signal_pipe(int ints, int abrt);
 /* Set once such a signal has been handed to that thread. */

@@ -6,6 +6,7 @@
  * the start and the end catches a descriptor leaked on any path.
  */
 #include "net/listen.h"
+#include "../lib/fds.h"
 #include "../lib/tap.h"
 
 #include <arpa/inet.h>
@@ -144,22 +145,6 @@ static void test_parse_bad(void)
 }
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    if (closedir(d) == -1)
-        return -1;
-    return n - 1;       /* the DIR's own fd */
-}
 
 static int listen_str(const char *s, int reuse_port, struct cu_listener *l,
                       char *err)

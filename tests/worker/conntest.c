@@ -46,22 +46,6 @@ void make_pattern(void)
         PAT[i] = (char)(((i * 2654435761u) >> 11) ^ i);
 }
 
-int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    if (closedir(d) == -1)
-        return -1;
-    return n - 1;  /* the DIR's own fd */
-}
-
 /* The connection's end and the peer's, both non-blocking. */
 void unix_pair(int *conn, int *peer)
 {

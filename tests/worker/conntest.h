@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "worker/conn.h"
+#include "../lib/fds.h"
 
 #define SLACK_MS 2000          /* how late a bounded wait may end (a busy machine) */
 #define AT_ONCE_MS 250         /* "returns at once" */
@@ -42,8 +43,6 @@ struct ticker {
 void die(const char *what);
 
 void make_pattern(void);
-
-int count_fds(void);
 
 /* The connection's end and the peer's, both non-blocking. */
 void unix_pair(int *conn, int *peer);

@@ -513,7 +513,6 @@ static void test_send_error(void)
     cu_conn_close(&c);
 }
 
-
 int main(void)
 {
     int f, fds;

@@ -674,7 +674,6 @@ static void abort_stuck(int blocking)
     close(peer);
 }
 
-
 int main(void)
 {
     int f, fds;

@@ -2,6 +2,7 @@
 #include "fds.h"
 
 #include <dirent.h>
+#include <stddef.h>
 
 int count_fds(void)
 {

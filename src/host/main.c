@@ -46,11 +46,16 @@ static int set_environment(struct cu_host *h)
 {
     PyObject *r;
 
-    for (size_t i = 0; i < h->cfg.raw_env.n; i++)
-        if (putenv(h->cfg.raw_env.v[i]) != 0) {
+    for (size_t i = 0; i < h->cfg.raw_env.n; i++) {
+        /* putenv keeps the string itself in the environment: a copy of
+         * the process's own, since a HUP frees the configuration's */
+        char *entry = strdup(h->cfg.raw_env.v[i]);
+        if (!entry || putenv(entry) != 0) {
             cu_report_error("Error: --env %s: %s", h->cfg.raw_env.v[i], strerror(errno));
+            free(entry);
             return -1;
         }
+    }
     r = PyObject_CallMethod(h->loader, "setup_paths", "zz", h->cfg.chdir, h->cfg.pythonpath);
     if (!r) {
         cu_report_exception("Error: --chdir/--pythonpath");

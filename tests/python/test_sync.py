@@ -370,6 +370,31 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     assert "SyntaxError" in srv.text()
 
 
+def test_raw_env_outlives_a_hup(server, tmp_path):
+    # --env is in the C environment (not os.environ): the app asks libc.
+    # A HUP frees the configuration it came from; the workers forked
+    # after it must still see the variable.
+    (tmp_path / "getenv.py").write_text(
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None)\n"
+        "libc.getenv.restype = ctypes.c_char_p\n"
+        "def app(environ, start_response):\n"
+        "    v = libc.getenv(b'CU_RAW_ENV_TEST') or b'(unset)'\n"
+        "    start_response('200 OK', [('Content-Length', str(len(v)))])\n"
+        "    return [v]\n")
+    value = "a value longer than what free() overwrites"
+    srv = server("-e", "CU_RAW_ENV_TEST=" + value, app="getenv:app", chdir=tmp_path)
+    assert get(srv, "/")[1] == value.encode()
+    for n in (1, 2):
+        old = children(srv.proc.pid)
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: srv.text().count("Reloaded: ") == n and
+                 len(children(srv.proc.pid)) == 1 and
+                 not set(old) & set(children(srv.proc.pid)),
+                 what="the new worker of HUP %d alone" % n)
+        assert get(srv, "/")[1] == value.encode(), "after HUP %d" % n
+
+
 def test_capture_output_follows_a_reopened_log(server, tmp_path):
     (tmp_path / "printer.py").write_text(
         "import sys\n"

@@ -142,6 +142,14 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
 {
     struct cu_master_config *m = &d->master;
 
+    /* the master refuses more (cu_master_run), but on HUP only after the
+     * host has put the new configuration in place: refused here, a HUP
+     * keeps the old one whole */
+    if (c->workers > CU_MAX_WORKERS) {
+        cu_seterr(err, errlen, "Invalid value for workers: %d (must be at most %d)",
+                  c->workers, CU_MAX_WORKERS);
+        return -1;
+    }
     if ((c->pidfile != NULL && (d->pidfile = strdup(c->pidfile)) == NULL) ||
         (c->proc_name != NULL && (d->proc_name = strdup(c->proc_name)) == NULL))
         return nomem(err, errlen);

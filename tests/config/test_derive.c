@@ -294,6 +294,13 @@ static void test_master(void)
     ok(strcmp(m->pidfile, "/run/x.pid") == 0 && strcmp(m->proc_name, "shop") == 0,
        "... which outlive the config");
     cu_derived_free(&d);
+    ok(derive(&d, ARGV("-w", "1024")) == 0 && m->workers == CU_MAX_WORKERS,
+       "as many workers as the master keeps");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-w", "1025")) == -1 && is_empty(&d) &&
+       strcmp(err, "Invalid value for workers: 1025 (must be at most 1024)") == 0,
+       "one more is refused here, not by the master after a HUP: %s", err);
+    cu_derived_free(&d);
 }
 
 /* ---- a worker --------------------------------------------------------- */

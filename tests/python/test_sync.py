@@ -370,6 +370,25 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     assert "SyntaxError" in srv.text()
 
 
+def test_hup_to_more_workers_than_the_master_keeps(server, tmp_path):
+    # refused before anything changes: the old configuration stays whole,
+    # for the master and for the workers it forks afterwards
+    conf = tmp_path / "conf.py"
+    conf.write_text("workers = 1\n")
+    srv = server("-c", str(conf), workers=None)
+    first = children(srv.proc.pid)
+    conf.write_text("workers = 1025\nlimit_request_line = 10\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    assert "Invalid value for workers: 1025 (must be at most 1024)" in srv.text()
+    os.kill(first[0], signal.SIGKILL)
+    wait_for(lambda: (lambda now: len(now) == 1 and now != first)(children(srv.proc.pid)),
+             what="a worker in place of the killed one")
+    wait_for(lambda: srv.text().count("Booting worker") == 2, what="it to boot")
+    assert echo(srv, "/a/path/longer/than/ten")["body_len"] == 0, \
+        "the old limit_request_line still holds"
+
+
 def test_raw_env_outlives_a_hup(server, tmp_path):
     # --env is in the C environment (not os.environ): the app asks libc.
     # A HUP frees the configuration it came from; the workers forked

@@ -73,10 +73,6 @@ static int run(struct cu_host *h)
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
                                 host_close_listeners, host_master_hook};
 
-    if (!h->cfg.app) {
-        cu_report_error("Error: No application module specified.");
-        return 1;
-    }
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
     if (h->cfg.check_config || h->cfg.print_config) {

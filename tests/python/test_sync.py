@@ -370,6 +370,20 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     assert "SyntaxError" in srv.text()
 
 
+def test_hup_to_a_config_without_the_app(server, tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text("wsgi_app = 'echo:app'\n")
+    srv = server("-c", str(conf), app=None)
+    first = children(srv.proc.pid)
+    conf.write_text("workers = 1\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    # the reason the log line points to ("the reason is above") is there
+    assert "No application module specified." in srv.text()
+    assert sorted(children(srv.proc.pid)) == sorted(first)
+    assert echo(srv)["body_len"] == 0
+
+
 def test_hup_to_more_workers_than_the_master_keeps(server, tmp_path):
     # refused before anything changes: the old configuration stays whole,
     # for the master and for the workers it forks afterwards

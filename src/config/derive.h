@@ -62,7 +62,7 @@ struct cu_derived {
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
     char **forwarders;
-    char *pidfile, *proc_name;          /* master.pidfile, master.proc_name */
+    char *pidfile;                      /* master.pidfile */
 };
 
 /*

@@ -91,7 +91,6 @@ struct cu_master_config {
     int graceful_timeout;   /* seconds */
     int daemon;             /* WINCH is acted on only when daemonised */
     const char *pidfile;    /* NULL: none */
-    const char *proc_name;  /* for log lines */
     int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
     int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
     /* USR2: what a new master is started with, and the hand-over's state

@@ -37,12 +37,45 @@ def test_hello_and_response_head(server):
     lines = head.split(b"\r\n")
     assert lines[0] == b"HTTP/1.1 200 OK"
     names = [l.split(b":")[0] for l in lines[1:]]
-    # Server, Date, Connection, then the app's headers (shared ref 5.13)
+    # Server, Date, Connection, then the app's headers (docs/compat.md,
+    # Responses)
     assert names == [b"Server", b"Date", b"Connection", b"Content-Type",
                      b"Content-Length"]
     assert b"Connection: close" in lines
     assert re.match(rb"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", lines[2])
     assert body == b"Hello, World!\n"
+
+
+HTTP_DATE = (rb"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+             rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+             rb"\d\d:\d\d:\d\d GMT\r\n")
+
+
+def test_date_is_english_whatever_the_apps_locale(server, tmp_path):
+    # RFC 9110's HTTP-date has English names; strftime's follow the
+    # LC_TIME an app may set
+    loc = tmp_path / "locales"
+    loc.mkdir()
+    try:
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8",
+                        str(loc / "de_DE.UTF-8")], capture_output=True, timeout=60)
+    except OSError:
+        pass
+    if not (loc / "de_DE.UTF-8").exists():
+        pytest.skip("localedef cannot make de_DE.UTF-8 here")
+    (tmp_path / "german.py").write_text(
+        "import locale, time\n"
+        "def app(environ, start_response):\n"
+        "    locale.setlocale(locale.LC_TIME, 'de_DE.UTF-8')\n"
+        "    body = time.strftime('%A', time.gmtime(0)).encode()\n"
+        "    start_response('200 OK', [('Content-Length', str(len(body)))])\n"
+        "    return [body]\n")
+    srv = server(app="german:app", chdir=tmp_path, env=dict(os.environ, LOCPATH=str(loc)))
+    for _ in range(2):  # the date is made once a second: a fresh one too
+        raw = srv.raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.endswith(b"\r\n\r\nDonnerstag"), raw  # the app's locale took
+        assert re.search(HTTP_DATE, raw), raw
+        time.sleep(1.1)
 
 
 def test_http10_status_line(server):

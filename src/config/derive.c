@@ -142,8 +142,15 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
 {
     struct cu_master_config *m = &d->master;
 
-    if ((c->pidfile != NULL && (d->pidfile = strdup(c->pidfile)) == NULL) ||
-        (c->proc_name != NULL && (d->proc_name = strdup(c->proc_name)) == NULL))
+    /* the master refuses more (cu_master_run), but on HUP only after the
+     * host has put the new configuration in place: refused here, a HUP
+     * keeps the old one whole */
+    if (c->workers > CU_MAX_WORKERS) {
+        cu_seterr(err, errlen, "Invalid value for workers: %d (must be at most %d)",
+                  c->workers, CU_MAX_WORKERS);
+        return -1;
+    }
+    if (c->pidfile != NULL && (d->pidfile = strdup(c->pidfile)) == NULL)
         return nomem(err, errlen);
     memset(m, 0, sizeof(*m));
     m->workers = c->workers;
@@ -151,7 +158,6 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
     m->graceful_timeout = c->graceful_timeout;
     m->daemon = c->daemon;
     m->pidfile = d->pidfile;
-    m->proc_name = d->proc_name;
     m->max_worker_lifetime = c->max_worker_lifetime;
     m->max_worker_memory = c->max_worker_memory;
     return 0;
@@ -216,6 +222,5 @@ void cu_derived_free(struct cu_derived *d)
     cu_allow_free(&d->allow);
     cu_allow_free(&d->proxy_allow);
     free(d->pidfile);
-    free(d->proc_name);
     memset(d, 0, sizeof(*d));
 }

@@ -62,15 +62,16 @@ struct cu_derived {
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
     char **forwarders;
-    char *pidfile, *proc_name;          /* master.pidfile, master.proc_name */
+    char *pidfile;                      /* master.pidfile */
 };
 
 /*
  * Fills *d from c. Returns 0, or -1 with a message in err and *d left
  * empty (all zero): an unknown worker class ("class uri 'NAME' invalid or
  * not found", and the names there are), one not built yet ("worker class
- * NAME is not built yet; use sync or gthread"), a secure_scheme_headers
- * item without '=' (the validator lets none through), or out of memory.
+ * NAME is not built yet; use sync or gthread"), more workers than the
+ * master keeps (CU_MAX_WORKERS), a secure_scheme_headers item without '='
+ * (the validator lets none through), or out of memory.
  */
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen);

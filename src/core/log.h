@@ -23,13 +23,13 @@ enum cu_level { CU_DEBUG = 10, CU_INFO = 20, CU_WARNING = 30, CU_ERROR = 40,
                 CU_CRITICAL = 50 };
 
 /* Opens the logs. errorlog NULL, "" or "-": stderr. accesslog NULL or "":
- * none; "-": stdout. level NULL or "": info. Relative paths are made
- * absolute now (reopen uses the same file after a chdir). With an access
- * log, the default access format is compiled unless one is set
+ * none; "-": stdout. Lines below level are dropped. Relative paths are
+ * made absolute now (reopen uses the same file after a chdir). With an
+ * access log, the default access format is compiled unless one is set
  * (cu_access_format_init()). On success the previous logs are closed; on
  * failure they stay as they were. Returns 0, or -1 with a message in err
- * (unwritable file, unknown level). Call again after fork is not needed:
- * fds are inherited. */
+ * (unwritable file, a level not in enum cu_level). Call again after fork
+ * is not needed: fds are inherited. */
 int cu_log_open(const char *errorlog, const char *accesslog,
                 enum cu_level level, char *err, size_t errlen);
 /* Reopens both files (USR1) by path and moves the new file onto the old

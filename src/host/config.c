@@ -186,7 +186,11 @@ int host_resolve(struct cu_host *h, int *status)
     free(h->cfg.app);
     h->cfg.app = NULL;
     path = cli.app ? cli.app : env.app ? env.app : h->cfg.wsgi_app;
-    if (path && !(h->cfg.app = strdup(path))) {
+    if (!path) {
+        cu_report_error("Error: No application module specified.");
+        goto out;
+    }
+    if (!(h->cfg.app = strdup(path))) {
         cu_report_error("cunicorn: out of memory");
         goto out;
     }
@@ -265,7 +269,7 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     memset(&h->cfg, 0, sizeof(h->cfg));
     cu_proctitle_state("reloading");
     cu_hooks_stash(&h->hooks, &old_hooks);
-    if (host_resolve(h, &status) < 0 || !h->cfg.app || !(d = derive(h))) {
+    if (host_resolve(h, &status) < 0 || !(d = derive(h))) {
         cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
         cu_proctitle_state(NULL);
         cu_hooks_unstash(&h->hooks, &old_hooks, 0);

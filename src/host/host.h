@@ -59,8 +59,9 @@ struct cu_host {
 /* ---- config.c: the configuration, at start-up and on HUP ---- */
 
 /* Resolves the configuration (defaults < config file < GUNICORN_CMD_ARGS
- * < command line) into h->cfg. 0 to go on; -1 to stop with *status (0
- * after --help or --version, 2 for a usage error, 1 for a bad setting). */
+ * < command line) into h->cfg, h->cfg.app set. 0 to go on; -1 to stop
+ * with *status (0 after --help or --version, 2 for a usage error, 1 for a
+ * bad setting or no application), the reason reported. */
 int host_resolve(struct cu_host *h, int *status);
 /* What h->cfg means for the subsystems (cu_derive), into h->set. 0 or -1
  * (reported). */

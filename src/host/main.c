@@ -46,11 +46,16 @@ static int set_environment(struct cu_host *h)
 {
     PyObject *r;
 
-    for (size_t i = 0; i < h->cfg.raw_env.n; i++)
-        if (putenv(h->cfg.raw_env.v[i]) != 0) {
+    for (size_t i = 0; i < h->cfg.raw_env.n; i++) {
+        /* putenv keeps the string itself in the environment: a copy of
+         * the process's own, since a HUP frees the configuration's */
+        char *entry = strdup(h->cfg.raw_env.v[i]);
+        if (!entry || putenv(entry) != 0) {
             cu_report_error("Error: --env %s: %s", h->cfg.raw_env.v[i], strerror(errno));
+            free(entry);
             return -1;
         }
+    }
     r = PyObject_CallMethod(h->loader, "setup_paths", "zz", h->cfg.chdir, h->cfg.pythonpath);
     if (!r) {
         cu_report_exception("Error: --chdir/--pythonpath");
@@ -68,10 +73,6 @@ static int run(struct cu_host *h)
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
                                 host_close_listeners, host_master_hook};
 
-    if (!h->cfg.app) {
-        cu_report_error("Error: No application module specified.");
-        return 1;
-    }
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
     if (h->cfg.check_config || h->cfg.print_config) {

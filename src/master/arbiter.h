@@ -57,7 +57,10 @@ struct cu_master_ops {
      * new configuration (left NULL: the current one stays), which the
      * master copies; what it points to (pidfile) must stay valid until the
      * next reload. On failure (-1, or a configuration the master refuses)
-     * the master logs, keeps the old configuration and the old workers. */
+     * the master logs, keeps the old configuration and the old workers;
+     * it cannot undo what the callee changed on its side, so the callee
+     * refuses first what the master would (workers above CU_MAX_WORKERS,
+     * negative timeouts: src/config/derive.c does). */
     int (*reload)(void *ctx, const struct cu_master_config **cfg);
     /* USR1: reopen log files in the master. */
     void (*reopen_logs)(void *ctx);
@@ -91,7 +94,6 @@ struct cu_master_config {
     int graceful_timeout;   /* seconds */
     int daemon;             /* WINCH is acted on only when daemonised */
     const char *pidfile;    /* NULL: none */
-    const char *proc_name;  /* for log lines */
     int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
     int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
     /* USR2: what a new master is started with, and the hand-over's state

@@ -20,7 +20,6 @@
 struct cu_worker_slot {
     volatile int64_t beat_ms;   /* CLOCK_MONOTONIC ms of the last heartbeat */
     volatile int32_t booted;    /* set by the worker once its app is loaded */
-    volatile int32_t requests;  /* served so far, for the logs */
     char request[256];          /* the request line in progress, or "" */
     volatile int32_t recycle;   /* set by the worker: replace me (a
                                  * CU_RECYCLE_* reason); it keeps serving

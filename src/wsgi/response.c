@@ -17,15 +17,24 @@
 
 #include "http/pages.h"
 
+/* The Date header's IMF-fixdate (RFC 9110 5.6.7), "Sun, 06 Dec 2026
+ * 12:53:30 GMT". The names by hand: strftime's %a and %b follow LC_TIME,
+ * which an app may set (locale.setlocale), and an HTTP date is English. */
 static const char *http_date(void)
 {
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     static char date[64];
     static time_t cached;
     time_t now = time(NULL);
     struct tm tm;
 
     if (now != cached && gmtime_r(&now, &tm) &&
-        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[(unsigned)tm.tm_wday % 7], tm.tm_mday,
+                 months[(unsigned)tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec) > 0)
         cached = now;
     return date;
 }

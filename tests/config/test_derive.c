@@ -51,7 +51,7 @@ static int http_is_empty(const struct http_config *h)
 static int master_is_empty(const struct cu_master_config *m)
 {
     return !m->workers && !m->timeout && !m->graceful_timeout && !m->daemon &&
-           !m->pidfile && !m->proc_name && !m->max_worker_lifetime &&
+           !m->pidfile && !m->max_worker_lifetime &&
            !m->max_worker_memory && !m->upgrade;
 }
 
@@ -77,7 +77,7 @@ static int is_empty(const struct cu_derived *d)
            allow_is_empty(&d->allow) && allow_is_empty(&d->proxy_allow) &&
            master_is_empty(&d->master) && worker_is_empty(&d->worker) &&
            !d->max_requests_jitter && wsgi_is_empty(&d->wsgi) && !d->scheme &&
-           !d->forwarders && !d->pidfile && !d->proc_name;
+           !d->forwarders && !d->pidfile;
 }
 
 static int allows(const struct cu_allow *a, const char *ip)
@@ -277,22 +277,26 @@ static void test_master(void)
 
     ok(derive(&d, ARGV("-w", "1")) == 0 && m->workers == 1 && m->timeout == 30 &&
        m->graceful_timeout == 30 && !m->daemon && m->pidfile == NULL &&
-       m->proc_name == NULL && m->max_worker_lifetime == 0 &&
-       m->max_worker_memory == 0 && m->upgrade == NULL, "the defaults; upgrade NULL");
+       m->max_worker_lifetime == 0 && m->max_worker_memory == 0 && m->upgrade == NULL,
+       "the defaults; upgrade NULL");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("-w", "5", "-t", "7", "--graceful-timeout", "9", "-D", "-p",
                        "/run/x.pid", "-n", "shop", "--max-worker-lifetime", "60",
                        "--max-worker-memory", "512")) == 0 &&
        m->workers == 5 && m->timeout == 7 && m->graceful_timeout == 9 && m->daemon &&
-       strcmp(m->pidfile, "/run/x.pid") == 0 && strcmp(m->proc_name, "shop") == 0 &&
+       strcmp(m->pidfile, "/run/x.pid") == 0 &&
        m->max_worker_lifetime == 60 && m->max_worker_memory == 512,
-       "every master setting");
-    ok(m->pidfile == d.pidfile && m->pidfile != cfg.pidfile &&
-       m->proc_name == d.proc_name && m->proc_name != cfg.proc_name,
-       "pidfile and proc_name are d's own copies");
+       "every master setting (proc_name is the host's: process titles)");
+    ok(m->pidfile == d.pidfile && m->pidfile != cfg.pidfile, "pidfile is d's own copy");
     cu_config_free(&cfg);
-    ok(strcmp(m->pidfile, "/run/x.pid") == 0 && strcmp(m->proc_name, "shop") == 0,
-       "... which outlive the config");
+    ok(strcmp(m->pidfile, "/run/x.pid") == 0, "... which outlives the config");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-w", "1024")) == 0 && m->workers == CU_MAX_WORKERS,
+       "as many workers as the master keeps");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-w", "1025")) == -1 && is_empty(&d) &&
+       strcmp(err, "Invalid value for workers: 1025 (must be at most 1024)") == 0,
+       "one more is refused here, not by the master after a HUP: %s", err);
     cu_derived_free(&d);
 }
 

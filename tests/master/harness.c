@@ -495,7 +495,6 @@ void run_init(struct run *r, enum wmode mode, int workers)
     r->cfg.timeout = 0;
     r->cfg.graceful_timeout = 5;
     r->cfg.pidfile = r->pidfile;
-    r->cfg.proc_name = "test";
 }
 
 int run_start(struct run *r, const struct cu_master_ops *ops)

@@ -10,7 +10,6 @@
 #include "../lib/tap.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

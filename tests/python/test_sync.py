@@ -37,12 +37,45 @@ def test_hello_and_response_head(server):
     lines = head.split(b"\r\n")
     assert lines[0] == b"HTTP/1.1 200 OK"
     names = [l.split(b":")[0] for l in lines[1:]]
-    # Server, Date, Connection, then the app's headers (shared ref 5.13)
+    # Server, Date, Connection, then the app's headers (docs/compat.md,
+    # Responses)
     assert names == [b"Server", b"Date", b"Connection", b"Content-Type",
                      b"Content-Length"]
     assert b"Connection: close" in lines
     assert re.match(rb"Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", lines[2])
     assert body == b"Hello, World!\n"
+
+
+HTTP_DATE = (rb"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+             rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+             rb"\d\d:\d\d:\d\d GMT\r\n")
+
+
+def test_date_is_english_whatever_the_apps_locale(server, tmp_path):
+    # RFC 9110's HTTP-date has English names; strftime's follow the
+    # LC_TIME an app may set
+    loc = tmp_path / "locales"
+    loc.mkdir()
+    try:
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8",
+                        str(loc / "de_DE.UTF-8")], capture_output=True, timeout=60)
+    except OSError:
+        pass
+    if not (loc / "de_DE.UTF-8").exists():
+        pytest.skip("localedef cannot make de_DE.UTF-8 here")
+    (tmp_path / "german.py").write_text(
+        "import locale, time\n"
+        "def app(environ, start_response):\n"
+        "    locale.setlocale(locale.LC_TIME, 'de_DE.UTF-8')\n"
+        "    body = time.strftime('%A', time.gmtime(0)).encode()\n"
+        "    start_response('200 OK', [('Content-Length', str(len(body)))])\n"
+        "    return [body]\n")
+    srv = server(app="german:app", chdir=tmp_path, env=dict(os.environ, LOCPATH=str(loc)))
+    for _ in range(2):  # the date is made once a second: a fresh one too
+        raw = srv.raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.endswith(b"\r\n\r\nDonnerstag"), raw  # the app's locale took
+        assert re.search(HTTP_DATE, raw), raw
+        time.sleep(1.1)
 
 
 def test_http10_status_line(server):
@@ -368,6 +401,64 @@ def test_hup_reloads_config_and_app(server, tmp_path):
     # why, in the error log (stderr may be nobody's by now)
     assert "Failed to read config file: %s" % conf in srv.text()
     assert "SyntaxError" in srv.text()
+
+
+def test_hup_to_a_config_without_the_app(server, tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text("wsgi_app = 'echo:app'\n")
+    srv = server("-c", str(conf), app=None)
+    first = children(srv.proc.pid)
+    conf.write_text("workers = 1\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    # the reason the log line points to ("the reason is above") is there
+    assert "No application module specified." in srv.text()
+    assert sorted(children(srv.proc.pid)) == sorted(first)
+    assert echo(srv)["body_len"] == 0
+
+
+def test_hup_to_more_workers_than_the_master_keeps(server, tmp_path):
+    # refused before anything changes: the old configuration stays whole,
+    # for the master and for the workers it forks afterwards
+    conf = tmp_path / "conf.py"
+    conf.write_text("workers = 1\n")
+    srv = server("-c", str(conf), workers=None)
+    first = children(srv.proc.pid)
+    conf.write_text("workers = 1025\nlimit_request_line = 10\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    assert "Invalid value for workers: 1025 (must be at most 1024)" in srv.text()
+    os.kill(first[0], signal.SIGKILL)
+    wait_for(lambda: (lambda now: len(now) == 1 and now != first)(children(srv.proc.pid)),
+             what="a worker in place of the killed one")
+    wait_for(lambda: srv.text().count("Booting worker") == 2, what="it to boot")
+    assert echo(srv, "/a/path/longer/than/ten")["body_len"] == 0, \
+        "the old limit_request_line still holds"
+
+
+def test_raw_env_outlives_a_hup(server, tmp_path):
+    # --env is in the C environment (not os.environ): the app asks libc.
+    # A HUP frees the configuration it came from; the workers forked
+    # after it must still see the variable.
+    (tmp_path / "getenv.py").write_text(
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None)\n"
+        "libc.getenv.restype = ctypes.c_char_p\n"
+        "def app(environ, start_response):\n"
+        "    v = libc.getenv(b'CU_RAW_ENV_TEST') or b'(unset)'\n"
+        "    start_response('200 OK', [('Content-Length', str(len(v)))])\n"
+        "    return [v]\n")
+    value = "a value longer than what free() overwrites"
+    srv = server("-e", "CU_RAW_ENV_TEST=" + value, app="getenv:app", chdir=tmp_path)
+    assert get(srv, "/")[1] == value.encode()
+    for n in (1, 2):
+        old = children(srv.proc.pid)
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: srv.text().count("Reloaded: ") == n and
+                 len(children(srv.proc.pid)) == 1 and
+                 not set(old) & set(children(srv.proc.pid)),
+                 what="the new worker of HUP %d alone" % n)
+        assert get(srv, "/")[1] == value.encode(), "after HUP %d" % n
 
 
 def test_capture_output_follows_a_reopened_log(server, tmp_path):

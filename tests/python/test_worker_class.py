@@ -7,11 +7,12 @@ refuses it."""
 import http.client
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
-from conftest import APPS, ROOT
+from conftest import APPS, ROOT, wait_for
 
 
 def run_cli(*args, env=None):
@@ -95,3 +96,21 @@ def test_unknown_class_is_refused(name):
     r = run_cli("-b", "127.0.0.1:0", "-k", name, "echo:app")
     assert r.returncode == 1, r.stderr
     assert "class uri '%s' invalid or not found" % name in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name,why", [
+    ("gevent", "worker class gevent is not built yet"),
+    ("fork", "class uri 'fork' invalid or not found"),
+])
+def test_hup_to_a_class_it_cannot_run(server, tmp_path, name, why):
+    """docs/compat.md, Worker classes: the HUP fails, the old workers stay."""
+    conf = tmp_path / "k.conf.py"
+    conf.write_text('worker_class = "sync"\n')
+    srv = server("-c", str(conf))
+    before = srv.worker_pids()
+    conf.write_text('worker_class = "%s"\n' % name)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload in the log")
+    assert why in srv.text()
+    assert get_environ(srv)["wsgi.multithread"] is False
+    assert srv.worker_pids() == before, "no worker was started for it"

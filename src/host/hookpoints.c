@@ -101,11 +101,12 @@ int host_hooks_worker_ready(struct cu_host *h)
 
     if (!k->worker)
         return 0;
-    if (PyObject_SetAttrString(k->worker, "wsgi", h->app) < 0 ||
-        cu_hooks_call(k, CU_H_POST_WORKER_INIT, PyTuple_Pack(1, k->worker)) < 0) {
-        PyErr_Clear();
+    if (PyObject_SetAttrString(k->worker, "wsgi", h->app) < 0) {
+        cu_report_exception("Exception in worker process");
         return -1;
     }
+    if (cu_hooks_call(k, CU_H_POST_WORKER_INIT, PyTuple_Pack(1, k->worker)) < 0)
+        return -1;  /* logged */
     if (PyObject_SetAttrString(k->worker, "booted", Py_True) < 0)
         PyErr_Clear();
     return 0;

@@ -20,8 +20,6 @@ struct http_span {
     uint32_t len;
 };
 
-#define HTTP_SPAN_PTR(buf, s) ((const char *)(buf) + (s).off)
-
 /*
  * Return codes. A parse call returns the number of bytes it consumed (>= 0),
  * HTTP_AGAIN when it needs more input, or one of the errors below.

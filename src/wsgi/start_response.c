@@ -105,8 +105,6 @@ static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
     if (rc == 0) {
         iov[0].iov_base = (void *)"HTTP/1.1 103 Early Hints\r\n";
         iov[0].iov_len = 26;
-        iov[1].iov_base = hints.block ? hints.block : (char *)"";
-        iov[1].iov_len = hints.blen;
         if (cu_resp_block_add(&hints, "\r\n", 2) < 0) {
             rc = -1;
         } else {

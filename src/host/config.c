@@ -73,6 +73,20 @@ static int set_from_python(struct cu_config *c, const struct cu_setting *s,
         }
         return 0;
     }
+    if (PyType_Check(v) && s->refused) {
+        /* logger_class = SomeClass: by its dotted name, which the refusal
+         * then names (as Gunicorn, which takes a class there) */
+        PyObject *mod = PyObject_GetAttrString(v, "__module__");
+        PyObject *qual = mod ? PyObject_GetAttrString(v, "__qualname__") : NULL;
+        str = qual ? PyUnicode_FromFormat("%S.%S", mod, qual) : NULL;
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+        if (!str)
+            return -1;
+        rc = set_text(c, s, str, 0, err, errlen);
+        Py_DECREF(str);
+        return rc;
+    }
     if (PyCallable_Check(v) && !PyUnicode_Check(v)) {
         cu_seterr(err, errlen, "Invalid value for %s: a callable", s->name);
         return -1;

@@ -432,7 +432,7 @@ static void test_refused(void)
 {
     struct cu_config c;
     size_t n = 0;
-    int each = 1, dflt = 1, allowed = 1, later = 1;
+    int each = 1, dflt = 1, allowed = 1;
 
     clear_env();
     cu_config_init(&c);
@@ -473,6 +473,13 @@ static void test_refused(void)
     ok(each, "each refused away from its default, with 'NAME: REASON'");
     ok(dflt, "each taken at its default, given explicitly");
     ok(allowed, "the values each row allows are taken");
+}
+
+/* Values a refused row takes because they mean its default, and the
+ * order refusals are reported in. */
+static void test_refused_values(void)
+{
+    struct cu_config c;
 
     /* the first refused setting in the table's order is named */
     cu_config_init(&c);
@@ -505,8 +512,15 @@ static void test_refused(void)
        "prior-knowledge") && refuses(&c, cu_setting_find("http2_cleartext")),
        "http2_cleartext True is prior-knowledge, refused");
     cu_config_free(&c);
+}
 
-    /* the mechanism itself, on a row of the test's own */
+/* The mechanism itself, on a row of the test's own; and rows without a
+ * reason are never refused. */
+static void test_refusal_mechanism(void)
+{
+    struct cu_config c;
+    int later = 1;
+
     {
         static const char *const also[] = {"fine", NULL};
         struct cu_setting row = *cu_setting_find("protocol");
@@ -639,6 +653,8 @@ int main(void)
     test_umask_decimal();
     test_finish();
     test_refused();
+    test_refused_values();
+    test_refusal_mechanism();
     test_raw_env();
     test_new_validators();
     test_copy();

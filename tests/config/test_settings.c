@@ -600,6 +600,8 @@ static void test_new_validators(void)
     bad_set(&c, "control_socket_mode", "0o9", "octal");
     bad_set(&c, "spew", "loud", "bool");
     bad_set(&c, "enable_stdio_inheritance", "2", "bool");
+    bad_set(&c, "logconfig_dict", "not a dict", "dict");
+    bad_set(&c, "cert_reqs", "-1", "negative");
     ok(set(&c, "control_socket_mode", "0600") == 0 && c.control_socket_mode == 384,
        "control_socket_mode 0600 is octal, as --umask");
     ok(set(&c, "asgi_loop", "UVLOOP") == 0 && printed_is(&c, "asgi_loop", "uvloop") &&

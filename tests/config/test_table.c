@@ -167,6 +167,7 @@ static const struct expect expected[] = {
 static void test_table(void)
 {
     int names_ok = 1, flags_ok = 1, offsets_ok = 1, order_ok = 1, refused_ok = 1;
+    int fit_ok = 1;
     size_t ours = 0;
 
     ok(cu_n_settings == N_EXPECTED, "%zu settings, one per field (%zu)",
@@ -212,6 +213,19 @@ static void test_table(void)
     ok(ours == 4 && N_EXPECTED - ours == 119,
        "4 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
     ok(refused_ok, "exactly these are refused, each with its reason");
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const struct cu_setting *s = &cu_settings[i];
+
+        if ((s->refused != NULL && s->inert != NULL) ||
+            (s->allowed != NULL && s->refused == NULL) ||
+            (s->if_true != NULL && s->type != CU_CHOICE) ||
+            (s->ours && (s->refused != NULL || s->inert != NULL))) {
+            diag("%s: refused, inert, allowed, if_true or ours do not fit", s->name);
+            fit_ok = 0;
+        }
+    }
+    ok(fit_ok, "a row is refused or inert, not both; allowed only where "
+       "refused; if_true only on choices");
     ok(flags_ok, "flags are exactly Gunicorn's and found by cu_setting_by_flag");
     for (size_t i = 0; i < cu_n_settings; i++) {
         if (cu_settings[i].offset >= offsetof(struct cu_config, app))

@@ -17,7 +17,7 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all help deps build test test-c test-asan test-fuzz test-py run \
+.PHONY: all help deps build test test-c test-asan test-fuzz test-py run settings-md \
         bench fuzz fuzz-long clean check-pythons lint bench-deps install-debs
 
 all: build
@@ -29,6 +29,7 @@ help:
 	@echo "make bench      run the benchmarks (parser; wrk vs Gunicorn and uWSGI)"
 	@echo "make fuzz       fuzz each target for FUZZ_SECONDS (default 30)"
 	@echo "make lint       cppcheck and clang-tidy over every C file"
+	@echo "make settings-md  rewrite docs/settings.md from the settings table"
 	@echo "make deps       install what Debian 12 lacks (apt-get, as root)"
 	@echo "PYTHON=...      the interpreter to build for (default /usr/bin/python3)"
 
@@ -99,6 +100,9 @@ fuzz test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 fuzz-long:
 	$(MAKE) fuzz FUZZ_SECONDS=1800
 
+settings-md: build
+	ninja -C $(BUILD) settings-md
+
 test-py: build
 	$(PYTEST_PYTHON) -m pytest -q tests/python
 
@@ -130,7 +134,8 @@ check-pythons:
 # takes every header but the system's and Python's.
 #   PLAIN_C  the server in plain C: no Python
 #   PY_C     the files that include Python.h (through host.h, wsgi.h, ...)
-#   TEST_C   the C tests and their library, the fuzz targets, the benchmark
+#   TEST_C   the C tests and their library, the fuzz targets, the benchmark,
+#            the tools (tools/settings_md.c writes docs/settings.md)
 # cppcheck gets no Python headers (Debian's pyconfig.h is a multiarch wrapper
 # it cannot follow, and Python.h needs the system headers): --library=python
 # describes the C API to it instead. clang-tidy follows them; -isystem keeps
@@ -139,10 +144,10 @@ check-pythons:
 # their shared headers (lib/tap.h, ...) live.
 PY_C = $(wildcard src/host/*.c src/wsgi/*.c)
 PLAIN_C = $(filter-out $(PY_C),$(wildcard src/*/*.c))
-TEST_C = $(wildcard tests/*/*.c fuzz/*.c bench/*.c)
+TEST_C = $(wildcard tests/*/*.c fuzz/*.c bench/*.c tools/*.c)
 # A C file in none of the three (a new folder, say) fails the lint.
 LINT_MISSED = $(filter-out $(PLAIN_C) $(PY_C) $(TEST_C), \
-                $(shell find src tests fuzz bench -name '*.c'))
+                $(shell find src tests fuzz bench tools -name '*.c'))
 PY_INCLUDE = $(shell $(PYTHON) -c \
                'import sysconfig; print(sysconfig.get_paths()["include"])')
 CPPCHECK = cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

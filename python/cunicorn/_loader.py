@@ -11,6 +11,7 @@ import ast
 import faulthandler
 import signal
 import importlib
+import linecache
 import os
 import runpy
 import socket
@@ -32,6 +33,47 @@ def read_config(path):
         raise FileNotFoundError("config file %r does not exist" % path)
     names = runpy.run_path(path, run_name="__config__")
     return {k: v for k, v in names.items() if not k.startswith("__")}
+
+
+# os.environ as the server found it, before raw_env changed it: what a
+# HUP gives the names of the old raw_env back (Gunicorn's env_orig).
+_start_environ = None
+
+
+def raw_env(entries, put):
+    """raw_env's KEY=VALUE entries into os.environ (put), which sets them
+    in the C environment too, so the app, libc and child processes all see
+    them; or (not put) each KEY back to its value at start, or gone."""
+    global _start_environ
+    if _start_environ is None:
+        _start_environ = dict(os.environ)
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        if put:
+            os.environ[key] = value
+        elif key in _start_environ:
+            os.environ[key] = _start_environ[key]
+        else:
+            os.environ.pop(key, None)
+
+
+def _spew_line(frame, event, arg):
+    """--spew's trace function: each line of Python, as it is about to
+    run, goes to stdout as MODULE:LINE: SOURCE (Gunicorn's layout)."""
+    if event == "line":
+        g = frame.f_globals
+        source = linecache.getline(frame.f_code.co_filename, frame.f_lineno, g)
+        try:
+            print("%s:%d: %s" % (g.get("__name__", "[unknown]"), frame.f_lineno,
+                                 source.rstrip()), flush=True)
+        except (OSError, ValueError):
+            pass  # stdout gone or closed: the traced code must not fail
+    return _spew_line
+
+
+def spew(on):
+    """--spew in the calling thread (a trace function is per thread)."""
+    sys.settrace(_spew_line if on else None)
 
 
 def setup_paths(chdir, pythonpath):

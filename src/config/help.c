@@ -72,10 +72,14 @@ static void put_setting(FILE *out, const struct cu_setting *s)
     char help[1024];
     const char *meta = s->type == CU_BOOL ? NULL : s->meta;
 
-    if (s->type == CU_BOOL || s->dflt == NULL)
+    if (s->type == CU_BOOL || s->dflt == NULL || s->dflt[0] == '\0')
         cu_seterr(help, sizeof help, "%s", s->help);
     else
         cu_seterr(help, sizeof help, "%s [%s]", s->help, s->dflt);
+    if (s->refused != NULL)
+        cu_cfg_errcat(help, sizeof help, " Refused: %s.", s->refused);
+    else if (s->inert != NULL)
+        cu_cfg_errcat(help, sizeof help, " No effect: %s.", s->inert);
     put_option(out, s->flags, meta, s->bare != NULL, help);
 }
 

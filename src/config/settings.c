@@ -16,6 +16,7 @@
 #include "core/errbuf.h"
 #include "net/allow.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -224,6 +225,10 @@ static int set_int(struct cu_config *c, const struct cu_setting *s,
         return invalid(err, errlen, s, value, "too large");
     if (v < 0)
         return invalid(err, errlen, s, value, "must not be negative");
+    /* RFC 9113's bounds, which Gunicorn's validator keeps */
+    if (s->offset == OFF(http2_max_frame_size) && (v < 16384 || v > 16777215))
+        return invalid(err, errlen, s, value,
+                       "must be between 16384 and 16777215");
     *dst = (int)v;
     return 0;
 }
@@ -391,8 +396,8 @@ static int set_choice(struct cu_config *c, const struct cu_setting *s,
     int pick = choice_index(s, p, n), b;
 
     /* proxy_protocol: a boolean True/False means auto/off. */
-    if (pick < 0 && s->bare != NULL && parse_bool(value, &b) == 0) {
-        const char *name = b ? s->bare : s->dflt;
+    if (pick < 0 && s->if_true != NULL && parse_bool(value, &b) == 0) {
+        const char *name = b ? s->if_true : s->dflt;
 
         pick = choice_index(s, name, strlen(name));
     }
@@ -427,7 +432,36 @@ static int valid_network(const char *a, size_t len)
 static int is_addr_list(const struct cu_setting *s)
 {
     return s->offset == OFF(forwarded_allow_ips) ||
-           s->offset == OFF(proxy_allow_ips);
+           s->offset == OFF(proxy_allow_ips) ||
+           s->offset == OFF(uwsgi_allow_ips);
+}
+
+/* http_protocols: each item, lower-cased, is h1, h2 or h3, once; none at
+ * all means h1 (Gunicorn's validate_http_protocols). 0, -1 with the
+ * reason in why, or -2 (ENOMEM). */
+static int http_protocols(struct cu_strv *l, char *why, size_t whylen)
+{
+    static const char *const known[] = {"h1", "h2", "h3"};
+
+    for (size_t i = 0; i < l->n; i++) {
+        int found = 0;
+
+        for (char *p = l->v[i]; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            found |= strcmp(l->v[i], known[k]) == 0;
+        if (!found) {
+            cu_seterr(why, whylen, "'%s' is not a protocol: h1, h2 or h3",
+                      l->v[i]);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(l->v[i], l->v[j]) == 0) {
+                cu_seterr(why, whylen, "%s is named twice", l->v[i]);
+                return -1;
+            }
+    }
+    return l->n == 0 && cu_cfg_strv_push(l, "h1", 2) < 0 ? -2 : 0;
 }
 
 /* Gunicorn's validate_string_to_list: split on commas, strip, drop empty
@@ -456,6 +490,17 @@ static int set_csv(struct cu_config *c, const struct cu_setting *s,
         if (comma == NULL)
             break;
         p = comma + 1;
+    }
+    if (s->offset == OFF(http_protocols)) {
+        char why[96];
+
+        int rc = http_protocols(&next, why, sizeof why);
+
+        if (rc < 0) {
+            cu_cfg_strv_clear(&next);
+            return rc == -2 ? nomem(err, errlen, s)
+                            : invalid(err, errlen, s, value, why);
+        }
     }
     cu_cfg_strv_clear(dst);
     *dst = next;
@@ -505,6 +550,10 @@ static int set_list(struct cu_config *c, const struct cu_setting *s,
     } else {
         p = strip(value, &n);
     }
+    /* Gunicorn splits each at its first '=' and puts it in os.environ,
+     * which takes no empty name */
+    if (s->offset == OFF(raw_env) && (n == 0 || p[0] == '=' || !memchr(p, '=', n)))
+        return invalid(err, errlen, s, value, "expected KEY=VALUE");
     if (s->offset == OFF(reload_extra_files)) {
         char *path = extra_file(s, p, n, err, errlen);
         int rc;
@@ -729,6 +778,70 @@ fail:
     return -1;
 }
 
+/* Frees what s's field in c holds, and zeroes it. */
+static void free_field(struct cu_config *c, const struct cu_setting *s)
+{
+    switch (held(s->type)) {
+    case HELD_STR:
+        free(*(char **)cu_cfg_field(c, s));
+        *(char **)cu_cfg_field(c, s) = NULL;
+        break;
+    case HELD_LIST:
+        cu_cfg_strv_clear(cu_cfg_field(c, s));
+        break;
+    case HELD_INT:
+        *(int *)cu_cfg_field(c, s) = 0;
+        break;
+    }
+}
+
+/* 1 when a and b hold the same value for s. */
+static int same_field(const struct cu_config *a, const struct cu_config *b,
+                      const struct cu_setting *s)
+{
+    const struct cu_strv *la = cu_cfg_cfield(a, s), *lb = cu_cfg_cfield(b, s);
+    const char *const *sa = cu_cfg_cfield(a, s), *const *sb = cu_cfg_cfield(b, s);
+
+    switch (held(s->type)) {
+    case HELD_STR:
+        return *sa == NULL || *sb == NULL ? *sa == *sb : strcmp(*sa, *sb) == 0;
+    case HELD_LIST:
+        if (la->n != lb->n)
+            return 0;
+        for (size_t i = 0; i < la->n; i++)
+            if (strcmp(la->v[i], lb->v[i]) != 0)
+                return 0;
+        return 1;
+    case HELD_INT:
+        break;
+    }
+    return *(const int *)cu_cfg_cfield(a, s) == *(const int *)cu_cfg_cfield(b, s);
+}
+
+int cu_config_is_default(const struct cu_config *c, const struct cu_setting *s)
+{
+    struct cu_config ref;
+    char err[256];
+    int same;
+
+    /* the default as a fresh config would have it, without the ones the
+     * environment gives (no refused setting takes one) */
+    memset(&ref, 0, sizeof ref);
+    if (set_default(&ref, s) < 0) {
+        free_field(&ref, s);
+        return -1;
+    }
+    same = same_field(c, &ref, s);
+    free_field(&ref, s);
+    for (size_t i = 0; !same && s->allowed != NULL && s->allowed[i] != NULL; i++) {
+        if (cu_config_set(&ref, s, s->allowed[i], 0, err, sizeof err) < 0)
+            return -1;
+        same = same_field(c, &ref, s);
+        free_field(&ref, s);
+    }
+    return same;
+}
+
 int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
 {
     /* negative INTs are refused by the type's validator already */
@@ -743,5 +856,20 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
                       floor[i].name, floor[i].value, floor[i].min);
             return -1;
         }
+    /* The one place a setting not built yet is refused: any value but its
+     * default (docs/settings.md lists them, with these reasons). */
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const struct cu_setting *s = &cu_settings[i];
+        int rc = s->refused != NULL ? cu_config_is_default(c, s) : 1;
+
+        if (rc < 0) {
+            cu_seterr(err, errlen, "out of memory while checking %s", s->name);
+            return -1;
+        }
+        if (rc == 0) {
+            cu_seterr(err, errlen, "%s: %s", s->name, s->refused);
+            return -1;
+        }
+    }
     return 0;
 }

@@ -12,6 +12,12 @@
  * environment: PORT, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS), config file,
  * GUNICORN_CMD_ARGS, command line. A list setting given several times in
  * one layer accumulates; a later layer replaces it.
+ *
+ * Every one of Gunicorn 26.1's settings has a row. One that needs a part of
+ * the server not built yet carries the reason (its `refused`): any value
+ * but its default stops the start in cu_config_finish with "NAME: REASON".
+ * Building that part means deleting the reason. docs/settings.md is
+ * generated from the rows (tools/settings_md.c).
  */
 #ifndef CU_CONFIG_SETTINGS_H
 #define CU_CONFIG_SETTINGS_H
@@ -65,6 +71,10 @@ struct cu_config {
     int request_timeout;
     int max_worker_memory;
     int buffer_body;
+    int asgi_loop;           /* the choice's index: auto, asyncio, uvloop */
+    int asgi_lifespan;       /* auto, on, off */
+    int asgi_disconnect_grace_period;
+    int http_parser;         /* auto, fast, python */
     /* Security */
     int limit_request_line;
     int limit_request_fields;
@@ -75,6 +85,7 @@ struct cu_config {
     int reload;
     int reload_engine;       /* enum cu_reload_engine */
     struct cu_strv reload_extra_files;  /* absolute paths or patterns */
+    int spew;
     /* Server Mechanics */
     int preload_app;
     int reuse_port;
@@ -87,12 +98,17 @@ struct cu_config {
     char *group;
     int umask;
     int initgroups;
+    char *tmp_upload_dir;
     int sendfile;            /* --no-sendfile turns it off */
     struct cu_strv secure_scheme_headers;  /* "NAME=value" */
     struct cu_strv forwarded_allow_ips;
     char *pythonpath;
+    char *paste;
     int proxy_protocol;      /* enum http_proxy_mode */
     struct cu_strv proxy_allow_ips;
+    char *protocol;
+    struct cu_strv uwsgi_allow_ips;
+    struct cu_strv raw_paste_global_conf;
     int permit_obsolete_folding;
     int strip_header_spaces;
     int permit_unconventional_http_method;
@@ -100,12 +116,27 @@ struct cu_config {
     int casefold_http_method;
     struct cu_strv forwarder_headers;
     int header_map;          /* enum http_header_map */
+    char *root_path;
     /* Logging */
     char *accesslog;
+    int disable_redirect_access_to_syslog;
     char *access_log_format;
     char *errorlog;
     int loglevel;            /* the choice's index: cu_config_loglevel() */
     int capture_output;
+    char *logger_class;
+    char *logconfig;
+    struct cu_strv logconfig_dict;  /* "NAME=value" as the file's dict has them */
+    char *logconfig_json;
+    char *syslog_addr;
+    int syslog;
+    char *syslog_prefix;
+    char *syslog_facility;
+    int enable_stdio_inheritance;
+    char *statsd_host;
+    char *dogstatsd_tags;
+    char *statsd_prefix;
+    int enable_backlog_metric;
     /* Process Naming */
     char *proc_name;
     char *default_proc_name; /* the APP_MODULE of the command line */
@@ -126,6 +157,36 @@ struct cu_config {
     char *nworkers_changed;
     char *on_exit;
     char *ssl_context;
+    /* SSL */
+    char *keyfile;
+    char *certfile;
+    int ssl_version;
+    int cert_reqs;
+    char *ca_certs;
+    int suppress_ragged_eofs;
+    int do_handshake_on_connect;
+    char *ciphers;
+    /* HTTP/2 */
+    struct cu_strv http_protocols;  /* lower case, no repeats: ["h1"] */
+    int http2_cleartext;     /* off, prior-knowledge, upgrade, both */
+    int http2_max_concurrent_streams;
+    int http2_initial_window_size;
+    int http2_max_frame_size;
+    int http2_max_header_list_size;
+    /* Dirty Arbiters, and their hooks (names only, as above) */
+    struct cu_strv dirty_apps;
+    int dirty_workers;
+    int dirty_timeout;
+    int dirty_threads;
+    int dirty_graceful_timeout;
+    char *on_dirty_starting;
+    char *dirty_post_fork;
+    char *dirty_worker_init;
+    char *dirty_worker_exit;
+    /* Control */
+    char *control_socket;
+    int control_socket_mode;
+    int control_socket_disable;
     /* the positional APP_MODULE */
     char *app;
 };
@@ -143,6 +204,21 @@ struct cu_setting {
                                   * the index of the value it stands for */
     const char *bare;         /* a value-taking flag given without a value
                                * means this (proxy_protocol: "auto"); NULL: none */
+    const char *if_true;      /* CU_CHOICE: the choice a boolean true stands
+                               * for (false: the default); NULL: none */
+    /*
+     * Not built yet: why ("TLS is not built yet"). Any value but the
+     * default, or one of `allowed`, stops the start (cu_config_finish:
+     * "certfile: TLS is not built yet"). NULL: the setting works.
+     */
+    const char *refused;
+    const char *const *allowed;  /* NULL-terminated texts whose value is
+                                  * taken all the same (logger_class:
+                                  * "simple"); NULL: none */
+    const char *inert;        /* taken, but nothing in cunicorn reads it:
+                               * why (worker_tmp_dir: the heartbeat is
+                               * shared memory); NULL: it acts */
+    int ours;                 /* 1: cunicorn's own, not one of Gunicorn's */
 };
 
 extern const struct cu_setting cu_settings[];
@@ -206,13 +282,21 @@ int cu_args_apply(struct cu_config *c, const struct cu_args *a, char *err,
 void cu_args_free(struct cu_args *a);
 
 /* Cross-setting checks, after all layers: at least one worker and one
- * thread. 0 or -1 with a message. What the settings mean for the server
- * (the worker class among them) is src/config/derive.h's. */
+ * thread, and no refused setting away from its default ("NAME: REASON",
+ * the first in the table's order). 0 or -1 with a message. What the
+ * settings mean for the server (the worker class among them) is
+ * src/config/derive.h's. */
 int cu_config_finish(struct cu_config *c, char *err, size_t errlen);
+/* 1 when s's value in c is its default (or one of its `allowed`), else 0;
+ * -1 when out of memory. */
+int cu_config_is_default(const struct cu_config *c, const struct cu_setting *s);
 
 /* --help, generated from the table. */
 void cu_config_help(FILE *out, const char *prog);
 /* --print-config: "name = value", sorted, names padded to the longest. */
 void cu_config_print(const struct cu_config *c, FILE *out);
+/* docs/settings.md: every setting by section, its flags, default and
+ * whether it works (markdown.c; written by tools/settings_md.c). */
+void cu_config_markdown(FILE *out);
 
 #endif

@@ -20,6 +20,41 @@
 #define S_LOG "Logging"
 #define S_NAMING "Process Naming"
 #define S_HOOKS "Server Hooks"
+#define S_SSL "SSL"
+#define S_HTTP2 "HTTP/2"
+#define S_DIRTY "Dirty Arbiters"
+#define S_DIRTY_HOOKS "Dirty Arbiter Hooks"
+#define S_CONTROL "Control"
+
+/* Why a setting is refused (its row's `refused`): the part of the server
+ * it needs is not built yet. Deleting a row's reason makes it work. */
+#define NOT_TLS "TLS is not built yet"
+#define NOT_HTTP2 "HTTP/2 is not built yet"
+#define NOT_UWSGI "the uWSGI protocol is not built yet"
+#define NOT_PASTE "PasteDeploy is not built yet"
+#define NOT_PYLOG "logging through Python's logging module is not built yet"
+#define NOT_LOGGER "logger classes other than the built-in one are not built yet"
+#define NOT_SYSLOG "syslog is not built yet"
+#define NOT_STATSD "statsd is not built yet"
+#define NOT_DIRTY "the dirty arbiter is not built yet"
+#define NOT_CONTROL "the control socket is not built yet"
+#define NOT_H1C "the gunicorn_h1c parser is not built in (cunicorn's own " \
+                "parser keeps the rules of Gunicorn's python one)"
+
+/* Why a setting that is taken changes nothing (its row's `inert`). */
+#define INERT_ASGI "only the asgi worker class reads it, and -k asgi is " \
+                   "not built yet"
+
+/* Gunicorn's default syslog address, which depends on the platform. */
+#if defined(__APPLE__)
+#define SYSLOG_ADDR "unix:///var/run/syslog"
+#elif defined(__FreeBSD__) || defined(__DragonFly__)
+#define SYSLOG_ADDR "unix:///var/run/log"
+#elif defined(__OpenBSD__)
+#define SYSLOG_ADDR "unix:///dev/log"
+#else
+#define SYSLOG_ADDR "udp://localhost:514"
+#endif
 
 /* A CU_CHOICE stores the index of its name here, which is the value of
  * the enum it stands for (tests/config/test_table.c checks each). */
@@ -39,6 +74,15 @@ static const char *const reload_engines[] = {
 static const char *const log_levels[] = {
     "debug", "info", "warning", "error", "critical", NULL
 };
+static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
+static const char *const asgi_lifespans[] = {"auto", "on", "off", NULL};
+static const char *const http_parsers[] = {"auto", "fast", "python", NULL};
+static const char *const h2c_modes[] = {
+    "off", "prior-knowledge", "upgrade", "both", NULL
+};
+/* taken although their rows are refused: they ask for what cunicorn does */
+static const char *const python_parser[] = {"python", NULL};
+static const char *const simple_logger[] = {"simple", NULL};
 static const enum cu_level log_level_values[] = {
     CU_DEBUG, CU_INFO, CU_WARNING, CU_ERROR, CU_CRITICAL
 };
@@ -101,13 +145,13 @@ const struct cu_setting cu_settings[] = {
      .flags = {"--max-worker-lifetime"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(max_worker_lifetime), .dflt = "0",
      .help = "Replace a worker once it has run this many seconds (a new "
-             "one is started first); 0: never. Not in Gunicorn."},
+             "one is started first); 0: never. Not in Gunicorn.", .ours = 1},
     {.name = "max_worker_memory", .section = S_WORKER,
      .flags = {"--max-worker-memory"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(max_worker_memory), .dflt = "0",
      .help = "Replace a worker whose resident memory passes this many MiB, "
              "checked by the master every second (a new one is started "
-             "first, one at a time); 0: never. Not in Gunicorn."},
+             "first, one at a time); 0: never. Not in Gunicorn.", .ours = 1},
     {.name = "request_timeout", .section = S_WORKER,
      .flags = {"--request-timeout"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(request_timeout), .dflt = "0",
@@ -115,7 +159,7 @@ const struct cu_setting cu_settings[] = {
              "any worker class: its request line and Python stack are "
              "logged, the app gets RequestTimeout, the client a 504 (or a "
              "closed connection once the response has begun); 0: never. "
-             "Not in Gunicorn."},
+             "Not in Gunicorn.", .ours = 1},
     {.name = "timeout", .section = S_WORKER, .flags = {"-t", "--timeout"},
      .meta = "INT", .type = CU_INT, .offset = OFF(timeout), .dflt = "30",
      .help = "Kill a worker that shows no sign of life for this many "
@@ -133,7 +177,31 @@ const struct cu_setting cu_settings[] = {
      .meta = "INT", .type = CU_INT, .offset = OFF(buffer_body), .dflt = "65536",
      .help = "gthread: a request body of up to this many bytes (with a "
              "Content-Length) is read before a thread runs the app, so a "
-             "slow upload holds no thread; 0 turns it off. Not in Gunicorn."},
+             "slow upload holds no thread; 0 turns it off. Not in Gunicorn.",
+     .ours = 1},
+    {.name = "asgi_loop", .section = S_WORKER, .flags = {"--asgi-loop"},
+     .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_loop),
+     .dflt = "auto", .choices = asgi_loops, .inert = INERT_ASGI,
+     .help = "The event loop of the asgi worker class: auto (uvloop when "
+             "installed), asyncio or uvloop."},
+    {.name = "asgi_lifespan", .section = S_WORKER, .flags = {"--asgi-lifespan"},
+     .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_lifespan),
+     .dflt = "auto", .choices = asgi_lifespans, .inert = INERT_ASGI,
+     .help = "Whether the asgi worker class runs the app's lifespan "
+             "events: on, off, or auto (when the app takes them)."},
+    {.name = "asgi_disconnect_grace_period", .section = S_WORKER,
+     .flags = {"--asgi-disconnect-grace-period"}, .meta = "INT",
+     .type = CU_INT, .offset = OFF(asgi_disconnect_grace_period), .dflt = "3",
+     .inert = INERT_ASGI,
+     .help = "Seconds an ASGI app may go on after its client left before "
+             "its task is cancelled."},
+    {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},
+     .meta = "STRING", .type = CU_CHOICE, .offset = OFF(http_parser),
+     .dflt = "auto", .choices = http_parsers, .refused = NOT_H1C,
+     .allowed = python_parser,
+     .help = "Which HTTP/1 parser Gunicorn uses: python, fast (the "
+             "gunicorn_h1c extension) or auto (fast when installed). "
+             "cunicorn has one, in C, with the python parser's rules."},
     /* Security */
     {.name = "limit_request_line", .section = S_SECURITY,
      .flags = {"--limit-request-line"}, .meta = "INT", .type = CU_INT,
@@ -175,6 +243,10 @@ const struct cu_setting cu_settings[] = {
      .help = "Another file for --reload to watch, such as a template; a "
              "pattern with *, ? or [ ] (** for any depth) watches whatever "
              "it matches, now or later. Repeat it for more."},
+    {.name = "spew", .section = S_DEBUG, .flags = {"--spew"}, .type = CU_BOOL,
+     .offset = OFF(spew), .dflt = "false",
+     .help = "Print every line of Python the master and the workers run, "
+             "to stdout. Very slow; for debugging only."},
     /* Server Mechanics */
     {.name = "preload_app", .section = S_MECH, .flags = {"--preload"},
      .type = CU_BOOL, .offset = OFF(preload_app), .dflt = "false",
@@ -200,8 +272,9 @@ const struct cu_setting cu_settings[] = {
     {.name = "worker_tmp_dir", .section = S_MECH,
      .flags = {"--worker-tmp-dir"}, .meta = "DIR", .type = CU_STR_OPT,
      .offset = OFF(worker_tmp_dir),
-     .help = "Where workers keep their heartbeat file; a memory-backed "
-             "directory such as /dev/shm avoids disk stalls."},
+     .inert = "the heartbeat is a slot in shared memory, not a file",
+     .help = "Where Gunicorn keeps each worker's heartbeat file. cunicorn "
+             "takes it and needs no such file."},
     {.name = "user", .section = S_MECH, .flags = {"-u", "--user"},
      .meta = "USER", .type = CU_STR_OPT, .offset = OFF(user),
      .help = "The user name or uid the workers run as; unset keeps the "
@@ -219,6 +292,11 @@ const struct cu_setting cu_settings[] = {
      .type = CU_BOOL, .offset = OFF(initgroups), .dflt = "false",
      .help = "Give the workers the supplementary groups of their user as "
              "well."},
+    {.name = "tmp_upload_dir", .section = S_MECH, .meta = "DIR",
+     .type = CU_STR_OPT, .offset = OFF(tmp_upload_dir),
+     .inert = "Gunicorn declares it and never reads it either",
+     .help = "A directory for request bodies being uploaded; no server "
+             "part uses it."},
     {.name = "sendfile", .section = S_MECH, .flags = {"--no-sendfile"},
      .type = CU_BOOL, .offset = OFF(sendfile), .dflt = "true",
      .bare = "false",
@@ -242,10 +320,15 @@ const struct cu_setting cu_settings[] = {
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(pythonpath),
      .help = "Comma-separated directories to put in front of the module "
              "search path."},
+    {.name = "paste", .section = S_MECH, .flags = {"--paste", "--paster"},
+     .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(paste),
+     .refused = NOT_PASTE,
+     .help = "Load the application from a PasteDeploy .ini file "
+             "(FILE.ini or FILE.ini#section)."},
     {.name = "proxy_protocol", .section = S_MECH,
      .flags = {"--proxy-protocol"}, .meta = "MODE", .type = CU_CHOICE,
      .offset = OFF(proxy_protocol), .dflt = "off", .choices = proxy_modes,
-     .bare = "auto",
+     .bare = "auto", .if_true = "auto",
      .help = "Expect a PROXY protocol header on each new connection: off, "
              "v1, v2 or auto (either one). The option alone means auto."},
     {.name = "proxy_allow_ips", .section = S_MECH,
@@ -253,6 +336,22 @@ const struct cu_setting cu_settings[] = {
      .offset = OFF(proxy_allow_ips), .dflt = "127.0.0.1,::1",
      .help = "Comma-separated addresses or networks allowed to send a "
              "PROXY header; * allows every peer."},
+    {.name = "protocol", .section = S_MECH, .flags = {"--protocol"},
+     .meta = "STRING", .type = CU_STR, .offset = OFF(protocol),
+     .dflt = "http", .refused = NOT_UWSGI,
+     .help = "What clients speak: http, or uwsgi (the binary protocol of "
+             "nginx's uwsgi_pass)."},
+    {.name = "uwsgi_allow_ips", .section = S_MECH,
+     .flags = {"--uwsgi-allow-from"}, .meta = "STRING", .type = CU_CSV,
+     .offset = OFF(uwsgi_allow_ips), .dflt = "127.0.0.1,::1",
+     .refused = NOT_UWSGI,
+     .help = "Comma-separated addresses or networks allowed to speak the "
+             "uWSGI protocol; * allows every peer."},
+    {.name = "raw_paste_global_conf", .section = S_MECH,
+     .flags = {"--paste-global"}, .meta = "CONF", .type = CU_LIST,
+     .offset = OFF(raw_paste_global_conf), .refused = NOT_PASTE,
+     .help = "A KEY=VALUE for the global section of the paste file; repeat "
+             "it for more."},
     {.name = "permit_obsolete_folding", .section = S_MECH,
      .flags = {"--permit-obsolete-folding"}, .type = CU_BOOL,
      .offset = OFF(permit_obsolete_folding), .dflt = "false",
@@ -288,11 +387,22 @@ const struct cu_setting cu_settings[] = {
      .help = "What to do with header names that contain an underscore: "
              "drop them, refuse the request, or map them as if the "
              "underscore were a dash (dangerous)."},
+    {.name = "root_path", .section = S_MECH, .flags = {"--root-path"},
+     .meta = "STRING", .type = CU_STR, .offset = OFF(root_path), .dflt = "",
+     .inert = "Gunicorn puts it only into an ASGI scope; a WSGI app never "
+              "sees it",
+     .help = "The path an ASGI app is mounted under, for its scope's "
+             "root_path."},
     /* Logging */
     {.name = "accesslog", .section = S_LOG, .flags = {"--access-logfile"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(accesslog),
      .help = "Where to write the access log; - is stdout. Unset: no "
              "access log."},
+    {.name = "disable_redirect_access_to_syslog", .section = S_LOG,
+     .flags = {"--disable-redirect-access-to-syslog"}, .type = CU_BOOL,
+     .offset = OFF(disable_redirect_access_to_syslog), .dflt = "false",
+     .refused = NOT_SYSLOG,
+     .help = "With syslog on, keep the access log out of it."},
     {.name = "access_log_format", .section = S_LOG,
      .flags = {"--access-logformat"}, .meta = "STRING", .type = CU_STR,
      .offset = OFF(access_log_format),
@@ -312,6 +422,66 @@ const struct cu_setting cu_settings[] = {
      .type = CU_BOOL, .offset = OFF(capture_output), .dflt = "false",
      .help = "Send what the processes write to stdout and stderr into the "
              "error log file."},
+    {.name = "logger_class", .section = S_LOG, .flags = {"--logger-class"},
+     .meta = "STRING", .type = CU_STR, .offset = OFF(logger_class),
+     .dflt = "gunicorn.glogging.Logger", .refused = NOT_LOGGER,
+     .allowed = simple_logger,
+     .help = "The class that writes the logs, as module.Class; simple is "
+             "the built-in one."},
+    {.name = "logconfig", .section = S_LOG, .flags = {"--log-config"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(logconfig),
+     .refused = NOT_PYLOG,
+     .help = "An ini file for Python's logging.config.fileConfig."},
+    {.name = "logconfig_dict", .section = S_LOG, .meta = "DICT",
+     .type = CU_DICT, .offset = OFF(logconfig_dict), .refused = NOT_PYLOG,
+     .help = "A dict for Python's logging.config.dictConfig, laid over "
+             "the server's own logging set-up."},
+    {.name = "logconfig_json", .section = S_LOG, .flags = {"--log-config-json"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(logconfig_json),
+     .refused = NOT_PYLOG,
+     .help = "A JSON file with a dict for logging.config.dictConfig."},
+    {.name = "syslog_addr", .section = S_LOG, .flags = {"--log-syslog-to"},
+     .meta = "SYSLOG_ADDR", .type = CU_STR, .offset = OFF(syslog_addr),
+     .dflt = SYSLOG_ADDR, .refused = NOT_SYSLOG,
+     .help = "Where syslog messages go: udp://HOST:PORT, tcp://HOST:PORT "
+             "or unix://PATH (#dgram or #stream may follow)."},
+    {.name = "syslog", .section = S_LOG, .flags = {"--log-syslog"},
+     .type = CU_BOOL, .offset = OFF(syslog), .dflt = "false",
+     .refused = NOT_SYSLOG,
+     .help = "Send the logs to syslog as well."},
+    {.name = "syslog_prefix", .section = S_LOG, .flags = {"--log-syslog-prefix"},
+     .meta = "SYSLOG_PREFIX", .type = CU_STR_OPT, .offset = OFF(syslog_prefix),
+     .refused = NOT_SYSLOG,
+     .help = "The name syslog lines carry instead of the process name."},
+    {.name = "syslog_facility", .section = S_LOG,
+     .flags = {"--log-syslog-facility"}, .meta = "SYSLOG_FACILITY",
+     .type = CU_STR, .offset = OFF(syslog_facility), .dflt = "user",
+     .refused = NOT_SYSLOG,
+     .help = "The syslog facility messages are filed under."},
+    {.name = "enable_stdio_inheritance", .section = S_LOG,
+     .flags = {"-R", "--enable-stdio-inheritance"}, .type = CU_BOOL,
+     .offset = OFF(enable_stdio_inheritance), .dflt = "false",
+     .help = "With --daemon, keep stdout and stderr where they go unless "
+             "that is a terminal (by default both go to /dev/null)."},
+    {.name = "statsd_host", .section = S_LOG, .flags = {"--statsd-host"},
+     .meta = "STATSD_ADDR", .type = CU_STR_OPT, .offset = OFF(statsd_host),
+     .refused = NOT_STATSD,
+     .help = "Send metrics to this StatsD server: HOST:PORT or "
+             "unix://PATH."},
+    {.name = "dogstatsd_tags", .section = S_LOG, .flags = {"--dogstatsd-tags"},
+     .meta = "DOGSTATSD_TAGS", .type = CU_STR, .offset = OFF(dogstatsd_tags),
+     .dflt = "", .refused = NOT_STATSD,
+     .help = "Comma-separated DogStatsD tags added to every metric."},
+    {.name = "statsd_prefix", .section = S_LOG, .flags = {"--statsd-prefix"},
+     .meta = "STATSD_PREFIX", .type = CU_STR, .offset = OFF(statsd_prefix),
+     .dflt = "", .refused = NOT_STATSD,
+     .help = "A prefix for every metric's name."},
+    {.name = "enable_backlog_metric", .section = S_LOG,
+     .flags = {"--enable-backlog-metric"}, .type = CU_BOOL,
+     .offset = OFF(enable_backlog_metric), .dflt = "false",
+     .refused = NOT_STATSD,
+     .help = "Report how many connections wait in the listen queues, as a "
+             "metric."},
     /* Process Naming */
     {.name = "proc_name", .section = S_NAMING, .flags = {"-n", "--name"},
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(proc_name),
@@ -368,8 +538,133 @@ const struct cu_setting cu_settings[] = {
      .type = CU_CALLABLE, .offset = OFF(on_exit),
      .help = "In the master, just before it exits."},
     {.name = "ssl_context", .section = S_HOOKS, .meta = "config, default_ssl_context_factory",
-     .type = CU_CALLABLE, .offset = OFF(ssl_context),
-     .help = "Accepted for Gunicorn config files; not called (cunicorn has no TLS yet)."},
+     .type = CU_CALLABLE, .offset = OFF(ssl_context), .refused = NOT_TLS,
+     .help = "In the worker, whenever TLS needs a context: returns one, made with the default factory or not."},
+    /* SSL */
+    {.name = "keyfile", .section = S_SSL, .flags = {"--keyfile"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(keyfile),
+     .refused = NOT_TLS,
+     .help = "The private key of the TLS certificate."},
+    {.name = "certfile", .section = S_SSL, .flags = {"--certfile"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(certfile),
+     .refused = NOT_TLS,
+     .help = "The TLS certificate; with it (or keyfile) the listeners "
+             "speak HTTPS."},
+    {.name = "ssl_version", .section = S_SSL, .flags = {"--ssl-version"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(ssl_version), .dflt = "2",
+     .refused = NOT_TLS,
+     .help = "An ssl module protocol number. Gunicorn ignores it and warns; "
+             "use ssl_context instead."},
+    {.name = "cert_reqs", .section = S_SSL, .flags = {"--cert-reqs"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(cert_reqs), .dflt = "0",
+     .refused = NOT_TLS,
+     .help = "Client certificates: 0 not asked for, 1 checked when sent, "
+             "2 required."},
+    {.name = "ca_certs", .section = S_SSL, .flags = {"--ca-certs"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(ca_certs),
+     .refused = NOT_TLS,
+     .help = "The certificate authorities client certificates are "
+             "checked against."},
+    {.name = "suppress_ragged_eofs", .section = S_SSL,
+     .flags = {"--suppress-ragged-eofs"}, .type = CU_BOOL,
+     .offset = OFF(suppress_ragged_eofs), .dflt = "true", .refused = NOT_TLS,
+     .help = "Read a TLS connection cut without close_notify as its end "
+             "rather than an error."},
+    {.name = "do_handshake_on_connect", .section = S_SSL,
+     .flags = {"--do-handshake-on-connect"}, .type = CU_BOOL,
+     .offset = OFF(do_handshake_on_connect), .dflt = "false",
+     .refused = NOT_TLS,
+     .help = "Do the TLS handshake as soon as a connection is accepted."},
+    {.name = "ciphers", .section = S_SSL, .flags = {"--ciphers"},
+     .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(ciphers),
+     .refused = NOT_TLS,
+     .help = "The OpenSSL cipher list to offer; unset keeps Python's."},
+    /* HTTP/2 */
+    {.name = "http_protocols", .section = S_HTTP2,
+     .flags = {"--http-protocols"}, .meta = "STRING", .type = CU_CSV,
+     .offset = OFF(http_protocols), .dflt = "h1", .refused = NOT_HTTP2,
+     .help = "Comma-separated protocols to offer, preferred first: h1, h2 "
+             "(h3 is reserved)."},
+    {.name = "http2_cleartext", .section = S_HTTP2,
+     .flags = {"--http2-cleartext"}, .meta = "STRING", .type = CU_CHOICE,
+     .offset = OFF(http2_cleartext), .dflt = "off", .choices = h2c_modes,
+     .if_true = "prior-knowledge", .refused = NOT_HTTP2,
+     .help = "HTTP/2 without TLS for trusted peers: off, prior-knowledge, "
+             "upgrade or both."},
+    {.name = "http2_max_concurrent_streams", .section = S_HTTP2,
+     .flags = {"--http2-max-concurrent-streams"}, .meta = "INT",
+     .type = CU_INT, .offset = OFF(http2_max_concurrent_streams),
+     .dflt = "100", .refused = NOT_HTTP2,
+     .help = "How many streams one HTTP/2 connection may have open."},
+    {.name = "http2_initial_window_size", .section = S_HTTP2,
+     .flags = {"--http2-initial-window-size"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(http2_initial_window_size), .dflt = "65535",
+     .refused = NOT_HTTP2,
+     .help = "The HTTP/2 flow-control window a stream starts with, in "
+             "bytes."},
+    {.name = "http2_max_frame_size", .section = S_HTTP2,
+     .flags = {"--http2-max-frame-size"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(http2_max_frame_size), .dflt = "16384",
+     .refused = NOT_HTTP2,
+     .help = "The largest HTTP/2 frame accepted, 16384 to 16777215 bytes."},
+    {.name = "http2_max_header_list_size", .section = S_HTTP2,
+     .flags = {"--http2-max-header-list-size"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(http2_max_header_list_size), .dflt = "65536",
+     .refused = NOT_HTTP2,
+     .help = "The most bytes of decoded headers per HTTP/2 request; 0: no "
+             "limit."},
+    /* Dirty Arbiters */
+    {.name = "dirty_apps", .section = S_DIRTY, .flags = {"--dirty-app"},
+     .meta = "STRING", .type = CU_LIST, .offset = OFF(dirty_apps),
+     .refused = NOT_DIRTY,
+     .help = "An app for the dirty workers, module:Class[:N]; repeat it "
+             "for more."},
+    {.name = "dirty_workers", .section = S_DIRTY, .flags = {"--dirty-workers"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(dirty_workers), .dflt = "0",
+     .refused = NOT_DIRTY,
+     .help = "How many dirty workers run blocking jobs beside the HTTP "
+             "workers; 0: none."},
+    {.name = "dirty_timeout", .section = S_DIRTY, .flags = {"--dirty-timeout"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(dirty_timeout), .dflt = "300",
+     .refused = NOT_DIRTY,
+     .help = "Seconds a dirty job may run; 0: no limit."},
+    {.name = "dirty_threads", .section = S_DIRTY, .flags = {"--dirty-threads"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(dirty_threads), .dflt = "1",
+     .refused = NOT_DIRTY,
+     .help = "Threads in each dirty worker."},
+    {.name = "dirty_graceful_timeout", .section = S_DIRTY,
+     .flags = {"--dirty-graceful-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(dirty_graceful_timeout), .dflt = "30", .refused = NOT_DIRTY,
+     .help = "Seconds a stopping dirty worker gets to finish its jobs."},
+    /* Dirty Arbiter Hooks */
+    {.name = "on_dirty_starting", .section = S_DIRTY_HOOKS, .meta = "arbiter",
+     .type = CU_CALLABLE, .offset = OFF(on_dirty_starting), .refused = NOT_DIRTY,
+     .help = "Before the dirty arbiter starts."},
+    {.name = "dirty_post_fork", .section = S_DIRTY_HOOKS, .meta = "arbiter, worker",
+     .type = CU_CALLABLE, .offset = OFF(dirty_post_fork), .refused = NOT_DIRTY,
+     .help = "In a dirty worker, right after the fork."},
+    {.name = "dirty_worker_init", .section = S_DIRTY_HOOKS, .meta = "worker",
+     .type = CU_CALLABLE, .offset = OFF(dirty_worker_init), .refused = NOT_DIRTY,
+     .help = "In a dirty worker, once its apps are loaded."},
+    {.name = "dirty_worker_exit", .section = S_DIRTY_HOOKS, .meta = "arbiter, worker",
+     .type = CU_CALLABLE, .offset = OFF(dirty_worker_exit), .refused = NOT_DIRTY,
+     .help = "When a dirty worker exits."},
+    /* Control */
+    {.name = "control_socket", .section = S_CONTROL,
+     .flags = {"--control-socket"}, .meta = "PATH", .type = CU_STR_OPT,
+     .offset = OFF(control_socket), .refused = NOT_CONTROL,
+     .help = "The UNIX socket gunicornc talks to the master through "
+             "(Gunicorn opens one by default)."},
+    {.name = "control_socket_mode", .section = S_CONTROL,
+     .flags = {"--control-socket-mode"}, .meta = "INT", .type = CU_OCTAL,
+     .offset = OFF(control_socket_mode), .dflt = "0o600",
+     .refused = NOT_CONTROL,
+     .help = "The permission bits of the control socket."},
+    {.name = "control_socket_disable", .section = S_CONTROL,
+     .flags = {"--no-control-socket"}, .type = CU_BOOL,
+     .offset = OFF(control_socket_disable), .dflt = "false",
+     .inert = "cunicorn opens no control socket",
+     .help = "Open no control socket."},
 };
 
 #define N_SETTINGS (sizeof cu_settings / sizeof cu_settings[0])

@@ -73,6 +73,20 @@ static int set_from_python(struct cu_config *c, const struct cu_setting *s,
         }
         return 0;
     }
+    if (PyType_Check(v) && s->refused) {
+        /* logger_class = SomeClass: by its dotted name, which the refusal
+         * then names (as Gunicorn, which takes a class there) */
+        PyObject *mod = PyObject_GetAttrString(v, "__module__");
+        PyObject *qual = mod ? PyObject_GetAttrString(v, "__qualname__") : NULL;
+        str = qual ? PyUnicode_FromFormat("%S.%S", mod, qual) : NULL;
+        Py_XDECREF(mod);
+        Py_XDECREF(qual);
+        if (!str)
+            return -1;
+        rc = set_text(c, s, str, 0, err, errlen);
+        Py_DECREF(str);
+        return rc;
+    }
     if (PyCallable_Check(v) && !PyUnicode_Check(v)) {
         cu_seterr(err, errlen, "Invalid value for %s: a callable", s->name);
         return -1;
@@ -269,14 +283,19 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     memset(&h->cfg, 0, sizeof(h->cfg));
     cu_proctitle_state("reloading");
     cu_hooks_stash(&h->hooks, &old_hooks);
+    /* as Gunicorn: the old raw_env's names get their start values back
+     * before the config file runs again, and the new raw_env goes in */
+    (void)host_raw_env(h, &old.raw_env, 0);
     if (host_resolve(h, &status) < 0 || !(d = derive(h))) {
         cu_log(CU_ERROR, "Reloading the configuration failed (the reason is above)");
         cu_proctitle_state(NULL);
         cu_hooks_unstash(&h->hooks, &old_hooks, 0);
         cu_config_free(&h->cfg);
         h->cfg = old;
+        (void)host_raw_env(h, &h->cfg.raw_env, 1);
         return -1;
     }
+    (void)host_raw_env(h, &h->cfg.raw_env, 1);
     /* the set in use until now stays until the next reload: the master
      * copies its part, but keeps pointing at its strings */
     cu_config_free(&old);
@@ -284,6 +303,7 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     h->retired = h->set;
     h->set = d;
     host_title(h, "master");  /* the new name, if it changed */
+    host_spew(h);             /* on or off, for the workers forked next */
     cu_hooks_unstash(&h->hooks, &old_hooks, 1);
     if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&
         cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->cfg.workers) < 0)

@@ -21,7 +21,8 @@ static const char *const hook_names[CU_H_COUNT] = {
     "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork",
     "post_worker_init", "worker_int", "worker_abort", "pre_exec",
     "pre_request", "post_request", "child_exit", "worker_exit",
-    "nworkers_changed", "on_exit", "ssl_context"};
+    "nworkers_changed", "on_exit", "ssl_context", "on_dirty_starting",
+    "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit"};
 
 int cu_hook_index(const char *name)
 {

@@ -76,10 +76,15 @@ int host_reconfigure(void *arg, const struct cu_master_config **next);
 
 int host_resolve_ids(struct cu_host *h);
 int host_drop_privileges(const struct cu_host *h);
-int host_daemonize(void);
+int host_daemonize(int keep_stdio);
 /* "cunicorn: ROLE [NAME]". */
 void host_title(const struct cu_host *h, const char *role);
 void host_environ_sync(void);
+/* raw_env into os.environ (put 1), or its names back to their values at
+ * start (put 0). 0 or -1 (reported). */
+int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put);
+/* --spew, as h->cfg says, in the calling thread. */
+void host_spew(struct cu_host *h);
 void host_freeze_gc(void);
 /* The master's callbacks around fork, USR1 and the stop. */
 void host_before_fork(void *arg);

@@ -46,16 +46,8 @@ static int set_environment(struct cu_host *h)
 {
     PyObject *r;
 
-    for (size_t i = 0; i < h->cfg.raw_env.n; i++) {
-        /* putenv keeps the string itself in the environment: a copy of
-         * the process's own, since a HUP frees the configuration's */
-        char *entry = strdup(h->cfg.raw_env.v[i]);
-        if (!entry || putenv(entry) != 0) {
-            cu_report_error("Error: --env %s: %s", h->cfg.raw_env.v[i], strerror(errno));
-            free(entry);
-            return -1;
-        }
-    }
+    if (host_raw_env(h, &h->cfg.raw_env, 1) < 0)
+        return -1;
     r = PyObject_CallMethod(h->loader, "setup_paths", "zz", h->cfg.chdir, h->cfg.pythonpath);
     if (!r) {
         cu_report_exception("Error: --chdir/--pythonpath");
@@ -82,11 +74,13 @@ static int run(struct cu_host *h)
     }
     if (host_resolve_ids(h) < 0)
         return 1;
+    if (h->cfg.spew)
+        host_spew(h);  /* where Gunicorn starts it: before detaching */
     if (h->cfg.daemon && getenv("NOTIFY_SOCKET"))
         (void)fprintf(stderr, "Warning: you shouldn't specify `daemon = True` when "
                 "launching by systemd with `Type = notify`\n");  /* as Gunicorn */
     /* A USR2 child stays under its old master (already detached). */
-    if (h->cfg.daemon && !getenv("GUNICORN_FD") && host_daemonize() < 0)
+    if (h->cfg.daemon && !getenv("GUNICORN_FD") && host_daemonize(h->cfg.enable_stdio_inheritance) < 0)
         return 1;
     if (cu_proctitle_init() < 0)
         cu_log(CU_DEBUG, "No process titles: the argv area was not found");

@@ -83,8 +83,10 @@ int host_drop_privileges(const struct cu_host *h)
     return 0;
 }
 
-/* -D: detach from the terminal (fork, setsid, fork), stdio to /dev/null. */
-int host_daemonize(void)
+/* -D: detach from the terminal (fork, setsid, fork), stdin to /dev/null,
+ * and stdout and stderr too unless keep_stdio (-R) leaves those that are
+ * no terminal where they go (`cunicorn -D -R > out.log`), as Gunicorn. */
+int host_daemonize(int keep_stdio)
 {
     int fd;
 
@@ -107,7 +109,9 @@ int host_daemonize(void)
     }
     (void)fflush(NULL);
     fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+    if (fd < 0 || dup2(fd, 0) < 0 ||
+        ((!keep_stdio || isatty(1)) && dup2(fd, 1) < 0) ||
+        ((!keep_stdio || isatty(2)) && dup2(fd, 2) < 0)) {
         cu_report_error("Error: --daemon: /dev/null: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -147,6 +151,45 @@ void host_environ_sync(void)
         cu_report_exception("os.environ");
     Py_XDECREF(env);
     Py_XDECREF(os);
+}
+
+/* raw_env (docs/compat.md, Environment variables): put, each KEY=VALUE
+ * into os.environ, and so into the C environment (os.environ's setter
+ * calls setenv, which copies); else each KEY back to its value at start.
+ * In the master, before the app is imported; the workers inherit it. */
+int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put)
+{
+    PyObject *list = PyList_New((Py_ssize_t)l->n), *r = NULL;
+
+    for (size_t i = 0; list && i < l->n; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(l->v[i]);
+        if (!s) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, s);  /* steals */
+    }
+    if (list)
+        r = PyObject_CallMethod(h->loader, "raw_env", "Oi", list, put);
+    Py_XDECREF(list);
+    if (!r) {
+        cu_report_exception("Error: raw_env");
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* --spew: Gunicorn's line tracer on (or off) in this thread: in the
+ * master at start and on HUP (a fork keeps it for the worker's main
+ * thread), and in each pool thread of a gthread worker. */
+void host_spew(struct cu_host *h)
+{
+    PyObject *r = PyObject_CallMethod(h->loader, "spew", "i", h->cfg.spew);
+
+    if (!r)
+        cu_report_exception("--spew");
+    Py_XDECREF(r);
 }
 
 /*

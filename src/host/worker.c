@@ -41,9 +41,12 @@ static int serve(void *arg, struct cu_request *q)
  * kept for the thread's life (the process exits under it). */
 static void thread_start(void *arg)
 {
-    (void)arg;
+    struct cu_host *h = arg;
+
     (void)PyGILState_Ensure();
     host_thread_register();
+    if (h->cfg.spew)
+        host_spew(h);  /* a trace function is the thread's own */
     tls_ts = PyEval_SaveThread();
 }
 

@@ -20,6 +20,8 @@ static struct sample sample_for(const struct cu_setting *s)
     switch (s->type) {
     case CU_INT:
     case CU_OCTAL:
+        if (strcmp(s->name, "http2_max_frame_size") == 0)
+            return (struct sample){"0x10000", "65536"};
         return (struct sample){"7", "7"};
     case CU_STR:
         if (strcmp(s->name, "chdir") == 0)
@@ -31,10 +33,12 @@ static struct sample sample_for(const struct cu_setting *s)
     case CU_LIST:
         if (strcmp(s->name, "reload_extra_files") == 0)
             return (struct sample){"/", "['/']"};
-        return (struct sample){"a:1", "['a:1']"};
+        return (struct sample){"a=1", "['a=1']"};
     case CU_CSV:
         if (strcmp(s->name, "forwarder_headers") == 0)
             return (struct sample){"X_A,X_B", "['X_A', 'X_B']"};
+        if (strcmp(s->name, "http_protocols") == 0)
+            return (struct sample){"H2, h1", "['h2', 'h1']"};
         return (struct sample){"10.0.0.1,fd00::/8",
                                "['10.0.0.1', 'fd00::/8']"};
     case CU_CHOICE: {

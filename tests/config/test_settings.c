@@ -82,6 +82,35 @@ static void test_defaults(void)
     ok(c.proc_name == NULL, "proc_name unset");
     ok(strcmp(c.default_proc_name, "cunicorn") == 0, "default_proc_name");
     ok(c.app == NULL, "no app");
+    /* the rows Gunicorn 26.1 added to the 68 first built */
+    ok(c.asgi_loop == 0 && c.asgi_lifespan == 0 && c.asgi_disconnect_grace_period == 3 &&
+       c.http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
+    ok(!c.spew && c.tmp_upload_dir == NULL && c.paste == NULL &&
+       strcmp(c.protocol, "http") == 0 && strv_is(&c.uwsgi_allow_ips,
+       ARGV("127.0.0.1", "::1")) && c.raw_paste_global_conf.n == 0 &&
+       strcmp(c.root_path, "") == 0, "spew, tmp_upload_dir, paste, protocol, "
+       "uwsgi_allow_ips, raw_paste_global_conf, root_path");
+    ok(!c.disable_redirect_access_to_syslog &&
+       strcmp(c.logger_class, "gunicorn.glogging.Logger") == 0 &&
+       c.logconfig == NULL && c.logconfig_dict.n == 0 && c.logconfig_json == NULL &&
+       strcmp(c.syslog_addr, "udp://localhost:514") == 0 && !c.syslog &&
+       c.syslog_prefix == NULL && strcmp(c.syslog_facility, "user") == 0 &&
+       !c.enable_stdio_inheritance && c.statsd_host == NULL &&
+       strcmp(c.dogstatsd_tags, "") == 0 && strcmp(c.statsd_prefix, "") == 0 &&
+       !c.enable_backlog_metric, "the logging rows");
+    ok(c.keyfile == NULL && c.certfile == NULL && c.ssl_version == 2 &&
+       c.cert_reqs == 0 && c.ca_certs == NULL && c.suppress_ragged_eofs &&
+       !c.do_handshake_on_connect && c.ciphers == NULL, "the SSL rows");
+    ok(strv_is(&c.http_protocols, ARGV("h1")) && c.http2_cleartext == 0 &&
+       c.http2_max_concurrent_streams == 100 && c.http2_initial_window_size == 65535 &&
+       c.http2_max_frame_size == 16384 && c.http2_max_header_list_size == 65536,
+       "the HTTP/2 rows");
+    ok(c.dirty_apps.n == 0 && c.dirty_workers == 0 && c.dirty_timeout == 300 &&
+       c.dirty_threads == 1 && c.dirty_graceful_timeout == 30 &&
+       c.on_dirty_starting == NULL && c.dirty_post_fork == NULL &&
+       c.dirty_worker_init == NULL && c.dirty_worker_exit == NULL, "the dirty rows");
+    ok(c.control_socket == NULL && c.control_socket_mode == 0600 &&
+       !c.control_socket_disable, "the control rows (no socket by default)");
     cu_config_free(&c);
 }
 
@@ -354,6 +383,243 @@ static void test_finish(void)
 }
 
 
+/* ---- settings not built yet: refused unless at their default ---------- */
+
+/* A value other than s's default that its validator takes. */
+static const char *not_default(const struct cu_setting *s)
+{
+    static const struct { const char *name, *value; } special[] = {
+        {"protocol", "uwsgi"}, {"logger_class", "my.Logger"},
+        {"http_protocols", "h2"}, {"uwsgi_allow_ips", "10.0.0.1"},
+        {"http_parser", "fast"}, {"http2_cleartext", "both"},
+        {"control_socket_mode", "0o644"},
+    };
+
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (strcmp(s->name, special[i].name) == 0)
+            return special[i].value;
+    switch (s->type) {
+    case CU_INT:
+    case CU_OCTAL:
+        return "20000";
+    case CU_BOOL:
+        return strcmp(s->dflt, "true") == 0 ? "false" : "true";
+    case CU_LIST:
+    case CU_DICT:
+        return "K=V";
+    case CU_CALLABLE:
+        return "<f()>";
+    case CU_STR:
+    case CU_STR_OPT:
+    case CU_CSV:
+    case CU_CHOICE:
+        break;
+    }
+    return "x";
+}
+
+/* finish refuses c with exactly "NAME: REASON". */
+static int refuses(struct cu_config *c, const struct cu_setting *s)
+{
+    char want[256];
+
+    xsnprintf(want, sizeof want, "%s: %s", s->name, s->refused);
+    err[0] = '\0';
+    return cu_config_finish(c, err, sizeof err) == -1 && strcmp(err, want) == 0;
+}
+
+static void test_refused(void)
+{
+    struct cu_config c;
+    size_t n = 0;
+    int each = 1, dflt = 1, allowed = 1;
+
+    clear_env();
+    cu_config_init(&c);
+    ok(cu_config_finish(&c, err, sizeof err) == 0, "every default is taken");
+    cu_config_free(&c);
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const struct cu_setting *s = &cu_settings[i];
+        const char *v = not_default(s);
+
+        if (s->refused == NULL)
+            continue;
+        n++;
+        cu_config_init(&c);
+        if (set(&c, s->name, v) < 0 || cu_config_is_default(&c, s) != 0 ||
+            !refuses(&c, s)) {
+            diag("%s = %s: %s", s->name, v, err);
+            each = 0;
+        }
+        /* the default given explicitly, and each value as good as it */
+        if ((s->dflt != NULL ? set(&c, s->name, s->dflt)
+                             : s->type == CU_DICT || s->type == CU_LIST
+                                 ? (cu_config_clear(&c, s), 0)
+                                 : cu_config_set(&c, s, NULL, 0, err, sizeof err)) < 0 ||
+            cu_config_is_default(&c, s) != 1 ||
+            cu_config_finish(&c, err, sizeof err) != 0) {
+            diag("%s back to its default: %s", s->name, err);
+            dflt = 0;
+        }
+        for (size_t j = 0; s->allowed != NULL && s->allowed[j] != NULL; j++)
+            if (set(&c, s->name, s->allowed[j]) < 0 ||
+                cu_config_finish(&c, err, sizeof err) != 0) {
+                diag("%s = %s: %s", s->name, s->allowed[j], err);
+                allowed = 0;
+            }
+        cu_config_free(&c);
+    }
+    ok(n == 44, "44 settings are refused (%zu)", n);
+    ok(each, "each refused away from its default, with 'NAME: REASON'");
+    ok(dflt, "each taken at its default, given explicitly");
+    ok(allowed, "the values each row allows are taken");
+}
+
+/* Values a refused row takes because they mean its default, and the
+ * order refusals are reported in. */
+static void test_refused_values(void)
+{
+    struct cu_config c;
+
+    /* the first refused setting in the table's order is named */
+    cu_config_init(&c);
+    ok(set(&c, "statsd_host", "localhost:8125") == 0 &&
+       set(&c, "certfile", "c.pem") == 0 && refuses(&c, cu_setting_find("statsd_host")),
+       "two refused: the earlier row is named (%s)", err);
+    cu_config_free(&c);
+
+    /* values a refused row takes because they mean its default */
+    cu_config_init(&c);
+    ok(set(&c, "http_protocols", " H1 , ") == 0 &&
+       strv_is(&c.http_protocols, ARGV("h1")) &&
+       cu_config_finish(&c, err, sizeof err) == 0, "http_protocols ' H1 , ' is h1");
+    ok(set(&c, "http_protocols", "") == 0 && strv_is(&c.http_protocols, ARGV("h1")) &&
+       cu_config_finish(&c, err, sizeof err) == 0, "http_protocols '' is h1");
+    ok(set(&c, "http_protocols", "h1,h2") == 0 &&
+       refuses(&c, cu_setting_find("http_protocols")), "h1,h2 is refused");
+    set(&c, "http_protocols", "h1");
+    ok(set(&c, "http_parser", "PYTHON") == 0 && cu_config_finish(&c, err, sizeof err) == 0,
+       "http_parser python: what cunicorn's parser does");
+    ok(set(&c, "http_parser", "fast") == 0 && refuses(&c, cu_setting_find("http_parser")),
+       "http_parser fast is refused (%s)", err);
+    ok(set(&c, "http_parser", "auto") == 0 && set(&c, "logger_class", " simple ") == 0 &&
+       cu_config_finish(&c, err, sizeof err) == 0, "logger_class simple is the built-in one");
+    ok(set(&c, "logger_class", "gunicorn.glogging.Logger") == 0 &&
+       cu_config_finish(&c, err, sizeof err) == 0, "so is gunicorn.glogging.Logger");
+    ok(set(&c, "http2_cleartext", "False") == 0 && cu_config_finish(&c, err, sizeof err) == 0,
+       "http2_cleartext False is off");
+    ok(set(&c, "http2_cleartext", "True") == 0 && printed_is(&c, "http2_cleartext",
+       "prior-knowledge") && refuses(&c, cu_setting_find("http2_cleartext")),
+       "http2_cleartext True is prior-knowledge, refused");
+    cu_config_free(&c);
+}
+
+/* The mechanism itself, on a row of the test's own; and rows without a
+ * reason are never refused. */
+static void test_refusal_mechanism(void)
+{
+    struct cu_config c;
+    int later = 1;
+
+    {
+        static const char *const also[] = {"fine", NULL};
+        struct cu_setting row = *cu_setting_find("protocol");
+
+        row.allowed = also;
+        cu_config_init(&c);
+        ok(cu_config_is_default(&c, &row) == 1, "a row at its default");
+        set(&c, "protocol", " fine ");
+        ok(cu_config_is_default(&c, &row) == 1, "a value the row allows");
+        ok(cu_config_is_default(&c, cu_setting_find("protocol")) == 0,
+           "... which the table's row does not");
+        set(&c, "protocol", "HTTP");
+        ok(cu_config_is_default(&c, &row) == 0, "the default compares exactly");
+        row.dflt = "HTTP";
+        ok(cu_config_is_default(&c, &row) == 1, "against the row's default");
+        cu_config_free(&c);
+    }
+    /* settings that work are never refused, whatever their value */
+    cu_config_init(&c);
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const struct cu_setting *s = &cu_settings[i];
+
+        if (s->refused == NULL && s->type != CU_CALLABLE && s->type != CU_DICT &&
+            s->offset != offsetof(struct cu_config, chdir) &&
+            s->offset != offsetof(struct cu_config, reload_extra_files) &&
+            set(&c, s->name, not_default(s)) == 0 &&
+            cu_config_finish(&c, err, sizeof err) != 0 &&
+            strstr(err, "Invalid value") == NULL) {
+            diag("%s: %s", s->name, err);
+            later = 0;
+        }
+    }
+    ok(later, "a setting without a reason is never refused");
+    cu_config_free(&c);
+}
+
+/* raw_env: KEY=VALUE, as Gunicorn splits it for os.environ */
+static void test_raw_env(void)
+{
+    struct cu_config c;
+
+    cu_config_init(&c);
+    ok(set(&c, "raw_env", " A=1 ") == 0 && strv_is(&c.raw_env, ARGV("A=1")),
+       "raw_env A=1, stripped");
+    ok(set(&c, "raw_env", "B==x") == 0 && strv_is(&c.raw_env, ARGV("B==x")),
+       "a value may hold '='");
+    ok(set(&c, "raw_env", "C=") == 0, "an empty value");
+    bad_set(&c, "raw_env", "NOEQUALS", "no '='");
+    bad_set(&c, "raw_env", "=value", "no name");
+    bad_set(&c, "raw_env", "", "empty");
+    bad_set(&c, "raw_env", "  ", "blank");
+    cu_config_free(&c);
+    fails(ARGV("-e", "A=1", "-e", "B"), -1,
+          "Invalid value for raw_env: 'B' (expected KEY=VALUE)");
+}
+
+/* the new rows' own validators */
+static void test_new_validators(void)
+{
+    struct cu_config c;
+
+    cu_config_init(&c);
+    ok(set(&c, "uwsgi_allow_ips", "10.0.0.0/8, *") == 0 &&
+       strv_is(&c.uwsgi_allow_ips, ARGV("10.0.0.0/8", "*")), "uwsgi_allow_ips");
+    bad_set(&c, "uwsgi_allow_ips", "nginx", "address");
+    bad_set(&c, "http_protocols", "h1,h4", "unknown protocol");
+    bad_set(&c, "http_protocols", "h2,H2", "named twice");
+    bad_set(&c, "http2_max_frame_size", "16383", "below RFC 9113's floor");
+    bad_set(&c, "http2_max_frame_size", "16777216", "above its ceiling");
+    ok(set(&c, "http2_max_frame_size", "16777215") == 0 &&
+       set(&c, "http2_max_frame_size", "16384") == 0, "its bounds are taken");
+    bad_set(&c, "http2_cleartext", "sometimes", "choice");
+    bad_set(&c, "asgi_loop", "tokio", "choice");
+    bad_set(&c, "asgi_lifespan", "maybe", "choice");
+    bad_set(&c, "http_parser", "rust", "choice");
+    bad_set(&c, "asgi_disconnect_grace_period", "-1", "negative");
+    bad_set(&c, "control_socket_mode", "0o9", "octal");
+    bad_set(&c, "spew", "loud", "bool");
+    bad_set(&c, "enable_stdio_inheritance", "2", "bool");
+    bad_set(&c, "logconfig_dict", "not a dict", "dict");
+    bad_set(&c, "cert_reqs", "-1", "negative");
+    ok(set(&c, "control_socket_mode", "0600") == 0 && c.control_socket_mode == 384,
+       "control_socket_mode 0600 is octal, as --umask");
+    ok(set(&c, "asgi_loop", "UVLOOP") == 0 && printed_is(&c, "asgi_loop", "uvloop") &&
+       set(&c, "asgi_lifespan", "Off") == 0 && printed_is(&c, "asgi_lifespan", "off"),
+       "the asgi choices, any case");
+    cu_config_free(&c);
+    cu_config_init(&c);
+    ok(set(&c, "root_path", " /api ") == 0 && strcmp(c.root_path, "/api") == 0 &&
+       set(&c, "tmp_upload_dir", "/tmp/up") == 0 &&
+       set(&c, "worker_tmp_dir", "/dev/shm") == 0 && set(&c, "spew", "true") == 0 &&
+       set(&c, "enable_stdio_inheritance", "true") == 0 &&
+       set(&c, "control_socket_disable", "true") == 0 &&
+       cu_config_finish(&c, err, sizeof err) == 0,
+       "taken, and never refused: root_path, tmp_upload_dir, worker_tmp_dir, spew, "
+       "enable_stdio_inheritance, control_socket_disable (%s)", err);
+    cu_config_free(&c);
+}
+
 /* ---- copy ------------------------------------------------------------- */
 
 static void test_copy(void)
@@ -388,6 +654,11 @@ int main(void)
     test_errors();
     test_umask_decimal();
     test_finish();
+    test_refused();
+    test_refused_values();
+    test_refusal_mechanism();
+    test_raw_env();
+    test_new_validators();
     test_copy();
     return tap_done();
 }

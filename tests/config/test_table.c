@@ -16,90 +16,159 @@ struct expect {
     const char *name;
     enum cu_stype type;
     const char *flags;   /* space-separated, "" for file only */
+    const char *refused; /* the reason, or NULL: it works */
 };
 
+#define TLS "TLS is not built yet"
+#define H2 "HTTP/2 is not built yet"
+#define UWSGI "the uWSGI protocol is not built yet"
+#define PASTE "PasteDeploy is not built yet"
+#define PYLOG "logging through Python's logging module is not built yet"
+#define SYSLOG "syslog is not built yet"
+#define STATSD "statsd is not built yet"
+#define DIRTY "the dirty arbiter is not built yet"
+#define CONTROL "the control socket is not built yet"
+
+/* Gunicorn 26.1's 119 settings and our 4, in the table's order. */
 static const struct expect expected[] = {
-    {"config", CU_STR, "-c --config"},
-    {"wsgi_app", CU_STR_OPT, ""},
-    {"bind", CU_LIST, "-b --bind"},
-    {"backlog", CU_INT, "--backlog"},
-    {"workers", CU_INT, "-w --workers"},
-    {"worker_class", CU_STR, "-k --worker-class"},
-    {"threads", CU_INT, "--threads"},
-    {"worker_connections", CU_INT, "--worker-connections"},
-    {"max_requests", CU_INT, "--max-requests"},
-    {"max_requests_jitter", CU_INT, "--max-requests-jitter"},
-    {"timeout", CU_INT, "-t --timeout"},
-    {"graceful_timeout", CU_INT, "--graceful-timeout"},
-    {"keepalive", CU_INT, "--keep-alive"},
-    {"buffer_body", CU_INT, "--buffer-body"},  /* ours */
-    {"max_worker_lifetime", CU_INT, "--max-worker-lifetime"},  /* ours */
-    {"request_timeout", CU_INT, "--request-timeout"},  /* ours */
-    {"max_worker_memory", CU_INT, "--max-worker-memory"},  /* ours */
-    {"limit_request_line", CU_INT, "--limit-request-line"},
-    {"limit_request_fields", CU_INT, "--limit-request-fields"},
-    {"limit_request_field_size", CU_INT, "--limit-request-field_size"},
-    {"check_config", CU_BOOL, "--check-config"},
-    {"print_config", CU_BOOL, "--print-config"},
-    {"reload", CU_BOOL, "--reload"},
-    {"reload_engine", CU_CHOICE, "--reload-engine"},
-    {"reload_extra_files", CU_LIST, "--reload-extra-file"},
-    {"preload_app", CU_BOOL, "--preload"},
-    {"reuse_port", CU_BOOL, "--reuse-port"},
-    {"chdir", CU_STR, "--chdir"},
-    {"daemon", CU_BOOL, "-D --daemon"},
-    {"raw_env", CU_LIST, "-e --env"},
-    {"pidfile", CU_STR_OPT, "-p --pid"},
-    {"worker_tmp_dir", CU_STR_OPT, "--worker-tmp-dir"},
-    {"user", CU_STR_OPT, "-u --user"},
-    {"group", CU_STR_OPT, "-g --group"},
-    {"umask", CU_OCTAL, "-m --umask"},
-    {"initgroups", CU_BOOL, "--initgroups"},
-    {"sendfile", CU_BOOL, "--no-sendfile"},
-    {"secure_scheme_headers", CU_DICT, ""},
-    {"forwarded_allow_ips", CU_CSV, "--forwarded-allow-ips"},
-    {"pythonpath", CU_STR_OPT, "--pythonpath"},
-    {"proxy_protocol", CU_CHOICE, "--proxy-protocol"},
-    {"proxy_allow_ips", CU_CSV, "--proxy-allow-from"},
-    {"permit_obsolete_folding", CU_BOOL, "--permit-obsolete-folding"},
-    {"strip_header_spaces", CU_BOOL, "--strip-header-spaces"},
+    {"config", CU_STR, "-c --config", NULL},
+    {"wsgi_app", CU_STR_OPT, "", NULL},
+    {"bind", CU_LIST, "-b --bind", NULL},
+    {"backlog", CU_INT, "--backlog", NULL},
+    {"workers", CU_INT, "-w --workers", NULL},
+    {"worker_class", CU_STR, "-k --worker-class", NULL},
+    {"threads", CU_INT, "--threads", NULL},
+    {"worker_connections", CU_INT, "--worker-connections", NULL},
+    {"max_requests", CU_INT, "--max-requests", NULL},
+    {"max_requests_jitter", CU_INT, "--max-requests-jitter", NULL},
+    {"max_worker_lifetime", CU_INT, "--max-worker-lifetime", NULL},  /* ours */
+    {"max_worker_memory", CU_INT, "--max-worker-memory", NULL},  /* ours */
+    {"request_timeout", CU_INT, "--request-timeout", NULL},  /* ours */
+    {"timeout", CU_INT, "-t --timeout", NULL},
+    {"graceful_timeout", CU_INT, "--graceful-timeout", NULL},
+    {"keepalive", CU_INT, "--keep-alive", NULL},
+    {"buffer_body", CU_INT, "--buffer-body", NULL},  /* ours */
+    {"asgi_loop", CU_CHOICE, "--asgi-loop", NULL},
+    {"asgi_lifespan", CU_CHOICE, "--asgi-lifespan", NULL},
+    {"asgi_disconnect_grace_period", CU_INT, "--asgi-disconnect-grace-period", NULL},
+    {"http_parser", CU_CHOICE, "--http-parser",
+     "the gunicorn_h1c parser is not built in (cunicorn's own parser keeps "
+     "the rules of Gunicorn's python one)"},
+    {"limit_request_line", CU_INT, "--limit-request-line", NULL},
+    {"limit_request_fields", CU_INT, "--limit-request-fields", NULL},
+    {"limit_request_field_size", CU_INT, "--limit-request-field_size", NULL},
+    {"check_config", CU_BOOL, "--check-config", NULL},
+    {"print_config", CU_BOOL, "--print-config", NULL},
+    {"reload", CU_BOOL, "--reload", NULL},
+    {"reload_engine", CU_CHOICE, "--reload-engine", NULL},
+    {"reload_extra_files", CU_LIST, "--reload-extra-file", NULL},
+    {"spew", CU_BOOL, "--spew", NULL},
+    {"preload_app", CU_BOOL, "--preload", NULL},
+    {"reuse_port", CU_BOOL, "--reuse-port", NULL},
+    {"chdir", CU_STR, "--chdir", NULL},
+    {"daemon", CU_BOOL, "-D --daemon", NULL},
+    {"raw_env", CU_LIST, "-e --env", NULL},
+    {"pidfile", CU_STR_OPT, "-p --pid", NULL},
+    {"worker_tmp_dir", CU_STR_OPT, "--worker-tmp-dir", NULL},
+    {"user", CU_STR_OPT, "-u --user", NULL},
+    {"group", CU_STR_OPT, "-g --group", NULL},
+    {"umask", CU_OCTAL, "-m --umask", NULL},
+    {"initgroups", CU_BOOL, "--initgroups", NULL},
+    {"tmp_upload_dir", CU_STR_OPT, "", NULL},
+    {"sendfile", CU_BOOL, "--no-sendfile", NULL},
+    {"secure_scheme_headers", CU_DICT, "", NULL},
+    {"forwarded_allow_ips", CU_CSV, "--forwarded-allow-ips", NULL},
+    {"pythonpath", CU_STR_OPT, "--pythonpath", NULL},
+    {"paste", CU_STR_OPT, "--paste --paster", PASTE},
+    {"proxy_protocol", CU_CHOICE, "--proxy-protocol", NULL},
+    {"proxy_allow_ips", CU_CSV, "--proxy-allow-from", NULL},
+    {"protocol", CU_STR, "--protocol", UWSGI},
+    {"uwsgi_allow_ips", CU_CSV, "--uwsgi-allow-from", UWSGI},
+    {"raw_paste_global_conf", CU_LIST, "--paste-global", PASTE},
+    {"permit_obsolete_folding", CU_BOOL, "--permit-obsolete-folding", NULL},
+    {"strip_header_spaces", CU_BOOL, "--strip-header-spaces", NULL},
     {"permit_unconventional_http_method", CU_BOOL,
-     "--permit-unconventional-http-method"},
+     "--permit-unconventional-http-method", NULL},
     {"permit_unconventional_http_version", CU_BOOL,
-     "--permit-unconventional-http-version"},
-    {"casefold_http_method", CU_BOOL, "--casefold-http-method"},
-    {"forwarder_headers", CU_CSV, "--forwarder-headers"},
-    {"header_map", CU_CHOICE, "--header-map"},
-    {"accesslog", CU_STR_OPT, "--access-logfile"},
-    {"access_log_format", CU_STR, "--access-logformat"},
-    {"errorlog", CU_STR, "--error-logfile --log-file"},
-    {"loglevel", CU_CHOICE, "--log-level"},
-    {"capture_output", CU_BOOL, "--capture-output"},
-    {"proc_name", CU_STR_OPT, "-n --name"},
-    {"default_proc_name", CU_STR, ""},
-    {"on_starting", CU_CALLABLE, ""},
-    {"on_reload", CU_CALLABLE, ""},
-    {"when_ready", CU_CALLABLE, ""},
-    {"pre_fork", CU_CALLABLE, ""},
-    {"post_fork", CU_CALLABLE, ""},
-    {"post_worker_init", CU_CALLABLE, ""},
-    {"worker_int", CU_CALLABLE, ""},
-    {"worker_abort", CU_CALLABLE, ""},
-    {"pre_exec", CU_CALLABLE, ""},
-    {"pre_request", CU_CALLABLE, ""},
-    {"post_request", CU_CALLABLE, ""},
-    {"child_exit", CU_CALLABLE, ""},
-    {"worker_exit", CU_CALLABLE, ""},
-    {"nworkers_changed", CU_CALLABLE, ""},
-    {"on_exit", CU_CALLABLE, ""},
-    {"ssl_context", CU_CALLABLE, ""},
+     "--permit-unconventional-http-version", NULL},
+    {"casefold_http_method", CU_BOOL, "--casefold-http-method", NULL},
+    {"forwarder_headers", CU_CSV, "--forwarder-headers", NULL},
+    {"header_map", CU_CHOICE, "--header-map", NULL},
+    {"root_path", CU_STR, "--root-path", NULL},
+    {"accesslog", CU_STR_OPT, "--access-logfile", NULL},
+    {"disable_redirect_access_to_syslog", CU_BOOL,
+     "--disable-redirect-access-to-syslog", SYSLOG},
+    {"access_log_format", CU_STR, "--access-logformat", NULL},
+    {"errorlog", CU_STR, "--error-logfile --log-file", NULL},
+    {"loglevel", CU_CHOICE, "--log-level", NULL},
+    {"capture_output", CU_BOOL, "--capture-output", NULL},
+    {"logger_class", CU_STR, "--logger-class",
+     "logger classes other than the built-in one are not built yet"},
+    {"logconfig", CU_STR_OPT, "--log-config", PYLOG},
+    {"logconfig_dict", CU_DICT, "", PYLOG},
+    {"logconfig_json", CU_STR_OPT, "--log-config-json", PYLOG},
+    {"syslog_addr", CU_STR, "--log-syslog-to", SYSLOG},
+    {"syslog", CU_BOOL, "--log-syslog", SYSLOG},
+    {"syslog_prefix", CU_STR_OPT, "--log-syslog-prefix", SYSLOG},
+    {"syslog_facility", CU_STR, "--log-syslog-facility", SYSLOG},
+    {"enable_stdio_inheritance", CU_BOOL, "-R --enable-stdio-inheritance", NULL},
+    {"statsd_host", CU_STR_OPT, "--statsd-host", STATSD},
+    {"dogstatsd_tags", CU_STR, "--dogstatsd-tags", STATSD},
+    {"statsd_prefix", CU_STR, "--statsd-prefix", STATSD},
+    {"enable_backlog_metric", CU_BOOL, "--enable-backlog-metric", STATSD},
+    {"proc_name", CU_STR_OPT, "-n --name", NULL},
+    {"default_proc_name", CU_STR, "", NULL},
+    {"on_starting", CU_CALLABLE, "", NULL},
+    {"on_reload", CU_CALLABLE, "", NULL},
+    {"when_ready", CU_CALLABLE, "", NULL},
+    {"pre_fork", CU_CALLABLE, "", NULL},
+    {"post_fork", CU_CALLABLE, "", NULL},
+    {"post_worker_init", CU_CALLABLE, "", NULL},
+    {"worker_int", CU_CALLABLE, "", NULL},
+    {"worker_abort", CU_CALLABLE, "", NULL},
+    {"pre_exec", CU_CALLABLE, "", NULL},
+    {"pre_request", CU_CALLABLE, "", NULL},
+    {"post_request", CU_CALLABLE, "", NULL},
+    {"child_exit", CU_CALLABLE, "", NULL},
+    {"worker_exit", CU_CALLABLE, "", NULL},
+    {"nworkers_changed", CU_CALLABLE, "", NULL},
+    {"on_exit", CU_CALLABLE, "", NULL},
+    {"ssl_context", CU_CALLABLE, "", TLS},
+    {"keyfile", CU_STR_OPT, "--keyfile", TLS},
+    {"certfile", CU_STR_OPT, "--certfile", TLS},
+    {"ssl_version", CU_INT, "--ssl-version", TLS},
+    {"cert_reqs", CU_INT, "--cert-reqs", TLS},
+    {"ca_certs", CU_STR_OPT, "--ca-certs", TLS},
+    {"suppress_ragged_eofs", CU_BOOL, "--suppress-ragged-eofs", TLS},
+    {"do_handshake_on_connect", CU_BOOL, "--do-handshake-on-connect", TLS},
+    {"ciphers", CU_STR_OPT, "--ciphers", TLS},
+    {"http_protocols", CU_CSV, "--http-protocols", H2},
+    {"http2_cleartext", CU_CHOICE, "--http2-cleartext", H2},
+    {"http2_max_concurrent_streams", CU_INT, "--http2-max-concurrent-streams", H2},
+    {"http2_initial_window_size", CU_INT, "--http2-initial-window-size", H2},
+    {"http2_max_frame_size", CU_INT, "--http2-max-frame-size", H2},
+    {"http2_max_header_list_size", CU_INT, "--http2-max-header-list-size", H2},
+    {"dirty_apps", CU_LIST, "--dirty-app", DIRTY},
+    {"dirty_workers", CU_INT, "--dirty-workers", DIRTY},
+    {"dirty_timeout", CU_INT, "--dirty-timeout", DIRTY},
+    {"dirty_threads", CU_INT, "--dirty-threads", DIRTY},
+    {"dirty_graceful_timeout", CU_INT, "--dirty-graceful-timeout", DIRTY},
+    {"on_dirty_starting", CU_CALLABLE, "", DIRTY},
+    {"dirty_post_fork", CU_CALLABLE, "", DIRTY},
+    {"dirty_worker_init", CU_CALLABLE, "", DIRTY},
+    {"dirty_worker_exit", CU_CALLABLE, "", DIRTY},
+    {"control_socket", CU_STR_OPT, "--control-socket", CONTROL},
+    {"control_socket_mode", CU_OCTAL, "--control-socket-mode", CONTROL},
+    {"control_socket_disable", CU_BOOL, "--no-control-socket", NULL},
 };
 
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
 
 static void test_table(void)
 {
-    int names_ok = 1, flags_ok = 1, offsets_ok = 1;
+    int names_ok = 1, flags_ok = 1, offsets_ok = 1, order_ok = 1, refused_ok = 1;
+    int fit_ok = 1;
+    size_t ours = 0;
 
     ok(cu_n_settings == N_EXPECTED, "%zu settings, one per field (%zu)",
        cu_n_settings, N_EXPECTED);
@@ -111,6 +180,16 @@ static void test_table(void)
             diag("%s missing or of the wrong type", expected[i].name);
             names_ok = 0;
             continue;
+        }
+        if (i < cu_n_settings && s != &cu_settings[i])
+            order_ok = 0;
+        ours += s->ours != 0;
+        if (expected[i].refused == NULL ? s->refused != NULL
+            : s->refused == NULL || strcmp(s->refused, expected[i].refused) != 0) {
+            diag("%s is refused for '%s', want '%s'", s->name,
+                 s->refused ? s->refused : "(nothing)",
+                 expected[i].refused ? expected[i].refused : "(nothing)");
+            refused_ok = 0;
         }
         for (size_t j = 0; j < 3 && s->flags[j] != NULL; j++) {
             if (j)
@@ -130,6 +209,23 @@ static void test_table(void)
             names_ok = 0;
     }
     ok(names_ok, "every field of struct cu_config is a setting of its type");
+    ok(order_ok, "in the table's order");
+    ok(ours == 4 && N_EXPECTED - ours == 119,
+       "4 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
+    ok(refused_ok, "exactly these are refused, each with its reason");
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const struct cu_setting *s = &cu_settings[i];
+
+        if ((s->refused != NULL && s->inert != NULL) ||
+            (s->allowed != NULL && s->refused == NULL) ||
+            (s->if_true != NULL && s->type != CU_CHOICE) ||
+            (s->ours && (s->refused != NULL || s->inert != NULL))) {
+            diag("%s: refused, inert, allowed, if_true or ours do not fit", s->name);
+            fit_ok = 0;
+        }
+    }
+    ok(fit_ok, "a row is refused or inert, not both; allowed only where "
+       "refused; if_true only on choices");
     ok(flags_ok, "flags are exactly Gunicorn's and found by cu_setting_by_flag");
     for (size_t i = 0; i < cu_n_settings; i++) {
         if (cu_settings[i].offset >= offsetof(struct cu_config, app))
@@ -202,9 +298,20 @@ static void test_choices(void)
     choices_are("header_map", header_map, sizeof(header_map) / sizeof(header_map[0]));
     choices_are("reload_engine", engine, sizeof(engine) / sizeof(engine[0]));
     choices_are("loglevel", level, sizeof(level) / sizeof(level[0]));
+    /* stored as the index, read back by name (cu_config_choice) */
+    static const struct choice loop[] = {{0, "auto"}, {1, "asyncio"}, {2, "uvloop"}};
+    static const struct choice lifespan[] = {{0, "auto"}, {1, "on"}, {2, "off"}};
+    static const struct choice parser[] = {{0, "auto"}, {1, "fast"}, {2, "python"}};
+    static const struct choice h2c[] = {
+        {0, "off"}, {1, "prior-knowledge"}, {2, "upgrade"}, {3, "both"},
+    };
+    choices_are("asgi_loop", loop, sizeof(loop) / sizeof(loop[0]));
+    choices_are("asgi_lifespan", lifespan, sizeof(lifespan) / sizeof(lifespan[0]));
+    choices_are("http_parser", parser, sizeof(parser) / sizeof(parser[0]));
+    choices_are("http2_cleartext", h2c, sizeof(h2c) / sizeof(h2c[0]));
     for (size_t i = 0; i < cu_n_settings; i++)
         n += cu_settings[i].type == CU_CHOICE;
-    ok(n == 4, "those are all the choices (%zu)", n);
+    ok(n == 8, "those are all the choices (%zu)", n);
 
     /* loglevel: the level of each name is the logger's own reading of it */
     for (c.loglevel = 0; loglevel->choices[c.loglevel] != NULL; c.loglevel++) {

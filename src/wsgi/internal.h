@@ -107,6 +107,9 @@ int cu_resp_set_headers(struct resp *p, PyObject *status, PyObject *headers);
  * the connection failed). */
 /* Writes iov with the GIL dropped. */
 int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n);
+/* Writes an interim (1xx) answer: the final response may still follow
+ * it, a timeout's 500 too (c->final_from moves past it). */
+int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n);
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
 int cu_resp_send_data(struct resp *p, const char *data, size_t n);
 /* The head if it has not gone yet, and the last chunk when chunked. */

@@ -90,6 +90,15 @@ int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n)
     return io_done(p, rc, err);
 }
 
+int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n)
+{
+    int rc = cu_resp_send_iov(p, iov, n);
+
+    if (rc == 0)
+        atomic_store(&p->c->final_from, p->c->wrote);
+    return rc;
+}
+
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
 int cu_resp_send_data(struct resp *p, const char *data, size_t n)
 {

@@ -96,7 +96,7 @@ static int run(struct cu_host *h)
     if (host_hooks_start(h) < 0 ||
         cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
                           (const char *const *)h->cfg.bind.v, h->cfg.bind.n,
-                          h->cfg.backlog, h->cfg.reuse_port) < 0)
+                          h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid) < 0)
         return 1;
     host_environ_sync();
     cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);

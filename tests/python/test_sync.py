@@ -4,6 +4,7 @@ import hashlib
 import http.client
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -637,6 +638,65 @@ def test_user_and_group(server):
     assert echo(srv)["pid"] == worker
     r = run_cli("-b", "127.0.0.1:0", "--user", "no-such-user-here", "echo:app")
     assert r.returncode == 1 and "no such user" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_unix_socket_belongs_to_user_and_group(server, tmp_path):
+    """As Gunicorn chowns the UNIX sockets it binds to --user/--group: the
+    socket file's owner and group (a proxy running as the user can then
+    connect, whatever the umask)."""
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    path = tmp_path / "u.sock"
+    srv = server("-b", "unix:%s" % path, "--user", "nobody", "--preload", "-m", "077")
+    st = os.lstat(path)
+    # no --group: the user's own group, the one the workers take (Ours)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid, 0o700)
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(20)
+    c.connect(str(path))
+    c.sendall(b"GET /u HTTP/1.0\r\n\r\n")
+    assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
+    assert srv.stop(signal.SIGTERM) == 0
+    path2 = tmp_path / "g.sock"
+    server("-b", "unix:%s" % path2, "--user", "nobody", "--group", "4242", "--preload")
+    st = os.lstat(path2)
+    assert (st.st_uid, st.st_gid) == (nobody.pw_uid, 4242)
+
+
+def test_unix_socket_for_a_user_the_master_cannot_give_it_to(tmp_path):
+    """A master that may not chown (not root) and --user someone else: the
+    start fails at once, naming the socket and why; no socket file stays."""
+    import tempfile
+    run = pathlib.Path(tempfile.mkdtemp(prefix="cu-chown-"))
+    run.chmod(0o777)
+    path = run / "s.sock"
+    log = run / "error.log"
+    as_nobody = None
+    if os.geteuid() == 0:
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+
+        def as_nobody():
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        user = "root"
+    else:
+        user = str(os.geteuid() + 1)
+    try:
+        r = subprocess.run([str(ROOT / "cunicorn"), "-b", "unix:%s" % path, "--user", user,
+                            "--error-logfile", str(log), "echo:app"], cwd=APPS,
+                           capture_output=True, text=True, timeout=30, preexec_fn=as_nobody)
+        text = log.read_text()
+        assert r.returncode == 1, (r.returncode, text, r.stderr)
+        assert re.search(r"\[ERROR\] Can't give the socket to --user/--group: chown unix:%s "
+                         r"to user \d+, group -?\d+: Operation not permitted\n" % re.escape(str(path)),
+                         text), text
+        assert "Booting worker" not in text and not path.exists()
+    finally:
+        for f in run.iterdir():
+            f.unlink()
+        run.rmdir()
 
 
 def test_umask_applies_to_unix_sockets(tmp_path):

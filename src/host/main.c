@@ -71,7 +71,7 @@ static int run(struct cu_host *h)
 {
     struct cu_master_ops ops = {host_worker_main, host_before_fork, host_after_fork_parent,
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
-                                host_close_listeners, host_master_hook};
+                                host_close_listeners, host_master_hook, host_promoted};
 
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;

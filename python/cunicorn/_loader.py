@@ -11,16 +11,127 @@ import ast
 import faulthandler
 import signal
 import importlib
+import importlib.util
 import os
 import runpy
 import socket
 import sys
+import types
 
 
 class AppImportError(Exception):
     """The app object is missing or wrong: the worker exits 4."""
 
 
+# ---- gunicorn.SERVER and gunicorn.SERVER_SOFTWARE in a config file --------
+#
+# Gunicorn's module has SERVER ("gunicorn", the Server header) and
+# SERVER_SOFTWARE ("gunicorn/26.1.0", the environ's). Its worker reads both
+# once, when its worker class is imported after the first config file ran,
+# so `import gunicorn; gunicorn.SERVER = "..."` there sets the header (and
+# a HUP cannot change it again). While a config file runs, the module is
+# watched for those two assignments; without Gunicorn installed, a
+# stand-in takes its place, so such a file still works (and `import
+# gunicorn.anything_else` fails as it would).
+
+_SERVER_MAX = 1024  # bytes of a Server header value
+_server_names = None  # (Server header bytes or None, SERVER_SOFTWARE or None)
+_assigned = {}
+
+
+class _Watched(types.ModuleType):
+    """The gunicorn module while a config file runs."""
+
+    def __setattr__(self, name, value):
+        if name in ("SERVER", "SERVER_SOFTWARE"):
+            _assigned[name] = value
+        super().__setattr__(name, value)
+
+
+def _gunicorn_for_config():
+    """The gunicorn module a config file will import, watched; whether it
+    is a stand-in (None: it cannot be watched)."""
+    mod = sys.modules.get("gunicorn")
+    standin = False
+    if mod is None:
+        try:
+            found = importlib.util.find_spec("gunicorn") is not None
+        except (ImportError, ValueError):
+            found = False
+        if found:
+            mod = importlib.import_module("gunicorn")
+        else:
+            mod = types.ModuleType("gunicorn", "cunicorn's stand-in for Gunicorn's package "
+                                   "while a config file runs: SERVER and SERVER_SOFTWARE")
+            mod.__path__ = []  # a package with nothing in it
+            mod.__version__ = "26.1.0"
+            mod.version_info = (26, 1, 0)
+            mod.SERVER = "gunicorn"
+            mod.SERVER_SOFTWARE = "gunicorn/26.1.0"
+            sys.modules["gunicorn"] = mod
+            standin = True
+    if type(mod) is not types.ModuleType:
+        return None, False
+    mod.__class__ = _Watched
+    return mod, standin
+
+
+def _server_header(value):
+    """gunicorn.SERVER as Gunicorn writes it ("%s"), checked: latin-1 text
+    without control characters (Gunicorn would send a CR LF in it as is)."""
+    text = str(value)
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("gunicorn.SERVER = %r: a Server header is latin-1 text" % text) from None
+    if any(c < 0x20 and c != 0x09 or c == 0x7F for c in data):
+        raise ValueError("gunicorn.SERVER = %r: no control characters in a header" % text)
+    if len(data) > _SERVER_MAX:
+        raise ValueError("gunicorn.SERVER: longer than %d bytes" % _SERVER_MAX)
+    return data
+
+
+def _software(value):
+    """gunicorn.SERVER_SOFTWARE, for the environ: text (a str, as PEP 3333
+    wants every environ value; Gunicorn puts the object as it is)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("gunicorn.SERVER_SOFTWARE = %r: not text" % text) from None
+    return text
+
+
+def _watches_gunicorn(read):
+    def watched(path):
+        global _server_names
+        mod, standin = _gunicorn_for_config()
+        _assigned.clear()
+        try:
+            names = read(path)
+        finally:
+            if mod is not None:
+                mod.__class__ = types.ModuleType
+                if standin and sys.modules.get("gunicorn") is mod:
+                    del sys.modules["gunicorn"]
+        if _server_names is None:  # the first file only, as Gunicorn
+            _server_names = (
+                _server_header(_assigned["SERVER"]) if "SERVER" in _assigned else None,
+                _software(_assigned["SERVER_SOFTWARE"]) if "SERVER_SOFTWARE" in _assigned
+                else None)
+        return names
+    watched.__doc__ = read.__doc__
+    return watched
+
+
+def server_names():
+    """What the first config file set through the gunicorn module: the
+    Server header's value (bytes) and SERVER_SOFTWARE (str); None for each
+    one it did not set."""
+    return _server_names or (None, None)
+
+
+@_watches_gunicorn
 def read_config(path):
     """Executes a config file; returns its top-level names."""
     if path.startswith("python:"):

@@ -105,6 +105,9 @@ int cu_resp_set_headers(struct resp *p, PyObject *status, PyObject *headers);
 
 /* response.c. Each returns 0, or -1 with an exception (p->failed set when
  * the connection failed). */
+/* The Server header's value from now on (NULL: "cunicorn"); with the
+ * GIL, before the first response. */
+void cu_resp_set_server(const char *name);
 /* Writes iov with the GIL dropped. */
 int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n);
 /* Writes an interim (1xx) answer: the final response may still follow

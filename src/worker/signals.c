@@ -114,20 +114,22 @@ static void on_abrt(int sig)
     const char *req = my_slot && my_slot->request[0] ? my_slot->request : NULL;
     int saved = errno;
 
-    if (c && req) {
-        char line[sizeof(my_slot->request)];
-        size_t n = strlen(req);
+    if (c) {
+        char line[sizeof(my_slot->request)] = "";
         const char *err[] = {"Error handling request ", line};
         const char *what[] = {"Worker aborted by the master's timeout: ", NULL};
 
-        /* Gunicorn's line names the method and the target, no version */
-        memcpy(line, req, n + 1);
-        if (n > 9 && memcmp(line + n - 9, " HTTP/", 6) == 0)
-            line[n - 9] = '\0';
         what[1] = cu_conn_abort_now(c, page_500, page_500_len, ABRT_LINGER_MS)
                       ? "answered 500 Internal Server Error"
                       : "the response had begun; connection closed";
-        cu_log_signal(CU_ERROR, err, 2);
+        if (req) {
+            /* Gunicorn's line names the method and the target, no version */
+            size_t n = strlen(req);
+            memcpy(line, req, n + 1);
+            if (n > 9 && memcmp(line + n - 9, " HTTP/", 6) == 0)
+                line[n - 9] = '\0';
+            cu_log_signal(CU_ERROR, err, 2);
+        }
         cu_log_signal(CU_ERROR, what, 2);
     } else {
         const char *what[] = {"Worker aborted by the master's timeout while serving: ",

@@ -29,14 +29,17 @@ class AppImportError(Exception):
 # SERVER_SOFTWARE ("gunicorn/26.1.0", the environ's). Its worker reads both
 # once, when its worker class is imported after the first config file ran,
 # so `import gunicorn; gunicorn.SERVER = "..."` there sets the header (and
-# a HUP cannot change it again). While a config file runs, the module is
-# watched for those two assignments; without Gunicorn installed, a
-# stand-in takes its place, so such a file still works (and `import
-# gunicorn.anything_else` fails as it would).
+# a HUP cannot change it again). While a config file runs, the module it
+# imports is watched for those two assignments: Gunicorn's, when it is
+# installed, else a stand-in, so that such a file still works (`import
+# gunicorn.anything_else` fails as it would), gone once the file has run.
+# Nothing is imported that the file does not import: apps that look for
+# "gunicorn" in sys.modules see what they would see without this.
 
 _SERVER_MAX = 1024  # bytes of a Server header value
 _server_names = None  # (Server header bytes or None, SERVER_SOFTWARE or None)
 _assigned = {}
+_watched = []  # the gunicorn modules being watched
 
 
 class _Watched(types.ModuleType):
@@ -48,32 +51,88 @@ class _Watched(types.ModuleType):
         super().__setattr__(name, value)
 
 
-def _gunicorn_for_config():
-    """The gunicorn module a config file will import, watched; whether it
-    is a stand-in (None: it cannot be watched)."""
-    mod = sys.modules.get("gunicorn")
-    standin = False
-    if mod is None:
-        try:
-            found = importlib.util.find_spec("gunicorn") is not None
-        except (ImportError, ValueError):
-            found = False
-        if found:
-            mod = importlib.import_module("gunicorn")
-        else:
-            mod = types.ModuleType("gunicorn", "cunicorn's stand-in for Gunicorn's package "
-                                   "while a config file runs: SERVER and SERVER_SOFTWARE")
-            mod.__path__ = []  # a package with nothing in it
-            mod.__version__ = "26.1.0"
-            mod.version_info = (26, 1, 0)
-            mod.SERVER = "gunicorn"
-            mod.SERVER_SOFTWARE = "gunicorn/26.1.0"
-            sys.modules["gunicorn"] = mod
-            standin = True
-    if type(mod) is not types.ModuleType:
-        return None, False
-    mod.__class__ = _Watched
-    return mod, standin
+def _watch(module):
+    if type(module) is types.ModuleType:
+        module.__class__ = _Watched
+        _watched.append(module)
+
+
+class _WatchingLoader:
+    """Gunicorn's own loader, and the module it makes watched."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _watch(module)
+
+
+class _StandInLoader:
+    """Gunicorn's package as far as a config file needs it."""
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__doc__ = ("cunicorn's stand-in for Gunicorn's package while a config "
+                          "file runs: SERVER and SERVER_SOFTWARE")
+        module.version_info = (26, 1, 0)
+        module.__version__ = "26.1.0"
+        module.SERVER = "gunicorn"
+        module.SERVER_SOFTWARE = "gunicorn/26.1.0"
+        _watch(module)
+
+
+class _GunicornFinder:
+    """First on sys.meta_path while a config file runs."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "gunicorn":
+            return None
+        for finder in list(sys.meta_path):
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            try:
+                spec = finder.find_spec(name, path, target)
+            except ImportError:
+                break  # the import would fail: not installed, as far as we go
+            if spec is None:
+                continue
+            if spec.loader is None:
+                break
+            spec.loader = _WatchingLoader(spec.loader)
+            return spec
+        return importlib.util.spec_from_loader(name, _StandInLoader(), is_package=True)
+
+
+def _watch_begin():
+    _assigned.clear()
+    del _watched[:]
+    finder = _GunicornFinder()
+    sys.meta_path.insert(0, finder)
+    if "gunicorn" in sys.modules:  # imported before (a sitecustomize): as it is
+        _watch(sys.modules["gunicorn"])
+    return finder
+
+
+def _watch_end(finder):
+    sys.meta_path.remove(finder)
+    for module in _watched:
+        module.__class__ = types.ModuleType
+        spec = getattr(module, "__spec__", None)
+        loader = getattr(spec, "loader", None)
+        if isinstance(loader, _WatchingLoader):  # Gunicorn's: its own loader back
+            spec.loader = module.__loader__ = loader.loader
+        elif isinstance(loader, _StandInLoader) and sys.modules.get("gunicorn") is module:
+            del sys.modules["gunicorn"]
+    del _watched[:]
 
 
 def _server_header(value):
@@ -105,15 +164,11 @@ def _software(value):
 def _watches_gunicorn(read):
     def watched(path):
         global _server_names
-        mod, standin = _gunicorn_for_config()
-        _assigned.clear()
+        finder = _watch_begin()
         try:
             names = read(path)
         finally:
-            if mod is not None:
-                mod.__class__ = types.ModuleType
-                if standin and sys.modules.get("gunicorn") is mod:
-                    del sys.modules["gunicorn"]
+            _watch_end(finder)
         if _server_names is None:  # the first file only, as Gunicorn
             _server_names = (
                 _server_header(_assigned["SERVER"]) if "SERVER" in _assigned else None,

@@ -175,3 +175,8 @@ def test_the_installed_gunicorn(server, tmp_path):
     assert head_of(srv)[0][1] == b"Server: behind a proxy"
     wait_for(lambda: "gunicorn in the worker: %s" % installed_gunicorn() in srv.text(),
              what="the installed module kept: " + srv.text())
+    # a file that does not import it: nothing imports it for the app either
+    # (apps that look for "gunicorn" in sys.modules see no server there)
+    srv = server("-c", conf(tmp_path, "workers = 1\n" + HOOK, "plain.py"))
+    assert head_of(srv)[0][1] == b"Server: cunicorn"
+    wait_for(lambda: "gunicorn in the worker: None" in srv.text(), what="the hook's line")

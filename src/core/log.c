@@ -82,6 +82,9 @@ struct stamps {
 };
 
 static _Thread_local struct stamps tls_stamps;
+/* The UTC offset of the local time the last stamp was made in (seconds
+ * east), for cu_log_signal, which may not call localtime_r. */
+static long g_gmtoff;
 
 static const struct stamps *stamps_now(void)
 {
@@ -100,6 +103,7 @@ static const struct stamps *stamps_now(void)
         tm.tm_year = 70;
         tm.tm_mday = 1;
     }
+    __atomic_store_n(&g_gmtoff, (long)tm.tm_gmtoff, __ATOMIC_RELAXED);  /* cu_log_signal */
     off = tm.tm_gmtoff / 60;
     if (off < 0) {
         sign = '-';
@@ -410,5 +414,103 @@ void cu_log(enum cu_level level, const char *fmt, ...)
         len += end_cut(line + len);
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
+    errno = saved;
+}
+
+/* ---- from a signal handler ---------------------------------------------- */
+
+/* buf[0..w) = v in decimal, zero-padded to w digits. */
+static void put_num(char *buf, int w, long long v)
+{
+    for (int i = w - 1; i >= 0; i--) {
+        buf[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* The civil date of day z since 1970-01-01 (H. Hinnant's days_from_civil,
+ * inverted): arithmetic only. */
+static void civil_from_days(long long z, long long *y, int *m, int *d)
+{
+    long long era, doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;                                      /* [0, 146096] */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  /* [0, 399] */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* "[YYYY-MM-DD HH:MM:SS +ZZZZ]" into buf (28 bytes), as stamps_now()
+ * writes it, from clock_gettime() and the offset last seen. */
+static size_t signal_stamp(char *buf)
+{
+    struct timespec ts;
+    long off = __atomic_load_n(&g_gmtoff, __ATOMIC_RELAXED);
+    long long t, day, sec, y;
+    int m, d;
+    static const char blank[27] = "[0000-00-00 00:00:00 +0000]";  /* no NUL */
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+        ts.tv_sec = 0;
+    t = (long long)ts.tv_sec + off;
+    day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    sec = t - day * 86400;
+    civil_from_days(day, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = 0;
+    memcpy(buf, blank, sizeof(blank));
+    put_num(buf + 1, 4, y);
+    put_num(buf + 6, 2, m);
+    put_num(buf + 9, 2, d);
+    put_num(buf + 12, 2, sec / 3600);
+    put_num(buf + 15, 2, sec / 60 % 60);
+    put_num(buf + 18, 2, sec % 60);
+    if (off < 0) {
+        buf[21] = '-';
+        off = -off;
+    }
+    put_num(buf + 22, 2, off / 3600 % 100);
+    put_num(buf + 24, 2, off / 60 % 60);
+    return sizeof(blank);
+}
+
+void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
+{
+    char line[1024];
+    const char *name = level_name((int)level);
+    long long pid = (long long)getpid();
+    size_t len, k;
+    int saved = errno, cut = 0, digits = 1;
+
+    if (!cu_log_enabled(level) || name == NULL)
+        return;
+    len = signal_stamp(line);
+    for (long long p = pid; p >= 10; p /= 10)
+        digits++;
+    line[len++] = ' ';
+    line[len++] = '[';
+    put_num(line + len, digits, pid);
+    len += (size_t)digits;
+    line[len++] = ']';
+    line[len++] = ' ';
+    line[len++] = '[';
+    k = strlen(name);
+    memcpy(line + len, name, k);
+    len += k;
+    line[len++] = ']';
+    line[len++] = ' ';
+    for (size_t i = 0; i < n && !cut; i++)
+        if (parts[i] != NULL)
+            len += copy_msg(line + len, sizeof(line) - 4 - len, parts[i],
+                            strlen(parts[i]), &cut);
+    if (cut)
+        len += end_cut(line + len);
+    line[len++] = '\n';
+    (void)cu_write_all(g_log.err.fd, line, len);
     errno = saved;
 }

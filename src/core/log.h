@@ -53,6 +53,13 @@ int cu_log_error_fd(void);
 __attribute__((format(printf, 2, 3)))
 void cu_log(enum cu_level level, const char *fmt, ...);
 
+/* For a signal handler: one error-log line of the strings parts[0..n)
+ * (NULL ones skipped), as cu_log() writes it, with async-signal-safe
+ * calls only. The stamp is the time now (clock_gettime) in the UTC offset
+ * of this process's last logged line (or UTC before any). Lines below
+ * the level are dropped; a line is at most about 1 KiB. */
+void cu_log_signal(enum cu_level level, const char *const *parts, size_t n);
+
 /* What the access log (access.c) needs from here, where its file is kept.
  * The fd it writes to: -1 when there is none. The fd number does not
  * change until cu_log_open() or cu_log_close() (reopen keeps it). */

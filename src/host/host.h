@@ -77,7 +77,8 @@ int host_reconfigure(void *arg, const struct cu_master_config **next);
 int host_resolve_ids(struct cu_host *h);
 int host_drop_privileges(const struct cu_host *h);
 int host_daemonize(int keep_stdio);
-/* "cunicorn: ROLE [NAME]". */
+/* "cunicorn: ROLE [NAME]"; NAME.2 in a master a USR2 started, until it
+ * is promoted, and in the workers it forks meanwhile (Gunicorn's). */
 void host_title(const struct cu_host *h, const char *role);
 void host_environ_sync(void);
 /* raw_env into os.environ (put 1), or its names back to their values at
@@ -92,6 +93,8 @@ void host_after_fork_parent(void *arg);
 void host_after_fork_child(void *arg);
 void host_reopen_logs(void *arg);
 void host_close_listeners(void *arg);
+/* A USR2 master's promotion: its title loses the ".2". */
+void host_promoted(void *arg);
 
 /* ---- app.c: importing the application ---- */
 

@@ -63,7 +63,7 @@ static int run(struct cu_host *h)
 {
     struct cu_master_ops ops = {host_worker_main, host_before_fork, host_after_fork_parent,
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
-                                host_close_listeners, host_master_hook};
+                                host_close_listeners, host_master_hook, host_promoted};
 
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
@@ -90,7 +90,7 @@ static int run(struct cu_host *h)
     if (host_hooks_start(h) < 0 ||
         cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
                           (const char *const *)h->cfg.bind.v, h->cfg.bind.n,
-                          h->cfg.backlog, h->cfg.reuse_port) < 0)
+                          h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid) < 0)
         return 1;
     host_environ_sync();
     cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);

@@ -121,10 +121,25 @@ int host_daemonize(int keep_stdio)
     return 0;
 }
 
-/* "cunicorn: <role> [NAME]": NAME is proc_name, else default_proc_name. */
+/* "cunicorn: <role> [NAME]": NAME is proc_name, else default_proc_name,
+ * with ".2" while a USR2 started this master and it is not promoted yet
+ * (Gunicorn's arbiter adds it to its proc_name; the workers forked then
+ * have it too). */
 void host_title(const struct cu_host *h, const char *role)
 {
-    cu_proctitle_set(role, h->cfg.proc_name ? h->cfg.proc_name : h->cfg.default_proc_name);
+    const char *name = h->cfg.proc_name ? h->cfg.proc_name : h->cfg.default_proc_name;
+    char two[512];
+
+    if (h->up.parent != 0 && name) {
+        (void)snprintf(two, sizeof(two), "%s.2", name);  /* cut: so is the title */
+        name = two;
+    }
+    cu_proctitle_set(role, name);
+}
+
+void host_promoted(void *arg)
+{
+    host_title(arg, "master");
 }
 
 /* os.environ is Python's copy of the environment from start-up: drop the

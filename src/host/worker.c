@@ -86,14 +86,27 @@ static void stacks_and_alarms(struct cu_host *h, int threads)
     Py_XDECREF(r);
 }
 
-/* The bridge for the loaded app. 0, or -1 (logged). */
+/* The bridge for the loaded app. Its Server header and SERVER_SOFTWARE
+ * are ours unless the config file set gunicorn.SERVER or
+ * gunicorn.SERVER_SOFTWARE (cunicorn._loader.server_names). 0, or -1
+ * (logged). */
 static int start_bridge(struct cu_host *h)
 {
     struct cu_wsgi_opts opts = h->set->wsgi;
+    PyObject *names = PyObject_CallMethod(h->loader, "server_names", NULL);
+    PyObject *server, *software;
 
     opts.errors_fd = cu_log_error_fd();
     opts.server_software = "cunicorn/" CU_VERSION;
-    h->wsgi = cu_wsgi_new(h->app, h->types, &opts);
+    if (!names || !PyArg_ParseTuple(names, "OO", &server, &software) ||
+        (server != Py_None && !(opts.server = PyBytes_AsString(server))) ||
+        (software != Py_None && !(opts.server_software = PyUnicode_AsUTF8(software)))) {
+        cu_report_exception("Exception in worker process");
+        Py_XDECREF(names);
+        return -1;
+    }
+    h->wsgi = cu_wsgi_new(h->app, h->types, &opts);  /* copies both */
+    Py_DECREF(names);
     if (!h->wsgi) {
         cu_report_exception("Exception in worker process");
         return -1;

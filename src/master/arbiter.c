@@ -25,7 +25,13 @@
 
 #define QUICK_SWITCH_MS 2000    /* INT/QUIT during a graceful stop */
 #define FINAL_REAP_MS 1000      /* after the last SIGKILL */
-#define MASTER_NAME "Master"
+
+/* The master's name in the log: "Master.2" in a master a USR2 started,
+ * until it is promoted (Gunicorn's master_name). */
+static const char *master_name(const struct master *m)
+{
+    return m->up != NULL && m->up->parent != 0 ? "Master.2" : "Master";
+}
 
 int cu_master_hook(struct master *m, int which, pid_t pid, int age, int old)
 {
@@ -59,7 +65,7 @@ static void reload(struct master *m)
     const struct cu_master_config *next = NULL;
     int before = m->workers;
 
-    cu_log(CU_INFO, "Hang up: %s", MASTER_NAME);
+    cu_log(CU_INFO, "Hang up: %s", master_name(m));
     if (m->ops->reload != NULL &&
         (m->ops->reload(m->ctx, &next) != 0 ||
          (next != NULL && !config_valid(next)))) {
@@ -223,9 +229,9 @@ static void master_loop(struct master *m)
     cu_notify_stopping(m);
     stop_workers(m, m->stop == STOP_QUICK);
     if (m->status == 0) {
-        cu_log(CU_INFO, "Shutting down: %s", MASTER_NAME);
+        cu_log(CU_INFO, "Shutting down: %s", master_name(m));
     } else {
-        cu_log(CU_ERROR, "Shutting down: %s", MASTER_NAME);
+        cu_log(CU_ERROR, "Shutting down: %s", master_name(m));
         cu_log(CU_ERROR, "Reason: %s", m->reason);
     }
 }

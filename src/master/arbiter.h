@@ -75,6 +75,9 @@ struct cu_master_ops {
      * if the hook failed: only WHEN_READY then stops the master (status
      * 1); the others are logged by the callee and ignored. */
     int (*hook)(void *ctx, int which, const struct cu_master_event *ev);
+    /* A master a USR2 started is promoted (its old master is gone): the
+     * names it had with ".2" lose it (the process title). May be NULL. */
+    void (*promoted)(void *ctx);
 };
 
 enum {

@@ -149,13 +149,16 @@ void cu_reexec_reaped(struct master *m, int status)
 }
 
 /* Every tick of a USR2 child: once the old master is gone (we have a new
- * parent), take over its name: pidfile without ".2", and systemd's READY. */
+ * parent), take over its name: pidfile, log name and title without ".2",
+ * and systemd's READY. */
 void cu_reexec_promote(struct master *m)
 {
     if (m->up == NULL || m->up->parent == 0 || getppid() == m->up->parent)
         return;
     cu_log(CU_INFO, "Master has been promoted.");
-    m->up->parent = 0;
+    m->up->parent = 0;  /* "Master" again, and no ".2" in its names */
+    if (m->ops->promoted != NULL)
+        m->ops->promoted(m->ctx);
     if (unsetenv("GUNICORN_PID") < 0)
         cu_log(CU_WARNING, "unsetenv GUNICORN_PID: %s", strerror(errno));
     if (m->pidfile != NULL && cu_pidfile_restart(m) < 0)

@@ -616,25 +616,48 @@ int cu_accept(const struct cu_listener *l, struct sockaddr_storage *peer,
     }
 }
 
-void cu_listener_close(struct cu_listener *l, int unlink_path)
+/* The path of a named UNIX listener into path (SUN_PATH_MAX + 1 bytes);
+ * 0 when l is none (another family, an abstract or unnamed socket). */
+static int listener_path(const struct cu_listener *l, char *path)
 {
     struct sockaddr_un sun;
-    char path[SUN_PATH_MAX + 1];
     size_t n;
+
+    if (l->family != AF_UNIX || l->salen <= SUN_PATH_OFF || l->salen > sizeof(sun))
+        return 0;
+    memcpy(&sun, &l->sa, l->salen);
+    n = l->salen - SUN_PATH_OFF;
+    memcpy(path, sun.sun_path, n);
+    path[n] = '\0';
+    /* A named socket only: an abstract name starts with a NUL. */
+    return path[0] != '\0';
+}
+
+int cu_listener_chown(const struct cu_listener *l, uid_t uid, gid_t gid, char *err,
+                      size_t errlen)
+{
+    char path[SUN_PATH_MAX + 1];
+
+    if ((uid == (uid_t)-1 && gid == (gid_t)-1) || !listener_path(l, path))
+        return 0;
+    if (lchown(path, uid, gid) == -1) {
+        cu_seterr(err, errlen, "chown %s to user %ld, group %ld: %s", l->name,
+                  uid == (uid_t)-1 ? -1L : (long)uid, gid == (gid_t)-1 ? -1L : (long)gid,
+                  strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void cu_listener_close(struct cu_listener *l, int unlink_path)
+{
+    char path[SUN_PATH_MAX + 1];
 
     if (l->fd >= 0)
         (void)close(l->fd);
     l->fd = -1;
-    if (unlink_path && l->family == AF_UNIX && l->salen > SUN_PATH_OFF
-        && l->salen <= sizeof(sun)) {
-        memcpy(&sun, &l->sa, l->salen);
-        n = l->salen - SUN_PATH_OFF;
-        memcpy(path, sun.sun_path, n);
-        path[n] = '\0';
-        /* A named socket only: an abstract name starts with a NUL. */
-        if (path[0] != '\0')
-            (void)unlink(path);
-    }
+    if (unlink_path && listener_path(l, path))
+        (void)unlink(path);
     l->family = 0;      /* a second call unlinks nothing */
 }
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 enum cu_addr_kind { CU_ADDR_TCP, CU_ADDR_UNIX, CU_ADDR_FD };
 
@@ -62,6 +63,14 @@ int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
  */
 int cu_accept(const struct cu_listener *l, struct sockaddr_storage *peer,
               socklen_t *peerlen);
+
+/* Gives a UNIX listener's socket file to uid and gid ((uid_t)-1,
+ * (gid_t)-1: that one unchanged; both: nothing to do), as Gunicorn does
+ * with the sockets it binds for --user and --group. The link itself
+ * (lchown), never what a link put in its place would point to. Anything
+ * but a named UNIX listener: nothing to do. 0, or -1 with a message in err. */
+int cu_listener_chown(const struct cu_listener *l, uid_t uid, gid_t gid, char *err,
+                      size_t errlen);
 
 /* Closes the listener; unlinks a UNIX socket path when unlink_path. Safe
  * to call again, and on a listener cu_listen failed to fill. */

@@ -49,7 +49,7 @@ static int bind_inherited(const struct cu_listener *ls, size_t inherited, int sy
 
 int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
                       const char *const *bind, size_t n_bind, int backlog,
-                      int reuse_port)
+                      int reuse_port, uid_t uid, gid_t gid)
 {
     struct cu_listener *ls = calloc(MAX_INHERITED + n_bind, sizeof(*ls));
     char err[512];
@@ -78,6 +78,12 @@ int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
             return -1;
         }
         (*n)++;
+        /* the file of a socket bound here goes to --user/--group */
+        if (a.kind == CU_ADDR_UNIX &&
+            cu_listener_chown(&ls[*n - 1], uid, gid, err, sizeof(err)) < 0) {
+            cu_log(CU_ERROR, "Can't give the socket to --user/--group: %s", err);
+            return -1;
+        }
     }
     for (size_t i = 0; i < *n; i++)
         cu_log(CU_INFO, "Listening at: %s%s (%d)", ls[i].family == AF_UNIX ? "" : "http://",

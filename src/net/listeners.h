@@ -9,17 +9,20 @@
 #define CU_NET_LISTENERS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "net/listen.h"
 
 /*
  * Opens the listeners for bind[0..n_bind) into *out (malloc'd, *n of
  * them), each logged as "Listening at: ...". *n_systemd: how many came
- * from systemd (0 when none). 0, or -1 with the reason logged; what was
- * opened is in *out either way, for cu_listener_close.
+ * from systemd (0 when none). The UNIX socket files it binds are given to
+ * uid and gid (-1: unchanged; --user and --group, as Gunicorn's); the
+ * inherited ones are left as they are. 0, or -1 with the reason logged;
+ * what was opened is in *out either way, for cu_listener_close.
  */
 int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
                       const char *const *bind, size_t n_bind, int backlog,
-                      int reuse_port);
+                      int reuse_port, uid_t uid, gid_t gid);
 
 #endif

@@ -204,18 +204,58 @@ static ssize_t do_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
     return write_end(c, sendfile(c->fd, fd, off, n));
 }
 
+/* Takes the connection away from its writer: no write starts after
+ * this. With no write under way and wrote == sent_before, page goes out
+ * (one send, which never waits). 1 when it did. Async-signal-safe: a
+ * lock-free compare-and-swap, send(). */
+static int take_away(struct cu_conn *c, uint64_t sent_before, const char *page, size_t len)
+{
+    int idle = CU_W_IDLE;
+
+    if (atomic_compare_exchange_strong(&c->wstate, &idle, CU_W_ABORTED))
+        return c->wrote == sent_before && page &&
+               send(c->fd, page, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
+    atomic_store(&c->wstate, CU_W_ABORTED);  /* the write under way is the last */
+    return 0;
+}
+
 int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *page, size_t len)
 {
-    int idle = CU_W_IDLE, sent = 0;
+    int sent = take_away(c, sent_before, page, len);
 
-    if (atomic_compare_exchange_strong(&c->wstate, &idle, CU_W_ABORTED)) {
-        if (c->wrote == sent_before && page &&
-            send(c->fd, page, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
-            sent = 1;
-    } else {
-        atomic_store(&c->wstate, CU_W_ABORTED);  /* the write under way is the last */
-    }
     (void)shutdown(c->fd, SHUT_RDWR);
+    return sent;
+}
+
+/* A signal handler may use it: the counter is lock-free. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "final_from must be lock-free");
+
+int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linger_ms)
+{
+    int sent = take_away(c, (uint64_t)atomic_load(&c->final_from), page, len);
+    struct timespec t0, t;
+    char sink[4096];
+    size_t seen = 0;
+
+    /* cu_conn_linger's loop, with the calls a signal handler may make */
+    if (shutdown(c->fd, SHUT_WR) < 0 || clock_gettime(CLOCK_MONOTONIC, &t0) < 0)
+        return sent;
+    while (seen < 65536) {
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        long long left;
+        ssize_t n;
+
+        if (clock_gettime(CLOCK_MONOTONIC, &t) < 0)
+            break;
+        left = linger_ms - ((long long)(t.tv_sec - t0.tv_sec) * 1000 +
+                            (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n <= 0)
+            break;  /* the peer's EOF (or a reset): done */
+        seen += (size_t)n;
+    }
     return sent;
 }
 

@@ -51,6 +51,11 @@ struct cu_conn {
      * once the connection was taken away (every write then fails). */
     atomic_int wstate;
     uint64_t wrote;       /* bytes written so far, any response */
+    /* wrote when the final response of the request being served may
+     * begin: set as the request is handed to the app, moved past each
+     * interim (1xx) answer. Nothing of the final response is out while
+     * wrote equals it. A signal handler reads it (cu_conn_abort_now). */
+    atomic_ullong final_from;
 };
 
 enum { CU_W_IDLE, CU_W_WRITING, CU_W_ABORTED };
@@ -61,6 +66,17 @@ enum { CU_W_IDLE, CU_W_WRITING, CU_W_ABORTED };
  * Returns 1 when the page went out. */
 int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *error_page,
                   size_t len);
+
+/* The same from a signal handler (the sync worker's SIGABRT), in the
+ * thread it interrupted or another: async-signal-safe. Takes the
+ * connection away; with nothing of the final response out (wrote ==
+ * final_from) and no write under way, sends error_page with one send().
+ * Then shuts the write side (the peer sees the end), and, so that the
+ * close does not turn into a reset that destroys what was sent, drops
+ * what the peer sent until it closes, up to 64 KiB and linger_ms. 1 when
+ * the page went out, 0 when not (the response had begun: it is cut). */
+int cu_conn_abort_now(struct cu_conn *c, const char *error_page, size_t len,
+                      int linger_ms);
 
 /* A queued piece of a response: bytes (owned), or part of a file (a dup
  * of its fd, owned). */

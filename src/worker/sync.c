@@ -7,7 +7,8 @@
  *
  * Signals (docs/compat.md, Worker signals): TERM finishes the current request, then
  * exits; INT and QUIT exit at once; USR1 reopens the logs; ABRT (the
- * master's timeout) exits with status 1.
+ * master's timeout) answers the request in the app with a 500 when nothing
+ * of its response went out, and exits with status 1.
  */
 #include "worker/worker.h"
 
@@ -108,7 +109,9 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         cu_request_line(&q, env->slot->request, sizeof(env->slot->request));
         if (env->request_timeout > 0)
             alarm_for(env->request_timeout);
+        cu_worker_serving(&c);  /* a timeout's 500 goes to it */
         env->serve(env->app, &q);
+        cu_worker_serving(NULL);
         if (env->request_timeout > 0)
             alarm_for(0);
         env->slot->request[0] = '\0';

@@ -111,6 +111,11 @@ void cu_worker_recycle(struct cu_worker_slot *slot, int reason);
 /* Installs the worker's signal handlers (TERM, INT, QUIT, USR1, ABRT);
  * before the app is loaded. 0 or -1 (logged). */
 int cu_worker_signals(struct cu_worker_slot *slot);
+/* sync: the connection whose request the app is serving (NULL: none; set
+ * it to NULL before the connection closes). On the master's SIGABRT the
+ * handler answers it with Gunicorn's 500 if nothing of its response went
+ * out, else cuts it (cu_conn_abort_now). */
+void cu_worker_serving(struct cu_conn *c);
 
 /* ---- request.c: what every worker class does around one request ---- */
 

@@ -35,6 +35,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     if (!w)
         return (struct cu_wsgi *)PyErr_NoMemory();
     w->types = t;
+    cu_resp_set_server(o->server);
     w->is_ssl = o->is_ssl;
     w->sendfile = o->sendfile;
     Py_INCREF(app);

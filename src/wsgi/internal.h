@@ -105,8 +105,14 @@ int cu_resp_set_headers(struct resp *p, PyObject *status, PyObject *headers);
 
 /* response.c. Each returns 0, or -1 with an exception (p->failed set when
  * the connection failed). */
+/* The Server header's value from now on (NULL: "cunicorn"); with the
+ * GIL, before the first response. */
+void cu_resp_set_server(const char *name);
 /* Writes iov with the GIL dropped. */
 int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n);
+/* Writes an interim (1xx) answer: the final response may still follow
+ * it, a timeout's 500 too (c->final_from moves past it). */
+int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n);
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
 int cu_resp_send_data(struct resp *p, const char *data, size_t n);
 /* The head if it has not gone yet, and the last chunk when chunked. */

@@ -13,6 +13,9 @@ struct cu_wsgi_opts {
     int errors_fd;               /* where wsgi.errors writes (the error log) */
     int sendfile;                /* file_wrapper bodies with sendfile(2) */
     const char *server_software; /* SERVER_SOFTWARE */
+    const char *server;          /* the Server header's value (latin-1,
+                                  * at most 1024 bytes, no control bytes);
+                                  * NULL: "cunicorn" */
 };
 
 #endif

@@ -39,32 +39,47 @@ static const char *http_date(void)
     return date;
 }
 
-/* "\r\nServer: cunicorn\r\nDate: ...\r\nConnection: X\r\n" for X =
+#define SERVER_MAX 1024  /* a Server header's value (cunicorn._loader) */
+
+/* "\r\nServer: S\r\nDate: ...\r\nConnection: X\r\n" for X =
  * keep-alive, close, upgrade; rebuilt when the second changes. Only used
  * with the GIL held. */
 struct fixed {
     time_t at;
-    char text[3][128];
+    char text[3][SERVER_MAX + 128];
     size_t len[3];
 };
 
+static struct fixed fixed;
+static char server[SERVER_MAX + 1] = "cunicorn";
+
+void cu_resp_set_server(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (!name || n > SERVER_MAX)
+        name = "cunicorn";  /* not reached for a long one: the loader refuses it */
+    memcpy(server, name, strlen(name) + 1);
+    fixed.at = 0;  /* rebuilt with it */
+}
+
 static const struct fixed *fixed_head(void)
 {
-    static struct fixed f;
     static const char *const conn[3] = {"keep-alive", "close", "upgrade"};
+    struct fixed *f = &fixed;
     time_t now = time(NULL);
 
-    if (now != f.at) {
+    if (now != f->at) {
         const char *date = http_date();
         for (int i = 0; i < 3; i++) {
-            int n = snprintf(f.text[i], sizeof(f.text[i]),
-                             "\r\nServer: cunicorn\r\nDate: %s\r\nConnection: %s\r\n",
-                             date, conn[i]);
-            f.len[i] = n > 0 ? (size_t)n : 0;
+            int n = snprintf(f->text[i], sizeof(f->text[i]),
+                             "\r\nServer: %s\r\nDate: %s\r\nConnection: %s\r\n",
+                             server, date, conn[i]);
+            f->len[i] = n > 0 ? (size_t)n : 0;
         }
-        f.at = now;
+        f->at = now;
     }
-    return &f;
+    return f;
 }
 
 /* After a write done without the GIL: a failure marks the response. */
@@ -90,11 +105,20 @@ int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n)
     return io_done(p, rc, err);
 }
 
+int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n)
+{
+    int rc = cu_resp_send_iov(p, iov, n);
+
+    if (rc == 0)
+        atomic_store(&p->c->final_from, p->c->wrote);
+    return rc;
+}
+
 /* Sends data (maybe empty), with the head first if it has not gone yet. */
 int cu_resp_send_data(struct resp *p, const char *data, size_t n)
 {
     struct iovec iov[10];
-    char size[32], line[32], fixed[128];
+    char size[32], line[32], head[sizeof(fixed.text[0])];
     int k = 0, len;
 
     if (p->no_body)
@@ -118,8 +142,8 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n)
         iov[k++].iov_len = p->status_len;
         /* a copy: the write runs without the GIL, while another thread
          * may rebuild f */
-        memcpy(fixed, f->text[conn], f->len[conn]);
-        iov[k].iov_base = fixed;
+        memcpy(head, f->text[conn], f->len[conn]);
+        iov[k].iov_base = head;
         iov[k++].iov_len = f->len[conn];
         if (p->chunked) {
             iov[k].iov_base = (void *)"Transfer-Encoding: chunked\r\n";

@@ -158,13 +158,16 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     p.must_close = q->must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
     what[0] = '\0';
+    /* nothing of this request's response is out yet (a worker timeout's
+     * 500 may still be sent: cu_conn_abort_now) */
+    atomic_store(&c->final_from, c->wrote);
     input = cu_input_new(w->types->input, c, b);
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
         goto fail;
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
-        if (cu_resp_send_iov(&p, &iov, 1) < 0)
+        if (cu_resp_send_interim(&p, &iov, 1) < 0)
             goto fail;
     }
     sr = PyObject_New(struct start_response, w->types->start_response);

@@ -110,7 +110,7 @@ static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
         } else {
             iov[1].iov_base = hints.block;
             iov[1].iov_len = hints.blen;
-            rc = cu_resp_send_iov(p, iov, 2);
+            rc = cu_resp_send_interim(p, iov, 2);
         }
     }
     PyMem_Free(hints.block);

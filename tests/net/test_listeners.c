@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define NO_UID ((uid_t)-1)
+#define NO_GID ((gid_t)-1)
 
 static void close_all(struct cu_listener *ls, size_t n)
 {
@@ -52,7 +56,8 @@ static void test_binds(const char *dir)
     size_t n, sd;
 
     (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/a.sock", dir);
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0) == 0 && n == 2 && sd == 0,
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == 0 && n == 2 &&
+       sd == 0,
        "two binds: two listeners, none from systemd");
     ok(n == 2 && listening(ls[0].fd) && listening(ls[1].fd) && ls[1].family == AF_UNIX,
        "both listen, the second on the UNIX path");
@@ -65,9 +70,81 @@ static void test_bad_bind(void)
     struct cu_listener *ls;
     size_t n, sd;
 
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0) == -1 && n == 1 &&
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == -1 && n == 1 &&
        listening(ls[0].fd), "a bad second bind fails; the first is handed back to close");
     close_all(ls, n);
+}
+
+/* The owner and group of dir/name, as lstat says; -1 when there is none. */
+static int owner_of(const char *dir, const char *name, long *uid, long *gid)
+{
+    char path[300];
+    struct stat st;
+
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (lstat(path, &st) < 0)
+        return -1;
+    *uid = (long)st.st_uid;
+    *gid = (long)st.st_gid;
+    return 0;
+}
+
+/* --user/--group: the socket files bound are given to them; an fd:// UNIX
+ * socket (an inherited one) is left alone. */
+static void test_owner(const char *dir)
+{
+    char unix_bind[200], fdbind[32];
+    const char *bind[] = {unix_bind};
+    struct cu_listener *ls;
+    size_t n, sd;
+    long u = -2, g = -2;
+    uid_t other = geteuid() == 0 ? 65534 : geteuid() + 1;
+    int rc;
+
+    (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/o.sock", dir);
+    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 &&
+         owner_of(dir, "o.sock", &u, &g) == 0;
+    ok(rc && u == (long)geteuid() && g == (long)getegid(),
+       "no --user/--group: the socket file is the master's (%ld:%ld)", u, g);
+    close_all(ls, n);
+    if (geteuid() == 0) {
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, 65534, 65533) == 0 && n == 1 &&
+             owner_of(dir, "o.sock", &u, &g) == 0;
+        ok(rc && u == 65534 && g == 65533,
+           "as root: the socket file goes to the user and group (%ld:%ld)", u, g);
+        close_all(ls, n);
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, 65533) == 0 && n == 1 &&
+             owner_of(dir, "o.sock", &u, &g) == 0;
+        ok(rc && u == 0 && g == 65533,
+           "as root: a group alone changes the group only (%ld:%ld)", u, g);
+        close_all(ls, n);
+    } else {
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, other, NO_GID) == -1 && n == 1 &&
+           ls[0].family == AF_UNIX,
+           "not root: another user cannot have it: the start fails, the listener handed back");
+        close_all(ls, n);
+        ok(owner_of(dir, "o.sock", &u, &g) == -1, "and closing it removes the file");
+    }
+    /* an fd:// UNIX socket is not ours to give away: as Gunicorn, untouched
+     * (not root: the chown would fail, so the start would) */
+    {
+        struct cu_addr a;
+        struct cu_listener l;
+        char err[256];
+
+        (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/fd.sock", dir);
+        if (cu_addr_parse(unix_bind, &a, err, sizeof(err)) < 0 ||
+            cu_listen(&a, 16, 0, &l, err, sizeof(err)) < 0) {
+            ok(0, "a UNIX listener to pass as fd://: %s", err);
+            return;
+        }
+        (void)snprintf(fdbind, sizeof(fdbind), "fd://%d", l.fd);
+        bind[0] = fdbind;
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, other, NO_GID) == 0 && n == 1 &&
+             owner_of(dir, "fd.sock", &u, &g) == 0;
+        ok(rc && u == (long)geteuid(), "an fd:// UNIX socket keeps its owner (%ld)", u);
+        close_all(ls, n);
+    }
 }
 
 static void test_inherited(void)
@@ -86,7 +163,7 @@ static void test_inherited(void)
     (void)setenv("GUNICORN_FD", fdtext, 1);
     {
         const char *bind[] = {name};
-        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0) == 0 && n == 1 && sd == 0 &&
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 && sd == 0 &&
            ls[0].fd == fd && !getenv("GUNICORN_FD"),
            "GUNICORN_FD: %s adopted, not bound again", name);
         free(ls);  /* the fd is still ours: used again below */
@@ -97,7 +174,7 @@ static void test_inherited(void)
     (void)setenv("GUNICORN_FD", fdtext, 1);
     {
         const char *bind[] = {"127.0.0.1:1", fdbind};
-        ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0) == 0 && n == 2 &&
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == 0 && n == 2 &&
            ls[0].fd == fd && ls[1].fd == other,
            "with inherited sockets: another address is not bound, fd:// is adopted");
         close_all(ls, n);
@@ -121,7 +198,7 @@ static void test_systemd(void)
     (void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
     (void)setenv("LISTEN_PID", pid, 1);
     (void)setenv("LISTEN_FDS", "1", 1);
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0) == 0 && n == 1 && sd == 1 &&
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 && sd == 1 &&
        ls[0].fd == CU_LISTEN_FDS_START && !getenv("LISTEN_FDS"),
        "LISTEN_FDS: systemd's socket adopted and counted, the bind it matches not opened");
     close_all(ls, n);
@@ -136,6 +213,7 @@ int main(void)
         return tap_done();
     }
     test_binds(dir);
+    test_owner(dir);
     test_bad_bind();
     test_inherited();
     test_systemd();

@@ -256,7 +256,12 @@ def test_worker_abort_on_timeout(hooked):
     assert got[1] == worker
     calls.wait("worker_exit")
     wait_for(lambda: "Worker (pid:%d)" % worker in srv.text(), what="the reaping")
-    s.close()
+    # the handler answered before it handed over to the hooks' thread; the
+    # app, still spinning meanwhile, could write nothing after it
+    s.settimeout(20)
+    data = recv_all(s)
+    assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and \
+        data.endswith(b"</html>\n") and data.count(b"HTTP/1.1") == 1, data
 
 
 def test_hook_raising_is_logged_and_ignored(hooked):

@@ -4,6 +4,7 @@ import hashlib
 import http.client
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -347,21 +348,109 @@ def test_access_log(server, tmp_path):
     assert line == "GET /a b HTTP/1.1 200 v\n", line
 
 
-def test_frozen_request_traceback(server):
+# Gunicorn 26.1's util.write_error for the 500 its worker sends on SIGABRT
+# (the SystemExit its handler raises goes to handle_error), byte for byte.
+PAGE_500_HTML = (b"<html>\n  <head>\n    <title>Internal Server Error</title>\n  </head>\n"
+                 b"  <body>\n    <h1><p>Internal Server Error</p></h1>\n    \n  </body>\n"
+                 b"</html>\n")
+PAGE_500 = (b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
+            b"Content-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(PAGE_500_HTML)
+            + PAGE_500_HTML)
+
+
+def timed_out(srv, request, pid):
+    """Sends request to the one worker (pid), which the master aborts past
+    --timeout; returns all it got, once the worker is reaped. The
+    connection must end in an orderly close, never a reset (which can
+    destroy what was sent before it reaches the client)."""
+    s = srv.connect()
+    s.sendall(request)
+    s.settimeout(20)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        raise AssertionError("reset after %r" % data) from None
+    finally:
+        s.close()
+    wait_for(lambda: "Worker (pid:%d) exited" % pid in srv.text(),
+             what="the aborted worker reaped: " + srv.text())
+    return data
+
+
+def test_timeout_answers_500(server):
+    """A request in the app past --timeout: the master's SIGABRT, and the
+    client gets Gunicorn's 500 page, sent by the worker's signal handler;
+    the log has the Python stack, Gunicorn's "Error handling request" line
+    and what became of the response."""
     srv = server("--timeout", "1", workers=1)
     pid = srv.worker_pids()[0]
-    s = srv.connect()
-    s.sendall(b"GET /sleep?30 HTTP/1.1\r\n\r\n")
-    s.settimeout(20)
-    assert s.recv(100) == b""  # the frozen worker died without an answer
-    s.close()
-    wait_for(lambda: "while serving: GET /sleep?30 HTTP/1.1" in srv.text(),
-             what="the frozen request in the log: " + srv.text())
+    data = timed_out(srv, b"GET /sleep?30 HTTP/1.1\r\nHost: x\r\n\r\n", pid)
+    assert data == PAGE_500, data
     text = srv.text()
     assert "WORKER TIMEOUT (pid:%d)" % pid in text
     assert 'echo.py", line' in text and "in app" in text  # its Python stack
+    assert re.search(r"\[%d\] \[ERROR\] Error handling request GET /sleep\?30\n" % pid, text)
+    assert re.search(r"\[%d\] \[ERROR\] Worker aborted by the master's timeout: "
+                     r"answered 500 Internal Server Error\n" % pid, text), text
+    assert re.search(r"\[%d\] \[INFO\] Worker exiting \(pid: %d\)\n" % (pid, pid), text)
+    assert ("Worker (pid:%d) exited with code 1 after WORKER TIMEOUT" % pid) in text
     wait_for(lambda: len(srv.worker_pids()) >= 2, what="a replacement")
     assert echo(srv)["pid"] != pid
+
+
+def test_timeout_500_keeps_an_unread_body(server):
+    """The app never read the request's body: the handler drops it before
+    the worker exits, so the close is no reset (which on a real network
+    can eat the 500)."""
+    srv = server("--timeout", "1", workers=1)
+    pid = srv.worker_pids()[0]
+    body = b"x" * 60000
+    data = timed_out(srv, b"POST /sleep?30 HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body, pid)
+    assert data == PAGE_500, data
+
+
+def test_timeout_after_the_response_began_cuts_it(server):
+    """Bytes of the response went out before the app stalled: no 500 after
+    them (Gunicorn writes its page behind them), the response is cut."""
+    srv = server("--timeout", "1", workers=1)
+    pid = srv.worker_pids()[0]
+    data = timed_out(srv, b"GET /sleep-begun?30 HTTP/1.1\r\nHost: x\r\n\r\n", pid)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 100" in head
+    assert body == b"first part;", data
+    assert re.search(r"\[ERROR\] Error handling request GET /sleep-begun\?30\n", srv.text())
+    assert "Worker aborted by the master's timeout: the response had begun; " \
+           "connection closed" in srv.text()
+
+
+def test_timeout_after_early_hints_answers_500(server):
+    """A 103 is not the response: the 500 follows it."""
+    srv = server("--timeout", "1", workers=1)
+    pid = srv.worker_pids()[0]
+    data = timed_out(srv, b"GET /sleep-hinted?30 HTTP/1.1\r\nHost: x\r\n\r\n", pid)
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+    assert data == hints + PAGE_500, data
+
+
+def test_timeout_outside_a_request(server, tmp_path):
+    """A worker stuck where no request is (a post_worker_init hook that
+    sleeps after the boot) is aborted without an answer to anyone."""
+    conf = tmp_path / "conf.py"
+    conf.write_text("import time\n"
+                    "def post_worker_init(worker):\n"
+                    "    worker.log.info('stalling')\n"
+                    "    time.sleep(30)\n")
+    srv = server("-c", str(conf), "--timeout", "1", workers=1)
+    pid = srv.worker_pids()[0]
+    wait_for(lambda: "Worker (pid:%d) exited" % pid in srv.text(), what="the abort")
+    assert "Worker aborted by the master's timeout while serving: (no request)" in srv.text()
+    assert "Error handling request" not in srv.text()
 
 
 def test_worker_leaves_when_master_dies(server):
@@ -549,6 +638,65 @@ def test_user_and_group(server):
     assert echo(srv)["pid"] == worker
     r = run_cli("-b", "127.0.0.1:0", "--user", "no-such-user-here", "echo:app")
     assert r.returncode == 1 and "no such user" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_unix_socket_belongs_to_user_and_group(server, tmp_path):
+    """As Gunicorn chowns the UNIX sockets it binds to --user/--group: the
+    socket file's owner and group (a proxy running as the user can then
+    connect, whatever the umask)."""
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    path = tmp_path / "u.sock"
+    srv = server("-b", "unix:%s" % path, "--user", "nobody", "--preload", "-m", "077")
+    st = os.lstat(path)
+    # no --group: the user's own group, the one the workers take (Ours)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid, 0o700)
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(20)
+    c.connect(str(path))
+    c.sendall(b"GET /u HTTP/1.0\r\n\r\n")
+    assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
+    assert srv.stop(signal.SIGTERM) == 0
+    path2 = tmp_path / "g.sock"
+    server("-b", "unix:%s" % path2, "--user", "nobody", "--group", "4242", "--preload")
+    st = os.lstat(path2)
+    assert (st.st_uid, st.st_gid) == (nobody.pw_uid, 4242)
+
+
+def test_unix_socket_for_a_user_the_master_cannot_give_it_to(tmp_path):
+    """A master that may not chown (not root) and --user someone else: the
+    start fails at once, naming the socket and why; no socket file stays."""
+    import tempfile
+    run = pathlib.Path(tempfile.mkdtemp(prefix="cu-chown-"))
+    run.chmod(0o777)
+    path = run / "s.sock"
+    log = run / "error.log"
+    as_nobody = None
+    if os.geteuid() == 0:
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+
+        def as_nobody():
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        user = "root"
+    else:
+        user = str(os.geteuid() + 1)
+    try:
+        r = subprocess.run([str(ROOT / "cunicorn"), "-b", "unix:%s" % path, "--user", user,
+                            "--error-logfile", str(log), "echo:app"], cwd=APPS,
+                           capture_output=True, text=True, timeout=30, preexec_fn=as_nobody)
+        text = log.read_text()
+        assert r.returncode == 1, (r.returncode, text, r.stderr)
+        assert re.search(r"\[ERROR\] Can't give the socket to --user/--group: chown unix:%s "
+                         r"to user \d+, group -?\d+: Operation not permitted\n" % re.escape(str(path)),
+                         text), text
+        assert "Booting worker" not in text and not path.exists()
+    finally:
+        for f in run.iterdir():
+            f.unlink()
+        run.rmdir()
 
 
 def test_umask_applies_to_unix_sockets(tmp_path):

@@ -441,6 +441,76 @@ def test_fd_bind_and_usr2_hand_it_over_once(masters):
     assert json.loads(request(("127.0.0.1", port))[1])["ppid"] == new
 
 
+def title(pid):
+    """The process title, as ps shows it (/proc/PID/cmdline)."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().split(b"\0")[0].decode()
+
+
+@pytest.mark.parametrize("name", [None, "myapp"])
+def test_usr2_master_is_named_2_until_promoted(masters, name):
+    """Gunicorn's new master has proc_name + ".2" (its title, and its
+    workers') and logs as "Master.2" until it is promoted; then "Master",
+    and the title without ".2". A HUP before that keeps the ".2" (Ours:
+    Gunicorn's reload puts proc_name back)."""
+    m = masters("-b", "127.0.0.1:0", *(["-n", name] if name else []), workers=1)
+    old = m.pid
+    base = name or "upapp:app"
+    m.wait_booted(old)
+    os.kill(old, signal.SIGUSR2)
+    new = m.new_master(old)
+    masters.track(new)
+    m.wait_booted(new)
+    assert title(old) == "cunicorn: master [%s]" % base
+    assert title(new) == "cunicorn: master [%s.2]" % base
+    first = children(new)
+    wait_for(lambda: all(title(w) == "cunicorn: worker [%s.2]" % base for w in first),
+             what="the new master's worker titled .2")
+    assert all(title(w) == "cunicorn: worker [%s]" % base for w in children(old) if w != new)
+    # a HUP to the new master: its log name and title keep the .2
+    os.kill(new, signal.SIGHUP)
+    wait_for(lambda: "[%d] [INFO] Hang up: Master.2\n" % new in m.text(), what="the HUP")
+    wait_for(lambda: set(children(new)).isdisjoint(first) and children(new),
+             what="the reloaded worker: " + m.text())
+    assert title(new) == "cunicorn: master [%s.2]" % base
+    reloaded = children(new)
+    wait_for(lambda: all(title(w) == "cunicorn: worker [%s.2]" % base for w in reloaded),
+             what="its worker titled .2")
+    # the old master goes: the new one is "Master" again, titled without .2
+    os.kill(old, signal.SIGQUIT)
+    wait_for(lambda: "[%d] [INFO] Master has been promoted." % new in m.text(),
+             what="the promotion")
+    assert title(new) == "cunicorn: master [%s]" % base
+    # its worker from before keeps its title (as Gunicorn's); a new one has none
+    assert all(title(w) == "cunicorn: worker [%s.2]" % base for w in reloaded)
+    os.kill(new, signal.SIGTTIN)
+    fresh = wait_for(lambda: set(children(new)) - set(reloaded), what="a second worker")
+    wait_for(lambda: all(title(w) == "cunicorn: worker [%s]" % base for w in fresh),
+             what="the worker forked after the promotion titled without .2")
+    os.kill(new, signal.SIGHUP)
+    wait_for(lambda: "[%d] [INFO] Hang up: Master\n" % new in m.text(), what="the HUP")
+    os.kill(new, signal.SIGTERM)
+    wait_for(lambda: "[%d] [INFO] Shutting down: Master\n" % new in m.text(),
+             what="the stop")
+    assert "Master.2" not in m.text().split("Master has been promoted.")[1]
+
+
+def test_usr2_rolled_back_master_stops_as_master_2(masters):
+    """A new master stopped before its promotion (a rollback) says so."""
+    m = masters("-b", "127.0.0.1:0", workers=1)
+    old = m.pid
+    m.wait_booted(old)
+    os.kill(old, signal.SIGUSR2)
+    new = m.new_master(old)
+    masters.track(new)
+    m.wait_booted(new)
+    os.kill(new, signal.SIGTERM)
+    wait_for(lambda: "[%d] [INFO] Shutting down: Master.2\n" % new in m.text(),
+             what="the stop: " + m.text())
+    wait_for(lambda: "New master (pid:%d) exited" % new in m.text(), what="the reaping")
+    assert title(old) == "cunicorn: master [upapp:app]"
+
+
 # ---- systemd --------------------------------------------------------------
 
 class Notifications:

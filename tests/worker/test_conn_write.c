@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -674,6 +675,112 @@ static void abort_stuck(int blocking)
     close(peer);
 }
 
+/* ---- abort from a signal handler (the sync worker's SIGABRT) ---------------- */
+
+static struct cu_conn *sig_conn;
+static volatile sig_atomic_t sig_linger_ms, sig_rc = -1;
+
+static void on_sigusr2(int sig)
+{
+    (void)sig;
+    sig_rc = cu_conn_abort_now(sig_conn, PAGE, PAGE_LEN, sig_linger_ms);
+}
+
+/* Raises SIGUSR2, whose handler calls cu_conn_abort_now(c): its result,
+ * and how long it took in *ms. */
+static int abort_now_in_handler(struct cu_conn *c, int linger_ms, int64_t *ms)
+{
+    struct sigaction sa;
+    int64_t t0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigusr2;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGUSR2, &sa, NULL) < 0)
+        die("sigaction");
+    sig_conn = c;
+    sig_linger_ms = linger_ms;
+    sig_rc = -1;
+    t0 = cu_now_ms();
+    (void)raise(SIGUSR2);
+    *ms = cu_now_ms() - t0;
+    return sig_rc;
+}
+
+/* What the connection still has to read, unread (FIONREAD). */
+static int unread(int fd)
+{
+    int n = -1;
+
+    return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+static void test_abort_now(void)
+{
+    static const char hint[] = "HTTP/1.1 103 Early Hints\r\n\r\n";
+    struct cu_conn c;
+    char buf[512];
+    size_t got;
+    int64_t ms;
+    int fd, peer, rc, end, left;
+
+    /* nothing out; the peer's unread body is dropped, and its close ends
+     * the wait at once */
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    if (write(peer, PAT, 10000) != 10000)
+        die("write");
+    (void)shutdown(peer, SHUT_WR);
+    rc = abort_now_in_handler(&c, 3000, &ms);
+    left = unread(fd);
+    got = read_until(peer, buf, sizeof(buf), 2000, &end);
+    ok(rc == 1 && got == PAGE_LEN && memcmp(buf, PAGE, PAGE_LEN) == 0 && end == 0,
+       "abort_now with nothing out: 1, the page, then the end (rc %d, got %zu, end %d)", rc, got, end);
+    ok(left == 0 && ms < 3000 - AT_ONCE_MS,
+       "what the peer had sent is read and dropped (%d left); its close ends the wait "
+       "(%lld ms)", left, (long long)ms);
+    ok(atomic_load(&c.wstate) == CU_W_ABORTED && cu_conn_write(&c, "x", 1) == -1 &&
+       errno == ECONNABORTED, "later writes fail: ECONNABORTED");
+    cu_conn_close(&c);
+    close(peer);
+
+    /* a peer that neither sends nor closes: waited for linger_ms */
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    rc = abort_now_in_handler(&c, 300, &ms);
+    got = read_until(peer, buf, sizeof(buf), 2000, &end);
+    ok(rc == 1 && got == PAGE_LEN && end == 0 && ms >= 290 && ms < 300 + SLACK_MS,
+       "a silent peer: the page, and the wait lasts linger_ms (%lld ms)", (long long)ms);
+    cu_conn_close(&c);
+    close(peer);
+
+    /* an interim answer out (final_from moved past it): the page follows */
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    (void)cu_conn_write(&c, hint, sizeof(hint) - 1);
+    atomic_store(&c.final_from, c.wrote);
+    (void)shutdown(peer, SHUT_WR);
+    rc = abort_now_in_handler(&c, 3000, &ms);
+    got = read_until(peer, buf, sizeof(buf), 2000, &end);
+    ok(rc == 1 && end == 0 && got == sizeof(hint) - 1 + PAGE_LEN &&
+       memcmp(buf + sizeof(hint) - 1, PAGE, PAGE_LEN) == 0,
+       "after a 1xx: the page follows it");
+    cu_conn_close(&c);
+    close(peer);
+
+    /* bytes of the final response out: no page, the response is cut */
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    (void)cu_conn_write(&c, "HTTP/1.1 200 OK\r\n", 17);
+    (void)shutdown(peer, SHUT_WR);
+    rc = abort_now_in_handler(&c, 3000, &ms);
+    got = read_until(peer, buf, sizeof(buf), 2000, &end);
+    ok(rc == 0 && end == 0 && got == 17 && memcmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0,
+       "after bytes of the response: 0, no page, the end after them");
+    cu_conn_close(&c);
+    close(peer);
+}
+
 int main(void)
 {
     int f, fds;
@@ -697,6 +804,7 @@ int main(void)
     test_abort_written();
     abort_stuck(0);
     abort_stuck(1);
+    test_abort_now();
     close(f);
     ok(count_fds() == fds, "no fd left open (%d at the start)", fds);
     free(PAT);

@@ -38,6 +38,20 @@ def app(environ, start_response):
         import time
         environ["wsgi.errors"].write("sleeping in the app\n")
         time.sleep(float(environ.get("QUERY_STRING") or "1"))
+    if path == "/sleep-begun":
+        # the head and a first part out, then N seconds asleep
+        import time
+        write = start_response("200 OK", [("Content-Length", "100")])
+        write(b"first part;")
+        environ["wsgi.errors"].write("sleeping in the app\n")
+        time.sleep(float(environ.get("QUERY_STRING") or "1"))
+        return [b"the rest"]
+    if path == "/sleep-hinted":
+        # a 103 out, then N seconds asleep before the response
+        import time
+        environ["wsgi.early_hints"]([("Link", "</style.css>; rel=preload")])
+        environ["wsgi.errors"].write("sleeping in the app\n")
+        time.sleep(float(environ.get("QUERY_STRING") or "1"))
     if path == "/status":
         code = environ.get("QUERY_STRING") or "204 No Content"
         start_response(code.replace("+", " "), [("Content-Length", "5")])

@@ -58,7 +58,8 @@ TESTED = {
     "uvicorn-gunicorn-docker_gunicorn_conf.py", "netbox-docker_gunicorn_config.py",
     "namex_gunicorn_config.py", "bedrock_config.py",
     "ecommerce_docker_gunicorn_configuration.py",
-    "edx-platform_docker_lms_gunicorn.py", "asoc_members_gunicorn_cfg.py",
+    "edx-platform_docker_lms_gunicorn.py", "edx-platform_docker_cms_gunicorn.py",
+    "asoc_members_gunicorn_cfg.py",
     "rhodecode_gunicorn_config.py", "paperless-ngx_gunicorn.conf.py",
     "socorro_gunicorn_config.py",
 }
@@ -539,6 +540,31 @@ def test_edx_platform_lms(start, tmp_path):
     assert status == 200 and body["imported_in"] == body["pid"]  # not preloaded
     wait_for(lambda: srv.log("GET /courses/"), what="the pre_request line")
     assert srv.log("GET /courses/") == [(body["pid"], "INFO", "GET /courses/")]
+    assert srv.stop() == 0
+
+
+def test_edx_platform_cms(start, tmp_path):
+    """openedx/edx-platform (cms/docker_cms_gunicorn.py): as the LMS file with
+    7 workers; here max_requests = 50 and no jitter, so each worker restarts
+    after exactly its 50th request."""
+    srv = start("edx-platform_docker_cms_gunicorn.py", workers=7,
+                app="djangosite.wsgi:application", env=DJANGO, cwd=REAL, apps=False)
+    first = srv.booted()
+    wait_for(lambda: set(first) <= set(caches_closed(tmp_path)), what="post_fork")
+    served = {}
+    for i in range(7 * 49 + 1):  # by then one of the 7 has served 50
+        body = request(srv, "/cms/%d" % i)[2]
+        served[body["pid"]] = served.get(body["pid"], 0) + 1
+        if served[body["pid"]] == 50:
+            break
+    restarted = [p for p, n in served.items() if n >= 50]
+    assert restarted, served
+    wait_for(lambda: srv.log("Autorestarting worker after current request."),
+             what="the worker's restart")
+    # only the worker that served 50 restarts, and it does at its 50th
+    assert {p for p, _, _ in srv.log("Autorestarting")} == set(restarted)
+    assert srv.log("GET /cms/0") == [(next(iter(served)), "INFO", "GET /cms/0")]
+    wait_for(lambda: len(srv.booted()) == 8, what="the replacement")
     assert srv.stop() == 0
 
 

@@ -78,6 +78,9 @@ static void put_status(FILE *out, const struct cu_setting *s)
         cell(out, s->refused);
         for (size_t i = 0; s->allowed != NULL && s->allowed[i] != NULL; i++)
             emit(out, "%s`%s`", i ? ", " : "; takes ", s->allowed[i]);
+        if (s->only_with != NULL)
+            emit(out, " (only while `%s` is set: Gunicorn reads it only then)",
+                 s->only_with);
     } else if (s->inert != NULL) {
         emit(out, "no effect: ");
         cell(out, s->inert);

@@ -860,7 +860,11 @@ int cu_config_finish(struct cu_config *c, char *err, size_t errlen)
      * default (docs/settings.md lists them, with these reasons). */
     for (size_t i = 0; i < cu_n_settings; i++) {
         const struct cu_setting *s = &cu_settings[i];
-        int rc = s->refused != NULL ? cu_config_is_default(c, s) : 1;
+        const struct cu_setting *with = s->only_with ? cu_setting_find(s->only_with) : NULL;
+        int rc = s->refused == NULL ? 1 : with ? cu_config_is_default(c, with) : 0;
+
+        if (rc == 0)  /* refused, and read: is it away from its default? */
+            rc = cu_config_is_default(c, s);
 
         if (rc < 0) {
             cu_seterr(err, errlen, "out of memory while checking %s", s->name);

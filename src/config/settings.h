@@ -212,6 +212,10 @@ struct cu_setting {
      * "certfile: TLS is not built yet"). NULL: the setting works.
      */
     const char *refused;
+    /* The setting `refused` applies only while this one is set: Gunicorn
+     * reads the row only then (syslog_prefix: only with syslog on), so
+     * while that one is at its default any value is taken. NULL: always. */
+    const char *only_with;
     const char *const *allowed;  /* NULL-terminated texts whose value is
                                   * taken all the same (logger_class:
                                   * "simple"); NULL: none */

@@ -428,6 +428,39 @@ static int refuses(struct cu_config *c, const struct cu_setting *s)
     return cu_config_finish(c, err, sizeof err) == -1 && strcmp(err, want) == 0;
 }
 
+/* s back to its default, given explicitly. 0 or -1. */
+static int to_default(struct cu_config *c, const struct cu_setting *s)
+{
+    if (s->dflt != NULL)
+        return set(c, s->name, s->dflt);
+    if (s->type == CU_DICT || s->type == CU_LIST) {
+        cu_config_clear(c, s);
+        return 0;
+    }
+    return cu_config_set(c, s, NULL, 0, err, sizeof err);
+}
+
+/* A row read only with another (syslog_prefix with syslog): taken while
+ * that one is at its default, refused once it is set (the error may name
+ * either, the first in the table's order). */
+static int dependent_refused(struct cu_config *c, const struct cu_setting *s)
+{
+    const struct cu_setting *with = cu_setting_find(s->only_with);
+    char want_s[256], want_w[256];
+    int rc;
+
+    if (with == NULL || cu_config_finish(c, err, sizeof err) != 0)
+        return 0;
+    if (set(c, with->name, not_default(with)) < 0)
+        return 0;
+    xsnprintf(want_s, sizeof want_s, "%s: %s", s->name, s->refused);
+    xsnprintf(want_w, sizeof want_w, "%s: %s", with->name, with->refused ? with->refused : "");
+    err[0] = '\0';
+    rc = cu_config_finish(c, err, sizeof err) == -1 &&
+         (strcmp(err, want_s) == 0 || strcmp(err, want_w) == 0);
+    return to_default(c, with) == 0 && rc;
+}
+
 static void test_refused(void)
 {
     struct cu_config c;
@@ -447,16 +480,12 @@ static void test_refused(void)
         n++;
         cu_config_init(&c);
         if (set(&c, s->name, v) < 0 || cu_config_is_default(&c, s) != 0 ||
-            !refuses(&c, s)) {
+            !(s->only_with == NULL ? refuses(&c, s) : dependent_refused(&c, s))) {
             diag("%s = %s: %s", s->name, v, err);
             each = 0;
         }
         /* the default given explicitly, and each value as good as it */
-        if ((s->dflt != NULL ? set(&c, s->name, s->dflt)
-                             : s->type == CU_DICT || s->type == CU_LIST
-                                 ? (cu_config_clear(&c, s), 0)
-                                 : cu_config_set(&c, s, NULL, 0, err, sizeof err)) < 0 ||
-            cu_config_is_default(&c, s) != 1 ||
+        if (to_default(&c, s) < 0 || cu_config_is_default(&c, s) != 1 ||
             cu_config_finish(&c, err, sizeof err) != 0) {
             diag("%s back to its default: %s", s->name, err);
             dflt = 0;

@@ -593,9 +593,6 @@ def test_uvicorn_gunicorn_docker(start):
     assert json.loads(srv.stdout().splitlines()[0])["workers"] == n
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "syslog_prefix: syslog is not built yet -- refused although the file has "
-    "syslog = False, where Gunicorn never reads syslog_prefix"))
 def test_asoc_members(start, tmp_path):
     """PyAr/asoc_members: a pidfile (the changed line), a request header and
     %(L)s in the access format, three workers."""

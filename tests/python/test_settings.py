@@ -140,8 +140,6 @@ REFUSED = [
      "http2_cleartext: HTTP/2 is not built yet"),
     (["--protocol", "uwsgi"], "protocol = 'uwsgi'",
      "protocol: the uWSGI protocol is not built yet"),
-    (["--uwsgi-allow-from", "*"], "uwsgi_allow_ips = '*'",
-     "uwsgi_allow_ips: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",
      "http_parser: the gunicorn_h1c parser is not built in"),
     (["--paste", "app.ini"], "paste = 'app.ini'", "paste: PasteDeploy is not built yet"),
@@ -154,24 +152,45 @@ REFUSED = [
     (["--logger-class", "my.Logger"], "logger_class = 'my.Logger'",
      "logger_class: logger classes other than the built-in one are not built yet"),
     (["--log-syslog"], "syslog = True", "syslog: syslog is not built yet"),
-    (["--log-syslog-to", "udp://x:514"], "syslog_addr = 'udp://x:514'",
-     "syslog_addr: syslog is not built yet"),
-    (["--disable-redirect-access-to-syslog"], "disable_redirect_access_to_syslog = True",
+    (["--log-syslog", "--log-syslog-to", "udp://x:514"],
+     "syslog = True\nsyslog_addr = 'udp://x:514'", "syslog_addr: syslog is not built yet"),
+    (["--log-syslog", "--disable-redirect-access-to-syslog"],
+     "syslog = True\ndisable_redirect_access_to_syslog = True",
      "disable_redirect_access_to_syslog: syslog is not built yet"),
     (["--statsd-host", "localhost:8125"], "statsd_host = 'localhost:8125'",
      "statsd_host: statsd is not built yet"),
-    (["--statsd-prefix", "app"], "statsd_prefix = 'app'", "statsd_prefix: statsd is not built yet"),
     (["--enable-backlog-metric"], "enable_backlog_metric = True",
      "enable_backlog_metric: statsd is not built yet"),
-    (["--dirty-workers", "2"], "dirty_workers = 2",
-     "dirty_workers: the dirty arbiter is not built yet"),
     (["--dirty-app", "m:C"], "dirty_apps = ['m:C']",
      "dirty_apps: the dirty arbiter is not built yet"),
     (["--control-socket", "/tmp/g.ctl"], "control_socket = '/tmp/g.ctl'",
      "control_socket: the control socket is not built yet"),
-    (["--control-socket-mode", "0644"], "control_socket_mode = 0o644",
-     "control_socket_mode: the control socket is not built yet"),
 ]
+
+
+# Read by Gunicorn only while the setting that turns their feature on is
+# set: taken while it is off, whatever their value (a real config file
+# sets syslog_prefix with syslog = False: tests/python/realconf/).
+DEPENDENT = ("syslog = False\nsyslog_prefix = '[app]'\nsyslog_addr = 'udp://x:1'\n"
+             "syslog_facility = 'local0'\ndisable_redirect_access_to_syslog = True\n"
+             "statsd_prefix = 'app'\ndogstatsd_tags = 'env:prod'\n"
+             "http2_max_concurrent_streams = 10\nhttp2_max_frame_size = 32768\n"
+             "uwsgi_allow_ips = '*'\ncontrol_socket_mode = 0o644\n"
+             "dirty_workers = 2\ndirty_timeout = 5\n"
+             "def on_dirty_starting(arbiter):\n    pass\n")
+
+
+def test_dependent_settings_taken_while_their_feature_is_off(tmp_path):
+    conf = tmp_path / "c.py"
+    conf.write_text(DEPENDENT)
+    r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
+                env=clean_env())
+    assert r.returncode == 0, r.stderr
+    conf.write_text(DEPENDENT.replace("syslog = False", "syslog = True"))
+    r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
+                env=clean_env())
+    assert r.returncode == 1, r.stderr
+    assert "Error: disable_redirect_access_to_syslog: syslog is not built yet" in r.stderr
 
 
 def ids(rows):
@@ -198,15 +217,21 @@ def test_refused_from_every_layer(tmp_path, args, line, error, layer):
 
 @pytest.mark.parametrize("hook,signature,error", [
     ("ssl_context", "config, factory", "ssl_context: TLS is not built yet"),
-    ("on_dirty_starting", "arbiter", "on_dirty_starting: the dirty arbiter is not built yet"),
-    ("dirty_post_fork", "arbiter, worker", "dirty_post_fork: the dirty arbiter is not built yet"),
-    ("dirty_worker_init", "worker", "dirty_worker_init: the dirty arbiter is not built yet"),
-    ("dirty_worker_exit", "arbiter, worker", "dirty_worker_exit: the dirty arbiter is not built yet"),
+    # the dirty arbiter's hooks: called only with dirty_apps, refused with it
+    ("on_dirty_starting", "arbiter", None),
+    ("dirty_post_fork", "arbiter, worker", None),
+    ("dirty_worker_init", "worker", None),
+    ("dirty_worker_exit", "arbiter, worker", None),
 ])
 def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
     conf = tmp_path / "c.py"
     conf.write_text("def %s(%s):\n    pass\n" % (hook, signature))
     r = run_cli("-c", str(conf), "--check-config", "echo:app")
+    if error is None:
+        assert r.returncode == 0, r.stderr
+        conf.write_text("dirty_apps = ['m:C']\ndef %s(%s):\n    pass\n" % (hook, signature))
+        r = run_cli("-c", str(conf), "--check-config", "echo:app")
+        error = "dirty_apps: the dirty arbiter is not built yet"
     assert r.returncode == 1 and r.stderr.splitlines()[-1] == "Error: " + error, r.stderr
     # the hook's arity is checked first, as for every hook
     conf.write_text("def %s(a, b, c):\n    pass\n" % hook)
@@ -221,8 +246,9 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
      "logger_class: logger classes other than the built-in one are not built yet"),
     ("ssl_version = 5", "ssl_version: TLS is not built yet"),
     ("suppress_ragged_eofs = False", "suppress_ragged_eofs: TLS is not built yet"),
-    ("dirty_timeout = 10", "dirty_timeout: the dirty arbiter is not built yet"),
-    ("http2_max_frame_size = 32768", "http2_max_frame_size: HTTP/2 is not built yet"),
+    ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),
+    ("http_protocols = 'h1,h2'\nhttp2_max_frame_size = 32768",
+     "http_protocols: HTTP/2 is not built yet"),
 ])
 def test_refused_in_a_config_file(tmp_path, text, error):
     conf = tmp_path / "c.py"

@@ -31,14 +31,14 @@ def _ini(path):
     return parser
 
 
-def locate(value):
-    """paste's value made absolute against the current directory: the
-    app's uri (FILE[#SECTION]) and FILE. Any exception stops the start
-    with its text (status 1): PasteDeploy not installed, no such file, a
-    file that is no ini file."""
+def locate(value, start):
+    """paste's value made absolute against the directory the server was
+    started in: the app's uri (FILE[#SECTION]) and FILE. Any exception
+    stops the start with its text (status 1): PasteDeploy not installed,
+    no such file, a file that is no ini file."""
     import paste.deploy  # noqa: F401  (not installed: stop now, not in a worker)
 
-    uri = os.path.abspath(value)
+    uri = os.path.normpath(os.path.join(start, value))
     path = _split(uri)
     if not os.path.exists(path):
         raise FileNotFoundError("%r not found" % path)

@@ -50,7 +50,9 @@ static void report_error(void)
 
 int host_paste_locate(struct cu_host *h, const char *module, const char *name_before)
 {
-    PyObject *r = call("locate", Py_BuildValue("(s)", h->cfg.paste));
+    /* against the start's directory, also on HUP: Gunicorn's is the
+     * current one, which --chdir has changed by then */
+    PyObject *r = call("locate", Py_BuildValue("(ss)", h->cfg.paste, h->up.cwd));
     const char *uri, *file;
     char err[512];
 

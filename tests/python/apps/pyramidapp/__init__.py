@@ -1,8 +1,9 @@
 """A small Pyramid app for test_paste.py, loaded through PasteDeploy.
 
-pyramidapp.ini beside this folder names its factory, main(), in each of
-its app sections, the way a Pyramid project's development.ini does (with
-`call:` instead of an installed project's `egg:`). The routes tell a test
+pyramidapp.ini beside this folder names its factory, main(), in its app
+sections, the way a Pyramid project's development.ini does: `egg:pyramidapp`
+(the entry point pyramidapp-1.0.dist-info declares, found on sys.path as an
+installed project's is) or `call:pyramidapp:main`. The routes tell a test
 what the factory was given:
 
   /        plain text: the section's greeting

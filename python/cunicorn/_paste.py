@@ -42,6 +42,8 @@ def locate(value, start):
     path = _split(uri)
     if not os.path.exists(path):
         raise FileNotFoundError("%r not found" % path)
+    if os.path.isdir(path):  # Ours: Gunicorn fails in each worker
+        raise IsADirectoryError("%r is a directory, not a PasteDeploy file" % path)
     _ini(path)
     return uri, path
 

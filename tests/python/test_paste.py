@@ -313,6 +313,16 @@ def test_a_missing_file_named_in_a_config_file(tmp_path):
     assert r.stderr.splitlines()[-1] == "Error: '%s' not found" % (tmp_path / "gone.ini")
 
 
+@pytest.mark.parametrize("value", ["", "pyramidapp", "pyramidapp#main"])
+def test_a_directory(tmp_path, value):
+    # an empty value is the start directory itself
+    r = cli("--paste", value)
+    assert r.returncode == 1
+    path = APPS / value.partition("#")[0] if value else APPS
+    assert r.stderr.splitlines()[-1] == (
+        "Error: '%s' is a directory, not a PasteDeploy file" % path)
+
+
 def test_a_file_that_is_no_ini_file(tmp_path):
     bad = tmp_path / "bad.ini"
     bad.write_text("not an ini file\n[app:main]\nuse = call:pyramidapp:main\n")

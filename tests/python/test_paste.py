@@ -219,6 +219,31 @@ def test_a_hup_loads_the_file_again(run, tmp_path):
              what="the new format")
 
 
+def test_a_hup_when_the_file_is_gone_keeps_the_workers(run, tmp_path):
+    ini = tmp_path / "site.ini"
+    ini.write_text(INI.read_text())
+    srv = run("--chdir", str(APPS), "--paste", str(ini)).start()
+    worker = srv.conf()["pid"]
+    ini.unlink()
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Reloading the configuration failed" in srv.text(), what="the failed reload")
+    assert "Error: '%s' not found" % ini in srv.text()
+    assert srv.conf()["pid"] == worker and srv.proc.poll() is None
+
+
+def test_a_hup_with_a_broken_logging_setup_goes_on(run, tmp_path):
+    ini = tmp_path / "site.ini"
+    text = INI.read_text()
+    ini.write_text(text)
+    srv = run("--chdir", str(APPS), "--paste", str(ini)).start()
+    ini.write_text(text.replace("hello from main", "hello again")
+                   .replace("[formatters]\nkeys = generic\n", ""))
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: srv.get("/") == (200, b"hello again\n"), what="the new app")
+    assert "Error: the logging configuration of %s" % ini in srv.text()
+    assert "KeyError: 'formatters'" in srv.text()
+
+
 # ---- what Gunicorn does not read ------------------------------------------
 
 def test_print_config_and_the_server_section(tmp_path):

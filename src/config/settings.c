@@ -507,6 +507,16 @@ static int set_csv(struct cu_config *c, const struct cu_setting *s,
     return 0;
 }
 
+/* raw_paste_global_conf: whether p[0..n) has an '=' that no backslash
+ * comes right before, where Gunicorn splits KEY from VALUE. */
+static int unescaped_eq(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '=' && (i == 0 || p[i - 1] != '\\'))
+            return 1;
+    return 0;
+}
+
 /* reload_extra_files: a file that exists, or a glob pattern (*, ? or [),
  * which may match nothing yet (Gunicorn 26.1 warns about that in the
  * worker). OURS: both are made absolute here, against the directory the
@@ -553,6 +563,10 @@ static int set_list(struct cu_config *c, const struct cu_setting *s,
     /* Gunicorn splits each at its first '=' and puts it in os.environ,
      * which takes no empty name */
     if (s->offset == OFF(raw_env) && (n == 0 || p[0] == '=' || !memchr(p, '=', n)))
+        return invalid(err, errlen, s, value, "expected KEY=VALUE");
+    /* Gunicorn splits each at its first '=' without a backslash before
+     * it, when it loads the paste app; Ours: refused here, at once */
+    if (s->offset == OFF(raw_paste_global_conf) && !unescaped_eq(p, n))
         return invalid(err, errlen, s, value, "expected KEY=VALUE");
     if (s->offset == OFF(reload_extra_files)) {
         char *path = extra_file(s, p, n, err, errlen);

@@ -31,7 +31,6 @@
 #define NOT_TLS "TLS is not built yet"
 #define NOT_HTTP2 "HTTP/2 is not built yet"
 #define NOT_UWSGI "the uWSGI protocol is not built yet"
-#define NOT_PASTE "PasteDeploy is not built yet"
 #define NOT_PYLOG "logging through Python's logging module is not built yet"
 #define NOT_LOGGER "logger classes other than the built-in one are not built yet"
 #define NOT_SYSLOG "syslog is not built yet"
@@ -322,9 +321,11 @@ const struct cu_setting cu_settings[] = {
              "search path."},
     {.name = "paste", .section = S_MECH, .flags = {"--paste", "--paster"},
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(paste),
-     .refused = NOT_PASTE,
-     .help = "Load the application from a PasteDeploy .ini file "
-             "(FILE.ini or FILE.ini#section)."},
+     .help = "Load the application from a PasteDeploy .ini file, "
+             "FILE.ini or FILE.ini#section (the app section, main by "
+             "default), in place of an APP_MODULE. A [loggers] section in "
+             "it configures Python's logging; its [server:*] sections are "
+             "not read."},
     {.name = "proxy_protocol", .section = S_MECH,
      .flags = {"--proxy-protocol"}, .meta = "MODE", .type = CU_CHOICE,
      .offset = OFF(proxy_protocol), .dflt = "off", .choices = proxy_modes,
@@ -349,9 +350,10 @@ const struct cu_setting cu_settings[] = {
              "uWSGI protocol; * allows every peer."},
     {.name = "raw_paste_global_conf", .section = S_MECH,
      .flags = {"--paste-global"}, .meta = "CONF", .type = CU_LIST,
-     .offset = OFF(raw_paste_global_conf), .refused = NOT_PASTE,
-     .help = "A KEY=VALUE for the global section of the paste file; repeat "
-             "it for more."},
+     .offset = OFF(raw_paste_global_conf),
+     .help = "A KEY=VALUE for the global_conf the paste file's app gets; "
+             "an = after a backslash belongs to KEY or VALUE. Repeat it "
+             "for more."},
     {.name = "permit_obsolete_folding", .section = S_MECH,
      .flags = {"--permit-obsolete-folding"}, .type = CU_BOOL,
      .offset = OFF(permit_obsolete_folding), .dflt = "false",

@@ -1,9 +1,9 @@
 /*
  * Importing the application: cunicorn._loader does the importing
- * (MODULE:NAME, or a factory call); this says what a failure means. An
- * app that is not there or not callable (Gunicorn's AppImportError) exits
- * the worker with 4, anything else that goes wrong with 3 (docs/compat.md,
- * "Worker start-up").
+ * (MODULE:NAME, or a factory call), or paste.c (a PasteDeploy file); this
+ * says what a failure means. An app that is not there or not callable
+ * (Gunicorn's AppImportError) exits the worker with 4, anything else that
+ * goes wrong with 3 (docs/compat.md, "Worker start-up").
  */
 #include "host/host.h"
 
@@ -12,7 +12,8 @@
 
 int host_import_app(struct cu_host *h)
 {
-    h->app = PyObject_CallMethod(h->loader, "load_app", "s", h->cfg.app);
+    h->app = h->cfg.paste ? host_paste_load(h)
+                          : PyObject_CallMethod(h->loader, "load_app", "s", h->cfg.app);
     return h->app ? 0 : -1;
 }
 

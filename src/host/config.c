@@ -152,7 +152,7 @@ int host_resolve(struct cu_host *h, int *status)
     char err[1024] = "";
     const char *env_args = getenv("GUNICORN_CMD_ARGS"), *path;
     int eargc = 0, rc = -1;
-    char **eargv = NULL;
+    char **eargv = NULL, *name_before = NULL;
 
     *status = 1;
     if (cu_config_init(&h->cfg) < 0) {
@@ -186,6 +186,12 @@ int host_resolve(struct cu_host *h, int *status)
         cu_report_error("Error: %s", err);
         goto out;
     }
+    /* the process name so far: paste's file takes its place unless the
+     * config file (the only layer that can) names another */
+    if (!(name_before = strdup(h->cfg.default_proc_name))) {
+        cu_report_error("cunicorn: out of memory");
+        goto out;
+    }
     path = config_arg(&cli) ? config_arg(&cli) : config_arg(&env);
     if (!path && access("gunicorn.conf.py", F_OK) == 0)
         path = "gunicorn.conf.py";
@@ -200,6 +206,13 @@ int host_resolve(struct cu_host *h, int *status)
     free(h->cfg.app);
     h->cfg.app = NULL;
     path = cli.app ? cli.app : env.app ? env.app : h->cfg.wsgi_app;
+    if (h->cfg.paste) {  /* from any layer, in place of an APP_MODULE */
+        rc = host_paste_locate(h, path, name_before);
+        goto out;
+    }
+    /* Gunicorn reads it only for paste, silently; Ours: a warning */
+    if (h->cfg.raw_paste_global_conf.n)
+        cu_log(CU_WARNING, "raw_paste_global_conf has no effect without paste");
     if (!path) {
         cu_report_error("Error: No application module specified.");
         goto out;
@@ -210,6 +223,7 @@ int host_resolve(struct cu_host *h, int *status)
     }
     rc = 0;
 out:
+    free(name_before);
     cu_args_free(&cli);
     cu_args_free(&env);
     if (eargv)
@@ -296,6 +310,10 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
         return -1;
     }
     (void)host_raw_env(h, &h->cfg.raw_env, 1);
+    /* as Gunicorn's logger on HUP; a failure is reported, and the
+     * reload goes on */
+    if (h->cfg.paste)
+        (void)host_paste_logging(h);
     /* the set in use until now stays until the next reload: the master
      * copies its part, but keeps pointing at its strings */
     cu_config_free(&old);

@@ -105,6 +105,22 @@ int host_import_app(struct cu_host *h);
 /* After host_import_app failed: logs why, returns the exit status. */
 int host_load_failed(struct cu_host *h);
 
+/* ---- paste.c: the app from a PasteDeploy .ini file ---- */
+
+/* In host_resolve, once every layer is in and paste is set: the file made
+ * absolute (against the start's directory) and checked, h->cfg.app its
+ * uri (FILE[#SECTION]), and the file the default_proc_name when that is
+ * still name_before (what it was before the config file was read).
+ * module: the APP_MODULE paste takes the place of, or NULL. 0, or -1
+ * (reported: the start stops, status 1). */
+int host_paste_locate(struct cu_host *h, const char *module, const char *name_before);
+/* In the master, before it starts and on HUP: the file's [loggers] for
+ * Python's logging, if it has one. 0, or -1 (reported). */
+int host_paste_logging(struct cu_host *h);
+/* The app of h->cfg.app, raw_paste_global_conf its global_conf: a new
+ * reference, or NULL with the exception set. */
+PyObject *host_paste_load(struct cu_host *h);
+
 /* ---- reloader.c: --reload's Python side, in a worker ---- */
 
 /* Loads the app if needed, and starts watching its files. 0, or the exit

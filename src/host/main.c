@@ -82,6 +82,10 @@ static int run(struct cu_host *h)
     /* A USR2 child stays under its old master (already detached). */
     if (h->cfg.daemon && !getenv("GUNICORN_FD") && host_daemonize(h->cfg.enable_stdio_inheritance) < 0)
         return 1;
+    /* where Gunicorn's logger reads it: after detaching, before the
+     * hooks and a preloaded app */
+    if (h->cfg.paste && host_paste_logging(h) < 0)
+        return 1;
     if (cu_proctitle_init() < 0)
         cu_log(CU_DEBUG, "No process titles: the argv area was not found");
     host_title(h, "master");

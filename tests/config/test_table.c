@@ -22,7 +22,6 @@ struct expect {
 #define TLS "TLS is not built yet"
 #define H2 "HTTP/2 is not built yet"
 #define UWSGI "the uWSGI protocol is not built yet"
-#define PASTE "PasteDeploy is not built yet"
 #define PYLOG "logging through Python's logging module is not built yet"
 #define SYSLOG "syslog is not built yet"
 #define STATSD "statsd is not built yet"
@@ -79,12 +78,12 @@ static const struct expect expected[] = {
     {"secure_scheme_headers", CU_DICT, "", NULL},
     {"forwarded_allow_ips", CU_CSV, "--forwarded-allow-ips", NULL},
     {"pythonpath", CU_STR_OPT, "--pythonpath", NULL},
-    {"paste", CU_STR_OPT, "--paste --paster", PASTE},
+    {"paste", CU_STR_OPT, "--paste --paster", NULL},
     {"proxy_protocol", CU_CHOICE, "--proxy-protocol", NULL},
     {"proxy_allow_ips", CU_CSV, "--proxy-allow-from", NULL},
     {"protocol", CU_STR, "--protocol", UWSGI},
     {"uwsgi_allow_ips", CU_CSV, "--uwsgi-allow-from", UWSGI},
-    {"raw_paste_global_conf", CU_LIST, "--paste-global", PASTE},
+    {"raw_paste_global_conf", CU_LIST, "--paste-global", NULL},
     {"permit_obsolete_folding", CU_BOOL, "--permit-obsolete-folding", NULL},
     {"strip_header_spaces", CU_BOOL, "--strip-header-spaces", NULL},
     {"permit_unconventional_http_method", CU_BOOL,

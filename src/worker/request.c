@@ -6,6 +6,7 @@
 #include "worker/worker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -75,19 +76,21 @@ struct logged {
     const char *head;
 };
 
+/* {name}i: the request's header of that name, ignoring case; the last of
+ * several, as Gunicorn's atoms keep it. */
 static struct cu_str request_header(void *ctx, const char *name, size_t len)
 {
     const struct logged *l = ctx;
-    struct cu_str none = {NULL, 0};
+    struct cu_str v = {NULL, 0};
 
     for (uint32_t i = 0; i < l->r->n_headers; i++) {
         const struct http_header *h = &l->r->headers[i];
         if (h->name.len == len && strncasecmp(l->head + h->name.off, name, len) == 0) {
-            struct cu_str v = {l->head + h->value.off, h->value.len};
-            return v;
+            v.p = l->head + h->value.off;
+            v.len = h->value.len;
         }
     }
-    return none;
+    return v;
 }
 
 static struct cu_str span_str(const char *head, struct http_span s)
@@ -96,26 +99,90 @@ static struct cu_str span_str(const char *head, struct http_span s)
     return v;
 }
 
-void cu_access(const struct cu_request *q)
+/* Whether a header's name makes the environ key HTTP_<NAME> of name
+ * (lower-case, '-' for '_'): case and '-' against '_' do not count. */
+static int environ_name(const char *s, size_t n, const char *name, size_t len)
+{
+    if (n != len)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i] == '_' ? '-' : s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+        if (c != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* A value the environ has under one key: the headers that map to it,
+ * joined with ',' as the environ joins them. */
+struct joined {
+    struct cu_str v;
+    char *heap;
+};
+
+static void join(struct joined *j, const char *s, size_t n)
+{
+    char *p;
+
+    if (j->v.p == NULL) {
+        j->v.p = s;
+        j->v.len = n;
+        return;
+    }
+    p = malloc(j->v.len + 1 + n);
+    if (p == NULL)
+        return;  /* the first value stands */
+    memcpy(p, j->v.p, j->v.len);
+    p[j->v.len] = ',';
+    memcpy(p + j->v.len + 1, s, n);
+    free(j->heap);
+    j->heap = p;
+    j->v.p = p;
+    j->v.len += 1 + n;
+}
+
+/* REMOTE_ADDR as the environ has it: the PROXY header's source, else the
+ * peer (docs/compat.md, PROXY protocol). */
+static struct cu_str remote_addr(const struct cu_conn *c, char *host, size_t n)
+{
+    struct cu_str v = {host, 0};
+    int port;
+
+    if (c->has_proxy && c->proxy.has_addr) {
+        v.p = c->proxy.src_addr;
+    } else if (cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n,
+                                &port) < 0) {
+        host[0] = '\0';
+    }
+    v.len = strlen(v.p);
+    return v;
+}
+
+/* The access log line: what the format uses, from the parsed head, the
+ * connection and what the application layer gathered (q->logged). */
+void cu_access(struct cu_request *q)
 {
     const struct cu_conn *c = q->conn;
     const struct http_request *r = q->http;
     const char *head = cu_request_head(q);
+    const struct cu_logvals *lv = q->logged;
+    unsigned needs = cu_access_needs();
     struct logged l = {r, head};
+    struct joined ref = {{NULL, 0}, NULL}, agent = {{NULL, 0}, NULL},
+                  auth = {{NULL, 0}, NULL};
     struct cu_access a;
     char host[128];
-    int port;
     static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
     char proto[16];
 
     memset(&a, 0, sizeof(a));
-    if (cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host,
-                         sizeof(host), &port) < 0)
-        host[0] = '\0';
-    a.remote_addr.p = host;
-    a.remote_addr.len = strlen(host);
+    if (lv && lv->remote.p)
+        a.remote_addr = lv->remote;  /* the app changed it (ProxyFix) */
+    else if (needs & CU_ACC_NEED_REMOTE)
+        a.remote_addr = remote_addr(c, host, sizeof(host));
     a.method = span_str(head, r->method);
-    a.target = span_str(head, r->path);
+    if (lv)
+        a.path = lv->path;
     a.query = span_str(head, r->query);
     if (r->major == 1 && r->minor <= 1) {
         a.protocol.p = protos[r->minor];
@@ -129,10 +196,35 @@ void cu_access(const struct cu_request *q)
     a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
     a.status = q->out.status;
     a.response_bytes = q->out.bytes;
-    a.referer = request_header(&l, "referer", 7);
-    a.user_agent = request_header(&l, "user-agent", 10);
+    /* f, a and u in one pass over the headers */
+    if (needs & (CU_ACC_NEED_REFERER | CU_ACC_NEED_AGENT | CU_ACC_NEED_USER)) {
+        for (uint32_t i = 0; i < r->n_headers; i++) {
+            const struct http_header *h = &r->headers[i];
+            const char *name = head + h->name.off, *value = head + h->value.off;
+
+            if (h->id == HTTP_HDR_AUTHORIZATION ||
+                environ_name(name, h->name.len, "authorization", 13))
+                join(&auth, value, h->value.len);
+            else if (environ_name(name, h->name.len, "referer", 7))
+                join(&ref, value, h->value.len);
+            else if (environ_name(name, h->name.len, "user-agent", 10))
+                join(&agent, value, h->value.len);
+        }
+    }
+    a.referer = ref.v;
+    a.user_agent = agent.v;
+    a.authorization = auth.v;
     a.request_time_us = cu_now_us() - q->started_us;
     a.req_header = request_header;
     a.ctx = &l;
+    if (lv) {
+        a.resp = lv->resp;
+        a.env = lv->env;
+    }
     cu_access_log(&a);
+    free(ref.heap);
+    free(agent.heap);
+    free(auth.heap);
+    free(q->logged);
+    q->logged = NULL;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
 #include "net/listen.h"
@@ -147,8 +148,9 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     struct resp p;
     struct start_response *sr = NULL;
     PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
+    PyObject *remote = NULL;  /* REMOTE_ADDR as made, for the access log */
     char what[300];
-    int ok = -1;
+    int ok = -1, app_head = 0;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
@@ -162,6 +164,10 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
         goto fail;
+    if (cu_access_needs() & CU_ACC_NEED_REMOTE) {
+        remote = PyDict_GetItemWithError(env, w->keys[K_REMOTE_ADDR]);
+        Py_XINCREF(remote);
+    }
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
         if (cu_resp_send_iov(&p, &iov, 1) < 0)
@@ -193,6 +199,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
         cu_report_exception(describe(what, sizeof(what), q));
         ok = -1;
     }
+    app_head = p.headers_sent;
     if (ok == 0)
         goto done;
     goto answer;
@@ -203,6 +210,7 @@ fail:
         app_failed(&p, describe(what, sizeof(what), q), &mesg);
     PyErr_Clear();
 answer:
+    app_head = p.headers_sent;
     cu_resp_answer_error(&p, b, mesg);
     ok = p.failed ? -1 : 0;
 done:
@@ -215,6 +223,8 @@ done:
      * should_close() does not look at the upgrade) */
     if (p.status == 101)
         p.must_close = 1;
+    cu_wsgi_logged(w, q, app_head ? &p : NULL, env, remote);
+    Py_XDECREF(remote);
     cu_socket_done(w, c, sock, !p.must_close);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);

@@ -8,6 +8,7 @@
 #include "http/proxy.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,11 +66,12 @@ static int expected_sniff(const uint8_t *d, size_t size, enum http_proxy_mode m)
     return again ? HTTP_AGAIN : 0;
 }
 
+/* Zero but for err, which says what an error was about. */
 static int is_zero(const struct http_proxy *o)
 {
     static const struct http_proxy zero;
 
-    return memcmp(o, &zero, sizeof zero) == 0;
+    return memcmp(o, &zero, offsetof(struct http_proxy, err)) == 0;
 }
 
 static int64_t parse_copy(const uint8_t *data, size_t size,

@@ -7,6 +7,9 @@
  */
 #include "http.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static const struct http_error_info errors[] = {
     /* index: -code - 2 */
     {"InvalidRequestLine", "Bad Request", 400, 1},
@@ -66,3 +69,191 @@ const uint8_t http_tchar[256] = {
     T4(1, 1, 1, 1), T4(1, 1, 1, 1), T4(1, 1, 1, 0), T4(1, 0, 1, 0),
     /* 0x80 - 0xff: never in a token; zero-initialised */
 };
+
+/* ---- the exceptions' texts ------------------------------------------------ */
+
+/* One character of a repr() into e (4 bytes): its length. */
+static size_t repr_char(unsigned c, char q, int bytes, char *e)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    e[0] = '\\';
+    if (c == (unsigned char)q || c == '\\') {
+        e[1] = (char)c;
+    } else if (c == '\t' || c == '\n' || c == '\r') {
+        e[1] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+    } else if (c >= 0x20 && c < 0x7f) {
+        e[0] = (char)c;
+        return 1;
+    } else if (!bytes && c >= 0xa1 && c != 0xad) {
+        /* printable latin-1: the character itself, in UTF-8 */
+        e[0] = (char)(0xc0 | c >> 6);
+        e[1] = (char)(0x80 | (c & 0x3f));
+    } else {
+        e[1] = 'x';
+        e[2] = hex[c >> 4];
+        e[3] = hex[c & 15];
+        return 4;
+    }
+    return 2;
+}
+
+size_t http_repr(const char *s, size_t n, int bytes, char *out, size_t outlen)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int has1 = 0, has2 = 0;
+    size_t o = 0, need, i, k;
+    char q, e[4];
+
+    if (outlen == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        has1 |= s[i] == '\'';
+        has2 |= s[i] == '"';
+    }
+    q = has1 && !has2 ? '"' : '\'';
+    need = (bytes ? 3 : 2);
+    for (i = 0; i < n; i++)
+        need += repr_char(u[i], q, bytes, e);
+    if (need < outlen) {
+        if (bytes)
+            out[o++] = 'b';
+        out[o++] = q;
+        for (i = 0; i < n; i++) {
+            k = repr_char(u[i], q, bytes, out + o);
+            o += k;
+        }
+        out[o++] = q;
+    } else if (outlen > 3 + (bytes ? 2 : 1)) {
+        /* cut where a character or an escape ends, and say so */
+        if (bytes)
+            out[o++] = 'b';
+        out[o++] = q;
+        for (i = 0; i < n; i++) {
+            k = repr_char(u[i], q, bytes, e);
+            if (o + k + 3 >= outlen)
+                break;
+            memcpy(out + o, e, k);
+            o += k;
+        }
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* s[0..n) upper-cased into tmp (as Gunicorn's name.upper()). */
+static const char *upper(const char *s, size_t n, char *tmp, size_t tmplen)
+{
+    if (n > tmplen)
+        n = tmplen;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    return tmp;
+}
+
+size_t http_error_text(int code, const struct http_error_at *e,
+                       const char *buf, char *out, size_t outlen)
+{
+    const char *s = buf && e ? buf + e->at.off : "";
+    size_t n = buf && e ? e->at.len : 0, o;
+    const char *pre = NULL;
+    char tmp[512], inner[640];
+    int up = 0;
+    int k;
+
+    if (outlen == 0)
+        return 0;
+    out[0] = '\0';
+    switch (e ? e->what : HTTP_W_NONE) {
+    case HTTP_W_LINE: pre = "Invalid HTTP request line: "; break;
+    case HTTP_W_METHOD: pre = "Invalid HTTP method: "; break;
+    case HTTP_W_VERSION: pre = "Invalid HTTP Version: "; break;
+    case HTTP_W_HEADER_LINE: pre = "Invalid HTTP Header: "; break;
+    case HTTP_W_HEADER_NAME: pre = "Invalid HTTP Header: "; up = 1; break;
+    case HTTP_W_BAD_NAME: pre = "Invalid HTTP header name: "; break;
+    case HTTP_W_REFUSED_NAME: pre = "Invalid HTTP header name: "; up = 1; break;
+    case HTTP_W_FOLD: pre = "Obsolete line folding is unacceptable: "; up = 1; break;
+    case HTTP_W_EXPECT: pre = "Unable to comply with expectation: "; break;
+    case HTTP_W_CODING: pre = "Unsupported transfer coding: "; break;
+    case HTTP_W_PROXY_LINE: pre = "Invalid PROXY line: "; break;
+    case HTTP_W_VERSION_NUM:
+        k = snprintf(out, outlen, "Invalid HTTP Version: (%llu, %llu)",
+                     (unsigned long long)e->n, (unsigned long long)e->limit);
+        goto done;
+    case HTTP_W_LINE_SIZE:
+        k = snprintf(out, outlen, "Request Line is too large (%llu > %llu)",
+                     (unsigned long long)e->n, (unsigned long long)e->limit);
+        goto done;
+    case HTTP_W_CONTENT_LENGTH:
+        k = snprintf(out, outlen, "Invalid HTTP Header: 'CONTENT-LENGTH'");
+        goto done;
+    case HTTP_W_TRANSFER_ENCODING:
+        k = snprintf(out, outlen, "Invalid HTTP Header: 'TRANSFER-ENCODING'");
+        goto done;
+    case HTTP_W_FIELDS:
+        k = snprintf(out, outlen, "limit request headers fields");
+        goto done;
+    case HTTP_W_FIELD_SIZE:
+        k = snprintf(out, outlen, "limit request headers fields size");
+        goto done;
+    case HTTP_W_BUFFER:
+        k = snprintf(out, outlen, "max buffer headers");
+        goto done;
+    case HTTP_W_SCHEME:
+        k = snprintf(out, outlen, "Contradictory scheme headers");
+        goto done;
+    case HTTP_W_PROXY_PROTO:
+    case HTTP_W_PROXY_PORT:
+        /* the exception got a sentence with the bytes in it, and shows
+         * the repr of that */
+        k = snprintf(inner, sizeof(inner), HTTP_W_PROXY_PROTO == e->what
+                     ? "protocol '%.*s' not supported" : "invalid port %.*s",
+                     (int)(n > 512 ? 512 : n), s);
+        o = (size_t)snprintf(out, outlen, "Invalid PROXY line: ");
+        if (k < 0 || o >= outlen)
+            goto done_len;
+        return o + http_repr(inner, (size_t)k < sizeof(inner) ? (size_t)k
+                                                                : sizeof(inner) - 1,
+                             0, out + o, outlen - o);
+    case HTTP_W_PROXY_VERSION:
+        k = snprintf(out, outlen, "Invalid PROXY header: unsupported version %llu",
+                     (unsigned long long)e->n);
+        goto done;
+    case HTTP_W_PROXY_COMMAND:
+        k = snprintf(out, outlen, "Invalid PROXY header: unsupported command %llu",
+                     (unsigned long long)e->n);
+        goto done;
+    case HTTP_W_PROXY_TRANSPORT:
+        k = snprintf(out, outlen, "Invalid PROXY header: only TCP protocol is supported");
+        goto done;
+    case HTTP_W_PROXY_SHORT4:
+    case HTTP_W_PROXY_SHORT6:
+        k = snprintf(out, outlen, "Invalid PROXY header: insufficient address data "
+                     "for %s", e->what == HTTP_W_PROXY_SHORT4 ? "IPv4" : "IPv6");
+        goto done;
+    case HTTP_W_PROXY_FAMILY:
+        k = snprintf(out, outlen, "Invalid PROXY header: unsupported address "
+                     "family %llu", (unsigned long long)e->n);
+        goto done;
+    default:
+        /* nothing noted: the exception's name */
+        k = snprintf(out, outlen, "%s", http_error_info(code)->name);
+        goto done;
+    }
+    o = (size_t)snprintf(out, outlen, "%s", pre);
+    if (o >= outlen)
+        goto done_len;
+    if (up) {
+        if (n > sizeof(tmp))
+            n = sizeof(tmp);
+        s = upper(s, n, tmp, sizeof(tmp));
+    }
+    return o + http_repr(s, n, 0, out + o, outlen - o);
+done:
+    if (k < 0)
+        out[0] = '\0';
+done_len:
+    return strlen(out);
+}

@@ -1,7 +1,8 @@
 /*
  * What every worker class does around one request, whatever its I/O model:
- * parse what the connection holds (PROXY header, then the head), note the
- * request line for a report, and write the access log line.
+ * parse what the connection holds (PROXY header, then the head), log a
+ * refused one as Gunicorn does, note the request line for a report, and
+ * write the access log line.
  */
 #include "worker/worker.h"
 
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "core/access.h"
+#include "core/log.h"
 #include "http/pages.h"
 #include "net/allow.h"
 
@@ -54,6 +56,57 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
             return HTTP_AGAIN;
     }
     return http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+}
+
+/* ---- refused requests ---------------------------------------------------- */
+
+/* The ip= of Gunicorn's warning: the connecting peer (not a PROXY header's
+ * client), "" for a UNIX socket's. */
+static void peer_ip(const struct cu_conn *c, char *host, size_t n)
+{
+    int port;
+
+    if (c->peer.ss_family == AF_UNIX ||
+        cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n, &port) < 0)
+        host[0] = '\0';
+}
+
+void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code)
+{
+    const char *buf = c->buf + c->start;
+    char text[4096], ip[128];
+
+    if (code == HTTP_E_EOF) {
+        /* Gunicorn's NoMoreData: what it held of the part it was reading */
+        static const char pre[] = "No more data after: ";
+        size_t from = p && p->head_start <= c->end - c->start ? p->head_start : 0;
+
+        if (!cu_log_enabled(CU_DEBUG))
+            return;
+        memcpy(text, pre, sizeof(pre));
+        if (p)
+            (void)http_repr(buf + from, c->end - c->start - from, 1, text + sizeof(pre) - 1,
+                            sizeof(text) - sizeof(pre) + 1);
+        else
+            memcpy(text + sizeof(pre) - 1, "None", 5);
+        cu_log(CU_DEBUG, "Ignored premature client disconnection. %s", text);
+        return;
+    }
+    peer_ip(c, ip, sizeof(ip));
+    if (code == HTTP_E_PROXY_FORBIDDEN) {
+        static const char pre[] = "Proxy request from ";
+        size_t n;
+
+        memcpy(text, pre, sizeof(pre));
+        n = sizeof(pre) - 1 + http_repr(ip, strlen(ip), 0, text + sizeof(pre) - 1,
+                                        sizeof(text) - sizeof(pre) - 16);
+        memcpy(text + n, " not allowed", 13);
+    } else if (code == HTTP_E_PROXY_LINE || code == HTTP_E_PROXY_HEADER) {
+        (void)http_error_text(code, &c->proxy.err, buf, text, sizeof(text));
+    } else {
+        (void)http_error_text(code, p ? &p->err : NULL, buf, text, sizeof(text));
+    }
+    cu_log(CU_WARNING, "Invalid request from ip=%s: %s", ip, text);
 }
 
 void cu_request_line(const struct cu_request *q, char *out, size_t n)

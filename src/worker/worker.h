@@ -138,6 +138,13 @@ size_t cu_head_max(const struct cu_worker_env *env);
 int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);
+/* Logs a request refused with code (what cu_head_step or the body
+ * returned) in Gunicorn's words (docs/compat.md, Logging): a warning
+ * "Invalid request from ip=ADDR: TEXT", TEXT from what p (or, for a PROXY
+ * header, c->proxy) noted, their spans counted from c->buf + c->start; a
+ * peer gone mid-request (HTTP_E_EOF) at debug level, with the bytes that
+ * came of the part being read (p NULL: a body). */
+void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
 void cu_request_line(const struct cu_request *q, char *out, size_t n);
 /* Writes the access log line of a served request, and frees q->logged. */

@@ -35,14 +35,41 @@ static int call_close(PyObject *result)
     return 0;
 }
 
-/* "Error handling request TARGET", for the log, when there is an error. */
-static const char *describe(char *what, size_t n, const struct cu_request *q)
+/* The app's exception, in Gunicorn's words (docs/compat.md, Logging):
+ * "Error handling request METHOD URI" and the traceback while the answer
+ * is still the server's to give (a 500 follows), "Error handling request"
+ * once the app's head went out. */
+static void report_app_error(const struct resp *p)
 {
-    const struct http_span t = q->http->target;
+    const struct cu_request *q = p->q;
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
+    char what[4200];
 
-    (void)snprintf(what, n, "Error handling request %.*s",  /* cut to fit: a log line */
-                   (int)(t.len > 200 ? 200 : t.len), cu_request_head(q) + t.off);
-    return what;
+    if (p->headers_sent) {
+        cu_report_exception("Error handling request");
+        return;
+    }
+    (void)snprintf(what, sizeof(what), "Error handling request %.*s %.*s", (int)r->method.len,
+                   head + r->method.off, (int)r->target.len, head + r->target.off);
+    cu_report_exception(what);
+}
+
+/* The body the app read was bad, as Gunicorn logs it: a bad trailer is a
+ * refused request (400); a peer gone mid-body, a debug line; a framing
+ * error reaches Gunicorn's worker as a socket error, with the app's
+ * traceback. */
+static void body_failed(const struct resp *p, const struct cu_body *b)
+{
+    if (http_error_info(b->error)->respond)
+        cu_request_refused(p->c, &b->chunked.trailer, b->error);
+    else if (b->error == HTTP_E_EOF)
+        cu_request_refused(p->c, NULL, HTTP_E_EOF);
+    else if (PyErr_Occurred())
+        cu_report_exception("Socket error processing request.");
+    else
+        cu_log(CU_ERROR, "Socket error processing request.");
+    PyErr_Clear();
 }
 
 /* Iterates the app's result onto the wire. */
@@ -103,7 +130,7 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
  * Gunicorn's handle_error does: one warning, no traceback, and the
  * exception's text kept for the page (*mesg). Anything else: the traceback.
  */
-static void app_failed(struct resp *p, const char *what, PyObject **mesg)
+static void app_failed(struct resp *p, PyObject **mesg)
 {
     PyObject *t, *v, *tb;
     char host[128];
@@ -120,7 +147,7 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
     }
     if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
                             !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        cu_report_exception(what);
+        report_app_error(p);
         return;
     }
     PyErr_Fetch(&t, &v, &tb);
@@ -149,7 +176,6 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     struct start_response *sr = NULL;
     PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
     PyObject *remote = NULL;  /* REMOTE_ADDR as made, for the access log */
-    char what[300];
     int ok = -1, app_head = 0;
 
     memset(&p, 0, sizeof(p));
@@ -159,7 +185,6 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     p.types = w->types;
     p.must_close = q->must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
-    what[0] = '\0';
     input = cu_input_new(w->types->input, c, b);
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
@@ -192,11 +217,13 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, describe(what, sizeof(what), q), &mesg);
+        app_failed(&p, &mesg);
+    else if (ok < 0 && !p.failed)
+        body_failed(&p, b);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
-        cu_report_exception(describe(what, sizeof(what), q));
+        report_app_error(&p);
         ok = -1;
     }
     app_head = p.headers_sent;
@@ -204,10 +231,10 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
         goto done;
     goto answer;
 fail:
-    if (b->error)  /* the client's fault: one line, no traceback */
-        cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
+    if (b->error)
+        body_failed(&p, b);
     else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, describe(what, sizeof(what), q), &mesg);
+        app_failed(&p, &mesg);
     PyErr_Clear();
 answer:
     app_head = p.headers_sent;

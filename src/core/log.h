@@ -53,6 +53,11 @@ int cu_log_error_fd(void);
 __attribute__((format(printf, 2, 3)))
 void cu_log(enum cu_level level, const char *fmt, ...);
 
+/* A message of any length, as it is (no format): for what may pass the
+ * 4 KiB of cu_log(), like the configuration Gunicorn logs at debug level.
+ * Control bytes are escaped as cu_log() escapes them; one write(2). */
+void cu_log_text(enum cu_level level, const char *msg, size_t len);
+
 /* What the access log (access.c) needs from here, where its file is kept.
  * The fd it writes to: -1 when there is none. The fd number does not
  * change until cu_log_open() or cu_log_close() (reopen keeps it). */

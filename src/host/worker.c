@@ -26,6 +26,14 @@ static int serve(void *arg, struct cu_request *q)
     struct cu_host *h = arg;
     int rc;
 
+    /* Gunicorn's default pre_request hook: "METHOD PATH" at debug level,
+     * unless a pre_request of the config file takes its place */
+    if (!h->hooks.fn[CU_H_PRE_REQUEST] && cu_log_enabled(CU_DEBUG)) {
+        const struct http_request *r = q->http;
+        const char *head = cu_request_head(q);
+        cu_log(CU_DEBUG, "%.*s %.*s", (int)r->method.len, head + r->method.off,
+               (int)r->path.len, head + r->path.off);
+    }
     PyEval_RestoreThread(tls_ts);
     host_in_app(1);
     if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])

@@ -81,7 +81,7 @@ static size_t repr_char(unsigned c, char q, int bytes, char *e)
     if (c == (unsigned char)q || c == '\\') {
         e[1] = (char)c;
     } else if (c == '\t' || c == '\n' || c == '\r') {
-        e[1] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+        e[1] = (char)(c == '\t' ? 't' : c == '\n' ? 'n' : 'r');
     } else if (c >= 0x20 && c < 0x7f) {
         e[0] = (char)c;
         return 1;
@@ -153,107 +153,101 @@ static const char *upper(const char *s, size_t n, char *tmp, size_t tmplen)
     return tmp;
 }
 
+/*
+ * Gunicorn's exceptions, by what the parser noted: a text before the
+ * repr() of the noted bytes (upper-cased when up), or a whole text. Those
+ * with numbers are numbers_text()'s.
+ */
+static const struct {
+    const char *text;
+    uint8_t whole;      /* the text is all of it */
+    uint8_t up;
+} texts[] = {
+    [HTTP_W_LINE] = {"Invalid HTTP request line: ", 0, 0},
+    [HTTP_W_METHOD] = {"Invalid HTTP method: ", 0, 0},
+    [HTTP_W_VERSION] = {"Invalid HTTP Version: ", 0, 0},
+    [HTTP_W_HEADER_LINE] = {"Invalid HTTP Header: ", 0, 0},
+    [HTTP_W_HEADER_NAME] = {"Invalid HTTP Header: ", 0, 1},
+    [HTTP_W_CONTENT_LENGTH] = {"Invalid HTTP Header: 'CONTENT-LENGTH'", 1, 0},
+    [HTTP_W_TRANSFER_ENCODING] = {"Invalid HTTP Header: 'TRANSFER-ENCODING'", 1, 0},
+    [HTTP_W_BAD_NAME] = {"Invalid HTTP header name: ", 0, 0},
+    [HTTP_W_REFUSED_NAME] = {"Invalid HTTP header name: ", 0, 1},
+    [HTTP_W_FOLD] = {"Obsolete line folding is unacceptable: ", 0, 1},
+    [HTTP_W_FIELDS] = {"limit request headers fields", 1, 0},
+    [HTTP_W_FIELD_SIZE] = {"limit request headers fields size", 1, 0},
+    [HTTP_W_BUFFER] = {"max buffer headers", 1, 0},
+    [HTTP_W_SCHEME] = {"Contradictory scheme headers", 1, 0},
+    [HTTP_W_EXPECT] = {"Unable to comply with expectation: ", 0, 0},
+    [HTTP_W_CODING] = {"Unsupported transfer coding: ", 0, 0},
+    [HTTP_W_PROXY_LINE] = {"Invalid PROXY line: ", 0, 0},
+    [HTTP_W_PROXY_TRANSPORT] = {"Invalid PROXY header: only TCP protocol is supported", 1, 0},
+    [HTTP_W_PROXY_SHORT4] = {"Invalid PROXY header: insufficient address data for IPv4", 1, 0},
+    [HTTP_W_PROXY_SHORT6] = {"Invalid PROXY header: insufficient address data for IPv6", 1, 0},
+};
+
+/* The texts with numbers in them; -1 for another. */
+static int numbers_text(const struct http_error_at *e, char *out, size_t outlen)
+{
+    unsigned long long n = e->n, limit = e->limit;
+
+    switch (e->what) {
+    case HTTP_W_VERSION_NUM:    /* a Python tuple */
+        return snprintf(out, outlen, "Invalid HTTP Version: (%llu, %llu)", n, limit);
+    case HTTP_W_LINE_SIZE:
+        return snprintf(out, outlen, "Request Line is too large (%llu > %llu)", n, limit);
+    case HTTP_W_PROXY_VERSION:
+        return snprintf(out, outlen, "Invalid PROXY header: unsupported version %llu", n);
+    case HTTP_W_PROXY_COMMAND:
+        return snprintf(out, outlen, "Invalid PROXY header: unsupported command %llu", n);
+    case HTTP_W_PROXY_FAMILY:
+        return snprintf(out, outlen, "Invalid PROXY header: unsupported address family %llu",
+                        n);
+    default:
+        return -1;
+    }
+}
+
 size_t http_error_text(int code, const struct http_error_at *e,
                        const char *buf, char *out, size_t outlen)
 {
     const char *s = buf && e ? buf + e->at.off : "";
     size_t n = buf && e ? e->at.len : 0, o;
-    const char *pre = NULL;
-    char tmp[512], inner[640];
-    int up = 0;
+    unsigned what = e ? e->what : HTTP_W_NONE;
+    char tmp[640];
     int k;
 
     if (outlen == 0)
         return 0;
     out[0] = '\0';
-    switch (e ? e->what : HTTP_W_NONE) {
-    case HTTP_W_LINE: pre = "Invalid HTTP request line: "; break;
-    case HTTP_W_METHOD: pre = "Invalid HTTP method: "; break;
-    case HTTP_W_VERSION: pre = "Invalid HTTP Version: "; break;
-    case HTTP_W_HEADER_LINE: pre = "Invalid HTTP Header: "; break;
-    case HTTP_W_HEADER_NAME: pre = "Invalid HTTP Header: "; up = 1; break;
-    case HTTP_W_BAD_NAME: pre = "Invalid HTTP header name: "; break;
-    case HTTP_W_REFUSED_NAME: pre = "Invalid HTTP header name: "; up = 1; break;
-    case HTTP_W_FOLD: pre = "Obsolete line folding is unacceptable: "; up = 1; break;
-    case HTTP_W_EXPECT: pre = "Unable to comply with expectation: "; break;
-    case HTTP_W_CODING: pre = "Unsupported transfer coding: "; break;
-    case HTTP_W_PROXY_LINE: pre = "Invalid PROXY line: "; break;
-    case HTTP_W_VERSION_NUM:
-        k = snprintf(out, outlen, "Invalid HTTP Version: (%llu, %llu)",
-                     (unsigned long long)e->n, (unsigned long long)e->limit);
-        goto done;
-    case HTTP_W_LINE_SIZE:
-        k = snprintf(out, outlen, "Request Line is too large (%llu > %llu)",
-                     (unsigned long long)e->n, (unsigned long long)e->limit);
-        goto done;
-    case HTTP_W_CONTENT_LENGTH:
-        k = snprintf(out, outlen, "Invalid HTTP Header: 'CONTENT-LENGTH'");
-        goto done;
-    case HTTP_W_TRANSFER_ENCODING:
-        k = snprintf(out, outlen, "Invalid HTTP Header: 'TRANSFER-ENCODING'");
-        goto done;
-    case HTTP_W_FIELDS:
-        k = snprintf(out, outlen, "limit request headers fields");
-        goto done;
-    case HTTP_W_FIELD_SIZE:
-        k = snprintf(out, outlen, "limit request headers fields size");
-        goto done;
-    case HTTP_W_BUFFER:
-        k = snprintf(out, outlen, "max buffer headers");
-        goto done;
-    case HTTP_W_SCHEME:
-        k = snprintf(out, outlen, "Contradictory scheme headers");
-        goto done;
-    case HTTP_W_PROXY_PROTO:
-    case HTTP_W_PROXY_PORT:
-        /* the exception got a sentence with the bytes in it, and shows
-         * the repr of that */
-        k = snprintf(inner, sizeof(inner), HTTP_W_PROXY_PROTO == e->what
-                     ? "protocol '%.*s' not supported" : "invalid port %.*s",
-                     (int)(n > 512 ? 512 : n), s);
+    if (what == HTTP_W_PROXY_PROTO || what == HTTP_W_PROXY_PORT) {
+        /* the exception was given a sentence with the bytes in it, and
+         * shows the repr() of that */
+        k = what == HTTP_W_PROXY_PROTO
+                ? snprintf(tmp, sizeof(tmp), "protocol '%.*s' not supported",
+                           (int)(n > 512 ? 512 : n), s)
+                : snprintf(tmp, sizeof(tmp), "invalid port %.*s", (int)(n > 512 ? 512 : n), s);
         o = (size_t)snprintf(out, outlen, "Invalid PROXY line: ");
         if (k < 0 || o >= outlen)
-            goto done_len;
-        return o + http_repr(inner, (size_t)k < sizeof(inner) ? (size_t)k
-                                                                : sizeof(inner) - 1,
-                             0, out + o, outlen - o);
-    case HTTP_W_PROXY_VERSION:
-        k = snprintf(out, outlen, "Invalid PROXY header: unsupported version %llu",
-                     (unsigned long long)e->n);
-        goto done;
-    case HTTP_W_PROXY_COMMAND:
-        k = snprintf(out, outlen, "Invalid PROXY header: unsupported command %llu",
-                     (unsigned long long)e->n);
-        goto done;
-    case HTTP_W_PROXY_TRANSPORT:
-        k = snprintf(out, outlen, "Invalid PROXY header: only TCP protocol is supported");
-        goto done;
-    case HTTP_W_PROXY_SHORT4:
-    case HTTP_W_PROXY_SHORT6:
-        k = snprintf(out, outlen, "Invalid PROXY header: insufficient address data "
-                     "for %s", e->what == HTTP_W_PROXY_SHORT4 ? "IPv4" : "IPv6");
-        goto done;
-    case HTTP_W_PROXY_FAMILY:
-        k = snprintf(out, outlen, "Invalid PROXY header: unsupported address "
-                     "family %llu", (unsigned long long)e->n);
-        goto done;
-    default:
-        /* nothing noted: the exception's name */
-        k = snprintf(out, outlen, "%s", http_error_info(code)->name);
-        goto done;
+            return strlen(out);
+        return o + http_repr(tmp, strlen(tmp), 0, out + o, outlen - o);
     }
-    o = (size_t)snprintf(out, outlen, "%s", pre);
-    if (o >= outlen)
-        goto done_len;
-    if (up) {
-        if (n > sizeof(tmp))
-            n = sizeof(tmp);
-        s = upper(s, n, tmp, sizeof(tmp));
+    if (e && numbers_text(e, out, outlen) >= 0) {
+        return strlen(out);
+    } else if (what >= sizeof(texts) / sizeof(texts[0]) || !texts[what].text) {
+        k = snprintf(out, outlen, "%s", http_error_info(code)->name);  /* nothing noted */
+    } else if (texts[what].whole) {
+        k = snprintf(out, outlen, "%s", texts[what].text);
+    } else {
+        o = (size_t)snprintf(out, outlen, "%s", texts[what].text);
+        if (o >= outlen)
+            return strlen(out);
+        if (texts[what].up) {
+            n = n > sizeof(tmp) ? sizeof(tmp) : n;
+            s = upper(s, n, tmp, sizeof(tmp));
+        }
+        return o + http_repr(s, n, 0, out + o, outlen - o);
     }
-    return o + http_repr(s, n, 0, out + o, outlen - o);
-done:
     if (k < 0)
         out[0] = '\0';
-done_len:
     return strlen(out);
 }

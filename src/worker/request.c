@@ -159,7 +159,11 @@ static int environ_name(const char *s, size_t n, const char *name, size_t len)
     if (n != len)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        char c = s[i] == '_' ? '-' : s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+        char c = s[i];
+        if (c == '_')
+            c = '-';
+        else if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
         if (c != name[i])
             return 0;
     }

@@ -112,9 +112,9 @@ enum http_what {
 };
 
 struct http_error_at {
-    uint8_t what;           /* enum http_what */
     struct http_span at;    /* in the buffer the parser was given */
-    uint64_t n, limit;
+    uint32_t n, limit;      /* heads and their limits stay below 4 GiB */
+    uint8_t what;           /* enum http_what */
 };
 
 /*

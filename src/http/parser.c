@@ -127,8 +127,8 @@ static int fail_n(struct http_parser *p, int code, uint8_t what, uint64_t n,
 {
     p->err.what = what;
     p->err.at = span(0, 0);
-    p->err.n = n;
-    p->err.limit = limit;
+    p->err.n = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
+    p->err.limit = (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit);
     return code;
 }
 

@@ -167,7 +167,7 @@ static int v1_port(struct field f, uint16_t *out)
 
 /* Notes what an error was about and returns its code. */
 static int fail(struct http_proxy *out, int code, uint8_t what, size_t off,
-                size_t len, uint64_t n)
+                size_t len, uint32_t n)
 {
     out->err.what = what;
     out->err.at.off = (uint32_t)off;

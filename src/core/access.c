@@ -42,6 +42,7 @@ struct acc_op {
     char atom;          /* OP_ATOM: the atom letter */
     char conv;          /* 's', or 'd' for an integer atom */
     uint8_t flags;      /* F_*: with width and prec, the slow path */
+    uint8_t plain;      /* an atom without flags, width or precision */
     int32_t width;      /* -1: none */
     int32_t prec;       /* -1: none */
     uint32_t off, len;  /* OP_LIT: text; OP_REQ/RESP/ENV: lower-case name */
@@ -94,7 +95,7 @@ static int fmt_lit(struct acc_fmt *f, char c)
 
     if (last == NULL || last->kind != OP_LIT ||
         last->off + last->len != f->tlen) {
-        struct acc_op op = { OP_LIT, 0, 0, 0, -1, -1, (uint32_t)f->tlen, 0, 0 };
+        struct acc_op op = { OP_LIT, 0, 0, 0, 0, -1, -1, (uint32_t)f->tlen, 0, 0 };
 
         if (fmt_push(f, &op) < 0)
             return -1;
@@ -195,7 +196,7 @@ static int fmt_conv(const struct acc_op *op, char conv, int shown,
 static int fmt_directive(struct acc_fmt *f, const char *fmt, size_t n,
                          size_t *i, char *err, size_t errlen)
 {
-    struct acc_op op = { OP_DASH, 0, 's', 0, -1, -1, 0, 0, 0 };
+    struct acc_op op = { OP_DASH, 0, 's', 0, 0, -1, -1, 0, 0, 0 };
     size_t at = *i, j, depth = 1, kstart, klen;
     int shown;
     char c;
@@ -254,6 +255,7 @@ static int fmt_directive(struct acc_fmt *f, const char *fmt, size_t n,
         fmt_conv(&op, c, shown, fmt + kstart, err, errlen) < 0)
         return -1;
     op.conv = c == 's' ? 's' : 'd';
+    op.plain = op.flags == 0 && op.width < 0 && op.prec < 0;
     return fmt_push(f, &op);
 
 star:
@@ -818,6 +820,96 @@ static struct val lookup_value(const struct acc_op *op,
     return v;
 }
 
+__attribute__((format(printf, 2, 3)))
+static void put_fmt(struct line *l, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        line_put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, 1);
+}
+
+/* v in decimal, at least min digits (zeros in front): what printf's
+ * "%0*llu" writes, without printf's cost on every line. */
+static void put_u64(struct line *l, uint64_t v, int min)
+{
+    char d[24];
+    int i = (int)sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || (int)sizeof(d) - i < min);
+    line_put(l, d + i, sizeof(d) - (size_t)i, 1);
+}
+
+static void put_str(struct line *l, struct cu_str s)
+{
+    if (s.p == NULL)
+        line_put(l, "-", 1, 1);
+    else
+        put_escaped(l, s.p, s.len);
+}
+
+/* An atom without flags, width or precision (every atom of the default
+ * format): straight into the line. */
+static void put_atom(struct line *l, char atom, const struct cu_access *a, char *ubuf)
+{
+    int64_t us = a->request_time_us > 0 ? a->request_time_us : 0;
+
+    switch (atom) {
+    case 'h': put_str(l, a->remote_addr); break;
+    case 'u':
+        if (a->authorization.p == NULL) {
+            line_put(l, "-", 1, 1);
+        } else {
+            char tmp[64];
+            struct val v = atom_value('u', a, tmp, sizeof(tmp), ubuf);
+            if (v.plain)
+                line_put(l, v.s.p, v.s.len, 1);
+            else
+                put_escaped(l, v.s.p, v.s.len);
+            free(v.heap);
+        }
+        break;
+    case 't': {
+        const char *t = cu_log_access_stamp();
+        line_put(l, t, strlen(t), 1);
+        break;
+    }
+    case 'r': put_str(l, a->request_line); break;
+    case 's':
+        if (a->status > 0)
+            put_u64(l, (uint64_t)a->status, 1);
+        else
+            line_put(l, "-", 1, 1);
+        break;
+    case 'm': put_str(l, a->method); break;
+    case 'U': put_str(l, a->path); break;
+    case 'q': put_str(l, a->query); break;
+    case 'H': put_str(l, a->protocol); break;
+    case 'b':
+    case 'B': put_u64(l, a->response_bytes, 1); break;
+    case 'f': put_str(l, a->referer); break;
+    case 'a': put_str(l, a->user_agent); break;
+    case 'T': put_u64(l, (uint64_t)us / 1000000, 1); break;
+    case 'M': put_u64(l, (uint64_t)us / 1000, 1); break;
+    case 'D': put_u64(l, (uint64_t)us, 1); break;
+    case 'L':
+        put_u64(l, (uint64_t)us / 1000000, 1);
+        line_put(l, ".", 1, 1);
+        put_u64(l, (uint64_t)us % 1000000, 6);
+        break;
+    case 'p': put_fmt(l, "<%ld>", a->pid > 0 ? (long)a->pid : (long)getpid()); break;
+    default: line_put(l, "-", 1, 1); break;   /* 'l' */
+    }
+}
+
 int cu_access_enabled(void)
 {
     return cu_log_access_fd() >= 0 && g_fmt.ops != NULL;
@@ -840,6 +932,10 @@ void cu_access_log(const struct cu_access *a)
             line_put(&l, g_fmt.text + op->off, op->len, 0);
             continue;
         }
+        if (op->kind == OP_ATOM && op->plain) {
+            put_atom(&l, op->atom, a, ubuf);
+            continue;
+        }
         if (op->conv == 'd') {
             put_int(&l, op, a);
             continue;
@@ -851,7 +947,8 @@ void cu_access_log(const struct cu_access *a)
         else
             v = lookup_value(op, a);
         put_value(&l, op, v);
-        free(v.heap);
+        if (v.heap)
+            free(v.heap);
     }
     if (l.cut) {
         memcpy(l.p + l.len, "...", 3);  /* the line was cut */

@@ -153,20 +153,16 @@ static struct cu_str span_str(const char *head, struct http_span s)
 }
 
 /* Whether a header's name makes the environ key HTTP_<NAME> of name
- * (lower-case, '-' for '_'): case and '-' against '_' do not count. */
+ * (lower-case letters and '-'): case and '-' against '_' do not count.
+ * A token byte ORed with 0x20 is one of these only if it is that letter
+ * in either case, or '-'. */
 static int environ_name(const char *s, size_t n, const char *name, size_t len)
 {
     if (n != len)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '_')
-            c = '-';
-        else if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != name[i])
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != name[i] && !(s[i] == '_' && name[i] == '-'))
             return 0;
-    }
     return 1;
 }
 
@@ -253,19 +249,29 @@ void cu_access(struct cu_request *q)
     a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
     a.status = q->out.status;
     a.response_bytes = q->out.bytes;
-    /* f, a and u in one pass over the headers */
+    /* f, a and u in one pass over the headers, by their first letter */
     if (needs & (CU_ACC_NEED_REFERER | CU_ACC_NEED_AGENT | CU_ACC_NEED_USER)) {
         for (uint32_t i = 0; i < r->n_headers; i++) {
             const struct http_header *h = &r->headers[i];
-            const char *name = head + h->name.off, *value = head + h->value.off;
+            const char *name = head + h->name.off;
+            struct joined *j;
 
-            if (h->id == HTTP_HDR_AUTHORIZATION ||
-                environ_name(name, h->name.len, "authorization", 13))
-                join(&auth, value, h->value.len);
-            else if (environ_name(name, h->name.len, "referer", 7))
-                join(&ref, value, h->value.len);
-            else if (environ_name(name, h->name.len, "user-agent", 10))
-                join(&agent, value, h->value.len);
+            switch (name[0] | 0x20) {
+            case 'a':
+                j = environ_name(name, h->name.len, "authorization", 13) ? &auth : NULL;
+                break;
+            case 'r':
+                j = environ_name(name, h->name.len, "referer", 7) ? &ref : NULL;
+                break;
+            case 'u':
+                j = environ_name(name, h->name.len, "user-agent", 10) ? &agent : NULL;
+                break;
+            default:
+                j = NULL;
+                break;
+            }
+            if (j)
+                join(j, head + h->value.off, h->value.len);
         }
     }
     a.referer = ref.v;
@@ -279,9 +285,13 @@ void cu_access(struct cu_request *q)
         a.env = lv->env;
     }
     cu_access_log(&a);
-    free(ref.heap);
-    free(agent.heap);
-    free(auth.heap);
-    free(q->logged);
-    q->logged = NULL;
+    if (ref.heap || agent.heap || auth.heap) {  /* repeated headers */
+        free(ref.heap);
+        free(agent.heap);
+        free(auth.heap);
+    }
+    if (q->logged) {
+        free(q->logged);
+        q->logged = NULL;
+    }
 }

@@ -129,6 +129,10 @@ void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
  * raises; a value it cannot get prints "-". */
 void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *p,
                     PyObject *env, PyObject *remote);
+/* The REMOTE_ADDR a new environ has, when the format prints h (a new
+ * reference, for cu_wsgi_logged() to tell whether the app changed it);
+ * else NULL. Never raises. */
+PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
 
 /* ---- start_response.c ----------------------------------------------------- */
 

@@ -138,6 +138,21 @@ static struct cu_str str_of(const char *base, struct val v)
     return s;
 }
 
+PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env)
+{
+    PyObject *remote;
+
+    if (!(cu_access_needs() & CU_ACC_NEED_REMOTE))
+        return NULL;
+    remote = PyDict_GetItemWithError(env, w->keys[K_REMOTE_ADDR]);
+    if (!remote) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_INCREF(remote);
+    return remote;
+}
+
 void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *p,
                     PyObject *env, PyObject *remote)
 {

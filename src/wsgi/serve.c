@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
 #include "net/listen.h"
@@ -189,10 +188,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
         goto fail;
-    if (cu_access_needs() & CU_ACC_NEED_REMOTE) {
-        remote = PyDict_GetItemWithError(env, w->keys[K_REMOTE_ADDR]);
-        Py_XINCREF(remote);
-    }
+    remote = cu_wsgi_logged_remote(w, env);
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
         if (cu_resp_send_iov(&p, &iov, 1) < 0)

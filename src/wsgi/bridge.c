@@ -6,6 +6,8 @@
  */
 #include "wsgi/internal.h"
 
+#include "core/access.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     w->types = t;
     w->is_ssl = o->is_ssl;
     w->sendfile = o->sendfile;
+    w->log_needs = cu_access_needs();
     Py_INCREF(app);
     w->app = app;
     for (int i = 0; i < K_COUNT; i++)

@@ -48,6 +48,7 @@ struct cu_wsgi {
     const struct cu_wsgi_types *types;
     int is_ssl;
     int sendfile;
+    unsigned log_needs;      /* cu_access_needs(), once: it is the process's */
 };
 
 /* Sets d[key] = v, then drops v: v is a new reference, or NULL with an
@@ -129,9 +130,9 @@ void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
  * raises; a value it cannot get prints "-". */
 void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *p,
                     PyObject *env, PyObject *remote);
-/* The REMOTE_ADDR a new environ has, when the format prints h (a new
- * reference, for cu_wsgi_logged() to tell whether the app changed it);
- * else NULL. Never raises. */
+/* The REMOTE_ADDR a new environ has (a new reference, for
+ * cu_wsgi_logged() to tell whether the app changed it), or NULL. Called
+ * when the format prints h. Never raises. */
 PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
 
 /* ---- start_response.c ----------------------------------------------------- */

@@ -6,8 +6,9 @@
  * (cu_access_needs(), cu_access_lookups()) are copied into one block
  * (struct cu_logvals, q->logged), which the worker's access line reads
  * once the GIL is dropped. A format without h, U, {name}o and {name}e
- * costs nothing here; with h alone (the default), one dict lookup, and a
- * copy only when the app replaced REMOTE_ADDR (a ProxyFix).
+ * costs nothing here; with h alone (the default), a dict lookup before
+ * the app and one after, and a copy only when the app replaced
+ * REMOTE_ADDR (a ProxyFix).
  */
 #include "wsgi/internal.h"
 
@@ -142,8 +143,6 @@ PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env)
 {
     PyObject *remote;
 
-    if (!(cu_access_needs() & CU_ACC_NEED_REMOTE))
-        return NULL;
     remote = PyDict_GetItemWithError(env, w->keys[K_REMOTE_ADDR]);
     if (!remote) {
         PyErr_Clear();
@@ -156,7 +155,7 @@ PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env)
 void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *p,
                     PyObject *env, PyObject *remote)
 {
-    unsigned needs = cu_access_needs();
+    unsigned needs = w->log_needs;
     const char *const *rnames, *const *enames;
     size_t nr, ne;
     struct val vremote = {0, 0, 0}, vpath = {0, 0, 0}, small[16], *vr, *ve;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
 #include "net/listen.h"
@@ -188,7 +189,8 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
         goto fail;
-    remote = cu_wsgi_logged_remote(w, env);
+    if (w->log_needs & CU_ACC_NEED_REMOTE)
+        remote = cu_wsgi_logged_remote(w, env);
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
         if (cu_resp_send_iov(&p, &iov, 1) < 0)
@@ -246,8 +248,11 @@ done:
      * should_close() does not look at the upgrade) */
     if (p.status == 101)
         p.must_close = 1;
-    cu_wsgi_logged(w, q, app_head ? &p : NULL, env, remote);
-    Py_XDECREF(remote);
+    if (w->log_needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
+                        CU_ACC_NEED_ENV)) {
+        cu_wsgi_logged(w, q, app_head ? &p : NULL, env, remote);
+        Py_XDECREF(remote);
+    }
     cu_socket_done(w, c, sock, !p.must_close);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);

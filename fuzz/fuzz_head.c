@@ -59,6 +59,17 @@ static void parse(const struct http_config *cfg, int trusted,
         out->rc = http_parse_head(&p, &out->r, buf, to);
     }
     out->buf = prev;
+    if (out->rc < 0 && out->rc != HTTP_AGAIN) {
+        /* what the error noted lies in the buffer, and its text fits */
+        char text[8192], small[40];
+
+        if ((uint64_t)p.err.at.off + p.err.at.len > had)
+            abort();
+        if (http_error_text((int)out->rc, &p.err, prev, text, sizeof(text)) >= sizeof(text) ||
+            http_error_text((int)out->rc, &p.err, prev, small, sizeof(small)) >= sizeof(small) ||
+            strlen(text) == 0)
+            abort();
+    }
 }
 
 static void check_spans(const struct run *a, size_t n)

@@ -9,9 +9,16 @@
  * ("-" is stdout; none when accesslog is unset), cu_log_reopen() reopens it
  * on USR1 and cu_log_close() closes it, together with the error log.
  *
- * Threads: cu_access_log() and cu_access_enabled() may be called from any
- * thread. cu_access_format_set() is a set-up call: make it while no other
- * thread logs.
+ * The format is compiled once; a request then costs only the atoms the
+ * format uses. What an atom needs from the application's side of a
+ * request (the environ as the app left it, the response headers) the
+ * caller learns from cu_access_needs() and cu_access_lookups(), and gathers
+ * only then.
+ *
+ * Threads: cu_access_log(), cu_access_enabled(), cu_access_needs() and
+ * cu_access_lookups() may be called from any thread.
+ * cu_access_format_set() is a set-up call: make it while no other thread
+ * logs.
  */
 #ifndef CU_CORE_ACCESS_H
 #define CU_CORE_ACCESS_H
@@ -32,35 +39,72 @@ struct cu_str {
     size_t len;
 };
 struct cu_access {
-    struct cu_str remote_addr;      /* h */
-    struct cu_str method, target, query, protocol;  /* m, U (PATH_INFO), q, H */
+    struct cu_str remote_addr;      /* h: REMOTE_ADDR */
+    struct cu_str method, path, query, protocol;  /* m, U (PATH_INFO), q, H */
     struct cu_str request_line;     /* r: "GET /x?y HTTP/1.1" (raw URI) */
-    struct cu_str user;             /* u: from Basic auth; empty prints "-" */
+    struct cu_str authorization;    /* u: the Authorization header; the
+                                     * Basic user is taken from it */
     int status;                     /* s; <= 0 prints "-" */
     uint64_t response_bytes;        /* B and b: both print the number, 0 too */
     struct cu_str referer, user_agent;  /* f, a */
     int64_t request_time_us;        /* T, M, D, L (negative counts as 0) */
     int pid;                        /* p: "<pid>"; <= 0: getpid() */
-    /* {name}i request headers / {name}o response headers / {name}e environ:
-     * looked up through callbacks, NULL = always "-". name is lower-case
-     * and NUL-terminated (len excludes the NUL): match it ignoring case.
-     * Return {NULL, 0} when there is no such header/key. */
+    /* {name}i request headers, looked up through a callback (NULL: always
+     * "-"). name is lower-case and NUL-terminated (len excludes the NUL):
+     * match it ignoring case. Return {NULL, 0} when there is none. */
     struct cu_str (*req_header)(void *ctx, const char *name, size_t len);
-    struct cu_str (*resp_header)(void *ctx, const char *name, size_t len);
-    struct cu_str (*environ)(void *ctx, const char *name, size_t len);
     void *ctx;
+    /* {name}o response headers and {name}e environ values, gathered by the
+     * caller: resp[i] is the value of the i-th name cu_access_lookups('o')
+     * lists, env[i] of the i-th of 'e' ({NULL, 0}: "-"). NULL: all "-". */
+    const struct cu_str *resp;
+    const struct cu_str *env;
 };
 
 /* Compiles an access_log_format once (at start-up); until then
- * CU_ACCESS_LOG_FORMAT_DEFAULT is used. Accepts %(atom)s, %(B|T|M|D)d and
- * %%. Returns 0, or -1 with a message in err (and the previous format
- * kept) for an unknown atom or a malformed format. */
+ * CU_ACCESS_LOG_FORMAT_DEFAULT is used. The format is filled as Python's
+ * "%" operator fills it from Gunicorn's atoms (docs/compat.md, Logging):
+ * %(name)s for every atom, with flags, width and precision; %(B|T|M|D)d
+ * (or i, u) for the integer ones; %%. A name that is no atom prints "-",
+ * as in Gunicorn. Returns 0, or -1 with a message in err (and the previous
+ * format kept) for what Python would fail on at every request (a stray
+ * '%', a conversion the value cannot take) and for the conversions r, a
+ * and c (Ours). */
 int cu_access_format_set(const char *fmt, char *err, size_t errlen);
 /* Writes one access-log line (no-op without an access log). Values taken
  * from the request are escaped: see access.c. */
 void cu_access_log(const struct cu_access *a);
 /* 1 when there is an access log: lets a caller skip building the line. */
 int cu_access_enabled(void);
+
+/* What the compiled format takes from a request beyond its parsed head
+ * (0 without an access log): */
+enum {
+    CU_ACC_NEED_REMOTE = 1u << 0,   /* h: REMOTE_ADDR */
+    CU_ACC_NEED_PATH = 1u << 1,     /* U: PATH_INFO */
+    CU_ACC_NEED_RESP = 1u << 2,     /* {name}o: the response's headers */
+    CU_ACC_NEED_ENV = 1u << 3,      /* {name}e: the environ */
+    CU_ACC_NEED_USER = 1u << 4,     /* u: Authorization */
+    CU_ACC_NEED_REFERER = 1u << 5,  /* f */
+    CU_ACC_NEED_AGENT = 1u << 6     /* a */
+};
+unsigned cu_access_needs(void);
+/* The names of the format's {name}o (which 'o') or {name}e ('e') atoms,
+ * lower-case, NUL-terminated, each once, in the order struct cu_access's
+ * resp and env arrays follow: their number, with *names set (NULL when
+ * none). */
+size_t cu_access_lookups(char which, const char *const **names);
+
+/*
+ * The user name of an Authorization header's Basic credentials, as
+ * Gunicorn's access log takes it: a value starting with "basic" (any
+ * case) and a space, the rest decoded as Python's base64.b64decode() does
+ * without validation, the part before the first ':' as UTF-8. Writes it to
+ * out (at most outlen bytes) and returns its length; -1 when there is no
+ * user ("-"); -2 when it is longer than outlen.
+ */
+long cu_access_basic_user(const char *value, size_t len, char *out,
+                          size_t outlen);
 
 /* The format lives as long as the access log's file: cu_log_open() and
  * cu_log_close() call these two (set-up calls, like them); nothing else

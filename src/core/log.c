@@ -377,13 +377,50 @@ static size_t copy_msg(char *dst, size_t room, const char *s, size_t n,
     return o;
 }
 
+/* "[stamp] [pid] [LEVEL] " into line (at least 128 bytes): its length. */
+static size_t line_prefix(char *line, size_t room, enum cu_level level)
+{
+    const char *name = level_name((int)level), *stamp = stamps_now()->err;
+    long pid = (long)getpid();
+    int n;
+
+    if (name != NULL)
+        n = snprintf(line, room, "%s [%ld] [%s] ", stamp, pid, name);
+    else    /* what Python's logging prints for an unnamed level */
+        n = snprintf(line, room, "%s [%ld] [Level %d] ", stamp, pid, (int)level);
+    return n < 0 || (size_t)n >= room ? 0 : (size_t)n;
+}
+
+void cu_log_text(enum cu_level level, const char *msg, size_t len)
+{
+    size_t room, o;
+    char *line;
+    int saved = errno, cut = 0;
+
+    if (!cu_log_enabled(level))
+        return;
+    if (len > ((size_t)1 << 28))
+        len = (size_t)1 << 28;
+    room = 128 + 4 * len + 1;   /* each byte escapes to 4 at most */
+    line = malloc(room);
+    if (line == NULL) {
+        cu_log(level, "%.*s", (int)(len > LOG_MSG_MAX ? LOG_MSG_MAX : len), msg);
+        errno = saved;
+        return;
+    }
+    o = line_prefix(line, 128, level);
+    o += copy_msg(line + o, room - 1 - o, msg, len, &cut);
+    line[o++] = '\n';
+    (void)cu_write_all(g_log.err.fd, line, o);
+    free(line);
+    errno = saved;
+}
+
 void cu_log(enum cu_level level, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
-    const char *name, *stamp;
     size_t len, mlen;
     int saved = errno, n, cut = 0, more;
-    long pid = (long)getpid();
     va_list ap;
 
     if (!cu_log_enabled(level))
@@ -398,16 +435,7 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     }
     more = (size_t)n >= sizeof(msg);    /* vsnprintf had more to say */
     mlen = more ? sizeof(msg) - 1 : (size_t)n;
-    stamp = stamps_now()->err;
-    name = level_name((int)level);
-    if (name != NULL)
-        n = snprintf(line, sizeof(line), "%s [%ld] [%s] ", stamp, pid, name);
-    else    /* what Python's logging prints for an unnamed level */
-        n = snprintf(line, sizeof(line), "%s [%ld] [Level %d] ", stamp, pid,
-                     (int)level);
-    if (n < 0 || (size_t)n >= sizeof(line) - 4)
-        n = 0;
-    len = (size_t)n;
+    len = line_prefix(line, 128, level);
     /* 4 bytes stay free for "...\n" */
     len += copy_msg(line + len, sizeof(line) - 4 - len, msg, mlen, &cut);
     if (cut || more)

@@ -59,6 +59,10 @@ void cu_log(enum cu_level level, const char *fmt, ...);
  * of this process's last logged line (or UTC before any). Lines below
  * the level are dropped; a line is at most about 1 KiB. */
 void cu_log_signal(enum cu_level level, const char *const *parts, size_t n);
+/* A message of any length, as it is (no format): for what may pass the
+ * 4 KiB of cu_log(), like the configuration Gunicorn logs at debug level.
+ * Control bytes are escaped as cu_log() escapes them; one write(2). */
+void cu_log_text(enum cu_level level, const char *msg, size_t len);
 
 /* What the access log (access.c) needs from here, where its file is kept.
  * The fd it writes to: -1 when there is none. The fd number does not

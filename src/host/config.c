@@ -286,6 +286,80 @@ void host_config_free(struct cu_host *h)
  * workers load the app afresh (unless it was preloaded). On failure the
  * old configuration stays, and so do the old workers.
  */
+/* The index of the setting whose name comes next after prev's, by strcmp
+ * (the order of --print-config); prev -1: the first. -1 after the last. */
+static long next_by_name(long prev)
+{
+    long next = -1;
+
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        const char *name = cu_settings[i].name;
+        if ((prev < 0 || strcmp(name, cu_settings[prev].name) > 0) &&
+            (next < 0 || strcmp(name, cu_settings[next].name) < 0))
+            next = (long)i;
+    }
+    return next;
+}
+
+void host_log_config(const struct cu_host *h)
+{
+    char *text = NULL, *msg, *at, mark[128];
+    size_t tlen = 0, width = 0, o, *off, *len;
+    long k, next;
+    FILE *f;
+
+    if (!cu_log_enabled(CU_DEBUG))
+        return;
+    /* each value as --print-config shows it: "NAME<pad> = VALUE\n", by name */
+    f = open_memstream(&text, &tlen);
+    if (!f)
+        return;
+    cu_config_print(&h->cfg, f);
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return;
+    }
+    for (size_t i = 0; i < cu_n_settings; i++)
+        if (strlen(cu_settings[i].name) > width)
+            width = strlen(cu_settings[i].name);
+    off = calloc(cu_n_settings, sizeof(*off));
+    len = calloc(cu_n_settings, sizeof(*len));
+    msg = malloc(tlen + cu_n_settings * 4 + 32);
+    if (!off || !len || !msg || width + 8 > sizeof(mark))
+        goto out;
+    at = text;
+    for (k = next_by_name(-1); k >= 0; k = next) {
+        char *end;
+        next = next_by_name(k);
+        at += width + 3;    /* the name, its padding and " = " */
+        if (at > text + tlen)
+            goto out;
+        end = NULL;
+        if (next >= 0) {    /* a value may hold a newline: the next name ends it */
+            (void)snprintf(mark, sizeof(mark), "\n%-*s = ", (int)width, cu_settings[next].name);
+            end = strstr(at, mark);
+        }
+        if (!end)
+            end = text + tlen - (tlen && text[tlen - 1] == '\n');
+        off[k] = (size_t)(at - text);
+        len[k] = (size_t)(end - at);
+        at = end + 1;
+    }
+    /* Gunicorn's arbiter: one message, the settings in the table's order */
+    o = (size_t)sprintf(msg, "Current configuration:");
+    for (size_t i = 0; i < cu_n_settings; i++) {
+        o += (size_t)sprintf(msg + o, "\n  %s: ", cu_settings[i].name);
+        memcpy(msg + o, text + off[i], len[i]);
+        o += len[i];
+    }
+    cu_log_text(CU_DEBUG, msg, o);
+out:
+    free(off);
+    free(len);
+    free(msg);
+    free(text);
+}
+
 int host_reconfigure(void *arg, const struct cu_master_config **next)
 {
     struct cu_host *h = arg;
@@ -327,5 +401,6 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
         cu_hooks_server(&h->hooks, &h->cfg, h->master_pid, h->cfg.workers) < 0)
         cu_report_exception("Exception while making the server object for the hooks");
     *next = &d->master;
+    host_log_config(h);  /* as Gunicorn's arbiter does on reload */
     return 0;
 }

@@ -71,6 +71,11 @@ void host_config_free(struct cu_host *h);
 /* HUP (cu_master_ops.reload): the configuration resolved again; on
  * success *next is the master's new one. */
 int host_reconfigure(void *arg, const struct cu_master_config **next);
+/* At debug level, the configuration as Gunicorn's arbiter logs it at
+ * start and on HUP: "Current configuration:" and "  name: value" for
+ * each setting, in the table's order, values as --print-config shows
+ * them. */
+void host_log_config(const struct cu_host *h);
 
 /* ---- process.c: the processes ---- */
 

@@ -90,6 +90,7 @@ static int run(struct cu_host *h)
         cu_log(CU_DEBUG, "No process titles: the argv area was not found");
     host_title(h, "master");
     umask((mode_t)h->cfg.umask);
+    host_log_config(h);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (host_hooks_start(h) < 0 ||
         cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,

@@ -19,6 +19,9 @@
 /* The thread state of the thread that serves, while it runs without the
  * GIL: the worker's main thread, or a pool thread. */
 static _Thread_local PyThreadState *tls_ts;
+/* Gunicorn's default pre_request hook logs each request at debug level;
+ * set once per worker (worker_env), before any request. */
+static int debug_requests;
 
 /* cu_worker_env.serve: takes the GIL for the length of one request. */
 static int serve(void *arg, struct cu_request *q)
@@ -26,6 +29,14 @@ static int serve(void *arg, struct cu_request *q)
     struct cu_host *h = arg;
     int rc;
 
+    /* Gunicorn's default pre_request hook: "METHOD PATH" at debug level,
+     * unless a pre_request of the config file takes its place */
+    if (debug_requests) {
+        const struct http_request *r = q->http;
+        const char *head = cu_request_head(q);
+        cu_log(CU_DEBUG, "%.*s %.*s", (int)r->method.len, head + r->method.off,
+               (int)r->path.len, head + r->path.off);
+    }
     PyEval_RestoreThread(tls_ts);
     host_in_app(1);
     if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])
@@ -135,6 +146,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->app = h;
     env->slot = slot;
     env->ppid = h->master_pid;  /* not getppid(): the master may be gone */
+    debug_requests = !h->hooks.fn[CU_H_PRE_REQUEST] && cu_log_enabled(CU_DEBUG);
 }
 
 /* Up to the loop; returns its exit status. */

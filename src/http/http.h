@@ -72,6 +72,69 @@ struct http_error_info {
 /* Never NULL: an unknown code maps to 500 Internal Server Error. */
 const struct http_error_info *http_error_info(int code);
 
+/*
+ * What an error was about, for its message: what Gunicorn's exception
+ * carries (the offending bytes, a size). A parser fills it on its way out
+ * of an error, never on the way to a result, so the good path pays
+ * nothing for it.
+ */
+enum http_what {
+    HTTP_W_NONE = 0,
+    HTTP_W_LINE,            /* the request line (span) */
+    HTTP_W_METHOD,          /* the method (span) */
+    HTTP_W_VERSION,         /* what follows the target (span) */
+    HTTP_W_VERSION_NUM,     /* a version out of range: n.limit */
+    HTTP_W_LINE_SIZE,       /* a request line of n bytes, over limit */
+    HTTP_W_HEADER_LINE,     /* a header line without a name (span) */
+    HTTP_W_HEADER_NAME,     /* a header, by its name (span, upper-cased) */
+    HTTP_W_CONTENT_LENGTH,  /* Content-Length framing */
+    HTTP_W_TRANSFER_ENCODING,   /* Transfer-Encoding framing */
+    HTTP_W_BAD_NAME,        /* a name that is no token (span, as sent) */
+    HTTP_W_REFUSED_NAME,    /* a name refused by a rule (span, upper-cased) */
+    HTTP_W_FOLD,            /* the header a folded line continues (span) */
+    HTTP_W_FIELDS,          /* more headers than limit_request_fields */
+    HTTP_W_FIELD_SIZE,      /* a header over limit_request_field_size */
+    HTTP_W_BUFFER,          /* a head over its buffer */
+    HTTP_W_SCHEME,          /* secure scheme headers that disagree */
+    HTTP_W_EXPECT,          /* the Expect value (span) */
+    HTTP_W_CODING,          /* the Transfer-Encoding value (span) */
+    HTTP_W_PROXY_LINE,      /* a PROXY v1 line (span) */
+    HTTP_W_PROXY_PROTO,     /* its protocol field (span) */
+    HTTP_W_PROXY_PORT,      /* its line, for a bad port (span) */
+    HTTP_W_PROXY_VERSION,   /* a PROXY v2 version n */
+    HTTP_W_PROXY_COMMAND,   /* ... command n */
+    HTTP_W_PROXY_TRANSPORT, /* ... a transport other than a stream */
+    HTTP_W_PROXY_SHORT4,    /* ... too few address bytes for IPv4 */
+    HTTP_W_PROXY_SHORT6,    /* ... for IPv6 */
+    HTTP_W_PROXY_FAMILY     /* ... family n */
+};
+
+struct http_error_at {
+    struct http_span at;    /* in the buffer the parser was given */
+    uint32_t n, limit;      /* heads and their limits stay below 4 GiB */
+    uint8_t what;           /* enum http_what */
+};
+
+/*
+ * The text of Gunicorn's exception for an error (str(exc): "Invalid HTTP
+ * request line: 'BAD'"), from what the parser noted (e) and the buffer
+ * its spans point into. Bytes from the request are shown as Python's
+ * repr() shows their latin-1 text. Writes at most outlen - 1 bytes and a
+ * NUL (cut when longer); returns the length written.
+ */
+size_t http_error_text(int code, const struct http_error_at *e,
+                       const char *buf, char *out, size_t outlen);
+
+/*
+ * repr() of s[0..n) read as latin-1 text (bytes as the server decodes
+ * them), as UTF-8: quotes as Python picks them, \\, \t, \n, \r, \xNN for
+ * what is not printable, the printable characters from 0xA1 up as
+ * themselves. bytes: repr() of a bytes object instead (b'...', \xNN from
+ * 0x7F up). Writes at most outlen - 1 bytes and a NUL, never cutting an
+ * escape or a character; returns the length written.
+ */
+size_t http_repr(const char *s, size_t n, int bytes, char *out, size_t outlen);
+
 /* Characters classes of RFC 9110, shared by the parsers. */
 extern const uint8_t http_tchar[256];   /* 1 for token characters */
 

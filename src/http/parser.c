@@ -111,6 +111,27 @@ static struct http_span span(size_t off, size_t len)
     return s;
 }
 
+/* Notes what an error was about (http.h, http_error_text) and returns its
+ * code: only ever on the way out of an error. */
+static int fail(struct http_parser *p, int code, uint8_t what, size_t off,
+                size_t len)
+{
+    p->err.what = what;
+    p->err.at = span(off, len);
+    p->err.n = p->err.limit = 0;
+    return code;
+}
+
+static int fail_n(struct http_parser *p, int code, uint8_t what, uint64_t n,
+                  uint64_t limit)
+{
+    p->err.what = what;
+    p->err.at = span(0, 0);
+    p->err.n = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
+    p->err.limit = (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit);
+    return code;
+}
+
 /* Strips SP and HTAB from both ends of buf[off..off+len). */
 static struct http_span trim(const char *buf, size_t off, size_t len)
 {
@@ -387,14 +408,15 @@ static int parse_request_line(struct http_parser *p, struct http_request *r,
     int rc;
 
     if (cfg->limit_request_line && n > cfg->limit_request_line)
-        return HTTP_E_LINE_TOO_LONG;
+        return fail_n(p, HTTP_E_LINE_TOO_LONG, HTTP_W_LINE_SIZE, n,
+                      cfg->limit_request_line);
     /* exactly: method SP target SP version */
     sp1 = memchr(s, ' ', n);
     if (!sp1)
-        return HTTP_E_REQUEST_LINE;
+        return fail(p, HTTP_E_REQUEST_LINE, HTTP_W_LINE, off, n);
     sp2 = memchr(sp1 + 1, ' ', (size_t)(s + n - sp1 - 1));
     if (!sp2)
-        return HTTP_E_REQUEST_LINE;
+        return fail(p, HTTP_E_REQUEST_LINE, HTTP_W_LINE, off, n);
     r->method = span(off, (size_t)(sp1 - s));
     r->target = span(off + (size_t)(sp1 - s) + 1, (size_t)(sp2 - sp1 - 1));
     v = sp2 + 1;
@@ -402,17 +424,17 @@ static int parse_request_line(struct http_parser *p, struct http_request *r,
 
     rc = parse_method(cfg, s, r->method.len);
     if (rc)
-        return rc;
+        return fail(p, rc, HTTP_W_METHOD, r->method.off, r->method.len);
     rc = parse_target(r, buf);
     if (rc)
-        return rc;
+        return fail(p, rc, HTTP_W_LINE, off, n);
     if (vn != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
         v[6] != '.' || v[7] < '0' || v[7] > '9')
-        return HTTP_E_VERSION;
+        return fail(p, HTTP_E_VERSION, HTTP_W_VERSION, (size_t)(v - buf), vn);
     r->major = (uint8_t)(v[5] - '0');
     r->minor = (uint8_t)(v[7] - '0');
     if (r->major != 1 && !(cfg->flags & HTTP_PERMIT_UNCONVENTIONAL_VERSION))
-        return HTTP_E_VERSION;
+        return fail_n(p, HTTP_E_VERSION, HTTP_W_VERSION_NUM, r->major, r->minor);
     return 0;
 }
 
@@ -442,17 +464,17 @@ static int header_policy(struct http_parser *p, struct http_request *r,
     switch (h->id) {
     case HTTP_HDR_HOST:
         if (p->seen & SEEN_HOST)
-            return HTTP_E_HEADER;
+            return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
         p->seen |= SEEN_HOST;
         break;
     case HTTP_HDR_CONTENT_TYPE:
         if (p->seen & SEEN_CONTENT_TYPE)
-            return HTTP_E_HEADER;
+            return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
         p->seen |= SEEN_CONTENT_TYPE;
         break;
     case HTTP_HDR_EXPECT:
         if (!http_span_ieq(buf, h->value, "100-continue"))
-            return HTTP_E_EXPECT;
+            return fail(p, HTTP_E_EXPECT, HTTP_W_EXPECT, h->value.off, h->value.len);
         /* RFC 9110 §10.1.1: an HTTP/1.0 client cannot expect it */
         if (at_least_11(r))
             r->flags |= HTTP_REQ_EXPECT_CONTINUE;
@@ -471,7 +493,7 @@ static int header_policy(struct http_parser *p, struct http_request *r,
                     memcmp(buf + h->value.off, sh->value, h->value.len) == 0;
             if ((r->flags & HTTP_REQ_SCHEME_SET) &&
                 !!(r->flags & HTTP_REQ_HTTPS) != https)
-                return HTTP_E_SCHEME_HEADERS;
+                return fail(p, HTTP_E_SCHEME_HEADERS, HTTP_W_SCHEME, 0, 0);
             r->flags |= HTTP_REQ_SCHEME_SET | (https ? HTTP_REQ_HTTPS : 0);
         }
     }
@@ -490,9 +512,9 @@ static int finish_header(struct http_parser *p, struct http_request *r,
         return 0;
     p->pending = 0;
     if (p->pending_ctl)
-        return HTTP_E_HEADER;
+        return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
     if (p->pending_len > cfg->limit_request_field_size)
-        return HTTP_E_HEADERS_TOO_LARGE;
+        return fail(p, HTTP_E_HEADERS_TOO_LARGE, HTTP_W_FIELD_SIZE, 0, 0);
     if (r) {
         rc = header_policy(p, r, buf, h);
         if (rc)
@@ -508,7 +530,8 @@ static int finish_header(struct http_parser *p, struct http_request *r,
         case HTTP_HEADER_MAP_DROP:
             return 0;
         default:
-            return HTTP_E_HEADER_NAME;
+            return fail(p, HTTP_E_HEADER_NAME, HTTP_W_REFUSED_NAME, h->name.off,
+                        h->name.len);
         }
     }
     if (f->v)  /* trailers may be checked without being kept */
@@ -526,20 +549,20 @@ static int begin_header(struct http_parser *p, const char *buf,
     size_t nl;
 
     if (*f->n >= f->max)
-        return HTTP_E_HEADERS_TOO_LARGE;
+        return fail(p, HTTP_E_HEADERS_TOO_LARGE, HTTP_W_FIELDS, 0, 0);
     colon = memchr(s, ':', n);
     if (!colon || colon == s)
-        return HTTP_E_HEADER;
+        return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_LINE, off, n);
     nl = (size_t)(colon - s);
     if (cfg->flags & HTTP_STRIP_HEADER_SPACES)
         while (nl && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
             nl--;
     if (!is_token(s, nl))
-        return HTTP_E_HEADER_NAME;
+        return fail(p, HTTP_E_HEADER_NAME, HTTP_W_BAD_NAME, off, nl);
     p->pend.name = span(off, nl);
     p->pend.id = (uint8_t)classify(s, nl);
     if (p->trailers && forbidden_in_trailer(p->pend.id))
-        return HTTP_E_HEADER_NAME;
+        return fail(p, HTTP_E_HEADER_NAME, HTTP_W_REFUSED_NAME, off, nl);
     p->pend.value = trim(buf, off + (size_t)(colon - s) + 1,
                          n - (size_t)(colon - s) - 1);
     p->pending = 1;
@@ -555,9 +578,9 @@ static int fold_header(struct http_parser *p, char *buf, size_t off, size_t n)
     size_t dst;
 
     if (!(p->cfg->flags & HTTP_PERMIT_OBS_FOLD))
-        return HTTP_E_OBS_FOLD;
+        return fail(p, HTTP_E_OBS_FOLD, HTTP_W_FOLD, p->pend.name.off, p->pend.name.len);
     if ((uint64_t)p->pending_len + n + 2 > p->cfg->limit_request_field_size)
-        return HTTP_E_HEADERS_TOO_LARGE;
+        return fail(p, HTTP_E_HEADERS_TOO_LARGE, HTTP_W_FIELD_SIZE, 0, 0);
     p->pending_len += (uint32_t)(n + 2);
     part = trim(buf, off, n);
     dst = (size_t)p->pend.value.off + p->pend.value.len;
@@ -640,7 +663,8 @@ static int parse_length(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
-static int body_framing(struct http_request *r, const char *buf)
+static int body_framing(struct http_parser *p, struct http_request *r,
+                        const char *buf)
 {
     const struct http_header *cl = NULL, *conn = NULL;
     int chunked = 0, te = 0, keep, rc;
@@ -651,27 +675,29 @@ static int body_framing(struct http_request *r, const char *buf)
             conn = h;  /* only the first Connection header decides */
         } else if (h->id == HTTP_HDR_CONTENT_LENGTH) {
             if (cl)
-                return HTTP_E_HEADER;
+                return fail(p, HTTP_E_HEADER, HTTP_W_CONTENT_LENGTH, 0, 0);
             cl = h;
         } else if (h->id == HTTP_HDR_TRANSFER_ENCODING) {
             te = 1;
             rc = transfer_codings(r, buf, h->value, &chunked);
+            if (rc == HTTP_E_TRANSFER_CODING)  /* the whole value, as Gunicorn */
+                return fail(p, rc, HTTP_W_CODING, h->value.off, h->value.len);
             if (rc)
-                return rc;
+                return fail(p, rc, HTTP_W_TRANSFER_ENCODING, 0, 0);
         }
     }
     if (chunked) {
         /* RFC 9112 §6.1: chunked on 1.0 or beside a length cannot be trusted */
         if (!at_least_11(r))
-            return HTTP_E_HEADER;
+            return fail(p, HTTP_E_HEADER, HTTP_W_TRANSFER_ENCODING, 0, 0);
         if (cl)
-            return HTTP_E_HEADER;
+            return fail(p, HTTP_E_HEADER, HTTP_W_CONTENT_LENGTH, 0, 0);
         r->body = HTTP_BODY_CHUNKED;
     } else if (cl) {
         rc = parse_length(buf + cl->value.off, cl->value.len,
                           &r->content_length);
         if (rc)
-            return rc;
+            return fail(p, rc, HTTP_W_CONTENT_LENGTH, 0, 0);
         r->body = HTTP_BODY_LENGTH;
         /* Ours: RFC 9112 §6.3 wants a 400 when chunked is not the final
          * coding; Gunicorn frames by the length. A proxy that honours the
@@ -694,18 +720,21 @@ static int body_framing(struct http_request *r, const char *buf)
 /* ---- the loop ----------------------------------------------------------- */
 
 /* No CRLF yet: is what is buffered already too much? */
-static int64_t partial(const struct http_parser *p, size_t len)
+static int64_t partial(struct http_parser *p, size_t len)
 {
     const struct http_config *cfg = p->cfg;
 
     if (p->state == ST_REQUEST_LINE) {
+        /* Gunicorn reports the bytes it holds: len, not the line */
         if (cfg->limit_request_line && len > (size_t)cfg->limit_request_line + 2)
-            return HTTP_E_LINE_TOO_LONG;
+            return fail_n(p, HTTP_E_LINE_TOO_LONG, HTTP_W_LINE_SIZE, len,
+                          cfg->limit_request_line);
         /* Ours: "unlimited" still stops at the head buffer's size. */
         if (!cfg->limit_request_line && len > cfg->max_head_buffer)
-            return HTTP_E_LINE_TOO_LONG;
+            return fail_n(p, HTTP_E_LINE_TOO_LONG, HTTP_W_LINE_SIZE, len,
+                          cfg->max_head_buffer);
     } else if (len - p->head_start > cfg->max_head_buffer) {
-        return HTTP_E_HEADERS_TOO_LARGE;
+        return fail(p, HTTP_E_HEADERS_TOO_LARGE, HTTP_W_BUFFER, 0, 0);
     }
     return HTTP_AGAIN;
 }
@@ -729,10 +758,11 @@ static int64_t run(struct http_parser *p, struct http_request *r, char *buf,
          * however its bytes were cut into reads */
         if (p->state == ST_REQUEST_LINE && !p->cfg->limit_request_line &&
             n + 2 > p->cfg->max_head_buffer)
-            return HTTP_E_LINE_TOO_LONG;
+            return fail_n(p, HTTP_E_LINE_TOO_LONG, HTTP_W_LINE_SIZE, n,
+                          p->cfg->max_head_buffer);
         if (p->state == ST_HEADERS &&
             (uint64_t)eol + 2 - p->head_start > p->cfg->max_head_buffer)
-            return HTTP_E_HEADERS_TOO_LARGE;
+            return fail(p, HTTP_E_HEADERS_TOO_LARGE, HTTP_W_BUFFER, 0, 0);
         if (p->state == ST_REQUEST_LINE) {
             rc = parse_request_line(p, r, buf, off, n);
             if (rc)
@@ -765,7 +795,7 @@ int64_t http_parse_head(struct http_parser *p, struct http_request *r,
     p->trailers = 0;
     rc = run(p, r, buf, len, &f);
     if (rc > 0) {
-        int e = body_framing(r, buf);
+        int e = body_framing(p, r, buf);
         if (e)
             return e;
     }

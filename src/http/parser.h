@@ -139,6 +139,9 @@ struct http_parser {
     uint8_t pending_ctl;
     uint32_t pending_len;
     struct http_header pend;
+    /* what the last error was about, for http_error_text() (its spans are
+     * offsets into the buffer of the call that failed) */
+    struct http_error_at err;
 };
 
 void http_parser_init(struct http_parser *p, const struct http_config *cfg,

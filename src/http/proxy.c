@@ -165,6 +165,17 @@ static int v1_port(struct field f, uint16_t *out)
     return 0;
 }
 
+/* Notes what an error was about and returns its code. */
+static int fail(struct http_proxy *out, int code, uint8_t what, size_t off,
+                size_t len, uint32_t n)
+{
+    out->err.what = what;
+    out->err.at.off = (uint32_t)off;
+    out->err.at.len = (uint32_t)len;
+    out->err.n = n;
+    return code;
+}
+
 static int64_t parse_v1(const char *buf, size_t len, struct http_proxy *out)
 {
     size_t scan = len < HTTP_PROXY_V1_MAX ? len : HTTP_PROXY_V1_MAX;
@@ -176,25 +187,29 @@ static int64_t parse_v1(const char *buf, size_t len, struct http_proxy *out)
     if (line_len == scan) {
         /* OURS: no CRLF within the longest allowed line: give up now
          * rather than buffer without end. */
-        return len >= HTTP_PROXY_V1_MAX ? HTTP_E_PROXY_LINE : HTTP_AGAIN;
+        return len >= HTTP_PROXY_V1_MAX
+                   ? fail(out, HTTP_E_PROXY_LINE, HTTP_W_PROXY_LINE, 0, scan, 0)
+                   : HTTP_AGAIN;
     }
     if (split_fields(buf, line_len, f) != 0 || !field_is(f[0], "PROXY"))
-        return HTTP_E_PROXY_LINE;
+        return fail(out, HTTP_E_PROXY_LINE, HTTP_W_PROXY_LINE, 0, line_len, 0);
 
     memset(&r, 0, sizeof r);
     if (field_is(f[1], "TCP4"))
         af = AF_INET;
     else if (field_is(f[1], "TCP6"))
         af = AF_INET6;
-    else
-        return HTTP_E_PROXY_LINE;   /* UNKNOWN is refused, as Gunicorn does */
+    else    /* UNKNOWN is refused, as Gunicorn does */
+        return fail(out, HTTP_E_PROXY_LINE, HTTP_W_PROXY_PROTO,
+                    (size_t)(f[1].p - buf), f[1].n, 0);
     set_protocol(&r, af == AF_INET ? "TCP4" : "TCP6");
 
     if (v1_addr(f[2], af, r.src_addr) != 0 ||
-        v1_addr(f[3], af, r.dst_addr) != 0 ||
-        v1_port(f[4], &r.src_port) != 0 ||
+        v1_addr(f[3], af, r.dst_addr) != 0)
+        return fail(out, HTTP_E_PROXY_LINE, HTTP_W_PROXY_LINE, 0, line_len, 0);
+    if (v1_port(f[4], &r.src_port) != 0 ||
         v1_port(f[5], &r.dst_port) != 0)
-        return HTTP_E_PROXY_LINE;
+        return fail(out, HTTP_E_PROXY_LINE, HTTP_W_PROXY_PORT, 0, line_len, 0);
 
     r.version = 1;
     r.has_addr = 1;
@@ -212,7 +227,7 @@ static uint16_t be16(const unsigned char *p)
 /* Checks what the 16-byte head alone can tell. OURS: done before the
  * address block has arrived, so a bad head is refused at once instead of
  * after up to 64 KiB of it. Returns 0 or HTTP_E_PROXY_HEADER. */
-static int v2_check_head(const unsigned char *b)
+static int v2_check_head(const unsigned char *b, struct http_proxy *out)
 {
     unsigned version = b[12] >> 4;
     unsigned command = b[12] & 0x0F;
@@ -221,22 +236,24 @@ static int v2_check_head(const unsigned char *b)
     uint16_t addr_len = be16(b + 14);
 
     if (version != 2)
-        return HTTP_E_PROXY_HEADER;
+        return fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_VERSION, 0, 0, version);
     if (command == V2_CMD_LOCAL)
         return 0;       /* family and transport are ignored */
     if (command != V2_CMD_PROXY)
-        return HTTP_E_PROXY_HEADER;
+        return fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_COMMAND, 0, 0, command);
     if (transport != V2_TRANSPORT_STREAM)
-        return HTTP_E_PROXY_HEADER;
+        return fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_TRANSPORT, 0, 0, 0);
     switch (family) {
     case V2_FAM_UNSPEC:
         return 0;
     case V2_FAM_INET:
-        return addr_len >= V2_INET_ADDR_LEN ? 0 : HTTP_E_PROXY_HEADER;
+        return addr_len >= V2_INET_ADDR_LEN
+                   ? 0 : fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_SHORT4, 0, 0, 0);
     case V2_FAM_INET6:
-        return addr_len >= V2_INET6_ADDR_LEN ? 0 : HTTP_E_PROXY_HEADER;
-    default:
-        return HTTP_E_PROXY_HEADER;     /* UNIX and undefined families */
+        return addr_len >= V2_INET6_ADDR_LEN
+                   ? 0 : fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_SHORT6, 0, 0, 0);
+    default:            /* UNIX and undefined families */
+        return fail(out, HTTP_E_PROXY_HEADER, HTTP_W_PROXY_FAMILY, 0, 0, family);
     }
 }
 
@@ -263,7 +280,7 @@ static int64_t parse_v2(const char *buf, size_t len, struct http_proxy *out)
 
     if (len < V2_HEAD_LEN)
         return HTTP_AGAIN;
-    rc = v2_check_head(b);
+    rc = v2_check_head(b, out);
     if (rc != 0)
         return rc;
     total = V2_HEAD_LEN + (size_t)be16(b + 14);

@@ -29,6 +29,8 @@ struct http_proxy {
     char dst_addr[HTTP_PROXY_ADDR_MAX];
     uint16_t src_port;
     uint16_t dst_port;
+    struct http_error_at err;   /* after an error: what it was about, for
+                                 * http_error_text() */
 };
 
 /*
@@ -41,7 +43,8 @@ int http_proxy_sniff(const char *buf, size_t len, enum http_proxy_mode mode);
 /*
  * Parses the PROXY header at buf[0..len). Returns the number of bytes it
  * takes (> 0) with *out filled, 0 when there is none, HTTP_AGAIN, or
- * HTTP_E_PROXY_LINE (v1) / HTTP_E_PROXY_HEADER (v2).
+ * HTTP_E_PROXY_LINE (v1) / HTTP_E_PROXY_HEADER (v2). Unless it returns a
+ * length, *out is zeroed, but for out->err after an error.
  */
 int64_t http_proxy_parse(const char *buf, size_t len,
                          enum http_proxy_mode mode, struct http_proxy *out);

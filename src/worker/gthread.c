@@ -372,8 +372,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 /* A refused request: Gunicorn's answer, then close. */
 static void refuse(struct gworker *w, struct gconn *g, int code)
 {
-    if (code != HTTP_E_EOF)
-        cu_log(CU_WARNING, "Invalid request: %s", http_error_info(code)->name);
+    cu_request_refused(&g->c, &g->p, code);
     g->c.timeout_ms = 1000;  /* an error page fits any socket buffer */
     if (!http_error_info(code)->respond || cu_conn_send_error(&g->c, code) < 0) {
         destroy(w, g);
@@ -487,6 +486,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
         }
         /* EOF, reset, or a head past the buffer's limit: just close, as
          * Gunicorn does when the peer is gone */
+        if (n == 0 && g->state == ST_HEAD && g->c.end > g->c.start)
+            cu_request_refused(&g->c, &g->p, HTTP_E_EOF);
         destroy(w, g);
         return;
     }

@@ -1,16 +1,19 @@
 /*
  * What every worker class does around one request, whatever its I/O model:
- * parse what the connection holds (PROXY header, then the head), note the
- * request line for a report, and write the access log line.
+ * parse what the connection holds (PROXY header, then the head), log a
+ * refused one as Gunicorn does, note the request line for a report, and
+ * write the access log line.
  */
 #include "worker/worker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "core/access.h"
+#include "core/log.h"
 #include "http/pages.h"
 #include "net/allow.h"
 
@@ -55,6 +58,57 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
     return http_parse_head(p, r, c->buf + c->start, c->end - c->start);
 }
 
+/* ---- refused requests ---------------------------------------------------- */
+
+/* The ip= of Gunicorn's warning: the connecting peer (not a PROXY header's
+ * client), "" for a UNIX socket's. */
+static void peer_ip(const struct cu_conn *c, char *host, size_t n)
+{
+    int port;
+
+    if (c->peer.ss_family == AF_UNIX ||
+        cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n, &port) < 0)
+        host[0] = '\0';
+}
+
+void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code)
+{
+    const char *buf = c->buf + c->start;
+    char text[4096], ip[128];
+
+    if (code == HTTP_E_EOF) {
+        /* Gunicorn's NoMoreData: what it held of the part it was reading */
+        static const char pre[] = "No more data after: ";
+        size_t from = p && p->head_start <= c->end - c->start ? p->head_start : 0;
+
+        if (!cu_log_enabled(CU_DEBUG))
+            return;
+        memcpy(text, pre, sizeof(pre));
+        if (p)
+            (void)http_repr(buf + from, c->end - c->start - from, 1, text + sizeof(pre) - 1,
+                            sizeof(text) - sizeof(pre) + 1);
+        else
+            memcpy(text + sizeof(pre) - 1, "None", 5);
+        cu_log(CU_DEBUG, "Ignored premature client disconnection. %s", text);
+        return;
+    }
+    peer_ip(c, ip, sizeof(ip));
+    if (code == HTTP_E_PROXY_FORBIDDEN) {
+        static const char pre[] = "Proxy request from ";
+        size_t n;
+
+        memcpy(text, pre, sizeof(pre));
+        n = sizeof(pre) - 1 + http_repr(ip, strlen(ip), 0, text + sizeof(pre) - 1,
+                                        sizeof(text) - sizeof(pre) - 16);
+        memcpy(text + n, " not allowed", 13);
+    } else if (code == HTTP_E_PROXY_LINE || code == HTTP_E_PROXY_HEADER) {
+        (void)http_error_text(code, &c->proxy.err, buf, text, sizeof(text));
+    } else {
+        (void)http_error_text(code, p ? &p->err : NULL, buf, text, sizeof(text));
+    }
+    cu_log(CU_WARNING, "Invalid request from ip=%s: %s", ip, text);
+}
+
 void cu_request_line(const struct cu_request *q, char *out, size_t n)
 {
     const struct http_request *r = q->http;
@@ -75,19 +129,21 @@ struct logged {
     const char *head;
 };
 
+/* {name}i: the request's header of that name, ignoring case; the last of
+ * several, as Gunicorn's atoms keep it. */
 static struct cu_str request_header(void *ctx, const char *name, size_t len)
 {
     const struct logged *l = ctx;
-    struct cu_str none = {NULL, 0};
+    struct cu_str v = {NULL, 0};
 
     for (uint32_t i = 0; i < l->r->n_headers; i++) {
         const struct http_header *h = &l->r->headers[i];
         if (h->name.len == len && strncasecmp(l->head + h->name.off, name, len) == 0) {
-            struct cu_str v = {l->head + h->value.off, h->value.len};
-            return v;
+            v.p = l->head + h->value.off;
+            v.len = h->value.len;
         }
     }
-    return none;
+    return v;
 }
 
 static struct cu_str span_str(const char *head, struct http_span s)
@@ -96,26 +152,90 @@ static struct cu_str span_str(const char *head, struct http_span s)
     return v;
 }
 
-void cu_access(const struct cu_request *q)
+/* Whether a header's name makes the environ key HTTP_<NAME> of name
+ * (lower-case letters and '-'): case and '-' against '_' do not count.
+ * A token byte ORed with 0x20 is one of these only if it is that letter
+ * in either case, or '-'. */
+static int environ_name(const char *s, size_t n, const char *name, size_t len)
+{
+    if (n != len)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != name[i] && !(s[i] == '_' && name[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* A value the environ has under one key: the headers that map to it,
+ * joined with ',' as the environ joins them. */
+struct joined {
+    struct cu_str v;
+    char *heap;
+};
+
+static void join(struct joined *j, const char *s, size_t n)
+{
+    char *p;
+
+    if (j->v.p == NULL) {
+        j->v.p = s;
+        j->v.len = n;
+        return;
+    }
+    p = malloc(j->v.len + 1 + n);
+    if (p == NULL)
+        return;  /* the first value stands */
+    memcpy(p, j->v.p, j->v.len);
+    p[j->v.len] = ',';
+    memcpy(p + j->v.len + 1, s, n);
+    free(j->heap);
+    j->heap = p;
+    j->v.p = p;
+    j->v.len += 1 + n;
+}
+
+/* REMOTE_ADDR as the environ has it: the PROXY header's source, else the
+ * peer (docs/compat.md, PROXY protocol). */
+static struct cu_str remote_addr(const struct cu_conn *c, char *host, size_t n)
+{
+    struct cu_str v = {host, 0};
+    int port;
+
+    if (c->has_proxy && c->proxy.has_addr) {
+        v.p = c->proxy.src_addr;
+    } else if (cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n,
+                                &port) < 0) {
+        host[0] = '\0';
+    }
+    v.len = strlen(v.p);
+    return v;
+}
+
+/* The access log line: what the format uses, from the parsed head, the
+ * connection and what the application layer gathered (q->logged). */
+void cu_access(struct cu_request *q)
 {
     const struct cu_conn *c = q->conn;
     const struct http_request *r = q->http;
     const char *head = cu_request_head(q);
+    const struct cu_logvals *lv = q->logged;
+    unsigned needs = cu_access_needs();
     struct logged l = {r, head};
+    struct joined ref = {{NULL, 0}, NULL}, agent = {{NULL, 0}, NULL},
+                  auth = {{NULL, 0}, NULL};
     struct cu_access a;
     char host[128];
-    int port;
     static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
     char proto[16];
 
     memset(&a, 0, sizeof(a));
-    if (cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host,
-                         sizeof(host), &port) < 0)
-        host[0] = '\0';
-    a.remote_addr.p = host;
-    a.remote_addr.len = strlen(host);
+    if (lv && lv->remote.p)
+        a.remote_addr = lv->remote;  /* the app changed it (ProxyFix) */
+    else if (needs & CU_ACC_NEED_REMOTE)
+        a.remote_addr = remote_addr(c, host, sizeof(host));
     a.method = span_str(head, r->method);
-    a.target = span_str(head, r->path);
+    if (lv)
+        a.path = lv->path;
     a.query = span_str(head, r->query);
     if (r->major == 1 && r->minor <= 1) {
         a.protocol.p = protos[r->minor];
@@ -129,10 +249,49 @@ void cu_access(const struct cu_request *q)
     a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
     a.status = q->out.status;
     a.response_bytes = q->out.bytes;
-    a.referer = request_header(&l, "referer", 7);
-    a.user_agent = request_header(&l, "user-agent", 10);
+    /* f, a and u in one pass over the headers, by their first letter */
+    if (needs & (CU_ACC_NEED_REFERER | CU_ACC_NEED_AGENT | CU_ACC_NEED_USER)) {
+        for (uint32_t i = 0; i < r->n_headers; i++) {
+            const struct http_header *h = &r->headers[i];
+            const char *name = head + h->name.off;
+            struct joined *j;
+
+            switch (name[0] | 0x20) {
+            case 'a':
+                j = environ_name(name, h->name.len, "authorization", 13) ? &auth : NULL;
+                break;
+            case 'r':
+                j = environ_name(name, h->name.len, "referer", 7) ? &ref : NULL;
+                break;
+            case 'u':
+                j = environ_name(name, h->name.len, "user-agent", 10) ? &agent : NULL;
+                break;
+            default:
+                j = NULL;
+                break;
+            }
+            if (j)
+                join(j, head + h->value.off, h->value.len);
+        }
+    }
+    a.referer = ref.v;
+    a.user_agent = agent.v;
+    a.authorization = auth.v;
     a.request_time_us = cu_now_us() - q->started_us;
     a.req_header = request_header;
     a.ctx = &l;
+    if (lv) {
+        a.resp = lv->resp;
+        a.env = lv->env;
+    }
     cu_access_log(&a);
+    if (ref.heap || agent.heap || auth.heap) {  /* repeated headers */
+        free(ref.heap);
+        free(agent.heap);
+        free(auth.heap);
+    }
+    if (q->logged) {
+        free(q->logged);
+        q->logged = NULL;
+    }
 }

@@ -93,8 +93,8 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     http_request_init(&r, headers, env->http->limit_request_fields);
     rc = read_head(env, &c, &p, &r);
     if (rc < 0) {
-        if (rc != HTTP_E_EOF)
-            cu_log(CU_WARNING, "Invalid request: %s", http_error_info((int)rc)->name);
+        if (rc != HTTP_E_EOF || c.eof)
+            cu_request_refused(&c, &p, (int)rc);
         if (cu_conn_send_error(&c, (int)rc) == 0 && http_error_info((int)rc)->respond)
             unread = 1;  /* the rest of what it sent is still coming */
     } else if (rc > 0) {

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "core/access.h"
 #include "core/clock.h"
 #include "http/parser.h"
 #include "http/proxy.h"
@@ -23,6 +24,21 @@ struct cu_served {
     int status;        /* the status sent, 0 if none */
     uint64_t bytes;    /* body bytes sent */
     int close;         /* the connection must close now */
+};
+
+/*
+ * What the access log takes from the application's side of a request
+ * (docs/compat.md, Logging): the environ as the app left it, the response
+ * headers. The application layer fills it while it holds them, with only
+ * what the format uses (cu_access_needs()): one malloc'd block, freed by
+ * cu_access().
+ */
+struct cu_logvals {
+    struct cu_str remote;       /* REMOTE_ADDR, when the app changed it
+                                 * (p NULL: the connection's) */
+    struct cu_str path;         /* PATH_INFO (U) */
+    struct cu_str *resp, *env;  /* {name}o / {name}e, in the order of
+                                 * cu_access_lookups() */
 };
 
 /*
@@ -42,6 +58,7 @@ struct cu_request {
     int64_t started_us;    /* the head complete (cu_now_us), for the
                             * access log; 0 when it is off */
     struct cu_served out;  /* filled in by the application layer */
+    struct cu_logvals *logged;  /* the same, for the access log; or NULL */
 };
 
 static inline const char *cu_request_head(const struct cu_request *q)
@@ -126,10 +143,17 @@ size_t cu_head_max(const struct cu_worker_env *env);
 int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);
+/* Logs a request refused with code (what cu_head_step or the body
+ * returned) in Gunicorn's words (docs/compat.md, Logging): a warning
+ * "Invalid request from ip=ADDR: TEXT", TEXT from what p (or, for a PROXY
+ * header, c->proxy) noted, their spans counted from c->buf + c->start; a
+ * peer gone mid-request (HTTP_E_EOF) at debug level, with the bytes that
+ * came of the part being read (p NULL: a body). */
+void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
 void cu_request_line(const struct cu_request *q, char *out, size_t n);
-/* Writes the access log line of a served request. */
-void cu_access(const struct cu_request *q);
+/* Writes the access log line of a served request, and frees q->logged. */
+void cu_access(struct cu_request *q);
 
 /* The sync worker: one request at a time, Connection: close after each.
  * Returns the worker's exit status. */

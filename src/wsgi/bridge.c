@@ -6,6 +6,8 @@
  */
 #include "wsgi/internal.h"
 
+#include "core/access.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,7 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     cu_resp_set_server(o->server);
     w->is_ssl = o->is_ssl;
     w->sendfile = o->sendfile;
+    w->log_needs = cu_access_needs();
     Py_INCREF(app);
     w->app = app;
     for (int i = 0; i < K_COUNT; i++)

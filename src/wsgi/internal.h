@@ -10,6 +10,8 @@
  *                     file_wrapper by sendfile(2), the error answers
  *   start_response.c  the start_response callable (write, early_hints)
  *   serve.c           one request: the app called, its result sent, closed
+ *   logged.c          what the access log takes from the environ and the
+ *                     response headers
  *   input.c, errors.c, file_wrapper.c: the streams PEP 3333 hands the app
  *   types.c           the module's heap types and exceptions
  */
@@ -46,6 +48,7 @@ struct cu_wsgi {
     const struct cu_wsgi_types *types;
     int is_ssl;
     int sendfile;
+    unsigned log_needs;      /* cu_access_needs(), once: it is the process's */
 };
 
 /* Sets d[key] = v, then drops v: v is a new reference, or NULL with an
@@ -122,6 +125,21 @@ int cu_resp_send_file(struct resp *p, PyObject *result);
 /* The answer when the response failed before its head went out (mesg: the
  * text of a bad response header, or NULL). Never raises. */
 void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
+
+/* ---- logged.c ------------------------------------------------------------- */
+
+/* What the access log takes from this request's environ and response
+ * (q->logged), as Gunicorn's atoms see them once the app is done: only
+ * what cu_access_needs() asks for. p: the response whose head the app
+ * sent (NULL when it failed before, and the answer is the server's own);
+ * remote: the REMOTE_ADDR the environ was made with (or NULL). Never
+ * raises; a value it cannot get prints "-". */
+void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *p,
+                    PyObject *env, PyObject *remote);
+/* The REMOTE_ADDR a new environ has (a new reference, for
+ * cu_wsgi_logged() to tell whether the app changed it), or NULL. Called
+ * when the format prints h. Never raises. */
+PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
 
 /* ---- start_response.c ----------------------------------------------------- */
 

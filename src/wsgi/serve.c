@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
 #include "net/listen.h"
@@ -34,14 +35,41 @@ static int call_close(PyObject *result)
     return 0;
 }
 
-/* "Error handling request TARGET", for the log, when there is an error. */
-static const char *describe(char *what, size_t n, const struct cu_request *q)
+/* The app's exception, in Gunicorn's words (docs/compat.md, Logging):
+ * "Error handling request METHOD URI" and the traceback while the answer
+ * is still the server's to give (a 500 follows), "Error handling request"
+ * once the app's head went out. */
+static void report_app_error(const struct resp *p)
 {
-    const struct http_span t = q->http->target;
+    const struct cu_request *q = p->q;
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
+    char what[4200];
 
-    (void)snprintf(what, n, "Error handling request %.*s",  /* cut to fit: a log line */
-                   (int)(t.len > 200 ? 200 : t.len), cu_request_head(q) + t.off);
-    return what;
+    if (p->headers_sent) {
+        cu_report_exception("Error handling request");
+        return;
+    }
+    (void)snprintf(what, sizeof(what), "Error handling request %.*s %.*s", (int)r->method.len,
+                   head + r->method.off, (int)r->target.len, head + r->target.off);
+    cu_report_exception(what);
+}
+
+/* The body the app read was bad, as Gunicorn logs it: a bad trailer is a
+ * refused request (400); a peer gone mid-body, a debug line; a framing
+ * error reaches Gunicorn's worker as a socket error, with the app's
+ * traceback. */
+static void body_failed(const struct resp *p, const struct cu_body *b)
+{
+    if (http_error_info(b->error)->respond)
+        cu_request_refused(p->c, &b->chunked.trailer, b->error);
+    else if (b->error == HTTP_E_EOF)
+        cu_request_refused(p->c, NULL, HTTP_E_EOF);
+    else if (PyErr_Occurred())
+        cu_report_exception("Socket error processing request.");
+    else
+        cu_log(CU_ERROR, "Socket error processing request.");
+    PyErr_Clear();
 }
 
 /* Iterates the app's result onto the wire. */
@@ -102,7 +130,7 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
  * Gunicorn's handle_error does: one warning, no traceback, and the
  * exception's text kept for the page (*mesg). Anything else: the traceback.
  */
-static void app_failed(struct resp *p, const char *what, PyObject **mesg)
+static void app_failed(struct resp *p, PyObject **mesg)
 {
     PyObject *t, *v, *tb;
     char host[128];
@@ -119,7 +147,7 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
     }
     if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
                             !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        cu_report_exception(what);
+        report_app_error(p);
         return;
     }
     PyErr_Fetch(&t, &v, &tb);
@@ -138,6 +166,49 @@ static void app_failed(struct resp *p, const char *what, PyObject **mesg)
     Py_XDECREF(tb);
 }
 
+/* start_response for p, also in env as wsgi.early_hints's owner. A new
+ * reference, or NULL with an exception. */
+static struct start_response *start_response_for(struct cu_wsgi *w, struct resp *p,
+                                                 PyObject *env)
+{
+    struct start_response *sr = PyObject_New(struct start_response,
+                                              w->types->start_response);
+    PyObject *hints;
+
+    if (!sr)
+        return NULL;
+    sr->resp = p;
+    hints = PyObject_GetAttrString((PyObject *)sr, "early_hints");
+    if (!hints || PyDict_SetItemString(env, "wsgi.early_hints", hints) < 0) {
+        Py_XDECREF(hints);
+        sr->resp = NULL;
+        Py_DECREF(sr);
+        return NULL;
+    }
+    Py_DECREF(hints);
+    return sr;
+}
+
+/* Once the response is over: what the access log needs, the client
+ * socket kept or closed, and the outcome in q->out. Steals remote. */
+static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, int app_head,
+                     PyObject *env, PyObject *remote, PyObject *sock)
+{
+    /* Ours: after a 101 the connection speaks another protocol, so no
+     * keep-alive worker may read an HTTP request from it (Gunicorn's
+     * should_close() does not look at the upgrade) */
+    if (p->status == 101)
+        p->must_close = 1;
+    if (w->log_needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
+                        CU_ACC_NEED_ENV))
+        cu_wsgi_logged(w, q, app_head ? p : NULL, env, remote);
+    Py_XDECREF(remote);
+    cu_socket_done(w, q->conn, sock, !p->must_close);
+    q->out.status = p->status;
+    q->out.bytes = p->sent;
+    q->out.close = p->must_close;
+}
+
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
 {
     struct cu_conn *c = q->conn;
@@ -147,8 +218,8 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     struct resp p;
     struct start_response *sr = NULL;
     PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
-    char what[300];
-    int ok = -1;
+    PyObject *remote = NULL;  /* REMOTE_ADDR as made, for the access log */
+    int ok = -1, app_head = 0;
 
     memset(&p, 0, sizeof(p));
     p.c = c;
@@ -157,7 +228,6 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     p.types = w->types;
     p.must_close = q->must_close;
     p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
-    what[0] = '\0';
     /* nothing of this request's response is out yet (a worker timeout's
      * 500 may still be sent: cu_conn_abort_now) */
     atomic_store(&c->final_from, c->wrote);
@@ -165,23 +235,15 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     if (!input || !(sock = cu_socket_get(w, c)) ||
         !(env = cu_environ_new(w, c, r, head, input, sock)))
         goto fail;
+    if (w->log_needs & CU_ACC_NEED_REMOTE)
+        remote = cu_wsgi_logged_remote(w, env);
     if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
         struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
         if (cu_resp_send_interim(&p, &iov, 1) < 0)
             goto fail;
     }
-    sr = PyObject_New(struct start_response, w->types->start_response);
-    if (!sr)
+    if (!(sr = start_response_for(w, &p, env)))
         goto fail;
-    sr->resp = &p;
-    {
-        PyObject *hints = PyObject_GetAttrString((PyObject *)sr, "early_hints");
-        if (!hints || PyDict_SetItemString(env, "wsgi.early_hints", hints) < 0) {
-            Py_XDECREF(hints);
-            goto fail;
-        }
-        Py_DECREF(hints);
-    }
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
     cu_keep_nonblocking(c);
     if (!result)
@@ -189,23 +251,27 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, describe(what, sizeof(what), q), &mesg);
+        app_failed(&p, &mesg);
+    else if (ok < 0 && !p.failed)
+        body_failed(&p, b);
     PyErr_Clear();
     /* close() on every path (PEP 3333) */
     if (call_close(result) < 0) {
-        cu_report_exception(describe(what, sizeof(what), q));
+        report_app_error(&p);
         ok = -1;
     }
+    app_head = p.headers_sent;
     if (ok == 0)
         goto done;
     goto answer;
 fail:
-    if (b->error)  /* the client's fault: one line, no traceback */
-        cu_log(CU_WARNING, "Invalid request body: %s", http_error_info(b->error)->name);
+    if (b->error)
+        body_failed(&p, b);
     else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, describe(what, sizeof(what), q), &mesg);
+        app_failed(&p, &mesg);
     PyErr_Clear();
 answer:
+    app_head = p.headers_sent;
     cu_resp_answer_error(&p, b, mesg);
     ok = p.failed ? -1 : 0;
 done:
@@ -213,12 +279,7 @@ done:
         sr->resp = NULL;
     if (input)
         cu_input_detach(input);
-    /* Ours: after a 101 the connection speaks another protocol, so no
-     * keep-alive worker may read an HTTP request from it (Gunicorn's
-     * should_close() does not look at the upgrade) */
-    if (p.status == 101)
-        p.must_close = 1;
-    cu_socket_done(w, c, sock, !p.must_close);
+    conclude(w, q, &p, app_head, env, remote, sock);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(input);
     if (environ)
@@ -228,8 +289,5 @@ done:
     Py_XDECREF(result);
     Py_XDECREF(mesg);
     PyMem_Free(p.block);
-    q->out.status = p.status;
-    q->out.bytes = p.sent;
-    q->out.close = p.must_close;
     return ok;
 }

@@ -40,6 +40,13 @@ static const char *show(const char *s)
     return b;
 }
 
+static struct cu_str cstr_of(const char *s, size_t n)
+{
+    struct cu_str r = { s, n };
+
+    return r;
+}
+
 static void acc_stamp(time_t t, char *buf, size_t n)
 {
     struct tm tm;
@@ -49,12 +56,13 @@ static void acc_stamp(time_t t, char *buf, size_t n)
         buf[0] = '\0';
 }
 
-/* ---- lookups for {name}i/o/e ----------------------------------------- */
+/* ---- lookups for {name}i, values for {name}o/e ------------------------- */
 
 struct ctx {
     int calls;
     int bad_name;       /* a name that was not lower-case + NUL-terminated */
     const char *hostile;
+    struct cu_str resp[8], env[8];  /* by the format's lookup slots */
 };
 
 static void check_name(struct ctx *c, const char *name, size_t len)
@@ -84,20 +92,29 @@ static struct cu_str req_hdr(void *ctx, const char *name, size_t len)
     return none;
 }
 
-static struct cu_str resp_hdr(void *ctx, const char *name, size_t len)
+/* What the application layer does: the value of each name the format
+ * looks up, in the order cu_access_lookups() gives them. */
+static void gather(struct ctx *c)
 {
-    struct cu_str none = { NULL, 0 };
+    const char *const *names;
+    size_t i, n;
 
-    check_name(ctx, name, len);
-    return strcmp(name, "x-resp") == 0 ? S("respval") : none;
-}
-
-static struct cu_str env_var(void *ctx, const char *name, size_t len)
-{
-    struct cu_str none = { NULL, 0 };
-
-    check_name(ctx, name, len);
-    return strcasecmp(name, "REMOTE_ADDR") == 0 ? S("10.0.0.1") : none;
+    memset(c->resp, 0, sizeof(c->resp));
+    memset(c->env, 0, sizeof(c->env));
+    n = cu_access_lookups('o', &names);
+    for (i = 0; i < n && i < 8; i++) {
+        check_name(c, names[i], strlen(names[i]));
+        if (strcmp(names[i], "x-resp") == 0)
+            c->resp[i] = S("respval");
+    }
+    n = cu_access_lookups('e', &names);
+    for (i = 0; i < n && i < 8; i++) {
+        check_name(c, names[i], strlen(names[i]));
+        if (strcmp(names[i], "remote_addr") == 0)
+            c->env[i] = S("10.0.0.1");
+        if (strcmp(names[i], "wsgi.url_scheme") == 0)
+            c->env[i] = S("https");
+    }
 }
 
 static struct cu_access sample(struct ctx *c)
@@ -107,11 +124,11 @@ static struct cu_access sample(struct ctx *c)
     memset(&a, 0, sizeof(a));
     a.remote_addr = S("127.0.0.1");
     a.method = S("GET");
-    a.target = S("/x");
+    a.path = S("/x");
     a.query = S("y=1");
     a.protocol = S("HTTP/1.1");
     a.request_line = S("GET /x?y=1 HTTP/1.1");
-    a.user = S("alice");
+    a.authorization = S("Basic YWxpY2U6cHc=");    /* alice:pw */
     a.status = 200;
     a.response_bytes = 1234;
     a.referer = S("http://ref/");
@@ -119,9 +136,9 @@ static struct cu_access sample(struct ctx *c)
     a.request_time_us = 2345678;
     a.pid = 4321;
     a.req_header = req_hdr;
-    a.resp_header = resp_hdr;
-    a.environ = env_var;
     a.ctx = c;
+    a.resp = c->resp;
+    a.env = c->env;
     return a;
 }
 
@@ -147,13 +164,16 @@ static char *access_line(const struct cu_access *a, size_t *lenp)
 
 static void test_access_default(void)
 {
-    struct ctx c = { 0, 0, NULL };
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
     struct cu_access a = sample(&c);
     char want0[256], want1[256], t0s[64], t1s[64], *line;
     time_t t0, t1;
     int afd;
 
     ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open access log, default fmt");
+    ok(cu_access_needs() == (CU_ACC_NEED_REMOTE | CU_ACC_NEED_USER |
+                             CU_ACC_NEED_REFERER | CU_ACC_NEED_AGENT),
+       "the default format needs h, u, f, a (0x%x)", cu_access_needs());
     t0 = time(NULL);
     line = access_line(&a, NULL);
     t1 = time(NULL);
@@ -167,21 +187,22 @@ static void test_access_default(void)
                  t1s) < 0)
         want0[0] = want1[0] = '\0';
     ok(strcmp(line, want0) == 0 || strcmp(line, want1) == 0,
-       "default format line: %s", show(line));
+       "default format line, the Basic user as u: %s", show(line));
     free(line);
 
     a.response_bytes = 0;
-    a.user = S("");
+    a.authorization = S("Bearer YWxpY2U6cHc=");
     a.referer = S(NULL);
     a.user_agent = S(NULL);
     line = access_line(&a, NULL);
     ok(strstr(line, "127.0.0.1 - - [") == line &&
        strstr(line, "\" 200 0 \"-\" \"-\"\n") != NULL,
-       "b is 0 for an empty body; missing u/f/a are -: %s", show(line));
+       "b is 0 for an empty body; no Basic user, f, a: -: %s", show(line));
     free(line);
 
     /* NULL access log: no-op */
     afd = open_logs(NULL, NULL, CU_INFO);
+    ok(cu_access_needs() == 0, "no access log: needs nothing");
     cu_access_log(&a);
     line = slurp(path_in("acc.log"), NULL);
     ok(afd == 0 && count_char(line, strlen(line), '\n') == 2,
@@ -191,6 +212,15 @@ static void test_access_default(void)
     (void)unlink(path_in("acc.log"));
 }
 
+/* The line without its %(t)s stamp (28 bytes after "t="). */
+static void drop_stamp(char *line)
+{
+    char *t = strstr(line, "t=[");
+
+    if (t && strlen(t + 2) >= 28)
+        memmove(t + 2, t + 2 + 28, strlen(t + 2 + 28) + 1);
+}
+
 static void test_access_atoms(void)
 {
     static const char fmt[] =
@@ -198,14 +228,32 @@ static void test_access_atoms(void)
         "q=%(q)s|H=%(H)s|b=%(b)s|B=%(B)s|f=%(f)s|a=%(a)s|T=%(T)s|M=%(M)s|"
         "D=%(D)s|L=%(L)s|p=%(p)s|i=%({X-Req}i)s|o=%({x-resp}o)s|"
         "e=%({REMOTE_ADDR}e)s|I=%({x-req}I)s|ie=%({x-empty}i)s|"
-        "in=%({nope}i)s|Bd=%(B)d|Td=%(T)d|%%|100%%";
-    struct ctx c = { 0, 0, NULL };
-    struct cu_access a = sample(&c);
+        "in=%({nope}i)s|on=%({nope}o)s|en=%({nope}e)s|O=%({X-RESP}O)s|"
+        "E=%({wsgi.url_scheme}E)s|Bd=%(B)d|Td=%(T)d|Mi=%(M)i|Du=%(D)u|%%|100%%";
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
+    struct cu_access a;
     char *line, *t, mypid[32], want[1024];
+    const char *const *names;
     time_t now;
 
     ok(open_logs(NULL, "acc.log", CU_INFO) == 0 && set_format(fmt) == 0,
        "every atom compiles");
+    ok(cu_access_needs() == (CU_ACC_NEED_REMOTE | CU_ACC_NEED_USER |
+                             CU_ACC_NEED_REFERER | CU_ACC_NEED_AGENT |
+                             CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
+                             CU_ACC_NEED_ENV),
+       "needs: every kind (0x%x)", cu_access_needs());
+    ok(cu_access_lookups('o', &names) == 2 && strcmp(names[0], "x-resp") == 0
+       && strcmp(names[1], "nope") == 0,
+       "{name}o lookups: lower-case, each once, in order");
+    ok(cu_access_lookups('e', &names) == 3 &&
+       strcmp(names[0], "remote_addr") == 0 && strcmp(names[1], "nope") == 0
+       && strcmp(names[2], "wsgi.url_scheme") == 0,
+       "{name}e lookups: lower-case, each once, in order");
+    ok(cu_access_lookups('i', &names) == 0 && names == NULL,
+       "{name}i: looked up by the callback, not listed");
+    gather(&c);
+    a = sample(&c);
     now = time(NULL);
     line = access_line(&a, NULL);
     t = strstr(line, "|t=[");
@@ -217,37 +265,37 @@ static void test_access_atoms(void)
         acc_stamp(now, ts, sizeof(ts));
         ok(strncmp(t + 3, ts, 28) == 0 || now + 1 == time(NULL),
            "t is the current local time: %.28s", t + 3);
-        memmove(t + 3, t + 3 + 28, strlen(t + 3 + 28) + 1);
     }
+    drop_stamp(line);
     if (snprintf(want, sizeof(want), "h=127.0.0.1|l=-|u=alice|t=|"
                  "r=GET /x?y=1 HTTP/1.1|s=200|m=GET|U=/x|q=y=1|H=HTTP/1.1|"
                  "b=1234|B=1234|f=http://ref/|a=curl/8.0|T=2|M=2345|"
                  "D=2345678|L=2.345678|p=<4321>|i=reqval|o=respval|"
-                 "e=10.0.0.1|I=reqval|ie=|in=-|Bd=1234|Td=2|%%|100%%\n") < 0)
+                 "e=10.0.0.1|I=reqval|ie=|in=-|on=-|en=-|O=respval|E=https|"
+                 "Bd=1234|Td=2|Mi=2345|Du=2345678|%%|100%%\n") < 0)
         want[0] = '\0';
     ok(strcmp(line, want) == 0, "every atom: %s", show(line));
-    ok(c.calls == 6 && !c.bad_name,
-       "callbacks got lower-case, NUL-terminated names (%d calls)", c.calls);
+    ok(c.calls == 9 && !c.bad_name,
+       "names are lower-case and NUL-terminated (%d seen)", c.calls);
     free(line);
 
     /* missing values */
     memset(&a, 0, sizeof(a));
     a.query = S("");
-    a.user = S("");
     if (snprintf(mypid, sizeof(mypid), "p=<%ld>", (long)getpid()) < 0)
         mypid[0] = '\0';
     line = access_line(&a, NULL);
-    t = strstr(line, "|t=[");
-    if (t)
-        memmove(t + 3, t + 3 + 28, strlen(t + 3 + 28) + 1);
+    drop_stamp(line);
     if (snprintf(want, sizeof(want), "h=-|l=-|u=-|t=|r=-|s=-|m=-|U=-|q=|"
                  "H=-|b=0|B=0|f=-|a=-|T=0|M=0|D=0|L=0.000000|%s|i=-|o=-|"
-                 "e=-|I=-|ie=-|in=-|Bd=0|Td=0|%%|100%%\n", mypid) < 0)
+                 "e=-|I=-|ie=-|in=-|on=-|en=-|O=-|E=-|Bd=0|Td=0|Mi=0|Du=0|"
+                 "%%|100%%\n", mypid) < 0)
         want[0] = '\0';
     ok(strcmp(line, want) == 0, "missing values print -: %s", show(line));
     free(line);
 
     ok(set_format("%(T)s %(M)s %(D)s %(L)s") == 0, "time format");
+    ok(cu_access_needs() == 0, "times need nothing more");
     a.request_time_us = -5;
     line = access_line(&a, NULL);
     ok(strcmp(line, "0 0 0 0.000000\n") == 0, "negative time counts as 0");
@@ -266,11 +314,169 @@ static void test_access_atoms(void)
     (void)unlink(path_in("acc.log"));
 }
 
+/* Gunicorn's SafeAtoms: a key that is no atom prints "-". */
+static void test_access_unknown(void)
+{
+    static const struct {
+        const char *fmt, *want;
+    } cases[] = {
+        { "%(x)s", "-" }, { "%(hh)s", "-" }, { "%(H )s", "-" },
+        { "%()s", "-" }, { "%(Z)s|%(h)s", "-|127.0.0.1" },
+        { "%({foo}z)s", "-" }, { "%({}i)s|%({}o)s|%({}e)s", "-|-|-" },
+        { "%({x-req})s", "-" }, { "{x-req}i|%(x{x-req}i)s", "{x-req}i|-" },
+        { "%(a(b)c)s|%((h))s", "-|-" },     /* keys nest, as in Python */
+        { "%(zz)5s|%(zz)-3s|%(zz).0s|", "    -|-  ||" },
+        { "%(h)%|%(zz)%", "%|%" },           /* "%(key)%" is a '%' */
+    };
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
+    struct cu_access a = sample(&c);
+    char *line, want[256];
+    size_t i;
+
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open for unknown atoms");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int set = set_format(cases[i].fmt);
+
+        gather(&c);
+        line = access_line(&a, NULL);
+        if (snprintf(want, sizeof(want), "%s\n", cases[i].want) < 0)
+            want[0] = '\0';
+        ok(set == 0 && strcmp(line, want) == 0, "'%s' -> '%s': %s",
+           cases[i].fmt, cases[i].want, show(line));
+        free(line);
+    }
+    ok(set_format("%(zz)s %({a}o)s") == 0 &&
+       cu_access_needs() == CU_ACC_NEED_RESP, "unknown keys need nothing");
+    cu_log_close();
+    (void)unlink(path_in("acc.log"));
+}
+
+/* Flags, width, precision and length modifiers, as Python's % has them. */
+static void test_access_widths(void)
+{
+    static const struct {
+        const char *fmt, *want;
+    } cases[] = {
+        { "[%(h)12s]", "[   127.0.0.1]" },
+        { "[%(h)-12s]", "[127.0.0.1   ]" },
+        { "[%(h)3s]", "[127.0.0.1]" },          /* never cut by width */
+        { "[%(s).1s]", "[2]" },
+        { "[%(h)6.3s]", "[   127]" },
+        { "[%(h).s]", "[]" },                   /* "." alone: 0 */
+        { "[%(h)012s]", "[   127.0.0.1]" },     /* '0' pads numbers only */
+        { "[%(B)8d]", "[    1234]" },
+        { "[%(B)-8d]", "[1234    ]" },
+        { "[%(B)08d]", "[00001234]" },
+        { "[%(B)+d|%(B) d]", "[+1234| 1234]" },
+        { "[%(B)+08d]", "[+0001234]" },
+        { "[%(B).6d|%(B)8.6d]", "[001234|  001234]" },
+        { "[%(B)08.6d]", "[  001234]" },        /* precision: '0' ignored */
+        { "[%(T).0d]", "[2]" },                 /* a 0 precision keeps a digit */
+        { "[%(B)#d|%(D)ld|%(M)hi|%(B)Lu]", "[1234|2345678|2345|1234]" },
+        { "[%(B)6s|%(L)-10s]", "[  1234|2.345678  ]" },
+        { "[%(a)10s]", "[  curl/8.0]" },
+        { "[%({x-req}i)8s|%({x-resp}o)-9s|%({remote_addr}e).2s]",
+          "[  reqval|respval  |10]" },
+    };
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
+    struct cu_access a;
+    char *line, want[256];
+    size_t i;
+
+    ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open for widths");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int set = set_format(cases[i].fmt);
+
+        gather(&c);
+        a = sample(&c);
+        line = access_line(&a, NULL);
+        if (snprintf(want, sizeof(want), "%s\n", cases[i].want) < 0)
+            want[0] = '\0';
+        ok(set == 0 && strcmp(line, want) == 0, "'%s' -> '%s': %s",
+           cases[i].fmt, cases[i].want, show(line));
+        free(line);
+    }
+    /* width counts the escaped bytes; precision the value's */
+    ok(set_format("[%(a)8s|%(a).3s]") == 0, "format for escapes");
+    a.user_agent = S("a\"b");
+    line = access_line(&a, NULL);
+    ok(strcmp(line, "[    a\\\"b|a\\\"b]\n") == 0,
+       "an escape is never split by precision: %s", show(line));
+    free(line);
+    a.user_agent = S("ab\"");
+    ok(set_format("\"%(a).2s\"") == 0, "precision before a quote");
+    line = access_line(&a, NULL);
+    ok(strcmp(line, "\"ab\"\n") == 0, "cut before the quote: %s", show(line));
+    free(line);
+    cu_log_close();
+    (void)unlink(path_in("acc.log"));
+}
+
+/* u: the user of Basic credentials, taken as Gunicorn's _get_user() takes
+ * it (each expectation from Python 3.11's base64.b64decode). */
+static void test_access_user(void)
+{
+    static const struct {
+        const char *auth, *user;    /* user NULL: "-" */
+    } cases[] = {
+        { "Basic YWxpY2U6cHc=", "alice" },
+        { "basic YWxpY2U6cHc=", "alice" },
+        { "BASIC YWxpY2U6cHc=", "alice" },
+        { "Basic   YWxpY2U6cHc=", "alice" },
+        { "Basicx YWxpY2U6cHc=", "alice" },     /* startswith("basic") */
+        { "Basic YWxpY2U", NULL },              /* incorrect padding */
+        { "Basic YWxpY2U=", "alice" },
+        { "Basic YWxpY2U==", "alice" },
+        { "Basic YWxp Y2U6 cHc=", "alice" },    /* non-alphabet skipped */
+        { "Basic YW!!xpY2U6cHc=", "alice" },
+        { "Basic YWxpY2U6cHc=garbage", "alice" },   /* padding ends it */
+        { "Basic Y", NULL },
+        { "Basic YQ", NULL },
+        { "Basic YQ=", NULL },
+        { "Basic YQ==", "a" },
+        { "Basic =YQ==", "a" },
+        { "Basic Y=Q==", "a" },
+        { "Basic YW=Jj", "abc" },
+        { "Basic Og==", NULL },                 /* an empty user */
+        { "Basic OnB3", NULL },
+        { "Basic ", NULL },
+        { "Basic", NULL },
+        { "Bearer YWxpY2U6cHc=", NULL },
+        { "", NULL },
+        { "Basic w6k6eA==", "\xc3\xa9" },       /* UTF-8 */
+        { "Basic 4p2k", "\xe2\x9d\xa4" },
+        { "Basic 8JCAgA==", "\xf0\x90\x80\x80" },
+        { "Basic gA==", NULL },                 /* not UTF-8 */
+        { "Basic 7aCA", NULL },                 /* a surrogate */
+        { "Basic 9JCAgA==", NULL },             /* above U+10FFFF */
+        { "Basic wMA=", NULL },                 /* overlong */
+        { "Basic YWxpY2U6Ym9iOmM=", "alice" },  /* the first ':' */
+    };
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long n = cu_access_basic_user(cases[i].auth, strlen(cases[i].auth),
+                                      out, sizeof(out));
+        int good = cases[i].user == NULL
+                       ? n == -1
+                       : n == (long)strlen(cases[i].user) &&
+                             memcmp(out, cases[i].user, (size_t)n) == 0;
+
+        ok(good, "'%s': %s (%ld)", cases[i].auth,
+           cases[i].user ? show(cases[i].user) : "-", n);
+    }
+    ok(cu_access_basic_user("Basic YWxpY2U6cHc=", 18, out, 4) == -2,
+       "a user longer than the buffer: -2");
+    ok(cu_access_basic_user("Basic YWxpY2U6cHc=", 18, out, 5) == 5,
+       "a user that just fits");
+}
+
 static void test_access_hostile(void)
 {
-    struct ctx c = { 0, 0, "v\"\r\nX" };
+    struct ctx c = { 0, 0, "v\"\r\nX", {{0}}, {{0}} };
     struct cu_access a = sample(&c);
-    char *line, *big;
+    char *line, *big, *auth;
     size_t len;
     int good;
 
@@ -279,7 +485,7 @@ static void test_access_hostile(void)
        "open for hostile input");
     a.user_agent = S("evil\"\\\n[02/Dec/2026] \x1b[2J\x7f\xff\xc3\xa9");
     a.request_line = S("GET /\" 200 - HTTP/1.1");
-    a.user = S("bob\nroot");
+    a.authorization = S("Basic Ym9iCnJvb3Q6eA==");  /* "bob\nroot:x" */
     line = access_line(&a, &len);
     ok(strcmp(line, "\"evil\\\"\\\\\\x0A[02/Dec/2026] \\x1B[2J\\x7F\\xFF"
                     "\\xC3\\xA9\" \"GET /\\\" 200 - HTTP/1.1\" "
@@ -287,11 +493,32 @@ static void test_access_hostile(void)
        "quotes, backslash, controls, DEL, high bytes escaped: %s", show(line));
     ok(count_char(line, len, '\n') == 1, "one line only");
     free(line);
+    a.authorization = S("Basic YiJvYjp4");      /* b"ob:x */
+    ok(set_format("%(u)s") == 0, "u alone");
+    line = access_line(&a, &len);
+    ok(strcmp(line, "b\\\"ob\n") == 0, "a quote in the user: %s", show(line));
+    free(line);
+
+    /* a long user: decoded on the heap, whole */
+    big = malloc(200001);
+    auth = malloc(300000);
+    if (big == NULL || auth == NULL)
+        abort();
+    memset(big, 'A', 6000);         /* base64 of 4500 0x00 bytes */
+    memcpy(auth, "Basic ", 6);
+    memcpy(auth + 6, big, 6000);
+    a.authorization = cstr_of(auth, 6006);
+    line = access_line(&a, &len);
+    good = len == 4500 * 4 + 1;
+    for (size_t i = 0; good && i < 4500; i++)
+        good = memcmp(line + 4 * i, "\\x00", 4) == 0;
+    ok(good, "a 4500-byte user, escaped whole (%zu)", len);
+    free(line);
+    free(auth);
 
     /* a huge value: heap buffer, cut at 64 KiB, still one line */
-    big = malloc(200001);
-    if (big == NULL)
-        abort();
+    ok(set_format("\"%(a)s\" \"%(r)s\" %({x-evil}i)s %(u)s") == 0,
+       "hostile format again");
     memset(big, 'A', 200000);
     big[200000] = '\0';
     a.user_agent = S(big);
@@ -309,9 +536,18 @@ static void test_access_hostile(void)
     ok(good, "escapes are never split when cut (%zu)", len);
     free(line);
 
+    ok(set_format("%(a)70000s|") == -1, "a width past the line's cap");
+    ok(set_format("%(a)60000s|") == 0, "a big width");
+    a.user_agent = S("x");
+    line = access_line(&a, &len);
+    ok(len == 60002 && line[59999] == 'x' && line[60000] == '|',
+       "padded to 60000 (%zu)", len);
+    free(line);
+
     memset(big, 'B', 5000);         /* just past the stack buffer */
     big[5000] = '\0';
     a.user_agent = S(big);
+    ok(set_format("%(a)s|after") == 0, "format with a literal after");
     line = access_line(&a, &len);
     ok(len == 5000 + 7 && strcmp(line + 5000, "|after\n") == 0,
        "a 5000-byte value moves to the heap whole");
@@ -323,19 +559,24 @@ static void test_access_hostile(void)
 
 static void test_access_bad_formats(void)
 {
+    /* each fails in Python at every line (Gunicorn then logs a traceback
+     * instead of the line), or is a conversion we do not take */
     static const char *const bad[] = {
-        "%(x)s", "%(hh)s", "%(H )s", "%({foo}z)s", "%({}i)s",
-        "%(h)", "%(h", "%q", "abc%", "%", "%(h)d", "%(h)r", "%(h)-10s",
-        "%({a}i)d", "%(s)d", "%()s", "%(h)s %(zz)s", "%%%", "100% %%",
+        "%(h)", "%(h", "%q", "abc%", "%", "%%%", "100% %%", "%(h)-",
+        "%(h)d", "%(s)d", "%(zz)d", "%({a}i)d", "%({a}o)i", "%({a}e)u",
+        "%(h)r", "%(h)a", "%(B)r", "%(B)x", "%(B)f", "%(h)c",
+        "%(h)*s", "%(h).*s", "%(h)10.*s", "%(h)99999999s", "%(h).70000s",
+        "%s", "%-(h)s", "%(h)s %(zz)d", "%(a(b)s",
     };
     static const char *const good[] = {
         "%(B)d %(T)d %(M)d %(D)d", "%%", "%({A}I)s %({b}O)s %({c}E)s",
+        "%(B)i %(T)u", "%(h)-+ #010.5s",
         "{a}i",     /* no '%': plain text */
     };
     char err[256];
     size_t i;
     char *line;
-    struct ctx c = { 0, 0, NULL };
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
     struct cu_access a = sample(&c);
 
     ok(open_logs(NULL, "acc.log", CU_INFO) == 0 && set_format("%(h)s") == 0,
@@ -350,7 +591,7 @@ static void test_access_bad_formats(void)
     line = access_line(&a, NULL);
     ok(strcmp(line, "127.0.0.1\n") == 0, "rejects kept the old format");
     free(line);
-    ok(set_format("%(h)s") == 0 && cu_access_format_set("%(zz)s", NULL, 0)
+    ok(set_format("%(h)s") == 0 && cu_access_format_set("%(h)d", NULL, 0)
        == -1, "NULL err buffer is fine");
     line = access_line(&a, NULL);
     ok(strcmp(line, "127.0.0.1\n") == 0, "rejected format keeps the old one");
@@ -370,7 +611,7 @@ static void test_access_bad_formats(void)
 
 static void test_access_format_lifetime(void)
 {
-    struct ctx c = { 0, 0, NULL };
+    struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
     struct cu_access a = sample(&c);
     char *line;
 
@@ -404,6 +645,9 @@ int main(void)
     tzset();
     test_access_default();
     test_access_atoms();
+    test_access_unknown();
+    test_access_widths();
+    test_access_user();
     test_access_hostile();
     test_access_bad_formats();
     test_access_format_lifetime();

@@ -360,6 +360,40 @@ static void test_reopen_fails(void)
     (void)rmdir(path_in("sub2"));
 }
 
+/* cu_log_text: a message of any length, one line prefix, one write. */
+static void test_log_text(void)
+{
+    char *text, *big;
+    size_t len, n = 20000;
+
+    ok(open_logs("err.log", NULL, CU_INFO) == 0, "open at info");
+    cu_log_text(CU_DEBUG, "hidden", 6);
+    text = slurp(path_in("err.log"), &len);
+    ok(len == 0, "below the level: nothing");
+    free(text);
+    big = malloc(n + 64);
+    if (big == NULL)
+        abort();
+    memcpy(big, "Current configuration:", 22);
+    for (size_t i = 22; i < n; i++)
+        big[i] = i % 40 == 0 || i == 22 ? '\n' : 'v';
+    big[n - 1] = '\x1b';
+    cu_log_text(CU_WARNING, big, n);
+    cu_log(CU_INFO, "after");
+    text = slurp(path_in("err.log"), &len);
+    ok(err_line_ok(text, "WARNING", "Current configuration:"),
+       "the prefix, then the message");
+    ok(len > n && memcmp(strstr(text, "Current"), big, n - 1) == 0 &&
+       strncmp(strstr(text, "Current") + n - 1, "\\x1B\n", 5) == 0,
+       "all %zu bytes, newlines kept, a control escaped: not cut at 4 KiB", n);
+    ok(strstr(text, "] [INFO] after\n") != NULL &&
+       count_char(text, len, '\n') == (n - 1) / 40 + 3, "one record, then the next");
+    free(text);
+    free(big);
+    (void)unlink(path_in("err.log"));
+    cu_log_close();
+}
+
 /* ---- "-" ------------------------------------------------------------- */
 
 static void test_dash(void)
@@ -407,6 +441,7 @@ int main(void)
     tzset();
     test_error_log();
     test_error_log_hostile();
+    test_log_text();
     test_reopen();
     test_reopen_fails();
     test_dash();

@@ -400,7 +400,7 @@ def test_view_raises_server_500(fw, start):
     assert status.upper() == "HTTP/1.1 500 INTERNAL SERVER ERROR"
     assert marker.encode() not in body
     # the server logs the line and the traceback in one write
-    wait_for(lambda: "Error handling request /boom" in site.text(),
+    wait_for(lambda: "Error handling request GET /boom" in site.text(),
              what="the server's error record")
     log = site.text()
     assert "Traceback (most recent call last)" in log

@@ -422,10 +422,6 @@ def test_netbox_docker(start):
     assert srv.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "at loglevel debug cunicorn logs neither Gunicorn's 'Current configuration:' "
-    "dump at start nor the default pre_request hook's 'METHOD PATH' line per request "
-    "(issue 10, Found: error log; the logs branch adds both)"))
 def test_netbox_docker_debug_lines(start):
     srv = start("netbox-docker_gunicorn_config.py", workers=3, cwd=REAL, apps=False)
     status, _, body, _ = request(srv, "/api/ipam/")
@@ -606,10 +602,6 @@ def test_asoc_members(start, tmp_path):
     assert srv.stop() == 0 and not (tmp_path / "asoc_members.pid").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "access_log_format with a width, '[%(p)-10s]': cunicorn stops with "
-    "'access_log_format: %(p)- is not supported' where Gunicorn pads as Python's % "
-    "does (the logs branch takes flags and widths)"))
 def test_rhodecode(start):
     """rhodecode/rhodecode-enterprise-ce: an access format with a padded
     %(p)s and %(L)s, loglevel debug, and hooks that log with %-10s."""

@@ -179,7 +179,7 @@ def test_app_errors(server):
     raw = srv.raw(b"GET /error HTTP/1.1\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
     wait_for(lambda: "boom from the app" in srv.text(), what="the traceback")
-    assert "Traceback" in srv.text() and "Error handling request /error" in srv.text()
+    assert "Traceback" in srv.text() and "Error handling request GET /error" in srv.text()
     raw = srv.raw(b"GET /badheader HTTP/1.1\r\n\r\n")
     # a bad header value is Gunicorn's 400, and never reaches the wire
     assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"\r\nInjected" not in raw

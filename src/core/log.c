@@ -34,6 +34,7 @@
 #include "core/access.h"
 #include "core/errbuf.h"
 #include "core/io.h"
+#include "core/statsd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -377,20 +378,22 @@ static size_t copy_msg(char *dst, size_t room, const char *s, size_t n,
     return o;
 }
 
-void cu_log(enum cu_level level, const char *fmt, ...)
+/* cu_log and cu_log_exception: statsd counts the line (as Gunicorn's
+ * statsd logger does, whatever the level lets through), then it is
+ * written. */
+__attribute__((format(printf, 3, 0)))
+static void vlog(enum cu_level level, int exception, const char *fmt, va_list ap)
 {
     char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
     const char *name, *stamp;
     size_t len, mlen;
     int saved = errno, n, cut = 0, more;
     long pid = (long)getpid();
-    va_list ap;
 
+    cu_statsd_log((int)level, exception);
     if (!cu_log_enabled(level))
         return;
-    va_start(ap, fmt);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (n < 0) {
         n = snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
         if (n < 0)
@@ -415,6 +418,24 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
     errno = saved;
+}
+
+void cu_log(enum cu_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(level, 0, fmt, ap);
+    va_end(ap);
+}
+
+void cu_log_exception(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(CU_ERROR, 1, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- from a signal handler ---------------------------------------------- */
@@ -487,6 +508,7 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     size_t len, k;
     int saved = errno, cut = 0, digits = 1;
 
+    cu_statsd_log((int)level, 0);
     if (!cu_log_enabled(level) || name == NULL)
         return;
     len = signal_stamp(line);

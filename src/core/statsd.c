@@ -326,7 +326,7 @@ static size_t repr_slow(char *out, double d)
         o += (size_t)nd;
     } else {
         for (int i = 0; i < decpt; i++)
-            out[o++] = i < nd ? digits[i] : '0';
+            out[o++] = (char)(i < nd ? digits[i] : '0');
         out[o++] = '.';
         if (nd > decpt) {
             memcpy(out + o, digits + decpt, (size_t)(nd - decpt));
@@ -609,7 +609,7 @@ void cu_statsd_log(int level, int exception)
 static void number(const char *name, long long value, const char *type)
 {
     char mid[48];
-    size_t n = 0, k = strlen(type);
+    size_t n = 0, k = strlen(type) + 1;  /* with its NUL */
     struct iovec iov[4];
     int four = 4;
 
@@ -622,7 +622,7 @@ static void number(const char *name, long long value, const char *type)
     iov[1].iov_base = (void *)name;
     iov[1].iov_len = strlen(name);
     iov[2].iov_base = mid;
-    iov[2].iov_len = n + k;
+    iov[2].iov_len = n + k - 1;
     iov[3] = g_sd.tags;
     send_all(iov, &four, 1);
 }

@@ -244,7 +244,7 @@ static void test_ms(void)
      * needed, in fixed notation */
     for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++)
         for (long long us = 0; us < 1000000; us += 7) {
-            char out[CU_STATSD_MS_MAX], sig[CU_STATSD_MS_MAX];
+            char out[CU_STATSD_MS_MAX], sig[CU_STATSD_MS_MAX] = "";
             double d = (double)(secs[i] * 1000) + (double)us / 1000.0;
             size_t n = 0, from = 0;
             const char *dot;
@@ -369,10 +369,22 @@ static void is_line(int fd, const char *want, const char *what)
     ok(strcmp(got, want) == 0, "%s: '%s' ('%s')", what, want, got);
 }
 
-static void test_udp(void)
+/* A receiver on 127.0.0.1 and statsd to it with prefix "app" and tags
+ * "env:test,x"; its fd, and the host in host. */
+static int udp_open(char *host, size_t n)
 {
-    char host[64], logpath[128];
-    int port, fd = udp_receiver(AF_INET, &port), e;
+    int port, fd = udp_receiver(AF_INET, &port);
+
+    if (fd < 0)
+        bail("a UDP receiver on 127.0.0.1");
+    xsnprintf(host, n, "127.0.0.1:%d", port);
+    open_to(host, "app", "env:test,x");
+    return fd;
+}
+
+static void test_off(void)
+{
+    int port, fd = udp_receiver(AF_INET, &port);
 
     if (fd < 0)
         bail("a UDP receiver on 127.0.0.1");
@@ -380,10 +392,16 @@ static void test_udp(void)
     cu_statsd_request(200, 5);
     cu_statsd_log(CU_ERROR, 0);
     cu_statsd_gauge("gunicorn.workers", 1);
+    cu_statsd_send("x:1|c", 5);
     ok(nothing_more(fd), "off: nothing is sent");
+    close(fd);
+}
 
-    xsnprintf(host, sizeof(host), "127.0.0.1:%d", port);
-    open_to(host, "app", "env:test,x");
+static void test_requests(void)
+{
+    char host[64];
+    int fd = udp_open(host, sizeof(host)), e;
+
     ok(cu_statsd_on(), "on after open");
     errno = 4242;
     cu_statsd_request(404, 1234);
@@ -401,6 +419,17 @@ static void test_udp(void)
             "no status: duration");
     is_line(fd, "app.gunicorn.requests:1|c|@1.0|#env:test,x", "no status: count");
     ok(nothing_more(fd), "no status: no status counter");
+    cu_statsd_close();
+    ok(!cu_statsd_on(), "closed: off");
+    cu_statsd_request(200, 1);
+    ok(nothing_more(fd), "closed: nothing is sent");
+    close(fd);
+}
+
+static void test_counters_and_numbers(void)
+{
+    char host[64];
+    int fd = udp_open(host, sizeof(host));
 
     cu_statsd_log(CU_WARNING, 0);
     is_line(fd, "app.gunicorn.log.warning:1|c|@1.0|#env:test,x", "a warning");
@@ -414,7 +443,6 @@ static void test_udp(void)
     cu_statsd_log(CU_DEBUG, 0);
     cu_statsd_log(35, 0);
     ok(nothing_more(fd), "info, debug, another level: not counted");
-
     cu_statsd_gauge("gunicorn.workers", 4);
     is_line(fd, "app.gunicorn.workers:4|g|#env:test,x", "the workers gauge");
     cu_statsd_histogram("gunicorn.backlog", 0);
@@ -423,8 +451,17 @@ static void test_udp(void)
     is_line(fd, "app.g:-3|g|#env:test,x", "a negative gauge");
     cu_statsd_send("hook.hits:1|c|@1.0", 18);
     is_line(fd, "app.hook.hits:1|c|@1.0|#env:test,x", "a hook's metric");
+    cu_statsd_close();
+    close(fd);
+}
 
-    /* the error log counts its lines, whatever its level lets through */
+/* The error log counts its lines, whatever its level lets through. */
+static void test_error_log(void)
+{
+    char host[64], logpath[128];
+    int fd = udp_open(host, sizeof(host));
+    const char *parts[] = {"from a ", "signal handler"};
+
     xsnprintf(logpath, sizeof(logpath), "%s/error.log", dir);
     if (cu_log_open(logpath, NULL, CU_CRITICAL, err, sizeof(err)) < 0)
         bail("cu_log_open: %s", err);
@@ -438,17 +475,23 @@ static void test_udp(void)
     cu_log_exception("Error handling request %s", "/x");
     is_line(fd, "app.gunicorn.log.exception:1|c|@1.0|#env:test,x",
             "cu_log_exception: exception, not error");
-    {
-        const char *parts[] = {"from a ", "signal handler"};
-        cu_log_signal(CU_ERROR, parts, 2);
-        is_line(fd, "app.gunicorn.log.error:1|c|@1.0|#env:test,x", "cu_log_signal");
-    }
+    cu_log_signal(CU_ERROR, parts, 2);
+    is_line(fd, "app.gunicorn.log.error:1|c|@1.0|#env:test,x", "cu_log_signal");
     cu_log(CU_INFO, "info");
     cu_log(CU_DEBUG, "debug");
     ok(nothing_more(fd), "cu_log at info and debug: not counted");
     cu_log_close();
+    cu_statsd_close();
+    close(fd);
+}
 
-    /* no prefix, no tags: Gunicorn's bare lines */
+/* No prefix, no tags: Gunicorn's bare lines; a one-character prefix;
+ * localhost, IPv4 first as Gunicorn's AF_INET socket. */
+static void test_bare(void)
+{
+    char host[64], local[64];
+    int fd = udp_open(host, sizeof(host));
+
     open_to(host, "", "");
     cu_statsd_request(200, 7000000);
     is_line(fd, "gunicorn.request.duration:7000.0|ms", "bare: duration");
@@ -458,24 +501,16 @@ static void test_udp(void)
     is_line(fd, "gunicorn.log.critical:1|c|@1.0", "bare: critical");
     cu_statsd_gauge("gunicorn.workers", 2);
     is_line(fd, "gunicorn.workers:2|g", "bare: gauge");
-
-    /* a one-character prefix is kept as it is */
     open_to(host, "a", "t");
     cu_statsd_log(CU_WARNING, 0);
     is_line(fd, "agunicorn.log.warning:1|c|@1.0|#t", "prefix 'a' (no '.'), tags 't'");
-
-    /* localhost: IPv4 first, as Gunicorn's AF_INET socket */
-    xsnprintf(host, sizeof(host), "localhost:%d", port);
-    open_to(host, "", "");
+    xsnprintf(local, sizeof(local), "localhost%s", strchr(host, ':'));
+    open_to(local, "", "");
     cu_statsd_request(201, 1);
     is_line(fd, "gunicorn.request.duration:0.001|ms", "localhost reaches 127.0.0.1");
     is_line(fd, "gunicorn.requests:1|c|@1.0", "localhost: count");
     is_line(fd, "gunicorn.request.status.201:1|c|@1.0", "localhost: status");
-
     cu_statsd_close();
-    ok(!cu_statsd_on(), "closed: off");
-    cu_statsd_request(200, 1);
-    ok(nothing_more(fd), "closed: nothing is sent");
     close(fd);
 }
 
@@ -631,7 +666,11 @@ int main(void)
     test_prefix();
     test_config();
     test_ms();
-    test_udp();
+    test_off();
+    test_requests();
+    test_counters_and_numbers();
+    test_error_log();
+    test_bare();
     test_ipv6();
     test_fork();
     test_unreachable();

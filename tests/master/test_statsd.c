@@ -131,7 +131,7 @@ static void test_workers_and_backlog(void)
         while (f != NULL && fgets(line, sizeof(line), f) != NULL)
             debug += strstr(line, "[DEBUG] socket backlog: 7") != NULL;
         if (f != NULL)
-            fclose(f);
+            (void)fclose(f);
         ok(debug >= 3, "each one logged at debug: 'socket backlog: 7' (%d)", debug);
     }
     run_end(&r);

@@ -61,6 +61,10 @@ static struct {
     int level;
 } g_log = { { STDERR_FILENO, NULL }, { -1, NULL }, CU_INFO };
 
+/* Set while cu_log_exception's line goes through cu_log: statsd counts
+ * it as an exception (core/statsd.h). */
+static _Thread_local int tls_exception;
+
 /* ---- helpers ---------------------------------------------------------- */
 
 
@@ -378,22 +382,21 @@ static size_t copy_msg(char *dst, size_t room, const char *s, size_t n,
     return o;
 }
 
-/* cu_log and cu_log_exception: statsd counts the line (as Gunicorn's
- * statsd logger does, whatever the level lets through), then it is
- * written. */
-__attribute__((format(printf, 3, 0)))
-static void vlog(enum cu_level level, int exception, const char *fmt, va_list ap)
+void cu_log(enum cu_level level, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
     const char *name, *stamp;
     size_t len, mlen;
     int saved = errno, n, cut = 0, more;
     long pid = (long)getpid();
+    va_list ap;
 
-    cu_statsd_log((int)level, exception);
+    cu_statsd_log((int)level, tls_exception);  /* as Gunicorn's: whatever the level */
     if (!cu_log_enabled(level))
         return;
+    va_start(ap, fmt);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     if (n < 0) {
         n = snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
         if (n < 0)
@@ -420,22 +423,22 @@ static void vlog(enum cu_level level, int exception, const char *fmt, va_list ap
     errno = saved;
 }
 
-void cu_log(enum cu_level level, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vlog(level, 0, fmt, ap);
-    va_end(ap);
-}
-
 void cu_log_exception(const char *fmt, ...)
 {
+    char msg[LOG_MSG_MAX];
     va_list ap;
+    int n, saved = errno;
 
     va_start(ap, fmt);
-    vlog(CU_ERROR, 1, fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n < 0)
+        n = snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
+    tls_exception = 1;
+    /* a message cut here is cut there too, and marked */
+    cu_log(CU_ERROR, "%s%s", msg, n >= (int)sizeof(msg) ? "..." : "");
+    tls_exception = 0;
+    errno = saved;
 }
 
 /* ---- from a signal handler ---------------------------------------------- */

@@ -455,6 +455,37 @@ static void test_counters_and_numbers(void)
     close(fd);
 }
 
+/* cu_log_exception writes an ERROR line as cu_log does, a long one cut
+ * and marked. */
+static void exception_lines(const char *logpath)
+{
+    char *big = malloc(6000), text[9000] = "";
+    FILE *f;
+    size_t n;
+
+    if (big == NULL)
+        bail("malloc");
+    memset(big, 'x', 5999);
+    big[5999] = '\0';
+    if (unlink(logpath) < 0 || cu_log_open(logpath, NULL, CU_DEBUG, err, sizeof(err)) < 0)
+        bail("cu_log_open: %s", err);
+    errno = 77;
+    cu_log_exception("Error handling request %s", "GET /x");
+    ok(errno == 77, "cu_log_exception leaves errno");
+    cu_log_exception("%s", big);
+    cu_log_close();
+    f = fopen(logpath, "r");
+    n = f != NULL ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    if (f != NULL)
+        (void)fclose(f);
+    text[n] = '\0';
+    ok(strstr(text, "] [ERROR] Error handling request GET /x\n") != NULL,
+       "an exception's line is an ERROR line");
+    ok(n > 4095 && strstr(text, "xxx...\n") != NULL && strstr(text, "xxxxxxxx\n") == NULL,
+       "a message over 4 KiB is cut and marked");
+    free(big);
+}
+
 /* The error log counts its lines, whatever its level lets through. */
 static void test_error_log(void)
 {
@@ -475,6 +506,8 @@ static void test_error_log(void)
     cu_log_exception("Error handling request %s", "/x");
     is_line(fd, "app.gunicorn.log.exception:1|c|@1.0|#env:test,x",
             "cu_log_exception: exception, not error");
+    cu_log(CU_ERROR, "after it");
+    is_line(fd, "app.gunicorn.log.error:1|c|@1.0|#env:test,x", "the next error: error");
     cu_log_signal(CU_ERROR, parts, 2);
     is_line(fd, "app.gunicorn.log.error:1|c|@1.0|#env:test,x", "cu_log_signal");
     cu_log(CU_INFO, "info");
@@ -483,6 +516,7 @@ static void test_error_log(void)
     cu_log_close();
     cu_statsd_close();
     close(fd);
+    exception_lines(logpath);
 }
 
 /* No prefix, no tags: Gunicorn's bare lines; a one-character prefix;

@@ -78,10 +78,15 @@ class Config:
         return "<cunicorn Config %d settings>" % len(self.settings)
 
 
+# Gunicorn's statsd logger: the line each `mtype` of `extra` is sent as.
+_METRIC = {"gauge": "{0}:{1}|g", "counter": "{0}:{1}|c|@1.0",
+           "histogram": "{0}:{1}|h", "timer": "{0}:{1}|ms"}
+
+
 class Log:
     """server.log / worker.log: lines in the error log, in its format."""
 
-    def _emit(self, level, msg, args, exc_info=False):
+    def _emit(self, level, msg, args, exc_info=False, exception=False):
         text = str(msg)
         if args:
             try:
@@ -90,13 +95,30 @@ class Log:
                 text = "%s %r" % (text, args)
         if exc_info:
             text = text + "\n" + traceback.format_exc().rstrip("\n")
-        _cunicorn._log(level, text)
+        _cunicorn._log(level, text, exception)
+
+    def _metric(self, msg, extra):
+        """As Gunicorn's statsd logger on debug, info and log: with statsd
+        on, the metric `extra` names (metric, value, mtype) is sent, and a
+        message that says nothing is not logged. True: nothing to log."""
+        if not _cunicorn._statsd():
+            return False
+        try:
+            metric, value = extra.get("metric"), extra.get("value")
+            line = _METRIC.get(extra.get("mtype"))
+            if metric and value is not None and line:
+                _cunicorn._statsd(line.format(metric, value).encode("ascii"))
+        except Exception:  # as Gunicorn's: a metric never breaks a hook
+            pass
+        return not msg
 
     def debug(self, msg, *args, **kw):
-        self._emit(10, msg, args, kw.get("exc_info"))
+        if not self._metric(msg, kw.get("extra") or {}):
+            self._emit(10, msg, args, kw.get("exc_info"))
 
     def info(self, msg, *args, **kw):
-        self._emit(20, msg, args, kw.get("exc_info"))
+        if not self._metric(msg, kw.get("extra") or {}):
+            self._emit(20, msg, args, kw.get("exc_info"))
 
     def warning(self, msg, *args, **kw):
         self._emit(30, msg, args, kw.get("exc_info"))
@@ -107,13 +129,14 @@ class Log:
         self._emit(40, msg, args, kw.get("exc_info"))
 
     def exception(self, msg, *args, **kw):
-        self._emit(40, msg, args, kw.get("exc_info", True))
+        self._emit(40, msg, args, kw.get("exc_info", True), True)
 
     def critical(self, msg, *args, **kw):
         self._emit(50, msg, args, kw.get("exc_info"))
 
     def log(self, level, msg, *args, **kw):
-        self._emit(int(level), msg, args, kw.get("exc_info"))
+        if not self._metric(msg, kw.get("extra") or {}):
+            self._emit(int(level), msg, args, kw.get("exc_info"))
 
     def reopen_files(self):
         """Gunicorn's name; the C logs reopen on USR1 by themselves."""

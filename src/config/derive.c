@@ -160,6 +160,7 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
     m->pidfile = d->pidfile;
     m->max_worker_lifetime = c->max_worker_lifetime;
     m->max_worker_memory = c->max_worker_memory;
+    m->backlog_metric = c->enable_backlog_metric;
     return 0;
 }
 
@@ -202,7 +203,9 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
     d->worker_class = cu_derive_worker_class(c, err, errlen);
     d->proxy = (enum http_proxy_mode)c->proxy_protocol;
     if (d->worker_class == NULL || derive_http(d, c, err, errlen) < 0 ||
-        allow_lists(d, c, err, errlen) < 0 || derive_master(d, c, err, errlen) < 0) {
+        allow_lists(d, c, err, errlen) < 0 || derive_master(d, c, err, errlen) < 0 ||
+        cu_statsd_config_make(&d->statsd, c->statsd_host, c->statsd_prefix,
+                              c->dogstatsd_tags, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }
@@ -222,5 +225,6 @@ void cu_derived_free(struct cu_derived *d)
     cu_allow_free(&d->allow);
     cu_allow_free(&d->proxy_allow);
     free(d->pidfile);
+    cu_statsd_config_free(&d->statsd);
     memset(d, 0, sizeof(*d));
 }

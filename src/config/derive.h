@@ -3,7 +3,8 @@
  * (cu_config_finish), cu_derive fills once, before any fork, everything
  * the subsystems are given: the worker class that runs, the parser's
  * settings, the PROXY mode and the compiled allow lists, the master's
- * settings, a worker's settings and the WSGI bridge's options. On HUP the
+ * settings, a worker's settings, the WSGI bridge's options and where
+ * statsd metrics go. On HUP the
  * host derives into a second struct cu_derived and keeps the old one until
  * the new one is in use. Plain C.
  *
@@ -19,6 +20,7 @@
 #include <stddef.h>
 
 #include "config/settings.h"
+#include "core/statsd.h"
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/arbiter.h"
@@ -58,6 +60,9 @@ struct cu_derived {
     /* The bridge's options; errors_fd is -1 and server_software NULL until
      * the host sets them. */
     struct cu_wsgi_opts wsgi;
+    /* Where metrics go (off without statsd_host): the host opens it in the
+     * master (cu_statsd_open), the workers reopen it after fork. */
+    struct cu_statsd_config statsd;
     /* What the pointers above point to */
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
@@ -71,7 +76,8 @@ struct cu_derived {
  * not found", and the names there are), one not built yet ("worker class
  * NAME is not built yet; use sync or gthread"), more workers than the
  * master keeps (CU_MAX_WORKERS), a secure_scheme_headers item without '='
- * (the validator lets none through), or out of memory.
+ * (the validator lets none through), a statsd_prefix or dogstatsd_tags
+ * statsd cannot send (cu_statsd_config_make), or out of memory.
  */
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen);

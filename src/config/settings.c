@@ -14,6 +14,7 @@
  */
 #include "config/internal.h"
 #include "core/errbuf.h"
+#include "core/statsd.h"
 #include "net/allow.h"
 
 #include <ctype.h>
@@ -362,6 +363,24 @@ static int set_chdir(struct cu_config *c, const struct cu_setting *s,
     return 0;
 }
 
+/* statsd_host: Gunicorn's validate_statsd_address (core/statsd.h). 0, or
+ * -1 with the reason in err. */
+static int statsd_host(const struct cu_setting *s, const char *p, size_t n,
+                       char *err, size_t errlen)
+{
+    struct cu_statsd_addr a;
+    char *text = strndup(p, n);
+    int rc;
+
+    if (text == NULL)
+        return nomem(err, errlen, s);
+    rc = cu_statsd_parse_addr(text, &a, err, errlen);
+    free(text);
+    if (rc < 0)
+        errno = EINVAL;
+    return rc;
+}
+
 static int set_str(struct cu_config *c, const struct cu_setting *s,
                    const char *value, char *err, size_t errlen)
 {
@@ -372,6 +391,8 @@ static int set_str(struct cu_config *c, const struct cu_setting *s,
     if (s->offset == OFF(chdir))
         return set_chdir(c, s, value, err, errlen);
     p = strip(value, &n);
+    if (s->offset == OFF(statsd_host) && statsd_host(s, p, n, err, errlen) < 0)
+        return -1;
     if (cu_cfg_replace_str(dst, p, n) < 0)
         return nomem(err, errlen, s);
     return 0;

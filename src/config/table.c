@@ -34,7 +34,6 @@
 #define NOT_PYLOG "logging through Python's logging module is not built yet"
 #define NOT_LOGGER "logger classes other than the built-in one are not built yet"
 #define NOT_SYSLOG "syslog is not built yet"
-#define NOT_STATSD "statsd is not built yet"
 #define NOT_DIRTY "the dirty arbiter is not built yet"
 #define NOT_CONTROL "the control socket is not built yet"
 #define NOT_H1C "the gunicorn_h1c parser is not built in (cunicorn's own " \
@@ -467,23 +466,24 @@ const struct cu_setting cu_settings[] = {
              "that is a terminal (by default both go to /dev/null)."},
     {.name = "statsd_host", .section = S_LOG, .flags = {"--statsd-host"},
      .meta = "STATSD_ADDR", .type = CU_STR_OPT, .offset = OFF(statsd_host),
-     .refused = NOT_STATSD,
-     .help = "Send metrics to this StatsD server: HOST:PORT or "
-             "unix://PATH."},
+     .help = "Send metrics to this StatsD server: HOST[:PORT] (UDP, port "
+             "8125 by default) or unix://PATH (a datagram socket)."},
     {.name = "dogstatsd_tags", .section = S_LOG, .flags = {"--dogstatsd-tags"},
      .meta = "DOGSTATSD_TAGS", .type = CU_STR, .offset = OFF(dogstatsd_tags),
-     .dflt = "", .refused = NOT_STATSD, .only_with = "statsd_host",
-     .help = "Comma-separated DogStatsD tags added to every metric."},
+     .dflt = "",
+     .help = "Comma-separated DogStatsD tags added to every metric "
+             "(tag1:value1,tag2)."},
     {.name = "statsd_prefix", .section = S_LOG, .flags = {"--statsd-prefix"},
      .meta = "STATSD_PREFIX", .type = CU_STR, .offset = OFF(statsd_prefix),
-     .dflt = "", .refused = NOT_STATSD, .only_with = "statsd_host",
-     .help = "A prefix for every metric's name."},
+     .dflt = "",
+     .help = "A prefix for every metric's name; a '.' is added after it "
+             "unless it ends with one."},
     {.name = "enable_backlog_metric", .section = S_LOG,
      .flags = {"--enable-backlog-metric"}, .type = CU_BOOL,
      .offset = OFF(enable_backlog_metric), .dflt = "false",
-     .refused = NOT_STATSD,
-     .help = "Report how many connections wait in the listen queues, as a "
-             "metric."},
+     .help = "Linux: send how many connections wait in the TCP listen "
+             "queues, as the gunicorn.backlog metric, on each tick of the "
+             "master (and log it at debug level)."},
     /* Process Naming */
     {.name = "proc_name", .section = S_NAMING, .flags = {"-n", "--name"},
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(proc_name),

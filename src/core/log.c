@@ -34,6 +34,7 @@
 #include "core/access.h"
 #include "core/errbuf.h"
 #include "core/io.h"
+#include "core/statsd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,10 @@ static struct {
     struct logfile acc;     /* fd -1: no access log */
     int level;
 } g_log = { { STDERR_FILENO, NULL }, { -1, NULL }, CU_INFO };
+
+/* Set while cu_log_exception's line goes through cu_log: statsd counts
+ * it as an exception (core/statsd.h). */
+static _Thread_local int tls_exception;
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -423,6 +428,7 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     int saved = errno, n, cut = 0, more;
     va_list ap;
 
+    cu_statsd_log((int)level, tls_exception);  /* as Gunicorn's: whatever the level */
     if (!cu_log_enabled(level))
         return;
     va_start(ap, fmt);
@@ -442,6 +448,24 @@ void cu_log(enum cu_level level, const char *fmt, ...)
         len += end_cut(line + len);
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
+    errno = saved;
+}
+
+void cu_log_exception(const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX];
+    va_list ap;
+    int n, saved = errno;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
+    tls_exception = 1;
+    /* a message cut here is cut there too, and marked */
+    cu_log(CU_ERROR, "%s%s", msg, n >= (int)sizeof(msg) ? "..." : "");
+    tls_exception = 0;
     errno = saved;
 }
 
@@ -515,6 +539,7 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     size_t len, k;
     int saved = errno, cut = 0, digits = 1;
 
+    cu_statsd_log((int)level, 0);
     if (!cu_log_enabled(level) || name == NULL)
         return;
     len = signal_stamp(line);

@@ -49,9 +49,15 @@ int cu_log_enabled(enum cu_level level);
 /* The fd the error log writes to (for wsgi.errors and capture_output). */
 int cu_log_error_fd(void);
 
-/* Messages longer than about 4 KiB are cut and end with "...". */
+/* Messages longer than about 4 KiB are cut and end with "...". With
+ * statsd on, a line at CU_WARNING, CU_ERROR or CU_CRITICAL is counted
+ * (gunicorn.log.LEVEL, core/statsd.h) whatever the level lets through. */
 __attribute__((format(printf, 2, 3)))
 void cu_log(enum cu_level level, const char *fmt, ...);
+/* An ERROR line where Gunicorn calls log.exception (an exception with its
+ * traceback): statsd counts it as gunicorn.log.exception, not error. */
+__attribute__((format(printf, 1, 2)))
+void cu_log_exception(const char *fmt, ...);
 
 /* For a signal handler: one error-log line of the strings parts[0..n)
  * (NULL ones skipped), as cu_log() writes it, with async-signal-safe

@@ -14,6 +14,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
+#include "core/statsd.h"
 #include "wsgi/report.h"
 #include "wsgi/wsgi.h"
 
@@ -451,10 +452,10 @@ PyObject *cu_hooks_py_log(PyObject *module, PyObject *args)
 {
     const char *text, *nl;
     Py_ssize_t len;
-    int level;
+    int level, exception = 0;
 
     (void)module;
-    if (!PyArg_ParseTuple(args, "is#:_log", &level, &text, &len))
+    if (!PyArg_ParseTuple(args, "is#|p:_log", &level, &text, &len, &exception))
         return NULL;
     if (level < CU_DEBUG)
         level = CU_DEBUG;
@@ -463,7 +464,10 @@ PyObject *cu_hooks_py_log(PyObject *module, PyObject *args)
     nl = memchr(text, '\n', (size_t)len);
     /* one line through the log; a traceback after it, whole (a log line
      * has a cap) */
-    cu_log((enum cu_level)level, "%.*s", (int)(nl ? nl - text : len), text);
+    if (exception)  /* log.exception: statsd counts it as such */
+        cu_log_exception("%.*s", (int)(nl ? nl - text : len), text);
+    else
+        cu_log((enum cu_level)level, "%.*s", (int)(nl ? nl - text : len), text);
     if (nl && cu_log_enabled((enum cu_level)level)) {
         int fd = cu_log_error_fd();
         const char *end = text + len;
@@ -473,4 +477,17 @@ PyObject *cu_hooks_py_log(PyObject *module, PyObject *args)
             (void)cu_write_all(fd, "\n", 1);
     }
     Py_RETURN_NONE;
+}
+
+PyObject *cu_hooks_py_statsd(PyObject *module, PyObject *args)
+{
+    const char *body = NULL;
+    Py_ssize_t len = 0;
+
+    (void)module;
+    if (!PyArg_ParseTuple(args, "|y#:_statsd", &body, &len))
+        return NULL;
+    if (body != NULL)
+        cu_statsd_send(body, (size_t)len);
+    return PyBool_FromLong(cu_statsd_on());
 }

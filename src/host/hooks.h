@@ -91,7 +91,13 @@ PyObject *cu_hooks_response(struct cu_hooks *h, int status,
  */
 int cu_hooks_signal_thread(struct cu_hooks *h, int fd);
 
-/* _cunicorn._log(level, text): for the log object's methods. */
+/* _cunicorn._log(level, text[, exception]): for the log object's
+ * methods; exception: a log.exception line (core/log.h). */
 PyObject *cu_hooks_py_log(PyObject *module, PyObject *args);
+/* _cunicorn._statsd([body]): whether statsd is on in this process, after
+ * sending body (bytes, "name:value|type") with the prefix and tags: a
+ * metric a hook passes in the log's `extra`, as Gunicorn's statsd logger
+ * takes it. */
+PyObject *cu_hooks_py_statsd(PyObject *module, PyObject *args);
 
 #endif

@@ -100,6 +100,12 @@ void host_reopen_logs(void *arg);
 void host_close_listeners(void *arg);
 /* A USR2 master's promotion: its title loses the ".2". */
 void host_promoted(void *arg);
+/* statsd in the master, as h->set says (at start, and after each HUP); a
+ * name that does not resolve is logged, and the server goes on without
+ * metrics. A worker reopens it in host_after_fork_child. */
+void host_statsd_open(struct cu_host *h);
+/* enable_backlog_metric (cu_master_ops.backlog): the listen queues. */
+int host_backlog(void *arg);
 
 /* ---- app.c: importing the application ---- */
 

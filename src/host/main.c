@@ -15,6 +15,7 @@
 #include "core/access.h"
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "core/statsd.h"
 #include "cu_version.h"
 #include "wsgi/report.h"
 #include "net/listeners.h"
@@ -63,7 +64,8 @@ static int run(struct cu_host *h)
 {
     struct cu_master_ops ops = {host_worker_main, host_before_fork, host_after_fork_parent,
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
-                                host_close_listeners, host_master_hook, host_promoted};
+                                host_close_listeners, host_master_hook, host_promoted,
+                                host_backlog};
 
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
@@ -91,6 +93,7 @@ static int run(struct cu_host *h)
     host_title(h, "master");
     umask((mode_t)h->cfg.umask);
     host_log_config(h);
+    host_statsd_open(h);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
     if (host_hooks_start(h) < 0 ||
         cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
@@ -144,6 +147,7 @@ static void release(struct cu_host *h)
     for (size_t i = 0; i < h->n_listeners; i++)
         cu_listener_close(&h->listeners[i], unlink);
     cu_upgrade_release(&h->up);
+    cu_statsd_close();
     free(h->listeners);
     host_config_free(h);
     cu_hooks_clear(&h->hooks);

@@ -39,7 +39,10 @@ static PyMethodDef cunicorn_methods[] = {
     {"_request_armed", cunicorn_armed, METH_NOARGS,
      "Whether a request runs under --request-timeout's alarm (sync)."},
     {"_log", cu_hooks_py_log, METH_VARARGS,
-     "_log(level, text): a line in the error log (the hooks' log object)."},
+     "_log(level, text[, exception]): a line in the error log (the hooks' log "
+     "object)."},
+    {"_statsd", cu_hooks_py_statsd, METH_VARARGS,
+     "_statsd([body]): sends a metric line (bytes) to statsd; whether statsd is on."},
     {"_worker_alive", cunicorn_worker_alive, METH_NOARGS,
      "False once this worker was asked to stop (worker.alive)."},
     {NULL, NULL, 0, NULL},

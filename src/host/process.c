@@ -15,6 +15,8 @@
 
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "core/statsd.h"
+#include "net/listeners.h"
 #include "wsgi/report.h"
 
 /* --user and --group: a name or a number; -1 when unset. The master
@@ -243,6 +245,24 @@ void host_after_fork_child(void *arg)
     (void)arg;
     PyOS_AfterFork_Child();
     host_environ_sync();
+    cu_statsd_reopen();  /* a socket of the worker's own */
+}
+
+void host_statsd_open(struct cu_host *h)
+{
+    char err[256];
+
+    /* Gunicorn goes on without metrics, silently; Ours: it says so */
+    if (cu_statsd_open(&h->set->statsd, err, sizeof(err)) < 0)
+        cu_log(CU_WARNING, "statsd_host %s: %s; no metrics are sent",
+               h->cfg.statsd_host, err);
+}
+
+int host_backlog(void *arg)
+{
+    const struct cu_host *h = arg;
+
+    return cu_listeners_backlog(h->listeners, h->n_listeners);
 }
 
 void host_reopen_logs(void *arg)

@@ -78,6 +78,10 @@ struct cu_master_ops {
     /* A master a USR2 started is promoted (its old master is gone): the
      * names it had with ".2" lose it (the process title). May be NULL. */
     void (*promoted)(void *ctx);
+    /* enable_backlog_metric: the connections waiting in the listen queues
+     * now, or -1 when that cannot be known (no TCP listener, not Linux).
+     * May be NULL. */
+    int (*backlog)(void *ctx);
 };
 
 enum {
@@ -99,6 +103,8 @@ struct cu_master_config {
     const char *pidfile;    /* NULL: none */
     int max_worker_lifetime;  /* seconds; 0: none. Ours, not Gunicorn's */
     int max_worker_memory;    /* MiB of RSS; 0: none. Ours */
+    int backlog_metric;       /* enable_backlog_metric: each tick,
+                               * ops->backlog as gunicorn.backlog */
     /* USR2: what a new master is started with, and the hand-over's state
      * (parent, child), kept there by the master. NULL: USR2 is ignored.
      * Read at start only. */

@@ -9,11 +9,16 @@
  * is still there graceful_timeout seconds later (watch.c). A SIGKILL we
  * sent is logged as ours; any other one gets Gunicorn's "Perhaps out of
  * memory?", or what the cgroup's OOM count says.
+ *
+ * With statsd, the count kept goes out as Gunicorn's gunicorn.workers
+ * gauge when it changes, and with enable_backlog_metric the listen queues
+ * as gunicorn.backlog on every pass (docs/compat.md, StatsD).
  */
 #include "master/internal.h"
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/statsd.h"
 #include "master/upgrade.h"
 
 #include <errno.h>
@@ -192,9 +197,20 @@ void cu_manage_workers(struct master *m)
         cu_retire(m, oldest, CAUSE_TTOU);
         active--;
     }
+    /* Gunicorn's statsd gauge goes with this line: when the count changes */
     if (active != m->last_logged) {
         m->last_logged = active;
         cu_log(CU_DEBUG, "%d workers", active);
+        cu_statsd_gauge("gunicorn.workers", active);
+    }
+    /* and its backlog histogram on every pass, when enabled */
+    if (m->cfg.backlog_metric && m->ops->backlog != NULL) {
+        int backlog = m->ops->backlog(m->ctx);
+
+        if (backlog >= 0) {
+            cu_log(CU_DEBUG, "socket backlog: %d", backlog);
+            cu_statsd_histogram("gunicorn.backlog", backlog);
+        }
     }
 }
 

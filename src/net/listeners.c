@@ -1,8 +1,14 @@
 /* See listeners.h. */
 #include "net/listeners.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
 
 #include "core/log.h"
 
@@ -89,4 +95,28 @@ int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
         cu_log(CU_INFO, "Listening at: %s%s (%d)", ls[i].family == AF_UNIX ? "" : "http://",
                ls[i].name, (int)getpid());
     return 0;
+}
+
+int cu_listeners_backlog(const struct cu_listener *ls, size_t n)
+{
+    int sum = -1;
+
+#ifdef __linux__
+    for (size_t i = 0; i < n; i++) {
+        struct tcp_info ti;
+        socklen_t len = sizeof(ti);
+
+        if (ls[i].fd < 0 || (ls[i].family != AF_INET && ls[i].family != AF_INET6))
+            continue;
+        if (sum < 0)
+            sum = 0;
+        if (getsockopt(ls[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+            len >= offsetof(struct tcp_info, tcpi_unacked) + sizeof(ti.tcpi_unacked))
+            sum += (int)ti.tcpi_unacked;
+    }
+#else
+    (void)ls;
+    (void)n;
+#endif
+    return sum;
 }

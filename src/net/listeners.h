@@ -25,4 +25,14 @@ int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
                       const char *const *bind, size_t n_bind, int backlog,
                       int reuse_port, uid_t uid, gid_t gid);
 
+/*
+ * enable_backlog_metric (Gunicorn's get_backlog): the connections waiting
+ * in the accept queues of the TCP listeners of ls[0..n), read from
+ * TCP_INFO (tcpi_unacked, which a listening socket uses for its queue's
+ * length; 0 for one whose TCP_INFO cannot be read). -1 when there is no
+ * TCP listener, and off Linux, where Gunicorn sends nothing either. Ours:
+ * UNIX listeners are left out; Gunicorn adds -1 for each ("unknown").
+ */
+int cu_listeners_backlog(const struct cu_listener *ls, size_t n);
+
 #endif

@@ -340,7 +340,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
                            .body = &g->body, .must_close = must_close(w, g)};
     int rc;
 
-    q.started_us = cu_access_enabled() ? cu_now_us() : 0;
+    q.started_us = cu_access_wanted() ? cu_now_us() : 0;
     cu_running_begin(t->run, env, &q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
@@ -349,7 +349,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
-    if (cu_access_enabled())
+    if (cu_access_wanted())
         cu_access(&q);
     if (env->max_requests > 0 &&
         atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)

@@ -14,6 +14,7 @@
 
 #include "core/access.h"
 #include "core/log.h"
+#include "core/statsd.h"
 #include "http/pages.h"
 #include "net/allow.h"
 
@@ -227,7 +228,15 @@ void cu_access(struct cu_request *q)
     char host[128];
     static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
     char proto[16];
+    int64_t took = cu_now_us() - q->started_us;
 
+    /* where Gunicorn's statsd logger counts a request: its access() */
+    cu_statsd_request(q->out.status, took);
+    if (!cu_access_enabled()) {
+        free(q->logged);
+        q->logged = NULL;
+        return;
+    }
     memset(&a, 0, sizeof(a));
     if (lv && lv->remote.p)
         a.remote_addr = lv->remote;  /* the app changed it (ProxyFix) */
@@ -277,7 +286,7 @@ void cu_access(struct cu_request *q)
     a.referer = ref.v;
     a.user_agent = agent.v;
     a.authorization = auth.v;
-    a.request_time_us = cu_now_us() - q->started_us;
+    a.request_time_us = took;
     a.req_header = request_header;
     a.ctx = &l;
     if (lv) {

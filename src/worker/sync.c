@@ -100,7 +100,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     } else if (rc > 0) {
         struct cu_request q = {.conn = &c, .http = &r, .head_off = c.start,
                                .body = &body, .must_close = 1};
-        q.started_us = cu_access_enabled() ? cu_now_us() : 0;
+        q.started_us = cu_access_wanted() ? cu_now_us() : 0;
         /* the body follows the head; reading it keeps the head in place */
         c.start += (size_t)rc;
         c.keep = c.start;
@@ -115,7 +115,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         if (env->request_timeout > 0)
             alarm_for(0);
         env->slot->request[0] = '\0';
-        if (cu_access_enabled())
+        if (cu_access_wanted())
             cu_access(&q);
         /* a body the app left, or pipelined requests sync never answers */
         unread = !body.done || c.end > c.start;

@@ -11,6 +11,7 @@
 
 #include "core/access.h"
 #include "core/clock.h"
+#include "core/statsd.h"
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/contract.h"
@@ -56,7 +57,7 @@ struct cu_request {
     struct cu_body *body;
     int must_close;        /* the worker closes after this response */
     int64_t started_us;    /* the head complete (cu_now_us), for the
-                            * access log; 0 when it is off */
+                            * access log and statsd; 0 when both are off */
     struct cu_served out;  /* filled in by the application layer */
     struct cu_logvals *logged;  /* the same, for the access log; or NULL */
 };
@@ -152,8 +153,15 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
 void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
 void cu_request_line(const struct cu_request *q, char *out, size_t n);
-/* Writes the access log line of a served request, and frees q->logged. */
+/* Writes the access log line of a served request, sends its statsd
+ * metrics, and frees q->logged. */
 void cu_access(struct cu_request *q);
+/* Whether a finished request goes anywhere (an access log, or statsd): the
+ * classes time a request (started_us) and call cu_access only then. */
+static inline int cu_access_wanted(void)
+{
+    return cu_access_enabled() || cu_statsd_on();
+}
 
 /* The sync worker: one request at a time, Connection: close after each.
  * Returns the worker's exit status. */

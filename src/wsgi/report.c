@@ -72,7 +72,7 @@ void cu_report_exception(const char *what)
     if (!s)
         PyErr_Clear();
     if (to_log) {
-        cu_log(CU_ERROR, "%s%s", what, s ? "" : " (and the traceback could not be formatted)");
+        cu_log_exception("%s%s", what, s ? "" : " (and the traceback could not be formatted)");
         if (s)
             (void)cu_write_all(cu_log_error_fd(), s, (size_t)n);
     } else {

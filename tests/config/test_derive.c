@@ -52,7 +52,7 @@ static int master_is_empty(const struct cu_master_config *m)
 {
     return !m->workers && !m->timeout && !m->graceful_timeout && !m->daemon &&
            !m->pidfile && !m->max_worker_lifetime &&
-           !m->max_worker_memory && !m->upgrade;
+           !m->max_worker_memory && !m->backlog_metric && !m->upgrade;
 }
 
 static int worker_is_empty(const struct cu_worker_env *w)
@@ -71,13 +71,19 @@ static int wsgi_is_empty(const struct cu_wsgi_opts *o)
            !o->sendfile && !o->server_software;
 }
 
+static int statsd_is_empty(const struct cu_statsd_config *c)
+{
+    return !c->on && !c->addr.family && !c->addr.host[0] && !c->addr.port &&
+           !c->addr.path[0] && !c->prefix && !c->tags;
+}
+
 static int is_empty(const struct cu_derived *d)
 {
     return !d->worker_class && http_is_empty(&d->http) && d->proxy == 0 &&
            allow_is_empty(&d->allow) && allow_is_empty(&d->proxy_allow) &&
            master_is_empty(&d->master) && worker_is_empty(&d->worker) &&
            !d->max_requests_jitter && wsgi_is_empty(&d->wsgi) && !d->scheme &&
-           !d->forwarders && !d->pidfile;
+           !d->forwarders && !d->pidfile && statsd_is_empty(&d->statsd);
 }
 
 static int allows(const struct cu_allow *a, const char *ip)
@@ -277,15 +283,16 @@ static void test_master(void)
 
     ok(derive(&d, ARGV("-w", "1")) == 0 && m->workers == 1 && m->timeout == 30 &&
        m->graceful_timeout == 30 && !m->daemon && m->pidfile == NULL &&
-       m->max_worker_lifetime == 0 && m->max_worker_memory == 0 && m->upgrade == NULL,
+       m->max_worker_lifetime == 0 && m->max_worker_memory == 0 &&
+       !m->backlog_metric && m->upgrade == NULL,
        "the defaults; upgrade NULL");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("-w", "5", "-t", "7", "--graceful-timeout", "9", "-D", "-p",
                        "/run/x.pid", "-n", "shop", "--max-worker-lifetime", "60",
-                       "--max-worker-memory", "512")) == 0 &&
+                       "--max-worker-memory", "512", "--enable-backlog-metric")) == 0 &&
        m->workers == 5 && m->timeout == 7 && m->graceful_timeout == 9 && m->daemon &&
        strcmp(m->pidfile, "/run/x.pid") == 0 &&
-       m->max_worker_lifetime == 60 && m->max_worker_memory == 512,
+       m->max_worker_lifetime == 60 && m->max_worker_memory == 512 && m->backlog_metric,
        "every master setting (proc_name is the host's: process titles)");
     ok(m->pidfile == d.pidfile && m->pidfile != cfg.pidfile, "pidfile is d's own copy");
     cu_config_free(&cfg);
@@ -297,6 +304,40 @@ static void test_master(void)
     ok(derive(&d, ARGV("-w", "1025")) == -1 && is_empty(&d) &&
        strcmp(err, "Invalid value for workers: 1025 (must be at most 1024)") == 0,
        "one more is refused here, not by the master after a HUP: %s", err);
+    cu_derived_free(&d);
+}
+
+/* ---- statsd ------------------------------------------------------------- */
+
+static void test_statsd(void)
+{
+    struct cu_derived d;
+    const struct cu_statsd_config *sd = &d.statsd;
+
+    ok(derive(&d, ARGV("--statsd-prefix", "app", "--dogstatsd-tags", "a:b")) == 0 &&
+       statsd_is_empty(sd), "no statsd_host: off, prefix and tags unread");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--statsd-host", "Stats.Example:9125", "--statsd-prefix",
+                       "web.app", "--dogstatsd-tags", "env:prod,team")) == 0 &&
+       sd->on && sd->addr.family == CU_STATSD_INET &&
+       strcmp(sd->addr.host, "stats.example") == 0 && sd->addr.port == 9125 &&
+       strcmp(sd->prefix, "web.app.") == 0 && strcmp(sd->tags, "env:prod,team") == 0,
+       "host (lower-cased), port, prefix with its '.', tags");
+    ok(sd->prefix != cfg.statsd_prefix && sd->tags != cfg.dogstatsd_tags,
+       "prefix and tags are d's own copies");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--statsd-host", "unix:///run/statsd.sock")) == 0 && sd->on &&
+       sd->addr.family == CU_STATSD_UNIX && strcmp(sd->addr.path, "/run/statsd.sock") == 0 &&
+       strcmp(sd->prefix, "") == 0 && strcmp(sd->tags, "") == 0,
+       "a UNIX socket, no prefix, no tags");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--statsd-host", "h", "--statsd-prefix", "caf\xc3\xa9")) == -1 &&
+       is_empty(&d) && strstr(err, "Invalid value for statsd_prefix: ") == err,
+       "a prefix with a byte not printable ASCII is refused, d left empty: %s", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--statsd-host", "h", "--dogstatsd-tags", "a\tb")) == -1 &&
+       is_empty(&d) && strstr(err, "Invalid value for dogstatsd_tags: ") == err,
+       "tags with a control byte are refused: %s", err);
     cu_derived_free(&d);
 }
 
@@ -395,6 +436,7 @@ int main(void)
     test_master();
     test_worker();
     test_wsgi();
+    test_statsd();
     test_lifetime();
     cu_config_free(&cfg);
     return tap_done();

@@ -24,7 +24,6 @@ struct expect {
 #define UWSGI "the uWSGI protocol is not built yet"
 #define PYLOG "logging through Python's logging module is not built yet"
 #define SYSLOG "syslog is not built yet"
-#define STATSD "statsd is not built yet"
 #define DIRTY "the dirty arbiter is not built yet"
 #define CONTROL "the control socket is not built yet"
 
@@ -111,10 +110,10 @@ static const struct expect expected[] = {
     {"syslog_prefix", CU_STR_OPT, "--log-syslog-prefix", SYSLOG},
     {"syslog_facility", CU_STR, "--log-syslog-facility", SYSLOG},
     {"enable_stdio_inheritance", CU_BOOL, "-R --enable-stdio-inheritance", NULL},
-    {"statsd_host", CU_STR_OPT, "--statsd-host", STATSD},
-    {"dogstatsd_tags", CU_STR, "--dogstatsd-tags", STATSD},
-    {"statsd_prefix", CU_STR, "--statsd-prefix", STATSD},
-    {"enable_backlog_metric", CU_BOOL, "--enable-backlog-metric", STATSD},
+    {"statsd_host", CU_STR_OPT, "--statsd-host", NULL},
+    {"dogstatsd_tags", CU_STR, "--dogstatsd-tags", NULL},
+    {"statsd_prefix", CU_STR, "--statsd-prefix", NULL},
+    {"enable_backlog_metric", CU_BOOL, "--enable-backlog-metric", NULL},
     {"proc_name", CU_STR_OPT, "-n --name", NULL},
     {"default_proc_name", CU_STR, "", NULL},
     {"on_starting", CU_CALLABLE, "", NULL},

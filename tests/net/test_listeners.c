@@ -2,8 +2,8 @@
  * The server's set of listening sockets (src/net/listeners.c): binds
  * opened; sockets handed over by an old master (GUNICORN_FD) or systemd
  * (LISTEN_FDS) adopted and standing in for the binds they match; a bad
- * bind failing with what was opened still handed back. Only 127.0.0.1 and
- * a mkdtemp directory.
+ * bind failing with what was opened still handed back; the listen queues
+ * for enable_backlog_metric. Only 127.0.0.1 and a mkdtemp directory.
  */
 #include "net/listeners.h"
 #include "../lib/tap.h"
@@ -61,6 +61,54 @@ static void test_binds(const char *dir)
        "two binds: two listeners, none from systemd");
     ok(n == 2 && listening(ls[0].fd) && listening(ls[1].fd) && ls[1].family == AF_UNIX,
        "both listen, the second on the UNIX path");
+    close_all(ls, n);
+}
+
+/* A client connected to ls's port (127.0.0.1), not accepted; -1 on error. */
+static int connect_to(const struct cu_listener *l)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&l->sa, l->salen) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* enable_backlog_metric: the connections waiting in the TCP accept
+ * queues; UNIX listeners left out; -1 with no TCP listener. */
+static void test_backlog(const char *dir)
+{
+    char unix_bind[200];
+    const char *bind[] = {"127.0.0.1:0", unix_bind, "127.0.0.1:0"};
+    struct cu_listener *ls;
+    size_t n, sd;
+    int c[5], made = 0, rc;
+
+    (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/b.sock", dir);
+    if (!ok(cu_listeners_open(&ls, &n, &sd, bind, 3, 16, 0, NO_UID, NO_GID) == 0 &&
+            n == 3, "backlog: two TCP listeners and a UNIX one"))
+        return;
+    ok(cu_listeners_backlog(ls, n) == 0, "nobody waiting: 0");
+    for (int i = 0; i < 5; i++)
+        made += (c[i] = connect_to(&ls[i < 3 ? 0 : 2])) >= 0;
+    rc = cu_listeners_backlog(ls, n);
+    ok(made == 5 && rc == 5, "3 + 2 clients waiting in the two TCP queues: 5 (%d)", rc);
+    ok(cu_listeners_backlog(ls, 1) == 3, "the first listener alone: 3");
+    ok(cu_listeners_backlog(&ls[1], 1) == -1, "a UNIX listener alone: -1 (unknown)");
+    ok(cu_listeners_backlog(ls, 0) == -1, "no listener: -1");
+    {
+        int fd = accept(ls[0].fd, NULL, NULL);
+        rc = cu_listeners_backlog(ls, n);
+        ok(fd >= 0 && rc == 4, "one accepted: 4 (%d)", rc);
+        if (fd >= 0)
+            close(fd);
+    }
+    for (int i = 0; i < 5; i++)
+        if (c[i] >= 0)
+            close(c[i]);
     close_all(ls, n);
 }
 
@@ -214,6 +262,7 @@ int main(void)
     }
     test_binds(dir);
     test_owner(dir);
+    test_backlog(dir);
     test_bad_bind();
     test_inherited();
     test_systemd();

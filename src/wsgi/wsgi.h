@@ -51,6 +51,12 @@ void cu_wsgi_free(struct cu_wsgi *w);
  */
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
 
+/* The part of a response head every response has, after the status:
+ * "\r\nServer: S\r\nDate: D\r\nConnection: X\r\n", X keep-alive (conn
+ * 0), close (1) or upgrade (2). Rebuilt once a second; valid while the
+ * GIL is held (the asgi bridge writes it without dropping it). */
+const char *cu_resp_fixed_head(int conn, size_t *len);
+
 /* Drops what the bridge kept on c between requests (its gunicorn.socket);
  * with the GIL, before the connection closes. */
 void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c);

@@ -79,7 +79,7 @@ struct aconn {
 };
 
 /* What a request waits for, when the app awaits a future. */
-enum { W_NONE, W_BODY, W_DISCONNECT, W_DRAIN };
+enum { W_NONE, W_BODY, W_DISCONNECT };
 
 struct areq {
     PyObject_HEAD
@@ -87,8 +87,11 @@ struct areq {
     struct aconn *conn;         /* strong; NULL once the response is over */
     struct cu_request q;
     PyObject *task;
-    PyObject *waiter;           /* the future the app awaits, or NULL */
-    int wait;                   /* W_* */
+    /* the futures the app awaits: receive()'s (wait W_BODY or
+     * W_DISCONNECT) and send()'s (the socket to drain); a task may await both at
+     * once (Starlette listens for the disconnect while it streams) */
+    PyObject *recv_fut, *send_fut;
+    int wait;                   /* receive()'s: W_NONE, W_BODY, W_DISCONNECT */
     int started, head_sent, over, failed, chunked, no_body, must_close;
     int is_head, continue_sent, body_end, finishing, status;
     int64_t length;             /* the app's Content-Length, -1: none */
@@ -139,9 +142,9 @@ int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close);
 /* The response is over, whatever its end: the access line, the hooks,
  * the connection moves on. close: the connection must close. */
 void areq_over(struct areq *q, int close);
-/* Resolves the future the app awaits with v (steals v; NULL with an
- * exception: that exception). */
-void areq_wake(struct areq *q, PyObject *v);
+/* Resolves the future *fut (q->recv_fut or q->send_fut, then NULL) with
+ * v (steals v; NULL with an exception: that exception). */
+void areq_wake(PyObject **fut, PyObject *v);
 
 /* ---- receive.c ---- */
 PyObject *areq_receive(PyObject *self, PyObject *unused);

@@ -43,20 +43,31 @@ static PyObject *request_msg(struct asrv *s, PyObject *body, int more)
 }
 
 /* The body failed (a framing error, a bad trailer, the peer gone): said
- * as the other classes say it; the app sees the client leave. */
+ * as the other classes say it, and answered as they answer it -- a
+ * framing error closes without a word, a bad trailer gets its 400 --
+ * unless the app's head went out already. The app sees the client
+ * leave; the caller ends the request (q->failed). */
 static PyObject *body_failed(struct areq *q)
 {
     struct aconn *a = q->conn;
     const struct cu_body *b = &a->body;
+    const struct http_error_info *e = http_error_info(b->error);
 
-    if (http_error_info(b->error)->respond)
+    if (e->respond)
         cu_request_refused(&a->c, &b->chunked.trailer, b->error);
     else if (b->error == HTTP_E_EOF)
         cu_request_refused(&a->c, NULL, HTTP_E_EOF);
     else
         cu_log(CU_ERROR, "Socket error processing request.");
+    if (!q->head_sent) {
+        q->head_sent = 1;
+        q->status = e->respond ? e->status : 0;
+        cu_conn_whole(&a->c);
+        (void)cu_conn_send_error(&a->c, b->error);
+    }
     q->must_close = 1;
     q->body_end = 1;
+    q->failed = 1;
     return asgi_disconnect_msg(q->srv);
 }
 
@@ -135,13 +146,17 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
     (void)unused;
     if (q->over || !a)
         return asgi_ready(s, asgi_disconnect_msg(s));
-    if (q->waiter) {
+    if (q->recv_fut) {
         PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() waits");
         return NULL;
     }
     msg = body_msg(q);
-    if (msg)
-        return asgi_ready(s, msg);
+    if (msg) {
+        PyObject *r = asgi_ready(s, msg);
+        if (q->failed)
+            areq_over(q, 1);
+        return r;
+    }
     if (PyErr_Occurred())
         return NULL;
     if (q->wait == W_BODY) {
@@ -154,10 +169,10 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
         q->wait = W_NONE;
         return NULL;
     }
-    q->waiter = Py_NewRef(fut);
+    q->recv_fut = Py_NewRef(fut);
     if (asrv_watch(a, 'r', 1) < 0) {
-        areq_wake(q, NULL);
-        return fut;
+        q->wait = W_NONE;
+        areq_wake(&q->recv_fut, NULL);
     }
     return fut;
 }
@@ -178,7 +193,8 @@ void areq_receive_more(struct areq *q)
             return;
         }
         q->must_close = 1;
-        areq_wake(q, asgi_disconnect_msg(q->srv));
+        q->wait = W_NONE;
+        areq_wake(&q->recv_fut, asgi_disconnect_msg(q->srv));
         return;
     }
     q->wait = W_NONE;
@@ -186,6 +202,7 @@ void areq_receive_more(struct areq *q)
     if (!msg && !PyErr_Occurred())
         return;  /* still waiting (q->wait set again) */
     a->deadline = 0;
-    q->wait = W_BODY;  /* for areq_wake, which clears it */
-    areq_wake(q, msg);
+    areq_wake(&q->recv_fut, msg);
+    if (q->failed)
+        areq_over(q, 1);
 }

@@ -28,7 +28,8 @@ static void areq_dealloc(PyObject *self)
     struct areq *q = (struct areq *)self;
     PyTypeObject *tp = Py_TYPE(self);
 
-    Py_XDECREF(q->waiter);
+    Py_XDECREF(q->recv_fut);
+    Py_XDECREF(q->send_fut);
     Py_XDECREF((PyObject *)q->conn);  /* not reached: cleared when over */
     PyMem_Free(q->block);
     PyObject_Free(self);
@@ -54,12 +55,11 @@ static PyMethodDef send_def = {"send", areq_send, METH_O, "send(message)"};
 static PyObject *areq_done(PyObject *self, PyObject *task);
 static PyMethodDef done_def = {"done", areq_done, METH_O, NULL};
 
-void areq_wake(struct areq *q, PyObject *v)
+void areq_wake(PyObject **futp, PyObject *v)
 {
-    PyObject *fut = q->waiter, *r;
+    PyObject *fut = *futp, *r;
 
-    q->waiter = NULL;
-    q->wait = W_NONE;
+    *futp = NULL;
     if (!fut) {
         Py_XDECREF(v);
         PyErr_Clear();
@@ -128,10 +128,12 @@ void areq_over(struct areq *q, int close)
     if (q->over || !a)
         return;
     q->over = 1;
-    if (q->wait == W_DRAIN)
-        areq_wake(q, Py_NewRef(Py_None));
-    else if (q->wait != W_NONE)
-        areq_wake(q, asgi_disconnect_msg(s));
+    if (q->send_fut)
+        areq_wake(&q->send_fut, Py_NewRef(Py_None));
+    if (q->recv_fut) {
+        q->wait = W_NONE;
+        areq_wake(&q->recv_fut, asgi_disconnect_msg(s));
+    }
     q->q.out.status = q->status;
     q->q.out.bytes = q->sent;
     q->q.out.close = close || q->must_close || q->failed;

@@ -319,8 +319,7 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
     if (a->c.queue) {  /* the app waits until the socket took it */
         if (!(fut = PyObject_CallNoArgs(s->create_future)))
             return NULL;
-        q->waiter = Py_NewRef(fut);
-        q->wait = W_DRAIN;
+        q->send_fut = Py_NewRef(fut);
         a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
                                                            : 3600 * 1000LL);
         if (asrv_watch(a, 'w', 1) < 0)
@@ -349,7 +348,7 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
             PyErr_SetString(PyExc_KeyError, "an ASGI message needs a type");
         return NULL;
     }
-    if (q->waiter) {
+    if (q->send_fut) {
         PyErr_SetString(PyExc_RuntimeError, "send() called while another send() waits");
         return NULL;
     }
@@ -387,10 +386,10 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
 
 void areq_drained(struct areq *q)
 {
-    if (q->wait != W_DRAIN)
+    if (!q->send_fut)
         return;
     q->conn->deadline = 0;
-    areq_wake(q, Py_NewRef(Py_None));
+    areq_wake(&q->send_fut, Py_NewRef(Py_None));
     if (q->finishing)
         areq_over(q, q->must_close);
 }

@@ -41,7 +41,7 @@
 
 /* Why a setting that is taken changes nothing (its row's `inert`). */
 #define INERT_GRACE "the asgi worker does not cancel the task of a client " \
-                    "that left yet: the app sees http.disconnect"
+                    "that left yet (its app sees http.disconnect)"
 
 /* Gunicorn's default syslog address, which depends on the platform. */
 #if defined(__APPLE__)

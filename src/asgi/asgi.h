@@ -24,6 +24,9 @@ struct cu_asgi_opts {
     int lifespan;              /* CU_ASGI_LIFESPAN_* */
     int loop;                  /* CU_ASGI_LOOP_* */
     const char *root_path;     /* the scope's root_path */
+    int grace;                 /* --asgi-disconnect-grace-period: seconds
+                                * before the task of a client gone is
+                                * cancelled */
     /* pre_request (post 0) and post_request (post 1) around a request,
      * or NULL when neither hook is set. */
     void (*hook)(void *arg, int post, struct cu_request *q);

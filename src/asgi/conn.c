@@ -55,7 +55,7 @@ PyType_Spec asgi_conn_spec = {
 
 static long long timeout_ms(const struct asrv *s)
 {
-    return s->env->timeout > 0 ? (long long)s->env->timeout * 1000 : 3600 * 1000;
+    return s->env->timeout > 0 ? (long long)s->env->timeout * 1000 : 3600LL * 1000;
 }
 
 /* A fresh parse for the next head. */
@@ -244,10 +244,12 @@ void aconn_writable(struct aconn *a)
         return;
     (void)asrv_watch(a, 'w', 0);
     if (rc < 0) {  /* the client is gone */
-        if (a->req)
+        if (a->req) {
+            areq_gone(a->req);
             areq_over(a->req, 1);
-        else
+        } else {
             aconn_close(a, 0);
+        }
         return;
     }
     if (a->req)
@@ -314,10 +316,12 @@ void aconn_expired(struct aconn *a)
     a->deadline = 0;
     /* a head (or a body, or a drain) past --timeout, an idle keep-alive
      * past --keep-alive, a linger past its 2 s: closed */
-    if (a->req)
+    if (a->req) {
+        areq_gone(a->req);
         areq_over(a->req, 1);
-    else
+    } else {
         aconn_close(a, 0);
+    }
 }
 
 void aconn_stop(struct aconn *a)

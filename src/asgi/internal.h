@@ -86,14 +86,14 @@ struct areq {
     struct asrv *srv;
     struct aconn *conn;         /* strong; NULL once the response is over */
     struct cu_request q;
-    PyObject *task;
+    PyObject *task;             /* the app's, until it ends */
     /* the futures the app awaits: receive()'s (wait W_BODY or
      * W_DISCONNECT) and send()'s (the socket to drain); a task may await both at
      * once (Starlette listens for the disconnect while it streams) */
     PyObject *recv_fut, *send_fut;
     int wait;                   /* receive()'s: W_NONE, W_BODY, W_DISCONNECT */
     int started, head_sent, over, failed, chunked, no_body, must_close;
-    int is_head, continue_sent, body_end, finishing, status;
+    int is_head, continue_sent, body_end, finishing, gone, status;
     int64_t length;             /* the app's Content-Length, -1: none */
     uint64_t sent;              /* body bytes written */
     char *block;                /* "Name: value\r\n"... (PyMem) */
@@ -139,6 +139,9 @@ extern PyType_Spec asgi_req_spec;
  * a->c.buf; close: the connection closes after its response. 0, or -1
  * (the caller closes the connection). */
 int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close);
+/* The client is gone while the app runs: its task is cancelled after
+ * --asgi-disconnect-grace-period, unless it ends before. */
+void areq_gone(struct areq *q);
 /* The response is over, whatever its end: the access line, the hooks,
  * the connection moves on. close: the connection must close. */
 void areq_over(struct areq *q, int close);

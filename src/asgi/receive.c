@@ -59,6 +59,8 @@ static PyObject *body_failed(struct areq *q)
         cu_request_refused(&a->c, NULL, HTTP_E_EOF);
     else
         cu_log(CU_ERROR, "Socket error processing request.");
+    if (b->error == HTTP_E_EOF)
+        areq_gone(q);
     if (!q->head_sent) {
         q->head_sent = 1;
         q->status = e->respond ? e->status : 0;
@@ -195,6 +197,7 @@ void areq_receive_more(struct areq *q)
         q->must_close = 1;
         q->wait = W_NONE;
         areq_wake(&q->recv_fut, asgi_disconnect_msg(q->srv));
+        areq_gone(q);
         return;
     }
     q->wait = W_NONE;

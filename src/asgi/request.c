@@ -28,6 +28,7 @@ static void areq_dealloc(PyObject *self)
     struct areq *q = (struct areq *)self;
     PyTypeObject *tp = Py_TYPE(self);
 
+    Py_XDECREF(q->task);
     Py_XDECREF(q->recv_fut);
     Py_XDECREF(q->send_fut);
     Py_XDECREF((PyObject *)q->conn);  /* not reached: cleared when over */
@@ -156,6 +157,22 @@ void areq_over(struct areq *q, int close)
     Py_DECREF(a);  /* q's */
 }
 
+void areq_gone(struct areq *q)
+{
+    PyObject *cancel, *h;
+
+    if (q->gone || !q->task)
+        return;
+    q->gone = 1;
+    cancel = PyObject_GetAttrString(q->task, "cancel");
+    h = cancel ? PyObject_CallFunction(q->srv->call_later, "iO", q->srv->opts->grace, cancel)
+               : NULL;
+    if (!h)
+        cu_report_exception("worker: event loop");
+    Py_XDECREF(h);
+    Py_XDECREF(cancel);
+}
+
 /* Sets exc (with its traceback) as the current exception. */
 static void restore(PyObject *exc)
 {
@@ -170,8 +187,11 @@ static PyObject *areq_done(PyObject *self, PyObject *task)
     PyObject *exc = NULL, *r = PyObject_CallMethod(task, "cancelled", NULL);
     char what[4200];
 
+    Py_CLEAR(q->task);  /* the task no longer refers to q: no cycle */
     if (!r)
         return NULL;
+    if (r == Py_True && q->gone)
+        cu_log(CU_DEBUG, "Request cancelled (client disconnected)");
     if (r == Py_False && !(exc = PyObject_CallMethod(task, "exception", NULL))) {
         Py_DECREF(r);
         return NULL;
@@ -214,6 +234,8 @@ static int start_task(struct asrv *s, struct areq *q)
         goto out;
     r = PyObject_CallMethod(task, "add_done_callback", "O", done);
     rc = r ? 0 : -1;
+    if (r)
+        q->task = Py_NewRef(task);
 out:
     Py_XDECREF(scope);
     Py_XDECREF(recv);

@@ -313,6 +313,7 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
         PyBuffer_Release(&view);
     if (rc < 0) {  /* the client is gone: dropped, as Gunicorn does */
         cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
+        areq_gone(q);
         areq_over(q, 1);
         return Py_NewRef(s->ready_none);
     }

@@ -154,11 +154,12 @@ static void begin_stop(struct asrv *s)
     if (s->stop_until == 0)
         s->stop_until = 1;
     if (s->accepting) {
-        /* the connections already in the backlogs are taken in */
+        /* the connections already in the backlogs are taken in (a close
+         * meanwhile must not watch the listeners again) */
+        s->accepting = 0;
         listen_on(s, 0);
         for (size_t i = 0; i < s->env->n_listeners; i++)
             accept_from(s, i, s->env->worker_connections);
-        s->accepting = 0;
         for (size_t i = 0; i < s->env->n_listeners; i++)
             close(s->env->listeners[i].fd);
     }
@@ -376,8 +377,8 @@ static int make_listeners(struct asrv *s)
 {
     size_t n = s->env->n_listeners ? s->env->n_listeners : 1;
 
-    s->lfd = PyMem_Calloc(n, sizeof(*s->lfd));
-    s->lserver = PyMem_Calloc(n, sizeof(*s->lserver));
+    s->lfd = PyMem_Calloc(n, sizeof(PyObject *));
+    s->lserver = PyMem_Calloc(n, sizeof(PyObject *));
     if (!s->lfd || !s->lserver) {
         PyErr_NoMemory();
         return -1;

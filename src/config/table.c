@@ -39,9 +39,6 @@
 #define NOT_H1C "the gunicorn_h1c parser is not built in (cunicorn's own " \
                 "parser keeps the rules of Gunicorn's python one)"
 
-/* Why a setting that is taken changes nothing (its row's `inert`). */
-#define INERT_GRACE "the asgi worker does not cancel the task of a client " \
-                    "that left yet (its app sees http.disconnect)"
 
 /* Gunicorn's default syslog address, which depends on the platform. */
 #if defined(__APPLE__)
@@ -190,7 +187,6 @@ const struct cu_setting cu_settings[] = {
     {.name = "asgi_disconnect_grace_period", .section = S_WORKER,
      .flags = {"--asgi-disconnect-grace-period"}, .meta = "INT",
      .type = CU_INT, .offset = OFF(asgi_disconnect_grace_period), .dflt = "3",
-     .inert = INERT_GRACE,
      .help = "Seconds an ASGI app may go on after its client left before "
              "its task is cancelled."},
     {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},

@@ -216,6 +216,20 @@ def test_disconnect_after_the_body(server, tmp_path):
     wait_for(lambda: "after body: http.disconnect" in events(path), what="http.disconnect")
 
 
+def test_task_of_a_client_gone_is_cancelled_after_the_grace_period(server, tmp_path):
+    env, path = events_env(tmp_path)
+    srv = start(server, "--asgi-disconnect-grace-period", "0", "--log-level", "debug",
+                env=env)
+    s = srv.connect()
+    s.sendall(b"GET /linger-on HTTP/1.1\r\nHost: t\r\n\r\n")
+    s.close()
+    wait_for(lambda: "cancelled" in events(path), what="the task cancelled")
+    assert events(path)[-2:] == ["after body: http.disconnect", "cancelled"]
+    wait_for(lambda: "Request cancelled (client disconnected)" in srv.text(),
+             what="the debug line")
+    assert echo(srv)[0].status == 200
+
+
 # ---- errors ------------------------------------------------------------------------
 
 def test_app_exception_is_a_500_and_a_traceback(server):

@@ -126,6 +126,16 @@ async def app(scope, receive, send):
         m = await receive()
         _event("after body: " + m["type"])
         return
+    if path == "/linger-on":
+        # goes on after the client left, until its task is cancelled
+        await _body(receive)
+        m = await receive()
+        _event("after body: " + m["type"])
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            _event("cancelled")
+            raise
     if path == "/status":
         code = int(query or "204")
         await send({"type": "http.response.start", "status": code,

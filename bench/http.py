@@ -16,8 +16,9 @@ keepalive  wrk -c64 reusing its connections: cunicorn gthread, Gunicorn
            unpinned) and "pinned" (1 worker, the whole server under
            taskset -c 0, wrk -t1 under taskset -c 1). Beside them, the
            asgi servers on bench/apps/hello_asgi.py (the same routes):
-           cunicorn -k asgi (uvloop when installed) and uvicorn with
-           uvloop and httptools, compared with each other.
+           cunicorn -k asgi on uvloop (when installed) and on asyncio's
+           loop, and uvicorn with uvloop and httptools; the first is
+           compared with the last.
 
 Scenarios, the same in both tables:
 
@@ -91,7 +92,8 @@ KA_THREADS = 4          # --threads of the two gthread workers
 CLOSE_CONNECTIONS = 32  # wrk -c of each table unless --connections says
 KA_CONNECTIONS = 64
 CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
-KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi", "uvicorn"]
+KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
+              "cunicorn-asgi-asyncio", "uvicorn"]
 # mode: (server core list for taskset or None, wrk core or None)
 MODES = {"unpinned": (None, None), "pinned": ("0", "1")}
 
@@ -183,10 +185,12 @@ def ka_server_command(name, port, workers, log, tmp):
                  "--callable", "app", "--processes", str(workers), "--master",
                  "--disable-logging", "--die-on-term", "--need-app",
                  "--logto", log], None, set())
-    if name == "cunicorn-asgi":
+    if name in ("cunicorn-asgi", "cunicorn-asgi-asyncio"):
         if not os.path.exists(os.path.join(ROOT, "build", ".python")):
             return None, "cunicorn is not built: run 'make' in %s" % ROOT, None
+        loop = "asyncio" if name.endswith("asyncio") else "auto"
         return ([os.path.join(ROOT, "cunicorn"), "-k", "asgi", "--asgi-lifespan", "off",
+                 "--asgi-loop", loop,
                  "-w", str(workers), "-b", bind, "--chdir", APPS,
                  "--error-logfile", log, "hello_asgi:app"], None, set())
     if name == "uvicorn":
@@ -797,8 +801,8 @@ def main():
                          "(1) (2)")
     ap.add_argument("--servers", "--only", dest="servers", default="",
                     help="comma-separated: cunicorn,gunicorn,uwsgi,nginx,"
-                         "cunicorn-asgi,uvicorn (the last three are in the "
-                         "keep-alive table only)")
+                         "cunicorn-asgi,cunicorn-asgi-asyncio,uvicorn (the "
+                         "last four are in the keep-alive table only)")
     ap.add_argument("--modes", default="unpinned,pinned",
                     help="keep-alive modes: unpinned,pinned")
     args = ap.parse_args()

@@ -31,21 +31,7 @@
 
 static int block_add(struct areq *q, const char *s, size_t n)
 {
-    if (q->blen + n > q->bcap) {
-        size_t cap = q->bcap ? q->bcap * 2 : 512;
-        char *p;
-        while (cap < q->blen + n)
-            cap *= 2;
-        if (!(p = PyMem_Realloc(q->block, cap))) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        q->block = p;
-        q->bcap = cap;
-    }
-    memcpy(q->block + q->blen, s, n);
-    q->blen += n;
-    return 0;
+    return cu_pymem_append(&q->block, &q->blen, &q->bcap, s, n);
 }
 
 static int is(const char *s, size_t n, const char *lower)

@@ -51,6 +51,10 @@ void cu_wsgi_free(struct cu_wsgi *w);
  */
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
 
+/* Appends s[0..n) to the PyMem buffer *buf (*len bytes used of *cap),
+ * growing it. 0, or -1 with MemoryError. */
+int cu_pymem_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+
 /* The part of a response head every response has, after the status:
  * "\r\nServer: S\r\nDate: D\r\nConnection: X\r\n", X keep-alive (conn
  * 0), close (1) or upgrade (2). Rebuilt once a second; valid while the

@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from conftest import APPS, TIMEOUT, wait_for
-from test_gthread import Reader, get, session
+from test_gthread import Reader, get, recycles_after_3, session
 
 ASGI = ("-k", "asgi")
 
@@ -357,17 +357,34 @@ def test_term_lets_in_flight_requests_finish(server, tmp_path):
 
 
 def test_max_requests_recycles_the_worker(server):
-    srv = start(server, "--max-requests", "3")
-    first = srv.worker_pids()[0]
-    s, rd = session(srv)
-    for i in range(3):
-        s.sendall(get("/"))
-        line, h, _ = rd.response()
-    assert h["connection"] == "close"  # the third: the worker is leaving
-    wait_for(lambda: len(srv.worker_pids()) == 2, what="a new worker")
-    assert "Autorestarting worker after current request." in srv.text()
-    assert srv.worker_pids()[0] == first
-    s.close()
+    recycles_after_3(start(server, "--max-requests", "3"))
+
+
+def test_worker_connections_caps_the_open_connections(server):
+    srv = start(server, "--worker-connections", "1")
+    a, ra = session(srv)
+    a.sendall(get("/a"))
+    assert ra.response()[1]["connection"] == "keep-alive"
+    # at the cap (a idle), b waits in the backlog until a closes
+    b, rb = session(srv)
+    b.sendall(get("/b"))
+    b.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        b.recv(1)
+    b.settimeout(TIMEOUT)
+    a.close()
+    assert json.loads(rb.response()[2])["scope"]["path"] == "/b"
+    b.close()
+
+
+def test_hup_boots_new_workers_with_their_lifespan(server, tmp_path):
+    env, path = events_env(tmp_path)
+    srv = start(server, env=env)
+    old = json.loads(echo(srv)[1])["pid"]
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: events(path).count("shutdown") == 1, what="the old worker's shutdown")
+    assert events(path) == ["startup", "startup", "shutdown"]  # new first, then old
+    assert json.loads(echo(srv)[1])["pid"] != old
 
 
 def test_access_log_line(server):

@@ -390,7 +390,11 @@ def test_term_lets_in_flight_requests_finish(server):
 
 
 def test_max_requests_recycles_the_worker(server):
-    srv = server(*GT, "--max-requests", "3")
+    recycles_after_3(server(*GT, "--max-requests", "3"))
+
+
+def recycles_after_3(srv):
+    """--max-requests 3: the third response closes, a new worker comes."""
     first = srv.worker_pids()[0]
     s, rd = session(srv)
     for i in range(3):

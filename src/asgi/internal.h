@@ -28,6 +28,16 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        V_HTTP, V_HTTPS, V_1_0, V_1_1, V_REQUEST, V_DISCONNECT, V_START, V_RESP_BODY,
        K_COUNT };
 
+#if PY_VERSION_HEX < 0x030A0000
+/* Py_NewRef arrived in 3.10. */
+static inline PyObject *cu_new_ref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#define Py_NewRef(o) cu_new_ref((PyObject *)(o))
+#endif
+
 struct aconn;
 struct areq;
 

@@ -54,17 +54,22 @@ static PyObject *ready_next(PyObject *self)
     return NULL;
 }
 
+#if PY_VERSION_HEX >= 0x030A0000
+/* 3.10 and later: the value without an exception */
 static PySendResult ready_send(PyObject *self, PyObject *arg, PyObject **result)
 {
     (void)arg;
     *result = Py_NewRef(((struct ready *)self)->value);
     return PYGEN_RETURN;
 }
+#endif
 
 static PyType_Slot ready_slots[] = {
     {Py_tp_dealloc, (void *)ready_dealloc},
     {Py_am_await, (void *)ready_await},
+#if PY_VERSION_HEX >= 0x030A0000
     {Py_am_send, (void *)ready_send},
+#endif
     {Py_tp_iter, (void *)ready_await},
     {Py_tp_iternext, (void *)ready_next},
     {Py_tp_doc, (void *)"An awaitable that completes at once."},

@@ -293,7 +293,9 @@ void aconn_response_over(struct aconn *a, int close)
     }
     if (!close && !a->body.done && cu_body_drain(&a->body, &a->c, 65536) < 0)
         close = 1;  /* the body's rest is not all in: the peer may send it */
-    if (close || cu_worker_stop || a->c.eof) {
+    /* a peer that shut its side after pipelining requests still gets
+     * their answers */
+    if (close || cu_worker_stop || (a->c.eof && a->c.end == a->c.start)) {
         aconn_close(a, !a->body.done);
         return;
     }

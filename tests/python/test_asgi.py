@@ -6,6 +6,7 @@ class's other names, and Starlette and FastAPI apps (Debian's)."""
 import http.client
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -140,6 +141,11 @@ def test_keep_alive_and_pipelining(server):
     assert json.loads(rd.response()[2])["body"] == "abc"
     assert json.loads(rd.response()[2])["scope"]["path"] == "/last"
     s.close()
+    # a client that shuts its side once it has sent: every request that
+    # came before its end is answered, the bad one last with its 400
+    raw = srv.raw(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n0\r\n\r\n" + get("/a") + b"GET /b HTTP/1.1\r\nBad\r\n\r\n")
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"200", b"400"]
 
 
 def test_expect_100_continue_when_the_app_reads(server):

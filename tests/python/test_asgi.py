@@ -402,6 +402,21 @@ def test_access_log_line(server):
     assert out == '127.0.0.1 "GET /logged?q=1 HTTP/1.1" 200 %d /logged\n' % len(data)
 
 
+def test_statsd_request_metrics(server):
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(TIMEOUT)
+        srv = start(server, "--statsd-host", "127.0.0.1:%d" % rx.getsockname()[1])
+        assert echo(srv, "GET", "/status?201")[0].status == 201
+        got = []
+        while "gunicorn.request.status.201:1|c|@1.0" not in got:
+            got.append(rx.recv(65536).decode())
+        assert "gunicorn.requests:1|c|@1.0" in got
+    finally:
+        rx.close()
+
+
 @pytest.mark.parametrize("name", ["asgi", "gunicorn.workers.gasgi.ASGIWorker",
                                   "uvicorn.workers.UvicornWorker",
                                   "uvicorn.workers.UvicornH11Worker"])

@@ -184,7 +184,7 @@ static void restore(PyObject *exc)
 static PyObject *areq_done(PyObject *self, PyObject *task)
 {
     struct areq *q = (struct areq *)self;
-    PyObject *exc = NULL, *r = PyObject_CallMethod(task, "cancelled", NULL);
+    PyObject *exc = NULL, *r = PyObject_CallMethodNoArgs(task, q->srv->k[M_CANCELLED]);
     char what[4200];
 
     Py_CLEAR(q->task);  /* the task no longer refers to q: no cycle */
@@ -192,7 +192,7 @@ static PyObject *areq_done(PyObject *self, PyObject *task)
         return NULL;
     if (r == Py_True && q->gone)
         cu_log(CU_DEBUG, "Request cancelled (client disconnected)");
-    if (r == Py_False && !(exc = PyObject_CallMethod(task, "exception", NULL))) {
+    if (r == Py_False && !(exc = PyObject_CallMethodNoArgs(task, q->srv->k[M_EXCEPTION]))) {
         Py_DECREF(r);
         return NULL;
     }
@@ -232,7 +232,7 @@ static int start_task(struct asrv *s, struct areq *q)
     task = PyObject_CallOneArg(s->create_task, coro);
     if (!task || !(done = PyCFunction_New(&done_def, (PyObject *)q)))
         goto out;
-    r = PyObject_CallMethod(task, "add_done_callback", "O", done);
+    r = PyObject_CallMethodOneArg(task, s->k[M_ADD_DONE], done);
     rc = r ? 0 : -1;
     if (r)
         q->task = Py_NewRef(task);

@@ -23,7 +23,8 @@ static const char *const names[K_COUNT] = {
     [K_STATUS] = "status", [K_TRAILERS] = "trailers", [V_HTTP] = "http",
     [V_HTTPS] = "https", [V_1_0] = "1.0", [V_1_1] = "1.1", [V_REQUEST] = "http.request",
     [V_DISCONNECT] = "http.disconnect", [V_START] = "http.response.start",
-    [V_RESP_BODY] = "http.response.body",
+    [V_RESP_BODY] = "http.response.body", [M_ADD_DONE] = "add_done_callback",
+    [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
 };
 
 /* The methods most requests have, made once. */

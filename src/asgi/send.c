@@ -162,8 +162,12 @@ static PyObject *reasons;
 
 static const char *reason(int status)
 {
+    static int last;           /* the last status asked for, and its text */
+    static const char *last_text;
     PyObject *k, *v;
 
+    if (status == last && last_text)
+        return last_text;
     if (!reasons && !(reasons = PyDict_New()))
         goto none;
     k = PyLong_FromLong(status);
@@ -186,9 +190,12 @@ static const char *reason(int status)
     }
     Py_XDECREF(k);
     if (v && PyUnicode_Check(v)) {
-        const char *t = PyUnicode_AsUTF8(v);
-        if (t)
+        const char *t = PyUnicode_AsUTF8(v);  /* lives as long as the dict */
+        if (t) {
+            last = status;
+            last_text = t;
             return t;
+        }
     }
 none:
     PyErr_Clear();

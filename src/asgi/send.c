@@ -202,22 +202,64 @@ none:
     return "";
 }
 
+/* "Content-Length: N\r\n" into out (48 bytes hold it), without printf:
+ * it is in most responses. Its length. */
+static size_t content_length(char *out, uint64_t n)
+{
+    static const char pre[] = "Content-Length: ";
+    char digits[24];
+    size_t k = sizeof(digits), len = sizeof(pre) - 1;
+
+    do
+        digits[--k] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    memcpy(out, pre, len);
+    memcpy(out + len, digits + k, sizeof(digits) - k);
+    len += sizeof(digits) - k;
+    memcpy(out + len, "\r\n", 3);
+    return len + 2;
+}
+
+/* "HTTP/1.1 200 OK": made again only when the version or the status
+ * changes (with the GIL: one thread). Its length. */
+static const char *status_line(const struct http_request *r, int status, size_t *len)
+{
+    static char line[HTTP_PAGE_REASON_MAX + 32];
+    static size_t n;
+    static int for_status;
+    static unsigned for_version;
+    unsigned version = (unsigned)r->major << 8 | r->minor;
+    int w;
+
+    if (n && status == for_status && version == for_version) {
+        *len = n;
+        return line;
+    }
+    w = snprintf(line, sizeof(line), "HTTP/%u.%u %d %s", r->major == 1 ? 1u : r->major,
+                 r->major == 1 ? (unsigned)r->minor : 0u, status, reason(status));
+    n = w < 0 ? 0 : (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+    for_status = status;
+    for_version = version;
+    *len = n;
+    return line;
+}
+
 /* The head's framing, decided with the first body: no body, a length,
  * chunked, or the connection's end. */
-static void framing(struct areq *q, size_t n, int more, char *clen, size_t cn)
+static size_t framing(struct areq *q, size_t n, int more, char *clen)
 {
     const struct http_request *r = q->q.http;
 
-    clen[0] = '\0';
     q->no_body = q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
     if (q->length >= 0 || q->no_body)
-        return;
+        return 0;
     if (!more)
-        (void)snprintf(clen, cn, "Content-Length: %zu\r\n", n);
-    else if (r->major == 1 && r->minor >= 1)
+        return content_length(clen, n);
+    if (r->major == 1 && r->minor >= 1)
         q->chunked = 1;
     else
         q->must_close = 1;  /* HTTP/1.0: the end of the connection ends it */
+    return 0;
 }
 
 /* Writes the head (the first time) and n bytes of data; the rest the
@@ -227,30 +269,23 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
     const struct http_request *r = q->q.http;
     struct cu_conn *c = &q->conn->c;
     struct iovec iov[12];
-    char line[64], clen[48], size[32];
+    char clen[48], size[32];
     int k = 0;
 
     if (!q->head_sent) {
-        size_t flen;
-        const char *fixed;
-        framing(q, n, more, clen, sizeof(clen));
-        fixed = cu_resp_fixed_head(q->must_close ? 1 : 0, &flen);
-        iov[k].iov_base = line;
-        iov[k++].iov_len = (size_t)snprintf(line, sizeof(line), "HTTP/%u.%u %d %s",
-                                            r->major == 1 ? 1u : r->major,
-                                            r->major == 1 ? (unsigned)r->minor : 0u,
-                                            q->status, reason(q->status));
-        if (iov[k - 1].iov_len >= sizeof(line))
-            iov[k - 1].iov_len = sizeof(line) - 1;
+        size_t flen, slen, cl = framing(q, n, more, clen);
+        const char *fixed = cu_resp_fixed_head(q->must_close ? 1 : 0, &flen);
+        iov[k].iov_base = (void *)status_line(r, q->status, &slen);
+        iov[k++].iov_len = slen;
         iov[k].iov_base = (void *)fixed;
         iov[k++].iov_len = flen;
         if (q->chunked) {
             iov[k].iov_base = (void *)"Transfer-Encoding: chunked\r\n";
             iov[k++].iov_len = 28;
         }
-        if (clen[0]) {
+        if (cl) {
             iov[k].iov_base = clen;
-            iov[k++].iov_len = strlen(clen);
+            iov[k++].iov_len = cl;
         }
         iov[k].iov_base = q->block;
         iov[k++].iov_len = q->blen;

@@ -366,6 +366,24 @@ def test_max_requests_recycles_the_worker(server):
     recycles_after_3(start(server, "--max-requests", "3"))
 
 
+def test_a_coroutine_that_blocks_the_loop_past_timeout(server):
+    """The loop blocked: no heartbeat, so the master aborts the worker, the
+    stack of the coroutine that blocked in the log, and a new one serves."""
+    srv = start(server, "--timeout", "1")
+    pid = srv.worker_pids()[0]
+    s, rd = session(srv)
+    s.sendall(get("/block?30"))
+    assert rd.closed()
+    gone = "Worker (pid:%d) exited with code 1 after WORKER TIMEOUT" % pid
+    wait_for(lambda: gone in srv.text(), what="the worker's end")
+    text = srv.text()
+    assert "Worker aborted by the master's timeout while serving: GET /block?30 HTTP/1.1" in text
+    assert 'asgiecho.py", line' in text and "in app" in text
+    wait_for(lambda: len(srv.worker_pids()) == 2, what="a new worker")
+    assert echo(srv)[0].status == 200
+    s.close()
+
+
 def test_worker_connections_caps_the_open_connections(server):
     srv = start(server, "--worker-connections", "1")
     a, ra = session(srv)

@@ -116,6 +116,9 @@ async def app(scope, receive, send):
         return await _json(send, PROGRESS)
     if path == "/sleep":
         await asyncio.sleep(float(query or "1"))
+    if path == "/block":
+        import time
+        time.sleep(float(query or "1"))  # blocks the loop: no heartbeat
     if path == "/hold":
         # reads nothing until the file named by the query exists
         while not os.path.exists(query):

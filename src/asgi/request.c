@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "wsgi/report.h"
+#include "wsgi/wsgi.h"
 
 static void areq_dealloc(PyObject *self)
 {
@@ -101,22 +102,44 @@ static void what_failed(const struct areq *q, char *out, size_t n)
     }
 }
 
-/* The access log's path (U): the request's, percent-encoded as sent
- * (what the access log of the other classes shows decoded is the
- * environ's PATH_INFO; an ASGI app has none). */
-static void logged_path(struct areq *q)
+/* What the access log takes from the app's side (q->q.logged): the path
+ * (U), the request's as sent, percent-encoded (the other classes show the
+ * environ's PATH_INFO; an ASGI app has none), and the response headers
+ * ({name}o); an environ ({name}e) there is not. */
+static void logged(struct areq *q)
 {
     const struct http_request *r = q->q.http;
+    const char *const *names = NULL, *v[16];
+    size_t vl[16], all = 0, n, total, off;
+    unsigned needs = cu_access_needs();
     struct cu_logvals *lv;
+    char *p;
 
-    if (!(cu_access_needs() & CU_ACC_NEED_PATH))
+    if (!(needs & (CU_ACC_NEED_PATH | CU_ACC_NEED_RESP)))
         return;
-    lv = calloc(1, sizeof(*lv) + r->path.len);
-    if (!lv)
-        return;  /* the line goes out without it */
-    memcpy(lv + 1, cu_request_head(&q->q) + r->path.off, r->path.len);
-    lv->path.p = (const char *)(lv + 1);
+    if (needs & CU_ACC_NEED_RESP)
+        all = cu_access_lookups('o', &names);
+    n = all < 16 ? all : 16;  /* a format with more prints "-" for the rest */
+    total = sizeof(*lv) + all * sizeof(struct cu_str) + r->path.len;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = cu_block_header(q->block, 0, q->blen, names[i], &vl[i]);
+        total += v[i] ? vl[i] : 0;
+    }
+    if (!(lv = calloc(1, total)))
+        return;  /* the line goes out without them */
+    lv->resp = (struct cu_str *)(lv + 1);
+    p = (char *)(lv->resp + all);
+    memcpy(p, cu_request_head(&q->q) + r->path.off, r->path.len);
+    lv->path.p = p;
     lv->path.len = r->path.len;
+    off = r->path.len;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]) {
+            memcpy(p + off, v[i], vl[i]);
+            lv->resp[i].p = p + off;
+            lv->resp[i].len = vl[i];
+            off += vl[i];
+        }
     q->q.logged = lv;
 }
 
@@ -139,7 +162,7 @@ void areq_over(struct areq *q, int close)
     q->q.out.bytes = q->sent;
     q->q.out.close = close || q->must_close || q->failed;
     if (cu_access_wanted()) {
-        logged_path(q);
+        logged(q);
         cu_access(&q->q);
     }
     if (s->opts->hook)

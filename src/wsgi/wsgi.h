@@ -51,6 +51,12 @@ void cu_wsgi_free(struct cu_wsgi *w);
  */
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
 
+/* In a block of "Name: value\r\n" lines, block[from..len): the value of
+ * the last header called name (any case), its length in *vlen; NULL when
+ * there is none. The access log's {name}o. */
+const char *cu_block_header(const char *block, size_t from, size_t len, const char *name,
+                            size_t *vlen);
+
 /* Appends s[0..n) to the PyMem buffer *buf (*len bytes used of *cap),
  * growing it. 0, or -1 with MemoryError. */
 int cu_pymem_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);

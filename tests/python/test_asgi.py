@@ -413,11 +413,13 @@ def test_hup_boots_new_workers_with_their_lifespan(server, tmp_path):
 
 def test_access_log_line(server):
     srv = start(server, "--access-logfile", "-", "--access-logformat",
-                '%(h)s "%(r)s" %(s)s %(b)s %(U)s')
-    r, data = echo(srv, "GET", "/logged?q=1")
+                '%(h)s "%(r)s" %(s)s %(b)s %(U)s %({content-type}o)s %({x-none}o)s '
+                '%({user-agent}i)s %({path_info}e)s')
+    r, data = echo(srv, "GET", "/log%20ged?q=1", headers={"User-Agent": "t/1"})
     assert r.status == 200
     out = srv.proc.stdout.readline().decode()
-    assert out == '127.0.0.1 "GET /logged?q=1 HTTP/1.1" 200 %d /logged\n' % len(data)
+    assert out == ('127.0.0.1 "GET /log%%20ged?q=1 HTTP/1.1" 200 %d /log%%20ged '
+                   'application/json - t/1 -\n' % len(data))
 
 
 def test_statsd_request_metrics(server):

@@ -14,7 +14,8 @@ import socket
 import pytest
 
 from conftest import APPS, TIMEOUT, wait_for
-from test_gthread import Reader, get, recycles_after_3, session
+from test_gthread import (Reader, get, recycles_after_3, session, term_finishes_in_flight,
+                          waits_in_the_backlog)
 
 ASGI = ("-k", "asgi")
 
@@ -352,13 +353,7 @@ def test_term_lets_in_flight_requests_finish(server, tmp_path):
     s, rd = session(srv)  # a request in the app, for sure, before the TERM
     s.sendall(get("/progress"))
     rd.response()
-    srv.proc.send_signal(signal.SIGTERM)
-    for s, rd in socks:
-        assert rd.response()[0] == "HTTP/1.1 200 OK"
-        assert rd.closed()
-        s.close()
-    assert ird.closed()  # the idle keep-alive connection went at once
-    assert srv.proc.wait(timeout=TIMEOUT) == 0
+    term_finishes_in_flight(srv, socks, ird)
     assert events(path) == ["startup", "shutdown"]
 
 
@@ -390,14 +385,8 @@ def test_worker_connections_caps_the_open_connections(server):
     a.sendall(get("/a"))
     assert ra.response()[1]["connection"] == "keep-alive"
     # at the cap (a idle), b waits in the backlog until a closes
-    b, rb = session(srv)
-    b.sendall(get("/b"))
-    b.settimeout(0.5)
-    with pytest.raises(socket.timeout):
-        b.recv(1)
-    b.settimeout(TIMEOUT)
-    a.close()
-    assert json.loads(rb.response()[2])["scope"]["path"] == "/b"
+    b, body = waits_in_the_backlog(srv, a, "/b")
+    assert json.loads(body)["scope"]["path"] == "/b"
     b.close()
 
 

@@ -109,7 +109,8 @@ static void what_failed(const struct areq *q, char *out, size_t n)
 static void logged(struct areq *q)
 {
     const struct http_request *r = q->q.http;
-    const char *const *names = NULL, *v[16];
+    const char *const *names = NULL;
+    const char *v[16];
     size_t vl[16], all = 0, n, total, off;
     unsigned needs = cu_access_needs();
     struct cu_logvals *lv;

@@ -16,6 +16,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
+#include "core/syslog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -912,7 +913,7 @@ static void put_atom(struct line *l, char atom, const struct cu_access *a, char 
 
 int cu_access_enabled(void)
 {
-    return cu_log_access_fd() >= 0 && g_fmt.ops != NULL;
+    return (cu_log_access_fd() >= 0 || cu_syslog_access_on()) && g_fmt.ops != NULL;
 }
 
 void cu_access_log(const struct cu_access *a)
@@ -922,7 +923,7 @@ void cu_access_log(const struct cu_access *a)
     int saved = errno, fd = cu_log_access_fd();
     size_t i;
 
-    if (fd < 0 || g_fmt.ops == NULL || a == NULL)
+    if ((fd < 0 && !cu_syslog_access_on()) || g_fmt.ops == NULL || a == NULL)
         return;
     for (i = 0; i < g_fmt.nops && !l.cut; i++) {
         const struct acc_op *op = &g_fmt.ops[i];
@@ -954,8 +955,10 @@ void cu_access_log(const struct cu_access *a)
         memcpy(l.p + l.len, "...", 3);  /* the line was cut */
         l.len += 3;
     }
+    cu_syslog_access(l.p, l.len);   /* Gunicorn's syslog handler */
     l.p[l.len++] = '\n';
-    (void)cu_write_all(fd, l.p, l.len);
+    if (fd >= 0)
+        (void)cu_write_all(fd, l.p, l.len);
     free(l.heap);
     errno = saved;
 }

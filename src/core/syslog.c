@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -241,7 +242,9 @@ static char *make_tag(const char *name, int colons)
             t[o++] = hex[ch >> 4];
             t[o++] = hex[ch & 15];
         } else {
-            t[o++] = colons && ch == ':' ? '.' : (char)ch;
+            t[o++] = name[i];
+            if (colons && ch == ':')
+                t[o - 1] = '.';
         }
     }
     t[o] = '\0';
@@ -481,10 +484,7 @@ static char *make_head(const char *tag, const char *kind, size_t *len)
 
     if (h == NULL)
         return NULL;
-    memcpy(h, tag, a);
-    memcpy(h + a, kind, b);
-    memcpy(h + a + b, ": [", 4);
-    *len = a + b + 3;
+    *len = (size_t)snprintf(h, a + b + 4, "%s%s: [", tag, kind);
     return h;
 }
 
@@ -576,7 +576,7 @@ static void make_msg(struct msg *m, int kind, int severity, const char *text, si
     size_t n = 0, fixed;
 
     m->pri[n++] = '<';
-    n += put_uint(m->pri + n, (unsigned long)(g_sl.facility * 8 + severity));
+    n += put_uint(m->pri + n, (unsigned long)g_sl.facility * 8 + (unsigned long)severity);
     m->pri[n++] = '>';
     m->iov[0] = (struct iovec){m->pri, n};
     m->iov[1] = (struct iovec){g_sl.tag[kind], g_sl.taglen[kind]};

@@ -52,7 +52,7 @@ enum cu_syslog_socktype { CU_SYSLOG_ANY = 0, CU_SYSLOG_DGRAM, CU_SYSLOG_STREAM }
 /* A whole message (PRI, tag, pid, text, NUL) at most; a longer text is cut
  * and ends with "..." (a UDP datagram holds 65507 bytes). */
 #define CU_SYSLOG_MSG_MAX 65000
-#define CU_SYSLOG_PENDING_MAX (2 * CU_SYSLOG_MSG_MAX)
+#define CU_SYSLOG_PENDING_MAX ((size_t)2 * CU_SYSLOG_MSG_MAX)
 #define CU_SYSLOG_RETRY_MS 1000     /* a broken connection: next try after */
 
 /* syslog_addr, parsed (not resolved). */

@@ -516,10 +516,27 @@ static void test_tcp_fork(void)
     close(lfd);
 }
 
+/* "back" sent until lfd has a connection (each a try, the retry_ms of 20
+ * passing between some): the connection, or -1 after 500 tries. */
+static int send_until_accepted(int lfd, int *tries)
+{
+    int a = -1;
+
+    *tries = 0;
+    while (a < 0 && (*tries)++ < 500) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+        cu_syslog_error(CU_INFO, "back", 4);
+        if (poll(&p, 1, 10) == 1)
+            a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    return a;
+}
+
 static void test_tcp_dead(void)
 {
     char addr[64], want[256], got[512];
-    int port = 0, lfd = bound(SOCK_STREAM, &port), a = -1, tries = 0;
+    int port = 0, lfd = bound(SOCK_STREAM, &port), a, tries = 0;
     size_t n = 0, wn;
 
     close(lfd);     /* nobody listens there now */
@@ -530,14 +547,7 @@ static void test_tcp_dead(void)
     ok(1, "a TCP server that is not there: 1000 messages dropped, none waited on");
     lfd = bound(SOCK_STREAM, &port);
     wn = expect(want, sizeof(want), 14, "error", (long)getpid(), "back");
-    /* sent until a connection comes, a retry_ms apart at most */
-    while (a < 0 && tries++ < 500) {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-
-        cu_syslog_error(CU_INFO, "back", 4);
-        if (poll(&p, 1, 10) == 1)
-            a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    }
+    a = send_until_accepted(lfd, &tries);
     ok(a >= 0, "connected again once the server is there (%d tries)", tries);
     if (a >= 0)
         n = stream_read(a, got, wn);
@@ -546,15 +556,7 @@ static void test_tcp_dead(void)
     /* the server goes away: messages dropped, then a new connection */
     if (a >= 0)
         close(a);
-    a = -1;
-    tries = 0;
-    while (a < 0 && tries++ < 500) {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-
-        cu_syslog_error(CU_INFO, "back", 4);
-        if (poll(&p, 1, 10) == 1)
-            a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    }
+    a = send_until_accepted(lfd, &tries);
     ok(a >= 0, "a connection the server closed is made again (%d tries)", tries);
     n = a >= 0 ? stream_read(a, got, wn) : 0;
     ok(n >= 5 && got[0] == '<' && memchr(got, '\0', n) != NULL,
@@ -602,10 +604,34 @@ static void test_tcp_full(void)
 
 /* ---- UNIX sockets ------------------------------------------------------------ */
 
+/* text, sent as an info line, is the next datagram at fd */
+static void sends(int fd, const char *text, const char *what)
+{
+    char want[256];
+    const char *got;
+    size_t n, wn = expect(want, sizeof(want), 14, "error", (long)getpid(), text);
+
+    cu_syslog_error(CU_INFO, text, strlen(text));
+    got = datagram(fd, &n);
+    is(got, n, want, wn, what);
+}
+
+/* No reader at path, a message; then a reader, and the next message is
+ * its first datagram. Closes syslog. */
+static void reader_later(const char *path, const char *what)
+{
+    int fd;
+
+    cu_syslog_error(CU_INFO, "nobody", 6);
+    fd = unix_bound(path, SOCK_DGRAM);
+    sends(fd, "later", what);
+    cu_syslog_close();
+    close(fd);
+}
+
 static void test_unix(void)
 {
     char path[128], addr[160], want[256], got[256];
-    const char *got2;
     int fd, a;
     size_t n, wn;
     long pid = (long)getpid();
@@ -614,33 +640,16 @@ static void test_unix(void)
     fd = unix_bound(path, SOCK_DGRAM);
     xsnprintf(addr, sizeof(addr), "unix://%s", path);
     open_config(addr, 1, 0);
-    cu_syslog_error(CU_INFO, "to a datagram socket", 20);
-    wn = expect(want, sizeof(want), 14, "error", pid, "to a datagram socket");
-    got2 = datagram(fd, &n);
-    is(got2, n, want, wn, "unix://PATH: a datagram socket there is one");
+    sends(fd, "to a datagram socket", "unix://PATH: a datagram socket there is one");
     close(fd);
     unlink(path);
-    cu_syslog_error(CU_INFO, "gone", 4);
-    fd = unix_bound(path, SOCK_DGRAM);
-    cu_syslog_error(CU_INFO, "again", 5);
-    wn = expect(want, sizeof(want), 14, "error", pid, "again");
-    got2 = datagram(fd, &n);
-    is(got2, n, want, wn, "a new reader at the path is connected to");
-    cu_syslog_close();
-    close(fd);
+    reader_later(path, "a new reader at the path is connected to");
 
     xsnprintf(path, sizeof(path), "%s/later.sock", dir);
     (void)unlink(path);
     xsnprintf(addr, sizeof(addr), "unix://%s#dgram", path);
     open_config(addr, 1, 0);
-    cu_syslog_error(CU_INFO, "nobody", 6);
-    fd = unix_bound(path, SOCK_DGRAM);
-    cu_syslog_error(CU_INFO, "later", 5);
-    wn = expect(want, sizeof(want), 14, "error", pid, "later");
-    got2 = datagram(fd, &n);
-    is(got2, n, want, wn, "#dgram: a socket not there at open, later");
-    cu_syslog_close();
-    close(fd);
+    reader_later(path, "#dgram: a socket not there at open, later");
 
     xsnprintf(path, sizeof(path), "%s/stream.sock", dir);
     fd = unix_bound(path, SOCK_STREAM);

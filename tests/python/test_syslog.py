@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from conftest import APPS, ROOT, TIMEOUT, recv_all, wait_for
+from conftest import APPS, ROOT, TIMEOUT, maker, recv_all, wait_for
 
 MSG = re.compile(rb"<(\d+)>gunicorn\.(.+?)\.(error|access): \[(\d+)\] (.*)", re.S)
 
@@ -134,17 +134,10 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
-    made = []
-
-    def make(*args, **kw):
-        r = Receiver(*args, **kw)
-        made.append(r)
-        return r
-
+    make, close_all = maker(Receiver)
     yield make
-    for r in made:
-        r.close()
-        assert not r.errors, r.errors
+    for r in close_all():
+        assert not r.errors, r.errors     # each message whole, with its NUL
 
 
 @pytest.fixture

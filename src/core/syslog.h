@@ -14,18 +14,19 @@
  * ending each message) or a UNIX socket (datagram, or stream when the
  * path is one or #stream says so).
  *
- * Nothing here waits on the syslog server after cu_syslog_open: sends are
+ * Ours (docs/compat.md, Where cunicorn differs, Syslog): nothing here
+ * waits on the syslog server after cu_syslog_open: sends are
  * non-blocking. A datagram that cannot go now is dropped. A stream keeps
  * what it could not send yet (up to CU_SYSLOG_PENDING_MAX bytes of whole
  * messages; later messages are dropped while it is full) and sends it
  * before the next message; a connection that breaks is made again at most
  * once per retry_ms, the messages in between dropped.
  *
- * Processes: every process has a stream connection of its own (a message
- * never interleaves with another process's). A process forked from the
- * one that opened syslog makes its own on its first message (no wait: what
- * it sends before the connection is up waits in its pending bytes);
- * datagram sockets are shared, as each message is one datagram.
+ * Processes (Ours): every process has a stream connection of its own (a
+ * message never interleaves with another process's). A process forked
+ * from the one that opened syslog makes its own on its first message (no
+ * wait: what it sends before the connection is up waits in its pending
+ * bytes); datagram sockets are shared, as each message is one datagram.
  *
  * Threads and signals: cu_syslog_open and cu_syslog_close are set-up
  * calls (no other thread logging). The senders may be called from any

@@ -67,10 +67,11 @@ static int run(struct cu_host *h)
                                 host_close_listeners, host_master_hook, host_promoted,
                                 host_backlog};
 
-    /* the logger, as Gunicorn's arbiter makes it: before detaching (a
-     * bad one stops --check-config too) */
-    if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0 ||
-        host_pylog_setup(h, 0) < 0)
+    if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
+        return 1;
+    /* the logger, as Gunicorn's arbiter makes it: before detaching; a bad
+     * one stops --check-config too (not --print-config alone) */
+    if ((!h->cfg.print_config || h->cfg.check_config) && host_pylog_setup(h, 0) < 0)
         return 1;
     if (h->cfg.check_config || h->cfg.print_config) {
         if (h->cfg.print_config)

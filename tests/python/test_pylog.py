@@ -59,8 +59,8 @@ def pyserver(tmp_path):
     handlers write), not from its --error-logfile."""
     started = []
 
-    def start(*args, ready, app="logapp:app", workers=1):
-        srv = Server(tmp_path, args, app, workers, None, APPS)
+    def start(*args, ready, app="logapp:app", workers=1, env=None):
+        srv = Server(tmp_path, args, app, workers, env, APPS)
         srv.c_log = srv.log  # what C writes itself
         srv.log = ready
         started.append(srv)
@@ -273,6 +273,53 @@ def test_logger_class_of_gunicorn(server, tmp_path):
     get(srv, "/g?z=1", [("Host", "hh"), ("User-Agent", "ua")])
     assert lines(log, 1, lambda x: "GET" in x) == [
         "127.0.0.1 GET /g?z=1 HTTP/1.1 200 5 ua second hh"]
+
+
+# What a machine without Gunicorn looks like to an import (this one has
+# Debian's): a sitecustomize on PYTHONPATH that refuses the package.
+NO_GUNICORN = """
+import sys
+
+class NoGunicorn:
+    def find_spec(self, name, path=None, target=None):
+        if name == "gunicorn" or name.startswith("gunicorn."):
+            raise ImportError("Gunicorn is not installed")
+        return None
+
+sys.meta_path.insert(0, NoGunicorn())
+"""
+
+MINE = """
+from gunicorn.glogging import Logger
+
+class Mine(Logger):
+    def access(self, resp, req, environ, request_time):
+        self.access_log.info("MINE %s %s %s", req.path, resp.status_code,
+                             type(self).__mro__[1].__module__)
+"""
+
+
+@pytest.mark.parametrize("where", ["config file", "module"])
+def test_gunicorn_glogging_without_gunicorn(pyserver, tmp_path, where):
+    """Without Gunicorn, `from gunicorn.glogging import Logger` gets
+    cunicorn's Logger API: in the config file, and in a module that
+    logger_class names."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_GUNICORN)
+    (site / "mylog.py").write_text(MINE)
+    env = dict(os.environ, PYTHONPATH=str(site))
+    env.pop("GUNICORN_CMD_ARGS", None)
+    assert subprocess.run(["/usr/bin/python3", "-c", "import gunicorn"], env=env,
+                          capture_output=True).returncode == 1
+    out = tmp_path / "out.log"
+    conf = tmp_path / "conf.py"
+    conf.write_text(dict_config(out, '{"format": "%(message)s"}') +
+                    (MINE + "logger_class = Mine\n" if where == "config file"
+                     else "logger_class = 'mylog.Mine'\n"))
+    srv = pyserver("-c", str(conf), ready=out, env=env)
+    get(srv, "/m", [("Host", "x")])
+    assert lines(out, 1, lambda x: x.startswith("MINE")) == ["MINE /m 200 cunicorn.glogging"]
 
 
 # ---- errors stop the start ------------------------------------------------------

@@ -64,6 +64,14 @@ def loggers():
     return found
 
 
+def _file_handlers():
+    """The FileHandlers of every logger."""
+    for log in loggers():
+        for handler in log.handlers:
+            if isinstance(handler, logging.FileHandler):
+                yield handler
+
+
 class SafeAtoms(dict):
     """The access line's atoms as `access_log_format % atoms` reads them: a
     `"` in a text value becomes `\\"`, `{name}i`/`{name}o`/`{name}e` keys
@@ -255,19 +263,16 @@ class Logger:
 
     def reopen_files(self):
         """USR1: every FileHandler's file opened again by its name."""
-        for log in loggers():
-            for handler in log.handlers:
-                if isinstance(handler, logging.FileHandler):
-                    handler.acquire()
-                    try:
-                        if handler.stream:
-                            handler.close()
-                            handler.stream = handler._open()
-                    finally:
-                        handler.release()
+        for handler in _file_handlers():
+            handler.acquire()
+            try:
+                if handler.stream:
+                    handler.close()
+                    handler.stream = handler._open()
+            finally:
+                handler.release()
 
     def close_on_exec(self):
-        for log in loggers():
-            for handler in log.handlers:
-                if isinstance(handler, logging.FileHandler) and handler.stream:
-                    os.set_inheritable(handler.stream.fileno(), False)
+        for handler in _file_handlers():
+            if handler.stream:
+                os.set_inheritable(handler.stream.fileno(), False)

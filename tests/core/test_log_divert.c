@@ -135,19 +135,9 @@ static void test_access(void)
         {'z', "-"},
     };
 
-    memset(&a, 0, sizeof(a));
-    a.remote_addr = S("127.0.0.1");
-    a.method = S("GET");
-    a.path = S("/x");
-    a.query = S("y=1");
-    a.protocol = S("HTTP/1.1");
-    a.request_line = S("GET /x?y=1 HTTP/1.1");
-    a.authorization = S("Basic YWxpY2U6cHc=");  /* alice:pw */
-    a.status = 200;
-    a.response_bytes = 1234;
+    a = sample_request();
+    a.referer.p = NULL;
     a.user_agent = S("ua \"1\"");
-    a.request_time_us = 2345678;
-    a.pid = 4321;
     for (k = 0; k < sizeof(want_atoms) / sizeof(want_atoms[0]); k++)
         if (strcmp(atom(want_atoms[k].c, &a, t, sizeof(t)), want_atoms[k].v) != 0) {
             diag("%c: '%s', not '%s'", want_atoms[k].c, t, want_atoms[k].v);

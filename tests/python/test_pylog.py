@@ -362,13 +362,19 @@ def test_a_start_stops_too(tmp_path):
 
 # ---- signals --------------------------------------------------------------------------
 
+def file_server(pyserver, tmp_path, fmt):
+    """A server logging both loggers to out.log in fmt, access lines %(U)s;
+    its config file, the file and the server."""
+    out = tmp_path / "out.log"
+    conf = tmp_path / "conf.py"
+    conf.write_text(dict_config(out, '{"format": "%s"}' % fmt))
+    return conf, out, pyserver("-c", str(conf), "--access-logformat", "%(U)s", ready=out)
+
+
 def test_usr1_reopens_file_handlers(pyserver, tmp_path):
     """USR1: every FileHandler opens its file again (logrotate), in the
     master and the workers."""
-    out = tmp_path / "out.log"
-    conf = tmp_path / "conf.py"
-    conf.write_text(dict_config(out, '{"format": "%(name)s %(message)s"}'))
-    srv = pyserver("-c", str(conf), "--access-logformat", "%(U)s", ready=out)
+    _, out, srv = file_server(pyserver, tmp_path, "%(name)s %(message)s")
     get(srv, "/before", [("Host", "x")])
     lines(out, 1, lambda x: x == "gunicorn.access /before")
     out.rename(tmp_path / "out.log.1")
@@ -386,10 +392,7 @@ def test_usr1_reopens_file_handlers(pyserver, tmp_path):
 def test_hup_applies_a_new_dict(pyserver, tmp_path):
     """HUP: the logger set up again with the new logconfig_dict; the new
     workers log with it."""
-    out = tmp_path / "out.log"
-    conf = tmp_path / "conf.py"
-    conf.write_text(dict_config(out, '{"format": "A|%(message)s"}'))
-    srv = pyserver("-c", str(conf), "--access-logformat", "%(U)s", ready=out)
+    conf, out, srv = file_server(pyserver, tmp_path, "A|%(message)s")
     get(srv, "/one", [("Host", "x")])
     lines(out, 1, lambda x: x == "A|/one")
     conf.write_text(dict_config(out, '{"format": "B|%(message)s"}'))
@@ -404,10 +407,7 @@ def test_hup_applies_a_new_dict(pyserver, tmp_path):
 
 
 def test_hup_with_a_bad_dict_keeps_the_old(pyserver, tmp_path):
-    out = tmp_path / "out.log"
-    conf = tmp_path / "conf.py"
-    conf.write_text(dict_config(out, '{"format": "A|%(message)s"}'))
-    srv = pyserver("-c", str(conf), "--access-logformat", "%(U)s", ready=out)
+    conf, out, srv = file_server(pyserver, tmp_path, "A|%(message)s")
     conf.write_text("logconfig_dict = {'version': 1, 'handlers': {'h': {'class': 'no.No'}}}\n")
     srv.proc.send_signal(signal.SIGHUP)
     lines(out, 1, lambda x: x == "A|reloading the logger configuration failed, keeping "

@@ -34,7 +34,8 @@ class AppImportError(Exception):
 # a HUP cannot change it again). While a config file runs, the module it
 # imports is watched for those two assignments: Gunicorn's, when it is
 # installed, else a stand-in, so that such a file still works (`import
-# gunicorn.anything_else` fails as it would), gone once the file has run.
+# gunicorn.glogging` gives cunicorn.glogging, for a logger_class; any other
+# submodule fails as it would), gone once the file has run.
 # Nothing is imported that the file does not import: apps that look for
 # "gunicorn" in sys.modules see what they would see without this.
 

@@ -131,7 +131,10 @@ def setup(values, names, old):
             raise _failed(_setting(cfg), e) from e
         return old
     try:
-        return cls(cfg)
+        logger = cls(cfg)
+        if hasattr(logger, "close_on_exec"):  # as Gunicorn's arbiter, once
+            logger.close_on_exec()
+        return logger
     except Exception as e:
         raise _failed(_setting(cfg), e) from e
 

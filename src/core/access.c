@@ -6,9 +6,10 @@
  * up by cu_access_format_set() or cu_log_open() (cu_access_format_init())
  * before workers start, read-only afterwards, and freed by cu_log_close()
  * (cu_access_format_free()), beside the host's divert to Python's
- * logging (g_divert), set up the same way. The file the lines go to is log.c's, as is
- * the per-thread, per-second cache of the formatted time: this file reads
- * them through cu_log_access_fd() and cu_log_access_stamp().
+ * logging (g_divert), set up the same way. The file the lines go to is
+ * log.c's, as is the per-thread, per-second cache of the formatted time:
+ * this file reads them through cu_log_access_fd() and
+ * cu_log_access_stamp().
  *
  * Every line is built in one buffer and written with one write(2)
  * (retried on EINTR and partial writes). Logging never changes errno.

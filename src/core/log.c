@@ -10,9 +10,9 @@
  * up by cu_log_open() before workers start and read-only afterwards (a
  * reopen keeps the fd numbers), beside the --capture-output flag
  * (g_capture), and the host's divert to Python's logging (g_divert, set
- * like the files, before workers start). The only other state is a per-thread cache of the formatted
- * timestamps of both logs (recomputed once a second), so logging threads
- * never share a buffer.
+ * like the files, before workers start). The only other state is a
+ * per-thread cache of the formatted timestamps of both logs (recomputed
+ * once a second), so logging threads never share a buffer.
  *
  * Every error-log line is built in one buffer and written with one
  * write(2) (retried on EINTR and partial writes). Files are opened with

@@ -322,6 +322,54 @@ def test_gunicorn_glogging_without_gunicorn(pyserver, tmp_path, where):
     assert lines(out, 1, lambda x: x.startswith("MINE")) == ["MINE /m 200 cunicorn.glogging"]
 
 
+BROKEN = """
+from cunicorn.glogging import Logger
+
+class Broken(Logger):
+    def info(self, msg, *args, **kwargs):
+        raise ValueError("broken info")
+
+    def access(self, resp, req, environ, request_time):
+        raise ValueError("broken access")
+
+logger_class = Broken
+"""
+
+BROKEN_HANDLER = """
+import logging
+
+class Broken(logging.Handler):
+    def emit(self, record):
+        try:
+            raise ValueError("broken emit")
+        except ValueError:
+            self.handleError(record)
+
+logconfig_dict = {"version": 1, "handlers": {"b": {"()": Broken}}, "root": {"handlers": []},
+                  "loggers": {"gunicorn.access": {"handlers": ["b"], "propagate": False}}}
+"""
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("conf,why", [(BROKEN, "ValueError: broken access"),
+                                      (BROKEN_HANDLER, "ValueError: broken emit")],
+                         ids=["logger", "handler"])
+def test_a_failing_logger_kills_nothing(server, tmp_path, worker, conf, why):
+    """A logger (or a handler) that raises: printed, the C line written
+    instead (the error log), and the worker goes on serving."""
+    path = tmp_path / "conf.py"
+    path.write_text(conf)
+    srv = server("-c", str(path), *WORKERS[worker], app="logapp:app")
+    pids = srv.worker_pids()
+    for _ in range(3):
+        assert get(srv, "/x", [("Host", "x")])[0].status == 200
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(timeout=TIMEOUT)
+    err = srv.proc.stderr.read().decode(errors="replace")
+    assert err.count(why) == 3, err
+    assert srv.worker_pids() == pids and "Worker exiting (pid: %d)" % pids[0] in srv.text()
+
+
 # ---- errors stop the start ------------------------------------------------------
 
 @pytest.mark.parametrize("args,conf,error", [

@@ -5,9 +5,11 @@
  * Process-wide state: the compiled format (g_fmt), one per process, set
  * up by cu_access_format_set() or cu_log_open() (cu_access_format_init())
  * before workers start, read-only afterwards, and freed by cu_log_close()
- * (cu_access_format_free()). The file the lines go to is log.c's, as is
- * the per-thread, per-second cache of the formatted time: this file reads
- * them through cu_log_access_fd() and cu_log_access_stamp().
+ * (cu_access_format_free()), beside the host's divert to Python's
+ * logging (g_divert), set up the same way. The file the lines go to is
+ * log.c's, as is the per-thread, per-second cache of the formatted time:
+ * this file reads them through cu_log_access_fd() and
+ * cu_log_access_stamp().
  *
  * Every line is built in one buffer and written with one write(2)
  * (retried on EINTR and partial writes). Logging never changes errno.
@@ -60,6 +62,8 @@ struct acc_fmt {
 };
 
 static struct acc_fmt g_fmt;    /* empty until set or opened */
+/* Python mode: the host's, which takes each request (access.h) */
+static void (*g_divert)(const struct cu_access *a);
 
 static int ascii_lower(int c)
 {
@@ -362,6 +366,10 @@ void cu_access_format_free(void)
 
 unsigned cu_access_needs(void)
 {
+    if (g_divert)
+        return CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
+               CU_ACC_NEED_ENV | CU_ACC_NEED_USER | CU_ACC_NEED_REFERER |
+               CU_ACC_NEED_AGENT | CU_ACC_NEED_HOST;
     return cu_access_enabled() ? g_fmt.needs : 0;
 }
 
@@ -369,7 +377,7 @@ size_t cu_access_lookups(char which, const char *const **names)
 {
     int w = which == 'e';
 
-    if ((which != 'o' && which != 'e') || g_fmt.nnames[w] == 0) {
+    if ((which != 'o' && which != 'e') || g_fmt.nnames[w] == 0 || g_divert) {
         *names = NULL;
         return 0;
     }
@@ -913,7 +921,23 @@ static void put_atom(struct line *l, char atom, const struct cu_access *a, char 
 
 int cu_access_enabled(void)
 {
-    return (cu_log_access_fd() >= 0 || cu_syslog_access_on()) && g_fmt.ops != NULL;
+    return g_divert != NULL ||
+           ((cu_log_access_fd() >= 0 || cu_syslog_access_on()) && g_fmt.ops != NULL);
+}
+
+void cu_access_divert(void (*fn)(const struct cu_access *a))
+{
+    g_divert = fn;
+}
+
+struct cu_str cu_access_atom(char atom, const struct cu_access *a,
+                             char buf[CU_ACCESS_ATOM_BUF], char **heap)
+{
+    /* numbers in the first 64 bytes, a Basic user in the rest */
+    struct val v = atom_value(atom, a, buf, 64, buf + 64);
+
+    *heap = v.heap;
+    return v.s;
 }
 
 void cu_access_log(const struct cu_access *a)
@@ -923,6 +947,10 @@ void cu_access_log(const struct cu_access *a)
     int saved = errno, fd = cu_log_access_fd();
     size_t i;
 
+    if (g_divert != NULL && a != NULL) {
+        g_divert(a);
+        return;
+    }
     if ((fd < 0 && !cu_syslog_access_on()) || g_fmt.ops == NULL || a == NULL)
         return;
     for (i = 0; i < g_fmt.nops && !l.cut; i++) {

@@ -9,9 +9,10 @@
  * their files and the level live here in one static struct (g_log), set
  * up by cu_log_open() before workers start and read-only afterwards (a
  * reopen keeps the fd numbers), beside the --capture-output flag
- * (g_capture). The only other state is a per-thread cache of the formatted
- * timestamps of both logs (recomputed once a second), so logging threads
- * never share a buffer.
+ * (g_capture), and the host's divert to Python's logging (g_divert, set
+ * like the files, before workers start). The only other state is a
+ * per-thread cache of the formatted timestamps of both logs (recomputed
+ * once a second), so logging threads never share a buffer.
  *
  * Every error-log line is built in one buffer and written with one
  * write(2) (retried on EINTR and partial writes). Files are opened with
@@ -61,6 +62,9 @@ static struct {
     struct logfile acc;     /* fd -1: no access log */
     int level;
 } g_log = { { STDERR_FILENO, NULL }, { -1, NULL }, CU_INFO };
+
+/* Python mode: where the lines go instead (log.h); line NULL: here. */
+static struct cu_log_divert g_divert;
 
 /* Set while cu_log_exception's line goes through cu_log: statsd counts
  * it as an exception (core/statsd.h). */
@@ -159,7 +163,15 @@ static const char *level_name(int level)
 
 int cu_log_enabled(enum cu_level level)
 {
-    return (int)level >= g_log.level;
+    return (int)level >= (g_divert.line ? g_divert.level : g_log.level);
+}
+
+void cu_log_divert(const struct cu_log_divert *d)
+{
+    if (d)
+        g_divert = *d;
+    else
+        memset(&g_divert, 0, sizeof(g_divert));
 }
 
 int cu_log_error_fd(void)
@@ -308,6 +320,8 @@ int cu_log_reopen(void)
         rc = -1;
         saved = errno;
     }
+    if (g_divert.reopen)
+        g_divert.reopen(g_divert.arg);
     if (rc < 0)
         errno = saved;
     return rc;
@@ -405,6 +419,10 @@ void cu_log_text(enum cu_level level, const char *msg, size_t len)
 
     if (!cu_log_enabled(level))
         return;
+    if (g_divert.line && g_divert.line(g_divert.arg, level, msg, len, 0) == 0) {
+        errno = saved;
+        return;
+    }
     if (len > ((size_t)1 << 28))
         len = (size_t)1 << 28;
     room = 128 + 4 * len + 1;   /* each byte escapes to 4 at most */
@@ -443,6 +461,11 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     }
     more = (size_t)n >= sizeof(msg);    /* vsnprintf had more to say */
     mlen = more ? sizeof(msg) - 1 : (size_t)n;
+    if (g_divert.line &&
+        g_divert.line(g_divert.arg, level, msg, mlen, tls_exception) == 0) {
+        errno = saved;
+        return;
+    }
     len = plen = line_prefix(line, 128, level);
     /* 4 bytes stay free for "...\n" */
     len += copy_msg(line + len, sizeof(line) - 4 - len, msg, mlen, &cut);

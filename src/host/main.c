@@ -70,6 +70,10 @@ static int run(struct cu_host *h)
 
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
+    /* the logger, as Gunicorn's arbiter makes it: before detaching; a bad
+     * one stops --check-config too (not --print-config alone) */
+    if ((!h->cfg.print_config || h->cfg.check_config) && host_pylog_setup(h, 0) < 0)
+        return 1;
     if (h->cfg.check_config || h->cfg.print_config) {
         if (h->cfg.print_config)
             cu_config_print(&h->cfg, stdout);
@@ -154,6 +158,8 @@ static void release(struct cu_host *h)
     cu_upgrade_release(&h->up);
     cu_statsd_close();
     cu_syslog_close();
+    host_pylog_end();
+    Py_CLEAR(h->file_names);
     free(h->listeners);
     host_config_free(h);
     cu_hooks_clear(&h->hooks);

@@ -232,6 +232,7 @@ void host_freeze_gc(void)
 void host_before_fork(void *arg)
 {
     (void)arg;
+    host_pylog_hold(1);  /* no Python logging while the child may be half made */
     PyOS_BeforeFork();
 }
 
@@ -239,12 +240,14 @@ void host_after_fork_parent(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Parent();
+    host_pylog_hold(0);
 }
 
 void host_after_fork_child(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Child();
+    host_pylog_hold(0);
     host_environ_sync();
     cu_statsd_reopen();  /* a socket of the worker's own */
 }

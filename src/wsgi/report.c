@@ -11,6 +11,12 @@
 #include "core/syslog.h"
 
 static int to_log;
+static int (*g_divert)(const char *what, PyObject *t, PyObject *v, PyObject *tb);
+
+void cu_report_divert(int (*fn)(const char *what, PyObject *t, PyObject *v, PyObject *tb))
+{
+    g_divert = fn;
+}
 
 void cu_report_to_log(void)
 {
@@ -67,6 +73,12 @@ void cu_report_exception(const char *what)
 
     PyErr_Fetch(&t, &v, &tb);
     PyErr_NormalizeException(&t, &v, &tb);
+    if (to_log && g_divert && g_divert(what, t, v, tb) == 0) {
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        return;
+    }
     text = format_exception(t, v, tb);
     if (text && !(s = PyUnicode_AsUTF8AndSize(text, &n)))
         PyErr_Clear();

@@ -142,12 +142,6 @@ REFUSED = [
      "protocol: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",
      "http_parser: the gunicorn_h1c parser is not built in"),
-    (["--log-config", "log.ini"], "logconfig = 'log.ini'",
-     "logconfig: logging through Python's logging module is not built yet"),
-    (["--log-config-json", "log.json"], "logconfig_json = 'log.json'",
-     "logconfig_json: logging through Python's logging module is not built yet"),
-    (["--logger-class", "my.Logger"], "logger_class = 'my.Logger'",
-     "logger_class: logger classes other than the built-in one are not built yet"),
     (["--dirty-app", "m:C"], "dirty_apps = ['m:C']",
      "dirty_apps: the dirty arbiter is not built yet"),
     (["--control-socket", "/tmp/g.ctl"], "control_socket = '/tmp/g.ctl'",
@@ -237,10 +231,6 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
 
 
 @pytest.mark.parametrize("text,error", [
-    ("logconfig_dict = {'version': 1, 'formatters': {'j': {'format': '%(message)s'}}}",
-     "logconfig_dict: logging through Python's logging module is not built yet"),
-    ("import logging\nclass MyLogger(logging.Logger):\n    pass\nlogger_class = MyLogger",
-     "logger_class: logger classes other than the built-in one are not built yet"),
     ("ssl_version = 5", "ssl_version: TLS is not built yet"),
     ("suppress_ragged_eofs = False", "suppress_ragged_eofs: TLS is not built yet"),
     ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),

@@ -384,3 +384,27 @@ def test_unresolvable_host_refuses_the_start():
     assert re.search(r"Error: syslog_addr 'udp://no-such-host\.invalid:514': \S", r.stderr), \
         r.stderr
     assert "Booting worker" not in r.stderr
+
+
+def test_lines_python_logging_takes_are_not_sent(server, receiver, tmp_path):
+    """With a logger_class (Python logging), the lines handed to Python are
+    its configuration's to send: the C syslog sends none of them (the
+    class here, cunicorn's own Logger API, adds no syslog handler)."""
+    rx = receiver("udp")
+    conf = tmp_path / "c.py"
+    conf.write_text("from cunicorn.glogging import Logger\n\n\n"
+                    "class Mine(Logger):\n    pass\n\n\nlogger_class = Mine\n")
+    srv = server("-c", str(conf), "--log-syslog", "--log-syslog-to", rx.address,
+                 "--access-logfile", str(tmp_path / "access.log"))
+    assert get(srv, "/") == 200
+    wait_for(lambda: "GET / HTTP/1.1" in (tmp_path / "access.log").read_text(),
+             what="the access line, written by Python")
+    # a message of the test's own, after all of those: the last one there
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"<14>gunicorn.test.error: [1] mark\0",
+             ("127.0.0.1", int(rx.address.rsplit(":", 1)[1])))
+    s.close()
+    rx.wait_text("error", "mark")
+    assert not [m for m in rx.all() if "Starting" in m.text or "Listening" in m.text or
+                m.kind == "access"], rx.all()
+    assert "Starting cunicorn" in srv.text()

@@ -66,9 +66,12 @@ def _uid(user, lookup, current):
 
 def _config(values, names, cls):
     """The cfg object a Gunicorn logger reads: every setting by name, with
-    logconfig_dict the config file's dict, logger_class the class, and
-    user and group as ids."""
+    logconfig_dict the config file's dict, logger_class the class, user
+    and group as ids, and proc_name as Gunicorn's Config gives it (else
+    default_proc_name: its syslog handler's name is made from it)."""
     values = dict(values)
+    if values.get("proc_name") is None:
+        values["proc_name"] = values.get("default_proc_name")
     given = names.get("logconfig_dict") if names else None
     values["logconfig_dict"] = given if values.get("logconfig_dict") and given else {}
     values["logger_class"] = cls

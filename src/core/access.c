@@ -18,6 +18,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
+#include "core/syslog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -920,7 +921,8 @@ static void put_atom(struct line *l, char atom, const struct cu_access *a, char 
 
 int cu_access_enabled(void)
 {
-    return g_divert != NULL || (cu_log_access_fd() >= 0 && g_fmt.ops != NULL);
+    return g_divert != NULL ||
+           ((cu_log_access_fd() >= 0 || cu_syslog_access_on()) && g_fmt.ops != NULL);
 }
 
 void cu_access_divert(void (*fn)(const struct cu_access *a))
@@ -949,7 +951,7 @@ void cu_access_log(const struct cu_access *a)
         g_divert(a);
         return;
     }
-    if (fd < 0 || g_fmt.ops == NULL || a == NULL)
+    if ((fd < 0 && !cu_syslog_access_on()) || g_fmt.ops == NULL || a == NULL)
         return;
     for (i = 0; i < g_fmt.nops && !l.cut; i++) {
         const struct acc_op *op = &g_fmt.ops[i];
@@ -981,8 +983,10 @@ void cu_access_log(const struct cu_access *a)
         memcpy(l.p + l.len, "...", 3);  /* the line was cut */
         l.len += 3;
     }
+    cu_syslog_access(l.p, l.len);   /* Gunicorn's syslog handler */
     l.p[l.len++] = '\n';
-    (void)cu_write_all(fd, l.p, l.len);
+    if (fd >= 0)
+        (void)cu_write_all(fd, l.p, l.len);
     free(l.heap);
     errno = saved;
 }

@@ -77,7 +77,8 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen);
 /* Writes one access-log line (no-op without an access log). Values taken
  * from the request are escaped: see access.c. */
 void cu_access_log(const struct cu_access *a);
-/* 1 when there is an access log: lets a caller skip building the line. */
+/* 1 when there is an access log (a file, or syslog's access lines, which
+ * cu_access_log() also sends): lets a caller skip building the line. */
 int cu_access_enabled(void);
 
 /* What the compiled format takes from a request beyond its parsed head

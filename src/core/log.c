@@ -36,6 +36,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/statsd.h"
+#include "core/syslog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -412,7 +413,7 @@ static size_t line_prefix(char *line, size_t room, enum cu_level level)
 
 void cu_log_text(enum cu_level level, const char *msg, size_t len)
 {
-    size_t room, o;
+    size_t room, o, plen;
     char *line;
     int saved = errno, cut = 0;
 
@@ -431,8 +432,9 @@ void cu_log_text(enum cu_level level, const char *msg, size_t len)
         errno = saved;
         return;
     }
-    o = line_prefix(line, 128, level);
+    o = plen = line_prefix(line, 128, level);
     o += copy_msg(line + o, room - 1 - o, msg, len, &cut);
+    cu_syslog_error((int)level, line + plen, o - plen);  /* Gunicorn's syslog handler */
     line[o++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, o);
     free(line);
@@ -442,7 +444,7 @@ void cu_log_text(enum cu_level level, const char *msg, size_t len)
 void cu_log(enum cu_level level, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
-    size_t len, mlen;
+    size_t len, mlen, plen;
     int saved = errno, n, cut = 0, more;
     va_list ap;
 
@@ -464,11 +466,12 @@ void cu_log(enum cu_level level, const char *fmt, ...)
         errno = saved;
         return;
     }
-    len = line_prefix(line, 128, level);
+    len = plen = line_prefix(line, 128, level);
     /* 4 bytes stay free for "...\n" */
     len += copy_msg(line + len, sizeof(line) - 4 - len, msg, mlen, &cut);
     if (cut || more)
         len += end_cut(line + len);
+    cu_syslog_error((int)level, line + plen, len - plen);  /* Gunicorn's syslog handler */
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
     errno = saved;
@@ -559,7 +562,7 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     char line[1024];
     const char *name = level_name((int)level);
     long long pid = (long long)getpid();
-    size_t len, k;
+    size_t len, k, plen;
     int saved = errno, cut = 0, digits = 1;
 
     cu_statsd_log((int)level, 0);
@@ -580,12 +583,14 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     len += k;
     line[len++] = ']';
     line[len++] = ' ';
+    plen = len;
     for (size_t i = 0; i < n && !cut; i++)
         if (parts[i] != NULL)
             len += copy_msg(line + len, sizeof(line) - 4 - len, parts[i],
                             strlen(parts[i]), &cut);
     if (cut)
         len += end_cut(line + len);
+    cu_syslog_signal((int)level, line + plen, len - plen);  /* datagrams only */
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);
     errno = saved;

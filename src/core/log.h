@@ -7,7 +7,9 @@
  * reopened and closed here, with the error log's.
  * "-" means stdout (access log) / stderr (error log). USR1 reopens files.
  * Plain C; each line is written with a single write(2) so lines from
- * several processes sharing a file do not interleave.
+ * several processes sharing a file do not interleave. With syslog on,
+ * each line written also goes to core/syslog.h (cu_log_signal's to a
+ * datagram socket only).
  *
  * Threads: cu_log() may be called from any thread. cu_log_open() and
  * cu_log_close() are set-up calls: make them while no other thread logs.

@@ -402,6 +402,7 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     h->set = d;
     host_title(h, "master");  /* the new name, if it changed */
     host_statsd_open(h);      /* Ours: HUP applies the statsd settings */
+    (void)host_syslog_open(h, 0);  /* as Gunicorn's logger on HUP */
     host_spew(h);             /* on or off, for the workers forked next */
     cu_hooks_unstash(&h->hooks, &old_hooks, 1);
     if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&

@@ -107,6 +107,12 @@ void host_promoted(void *arg);
  * name that does not resolve is logged, and the server goes on without
  * metrics. A worker reopens it in host_after_fork_child. */
 void host_statsd_open(struct cu_host *h);
+/* syslog in the master, as h->set says (docs/compat.md, Syslog): at start
+ * (before the configuration's debug lines and "Starting"; start 1 then: a
+ * failure is reported and stops the start, as Gunicorn's does) and after
+ * each HUP (start 0: a failure is logged and the previous syslog goes on).
+ * 0 or -1. Each process forked makes its own stream connection itself. */
+int host_syslog_open(struct cu_host *h, int start);
 /* enable_backlog_metric (cu_master_ops.backlog): the listen queues. */
 int host_backlog(void *arg);
 

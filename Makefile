@@ -113,6 +113,7 @@ run: build
 bench: build bench-deps
 	$(BUILD)/bench_parser
 	$(PYTEST_PYTHON) bench/http.py
+	$(PYTEST_PYTHON) bench/logs.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -13,7 +13,8 @@ FUZZ_SECONDS ?= 30
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
-       python3-uvloop python3-starlette python3-fastapi
+       python3-uvloop python3-starlette python3-fastapi \
+       python3-pythonjsonlogger
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools
@@ -114,6 +115,7 @@ run: build
 bench: build bench-deps
 	$(BUILD)/bench_parser
 	$(PYTEST_PYTHON) bench/http.py
+	$(PYTEST_PYTHON) bench/logs.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -8,6 +8,7 @@ plain functions and one class the C core uses.
 
 import _socket
 import ast
+import contextlib
 import faulthandler
 import signal
 import importlib
@@ -33,7 +34,8 @@ class AppImportError(Exception):
 # a HUP cannot change it again). While a config file runs, the module it
 # imports is watched for those two assignments: Gunicorn's, when it is
 # installed, else a stand-in, so that such a file still works (`import
-# gunicorn.anything_else` fails as it would), gone once the file has run.
+# gunicorn.glogging` gives cunicorn.glogging, for a logger_class; any other
+# submodule fails as it would), gone once the file has run.
 # Nothing is imported that the file does not import: apps that look for
 # "gunicorn" in sys.modules see what they would see without this.
 
@@ -91,10 +93,29 @@ class _StandInLoader:
         _watch(module)
 
 
+class _GloggingLoader:
+    """gunicorn.glogging under the stand-in: cunicorn's Logger API
+    (cunicorn.glogging), so that a logger_class written for Gunicorn
+    subclasses it."""
+
+    def create_module(self, spec):
+        return importlib.import_module("cunicorn.glogging")
+
+    def exec_module(self, module):
+        pass
+
+
+def _stand_in_active():
+    spec = getattr(sys.modules.get("gunicorn"), "__spec__", None)
+    return isinstance(getattr(spec, "loader", None), _StandInLoader)
+
+
 class _GunicornFinder:
     """First on sys.meta_path while a config file runs."""
 
     def find_spec(self, name, path=None, target=None):
+        if name == "gunicorn.glogging" and _stand_in_active():
+            return importlib.util.spec_from_loader(name, _GloggingLoader())
         if name != "gunicorn":
             return None
         for finder in list(sys.meta_path):
@@ -133,7 +154,20 @@ def _watch_end(finder):
             spec.loader = module.__loader__ = loader.loader
         elif isinstance(loader, _StandInLoader) and sys.modules.get("gunicorn") is module:
             del sys.modules["gunicorn"]
+            if getattr(sys.modules.get("gunicorn.glogging"), "__name__", "") == "cunicorn.glogging":
+                del sys.modules["gunicorn.glogging"]
     del _watched[:]
+
+
+@contextlib.contextmanager
+def gunicorn_stand_in():
+    """While importing a logger_class: `import gunicorn.glogging` finds
+    Gunicorn's, or cunicorn's stand-in when Gunicorn is not installed."""
+    finder = _watch_begin()
+    try:
+        yield
+    finally:
+        _watch_end(finder)
 
 
 def _server_header(value):

@@ -205,7 +205,11 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
     if (d->worker_class == NULL || derive_http(d, c, err, errlen) < 0 ||
         allow_lists(d, c, err, errlen) < 0 || derive_master(d, c, err, errlen) < 0 ||
         cu_statsd_config_make(&d->statsd, c->statsd_host, c->statsd_prefix,
-                              c->dogstatsd_tags, err, errlen) < 0) {
+                              c->dogstatsd_tags, err, errlen) < 0 ||
+        cu_syslog_config_make(&d->syslog, c->syslog, c->syslog_addr, c->syslog_facility,
+                              c->syslog_prefix,
+                              c->proc_name ? c->proc_name : c->default_proc_name,
+                              c->disable_redirect_access_to_syslog, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }
@@ -226,5 +230,6 @@ void cu_derived_free(struct cu_derived *d)
     cu_allow_free(&d->proxy_allow);
     free(d->pidfile);
     cu_statsd_config_free(&d->statsd);
+    cu_syslog_config_free(&d->syslog);
     memset(d, 0, sizeof(*d));
 }

@@ -4,7 +4,7 @@
  * the subsystems are given: the worker class that runs, the parser's
  * settings, the PROXY mode and the compiled allow lists, the master's
  * settings, a worker's settings, the WSGI bridge's options and where
- * statsd metrics go. On HUP the
+ * statsd metrics and syslog messages go. On HUP the
  * host derives into a second struct cu_derived and keeps the old one until
  * the new one is in use. Plain C.
  *
@@ -21,6 +21,7 @@
 
 #include "config/settings.h"
 #include "core/statsd.h"
+#include "core/syslog.h"
 #include "http/parser.h"
 #include "http/proxy.h"
 #include "master/arbiter.h"
@@ -63,6 +64,10 @@ struct cu_derived {
     /* Where metrics go (off without statsd_host): the host opens it in the
      * master (cu_statsd_open), the workers reopen it after fork. */
     struct cu_statsd_config statsd;
+    /* Where syslog messages go (off without syslog): the host opens it in
+     * the master (cu_syslog_open); each process forked makes its own
+     * stream connection. */
+    struct cu_syslog_config syslog;
     /* What the pointers above point to */
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
@@ -77,7 +82,9 @@ struct cu_derived {
  * NAME is not built yet; use sync or gthread"), more workers than the
  * master keeps (CU_MAX_WORKERS), a secure_scheme_headers item without '='
  * (the validator lets none through), a statsd_prefix or dogstatsd_tags
- * statsd cannot send (cu_statsd_config_make), or out of memory.
+ * statsd cannot send (cu_statsd_config_make), a syslog_addr or
+ * syslog_facility syslog cannot take (cu_syslog_config_make), or out of
+ * memory.
  */
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen);

@@ -213,7 +213,7 @@ struct cu_setting {
      */
     const char *refused;
     /* The setting `refused` applies only while this one is set: Gunicorn
-     * reads the row only then (syslog_prefix: only with syslog on), so
+     * reads the row only then (dirty_workers: only with dirty_apps), so
      * while that one is at its default any value is taken. NULL: always. */
     const char *only_with;
     const char *const *allowed;  /* NULL-terminated texts whose value is

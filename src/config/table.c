@@ -31,9 +31,6 @@
 #define NOT_TLS "TLS is not built yet"
 #define NOT_HTTP2 "HTTP/2 is not built yet"
 #define NOT_UWSGI "the uWSGI protocol is not built yet"
-#define NOT_PYLOG "logging through Python's logging module is not built yet"
-#define NOT_LOGGER "logger classes other than the built-in one are not built yet"
-#define NOT_SYSLOG "syslog is not built yet"
 #define NOT_DIRTY "the dirty arbiter is not built yet"
 #define NOT_CONTROL "the control socket is not built yet"
 #define NOT_H1C "the gunicorn_h1c parser is not built in (cunicorn's own " \
@@ -77,7 +74,6 @@ static const char *const h2c_modes[] = {
 };
 /* taken although their rows are refused: they ask for what cunicorn does */
 static const char *const python_parser[] = {"python", NULL};
-static const char *const simple_logger[] = {"simple", NULL};
 static const enum cu_level log_level_values[] = {
     CU_DEBUG, CU_INFO, CU_WARNING, CU_ERROR, CU_CRITICAL
 };
@@ -396,7 +392,6 @@ const struct cu_setting cu_settings[] = {
     {.name = "disable_redirect_access_to_syslog", .section = S_LOG,
      .flags = {"--disable-redirect-access-to-syslog"}, .type = CU_BOOL,
      .offset = OFF(disable_redirect_access_to_syslog), .dflt = "false",
-     .refused = NOT_SYSLOG, .only_with = "syslog",
      .help = "With syslog on, keep the access log out of it."},
     {.name = "access_log_format", .section = S_LOG,
      .flags = {"--access-logformat"}, .meta = "STRING", .type = CU_STR,
@@ -419,39 +414,33 @@ const struct cu_setting cu_settings[] = {
              "error log file."},
     {.name = "logger_class", .section = S_LOG, .flags = {"--logger-class"},
      .meta = "STRING", .type = CU_STR, .offset = OFF(logger_class),
-     .dflt = "gunicorn.glogging.Logger", .refused = NOT_LOGGER,
-     .allowed = simple_logger,
+     .dflt = "gunicorn.glogging.Logger",
      .help = "The class that writes the logs, as module.Class; simple is "
              "the built-in one."},
     {.name = "logconfig", .section = S_LOG, .flags = {"--log-config"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(logconfig),
-     .refused = NOT_PYLOG,
      .help = "An ini file for Python's logging.config.fileConfig."},
     {.name = "logconfig_dict", .section = S_LOG, .meta = "DICT",
-     .type = CU_DICT, .offset = OFF(logconfig_dict), .refused = NOT_PYLOG,
+     .type = CU_DICT, .offset = OFF(logconfig_dict),
      .help = "A dict for Python's logging.config.dictConfig, laid over "
              "the server's own logging set-up."},
     {.name = "logconfig_json", .section = S_LOG, .flags = {"--log-config-json"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(logconfig_json),
-     .refused = NOT_PYLOG,
      .help = "A JSON file with a dict for logging.config.dictConfig."},
     {.name = "syslog_addr", .section = S_LOG, .flags = {"--log-syslog-to"},
      .meta = "SYSLOG_ADDR", .type = CU_STR, .offset = OFF(syslog_addr),
-     .dflt = SYSLOG_ADDR, .refused = NOT_SYSLOG, .only_with = "syslog",
+     .dflt = SYSLOG_ADDR,
      .help = "Where syslog messages go: udp://HOST:PORT, tcp://HOST:PORT "
              "or unix://PATH (#dgram or #stream may follow)."},
     {.name = "syslog", .section = S_LOG, .flags = {"--log-syslog"},
      .type = CU_BOOL, .offset = OFF(syslog), .dflt = "false",
-     .refused = NOT_SYSLOG,
      .help = "Send the logs to syslog as well."},
     {.name = "syslog_prefix", .section = S_LOG, .flags = {"--log-syslog-prefix"},
      .meta = "SYSLOG_PREFIX", .type = CU_STR_OPT, .offset = OFF(syslog_prefix),
-     .refused = NOT_SYSLOG, .only_with = "syslog",
      .help = "The name syslog lines carry instead of the process name."},
     {.name = "syslog_facility", .section = S_LOG,
      .flags = {"--log-syslog-facility"}, .meta = "SYSLOG_FACILITY",
      .type = CU_STR, .offset = OFF(syslog_facility), .dflt = "user",
-     .refused = NOT_SYSLOG, .only_with = "syslog",
      .help = "The syslog facility messages are filed under."},
     {.name = "enable_stdio_inheritance", .section = S_LOG,
      .flags = {"-R", "--enable-stdio-inheritance"}, .type = CU_BOOL,

@@ -5,9 +5,11 @@
  * Process-wide state: the compiled format (g_fmt), one per process, set
  * up by cu_access_format_set() or cu_log_open() (cu_access_format_init())
  * before workers start, read-only afterwards, and freed by cu_log_close()
- * (cu_access_format_free()). The file the lines go to is log.c's, as is
- * the per-thread, per-second cache of the formatted time: this file reads
- * them through cu_log_access_fd() and cu_log_access_stamp().
+ * (cu_access_format_free()), beside the host's divert to Python's
+ * logging (g_divert), set up the same way. The file the lines go to is
+ * log.c's, as is the per-thread, per-second cache of the formatted time:
+ * this file reads them through cu_log_access_fd() and
+ * cu_log_access_stamp().
  *
  * Every line is built in one buffer and written with one write(2)
  * (retried on EINTR and partial writes). Logging never changes errno.
@@ -16,6 +18,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/log.h"
+#include "core/syslog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -59,6 +62,8 @@ struct acc_fmt {
 };
 
 static struct acc_fmt g_fmt;    /* empty until set or opened */
+/* Python mode: the host's, which takes each request (access.h) */
+static void (*g_divert)(const struct cu_access *a);
 
 static int ascii_lower(int c)
 {
@@ -361,6 +366,10 @@ void cu_access_format_free(void)
 
 unsigned cu_access_needs(void)
 {
+    if (g_divert)
+        return CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
+               CU_ACC_NEED_ENV | CU_ACC_NEED_USER | CU_ACC_NEED_REFERER |
+               CU_ACC_NEED_AGENT | CU_ACC_NEED_HOST;
     return cu_access_enabled() ? g_fmt.needs : 0;
 }
 
@@ -368,7 +377,7 @@ size_t cu_access_lookups(char which, const char *const **names)
 {
     int w = which == 'e';
 
-    if ((which != 'o' && which != 'e') || g_fmt.nnames[w] == 0) {
+    if ((which != 'o' && which != 'e') || g_fmt.nnames[w] == 0 || g_divert) {
         *names = NULL;
         return 0;
     }
@@ -912,7 +921,23 @@ static void put_atom(struct line *l, char atom, const struct cu_access *a, char 
 
 int cu_access_enabled(void)
 {
-    return cu_log_access_fd() >= 0 && g_fmt.ops != NULL;
+    return g_divert != NULL ||
+           ((cu_log_access_fd() >= 0 || cu_syslog_access_on()) && g_fmt.ops != NULL);
+}
+
+void cu_access_divert(void (*fn)(const struct cu_access *a))
+{
+    g_divert = fn;
+}
+
+struct cu_str cu_access_atom(char atom, const struct cu_access *a,
+                             char buf[CU_ACCESS_ATOM_BUF], char **heap)
+{
+    /* numbers in the first 64 bytes, a Basic user in the rest */
+    struct val v = atom_value(atom, a, buf, 64, buf + 64);
+
+    *heap = v.heap;
+    return v.s;
 }
 
 void cu_access_log(const struct cu_access *a)
@@ -922,7 +947,11 @@ void cu_access_log(const struct cu_access *a)
     int saved = errno, fd = cu_log_access_fd();
     size_t i;
 
-    if (fd < 0 || g_fmt.ops == NULL || a == NULL)
+    if (g_divert != NULL && a != NULL) {
+        g_divert(a);
+        return;
+    }
+    if ((fd < 0 && !cu_syslog_access_on()) || g_fmt.ops == NULL || a == NULL)
         return;
     for (i = 0; i < g_fmt.nops && !l.cut; i++) {
         const struct acc_op *op = &g_fmt.ops[i];
@@ -954,8 +983,10 @@ void cu_access_log(const struct cu_access *a)
         memcpy(l.p + l.len, "...", 3);  /* the line was cut */
         l.len += 3;
     }
+    cu_syslog_access(l.p, l.len);   /* Gunicorn's syslog handler */
     l.p[l.len++] = '\n';
-    (void)cu_write_all(fd, l.p, l.len);
+    if (fd >= 0)
+        (void)cu_write_all(fd, l.p, l.len);
     free(l.heap);
     errno = saved;
 }

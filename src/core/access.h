@@ -59,6 +59,9 @@ struct cu_access {
      * lists, env[i] of the i-th of 'e' ({NULL, 0}: "-"). NULL: all "-". */
     const struct cu_str *resp;
     const struct cu_str *env;
+    /* Python mode (cu_access_divert): what the application layer kept of
+     * the request for the divert, which owns it; NULL otherwise. */
+    void *host;
 };
 
 /* Compiles an access_log_format once (at start-up); until then
@@ -74,7 +77,8 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen);
 /* Writes one access-log line (no-op without an access log). Values taken
  * from the request are escaped: see access.c. */
 void cu_access_log(const struct cu_access *a);
-/* 1 when there is an access log: lets a caller skip building the line. */
+/* 1 when there is an access log (a file, or syslog's access lines, which
+ * cu_access_log() also sends): lets a caller skip building the line. */
 int cu_access_enabled(void);
 
 /* What the compiled format takes from a request beyond its parsed head
@@ -86,7 +90,10 @@ enum {
     CU_ACC_NEED_ENV = 1u << 3,      /* {name}e: the environ */
     CU_ACC_NEED_USER = 1u << 4,     /* u: Authorization */
     CU_ACC_NEED_REFERER = 1u << 5,  /* f */
-    CU_ACC_NEED_AGENT = 1u << 6     /* a */
+    CU_ACC_NEED_AGENT = 1u << 6,    /* a */
+    CU_ACC_NEED_HOST = 1u << 7      /* diverted: the whole request, kept
+                                     * for the divert (struct cu_access's
+                                     * host) */
 };
 unsigned cu_access_needs(void);
 /* The names of the format's {name}o (which 'o') or {name}e ('e') atoms,
@@ -105,6 +112,22 @@ size_t cu_access_lookups(char which, const char *const **names);
  */
 long cu_access_basic_user(const char *value, size_t len, char *out,
                           size_t outlen);
+
+/*
+ * Python mode (docs/compat.md, Python logging): while fn is set,
+ * cu_access_log() hands each request to fn in place of writing a line,
+ * cu_access_enabled() is 1 with or without an access log file,
+ * cu_access_needs() asks for every atom and CU_ACC_NEED_HOST, and
+ * cu_access_lookups() lists no names. A set-up call; NULL: lines again.
+ */
+void cu_access_divert(void (*fn)(const struct cu_access *a));
+/* What an atom letter ("hlutrsmUqHbBfaTMDLp"; any other prints "-") is
+ * for a, as the line prints it before escaping: the text of "%(X)s".
+ * It may point into a, into buf, or into *heap, which the caller frees
+ * (a long Basic user; else NULL). */
+#define CU_ACCESS_ATOM_BUF 576
+struct cu_str cu_access_atom(char atom, const struct cu_access *a,
+                             char buf[CU_ACCESS_ATOM_BUF], char **heap);
 
 /* The format lives as long as the access log's file: cu_log_open() and
  * cu_log_close() call these two (set-up calls, like them); nothing else

@@ -9,9 +9,10 @@
  * their files and the level live here in one static struct (g_log), set
  * up by cu_log_open() before workers start and read-only afterwards (a
  * reopen keeps the fd numbers), beside the --capture-output flag
- * (g_capture). The only other state is a per-thread cache of the formatted
- * timestamps of both logs (recomputed once a second), so logging threads
- * never share a buffer.
+ * (g_capture), and the host's divert to Python's logging (g_divert, set
+ * like the files, before workers start). The only other state is a
+ * per-thread cache of the formatted timestamps of both logs (recomputed
+ * once a second), so logging threads never share a buffer.
  *
  * Every error-log line is built in one buffer and written with one
  * write(2) (retried on EINTR and partial writes). Files are opened with
@@ -35,6 +36,7 @@
 #include "core/errbuf.h"
 #include "core/io.h"
 #include "core/statsd.h"
+#include "core/syslog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +62,9 @@ static struct {
     struct logfile acc;     /* fd -1: no access log */
     int level;
 } g_log = { { STDERR_FILENO, NULL }, { -1, NULL }, CU_INFO };
+
+/* Python mode: where the lines go instead (log.h); line NULL: here. */
+static struct cu_log_divert g_divert;
 
 /* Set while cu_log_exception's line goes through cu_log: statsd counts
  * it as an exception (core/statsd.h). */
@@ -158,7 +163,15 @@ static const char *level_name(int level)
 
 int cu_log_enabled(enum cu_level level)
 {
-    return (int)level >= g_log.level;
+    return (int)level >= (g_divert.line ? g_divert.level : g_log.level);
+}
+
+void cu_log_divert(const struct cu_log_divert *d)
+{
+    if (d)
+        g_divert = *d;
+    else
+        memset(&g_divert, 0, sizeof(g_divert));
 }
 
 int cu_log_error_fd(void)
@@ -307,6 +320,8 @@ int cu_log_reopen(void)
         rc = -1;
         saved = errno;
     }
+    if (g_divert.reopen)
+        g_divert.reopen(g_divert.arg);
     if (rc < 0)
         errno = saved;
     return rc;
@@ -398,12 +413,16 @@ static size_t line_prefix(char *line, size_t room, enum cu_level level)
 
 void cu_log_text(enum cu_level level, const char *msg, size_t len)
 {
-    size_t room, o;
+    size_t room, o, plen;
     char *line;
     int saved = errno, cut = 0;
 
     if (!cu_log_enabled(level))
         return;
+    if (g_divert.line && g_divert.line(g_divert.arg, level, msg, len, 0) == 0) {
+        errno = saved;
+        return;
+    }
     if (len > ((size_t)1 << 28))
         len = (size_t)1 << 28;
     room = 128 + 4 * len + 1;   /* each byte escapes to 4 at most */
@@ -413,8 +432,9 @@ void cu_log_text(enum cu_level level, const char *msg, size_t len)
         errno = saved;
         return;
     }
-    o = line_prefix(line, 128, level);
+    o = plen = line_prefix(line, 128, level);
     o += copy_msg(line + o, room - 1 - o, msg, len, &cut);
+    cu_syslog_error((int)level, line + plen, o - plen);  /* Gunicorn's syslog handler */
     line[o++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, o);
     free(line);
@@ -424,7 +444,7 @@ void cu_log_text(enum cu_level level, const char *msg, size_t len)
 void cu_log(enum cu_level level, const char *fmt, ...)
 {
     char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
-    size_t len, mlen;
+    size_t len, mlen, plen;
     int saved = errno, n, cut = 0, more;
     va_list ap;
 
@@ -441,11 +461,17 @@ void cu_log(enum cu_level level, const char *fmt, ...)
     }
     more = (size_t)n >= sizeof(msg);    /* vsnprintf had more to say */
     mlen = more ? sizeof(msg) - 1 : (size_t)n;
-    len = line_prefix(line, 128, level);
+    if (g_divert.line &&
+        g_divert.line(g_divert.arg, level, msg, mlen, tls_exception) == 0) {
+        errno = saved;
+        return;
+    }
+    len = plen = line_prefix(line, 128, level);
     /* 4 bytes stay free for "...\n" */
     len += copy_msg(line + len, sizeof(line) - 4 - len, msg, mlen, &cut);
     if (cut || more)
         len += end_cut(line + len);
+    cu_syslog_error((int)level, line + plen, len - plen);  /* Gunicorn's syslog handler */
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);  /* nowhere to report a failing log */
     errno = saved;
@@ -536,7 +562,7 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     char line[1024];
     const char *name = level_name((int)level);
     long long pid = (long long)getpid();
-    size_t len, k;
+    size_t len, k, plen;
     int saved = errno, cut = 0, digits = 1;
 
     cu_statsd_log((int)level, 0);
@@ -557,12 +583,14 @@ void cu_log_signal(enum cu_level level, const char *const *parts, size_t n)
     len += k;
     line[len++] = ']';
     line[len++] = ' ';
+    plen = len;
     for (size_t i = 0; i < n && !cut; i++)
         if (parts[i] != NULL)
             len += copy_msg(line + len, sizeof(line) - 4 - len, parts[i],
                             strlen(parts[i]), &cut);
     if (cut)
         len += end_cut(line + len);
+    cu_syslog_signal((int)level, line + plen, len - plen);  /* datagrams only */
     line[len++] = '\n';
     (void)cu_write_all(g_log.err.fd, line, len);
     errno = saved;

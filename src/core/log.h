@@ -7,7 +7,9 @@
  * reopened and closed here, with the error log's.
  * "-" means stdout (access log) / stderr (error log). USR1 reopens files.
  * Plain C; each line is written with a single write(2) so lines from
- * several processes sharing a file do not interleave.
+ * several processes sharing a file do not interleave. With syslog on,
+ * each line written also goes to core/syslog.h (cu_log_signal's to a
+ * datagram socket only).
  *
  * Threads: cu_log() may be called from any thread. cu_log_open() and
  * cu_log_close() are set-up calls: make them while no other thread logs.
@@ -63,12 +65,36 @@ void cu_log_exception(const char *fmt, ...);
  * (NULL ones skipped), as cu_log() writes it, with async-signal-safe
  * calls only. The stamp is the time now (clock_gettime) in the UTC offset
  * of this process's last logged line (or UTC before any). Lines below
- * the level are dropped; a line is at most about 1 KiB. */
+ * the level are dropped; a line is at most about 1 KiB. Never diverted
+ * (cu_log_divert): in Python mode too it writes to the error log's fd. */
 void cu_log_signal(enum cu_level level, const char *const *parts, size_t n);
 /* A message of any length, as it is (no format): for what may pass the
  * 4 KiB of cu_log(), like the configuration Gunicorn logs at debug level.
  * Control bytes are escaped as cu_log() escapes them; one write(2). */
 void cu_log_text(enum cu_level level, const char *msg, size_t len);
+
+/*
+ * Python mode (docs/compat.md, Python logging): the host may divert the
+ * error log's lines to Python's logging. While a divert is set, cu_log(),
+ * cu_log_exception() and cu_log_text() format the message (no stamp, pid
+ * or level prefix; control bytes as they are) and hand it to line(), which
+ * returns 0 when it took it, or -1 for the line to be written here as
+ * without a divert (the interpreter unusable from this thread now, say).
+ * exception is 1 for cu_log_exception(). Lines below level (the divert's,
+ * in place of the one cu_log_open() was given) are dropped before that.
+ * cu_log_reopen() calls reopen() after reopening the files. cu_log_signal()
+ * is never diverted: a signal handler may not take a lock, so it keeps
+ * writing its line to the error log's fd. A set-up call: make it while no
+ * other thread logs. NULL: back to writing every line here.
+ */
+struct cu_log_divert {
+    int (*line)(void *arg, enum cu_level level, const char *msg, size_t len,
+                int exception);
+    void (*reopen)(void *arg);
+    void *arg;
+    int level;
+};
+void cu_log_divert(const struct cu_log_divert *d);
 
 /* What the access log (access.c) needs from here, where its file is kept.
  * The fd it writes to: -1 when there is none. The fd number does not

@@ -73,9 +73,9 @@ static int set_from_python(struct cu_config *c, const struct cu_setting *s,
         }
         return 0;
     }
-    if (PyType_Check(v) && s->refused) {
-        /* logger_class = SomeClass: by its dotted name, which the refusal
-         * then names (as Gunicorn, which takes a class there) */
+    if (PyType_Check(v)) {
+        /* logger_class = SomeClass: by its dotted name (Gunicorn takes a
+         * class there); pylog.c finds the class in the file's names */
         PyObject *mod = PyObject_GetAttrString(v, "__module__");
         PyObject *qual = mod ? PyObject_GetAttrString(v, "__qualname__") : NULL;
         str = qual ? PyUnicode_FromFormat("%S.%S", mod, qual) : NULL;
@@ -130,7 +130,7 @@ static int read_config_file(struct cu_host *h, const char *path)
             return -1;
         }
     }
-    Py_DECREF(names);
+    Py_XSETREF(h->file_names, names);  /* for Python mode (pylog.c) */
     return 0;
 }
 
@@ -368,6 +368,9 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     struct cu_hooks old_hooks;
     int status;
 
+    PyObject *old_names = h->file_names;
+
+    h->file_names = NULL;
     memset(&h->cfg, 0, sizeof(h->cfg));
     cu_proctitle_state("reloading");
     cu_hooks_stash(&h->hooks, &old_hooks);
@@ -380,14 +383,17 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
         cu_hooks_unstash(&h->hooks, &old_hooks, 0);
         cu_config_free(&h->cfg);
         h->cfg = old;
+        Py_XSETREF(h->file_names, old_names);
         (void)host_raw_env(h, &h->cfg.raw_env, 1);
         return -1;
     }
+    Py_XDECREF(old_names);
     (void)host_raw_env(h, &h->cfg.raw_env, 1);
     /* as Gunicorn's logger on HUP; a failure is reported, and the
      * reload goes on */
     if (h->cfg.paste)
         (void)host_paste_logging(h);
+    (void)host_pylog_setup(h, 1);  /* a failure keeps the previous one */
     /* the set in use until now stays until the next reload: the master
      * copies its part, but keeps pointing at its strings */
     cu_config_free(&old);
@@ -396,6 +402,7 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     h->set = d;
     host_title(h, "master");  /* the new name, if it changed */
     host_statsd_open(h);      /* Ours: HUP applies the statsd settings */
+    (void)host_syslog_open(h, 0);  /* as Gunicorn's logger on HUP */
     host_spew(h);             /* on or off, for the workers forked next */
     cu_hooks_unstash(&h->hooks, &old_hooks, 1);
     if ((h->hooks.server || cu_hooks_any(&h->hooks)) &&

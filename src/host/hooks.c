@@ -213,8 +213,7 @@ static PyObject *setting_value(const struct cu_hooks *h,
     Py_RETURN_NONE;
 }
 
-static PyObject *settings_dict(const struct cu_hooks *h,
-                               const struct cu_config *c)
+PyObject *cu_hooks_settings(const struct cu_hooks *h, const struct cu_config *c)
 {
     PyObject *d = PyDict_New(), *v;
 
@@ -238,7 +237,7 @@ int cu_hooks_server(struct cu_hooks *h, const struct cu_config *c,
 {
     PyObject *mod = hooks_module(h), *values, *r;
 
-    if (!mod || !(values = settings_dict(h, c)))
+    if (!mod || !(values = cu_hooks_settings(h, c)))
         return -1;
     if (h->server)
         r = PyObject_CallMethod(h->server, "set_config", "O", values);

@@ -55,6 +55,9 @@ int cu_hooks_any(const struct cu_hooks *h);
 int cu_hooks_set(struct cu_hooks *h, struct cu_config *c,
                  const struct cu_setting *s, PyObject *v, char *err,
                  size_t errlen);
+/* Every setting of c by name, as Python sees it (server.cfg's values): a
+ * new dict, or NULL with an exception. */
+PyObject *cu_hooks_settings(const struct cu_hooks *h, const struct cu_config *c);
 /* Drops every callable and object. */
 void cu_hooks_clear(struct cu_hooks *h);
 /* HUP: the callables move to saved (only its fn[] and post_request_args

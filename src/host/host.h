@@ -54,6 +54,9 @@ struct cu_host {
                                  * environment, the hand-over's state */
     struct cu_autoreload reload;
     struct cu_hooks hooks;      /* the config file's server hooks */
+    PyObject *file_names;       /* the config file's top-level names, as
+                                 * last read (logconfig_dict, a
+                                 * logger_class class), or NULL */
 };
 
 /* ---- config.c: the configuration, at start-up and on HUP ---- */
@@ -104,6 +107,12 @@ void host_promoted(void *arg);
  * name that does not resolve is logged, and the server goes on without
  * metrics. A worker reopens it in host_after_fork_child. */
 void host_statsd_open(struct cu_host *h);
+/* syslog in the master, as h->set says (docs/compat.md, Syslog): at start
+ * (before the configuration's debug lines and "Starting"; start 1 then: a
+ * failure is reported and stops the start, as Gunicorn's does) and after
+ * each HUP (start 0: a failure is logged and the previous syslog goes on).
+ * 0 or -1. Each process forked makes its own stream connection itself. */
+int host_syslog_open(struct cu_host *h, int start);
 /* enable_backlog_metric (cu_master_ops.backlog): the listen queues. */
 int host_backlog(void *arg);
 
@@ -131,6 +140,20 @@ int host_paste_logging(struct cu_host *h);
 /* The app of h->cfg.app, raw_paste_global_conf its global_conf: a new
  * reference, or NULL with the exception set. */
 PyObject *host_paste_load(struct cu_host *h);
+
+/* ---- pylog.c: Python mode (logconfig*, logger_class) ---- */
+
+/* In the master, at start (before its first line worth keeping) and on
+ * HUP (reload 1): when the settings ask for it, the logger made or set up
+ * again, and the logs diverted to it; else back to the C lines. 0, or -1:
+ * at start "Error: SETTING: why" on stderr (the start stops), on HUP an
+ * error line, the previous set-up kept. */
+int host_pylog_setup(struct cu_host *h, int reload);
+/* Around fork: 1 from before PyOS_BeforeFork until after
+ * PyOS_AfterFork_*, when the C lines are written instead. */
+void host_pylog_hold(int hold);
+/* Back to the C lines; the logger dropped. With the GIL. */
+void host_pylog_end(void);
 
 /* ---- reloader.c: --reload's Python side, in a worker ---- */
 

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "core/statsd.h"
+#include "core/syslog.h"
 #include "cu_version.h"
 #include "wsgi/report.h"
 #include "net/listeners.h"
@@ -69,6 +70,10 @@ static int run(struct cu_host *h)
 
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
+    /* the logger, as Gunicorn's arbiter makes it: before detaching; a bad
+     * one stops --check-config too (not --print-config alone) */
+    if ((!h->cfg.print_config || h->cfg.check_config) && host_pylog_setup(h, 0) < 0)
+        return 1;
     if (h->cfg.check_config || h->cfg.print_config) {
         if (h->cfg.print_config)
             cu_config_print(&h->cfg, stdout);
@@ -92,6 +97,10 @@ static int run(struct cu_host *h)
         cu_log(CU_DEBUG, "No process titles: the argv area was not found");
     host_title(h, "master");
     umask((mode_t)h->cfg.umask);
+    /* where Gunicorn's logger adds its syslog handler: before the
+     * configuration's debug lines */
+    if (host_syslog_open(h, 1) < 0)
+        return 1;
     host_log_config(h);
     host_statsd_open(h);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
@@ -148,6 +157,9 @@ static void release(struct cu_host *h)
         cu_listener_close(&h->listeners[i], unlink);
     cu_upgrade_release(&h->up);
     cu_statsd_close();
+    cu_syslog_close();
+    host_pylog_end();
+    Py_CLEAR(h->file_names);
     free(h->listeners);
     host_config_free(h);
     cu_hooks_clear(&h->hooks);

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "core/statsd.h"
+#include "core/syslog.h"
 #include "net/listeners.h"
 #include "wsgi/report.h"
 
@@ -231,6 +232,7 @@ void host_freeze_gc(void)
 void host_before_fork(void *arg)
 {
     (void)arg;
+    host_pylog_hold(1);  /* no Python logging while the child may be half made */
     PyOS_BeforeFork();
 }
 
@@ -238,12 +240,14 @@ void host_after_fork_parent(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Parent();
+    host_pylog_hold(0);
 }
 
 void host_after_fork_child(void *arg)
 {
     (void)arg;
     PyOS_AfterFork_Child();
+    host_pylog_hold(0);
     host_environ_sync();
     cu_statsd_reopen();  /* a socket of the worker's own */
 }
@@ -256,6 +260,20 @@ void host_statsd_open(struct cu_host *h)
     if (cu_statsd_open(&h->set->statsd, err, sizeof(err)) < 0)
         cu_log(CU_WARNING, "statsd_host %s: %s; no metrics are sent",
                h->cfg.statsd_host, err);
+}
+
+int host_syslog_open(struct cu_host *h, int start)
+{
+    char err[256];
+
+    if (cu_syslog_open(&h->set->syslog, err, sizeof(err)) == 0)
+        return 0;
+    if (start)
+        cu_report_error("Error: syslog_addr '%s': %s", h->cfg.syslog_addr, err);
+    else
+        cu_log(CU_ERROR, "syslog_addr '%s': %s; syslog goes on as before",
+               h->cfg.syslog_addr, err);
+    return -1;
 }
 
 int host_backlog(void *arg)

@@ -122,9 +122,10 @@ static void worker_child(struct master *m, int age, struct cu_worker_slot *s,
                          const sigset_t *mask)
 {
     cu_signals_in_worker(m, mask);
-    cu_log(CU_INFO, "Booting worker with pid: %d", (int)getpid());
+    /* the host first: its logging may not be used before (Python mode) */
     if (m->ops->after_fork_child != NULL)
         m->ops->after_fork_child(m->ctx);
+    cu_log(CU_INFO, "Booting worker with pid: %d", (int)getpid());
     _exit(m->ops->worker_main(m->ctx, age, s));
 }
 

@@ -292,6 +292,7 @@ void cu_access(struct cu_request *q)
     if (lv) {
         a.resp = lv->resp;
         a.env = lv->env;
+        a.host = lv->host;  /* the divert's from here on */
     }
     cu_access_log(&a);
     if (ref.heap || agent.heap || auth.heap) {  /* repeated headers */

@@ -40,6 +40,8 @@ struct cu_logvals {
     struct cu_str path;         /* PATH_INFO (U) */
     struct cu_str *resp, *env;  /* {name}o / {name}e, in the order of
                                  * cu_access_lookups() */
+    void *host;                 /* CU_ACC_NEED_HOST: the request as the
+                                 * access divert takes it (its own) */
 };
 
 /*

@@ -147,6 +147,88 @@ static struct cu_str str_of(const char *base, struct val v)
     return s;
 }
 
+/* A latin-1 str of s[0..n) (bytes as the WSGI way carries them), or
+ * NULL with an exception. */
+static PyObject *latin1(const char *s, size_t n)
+{
+    return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
+}
+
+/* Appends (name, value) to list, steals both; 0, or -1 with an exception. */
+static int append_pair(PyObject *list, PyObject *name, PyObject *value)
+{
+    PyObject *t = name && value ? PyTuple_Pack(2, name, value) : NULL;
+    int rc = t ? PyList_Append(list, t) : -1;
+
+    Py_XDECREF(t);
+    Py_XDECREF(name);
+    Py_XDECREF(value);
+    return rc;
+}
+
+/* The request's headers as Gunicorn's req.headers: (NAME, value), names
+ * upper-cased, in the order received. A new list, or NULL. */
+static PyObject *request_headers(const struct cu_request *q)
+{
+    const struct http_request *r = q->http;
+    const char *head = cu_request_head(q);
+    PyObject *list = PyList_New(0);
+
+    for (uint32_t i = 0; list && i < r->n_headers; i++) {
+        const struct http_header *h = &r->headers[i];
+        PyObject *name = latin1(head + h->name.off, h->name.len), *upper;
+
+        upper = name ? PyObject_CallMethod(name, "upper", NULL) : NULL;
+        Py_XDECREF(name);
+        if (append_pair(list, upper, latin1(head + h->value.off, h->value.len)) < 0)
+            Py_CLEAR(list);
+    }
+    return list;
+}
+
+/* The app's response headers as Gunicorn's resp.headers, (Name, value),
+ * from the header block ("200 OK" then "Name: value\r\n" each). A new
+ * list, or NULL. */
+static PyObject *response_headers(const struct resp *p)
+{
+    PyObject *list = PyList_New(0);
+    size_t i = p ? p->status_len : 0;
+
+    while (list && p && i < p->blen) {
+        const char *line = p->block + i;
+        const char *eol = memchr(line, '\r', p->blen - i);
+        const char *colon = memchr(line, ':', p->blen - i);
+        if (!eol || !colon || colon > eol)
+            break;
+        if (append_pair(list, latin1(line, (size_t)(colon - line)),
+                        latin1(colon + 2, (size_t)(eol - colon - 2))) < 0)
+            Py_CLEAR(list);
+        i = (size_t)(eol - p->block) + 2;
+    }
+    return list;
+}
+
+/* Python mode (CU_ACC_NEED_HOST): what Gunicorn's logger gets of a
+ * request besides the atoms C renders: (environ, the status line or None,
+ * the response headers, the request headers). A new tuple, or NULL (the
+ * error cleared: the access line then has no {name}i/o/e atoms). */
+static PyObject *host_request(const struct cu_request *q, const struct resp *p,
+                              PyObject *env)
+{
+    PyObject *status = p && p->status_len ? latin1(p->block, p->status_len)
+                                          : (Py_INCREF(Py_None), Py_None);
+    PyObject *resp = response_headers(p), *req = request_headers(q), *t = NULL;
+
+    if (status && resp && req)
+        t = PyTuple_Pack(4, env, status, resp, req);
+    Py_XDECREF(status);
+    Py_XDECREF(resp);
+    Py_XDECREF(req);
+    if (!t)
+        PyErr_Clear();
+    return t;
+}
+
 PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env)
 {
     PyObject *remote;
@@ -171,6 +253,7 @@ void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *
     struct cu_logvals *lv;
     char *base;
     int changed = 0;
+    PyObject *host = NULL;
 
     if (!(needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
                    CU_ACC_NEED_ENV)) || !env)
@@ -197,6 +280,8 @@ void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *
             vpath = add_obj(&b, path);
         PyErr_Clear();
     }
+    if (needs & CU_ACC_NEED_HOST)
+        host = host_request(q, p, env);
     if ((needs & CU_ACC_NEED_RESP) && p)
         for (size_t i = 0; i < nr; i++)
             vr[i] = resp_header(&b, p, rnames[i]);
@@ -224,9 +309,12 @@ void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *
             lv->resp[i] = str_of(base, vr[i]);
         for (size_t i = 0; i < ne; i++)
             lv->env[i] = str_of(base, ve[i]);
+        lv->host = host;    /* the access divert's now */
+        host = NULL;
         free(q->logged);
         q->logged = lv;
     }
+    Py_XDECREF(host);
     /* else nothing to keep (the access line uses the request's own), or no
      * memory for it: the line shows "-" */
     free(b.buf);

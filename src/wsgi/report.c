@@ -8,8 +8,15 @@
 
 #include "core/io.h"
 #include "core/log.h"
+#include "core/syslog.h"
 
 static int to_log;
+static int (*g_divert)(const char *what, PyObject *t, PyObject *v, PyObject *tb);
+
+void cu_report_divert(int (*fn)(const char *what, PyObject *t, PyObject *v, PyObject *tb))
+{
+    g_divert = fn;
+}
 
 void cu_report_to_log(void)
 {
@@ -66,6 +73,12 @@ void cu_report_exception(const char *what)
 
     PyErr_Fetch(&t, &v, &tb);
     PyErr_NormalizeException(&t, &v, &tb);
+    if (to_log && g_divert && g_divert(what, t, v, tb) == 0) {
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        return;
+    }
     text = format_exception(t, v, tb);
     if (text && !(s = PyUnicode_AsUTF8AndSize(text, &n)))
         PyErr_Clear();
@@ -73,8 +86,12 @@ void cu_report_exception(const char *what)
         PyErr_Clear();
     if (to_log) {
         cu_log_exception("%s%s", what, s ? "" : " (and the traceback could not be formatted)");
-        if (s)
+        if (s) {
             (void)cu_write_all(cu_log_error_fd(), s, (size_t)n);
+            /* Ours: syslog has the traceback as a message of its own */
+            if (cu_log_enabled(CU_ERROR))
+                cu_syslog_error(CU_ERROR, s, n > 0 && s[n - 1] == '\n' ? (size_t)n - 1 : (size_t)n);
+        }
     } else {
         (void)fflush(stdout);
         (void)fprintf(stderr, "%s\n", what);

@@ -22,6 +22,11 @@ void cu_report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * line has a cap, a traceback must not lose its end). Clears it. */
 void cu_report_exception(const char *what);
 
+/* Python mode (src/host/pylog.c): while fn is set, cu_report_exception()
+ * hands the exception to it once the logs are open; fn returns 0 when it
+ * took it, or -1 for the report to be written as without it. NULL: off. */
+void cu_report_divert(int (*fn)(const char *what, PyObject *t, PyObject *v, PyObject *tb));
+
 /* A Python string as UTF-8 for a message: never NULL ("?" when it cannot
  * be had, the error cleared). */
 const char *cu_report_text(PyObject *s);

@@ -77,13 +77,21 @@ static int statsd_is_empty(const struct cu_statsd_config *c)
            !c->addr.path[0] && !c->prefix && !c->tags;
 }
 
+static int syslog_is_empty(const struct cu_syslog_config *c)
+{
+    return !c->on && !c->access && !c->facility && !c->retry_ms &&
+           !c->addr.transport && !c->addr.socktype && !c->addr.host[0] &&
+           !c->addr.port && !c->addr.path[0] && !c->tag;
+}
+
 static int is_empty(const struct cu_derived *d)
 {
     return !d->worker_class && http_is_empty(&d->http) && d->proxy == 0 &&
            allow_is_empty(&d->allow) && allow_is_empty(&d->proxy_allow) &&
            master_is_empty(&d->master) && worker_is_empty(&d->worker) &&
            !d->max_requests_jitter && wsgi_is_empty(&d->wsgi) && !d->scheme &&
-           !d->forwarders && !d->pidfile && statsd_is_empty(&d->statsd);
+           !d->forwarders && !d->pidfile && statsd_is_empty(&d->statsd) &&
+           syslog_is_empty(&d->syslog);
 }
 
 static int allows(const struct cu_allow *a, const char *ip)
@@ -343,6 +351,53 @@ static void test_statsd(void)
     cu_derived_free(&d);
 }
 
+/* ---- syslog ------------------------------------------------------------- */
+
+static void test_syslog(void)
+{
+    struct cu_derived d;
+    const struct cu_syslog_config *sl = &d.syslog;
+
+    ok(derive(&d, ARGV("--log-syslog-to", "nowhere", "--log-syslog-facility", "x")) == 0 &&
+       syslog_is_empty(sl), "syslog off: its other settings unread");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog")) == 0 && sl->on && sl->access &&
+       sl->addr.transport == CU_SYSLOG_UDP && strcmp(sl->addr.host, "localhost") == 0 &&
+       sl->addr.port == 514 && sl->facility == 1 &&
+       strcmp(sl->tag, "gunicorn.cunicorn") == 0,
+       "--log-syslog: udp://localhost:514, user, the default process name (%s)",
+       sl->tag);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog", "-n", "web:main", "--log-syslog-to",
+                       "tcp://[::1]:6514", "--log-syslog-facility", "Local3",
+                       "--disable-redirect-access-to-syslog")) == 0 &&
+       sl->on && !sl->access && sl->addr.transport == CU_SYSLOG_TCP &&
+       strcmp(sl->addr.host, "::1") == 0 && sl->addr.port == 6514 &&
+       sl->facility == 19 && strcmp(sl->tag, "gunicorn.web.main") == 0,
+       "proc_name with ':' as '.', TCP, local3, access lines kept out");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog", "-n", "web:main", "--log-syslog-prefix", "my:app",
+                       "--log-syslog-to", "unix:///dev/log#stream")) == 0 &&
+       strcmp(sl->tag, "gunicorn.my:app") == 0 && sl->addr.transport == CU_SYSLOG_UNIX &&
+       sl->addr.socktype == CU_SYSLOG_STREAM && strcmp(sl->addr.path, "/dev/log") == 0,
+       "syslog_prefix wins, as it is; a UNIX stream");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog", "--log-syslog-to", "localhost:514")) == -1 &&
+       is_empty(&d) && strncmp(err, "Invalid value for syslog_addr: 'localhost:514' "
+                               "(an invalid syslog address", 73) == 0,
+       "an address of no scheme is refused, d left empty: %s", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog", "--log-syslog-to", "udp://h:x")) == -1 &&
+       is_empty(&d) && strstr(err, "'x' is not a valid port number") != NULL,
+       "a port not digits: %s", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--log-syslog", "--log-syslog-facility", "local8")) == -1 &&
+       is_empty(&d) && strncmp(err, "Invalid value for syslog_facility: 'local8' "
+                               "(unknown facility name", 65) == 0,
+       "an unknown facility is refused: %s", err);
+    cu_derived_free(&d);
+}
+
 /* ---- a worker --------------------------------------------------------- */
 
 static int host_part_empty(const struct cu_worker_env *w)
@@ -439,6 +494,7 @@ int main(void)
     test_worker();
     test_wsgi();
     test_statsd();
+    test_syslog();
     test_lifetime();
     cu_config_free(&cfg);
     return tap_done();

@@ -22,8 +22,6 @@ struct expect {
 #define TLS "TLS is not built yet"
 #define H2 "HTTP/2 is not built yet"
 #define UWSGI "the uWSGI protocol is not built yet"
-#define PYLOG "logging through Python's logging module is not built yet"
-#define SYSLOG "syslog is not built yet"
 #define DIRTY "the dirty arbiter is not built yet"
 #define CONTROL "the control socket is not built yet"
 
@@ -95,20 +93,19 @@ static const struct expect expected[] = {
     {"root_path", CU_STR, "--root-path", NULL},
     {"accesslog", CU_STR_OPT, "--access-logfile", NULL},
     {"disable_redirect_access_to_syslog", CU_BOOL,
-     "--disable-redirect-access-to-syslog", SYSLOG},
+     "--disable-redirect-access-to-syslog", NULL},
     {"access_log_format", CU_STR, "--access-logformat", NULL},
     {"errorlog", CU_STR, "--error-logfile --log-file", NULL},
     {"loglevel", CU_CHOICE, "--log-level", NULL},
     {"capture_output", CU_BOOL, "--capture-output", NULL},
-    {"logger_class", CU_STR, "--logger-class",
-     "logger classes other than the built-in one are not built yet"},
-    {"logconfig", CU_STR_OPT, "--log-config", PYLOG},
-    {"logconfig_dict", CU_DICT, "", PYLOG},
-    {"logconfig_json", CU_STR_OPT, "--log-config-json", PYLOG},
-    {"syslog_addr", CU_STR, "--log-syslog-to", SYSLOG},
-    {"syslog", CU_BOOL, "--log-syslog", SYSLOG},
-    {"syslog_prefix", CU_STR_OPT, "--log-syslog-prefix", SYSLOG},
-    {"syslog_facility", CU_STR, "--log-syslog-facility", SYSLOG},
+    {"logger_class", CU_STR, "--logger-class", NULL},
+    {"logconfig", CU_STR_OPT, "--log-config", NULL},
+    {"logconfig_dict", CU_DICT, "", NULL},
+    {"logconfig_json", CU_STR_OPT, "--log-config-json", NULL},
+    {"syslog_addr", CU_STR, "--log-syslog-to", NULL},
+    {"syslog", CU_BOOL, "--log-syslog", NULL},
+    {"syslog_prefix", CU_STR_OPT, "--log-syslog-prefix", NULL},
+    {"syslog_facility", CU_STR, "--log-syslog-facility", NULL},
     {"enable_stdio_inheritance", CU_BOOL, "-R --enable-stdio-inheritance", NULL},
     {"statsd_host", CU_STR_OPT, "--statsd-host", NULL},
     {"dogstatsd_tags", CU_STR, "--dogstatsd-tags", NULL},

@@ -110,4 +110,28 @@ static struct cu_str S(const char *s)
     return r;
 }
 
+/* A request with every letter's value: GET /x?y=1 from 127.0.0.1 by
+ * alice, a 200 of 1234 bytes in 2.345678 s, pid 4321. */
+__attribute__((unused))
+static struct cu_access sample_request(void)
+{
+    struct cu_access a;
+
+    memset(&a, 0, sizeof(a));
+    a.remote_addr = S("127.0.0.1");
+    a.method = S("GET");
+    a.path = S("/x");
+    a.query = S("y=1");
+    a.protocol = S("HTTP/1.1");
+    a.request_line = S("GET /x?y=1 HTTP/1.1");
+    a.authorization = S("Basic YWxpY2U6cHc=");    /* alice:pw */
+    a.status = 200;
+    a.response_bytes = 1234;
+    a.referer = S("http://ref/");
+    a.user_agent = S("curl/8.0");
+    a.request_time_us = 2345678;
+    a.pid = 4321;
+    return a;
+}
+
 #endif

@@ -119,22 +119,8 @@ static void gather(struct ctx *c)
 
 static struct cu_access sample(struct ctx *c)
 {
-    struct cu_access a;
+    struct cu_access a = sample_request();
 
-    memset(&a, 0, sizeof(a));
-    a.remote_addr = S("127.0.0.1");
-    a.method = S("GET");
-    a.path = S("/x");
-    a.query = S("y=1");
-    a.protocol = S("HTTP/1.1");
-    a.request_line = S("GET /x?y=1 HTTP/1.1");
-    a.authorization = S("Basic YWxpY2U6cHc=");    /* alice:pw */
-    a.status = 200;
-    a.response_bytes = 1234;
-    a.referer = S("http://ref/");
-    a.user_agent = S("curl/8.0");
-    a.request_time_us = 2345678;
-    a.pid = 4321;
     a.req_header = req_hdr;
     a.ctx = c;
     a.resp = c->resp;

@@ -38,6 +38,22 @@ def build_python():
     return (ROOT / "build" / ".python").read_text().strip()
 
 
+def maker(cls):
+    """For a fixture of objects a test makes: make(...) builds a cls;
+    close_all() closes each one made and returns them."""
+    made = []
+
+    def make(*args, **kw):
+        made.append(cls(*args, **kw))
+        return made[-1]
+
+    def close_all():
+        for x in made:
+            x.close()
+        return made
+    return make, close_all
+
+
 def wait_for(pred, timeout=TIMEOUT, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

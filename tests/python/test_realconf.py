@@ -647,8 +647,6 @@ def test_paperless_ngx(start):
     assert (srv.pid, "INFO", "Server is ready. Spawning workers") in srv.log()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "logconfig_dict: logging through Python's logging module is not built yet"))
 def test_socorro(start):
     """mozilla-services/socorro: logconfig_dict sends gunicorn.error through
     dockerflow's JSON formatter (mozlog), with a filter from the file."""

@@ -155,12 +155,18 @@ def test_bad_values_stop_the_start(tmp_path):
 
 
 def test_the_stand_in_has_nothing_else(tmp_path):
-    """Without Gunicorn, what else a file takes from it fails as it would."""
+    """Without Gunicorn, what else a file takes from it fails as it would,
+    but for gunicorn.glogging: cunicorn's Logger API (docs/compat.md,
+    Python logging)."""
     env = without_gunicorn(tmp_path)
-    code, err = run_conf(tmp_path, "import gunicorn.glogging\n", env)
-    assert code == 1 and "No module named 'gunicorn.glogging'" in err, err
-    code, err = run_conf(tmp_path, "from gunicorn import glogging\n", env)
-    assert code == 1 and "cannot import name 'glogging'" in err, err
+    code, err = run_conf(tmp_path, "import gunicorn.arbiter\n", env)
+    assert code == 1 and "No module named 'gunicorn.arbiter'" in err, err
+    code, err = run_conf(tmp_path, "from gunicorn import util\n", env)
+    assert code == 1 and "cannot import name 'util'" in err, err
+    for line in ("import gunicorn.glogging as g", "from gunicorn import glogging as g"):
+        code, err = run_conf(tmp_path, line + "\nassert g.Logger.__module__ == "
+                                       "'cunicorn.glogging'\ncheck_config = True\n", env)
+        assert code == 0, err
     code, err = run_conf(tmp_path, "import gunicorn\nassert gunicorn.version_info == "
                                    "(26, 1, 0)\ncheck_config = True\n", env)
     assert code == 0, err

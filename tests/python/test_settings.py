@@ -142,18 +142,6 @@ REFUSED = [
      "protocol: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",
      "http_parser: the gunicorn_h1c parser is not built in"),
-    (["--log-config", "log.ini"], "logconfig = 'log.ini'",
-     "logconfig: logging through Python's logging module is not built yet"),
-    (["--log-config-json", "log.json"], "logconfig_json = 'log.json'",
-     "logconfig_json: logging through Python's logging module is not built yet"),
-    (["--logger-class", "my.Logger"], "logger_class = 'my.Logger'",
-     "logger_class: logger classes other than the built-in one are not built yet"),
-    (["--log-syslog"], "syslog = True", "syslog: syslog is not built yet"),
-    (["--log-syslog", "--log-syslog-to", "udp://x:514"],
-     "syslog = True\nsyslog_addr = 'udp://x:514'", "syslog_addr: syslog is not built yet"),
-    (["--log-syslog", "--disable-redirect-access-to-syslog"],
-     "syslog = True\ndisable_redirect_access_to_syslog = True",
-     "disable_redirect_access_to_syslog: syslog is not built yet"),
     (["--dirty-app", "m:C"], "dirty_apps = ['m:C']",
      "dirty_apps: the dirty arbiter is not built yet"),
     (["--control-socket", "/tmp/g.ctl"], "control_socket = '/tmp/g.ctl'",
@@ -179,11 +167,21 @@ def test_dependent_settings_taken_while_their_feature_is_off(tmp_path):
     r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
                 env=clean_env())
     assert r.returncode == 0, r.stderr
+    # syslog is built: with it on, its settings are read, and checked
     conf.write_text(DEPENDENT.replace("syslog = False", "syslog = True"))
     r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
                 env=clean_env())
+    assert r.returncode == 0, r.stderr
+    conf.write_text(DEPENDENT.replace("'local0'", "'local9'"))
+    r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
+                env=clean_env())
+    assert r.returncode == 0, r.stderr
+    conf.write_text(DEPENDENT.replace("syslog = False", "syslog = True")
+                    .replace("'local0'", "'local9'"))
+    r = run_cli("-c", str(conf), "-b", "127.0.0.1:0", "--check-config", "echo:app",
+                env=clean_env())
     assert r.returncode == 1, r.stderr
-    assert "Error: disable_redirect_access_to_syslog: syslog is not built yet" in r.stderr
+    assert "Error: Invalid value for syslog_facility: 'local9'" in r.stderr
 
 
 def ids(rows):
@@ -233,10 +231,6 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
 
 
 @pytest.mark.parametrize("text,error", [
-    ("logconfig_dict = {'version': 1, 'formatters': {'j': {'format': '%(message)s'}}}",
-     "logconfig_dict: logging through Python's logging module is not built yet"),
-    ("import logging\nclass MyLogger(logging.Logger):\n    pass\nlogger_class = MyLogger",
-     "logger_class: logger classes other than the built-in one are not built yet"),
     ("ssl_version = 5", "ssl_version: TLS is not built yet"),
     ("suppress_ragged_eofs = False", "suppress_ragged_eofs: TLS is not built yet"),
     ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import APPS, ROOT, TIMEOUT, recv_all, wait_for
+from conftest import APPS, ROOT, TIMEOUT, maker, recv_all, wait_for
 
 PREFIX = "app."
 TAGS = "|#env:test,team"
@@ -56,16 +56,9 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
-    made = []
-
-    def make(*args, **kw):
-        r = Receiver(*args, **kw)
-        made.append(r)
-        return r
-
+    make, close_all = maker(Receiver)
     yield make
-    for r in made:
-        r.close()
+    close_all()
 
 
 def get(srv, path, close=True):

@@ -116,7 +116,7 @@ class Lifespan:
         await self.inbox.put({"type": "lifespan.shutdown"})
         try:
             outcome, message = await asyncio.wait_for(asyncio.shield(self.finished),
-                                                      max(timeout, 0.1))
+                                                      max(timeout, 0.05))
         except asyncio.TimeoutError:
             _log(WARNING, "ASGI lifespan shutdown timed out")
             self.task.cancel()
@@ -127,7 +127,7 @@ class Lifespan:
             _log(ERROR, "ASGI lifespan shutdown failed\n" + self.error)
 
 
-async def _main(server, app, lifespan, loop, graceful_timeout):
+async def _main(server, app, lifespan, loop):
     stopped = loop.create_future()
     server.open(loop, stopped)  # heartbeats and signals from now on
     state = {}
@@ -139,13 +139,14 @@ async def _main(server, app, lifespan, loop, graceful_timeout):
     server.serve(state)
     await stopped
     if life is not None:
-        await life.shutdown(graceful_timeout)
+        # what --graceful-timeout left after the requests in flight
+        await life.shutdown(server.left())
     return 0
 
 
-def run(server, app, lifespan, loop_name, graceful_timeout):
+def run(server, app, lifespan, loop_name):
     """The worker's life on the loop; its exit status."""
     loop = new_loop(loop_name)
     loop.set_exception_handler(_loop_error)
     asyncio.set_event_loop(loop)
-    return loop.run_until_complete(_main(server, app, lifespan, loop, graceful_timeout))
+    return loop.run_until_complete(_main(server, app, lifespan, loop))

@@ -53,7 +53,7 @@ struct asrv {
     PyObject *add_reader, *remove_reader, *add_writer, *remove_writer;
     PyObject *create_task, *create_future, *call_later;
     /* our callables, handed to the loop */
-    PyObject *on_readable, *on_writable, *on_accept, *on_wake, *on_tick;
+    PyObject *on_readable, *on_writable, *on_accept, *on_wake, *on_tick, *on_stop_due;
     PyObject *k[K_COUNT];
     PyObject *root_path, *empty_bytes;
     PyObject **lfd, **lserver;  /* per listener: its fd (int), its scope server */
@@ -61,7 +61,10 @@ struct asrv {
     PyObject *ready_none;       /* an awaitable of None, shared */
     struct aconn *conns;        /* every open connection */
     int nconns, served, accepting, listening, wake_fd;
-    long long stop_until;       /* graceful stop: its deadline (ms), 0 */
+    long long stop_until;       /* graceful stop: the requests' deadline
+                                 * (ms), 0 before the stop */
+    long long stop_end;         /* ... and the worker's: --graceful-timeout
+                                 * after the stop began */
     size_t head_max;
 };
 

@@ -148,11 +148,23 @@ static void begin_stop(struct asrv *s)
 {
     struct aconn *a, *next;
 
+    long long now = cu_now_ms(), grace = (long long)s->env->graceful_timeout * 1000;
+    PyObject *h;
+
     if (s->stop_until)
         return;
-    s->stop_until = cu_now_ms() + (long long)s->env->graceful_timeout * 1000;
+    /* the requests in flight get 4/5 of --graceful-timeout, the app's
+     * lifespan shutdown the rest, so that the worker is gone before the
+     * master's SIGKILL */
+    s->stop_end = now + grace;
+    s->stop_until = now + grace * 4 / 5;
     if (s->stop_until == 0)
         s->stop_until = 1;
+    h = PyObject_CallFunction(s->call_later, "dO", (double)(grace * 4 / 5) / 1000.0,
+                              s->on_stop_due);
+    if (!h)
+        cu_report_exception("worker: event loop");
+    Py_XDECREF(h);
     if (s->accepting) {
         /* the connections already in the backlogs are taken in (a close
          * meanwhile must not watch the listeners again) */
@@ -243,6 +255,14 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* The requests' part of the graceful stop is up. */
+static PyObject *on_stop_due(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    check_stopped((struct asrv *)self);
+    Py_RETURN_NONE;
+}
+
 static PyObject *on_readable(PyObject *self, PyObject *conn)
 {
     (void)self;
@@ -263,6 +283,7 @@ static PyMethodDef cb_defs[] = {
     {"on_accept", on_accept, METH_O, NULL},
     {"on_wake", on_wake, METH_NOARGS, NULL},
     {"on_tick", on_tick, METH_NOARGS, NULL},
+    {"on_stop_due", on_stop_due, METH_NOARGS, NULL},
 };
 
 /* ---- open() and serve(), for cunicorn._asgi ---------------------------- */
@@ -318,7 +339,21 @@ static PyObject *srv_serve(PyObject *self, PyObject *state)
     Py_RETURN_NONE;
 }
 
+/* left(): seconds left of --graceful-timeout since the stop began (all
+ * of it before). */
+static PyObject *srv_left(PyObject *self, PyObject *unused)
+{
+    struct asrv *s = (struct asrv *)self;
+    long long left = s->stop_end ? s->stop_end - cu_now_ms()
+                                 : (long long)s->env->graceful_timeout * 1000;
+
+    (void)unused;
+    return PyFloat_FromDouble(left > 0 ? (double)left / 1000.0 : 0.0);
+}
+
 static PyMethodDef srv_methods[] = {
+    {"left", srv_left, METH_NOARGS,
+     "left(): seconds left of --graceful-timeout since the stop began."},
     {"open", srv_open, METH_VARARGS,
      "open(loop, stopped): heartbeats and signals from now on; stopped "
      "completes once the worker has stopped serving."},
@@ -364,7 +399,7 @@ static int make_types(struct asrv *s)
 static int make_callables(struct asrv *s)
 {
     PyObject **out[] = {&s->on_readable, &s->on_writable, &s->on_accept, &s->on_wake,
-                        &s->on_tick};
+                        &s->on_tick, &s->on_stop_due};
 
     for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
         if (!(*out[i] = PyCFunction_New(&cb_defs[i], (PyObject *)s)))
@@ -431,9 +466,8 @@ int cu_asgi_serve(PyObject *app, PyObject *helper, const struct cu_asgi_opts *o,
         cu_report_exception("Exception in worker process");
         return 1;
     }
-    r = PyObject_CallMethod(helper, "run", "OOssi", (PyObject *)s, app,
-                            lifespans[o->lifespan % 3], loops[o->loop % 3],
-                            env->graceful_timeout);
+    r = PyObject_CallMethod(helper, "run", "OOss", (PyObject *)s, app,
+                            lifespans[o->lifespan % 3], loops[o->loop % 3]);
     if (!r) {
         cu_report_exception("Exception in worker process");
         return 1;

@@ -357,6 +357,22 @@ def test_term_lets_in_flight_requests_finish(server, tmp_path):
     assert events(path) == ["startup", "shutdown"]
 
 
+def test_term_with_a_request_that_does_not_finish(server, tmp_path):
+    """The request in flight gets most of --graceful-timeout, the lifespan
+    shutdown the rest: the worker is gone before the master's SIGKILL."""
+    env, path = events_env(tmp_path)
+    srv = start(server, "--graceful-timeout", "2", env=env)
+    s, rd = session(srv)
+    s.sendall(get("/sleep?60"))
+    echo(srv)  # the loop has taken the request in before the TERM
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=TIMEOUT) == 0
+    assert events(path) == ["startup", "shutdown"]
+    assert "Worker exiting (pid: %d)" % srv.worker_pids()[0] in srv.text()
+    assert "SIGKILL" not in srv.text()
+    s.close()
+
+
 def test_max_requests_recycles_the_worker(server):
     recycles_after_3(start(server, "--max-requests", "3"))
 

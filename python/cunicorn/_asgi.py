@@ -127,6 +127,19 @@ class Lifespan:
             _log(ERROR, "ASGI lifespan shutdown failed\n" + self.error)
 
 
+def request_timed_out(task, line):
+    """--request-timeout: the request and where its coroutine is, in the
+    error log; then the task is cancelled (the app sees CancelledError)."""
+    text = "Request timeout (--request-timeout): " + line
+    if task is not None:
+        stack = task.get_stack()
+        if stack:
+            text += "\nThe request's coroutine, most recent call last:\n" + "".join(
+                traceback.StackSummary.extract((f, f.f_lineno) for f in stack).format())
+        task.cancel()
+    _log(ERROR, text)
+
+
 async def _main(server, app, lifespan, loop):
     stopped = loop.create_future()
     server.open(loop, stopped)  # heartbeats and signals from now on

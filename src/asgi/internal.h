@@ -49,6 +49,7 @@ struct asrv {
     struct cu_worker_env *env;
     const struct cu_asgi_opts *opts;
     PyObject *app, *loop, *stopped, *state, *asgi_info;
+    PyObject *helper;           /* cunicorn._asgi */
     /* the loop's methods, bound once */
     PyObject *add_reader, *remove_reader, *add_writer, *remove_writer;
     PyObject *create_task, *create_future, *call_later;
@@ -102,6 +103,7 @@ struct areq {
     struct aconn *conn;         /* strong; NULL once the response is over */
     struct cu_request q;
     PyObject *task;             /* the app's, until it ends */
+    PyObject *timer;            /* --request-timeout's handle, or NULL */
     /* the futures the app awaits: receive()'s (wait W_BODY or
      * W_DISCONNECT) and send()'s (the socket to drain); a task may await both at
      * once (Starlette listens for the disconnect while it streams) */

@@ -21,6 +21,7 @@
 #include "core/access.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/pages.h"
 #include "wsgi/report.h"
 #include "wsgi/wsgi.h"
 
@@ -30,6 +31,7 @@ static void areq_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
 
     Py_XDECREF(q->task);
+    Py_XDECREF(q->timer);
     Py_XDECREF(q->recv_fut);
     Py_XDECREF(q->send_fut);
     Py_XDECREF((PyObject *)q->conn);  /* not reached: cleared when over */
@@ -153,6 +155,13 @@ void areq_over(struct areq *q, int close)
     if (q->over || !a)
         return;
     q->over = 1;
+    if (q->timer) {  /* --request-timeout's: not needed now */
+        PyObject *r = PyObject_CallMethod(q->timer, "cancel", NULL);
+        if (!r)
+            cu_report_exception("worker: event loop");
+        Py_XDECREF(r);
+        Py_CLEAR(q->timer);
+    }
     if (q->send_fut)
         areq_wake(&q->send_fut, Py_NewRef(Py_None));
     if (q->recv_fut) {
@@ -195,6 +204,53 @@ void areq_gone(struct areq *q)
         cu_report_exception("worker: event loop");
     Py_XDECREF(h);
     Py_XDECREF(cancel);
+}
+
+/*
+ * --request-timeout (docs/compat.md, ASGI): the request line and the
+ * coroutine's stack in the error log, the task cancelled, and the client
+ * a 504 when nothing of the response went out, else the close.
+ */
+static PyObject *areq_timed_out(PyObject *self, PyObject *unused)
+{
+    struct areq *q = (struct areq *)self;
+    char line[300];
+    PyObject *r;
+
+    (void)unused;
+    Py_CLEAR(q->timer);
+    if (q->over || !q->conn)
+        Py_RETURN_NONE;
+    cu_request_line(&q->q, line, sizeof(line));
+    r = PyObject_CallMethod(q->srv->helper, "request_timed_out", "Os",
+                            q->task ? q->task : Py_None, line);
+    if (!r)
+        cu_report_exception("Request timeout (--request-timeout)");
+    Py_XDECREF(r);
+    if (!q->head_sent) {
+        char page[HTTP_PAGE_MAX];
+        struct iovec iov = {page, cu_page_504(page, sizeof(page))};
+        q->head_sent = 1;
+        q->status = 504;
+        cu_conn_whole(&q->conn->c);
+        (void)cu_conn_writev(&q->conn->c, &iov, 1);
+    }
+    areq_over(q, 1);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef timed_out_def = {"timed_out", areq_timed_out, METH_NOARGS, NULL};
+
+/* Arms --request-timeout for q. */
+static void arm_timeout(struct asrv *s, struct areq *q)
+{
+    PyObject *fn = PyCFunction_New(&timed_out_def, (PyObject *)q);
+
+    q->timer = fn ? PyObject_CallFunction(s->call_later, "iO", s->env->request_timeout, fn)
+                  : NULL;
+    if (!q->timer)
+        cu_report_exception("worker: event loop");
+    Py_XDECREF(fn);
 }
 
 /* Sets exc (with its traceback) as the current exception. */
@@ -299,6 +355,8 @@ int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close)
     if (s->opts->hook)
         s->opts->hook(s->opts->hook_arg, 0, &q->q);
     Py_INCREF(q);
+    if (s->env->request_timeout > 0)
+        arm_timeout(s, q);
     if (start_task(s, q) < 0) {
         what_failed(q, what, sizeof(what));
         cu_report_exception(what);

@@ -457,6 +457,7 @@ int cu_asgi_serve(PyObject *app, PyObject *helper, const struct cu_asgi_opts *o,
     s->env = env;
     s->opts = o;
     s->app = Py_NewRef(app);
+    s->helper = Py_NewRef(helper);
     s->wake_fd = -1;
     s->head_max = cu_head_max(env);
     if (env->worker_connections < 1)

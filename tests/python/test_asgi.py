@@ -373,6 +373,16 @@ def test_term_with_a_request_that_does_not_finish(server, tmp_path):
     s.close()
 
 
+def test_request_timeout(server):
+    srv = start(server, "--request-timeout", "1")
+    r, data = echo(srv, "GET", "/sleep?60")
+    assert r.status == 504 and r.getheader("Connection") == "close"
+    text = srv.text()
+    assert "[ERROR] Request timeout (--request-timeout): GET /sleep?60 HTTP/1.1" in text
+    assert 'asgiecho.py", line' in text  # where the coroutine was
+    assert echo(srv, "GET", "/")[0].status == 200  # the worker goes on
+
+
 def test_max_requests_recycles_the_worker(server):
     recycles_after_3(start(server, "--max-requests", "3"))
 

@@ -160,7 +160,7 @@ static void begin_stop(struct asrv *s)
     s->stop_until = now + grace * 4 / 5;
     if (s->stop_until == 0)
         s->stop_until = 1;
-    h = PyObject_CallFunction(s->call_later, "dO", (double)(grace * 4 / 5) / 1000.0,
+    h = PyObject_CallFunction(s->call_later, "dO", (double)(s->stop_until - now) / 1000.0,
                               s->on_stop_due);
     if (!h)
         cu_report_exception("worker: event loop");

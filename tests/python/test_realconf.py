@@ -649,10 +649,23 @@ def test_paperless_ngx(start):
 
 def test_socorro(start):
     """mozilla-services/socorro: logconfig_dict sends gunicorn.error through
-    dockerflow's JSON formatter (mozlog), with a filter from the file."""
+    dockerflow's JSON formatter (mozlog), with a filter from the file. Its
+    "loggers" replace Gunicorn's defaults, so gunicorn.access has no handler
+    of its own and its lines reach mozlog through "gunicorn", as they do
+    under Gunicorn (a logconfig_dict turns the access lines on). The access
+    line comes after the response: wait for it."""
     srv = start("socorro_gunicorn_config.py")
     assert request(srv, "/api/")[0] == 200
-    lines = [json.loads(x) for x in srv.stderr().splitlines()]
-    booting = [x for x in lines if x["Fields"]["msg"].startswith("Booting worker")]
-    assert booting and all(x["Logger"] == "socorro" and x["Type"] == "gunicorn.error"
-                           for x in lines)
+
+    def lines():
+        return [json.loads(x) for x in srv.stderr().splitlines()]
+
+    wait_for(lambda: any("/api/" in x["Fields"]["msg"] for x in lines()),
+             what="the access line")
+    got = lines()
+    booting = [x for x in got if x["Fields"]["msg"].startswith("Booting worker")]
+    access = [x["Fields"]["msg"] for x in got if x["Type"] == "gunicorn.access"]
+    assert booting and all(x["Logger"] == "socorro" and
+                           x["Type"] in ("gunicorn.error", "gunicorn.access")
+                           for x in got)
+    assert [x for x in access if '"GET /api/ HTTP/1.1" 200 ' in x]

@@ -13,9 +13,11 @@ FUZZ_SECONDS ?= 30
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
+       python3-uvloop python3-starlette python3-fastapi \
        python3-pythonjsonlogger
 # What `make bench` compares against, and drives the load with.
-BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light
+BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
+             python3-httptools
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all help deps build test test-c test-asan test-fuzz test-py run settings-md \
@@ -144,7 +146,7 @@ check-pythons:
 # Python's own headers out of its report. $(BUILD) holds the generated
 # cu_version.h (meson setup writes it); the tests also get -Itests, where
 # their shared headers (lib/tap.h, ...) live.
-PY_C = $(wildcard src/host/*.c src/wsgi/*.c)
+PY_C = $(wildcard src/host/*.c src/wsgi/*.c src/asgi/*.c)
 PLAIN_C = $(filter-out $(PY_C),$(wildcard src/*/*.c))
 TEST_C = $(wildcard tests/*/*.c fuzz/*.c bench/*.c tools/*.c)
 # A C file in none of the three (a new folder, say) fails the lint.

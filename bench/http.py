@@ -14,7 +14,11 @@ keepalive  wrk -c64 reusing its connections: cunicorn gthread, Gunicorn
            the same bodies itself (bench/nginx/nginx.conf), the C ceiling.
            Each in two modes: "unpinned" (--workers processes, wrk
            unpinned) and "pinned" (1 worker, the whole server under
-           taskset -c 0, wrk -t1 under taskset -c 1).
+           taskset -c 0, wrk -t1 under taskset -c 1). Beside them, the
+           asgi servers on bench/apps/hello_asgi.py (the same routes):
+           cunicorn -k asgi on uvloop (when installed) and on asyncio's
+           loop, and uvicorn with uvloop and httptools; the first is
+           compared with the last.
 
 Scenarios, the same in both tables:
 
@@ -36,7 +40,7 @@ Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|all]
            [--modes unpinned,pinned] [--connections N] [--threads 1]
            [--workers 2]
 Stdlib only. Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3
-nginx-light.
+nginx-light uvicorn (with python3-uvloop and python3-httptools).
 """
 import os
 import sys
@@ -88,7 +92,8 @@ KA_THREADS = 4          # --threads of the two gthread workers
 CLOSE_CONNECTIONS = 32  # wrk -c of each table unless --connections says
 KA_CONNECTIONS = 64
 CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
-KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx"]
+KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
+              "cunicorn-asgi-asyncio", "uvicorn"]
 # mode: (server core list for taskset or None, wrk core or None)
 MODES = {"unpinned": (None, None), "pinned": ("0", "1")}
 
@@ -180,6 +185,22 @@ def ka_server_command(name, port, workers, log, tmp):
                  "--callable", "app", "--processes", str(workers), "--master",
                  "--disable-logging", "--die-on-term", "--need-app",
                  "--logto", log], None, set())
+    if name in ("cunicorn-asgi", "cunicorn-asgi-asyncio"):
+        if not os.path.exists(os.path.join(ROOT, "build", ".python")):
+            return None, "cunicorn is not built: run 'make' in %s" % ROOT, None
+        loop = "asyncio" if name.endswith("asyncio") else "auto"
+        return ([os.path.join(ROOT, "cunicorn"), "-k", "asgi", "--asgi-lifespan", "off",
+                 "--asgi-loop", loop,
+                 "-w", str(workers), "-b", bind, "--chdir", APPS,
+                 "--error-logfile", log, "hello_asgi:app"], None, set())
+    if name == "uvicorn":
+        exe = shutil.which("uvicorn") or "/usr/bin/uvicorn"
+        if not os.path.exists(exe):
+            return None, "apt-get install -y uvicorn", None
+        host, port_ = bind.split(":")
+        return ([exe, "--host", host, "--port", port_, "--workers", str(workers),
+                 "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
+                 "--no-access-log", "--app-dir", APPS, "hello_asgi:app"], None, set())
     if name == "nginx":
         exe = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(exe):
@@ -591,6 +612,11 @@ def print_ka_report(names, runs):
                 r["sock"] + r["non2xx"], fmt(r["cpu_us"], "%.1f"),
                 fmt(r["opened"], "%d"), fmt(r["midway"], "%d")))
         c = runs.get("cunicorn", {}).get(scen)
+        a, u = runs.get("cunicorn-asgi", {}).get(scen), runs.get("uvicorn", {}).get(scen)
+        if a and u:
+            print("%-7s %-18s %10s %9s %7s %11s" % (
+                scen, "c-asgi/uvicorn", ratio(a["rps"], u["rps"]),
+                ratio(a["p99"], u["p99"]), "", ratio(a["cpu_us"], u["cpu_us"])))
         for o in ("gunicorn", "uwsgi", "nginx"):
             r = runs.get(o, {}).get(scen)
             if not (c and r):
@@ -774,8 +800,9 @@ def main():
                     help="worker processes per server, but for mode pinned "
                          "(1) (2)")
     ap.add_argument("--servers", "--only", dest="servers", default="",
-                    help="comma-separated: cunicorn,gunicorn,uwsgi,nginx "
-                         "(nginx is in the keep-alive table only)")
+                    help="comma-separated: cunicorn,gunicorn,uwsgi,nginx,"
+                         "cunicorn-asgi,cunicorn-asgi-asyncio,uvicorn (the "
+                         "last four are in the keep-alive table only)")
     ap.add_argument("--modes", default="unpinned,pinned",
                     help="keep-alive modes: unpinned,pinned")
     args = ap.parse_args()
@@ -783,7 +810,7 @@ def main():
     if args.servers:
         wanted = args.servers.split(",")
         if set(wanted) - set(KA_SERVERS):
-            ap.error("--servers takes cunicorn, gunicorn, uwsgi, nginx")
+            ap.error("--servers takes " + ", ".join(KA_SERVERS))
     modes = args.modes.split(",")
     if set(modes) - set(MODES):
         ap.error("--modes takes unpinned, pinned")

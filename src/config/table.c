@@ -36,9 +36,6 @@
 #define NOT_H1C "the gunicorn_h1c parser is not built in (cunicorn's own " \
                 "parser keeps the rules of Gunicorn's python one)"
 
-/* Why a setting that is taken changes nothing (its row's `inert`). */
-#define INERT_ASGI "only the asgi worker class reads it, and -k asgi is " \
-                   "not built yet"
 
 /* Gunicorn's default syslog address, which depends on the platform. */
 #if defined(__APPLE__)
@@ -175,18 +172,17 @@ const struct cu_setting cu_settings[] = {
      .ours = 1},
     {.name = "asgi_loop", .section = S_WORKER, .flags = {"--asgi-loop"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_loop),
-     .dflt = "auto", .choices = asgi_loops, .inert = INERT_ASGI,
+     .dflt = "auto", .choices = asgi_loops,
      .help = "The event loop of the asgi worker class: auto (uvloop when "
              "installed), asyncio or uvloop."},
     {.name = "asgi_lifespan", .section = S_WORKER, .flags = {"--asgi-lifespan"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_lifespan),
-     .dflt = "auto", .choices = asgi_lifespans, .inert = INERT_ASGI,
+     .dflt = "auto", .choices = asgi_lifespans,
      .help = "Whether the asgi worker class runs the app's lifespan "
              "events: on, off, or auto (when the app takes them)."},
     {.name = "asgi_disconnect_grace_period", .section = S_WORKER,
      .flags = {"--asgi-disconnect-grace-period"}, .meta = "INT",
      .type = CU_INT, .offset = OFF(asgi_disconnect_grace_period), .dflt = "3",
-     .inert = INERT_ASGI,
      .help = "Seconds an ASGI app may go on after its client left before "
              "its task is cancelled."},
     {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},
@@ -386,8 +382,6 @@ const struct cu_setting cu_settings[] = {
              "underscore were a dash (dangerous)."},
     {.name = "root_path", .section = S_MECH, .flags = {"--root-path"},
      .meta = "STRING", .type = CU_STR, .offset = OFF(root_path), .dflt = "",
-     .inert = "Gunicorn puts it only into an ASGI scope; a WSGI app never "
-              "sees it",
      .help = "The path an ASGI app is mounted under, for its scope's "
              "root_path."},
     /* Logging */

@@ -174,6 +174,12 @@ int host_serve_hooked(struct cu_host *h, struct cu_request *q);
 
 int host_worker_main(void *arg, int age, struct cu_worker_slot *slot);
 
+/* ---- asgi.c: the asgi class's event loop ---- */
+
+/* cu_worker_env.event_loop: the asgi bridge over the loaded app, with the
+ * GIL for as long as the loop runs. The worker's exit status. */
+int host_asgi_loop(void *arg, struct cu_worker_env *env);
+
 /* ---- main.c ---- */
 
 /* _cunicorn.main(argv): runs the server; its exit status as an int. */

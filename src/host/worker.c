@@ -143,6 +143,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
     env->serve = serve;
+    env->event_loop = host_asgi_loop;
     env->app = h;
     env->slot = slot;
     env->ppid = h->master_pid;  /* not getppid(): the master may be gone */
@@ -170,7 +171,9 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
     }
     if (start_bridge(h) < 0 || host_hooks_worker_ready(h) < 0)
         return CU_EXIT_WORKER_BOOT;
-    slot->booted = 1;
+    /* an asgi worker is booted once its app's lifespan startup is over */
+    if (!(k->flags & CU_WC_ASYNC))
+        slot->booted = 1;
     worker_env(h, &env, slot, threads);
     tls_ts = PyEval_SaveThread();
     rc = k->run(&env);

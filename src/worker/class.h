@@ -25,6 +25,11 @@ enum {
      * Without it, requests run on the worker's main thread, and
      * --request-timeout is a SIGALRM there. */
     CU_WC_THREADS = 1 << 0,
+    /* Requests run as coroutines on an event loop in the worker's main
+     * thread (asgi): the host runs the loop (env->event_loop) instead of
+     * a WSGI bridge, and marks the worker booted only once the app's
+     * lifespan startup is over. */
+    CU_WC_ASYNC = 1 << 1,
     /* The settings it honours beyond those every class does: */
     CU_WC_USES_THREADS = 1 << 8,            /* --threads */
     CU_WC_USES_CONNECTIONS = 1 << 9,        /* --worker-connections */

@@ -25,7 +25,8 @@ static const struct cu_worker_class classes[] = {
     {"eventlet", ALIASES("gunicorn.workers.geventlet.EventletWorker"), NULL, 0, NULL},
     {"tornado", ALIASES("gunicorn.workers.gtornado.TornadoWorker"), NULL, 0, NULL},
     {"asgi", ALIASES("gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker",
-                     "uvicorn.workers.UvicornH11Worker"), NULL, 0, NULL},
+                     "uvicorn.workers.UvicornH11Worker"), cu_asgi_run,
+     CU_WC_ASYNC | CU_WC_USES_CONNECTIONS | CU_WC_USES_KEEPALIVE, NULL},
 };
 
 #define N_CLASSES (sizeof(classes) / sizeof(classes[0]))

@@ -30,6 +30,17 @@ volatile sig_atomic_t cu_worker_stop, cu_worker_reopen, cu_worker_signalled;
 /* cu_worker_signal_pipe: the write end, and which signals go there. */
 static int hook_fd = -1;
 static volatile sig_atomic_t hook_ints, hook_abrt;
+/* cu_worker_wake_pipe: the write end, or -1. */
+static int wake_fd = -1;
+
+/* Wakes an event loop waiting for the pipe (signal-safe). */
+static void wake(void)
+{
+    unsigned char b = 1;
+
+    if (wake_fd >= 0)
+        (void)!write(wake_fd, &b, 1);  /* full: a wake-up is pending anyway */
+}
 
 /* Hands sig to the hooks' thread; 0 if there is none for it. */
 static int to_hooks(int sig, int wanted)
@@ -46,9 +57,13 @@ static int to_hooks(int sig, int wanted)
 
 static void on_term(int sig)
 {
+    int saved = errno;
+
     (void)sig;
     cu_worker_stop = 1;
     cu_proctitle_state("stopping");
+    wake();
+    errno = saved;
 }
 
 static void on_quit(int sig)
@@ -64,8 +79,12 @@ static void on_quit(int sig)
 
 static void on_usr1(int sig)
 {
+    int saved = errno;
+
     (void)sig;
     cu_worker_reopen = 1;
+    wake();
+    errno = saved;
 }
 
 /* The worker's own slot, for the ABRT handler to say what was running. */
@@ -179,6 +198,18 @@ int cu_worker_signal_pipe(int ints, int abrt)
     hook_fd = fds[1];
     hook_ints = ints;
     hook_abrt = abrt;
+    return fds[0];
+}
+
+int cu_worker_wake_pipe(void)
+{
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        cu_log(CU_ERROR, "worker: pipe: %s", strerror(errno));
+        return -1;
+    }
+    wake_fd = fds[1];
     return fds[0];
 }
 

@@ -101,6 +101,9 @@ struct cu_worker_env {
      * (RequestTimeout raised in it); called from the main thread, must
      * not wait for the GIL there. */
     void (*interrupt)(void *app, unsigned long thread);
+    /* asgi (CU_WC_ASYNC): runs the event loop that serves every
+     * connection, until the worker stops; its exit status. */
+    int (*event_loop)(void *app, struct cu_worker_env *env);
     struct cu_worker_slot *slot;
     pid_t ppid;             /* the master: a worker whose parent changes exits */
 };
@@ -113,6 +116,11 @@ extern volatile sig_atomic_t cu_worker_stop, cu_worker_reopen;
  * pipe for a thread that runs the hooks, then exits (src/host/hooks.c).
  * Call after cu_worker_signals. Returns the pipe's read end, or -1. */
 int cu_worker_signal_pipe(int ints, int abrt);
+/* The read end of a pipe that TERM and USR1 write a byte to, for a
+ * worker that waits in an event loop rather than in poll() with a
+ * timeout (asgi): its loop watches it. Non-blocking, close-on-exec.
+ * Call after cu_worker_signals. Returns the fd, or -1 (logged). */
+int cu_worker_wake_pipe(void);
 /* Set once such a signal has been handed to that thread. */
 extern volatile sig_atomic_t cu_worker_signalled;
 /* sync, --request-timeout: set while the app runs under the alarm, so a
@@ -172,5 +180,9 @@ int cu_sync_run(struct cu_worker_env *env);
 /* The gthread worker: persistent connections in a poller, requests on a
  * pool of env->threads threads. Returns the worker's exit status. */
 int cu_gthread_run(struct cu_worker_env *env);
+
+/* The asgi worker: ASGI apps on an event loop in the main thread, which
+ * the host runs (env->event_loop). Returns the worker's exit status. */
+int cu_asgi_run(struct cu_worker_env *env);
 
 #endif

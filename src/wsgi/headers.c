@@ -8,24 +8,29 @@
 #include <string.h>
 #include <strings.h>
 
-int cu_resp_block_add(struct resp *p, const char *s, size_t n)
+int cu_pymem_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-    if (p->blen + n > p->bcap) {
-        size_t cap = p->bcap ? p->bcap * 2 : 1024;
+    if (*len + n > *cap) {
+        size_t want = *cap ? *cap * 2 : 1024;
         char *q;
-        while (cap < p->blen + n)
-            cap *= 2;
-        q = PyMem_Realloc(p->block, cap);
+        while (want < *len + n)
+            want *= 2;
+        q = PyMem_Realloc(*buf, want);
         if (!q) {
             PyErr_NoMemory();
             return -1;
         }
-        p->block = q;
-        p->bcap = cap;
+        *buf = q;
+        *cap = want;
     }
-    memcpy(p->block + p->blen, s, n);
-    p->blen += n;
+    memcpy(*buf + *len, s, n);
+    *len += n;
     return 0;
+}
+
+int cu_resp_block_add(struct resp *p, const char *s, size_t n)
+{
+    return cu_pymem_append(&p->block, &p->blen, &p->bcap, s, n);
 }
 
 /*

@@ -107,27 +107,35 @@ static int key_is(PyObject *k, const char *name, size_t len)
     return (size_t)n == len && strncasecmp(s, name, len) == 0;
 }
 
+const char *cu_block_header(const char *block, size_t from, size_t len, const char *name,
+                            size_t *vlen)
+{
+    size_t nlen = strlen(name), i = from;
+    const char *found = NULL;
+
+    while (i < len) {
+        const char *line = block + i;
+        const char *eol = memchr(line, '\r', len - i);
+        const char *colon = memchr(line, ':', len - i);
+        if (!eol || !colon || colon > eol)
+            break;
+        if ((size_t)(colon - line) == nlen && strncasecmp(line, name, nlen) == 0) {
+            found = colon + 2;
+            *vlen = (size_t)(eol - found);
+        }
+        i = (size_t)(eol - block) + 2;
+    }
+    return found;
+}
+
 /* {name}o: the app's header of that name (the last of several), as the
  * header block holds it: the status, then "Name: value\r\n" each. */
 static struct val resp_header(struct builder *b, const struct resp *p, const char *name)
 {
     struct val v = {0, 0, 0};
-    size_t len = strlen(name), i = p->status_len;
-    const char *found = NULL;
     size_t flen = 0;
+    const char *found = cu_block_header(p->block, p->status_len, p->blen, name, &flen);
 
-    while (i < p->blen) {
-        const char *line = p->block + i;
-        const char *eol = memchr(line, '\r', p->blen - i);
-        const char *colon = memchr(line, ':', p->blen - i);
-        if (!eol || !colon || colon > eol)
-            break;
-        if ((size_t)(colon - line) == len && strncasecmp(line, name, len) == 0) {
-            found = colon + 2;
-            flen = (size_t)(eol - found);
-        }
-        i = (size_t)(eol - p->block) + 2;
-    }
     if (found)
         v = add(b, found, flen);
     return v;

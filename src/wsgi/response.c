@@ -82,6 +82,14 @@ static const struct fixed *fixed_head(void)
     return f;
 }
 
+const char *cu_resp_fixed_head(int conn, size_t *len)
+{
+    const struct fixed *f = fixed_head();
+
+    *len = f->len[conn];
+    return f->text[conn];
+}
+
 /* After a write done without the GIL: a failure marks the response. */
 static int io_done(struct resp *p, int rc, int err)
 {

@@ -51,6 +51,22 @@ void cu_wsgi_free(struct cu_wsgi *w);
  */
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
 
+/* In a block of "Name: value\r\n" lines, block[from..len): the value of
+ * the last header called name (any case), its length in *vlen; NULL when
+ * there is none. The access log's {name}o. */
+const char *cu_block_header(const char *block, size_t from, size_t len, const char *name,
+                            size_t *vlen);
+
+/* Appends s[0..n) to the PyMem buffer *buf (*len bytes used of *cap),
+ * growing it. 0, or -1 with MemoryError. */
+int cu_pymem_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+
+/* The part of a response head every response has, after the status:
+ * "\r\nServer: S\r\nDate: D\r\nConnection: X\r\n", X keep-alive (conn
+ * 0), close (1) or upgrade (2). Rebuilt once a second; valid while the
+ * GIL is held (the asgi bridge writes it without dropping it). */
+const char *cu_resp_fixed_head(int conn, size_t *len);
+
 /* Drops what the bridge kept on c between requests (its gunicorn.socket);
  * with the GIL, before the connection closes. */
 void cu_wsgi_conn_free(struct cu_wsgi *w, struct cu_conn *c);

@@ -143,18 +143,20 @@ static void test_worker_class(void)
     picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
     picks(ARGV("-k", "egg:gunicorn"), "sync");
     refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
-            "classes: sync, gthread, gevent, eventlet, tornado, asgi)");
+            "classes: sync, gthread, asgi, gevent, eventlet, tornado)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
-            "not found (worker classes: sync, gthread, gevent, eventlet, tornado, asgi)");
-    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync "
-            "or gthread");
+            "not found (worker classes: sync, gthread, asgi, gevent, eventlet, tornado)");
+    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync, "
+            "gthread or asgi");
     refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
-            "worker class gevent_pywsgi (gevent) is not built yet; use sync or gthread");
-    refused(ARGV("-k", "uvicorn.workers.UvicornWorker"),
-            "worker class uvicorn.workers.UvicornWorker (asgi) is not built yet; use sync "
-            "or gthread");
-    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync "
-            "or gthread");
+            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread or asgi");
+    refused(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"),
+            "worker class gunicorn.workers.geventlet.EventletWorker (eventlet) is not built "
+            "yet; use sync, gthread or asgi");
+    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync, "
+            "gthread or asgi");
+    picks(ARGV("-k", "uvicorn.workers.UvicornWorker"), "asgi");
+    picks(ARGV("-k", "uvicorn.workers.UvicornWorker", "--threads", "4"), "asgi");
     configure(ARGV("-k", "gthread"));
     ok(cu_derive_worker_class(&cfg, NULL, 0) == cu_worker_class_find("gthread"),
        "cu_derive_worker_class: the class, err may be NULL");

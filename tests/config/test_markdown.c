@@ -88,7 +88,7 @@ static void test_content(void)
     ok(rows, "a row for every setting, with its first flag");
     ok(status, "each row says whether the setting works, or why not");
     ok(strstr(page, "Gunicorn 26.1's 119") != NULL &&
-       strstr(page, "87 settings work, 7 have no effect, 29 are refused.") != NULL,
+       strstr(page, "91 settings work, 3 have no effect, 29 are refused.") != NULL,
        "the counts");
     ok(strstr(page, "| `certfile` | `--certfile` | `None` | refused: TLS is not "
                     "built yet |") != NULL, "certfile's row");
@@ -97,7 +97,9 @@ static void test_content(void)
                     "'https', 'X-FORWARDED-SSL': 'on'}` | yes |") != NULL,
        "a dict default as Python writes it");
     ok(strstr(page, "| `bind` | `-b`, `--bind` | `['127.0.0.1:8000']` | yes |") &&
-       strstr(page, "| `root_path` | `--root-path` | `''` | no effect: ") &&
+       strstr(page, "| `root_path` | `--root-path` | `''` | yes |") &&
+       strstr(page, "| `asgi_disconnect_grace_period` | `--asgi-disconnect-grace-period` "
+                    "| `3` | yes |") &&
        strstr(page, "| `http_parser` | `--http-parser` | `auto` | refused: ") &&
        strstr(page, "; takes `python` |") &&
        strstr(page, "| `buffer_body` | `--buffer-body` | `65536` | yes (ours) |") &&

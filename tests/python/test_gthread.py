@@ -284,16 +284,23 @@ def test_worker_connections_cap_refuses_keep_alive(server):
     assert ra.response()[0] == "HTTP/1.1 200 OK"
     # at the cap (a idle + c open), d waits in the backlog until one closes
     c = srv.connect()
+    d, body = waits_in_the_backlog(srv, c, "/d")
+    assert json.loads(body)["environ"]["PATH_INFO"] == "/d"
+    a.close()
+    d.close()
+
+
+def waits_in_the_backlog(srv, holder, path):
+    """At --worker-connections: a new connection's request gets no answer
+    until the connection holder closes. Returns it and the answer's body."""
     d, rd = session(srv)
-    d.sendall(get("/d"))
+    d.sendall(get(path))
     d.settimeout(0.5)
     with pytest.raises(socket.timeout):
         d.recv(1)
     d.settimeout(TIMEOUT)
-    c.close()
-    assert json.loads(rd.response()[2])["environ"]["PATH_INFO"] == "/d"
-    a.close()
-    d.close()
+    holder.close()
+    return d, rd.response()[2]
 
 
 def test_slow_clients_cost_no_thread(server):
@@ -378,6 +385,13 @@ def test_term_lets_in_flight_requests_finish(server):
     idle.sendall(get("/"))
     ird.response()
     wait_for(lambda: srv.text().count("sleeping in the app") >= 4, what="4 requests in the app")
+    term_finishes_in_flight(srv, socks, ird)
+
+
+def term_finishes_in_flight(srv, socks, idle):
+    """TERM: each request in flight (socks: (socket, Reader)) gets its
+    answer and then the close, the idle connection (a Reader) closes at
+    once, and the server exits 0."""
     srv.proc.send_signal(signal.SIGTERM)
     for s, rd in socks:
         # the keep-alive header was decided before the TERM, as Gunicorn
@@ -385,12 +399,16 @@ def test_term_lets_in_flight_requests_finish(server):
         assert rd.response()[0] == "HTTP/1.1 200 OK"
         assert rd.closed()
         s.close()
-    assert ird.closed()  # the idle keep-alive connection went at once
+    assert idle.closed()  # the idle keep-alive connection went at once
     assert srv.proc.wait(timeout=TIMEOUT) == 0
 
 
 def test_max_requests_recycles_the_worker(server):
-    srv = server(*GT, "--max-requests", "3")
+    recycles_after_3(server(*GT, "--max-requests", "3"))
+
+
+def recycles_after_3(srv):
+    """--max-requests 3: the third response closes, a new worker comes."""
     first = srv.worker_pids()[0]
     s, rd = session(srv)
     for i in range(3):

@@ -593,10 +593,6 @@ def test_warehouse_prod(start):
             rx.close()
 
 
-# ---- the files that need what is not built yet --------------------------------------
-
-@pytest.mark.xfail(strict=True, reason=(
-    "worker class uvicorn.workers.UvicornWorker (asgi) is not built yet"))
 def test_uvicorn_gunicorn_docker(start):
     """tiangolo/uvicorn-gunicorn-docker: as the meinheld image, with uvicorn
     workers and an ASGI app."""
@@ -606,6 +602,8 @@ def test_uvicorn_gunicorn_docker(start):
     assert srv.stop() == 0
     assert json.loads(srv.stdout().splitlines()[0])["workers"] == n
 
+
+# ---- the files that need what is not built yet --------------------------------------
 
 def test_asoc_members(start, tmp_path):
     """PyAr/asoc_members: a pidfile (the changed line), a request header and
@@ -640,8 +638,7 @@ def test_rhodecode(start):
 
 @pytest.mark.xfail(strict=True, reason=(
     "worker class paperless.workers.ConfigurableWorker (a UvicornWorker subclass): "
-    "cunicorn takes no dotted worker class ('class uri ... invalid or not found'), "
-    "and asgi is not built yet"))
+    "cunicorn takes no dotted worker class ('class uri ... invalid or not found')"))
 def test_paperless_ngx(start):
     """paperless-ngx: its own worker class, preload_app, and the hooks
     from Gunicorn's example."""

@@ -75,8 +75,11 @@ int main(void)
        "sync runs the sync loop on the main thread");
     ok(gthread && gthread->run == cu_gthread_run && (gthread->flags & CU_WC_THREADS) &&
        (gthread->flags & CU_WC_USES_KEEPALIVE), "gthread runs the pool, with keep-alive");
-    ok(cu_worker_class_find("gevent")->run == NULL &&
-       cu_worker_class_find("asgi")->run == NULL, "gevent and asgi are not built yet");
+    ok(cu_worker_class_find("asgi")->run == cu_asgi_run &&
+       (cu_worker_class_find("asgi")->flags & CU_WC_ASYNC) &&
+       !(cu_worker_class_find("asgi")->flags & (CU_WC_THREADS | CU_WC_USES_THREADS)),
+       "asgi runs the event loop, on the main thread");
+    ok(cu_worker_class_find("gevent")->run == NULL, "gevent is not built yet");
 
     /* sync with threads becomes gthread; nothing else changes */
     ok(cu_worker_class_pick("sync", 1) == sync, "sync, 1 thread: sync");
@@ -90,9 +93,9 @@ int main(void)
 
     /* the names a message lists */
     cu_worker_class_names(1, list, sizeof(list));
-    ok(strcmp(list, "sync, gthread") == 0, "built: %s", list);
+    ok(strcmp(list, "sync, gthread, asgi") == 0, "built: %s", list);
     cu_worker_class_names(0, list, sizeof(list));
-    ok(strcmp(list, "gevent, eventlet, tornado, asgi") == 0, "not built: %s", list);
+    ok(strcmp(list, "gevent, eventlet, tornado") == 0, "not built: %s", list);
     cu_worker_class_names(1, list, 8);
     ok(strlen(list) < 8, "a short buffer is not overrun: '%s'", list);
     return tap_done();

@@ -1,0 +1,188 @@
+/*
+ * Shared by the files of src/asgi/ only:
+ *
+ *   server.c   the worker's server object: the loop's callables, the
+ *              listeners, the wake-up pipe, the once-a-second tick
+ *              (heartbeat, deadlines, the graceful stop)
+ *   conn.c     one connection: reading and parsing heads, keep-alive,
+ *              pipelining, refused requests, lingering closes
+ *   scope.c    the http scope of one request
+ *   request.c  one request: its task, its end (the access log, the
+ *              hooks), the app's errors
+ *   receive.c  the receive callable: http.request, http.disconnect
+ *   send.c     the send callable: the response on the wire
+ *   ready.c    the awaitable that completes at once
+ */
+#ifndef CU_ASGI_INTERNAL_H
+#define CU_ASGI_INTERNAL_H
+
+#include "asgi/asgi.h"
+#include "http/parser.h"
+#include "worker/body.h"
+#include "worker/conn.h"
+
+/* The scope's keys and constant values, interned once (srv->k). */
+enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
+       K_QUERY, K_ROOT_PATH, K_HEADERS, K_CLIENT, K_SERVER, K_STATE, K_BODY,
+       K_MORE_BODY, K_STATUS, K_TRAILERS,
+       V_HTTP, V_HTTPS, V_1_0, V_1_1, V_REQUEST, V_DISCONNECT, V_START, V_RESP_BODY,
+       /* the methods called on a task */
+       M_ADD_DONE, M_CANCELLED, M_EXCEPTION,
+       K_COUNT };
+
+#if PY_VERSION_HEX < 0x030A0000
+/* Py_NewRef arrived in 3.10. */
+static inline PyObject *cu_new_ref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#define Py_NewRef(o) cu_new_ref((PyObject *)(o))
+#endif
+
+struct aconn;
+struct areq;
+
+/* The worker's server: one per process. */
+struct asrv {
+    PyObject_HEAD
+    struct cu_worker_env *env;
+    const struct cu_asgi_opts *opts;
+    PyObject *app, *loop, *stopped, *state, *asgi_info;
+    PyObject *helper;           /* cunicorn._asgi */
+    /* the loop's methods, bound once */
+    PyObject *add_reader, *remove_reader, *add_writer, *remove_writer;
+    PyObject *create_task, *create_future, *call_later;
+    /* our callables, handed to the loop */
+    PyObject *on_readable, *on_writable, *on_accept, *on_wake, *on_tick, *on_stop_due;
+    PyObject *k[K_COUNT];
+    PyObject *root_path, *empty_bytes;
+    PyObject **lfd, **lserver;  /* per listener: its fd (int), its scope server */
+    PyTypeObject *conn_type, *req_type, *ready_type;
+    PyObject *ready_none;       /* an awaitable of None, shared */
+    struct aconn *conns;        /* every open connection */
+    int nconns, served, accepting, listening, wake_fd;
+    long long stop_until;       /* graceful stop: the requests' deadline
+                                 * (ms), 0 before the stop */
+    long long stop_end;         /* ... and the worker's: --graceful-timeout
+                                 * after the stop began */
+    size_t head_max;
+};
+
+enum cstate {
+    C_HEAD,     /* reading a head (or idle before one) */
+    C_REQ,      /* a request's response is under way */
+    C_LINGER,   /* write side shut, dropping what the peer sends */
+    C_CLOSED
+};
+
+struct aconn {
+    PyObject_HEAD
+    struct asrv *srv;           /* borrowed: it outlives every connection */
+    struct aconn *prev, *next;  /* srv->conns */
+    enum cstate state;
+    int reading, writing;       /* registered with the loop */
+    int idle;                   /* C_HEAD between requests, no byte yet */
+    long long deadline;         /* ms (cu_now_ms); 0: none */
+    PyObject *fd;               /* the socket's number, as the loop takes it */
+    struct cu_conn c;
+    struct http_parser p;
+    struct http_request r;
+    struct http_header *headers;
+    struct cu_body body;
+    int trusted, proxy_done;
+    struct areq *req;           /* the request being served (strong) */
+};
+
+/* What a request waits for, when the app awaits a future. */
+enum { W_NONE, W_BODY, W_DISCONNECT };
+
+struct areq {
+    PyObject_HEAD
+    struct asrv *srv;
+    struct aconn *conn;         /* strong; NULL once the response is over */
+    struct cu_request q;
+    PyObject *task;             /* the app's, until it ends */
+    PyObject *timer;            /* --request-timeout's handle, or NULL */
+    /* the futures the app awaits: receive()'s (wait W_BODY or
+     * W_DISCONNECT) and send()'s (the socket to drain); a task may await both at
+     * once (Starlette listens for the disconnect while it streams) */
+    PyObject *recv_fut, *send_fut;
+    int wait;                   /* receive()'s: W_NONE, W_BODY, W_DISCONNECT */
+    int started, head_sent, over, failed, chunked, no_body, must_close;
+    int is_head, continue_sent, body_end, finishing, gone, status;
+    int64_t length;             /* the app's Content-Length, -1: none */
+    uint64_t sent;              /* body bytes written */
+    char *block;                /* "Name: value\r\n"... (PyMem) */
+    size_t blen, bcap;
+};
+
+/* ---- server.c ---- */
+/* The loop's method m called with args (steals the tuple, which may be
+ * NULL with an exception). 0, or -1 with an exception. */
+int asrv_call(PyObject *m, PyObject *args);
+/* Registers or drops conn's fd with the loop: reader (what 'r') or
+ * writer ('w'). 0, or -1 (logged). */
+int asrv_watch(struct aconn *a, int what, int on);
+/* A connection closed: the server forgets it (may finish a stop). */
+void asrv_conn_gone(struct asrv *s, struct aconn *a);
+
+/* ---- conn.c ---- */
+extern PyType_Spec asgi_conn_spec;
+/* A new connection on an accepted fd; NULL (fd closed, logged). */
+struct aconn *aconn_new(struct asrv *s, int fd, const struct sockaddr_storage *peer,
+                        socklen_t plen, const struct cu_listener *l);
+/* The loop says: readable, writable. */
+void aconn_readable(struct aconn *a);
+void aconn_writable(struct aconn *a);
+/* Closes at once (or after a linger, unread: the peer may still send). */
+void aconn_close(struct aconn *a, int unread);
+/* The response of a->req is over: the next request, or the close. */
+void aconn_response_over(struct aconn *a, int close);
+/* The deadline passed (the tick). */
+void aconn_expired(struct aconn *a);
+/* Stopping: an idle connection closes now. */
+void aconn_stop(struct aconn *a);
+
+/* ---- scope.c ---- */
+/* The http scope of a's request. A new reference, or NULL (exception). */
+PyObject *asgi_scope(struct asrv *s, struct aconn *a);
+/* What the keys and values are made of; 0 or -1 (exception). */
+int asgi_scope_init(struct asrv *s);
+
+/* ---- request.c ---- */
+extern PyType_Spec asgi_req_spec;
+/* Starts the app on a's parsed request, whose head is at head_off in
+ * a->c.buf; close: the connection closes after its response. 0, or -1
+ * (the caller closes the connection). */
+int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close);
+/* The client is gone while the app runs: its task is cancelled after
+ * --asgi-disconnect-grace-period, unless it ends before. */
+void areq_gone(struct areq *q);
+/* The response is over, whatever its end: the access line, the hooks,
+ * the connection moves on. close: the connection must close. */
+void areq_over(struct areq *q, int close);
+/* Resolves the future *fut (q->recv_fut or q->send_fut, then NULL) with
+ * v (steals v; NULL with an exception: that exception). */
+void areq_wake(PyObject **fut, PyObject *v);
+
+/* ---- receive.c ---- */
+PyObject *areq_receive(PyObject *self, PyObject *unused);
+/* More bytes may be in (or EOF): a receive waiting for them finishes. */
+void areq_receive_more(struct areq *q);
+/* An http.disconnect message; a new reference. */
+PyObject *asgi_disconnect_msg(struct asrv *s);
+
+/* ---- send.c ---- */
+PyObject *areq_send(PyObject *self, PyObject *msg);
+/* The socket drained: a send waiting for it finishes. */
+void areq_drained(struct areq *q);
+/* Answers a request that failed before its head went out: 500 page. */
+void areq_send_500(struct areq *q);
+
+/* ---- ready.c ---- */
+extern PyType_Spec asgi_ready_spec;
+/* An awaitable whose await gives v at once (steals v). */
+PyObject *asgi_ready(struct asrv *s, PyObject *v);
+
+#endif

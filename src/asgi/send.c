@@ -1,0 +1,439 @@
+/*
+ * send(): the response on the wire. http.response.start keeps the status
+ * and the app's headers (checked: a token name, a value without CR, LF or
+ * other control bytes; the hop-by-hop ones, Server and Date dropped, as
+ * for WSGI, since the head has the server's own); the head goes out with
+ * the first body, in one writev. Without a Content-Length, a response
+ * whose first body is its last gets one; otherwise it is chunked on
+ * HTTP/1.1 and ends with the connection on HTTP/1.0. HEAD, 1xx, 204 and
+ * 304 send no body; a body past the Content-Length is cut.
+ *
+ * The write never waits: what the socket does not take is queued, and
+ * the app's await then waits on a loop future until the socket has sent
+ * it (a slow client pauses the app's send, holding one message at most).
+ * After the client left, sends are dropped without an error, as
+ * Gunicorn's and uvicorn's do.
+ */
+#include "asgi/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "http/pages.h"
+#include "wsgi/wsgi.h"
+
+/* ---- http.response.start ------------------------------------------------ */
+
+static int block_add(struct areq *q, const char *s, size_t n)
+{
+    return cu_pymem_append(&q->block, &q->blen, &q->bcap, s, n);
+}
+
+static int is(const char *s, size_t n, const char *lower)
+{
+    return n == strlen(lower) && strncasecmp(s, lower, n) == 0;
+}
+
+/* Headers the server writes itself, or that describe this hop only. */
+static int dropped(const char *n, size_t len)
+{
+    static const char *const names[] = {"keep-alive", "proxy-authenticate",
+                                        "proxy-authorization", "te", "trailers",
+                                        "transfer-encoding", "upgrade", "server", "date"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (is(n, len, names[i]))
+            return 1;
+    return 0;
+}
+
+/* One (name, value) pair of byte strings, checked, into the block. */
+static int add_header(struct areq *q, PyObject *item)
+{
+    PyObject *pn, *pv;
+    const char *name, *value;
+    Py_ssize_t nl, vl;
+
+    if (!PySequence_Check(item) || PySequence_Size(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "each header must be a [name, value] pair");
+        return -1;
+    }
+    pn = PySequence_GetItem(item, 0);
+    pv = pn ? PySequence_GetItem(item, 1) : NULL;
+    if (!pv || !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
+        if (pv)
+            PyErr_SetString(PyExc_TypeError, "header names and values must be bytes");
+        Py_XDECREF(pn);
+        Py_XDECREF(pv);
+        return -1;
+    }
+    name = PyBytes_AS_STRING(pn);
+    nl = PyBytes_GET_SIZE(pn);
+    value = PyBytes_AS_STRING(pv);
+    vl = PyBytes_GET_SIZE(pv);
+    for (Py_ssize_t i = 0; i < nl; i++)
+        if (!http_tchar[(unsigned char)name[i]])
+            nl = 0;
+    for (Py_ssize_t i = 0; i < vl; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            PyErr_Format(PyExc_ValueError, "Invalid HTTP header value: %R", pv);
+            goto fail;
+        }
+    }
+    if (nl == 0) {
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP header name: %R", pn);
+        goto fail;
+    }
+    if (is(name, (size_t)nl, "connection")) {
+        if (strcasestr(value, "close"))
+            q->must_close = 1;
+    } else if (is(name, (size_t)nl, "content-length")) {
+        char *end;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9') {
+            PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", pv);
+            goto fail;
+        }
+        q->length = (int64_t)v;
+    }
+    if (!is(name, (size_t)nl, "connection") && !dropped(name, (size_t)nl) &&
+        (block_add(q, name, (size_t)nl) < 0 || block_add(q, ": ", 2) < 0 ||
+         block_add(q, value, (size_t)vl) < 0 || block_add(q, "\r\n", 2) < 0))
+        goto fail;
+    Py_DECREF(pn);
+    Py_DECREF(pv);
+    return 0;
+fail:
+    Py_DECREF(pn);
+    Py_DECREF(pv);
+    return -1;
+}
+
+static int response_start(struct areq *q, PyObject *msg)
+{
+    struct asrv *s = q->srv;
+    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs, *it, *item;
+    long status;
+
+    if (!st) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "http.response.start needs a status");
+        return -1;
+    }
+    status = PyLong_AsLong(st);
+    if (status == -1 && PyErr_Occurred())
+        return -1;
+    if (status < 100 || status > 999) {
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld", status);
+        return -1;
+    }
+    hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]);
+    if (hs && hs != Py_None) {
+        if (!(it = PyObject_GetIter(hs)))
+            return -1;
+        while ((item = PyIter_Next(it))) {
+            int rc = add_header(q, item);
+            Py_DECREF(item);
+            if (rc < 0) {
+                Py_DECREF(it);
+                return -1;
+            }
+        }
+        Py_DECREF(it);
+    }
+    if (PyErr_Occurred())
+        return -1;
+    q->status = (int)status;
+    q->started = 1;
+    return 0;
+}
+
+/* ---- http.response.body ------------------------------------------------- */
+
+/* "HTTP/1.1 200 OK": the reason from Python's http.HTTPStatus, made once
+ * per status. */
+static PyObject *reasons;
+
+static const char *reason(int status)
+{
+    static int last;           /* the last status asked for, and its text */
+    static const char *last_text;
+    PyObject *k, *v;
+
+    if (status == last && last_text)
+        return last_text;
+    if (!reasons && !(reasons = PyDict_New()))
+        goto none;
+    k = PyLong_FromLong(status);
+    v = k ? PyDict_GetItemWithError(reasons, k) : NULL;
+    if (k && !v && !PyErr_Occurred()) {
+        PyObject *mod = PyImport_ImportModule("http");
+        PyObject *hs = mod ? PyObject_GetAttrString(mod, "HTTPStatus") : NULL;
+        PyObject *e = hs ? PyObject_CallOneArg(hs, k) : NULL;
+        v = e ? PyObject_GetAttrString(e, "phrase") : NULL;
+        if (!v) {
+            PyErr_Clear();
+            v = PyUnicode_FromString("");
+        }
+        if (v && PyDict_SetItem(reasons, k, v) < 0)
+            PyErr_Clear();
+        Py_XDECREF(v);  /* the dict holds it */
+        Py_XDECREF(e);
+        Py_XDECREF(hs);
+        Py_XDECREF(mod);
+    }
+    Py_XDECREF(k);
+    if (v && PyUnicode_Check(v)) {
+        const char *t = PyUnicode_AsUTF8(v);  /* lives as long as the dict */
+        if (t) {
+            last = status;
+            last_text = t;
+            return t;
+        }
+    }
+none:
+    PyErr_Clear();
+    return "";
+}
+
+/* "Content-Length: N\r\n" into out (48 bytes hold it), without printf:
+ * it is in most responses. Its length. */
+static size_t content_length(char *out, uint64_t n)
+{
+    static const char pre[] = "Content-Length: ";
+    char digits[24];
+    size_t k = sizeof(digits), len = sizeof(pre) - 1;
+
+    do
+        digits[--k] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    memcpy(out, pre, len);
+    memcpy(out + len, digits + k, sizeof(digits) - k);
+    len += sizeof(digits) - k;
+    memcpy(out + len, "\r\n", 3);
+    return len + 2;
+}
+
+/* "HTTP/1.1 200 OK": made again only when the version or the status
+ * changes (with the GIL: one thread). Its length. */
+static const char *status_line(const struct http_request *r, int status, size_t *len)
+{
+    static char line[HTTP_PAGE_REASON_MAX + 32];
+    static size_t n;
+    static int for_status;
+    static unsigned for_version;
+    unsigned version = (unsigned)r->major << 8 | r->minor;
+    int w;
+
+    if (n && status == for_status && version == for_version) {
+        *len = n;
+        return line;
+    }
+    w = snprintf(line, sizeof(line), "HTTP/%u.%u %d %s", r->major == 1 ? 1u : r->major,
+                 r->major == 1 ? (unsigned)r->minor : 0u, status, reason(status));
+    n = w < 0 ? 0 : (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+    for_status = status;
+    for_version = version;
+    *len = n;
+    return line;
+}
+
+/* The head's framing, decided with the first body: no body, a length,
+ * chunked, or the connection's end. */
+static size_t framing(struct areq *q, size_t n, int more, char *clen)
+{
+    const struct http_request *r = q->q.http;
+
+    q->no_body = q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+    if (q->length >= 0 || q->no_body)
+        return 0;
+    if (!more)
+        return content_length(clen, n);
+    if (r->major == 1 && r->minor >= 1)
+        q->chunked = 1;
+    else
+        q->must_close = 1;  /* HTTP/1.0: the end of the connection ends it */
+    return 0;
+}
+
+/* Writes the head (the first time) and n bytes of data; the rest the
+ * socket does not take is queued. 0, or -1 (the client is gone). */
+static int write_body(struct areq *q, const char *data, size_t n, int more)
+{
+    const struct http_request *r = q->q.http;
+    struct cu_conn *c = &q->conn->c;
+    struct iovec iov[12];
+    char clen[48], size[32];
+    int k = 0;
+
+    if (!q->head_sent) {
+        size_t flen, slen, cl = framing(q, n, more, clen);
+        const char *fixed = cu_resp_fixed_head(q->must_close ? 1 : 0, &flen);
+        iov[k].iov_base = (void *)status_line(r, q->status, &slen);
+        iov[k++].iov_len = slen;
+        iov[k].iov_base = (void *)fixed;
+        iov[k++].iov_len = flen;
+        if (q->chunked) {
+            iov[k].iov_base = (void *)"Transfer-Encoding: chunked\r\n";
+            iov[k++].iov_len = 28;
+        }
+        if (cl) {
+            iov[k].iov_base = clen;
+            iov[k++].iov_len = cl;
+        }
+        iov[k].iov_base = q->block;
+        iov[k++].iov_len = q->blen;
+        iov[k].iov_base = (void *)"\r\n";
+        iov[k++].iov_len = 2;
+        q->head_sent = 1;
+    }
+    if (q->no_body)
+        n = 0;
+    if (q->length >= 0 && (uint64_t)q->length - q->sent < n)
+        n = (size_t)((uint64_t)q->length - q->sent);  /* cut (compat.md, Responses) */
+    if (n && q->chunked) {
+        iov[k].iov_base = size;
+        iov[k++].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", n);
+    }
+    if (n) {
+        iov[k].iov_base = (void *)data;
+        iov[k++].iov_len = n;
+        if (q->chunked) {
+            iov[k].iov_base = (void *)"\r\n";
+            iov[k++].iov_len = 2;
+        }
+    }
+    if (!more && q->chunked) {
+        iov[k].iov_base = (void *)"0\r\n\r\n";
+        iov[k++].iov_len = 5;
+    }
+    q->sent += n;
+    if (!more && q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body)
+        q->must_close = 1;  /* short of its Content-Length: only the close ends it */
+    cu_conn_whole(c);
+    return k ? cu_conn_writev(c, iov, k) : 0;
+}
+
+static PyObject *response_body(struct areq *q, PyObject *msg)
+{
+    struct asrv *s = q->srv;
+    struct aconn *a = q->conn;
+    PyObject *body = PyDict_GetItemWithError(msg, s->k[K_BODY]), *more_o, *fut;
+    Py_buffer view = {0};
+    int more = 0, rc;
+
+    if (!body && PyErr_Occurred())
+        return NULL;
+    more_o = PyDict_GetItemWithError(msg, s->k[K_MORE_BODY]);
+    if ((!more_o && PyErr_Occurred()) || (more_o && (more = PyObject_IsTrue(more_o)) < 0))
+        return NULL;
+    if (body && PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    q->finishing = !more;
+    rc = write_body(q, body ? view.buf : NULL, body ? (size_t)view.len : 0, more);
+    if (body)
+        PyBuffer_Release(&view);
+    if (rc < 0) {  /* the client is gone: dropped, as Gunicorn does */
+        cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
+        areq_gone(q);
+        areq_over(q, 1);
+        return Py_NewRef(s->ready_none);
+    }
+    if (a->c.queue) {  /* the app waits until the socket took it */
+        if (!(fut = PyObject_CallNoArgs(s->create_future)))
+            return NULL;
+        q->send_fut = Py_NewRef(fut);
+        a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
+                                                           : 3600 * 1000LL);
+        if (asrv_watch(a, 'w', 1) < 0)
+            areq_over(q, 1);
+        return fut;
+    }
+    if (!more)
+        areq_over(q, q->must_close);
+    return Py_NewRef(s->ready_none);
+}
+
+PyObject *areq_send(PyObject *self, PyObject *msg)
+{
+    struct areq *q = (struct areq *)self;
+    struct asrv *s = q->srv;
+    PyObject *type;
+
+    if (!PyDict_Check(msg)) {
+        PyErr_Format(PyExc_TypeError, "an ASGI message is a dict, not %.50s",
+                     Py_TYPE(msg)->tp_name);
+        return NULL;
+    }
+    type = PyDict_GetItemWithError(msg, s->k[K_TYPE]);
+    if (!type) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "an ASGI message needs a type");
+        return NULL;
+    }
+    if (q->send_fut) {
+        PyErr_SetString(PyExc_RuntimeError, "send() called while another send() waits");
+        return NULL;
+    }
+    if (PyUnicode_Compare(type, s->k[V_START]) == 0) {
+        if (q->started) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.start' sent, after response already started.");
+            return NULL;
+        }
+        if (q->over)
+            return Py_NewRef(s->ready_none);
+        return response_start(q, msg) < 0 ? NULL : Py_NewRef(s->ready_none);
+    }
+    if (PyUnicode_Compare(type, s->k[V_RESP_BODY]) == 0) {
+        if (!q->started) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.body' sent, before 'http.response.start'.");
+            return NULL;
+        }
+        if (q->finishing) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.body' sent, after response already completed.");
+            return NULL;
+        }
+        if (q->over || !q->conn)
+            return Py_NewRef(s->ready_none);
+        return response_body(q, msg);
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message type %R for an http scope",
+                 type);
+    return NULL;
+}
+
+void areq_drained(struct areq *q)
+{
+    if (!q->send_fut)
+        return;
+    q->conn->deadline = 0;
+    areq_wake(&q->send_fut, Py_NewRef(Py_None));
+    if (q->finishing)
+        areq_over(q, q->must_close);
+}
+
+void areq_send_500(struct areq *q)
+{
+    char head[HTTP_PAGE_HEAD];
+    struct iovec iov[HTTP_PAGE_IOV];
+
+    if (!q->conn || q->head_sent ||
+        !http_page_iov(iov, head, 500, "Internal Server Error", NULL, 0))
+        return;
+    q->status = 500;
+    q->head_sent = 1;
+    q->must_close = 1;
+    cu_conn_whole(&q->conn->c);
+    (void)cu_conn_writev(&q->conn->c, iov, HTTP_PAGE_IOV);
+}

@@ -2,6 +2,7 @@
 the console script a pip install puts on PATH."""
 
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,9 @@ def test_pip_install(tmp_path, root):
     assert r.returncode == 0 and r.stdout == v, r.stderr
     r = run([str(py), "-m", "cunicorn", "--version"], cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == v, r.stderr
+    # every module of the package is installed (meson.build's py_src)
+    r = run([str(py), "-c", "import cunicorn, os; print(os.path.dirname(cunicorn.__file__))"],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    installed = {p.name for p in Path(r.stdout.strip()).glob("*.py")}
+    assert installed == {p.name for p in (src / "python" / "cunicorn").glob("*.py")}

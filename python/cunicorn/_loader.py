@@ -289,6 +289,40 @@ def setup_paths(chdir, pythonpath):
                 sys.path.insert(0, p)
 
 
+# What a class body always has: none of it is behaviour.
+_CLASS_PLUMBING = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
+                   "__annotations__", "__firstlineno__", "__static_attributes__",
+                   "CONFIG_KWARGS"}
+
+
+def worker_class_bases(uri, chdir, pythonpath):
+    """-k MODULE.CLASS that cunicorn's table does not name: the class is
+    imported, as Gunicorn's load_class imports it (with --chdir and
+    --pythonpath on sys.path), and described for the host
+    (host/subclass.c): [(MODULE.QUALNAME, [the names its body defines])]
+    for each class of its MRO, and its CONFIG_KWARGS (uvicorn's worker
+    options), or None. ImportError or AttributeError when it is not there."""
+    module, _, name = uri.rpartition(".")
+    if not module or not name:
+        raise ImportError("no module in %r" % uri)
+    added = [os.path.abspath(p.strip()) for p in (pythonpath or "").split(",") if p.strip()]
+    if chdir:
+        added.append(os.path.abspath(chdir))
+    before = list(sys.path)
+    sys.path[:0] = [p for p in added if p not in sys.path]
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    finally:
+        sys.path[:] = before
+    if not isinstance(cls, type):
+        raise AttributeError("%s is not a class" % uri)
+    bases = [("%s.%s" % (k.__module__, k.__qualname__),
+              sorted(n for n in vars(k) if n not in _CLASS_PLUMBING))
+             for k in cls.__mro__]
+    kwargs = getattr(cls, "CONFIG_KWARGS", None)
+    return bases, dict(kwargs) if isinstance(kwargs, dict) else None
+
+
 def _literal(node):
     try:
         return ast.literal_eval(node)

@@ -203,6 +203,8 @@ int host_resolve(struct cu_host *h, int *status)
         cu_report_error("Error: %s", err);
         goto out;
     }
+    if (host_worker_subclass(h) < 0)
+        goto out;
     free(h->cfg.app);
     h->cfg.app = NULL;
     path = cli.app ? cli.app : env.app ? env.app : h->cfg.wsgi_app;
@@ -277,6 +279,8 @@ void host_config_free(struct cu_host *h)
     derived_free(h->retired);
     h->set = h->retired = NULL;
     cu_config_free(&h->cfg);
+    free(h->worker_subclass);
+    h->worker_subclass = NULL;
 }
 
 /* ---- HUP ------------------------------------------------------------------- */

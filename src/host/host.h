@@ -54,10 +54,22 @@ struct cu_host {
                                  * environment, the hand-over's state */
     struct cu_autoreload reload;
     struct cu_hooks hooks;      /* the config file's server hooks */
+    char *worker_subclass;      /* -k MODULE.CLASS that runs as the table's
+                                 * class it derives from (subclass.c), or NULL */
     PyObject *file_names;       /* the config file's top-level names, as
                                  * last read (logconfig_dict, a
                                  * logger_class class), or NULL */
 };
+
+/* ---- subclass.c: -k MODULE.CLASS, a subclass of a table's class ---- */
+
+/* When h->cfg.worker_class is a class the table does not name: imports it
+ * and, if it derives from one the table names and defines nothing but
+ * CONFIG_KWARGS (uvicorn's, applied as asgi settings), sets worker_class
+ * to that one and keeps the name given in h->worker_subclass. 0 (also
+ * when there is nothing to do), or -1 (reported: not found, or not a
+ * class cunicorn can run). */
+int host_worker_subclass(struct cu_host *h);
 
 /* ---- config.c: the configuration, at start-up and on HUP ---- */
 

@@ -110,7 +110,11 @@ static int run(struct cu_host *h)
                           h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid) < 0)
         return 1;
     host_environ_sync();
-    cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);
+    if (h->worker_subclass)  /* Ours: what it runs as */
+        cu_log(CU_INFO, "Using worker: %s (%s, as its base class %s)",
+               h->set->worker_class->name, h->worker_subclass, h->cfg.worker_class);
+    else
+        cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);
     if (h->cfg.preload_app) {
         int rc = host_load_app(h);
         if (rc)

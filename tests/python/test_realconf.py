@@ -637,14 +637,14 @@ def test_rhodecode(start):
     assert "# Thread: MainThread" in srv.stderr()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker class paperless.workers.ConfigurableWorker (a UvicornWorker subclass): "
-    "cunicorn takes no dotted worker class ('class uri ... invalid or not found')"))
 def test_paperless_ngx(start):
-    """paperless-ngx: its own worker class, preload_app, and the hooks
-    from Gunicorn's example."""
+    """paperless-ngx: its own worker class (a UvicornWorker subclass, run
+    as -k asgi), preload_app, and the hooks from Gunicorn's example."""
+    pytest.importorskip("uvicorn.workers")
     srv = start("paperless-ngx_gunicorn.conf.py", app="paperless.asgi:application")
     assert request(srv, "/api/")[0] == 200
+    assert ("Using worker: asgi (paperless.workers.ConfigurableWorker, as its base "
+            "class uvicorn.workers.UvicornWorker)") in srv.stderr()
     assert (srv.pid, "INFO", "Server is ready. Spawning workers") in srv.log()
 
 

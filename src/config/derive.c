@@ -196,6 +196,22 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     o->sendfile = c->sendfile;
 }
 
+/* certfile or keyfile turn TLS on, as Gunicorn's is_ssl (docs/compat.md,
+ * TLS): the context is built here, in the master, once per set. */
+static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err,
+                      size_t errlen)
+{
+    struct cu_tls_opts o = {.certfile = c->certfile, .keyfile = c->keyfile,
+                            .ca_certs = c->ca_certs, .ciphers = c->ciphers,
+                            .cert_reqs = c->cert_reqs,
+                            .suppress_ragged_eofs = c->suppress_ragged_eofs};
+
+    if (!c->certfile && !c->keyfile)
+        return 0;
+    d->tls = cu_tls_new(&o, err, errlen);
+    return d->tls ? 0 : -1;
+}
+
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen)
 {
@@ -205,12 +221,15 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
     if (d->worker_class == NULL || derive_http(d, c, err, errlen) < 0 ||
         allow_lists(d, c, err, errlen) < 0 || derive_master(d, c, err, errlen) < 0 ||
         cu_statsd_config_make(&d->statsd, c->statsd_host, c->statsd_prefix,
-                              c->dogstatsd_tags, err, errlen) < 0) {
+                              c->dogstatsd_tags, err, errlen) < 0 ||
+        derive_tls(d, c, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }
     derive_worker(d, c);
     derive_wsgi(d, c);
+    d->worker.tls = d->tls;
+    d->wsgi.is_ssl = d->tls != NULL;
     return 0;
 }
 
@@ -226,5 +245,6 @@ void cu_derived_free(struct cu_derived *d)
     cu_allow_free(&d->proxy_allow);
     free(d->pidfile);
     cu_statsd_config_free(&d->statsd);
+    cu_tls_free(d->tls);
     memset(d, 0, sizeof(*d));
 }

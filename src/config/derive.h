@@ -25,6 +25,7 @@
 #include "http/proxy.h"
 #include "master/arbiter.h"
 #include "net/allow.h"
+#include "net/tls.h"
 #include "worker/class.h"
 #include "worker/worker.h"
 #include "wsgi/opts.h"
@@ -63,6 +64,9 @@ struct cu_derived {
     /* Where metrics go (off without statsd_host): the host opens it in the
      * master (cu_statsd_open), the workers reopen it after fork. */
     struct cu_statsd_config statsd;
+    /* certfile (or keyfile): the TLS context every worker of this set
+     * uses (worker.tls points to it); NULL: plain HTTP. */
+    struct cu_tls *tls;
     /* What the pointers above point to */
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
@@ -77,7 +81,9 @@ struct cu_derived {
  * NAME is not built yet; use sync or gthread"), more workers than the
  * master keeps (CU_MAX_WORKERS), a secure_scheme_headers item without '='
  * (the validator lets none through), a statsd_prefix or dogstatsd_tags
- * statsd cannot send (cu_statsd_config_make), or out of memory.
+ * statsd cannot send (cu_statsd_config_make), a TLS setting the context
+ * cannot be built from (cu_tls_new: it reads the files), or out of
+ * memory.
  */
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen);

@@ -113,7 +113,9 @@ static int cert_and_key(SSL_CTX *ctx, const struct cu_tls_opts *o, char *err, si
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, o->certfile) != 1)
         return fail(err, errlen, "certfile", o->certfile);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+    /* a key that is not the certificate's fails here already, or below */
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
         return fail(err, errlen, o->keyfile ? "keyfile" : "certfile (no keyfile: its key)", key);
     if (SSL_CTX_check_private_key(ctx) != 1) {
         cu_seterr(err, errlen, "keyfile \"%s\": the key does not match the certificate "

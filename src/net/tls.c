@@ -280,14 +280,18 @@ int cu_tls_handshake(struct cu_tls_conn *s, short *want)
 
 ssize_t cu_tls_read(struct cu_tls_conn *s, void *buf, size_t n, short *want)
 {
-    int rc;
+    /* before: a failed read leaves OpenSSL's state "in init" */
+    int rc, was_open = SSL_is_init_finished(s->ssl);
 
     ERR_clear_error();
     rc = SSL_read(s->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
     if (rc > 0)
         return rc;
-    if (outcome(s, rc, want) == 0)
-        return SSL_is_init_finished(s->ssl) ? 0 : (errno = ECONNRESET, -1);
+    if (outcome(s, rc, want) == 0) {
+        if (was_open)
+            return 0;
+        errno = ECONNRESET;  /* an end before the handshake is a failure */
+    }
     return -1;
 }
 

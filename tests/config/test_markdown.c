@@ -62,7 +62,7 @@ static void test_committed_page(const char *path)
 static void test_content(void)
 {
     char *page = generate();
-    char row[160];
+    char row[512];
     int rows = 1, status = 1;
 
     for (size_t i = 0; i < cu_n_settings; i++) {

@@ -108,10 +108,12 @@ static int wait_for(struct cu_conn *c, short events)
 
 short cu_conn_want(struct cu_conn *c, short dflt)
 {
-    short w = c->tls ? c->tls_want : 0;
+    short w = dflt;
 
+    if (c->tls && c->tls_want != 0)
+        w = c->tls_want;
     c->tls_want = 0;
-    return w ? w : dflt;
+    return w;
 }
 
 /* After a call that failed with errno: 0 to call again (EINTR, or the

@@ -179,8 +179,12 @@ static void park(struct gworker *w, struct gconn *g)
     struct cu_timers *l = g->state == ST_IDLE ? &w->idle
                       : g->state == ST_LINGER ? &w->linger : &w->head;
     /* TLS may need the other direction (a handshake, a key update) */
-    short want = g->state == ST_LINGER ? POLLIN
-               : cu_conn_want(&g->c, g->state == ST_WRITE ? POLLOUT : POLLIN);
+    short want = POLLIN;
+
+    if (g->state == ST_WRITE)
+        want = cu_conn_want(&g->c, POLLOUT);
+    else if (g->state != ST_LINGER)
+        want = cu_conn_want(&g->c, POLLIN);
 
     pthread_mutex_lock(&w->lock);
     cu_timers_add(l, &g->timer);

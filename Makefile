@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 30
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
-       python3-pythonjsonlogger libssl-dev openssl curl
+       python3-pythonjsonlogger libssl-dev openssl curl testssl.sh
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)

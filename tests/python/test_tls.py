@@ -500,3 +500,30 @@ def test_corpus_over_tls(server, certs, args, worker):
             corpus.check_valid(name, raw, exp, worker == "gthread")
         else:
             corpus.check_invalid(name, raw, exp)
+
+
+# ---- testssl.sh -----------------------------------------------------------------
+
+TESTSSL = shutil.which("testssl") or shutil.which("testssl.sh")
+
+
+@pytest.mark.skipif(not TESTSSL, reason="testssl.sh is missing (Debian's testssl.sh)")
+def test_testssl_finds_nothing_high(server, certs, tmp_path):
+    """testssl.sh against the default configuration: no finding rated HIGH
+    or CRITICAL. The findings about the certificate itself (cert_*: its
+    throw-away CA is unknown to testssl, it expires in 2 days, it names no
+    OCSP or CRL) are the operator's certificate, not the server: left out."""
+    srv = server(*tls_args(certs, *WORKERS["gthread"]), workers=2)
+    out = tmp_path / "testssl.json"
+    r = subprocess.run([TESTSSL, "--quiet", "--color", "0", "--warnings", "off",
+                        "--severity", "HIGH", "--jsonfile", str(out),
+                        "--connect-timeout", "5", "--openssl-timeout", "5",
+                        "--ip", "one", "127.0.0.1:%d" % srv.port],
+                       capture_output=True, timeout=600)
+    assert out.exists(), r.stdout[-2000:]
+    findings = json.loads(out.read_text())
+    assert any(f["id"].startswith("cert_") for f in findings), findings  # it looked
+    high = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL")
+            and not f["id"].startswith("cert_")]
+    assert high == [], high
+    assert get(srv, certs)[0] == 200

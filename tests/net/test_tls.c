@@ -355,42 +355,39 @@ static void test_ragged_eof(int suppress)
     cu_tls_free(t);
 }
 
-static void test_not_tls(struct cu_tls *t)
+/* A handshake the server fails, with OpenSSL's reason. */
+static void expect_refused(struct cu_tls *t, struct client *c, const char *reason,
+                           const char *what)
 {
-    struct client c = {.plain = 1, .send = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"};
     struct cu_tls_conn *s;
-    int fd, rc;
+    int fd, rc, e;
 
-    tcp_pair(&fd, &c.fd);
-    client_start(&c);
+    tcp_pair(&fd, &c->fd);
+    client_start(c);
     s = cu_tls_conn_new(t, fd);
     if (!s)
         bail("cu_tls_conn_new");
     rc = handshake(s, fd);
-    ok(rc == -1 && errno == EPROTO, "plain HTTP: EPROTO");
-    ok(strcmp(cu_tls_error(s), "http request") == 0, "in OpenSSL's words: %s", cu_tls_error(s));
+    e = errno;
+    ok(rc == -1 && e == EPROTO && strcmp(cu_tls_error(s), reason) == 0, "%s: %s", what,
+       cu_tls_error(s));
     cu_tls_conn_free(s);
     close(fd);
-    client_join(&c);
+    client_join(c);
+}
+
+static void test_not_tls(struct cu_tls *t)
+{
+    struct client c = {.plain = 1, .send = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"};
+
+    expect_refused(t, &c, "http request", "plain HTTP refused, in OpenSSL's words");
 }
 
 static void test_old_protocol(struct cu_tls *t, int version, const char *name)
 {
     struct client c = {.max_version = version};
-    struct cu_tls_conn *s;
-    int fd, rc;
 
-    tcp_pair(&fd, &c.fd);
-    client_start(&c);
-    s = cu_tls_conn_new(t, fd);
-    if (!s)
-        bail("cu_tls_conn_new");
-    rc = handshake(s, fd);
-    ok(rc == -1 && errno == EPROTO && strcmp(cu_tls_error(s), "unsupported protocol") == 0,
-       "%s refused: %s", name, cu_tls_error(s));
-    cu_tls_conn_free(s);
-    close(fd);
-    client_join(&c);
+    expect_refused(t, &c, "unsupported protocol", name);
     ok(!c.handshake_ok, "the client saw it fail");
 }
 

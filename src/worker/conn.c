@@ -43,11 +43,28 @@ void cu_conn_shrink(struct cu_conn *c)
     }
 }
 
+/* A TLS peer may have sent close_notify (or more) that nobody read: a
+ * close with unread bytes is a reset, which can destroy the response at
+ * the peer. Drops what has come, without waiting. */
+static void drop_arrived(int fd)
+{
+    char sink[4096];
+    size_t seen = 0;
+    ssize_t n;
+
+    while (seen < 65536 && (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+        seen += (size_t)n;
+}
+
 void cu_conn_close(struct cu_conn *c)
 {
     cu_conn_unqueue(c);
-    cu_tls_conn_free(c->tls);
-    c->tls = NULL;
+    if (c->tls) {
+        cu_tls_conn_free(c->tls);  /* close_notify first */
+        c->tls = NULL;
+        if (c->fd >= 0)
+            drop_arrived(c->fd);
+    }
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

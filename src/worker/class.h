@@ -25,6 +25,9 @@ enum {
      * Without it, requests run on the worker's main thread, and
      * --request-timeout is a SIGALRM there. */
     CU_WC_THREADS = 1 << 0,
+    /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
+     * is refused for the class, never ignored. */
+    CU_WC_TLS = 1 << 1,
     /* The settings it honours beyond those every class does: */
     CU_WC_USES_THREADS = 1 << 8,            /* --threads */
     CU_WC_USES_CONNECTIONS = 1 << 9,        /* --worker-connections */

@@ -75,6 +75,8 @@ int main(void)
        "sync runs the sync loop on the main thread");
     ok(gthread && gthread->run == cu_gthread_run && (gthread->flags & CU_WC_THREADS) &&
        (gthread->flags & CU_WC_USES_KEEPALIVE), "gthread runs the pool, with keep-alive");
+    ok(sync && gthread && (sync->flags & CU_WC_TLS) && (gthread->flags & CU_WC_TLS),
+       "both serve TLS (certfile)");
     ok(cu_worker_class_find("gevent")->run == NULL &&
        cu_worker_class_find("asgi")->run == NULL, "gevent and asgi are not built yet");
 

@@ -35,7 +35,13 @@ spawn to the first 200. The keep-alive table adds the TCP connections the
 machine accepted during the run (/proc/net/snmp PassiveOpens) and how many
 still waited in the server's listen queue halfway through (/proc/net/tcp).
 
-Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|all]
+tls        keep-alive hello over TLS (wrk -c64 https://), cunicorn gthread
+           with certfile/keyfile beside nginx terminating TLS itself, with
+           the same throw-away certificate (RSA 2048, made by the openssl
+           command for the run), in mode pinned: the server's CPU per
+           request is the number to read.
+
+Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|tls|all]
            [--duration 10] [--servers cunicorn,gunicorn,uwsgi,nginx]
            [--modes unpinned,pinned] [--connections N] [--threads 1]
            [--workers 2]
@@ -56,6 +62,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -313,10 +320,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get_status(port, path="/"):
+def get_status(port, path="/", tls=False):
     """Status code of one GET, or None if the server did not answer."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+                s = ctx.wrap_socket(s)
             s.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\n"
                       b"Connection: close\r\n\r\n" % path.encode())
             head = s.recv(64)
@@ -364,14 +375,14 @@ class Server:
         self.proc = None
         self.known = {}  # pid -> starttime of every process seen in its tree
 
-    def start(self, port):
+    def start(self, port, tls=False):
         """Spawns it and returns seconds from spawn to the first 200."""
         t0 = time.monotonic()
         with open(self.log + ".out", "wb") as out:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT)
         while time.monotonic() - t0 < START_TIMEOUT:
-            if get_status(port) == 200:
+            if get_status(port, tls=tls) == 200:
                 elapsed = time.monotonic() - t0
                 self.remember()
                 return elapsed
@@ -456,8 +467,9 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 class Load:
     """How wrk runs: threads, connections, and the core it is pinned to."""
 
-    def __init__(self, threads, connections, core=None):
+    def __init__(self, threads, connections, core=None, scheme="http"):
         self.threads, self.connections, self.core = threads, connections, core
+        self.scheme = scheme
 
     def argv(self, port, path, script, duration):
         cmd = ["taskset", "-c", self.core] if self.core else []
@@ -465,13 +477,13 @@ class Load:
                 "-d", "%ds" % duration, "--latency"]
         if script:
             cmd += ["-s", script]
-        return cmd + ["http://127.0.0.1:%d%s" % (port, path)]
+        return cmd + ["%s://127.0.0.1:%d%s" % (self.scheme, port, path)]
 
     def describe(self, duration):
         """The command line, with the parts each run fills in as words."""
         argv = self.argv(0, "", None, duration)
         return (" ".join(shlex.quote(a) for a in argv[:-1]) +
-                " [-s SCRIPT.lua] http://127.0.0.1:PORT/PATH")
+                " [-s SCRIPT.lua] %s://127.0.0.1:PORT/PATH" % self.scheme)
 
 
 def run_wrk(load, port, path, script, duration, midway=None):
@@ -778,6 +790,73 @@ def keepalive_table(args, names, modes, tmp):
         ka_mode(args, mode, names, tmp, scripts)
 
 
+def make_cert(tmp):
+    """A throw-away self-signed certificate and key for 127.0.0.1."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    os.chmod(key, 0o644)  # nginx's workers (nobody) read it after the master
+    return cert, key
+
+
+def tls_server_command(name, port, log, tmp, cert, key):
+    """(argv, None) for the TLS table, or (None, why it is missing)."""
+    argv, missing, _ = ka_server_command(name, port, 1, log, tmp)
+    if argv is None:
+        return None, missing
+    if name == "cunicorn":
+        return argv + ["--certfile", cert, "--keyfile", key], None
+    conf = argv[-1]
+    with open(conf) as f:
+        text = f.read()
+    listen = "listen 127.0.0.1:%d;" % port
+    text = text.replace(listen, "listen 127.0.0.1:%d ssl;\n        ssl_certificate %s;\n"
+                        "        ssl_certificate_key %s;" % (port, cert, key))
+    with open(conf, "w") as f:
+        f.write(text)
+    return argv, None
+
+
+def tls_table(args, names, tmp):
+    """Keep-alive hello over TLS, pinned: cunicorn beside nginx."""
+    connections = args.connections or KA_CONNECTIONS
+    server_cores, wrk_core = MODES["pinned"]
+    load = Load(1, connections, wrk_core, scheme="https")
+    print("== TLS keep-alive table ==")
+    print("1 worker, server under taskset -c %s, wrk under taskset -c %s; "
+          "load average %.2f" % (server_cores, wrk_core, os.getloadavg()[0]))
+    print("wrk: %s" % load.describe(args.duration))
+    if not shutil.which("openssl"):
+        print("skipping: the openssl command is missing (apt-get install -y openssl)")
+        return
+    cert, key = make_cert(tmp)
+    scripts = write_scripts(tmp, KA_SCENARIOS[:1], "tls")
+    runs, notes = {}, []
+    for name in names:
+        port = free_port()
+        log = os.path.join(tmp, "tls-%s.log" % name)
+        argv, missing = tls_server_command(name, port, log, tmp, cert, key)
+        if argv is None:
+            print("skipping %s: %s" % (name, missing))
+            continue
+        argv = ["taskset", "-c", server_cores] + argv
+        print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
+        server = Server(name, argv, log)
+        try:
+            server.start(port, tls=True)
+            run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
+            runs[name] = measure(load, args.duration, server, port, KA_SCENARIOS[:1],
+                                 scripts, notes, "%s (tls)" % name)
+        except RuntimeError as e:
+            notes.append(str(e))
+        finally:
+            server.stop()
+            notes += ["%s log: %s" % (name, l) for l in server.log_problems()]
+    print_ka_report(names, runs)
+    print_notes(notes)
+
+
 def print_notes(notes):
     if notes:
         print("\nnotes:")
@@ -787,7 +866,7 @@ def print_notes(notes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--table", choices=("close", "keepalive", "all"),
+    ap.add_argument("--table", choices=("close", "keepalive", "tls", "all"),
                     default="all", help="which table to run (all)")
     ap.add_argument("--duration", type=int, default=10,
                     help="seconds of wrk per scenario (10)")
@@ -835,6 +914,10 @@ def main():
                 print()
             keepalive_table(args, [n for n in KA_SERVERS if n in wanted],
                             modes, tmp)
+        if args.table in ("tls", "all") and "pinned" in modes:
+            if args.table == "all":
+                print()
+            tls_table(args, [n for n in ("cunicorn", "nginx") if n in wanted], tmp)
     return 0
 
 

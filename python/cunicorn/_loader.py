@@ -446,3 +446,47 @@ class ClientSocket(socket.socket):
         return None if t == _FOREVER else t
 
     timeout = property(gettimeout)
+
+
+class TLSClientSocket(ClientSocket):
+    """environ["gunicorn.socket"] of a TLS connection (docs/compat.md, TLS).
+
+    The TLS layer is the worker's, in C, so this is the TCP socket under
+    it: its send() and recv() would go round TLS. It answers what
+    Gunicorn's ssl.SSLSocket answers about the connection: getpeercert()
+    (the client's certificate, with cert_reqs 1 or 2), cipher() and
+    version(). The worker sets them once the handshake is done.
+    """
+
+    __slots__ = ("_peer_der", "_cipher", "_version")
+
+    def _set_tls(self, der, cipher, version):
+        self._peer_der = der
+        self._cipher = cipher
+        self._version = version
+
+    def getpeercert(self, binary_form=False):
+        der = getattr(self, "_peer_der", None)
+        if der is None or binary_form:
+            return der
+        return _decode_cert(der)
+
+    def cipher(self):
+        return getattr(self, "_cipher", None)
+
+    def version(self):
+        return getattr(self, "_version", None)
+
+    def selected_alpn_protocol(self):
+        return None
+
+
+def _decode_cert(der):
+    """The dict ssl.SSLSocket.getpeercert() gives for a DER certificate,
+    decoded by the ssl module itself (through a file, its only way)."""
+    import ssl
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+        f.write(ssl.DER_cert_to_PEM_cert(der))
+        f.flush()
+        return ssl._ssl._test_decode_cert(f.name)

@@ -196,6 +196,28 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     o->sendfile = c->sendfile;
 }
 
+/* certfile or keyfile turn TLS on, as Gunicorn's is_ssl (docs/compat.md,
+ * TLS): the context is built here, in the master, once per set. */
+static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err,
+                      size_t errlen)
+{
+    struct cu_tls_opts o = {.certfile = c->certfile, .keyfile = c->keyfile,
+                            .ca_certs = c->ca_certs, .ciphers = c->ciphers,
+                            .cert_reqs = c->cert_reqs,
+                            .suppress_ragged_eofs = c->suppress_ragged_eofs};
+
+    if (!c->certfile && !c->keyfile)
+        return 0;
+    if (!(d->worker_class->flags & CU_WC_TLS)) {
+        cu_seterr(err, errlen, "%s: TLS is not built yet for the %s worker class; "
+                  "use sync or gthread", c->certfile ? "certfile" : "keyfile",
+                  d->worker_class->name);
+        return -1;
+    }
+    d->tls = cu_tls_new(&o, err, errlen);
+    return d->tls ? 0 : -1;
+}
+
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen)
 {
@@ -209,12 +231,15 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
         cu_syslog_config_make(&d->syslog, c->syslog, c->syslog_addr, c->syslog_facility,
                               c->syslog_prefix,
                               c->proc_name ? c->proc_name : c->default_proc_name,
-                              c->disable_redirect_access_to_syslog, err, errlen) < 0) {
+                              c->disable_redirect_access_to_syslog, err, errlen) < 0 ||
+        derive_tls(d, c, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }
     derive_worker(d, c);
     derive_wsgi(d, c);
+    d->worker.tls = d->tls;
+    d->wsgi.is_ssl = d->tls != NULL;
     return 0;
 }
 
@@ -231,5 +256,6 @@ void cu_derived_free(struct cu_derived *d)
     free(d->pidfile);
     cu_statsd_config_free(&d->statsd);
     cu_syslog_config_free(&d->syslog);
+    cu_tls_free(d->tls);
     memset(d, 0, sizeof(*d));
 }

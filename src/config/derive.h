@@ -26,6 +26,7 @@
 #include "http/proxy.h"
 #include "master/arbiter.h"
 #include "net/allow.h"
+#include "net/tls.h"
 #include "worker/class.h"
 #include "worker/worker.h"
 #include "wsgi/opts.h"
@@ -68,6 +69,9 @@ struct cu_derived {
      * the master (cu_syslog_open); each process forked makes its own
      * stream connection. */
     struct cu_syslog_config syslog;
+    /* certfile (or keyfile): the TLS context every worker of this set
+     * uses (worker.tls points to it); NULL: plain HTTP. */
+    struct cu_tls *tls;
     /* What the pointers above point to */
     struct http_scheme_header *scheme;  /* each name's string holds
                                          * "NAME\0value" */
@@ -83,7 +87,9 @@ struct cu_derived {
  * master keeps (CU_MAX_WORKERS), a secure_scheme_headers item without '='
  * (the validator lets none through), a statsd_prefix or dogstatsd_tags
  * statsd cannot send (cu_statsd_config_make), a syslog_addr or
- * syslog_facility syslog cannot take (cu_syslog_config_make), or out of
+ * syslog_facility syslog cannot take (cu_syslog_config_make), a TLS
+ * setting the context cannot be built from (cu_tls_new: it reads the
+ * files), or out of
  * memory.
  */
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,

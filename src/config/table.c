@@ -28,7 +28,9 @@
 
 /* Why a setting is refused (its row's `refused`): the part of the server
  * it needs is not built yet. Deleting a row's reason makes it work. */
-#define NOT_TLS "TLS is not built yet"
+#define NOT_SSL_CONTEXT "the hook is not built yet: cunicorn's TLS is " \
+                        "OpenSSL in C and cannot take a Python SSLContext; " \
+                        "use certfile, keyfile, ca_certs, cert_reqs and ciphers"
 #define NOT_HTTP2 "HTTP/2 is not built yet"
 #define NOT_UWSGI "the uWSGI protocol is not built yet"
 #define NOT_DIRTY "the dirty arbiter is not built yet"
@@ -523,47 +525,45 @@ const struct cu_setting cu_settings[] = {
      .type = CU_CALLABLE, .offset = OFF(on_exit),
      .help = "In the master, just before it exits."},
     {.name = "ssl_context", .section = S_HOOKS, .meta = "config, default_ssl_context_factory",
-     .type = CU_CALLABLE, .offset = OFF(ssl_context), .refused = NOT_TLS,
+     .type = CU_CALLABLE, .offset = OFF(ssl_context), .refused = NOT_SSL_CONTEXT,
      .help = "In the worker, whenever TLS needs a context: returns one, made with the default factory or not."},
     /* SSL */
     {.name = "keyfile", .section = S_SSL, .flags = {"--keyfile"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(keyfile),
-     .refused = NOT_TLS,
      .help = "The private key of the TLS certificate."},
     {.name = "certfile", .section = S_SSL, .flags = {"--certfile"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(certfile),
-     .refused = NOT_TLS,
      .help = "The TLS certificate; with it (or keyfile) the listeners "
              "speak HTTPS."},
     {.name = "ssl_version", .section = S_SSL, .flags = {"--ssl-version"},
      .meta = "INT", .type = CU_INT, .offset = OFF(ssl_version), .dflt = "2",
-     .refused = NOT_TLS,
-     .help = "An ssl module protocol number. Gunicorn ignores it and warns; "
-             "use ssl_context instead."},
+     .inert = "Gunicorn ignores it too, with the same warning when it is "
+              "changed; TLS 1.2 is the minimum, 1.3 preferred",
+     .help = "An ssl module protocol number (deprecated)."},
     {.name = "cert_reqs", .section = S_SSL, .flags = {"--cert-reqs"},
      .meta = "INT", .type = CU_INT, .offset = OFF(cert_reqs), .dflt = "0",
-     .refused = NOT_TLS,
      .help = "Client certificates: 0 not asked for, 1 checked when sent, "
              "2 required."},
     {.name = "ca_certs", .section = S_SSL, .flags = {"--ca-certs"},
      .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(ca_certs),
-     .refused = NOT_TLS,
      .help = "The certificate authorities client certificates are "
              "checked against."},
     {.name = "suppress_ragged_eofs", .section = S_SSL,
      .flags = {"--suppress-ragged-eofs"}, .type = CU_BOOL,
-     .offset = OFF(suppress_ragged_eofs), .dflt = "true", .refused = NOT_TLS,
+     .offset = OFF(suppress_ragged_eofs), .dflt = "true",
      .help = "Read a TLS connection cut without close_notify as its end "
              "rather than an error."},
     {.name = "do_handshake_on_connect", .section = S_SSL,
      .flags = {"--do-handshake-on-connect"}, .type = CU_BOOL,
      .offset = OFF(do_handshake_on_connect), .dflt = "false",
-     .refused = NOT_TLS,
+     .inert = "the handshake is always the first thing done with a "
+              "connection, in the poller (gthread) or bounded by --timeout "
+              "(sync), whichever the value",
      .help = "Do the TLS handshake as soon as a connection is accepted."},
     {.name = "ciphers", .section = S_SSL, .flags = {"--ciphers"},
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(ciphers),
-     .refused = NOT_TLS,
-     .help = "The OpenSSL cipher list to offer; unset keeps Python's."},
+     .help = "The OpenSSL cipher list to offer (TLS 1.2); unset keeps "
+             "Python's."},
     /* HTTP/2 */
     {.name = "http_protocols", .section = S_HTTP2,
      .flags = {"--http-protocols"}, .meta = "STRING", .type = CU_CSV,

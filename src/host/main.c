@@ -68,6 +68,9 @@ static int run(struct cu_host *h)
                                 host_close_listeners, host_master_hook, host_promoted,
                                 host_backlog};
 
+    if (h->cfg.ssl_version != 2)  /* Gunicorn's warning, word for word */
+        (void)fprintf(stderr, "Warning: option `ssl_version` is deprecated and it is "
+                      "ignored. Use ssl_context instead.\n");
     if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
         return 1;
     /* the logger, as Gunicorn's arbiter makes it: before detaching; a bad
@@ -109,6 +112,7 @@ static int run(struct cu_host *h)
                           (const char *const *)h->cfg.bind.v, h->cfg.bind.n,
                           h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid) < 0)
         return 1;
+    cu_listeners_announce(h->listeners, h->n_listeners, h->set->tls != NULL);
     host_environ_sync();
     if (h->worker_subclass)  /* Ours: what it runs as */
         cu_log(CU_INFO, "Using worker: %s (%s, as its base class %s)",

@@ -91,10 +91,15 @@ int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
             return -1;
         }
     }
-    for (size_t i = 0; i < *n; i++)
-        cu_log(CU_INFO, "Listening at: %s%s (%d)", ls[i].family == AF_UNIX ? "" : "http://",
-               ls[i].name, (int)getpid());
     return 0;
+}
+
+void cu_listeners_announce(const struct cu_listener *ls, size_t n, int tls)
+{
+    for (size_t i = 0; i < n; i++)
+        cu_log(CU_INFO, "Listening at: %s%s (%d)",
+               ls[i].family == AF_UNIX ? "" : tls ? "https://" : "http://", ls[i].name,
+               (int)getpid());
 }
 
 int cu_listeners_backlog(const struct cu_listener *ls, size_t n)

@@ -15,7 +15,7 @@
 
 /*
  * Opens the listeners for bind[0..n_bind) into *out (malloc'd, *n of
- * them), each logged as "Listening at: ...". *n_systemd: how many came
+ * them). *n_systemd: how many came
  * from systemd (0 when none). The UNIX socket files it binds are given to
  * uid and gid (-1: unchanged; --user and --group, as Gunicorn's); the
  * inherited ones are left as they are. 0, or -1 with the reason logged;
@@ -24,6 +24,10 @@
 int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
                       const char *const *bind, size_t n_bind, int backlog,
                       int reuse_port, uid_t uid, gid_t gid);
+
+/* Logs each of ls[0..n) as Gunicorn does: "Listening at: http://ADDR
+ * (PID)", https:// when tls, the UNIX socket's path alone. */
+void cu_listeners_announce(const struct cu_listener *ls, size_t n, int tls);
 
 /*
  * enable_backlog_metric (Gunicorn's get_backlog): the connections waiting

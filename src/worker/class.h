@@ -30,6 +30,9 @@ enum {
      * a WSGI bridge, and marks the worker booted only once the app's
      * lifespan startup is over. */
     CU_WC_ASYNC = 1 << 1,
+    /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
+     * is refused for the class, never ignored. */
+    CU_WC_TLS = 1 << 2,
     /* The settings it honours beyond those every class does: */
     CU_WC_USES_THREADS = 1 << 8,            /* --threads */
     CU_WC_USES_CONNECTIONS = 1 << 9,        /* --worker-connections */

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "http/http.h"
 #include "http/pages.h"
+#include "net/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,9 +43,28 @@ void cu_conn_shrink(struct cu_conn *c)
     }
 }
 
+/* A TLS peer may have sent close_notify (or more) that nobody read: a
+ * close with unread bytes is a reset, which can destroy the response at
+ * the peer. Drops what has come, without waiting. */
+static void drop_arrived(int fd)
+{
+    char sink[4096];
+    size_t seen = 0;
+    ssize_t n;
+
+    while (seen < 65536 && (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+        seen += (size_t)n;
+}
+
 void cu_conn_close(struct cu_conn *c)
 {
     cu_conn_unqueue(c);
+    if (c->tls) {
+        cu_tls_conn_free(c->tls);  /* close_notify first */
+        c->tls = NULL;
+        if (c->fd >= 0)
+            drop_arrived(c->fd);
+    }
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -58,7 +78,7 @@ void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
     char sink[4096];
     size_t seen = 0;
 
-    if (c->fd < 0 || shutdown(c->fd, SHUT_WR) < 0)
+    if (c->fd < 0 || cu_conn_shut_wr(c) < 0)
         return;
     while (seen < limit) {
         struct pollfd pfd = {c->fd, POLLIN, 0};
@@ -103,6 +123,16 @@ static int wait_for(struct cu_conn *c, short events)
     }
 }
 
+short cu_conn_want(struct cu_conn *c, short dflt)
+{
+    short w = dflt;
+
+    if (c->tls && c->tls_want != 0)
+        w = c->tls_want;
+    c->tls_want = 0;
+    return w;
+}
+
 /* After a call that failed with errno: 0 to call again (EINTR, or the
  * socket became ready), -1 to give up (a real error, or the timeout). */
 static int retry(struct cu_conn *c, short events)
@@ -111,7 +141,90 @@ static int retry(struct cu_conn *c, short events)
         return 0;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
         return -1;
-    return wait_for(c, events);
+    return wait_for(c, cu_conn_want(c, events));
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+int cu_conn_tls(struct cu_conn *c, struct cu_tls *t)
+{
+    c->tls = cu_tls_conn_new(t, c->fd);
+    return c->tls ? 0 : -1;
+}
+
+int cu_conn_handshake(struct cu_conn *c)
+{
+    long long deadline = cu_now_ms() + c->timeout_ms;
+    int saved = c->timeout_ms, rc;
+
+    while ((rc = cu_tls_handshake(c->tls, &c->tls_want)) < 0 && errno == EAGAIN) {
+        long long left = deadline - cu_now_ms();
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            break;
+        }
+        c->timeout_ms = (int)left;  /* one deadline for every wait */
+        rc = wait_for(c, cu_conn_want(c, POLLIN));
+        c->timeout_ms = saved;
+        if (rc < 0)
+            break;
+    }
+    return rc;
+}
+
+int cu_conn_pending(const struct cu_conn *c)
+{
+    return c->tls && cu_tls_pending(c->tls);
+}
+
+int cu_conn_shut_wr(struct cu_conn *c)
+{
+    if (c->tls)
+        cu_tls_notify(c->tls);
+    return shutdown(c->fd, SHUT_WR);
+}
+
+static ssize_t conn_recv(struct cu_conn *c, void *p, size_t n)
+{
+    if (c->tls)
+        return cu_tls_read(c->tls, p, n, &c->tls_want);
+    return recv(c->fd, p, n, 0);
+}
+
+/* One TLS record's worth: what a write puts in one SSL_write. */
+#define TLS_CHUNK 16384
+
+/* writev(2) over TLS: the first iovec alone when it is large, else the
+ * first TLS_CHUNK bytes of them all copied together. A call again after
+ * EAGAIN, with the same iovecs, offers the same bytes. */
+static ssize_t tls_writev(struct cu_conn *c, const struct iovec *iov, int n)
+{
+    char buf[TLS_CHUNK];
+    size_t len = 0;
+
+    if (n == 1 || iov[0].iov_len >= sizeof(buf))
+        return cu_tls_write(c->tls, iov[0].iov_base, iov[0].iov_len, &c->tls_want);
+    for (int i = 0; i < n && len < sizeof(buf); i++) {
+        size_t k = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len : sizeof(buf) - len;
+        memcpy(buf + len, iov[i].iov_base, k);
+        len += k;
+    }
+    return cu_tls_write(c->tls, buf, len, &c->tls_want);
+}
+
+/* sendfile(2) over TLS: read, then write what was read. */
+static ssize_t tls_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
+{
+    char buf[TLS_CHUNK];
+    ssize_t r = pread(fd, buf, n < sizeof(buf) ? n : sizeof(buf), *off);
+
+    if (r <= 0)
+        return r;
+    r = cu_tls_write(c->tls, buf, (size_t)r, &c->tls_want);
+    if (r > 0)
+        *off += r;
+    return r;
 }
 
 static int make_room(struct cu_conn *c, size_t max)
@@ -145,7 +258,7 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max)
     if (make_room(c, max) < 0)
         return -1;
     for (;;) {
-        ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
+        ssize_t n = conn_recv(c, c->buf + c->end, c->cap - c->end);
         if (n > 0) {
             c->end += (size_t)n;
             return n;
@@ -187,13 +300,15 @@ static ssize_t do_writev(struct cu_conn *c, const struct iovec *iov, int n)
 {
     if (write_begin(c) < 0)
         return -1;
-    return write_end(c, writev(c->fd, iov, n));
+    return write_end(c, c->tls ? tls_writev(c, iov, n) : writev(c->fd, iov, n));
 }
 
 static ssize_t do_send(struct cu_conn *c, const void *p, size_t n)
 {
     if (write_begin(c) < 0)
         return -1;
+    if (c->tls)
+        return write_end(c, cu_tls_write(c->tls, p, n, &c->tls_want));
     return write_end(c, send(c->fd, p, n, 0));
 }
 
@@ -201,7 +316,7 @@ static ssize_t do_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
 {
     if (write_begin(c) < 0)
         return -1;
-    return write_end(c, sendfile(c->fd, fd, off, n));
+    return write_end(c, c->tls ? tls_sendfile(c, fd, off, n) : sendfile(c->fd, fd, off, n));
 }
 
 /* Takes the connection away from its writer: no write starts after
@@ -221,7 +336,7 @@ static int take_away(struct cu_conn *c, uint64_t sent_before, const char *page, 
 
 int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *page, size_t len)
 {
-    int sent = take_away(c, sent_before, page, len);
+    int sent = take_away(c, sent_before, c->tls ? NULL : page, len);
 
     (void)shutdown(c->fd, SHUT_RDWR);
     return sent;
@@ -232,7 +347,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "final_from must be lock-free");
 
 int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linger_ms)
 {
-    int sent = take_away(c, (uint64_t)atomic_load(&c->final_from), page, len);
+    int sent = take_away(c, (uint64_t)atomic_load(&c->final_from), c->tls ? NULL : page, len);
     struct timespec t0, t;
     char sink[4096];
     size_t seen = 0;
@@ -395,7 +510,7 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
         if ((q = queue_iov(c, iov, n)) != 0)
             return q > 0 ? 0 : -1;
         while ((q = cu_conn_flush(c)) != 0)
-            if (q < 0 || wait_for(c, POLLOUT) < 0)
+            if (q < 0 || wait_for(c, cu_conn_want(c, POLLOUT)) < 0)
                 return -1;
     }
     while (n > 0) {

@@ -16,6 +16,8 @@
 #include "http/proxy.h"
 
 struct cu_listener;
+struct cu_tls;
+struct cu_tls_conn;
 
 struct cu_conn {
     int fd;
@@ -31,6 +33,10 @@ struct cu_conn {
                            * never wait, fail with EAGAIN */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
+    struct cu_tls_conn *tls;  /* NULL: plain; else every byte goes
+                               * through it (cu_conn_tls) */
+    short tls_want;       /* after a TLS call failed with EAGAIN: the
+                           * readiness it waits for (POLLIN, POLLOUT) */
     int has_proxy;        /* a PROXY header came first: proxy says who */
     struct http_proxy proxy;
     /* Writes that would block may be queued instead (gthread): up to
@@ -62,7 +68,8 @@ enum { CU_W_IDLE, CU_W_WRITING, CU_W_ABORTED };
 
 /* From another thread: takes the connection away from its writer. With
  * nothing written yet for this response (sent_before == c->wrote) and no
- * write under way, answers error_page first. Then shuts the socket down.
+ * write under way, answers error_page first (not over TLS: the owner may
+ * be reading through the same TLS state). Then shuts the socket down.
  * Returns 1 when the page went out. */
 int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *error_page,
                   size_t len);
@@ -70,7 +77,8 @@ int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *error_pag
 /* The same from a signal handler (the sync worker's SIGABRT), in the
  * thread it interrupted or another: async-signal-safe. Takes the
  * connection away; with nothing of the final response out (wrote ==
- * final_from) and no write under way, sends error_page with one send().
+ * final_from) and no write under way, sends error_page with one send()
+ * (plain only: TLS is not async-signal-safe).
  * Then shuts the write side (the peer sees the end), and, so that the
  * close does not turn into a reset that destroys what was sent, drops
  * what the peer sent until it closes, up to 64 KiB and linger_ms. 1 when
@@ -99,6 +107,24 @@ int cu_conn_init(struct cu_conn *c, int fd, size_t cap);
  * no buffer. The next read allocates it again. */
 void cu_conn_shrink(struct cu_conn *c);
 void cu_conn_close(struct cu_conn *c);
+/* Puts TLS under c (docs/compat.md, TLS): from now on every read and write
+ * goes through it; the handshake is done by the first read, or by
+ * cu_conn_handshake. 0, or -1 (ENOMEM). */
+int cu_conn_tls(struct cu_conn *c, struct cu_tls *t);
+/* The TLS handshake, waiting at most timeout_ms in all (a client that
+ * stalls mid-handshake loses its connection then). 0, or -1 with errno
+ * (ETIMEDOUT, EPROTO: cu_tls_error says why, ECONNRESET). */
+int cu_conn_handshake(struct cu_conn *c);
+/* What to wait for before the next try, after a read or flush that failed
+ * with EAGAIN: POLLIN or POLLOUT (TLS may need to write to read, and the
+ * reverse); dflt when plain. Forgets the TLS layer's answer. */
+short cu_conn_want(struct cu_conn *c, short dflt);
+/* Bytes already read off the socket, waiting in the TLS layer: the poller
+ * will not say so. */
+int cu_conn_pending(const struct cu_conn *c);
+/* The end of what this side sends: close_notify (TLS), then shutdown's
+ * SHUT_WR. 0, or -1 (errno). */
+int cu_conn_shut_wr(struct cu_conn *c);
 /* A graceful close's first half (Gunicorn's): shuts the write side and
  * drops what the peer still sends, up to limit bytes or ms milliseconds,
  * so that unread input does not turn the close into a reset that destroys

@@ -178,12 +178,18 @@ static void park(struct gworker *w, struct gconn *g)
 {
     struct cu_timers *l = g->state == ST_IDLE ? &w->idle
                       : g->state == ST_LINGER ? &w->linger : &w->head;
+    /* TLS may need the other direction (a handshake, a key update) */
+    short want = POLLIN;
+
+    if (g->state == ST_WRITE)
+        want = cu_conn_want(&g->c, POLLOUT);
+    else if (g->state != ST_LINGER)
+        want = cu_conn_want(&g->c, POLLIN);
 
     pthread_mutex_lock(&w->lock);
     cu_timers_add(l, &g->timer);
     pthread_mutex_unlock(&w->lock);
-    if (cu_poller_arm(w->poller, g->c.fd, g->state == ST_WRITE ? CU_EV_OUT : CU_EV_IN,
-                      g) < 0) {
+    if (cu_poller_arm(w->poller, g->c.fd, want == POLLOUT ? CU_EV_OUT : CU_EV_IN, g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
         cu_timers_remove(&g->timer);
@@ -197,7 +203,7 @@ static void park(struct gworker *w, struct gconn *g)
  * into a reset that destroys the response at the peer. */
 static void finish(struct gworker *w, struct gconn *g, int unread)
 {
-    if (!unread || shutdown(g->c.fd, SHUT_WR) < 0) {
+    if (!unread || cu_conn_shut_wr(&g->c) < 0) {
         destroy(w, g);
         return;
     }
@@ -243,6 +249,12 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->c.timeout_ms = 0;
     g->c.queue_max = QUEUE_MAX;
     g->c.keeps_objects = 1;
+    if (env->tls && cu_conn_tls(&g->c, env->tls) < 0) {
+        cu_log(CU_ERROR, "out of memory for a TLS connection");
+        cu_conn_close(&g->c);
+        free(g);
+        return;
+    }
     g->trusted = cu_allow_match(env->allow, (const struct sockaddr *)peer, plen);
     g->proxy_done = env->proxy == HTTP_PROXY_OFF;
     atomic_fetch_add(&w->nconns, 1);
@@ -412,7 +424,7 @@ static int next_request(struct gworker *w, struct gconn *g)
         destroy(w, g);
         return 0;
     }
-    if (g->c.end == g->c.start) {
+    if (g->c.end == g->c.start && !cu_conn_pending(&g->c)) {
         /* nothing pipelined: idle, without a buffer */
         g->state = ST_IDLE;
         cu_conn_shrink(&g->c);
@@ -486,6 +498,13 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
         }
         /* EOF, reset, or a head past the buffer's limit: just close, as
          * Gunicorn does when the peer is gone */
+        if (n < 0 && g->c.tls && errno == EPROTO) {
+            /* not TLS (plain HTTP?), or a refused handshake: what it sent,
+             * unread, would turn a close now into a reset */
+            cu_tls_failed(&g->c, errno);
+            finish(w, g, 1);
+            return;
+        }
         if (n == 0 && g->state == ST_HEAD && g->c.end > g->c.start)
             cu_request_refused(&g->c, &g->p, HTTP_E_EOF);
         destroy(w, g);

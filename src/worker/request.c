@@ -6,6 +6,8 @@
  */
 #include "worker/worker.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "core/statsd.h"
 #include "http/pages.h"
 #include "net/allow.h"
+#include "net/tls.h"
 
 volatile sig_atomic_t cu_request_armed;
 
@@ -108,6 +111,18 @@ void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, in
         (void)http_error_text(code, p ? &p->err : NULL, buf, text, sizeof(text));
     }
     cu_log(CU_WARNING, "Invalid request from ip=%s: %s", ip, text);
+}
+
+void cu_tls_failed(const struct cu_conn *c, int err)
+{
+    char ip[128];
+
+    if (err != EPROTO) {  /* the peer left, or stalled past the timeout */
+        cu_log(CU_DEBUG, "ssl connection closed: %s", strerror(err));
+        return;
+    }
+    peer_ip(c, ip, sizeof(ip));
+    cu_log(CU_WARNING, "Invalid request from ip=%s: [SSL] %s", ip, cu_tls_error(c->tls));
 }
 
 void cu_request_line(const struct cu_request *q, char *out, size_t n)

@@ -28,6 +28,7 @@
 #define LINGER_LIMIT 65536  /* a graceful close drops this much at most */
 #define LINGER_MS 2000      /* ... for this long at most (Gunicorn's) */
 #include "net/allow.h"
+#include "net/tls.h"
 
 static void tick(void *arg)
 {
@@ -88,6 +89,20 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     c.timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
     c.tick = tick;
     c.tick_arg = env->slot;
+    /* TLS: the handshake first, bounded by --timeout as a head is */
+    if (env->tls && (cu_conn_tls(&c, env->tls) < 0 || cu_conn_handshake(&c) < 0)) {
+        int err = errno;
+
+        if (c.tls)
+            cu_tls_failed(&c, err);
+        else
+            cu_log(CU_ERROR, "out of memory for a TLS connection");
+        if (err == EPROTO)  /* not TLS (plain HTTP?): what it sent, unread,
+                             * would turn the close into a reset */
+            cu_conn_linger(&c, LINGER_LIMIT, LINGER_MS);
+        cu_conn_close(&c);
+        return;
+    }
     http_parser_init(&p, env->http,
                      cu_allow_match(env->allow, (struct sockaddr *)peer, peerlen));
     http_request_init(&r, headers, env->http->limit_request_fields);

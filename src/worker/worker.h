@@ -87,6 +87,8 @@ struct cu_worker_env {
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */
     const struct cu_allow *proxy_allow;  /* proxy_allow_ips */
+    struct cu_tls *tls;     /* certfile: every connection speaks TLS;
+                             * NULL: plain HTTP */
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);
@@ -161,6 +163,11 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
  * peer gone mid-request (HTTP_E_EOF) at debug level, with the bytes that
  * came of the part being read (p NULL: a body). */
 void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code);
+/* Logs a TLS connection that failed (errno err) before its request, as
+ * Gunicorn does (docs/compat.md, TLS): a TLS error (EPROTO) as a warning
+ * "Invalid request from ip=ADDR: [SSL] REASON"; a peer gone or stalled at
+ * debug level. */
+void cu_tls_failed(const struct cu_conn *c, int err);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
 void cu_request_line(const struct cu_request *q, char *out, size_t n);
 /* Writes the access log line of a served request, sends its statsd

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/tls.h"
 #include "wsgi/report.h"
 
 /* What gunicorn.socket is made with: the class, and the close() of
@@ -23,7 +24,7 @@ int cu_socket_class(struct cu_wsgi *w)
 
     if (!m)
         return -1;
-    w->sock_class = PyObject_GetAttrString(m, "ClientSocket");
+    w->sock_class = PyObject_GetAttrString(m, w->is_ssl ? "TLSClientSocket" : "ClientSocket");
     Py_DECREF(m);
     if (!w->sock_class || !(m = PyImport_ImportModule("_socket")))
         return -1;
@@ -32,6 +33,31 @@ int cu_socket_class(struct cu_wsgi *w)
     if (w->sock_close)
         Py_SETREF(w->sock_close, PyObject_GetAttrString(w->sock_close, "close"));
     return w->sock_close ? 0 : -1;
+}
+
+/* What a TLSClientSocket says of its connection: the client's certificate
+ * (DER, or None), cipher() as ssl's (name, protocol, bits), version(). 0,
+ * or -1 with an exception. */
+static int set_tls(PyObject *sock, const struct cu_conn *c)
+{
+    unsigned char *der;
+    int bits, n = cu_tls_peer_cert(c->tls, &der);
+    const char *name = cu_tls_cipher(c->tls, &bits), *version = cu_tls_version(c->tls);
+    PyObject *r;
+
+    if (n < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (name)
+        r = PyObject_CallMethod(sock, "_set_tls", "y#(ssi)s", (const char *)der,
+                                (Py_ssize_t)n, name, version, bits, version);
+    else
+        r = PyObject_CallMethod(sock, "_set_tls", "y#Os", (const char *)der, (Py_ssize_t)n,
+                                Py_None, version);
+    free(der);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 /*
@@ -62,6 +88,8 @@ PyObject *cu_socket_get(struct cu_wsgi *w, struct cu_conn *c)
         Py_XDECREF(args[i]);
     if (!sock)
         close(fd);  /* a ClientSocket that failed has let go of it */
+    else if (c->tls && set_tls(sock, c) < 0)
+        Py_CLEAR(sock);
     return sock;
 }
 

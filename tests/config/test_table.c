@@ -19,7 +19,9 @@ struct expect {
     const char *refused; /* the reason, or NULL: it works */
 };
 
-#define TLS "TLS is not built yet"
+#define SSLCTX "the hook is not built yet: cunicorn's TLS is OpenSSL in C and " \
+               "cannot take a Python SSLContext; use certfile, keyfile, ca_certs, " \
+               "cert_reqs and ciphers"
 #define H2 "HTTP/2 is not built yet"
 #define UWSGI "the uWSGI protocol is not built yet"
 #define DIRTY "the dirty arbiter is not built yet"
@@ -128,15 +130,15 @@ static const struct expect expected[] = {
     {"worker_exit", CU_CALLABLE, "", NULL},
     {"nworkers_changed", CU_CALLABLE, "", NULL},
     {"on_exit", CU_CALLABLE, "", NULL},
-    {"ssl_context", CU_CALLABLE, "", TLS},
-    {"keyfile", CU_STR_OPT, "--keyfile", TLS},
-    {"certfile", CU_STR_OPT, "--certfile", TLS},
-    {"ssl_version", CU_INT, "--ssl-version", TLS},
-    {"cert_reqs", CU_INT, "--cert-reqs", TLS},
-    {"ca_certs", CU_STR_OPT, "--ca-certs", TLS},
-    {"suppress_ragged_eofs", CU_BOOL, "--suppress-ragged-eofs", TLS},
-    {"do_handshake_on_connect", CU_BOOL, "--do-handshake-on-connect", TLS},
-    {"ciphers", CU_STR_OPT, "--ciphers", TLS},
+    {"ssl_context", CU_CALLABLE, "", SSLCTX},
+    {"keyfile", CU_STR_OPT, "--keyfile", NULL},
+    {"certfile", CU_STR_OPT, "--certfile", NULL},
+    {"ssl_version", CU_INT, "--ssl-version", NULL},
+    {"cert_reqs", CU_INT, "--cert-reqs", NULL},
+    {"ca_certs", CU_STR_OPT, "--ca-certs", NULL},
+    {"suppress_ragged_eofs", CU_BOOL, "--suppress-ragged-eofs", NULL},
+    {"do_handshake_on_connect", CU_BOOL, "--do-handshake-on-connect", NULL},
+    {"ciphers", CU_STR_OPT, "--ciphers", NULL},
     {"http_protocols", CU_CSV, "--http-protocols", H2},
     {"http2_cleartext", CU_CHOICE, "--http2-cleartext", H2},
     {"http2_max_concurrent_streams", CU_INT, "--http2-max-concurrent-streams", H2},

@@ -106,7 +106,7 @@ class Server:
                     self.proc.returncode, self.text(),
                     self.proc.stderr.read().decode(errors="replace")))
             t = self.text()
-            m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", t)
+            m = re.search(r"Listening at: https?://127\.0\.0\.1:(\d+)", t)
             if m and t.count("Booting worker") >= self.workers:
                 self.port = int(m.group(1))
                 return True

@@ -106,7 +106,7 @@ def test_help_lists_the_new_flags():
                  "-R, --enable-stdio-inheritance", "--no-control-socket",
                  "--http-protocols STRING", "--dirty-app STRING", "--root-path STRING"):
         assert flag in r.stdout, flag
-    assert "Refused: TLS is not built yet." in r.stdout
+    assert "Refused: HTTP/2 is not built yet." in r.stdout
     assert "logconfig_dict" in r.stdout and "on_dirty_starting" in r.stdout
 
 
@@ -131,9 +131,10 @@ def test_server_cfg_has_every_setting(server, tmp_path):
 
 # (command-line words, config-file line, the error)
 REFUSED = [
-    (["--certfile", "c.pem"], "certfile = 'c.pem'", "certfile: TLS is not built yet"),
-    (["--keyfile", "k.pem"], "keyfile = 'k.pem'", "keyfile: TLS is not built yet"),
-    (["--cert-reqs", "2"], "cert_reqs = 2", "cert_reqs: TLS is not built yet"),
+    # TLS is built: a certificate that is not there is refused at start
+    (["--certfile", "c.pem"], "certfile = 'c.pem'",
+     'certfile "c.pem": No such file or directory'),
+    (["--keyfile", "k.pem"], "keyfile = 'k.pem'", "keyfile: needs certfile"),
     (["--http-protocols", "h2,h1"], "http_protocols = 'h2, h1'",
      "http_protocols: HTTP/2 is not built yet"),
     (["--http2-cleartext", "both"], "http2_cleartext = True",
@@ -207,7 +208,9 @@ def test_refused_from_every_layer(tmp_path, args, line, error, layer):
 
 
 @pytest.mark.parametrize("hook,signature,error", [
-    ("ssl_context", "config, factory", "ssl_context: TLS is not built yet"),
+    ("ssl_context", "config, factory",
+     "ssl_context: the hook is not built yet: cunicorn's TLS is OpenSSL in C and cannot "
+     "take a Python SSLContext; use certfile, keyfile, ca_certs, cert_reqs and ciphers"),
     # the dirty arbiter's hooks: called only with dirty_apps, refused with it
     ("on_dirty_starting", "arbiter", None),
     ("dirty_post_fork", "arbiter, worker", None),
@@ -231,8 +234,8 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
 
 
 @pytest.mark.parametrize("text,error", [
-    ("ssl_version = 5", "ssl_version: TLS is not built yet"),
-    ("suppress_ragged_eofs = False", "suppress_ragged_eofs: TLS is not built yet"),
+    ("protocol = 'uwsgi'\nuwsgi_allow_ips = '10.0.0.1'",
+     "protocol: the uWSGI protocol is not built yet"),
     ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),
     ("http_protocols = 'h1,h2'\nhttp2_max_frame_size = 32768",
      "http_protocols: HTTP/2 is not built yet"),
@@ -283,10 +286,10 @@ def test_hup_to_a_refused_setting_keeps_the_workers(server, tmp_path):
     conf.write_text("workers = 1\n")
     srv = server("-c", str(conf), workers=None)
     first = children(srv.proc.pid)
-    conf.write_text("workers = 2\ncertfile = 'c.pem'\n")
+    conf.write_text("workers = 2\nhttp_protocols = 'h2,h1'\n")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload")
-    assert "Error: certfile: TLS is not built yet" in srv.text()
+    assert "Error: http_protocols: HTTP/2 is not built yet" in srv.text()
     assert children(srv.proc.pid) == first
     assert get(srv)[0] == 200
 

@@ -80,6 +80,9 @@ int main(void)
        !(cu_worker_class_find("asgi")->flags & (CU_WC_THREADS | CU_WC_USES_THREADS)),
        "asgi runs the event loop, on the main thread");
     ok(cu_worker_class_find("gevent")->run == NULL, "gevent is not built yet");
+    ok(sync && gthread && (sync->flags & CU_WC_TLS) && (gthread->flags & CU_WC_TLS) &&
+       !(cu_worker_class_find("asgi")->flags & CU_WC_TLS),
+       "sync and gthread serve TLS (certfile), asgi not yet");
 
     /* sync with threads becomes gthread; nothing else changes */
     ok(cu_worker_class_pick("sync", 1) == sync, "sync, 1 thread: sync");

@@ -1,0 +1,539 @@
+"""TLS (certfile, keyfile, ca_certs, cert_reqs, ciphers): real servers,
+real clients -- curl, openssl s_client, Python's ssl and http.client --
+with throw-away certificates made by the openssl command for each run.
+"""
+
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from conftest import ROOT, TIMEOUT, wait_for
+import test_corpus_socket as corpus
+
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+OPENSSL = shutil.which("openssl")
+CURL = shutil.which("curl")
+pytestmark = pytest.mark.skipif(not OPENSSL, reason="the openssl command is missing")
+
+
+def openssl(*args, cwd):
+    subprocess.run([OPENSSL] + list(args), cwd=cwd, check=True, capture_output=True,
+                   timeout=60)
+
+
+def issue(d, name, ca, cn, server):
+    """A key and a certificate for cn, signed by the CA named ca."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+            "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=d)
+    ext = d / (name + ".ext")
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if server else
+                   "extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile", ext.name,
+            cwd=d)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """Two CAs; server certificates (two, for a reload) and client
+    certificates from the first; a client certificate from the second."""
+    d = tmp_path_factory.mktemp("certs")
+    for ca in ("ca", "rogue"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca + ".key",
+                "-out", ca + ".pem", "-days", "2", "-subj", "/CN=test " + ca, cwd=d)
+    issue(d, "server", "ca", "localhost", True)
+    issue(d, "server2", "ca", "localhost2", True)
+    issue(d, "client", "ca", "good client", False)
+    issue(d, "intruder", "rogue", "intruder", False)
+    # one PEM with both the certificate and its key (no keyfile needed)
+    (d / "both.pem").write_text((d / "server.pem").read_text() + (d / "server.key").read_text())
+    return d
+
+
+def tls_args(certs, *extra):
+    return ("--certfile", str(certs / "server.pem"), "--keyfile", str(certs / "server.key")) + extra
+
+
+def client_ctx(certs, cert=None, maximum=None):
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    if cert:
+        ctx.load_cert_chain(str(certs / (cert + ".pem")), str(certs / (cert + ".key")))
+    if maximum:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def get(srv, certs, path="/", ctx=None, **kw):
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
+                                    context=ctx or client_ctx(certs))
+    try:
+        c.request(kw.pop("method", "GET"), path, **kw)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def tls_raw(port, data, ctx):
+    """Sends data over TLS, then close_notify (TLS's half-close); returns
+    everything the server sends until it closes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_side=False, server_hostname="localhost")
+
+    def pump():
+        d = out.read()
+        if d:
+            sock.sendall(d)
+
+    def feed():
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            inc.write_eof()
+        else:
+            inc.write(d)
+        return bool(d)
+
+    try:
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+                feed()
+        obj.write(data)
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        pump()
+        got = b""
+        while True:
+            try:
+                chunk = obj.read(65536)
+                if not chunk:
+                    break
+                got += chunk
+            except ssl.SSLWantReadError:
+                pump()
+                if not feed():
+                    break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+        return got
+    finally:
+        sock.close()
+
+
+def s_client(port, *args, data=b""):
+    """openssl s_client against the server: (handshake done, its output)."""
+    r = subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", "localhost"] + list(args),
+                       input=data, capture_output=True, timeout=TIMEOUT)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    m = re.search(r"Cipher is (\S+)", out)
+    return bool(m and m.group(1) != "(NONE)"), out
+
+
+# ---- serving ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CURL, reason="curl is missing")
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_curl_over_tls(server, certs, worker):
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    assert "Listening at: https://127.0.0.1:%d (" % srv.port in srv.text()
+    r = subprocess.run([CURL, "-sS", "--http1.1", "--cacert", str(certs / "ca.pem"),
+                        "https://localhost:%d/x?y=1" % srv.port,
+                        "https://localhost:%d/second" % srv.port],
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.decode().replace("}{", "}\n{").splitlines()
+    env = json.loads(first)["environ"]
+    assert env["wsgi.url_scheme"] == "https"
+    assert env["PATH_INFO"] == "/x" and env["QUERY_STRING"] == "y=1"
+    assert json.loads(second)["environ"]["PATH_INFO"] == "/second"
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_keep_alive_bodies_chunked_and_large(server, certs, worker):
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
+                                    context=client_ctx(certs))
+    body = os.urandom(300000)
+    for i in range(3):
+        c.request("POST", "/post", body=body)
+        r = c.getresponse()
+        got = json.loads(r.read())
+        assert r.status == 200 and got["body_len"] == len(body)
+        assert got["environ"]["wsgi.url_scheme"] == "https"
+        if worker == "sync":  # one request per connection
+            c.close()
+    c.request("POST", "/chunked", body=iter([b"a" * 70000, b"b" * 5]), encode_chunked=True)
+    r = c.getresponse()
+    got = json.loads(r.read())
+    assert got["body_len"] == 70005 and got["environ"]["HTTP_TRANSFER_ENCODING"] == "chunked"
+    c.close()
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("path", ["/list", "/chunks", "/file"])
+def test_large_responses(server, certs, worker, path):
+    """A whole list, chunks and a wsgi.file_wrapper file (sendfile's path:
+    read and written through TLS) arrive whole, twice on one connection."""
+    srv = server(*tls_args(certs, *WORKERS[worker]), app="big:app")
+    n = 5 * 1024 * 1024 + 7
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
+                                    context=client_ctx(certs))
+    for _ in range(2 if worker == "gthread" else 1):
+        c.request("GET", "%s?%d" % (path, n))
+        r = c.getresponse()
+        data = r.read()
+        assert r.status == 200 and len(data) == n
+        assert data[:502] == bytes(i % 251 for i in range(502)) and data[-1] == (n - 1) % 251
+    c.close()
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_the_key_inside_certfile(server, certs, worker):
+    srv = server("--certfile", str(certs / "both.pem"), *WORKERS[worker])
+    assert get(srv, certs)[0] == 200
+
+
+# ---- protocols and ciphers -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_srv(tmp_path_factory, certs):
+    from conftest import Server, APPS
+    s = Server(tmp_path_factory.mktemp("tls"), tls_args(certs), "tlsapp:app", 1, None,
+               APPS).start()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("proto", ["-tls1", "-tls1_1"])
+def test_old_protocols_refused(tls_srv, proto):
+    # the client offers them (SECLEVEL 0): the server is the one refusing
+    done, out = s_client(tls_srv.port, proto, "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert not done, out
+    wait_for(lambda: "[SSL] unsupported protocol" in tls_srv.text(),
+             what="the server's refusal in its log")
+
+
+@pytest.mark.parametrize("proto,name", [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")])
+def test_current_protocols_accepted(tls_srv, proto, name):
+    done, out = s_client(tls_srv.port, proto, "-ign_eof",
+                         data=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert done and "Protocol  : " + name in out, out
+    assert "HTTP/1.1 200 OK" in out and '"scheme": "https"' in out
+
+
+def test_ciphers_setting(server, certs):
+    srv = server(*tls_args(certs, "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"))
+    done, out = s_client(srv.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384")
+    assert not done, out
+    wait_for(lambda: "[SSL] no shared cipher" in srv.text(), what="no shared cipher")
+    done, out = s_client(srv.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert done and "ECDHE-RSA-AES128-GCM-SHA256" in out, out
+
+
+def test_default_ciphers_no_cbc_sha1(tls_srv):
+    """Python's default list, as Gunicorn's context keeps: no SHA-1 MACs."""
+    done, out = s_client(tls_srv.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+    assert not done, out
+
+
+def test_what_the_app_sees(tls_srv, certs):
+    status, body = get(tls_srv, certs)
+    got = json.loads(body)
+    assert status == 200 and got["scheme"] == "https"
+    assert got["peercert"] is None and got["peercert_der_len"] is None
+    assert got["version"] == "TLSv1.3" and got["cipher"][1] == "TLSv1.3"
+    assert got["cipher"][2] >= 128
+
+
+# ---- client certificates ------------------------------------------------------
+
+
+def test_mtls_required(server, certs):
+    srv = server(*tls_args(certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem")),
+                 app="tlsapp:app")
+    status, body = get(srv, certs, ctx=client_ctx(certs, "client"))
+    got = json.loads(body)
+    assert status == 200
+    assert ((("commonName", "good client"),),) == tuple(
+        tuple(tuple(x) for x in rdn) for rdn in got["peercert"]["subject"])
+    assert got["peercert"]["issuer"] == [[["commonName", "test ca"]]]
+    assert got["peercert_der_len"] > 100
+    # no certificate, or one from another authority: refused
+    for ctx in (client_ctx(certs), client_ctx(certs, "intruder")):
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+            get(srv, certs, ctx=ctx)
+    wait_for(lambda: "[SSL] peer did not return a certificate" in srv.text(),
+             what="the refusal without a certificate")
+    wait_for(lambda: "[SSL] certificate verify failed" in srv.text(),
+             what="the refusal of the intruder")
+    assert get(srv, certs, ctx=client_ctx(certs, "client"))[0] == 200  # still serving
+
+
+def test_mtls_optional(server, certs):
+    srv = server(*tls_args(certs, "--cert-reqs", "1", "--ca-certs", str(certs / "ca.pem"),
+                           *WORKERS["gthread"]), app="tlsapp:app")
+    got = json.loads(get(srv, certs)[1])
+    assert got["peercert"] is None
+    got = json.loads(get(srv, certs, ctx=client_ctx(certs, "client"))[1])
+    assert got["peercert"]["subject"] == [[["commonName", "good client"]]]
+    with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+        get(srv, certs, ctx=client_ctx(certs, "intruder"))
+
+
+# ---- bad peers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_plain_http_to_the_tls_port(server, certs, worker):
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    s = srv.connect()
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(100) == b""  # closed, without a reset
+    s.close()
+    wait_for(lambda: "Invalid request from ip=127.0.0.1: [SSL] http request" in srv.text(),
+             what="the warning")
+    assert get(srv, certs)[0] == 200
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_stalled_handshake(server, certs, worker):
+    """A client that stops mid-handshake: gthread serves others meanwhile;
+    both close it once --timeout has passed (sync: the others wait that
+    long at most)."""
+    srv = server(*tls_args(certs, "--timeout", "2", *WORKERS[worker]))
+    stalled = srv.connect()
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello's start
+    if worker == "gthread":
+        assert get(srv, certs)[0] == 200
+    stalled.settimeout(TIMEOUT)
+    assert stalled.recv(100) == b""  # closed by the server, not by our timeout
+    stalled.close()
+    assert get(srv, certs)[0] == 200
+    assert "Booting worker" in srv.text() and "WORKER TIMEOUT" not in srv.text()
+
+
+def test_tls_client_that_leaves_mid_handshake(server, certs):
+    srv = server(*tls_args(certs, *WORKERS["gthread"]))
+    for _ in range(5):
+        s = srv.connect()
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        s.close()
+    assert get(srv, certs)[0] == 200
+
+
+# ---- start-up errors -----------------------------------------------------------
+
+
+def start_fails(launcher, *args):
+    r = subprocess.run([launcher, "-b", "127.0.0.1:0", "--chdir", str(ROOT / "tests" /
+                       "python" / "apps")] + list(args) + ["echo:app"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Listening at" not in r.stderr and "Booting worker" not in r.stderr
+    return r.stderr
+
+
+BAD = [
+    (("--certfile", "{d}/missing.pem", "--keyfile", "{d}/server.key"),
+     'certfile "{d}/missing.pem": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/missing.key"),
+     'keyfile "{d}/missing.key": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/client.key"),
+     'keyfile "{d}/client.key": the key does not match the certificate in certfile'),
+    (("--certfile", "{d}/server.key", "--keyfile", "{d}/server.key"),
+     'certfile "{d}/server.key": '),
+    (("--certfile", "{d}/server.pem"), 'certfile (no keyfile: its key) "{d}/server.pem"'),
+    (("--keyfile", "{d}/server.key"), "keyfile: needs certfile"),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ciphers", "NOPE"),
+     'ciphers: no cipher matches "NOPE"'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--cert-reqs", "3"),
+     "cert_reqs: 3 is not 0 (none), 1 (optional) or 2 (required)"),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ca-certs",
+      "{d}/missing.pem"), 'ca_certs "{d}/missing.pem": No such file or directory'),
+]
+
+
+@pytest.mark.parametrize("args,line", BAD, ids=[b[1].split(":")[0].split(" ")[0] + str(i)
+                                                for i, b in enumerate(BAD)])
+@pytest.mark.parametrize("check", [False, True])
+def test_bad_settings_refuse_the_start(launcher, certs, args, line, check):
+    args = [a.format(d=certs) for a in args] + (["--check-config"] if check else [])
+    err = start_fails(launcher, *args)
+    assert "Error: " + line.format(d=certs) in err, err
+
+
+def test_unreadable_key(launcher, certs, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    key = tmp_path / "k.pem"
+    shutil.copy(certs / "server.key", key)
+    key.chmod(0)
+    err = start_fails(launcher, "--certfile", str(certs / "server.pem"), "--keyfile", str(key))
+    assert 'keyfile "%s": Permission denied' % key in err
+
+
+@pytest.mark.parametrize("name", ["asgi", "uvicorn.workers.UvicornWorker"])
+def test_a_class_without_tls_refuses_certfile(launcher, certs, name):
+    """Never a plain listener where a certificate was asked for."""
+    err = start_fails(launcher, "-k", name, *tls_args(certs))
+    assert "Error: certfile: TLS is not built yet for the asgi worker class" in err, err
+
+
+def test_ssl_context_hook_refused(launcher, tmp_path, certs):
+    conf = tmp_path / "c.py"
+    conf.write_text("def ssl_context(config, default):\n    return default()\n")
+    err = start_fails(launcher, "-c", str(conf), *tls_args(certs))
+    assert "ssl_context: the hook is not built yet: cunicorn's TLS is OpenSSL in C" in err
+
+
+def test_ssl_version_warns_and_is_ignored(server, certs):
+    srv = server(*tls_args(certs, "--ssl-version", "5"))
+    assert get(srv, certs)[0] == 200
+    # printed before the logs open, so before the server was seen up
+    fd = srv.proc.stderr.fileno()
+    err = os.read(fd, 65536).decode() if select.select([fd], [], [], 0)[0] else ""
+    assert "Warning: option `ssl_version` is deprecated and it is ignored. " \
+           "Use ssl_context instead." in err
+
+
+# ---- sessions, reload ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_session_resumption(server, certs, worker, maximum):
+    """Tickets made in the master's context: any worker resumes a session
+    (two workers here)."""
+    srv = server(*tls_args(certs, *WORKERS[worker]), workers=2)
+    ctx = client_ctx(certs, maximum=maximum)
+    session = None
+    reused = []
+    for _ in range(4):
+        s = ctx.wrap_socket(srv.connect(), server_hostname="localhost", session=session)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK")
+        if session is not None:
+            reused.append(s.session_reused)
+        session = s.session
+        s.close()
+    assert reused == [True, True, True]
+
+
+def test_hup_loads_the_new_certificate(server, certs, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(certs / "server.pem", cert)
+    shutil.copy(certs / "server.key", key)
+    srv = server("--certfile", str(cert), "--keyfile", str(key), *WORKERS["gthread"])
+
+    def served_cn():
+        ctx = client_ctx(certs)
+        ctx.check_hostname = False
+        with ctx.wrap_socket(srv.connect()) as s:
+            return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+    assert served_cn() == "localhost"
+    keep = client_ctx(certs).wrap_socket(srv.connect(), server_hostname="localhost")
+    shutil.copy(certs / "server2.pem", cert)
+    shutil.copy(certs / "server2.key", key)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: srv.text().count("Booting worker") >= 2, what="the new worker")
+    wait_for(lambda: served_cn() == "localhost2", what="the new certificate")
+    # a connection made before the HUP still works (its worker finishes it)
+    keep.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert keep.recv(100).startswith(b"HTTP/1.1 200 OK")
+    keep.close()
+
+
+def test_hup_with_a_broken_certificate_keeps_serving(server, certs, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(certs / "server.pem", cert)
+    shutil.copy(certs / "server.key", key)
+    srv = server("--certfile", str(cert), "--keyfile", str(key))
+    shutil.copy(certs / "client.key", key)  # no longer the certificate's key
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "the key does not match the certificate" in srv.text(),
+             what="the reload's error")
+    assert get(srv, certs)[0] == 200
+    assert srv.proc.poll() is None
+
+
+# ---- frameworks, the corpus ----------------------------------------------------------
+
+
+def test_flask_over_https(server, certs):
+    pytest.importorskip("flask")
+    srv = server(*tls_args(certs, *WORKERS["gthread"]), app="flaskapp:app")
+    status, body = get(srv, certs, "/users/7/posts/hello")
+    assert status == 200 and b"hello" in body
+    status, body = get(srv, certs, "/json", method="POST", body=b'{"a": [1, 2]}',
+                       headers={"Content-Type": "application/json"})
+    assert status == 200 and json.loads(body)
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("args", corpus.GROUPS, ids=lambda a: " ".join(a) or "defaults")
+def test_corpus_over_tls(server, certs, args, worker):
+    srv = server(*tls_args(certs, *(WORKERS[worker] + args)))
+    ctx = client_ctx(certs)
+    group = [c for c in corpus.CASES if corpus.args_for(c[3]) == args]
+    assert group
+    for name, path, exp, cfg in group:
+        raw = tls_raw(srv.port, path.read_bytes(), ctx)
+        if "/valid/" in name:
+            corpus.check_valid(name, raw, exp, worker == "gthread")
+        else:
+            corpus.check_invalid(name, raw, exp)
+
+
+# ---- testssl.sh -----------------------------------------------------------------
+
+TESTSSL = shutil.which("testssl") or shutil.which("testssl.sh")
+
+
+@pytest.mark.skipif(not TESTSSL, reason="testssl.sh is missing (Debian's testssl.sh)")
+def test_testssl_finds_nothing_high(server, certs, tmp_path):
+    """testssl.sh against the default configuration: no finding rated HIGH
+    or CRITICAL. The findings about the certificate itself (cert_*: its
+    throw-away CA is unknown to testssl, it expires in 2 days, it names no
+    OCSP or CRL) are the operator's certificate, not the server: left out."""
+    srv = server(*tls_args(certs, *WORKERS["gthread"]), workers=2)
+    out = tmp_path / "testssl.json"
+    r = subprocess.run([TESTSSL, "--quiet", "--color", "0", "--warnings", "off",
+                        "--severity", "HIGH", "--jsonfile", str(out),
+                        "--connect-timeout", "5", "--openssl-timeout", "5",
+                        "--ip", "one", "127.0.0.1:%d" % srv.port],
+                       capture_output=True, timeout=600)
+    assert out.exists(), r.stdout[-2000:]
+    findings = json.loads(out.read_text())
+    assert any(f["id"].startswith("cert_") for f in findings), findings  # it looked
+    high = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL")
+            and not f["id"].startswith("cert_")]
+    assert high == [], high
+    assert get(srv, certs)[0] == 200

@@ -14,7 +14,7 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
        python3-uvloop python3-starlette python3-fastapi \
-       python3-pythonjsonlogger
+       python3-pythonjsonlogger python3-websockets
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools
@@ -89,7 +89,7 @@ $(FUZZ_BUILD)/build.ninja:
 # New inputs go to a scratch directory, never into fuzz/corpus/.
 fuzz test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	@for t in head chunked proxy; do \
+	@for t in head chunked proxy ws; do \
 	  scratch=$$(mktemp -d); \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -74,20 +74,11 @@ static PyObject *subprotocols(const struct http_request *r, const char *head)
 
     for (uint32_t i = 0; l && i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
-        size_t p = h->value.off, end = p + h->value.len;
+        size_t p = h->value.off, end = p + h->value.len, s, e;
         if (!http_span_ieq(head, h->name, "sec-websocket-protocol"))
             continue;
-        while (l && p < end) {
-            size_t s, e;
+        while (l && ws_list_next(head, &p, end, &s, &e)) {
             PyObject *t;
-            while (p < end && (head[p] == ' ' || head[p] == '\t' || head[p] == ','))
-                p++;
-            s = p;
-            while (p < end && head[p] != ',')
-                p++;
-            e = p;
-            while (e > s && (head[e - 1] == ' ' || head[e - 1] == '\t'))
-                e--;
             if (e == s)
                 continue;
             t = PyUnicode_DecodeLatin1(head + s, (Py_ssize_t)(e - s), NULL);

@@ -150,4 +150,9 @@ void ws_sha1(const uint8_t *s, size_t n, uint8_t out[20]);
 /* Does the comma-separated list in buf at span v hold token (any case)? */
 int ws_has_token(const char *buf, struct http_span v, const char *token);
 
+/* The next element of a comma-separated list buf[*pos..end), blanks
+ * around it dropped: 1 with it at buf[*s..*e) (maybe empty), *pos moved
+ * past it; 0 at the list's end. */
+int ws_list_next(const char *buf, size_t *pos, size_t end, size_t *s, size_t *e);
+
 #endif

@@ -20,20 +20,31 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+int ws_list_next(const char *buf, size_t *pos, size_t end, size_t *s, size_t *e)
+{
+    size_t i = *pos;
+
+    while (i < end && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == ','))
+        i++;
+    if (i == end) {
+        *pos = end;
+        return 0;
+    }
+    *s = i;
+    while (i < end && buf[i] != ',')
+        i++;
+    *e = i;
+    while (*e > *s && (buf[*e - 1] == ' ' || buf[*e - 1] == '\t'))
+        (*e)--;
+    *pos = i;
+    return 1;
+}
+
 int ws_has_token(const char *buf, struct http_span v, const char *token)
 {
-    size_t tl = strlen(token), i = v.off, end = (size_t)v.off + v.len;
+    size_t tl = strlen(token), i = v.off, end = (size_t)v.off + v.len, s, e;
 
-    while (i < end) {
-        size_t s, e;
-        while (i < end && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == ','))
-            i++;
-        s = i;
-        while (i < end && buf[i] != ',')
-            i++;
-        e = i;
-        while (e > s && (buf[e - 1] == ' ' || buf[e - 1] == '\t'))
-            e--;
+    while (ws_list_next(buf, &i, end, &s, &e)) {
         if (e - s == tl) {
             size_t k = 0;
             while (k < tl && lower((unsigned char)buf[s + k]) == lower((unsigned char)token[k]))

@@ -513,6 +513,25 @@ static void test_handshake(void)
     ok(ws_accept_key("x", 40, acc) == -1, "a key too long to hash is refused");
 }
 
+static void test_lists(void)
+{
+    const char *l = " a ,\tbc,, d\t ,";
+    size_t pos = 0, s, e, n = 0;
+    char got[32] = "";
+
+    while (ws_list_next(l, &pos, strlen(l), &s, &e) && n + (e - s) + 1 < sizeof got) {
+        memcpy(got + n, l + s, e - s);
+        n += e - s;
+        got[n++] = '|';
+        got[n] = '\0';
+    }
+    ok(strcmp(got, "a|bc|d|") == 0 && pos == strlen(l), "a list's elements: %s", got);
+    pos = 0;
+    ok(!ws_list_next(" , ,", &pos, 4, &s, &e), "a list of blanks and commas is empty");
+    ok(!ws_has_token("upgrades, xupgrade", (struct http_span){0, 18}, "upgrade"),
+       "a token is matched whole");
+}
+
 int main(void)
 {
     test_rfc_examples();
@@ -526,5 +545,6 @@ int main(void)
     test_unmask();
     test_sha1();
     test_handshake();
+    test_lists();
     return tap_done();
 }

@@ -16,6 +16,7 @@ import struct
 import pytest
 
 from conftest import TIMEOUT, wait_for
+from test_asgi import events, events_env
 
 websockets = pytest.importorskip("websockets")
 
@@ -25,18 +26,6 @@ KEY = base64.b64encode(b"0123456789abcdef")
 
 def start(server, *args, app="wsapp:app", env=None):
     return server(*ASGI, *args, app=app, env=env)
-
-
-def events_env(tmp_path):
-    path = tmp_path / "events"
-    return dict(os.environ, ASGI_EVENTS=str(path)), path
-
-
-def events(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
 
 
 def run(coro):

@@ -14,7 +14,8 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
        python3-uvloop python3-starlette python3-fastapi \
-       python3-pythonjsonlogger python3-websockets
+       python3-pythonjsonlogger python3-websockets \
+       chromium
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools

@@ -2,16 +2,19 @@
 websockets client for what a client does right (echo, fragments, pings,
 closes both ways, subprotocols, the limit, Starlette's WebSocket route),
 a raw socket for what it must not do (unmasked frames, bad UTF-8, bad
-handshakes), and the back-pressure of both directions."""
+handshakes), the back-pressure of both directions, and a real browser
+(Debian's chromium, headless)."""
 
 import asyncio
 import base64
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -439,3 +442,29 @@ def test_starlette_websocket_route(server, tmp_path):
             await ws.close(code=4000)
     run(main())
     wait_for(lambda: "starlette ws closed 4000" in events(path), what="the route's disconnect")
+
+
+def test_chromium_opens_a_websocket(server, tmp_path):
+    """A real browser (Debian's chromium, headless) loads a page whose
+    script opens a WebSocket to the server and talks over it."""
+    browser = shutil.which("chromium")
+    if not browser:
+        pytest.skip("Debian's chromium is not installed")
+    env, path = events_env(tmp_path)
+    srv = start(server, env=env)
+    proc = subprocess.Popen(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-dev-shm-usage", "--user-data-dir=%s" % (tmp_path / "profile"),
+         "http://127.0.0.1:%d/page" % srv.port],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: "browser: got HELLO FROM THE BROWSER" in events(path),
+                 timeout=60, what="the browser's second message")
+    finally:
+        # the browser and its helpers: the process group it leads
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -10,9 +10,12 @@
 /big?N     accepts and sends N messages of 1 MiB; PROGRESS["sent"] counts them
 /hold      accepts, receives nothing until GET /go, then counts the bytes
            of every message until the client closes (PROGRESS["received"])
+/browser   accepts, answers the first text upper-cased, notes the second
+           ("browser: ...") and closes
 
-What the app sees at the end goes to the file in $ASGI_EVENTS. Over http:
-/progress (PROGRESS as JSON) and /go.
+Over http: /page, a page whose script talks to /browser;
+/progress (PROGRESS as JSON) and /go. What the app sees at the end goes
+to the file in $ASGI_EVENTS.
 """
 
 import asyncio
@@ -49,7 +52,19 @@ def _jsonable(v):
     return v
 
 
+PAGE = b"""<!doctype html><title>ws</title><script>
+const ws = new WebSocket("ws://" + location.host + "/browser");
+ws.onopen = () => ws.send("hello from the browser");
+ws.onmessage = (e) => ws.send("got " + e.data);
+</script>"""
+
+
 async def _http(scope, receive, send):
+    if scope["path"] == "/page":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": PAGE})
+        return
     if scope["path"] == "/go":
         GO.setdefault("event", asyncio.Event()).set()
     body = json.dumps(PROGRESS).encode()
@@ -128,5 +143,12 @@ async def app(scope, receive, send):
         await _big(scope, receive, send)
     elif path == "/hold":
         await _hold(scope, receive, send)
+    elif path == "/browser":
+        await send({"type": "websocket.accept"})
+        m = await receive()
+        await send({"type": "websocket.send", "text": m["text"].upper()})
+        m = await receive()
+        _event("browser: %s" % m["text"])
+        await send({"type": "websocket.close"})
     else:
         await _echo(scope, receive, send)

@@ -110,9 +110,10 @@ class Raw:
 
 # ---- what a client does right ----------------------------------------------------
 
-def test_echo_text_and_bytes(server, tmp_path):
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])
+def test_echo_text_and_bytes(server, tmp_path, loop):
     env, path = events_env(tmp_path)
-    srv = start(server, env=env)
+    srv = start(server, "--asgi-loop", loop, env=env)
 
     async def main():
         async with websockets.connect(uri(srv, "/echo")) as ws:

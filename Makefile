@@ -15,7 +15,7 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
        python3-uvloop python3-starlette python3-fastapi \
        python3-pythonjsonlogger python3-uvicorn python3-gunicorn \
-       libssl-dev openssl curl testssl.sh
+       libssl-dev openssl curl testssl.sh python3-websockets chromium
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools
@@ -90,7 +90,7 @@ $(FUZZ_BUILD)/build.ninja:
 # New inputs go to a scratch directory, never into fuzz/corpus/.
 fuzz test-fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	@for t in head chunked proxy; do \
+	@for t in head chunked proxy ws; do \
 	  scratch=$$(mktemp -d); \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

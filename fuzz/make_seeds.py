@@ -3,6 +3,7 @@
 
 fuzz/corpus/head/     [options][cut] + each case's bytes
 fuzz/corpus/chunked/  [step] + the body of each chunked case
+fuzz/corpus/ws/       [step][limit] + WebSocket client frames (ws_seeds())
 (fuzz/corpus/proxy/ is written by hand.)
 
 Run again when the corpora change: python3 fuzz/make_seeds.py
@@ -38,7 +39,50 @@ def write(kind, data):
         f.write(data)
 
 
+def ws_frame(b0, payload, mask=b"\x37\xfa\x21\x3d"):
+    """A masked client frame whose first byte is b0."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([b0, 0x80 | n])
+    elif n < 65536:
+        head = bytes([b0, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, 0x80 | 127]) + n.to_bytes(8, "big")
+    body = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return head + mask + body
+
+
+def ws_seeds():
+    """Client frames: RFC 6455's examples, fragments, control frames,
+    the close, and a few of every error."""
+    f = ws_frame
+    streams = [
+        f(0x81, b"Hello"),
+        f(0x01, b"Hel") + f(0x89, b"ping") + f(0x80, b"lo"),
+        f(0x82, bytes(range(256)) * 2),
+        f(0x01, "\u03ba\u1f79".encode()[:3]) + f(0x80, "\u03ba\u1f79".encode()[3:]),
+        f(0x88, b"\x03\xe8bye"),
+        f(0x88, b""),
+        f(0x8a, b"pong") + f(0x81, b"after"),
+        f(0x81, b"ok\xed\xa0\x80"),
+        f(0x88, b"\x03\xed"),
+        f(0x88, b"\x03"),
+        f(0x80, b"cont"),
+        f(0x01, b"a") + f(0x81, b"b"),
+        f(0xC1, b"rsv"),
+        f(0x83, b"op"),
+        f(0x09, b"frag ping"),
+        bytes([0x81, 0x05]) + b"Hello",
+        bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
+    ]
+    os.makedirs(os.path.join(HERE, "corpus", "ws"), exist_ok=True)
+    for s in streams:
+        write("ws", bytes([3, 0]) + s)
+        write("ws", bytes([0, 1]) + s)
+
+
 def main():
+    ws_seeds()
     for kind in ("head", "chunked"):
         os.makedirs(os.path.join(HERE, "corpus", kind), exist_ok=True)
     for root in ROOTS:

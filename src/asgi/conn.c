@@ -147,17 +147,28 @@ static void refuse(struct aconn *a, int code)
     aconn_close(a, 1);
 }
 
-/* A complete head of len bytes: the request is handed to the app. */
+/* A complete head of len bytes: the request is handed to the app (a
+ * WebSocket handshake too, unless it is no valid one). */
 static void head_done(struct aconn *a, int64_t len)
 {
     size_t head_off = a->c.start;
+    struct http_span key = {0, 0};
+    int hs = ws_check_upgrade(a->c.buf + head_off, &a->r, &key);
 
     a->c.start += (size_t)len;
     a->c.keep = a->c.start;  /* the head stays put while the body is read */
+    if (hs == WS_HS_OK && a->r.body != HTTP_BODY_NONE)
+        hs = WS_HS_BAD;      /* frames follow a handshake, never a body */
+    if (hs < 0) {
+        aws_refuse(a, hs);
+        return;
+    }
     cu_body_init(&a->body, &a->r, a->srv->env->http);
     a->state = C_REQ;
     a->deadline = 0;
-    if (areq_start(a->srv, a, head_off, must_close(a)) < 0)
+    a->upgraded = hs == WS_HS_OK;
+    if (areq_start(a->srv, a, head_off, must_close(a) || a->upgraded,
+                   a->upgraded ? &key : NULL) < 0)
         aconn_close(a, 1);
 }
 
@@ -223,7 +234,9 @@ void aconn_readable(struct aconn *a)
         advance(a);
         break;
     case C_REQ:
-        if (a->req && (a->req->wait == W_BODY || a->req->wait == W_DISCONNECT))
+        if (a->req && a->req->ws.on)
+            aws_readable(a->req);
+        else if (a->req && (a->req->wait == W_BODY || a->req->wait == W_DISCONNECT))
             areq_receive_more(a->req);
         else
             (void)asrv_watch(a, 'r', 0);  /* nothing wants it now */
@@ -296,7 +309,8 @@ void aconn_response_over(struct aconn *a, int close)
     /* a peer that shut its side after pipelining requests still gets
      * their answers */
     if (close || cu_worker_stop || (a->c.eof && a->c.end == a->c.start)) {
-        aconn_close(a, !a->body.done);
+        /* a WebSocket's peer may still be sending when we close */
+        aconn_close(a, !a->body.done || a->upgraded);
         return;
     }
     a->c.keep = 0;
@@ -332,4 +346,6 @@ void aconn_stop(struct aconn *a)
      * that have sent nothing yet */
     if (a->state == C_HEAD && a->c.end == a->c.start)
         aconn_close(a, 0);
+    else if (a->req && a->req->ws.on)
+        aws_stop(a->req);
 }

@@ -12,12 +12,15 @@
  *   receive.c  the receive callable: http.request, http.disconnect
  *   send.c     the send callable: the response on the wire
  *   ready.c    the awaitable that completes at once
+ *   ws.c       a WebSocket (the websocket scope): the handshake's answer,
+ *              receive() and send() over RFC 6455 frames, the close
  */
 #ifndef CU_ASGI_INTERNAL_H
 #define CU_ASGI_INTERNAL_H
 
 #include "asgi/asgi.h"
 #include "http/parser.h"
+#include "http/ws.h"
 #include "worker/body.h"
 #include "worker/conn.h"
 
@@ -26,6 +29,10 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_QUERY, K_ROOT_PATH, K_HEADERS, K_CLIENT, K_SERVER, K_STATE, K_BODY,
        K_MORE_BODY, K_STATUS, K_TRAILERS,
        V_HTTP, V_HTTPS, V_1_0, V_1_1, V_REQUEST, V_DISCONNECT, V_START, V_RESP_BODY,
+       /* the websocket scope's */
+       K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
+       V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
+       V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
        /* the methods called on a task */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION,
        K_COUNT };
@@ -91,7 +98,21 @@ struct aconn {
     struct http_header *headers;
     struct cu_body body;
     int trusted, proxy_done;
+    int upgraded;               /* a WebSocket: its close lingers */
     struct areq *req;           /* the request being served (strong) */
+};
+
+/* A request that is a WebSocket handshake: its state (ws.c). */
+struct aws {
+    int on;                     /* the request asked for a WebSocket */
+    int connected;              /* websocket.connect was received */
+    int accepted;               /* the 101 went out */
+    int close_sent, close_rcvd; /* the close frames, ours and the peer's */
+    uint16_t code;              /* what websocket.disconnect says */
+    struct http_span key;       /* Sec-WebSocket-Key, in the head */
+    struct ws_parser p;
+    char *msg;                  /* a message over several reads (PyMem) */
+    size_t mlen, mcap;
 };
 
 /* What a request waits for, when the app awaits a future. */
@@ -115,6 +136,7 @@ struct areq {
     uint64_t sent;              /* body bytes written */
     char *block;                /* "Name: value\r\n"... (PyMem) */
     size_t blen, bcap;
+    struct aws ws;
 };
 
 /* ---- server.c ---- */
@@ -153,9 +175,11 @@ int asgi_scope_init(struct asrv *s);
 /* ---- request.c ---- */
 extern PyType_Spec asgi_req_spec;
 /* Starts the app on a's parsed request, whose head is at head_off in
- * a->c.buf; close: the connection closes after its response. 0, or -1
- * (the caller closes the connection). */
-int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close);
+ * a->c.buf; close: the connection closes after its response; ws_key: the
+ * Sec-WebSocket-Key of a WebSocket handshake, or NULL. 0, or -1 (the
+ * caller closes the connection). */
+int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close,
+               const struct http_span *ws_key);
 /* The client is gone while the app runs: its task is cancelled after
  * --asgi-disconnect-grace-period, unless it ends before. */
 void areq_gone(struct areq *q);
@@ -175,10 +199,32 @@ PyObject *asgi_disconnect_msg(struct asrv *s);
 
 /* ---- send.c ---- */
 PyObject *areq_send(PyObject *self, PyObject *msg);
+/* The app's headers (an iterable of [name, value] bytes pairs), checked,
+ * into q->block. 0, or -1 with an exception. */
+int areq_headers(struct areq *q, PyObject *hs);
 /* The socket drained: a send waiting for it finishes. */
 void areq_drained(struct areq *q);
 /* Answers a request that failed before its head went out: 500 page. */
 void areq_send_500(struct areq *q);
+
+/* ---- ws.c ---- */
+/* A handshake that is no valid one (hs: WS_HS_BAD, WS_HS_VERSION): 400,
+ * or 426 with the version we speak; the connection closes. */
+void aws_refuse(struct aconn *a, int hs);
+/* The websocket scope from the http one d (0, or -1 with an exception). */
+int aws_scope(struct asrv *s, struct aconn *a, PyObject *d);
+/* receive() and send() of a WebSocket. */
+PyObject *aws_receive(struct areq *q);
+PyObject *aws_send(struct areq *q, PyObject *msg, PyObject *type);
+/* The loop says readable. */
+void aws_readable(struct areq *q);
+/* websocket.disconnect with q's code; a new reference. */
+PyObject *aws_disconnect_msg(struct areq *q);
+/* The app's task ended with the WebSocket open: the close (1000, or 1011
+ * after an exception). */
+void aws_app_done(struct areq *q, int failed);
+/* Stopping: an open WebSocket is closed with 1001 (going away). */
+void aws_stop(struct areq *q);
 
 /* ---- ready.c ---- */
 extern PyType_Spec asgi_ready_spec;

@@ -146,6 +146,8 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
     PyObject *msg, *fut;
 
     (void)unused;
+    if (q->ws.on)
+        return aws_receive(q);
     if (q->over || !a)
         return asgi_ready(s, asgi_disconnect_msg(s));
     if (q->recv_fut) {

@@ -36,6 +36,7 @@ static void areq_dealloc(PyObject *self)
     Py_XDECREF(q->send_fut);
     Py_XDECREF((PyObject *)q->conn);  /* not reached: cleared when over */
     PyMem_Free(q->block);
+    PyMem_Free(q->ws.msg);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -166,7 +167,7 @@ void areq_over(struct areq *q, int close)
         areq_wake(&q->send_fut, Py_NewRef(Py_None));
     if (q->recv_fut) {
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, asgi_disconnect_msg(s));
+        areq_wake(&q->recv_fut, q->ws.on ? aws_disconnect_msg(q) : asgi_disconnect_msg(s));
     }
     q->q.out.status = q->status;
     q->q.out.bytes = q->sent;
@@ -281,17 +282,21 @@ static PyObject *areq_done(PyObject *self, PyObject *task)
     if (exc && exc != Py_None) {
         restore(exc);
         cu_report_exception(what);
+    } else if (q->ws.accepted) {
+        /* a WebSocket's app may end without a close: the server's */
     } else if (!q->over && !q->started) {
         cu_log(CU_ERROR, "%s: the app returned without starting a response", what);
     } else if (!q->over) {
         cu_log(CU_ERROR, "%s: the app returned without completing its response", what);
     }
-    Py_XDECREF(exc);
-    if (!q->over) {
+    if (!q->over && q->ws.accepted) {
+        aws_app_done(q, exc && exc != Py_None);
+    } else if (!q->over) {
         if (!q->head_sent)
             areq_send_500(q);
         areq_over(q, 1);
     }
+    Py_XDECREF(exc);
     Py_RETURN_NONE;
 }
 
@@ -327,7 +332,8 @@ out:
     return rc;
 }
 
-int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close)
+int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close,
+               const struct http_span *ws_key)
 {
     struct areq *q = PyObject_New(struct areq, s->req_type);
     const struct http_request *r = &a->r;
@@ -349,13 +355,18 @@ int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close)
     q->q.started_us = cu_access_wanted() ? cu_now_us() : 0;
     q->must_close = close;
     q->length = -1;
+    if (ws_key) {
+        q->ws.on = 1;
+        q->ws.key = *ws_key;
+        q->ws.p.max_message = (uint64_t)s->opts->ws_max_size;
+    }
     q->is_head = r->method.len == 4 && memcmp(a->c.buf + head_off + r->method.off, "HEAD", 4) == 0;
     /* the request line, for the master's timeout report */
     cu_request_line(&q->q, s->env->slot->request, sizeof(s->env->slot->request));
     if (s->opts->hook)
         s->opts->hook(s->opts->hook_arg, 0, &q->q);
     Py_INCREF(q);
-    if (s->env->request_timeout > 0)
+    if (s->env->request_timeout > 0 && !q->ws.on)  /* a WebSocket lives on */
         arm_timeout(s, q);
     if (start_task(s, q) < 0) {
         what_failed(q, what, sizeof(what));

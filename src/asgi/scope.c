@@ -5,7 +5,8 @@
  * sequence becomes U+FFFD, as urllib's unquote() has it); raw_path and
  * query_string are the bytes as sent; header names are lower-cased, in
  * the order received; client is the PROXY header's source when one came,
- * else the peer (None on a UNIX socket, as server is).
+ * else the peer (None on a UNIX socket, as server is). A WebSocket's scope
+ * is made from it (ws.c).
  */
 #include "asgi/internal.h"
 
@@ -25,6 +26,14 @@ static const char *const names[K_COUNT] = {
     [V_DISCONNECT] = "http.disconnect", [V_START] = "http.response.start",
     [V_RESP_BODY] = "http.response.body", [M_ADD_DONE] = "add_done_callback",
     [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
+    [K_SUBPROTOCOLS] = "subprotocols", [K_EXTENSIONS] = "extensions",
+    [K_SUBPROTOCOL] = "subprotocol", [K_CODE] = "code", [K_REASON] = "reason",
+    [K_TEXT] = "text", [K_BYTES] = "bytes", [V_WEBSOCKET] = "websocket", [V_WS] = "ws",
+    [V_WSS] = "wss", [V_WS_CONNECT] = "websocket.connect", [V_WS_ACCEPT] = "websocket.accept",
+    [V_WS_RECEIVE] = "websocket.receive", [V_WS_SEND] = "websocket.send",
+    [V_WS_CLOSE] = "websocket.close", [V_WS_DISCONNECT] = "websocket.disconnect",
+    [V_WS_RESP_START] = "websocket.http.response.start",
+    [V_WS_RESP_BODY] = "websocket.http.response.body", [V_WS_RESP] = "websocket.http.response",
 };
 
 /* The methods most requests have, made once. */
@@ -170,7 +179,8 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
         put(d, k[K_CLIENT], client(&a->c)) < 0 ||
         PyDict_SetItem(d, k[K_SERVER],
                        li < s->env->n_listeners ? s->lserver[li] : Py_None) < 0 ||
-        (s->state && put(d, k[K_STATE], PyDict_Copy(s->state)) < 0)) {
+        (s->state && put(d, k[K_STATE], PyDict_Copy(s->state)) < 0) ||
+        (a->req->ws.on && aws_scope(s, a, d) < 0)) {
         Py_DECREF(d);
         return NULL;
     }

@@ -115,10 +115,30 @@ fail:
     return -1;
 }
 
+int areq_headers(struct areq *q, PyObject *hs)
+{
+    PyObject *it, *item;
+
+    if (!hs || hs == Py_None)
+        return 0;
+    if (!(it = PyObject_GetIter(hs)))
+        return -1;
+    while ((item = PyIter_Next(it))) {
+        int rc = add_header(q, item);
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 static int response_start(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
-    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs, *it, *item;
+    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs;
     long status;
 
     if (!st) {
@@ -134,20 +154,7 @@ static int response_start(struct areq *q, PyObject *msg)
         return -1;
     }
     hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]);
-    if (hs && hs != Py_None) {
-        if (!(it = PyObject_GetIter(hs)))
-            return -1;
-        while ((item = PyIter_Next(it))) {
-            int rc = add_header(q, item);
-            Py_DECREF(item);
-            if (rc < 0) {
-                Py_DECREF(it);
-                return -1;
-            }
-        }
-        Py_DECREF(it);
-    }
-    if (PyErr_Occurred())
+    if ((!hs && PyErr_Occurred()) || areq_headers(q, hs) < 0)
         return -1;
     q->status = (int)status;
     q->started = 1;
@@ -381,6 +388,15 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "send() called while another send() waits");
         return NULL;
     }
+    if (q->ws.on) {
+        /* the denial response (websocket.http.response.*) is an http one */
+        if (q->ws.accepted || (PyUnicode_Compare(type, s->k[V_WS_RESP_START]) != 0 &&
+                               PyUnicode_Compare(type, s->k[V_WS_RESP_BODY]) != 0))
+            return PyErr_Occurred() ? NULL : aws_send(q, msg, type);
+        q->must_close = 1;
+        type = s->k[PyUnicode_Compare(type, s->k[V_WS_RESP_START]) == 0 ? V_START
+                                                                         : V_RESP_BODY];
+    }
     if (PyUnicode_Compare(type, s->k[V_START]) == 0) {
         if (q->started) {
             PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
@@ -415,11 +431,12 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
 
 void areq_drained(struct areq *q)
 {
-    if (!q->send_fut)
-        return;
-    q->conn->deadline = 0;
-    areq_wake(&q->send_fut, Py_NewRef(Py_None));
-    if (q->finishing)
+    if (q->send_fut) {
+        q->conn->deadline = 0;
+        areq_wake(&q->send_fut, Py_NewRef(Py_None));
+    }
+    /* the last body (or a WebSocket's last close frame) is out */
+    if (q->finishing && !q->over)
         areq_over(q, q->must_close);
 }
 

@@ -74,6 +74,7 @@ struct cu_config {
     int asgi_loop;           /* the choice's index: auto, asyncio, uvloop */
     int asgi_lifespan;       /* auto, on, off */
     int asgi_disconnect_grace_period;
+    int ws_max_size;         /* ours: the asgi worker's WebSocket messages */
     int http_parser;         /* auto, fast, python */
     /* Security */
     int limit_request_line;

@@ -187,6 +187,12 @@ const struct cu_setting cu_settings[] = {
      .type = CU_INT, .offset = OFF(asgi_disconnect_grace_period), .dflt = "3",
      .help = "Seconds an ASGI app may go on after its client left before "
              "its task is cancelled."},
+    {.name = "ws_max_size", .section = S_WORKER, .flags = {"--ws-max-size"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(ws_max_size), .dflt = "16777216",
+     .help = "asgi: the largest WebSocket message a client may send, in "
+             "bytes (a larger one closes the connection with 1009); 0: no "
+             "limit. uvicorn's --ws-max-size; not in Gunicorn.",
+     .ours = 1},
     {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(http_parser),
      .dflt = "auto", .choices = http_parsers, .refused = NOT_H1C,

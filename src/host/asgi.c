@@ -57,7 +57,8 @@ int host_asgi_loop(void *arg, struct cu_worker_env *env)
     struct cu_host *h = arg;
     struct cu_hooks *k = &h->hooks;
     struct cu_asgi_opts o = {h->cfg.asgi_lifespan, h->cfg.asgi_loop, h->cfg.root_path,
-                             h->cfg.asgi_disconnect_grace_period, NULL, h};
+                             h->cfg.asgi_disconnect_grace_period, h->cfg.ws_max_size,
+                             NULL, h};
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *helper = PyImport_ImportModule("cunicorn._asgi");
     int rc = 1;

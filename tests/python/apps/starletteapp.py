@@ -1,6 +1,6 @@
 """A Starlette app and a FastAPI app (Debian's packages), for the asgi
 worker: JSON, path and query parameters, a form, a streaming response,
-a background task and the lifespan's state."""
+a background task, a WebSocket route and the lifespan's state."""
 
 import contextlib
 import os
@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
 
 
 async def home(request):
@@ -48,6 +49,17 @@ async def background(request):
     return PlainTextResponse("queued", background=BackgroundTask(_note, "background ran"))
 
 
+async def ws_echo(websocket):
+    await websocket.accept()
+    try:
+        while True:
+            text = await websocket.receive_text()
+            await websocket.send_text("echo: " + text)
+            await websocket.send_json({"n": len(text), "path": websocket.url.path})
+    except WebSocketDisconnect as e:
+        _note("starlette ws closed %d" % e.code)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     _note("starlette startup")
@@ -58,7 +70,7 @@ async def lifespan(app):
 starlette_app = Starlette(routes=[
     Route("/", home), Route("/echo", echo, methods=["POST"]),
     Route("/form", form, methods=["POST"]), Route("/stream", stream),
-    Route("/background", background),
+    Route("/background", background), WebSocketRoute("/ws", ws_echo),
 ], lifespan=lifespan)
 
 

@@ -257,14 +257,14 @@ def test_term_under_load(server, tmp_path, worker):
     # Nothing the server took in went unanswered: a failed request is one
     # the server never saw -- it reached the kernel's queue in the instant
     # between the last worker's final look at it and its close (the kernel
-    # then resets it; no server can answer it). That is rare; so is more
-    # than one.
+    # then resets it; no server can answer it). That is rare, and each of
+    # the 6 client threads has at most one connection in that instant.
     served = set(re.findall(r"id=(\d+) 200", log.read_text()))
     lost = [i for i in load.failed_ids if str(i) in served]
     print("failed requests the server had served: %s; never seen by it: %d" % (
         lost, load.failed - len(lost)))
     assert not lost
-    assert load.failed <= 2, load.errors
+    assert load.failed <= 6, load.errors
 
 
 def test_sigkill_of_a_worker_loses_at_most_what_it_held(server):

@@ -675,6 +675,9 @@ def test_unix_socket_for_a_user_the_master_cannot_give_it_to(tmp_path):
     as_nobody = None
     if os.geteuid() == 0:
         import pwd
+        if any(not os.stat(d).st_mode & 0o001 for d in [ROOT, *ROOT.parents]):
+            pytest.skip("nobody cannot reach the checkout (a folder above it is "
+                        "closed to others), so it cannot run cunicorn as nobody")
         nobody = pwd.getpwnam("nobody")
 
         def as_nobody():

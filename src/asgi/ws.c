@@ -512,7 +512,9 @@ static PyObject *close_msg(struct areq *q, PyObject *msg)
         return NULL;
     if (reason && reason != Py_None && !(r = PyUnicode_AsUTF8AndSize(reason, &rlen)))
         return NULL;
-    if (c < 1000 || c > 4999) {
+    /* the codes an endpoint may send (RFC 6455 7.4): 1005, 1006 and 1015
+     * are reserved for reports, and a peer fails the connection on them */
+    if (c < 1000 || c > 4999 || !ws_close_code_ok((unsigned)c)) {
         PyErr_Format(PyExc_ValueError, "Invalid WebSocket close code: %ld", c);
         return NULL;
     }

@@ -174,6 +174,20 @@ void cu_log_divert(const struct cu_log_divert *d)
         memset(&g_divert, 0, sizeof(g_divert));
 }
 
+int cu_log_divert_text(enum cu_level level, const char *msg, size_t len, int exception)
+{
+    int saved = errno, rc = 0;
+
+    if (!g_divert.line)
+        return -1;
+    if (cu_log_enabled(level))
+        rc = g_divert.line(g_divert.arg, level, msg, len, exception);
+    if (rc == 0)
+        cu_statsd_log((int)level, exception);
+    errno = saved;
+    return rc;
+}
+
 int cu_log_error_fd(void)
 {
     return g_log.err.fd;

@@ -95,6 +95,11 @@ struct cu_log_divert {
     int level;
 };
 void cu_log_divert(const struct cu_log_divert *d);
+/* A whole message, newlines and all (a line and the traceback after it),
+ * to the divert as one record: 0 when the divert took it (or its level
+ * drops it; statsd counts it either way), -1 when there is no divert or
+ * it failed (nothing counted: the caller logs it here). */
+int cu_log_divert_text(enum cu_level level, const char *msg, size_t len, int exception);
 
 /* What the access log (access.c) needs from here, where its file is kept.
  * The fd it writes to: -1 when there is none. The fd number does not

@@ -461,6 +461,10 @@ PyObject *cu_hooks_py_log(PyObject *module, PyObject *args)
     if (level > CU_CRITICAL)
         level = CU_CRITICAL;
     nl = memchr(text, '\n', (size_t)len);
+    /* Python mode: the whole text is one record (its traceback must not
+     * go to the C error log while its first line goes to the handlers) */
+    if (nl && cu_log_divert_text((enum cu_level)level, text, (size_t)len, exception) == 0)
+        Py_RETURN_NONE;
     /* one line through the log; a traceback after it, whole (a log line
      * has a cap) */
     if (exception)  /* log.exception: statsd counts it as such */

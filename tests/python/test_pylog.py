@@ -167,6 +167,27 @@ def test_level_and_c_lines(pyserver, tmp_path):
     assert srv.c_log.read_text() == ""
 
 
+def test_a_hooks_log_exception_is_one_record(pyserver, tmp_path):
+    """server.log.exception() in a hook: its traceback goes with its line to
+    the handlers, not to the C error log (before: the first line went to
+    Python, the traceback to the errorlog file)."""
+    out = tmp_path / "out.log"
+    conf = tmp_path / "conf.py"
+    conf.write_text(JSON_FORMATTER + dict_config(out, '{"()": Json}') + '''
+def when_ready(server):
+    try:
+        raise ValueError("boom in when_ready")
+    except ValueError:
+        server.log.exception("caught in the hook")
+''')
+    srv = pyserver("-c", str(conf), ready=out)
+    recs = records(out, 1, lambda x: x["msg"].startswith("caught in the hook"))
+    hit = [x for x in recs if x["msg"].startswith("caught in the hook")][0]
+    assert hit["level"] == "ERROR" and "ValueError: boom in when_ready" in hit["msg"], hit
+    get(srv, "/x", [("Host", "x")])
+    assert "boom in when_ready" not in srv.c_log.read_text()
+
+
 # ---- the other settings ----------------------------------------------------------
 
 def test_logconfig_ini(pyserver, tmp_path):

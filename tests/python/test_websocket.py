@@ -226,6 +226,25 @@ def test_app_closes_with_a_code(server, tmp_path):
              what="the app's disconnect after its close")
 
 
+@pytest.mark.parametrize("code", [1005, 1006, 1015, 2000])
+def test_app_close_with_a_reserved_code_raises(server, code):
+    # RFC 6455 7.4: 1005, 1006 and 1015 never go in a close frame (and
+    # 1016-2999 are unassigned); the app's send raises ValueError, so it
+    # fails and the server closes with 1011 instead of a code the client
+    # would answer with a protocol error
+    srv = start(server)
+
+    async def main():
+        async with websockets.connect(uri(srv, "/echo")) as ws:
+            await ws.send("close:%d:x" % code)
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            return ws.close_code
+    assert run(main()) == 1011
+    wait_for(lambda: "Invalid WebSocket close code: %d" % code in srv.text(),
+             what="the app's ValueError")
+
+
 def test_app_returns_or_raises(server):
     srv = start(server)
 

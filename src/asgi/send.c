@@ -95,8 +95,14 @@ static int add_header(struct areq *q, PyObject *item)
             q->must_close = 1;
     } else if (is(name, (size_t)nl, "content-length")) {
         char *end;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9') {
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(value, &end, 10);
+        /* digits only, and a length an int64_t holds (a larger one would
+         * read as "unknown", and the body be sent chunked) */
+        if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9' ||
+            errno == ERANGE || v > INT64_MAX) {
             PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", pv);
             goto fail;
         }

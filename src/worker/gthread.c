@@ -139,20 +139,26 @@ static long long expire_due(struct cu_timers *l, long long now)
 /* ---- connections ---------------------------------------------------------- */
 
 /* Called with w->lock held, so that stop_accepting() (which closes the
- * listeners under the same lock's protection) never races an arming. */
-static void rearm_listeners(struct gworker *w)
+ * listeners under the same lock's protection) never races an arming.
+ * Returns 0, or the errno of an arming that failed, for the caller to log
+ * once the lock is released: a log line may take the GIL (Python logging
+ * mode), and a thread holding the GIL may be waiting for w->lock. */
+static int rearm_listeners(struct gworker *w)
 {
+    int failed = 0;
+
     if (!atomic_load(&w->accepting))
-        return;
+        return 0;
     for (size_t i = 0; i < w->env->n_listeners; i++)
         if (cu_poller_arm(w->poller, w->listeners[i].l->fd, CU_EV_IN,
-                          &w->listeners[i]) < 0 && errno != ENOENT)
-            cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+                          &w->listeners[i]) < 0 && errno != ENOENT && !failed)
+            failed = errno;
+    return failed;
 }
 
 static void destroy(struct gworker *w, struct gconn *g)
 {
-    int unpark = 0;
+    int unpark = 0, failed = 0;
 
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
@@ -169,8 +175,10 @@ static void destroy(struct gworker *w, struct gconn *g)
         unpark = 1;
     }
     if (unpark)
-        rearm_listeners(w);
+        failed = rearm_listeners(w);
     pthread_mutex_unlock(&w->lock);
+    if (failed)
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
 
 /* Puts g back in the poller, in the timer list of its state. */
@@ -275,7 +283,7 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
 
 static void on_listener(struct gworker *w, struct glisten *gl)
 {
-    int cap = w->env->worker_connections;
+    int cap = w->env->worker_connections, failed = 0;
 
     for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap &&
                     atomic_load(&w->accepting); i++) {
@@ -301,8 +309,10 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         w->parked = 1;  /* destroy() re-arms the listeners */
     else if (atomic_load(&w->accepting) &&
              cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
-        cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+        failed = errno;
     pthread_mutex_unlock(&w->lock);
+    if (failed)  /* not under the lock: see rearm_listeners() */
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
 
 /* ---- requests ------------------------------------------------------------- */

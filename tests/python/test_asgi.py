@@ -277,6 +277,14 @@ def test_bad_response_header_is_a_500(server):
     wait_for(lambda: "Invalid HTTP header value" in srv.text(), what="the error")
 
 
+def test_content_length_past_int64_is_a_500(server):
+    srv = start(server)
+    r, _ = echo(srv, "GET", "/hugelength")
+    assert r.status == 500
+    wait_for(lambda: "Invalid Content-Length: b'99999999999999999999'" in srv.text(),
+             what="the error")
+
+
 def test_bad_request_is_refused_by_the_parser(server):
     srv = start(server)
     raw = srv.raw(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n")

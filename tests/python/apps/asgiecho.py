@@ -149,6 +149,10 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"x-bad", b"a\r\nInjected: yes")]})
         return
+    if path == "/hugelength":  # more than an int64 holds
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"99999999999999999999")]})
+        return
     body, chunks, gone = await _body(receive)
     await _json(send, {
         "scope": _scope_view(scope),

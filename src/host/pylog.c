@@ -217,14 +217,32 @@ static PyObject *letter_atoms(const struct cu_access *a)
     return d;
 }
 
+/* The divert's reference when no line is written: released under the GIL
+ * (reentrant inside a callback) while the interpreter is up; at its
+ * finalization it is left, as nothing can be released then. Only a
+ * reference count falls: no logging is called, so a fork in progress
+ * (held) only makes this wait for the GIL. */
+static void drop(PyObject *o)
+{
+    PyGILState_STATE g;
+
+    if (!o || !Py_IsInitialized() || finalizing())
+        return;
+    g = PyGILState_Ensure();
+    Py_DECREF(o);
+    PyGILState_Release(g);
+}
+
 static void divert_access(const struct cu_access *a)
 {
     PyObject *req = a->host;  /* ours: the application layer's tuple */
     struct entered e;
     PyObject *atoms, *r = NULL;
 
-    if (!usable())
-        return;  /* req cannot be released without the interpreter */
+    if (!usable()) {
+        drop(req);  /* no line, but the request is still ours to release */
+        return;
+    }
     enter(&e);
     atoms = letter_atoms(a);
     if (atoms)

@@ -300,6 +300,22 @@ static void test_access_atoms(void)
     (void)unlink(path_in("acc.log"));
 }
 
+/* fmt, set, logs the sample request as want (one line): ok() of it. */
+static void format_case(struct ctx *c, const char *fmt, const char *want)
+{
+    int set = set_format(fmt);
+    struct cu_access a;
+    char *line, w[256];
+
+    gather(c);
+    a = sample(c);
+    line = access_line(&a, NULL);
+    if (snprintf(w, sizeof(w), "%s\n", want) < 0)
+        w[0] = '\0';
+    ok(set == 0 && strcmp(line, w) == 0, "'%s' -> '%s': %s", fmt, want, show(line));
+    free(line);
+}
+
 /* Gunicorn's SafeAtoms: a key that is no atom prints "-". */
 static void test_access_unknown(void)
 {
@@ -315,22 +331,10 @@ static void test_access_unknown(void)
         { "%(h)%|%(zz)%", "%|%" },           /* "%(key)%" is a '%' */
     };
     struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
-    struct cu_access a = sample(&c);
-    char *line, want[256];
-    size_t i;
 
     ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open for unknown atoms");
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int set = set_format(cases[i].fmt);
-
-        gather(&c);
-        line = access_line(&a, NULL);
-        if (snprintf(want, sizeof(want), "%s\n", cases[i].want) < 0)
-            want[0] = '\0';
-        ok(set == 0 && strcmp(line, want) == 0, "'%s' -> '%s': %s",
-           cases[i].fmt, cases[i].want, show(line));
-        free(line);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        format_case(&c, cases[i].fmt, cases[i].want);
     ok(set_format("%(zz)s %({a}o)s") == 0 &&
        cu_access_needs() == CU_ACC_NEED_RESP, "unknown keys need nothing");
     cu_log_close();
@@ -366,22 +370,12 @@ static void test_access_widths(void)
     };
     struct ctx c = { 0, 0, NULL, {{0}}, {{0}} };
     struct cu_access a;
-    char *line, want[256];
-    size_t i;
+    char *line;
 
     ok(open_logs(NULL, "acc.log", CU_INFO) == 0, "open for widths");
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int set = set_format(cases[i].fmt);
-
-        gather(&c);
-        a = sample(&c);
-        line = access_line(&a, NULL);
-        if (snprintf(want, sizeof(want), "%s\n", cases[i].want) < 0)
-            want[0] = '\0';
-        ok(set == 0 && strcmp(line, want) == 0, "'%s' -> '%s': %s",
-           cases[i].fmt, cases[i].want, show(line));
-        free(line);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        format_case(&c, cases[i].fmt, cases[i].want);
+    a = sample(&c);
     /* width counts the escaped bytes; precision the value's */
     ok(set_format("[%(a)8s|%(a).3s]") == 0, "format for escapes");
     a.user_agent = S("a\"b");

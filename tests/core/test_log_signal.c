@@ -74,22 +74,26 @@ static int same_stamp_child(const char *tz)
     return good;
 }
 
+/* Whether child(tz) held in a forked child (a TZ of its own). */
+static int in_child(int (*child)(const char *tz), const char *tz)
+{
+    int st = 0;
+    pid_t pid;
+
+    (void)fflush(stdout);
+    pid = fork();
+    if (pid == 0)
+        _exit(child(tz) ? 0 : 1);
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static void test_stamps(void)
 {
     static const char *const zones[] = {"UTC0", "IST-5:30", "EST5", "NPT-5:45", "NST3:30"};
 
-    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-        int st = 0;
-        pid_t pid;
-
-        (void)fflush(stdout);
-        pid = fork();
-        if (pid == 0)
-            _exit(same_stamp_child(zones[i]) ? 0 : 1);
-        ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-           WEXITSTATUS(st) == 0,
+    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+        ok(in_child(same_stamp_child, zones[i]),
            "TZ=%s: a handler's line has cu_log()'s stamp, pid and level", zones[i]);
-    }
 }
 
 /* In a child with TZ=tz (a fixed offset): the stamp at a set of times
@@ -139,18 +143,9 @@ static void test_calendar(void)
 {
     static const char *const zones[] = {"UTC0", "EST5", "NST3:30", "IST-5:30", "LINT-14"};
 
-    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-        int st = 0;
-        pid_t pid;
-
-        (void)fflush(stdout);
-        pid = fork();
-        if (pid == 0)
-            _exit(calendar_child(zones[i]) ? 0 : 1);
-        ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-           WEXITSTATUS(st) == 0,
+    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+        ok(in_child(calendar_child, zones[i]),
            "TZ=%s: stamps across days, months, leap days, years, the epoch", zones[i]);
-    }
 }
 
 static void test_text(void)

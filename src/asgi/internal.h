@@ -33,8 +33,8 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
        V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
-       /* the methods called on a task */
-       M_ADD_DONE, M_CANCELLED, M_EXCEPTION,
+       /* the methods called on a task, a future or a timer */
+       M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
        K_COUNT };
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -188,7 +188,7 @@ void areq_gone(struct areq *q);
 void areq_over(struct areq *q, int close);
 /* Resolves the future *fut (q->recv_fut or q->send_fut, then NULL) with
  * v (steals v; NULL with an exception: that exception). */
-void areq_wake(PyObject **fut, PyObject *v);
+void areq_wake(struct asrv *s, PyObject **fut, PyObject *v);
 
 /* ---- receive.c ---- */
 PyObject *areq_receive(PyObject *self, PyObject *unused);

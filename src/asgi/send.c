@@ -439,7 +439,7 @@ void areq_drained(struct areq *q)
 {
     if (q->send_fut) {
         q->conn->deadline = 0;
-        areq_wake(&q->send_fut, Py_NewRef(Py_None));
+        areq_wake(q->srv, &q->send_fut, Py_NewRef(Py_None));
     }
     /* the last body (or a WebSocket's last close frame) is out */
     if (q->finishing && !q->over)

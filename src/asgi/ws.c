@@ -343,7 +343,7 @@ PyObject *aws_receive(struct areq *q)
     q->wait = W_BODY;
     if (asrv_watch(a, 'r', 1) < 0) {
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, NULL);
+        areq_wake(q->srv, &q->recv_fut, NULL);
     }
     return fut;
 }
@@ -363,7 +363,7 @@ void aws_readable(struct areq *q)
     if (msg || PyErr_Occurred()) {
         q->wait = W_NONE;
         if (q->recv_fut)
-            areq_wake(&q->recv_fut, msg);
+            areq_wake(q->srv, &q->recv_fut, msg);
         else if (!msg)
             cu_report_exception("worker: a WebSocket");
         else

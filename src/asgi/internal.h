@@ -146,6 +146,8 @@ int asrv_call(PyObject *m, PyObject *args);
 /* Registers or drops conn's fd with the loop: reader (what 'r') or
  * writer ('w'). 0, or -1 (logged). */
 int asrv_watch(struct aconn *a, int what, int on);
+/* Now plus --timeout (an hour when 0): when a stalled connection is dropped. */
+long long asrv_deadline(const struct asrv *s);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
 

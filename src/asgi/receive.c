@@ -165,8 +165,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
         return NULL;
     if (q->wait == W_BODY) {
         send_continue(q);
-        a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
-                                                           : 3600 * 1000LL);
+        a->deadline = asrv_deadline(s);
     }
     fut = PyObject_CallNoArgs(s->create_future);
     if (!fut) {

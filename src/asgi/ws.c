@@ -436,8 +436,7 @@ static PyObject *sent(struct areq *q)
     if (!(fut = PyObject_CallNoArgs(s->create_future)))
         return NULL;
     q->send_fut = Py_NewRef(fut);
-    a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
-                                                       : 3600 * 1000LL);
+    a->deadline = asrv_deadline(s);
     return fut;
 }
 

@@ -53,9 +53,11 @@ PyType_Spec asgi_conn_spec = {
     .slots = conn_slots,
 };
 
-static long long timeout_ms(const struct asrv *s)
+long long asrv_deadline(const struct asrv *s)
 {
-    return s->env->timeout > 0 ? (long long)s->env->timeout * 1000 : 3600LL * 1000;
+    long long t = s->env->timeout > 0 ? (long long)s->env->timeout * 1000 : 3600LL * 1000;
+
+    return cu_now_ms() + t;
 }
 
 /* A fresh parse for the next head. */
@@ -100,7 +102,7 @@ struct aconn *aconn_new(struct asrv *s, int fd, const struct sockaddr_storage *p
     a->c.queue_max = QUEUE_MAX;
     a->trusted = cu_allow_match(env->allow, (const struct sockaddr *)peer, plen);
     a->proxy_done = env->proxy == HTTP_PROXY_OFF;
-    a->deadline = cu_now_ms() + timeout_ms(s);
+    a->deadline = asrv_deadline(s);
     begin_head(a);
     /* the server's list holds a reference until the close */
     a->next = s->conns;
@@ -194,7 +196,7 @@ static void advance(struct aconn *a)
         if (n > 0) {
             if (a->idle) {  /* the first byte: the head's clock starts */
                 a->idle = 0;
-                a->deadline = cu_now_ms() + timeout_ms(s);
+                a->deadline = asrv_deadline(s);
             }
             continue;
         }
@@ -323,7 +325,7 @@ void aconn_response_over(struct aconn *a, int close)
         (void)asrv_watch(a, 'r', 1);
         return;
     }
-    a->deadline = cu_now_ms() + timeout_ms(s);
+    a->deadline = asrv_deadline(s);
     advance(a);
 }
 

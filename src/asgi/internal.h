@@ -33,8 +33,8 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
        V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
-       /* the methods called on a task */
-       M_ADD_DONE, M_CANCELLED, M_EXCEPTION,
+       /* the methods called on a task, a future or a timer */
+       M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
        K_COUNT };
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -146,6 +146,8 @@ int asrv_call(PyObject *m, PyObject *args);
 /* Registers or drops conn's fd with the loop: reader (what 'r') or
  * writer ('w'). 0, or -1 (logged). */
 int asrv_watch(struct aconn *a, int what, int on);
+/* Now plus --timeout (an hour when 0): when a stalled connection is dropped. */
+long long asrv_deadline(const struct asrv *s);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
 
@@ -188,7 +190,7 @@ void areq_gone(struct areq *q);
 void areq_over(struct areq *q, int close);
 /* Resolves the future *fut (q->recv_fut or q->send_fut, then NULL) with
  * v (steals v; NULL with an exception: that exception). */
-void areq_wake(PyObject **fut, PyObject *v);
+void areq_wake(struct asrv *s, PyObject **fut, PyObject *v);
 
 /* ---- receive.c ---- */
 PyObject *areq_receive(PyObject *self, PyObject *unused);

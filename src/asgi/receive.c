@@ -165,8 +165,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
         return NULL;
     if (q->wait == W_BODY) {
         send_continue(q);
-        a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
-                                                           : 3600 * 1000LL);
+        a->deadline = asrv_deadline(s);
     }
     fut = PyObject_CallNoArgs(s->create_future);
     if (!fut) {
@@ -176,7 +175,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
     q->recv_fut = Py_NewRef(fut);
     if (asrv_watch(a, 'r', 1) < 0) {
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, NULL);
+        areq_wake(q->srv, &q->recv_fut, NULL);
     }
     return fut;
 }
@@ -198,7 +197,7 @@ void areq_receive_more(struct areq *q)
         }
         q->must_close = 1;
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, asgi_disconnect_msg(q->srv));
+        areq_wake(q->srv, &q->recv_fut, asgi_disconnect_msg(q->srv));
         areq_gone(q);
         return;
     }
@@ -207,7 +206,7 @@ void areq_receive_more(struct areq *q)
     if (!msg && !PyErr_Occurred())
         return;  /* still waiting (q->wait set again) */
     a->deadline = 0;
-    areq_wake(&q->recv_fut, msg);
+    areq_wake(q->srv, &q->recv_fut, msg);
     if (q->failed)
         areq_over(q, 1);
 }

@@ -60,7 +60,7 @@ static PyMethodDef send_def = {"send", areq_send, METH_O, "send(message)"};
 static PyObject *areq_done(PyObject *self, PyObject *task);
 static PyMethodDef done_def = {"done", areq_done, METH_O, NULL};
 
-void areq_wake(PyObject **futp, PyObject *v)
+void areq_wake(struct asrv *s, PyObject **futp, PyObject *v)
 {
     PyObject *fut = *futp, *r;
 
@@ -74,15 +74,15 @@ void areq_wake(PyObject **futp, PyObject *v)
         PyObject *t, *e, *tb;
         PyErr_Fetch(&t, &e, &tb);
         PyErr_NormalizeException(&t, &e, &tb);
-        r = PyObject_CallMethod(fut, "set_exception", "O", e ? e : Py_None);
+        r = PyObject_CallMethodOneArg(fut, s->k[M_SET_EXCEPTION], e ? e : Py_None);
         Py_XDECREF(t);
         Py_XDECREF(e);
         Py_XDECREF(tb);
     } else {
-        r = PyObject_CallMethod(fut, "cancelled", NULL);
+        r = PyObject_CallMethodNoArgs(fut, s->k[M_CANCELLED]);
         if (r == Py_False) {
             Py_DECREF(r);
-            r = PyObject_CallMethod(fut, "set_result", "O", v);
+            r = PyObject_CallMethodOneArg(fut, s->k[M_SET_RESULT], v);
         }
         Py_DECREF(v);
     }
@@ -157,17 +157,17 @@ void areq_over(struct areq *q, int close)
         return;
     q->over = 1;
     if (q->timer) {  /* --request-timeout's: not needed now */
-        PyObject *r = PyObject_CallMethod(q->timer, "cancel", NULL);
+        PyObject *r = PyObject_CallMethodNoArgs(q->timer, s->k[M_CANCEL]);
         if (!r)
             cu_report_exception("worker: event loop");
         Py_XDECREF(r);
         Py_CLEAR(q->timer);
     }
     if (q->send_fut)
-        areq_wake(&q->send_fut, Py_NewRef(Py_None));
+        areq_wake(s, &q->send_fut, Py_NewRef(Py_None));
     if (q->recv_fut) {
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, q->ws.on ? aws_disconnect_msg(q) : asgi_disconnect_msg(s));
+        areq_wake(s, &q->recv_fut, q->ws.on ? aws_disconnect_msg(q) : asgi_disconnect_msg(s));
     }
     q->q.out.status = q->status;
     q->q.out.bytes = q->sent;

@@ -26,6 +26,7 @@ static const char *const names[K_COUNT] = {
     [V_DISCONNECT] = "http.disconnect", [V_START] = "http.response.start",
     [V_RESP_BODY] = "http.response.body", [M_ADD_DONE] = "add_done_callback",
     [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
+    [M_SET_RESULT] = "set_result", [M_SET_EXCEPTION] = "set_exception", [M_CANCEL] = "cancel",
     [K_SUBPROTOCOLS] = "subprotocols", [K_EXTENSIONS] = "extensions",
     [K_SUBPROTOCOL] = "subprotocol", [K_CODE] = "code", [K_REASON] = "reason",
     [K_TEXT] = "text", [K_BYTES] = "bytes", [V_WEBSOCKET] = "websocket", [V_WS] = "ws",

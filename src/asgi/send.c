@@ -362,8 +362,7 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
         if (!(fut = PyObject_CallNoArgs(s->create_future)))
             return NULL;
         q->send_fut = Py_NewRef(fut);
-        a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
-                                                           : 3600 * 1000LL);
+        a->deadline = asrv_deadline(s);
         if (asrv_watch(a, 'w', 1) < 0)
             areq_over(q, 1);
         return fut;
@@ -439,7 +438,7 @@ void areq_drained(struct areq *q)
 {
     if (q->send_fut) {
         q->conn->deadline = 0;
-        areq_wake(&q->send_fut, Py_NewRef(Py_None));
+        areq_wake(q->srv, &q->send_fut, Py_NewRef(Py_None));
     }
     /* the last body (or a WebSocket's last close frame) is out */
     if (q->finishing && !q->over)

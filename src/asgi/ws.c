@@ -210,27 +210,23 @@ static PyObject *receive_msg(struct areq *q, int text, const char *p, size_t n)
     return d;
 }
 
-/* A protocol error: our close with its code, and the end. */
-static PyObject *protocol_error(struct areq *q, int err)
+/* The end of the reading, with code: our close with it (unless ours went
+ * out already), and websocket.disconnect. */
+static PyObject *end_with_close(struct areq *q, uint16_t code)
 {
-    cu_log(CU_DEBUG, "WebSocket protocol error: %s", ws_error_text(err));
-    q->ws.code = ws_error_close_code(err);
-    if (!q->ws.close_sent && send_close(q, q->ws.code, "", 0) < 0)
-        return aws_disconnect_msg(q);
     q->ws.close_rcvd = 1;  /* nothing more is read */
+    q->ws.code = code;
+    if (!q->ws.close_sent && send_close(q, code, "", 0) < 0)
+        return aws_disconnect_msg(q);
     closed(q);
     return aws_disconnect_msg(q);
 }
 
-/* The peer's close: ours in answer (its code echoed), and the end. */
-static PyObject *peer_close(struct areq *q, const struct ws_chunk *ch)
+/* A protocol error: our close with its code, and the end. */
+static PyObject *protocol_error(struct areq *q, int err)
 {
-    q->ws.close_rcvd = 1;
-    q->ws.code = ch->code;
-    if (!q->ws.close_sent && send_close(q, ch->code, "", 0) < 0)
-        return aws_disconnect_msg(q);
-    closed(q);
-    return aws_disconnect_msg(q);
+    cu_log(CU_DEBUG, "WebSocket protocol error: %s", ws_error_text(err));
+    return end_with_close(q, ws_error_close_code(err));
 }
 
 /* A data chunk: a message when it ends one, else NULL (kept). NULL with
@@ -270,8 +266,8 @@ static PyObject *chunk(struct areq *q, const uint8_t *base, const struct ws_chun
         return NULL;
     case WS_OP_PONG:
         return NULL;
-    case WS_OP_CLOSE:
-        return peer_close(q, ch);
+    case WS_OP_CLOSE:  /* the peer's: ours in answer, its code echoed */
+        return end_with_close(q, ch->code);
     default:
         return data(q, base, ch);
     }
@@ -343,7 +339,7 @@ PyObject *aws_receive(struct areq *q)
     q->wait = W_BODY;
     if (asrv_watch(a, 'r', 1) < 0) {
         q->wait = W_NONE;
-        areq_wake(&q->recv_fut, NULL);
+        areq_wake(q->srv, &q->recv_fut, NULL);
     }
     return fut;
 }
@@ -363,7 +359,7 @@ void aws_readable(struct areq *q)
     if (msg || PyErr_Occurred()) {
         q->wait = W_NONE;
         if (q->recv_fut)
-            areq_wake(&q->recv_fut, msg);
+            areq_wake(q->srv, &q->recv_fut, msg);
         else if (!msg)
             cu_report_exception("worker: a WebSocket");
         else
@@ -436,8 +432,7 @@ static PyObject *sent(struct areq *q)
     if (!(fut = PyObject_CallNoArgs(s->create_future)))
         return NULL;
     q->send_fut = Py_NewRef(fut);
-    a->deadline = cu_now_ms() + (s->env->timeout > 0 ? s->env->timeout * 1000LL
-                                                       : 3600 * 1000LL);
+    a->deadline = asrv_deadline(s);
     return fut;
 }
 

@@ -262,27 +262,16 @@ def test_app_exception_after_the_head_cuts_the_response(server):
     s.close()
 
 
-def test_app_without_a_response_is_a_500(server):
+@pytest.mark.parametrize("path, error", [
+    ("/nothing", "the app returned without starting a response"),
+    ("/badheader", "Invalid HTTP header value"),
+    ("/hugelength", "Invalid Content-Length: b'99999999999999999999'"),  # past int64
+], ids=["without-a-response", "bad-response-header", "content-length-past-int64"])
+def test_bad_app_response_is_a_500(server, path, error):
     srv = start(server)
-    r, _ = echo(srv, "GET", "/nothing")
+    r, _ = echo(srv, "GET", path)
     assert r.status == 500
-    wait_for(lambda: "the app returned without starting a response" in srv.text(),
-             what="the error line")
-
-
-def test_bad_response_header_is_a_500(server):
-    srv = start(server)
-    r, _ = echo(srv, "GET", "/badheader")
-    assert r.status == 500
-    wait_for(lambda: "Invalid HTTP header value" in srv.text(), what="the error")
-
-
-def test_content_length_past_int64_is_a_500(server):
-    srv = start(server)
-    r, _ = echo(srv, "GET", "/hugelength")
-    assert r.status == 500
-    wait_for(lambda: "Invalid Content-Length: b'99999999999999999999'" in srv.text(),
-             what="the error")
+    wait_for(lambda: error in srv.text(), what="the error line")
 
 
 def test_bad_request_is_refused_by_the_parser(server):

@@ -52,7 +52,6 @@ static int fail(char *err, size_t errlen, const char *setting, const char *path)
 {
     int e = errno;
 
-    ERR_set_mark();
     /* a missing file reads as "system lib" from OpenSSL: say it plainly */
     if (path && access(path, R_OK) < 0)
         cu_seterr(err, errlen, "%s \"%s\": %s", setting, path, strerror(errno));

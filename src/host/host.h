@@ -104,6 +104,9 @@ void host_environ_sync(void);
 /* raw_env into os.environ (put 1), or its names back to their values at
  * start (put 0). 0 or -1 (reported). */
 int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put);
+/* l as a new list of str (the file system's encoding), or NULL with an
+ * exception set. */
+PyObject *host_strv_list(const struct cu_strv *l);
 /* --spew, as h->cfg says, in the calling thread. */
 void host_spew(struct cu_host *h);
 void host_freeze_gc(void);

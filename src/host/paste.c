@@ -103,17 +103,8 @@ int host_paste_logging(struct cu_host *h)
 
 PyObject *host_paste_load(struct cu_host *h)
 {
-    const struct cu_strv *g = &h->cfg.raw_paste_global_conf;
-    PyObject *entries = PyList_New((Py_ssize_t)g->n);
+    PyObject *entries = host_strv_list(&h->cfg.raw_paste_global_conf);
 
-    for (size_t i = 0; entries && i < g->n; i++) {
-        PyObject *e = PyUnicode_DecodeFSDefault(g->v[i]);
-        if (!e) {
-            Py_CLEAR(entries);
-            break;
-        }
-        PyList_SET_ITEM(entries, (Py_ssize_t)i, e);
-    }
     if (!entries)
         return NULL;
     return call("load", Py_BuildValue("(sN)", h->cfg.app, entries));

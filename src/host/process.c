@@ -175,9 +175,9 @@ void host_environ_sync(void)
  * into os.environ, and so into the C environment (os.environ's setter
  * calls setenv, which copies); else each KEY back to its value at start.
  * In the master, before the app is imported; the workers inherit it. */
-int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put)
+PyObject *host_strv_list(const struct cu_strv *l)
 {
-    PyObject *list = PyList_New((Py_ssize_t)l->n), *r = NULL;
+    PyObject *list = PyList_New((Py_ssize_t)l->n);
 
     for (size_t i = 0; list && i < l->n; i++) {
         PyObject *s = PyUnicode_DecodeFSDefault(l->v[i]);
@@ -187,6 +187,13 @@ int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put)
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, s);  /* steals */
     }
+    return list;
+}
+
+int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put)
+{
+    PyObject *list = host_strv_list(l), *r = NULL;
+
     if (list)
         r = PyObject_CallMethod(h->loader, "raw_env", "Oi", list, put);
     Py_XDECREF(list);

@@ -52,7 +52,6 @@ static int fail(char *err, size_t errlen, const char *setting, const char *path)
 {
     int e = errno;
 
-    ERR_set_mark();
     /* a missing file reads as "system lib" from OpenSSL: say it plainly */
     if (path && access(path, R_OK) < 0)
         cu_seterr(err, errlen, "%s \"%s\": %s", setting, path, strerror(errno));
@@ -229,7 +228,10 @@ const char *cu_tls_error(const struct cu_tls_conn *s)
 }
 
 /* After an SSL_* call that returned rc <= 0: -1 with errno (and *want),
- * or 0 for the peer's end. */
+ * or 0 for the peer's end. The call must have had errno 0 before it
+ * (io_begin): SSL_ERROR_SYSCALL with errno still 0 is OpenSSL 1.1's bare
+ * EOF, and a stale EAGAIN (the last WANT_READ's) would read as "wait"
+ * again, for ever. */
 static int outcome(struct cu_tls_conn *s, int rc, short *want)
 {
     int e = SSL_get_error(s->ssl, rc), saved = errno;
@@ -265,11 +267,18 @@ static int outcome(struct cu_tls_conn *s, int rc, short *want)
     }
 }
 
+/* Before an SSL_* call that outcome() may judge. */
+static void io_begin(void)
+{
+    ERR_clear_error();
+    errno = 0;
+}
+
 int cu_tls_handshake(struct cu_tls_conn *s, short *want)
 {
     int rc;
 
-    ERR_clear_error();
+    io_begin();
     rc = SSL_do_handshake(s->ssl);
     if (rc == 1)
         return 0;
@@ -283,7 +292,7 @@ ssize_t cu_tls_read(struct cu_tls_conn *s, void *buf, size_t n, short *want)
     /* before: a failed read leaves OpenSSL's state "in init" */
     int rc, was_open = SSL_is_init_finished(s->ssl);
 
-    ERR_clear_error();
+    io_begin();
     rc = SSL_read(s->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
     if (rc > 0)
         return rc;
@@ -299,7 +308,7 @@ ssize_t cu_tls_write(struct cu_tls_conn *s, const void *buf, size_t n, short *wa
 {
     int rc;
 
-    ERR_clear_error();
+    io_begin();
     rc = SSL_write(s->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
     if (rc > 0)
         return rc;

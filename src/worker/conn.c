@@ -72,26 +72,33 @@ void cu_conn_close(struct cu_conn *c)
     c->buf = NULL;
 }
 
-void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
+/* Drops what the peer sends until it closes, up to limit bytes or ms
+ * milliseconds. Async-signal-safe (clock_gettime, poll, recv): the
+ * never-blocking recv also holds when another thread read first. */
+static void drain(int fd, size_t limit, int ms)
 {
     long long deadline = cu_now_ms() + ms;
     char sink[4096];
     size_t seen = 0;
 
-    if (c->fd < 0 || cu_conn_shut_wr(c) < 0)
-        return;
     while (seen < limit) {
-        struct pollfd pfd = {c->fd, POLLIN, 0};
+        struct pollfd pfd = {fd, POLLIN, 0};
         long long left = deadline - cu_now_ms();
         ssize_t n;
 
         if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
             return;
-        n = recv(c->fd, sink, sizeof(sink), 0);
+        n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n <= 0)
             return;  /* the peer's EOF (or a reset): done */
         seen += (size_t)n;
     }
+}
+
+void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
+{
+    if (c->fd >= 0 && cu_conn_shut_wr(c) == 0)
+        drain(c->fd, limit, ms);
 }
 
 /* Waits until fd is ready for events, in steps of at most a second so the
@@ -348,29 +355,10 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "final_from must be lock-free");
 int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linger_ms)
 {
     int sent = take_away(c, (uint64_t)atomic_load(&c->final_from), c->tls ? NULL : page, len);
-    struct timespec t0, t;
-    char sink[4096];
-    size_t seen = 0;
 
-    /* cu_conn_linger's loop, with the calls a signal handler may make */
-    if (shutdown(c->fd, SHUT_WR) < 0 || clock_gettime(CLOCK_MONOTONIC, &t0) < 0)
-        return sent;
-    while (seen < 65536) {
-        struct pollfd pfd = {c->fd, POLLIN, 0};
-        long long left;
-        ssize_t n;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &t) < 0)
-            break;
-        left = linger_ms - ((long long)(t.tv_sec - t0.tv_sec) * 1000 +
-                            (t.tv_nsec - t0.tv_nsec) / 1000000);
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-            break;
-        n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
-        if (n <= 0)
-            break;  /* the peer's EOF (or a reset): done */
-        seen += (size_t)n;
-    }
+    /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
+    if (shutdown(c->fd, SHUT_WR) == 0)
+        drain(c->fd, 65536, linger_ms);
     return sent;
 }
 

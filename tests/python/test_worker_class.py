@@ -134,6 +134,12 @@ class UnknownKwarg(UvicornWorker):
 class BadLoop(UvicornWorker):
     CONFIG_KWARGS = {"loop": "trio"}
 
+class NotText(UvicornWorker):
+    CONFIG_KWARGS = {"root_path": 5}
+
+class NotTextKey(UvicornWorker):
+    CONFIG_KWARGS = {1: "asyncio"}
+
 class NoWorker:
     pass
 
@@ -180,6 +186,10 @@ def test_a_uvicorn_worker_subclass_runs_as_asgi(server, workers_module, cls):
                      "CONFIG_KWARGS[proxy_headers] is not taken by cunicorn"),
     ("BadLoop", "Error: worker class workers_mod.BadLoop: CONFIG_KWARGS[loop]: "
                 "Invalid value for asgi_loop"),
+    ("NotText", "Error: worker class workers_mod.NotText: "
+                "CONFIG_KWARGS[root_path] is not taken by cunicorn"),
+    ("NotTextKey", "Error: worker class workers_mod.NotTextKey: "
+                   "CONFIG_KWARGS[?] is not taken by cunicorn"),
     ("NoWorker", "Error: class uri 'workers_mod.NoWorker' is no worker class cunicorn "
                  "can run"),
     ("not_a_class", "Error: class uri 'workers_mod.not_a_class' invalid or not found: "

@@ -4,6 +4,7 @@
  * builds them from the C configuration and the parsed request.
  */
 #include "host/hooks.h"
+#include "host/host.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -138,21 +139,6 @@ void cu_hooks_clear(struct cu_hooks *h)
     Py_CLEAR(h->mod);
 }
 
-static PyObject *strv_list(const struct cu_strv *l)
-{
-    PyObject *list = PyList_New((Py_ssize_t)l->n);
-
-    for (size_t i = 0; list && i < l->n; i++) {
-        PyObject *s = PyUnicode_DecodeFSDefault(l->v[i]);
-        if (!s) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, s);  /* steals */
-    }
-    return list;
-}
-
 /* NAME=value pairs as a dict. */
 static PyObject *strv_dict(const struct cu_strv *l)
 {
@@ -206,7 +192,7 @@ static PyObject *setting_value(const struct cu_hooks *h,
         return PyBool_FromLong(*(const int *)p);
     case CU_LIST:
     case CU_CSV:
-        return strv_list(p);
+        return host_strv_list(p);
     case CU_DICT:
         return strv_dict(p);
     }

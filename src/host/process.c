@@ -171,10 +171,8 @@ void host_environ_sync(void)
     Py_XDECREF(os);
 }
 
-/* raw_env (docs/compat.md, Environment variables): put, each KEY=VALUE
- * into os.environ, and so into the C environment (os.environ's setter
- * calls setenv, which copies); else each KEY back to its value at start.
- * In the master, before the app is imported; the workers inherit it. */
+/* A list of str, for raw_env, raw_paste_global_conf and the hooks'
+ * server.cfg. */
 PyObject *host_strv_list(const struct cu_strv *l)
 {
     PyObject *list = PyList_New((Py_ssize_t)l->n);
@@ -190,6 +188,10 @@ PyObject *host_strv_list(const struct cu_strv *l)
     return list;
 }
 
+/* raw_env (docs/compat.md, Environment variables): put, each KEY=VALUE
+ * into os.environ, and so into the C environment (os.environ's setter
+ * calls setenv, which copies); else each KEY back to its value at start.
+ * In the master, before the app is imported; the workers inherit it. */
 int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put)
 {
     PyObject *list = host_strv_list(l), *r = NULL;

@@ -83,8 +83,9 @@ static const char *table_base(const char *uri, PyObject *bases)
     }
     for (i = 0; i < found; i++) {
         PyObject *item = PyList_GET_ITEM(bases, i);
+        /* converted by the first loop: cannot fail now */
         const char *cls = PyUnicode_AsUTF8(PyTuple_GET_ITEM(item, 0));
-        if (!cls || defines_behaviour(uri, cls, PyTuple_GET_ITEM(item, 1), base) != 0)
+        if (defines_behaviour(uri, cls, PyTuple_GET_ITEM(item, 1), base) != 0)
             return NULL;
     }
     return base;

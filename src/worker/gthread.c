@@ -59,6 +59,7 @@ enum kind { SRC_LISTENER, SRC_CONN };
 enum state {
     ST_HEAD,    /* reading a head (new, or after the first byte) */
     ST_BODY,    /* head done, reading a small body before the app runs */
+    ST_SPOOL,   /* head done, spooling a larger body before the app runs */
     ST_WRITE,   /* the app returned; the poller sends the queued rest */
     ST_IDLE,    /* keep-alive: between requests, no byte yet */
     ST_LINGER   /* response sent, write side shut, dropping input */
@@ -76,6 +77,8 @@ struct gconn {
     int close_after;          /* ST_WRITE: close once the queue is sent */
     int proxy_done;
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
+    struct cu_spool spool;    /* ST_SPOOL: the body, read ahead of the app */
+    int owe_continue;         /* ST_SPOOL: "100 Continue" not sent yet */
     long long born_ms;        /* accepted at */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
@@ -163,6 +166,7 @@ static void destroy(struct gworker *w, struct gconn *g)
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
+    cu_spool_free(&g->spool);
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
@@ -315,6 +319,80 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
 
+/* ---- spooled bodies (docs/compat.md, Request bodies) ---------------------- */
+
+/* A body the app would wait for in a thread: larger than --buffer-body,
+ * or chunked (its size unknown); unless --stream-request-body. */
+static int wants_spool(const struct gworker *w, const struct gconn *g)
+{
+    if (w->env->stream_body || g->body.done)
+        return 0;
+    return g->r.body == HTTP_BODY_CHUNKED ||
+           (g->r.body == HTTP_BODY_LENGTH && g->r.content_length > w->env->buffer_body);
+}
+
+static void spool_begin(struct gworker *w, struct gconn *g)
+{
+    cu_spool_init(&g->spool, w->env->spool_memory, w->env->upload_dir);
+    /* the client waits for it before it sends the body, which the
+     * worker reads now, as a buffering proxy does */
+    g->owe_continue = (g->r.flags & HTTP_REQ_EXPECT_CONTINUE) != 0;
+    g->state = ST_SPOOL;
+}
+
+/* The request is over: its spool goes (the file with it). */
+static void spool_done(struct gconn *g)
+{
+    g->body.spool = NULL;
+    cu_spool_free(&g->spool);
+}
+
+static void refuse(struct gworker *w, struct gconn *g, int code);
+
+/* ST_SPOOL: moves what the connection holds of the body into the spool.
+ * 1: the body is whole, the app may run; 0: more must come (the body's
+ * deadline moved on when some came); -1: g was closed (a bad or too
+ * large body, answered as a refused request; or no room to spool it). */
+static int spool_step(struct gworker *w, struct gconn *g)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uint64_t before = g->spool.size;
+
+    if (g->owe_continue) {
+        g->owe_continue = 0;
+        if (cu_conn_write(&g->c, cont, sizeof(cont) - 1) < 0) {
+            destroy(w, g);
+            return -1;
+        }
+    }
+    for (;;) {
+        const char *p;
+        int64_t n = cu_body_peek(&g->body, &g->c, &p);
+
+        if (n > 0 && cu_spool_add(&g->spool, p, (size_t)n) == 0) {
+            cu_body_consume(&g->body, &g->c, (size_t)n);
+            continue;
+        }
+        if (n == 0) {
+            g->body.spool = &g->spool;
+            return 1;
+        }
+        if (n == HTTP_AGAIN) {
+            g->body.dpos = g->body.dend = 0;  /* all taken: the buffer may move */
+            if (g->spool.size > before)
+                g->timer.deadline = cu_now_ms() + w->timeout_ms;
+            return 0;
+        }
+        if (n == HTTP_E_EOF)
+            cu_request_refused(&g->c, NULL, HTTP_E_EOF);
+        if (n > 0 || n == HTTP_E_EOF)  /* the spool failed (logged), or the peer left */
+            destroy(w, g);
+        else
+            refuse(w, g, (int)n);
+        return -1;
+    }
+}
+
 /* ---- requests ------------------------------------------------------------- */
 
 /* Gunicorn's keep-alive rule for gthread (docs/compat.md, Keep-alive): never when
@@ -368,6 +446,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, &q);
     cu_running_end(t->run, env);
+    spool_done(g);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
@@ -412,6 +491,10 @@ static int head_done(struct gworker *w, struct gconn *g, int64_t len)
     g->c.start += (size_t)len;
     g->c.keep = g->c.start;  /* the head stays put while the body is read */
     cu_body_init(&g->body, &g->r, w->env->http);
+    if (wants_spool(w, g)) {
+        spool_begin(w, g);
+        return 0;
+    }
     if (g->r.body == HTTP_BODY_LENGTH && g->r.content_length <= w->env->buffer_body &&
         !(g->r.flags & HTTP_REQ_EXPECT_CONTINUE) &&
         g->c.end - g->c.start < g->r.content_length) {
@@ -458,7 +541,16 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
     for (;;) {
         ssize_t n;
 
-        if (g->state == ST_BODY) {
+        if (g->state == ST_SPOOL) {
+            int rc = spool_step(w, g);
+            if (rc < 0)
+                return;
+            if (rc > 0) {
+                if (!run_request(w, t, g) || !next_request(w, g))
+                    return;
+                continue;
+            }
+        } else if (g->state == ST_BODY) {
             if (g->c.end - g->c.start >= g->r.content_length) {
                 if (!run_request(w, t, g) || !next_request(w, g))
                     return;
@@ -483,7 +575,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                 return;
             }
         }
-        n = cu_conn_fill(&g->c, g->state == ST_BODY ? w->body_max : w->head_max);
+        n = cu_conn_fill(&g->c, g->state == ST_BODY || g->state == ST_SPOOL ? w->body_max
+                                                                           : w->head_max);
         if (n > 0) {
             if (g->state == ST_IDLE) {
                 /* the first byte of a new request: the head's clock starts */
@@ -499,6 +592,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             park(w, g);
             return;
         }
+        if (n == 0 && g->state == ST_SPOOL)
+            continue;  /* the body's end, or a body cut short: spool_step says */
         if (n == 0 && g->state == ST_BODY) {
             /* the body is cut short: the app sees that as it reads, as
              * with sync (the head and what came of the body are here) */

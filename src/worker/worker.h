@@ -83,6 +83,12 @@ struct cu_worker_env {
     int threads;            /* gthread: the pool's size */
     size_t buffer_body;     /* gthread: bodies up to this size are read
                              * before the app runs (0: never) */
+    /* gthread: a body larger than buffer_body, or chunked, is spooled
+     * (spool.h) by the poller before the app runs, unless stream_body */
+    int stream_body;
+    size_t spool_memory;    /* of a spooled body, kept in memory */
+    const char *upload_dir; /* the spool files' directory (tmp_upload_dir);
+                             * NULL: $TMPDIR, else /tmp */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */

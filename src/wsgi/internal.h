@@ -154,6 +154,9 @@ struct cu_input {
     PyObject_HEAD
     struct cu_conn *conn;   /* NULL once the request is over */
     struct cu_body *body;
+    /* "Expect: 100-continue": the response that owes the 100, sent on
+     * the app's first read (NULL: none owed, or sent) */
+    struct resp *expect;
 };
 
 struct cu_file_wrapper {
@@ -164,6 +167,8 @@ struct cu_file_wrapper {
 
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b);
 void cu_input_detach(PyObject *input);
+/* p owes "100 Continue", sent on the app's first read of input. */
+void cu_input_expect(PyObject *input, struct resp *p);
 PyObject *cu_errors_new(PyTypeObject *type, int fd);
 
 /* The types' specs, made into the module's heap types by types.c. */

@@ -237,11 +237,10 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
         goto fail;
     if (w->log_needs & CU_ACC_NEED_REMOTE)
         remote = cu_wsgi_logged_remote(w, env);
-    if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
-        struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
-        if (cu_resp_send_interim(&p, &iov, 1) < 0)
-            goto fail;
-    }
+    /* Ours: the 100 waits for the app's first read (docs/compat.md,
+     * Request bodies); a spooled body had it from the worker */
+    if ((r->flags & HTTP_REQ_EXPECT_CONTINUE) && !b->spool && !b->done)
+        cu_input_expect(input, &p);
     if (!(sr = start_response_for(w, &p, env)))
         goto fail;
     result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);

@@ -79,6 +79,8 @@ struct gconn {
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
     struct cu_spool spool;    /* ST_SPOOL: the body, read ahead of the app */
     int owe_continue;         /* ST_SPOOL: "100 Continue" not sent yet */
+    struct cu_request q;      /* the request served; kept while its
+                               * streamed response is paused (ST_WRITE) */
     long long born_ms;        /* accepted at */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
@@ -159,6 +161,8 @@ static int rearm_listeners(struct gworker *w)
     return failed;
 }
 
+static void stream_abandon(struct gworker *w, struct gconn *g);
+
 static void destroy(struct gworker *w, struct gconn *g)
 {
     int unpark = 0, failed = 0;
@@ -167,6 +171,8 @@ static void destroy(struct gworker *w, struct gconn *g)
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
     cu_spool_free(&g->spool);
+    if (g->q.paused)
+        stream_abandon(w, g);
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
@@ -393,6 +399,29 @@ static int spool_step(struct gworker *w, struct gconn *g)
     }
 }
 
+/* ---- streamed responses (docs/compat.md, Responses) ----------------------- */
+
+/* A streamed response paused with its rest queued: the poller waits for
+ * the socket, and no thread waits with it. Its deadline is --timeout
+ * from each pause: a reader that takes nothing that long is cut. */
+static int stream_park(struct gworker *w, struct gconn *g)
+{
+    g->state = ST_WRITE;
+    g->c.timeout_ms = 0;
+    g->timer.deadline = cu_now_ms() + w->timeout_ms;
+    park(w, g);
+    return 0;
+}
+
+/* The paused response's end, the client gone: close() and the access
+ * log, before g closes. */
+static void stream_abandon(struct gworker *w, struct gconn *g)
+{
+    (void)w->env->resume(w->env->app, &g->q, 1);
+    if (cu_access_wanted())
+        cu_access(&g->q);
+}
+
 /* ---- requests ------------------------------------------------------------- */
 
 /* Gunicorn's keep-alive rule for gthread (docs/compat.md, Keep-alive): never when
@@ -430,28 +459,19 @@ static int after_response(struct gworker *w, struct gconn *g)
     return 1;
 }
 
-/* Runs the app on the request whose head g holds. Returns 1 when g stays
- * open for the next request, 0 when it was closed or parked (its queued
- * response goes out from the poller). */
-static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
+/* The response is over, or failed (rc < 0): the access log, the
+ * recycle count, and g closed, parked for its queued rest, or ready for
+ * its next request. Returns as run_request. */
+static int request_end(struct gworker *w, struct gconn *g, int rc)
 {
     struct cu_worker_env *env = w->env;
-    struct cu_request q = {.conn = &g->c, .http = &g->r, .head_off = g->head_off,
-                           .body = &g->body, .must_close = must_close(w, g)};
-    int rc;
 
-    q.started_us = cu_access_wanted() ? cu_now_us() : 0;
-    cu_running_begin(t->run, env, &q);
-    /* the app's reads and writes wait in this thread, bounded */
-    g->c.timeout_ms = w->timeout_ms;
-    rc = env->serve(env->app, &q);
-    cu_running_end(t->run, env);
     spool_done(g);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
     if (cu_access_wanted())
-        cu_access(&q);
+        cu_access(&g->q);
     if (env->max_requests > 0 &&
         atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
         cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
@@ -459,7 +479,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         destroy(w, g);
         return 0;
     }
-    g->close_after = q.out.close;
+    g->close_after = g->q.out.close;
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;
@@ -468,6 +488,29 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         return 0;
     }
     return after_response(w, g);
+}
+
+/* Runs the app on the request whose head g holds. Returns 1 when g stays
+ * open for the next request, 0 when it was closed or parked (its queued
+ * response goes out from the poller; a streamed one is resumed then). */
+static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    struct cu_worker_env *env = w->env;
+    struct cu_request *q = &g->q;
+    int rc;
+
+    *q = (struct cu_request){.conn = &g->c, .http = &g->r, .head_off = g->head_off,
+                             .body = &g->body, .must_close = must_close(w, g),
+                             .may_pause = env->resume != NULL};
+    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
+    cu_running_begin(t->run, env, q);
+    /* the app's reads and writes wait in this thread, bounded */
+    g->c.timeout_ms = w->timeout_ms;
+    rc = env->serve(env->app, q);
+    cu_running_end(t->run, env);
+    if (q->paused && rc == 0)
+        return stream_park(w, g);
+    return request_end(w, g, rc);
 }
 
 /* A refused request: Gunicorn's answer, then close. */
@@ -617,6 +660,25 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
     }
 }
 
+/* ST_WRITE, a paused response's queue sent: the app's iterator goes on
+ * in this thread until the socket is full again, or the response ends. */
+static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    struct cu_worker_env *env = w->env;
+    int rc;
+
+    cu_running_begin(t->run, env, &g->q);
+    g->c.timeout_ms = w->timeout_ms;
+    rc = env->resume(env->app, &g->q, 0);
+    cu_running_end(t->run, env);
+    if (g->q.paused && rc == 0) {
+        stream_park(w, g);
+        return;
+    }
+    if (request_end(w, g, rc) && next_request(w, g))
+        advance(w, t, g);
+}
+
 /* ST_WRITE: more of the queued response. */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
 {
@@ -628,6 +690,10 @@ static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
     }
     if (rc < 0) {
         destroy(w, g);
+        return;
+    }
+    if (g->q.paused) {
+        stream_resume(w, t, g);
         return;
     }
     if (after_response(w, g) && next_request(w, g))

@@ -28,6 +28,14 @@ void cu_input_expect(PyObject *o, struct resp *p)
     ((struct cu_input *)o)->expect = p;
 }
 
+void cu_input_moved(PyObject *o, struct resp *from, struct resp *to)
+{
+    struct cu_input *in = (struct cu_input *)o;
+
+    if (in->expect == from)
+        in->expect = to;
+}
+
 /* Answers "Expect: 100-continue" on the app's first read (docs/compat.md,
  * Request bodies): an app that answers without reading sends no 100, and
  * none follows a response already begun. 0, or -1 with an exception. */

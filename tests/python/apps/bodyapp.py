@@ -37,6 +37,11 @@ def app(environ, start_response):
         n = int(environ.get("QUERY_STRING") or "64")
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return (bytes([65 + i % 26]) * 65536 for i in range(n))
+    if path == "/file":
+        # the file named by the query, through wsgi.file_wrapper (sendfile)
+        f = open(environ["QUERY_STRING"], "rb")
+        start_response("200 OK", [("Content-Length", str(os.fstat(f.fileno()).st_size))])
+        return environ["wsgi.file_wrapper"](f, 65536)
     if path == "/spoolfds":
         # where the body is while the app runs: the files open in the upload dir
         directory = environ["QUERY_STRING"]

@@ -32,7 +32,7 @@ CLASS_ARGS = {"gthread": ["-k", "gthread", "--threads", "4"], "sync": ["-k", "sy
 
 
 def start(cls, build, tmp):
-    log = tmp / ("error-%s.log" % cls)
+    log = tmp / ("error-%s-%d.log" % (cls, time.monotonic_ns()))
     env = dict(os.environ)
     if build:
         env["CUNICORN_BUILD_DIR"] = build

@@ -170,9 +170,9 @@ static void destroy(struct gworker *w, struct gconn *g)
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
-    cu_spool_free(&g->spool);
-    if (g->q.paused)
+    if (g->q.paused)  /* before the spool goes: close() may read the body */
         stream_abandon(w, g);
+    cu_spool_free(&g->spool);
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);

@@ -28,6 +28,11 @@ void cu_input_expect(PyObject *o, struct resp *p)
     ((struct cu_input *)o)->expect = p;
 }
 
+int cu_input_owes_continue(PyObject *o)
+{
+    return ((struct cu_input *)o)->expect != NULL;
+}
+
 void cu_input_moved(PyObject *o, struct resp *from, struct resp *to)
 {
     struct cu_input *in = (struct cu_input *)o;

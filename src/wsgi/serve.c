@@ -247,6 +247,10 @@ static int serve_done(struct cu_wsgi *w, struct cu_request *q, struct serving *s
 {
     if (s->sr)
         s->sr->resp = NULL;
+    /* Ours: a body the client holds back for a 100 never sent is not
+     * waited for: the connection closes after the response */
+    if (s->input && cu_input_owes_continue(s->input) && !q->body->done)
+        s->p.must_close = 1;
     if (s->input)
         cu_input_detach(s->input);
     conclude(w, q, &s->p, app_head, s->env, s->remote, s->sock);

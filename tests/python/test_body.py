@@ -295,6 +295,46 @@ def test_a_slow_reader_of_a_streamed_response_holds_no_thread(server):
     slow.close()
 
 
+def read_stream(rd, n):
+    """Reads a chunked /stream?n response off rd: 1 when whole."""
+    line, _, body = rd.response()
+    assert line == "HTTP/1.1 200 OK"
+    return body == b"".join(bytes([65 + i % 26]) * 65536 for i in range(n))
+
+
+def test_a_paused_stream_then_the_next_pipelined_request(server):
+    srv = server("-k", "gthread", "--threads", "1", app="bodyapp:app")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TIMEOUT)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(get("/stream?128") + get("/stream?3") + get("/noread"))
+    time.sleep(0.2)  # the first response pauses on the full socket
+    rd = Reader(s)
+    assert read_stream(rd, 128) and read_stream(rd, 3)
+    assert rd.response()[2] == b"no"
+    s.close()
+
+
+def test_post_request_sees_a_streamed_response_end(server, tmp_path):
+    out = tmp_path / "post.txt"
+    conf = config_file(tmp_path, (
+        "def post_request(worker, req, environ, resp):\n"
+        "    with open(%r, 'a') as f:\n"
+        "        f.write('%%s %%s\\n' %% (req.path, resp.status))\n") % str(out))
+    srv = server("-k", "gthread", "--threads", "1", "-c", conf, app="bodyapp:app")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TIMEOUT)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(get("/stream?64"))
+    time.sleep(0.2)
+    assert read_stream(Reader(s), 64)
+    s.close()
+    wait_for(lambda: out.exists() and out.read_text().startswith("/stream 200"),
+             what="post_request after the whole response")
+
+
 def test_a_reader_that_leaves_mid_stream_ends_the_request(server):
     srv = server("-k", "gthread", "--threads", "1", "--access-logfile", "-",
                  app="bodyapp:app")

@@ -356,9 +356,10 @@ static void spool_done(struct gconn *g)
 static void refuse(struct gworker *w, struct gconn *g, int code);
 
 /* ST_SPOOL: moves what the connection holds of the body into the spool.
- * 1: the body is whole, the app may run; 0: more must come (the body's
- * deadline moved on when some came); -1: g was closed (a bad or too
- * large body, answered as a refused request; or no room to spool it). */
+ * 1: the app may run (the body is whole, or failed: the error is
+ * sticky); 0: more must come (the body's deadline moved on when some
+ * came); -1: g was closed (a body over limit_request_body, answered 413;
+ * or no room to spool it). */
 static int spool_step(struct gworker *w, struct gconn *g)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -389,13 +390,17 @@ static int spool_step(struct gworker *w, struct gconn *g)
                 g->timer.deadline = cu_now_ms() + w->timeout_ms;
             return 0;
         }
-        if (n == HTTP_E_EOF)
-            cu_request_refused(&g->c, NULL, HTTP_E_EOF);
-        if (n > 0 || n == HTTP_E_EOF)  /* the spool failed (logged), or the peer left */
+        if (n > 0) {  /* the spool failed (logged) */
             destroy(w, g);
-        else
-            refuse(w, g, (int)n);
-        return -1;
+            return -1;
+        }
+        if (n == HTTP_E_BODY_TOO_LARGE) {
+            refuse(w, g, (int)n);  /* 413, the app never called */
+            return -1;
+        }
+        /* a bad body, or the peer gone: the app meets it as it reads,
+         * reported and answered as without a spool (serve.c) */
+        return 1;
     }
 }
 

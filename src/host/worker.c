@@ -48,6 +48,21 @@ static int serve(void *arg, struct cu_request *q)
     return rc;
 }
 
+/* cu_worker_env.resume: a paused streamed response (gthread), with the
+ * GIL for as long as it writes. */
+static int resume(void *arg, struct cu_request *q, int abandon)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    PyEval_RestoreThread(tls_ts);
+    host_in_app(1);
+    rc = cu_wsgi_resume(h->wsgi, q, abandon);
+    host_in_app(0);
+    tls_ts = PyEval_SaveThread();
+    return rc;
+}
+
 /* A pool thread, before its first request: a thread state of its own,
  * kept for the thread's life (the process exits under it). */
 static void thread_start(void *arg)
@@ -143,6 +158,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
     env->serve = serve;
+    env->resume = resume;
     env->event_loop = host_asgi_loop;
     env->app = h;
     env->slot = slot;

@@ -34,6 +34,8 @@ static const struct http_error_info errors[] = {
     {"InvalidChunkExtension", "Bad Request", 400, 0},
     {"ChunkOverhead", "Bad Request", 400, 0},
     {"NoMoreData", "Bad Request", 400, 0},
+    /* Ours: Gunicorn has no body limit (docs/compat.md, Request bodies) */
+    {"LimitRequestBody", "Content Too Large", 413, 1},
 };
 
 static const struct http_error_info unknown = {

@@ -58,7 +58,11 @@ enum {
     /* the connection ended inside a request */
     HTTP_E_EOF = -20,               /* NoMoreData */
 
-    HTTP_E_LAST = -20
+    /* Ours: a body over limit_request_body (Content-Length, or a chunked
+     * body's running total) */
+    HTTP_E_BODY_TOO_LARGE = -21,    /* LimitRequestBody */
+
+    HTTP_E_LAST = -21
 };
 
 /* What the client is told about an error. */

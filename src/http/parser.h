@@ -60,6 +60,8 @@ struct http_config {
     uint32_t limit_request_fields;      /* <= 0 or > 32768: 32768 */
     uint32_t limit_request_field_size;  /* 0: 8190 */
     uint64_t max_head_buffer;           /* derived: fields * (size + 2) + 4 */
+    uint64_t limit_request_body;        /* ours; 0: unlimited (the worker
+                                         * checks it, not the parser) */
     unsigned flags;                     /* HTTP_PERMIT_* ... */
     enum http_header_map header_map;
     const struct http_scheme_header *scheme_headers;

@@ -154,6 +154,9 @@ struct cu_input {
     PyObject_HEAD
     struct cu_conn *conn;   /* NULL once the request is over */
     struct cu_body *body;
+    /* "Expect: 100-continue": the response that owes the 100, sent on
+     * the app's first read (NULL: none owed, or sent) */
+    struct resp *expect;
 };
 
 struct cu_file_wrapper {
@@ -164,6 +167,12 @@ struct cu_file_wrapper {
 
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b);
 void cu_input_detach(PyObject *input);
+/* p owes "100 Continue", sent on the app's first read of input. */
+void cu_input_expect(PyObject *input, struct resp *p);
+/* Whether the 100 Continue is still owed (the app never read). */
+int cu_input_owes_continue(PyObject *input);
+/* The response moved from `from` to `to` (a paused stream, serve.c). */
+void cu_input_moved(PyObject *input, struct resp *from, struct resp *to);
 PyObject *cu_errors_new(PyTypeObject *type, int fd);
 
 /* The types' specs, made into the module's heap types by types.c. */

@@ -405,7 +405,7 @@ static int host_part_empty(const struct cu_worker_env *w)
     return w->listeners == NULL && w->n_listeners == 0 && w->dump_signal == 0 &&
            w->serve == NULL && w->app == NULL && w->thread_start == NULL &&
            w->conn_free == NULL && w->interrupt == NULL && w->slot == NULL &&
-           w->ppid == 0;
+           w->ppid == 0 && w->resume == NULL;
 }
 
 static void test_worker(void)
@@ -414,7 +414,8 @@ static void test_worker(void)
         ARGV("-k", "gthread", "--threads", "8", "--worker-connections", "50",
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
-             "--max-requests-jitter", "10", "--request-timeout", "13"),
+             "--max-requests-jitter", "10", "--request-timeout", "13",
+             "--limit-request-body", "4096", "--spool-memory", "2048"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -431,6 +432,9 @@ static void test_worker(void)
     ok(w->threads == 8 && w->worker_connections == 50 && w->keepalive == 5 &&
        w->buffer_body == 1024, "gthread uses threads, connections, keep-alive, "
        "buffer_body");
+    ok(d.http.limit_request_body == 4096 && !w->stream_body && w->spool_memory == 2048 &&
+       w->upload_dir == NULL, "gthread: the body limit in the parser's settings; bodies "
+       "spooled, 2048 bytes in memory, in $TMPDIR or /tmp");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -442,6 +446,8 @@ static void test_worker(void)
     ok(w->threads == 1 && w->worker_connections == 1 && w->keepalive == 0 &&
        w->buffer_body == 0, "sync: one thread, one connection, no keep-alive, "
        "no buffered body");
+    ok(w->stream_body && d.http.limit_request_body == 0,
+       "sync: the app reads the body as it comes (never spooled); no body limit");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }

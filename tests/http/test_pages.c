@@ -100,6 +100,13 @@ static const struct {
      "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
      "  <body>\n    <h1><p>Bad Request</p></h1>\n"
      "    UnsupportedTransferCoding\n  </body>\n</html>\n"},
+    {HTTP_E_BODY_TOO_LARGE,  /* ours: limit_request_body */
+     "HTTP/1.1 413 Content Too Large\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 149\r\n\r\n"
+     "<html>\n  <head>\n    <title>Content Too Large</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Content Too Large</p></h1>\n"
+     "    LimitRequestBody\n  </body>\n</html>\n"},
     {HTTP_E_PROXY_LINE,
      "HTTP/1.1 400 Bad Request\r\n"
      "Connection: close\r\nContent-Type: text/html\r\n"

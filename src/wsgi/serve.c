@@ -16,7 +16,6 @@
 #include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
-#include "net/listen.h"
 
 /* result.close(), if it has one. 0, or -1 with an exception. */
 static int call_close(PyObject *result)
@@ -125,17 +124,12 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
 }
 
 /*
- * The app (or its iterable) raised: says so once. A bad response header
- * that stops the response before its head went out is answered 400, as
- * Gunicorn's handle_error does: one warning, no traceback, and the
- * exception's text kept for the page (*mesg). Anything else: the traceback.
+ * The app (or its iterable) raised: says so once, with the traceback.
+ * A bad status or header from the app is the app's error: a 500 follows
+ * (Ours: Gunicorn answers 400; docs/compat.md, Framing).
  */
-static void app_failed(struct resp *p, PyObject **mesg)
+static void app_failed(struct resp *p)
 {
-    PyObject *t, *v, *tb;
-    char host[128];
-    int port;
-
     if (PyErr_ExceptionMatches(p->types->request_timeout)) {
         static const char pre[] = "Request timeout (--request-timeout): ";
         char line[sizeof(pre) + 256];
@@ -145,25 +139,7 @@ static void app_failed(struct resp *p, PyObject **mesg)
         cu_report_exception(line);
         return;
     }
-    if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
-                            !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        report_app_error(p);
-        return;
-    }
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
-    *mesg = v ? PyObject_Str(v) : PyUnicode_FromString("");
-    if (*mesg) {
-        const char *m = PyUnicode_AsUTF8(*mesg);
-        if (cu_sockaddr_text((const struct sockaddr *)&p->c->peer, p->c->peerlen, host,
-                             sizeof(host), &port) < 0)
-            host[0] = '\0';
-        cu_log(CU_WARNING, "Invalid request from ip=%s: %s", host, m ? m : "");
-    }
-    PyErr_Clear();
-    Py_XDECREF(t);
-    Py_XDECREF(v);
-    Py_XDECREF(tb);
+    report_app_error(p);
 }
 
 /* start_response for p, also in env as wsgi.early_hints's owner. A new
@@ -199,6 +175,10 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
      * should_close() does not look at the upgrade) */
     if (p->status == 101)
         p->must_close = 1;
+    /* a body that ended in an error, even one the app caught, leaves
+     * the connection's framing unknown */
+    if (q->body->error)
+        p->must_close = 1;
     if (w->log_needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
                         CU_ACC_NEED_ENV))
         cu_wsgi_logged(w, q, app_head ? p : NULL, env, remote);
@@ -217,7 +197,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     struct cu_body *b = q->body;
     struct resp p;
     struct start_response *sr = NULL;
-    PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
+    PyObject *input, *sock = NULL, *env = NULL, *result = NULL;
     PyObject *remote = NULL;  /* REMOTE_ADDR as made, for the access log */
     int ok = -1, app_head = 0;
 
@@ -251,7 +231,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     ok = send_result(&p, result, w->sendfile &&
                      PyObject_TypeCheck(result, w->types->file_wrapper));
     if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, &mesg);
+        app_failed(&p);
     else if (ok < 0 && !p.failed)
         body_failed(&p, b);
     PyErr_Clear();
@@ -268,11 +248,11 @@ fail:
     if (b->error)
         body_failed(&p, b);
     else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, &mesg);
+        app_failed(&p);
     PyErr_Clear();
 answer:
     app_head = p.headers_sent;
-    cu_resp_answer_error(&p, b, mesg);
+    cu_resp_answer_error(&p, b);
     ok = p.failed ? -1 : 0;
 done:
     if (sr)
@@ -287,7 +267,6 @@ done:
     else
         Py_XDECREF(env);
     Py_XDECREF(result);
-    Py_XDECREF(mesg);
     PyMem_Free(p.block);
     return ok;
 }

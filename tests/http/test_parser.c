@@ -311,9 +311,14 @@ static void test_errors(void)
        http_error_info(HTTP_E_TRANSFER_CODING)->status == 501 &&
        http_error_info(HTTP_E_PROXY_FORBIDDEN)->status == 403,
        "431, 417, 501, 403 where Gunicorn answers them");
-    ok(!http_error_info(HTTP_E_CHUNK_SIZE)->respond &&
+    ok(http_error_info(HTTP_E_CHUNK_SIZE)->respond &&
+       http_error_info(HTTP_E_CHUNK_TERMINATOR)->respond &&
+       http_error_info(HTTP_E_CHUNK_EXTENSION)->respond &&
+       http_error_info(HTTP_E_CHUNK_OVERHEAD)->respond &&
+       http_error_info(HTTP_E_CHUNK_SIZE)->status == 400 &&
        !http_error_info(HTTP_E_EOF)->respond &&
-       http_error_info(HTTP_E_HEADER)->respond, "framing errors close silently");
+       http_error_info(HTTP_E_HEADER)->respond,
+       "chunk framing errors are answered 400; a peer gone is not answered");
     ok(http_error_info(0)->status == 500 && http_error_info(HTTP_AGAIN)->status == 500 &&
        http_error_info(-1000)->status == 500, "anything else maps to 500");
 }

@@ -46,6 +46,8 @@ def args_for(config):
         elif k in BOOLS:
             if v:
                 args.append(BOOLS[k])
+        elif k == "require_host":
+            pass  # the server's rule, always on (tests/corpus/deviations.json)
         elif k == "proxy_protocol":
             args.append("--proxy-protocol=%s" % ("auto" if v is True else v))
         else:

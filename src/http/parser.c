@@ -736,10 +736,6 @@ static int body_framing(struct http_parser *p, struct http_request *r,
     const struct http_header *cl = NULL, *conn = NULL;
     int chunked = 0, te = 0, keep, rc;
 
-    /* RFC 9112 §3.2: an HTTP/1.1 request without Host is refused */
-    if ((p->cfg->flags & HTTP_REQUIRE_HOST) && at_least_11(r) && !(p->seen & SEEN_HOST))
-        return fail(p, HTTP_E_HEADER, HTTP_W_HOST, 0, 0);
-
     for (uint32_t i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
         if (h->id == HTTP_HDR_CONNECTION && !conn) {
@@ -778,6 +774,10 @@ static int body_framing(struct http_parser *p, struct http_request *r,
     } else {
         r->body = HTTP_BODY_NONE;
     }
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (after
+     * the framing's own errors, so a 501 stays a 501) */
+    if ((p->cfg->flags & HTTP_REQUIRE_HOST) && at_least_11(r) && !(p->seen & SEEN_HOST))
+        return fail(p, HTTP_E_HEADER, HTTP_W_HOST, 0, 0);
     keep = at_least_11(r);
     if (conn && http_span_ieq(buf, conn->value, "close"))
         keep = 0;

@@ -64,6 +64,32 @@ def wait_for(pred, timeout=TIMEOUT, what="condition"):
     raise AssertionError("timed out waiting for %s" % what)
 
 
+DATE_LINE = re.compile(rb"\r\nDate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                       rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                       rb"\d\d:\d\d:\d\d GMT(?=\r\n|$)")
+
+
+def undated(raw):
+    """raw with the Date line of each response head taken out, after
+    checking there is one, as an IMF-fixdate (RFC 9110 6.6.1): what is
+    left compares byte for byte with Gunicorn's pages, which have none."""
+    out, rest = b"", raw
+    while rest:
+        head, sep, rest = rest.partition(b"\r\n\r\n")
+        if head.startswith(b"HTTP/1.1 1"):
+            out += head + sep  # an interim response has no Date
+            continue
+        fixed, n = DATE_LINE.subn(b"", head, count=1)
+        assert n == 1, head
+        out += fixed + sep
+        length = re.search(rb"\r\nContent-Length: (\d+)", head)
+        if not length:
+            return out + rest
+        out += rest[:int(length.group(1))]
+        rest = rest[int(length.group(1)):]
+    return out
+
+
 def recv_all(sock):
     """Everything the peer sends until it closes; then closes our end."""
     out = b""

@@ -173,7 +173,7 @@ def test_log_lines_counted_whatever_the_level(receiver, tmp_path):
         assert b" 500 " in answers(b"/error")
         rx.wait(PREFIX + "gunicorn.log.exception:1|c|@1.0" + TAGS)
         s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        s.sendall(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n")
         assert b" 400 " in recv_all(s)
         rx.wait(PREFIX + "gunicorn.log.warning:1|c|@1.0" + TAGS)
         text = log.read_text()

@@ -32,6 +32,13 @@ _Static_assert(LEN(PAGE_HEAD_FMT) + LEN(PAGE_HTML_FMT) - 14 + 3 +
 _Static_assert(HTTP_PAGE_HEAD + HTTP_PAGE_MSG_SHORT + LEN(PAGE_END) <= HTTP_PAGE_MAX,
                "HTTP_PAGE_MAX holds a page with a short message");
 
+/* s[0..n) at o: a few bytes, no terminator implied. */
+static void put(char *o, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        o[i] = s[i];
+}
+
 /* n (0-99) as two digits at o. */
 static void two(char *o, unsigned n)
 {
@@ -59,11 +66,11 @@ void http_date(long long t, char out[HTTP_DATE_LEN + 1])
     y += mon <= 2;
     if (y < 0 || y > 9999)
         y = 0;
-    memcpy(out, days + 3 * wd, 3);
-    memcpy(out + 3, ", ", 2);
+    put(out, days + (size_t)3 * wd, 3);
+    put(out + 3, ", ", 2);
     two(out + 5, day);
     out[7] = ' ';
-    memcpy(out + 8, months + 3 * (mon - 1), 3);
+    put(out + 8, months + (size_t)3 * (mon - 1), 3);
     out[11] = ' ';
     two(out + 12, (unsigned)(y / 100));
     two(out + 14, (unsigned)(y % 100));
@@ -73,7 +80,7 @@ void http_date(long long t, char out[HTTP_DATE_LEN + 1])
     two(out + 20, (unsigned)(s / 60 % 60));
     out[22] = ':';
     two(out + 23, (unsigned)(s % 60));
-    memcpy(out + 25, " GMT", 5);  /* and the NUL */
+    put(out + 25, " GMT", 5);  /* and the NUL */
 }
 
 void http_page_redate(char *page, size_t len, long long t)

@@ -346,6 +346,19 @@ add_invalid("pp_v2_udp_01", V2 + b"\x21\x12\x00\x0c" + b"\x00" * 12,
 add_valid("pp_off_01", [req(b"GET", b"/", H)])
 
 
+def with_host(wire, config):
+    """An HTTP/1.1 request line without a Host header after it gets one,
+    so the server's Host rule (RFC 9112 3.2) does not answer first, over a
+    socket, the case's own error found later (in the body)."""
+    line, sep, rest = wire.partition(b"\r\n")
+    head = rest.partition(b"\r\n\r\n")[0]
+    if (config.get("require_host") or not sep or not line.endswith(b" HTTP/1.1")
+            or not line[:1].isalpha() or b"\r\nhost:" in b"\r\n" + head.lower()
+            or rest.startswith((b" ", b"\t"))):
+        return wire
+    return line + sep + b"Host: example.com\r\n" + rest
+
+
 def write():
     for kind in ("valid", "invalid"):
         os.makedirs(os.path.join(HERE, kind), exist_ok=True)
@@ -361,6 +374,7 @@ def write():
                 json.dump(config, f, indent=1)
                 f.write("\n")
     for name, (wire, error, config) in invalid.items():
+        wire = with_host(wire, config)
         status = 500 if error in SILENT else STATUS[error]
         exp = {
             "error": error,

@@ -383,22 +383,26 @@ static void test_framing_rules(void)
     /* a TLS ClientHello: refused at its first byte, no CRLF awaited */
     {
         struct http_parser p;
-        static const char hello[] = "\x16\x03\x01\x02\x00\x01";
-        http_parser_init(&p, &cfg, 0);
-        http_request_init(&r, hdrs, HTTP_MAX_HEADERS);
-        memcpy(buf, hello, 1);
-        ok(http_parse_head(&p, &r, buf, 1) == HTTP_E_METHOD,
-           "a TLS handshake's first byte is InvalidRequestMethod at once");
-        http_parser_init(&p, &cfg, 0);
-        memcpy(buf, "\x80\x2b\x01", 3);
-        ok(http_parse_head(&p, &r, buf, 3) == HTTP_E_METHOD, "an SSLv2 hello's too");
-        http_parser_init(&p, &cfg, 0);
-        memcpy(buf, "\x00GET", 4);
-        ok(http_parse_head(&p, &r, buf, 4) == HTTP_E_METHOD, "a NUL first");
-        http_parser_init(&p, &cfg, 0);
-        memcpy(buf, "GE", 2);
-        ok(http_parse_head(&p, &r, buf, 2) == HTTP_AGAIN, "a method's start waits");
-        (void)sizeof(hello);
+        static const struct {
+            const char *in;
+            size_t n;
+            int64_t want;
+            const char *what;
+        } firsts[] = {
+            {"\x16\x03\x01\x02\x00\x01", 1, HTTP_E_METHOD,
+             "a TLS handshake's first byte is InvalidRequestMethod at once"},
+            {"\x80\x2b\x01", 3, HTTP_E_METHOD, "an SSLv2 hello's too"},
+            {"\x00GET", 4, HTTP_E_METHOD, "a NUL first"},
+            {"GE", 2, HTTP_AGAIN, "a method's start waits"},
+        };
+        for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
+            http_parser_init(&p, &cfg, 0);
+            http_request_init(&r, hdrs, HTTP_MAX_HEADERS);
+            for (size_t k = 0; k < firsts[i].n; k++)
+                buf[k] = firsts[i].in[k];
+            ok(http_parse_head(&p, &r, buf, firsts[i].n) == firsts[i].want, "%s",
+               firsts[i].what);
+        }
     }
 }
 

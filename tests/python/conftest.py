@@ -105,6 +105,29 @@ def recv_all(sock):
     return out
 
 
+def stop_process(proc, sig=signal.SIGTERM):
+    """Sends sig to a process this test started (by its PID), waits for it
+    a bounded time, then kills it. Its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free a moment ago, for a program that cannot
+    be told to bind port 0 and say which it got."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class Server:
     def __init__(self, tmp, args, app, workers, env, chdir):
         self.log = tmp / ("error-%d.log" % time.monotonic_ns())
@@ -162,13 +185,7 @@ class Server:
             s.close()
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc.stdout.close()
         self.proc.stderr.close()
         return self.proc.returncode

@@ -17,7 +17,6 @@ and every wait is bounded."""
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import textwrap
@@ -25,7 +24,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, wait_for
+from conftest import TIMEOUT, free_port, stop_process, wait_for
 
 APP = textwrap.dedent('''
     import os
@@ -146,14 +145,6 @@ CASES = cases()
 
 # ---- the servers -------------------------------------------------------------
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def listening(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -244,13 +235,7 @@ class Proxy:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc.stderr.close()
         self.proc = None
 

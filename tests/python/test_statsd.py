@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import APPS, ROOT, TIMEOUT, maker, recv_all, wait_for
+from conftest import APPS, ROOT, TIMEOUT, free_port, maker, recv_all, wait_for
 
 PREFIX = "app."
 TAGS = "|#env:test,team"
@@ -140,14 +140,6 @@ def test_keepalive_requests_each_counted(server, receiver):
     s.close()
     rx.wait(PREFIX + "gunicorn.request.status.201:1|c|@1.0" + TAGS, 5)
     assert len(durations(rx)) == 5
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_log_lines_counted_whatever_the_level(receiver, tmp_path):

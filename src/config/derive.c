@@ -119,7 +119,8 @@ static int derive_http(struct cu_derived *d, const struct cu_config *c,
                (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
-               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
+               HTTP_REQUIRE_HOST;  /* RFC 9112 §3.2 (docs/compat.md, Framing) */
     h->header_map = (enum http_header_map)c->header_map;
     h->limit_request_body = (uint64_t)c->limit_request_body;
     if (scheme_headers(d, &c->secure_scheme_headers, err, errlen) < 0)

@@ -110,7 +110,8 @@ enum http_what {
     HTTP_W_PROXY_TRANSPORT, /* ... a transport other than a stream */
     HTTP_W_PROXY_SHORT4,    /* ... too few address bytes for IPv4 */
     HTTP_W_PROXY_SHORT6,    /* ... for IPv6 */
-    HTTP_W_PROXY_FAMILY     /* ... family n */
+    HTTP_W_PROXY_FAMILY,    /* ... family n */
+    HTTP_W_HOST             /* an HTTP/1.1 request without Host */
 };
 
 struct http_error_at {

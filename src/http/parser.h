@@ -37,7 +37,10 @@ enum {
     HTTP_CASEFOLD_METHOD = 1u << 1,
     HTTP_STRIP_HEADER_SPACES = 1u << 2,
     HTTP_PERMIT_OBS_FOLD = 1u << 3,
-    HTTP_PERMIT_UNCONVENTIONAL_VERSION = 1u << 4
+    HTTP_PERMIT_UNCONVENTIONAL_VERSION = 1u << 4,
+    /* Ours (RFC 9112 §3.2): an HTTP/1.1 request must carry Host; the
+     * server always sets it (config/derive.c) */
+    HTTP_REQUIRE_HOST = 1u << 5
 };
 
 /* One secure_scheme_headers entry: NAME (any case) and the value meaning

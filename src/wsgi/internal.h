@@ -122,9 +122,9 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n);
 int cu_resp_finish(struct resp *p);
 /* A wsgi.file_wrapper result by sendfile(2); 1 when that does not apply. */
 int cu_resp_send_file(struct resp *p, PyObject *result);
-/* The answer when the response failed before its head went out (mesg: the
- * text of a bad response header, or NULL). Never raises. */
-void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
+/* The answer when the response failed before its head went out. Never
+ * raises. */
+void cu_resp_answer_error(struct resp *p, struct cu_body *b);
 
 /* ---- logged.c ------------------------------------------------------------- */
 

@@ -16,7 +16,6 @@
 #include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
-#include "net/listen.h"
 
 /* result.close(), if it has one. 0, or -1 with an exception. */
 static int call_close(PyObject *result)
@@ -143,17 +142,12 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok, PyObje
 }
 
 /*
- * The app (or its iterable) raised: says so once. A bad response header
- * that stops the response before its head went out is answered 400, as
- * Gunicorn's handle_error does: one warning, no traceback, and the
- * exception's text kept for the page (*mesg). Anything else: the traceback.
+ * The app (or its iterable) raised: says so once, with the traceback.
+ * A bad status or header from the app is the app's error: a 500 follows
+ * (Ours: Gunicorn answers 400; docs/compat.md, Framing).
  */
-static void app_failed(struct resp *p, PyObject **mesg)
+static void app_failed(struct resp *p)
 {
-    PyObject *t, *v, *tb;
-    char host[128];
-    int port;
-
     if (PyErr_ExceptionMatches(p->types->request_timeout)) {
         static const char pre[] = "Request timeout (--request-timeout): ";
         char line[sizeof(pre) + 256];
@@ -163,25 +157,7 @@ static void app_failed(struct resp *p, PyObject **mesg)
         cu_report_exception(line);
         return;
     }
-    if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
-                            !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        report_app_error(p);
-        return;
-    }
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
-    *mesg = v ? PyObject_Str(v) : PyUnicode_FromString("");
-    if (*mesg) {
-        const char *m = PyUnicode_AsUTF8(*mesg);
-        if (cu_sockaddr_text((const struct sockaddr *)&p->c->peer, p->c->peerlen, host,
-                             sizeof(host), &port) < 0)
-            host[0] = '\0';
-        cu_log(CU_WARNING, "Invalid request from ip=%s: %s", host, m ? m : "");
-    }
-    PyErr_Clear();
-    Py_XDECREF(t);
-    Py_XDECREF(v);
-    Py_XDECREF(tb);
+    report_app_error(p);
 }
 
 /* start_response for p, also in env as wsgi.early_hints's owner. A new
@@ -217,6 +193,10 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
      * should_close() does not look at the upgrade) */
     if (p->status == 101)
         p->must_close = 1;
+    /* a body that ended in an error, even one the app caught, leaves
+     * the connection's framing unknown */
+    if (q->body->error)
+        p->must_close = 1;
     if (w->log_needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
                         CU_ACC_NEED_ENV))
         cu_wsgi_logged(w, q, app_head ? p : NULL, env, remote);
@@ -235,7 +215,7 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
 struct serving {
     struct resp p;
     struct start_response *sr;
-    PyObject *input, *sock, *env, *result, *mesg;
+    PyObject *input, *sock, *env, *result;
     PyObject *it;      /* the result's iterator, while items are to come */
     PyObject *remote;  /* REMOTE_ADDR as made, for the access log */
 };
@@ -262,7 +242,6 @@ static int serve_done(struct cu_wsgi *w, struct cu_request *q, struct serving *s
     else
         Py_XDECREF(s->env);
     Py_XDECREF(s->result);
-    Py_XDECREF(s->mesg);
     Py_XDECREF(s->it);
     PyMem_Free(s->p.block);
     return ok;
@@ -275,7 +254,7 @@ static int serve_answer(struct cu_wsgi *w, struct cu_request *q, struct serving 
 {
     int app_head = s->p.headers_sent;
 
-    cu_resp_answer_error(&s->p, q->body, s->mesg);
+    cu_resp_answer_error(&s->p, q->body);
     return serve_done(w, q, s, s->p.failed ? -1 : 0, app_head, environ);
 }
 
@@ -286,7 +265,7 @@ static int serve_failed(struct cu_wsgi *w, struct cu_request *q, struct serving 
     if (q->body->error)
         body_failed(&s->p, q->body);
     else if (PyErr_Occurred() && !s->p.failed)
-        app_failed(&s->p, &s->mesg);
+        app_failed(&s->p);
     PyErr_Clear();
     return serve_answer(w, q, s, environ);
 }
@@ -297,7 +276,7 @@ static int serve_sent(struct cu_wsgi *w, struct cu_request *q, struct serving *s
                       PyObject **environ)
 {
     if (ok < 0 && !s->p.failed && !q->body->error)
-        app_failed(&s->p, &s->mesg);
+        app_failed(&s->p);
     else if (ok < 0 && !s->p.failed)
         body_failed(&s->p, q->body);
     PyErr_Clear();

@@ -180,7 +180,8 @@ static void test_http(void)
     ok(h->limit_request_line == 4094 && h->limit_request_fields == 100 &&
        h->limit_request_field_size == 8190 &&
        h->max_head_buffer == 100 * (8190 + 2) + 4, "limits and the head's buffer");
-    ok(h->flags == 0 && h->header_map == HTTP_HEADER_MAP_DROP, "no flags; header_map drop");
+    ok(h->flags == HTTP_REQUIRE_HOST && h->header_map == HTTP_HEADER_MAP_DROP,
+       "no flags but Host required (RFC 9112 §3.2); header_map drop");
     ok(h->n_scheme_headers == 3 && h->scheme_headers == d.scheme &&
        scheme_is(&h->scheme_headers[0], "X-FORWARDED-PROTOCOL", "ssl") &&
        scheme_is(&h->scheme_headers[1], "X-FORWARDED-PROTO", "https") &&
@@ -204,19 +205,19 @@ static void test_http(void)
     cu_derived_free(&d);
 
     ok(derive(&d, ARGV("--permit-unconventional-http-method")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_METHOD, "--permit-unconventional-http-method");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_METHOD | HTTP_REQUIRE_HOST), "--permit-unconventional-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--casefold-http-method")) == 0 &&
-       h->flags == HTTP_CASEFOLD_METHOD, "--casefold-http-method");
+       h->flags == (HTTP_CASEFOLD_METHOD | HTTP_REQUIRE_HOST), "--casefold-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--strip-header-spaces")) == 0 &&
-       h->flags == HTTP_STRIP_HEADER_SPACES, "--strip-header-spaces");
+       h->flags == (HTTP_STRIP_HEADER_SPACES | HTTP_REQUIRE_HOST), "--strip-header-spaces");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-obsolete-folding")) == 0 &&
-       h->flags == HTTP_PERMIT_OBS_FOLD, "--permit-obsolete-folding");
+       h->flags == (HTTP_PERMIT_OBS_FOLD | HTTP_REQUIRE_HOST), "--permit-obsolete-folding");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-unconventional-http-version")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_VERSION, "--permit-unconventional-http-version");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_VERSION | HTTP_REQUIRE_HOST), "--permit-unconventional-http-version");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--header-map", "refuse")) == 0 &&
        h->header_map == HTTP_HEADER_MAP_REFUSE, "--header-map refuse");

@@ -179,6 +179,7 @@ static void derive_worker(struct cu_derived *d, const struct cu_config *c)
     w->max_requests = c->max_requests;
     w->request_timeout = c->request_timeout;
     w->threads = uses & CU_WC_USES_THREADS ? c->threads : 1;
+    w->workers = c->workers;
     w->worker_connections = uses & CU_WC_USES_CONNECTIONS ? c->worker_connections : 1;
     w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
     w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
@@ -190,7 +191,8 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     struct cu_wsgi_opts *o = &d->wsgi;
 
     memset(o, 0, sizeof(*o));
-    o->multithread = (d->worker_class->flags & CU_WC_THREADS) != 0;
+    /* Gunicorn's async workers say multithread too */
+    o->multithread = (d->worker_class->flags & (CU_WC_THREADS | CU_WC_GREEN)) != 0;
     o->multiprocess = c->workers > 1;
     o->errors_fd = -1;
     o->sendfile = c->sendfile;

@@ -220,6 +220,18 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
     return d->tls ? 0 : -1;
 }
 
+/* Settings a class has no way to honour yet are refused for it by name. */
+static int derive_class_limits(const struct cu_derived *d, const struct cu_config *c,
+                               char *err, size_t errlen)
+{
+    if (c->request_timeout > 0 && (d->worker_class->flags & CU_WC_GREEN)) {
+        cu_seterr(err, errlen, "request_timeout: not built yet for the %s worker class; "
+                  "use sync, gthread or asgi", d->worker_class->name);
+        return -1;
+    }
+    return 0;
+}
+
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen)
 {
@@ -234,7 +246,7 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
                               c->syslog_prefix,
                               c->proc_name ? c->proc_name : c->default_proc_name,
                               c->disable_redirect_access_to_syslog, err, errlen) < 0 ||
-        derive_tls(d, c, err, errlen) < 0) {
+        derive_tls(d, c, err, errlen) < 0 || derive_class_limits(d, c, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }

@@ -205,10 +205,12 @@ static void conn_main(void *arg)
     conn_close(w, g);
 }
 
-/* A new connection: its greenlet, in the pool (waiting while it is full).
- * -1 when the acceptor was killed meanwhile. */
+/* A new connection: its greenlet, in the pool (pooled: waiting while it
+ * is full), or beside it. A connection accepted is always served: when
+ * the acceptor is killed while it waits (the stop), the greenlet goes
+ * beside the pool, and -1 says the acceptor is done. */
 static int add_conn(struct gworker *w, int fd, const struct sockaddr_storage *peer,
-                    socklen_t plen, const struct cu_listener *l)
+                    socklen_t plen, const struct cu_listener *l, int pooled)
 {
     struct gconn *g = calloc(1, sizeof(*g));
 
@@ -233,12 +235,14 @@ static int add_conn(struct gworker *w, int fd, const struct sockaddr_storage *pe
         w->conns->prev = g;
     w->conns = g;
     w->nconns++;
-    g->g = w->hub.spawn(w->hub.arg, &g->task, 1);
-    if (!g->g) {
-        int err = errno;
-        conn_close(w, g);
-        return err == ECANCELED ? -1 : 0;
+    g->g = w->hub.spawn(w->hub.arg, &g->task, pooled);
+    if (!g->g && errno == ECANCELED) {
+        g->g = w->hub.spawn(w->hub.arg, &g->task, 0);
+        if (g->g)
+            return -1;
     }
+    if (!g->g)
+        conn_close(w, g);
     return 0;
 }
 
@@ -268,7 +272,7 @@ static void accept_main(void *arg)
                     return;
                 break;
             }
-            if (add_conn(w, fd, &peer, plen, a->l) < 0)
+            if (add_conn(w, fd, &peer, plen, a->l, 1) < 0)
                 return;
         }
         if (w->hub.wait(w->hub.arg, a->l->fd, POLLIN, 1000) < 0 && errno != ETIMEDOUT)
@@ -330,13 +334,31 @@ static void await_conns(struct gworker *w, long long ms)
     }
 }
 
-/* TERM (Gunicorn's gevent worker): no more accepting, the idle
- * connections closed, the requests in flight given graceful_timeout,
- * then killed. */
+/* Takes in the connections already waiting in the listeners' backlogs
+ * (never a new wait): each gets its request answered, in a greenlet
+ * beside the pool, so that the main greenlet never waits for a place in
+ * it and keeps beating (Ours: Gunicorn's gevent worker leaves them). */
+static void drain_backlog(struct gworker *w)
+{
+    for (size_t i = 0; i < w->env.n_listeners; i++) {
+        const struct cu_listener *l = &w->env.listeners[i];
+        struct sockaddr_storage peer;
+        socklen_t plen;
+        int fd;
+
+        while ((fd = cu_accept(l, &peer, &plen)) >= 0)
+            (void)add_conn(w, fd, &peer, plen, l, 0);
+    }
+}
+
+/* TERM (Gunicorn's gevent worker): no more accepting (but the backlog,
+ * Ours), the idle connections closed, the requests in flight given
+ * graceful_timeout, then killed. */
 static void graceful(struct gworker *w)
 {
     kill_all(w, 1);
     (void)w->hub.wait(w->hub.arg, -1, 0, 0);  /* their turn to end */
+    drain_backlog(w);
     await_conns(w, (long long)w->env.graceful_timeout * 1000);
     if (w->nconns > 0) {
         cu_log(CU_WARNING, "Worker graceful timeout (pid:%d)", (int)getpid());

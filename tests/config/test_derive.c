@@ -160,8 +160,8 @@ static void test_worker_class(void)
         const char *kind = i ? "eventlet" : "gevent";
         struct cu_derived d;
         char want[128];
-        snprintf(want, sizeof want, "request_timeout: not built yet for the %s worker "
-                 "class; use sync, gthread or asgi", kind);
+        (void)snprintf(want, sizeof want, "request_timeout: not built yet for the %s worker "
+                       "class; use sync, gthread or asgi", kind);
         ok(derive(&d, ARGV("-k", kind, "--request-timeout", "5")) == -1 &&
            strcmp(err, want) == 0 && is_empty(&d), "%s: %s", kind, err);
         cu_derived_free(&d);

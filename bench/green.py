@@ -31,54 +31,24 @@ if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
 import argparse  # noqa: E402 (after the sys.path fix on purpose)
-import asyncio
 import importlib.util
 import resource
 import shlex
 import shutil
 import tempfile
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("bench_http", os.path.join(HERE, "http.py"))
 http = importlib.util.module_from_spec(_spec)  # bench/http.py: its servers, wrk, /proc
 _spec.loader.exec_module(http)
+_spec = importlib.util.spec_from_file_location(
+    "slowserver", os.path.join(os.path.dirname(HERE), "tests", "python", "slowserver.py"))
+slowserver = importlib.util.module_from_spec(_spec)  # the far end of /outbound
+_spec.loader.exec_module(slowserver)
 
 SERVERS = ["cunicorn-gevent", "cunicorn-eventlet", "gunicorn-gevent", "gunicorn-eventlet"]
 SCENARIOS = http.KA_SCENARIOS + [("outbound", "/outbound", "")]
 CONNECTIONS = {"hello": 64, "big": 64, "post": 64, "outbound": 1000}
-
-
-class SlowServer:
-    """Answers every request after `delay` seconds, any number at once."""
-
-    def __init__(self, delay=1.0):
-        self.delay = delay
-        self.loop = asyncio.new_event_loop()
-        self.started = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        if not self.started.wait(10):
-            raise RuntimeError("the slow server did not start")
-
-    async def _handle(self, reader, writer):
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            await asyncio.sleep(self.delay)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-                         b"Connection: close\r\n\r\nslow\n")
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        srv = self.loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=4096))
-        self.port = srv.sockets[0].getsockname()[1]
-        self.started.set()
-        self.loop.run_forever()
 
 
 def server_command(name, port, log):
@@ -169,7 +139,7 @@ def main():
     # the servers inherit this limit
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    slow = SlowServer(1.0)
+    slow = slowserver.SlowServer(1.0)
     os.environ["BENCH_SLOW_PORT"] = str(slow.port)
     print("== greenlet workers: one worker, server under taskset -c 0, wrk -t1 "
           "under taskset -c 1; %ds per scenario; load average %.2f =="

@@ -28,6 +28,25 @@ def patch(kind):
         eventlet.monkey_patch()
 
 
+def _ops(block, sleep, pool_spawn, spawn, kill):
+    """The three operations over a hub's own: block(fd, write, timeout)
+    returns once fd is ready or raises _TimedOut."""
+    def wait(fd, write, timeout):
+        if fd < 0:
+            sleep(timeout)
+            return True
+        try:
+            block(fd, write, timeout)
+        except _TimedOut:
+            return False
+        return True
+
+    def spawn_one(pooled, fn, arg):
+        return pool_spawn(fn, arg) if pooled else spawn(fn, arg)
+
+    return wait, spawn_one, kill
+
+
 def _gevent(worker_connections):
     import gevent
     from gevent.pool import Pool
@@ -36,31 +55,20 @@ def _gevent(worker_connections):
     hub = gevent.get_hub()
     io = hub.loop.io
     hub_wait = hub.wait
-    sleep = gevent.sleep
-    pool_spawn = Pool(worker_connections).spawn
 
-    def wait(fd, write, timeout):
-        if fd < 0:
-            sleep(timeout)
-            return True
+    def block(fd, write, timeout):
         watcher = io(fd, 2 if write else 1)
         try:
             with Timeout(timeout, _TimedOut):
                 hub_wait(watcher)
-        except _TimedOut:
-            return False
         finally:
             watcher.close()
-        return True
-
-    def spawn(pooled, fn, arg):
-        return pool_spawn(fn, arg) if pooled else gevent.spawn(fn, arg)
 
     def kill(greenlets):
         for g in greenlets:
             g.kill(block=False)
 
-    return wait, spawn, kill
+    return _ops(block, gevent.sleep, Pool(worker_connections).spawn, gevent.spawn, kill)
 
 
 def _eventlet(worker_connections):
@@ -68,28 +76,16 @@ def _eventlet(worker_connections):
     from eventlet.greenpool import GreenPool
     from eventlet.hubs import trampoline
 
-    sleep = eventlet.sleep
-    pool_spawn = GreenPool(worker_connections).spawn
-
-    def wait(fd, write, timeout):
-        if fd < 0:
-            sleep(timeout)
-            return True
-        try:
-            trampoline(fd, read=not write, write=write, timeout=timeout,
-                       timeout_exc=_TimedOut)
-        except _TimedOut:
-            return False
-        return True
-
-    def spawn(pooled, fn, arg):
-        return pool_spawn(fn, arg) if pooled else eventlet.spawn(fn, arg)
+    def block(fd, write, timeout):
+        trampoline(fd, read=not write, write=write, timeout=timeout,
+                   timeout_exc=_TimedOut)
 
     def kill(greenlets):
         for g in greenlets:
             g.kill()
 
-    return wait, spawn, kill
+    return _ops(block, eventlet.sleep, GreenPool(worker_connections).spawn,
+                eventlet.spawn, kill)
 
 
 def hub(kind, worker_connections):

@@ -21,6 +21,8 @@ static struct {
     PyObject *wait, *spawn, *kill;  /* cunicorn._green.hub()'s */
     PyObject *run;                  /* run_task, as a callable */
     PyObject *exit;                 /* greenlet.GreenletExit */
+    PyObject *watch, *unwatch;      /* faulthandler's dump_traceback_later,
+                                     * cancel_dump_traceback_later */
     PyThreadState *ts;              /* the main thread's */
 } hub;
 
@@ -109,6 +111,23 @@ static void hub_kill(void *arg, void *const *handles, size_t n)
     hub.ts = PyEval_SaveThread();
 }
 
+/* faulthandler's watchdog thread: unless called again within ms, it
+ * writes every thread's stack to the error log; the main thread's is the
+ * greenlet that holds the hub. ms 0: no more. */
+static void hub_watch(void *arg, int ms)
+{
+    PyObject *r;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    r = ms > 0 ? PyObject_CallFunction(hub.watch, "di", ms / 1000.0, cu_log_error_fd())
+               : PyObject_CallNoArgs(hub.unwatch);
+    if (!r)
+        cu_report_exception("worker: faulthandler.dump_traceback_later");
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+}
+
 static void hub_release(void *arg, void *handle)
 {
     (void)arg;
@@ -120,7 +139,7 @@ static void hub_release(void *arg, void *handle)
 int host_green_open(void *arg, const char *kind, int worker_connections,
                     struct cu_hub *out)
 {
-    PyObject *mod, *ops = NULL, *greenlet;
+    PyObject *mod, *ops = NULL, *m;
     int rc = -1;
 
     (void)arg;
@@ -128,11 +147,16 @@ int host_green_open(void *arg, const char *kind, int worker_connections,
     mod = PyImport_ImportModule("cunicorn._green");
     if (mod)
         ops = PyObject_CallMethod(mod, "hub", "si", kind, worker_connections);
-    if ((greenlet = PyImport_ImportModule("greenlet")) != NULL) {
-        hub.exit = PyObject_GetAttrString(greenlet, "GreenletExit");
-        Py_DECREF(greenlet);
+    if ((m = PyImport_ImportModule("greenlet")) != NULL) {
+        hub.exit = PyObject_GetAttrString(m, "GreenletExit");
+        Py_DECREF(m);
     }
-    if (ops && hub.exit &&
+    if ((m = PyImport_ImportModule("faulthandler")) != NULL) {
+        hub.watch = PyObject_GetAttrString(m, "dump_traceback_later");
+        hub.unwatch = PyObject_GetAttrString(m, "cancel_dump_traceback_later");
+        Py_DECREF(m);
+    }
+    if (ops && hub.exit && hub.watch && hub.unwatch &&
         PyArg_ParseTuple(ops, "OOO", &hub.wait, &hub.spawn, &hub.kill) &&
         (hub.run = PyCFunction_New(&run_def, NULL)) != NULL) {
         Py_INCREF(hub.wait);
@@ -145,7 +169,7 @@ int host_green_open(void *arg, const char *kind, int worker_connections,
     Py_XDECREF(ops);
     Py_XDECREF(mod);
     hub.ts = PyEval_SaveThread();
-    *out = (struct cu_hub){hub_wait, hub_spawn, hub_kill, hub_release, NULL};
+    *out = (struct cu_hub){hub_wait, hub_spawn, hub_kill, hub_release, hub_watch, NULL};
     return rc;
 }
 

@@ -159,11 +159,11 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
     struct cu_worker_env env;
 
     host_title(h, "worker");
-    if (host_hooks_worker_start(h, age) < 0 ||
-        /* Gunicorn's async workers patch first thing in the worker, before
-         * the app's import (a --preload app was imported unpatched) */
-        ((k->flags & CU_WC_GREEN) && host_green_patch(k->name) < 0) ||
-        cu_worker_signals(slot) < 0 || host_drop_privileges(h) < 0)
+    if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0 ||
+        host_drop_privileges(h) < 0 ||
+        /* Gunicorn's async workers patch in the worker, before the app's
+         * import (a --preload app was imported unpatched) */
+        ((k->flags & CU_WC_GREEN) && host_green_patch(k->name) < 0))
         return CU_EXIT_WORKER_BOOT;
     stacks_and_alarms(h, threads);
     if (h->cfg.reload && (rc = host_start_reloader(h)) != 0)

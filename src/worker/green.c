@@ -56,6 +56,8 @@ struct gworker {
     size_t nconns;
     unsigned long served;
     int timeout_ms;            /* a head, a body or a write waits this long */
+    int watch_ms;              /* the hub held this long: its holder's stack
+                                * is logged (0: not watched) */
     struct gaccept *acceptors; /* one per listener */
     size_t nacceptors;
 };
@@ -275,7 +277,12 @@ static void accept_main(void *arg)
             if (add_conn(w, fd, &peer, plen, a->l, 1) < 0)
                 return;
         }
-        if (w->hub.wait(w->hub.arg, a->l->fd, POLLIN, 1000) < 0 && errno != ETIMEDOUT)
+        if (w->hub.wait(w->hub.arg, a->l->fd, POLLIN, 1000) == 0 || errno == ETIMEDOUT)
+            continue;
+        if (errno == ECANCELED)
+            return;
+        /* EIO (logged): again in a second */
+        if (w->hub.wait(w->hub.arg, -1, 0, 1000) < 0 && errno == ECANCELED)
             return;
     }
 }
@@ -329,6 +336,8 @@ static void await_conns(struct gworker *w, long long ms)
 
     while (w->nconns > 0 && cu_now_ms() < until) {
         cu_heartbeat(w->env.slot);
+        if (w->watch_ms)
+            w->hub.watch(w->hub.arg, w->watch_ms);
         if (w->hub.wait(w->hub.arg, -1, 0, 50) < 0 && errno != ETIMEDOUT)
             break;
     }
@@ -373,7 +382,6 @@ static void supervise(struct gworker *w, int wake)
 {
     const struct cu_worker_env *env = &w->env;
     int tick = env->timeout > 0 && env->timeout < 2 ? env->timeout * 500 : 1000;
-
     while (!cu_worker_stop) {
         char sink[64];
 
@@ -383,6 +391,8 @@ static void supervise(struct gworker *w, int wake)
             break;
         }
         cu_heartbeat(env->slot);
+        if (w->watch_ms)
+            w->hub.watch(w->hub.arg, w->watch_ms);
         if (cu_worker_reopen) {
             cu_worker_reopen = 0;
             cu_log_reopen();
@@ -408,6 +418,9 @@ static int green_run(struct cu_worker_env *env, const char *kind)
     }
     w->env = *env;
     w->timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
+    /* three quarters of --timeout, so that the stack is in the log before
+     * the master aborts the worker (and beyond a tick: no false alarm) */
+    w->watch_ms = env->timeout > 1 ? env->timeout * 750 : 0;
     if ((wake = cu_worker_wake_pipe()) < 0 || !env->hub_open ||
         env->hub_open(env->app, kind, env->worker_connections, &w->hub) < 0) {
         if (wake >= 0)
@@ -421,6 +434,8 @@ static int green_run(struct cu_worker_env *env, const char *kind)
         graceful(w);
         rc = 0;
     }
+    if (w->watch_ms)
+        w->hub.watch(w->hub.arg, 0);
     /* w stays: greenlets killed may still run to their end (a worker_exit
      * hook that waits lets them), and the process is ending */
     close(wake);

@@ -99,6 +99,10 @@ struct cu_hub {
     void (*kill)(void *arg, void *const *handles, size_t n);
     /* Drops a handle. */
     void (*release)(void *arg, void *handle);
+    /* The main greenlet's heartbeat: unless the next one comes within ms,
+     * the stack of what keeps the hub from running is logged. ms 0: the
+     * watch ends. */
+    void (*watch)(void *arg, int ms);
     void *arg;
 };
 

@@ -30,6 +30,11 @@ enum {
      * a WSGI bridge, and marks the worker booted only once the app's
      * lifespan startup is over. */
     CU_WC_ASYNC = 1 << 1,
+    /* Requests run in greenlets on a hub in the worker's main thread
+     * (gevent, eventlet): the host monkey-patches the standard library
+     * before the app is imported and provides the hub (env->hub_open);
+     * wsgi.multithread is true, as in Gunicorn's async workers. */
+    CU_WC_GREEN = 1 << 3,
     /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
      * is refused for the class, never ignored. */
     CU_WC_TLS = 1 << 2,

@@ -73,9 +73,10 @@ void cu_conn_close(struct cu_conn *c)
 }
 
 /* Drops what the peer sends until it closes, up to limit bytes or ms
- * milliseconds. Async-signal-safe (clock_gettime, poll, recv): the
- * never-blocking recv also holds when another thread read first. */
-static void drain(int fd, size_t limit, int ms)
+ * milliseconds. Async-signal-safe (clock_gettime, poll, recv) when c has
+ * no wait of its own (c NULL: none): the never-blocking recv also holds
+ * when another thread read first. */
+static void drain(const struct cu_conn *c, int fd, size_t limit, int ms)
 {
     long long deadline = cu_now_ms() + ms;
     char sink[4096];
@@ -86,7 +87,10 @@ static void drain(int fd, size_t limit, int ms)
         long long left = deadline - cu_now_ms();
         ssize_t n;
 
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+        if (left <= 0)
+            return;
+        if (c && c->wait ? c->wait(c->wait_arg, fd, POLLIN, (int)left) < 0
+                         : poll(&pfd, 1, (int)left) <= 0)
             return;
         n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n <= 0)
@@ -98,7 +102,7 @@ static void drain(int fd, size_t limit, int ms)
 void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 {
     if (c->fd >= 0 && cu_conn_shut_wr(c) == 0)
-        drain(c->fd, limit, ms);
+        drain(c, c->fd, limit, ms);
 }
 
 /* Waits until fd is ready for events, in steps of at most a second so the
@@ -111,6 +115,8 @@ static int wait_for(struct cu_conn *c, short events)
         errno = EAGAIN;
         return -1;
     }
+    if (c->wait)  /* a hub's: it beats the heart itself */
+        return c->wait(c->wait_arg, c->fd, events, c->timeout_ms);
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
         long long left = deadline - cu_now_ms();
@@ -358,7 +364,7 @@ int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linge
 
     /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
     if (shutdown(c->fd, SHUT_WR) == 0)
-        drain(c->fd, 65536, linger_ms);
+        drain(NULL, c->fd, 65536, linger_ms);
     return sent;
 }
 

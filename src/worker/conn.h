@@ -33,6 +33,13 @@ struct cu_conn {
                            * never wait, fail with EAGAIN */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
+    /* Where a wait goes instead of poll() (the gevent and eventlet
+     * classes: their hub, so that other greenlets run meanwhile): waits
+     * up to ms for fd to be ready for events (POLLIN or POLLOUT). 0, or
+     * -1 with errno (ETIMEDOUT; ECANCELED when the wait was cancelled).
+     * NULL: poll(). */
+    int (*wait)(void *arg, int fd, short events, int ms);
+    void *wait_arg;
     struct cu_tls_conn *tls;  /* NULL: plain; else every byte goes
                                * through it (cu_conn_tls) */
     short tls_want;       /* after a TLS call failed with EAGAIN: the

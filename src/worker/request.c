@@ -65,6 +65,21 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
     return rc;
 }
 
+int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                     struct http_parser *p, struct http_request *r, int *proxy_done)
+{
+    for (;;) {
+        int64_t rc = cu_head_step(env, c, p, r, proxy_done);
+
+        if (rc != HTTP_AGAIN)
+            return rc;
+        if (cu_conn_fill(c, cu_head_max(env)) < 0)
+            return HTTP_E_EOF;  /* timed out, reset, too big: just close */
+        if (c->eof)
+            return c->end > c->start ? HTTP_E_EOF : 0;
+    }
+}
+
 /* ---- refused requests ---------------------------------------------------- */
 
 /* The ip= of Gunicorn's warning: the connecting peer (not a PROXY header's

@@ -143,18 +143,29 @@ static void test_worker_class(void)
     picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
     picks(ARGV("-k", "egg:gunicorn"), "sync");
     refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
-            "classes: sync, gthread, asgi, gevent, eventlet, tornado)");
+            "classes: sync, gthread, gevent, eventlet, asgi, tornado)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
-            "not found (worker classes: sync, gthread, asgi, gevent, eventlet, tornado)");
-    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
-    refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
-            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread or asgi");
-    refused(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"),
-            "worker class gunicorn.workers.geventlet.EventletWorker (eventlet) is not built "
-            "yet; use sync, gthread or asgi");
-    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
+            "not found (worker classes: sync, gthread, gevent, eventlet, asgi, tornado)");
+    refused(ARGV("-k", "tornado"), "worker class tornado is not built yet; use sync, "
+            "gthread, gevent, eventlet or asgi");
+    refused(ARGV("-k", "gunicorn.workers.gtornado.TornadoWorker", "--threads", "3"),
+            "worker class gunicorn.workers.gtornado.TornadoWorker (tornado) is not built "
+            "yet; use sync, gthread, gevent, eventlet or asgi");
+    refused(ARGV("-k", "TORNADO"), "worker class tornado is not built yet; use sync, "
+            "gthread, gevent, eventlet or asgi");
+    picks(ARGV("-k", "gevent"), "gevent");
+    picks(ARGV("-k", "gevent_pywsgi", "--threads", "3"), "gevent");
+    picks(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"), "eventlet");
+    for (int i = 0; i < 2; i++) {
+        const char *kind = i ? "eventlet" : "gevent";
+        struct cu_derived d;
+        char want[128];
+        (void)snprintf(want, sizeof want, "request_timeout: not built yet for the %s worker "
+                       "class; use sync, gthread or asgi", kind);
+        ok(derive(&d, ARGV("-k", kind, "--request-timeout", "5")) == -1 &&
+           strcmp(err, want) == 0 && is_empty(&d), "%s: %s", kind, err);
+        cu_derived_free(&d);
+    }
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker"), "asgi");
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker", "--threads", "4"), "asgi");
     configure(ARGV("-k", "gthread"));
@@ -471,6 +482,12 @@ static void test_wsgi(void)
     cu_derived_free(&d);
     ok(derive(&d, ARGV("-k", "gthread", "--threads", "1", "-w", "2")) == 0 &&
        o->multithread && o->multiprocess, "gthread with one thread is multithread");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "gevent", "-w", "1")) == 0 && o->multithread &&
+       d.worker.worker_connections == 1000 && d.worker.keepalive == 2 &&
+       d.worker.threads == 1 && d.worker.buffer_body == 0,
+       "gevent is multithread (Gunicorn's async workers), with worker_connections "
+       "and keep-alive");
     cu_derived_free(&d);
 }
 

@@ -1,11 +1,11 @@
 """Every request corpus case, replayed over a socket against the running
 server (an app that reads the body to the end), with the sync worker,
-with gthread, and with asgi (an ASGI app that tells its scope in the
+with gthread, gevent, eventlet, and with asgi (an ASGI app that tells its scope in the
 environ's words).
 
 Valid cases: each request's method, target, query, headers and body as the
 app saw them -- the first only with sync (one request per connection);
-with gthread and asgi every pipelined request in turn, up to the one that
+with the others every pipelined request in turn, up to the one that
 closes. An ASGI scope has no raw target: the path and query it was split
 into stand for it.
 Invalid cases: the status Gunicorn answers, or a close without a byte.
@@ -199,7 +199,8 @@ def check_invalid(name, raw, exp):
         assert raw == b"", (name, raw[:200])
 
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"), "asgi": ("-k", "asgi")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"), "asgi": ("-k", "asgi"),
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
 APPS = {"asgi": "asgiecho:app"}
 
 

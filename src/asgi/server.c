@@ -15,12 +15,16 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "wsgi/report.h"
+
+#define FRESH_GRACE_MS 1000  /* a new connection silent this long may make
+                              * room for another at the cap */
 
 int asrv_call(PyObject *m, PyObject *args)
 {
@@ -110,6 +114,50 @@ static void accept_from(struct asrv *s, size_t i, int batch)
     }
 }
 
+/* At --worker-connections: closes the oldest idle keep-alive connection,
+ * else the oldest new one silent past FRESH_GRACE_MS, so that a new
+ * connection gets its place (docs/operations.md, Facing the internet
+ * without a proxy). A head being received is never taken. 1 when one
+ * went. */
+static int evict_one(struct asrv *s)
+{
+    struct aconn *idle = NULL, *fresh = NULL;
+    long long now = cu_now_ms();
+
+    for (struct aconn *a = s->conns; a; a = a->next) {
+        if (a->state != C_HEAD || a->c.end > a->c.start)
+            continue;
+        if (a->idle && (!idle || a->deadline < idle->deadline))
+            idle = a;
+        else if (a->fresh && now - a->born >= FRESH_GRACE_MS &&
+                 (!fresh || a->born < fresh->born))
+            fresh = a;
+    }
+    if (!idle)
+        idle = fresh;
+    if (!idle)
+        return 0;
+    aconn_close(idle, 0);
+    return 1;
+}
+
+/* Whether a connection waits in listener i's backlog. */
+static int backlog_waits(const struct asrv *s, size_t i)
+{
+    struct pollfd pfd = {s->env->listeners[i].fd, POLLIN, 0};
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* Full, and someone waits on listener i: room for them, while an idle
+ * connection can give it. */
+static void make_room(struct asrv *s, size_t i)
+{
+    for (int n = 0; n < 16 && s->accepting && s->nconns >= s->env->worker_connections &&
+                    backlog_waits(s, i) && evict_one(s); n++)
+        accept_from(s, i, 1);
+}
+
 static PyObject *on_accept(PyObject *self, PyObject *idx)
 {
     struct asrv *s = (struct asrv *)self;
@@ -117,8 +165,10 @@ static PyObject *on_accept(PyObject *self, PyObject *idx)
 
     if (i == (size_t)-1 && PyErr_Occurred())
         return NULL;
-    if (s->accepting)
+    if (s->accepting) {
         accept_from(s, i, 16);
+        make_room(s, i);
+    }
     /* at --worker-connections: no more until one closes */
     if (s->nconns >= s->env->worker_connections)
         listen_on(s, 0);
@@ -240,6 +290,8 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
     }
     if (cu_worker_stop)
         begin_stop(s);
+    for (size_t i = 0; !s->listening && i < s->env->n_listeners; i++)
+        make_room(s, i);  /* the cap was reached with nothing idle then */
     for (a = s->conns; a; a = next) {
         Py_INCREF(a);
         if (a->deadline && a->deadline <= now)

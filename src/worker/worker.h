@@ -83,6 +83,16 @@ struct cu_worker_env {
     int threads;            /* gthread: the pool's size */
     size_t buffer_body;     /* gthread: bodies up to this size are read
                              * before the app runs (0: never) */
+    /* Deadlines against slow clients (docs/operations.md, Facing the
+     * internet without a proxy), in ms; 0: none (each wait is bounded by
+     * timeout alone). */
+    int new_conn_ms;        /* accept to the request's first byte */
+    int header_ms;          /* a head's first byte to its end */
+    int body_ms;            /* a body, from the first wait for it ... */
+    int body_min_rate;      /* ... plus a second per this many bytes */
+    int send_ms;            /* a response's wait with no byte taken */
+    size_t head_memory;     /* gthread, asgi: the heads' buffers in all
+                             * (bytes; 0: no cap) */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */

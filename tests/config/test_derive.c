@@ -414,7 +414,10 @@ static void test_worker(void)
         ARGV("-k", "gthread", "--threads", "8", "--worker-connections", "50",
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
-             "--max-requests-jitter", "10", "--request-timeout", "13"),
+             "--max-requests-jitter", "10", "--request-timeout", "13",
+             "--header-timeout", "3", "--new-connection-timeout", "2",
+             "--body-timeout", "4", "--body-min-rate", "100", "--send-timeout", "6",
+             "--max-head-memory", "7"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -431,6 +434,9 @@ static void test_worker(void)
     ok(w->threads == 8 && w->worker_connections == 50 && w->keepalive == 5 &&
        w->buffer_body == 1024, "gthread uses threads, connections, keep-alive, "
        "buffer_body");
+    ok(w->header_ms == 3000 && w->new_conn_ms == 2000 && w->body_ms == 4000 &&
+       w->body_min_rate == 100 && w->send_ms == 6000 && w->head_memory == (7u << 20),
+       "the deadlines in ms, the heads' budget in bytes");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -442,6 +448,9 @@ static void test_worker(void)
     ok(w->threads == 1 && w->worker_connections == 1 && w->keepalive == 0 &&
        w->buffer_body == 0, "sync: one thread, one connection, no keep-alive, "
        "no buffered body");
+    ok(w->header_ms == 10000 && w->new_conn_ms == 5000 && w->body_ms == 20000 &&
+       w->body_min_rate == 500 && w->send_ms == 30000,
+       "sync: the default deadlines, which every class honours");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }

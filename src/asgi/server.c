@@ -114,6 +114,16 @@ static void accept_from(struct asrv *s, size_t i, int batch)
     }
 }
 
+/* Nothing waits in a's socket: bytes there are a request the loop has
+ * not read yet. */
+static int silent(const struct aconn *a)
+{
+    char b;
+
+    return recv(a->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* At --worker-connections: closes the oldest idle keep-alive connection,
  * else the oldest new one silent past FRESH_GRACE_MS, so that a new
  * connection gets its place (docs/operations.md, Facing the internet
@@ -124,13 +134,14 @@ static int evict_one(struct asrv *s)
     struct aconn *idle = NULL, *fresh = NULL;
     long long now = cu_now_ms();
 
+    /* silent() only for a better candidate: a few calls, not one each */
     for (struct aconn *a = s->conns; a; a = a->next) {
         if (a->state != C_HEAD || a->c.end > a->c.start)
             continue;
-        if (a->idle && (!idle || a->deadline < idle->deadline))
+        if (a->idle && (!idle || a->deadline < idle->deadline) && silent(a))
             idle = a;
         else if (a->fresh && now - a->born >= FRESH_GRACE_MS &&
-                 (!fresh || a->born < fresh->born))
+                 (!fresh || a->born < fresh->born) && silent(a))
             fresh = a;
     }
     if (!idle)

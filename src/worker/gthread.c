@@ -229,14 +229,19 @@ static int evict_one(struct gworker *w, long long now)
     return 0;
 }
 
-/* Whether a connection waits in a listener's backlog. */
+/* Whether a connection waits in the backlog of listener fd. */
+static int waiting(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
 static int backlog_waits(const struct gworker *w)
 {
-    for (size_t i = 0; i < w->env->n_listeners; i++) {
-        struct pollfd pfd = {w->listeners[i].l->fd, POLLIN, 0};
-        if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+    for (size_t i = 0; i < w->env->n_listeners; i++)
+        if (waiting(w->listeners[i].l->fd))
             return 1;
-    }
     return 0;
 }
 
@@ -416,8 +421,12 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         add_conn(w, fd, &peer, plen, gl->l);
     }
     pthread_mutex_lock(&w->lock);
-    if (atomic_load(&w->nconns) >= cap) {
-        w->parked = 1;  /* destroy() re-arms the listeners */
+    if (atomic_load(&w->nconns) >= cap && waiting(gl->l->fd)) {
+        /* full, and someone waits: an idle connection makes room, and
+         * its close (destroy) re-arms the listeners; else the tick
+         * looks again. Full with nobody waiting: armed, so that the
+         * next one brings us here. */
+        w->parked = 1;
         (void)evict_one(w, cu_now_ms());
     } else if (atomic_load(&w->accepting) &&
              cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)

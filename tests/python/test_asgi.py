@@ -407,10 +407,19 @@ def test_worker_connections_caps_the_open_connections(server):
     a, ra = session(srv)
     a.sendall(get("/a"))
     assert ra.response()[1]["connection"] == "keep-alive"
-    # at the cap (a idle), b waits in the backlog until a closes
-    b, body = waits_in_the_backlog(srv, a, "/b")
-    assert json.loads(body)["scope"]["path"] == "/b"
-    b.close()
+    # at the cap (a idle), b takes the place of the idle a
+    # (docs/operations.md, Facing the internet without a proxy)
+    b, rb = session(srv)
+    b.sendall(get("/b"))
+    assert json.loads(rb.response()[2])["scope"]["path"] == "/b"
+    assert ra.closed()
+    a.close()
+    # a head being received is never taken: with b part-way through one,
+    # c waits in the backlog until b closes
+    b.sendall(b"GET /b2 HTTP/1.1\r\n")
+    c, body = waits_in_the_backlog(srv, b, "/c")
+    assert json.loads(body)["scope"]["path"] == "/c"
+    c.close()
 
 
 def test_hup_boots_new_workers_with_their_lifespan(server, tmp_path):

@@ -282,12 +282,22 @@ def test_worker_connections_cap_refuses_keep_alive(server):
     # a is still served
     a.sendall(get("/again"))
     assert ra.response()[0] == "HTTP/1.1 200 OK"
-    # at the cap (a idle + c open), d waits in the backlog until one closes
+    # at the cap (a idle + c new), d takes the place of the idle a
+    # (docs/operations.md, Facing the internet without a proxy)
     c = srv.connect()
-    d, body = waits_in_the_backlog(srv, c, "/d")
-    assert json.loads(body)["environ"]["PATH_INFO"] == "/d"
+    d, rd = session(srv)
+    d.sendall(get("/d"))
+    assert json.loads(rd.response()[2])["environ"]["PATH_INFO"] == "/d"
+    assert ra.closed()
     a.close()
+    # heads being received are never taken: with c and d part-way through
+    # theirs, e waits in the backlog until one closes
+    c.sendall(b"GET /c HTTP/1.1\r\n")
+    d.sendall(b"GET /d2 HTTP/1.1\r\n")
+    e, body = waits_in_the_backlog(srv, c, "/e")
+    assert json.loads(body)["environ"]["PATH_INFO"] == "/e"
     d.close()
+    e.close()
 
 
 def waits_in_the_backlog(srv, holder, path):

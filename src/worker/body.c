@@ -117,8 +117,11 @@ long long cu_body_deadline(struct cu_body *b, const struct cu_conn *c)
     if (b->t0 == 0)
         b->t0 = cu_now_ms();
     d = b->t0 + c->body_ms;
-    if (rate > 0)  /* got * 1000 / rate, without overflowing */
-        d += (long long)(b->got / rate * 1000 + b->got % rate * 1000 / rate);
+    if (rate > 0) {  /* got * 1000 / rate ms, capped where no overflow is */
+        uint64_t secs = b->got / rate;
+        d += secs > (1u << 30) ? (1LL << 30) * 1000
+                               : (long long)(secs * 1000 + b->got % rate * 1000 / rate);
+    }
     return d;
 }
 

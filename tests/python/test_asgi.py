@@ -14,8 +14,8 @@ import socket
 import pytest
 
 from conftest import APPS, TIMEOUT, wait_for
-from test_gthread import (Reader, get, recycles_after_3, session, term_finishes_in_flight,
-                          waits_in_the_backlog)
+from test_gthread import (Reader, get, idle_makes_room, recycles_after_3, session,
+                          term_finishes_in_flight, waits_in_the_backlog)
 
 ASGI = ("-k", "asgi")
 
@@ -409,11 +409,8 @@ def test_worker_connections_caps_the_open_connections(server):
     assert ra.response()[1]["connection"] == "keep-alive"
     # at the cap (a idle), b takes the place of the idle a
     # (docs/operations.md, Facing the internet without a proxy)
-    b, rb = session(srv)
-    b.sendall(get("/b"))
-    assert json.loads(rb.response()[2])["scope"]["path"] == "/b"
-    assert ra.closed()
-    a.close()
+    b, body = idle_makes_room(srv, a, ra, "/b")
+    assert json.loads(body)["scope"]["path"] == "/b"
     # a head being received is never taken: with b part-way through one,
     # c waits in the backlog until b closes
     b.sendall(b"GET /b2 HTTP/1.1\r\n")

@@ -285,11 +285,8 @@ def test_worker_connections_cap_refuses_keep_alive(server):
     # at the cap (a idle + c new), d takes the place of the idle a
     # (docs/operations.md, Facing the internet without a proxy)
     c = srv.connect()
-    d, rd = session(srv)
-    d.sendall(get("/d"))
-    assert json.loads(rd.response()[2])["environ"]["PATH_INFO"] == "/d"
-    assert ra.closed()
-    a.close()
+    d, body = idle_makes_room(srv, a, ra, "/d")
+    assert json.loads(body)["environ"]["PATH_INFO"] == "/d"
     # heads being received are never taken: with c and d part-way through
     # theirs, e waits in the backlog until one closes
     c.sendall(b"GET /c HTTP/1.1\r\n")
@@ -298,6 +295,18 @@ def test_worker_connections_cap_refuses_keep_alive(server):
     assert json.loads(body)["environ"]["PATH_INFO"] == "/e"
     d.close()
     e.close()
+
+
+def idle_makes_room(srv, idle, rd_idle, path):
+    """At --worker-connections: a new connection's request is answered at
+    once, in the place of the idle connection, which the server closes.
+    Returns the new connection and the answer's body."""
+    d, rd = session(srv)
+    d.sendall(get(path))
+    body = rd.response()[2]
+    assert rd_idle.closed()
+    idle.close()
+    return d, body
 
 
 def waits_in_the_backlog(srv, holder, path):

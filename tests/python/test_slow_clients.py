@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, wait_for
+from conftest import TIMEOUT, recv_all
 
 GT = ("-k", "gthread", "--threads", "4")
 SLOW = 5.0  # a normal request answered later than this fails the test
@@ -47,12 +47,7 @@ class Prober:
         s = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
         try:
             s.sendall(b"GET /probe HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_all(s)
         finally:
             s.close()
         if not data.startswith(b"HTTP/1.1 200 OK"):
@@ -173,14 +168,8 @@ def test_body_at_a_good_rate_is_not_cut(server):
     for _ in range(6):
         s.sendall(b"x" * 5120)
         time.sleep(0.5)
-    data = b""
     s.settimeout(TIMEOUT)
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
+    data = recv_all(s)
     assert data.startswith(b"HTTP/1.1 200 OK") and b'"body": "xxxxx' in data
 
 
@@ -196,17 +185,8 @@ def test_client_that_stops_reading_is_cut_at_the_send_timeout(server, kind):
     s.connect(("127.0.0.1", srv.port))
     s.sendall(b"GET /chunks?40000000 HTTP/1.1\r\nHost: t\r\n\r\n")
     time.sleep(3)  # reading nothing, past the send timeout
-    got = 0
     s.settimeout(TIMEOUT)
-    try:
-        while True:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
-    except ConnectionResetError:
-        pass
-    s.close()
+    got = len(recv_all(s))
     assert got < 40000000, "the whole response went out"
     t = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
     t.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

@@ -23,9 +23,6 @@
 #include "core/log.h"
 #include "wsgi/report.h"
 
-#define FRESH_GRACE_MS 1000  /* a new connection silent this long may make
-                              * room for another at the cap */
-
 int asrv_call(PyObject *m, PyObject *args)
 {
     PyObject *r;
@@ -125,7 +122,7 @@ static int silent(const struct aconn *a)
 }
 
 /* At --worker-connections: closes the oldest idle keep-alive connection,
- * else the oldest new one silent past FRESH_GRACE_MS, so that a new
+ * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
  * connection gets its place (docs/operations.md, Facing the internet
  * without a proxy). A head being received is never taken. 1 when one
  * went. */
@@ -140,7 +137,7 @@ static int evict_one(struct asrv *s)
             continue;
         if (a->idle && (!idle || a->deadline < idle->deadline) && silent(a))
             idle = a;
-        else if (a->fresh && now - a->born >= FRESH_GRACE_MS &&
+        else if (a->fresh && now - a->born >= CU_FRESH_GRACE_MS &&
                  (!fresh || a->born < fresh->born) && silent(a))
             fresh = a;
     }

@@ -106,6 +106,11 @@ struct cu_seg {
 /* The read buffer's first size, when it is allocated on demand. */
 #define CU_CONN_BUF 8192
 
+/* A new connection silent this long counts as idle: at
+ * --worker-connections it may make room for another (gthread, asgi;
+ * docs/operations.md, Facing the internet without a proxy). */
+#define CU_FRESH_GRACE_MS 1000
+
 /* Allocates the read buffer (cap bytes; 0: on the first read). 0 or -1
  * (ENOMEM). */
 int cu_conn_init(struct cu_conn *c, int fd, size_t cap);

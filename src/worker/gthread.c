@@ -60,8 +60,6 @@
                                   * long is closed */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
-#define FRESH_GRACE_MS 1000      /* a new connection silent this long may
-                                  * make room for another at the cap */
 
 enum kind { SRC_LISTENER, SRC_CONN };
 
@@ -204,7 +202,7 @@ static int silent(const struct gconn *g)
 }
 
 /* At --worker-connections: expires the oldest idle keep-alive connection,
- * else the oldest new one silent past FRESH_GRACE_MS, so that a new
+ * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
  * connection gets its place (its close re-arms the listeners). A head
  * being received is never taken. Called with w->lock held. 1 when one
  * went. */
@@ -219,7 +217,7 @@ static int evict_one(struct gworker *w, long long now)
         }
     for (struct cu_timer *t = w->fresh.first; t && looked < 128; t = t->next, looked++) {
         struct gconn *g = of_timer(t);
-        if (now - g->born_ms < FRESH_GRACE_MS)
+        if (now - g->born_ms < CU_FRESH_GRACE_MS)
             break;  /* the list is in the order of accepting */
         if (silent(g)) {
             expire(g);

@@ -367,7 +367,9 @@ def test_slow_clients_cost_no_thread(server):
 
 
 def test_slow_head_is_cut_off_after_timeout(server):
-    srv = server(*GT, "--timeout", "2")
+    # the head's deadline (--header-timeout) cuts it; the worker, whose
+    # --timeout is as short, is never killed for it
+    srv = server(*GT, "--timeout", "2", "--header-timeout", "2")
     s, rd = session(srv)
     s.sendall(b"GET / HTTP/1.1\r\nHost:")
     assert rd.closed(timeout=TIMEOUT)

@@ -226,20 +226,21 @@ def test_slowloris_from_slowhttptest(server, tmp_path):
     assert all(int(r["Service Available"]) > 0 for r in rows)
 
 
-def test_idle_flood_past_worker_connections_at_the_defaults(server):
+@pytest.mark.parametrize("kind", [GT, ("-k", "asgi")])
+def test_idle_flood_past_worker_connections_at_the_defaults(server, kind):
     # 2,400 silent connections against 2 workers of 1000 (the defaults):
     # the oldest silent ones make room for new ones, so the accepting
     # never stops; normal clients are answered all along; and every
     # flood connection is closed within the new connection deadline
     fd_limit(8192)
-    srv = server(*GT, workers=2)
+    srv = server(*kind, workers=2, app="asgiecho:app" if "asgi" in kind else "echo:app")
     flood = []
     try:
         for _ in range(2400):
             flood.append(socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT))
         probe = Prober(srv.port)
         time.sleep(3)  # the flood sits there, past the 1 s grace
-        probe.check(least=10)
+        probe.check(least=3)
         deadline = time.monotonic() + TIMEOUT
         for s in flood:
             assert closed_by_server(s, max(0.1, deadline - time.monotonic())), \
@@ -249,13 +250,14 @@ def test_idle_flood_past_worker_connections_at_the_defaults(server):
             s.close()
 
 
-def test_heads_just_under_the_limit_keep_the_workers_memory_bounded(server):
+@pytest.mark.parametrize("kind", [GT, ("-k", "asgi")])
+def test_heads_just_under_the_limit_keep_the_workers_memory_bounded(server, kind):
     # 1,000 connections each sending a head of about 800 KB (100 fields
     # of 8000 bytes: just under the limit) that never ends. Unbounded
     # that is about 1 MiB per connection; --max-head-memory (64 MiB by
     # default) caps what a worker holds, and normal clients are answered
     fd_limit(8192)
-    srv = server(*GT, workers=2)
+    srv = server(*kind, workers=2, app="asgiecho:app" if "asgi" in kind else "echo:app")
     pids = srv.worker_pids()
     before = {pid: rss_kib(pid) for pid in pids}
     line = b"X-Pad: " + b"a" * 7990 + b"\r\n"

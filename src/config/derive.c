@@ -1,6 +1,7 @@
 /* What the settings mean for the server. See derive.h. */
 #include "config/derive.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -174,6 +175,12 @@ static void derive_spool(struct cu_worker_env *w, const struct cu_config *c, uns
     w->upload_dir = c->tmp_upload_dir;  /* NULL: $TMPDIR, else /tmp */
 }
 
+/* Seconds as milliseconds, capped where an int ends (about 24 days). */
+static int ms_of(int secs)
+{
+    return secs > INT_MAX / 1000 ? INT_MAX / 1000 * 1000 : secs * 1000;
+}
+
 static void derive_worker(struct cu_derived *d, const struct cu_config *c)
 {
     struct cu_worker_env *w = &d->worker;
@@ -194,6 +201,12 @@ static void derive_worker(struct cu_derived *d, const struct cu_config *c)
     w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
     w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
     derive_spool(w, c, uses);
+    w->new_conn_ms = ms_of(c->new_connection_timeout);
+    w->header_ms = ms_of(c->header_timeout);
+    w->body_ms = ms_of(c->body_timeout);
+    w->body_min_rate = c->body_min_rate;
+    w->send_ms = ms_of(c->send_timeout);
+    w->head_memory = (size_t)c->max_head_memory << 20;
     d->max_requests_jitter = c->max_requests_jitter;
 }
 

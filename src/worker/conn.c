@@ -106,17 +106,28 @@ void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 }
 
 /* Waits until fd is ready for events, in steps of at most a second so the
- * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
+ * caller's tick (the heartbeat) keeps going; at most timeout_ms (a write:
+ * send_timeout_ms), and never past deadline_ms. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)
 {
-    long long deadline = cu_now_ms() + c->timeout_ms;
+    int ms = (events & POLLOUT) && c->send_timeout_ms > 0 ? c->send_timeout_ms
+                                                         : c->timeout_ms;
+    long long deadline = cu_now_ms() + ms;
 
     if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
         errno = EAGAIN;
         return -1;
     }
-    if (c->wait)  /* a hub's: it beats the heart itself */
-        return c->wait(c->wait_arg, c->fd, events, c->timeout_ms);
+    if (c->deadline_ms > 0 && c->deadline_ms < deadline)
+        deadline = c->deadline_ms;
+    if (c->wait) {  /* a hub's: it beats the heart itself */
+        long long left = deadline - cu_now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        return c->wait(c->wait_arg, c->fd, events, (int)left);
+    }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
         long long left = deadline - cu_now_ms();

@@ -31,6 +31,12 @@ struct cu_conn {
     int eof;
     int timeout_ms;       /* the longest wait for one read or write; 0:
                            * never wait, fail with EAGAIN */
+    long long deadline_ms;  /* no wait goes past it (cu_now_ms; 0: none):
+                             * a head's or a body's deadline, set by the
+                             * worker around the reads it bounds */
+    int send_timeout_ms;  /* a write's wait for the peer to take bytes;
+                           * 0: timeout_ms */
+    int body_ms, body_min_rate;  /* a body's deadline: cu_body_deadline */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
     /* Where a wait goes instead of poll() (the gevent and eventlet
@@ -106,6 +112,11 @@ struct cu_seg {
 
 /* The read buffer's first size, when it is allocated on demand. */
 #define CU_CONN_BUF 8192
+
+/* A new connection silent this long counts as idle: at
+ * --worker-connections it may make room for another (gthread, asgi;
+ * docs/operations.md, Facing the internet without a proxy). */
+#define CU_FRESH_GRACE_MS 1000
 
 /* Allocates the read buffer (cap bytes; 0: on the first read). 0 or -1
  * (ENOMEM). */

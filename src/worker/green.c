@@ -229,6 +229,11 @@ static int add_conn(struct gworker *w, int fd, const struct sockaddr_storage *pe
     g->c.keeps_objects = 1;
     g->c.wait = w->hub.wait;
     g->c.wait_arg = w->hub.arg;
+    /* the deadlines against slow clients (docs/operations.md) */
+    g->c.send_timeout_ms = w->env.send_ms;
+    g->c.body_ms = w->env.body_ms;
+    g->c.body_min_rate = w->env.body_min_rate;
+    g->c.deadline_ms = w->env.new_conn_ms > 0 ? cu_now_ms() + w->env.new_conn_ms : 0;
     g->trusted = cu_allow_match(w->env.allow, (const struct sockaddr *)peer, plen);
     g->task.fn = conn_main;
     g->task.arg = g;

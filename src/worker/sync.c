@@ -70,6 +70,11 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     c.timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
     c.tick = tick;
     c.tick_arg = env->slot;
+    c.send_timeout_ms = env->send_ms;
+    c.body_ms = env->body_ms;
+    c.body_min_rate = env->body_min_rate;
+    /* a new connection's first byte (the handshake's too) is due soon */
+    c.deadline_ms = env->new_conn_ms > 0 ? cu_now_ms() + env->new_conn_ms : 0;
     /* TLS: the handshake first, bounded by --timeout as a head is */
     if (env->tls && (cu_conn_tls(&c, env->tls) < 0 || cu_conn_handshake(&c) < 0)) {
         int err = errno;

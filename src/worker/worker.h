@@ -131,6 +131,16 @@ struct cu_worker_env {
     size_t spool_memory;    /* of a spooled body, kept in memory */
     const char *upload_dir; /* the spool files' directory (tmp_upload_dir);
                              * NULL: $TMPDIR, else /tmp */
+    /* Deadlines against slow clients (docs/operations.md, Facing the
+     * internet without a proxy), in ms; 0: none (each wait is bounded by
+     * timeout alone). */
+    int new_conn_ms;        /* accept to the request's first byte */
+    int header_ms;          /* a head's first byte to its end */
+    int body_ms;            /* a body, from the first wait for it ... */
+    int body_min_rate;      /* ... plus a second per this many bytes */
+    int send_ms;            /* a response's wait with no byte taken */
+    size_t head_memory;     /* gthread, asgi: the heads' buffers in all
+                             * (bytes; 0: no cap) */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */
@@ -214,7 +224,9 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);
 /* Reads and parses until the head is complete (cu_head_step over
- * cu_conn_fill, each wait bounded by c->timeout_ms). The head's length, 0
+ * cu_conn_fill, each wait bounded by c->timeout_ms; c->deadline_ms, the
+ * new connection's if set, until the first byte, then --header-timeout
+ * from it; cleared on return). The head's length, 0
  * for a clean EOF before any byte, or an HTTP_E_* code (HTTP_E_EOF too
  * when the wait timed out or failed: just close). */
 int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,

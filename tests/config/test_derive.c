@@ -427,7 +427,10 @@ static void test_worker(void)
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13",
-             "--limit-request-body", "4096", "--spool-memory", "2048"),
+             "--limit-request-body", "4096", "--spool-memory", "2048",
+             "--header-timeout", "3", "--new-connection-timeout", "2",
+             "--body-timeout", "4", "--body-min-rate", "100", "--send-timeout", "6",
+             "--max-head-memory", "7"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -447,6 +450,9 @@ static void test_worker(void)
     ok(d.http.limit_request_body == 4096 && !w->stream_body && w->spool_memory == 2048 &&
        w->upload_dir == NULL, "gthread: the body limit in the parser's settings; bodies "
        "spooled, 2048 bytes in memory, in $TMPDIR or /tmp");
+    ok(w->header_ms == 3000 && w->new_conn_ms == 2000 && w->body_ms == 4000 &&
+       w->body_min_rate == 100 && w->send_ms == 6000 && w->head_memory == (7u << 20),
+       "the deadlines in ms, the heads' budget in bytes");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -460,6 +466,9 @@ static void test_worker(void)
        "no buffered body");
     ok(w->stream_body && d.http.limit_request_body == 0,
        "sync: the app reads the body as it comes (never spooled); no body limit");
+    ok(w->header_ms == 10000 && w->new_conn_ms == 5000 && w->body_ms == 20000 &&
+       w->body_min_rate == 500 && w->send_ms == 30000,
+       "sync: the default deadlines, which every class honours");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }

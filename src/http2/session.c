@@ -31,7 +31,12 @@ static int pump_read(struct h2_session *s)
             n = nghttp2_session_mem_recv(s->ng, (const uint8_t *)s->c.buf + s->c.start,
                                          s->c.end - s->c.start);
             if (n < 0) {
+                /* fatal: a flood, a bad preface, a protocol error; the
+                 * peer is told why when it can be */
                 cu_log(CU_DEBUG, "HTTP/2: %s", nghttp2_strerror((int)n));
+                (void)nghttp2_session_terminate_session(
+                    s->ng, n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                               ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
                 return -1;
             }
             s->c.start = s->c.end;

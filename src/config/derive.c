@@ -200,6 +200,8 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
  * HTTP/2), into alpn (36 bytes); its length, 0 without h2 (no ALPN). */
 static size_t h2_alpn(const struct cu_config *c, unsigned char *alpn)
 {
+    static const unsigned char h2w[] = {2, 'h', '2'};
+    static const unsigned char h1w[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     size_t n = 0;
     int h2 = 0;
 
@@ -207,11 +209,11 @@ static size_t h2_alpn(const struct cu_config *c, unsigned char *alpn)
         const char *p = c->http_protocols.v[i];
         if (strcmp(p, "h2") == 0) {
             h2 = 1;
-            memcpy(alpn + n, "\x02h2", 3);
-            n += 3;
+            memcpy(alpn + n, h2w, sizeof(h2w));
+            n += sizeof(h2w);
         } else if (strcmp(p, "h1") == 0) {
-            memcpy(alpn + n, "\x08http/1.1", 9);
-            n += 9;
+            memcpy(alpn + n, h1w, sizeof(h1w));
+            n += sizeof(h1w);
         }  /* h3: reserved, as in Gunicorn: nothing offers it */
     }
     return h2 ? n : 0;

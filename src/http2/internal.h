@@ -36,8 +36,8 @@
 #define H2_OUT_HIGH (256u << 10)  /* a stream's response bytes buffered before
                                    * the app's write waits */
 #define H2_HEAD_MAX (128u << 10)  /* a request head as text, at most */
-#define H2_CTL_PER_SEC 1000       /* PING, SETTINGS, PRIORITY, empty DATA,
-                                   * WINDOW_UPDATE frames a second */
+#define H2_CTL_PER_SEC 1000       /* PING, SETTINGS, PRIORITY, empty DATA
+                                   * frames a second */
 #define H2_CONN_WINDOW (1u << 20) /* the connection's receive window */
 #define H2_OUT_BATCH (64u << 10)  /* frames gathered before one write */
 

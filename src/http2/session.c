@@ -235,8 +235,8 @@ static struct h2_stream *stream_of(nghttp2_session *ng, int32_t id)
 }
 
 /* Control frames beyond H2_CTL_PER_SEC a second (PING, SETTINGS,
- * PRIORITY, WINDOW_UPDATE and empty DATA floods): GOAWAY
- * ENHANCE_YOUR_CALM. -1 when over. */
+ * PRIORITY and empty DATA floods; a fast download's WINDOW_UPDATEs are
+ * not counted): GOAWAY ENHANCE_YOUR_CALM. -1 when over. */
 static int ctl_frame(struct h2_session *s)
 {
     long long now = cu_now_ms();
@@ -297,8 +297,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
         s->deadline = cu_now_ms() + s->h->host.timeout_ms;
         if (!st)
             return 0;
-        if (!st->in_headers_done)
-            return h2_stream_request(st, end) < 0 ? 0 : 0;
+        if (!st->in_headers_done) {
+            (void)h2_stream_request(st, end);  /* a refused one is answered */
+            return 0;
+        }
         if (end)
             st->in_end = 1;  /* trailers */
         return 0;
@@ -314,7 +316,6 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
             return 0;
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     case NGHTTP2_PRIORITY:
-    case NGHTTP2_WINDOW_UPDATE:
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     default:
         return 0;

@@ -422,7 +422,7 @@ static int submit_head(struct h2_stream *st, size_t len)
         return -1;
     status_text(code, status);
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    p = memchr(p, '\n', len) + 1;
+    p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */
     for (; p < end && n < sizeof(nv) / sizeof(nv[0]); p = eol + 2) {
         char *colon = memchr(p, ':', (size_t)(end - p)), *v;
         eol = memchr(p, '\r', (size_t)(end - p + 2));

@@ -113,6 +113,9 @@ struct h2_session {
                                   * while armed, each stream's job */
     int dead;                    /* closing: no more I/O */
     int out_armed;               /* the write watcher is armed */
+    int flush;                   /* frames to make and write: the write
+                                  * watcher's thread does it, with what
+                                  * other streams add meanwhile */
     int wfd_added;               /* wfd is in the poller */
     int io_busy;                 /* a waiting app thread drives the socket */
     int goaway;                  /* GOAWAY sent for the worker's stop */
@@ -135,6 +138,7 @@ struct cu_h2 {
     int efd;                     /* the job queue's eventfd (semaphore) */
     pthread_mutex_t qlock;       /* the job queue (taken under a s->m) */
     struct h2_stream *jobs, *jobs_last;
+    uint64_t unsignalled;        /* jobs queued, not yet told to the eventfd */
     pthread_mutex_t lock;        /* the sessions list (s->m taken under it) */
     struct h2_session *sessions;
 };
@@ -192,7 +196,9 @@ void h2_stream_refuse(struct h2_stream *st, int status);
 
 /* ---- pool.c --------------------------------------------------------------- */
 
-/* Queues st's job for the pool. */
+/* Queues st's job for the pool; h2_signal() tells the pool. */
 void h2_dispatch(struct h2_stream *st);
+/* Tells the pool of the jobs queued since the last call: one write. */
+void h2_signal(struct cu_h2 *h);
 
 #endif

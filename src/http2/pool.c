@@ -55,7 +55,6 @@ void h2_dispatch(struct h2_stream *st)
 {
     struct h2_session *s = st->s;
     struct cu_h2 *h = s->h;
-    uint64_t one = 1;
 
     st->refs++;
     st->dispatched = 1;
@@ -67,8 +66,19 @@ void h2_dispatch(struct h2_stream *st)
     else
         h->jobs = st;
     h->jobs_last = st;
+    h->unsignalled++;
     pthread_mutex_unlock(&h->qlock);
-    if (write(h->efd, &one, sizeof(one)) < 0)  /* not reached: 2^64 - 2 jobs */
+}
+
+void h2_signal(struct cu_h2 *h)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&h->qlock);
+    n = h->unsignalled;
+    h->unsignalled = 0;
+    pthread_mutex_unlock(&h->qlock);
+    if (n && write(h->efd, &n, sizeof(n)) < 0)  /* not reached: 2^64 - 2 jobs */
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
 }
 

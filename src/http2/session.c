@@ -104,6 +104,7 @@ int h2_pump(struct h2_session *s)
 {
     if (s->dead)
         return -1;
+    s->flush = 0;
     if (pump_read(s) < 0) {
         (void)pump_write(s);  /* a GOAWAY nghttp2 queued, if it can go */
         h2_kill(s);
@@ -122,7 +123,8 @@ void h2_after_pump(struct h2_session *s)
 {
     struct cu_poller *p = s->h->host.poller;
 
-    if (!s->dead && !s->out_armed && s->out_off < s->out_len) {
+    h2_signal(s->h);  /* the streams this pump queued */
+    if (!s->dead && !s->out_armed && (s->out_off < s->out_len || s->flush)) {
         int rc = s->wfd_added ? cu_poller_arm(p, s->wfd, CU_EV_OUT, &s->wr)
                               : cu_poller_add(p, s->wfd, CU_EV_OUT, &s->wr);
         s->wfd_added = 1;
@@ -160,6 +162,8 @@ static void session_free(struct h2_session *s)
     if (s->next)
         s->next->prev = s->prev;
     pthread_mutex_unlock(&h->lock);
+    if ((s->c.pysock || s->c.pyaddr) && h->host.env->conn_free)
+        h->host.env->conn_free(h->host.env->app, &s->c);
     while (s->streams) {  /* closed by nothing: nghttp2 goes first */
         struct h2_stream *st = s->streams;
         st->refs = 1;

@@ -152,6 +152,15 @@ int h2_stream_header(struct h2_stream *st, const uint8_t *name, size_t nlen,
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
+/* Copies the string t to w; the end of the copy. */
+static char *put(char *w, const char *t)
+{
+    size_t n = strlen(t);
+
+    memcpy(w, t, n);
+    return w + n;
+}
+
 /* The head as HTTP/1 text: "METHOD TARGET HTTP/2.0", Host from
  * :authority, the fields, the cookie; into st->sc.buf. -1: no memory. */
 static int make_head(struct h2_stream *st)
@@ -166,9 +175,10 @@ static int make_head(struct h2_stream *st)
 
     if (!p)
         return -1;
-    w = p + sprintf(p, "%s %s HTTP/2.0\r\n", method, target);
+    w = p;
+    w = put(put(put(put(w, method), " "), target), " HTTP/2.0\r\n");
     if (st->pseudo[2])
-        w += sprintf(w, "Host: %s\r\n", st->pseudo[2]);
+        w = put(put(put(w, "Host: "), st->pseudo[2]), "\r\n");
     if (st->head_len)
         memcpy(w, st->head, st->head_len);
     w += st->head_len;
@@ -202,6 +212,28 @@ static void stream_conn(struct h2_stream *st)
     sc->vt = &h2_stream_vt;
     sc->vt_arg = st;
     sc->timeout_ms = st->s->h->host.timeout_ms;
+    /* the app's gunicorn.socket and REMOTE_ADDR strings, kept on the
+     * session between streams (one stream has them at a time) */
+    sc->keeps_objects = 1;
+    sc->pysock = c->pysock;
+    sc->pyaddr = c->pyaddr;
+    sc->pyport = c->pyport;
+    st->s->c.pysock = st->s->c.pyaddr = st->s->c.pyport = NULL;
+}
+
+/* After the app (s->m held): the stream's Python objects back to the
+ * session when it has none; 1 when they are left to free. */
+static int objects_back(struct h2_stream *st)
+{
+    struct cu_conn *c = &st->s->c, *sc = &st->sc;
+
+    if (!c->pysock && !c->pyaddr && !st->s->dead) {
+        c->pysock = sc->pysock;
+        c->pyaddr = sc->pyaddr;
+        c->pyport = sc->pyport;
+        sc->pysock = sc->pyaddr = sc->pyport = NULL;
+    }
+    return sc->pysock || sc->pyaddr;
 }
 
 void h2_stream_refuse(struct h2_stream *st, int status)
@@ -657,6 +689,13 @@ void h2_stream_run(struct h2_stream *st, void *thread)
     if (!skip)
         rc = s->h->host.serve(s->h->host.arg, thread, &q);
     pthread_mutex_lock(&s->m);
+    if (objects_back(st)) {  /* freed with the GIL: not under the lock */
+        struct cu_worker_env *env = s->h->host.env;
+        pthread_mutex_unlock(&s->m);
+        if (env->conn_free)
+            env->conn_free(env->app, &st->sc);
+        pthread_mutex_lock(&s->m);
+    }
     st->out_end = 1;
     if (!st->closed && !s->dead) {
         if (rc < 0 || !complete(st))
@@ -666,7 +705,10 @@ void h2_stream_run(struct h2_stream *st, void *thread)
             st->deferred = 0;
             (void)nghttp2_session_resume_data(s->ng, st->id);
         }
-        (void)h2_pump(s);
+        if (s->running > 1)
+            s->flush = 1;  /* with the others' frames, by the write watcher */
+        else
+            (void)h2_pump(s);
         h2_after_pump(s);
     }
     s->running--;

@@ -36,6 +36,7 @@
 #define H2_OUT_HIGH (256u << 10)  /* a stream's response bytes buffered before
                                    * the app's write waits */
 #define H2_HEAD_MAX (128u << 10)  /* a request head as text, at most */
+#define H2_BODY_ROOM 16384        /* a body's read buffer, after its head */
 #define H2_CTL_PER_SEC 1000       /* PING, SETTINGS, PRIORITY, empty DATA
                                    * frames a second */
 #define H2_CONN_WINDOW (1u << 20) /* the connection's receive window */
@@ -118,6 +119,8 @@ struct h2_session {
                                   * other streams add meanwhile */
     int wfd_added;               /* wfd is in the poller */
     int io_busy;                 /* a waiting app thread drives the socket */
+    int wake;                    /* an eventfd: wakes that thread's poll()
+                                  * when another thread's pump did its work */
     int goaway;                  /* GOAWAY sent for the worker's stop */
     int trusted;
     int running;                 /* streams whose job is not over */

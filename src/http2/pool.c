@@ -168,9 +168,13 @@ static struct h2_session *session_new(struct cu_h2 *h, struct cu_conn *c, int tr
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->wfd = dup(s->c.fd);
-    if (s->wfd < 0 || h2_session_start(s) < 0) {
+    s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wfd < 0 || s->wake < 0 || h2_session_start(s) < 0) {
         if (s->wfd >= 0)
             close(s->wfd);
+        if (s->wake >= 0)
+            close(s->wake);
+        nghttp2_session_del(s->ng);  /* NULL, or made before SETTINGS failed */
         cu_conn_close(&s->c);
         pthread_mutex_destroy(&s->m);
         pthread_cond_destroy(&s->cv);

@@ -124,6 +124,11 @@ void h2_after_pump(struct h2_session *s)
     struct cu_poller *p = s->h->host.poller;
 
     h2_signal(s->h);  /* the streams this pump queued */
+    if (s->io_busy) {  /* the thread in poll() may be waiting for this */
+        uint64_t one = 1;
+        if (write(s->wake, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            cu_log(CU_ERROR, "HTTP/2: wake: %s", strerror(errno));
+    }
     if (!s->dead && !s->out_armed && (s->out_off < s->out_len || s->flush)) {
         int rc = s->wfd_added ? cu_poller_arm(p, s->wfd, CU_EV_OUT, &s->wr)
                               : cu_poller_add(p, s->wfd, CU_EV_OUT, &s->wr);
@@ -173,6 +178,7 @@ static void session_free(struct h2_session *s)
     (void)cu_poller_del(p, s->c.fd);
     (void)cu_poller_del(p, s->wfd);
     close(s->wfd);
+    close(s->wake);
     cu_conn_close(&s->c);
     free(s->out);
     pthread_mutex_destroy(&s->m);
@@ -207,14 +213,17 @@ int h2_wait(struct h2_session *s, int (*cond)(void *), void *arg, long long dead
         }
         step = deadline_ms - now < 1000 ? deadline_ms - now : 1000;
         if (!s->io_busy) {  /* drive the socket: nobody else may be */
-            struct pollfd pfd = {s->c.fd, POLLIN, 0};
+            struct pollfd pfd[2] = {{s->c.fd, POLLIN, 0}, {s->wake, POLLIN, 0}};
+            uint64_t v;
             if (s->out_off < s->out_len)
-                pfd.events |= POLLOUT;
+                pfd[0].events |= POLLOUT;
             s->io_busy = 1;
             pthread_mutex_unlock(&s->m);
-            (void)poll(&pfd, 1, (int)step);
+            (void)poll(pfd, 2, (int)step);
             pthread_mutex_lock(&s->m);
             s->io_busy = 0;
+            if (pfd[1].revents && read(s->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                cu_log(CU_ERROR, "HTTP/2: wake: %s", strerror(errno));
             (void)h2_pump(s);
             h2_after_pump(s);
         } else {

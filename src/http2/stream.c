@@ -171,7 +171,9 @@ static int make_head(struct h2_stream *st)
     size_t len = strlen(method) + strlen(target) + 16 +
                  (st->pseudo[2] ? strlen(st->pseudo[2]) + 8 : 0) + st->head_len +
                  (st->cookie ? st->cookie_len + 10 : 0) + 2;
-    char *p = malloc(len), *w;
+    /* a body is read after the head, a frame's worth a read */
+    size_t room = st->in_end ? 0 : H2_BODY_ROOM;
+    char *p = malloc(len + room), *w;
 
     if (!p)
         return -1;
@@ -192,7 +194,7 @@ static int make_head(struct h2_stream *st)
     *w++ = '\r';
     *w++ = '\n';
     st->sc.buf = p;
-    st->sc.cap = len;
+    st->sc.cap = len + room;
     st->sc.start = st->sc.end = st->sc.keep = (size_t)(w - p);
     return 0;
 }

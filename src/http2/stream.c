@@ -452,8 +452,11 @@ static int submit_head(struct h2_stream *st, size_t len)
     char code[4];
     nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = h2_stream_read};
 
-    if (len < 12 || sscanf(p + 9, "%3d", &status) != 1)
+    /* "HTTP/2.0 200 ...": three digits at 9 (the bridge wrote them) */
+    if (len < 14 || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
         return -1;
+    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
     status_text(code, status);
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
     p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */

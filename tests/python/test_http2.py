@@ -10,13 +10,14 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 
 import pytest
 
-from conftest import TIMEOUT
+from conftest import TIMEOUT, wait_for
 from test_tls import certs, client_ctx, tls_args  # noqa: F401 (a fixture)
 
 h2 = pytest.importorskip("h2")
@@ -490,3 +491,51 @@ def test_frameworks_over_h2(server, certs, fw, tmp_path):  # noqa: F811
     head = curl(*ca, "-D", "-", "-o", "/dev/null", base + "/cookies").decode()
     assert head.startswith("HTTP/2 200") and "set-cookie: session=abc123" in head.lower()
     assert curl(*ca, "-o", "/dev/null", "-w", "%{http_code}", base + "/nowhere") == b"404"
+
+
+def test_request_timeout_resets_only_its_stream(server):
+    """--request-timeout on a stream: the app is interrupted and that
+    stream answered 504, as on HTTP/1; the connection goes on."""
+    srv = server(*H2C, "--request-timeout", "1")
+    c = Client(srv.port)
+    try:
+        slow = c.request("/spin?30")
+        status, _, body = c.response(slow)
+        assert status == 504 and b"--request-timeout" in body
+        status, _, body = c.response(c.request("/next"))
+        assert status == 200 and json.loads(body)["environ"]["PATH_INFO"] == "/next"
+    finally:
+        c.close()
+
+
+def test_term_finishes_streams_and_says_goaway(server):
+    """On TERM a connection says GOAWAY, its running stream finishes, and
+    the connection closes."""
+    srv = server(*H2C)
+    s = raw_h2c(srv)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    c.clear_outbound_data_buffer()
+    c.send_headers(1, [(":method", "GET"), (":path", "/sleep?1"), (":scheme", "http"),
+                       (":authority", "x")], end_stream=True)
+    s.sendall(c.data_to_send())
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to run")
+    srv.proc.send_signal(signal.SIGTERM)
+    frames = frames_until_close(s)
+    assert 7 in [t for t, _, _ in frames]  # GOAWAY
+    assert any(t == 1 and sid == 1 for t, sid, _ in frames)  # its HEADERS
+    assert any(t == 0 and sid == 1 for t, sid, _ in frames)  # and its DATA
+    assert srv.proc.wait(TIMEOUT) == 0
+
+
+def test_request_timeout_cancels_a_stuck_stream(server):
+    """An app that cannot be interrupted (asleep in C): after
+    --request-timeout and its grace, the stream is taken away with
+    RST_STREAM CANCEL; the connection goes on."""
+    srv = server(*H2C, "--request-timeout", "1")
+    c = Client(srv.port)
+    try:
+        assert c.response(c.request("/sleep?6")) == ("reset", 8)  # CANCEL
+        assert c.response(c.request("/next"))[0] == 200
+    finally:
+        c.close()

@@ -836,6 +836,17 @@ def tls_server_command(name, port, log, tmp, cert, key):
     return argv, None
 
 
+def pinned_server(name, argv, missing, cores, log):
+    """A Server for argv under taskset -c cores, said aloud; None (and why,
+    missing) when argv is None."""
+    if argv is None:
+        print("skipping %s: %s" % (name, missing))
+        return None
+    argv = ["taskset", "-c", cores] + argv
+    print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
+    return Server(name, argv, log)
+
+
 def tls_table(args, names, tmp):
     """Keep-alive hello over TLS, pinned: cunicorn beside nginx."""
     connections = args.connections or KA_CONNECTIONS
@@ -855,12 +866,9 @@ def tls_table(args, names, tmp):
         port = free_port()
         log = os.path.join(tmp, "tls-%s.log" % name)
         argv, missing = tls_server_command(name, port, log, tmp, cert, key)
-        if argv is None:
-            print("skipping %s: %s" % (name, missing))
+        server = pinned_server(name, argv, missing, server_cores, log)
+        if server is None:
             continue
-        argv = ["taskset", "-c", server_cores] + argv
-        print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
-        server = Server(name, argv, log)
         try:
             server.start(port, tls=True)
             run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
@@ -960,12 +968,9 @@ def h2_table(args, tmp):
         log = os.path.join(tmp, "h2-%s.log" % name)
         argv, env, missing = h2_server_command(name, port, log, tmp, cert, key,
                                                args.gunicorn26)
-        if argv is None:
-            print("skipping %s: %s" % (name, missing))
+        server = pinned_server(name, argv, missing, server_cores, log)
+        if server is None:
             continue
-        argv = ["taskset", "-c", server_cores] + argv
-        print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
-        server = Server(name, argv, log)
         url = "%s://127.0.0.1:%d/" % ("https" if tls else "http", port)
         try:
             server.start(port, tls=tls, env=env, h2c=not tls)

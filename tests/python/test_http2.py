@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import TIMEOUT, wait_for
+from conftest import TIMEOUT, recv_all, wait_for
 from test_tls import certs, client_ctx, tls_args  # noqa: F401 (a fixture)
 
 h2 = pytest.importorskip("h2")
@@ -312,16 +312,7 @@ def raw_h2c(srv):
 
 def frames_until_close(s):
     """Reads until the server closes: its frames, (type, stream, payload)."""
-    data = b""
-    while True:
-        try:
-            d = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not d:
-            break
-        data += d
-    s.close()
+    data = recv_all(s)
     frames, i = [], 0
     while i + 9 <= len(data):
         n = int.from_bytes(data[i:i + 3], "big")

@@ -40,6 +40,9 @@ struct cu_h2;  /* one worker's sessions and the queue of their streams */
 
 /* Makes the worker's HTTP/2 part (a job queue in the poller). NULL, logged. */
 struct cu_h2 *cu_h2_new(const struct cu_h2_host *host);
+/* Frees it, once every session is gone and no thread waits at the
+ * poller (the worker exits under it instead). NULL is fine. */
+void cu_h2_free(struct cu_h2 *h);
 
 /* Takes c over (its fd, TLS state and buffered bytes, the poller
  * registration of its fd deleted by the caller); c is left empty. trusted:

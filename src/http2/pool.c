@@ -26,13 +26,29 @@ int cu_h2_preface(const char *buf, size_t n)
     return n >= len ? 1 : -1;
 }
 
+void cu_h2_free(struct cu_h2 *h)
+{
+    if (!h)
+        return;
+    if (h->efd >= 0) {
+        (void)cu_poller_del(h->host.poller, h->efd);
+        close(h->efd);
+    }
+    nghttp2_session_callbacks_del(h->cbs);
+    nghttp2_option_del(h->opts);
+    free(h);
+}
+
 struct cu_h2 *cu_h2_new(const struct cu_h2_host *host)
 {
     struct cu_h2 *h = calloc(1, sizeof(*h));
 
+    if (h)
+        h->efd = -1;
     if (!h || h2_setup(h) < 0) {
         cu_log(CU_ERROR, "HTTP/2: out of memory");
-        return NULL;  /* not freed: the worker exits */
+        cu_h2_free(h);
+        return NULL;
     }
     h->host = *host;
     /* the worker's parser rules, with "HTTP/2.0" in the head we make */
@@ -46,6 +62,7 @@ struct cu_h2 *cu_h2_new(const struct cu_h2_host *host)
     h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
     if (h->efd < 0 || cu_poller_add(host->poller, h->efd, CU_EV_IN, &h->jw) < 0) {
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
+        cu_h2_free(h);
         return NULL;
     }
     return h;

@@ -26,6 +26,8 @@ enum { DC_SIZE, DC_DATA, DC_CRLF, DC_END, DC_DONE };
 /* Appends p[0..n) to *buf (len, cap). 0, or -1 (ENOMEM). */
 static int grow_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (*len + n > *cap) {
         size_t c = *cap ? *cap : 256;
         char *q;
@@ -647,7 +649,8 @@ ssize_t h2_stream_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     (void)user;
     if (k > len)
         k = len;
-    memcpy(buf, st->out + st->out_off, k);
+    if (k)  /* out may be NULL: nothing written yet */
+        memcpy(buf, st->out + st->out_off, k);
     st->out_off += k;
     if (st->out_off == st->out_len && st->out_end)
         *flags |= NGHTTP2_DATA_FLAG_EOF;

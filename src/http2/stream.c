@@ -154,13 +154,11 @@ int h2_stream_header(struct h2_stream *st, const uint8_t *name, size_t nlen,
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
-/* Copies the string t to w; the end of the copy. */
+/* Copies the string t to w; the end of the copy (its NUL is written
+ * over by what follows: the head's room ends with its CRLF). */
 static char *put(char *w, const char *t)
 {
-    size_t n = strlen(t);
-
-    memcpy(w, t, n);
-    return w + n;
+    return stpcpy(w, t);
 }
 
 /* The head as HTTP/1 text: "METHOD TARGET HTTP/2.0", Host from

@@ -43,9 +43,10 @@ tls        keep-alive hello over TLS (wrk -c64 https://), cunicorn gthread
 h2         hello over HTTP/2 (h2load -c64 -m10: 64 connections, 10 streams
            each at a time), pinned as above: cunicorn gthread over TLS (ALPN
            h2) and h2c (prior knowledge), nginx the same two ways (its
-           http_v2 module), and Gunicorn 26.1's own HTTP/2 (gthread, TLS)
-           when --gunicorn26 names a checkout of its source (Debian's
-           gunicorn is 20.1, without HTTP/2; 26.1 runs on Debian's python3-h2).
+           http_v2 module), and Gunicorn 26.1's own HTTP/2 (gthread with a
+           thread per connection, TLS) when --gunicorn26 names a checkout
+           of its source (Debian's gunicorn is 20.1, without HTTP/2; 26.1
+           runs on Debian's python3-h2).
 
 Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|tls|h2|all]
            [--duration 10] [--servers cunicorn,gunicorn,uwsgi,nginx]
@@ -921,8 +922,10 @@ def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
         return None, None, ("Gunicorn 26.1's source is needed: --gunicorn26 PATH "
                             "(Debian's gunicorn is 20.1, without HTTP/2)")
     env = dict(os.environ, PYTHONPATH=gunicorn26)
+    # a thread per connection: Gunicorn's gthread holds a thread for an
+    # HTTP/2 connection while it lives (with 4, 60 of h2load's 64 wait)
     return ([sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads",
-             str(KA_THREADS), "-w", "1", "-b", bind, "--chdir", APPS,
+             str(KA_CONNECTIONS), "-w", "1", "-b", bind, "--chdir", APPS,
              "--error-logfile", log, "--http-protocols", "h2,h1"] + tls +
             ["hello:app"], env, None)
 

@@ -99,7 +99,9 @@ void h2_signal(struct cu_h2 *h)
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
 }
 
-static void on_jobs(struct cu_h2 *h, void *thread)
+/* Takes one queued job, if the eventfd still counts one for it (a
+ * semaphore: each read claims one). NULL: none left. */
+static struct h2_stream *claim(struct cu_h2 *h)
 {
     uint64_t v;
     struct h2_stream *st = NULL;
@@ -110,6 +112,13 @@ static void on_jobs(struct cu_h2 *h, void *thread)
             h->jobs_last = NULL;
         pthread_mutex_unlock(&h->qlock);
     }
+    return st;
+}
+
+static void on_jobs(struct cu_h2 *h, void *thread)
+{
+    struct h2_stream *st = claim(h);
+
     /* the next job to the next thread, while this one runs its own */
     if (cu_poller_arm(h->host.poller, h->efd, CU_EV_IN, &h->jw) < 0)
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
@@ -118,7 +127,7 @@ static void on_jobs(struct cu_h2 *h, void *thread)
 }
 
 /* The read watcher: bytes (or the end) from the peer. */
-static void on_read(struct h2_session *s)
+static void on_read(struct h2_session *s, void *thread)
 {
     pthread_mutex_lock(&s->m);
     if (!s->dead) {
@@ -126,7 +135,13 @@ static void on_read(struct h2_session *s)
         h2_after_pump(s);
     }
     if (!s->dead && cu_poller_arm(s->h->host.poller, s->c.fd, CU_EV_IN, &s->rd) == 0) {
+        struct cu_h2 *h = s->h;
+        struct h2_stream *st;
         pthread_mutex_unlock(&s->m);
+        /* a request this read completed runs here, as an HTTP/1 one does
+         * on the thread that read it: no hand-off for the first job */
+        if ((st = claim(h)))
+            h2_stream_run(st, thread);
         return;
     }
     h2_kill(s);
@@ -153,7 +168,7 @@ void cu_h2_event(void *data, unsigned events, void *thread)
     if (wt->what == W_JOBS)
         on_jobs(wt->owner, thread);
     else if (wt->what == W_READ)
-        on_read(wt->owner);
+        on_read(wt->owner, thread);
     else
         on_write(wt->owner);
 }

@@ -65,12 +65,22 @@ static PyObject *body_failed(struct areq *q)
         q->head_sent = 1;
         q->status = e->respond ? e->status : 0;
         cu_conn_whole(&a->c);
-        (void)cu_conn_send_error(&a->c, b->error);
+        (void)cu_conn_send_error_to(&a->c, b->error, q->is_head);
     }
     q->must_close = 1;
     q->body_end = 1;
     q->failed = 1;
     return asgi_disconnect_msg(q->srv);
+}
+
+/* The peer closed before Content-Length bytes came: not an end of the
+ * body but its failure (docs/compat.md, Framing), noted on the body. */
+static int cut_short(struct cu_body *b, int64_t n)
+{
+    if (n != 0 || b->kind != HTTP_BODY_LENGTH || b->left == 0)
+        return 0;
+    b->error = HTTP_E_EOF;
+    return 1;
 }
 
 /*
@@ -93,9 +103,13 @@ static PyObject *body_msg(struct areq *q)
             cu_body_consume(b, &a->c, (size_t)n);
             /* the end is known now when the framing says so */
             n = b->done ? 0 : cu_body_peek(b, &a->c, &p2);
+            if (cut_short(b, n))
+                n = HTTP_E_EOF;  /* more_body: the next receive says why not */
             q->body_end = n == 0;
             return request_msg(q->srv, bytes, n != 0);
         }
+        if (cut_short(b, n))
+            return body_failed(q);
         if (n == 0) {
             if (q->body_end) {
                 q->wait = W_DISCONNECT;
@@ -165,7 +179,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
         return NULL;
     if (q->wait == W_BODY) {
         send_continue(q);
-        a->deadline = asrv_deadline(s);
+        a->deadline = asrv_body_deadline(a);
     }
     fut = PyObject_CallNoArgs(s->create_future);
     if (!fut) {
@@ -203,8 +217,10 @@ void areq_receive_more(struct areq *q)
     }
     q->wait = W_NONE;
     msg = body_msg(q);
-    if (!msg && !PyErr_Occurred())
+    if (!msg && !PyErr_Occurred()) {
+        a->deadline = asrv_body_deadline(a);  /* what came counts */
         return;  /* still waiting (q->wait set again) */
+    }
     a->deadline = 0;
     areq_wake(q->srv, &q->recv_fut, msg);
     if (q->failed)

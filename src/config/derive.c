@@ -1,6 +1,7 @@
 /* What the settings mean for the server. See derive.h. */
 #include "config/derive.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,8 +120,10 @@ static int derive_http(struct cu_derived *d, const struct cu_config *c,
                (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
-               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
+               HTTP_REQUIRE_HOST;  /* RFC 9112 §3.2 (docs/compat.md, Framing) */
     h->header_map = (enum http_header_map)c->header_map;
+    h->limit_request_body = (uint64_t)c->limit_request_body;
     if (scheme_headers(d, &c->secure_scheme_headers, err, errlen) < 0)
         return -1;
     return forwarder_headers(d, &c->forwarder_headers, err, errlen);
@@ -164,6 +167,20 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
     return 0;
 }
 
+/* gthread's spooled request bodies (src/worker/spool.h). */
+static void derive_spool(struct cu_worker_env *w, const struct cu_config *c, unsigned uses)
+{
+    w->stream_body = !(uses & CU_WC_USES_BUFFER_BODY) || c->stream_request_body;
+    w->spool_memory = (size_t)c->spool_memory;
+    w->upload_dir = c->tmp_upload_dir;  /* NULL: $TMPDIR, else /tmp */
+}
+
+/* Seconds as milliseconds, capped where an int ends (about 24 days). */
+static int ms_of(int secs)
+{
+    return secs > INT_MAX / 1000 ? INT_MAX / 1000 * 1000 : secs * 1000;
+}
+
 static void derive_worker(struct cu_derived *d, const struct cu_config *c)
 {
     struct cu_worker_env *w = &d->worker;
@@ -179,9 +196,17 @@ static void derive_worker(struct cu_derived *d, const struct cu_config *c)
     w->max_requests = c->max_requests;
     w->request_timeout = c->request_timeout;
     w->threads = uses & CU_WC_USES_THREADS ? c->threads : 1;
+    w->workers = c->workers;
     w->worker_connections = uses & CU_WC_USES_CONNECTIONS ? c->worker_connections : 1;
     w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
     w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
+    derive_spool(w, c, uses);
+    w->new_conn_ms = ms_of(c->new_connection_timeout);
+    w->header_ms = ms_of(c->header_timeout);
+    w->body_ms = ms_of(c->body_timeout);
+    w->body_min_rate = c->body_min_rate;
+    w->send_ms = ms_of(c->send_timeout);
+    w->head_memory = (size_t)c->max_head_memory << 20;
     d->max_requests_jitter = c->max_requests_jitter;
 }
 
@@ -190,7 +215,8 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     struct cu_wsgi_opts *o = &d->wsgi;
 
     memset(o, 0, sizeof(*o));
-    o->multithread = (d->worker_class->flags & CU_WC_THREADS) != 0;
+    /* Gunicorn's async workers say multithread too */
+    o->multithread = (d->worker_class->flags & (CU_WC_THREADS | CU_WC_GREEN)) != 0;
     o->multiprocess = c->workers > 1;
     o->errors_fd = -1;
     o->sendfile = c->sendfile;
@@ -275,6 +301,18 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
     return d->tls ? 0 : -1;
 }
 
+/* Settings a class has no way to honour yet are refused for it by name. */
+static int derive_class_limits(const struct cu_derived *d, const struct cu_config *c,
+                               char *err, size_t errlen)
+{
+    if (c->request_timeout > 0 && (d->worker_class->flags & CU_WC_GREEN)) {
+        cu_seterr(err, errlen, "request_timeout: not built yet for the %s worker class; "
+                  "use sync, gthread or asgi", d->worker_class->name);
+        return -1;
+    }
+    return 0;
+}
+
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen)
 {
@@ -289,7 +327,7 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
                               c->syslog_prefix,
                               c->proc_name ? c->proc_name : c->default_proc_name,
                               c->disable_redirect_access_to_syslog, err, errlen) < 0 ||
-        derive_tls(d, c, err, errlen) < 0) {
+        derive_tls(d, c, err, errlen) < 0 || derive_class_limits(d, c, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }

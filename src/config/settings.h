@@ -66,11 +66,20 @@ struct cu_config {
     int max_requests_jitter;
     int timeout;
     int graceful_timeout;
+    int new_connection_timeout;  /* ours: deadlines, seconds (0: none) */
+    int header_timeout;
+    int body_timeout;
+    int body_min_rate;       /* bytes/s */
+    int send_timeout;
+    int max_head_memory;     /* MiB */
     int keepalive;
     int max_worker_lifetime;
     int request_timeout;
     int max_worker_memory;
     int buffer_body;
+    int limit_request_body;  /* ours: 413 past it; 0: no limit */
+    int stream_request_body; /* ours: gthread hands big bodies over unspooled */
+    int spool_memory;        /* ours: a spooled body's part kept in memory */
     int asgi_loop;           /* the choice's index: auto, asyncio, uvloop */
     int asgi_lifespan;       /* auto, on, off */
     int asgi_disconnect_grace_period;

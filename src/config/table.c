@@ -112,9 +112,9 @@ const struct cu_setting cu_settings[] = {
     {.name = "worker_class", .section = S_WORKER,
      .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_STR,
      .offset = OFF(worker_class), .dflt = "sync",
-     .help = "The kind of worker: sync or gthread (gevent, eventlet, "
-             "tornado and asgi are known names too). sync with more than "
-             "one thread becomes gthread."},
+     .help = "The kind of worker: sync, gthread, gevent, eventlet or asgi "
+             "(tornado is a known name too). sync with more than one "
+             "thread becomes gthread."},
     {.name = "threads", .section = S_WORKER, .flags = {"--threads"},
      .meta = "INT", .type = CU_INT, .offset = OFF(threads), .dflt = "1",
      .help = "Threads per worker, each serving one request at a time. More "
@@ -161,6 +161,47 @@ const struct cu_setting cu_settings[] = {
      .offset = OFF(graceful_timeout), .dflt = "30",
      .help = "On a stop or restart, the seconds workers get to finish "
              "their requests before they are killed."},
+    /* ours: the deadlines and the budget that let a worker face the
+     * internet without a proxy (docs/operations.md) */
+    {.name = "new_connection_timeout", .section = S_WORKER,
+     .flags = {"--new-connection-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(new_connection_timeout), .dflt = "5",
+     .help = "Seconds a new connection may stay silent before the first "
+             "byte of its request (a TLS handshake included); then it is "
+             "closed. 0: only timeout bounds each wait. Not in Gunicorn "
+             "(its gthread gives such a connection about 7 s).", .ours = 1},
+    {.name = "header_timeout", .section = S_WORKER,
+     .flags = {"--header-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(header_timeout), .dflt = "10",
+     .help = "Seconds a request head may take in all, from its first "
+             "byte (not per read); then the connection is closed. 0: "
+             "only timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "body_timeout", .section = S_WORKER,
+     .flags = {"--body-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(body_timeout), .dflt = "20",
+     .help = "Seconds a request body may take, from the first wait for "
+             "it, plus one second per body_min_rate bytes received (as "
+             "Apache's mod_reqtimeout); then the connection is closed. 0: "
+             "only timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "body_min_rate", .section = S_WORKER,
+     .flags = {"--body-min-rate"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(body_min_rate), .dflt = "500",
+     .help = "Bytes per second a request body must keep up, on average, "
+             "past body_timeout (see there); 0: the body_timeout is for "
+             "the whole body. Not in Gunicorn.", .ours = 1},
+    {.name = "send_timeout", .section = S_WORKER,
+     .flags = {"--send-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(send_timeout), .dflt = "30",
+     .help = "Seconds a response may wait for a client that takes none of "
+             "it (as nginx's send_timeout); then the connection is closed. "
+             "0: timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "max_head_memory", .section = S_WORKER,
+     .flags = {"--max-head-memory"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(max_head_memory), .dflt = "64",
+     .help = "gthread and asgi: MiB one worker may hold in all for request "
+             "heads still arriving; a head that would grow past it is "
+             "dropped (a head's buffer grows with what arrived, 8 KiB "
+             "first). 0: no cap. Not in Gunicorn.", .ours = 1},
     {.name = "keepalive", .section = S_WORKER, .flags = {"--keep-alive"},
      .meta = "INT", .type = CU_INT, .offset = OFF(keepalive), .dflt = "2",
      .help = "Seconds an idle keep-alive connection waits for its next "
@@ -170,6 +211,29 @@ const struct cu_setting cu_settings[] = {
      .help = "gthread: a request body of up to this many bytes (with a "
              "Content-Length) is read before a thread runs the app, so a "
              "slow upload holds no thread; 0 turns it off. Not in Gunicorn.",
+     .ours = 1},
+    {.name = "limit_request_body", .section = S_SECURITY,
+     .flags = {"--limit-request-body"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(limit_request_body), .dflt = "0",
+     .help = "The largest request body accepted, in bytes: a larger "
+             "Content-Length is answered 413 before the app runs (and "
+             "before any 100 Continue), a chunked body when its running "
+             "total passes it; 0: no limit. uWSGI's limit-post, nginx's "
+             "client_max_body_size; not in Gunicorn.",
+     .ours = 1},
+    {.name = "stream_request_body", .section = S_WORKER,
+     .flags = {"--stream-request-body"}, .type = CU_BOOL,
+     .offset = OFF(stream_request_body), .dflt = "false",
+     .help = "gthread: hand a request body larger than --buffer-body (or "
+             "chunked) to the app as it arrives, instead of spooling it "
+             "whole (memory, then a file in tmp_upload_dir) before the app "
+             "runs; a slow upload then holds a thread. Not in Gunicorn.",
+     .ours = 1},
+    {.name = "spool_memory", .section = S_WORKER, .flags = {"--spool-memory"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(spool_memory), .dflt = "262144",
+     .help = "gthread: a spooled request body is kept in memory up to this "
+             "many bytes, and goes to a file in tmp_upload_dir beyond. Not "
+             "in Gunicorn.",
      .ours = 1},
     {.name = "asgi_loop", .section = S_WORKER, .flags = {"--asgi-loop"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_loop),
@@ -291,9 +355,9 @@ const struct cu_setting cu_settings[] = {
              "well."},
     {.name = "tmp_upload_dir", .section = S_MECH, .meta = "DIR",
      .type = CU_STR_OPT, .offset = OFF(tmp_upload_dir),
-     .inert = "Gunicorn declares it and never reads it either",
-     .help = "A directory for request bodies being uploaded; no server "
-             "part uses it."},
+     .help = "gthread: the directory of the files that spool request "
+             "bodies (unlinked as they are made); None: $TMPDIR, else "
+             "/tmp. Gunicorn declares it and never reads it."},
     {.name = "sendfile", .section = S_MECH, .flags = {"--no-sendfile"},
      .type = CU_BOOL, .offset = OFF(sendfile), .dflt = "true",
      .bare = "false",

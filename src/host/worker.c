@@ -48,6 +48,21 @@ static int serve(void *arg, struct cu_request *q)
     return rc;
 }
 
+/* cu_worker_env.resume: a paused streamed response (gthread), with the
+ * GIL for as long as it writes. */
+static int resume(void *arg, struct cu_request *q, int abandon)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    PyEval_RestoreThread(tls_ts);
+    host_in_app(1);
+    rc = cu_wsgi_resume(h->wsgi, q, abandon);
+    host_in_app(0);
+    tls_ts = PyEval_SaveThread();
+    return rc;
+}
+
 /* A pool thread, before its first request: a thread state of its own,
  * kept for the thread's life (the process exits under it). */
 static void thread_start(void *arg)
@@ -143,7 +158,9 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
     env->serve = serve;
+    env->resume = resume;
     env->event_loop = host_asgi_loop;
+    env->hub_open = host_green_open;
     env->app = h;
     env->slot = slot;
     env->ppid = h->master_pid;  /* not getppid(): the master may be gone */
@@ -159,7 +176,10 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
 
     host_title(h, "worker");
     if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0 ||
-        host_drop_privileges(h) < 0)
+        host_drop_privileges(h) < 0 ||
+        /* Gunicorn's async workers patch in the worker, before the app's
+         * import (a --preload app was imported unpatched) */
+        ((k->flags & CU_WC_GREEN) && host_green_patch(k->name) < 0))
         return CU_EXIT_WORKER_BOOT;
     stacks_and_alarms(h, threads);
     if (h->cfg.reload && (rc = host_start_reloader(h)) != 0)

@@ -30,12 +30,17 @@ enum {
      * a WSGI bridge, and marks the worker booted only once the app's
      * lifespan startup is over. */
     CU_WC_ASYNC = 1 << 1,
+    /* Requests run in greenlets on a hub in the worker's main thread
+     * (gevent, eventlet): the host monkey-patches the standard library
+     * before the app is imported and provides the hub (env->hub_open);
+     * wsgi.multithread is true, as in Gunicorn's async workers. */
+    CU_WC_GREEN = 1 << 3,
     /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
      * is refused for the class, never ignored. */
     CU_WC_TLS = 1 << 2,
     /* It serves HTTP/2 (env->h2: docs/compat.md, HTTP/2). Without it, h2
      * in http_protocols is refused for the class. */
-    CU_WC_H2 = 1 << 3,
+    CU_WC_H2 = 1 << 4,
     /* The settings it honours beyond those every class does: */
     CU_WC_USES_THREADS = 1 << 8,            /* --threads */
     CU_WC_USES_CONNECTIONS = 1 << 9,        /* --worker-connections */

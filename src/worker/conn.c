@@ -73,9 +73,10 @@ void cu_conn_close(struct cu_conn *c)
 }
 
 /* Drops what the peer sends until it closes, up to limit bytes or ms
- * milliseconds. Async-signal-safe (clock_gettime, poll, recv): the
- * never-blocking recv also holds when another thread read first. */
-static void drain(int fd, size_t limit, int ms)
+ * milliseconds. Async-signal-safe (clock_gettime, poll, recv) when c has
+ * no wait of its own (c NULL: none): the never-blocking recv also holds
+ * when another thread read first. */
+static void drain(const struct cu_conn *c, int fd, size_t limit, int ms)
 {
     long long deadline = cu_now_ms() + ms;
     char sink[4096];
@@ -86,7 +87,10 @@ static void drain(int fd, size_t limit, int ms)
         long long left = deadline - cu_now_ms();
         ssize_t n;
 
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+        if (left <= 0)
+            return;
+        if (c && c->wait ? c->wait(c->wait_arg, fd, POLLIN, (int)left) < 0
+                         : poll(&pfd, 1, (int)left) <= 0)
             return;
         n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n <= 0)
@@ -98,18 +102,31 @@ static void drain(int fd, size_t limit, int ms)
 void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 {
     if (c->fd >= 0 && cu_conn_shut_wr(c) == 0)
-        drain(c->fd, limit, ms);
+        drain(c, c->fd, limit, ms);
 }
 
 /* Waits until fd is ready for events, in steps of at most a second so the
- * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
+ * caller's tick (the heartbeat) keeps going; at most timeout_ms (a write:
+ * send_timeout_ms), and never past deadline_ms. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)
 {
-    long long deadline = cu_now_ms() + c->timeout_ms;
+    int ms = (events & POLLOUT) && c->send_timeout_ms > 0 ? c->send_timeout_ms
+                                                         : c->timeout_ms;
+    long long deadline = cu_now_ms() + ms;
 
     if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
         errno = EAGAIN;
         return -1;
+    }
+    if (c->deadline_ms > 0 && c->deadline_ms < deadline)
+        deadline = c->deadline_ms;
+    if (c->wait) {  /* a hub's: it beats the heart itself */
+        long long left = deadline - cu_now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        return c->wait(c->wait_arg, c->fd, events, (int)left);
     }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
@@ -382,7 +399,7 @@ int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linge
 
     /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
     if (shutdown(c->fd, SHUT_WR) == 0)
-        drain(c->fd, 65536, linger_ms);
+        drain(NULL, c->fd, 65536, linger_ms);
     return sent;
 }
 
@@ -581,17 +598,25 @@ int cu_conn_write(struct cu_conn *c, const void *p, size_t n)
     return cu_conn_writev(c, &iov, 1);
 }
 
-int cu_conn_send_error(struct cu_conn *c, int code)
+int cu_conn_send_error_to(struct cu_conn *c, int code, int head)
 {
     const struct http_error_info *e = http_error_info(code);
-    char head[HTTP_PAGE_HEAD];
+    char text[HTTP_PAGE_HEAD];
     struct iovec iov[HTTP_PAGE_IOV];
 
     if (!e->respond)
         return 0;
-    if (http_page_iov(iov, head, e->status, e->reason, e->name, strlen(e->name)) == 0) {
+    if (http_page_iov(iov, text, e->status, e->reason, e->name, strlen(e->name)) == 0) {
         errno = EINVAL;  /* not reached: every status and reason is one a page takes */
         return -1;
     }
-    return cu_conn_writev(c, iov, HTTP_PAGE_IOV);
+    /* RFC 9110 §9.3.2: the answer to HEAD has no content */
+    return cu_conn_writev(c, iov, head ? HTTP_PAGE_IOV_HEAD : HTTP_PAGE_IOV);
+}
+
+int cu_conn_send_error(struct cu_conn *c, int code)
+{
+    int head = c->end - c->start >= 5 && memcmp(c->buf + c->start, "HEAD ", 5) == 0;
+
+    return cu_conn_send_error_to(c, code, head);
 }

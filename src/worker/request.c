@@ -59,7 +59,48 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
         if (c->end == c->start)
             return HTTP_AGAIN;
     }
-    return http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+    rc = http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+    if (rc > 0 && cu_body_over_limit(r, env->http))
+        return HTTP_E_BODY_TOO_LARGE;  /* before any 100 Continue */
+    return rc;
+}
+
+/* The head's clock (--header-timeout) starts at its first byte. */
+static void head_clock(const struct cu_worker_env *env, struct cu_conn *c)
+{
+    c->deadline_ms = env->header_ms > 0 ? cu_now_ms() + env->header_ms : 0;
+}
+
+static int64_t head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                         struct http_parser *p, struct http_request *r, int *proxy_done)
+{
+    int started = c->end > c->start;
+
+    if (started)
+        head_clock(env, c);
+    for (;;) {
+        int64_t rc = cu_head_step(env, c, p, r, proxy_done);
+
+        if (rc != HTTP_AGAIN)
+            return rc;
+        if (cu_conn_fill(c, cu_head_max(env)) < 0)
+            return HTTP_E_EOF;  /* timed out, reset, too big: just close */
+        if (!started && c->end > c->start) {
+            started = 1;
+            head_clock(env, c);
+        }
+        if (c->eof)
+            return c->end > c->start ? HTTP_E_EOF : 0;
+    }
+}
+
+int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                     struct http_parser *p, struct http_request *r, int *proxy_done)
+{
+    int64_t rc = head_read(env, c, p, r, proxy_done);
+
+    c->deadline_ms = 0;  /* the head's: the answer's writes have their own */
+    return rc;
 }
 
 /* ---- refused requests ---------------------------------------------------- */

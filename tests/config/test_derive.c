@@ -145,18 +145,29 @@ static void test_worker_class(void)
     picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
     picks(ARGV("-k", "egg:gunicorn"), "sync");
     refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
-            "classes: sync, gthread, asgi, gevent, eventlet, tornado)");
+            "classes: sync, gthread, gevent, eventlet, asgi, tornado)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
-            "not found (worker classes: sync, gthread, asgi, gevent, eventlet, tornado)");
-    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
-    refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
-            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread or asgi");
-    refused(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"),
-            "worker class gunicorn.workers.geventlet.EventletWorker (eventlet) is not built "
-            "yet; use sync, gthread or asgi");
-    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
+            "not found (worker classes: sync, gthread, gevent, eventlet, asgi, tornado)");
+    refused(ARGV("-k", "tornado"), "worker class tornado is not built yet; use sync, "
+            "gthread, gevent, eventlet or asgi");
+    refused(ARGV("-k", "gunicorn.workers.gtornado.TornadoWorker", "--threads", "3"),
+            "worker class gunicorn.workers.gtornado.TornadoWorker (tornado) is not built "
+            "yet; use sync, gthread, gevent, eventlet or asgi");
+    refused(ARGV("-k", "TORNADO"), "worker class tornado is not built yet; use sync, "
+            "gthread, gevent, eventlet or asgi");
+    picks(ARGV("-k", "gevent"), "gevent");
+    picks(ARGV("-k", "gevent_pywsgi", "--threads", "3"), "gevent");
+    picks(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"), "eventlet");
+    for (int i = 0; i < 2; i++) {
+        const char *kind = i ? "eventlet" : "gevent";
+        struct cu_derived d;
+        char want[128];
+        (void)snprintf(want, sizeof want, "request_timeout: not built yet for the %s worker "
+                       "class; use sync, gthread or asgi", kind);
+        ok(derive(&d, ARGV("-k", kind, "--request-timeout", "5")) == -1 &&
+           strcmp(err, want) == 0 && is_empty(&d), "%s: %s", kind, err);
+        cu_derived_free(&d);
+    }
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker"), "asgi");
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker", "--threads", "4"), "asgi");
     configure(ARGV("-k", "gthread"));
@@ -182,7 +193,8 @@ static void test_http(void)
     ok(h->limit_request_line == 4094 && h->limit_request_fields == 100 &&
        h->limit_request_field_size == 8190 &&
        h->max_head_buffer == 100 * (8190 + 2) + 4, "limits and the head's buffer");
-    ok(h->flags == 0 && h->header_map == HTTP_HEADER_MAP_DROP, "no flags; header_map drop");
+    ok(h->flags == HTTP_REQUIRE_HOST && h->header_map == HTTP_HEADER_MAP_DROP,
+       "no flags but Host required (RFC 9112 §3.2); header_map drop");
     ok(h->n_scheme_headers == 3 && h->scheme_headers == d.scheme &&
        scheme_is(&h->scheme_headers[0], "X-FORWARDED-PROTOCOL", "ssl") &&
        scheme_is(&h->scheme_headers[1], "X-FORWARDED-PROTO", "https") &&
@@ -206,19 +218,19 @@ static void test_http(void)
     cu_derived_free(&d);
 
     ok(derive(&d, ARGV("--permit-unconventional-http-method")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_METHOD, "--permit-unconventional-http-method");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_METHOD | HTTP_REQUIRE_HOST), "--permit-unconventional-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--casefold-http-method")) == 0 &&
-       h->flags == HTTP_CASEFOLD_METHOD, "--casefold-http-method");
+       h->flags == (HTTP_CASEFOLD_METHOD | HTTP_REQUIRE_HOST), "--casefold-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--strip-header-spaces")) == 0 &&
-       h->flags == HTTP_STRIP_HEADER_SPACES, "--strip-header-spaces");
+       h->flags == (HTTP_STRIP_HEADER_SPACES | HTTP_REQUIRE_HOST), "--strip-header-spaces");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-obsolete-folding")) == 0 &&
-       h->flags == HTTP_PERMIT_OBS_FOLD, "--permit-obsolete-folding");
+       h->flags == (HTTP_PERMIT_OBS_FOLD | HTTP_REQUIRE_HOST), "--permit-obsolete-folding");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-unconventional-http-version")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_VERSION, "--permit-unconventional-http-version");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_VERSION | HTTP_REQUIRE_HOST), "--permit-unconventional-http-version");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--header-map", "refuse")) == 0 &&
        h->header_map == HTTP_HEADER_MAP_REFUSE, "--header-map refuse");
@@ -407,7 +419,7 @@ static int host_part_empty(const struct cu_worker_env *w)
     return w->listeners == NULL && w->n_listeners == 0 && w->dump_signal == 0 &&
            w->serve == NULL && w->app == NULL && w->thread_start == NULL &&
            w->conn_free == NULL && w->interrupt == NULL && w->slot == NULL &&
-           w->ppid == 0;
+           w->ppid == 0 && w->resume == NULL;
 }
 
 static void test_worker(void)
@@ -416,7 +428,11 @@ static void test_worker(void)
         ARGV("-k", "gthread", "--threads", "8", "--worker-connections", "50",
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
-             "--max-requests-jitter", "10", "--request-timeout", "13"),
+             "--max-requests-jitter", "10", "--request-timeout", "13",
+             "--limit-request-body", "4096", "--spool-memory", "2048",
+             "--header-timeout", "3", "--new-connection-timeout", "2",
+             "--body-timeout", "4", "--body-min-rate", "100", "--send-timeout", "6",
+             "--max-head-memory", "7"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -433,6 +449,12 @@ static void test_worker(void)
     ok(w->threads == 8 && w->worker_connections == 50 && w->keepalive == 5 &&
        w->buffer_body == 1024, "gthread uses threads, connections, keep-alive, "
        "buffer_body");
+    ok(d.http.limit_request_body == 4096 && !w->stream_body && w->spool_memory == 2048 &&
+       w->upload_dir == NULL, "gthread: the body limit in the parser's settings; bodies "
+       "spooled, 2048 bytes in memory, in $TMPDIR or /tmp");
+    ok(w->header_ms == 3000 && w->new_conn_ms == 2000 && w->body_ms == 4000 &&
+       w->body_min_rate == 100 && w->send_ms == 6000 && w->head_memory == (7u << 20),
+       "the deadlines in ms, the heads' budget in bytes");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -444,6 +466,11 @@ static void test_worker(void)
     ok(w->threads == 1 && w->worker_connections == 1 && w->keepalive == 0 &&
        w->buffer_body == 0, "sync: one thread, one connection, no keep-alive, "
        "no buffered body");
+    ok(w->stream_body && d.http.limit_request_body == 0,
+       "sync: the app reads the body as it comes (never spooled); no body limit");
+    ok(w->header_ms == 10000 && w->new_conn_ms == 5000 && w->body_ms == 20000 &&
+       w->body_min_rate == 500 && w->send_ms == 30000,
+       "sync: the default deadlines, which every class honours");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }
@@ -466,6 +493,12 @@ static void test_wsgi(void)
     cu_derived_free(&d);
     ok(derive(&d, ARGV("-k", "gthread", "--threads", "1", "-w", "2")) == 0 &&
        o->multithread && o->multiprocess, "gthread with one thread is multithread");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "gevent", "-w", "1")) == 0 && o->multithread &&
+       d.worker.worker_connections == 1000 && d.worker.keepalive == 2 &&
+       d.worker.threads == 1 && d.worker.buffer_body == 0,
+       "gevent is multithread (Gunicorn's async workers), with worker_connections "
+       "and keep-alive");
     cu_derived_free(&d);
 }
 

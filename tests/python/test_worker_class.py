@@ -40,12 +40,22 @@ def get_environ(srv):
     ("gthread", "gthread"),
     ("egg:gunicorn#gthread", "gthread"),
     ("gunicorn.workers.gthread.ThreadWorker", "gthread"),
+    ("gevent", "gevent"),
+    ("gevent_wsgi", "gevent"),
+    ("gevent_pywsgi", "gevent"),
+    ("egg:gunicorn#gevent", "gevent"),
+    ("gunicorn.workers.ggevent.GeventWorker", "gevent"),
+    ("gunicorn.workers.ggevent.GeventPyWSGIWorker", "gevent"),
+    ("eventlet", "eventlet"),
+    ("egg:gunicorn#eventlet", "eventlet"),
+    ("gunicorn.workers.geventlet.EventletWorker", "eventlet"),
 ])
 def test_built_classes_under_each_name(server, name, cls):
     srv = server("-k", name)
     assert "Using worker: %s" % cls in srv.text()
     env = get_environ(srv)
-    assert env["wsgi.multithread"] is (cls == "gthread")
+    # Gunicorn's async workers say multithread too
+    assert env["wsgi.multithread"] is (cls != "sync")
 
 
 def test_sync_with_threads_is_gthread(server):
@@ -62,15 +72,8 @@ def test_class_from_a_config_file(server, tmp_path):
 
 
 @pytest.mark.parametrize("name,cls", [
-    ("gevent", "gevent"),
-    ("gevent_wsgi", "gevent"),
-    ("gevent_pywsgi", "gevent"),
-    ("egg:gunicorn#gevent", "gevent"),
-    ("gunicorn.workers.ggevent.GeventWorker", "gevent"),
-    ("gunicorn.workers.ggevent.GeventPyWSGIWorker", "gevent"),
-    ("eventlet", "eventlet"),
-    ("gunicorn.workers.geventlet.EventletWorker", "eventlet"),
     ("tornado", "tornado"),
+    ("egg:gunicorn#tornado", "tornado"),
     ("gunicorn.workers.gtornado.TornadoWorker", "tornado"),
 ])
 def test_classes_not_built_yet_are_refused_by_name(name, cls):
@@ -82,7 +85,7 @@ def test_classes_not_built_yet_are_refused_by_name(name, cls):
 
 
 def test_not_built_yet_from_the_environment():
-    env = dict(os.environ, GUNICORN_CMD_ARGS="-k gunicorn.workers.ggevent.GeventWorker")
+    env = dict(os.environ, GUNICORN_CMD_ARGS="-k gunicorn.workers.gtornado.TornadoWorker")
     r = run_cli("-b", "127.0.0.1:0", "echo:app", env=env)
     assert r.returncode == 1 and "not built yet" in r.stderr, r.stderr
 
@@ -96,7 +99,7 @@ def test_unknown_class_is_refused(name):
 
 
 @pytest.mark.parametrize("name,why", [
-    ("gevent", "worker class gevent is not built yet"),
+    ("tornado", "worker class tornado is not built yet"),
     ("fork", "class uri 'fork' invalid or not found"),
 ])
 def test_hup_to_a_class_it_cannot_run(server, tmp_path, name, why):

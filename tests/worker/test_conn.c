@@ -12,6 +12,7 @@
 #include "conntest.h"
 #include "core/clock.h"
 #include "http/http.h"
+#include "http/pages.h"
 #include "../lib/tap.h"
 
 #include <arpa/inet.h>
@@ -235,6 +236,74 @@ static void test_fill_wait(void)
     close(peer);
 }
 
+/* A hub's wait (the gevent and eventlet classes): records each call, and
+ * waits with poll, or fails as told. */
+struct hubwait {
+    int calls, fd, ms, fail;
+    short events;
+};
+
+static int hub_wait(void *arg, int fd, short events, int ms)
+{
+    struct hubwait *h = arg;
+    struct pollfd pfd = {fd, events, 0};
+
+    h->calls++;
+    h->fd = fd;
+    h->events = events;
+    h->ms = ms;
+    if (h->fail) {
+        errno = h->fail;
+        return -1;
+    }
+    if (poll(&pfd, 1, ms) <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return 0;
+}
+
+static void test_fill_hub_wait(void)
+{
+    struct cu_conn c;
+    struct hubwait h = {0};
+    char buf[16];
+    ssize_t n;
+    int fd, peer, err;
+
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    c.wait = hub_wait;
+    c.wait_arg = &h;
+    c.timeout_ms = 200;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ETIMEDOUT && h.calls == 1 && h.fd == fd && h.events == POLLIN &&
+       h.ms == 200, "a wait goes to the hub's, once, with the fd, POLLIN and timeout_ms: "
+       "its ETIMEDOUT is the fill's");
+    (void)send(peer, "hub", 3, 0);
+    h.calls = 0;
+    ok(cu_conn_fill(&c, 1 << 20) == 3 && h.calls == 0 && memcmp(c.buf, "hub", 3) == 0,
+       "bytes already there: no wait");
+    h.fail = ECANCELED;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ECANCELED && h.calls == 1,
+       "a wait the hub cancelled (the greenlet killed): -1 ECANCELED");
+    h = (struct hubwait){0};
+    (void)send(peer, PAT, 100, 0);
+    cu_conn_linger(&c, 1 << 20, 300);
+    ok(h.calls >= 1 && h.fd == fd && recv(peer, buf, 1, MSG_DONTWAIT) == 0,
+       "linger waits through the hub too (%d waits), after the peer saw EOF", h.calls);
+    c.timeout_ms = 0;
+    h.calls = 0;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == EAGAIN && h.calls == 0, "timeout_ms 0: EAGAIN, the hub not asked");
+    cu_conn_close(&c);
+    close(peer);
+}
+
 static void test_fill_errors(void)
 {
     struct cu_conn c;
@@ -449,7 +518,21 @@ static size_t gunicorn_page(int code, char *out, size_t max)
     return n < 0 ? 0 : (size_t)n;
 }
 
-/* What the peer gets from send_error(code), up to EOF. */
+/* Takes out the Date line every page carries (ours: RFC 9110 §6.6.1; its
+ * value is tests/http/test_pages.c's to check), as the last header line,
+ * and its bytes from *wrote; SIZE_MAX when it is not there. */
+static size_t undate(char *buf, size_t n, uint64_t *wrote)
+{
+    char *at = memmem(buf, n, "\r\nDate: ", 8), *end = memmem(buf, n, "\r\n\r\n", 4);
+
+    if (!at || at + 8 + HTTP_DATE_LEN != end)
+        return SIZE_MAX;
+    memmove(at, at + 8 + HTTP_DATE_LEN, n - (size_t)(at + 8 + HTTP_DATE_LEN - buf));
+    *wrote -= 8 + HTTP_DATE_LEN;
+    return n - 8 - HTTP_DATE_LEN;
+}
+
+/* What the peer gets from send_error(code), up to EOF, its Date taken out. */
 static size_t sent_for(int code, char *buf, size_t max, int *rc, uint64_t *wrote)
 {
     struct cu_conn c;
@@ -463,7 +546,9 @@ static size_t sent_for(int code, char *buf, size_t max, int *rc, uint64_t *wrote
     cu_conn_close(&c);
     got = read_until(peer, buf, max, 2000, &end);
     close(peer);
-    return end == 0 ? got : SIZE_MAX;
+    if (end != 0)
+        return SIZE_MAX;
+    return got ? undate(buf, got, wrote) : 0;
 }
 
 static void test_send_error(void)
@@ -527,6 +612,7 @@ int main(void)
     test_fill_growth();
     test_fill_keep();
     test_fill_wait();
+    test_fill_hub_wait();
     test_fill_errors();
     test_linger();
     test_linger_tcp();

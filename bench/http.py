@@ -40,13 +40,21 @@ tls        keep-alive hello over TLS (wrk -c64 https://), cunicorn gthread
            the same throw-away certificate (RSA 2048, made by the openssl
            command for the run), in mode pinned: the server's CPU per
            request is the number to read.
+h2         hello over HTTP/2 (h2load -c64 -m10: 64 connections, 10 streams
+           each at a time), pinned as above: cunicorn gthread over TLS (ALPN
+           h2) and h2c (prior knowledge), nginx the same two ways (its
+           http_v2 module), and Gunicorn 26.1's own HTTP/2 (gthread with a
+           thread per connection, TLS) when --gunicorn26 names a checkout
+           of its source (Debian's gunicorn is 20.1, without HTTP/2; 26.1
+           runs on Debian's python3-h2).
 
-Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|tls|all]
+Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|tls|h2|all]
            [--duration 10] [--servers cunicorn,gunicorn,uwsgi,nginx]
            [--modes unpinned,pinned] [--connections N] [--threads 1]
-           [--workers 2]
+           [--workers 2] [--gunicorn26 PATH]
 Stdlib only. Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3
-nginx-light uvicorn (with python3-uvloop and python3-httptools).
+nginx-light uvicorn (with python3-uvloop and python3-httptools);
+nghttp2-client (h2load) and python3-h2 for the h2 table.
 """
 import os
 import sys
@@ -337,6 +345,15 @@ def get_status(port, path="/", tls=False):
     return int(m.group(1)) if m else None
 
 
+def port_open(port):
+    """Whether a connection to the port is accepted."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def keepalive_probe(port):
     """None if two GETs of / are answered on one connection, else why not."""
     try:
@@ -375,14 +392,16 @@ class Server:
         self.proc = None
         self.known = {}  # pid -> starttime of every process seen in its tree
 
-    def start(self, port, tls=False):
-        """Spawns it and returns seconds from spawn to the first 200."""
+    def start(self, port, tls=False, env=None, h2c=False):
+        """Spawns it and returns seconds from spawn to the first 200 (h2c:
+        to the first connection accepted, which nginx's h2c port only
+        speaks HTTP/2 on)."""
         t0 = time.monotonic()
         with open(self.log + ".out", "wb") as out:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT)
+                                         stdout=out, stderr=subprocess.STDOUT, env=env)
         while time.monotonic() - t0 < START_TIMEOUT:
-            if get_status(port, tls=tls) == 200:
+            if port_open(port) if h2c else get_status(port, tls=tls) == 200:
                 elapsed = time.monotonic() - t0
                 self.remember()
                 return elapsed
@@ -818,6 +837,17 @@ def tls_server_command(name, port, log, tmp, cert, key):
     return argv, None
 
 
+def pinned_server(name, argv, missing, cores, log):
+    """A Server for argv under taskset -c cores, said aloud; None (and why,
+    missing) when argv is None."""
+    if argv is None:
+        print("skipping %s: %s" % (name, missing))
+        return None
+    argv = ["taskset", "-c", cores] + argv
+    print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
+    return Server(name, argv, log)
+
+
 def tls_table(args, names, tmp):
     """Keep-alive hello over TLS, pinned: cunicorn beside nginx."""
     connections = args.connections or KA_CONNECTIONS
@@ -837,12 +867,9 @@ def tls_table(args, names, tmp):
         port = free_port()
         log = os.path.join(tmp, "tls-%s.log" % name)
         argv, missing = tls_server_command(name, port, log, tmp, cert, key)
-        if argv is None:
-            print("skipping %s: %s" % (name, missing))
+        server = pinned_server(name, argv, missing, server_cores, log)
+        if server is None:
             continue
-        argv = ["taskset", "-c", server_cores] + argv
-        print("%s: %s" % (name, " ".join(shlex.quote(a) for a in argv)))
-        server = Server(name, argv, log)
         try:
             server.start(port, tls=True)
             run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
@@ -857,6 +884,128 @@ def tls_table(args, names, tmp):
     print_notes(notes)
 
 
+# ---- the h2 table ----------------------------------------------------------
+
+H2_SERVERS = [  # name, TLS?
+    ("cunicorn", True), ("cunicorn-h2c", False), ("nginx", True), ("nginx-h2c", False),
+    ("gunicorn26", True),
+]
+
+
+def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
+    """(argv, env, None) for the h2 table, or (None, None, why it is missing)."""
+    bind = "127.0.0.1:%d" % port
+    tls = ["--certfile", cert, "--keyfile", key]
+    if name.startswith("cunicorn"):
+        argv, missing, _ = ka_server_command("cunicorn", port, 1, log, tmp)
+        if argv is None:
+            return None, None, missing
+        extra = ["--http-protocols", "h2,h1"] + (
+            ["--http2-cleartext", "prior-knowledge"] if name.endswith("h2c") else tls)
+        return argv[:-1] + extra + argv[-1:], None, None
+    if name.startswith("nginx"):
+        argv, missing, _ = ka_server_command("nginx", port, 1, log, tmp)
+        if argv is None:
+            return None, None, missing
+        conf = argv[-1]
+        with open(conf) as f:
+            text = f.read()
+        listen = "listen 127.0.0.1:%d" % port
+        new = listen + (" http2;" if name.endswith("h2c") else
+                        " ssl http2;\n        ssl_certificate %s;\n"
+                        "        ssl_certificate_key %s;" % (cert, key))
+        with open(conf, "w") as f:
+            f.write(text.replace(listen + ";", new))
+        return argv, None, None
+    if not gunicorn26 or not os.path.exists(os.path.join(gunicorn26, "gunicorn",
+                                                         "http2")):
+        return None, None, ("Gunicorn 26.1's source is needed: --gunicorn26 PATH "
+                            "(Debian's gunicorn is 20.1, without HTTP/2)")
+    env = dict(os.environ, PYTHONPATH=gunicorn26)
+    # a thread per connection: Gunicorn's gthread holds a thread for an
+    # HTTP/2 connection while it lives (with 4, 60 of h2load's 64 wait)
+    return ([sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads",
+             str(KA_CONNECTIONS), "-w", "1", "-b", bind, "--chdir", APPS,
+             "--error-logfile", log, "--http-protocols", "h2,h1"] + tls +
+            ["hello:app"], env, None)
+
+
+def run_h2load(core, url, duration, connections):
+    """h2load's numbers: {"requests", "rps", "failed"}, or None if it hung."""
+    cmd = ["taskset", "-c", core, "h2load", "-D", str(duration), "-c",
+           str(connections), "-m", "10", "-t", "1", url]
+    try:
+        out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=duration + 60).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    res = {"requests": 0, "rps": 0.0, "failed": 0}
+    m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
+    if m:
+        res["rps"] = float(m.group(1))
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    if m:
+        res["requests"] = int(m.group(1))
+        res["failed"] = sum(int(g) for g in m.groups()[1:])
+    return res
+
+
+def h2_table(args, tmp):
+    """HTTP/2 hello, pinned: cunicorn (TLS, h2c) beside nginx and Gunicorn 26.1."""
+    connections = args.connections or KA_CONNECTIONS
+    server_cores, load_core = MODES["pinned"]
+    print("== HTTP/2 table ==")
+    print("1 worker, server under taskset -c %s; h2load -c%d -m10 -t1 -D%d under "
+          "taskset -c %s; load average %.2f" % (server_cores, connections, args.duration,
+                                                load_core, os.getloadavg()[0]))
+    for tool in ("h2load", "openssl", "taskset"):
+        if not shutil.which(tool):
+            print("skipping: %s is missing (apt-get install -y nghttp2-client openssl "
+                  "util-linux)" % tool)
+            return
+    cert, key = make_cert(tmp)
+    runs, notes = {}, []
+    for name, tls in H2_SERVERS:
+        port = free_port()
+        log = os.path.join(tmp, "h2-%s.log" % name)
+        argv, env, missing = h2_server_command(name, port, log, tmp, cert, key,
+                                               args.gunicorn26)
+        server = pinned_server(name, argv, missing, server_cores, log)
+        if server is None:
+            continue
+        url = "%s://127.0.0.1:%d/" % ("https" if tls else "http", port)
+        try:
+            server.start(port, tls=tls, env=env, h2c=not tls)
+            run_h2load(load_core, url, 1, connections)  # warm-up
+            before = cpu_seconds(server.proc.pid)
+            res = run_h2load(load_core, url, args.duration, connections)
+            after = cpu_seconds(server.proc.pid)
+            if res is None:
+                notes.append("%s: h2load did not finish" % name)
+                continue
+            res["cpu_us"] = ((after - before) * 1e6 / res["requests"]
+                             if res["requests"] else None)
+            runs[name] = res
+        except RuntimeError as e:
+            notes.append(str(e))
+        finally:
+            server.stop()
+            notes += ["%s log: %s" % (name, l) for l in server.log_problems()]
+    print()
+    print("%-14s %10s %8s %11s" % ("server", "req/s", "errors", "CPU us/req"))
+    for name, _ in H2_SERVERS:
+        r = runs.get(name)
+        if r:
+            print("%-14s %10.0f %8d %11s" % (name, r["rps"], r["failed"],
+                                             fmt(r["cpu_us"], "%.1f")))
+    c, g = runs.get("cunicorn"), runs.get("gunicorn26")
+    if c and g:
+        print("%-14s %10s %8s %11s" % ("cunicorn/g26", ratio(c["rps"], g["rps"]), "",
+                                       ratio(c["cpu_us"], g["cpu_us"])))
+    print_notes(notes)
+
+
 def print_notes(notes):
     if notes:
         print("\nnotes:")
@@ -866,7 +1015,9 @@ def print_notes(notes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--table", choices=("close", "keepalive", "tls", "all"),
+    ap.add_argument("--gunicorn26", default="",
+                    help="a checkout of Gunicorn 26.1's source, for the h2 table")
+    ap.add_argument("--table", choices=("close", "keepalive", "tls", "h2", "all"),
                     default="all", help="which table to run (all)")
     ap.add_argument("--duration", type=int, default=10,
                     help="seconds of wrk per scenario (10)")
@@ -918,6 +1069,10 @@ def main():
             if args.table == "all":
                 print()
             tls_table(args, [n for n in ("cunicorn", "nginx") if n in wanted], tmp)
+        if args.table in ("h2", "all") and "pinned" in modes:
+            if args.table == "all":
+                print()
+            h2_table(args, tmp)
     return 0
 
 

@@ -222,6 +222,59 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     o->sendfile = c->sendfile;
 }
 
+/* http_protocols in ALPN's wire form, in the order given (docs/compat.md,
+ * HTTP/2), into alpn (36 bytes); its length, 0 without h2 (no ALPN). */
+static size_t h2_alpn(const struct cu_config *c, unsigned char *alpn)
+{
+    static const unsigned char h2w[] = {2, 'h', '2'};
+    static const unsigned char h1w[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    size_t n = 0;
+    int h2 = 0;
+
+    for (size_t i = 0; i < c->http_protocols.n; i++) {
+        const char *p = c->http_protocols.v[i];
+        if (strcmp(p, "h2") == 0) {
+            h2 = 1;
+            memcpy(alpn + n, h2w, sizeof(h2w));
+            n += sizeof(h2w);
+        } else if (strcmp(p, "h1") == 0) {
+            memcpy(alpn + n, h1w, sizeof(h1w));
+            n += sizeof(h1w);
+        }  /* h3: reserved, as in Gunicorn: nothing offers it */
+    }
+    return h2 ? n : 0;
+}
+
+/* h2 in http_protocols and the http2_* settings: for a class that serves
+ * it, and as h2c by prior knowledge when http2_cleartext says. */
+static int derive_h2(struct cu_derived *d, const struct cu_config *c, char *err,
+                     size_t errlen)
+{
+    struct cu_h2_settings *h = &d->worker.h2;
+    unsigned char alpn[36];
+
+    memset(h, 0, sizeof(*h));
+    if (h2_alpn(c, alpn) == 0)
+        return 0;
+    if (!(d->worker_class->flags & CU_WC_H2)) {
+        cu_seterr(err, errlen, "http_protocols: HTTP/2 is not built for the %s worker "
+                  "class; use gthread", d->worker_class->name);
+        return -1;
+    }
+    if (c->http2_cleartext >= 2) {  /* upgrade, both */
+        cu_seterr(err, errlen, "http2_cleartext: the h2c upgrade is not built yet; "
+                  "use prior-knowledge");
+        return -1;
+    }
+    h->on = 1;
+    h->prior_knowledge = c->http2_cleartext == 1;
+    h->max_streams = (uint32_t)c->http2_max_concurrent_streams;
+    h->window = (uint32_t)c->http2_initial_window_size;
+    h->max_frame = (uint32_t)c->http2_max_frame_size;
+    h->max_header_list = (uint32_t)c->http2_max_header_list_size;
+    return 0;
+}
+
 /* certfile or keyfile turn TLS on, as Gunicorn's is_ssl (docs/compat.md,
  * TLS): the context is built here, in the master, once per set. */
 static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err,
@@ -231,6 +284,10 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
                             .ca_certs = c->ca_certs, .ciphers = c->ciphers,
                             .cert_reqs = c->cert_reqs,
                             .suppress_ragged_eofs = c->suppress_ragged_eofs};
+    unsigned char alpn[36];
+
+    o.alpn = alpn;
+    o.alpn_len = h2_alpn(c, alpn);
 
     if (!c->certfile && !c->keyfile)
         return 0;
@@ -275,6 +332,10 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
         return -1;
     }
     derive_worker(d, c);
+    if (derive_h2(d, c, err, errlen) < 0) {
+        cu_derived_free(d);
+        return -1;
+    }
     derive_wsgi(d, c);
     d->worker.tls = d->tls;
     d->wsgi.is_ssl = d->tls != NULL;

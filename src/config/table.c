@@ -31,7 +31,6 @@
 #define NOT_SSL_CONTEXT "the hook is not built yet: cunicorn's TLS is " \
                         "OpenSSL in C and cannot take a Python SSLContext; " \
                         "use certfile, keyfile, ca_certs, cert_reqs and ciphers"
-#define NOT_HTTP2 "HTTP/2 is not built yet"
 #define NOT_UWSGI "the uWSGI protocol is not built yet"
 #define NOT_DIRTY "the dirty arbiter is not built yet"
 #define NOT_CONTROL "the control socket is not built yet"
@@ -637,35 +636,31 @@ const struct cu_setting cu_settings[] = {
     /* HTTP/2 */
     {.name = "http_protocols", .section = S_HTTP2,
      .flags = {"--http-protocols"}, .meta = "STRING", .type = CU_CSV,
-     .offset = OFF(http_protocols), .dflt = "h1", .refused = NOT_HTTP2,
+     .offset = OFF(http_protocols), .dflt = "h1",
      .help = "Comma-separated protocols to offer, preferred first: h1, h2 "
              "(h3 is reserved)."},
     {.name = "http2_cleartext", .section = S_HTTP2,
      .flags = {"--http2-cleartext"}, .meta = "STRING", .type = CU_CHOICE,
      .offset = OFF(http2_cleartext), .dflt = "off", .choices = h2c_modes,
-     .if_true = "prior-knowledge", .refused = NOT_HTTP2,
+     .if_true = "prior-knowledge",
      .help = "HTTP/2 without TLS for trusted peers: off, prior-knowledge, "
-             "upgrade or both."},
+             "upgrade or both (upgrade is not built yet)."},
     {.name = "http2_max_concurrent_streams", .section = S_HTTP2,
      .flags = {"--http2-max-concurrent-streams"}, .meta = "INT",
      .type = CU_INT, .offset = OFF(http2_max_concurrent_streams),
-     .dflt = "100", .refused = NOT_HTTP2, .only_with = "http_protocols",
-     .help = "How many streams one HTTP/2 connection may have open."},
+     .dflt = "100", .help = "How many streams one HTTP/2 connection may have open."},
     {.name = "http2_initial_window_size", .section = S_HTTP2,
      .flags = {"--http2-initial-window-size"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(http2_initial_window_size), .dflt = "65535",
-     .refused = NOT_HTTP2, .only_with = "http_protocols",
      .help = "The HTTP/2 flow-control window a stream starts with, in "
              "bytes."},
     {.name = "http2_max_frame_size", .section = S_HTTP2,
      .flags = {"--http2-max-frame-size"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(http2_max_frame_size), .dflt = "16384",
-     .refused = NOT_HTTP2, .only_with = "http_protocols",
      .help = "The largest HTTP/2 frame accepted, 16384 to 16777215 bytes."},
     {.name = "http2_max_header_list_size", .section = S_HTTP2,
      .flags = {"--http2-max-header-list-size"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(http2_max_header_list_size), .dflt = "65536",
-     .refused = NOT_HTTP2, .only_with = "http_protocols",
      .help = "The most bytes of decoded headers per HTTP/2 request; 0: no "
              "limit."},
     /* Dirty Arbiters */

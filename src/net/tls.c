@@ -28,6 +28,8 @@
 struct cu_tls {
     SSL_CTX *ctx;
     int ragged_ok;
+    unsigned char alpn[32];  /* the server's preference, wire form */
+    unsigned alpn_len;
 };
 
 struct cu_tls_conn {
@@ -154,6 +156,46 @@ static int client_certs(SSL_CTX *ctx, const struct cu_tls_opts *o, char *err, si
     return 0;
 }
 
+/* ALPN: the first of the server's protocols the client offers (the
+ * server's order of preference, as Gunicorn's http_protocols says); no
+ * protocol in common: the handshake goes on without ALPN (HTTP/1.1). */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    const struct cu_tls *t = arg;
+    unsigned char *sel = NULL;
+
+    (void)ssl;
+    if (SSL_select_next_proto(&sel, outlen, t->alpn, t->alpn_len, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int alpn(struct cu_tls *t, const struct cu_tls_opts *o, char *err, size_t errlen)
+{
+    if (!o->alpn || o->alpn_len == 0)
+        return 0;
+    if (o->alpn_len > sizeof(t->alpn)) {
+        cu_seterr(err, errlen, "http_protocols: too many protocols for ALPN");
+        return -1;
+    }
+    memcpy(t->alpn, o->alpn, o->alpn_len);
+    t->alpn_len = (unsigned)o->alpn_len;
+    SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
+    return 0;
+}
+
+int cu_tls_alpn_h2(const struct cu_tls_conn *s)
+{
+    const unsigned char *p = NULL;
+    unsigned n = 0;
+
+    SSL_get0_alpn_selected(s->ssl, &p, &n);
+    return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen)
 {
     struct cu_tls *t = calloc(1, sizeof(*t));
@@ -167,7 +209,8 @@ struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen)
     }
     t->ragged_ok = o->suppress_ragged_eofs;
     if (cert_and_key(t->ctx, o, err, errlen) < 0 || base_policy(t->ctx, o, err, errlen) < 0 ||
-        client_certs(t->ctx, o, err, errlen) < 0 || sessions(t->ctx, err, errlen) < 0) {
+        client_certs(t->ctx, o, err, errlen) < 0 || sessions(t->ctx, err, errlen) < 0 ||
+        alpn(t, o, err, errlen) < 0) {
         cu_tls_free(t);
         return NULL;
     }

@@ -26,6 +26,11 @@ struct cu_tls_opts {
                              * Python's default list, as Gunicorn has */
     int cert_reqs;          /* 0 none, 1 optional, 2 required */
     int suppress_ragged_eofs;  /* an EOF without close_notify is an end */
+    /* ALPN (http_protocols): the protocols offered, in the server's
+     * order of preference, in ALPN's wire form ("\x02h2\x08http/1.1");
+     * NULL or empty: no ALPN, HTTP/1.1 is spoken */
+    const unsigned char *alpn;
+    size_t alpn_len;
 };
 
 struct cu_tls;       /* a context: the certificate, the policy, the caches */
@@ -77,5 +82,7 @@ int cu_tls_pending(const struct cu_tls_conn *s);
 int cu_tls_peer_cert(const struct cu_tls_conn *s, unsigned char **der);
 const char *cu_tls_version(const struct cu_tls_conn *s);
 const char *cu_tls_cipher(const struct cu_tls_conn *s, int *bits);
+/* Whether ALPN chose h2 in the handshake (0 before it is done). */
+int cu_tls_alpn_h2(const struct cu_tls_conn *s);
 
 #endif

@@ -20,7 +20,7 @@ static const struct cu_worker_class classes[] = {
     {"sync", ALIASES("gunicorn.workers.sync.SyncWorker"), cu_sync_run, CU_WC_TLS,
      &classes[1]},
     {"gthread", ALIASES("gunicorn.workers.gthread.ThreadWorker"), cu_gthread_run,
-     CU_WC_THREADS | CU_WC_TLS | USES_ALL, NULL},
+     CU_WC_THREADS | CU_WC_TLS | CU_WC_H2 | USES_ALL, NULL},
     {"gevent", ALIASES("gevent_wsgi", "gevent_pywsgi",
                        "gunicorn.workers.ggevent.GeventWorker",
                        "gunicorn.workers.ggevent.GeventPyWSGIWorker"), cu_gevent_run,

@@ -197,6 +197,11 @@ int cu_conn_handshake(struct cu_conn *c)
     return rc;
 }
 
+int cu_conn_alpn_h2(const struct cu_conn *c)
+{
+    return c->tls && cu_tls_alpn_h2(c->tls);
+}
+
 int cu_conn_pending(const struct cu_conn *c)
 {
     return c->tls && cu_tls_pending(c->tls);
@@ -211,6 +216,8 @@ int cu_conn_shut_wr(struct cu_conn *c)
 
 static ssize_t conn_recv(struct cu_conn *c, void *p, size_t n)
 {
+    if (c->vt)
+        return c->vt->recv(c->vt_arg, p, n);
     if (c->tls)
         return cu_tls_read(c->tls, p, n, &c->tls_want);
     return recv(c->fd, p, n, 0);
@@ -237,15 +244,18 @@ static ssize_t tls_writev(struct cu_conn *c, const struct iovec *iov, int n)
     return cu_tls_write(c->tls, buf, len, &c->tls_want);
 }
 
-/* sendfile(2) over TLS: read, then write what was read. */
+/* sendfile(2) over TLS or a vt: read, then write what was read. */
 static ssize_t tls_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
 {
     char buf[TLS_CHUNK];
     ssize_t r = pread(fd, buf, n < sizeof(buf) ? n : sizeof(buf), *off);
+    struct iovec iov = {buf, 0};
 
     if (r <= 0)
         return r;
-    r = cu_tls_write(c->tls, buf, (size_t)r, &c->tls_want);
+    iov.iov_len = (size_t)r;
+    r = c->vt ? c->vt->writev(c->vt_arg, &iov, 1)
+              : cu_tls_write(c->tls, buf, (size_t)r, &c->tls_want);
     if (r > 0)
         *off += r;
     return r;
@@ -324,13 +334,19 @@ static ssize_t do_writev(struct cu_conn *c, const struct iovec *iov, int n)
 {
     if (write_begin(c) < 0)
         return -1;
+    if (c->vt)
+        return write_end(c, c->vt->writev(c->vt_arg, iov, n));
     return write_end(c, c->tls ? tls_writev(c, iov, n) : writev(c->fd, iov, n));
 }
 
 static ssize_t do_send(struct cu_conn *c, const void *p, size_t n)
 {
+    struct iovec iov = {(void *)(uintptr_t)p, n};
+
     if (write_begin(c) < 0)
         return -1;
+    if (c->vt)
+        return write_end(c, c->vt->writev(c->vt_arg, &iov, 1));
     if (c->tls)
         return write_end(c, cu_tls_write(c->tls, p, n, &c->tls_want));
     return write_end(c, send(c->fd, p, n, 0));
@@ -340,7 +356,8 @@ static ssize_t do_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
 {
     if (write_begin(c) < 0)
         return -1;
-    return write_end(c, c->tls ? tls_sendfile(c, fd, off, n) : sendfile(c->fd, fd, off, n));
+    return write_end(c, c->tls || c->vt ? tls_sendfile(c, fd, off, n)
+                                        : sendfile(c->fd, fd, off, n));
 }
 
 /* Takes the connection away from its writer: no write starts after
@@ -360,7 +377,14 @@ static int take_away(struct cu_conn *c, uint64_t sent_before, const char *page, 
 
 int cu_conn_abort(struct cu_conn *c, uint64_t sent_before, const char *page, size_t len)
 {
-    int sent = take_away(c, sent_before, c->tls ? NULL : page, len);
+    int sent;
+
+    if (c->vt) {  /* a stream: reset it; the socket is the connection's */
+        (void)take_away(c, sent_before, NULL, 0);
+        c->vt->abort(c->vt_arg);
+        return 0;
+    }
+    sent = take_away(c, sent_before, c->tls ? NULL : page, len);
 
     (void)shutdown(c->fd, SHUT_RDWR);
     return sent;

@@ -19,6 +19,20 @@ struct cu_listener;
 struct cu_tls;
 struct cu_tls_conn;
 
+/*
+ * A transport other than the socket under a connection: an HTTP/2
+ * stream (src/http2/). Each call waits itself, bounded by its own
+ * deadline, and never fails with EAGAIN.
+ */
+struct cu_conn_vt {
+    /* Like recv(2): bytes, 0 at the end, -1 with errno. */
+    ssize_t (*recv)(void *arg, void *p, size_t n);
+    /* Like writev(2), but takes everything: the byte count, or -1. */
+    ssize_t (*writev)(void *arg, const struct iovec *iov, int n);
+    /* --request-timeout took the connection away (another thread). */
+    void (*abort)(void *arg);
+};
+
 struct cu_conn {
     int fd;
     struct sockaddr_storage peer;
@@ -48,6 +62,10 @@ struct cu_conn {
     void *wait_arg;
     struct cu_tls_conn *tls;  /* NULL: plain; else every byte goes
                                * through it (cu_conn_tls) */
+    const struct cu_conn_vt *vt;  /* NULL: the socket (or tls); else
+                                   * every read and write goes to vt, and
+                                   * fd is only the app's gunicorn.socket */
+    void *vt_arg;
     short tls_want;       /* after a TLS call failed with EAGAIN: the
                            * readiness it waits for (POLLIN, POLLOUT) */
     int has_proxy;        /* a PROXY header came first: proxy says who */
@@ -137,6 +155,8 @@ int cu_conn_handshake(struct cu_conn *c);
  * with EAGAIN: POLLIN or POLLOUT (TLS may need to write to read, and the
  * reverse); dflt when plain. Forgets the TLS layer's answer. */
 short cu_conn_want(struct cu_conn *c, short dflt);
+/* Whether the TLS handshake chose h2 by ALPN (0: plain, or not yet). */
+int cu_conn_alpn_h2(const struct cu_conn *c);
 /* Bytes already read off the socket, waiting in the TLS layer: the poller
  * will not say so. */
 int cu_conn_pending(const struct cu_conn *c);

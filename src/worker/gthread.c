@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "ev/poller.h"
 #include "ev/timers.h"
+#include "http2/h2.h"
 #include "net/allow.h"
 #include "worker/running.h"
 
@@ -124,6 +125,7 @@ struct gworker {
     atomic_int nconns;
     atomic_int served;
     atomic_int accepting;
+    struct cu_h2 *h2;         /* HTTP/2's sessions (env->h2.on), or NULL */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -270,10 +272,28 @@ static int rearm_listeners(struct gworker *w)
 
 static void stream_abandon(struct gworker *w, struct gconn *g);
 
-static void destroy(struct gworker *w, struct gconn *g)
+/* A connection is gone: one fewer, and the listeners armed again when
+ * they were parked at the cap. */
+static void conn_gone(void *arg)
 {
+    struct gworker *w = arg;
     int unpark = 0, failed = 0;
 
+    pthread_mutex_lock(&w->lock);
+    if (atomic_fetch_sub(&w->nconns, 1) - 1 < w->env->worker_connections &&
+        w->parked && atomic_load(&w->accepting)) {
+        w->parked = 0;
+        unpark = 1;
+    }
+    if (unpark)
+        failed = rearm_listeners(w);
+    pthread_mutex_unlock(&w->lock);
+    if (failed)
+        cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
+}
+
+static void destroy(struct gworker *w, struct gconn *g)
+{
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
@@ -286,17 +306,7 @@ static void destroy(struct gworker *w, struct gconn *g)
     cu_conn_close(&g->c);
     free(g->headers);
     free(g);
-    pthread_mutex_lock(&w->lock);
-    if (atomic_fetch_sub(&w->nconns, 1) - 1 < w->env->worker_connections &&
-        w->parked && atomic_load(&w->accepting)) {
-        w->parked = 0;
-        unpark = 1;
-    }
-    if (unpark)
-        failed = rearm_listeners(w);
-    pthread_mutex_unlock(&w->lock);
-    if (failed)
-        cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
+    conn_gone(w);
 }
 
 /* Puts g back in the poller, in the timer list of its state. */
@@ -698,6 +708,59 @@ static int next_request(struct gworker *w, struct gconn *g)
     return 1;
 }
 
+/* ---- HTTP/2 (src/http2/) --------------------------------------------------- */
+
+/* One HTTP/2 stream's request on this pool thread, as run_request runs
+ * an HTTP/1 one: watched for --timeout, logged, counted. */
+static int serve_stream(void *arg, void *thread, struct cu_request *q)
+{
+    struct gworker *w = arg;
+    struct gthread *t = thread;
+    struct cu_worker_env *env = w->env;
+    int rc;
+
+    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
+    cu_running_begin(t->run, env, q);
+    rc = env->serve(env->app, q);
+    cu_running_end(t->run, env);
+    if (cu_access_wanted())
+        cu_access(q);
+    if (env->max_requests > 0 &&
+        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
+        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+    return rc;
+}
+
+/* Whether g speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN chose h2, or a
+ * trusted peer opened a plain connection with the h2c preface. 1: g was
+ * handed over to a session (g is gone); -1: its first bytes agree with
+ * the preface so far, wait for more; 0: HTTP/1. */
+static int to_h2(struct gworker *w, struct gconn *g)
+{
+    struct cu_conn c;
+    int trusted = g->trusted;
+
+    if (g->c.tls ? !cu_conn_alpn_h2(&g->c)
+                 : !w->env->h2.prior_knowledge || !g->trusted || g->c.wrote ||
+                       g->c.end == g->c.start)
+        return 0;
+    if (!g->c.tls) {
+        int pre = cu_h2_preface(g->c.buf + g->c.start, g->c.end - g->c.start);
+        if (pre <= 0)
+            return pre;
+    }
+    (void)cu_poller_del(w->poller, g->c.fd);
+    memcpy(&c, &g->c, sizeof(c));
+    /* no head, no spool yet: what counts for HTTP/1 goes with g */
+    cu_spool_free(&g->spool);
+    atomic_fetch_sub(&w->head_mem, g->counted);
+    free(g->headers);
+    free(g);
+    if (cu_h2_adopt(w->h2, &c, trusted) < 0)
+        conn_gone(w);
+    return 1;
+}
+
 /*
  * Takes g as far as it goes without waiting: reads what the peer sent,
  * parses, runs the app, and again for pipelined requests; then parks g in
@@ -725,11 +788,14 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             }
         } else if (g->state == ST_HEAD) {
             int64_t rc;
+            int h2 = w->h2 ? to_h2(w, g) : 0;
+            if (h2 > 0)
+                return;
             if (!g->headers && begin_head(w, g) < 0) {  /* a new connection */
                 destroy(w, g);
                 return;
             }
-            rc = cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
+            rc = h2 < 0 ? HTTP_AGAIN : cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
             if (rc > 0) {
                 if (!head_done(w, g, rc))
                     continue;
@@ -896,8 +962,10 @@ static void *pool_main(void *arg)
             continue;
         if (*(enum kind *)data == SRC_LISTENER)
             on_listener(w, data);
-        else
+        else if (*(enum kind *)data == SRC_CONN)
             on_conn(w, t, data);
+        else
+            cu_h2_event(data, events, t);
     }
     return NULL;
 }
@@ -973,6 +1041,8 @@ static void tick(struct gworker *w, int max_sleep_ms)
     if (w->parked && !cu_worker_stop && backlog_waits(w))
         (void)evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
+    if (w->h2)
+        cu_h2_tick(w->h2, now);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */
@@ -1037,6 +1107,10 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
             return -1;
         }
     }
+    if (env->h2.on && !(w->h2 = cu_h2_new(&(struct cu_h2_host){
+                           .env = env, .poller = w->poller, .timeout_ms = w->timeout_ms,
+                           .serve = serve_stream, .gone = conn_gone, .arg = w})))
+        return -1;
     if (env->keepalive > 0 && env->keepalive * 1000 < shortest)
         shortest = env->keepalive * 1000;
     /* the heartbeat twice per --timeout, so the master never sees a gap */

@@ -110,6 +110,18 @@ struct cu_hub {
     void *arg;
 };
 
+/* HTTP/2 (http_protocols with h2; docs/compat.md, HTTP/2): what the
+ * gthread worker's sessions (src/http2/) are made with. */
+struct cu_h2_settings {
+    int on;                 /* h2 is offered: ALPN over TLS */
+    int prior_knowledge;    /* h2c: the preface on a plain connection from
+                             * a peer in forwarded_allow_ips */
+    uint32_t max_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint32_t window;        /* SETTINGS_INITIAL_WINDOW_SIZE */
+    uint32_t max_frame;     /* SETTINGS_MAX_FRAME_SIZE */
+    uint32_t max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE; 0: none */
+};
+
 struct cu_worker_env {
     struct cu_listener *listeners;
     size_t n_listeners;
@@ -147,6 +159,7 @@ struct cu_worker_env {
     const struct cu_allow *proxy_allow;  /* proxy_allow_ips */
     struct cu_tls *tls;     /* certfile: every connection speaks TLS;
                              * NULL: plain HTTP */
+    struct cu_h2_settings h2;  /* gthread: HTTP/2 */
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);

@@ -62,7 +62,9 @@ static int worker_is_empty(const struct cu_worker_env *w)
            !w->keepalive && !w->request_timeout && !w->worker_connections &&
            !w->threads && !w->buffer_body && !w->dump_signal && !w->allow &&
            !w->proxy_allow && !w->serve && !w->app && !w->thread_start &&
-           !w->conn_free && !w->interrupt && !w->slot && !w->ppid;
+           !w->conn_free && !w->interrupt && !w->slot && !w->ppid && !w->tls &&
+           !w->event_loop && !w->h2.on && !w->h2.prior_knowledge && !w->h2.max_streams &&
+           !w->h2.window && !w->h2.max_frame && !w->h2.max_header_list;
 }
 
 static int wsgi_is_empty(const struct cu_wsgi_opts *o)
@@ -517,10 +519,51 @@ static void test_lifetime(void)
     cu_derived_free(&b);
 }
 
+/* ---- HTTP/2 (http_protocols, http2_*) --------------------------------- */
+
+/* derive() on argv fails with want, d left empty */
+static void h2_refused(const char *const *argv, const char *want)
+{
+    struct cu_derived d;
+    int rc = derive(&d, argv);
+
+    ok(rc == -1 && strcmp(err, want) == 0 && is_empty(&d), "%s %s ...: %s", argv[0],
+       argv[1], err);
+    cu_derived_free(&d);
+}
+
+static void test_h2(void)
+{
+    struct cu_derived d;
+    const struct cu_h2_settings *h = &d.worker.h2;
+
+    ok(derive(&d, ARGV("-k", "gthread")) == 0 && !h->on, "h1 alone: no HTTP/2");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "gthread", "--http-protocols", "h2,h1",
+                       "--http2-max-concurrent-streams", "7", "--http2-initial-window-size",
+                       "1000", "--http2-max-frame-size", "20000",
+                       "--http2-max-header-list-size", "0")) == 0 &&
+       h->on && !h->prior_knowledge && h->max_streams == 7 && h->window == 1000 &&
+       h->max_frame == 20000 && h->max_header_list == 0,
+       "gthread with h2: the settings, no h2c (%s)", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--threads", "2", "--http-protocols", "h2",
+                       "--http2-cleartext", "prior-knowledge")) == 0 &&
+       h->on && h->prior_knowledge, "h2c by prior knowledge (%s)", err);
+    cu_derived_free(&d);
+    h2_refused(ARGV("--http-protocols", "h1,h2"),
+               "http_protocols: HTTP/2 is not built for the sync worker class; use gthread");
+    h2_refused(ARGV("-k", "asgi", "--http-protocols", "h2"),
+               "http_protocols: HTTP/2 is not built for the asgi worker class; use gthread");
+    h2_refused(ARGV("-k", "gthread", "--http-protocols", "h2", "--http2-cleartext", "both"),
+               "http2_cleartext: the h2c upgrade is not built yet; use prior-knowledge");
+}
+
 int main(void)
 {
     clear_env();
     test_worker_class();
+    test_h2();
     test_http();
     test_proxy_allow();
     test_master();

@@ -22,7 +22,6 @@ struct expect {
 #define SSLCTX "the hook is not built yet: cunicorn's TLS is OpenSSL in C and " \
                "cannot take a Python SSLContext; use certfile, keyfile, ca_certs, " \
                "cert_reqs and ciphers"
-#define H2 "HTTP/2 is not built yet"
 #define UWSGI "the uWSGI protocol is not built yet"
 #define DIRTY "the dirty arbiter is not built yet"
 #define CONTROL "the control socket is not built yet"
@@ -149,12 +148,12 @@ static const struct expect expected[] = {
     {"suppress_ragged_eofs", CU_BOOL, "--suppress-ragged-eofs", NULL},
     {"do_handshake_on_connect", CU_BOOL, "--do-handshake-on-connect", NULL},
     {"ciphers", CU_STR_OPT, "--ciphers", NULL},
-    {"http_protocols", CU_CSV, "--http-protocols", H2},
-    {"http2_cleartext", CU_CHOICE, "--http2-cleartext", H2},
-    {"http2_max_concurrent_streams", CU_INT, "--http2-max-concurrent-streams", H2},
-    {"http2_initial_window_size", CU_INT, "--http2-initial-window-size", H2},
-    {"http2_max_frame_size", CU_INT, "--http2-max-frame-size", H2},
-    {"http2_max_header_list_size", CU_INT, "--http2-max-header-list-size", H2},
+    {"http_protocols", CU_CSV, "--http-protocols", NULL},
+    {"http2_cleartext", CU_CHOICE, "--http2-cleartext", NULL},
+    {"http2_max_concurrent_streams", CU_INT, "--http2-max-concurrent-streams", NULL},
+    {"http2_initial_window_size", CU_INT, "--http2-initial-window-size", NULL},
+    {"http2_max_frame_size", CU_INT, "--http2-max-frame-size", NULL},
+    {"http2_max_header_list_size", CU_INT, "--http2-max-header-list-size", NULL},
     {"dirty_apps", CU_LIST, "--dirty-app", DIRTY},
     {"dirty_workers", CU_INT, "--dirty-workers", DIRTY},
     {"dirty_timeout", CU_INT, "--dirty-timeout", DIRTY},

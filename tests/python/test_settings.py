@@ -106,7 +106,7 @@ def test_help_lists_the_new_flags():
                  "-R, --enable-stdio-inheritance", "--no-control-socket",
                  "--http-protocols STRING", "--dirty-app STRING", "--root-path STRING"):
         assert flag in r.stdout, flag
-    assert "Refused: HTTP/2 is not built yet." in r.stdout
+    assert "Refused: the uWSGI protocol is not built yet." in r.stdout
     assert "logconfig_dict" in r.stdout and "on_dirty_starting" in r.stdout
 
 
@@ -135,10 +135,12 @@ REFUSED = [
     (["--certfile", "c.pem"], "certfile = 'c.pem'",
      'certfile "c.pem": No such file or directory'),
     (["--keyfile", "k.pem"], "keyfile = 'k.pem'", "keyfile: needs certfile"),
+    # HTTP/2 is built for gthread: refused by name for sync (the default)
     (["--http-protocols", "h2,h1"], "http_protocols = 'h2, h1'",
-     "http_protocols: HTTP/2 is not built yet"),
-    (["--http2-cleartext", "both"], "http2_cleartext = True",
-     "http2_cleartext: HTTP/2 is not built yet"),
+     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread"),
+    (["-k", "gthread", "--http-protocols", "h2", "--http2-cleartext", "both"],
+     "worker_class = 'gthread'; http_protocols = 'h2'; http2_cleartext = 'both'",
+     "http2_cleartext: the h2c upgrade is not built yet; use prior-knowledge"),
     (["--protocol", "uwsgi"], "protocol = 'uwsgi'",
      "protocol: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",
@@ -238,7 +240,7 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
      "protocol: the uWSGI protocol is not built yet"),
     ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),
     ("http_protocols = 'h1,h2'\nhttp2_max_frame_size = 32768",
-     "http_protocols: HTTP/2 is not built yet"),
+     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread"),
 ])
 def test_refused_in_a_config_file(tmp_path, text, error):
     conf = tmp_path / "c.py"
@@ -289,7 +291,8 @@ def test_hup_to_a_refused_setting_keeps_the_workers(server, tmp_path):
     conf.write_text("workers = 2\nhttp_protocols = 'h2,h1'\n")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload")
-    assert "Error: http_protocols: HTTP/2 is not built yet" in srv.text()
+    assert ("Error: http_protocols: HTTP/2 is not built for the sync worker class; "
+            "use gthread") in srv.text()
     assert children(srv.proc.pid) == first
     assert get(srv)[0] == 200
 

@@ -1,0 +1,66 @@
+/*
+ * HTTP/2 for the gthread worker (docs/compat.md, HTTP/2), with nghttp2.
+ * Plain C.
+ *
+ * The worker hands a connection over once it knows the connection speaks
+ * HTTP/2 (ALPN chose h2, or a trusted peer's first bytes are the h2c
+ * preface); from then on the connection is a session here. Each stream's
+ * request runs on the worker's pool as a job, concurrently with the
+ * others, through the same application-layer callback HTTP/1 requests
+ * use: its struct cu_request has a connection of its own (struct cu_conn
+ * with a vt) whose reads are the stream's DATA and whose writes, the
+ * bridge's HTTP/1 response, become the stream's HEADERS and DATA.
+ *
+ * Every watcher registered with the worker's poller by this module starts
+ * with an int equal to CU_H2_KIND: the worker passes those events to
+ * cu_h2_event().
+ */
+#ifndef CU_HTTP2_H2_H
+#define CU_HTTP2_H2_H
+
+#include "ev/poller.h"
+#include "worker/worker.h"
+
+#define CU_H2_KIND 2  /* the worker's own kinds are 0 and 1 */
+
+/* What the worker gives the sessions. */
+struct cu_h2_host {
+    struct cu_worker_env *env;
+    struct cu_poller *poller;
+    int timeout_ms;          /* --timeout: a stalled stream's or peer's bound */
+    /* Serves one stream's request on the calling pool thread (thread: the
+     * worker's own, as cu_h2_event got it): the app, the access log. */
+    int (*serve)(void *arg, void *thread, struct cu_request *q);
+    /* A connection handed over is closed: the worker counts it gone. */
+    void (*gone)(void *arg);
+    void *arg;
+};
+
+struct cu_h2;  /* one worker's sessions and the queue of their streams */
+
+/* Makes the worker's HTTP/2 part (a job queue in the poller). NULL, logged. */
+struct cu_h2 *cu_h2_new(const struct cu_h2_host *host);
+/* Frees it, once every session is gone and no thread waits at the
+ * poller (the worker exits under it instead). NULL is fine. */
+void cu_h2_free(struct cu_h2 *h);
+
+/* Takes c over (its fd, TLS state and buffered bytes, the poller
+ * registration of its fd deleted by the caller); c is left empty. trusted:
+ * the peer is in forwarded_allow_ips. 0, or -1 (c closed, logged; the
+ * caller calls host->gone itself). */
+int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted);
+
+/* Whether buf[0..n) starts a connection with the h2c preface: 1 when the
+ * whole preface is there, 0 when it is not the preface, -1 when the bytes
+ * so far agree with it. */
+int cu_h2_preface(const char *buf, size_t n);
+
+/* An event of the poller for one of this module's watchers. */
+void cu_h2_event(void *data, unsigned events, void *thread);
+
+/* Called by the worker's main thread on each tick: idle sessions past
+ * their deadline are closed; once the worker stops, every session says
+ * GOAWAY and closes when its streams are done. */
+void cu_h2_tick(struct cu_h2 *h, long long now_ms);
+
+#endif

@@ -47,7 +47,7 @@ static PyObject *request_msg(struct asrv *s, PyObject *body, int more)
  * framing error closes without a word, a bad trailer gets its 400 --
  * unless the app's head went out already. The app sees the client
  * leave; the caller ends the request (q->failed). */
-static PyObject *body_failed(struct areq *q)
+PyObject *areq_body_failed(struct areq *q)
 {
     struct aconn *a = q->conn;
     const struct cu_body *b = &a->body;
@@ -105,7 +105,7 @@ static PyObject *body_msg(struct areq *q)
             return request_msg(q->srv, Py_NewRef(q->srv->empty_bytes), 0);
         }
         if (n != HTTP_AGAIN)
-            return body_failed(q);
+            return areq_body_failed(q);
         if (tried) {
             q->wait = W_BODY;
             return NULL;
@@ -117,13 +117,12 @@ static PyObject *body_msg(struct areq *q)
                 return NULL;
             }
             b->error = HTTP_E_EOF;  /* a reset */
-            return body_failed(q);
+            return areq_body_failed(q);
         }
     }
 }
 
-/* Answers "Expect: 100-continue" once, before the app first waits. */
-static void send_continue(struct areq *q)
+void areq_send_continue(struct areq *q)
 {
     struct aconn *a = q->conn;
     struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
@@ -164,7 +163,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
     if (PyErr_Occurred())
         return NULL;
     if (q->wait == W_BODY) {
-        send_continue(q);
+        areq_send_continue(q);
         a->deadline = asrv_deadline(s);
     }
     fut = PyObject_CallNoArgs(s->create_future);
@@ -185,6 +184,10 @@ void areq_receive_more(struct areq *q)
     struct aconn *a = q->conn;
     PyObject *msg;
 
+    if (q->tn.on) {
+        atn_readable(q);
+        return;
+    }
     if (q->wait == W_DISCONNECT) {
         /* bytes of a next request stay in the buffer; the end (or a
          * reset) is the client leaving */

@@ -1,8 +1,9 @@
 /*
- * The asgi worker class's loop, as the host runs it (cu_worker_env's
- * event_loop): the bridge's options from the configuration, and the
- * request hooks (Gunicorn's default pre_request debug line, or the config
- * file's pre_request and post_request) around each request.
+ * The event-loop classes' loop, as the host runs it (cu_worker_env's
+ * event_loop): asgi's and tornado's. The bridge's options from the
+ * configuration, and the request hooks (Gunicorn's default pre_request
+ * debug line, or the config file's pre_request and post_request) around
+ * each request; for a plain WSGI app under tornado, the WSGI bridge.
  */
 #include "host/host.h"
 
@@ -52,19 +53,42 @@ static void hook(void *arg, int post, struct cu_request *q)
     Py_DECREF(req);
 }
 
-int host_asgi_loop(void *arg, struct cu_worker_env *env)
+/* A plain WSGI app's request under tornado, on the loop's thread (which
+ * holds the GIL): the WSGI bridge, with the hooks as sync has them. */
+static int wsgi_on_loop(void *arg, struct cu_request *q)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    if (!h->hooks.fn[CU_H_PRE_REQUEST] && cu_log_enabled(CU_DEBUG)) {
+        const struct http_request *r = q->http;
+        const char *head = cu_request_head(q);
+        cu_log(CU_DEBUG, "%.*s %.*s", (int)r->method.len, head + r->method.off,
+               (int)r->path.len, head + r->path.off);
+    }
+    host_in_app(1);
+    if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])
+        rc = host_serve_hooked(h, q);
+    else
+        rc = cu_wsgi_serve(h->wsgi, q, NULL);
+    host_in_app(0);
+    return rc;
+}
+
+static int loop_for(void *arg, struct cu_worker_env *env, const char *module)
 {
     struct cu_host *h = arg;
     struct cu_hooks *k = &h->hooks;
     struct cu_asgi_opts o = {h->cfg.asgi_lifespan, h->cfg.asgi_loop, h->cfg.root_path,
                              h->cfg.asgi_disconnect_grace_period, h->cfg.ws_max_size,
-                             NULL, h};
+                             NULL, h, NULL};
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *helper = PyImport_ImportModule("cunicorn._asgi");
+    PyObject *helper = PyImport_ImportModule(module);
     int rc = 1;
 
     if (k->fn[CU_H_PRE_REQUEST] || k->fn[CU_H_POST_REQUEST] || cu_log_enabled(CU_DEBUG))
         o.hook = hook;
+    o.wsgi = wsgi_on_loop;
     if (!helper) {
         cu_report_exception("Exception in worker process");
     } else {
@@ -73,4 +97,14 @@ int host_asgi_loop(void *arg, struct cu_worker_env *env)
     }
     PyGILState_Release(g);
     return rc;
+}
+
+int host_asgi_loop(void *arg, struct cu_worker_env *env)
+{
+    return loop_for(arg, env, "cunicorn._asgi");
+}
+
+int host_tornado_loop(void *arg, struct cu_worker_env *env)
+{
+    return loop_for(arg, env, "cunicorn._tornado");
 }

@@ -194,6 +194,9 @@ int host_worker_main(void *arg, int age, struct cu_worker_slot *slot);
 /* cu_worker_env.event_loop: the asgi bridge over the loaded app, with the
  * GIL for as long as the loop runs. The worker's exit status. */
 int host_asgi_loop(void *arg, struct cu_worker_env *env);
+/* The same for the tornado class (cunicorn._tornado): a tornado
+ * Application, or a plain WSGI app through the WSGI bridge. */
+int host_tornado_loop(void *arg, struct cu_worker_env *env);
 
 /* ---- main.c ---- */
 

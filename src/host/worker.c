@@ -143,7 +143,8 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
     env->serve = serve;
-    env->event_loop = host_asgi_loop;
+    env->event_loop = h->set->worker_class->flags & CU_WC_TORNADO ? host_tornado_loop
+                                                                  : host_asgi_loop;
     env->app = h;
     env->slot = slot;
     env->ppid = h->master_pid;  /* not getppid(): the master may be gone */

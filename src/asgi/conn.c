@@ -363,9 +363,10 @@ void aconn_expired(struct aconn *a)
 
 void aconn_stop(struct aconn *a)
 {
-    /* no keep-alive now: idle connections go at once, and so do new ones
-     * that have sent nothing yet */
-    if (a->state == C_HEAD && a->c.end == a->c.start)
+    /* no keep-alive now: idle connections go at once; a new one (taken
+     * from the backlog) gets until the stop's deadline to send its
+     * request, which may be on its way */
+    if (a->state == C_HEAD && a->idle && a->c.end == a->c.start)
         aconn_close(a, 0);
     else if (a->req && a->req->ws.on)
         aws_stop(a->req);

@@ -184,6 +184,8 @@ static int framing(struct areq *q, struct frame *f)
     q->chunked = v11 && !q->no_body && q->length < 0 && !f->has_te;
     if (!q->no_body && q->length < 0 && !q->chunked)
         q->must_close = 1;  /* only the close can end that body */
+    if (cu_worker_stop)
+        q->must_close = 1;  /* stopping: no keep-alive */
     if (q->must_close && v11)
         line = "Connection: close\r\n";
     else if (!v11 && !q->must_close && (r->flags & HTTP_REQ_KEEP_ALIVE))

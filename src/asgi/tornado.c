@@ -175,7 +175,8 @@ static void read_done(struct areq *q)
         atn_failed(q);
         return;
     }
-    if (!q->over && !q->tn.write_done) {
+    /* the client's leaving is watched for (tornado's close callback) */
+    if (!q->over && !q->tn.write_done && !a->c.eof) {
         q->wait = W_DISCONNECT;
         (void)asrv_watch(a, 'r', 1);
     }
@@ -289,15 +290,19 @@ void atn_readable(struct areq *q)
         (void)asrv_watch(a, 'r', 0);  /* nothing wants it now */
         return;
     }
-    /* bytes of a next request stay in the buffer; the end (or a reset)
-     * is the client leaving */
+    /* bytes of a next request stay in the buffer */
     n = cu_conn_fill(&a->c, q->srv->head_max);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
         return;
-    if (n < 0 && errno == ENOBUFS) {
-        (void)asrv_watch(a, 'r', 0);  /* full: no more reading for now */
+    if (n == 0 || (n < 0 && errno == ENOBUFS)) {
+        /* the end of the client's input: it may have shut its side
+         * after sending its requests, which still get their answers
+         * (Ours: tornado takes it for a close); or a full buffer. No
+         * more reading for now. */
+        (void)asrv_watch(a, 'r', 0);
         return;
     }
+    /* a reset: the client is gone (tornado's close callback) */
     q->wait = W_NONE;
     areq_gone(q);
     areq_over(q, 1);

@@ -70,8 +70,6 @@ def test_class_from_a_config_file(server, tmp_path):
     ("gunicorn.workers.ggevent.GeventPyWSGIWorker", "gevent"),
     ("eventlet", "eventlet"),
     ("gunicorn.workers.geventlet.EventletWorker", "eventlet"),
-    ("tornado", "tornado"),
-    ("gunicorn.workers.gtornado.TornadoWorker", "tornado"),
 ])
 def test_classes_not_built_yet_are_refused_by_name(name, cls):
     r = run_cli("-b", "127.0.0.1:0", "-k", name, "echo:app")

@@ -115,9 +115,11 @@ class Upload(tornado.web.RequestHandler):
         self.write({"size": self.size, "chunks": self.chunks, "sha256": self.sha.hexdigest()})
 
 
+@tornado.web.stream_request_body
 class Echo(tornado.web.RequestHandler):
     """The request in the WSGI environ's words (for the corpus replay),
-    whatever its method."""
+    whatever its method, and its body as it came (streamed: tornado does
+    not parse it as a form)."""
 
     class _All:
         def __contains__(self, method):
@@ -126,8 +128,21 @@ class Echo(tornado.web.RequestHandler):
     SUPPORTED_METHODS = _All()
 
     def prepare(self):
+        self.parts = []
+
+    def data_received(self, chunk):
+        self.parts.append(chunk)
+
+    def __getattr__(self, name):  # a handler method for every method
+        if name.islower() and not name.startswith("_"):
+            return self.respond
+        raise AttributeError(name)
+
+    def respond(self, *args):
         r = self.request
-        env = {"REQUEST_METHOD": r.method, "RAW_URI": r.uri, "QUERY_STRING": r.query,
+        # tornado's query is all after the "?", a fragment too
+        env = {"REQUEST_METHOD": r.method, "RAW_URI": r.uri,
+               "QUERY_STRING": r.query.partition("#")[0],
                "SERVER_PROTOCOL": r.version, "REMOTE_ADDR": r.remote_ip}
         for name, value in r.headers.get_all():
             name = name.upper()
@@ -135,13 +150,15 @@ class Echo(tornado.web.RequestHandler):
             if name not in ("CONTENT-TYPE", "CONTENT-LENGTH"):
                 key = "HTTP_" + key
             env[key] = env[key] + "," + value if key in env else value
-        body = r.body
+        body = b"".join(self.parts)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({
             "environ": env, "body_len": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
             "body": body.decode("latin-1") if len(body) < 65536 else None,
             "pid": os.getpid()}))
+
+    get = post = put = delete = patch = options = head = respond
 
 
 class WS(tornado.websocket.WebSocketHandler):

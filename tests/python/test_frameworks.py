@@ -1,8 +1,9 @@
 """Real Flask and Django apps served by cunicorn, over real sockets.
 
 apps/flaskapp.py and apps/djangoproj/ answer the same routes the same way,
-so every test here runs once against each framework, with the sync worker
-and with gthread. A framework that is not installed is skipped (Debian:
+so every test here runs once against each framework, with the sync worker,
+with gthread, and with tornado (which serves a WSGI app with the WSGI
+bridge). A framework that is not installed is skipped (Debian:
 python3-flask, python3-django).
 """
 
@@ -35,7 +36,7 @@ def data_dir(tmp_path):
     return d
 
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "4")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "4"), "tornado": ("-k", "tornado")}
 
 
 @pytest.fixture(params=sorted(WORKERS))

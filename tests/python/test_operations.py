@@ -218,7 +218,8 @@ def test_max_worker_lifetime(server):
     assert load.failed == 0 and not any(alive(p) for p in first)
 
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
+           "tornado": ("-k", "tornado")}  # a WSGI app under tornado
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
@@ -305,7 +306,7 @@ def check_504(raw):
 
 
 @pytest.mark.parametrize("path", ["/sleep?6", "/spin?6"])
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", ["gthread", "sync"])
 def test_request_timeout_answers_504_and_the_rest_is_served(server, worker, path):
     srv = server(*WORKERS[worker], "--request-timeout", "1", workers=2)
     before = live_workers(srv)

@@ -31,7 +31,8 @@ def app(environ, start_response):
     return [body]
 '''
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
+           "tornado": ("-k", "tornado")}
 
 
 @pytest.fixture

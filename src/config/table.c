@@ -113,8 +113,8 @@ const struct cu_setting cu_settings[] = {
     {.name = "worker_class", .section = S_WORKER,
      .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_STR,
      .offset = OFF(worker_class), .dflt = "sync",
-     .help = "The kind of worker: sync or gthread (gevent, eventlet, "
-             "tornado and asgi are known names too). sync with more than "
+     .help = "The kind of worker: sync, gthread, asgi or tornado (gevent "
+             "and eventlet are known names too). sync with more than "
              "one thread becomes gthread."},
     {.name = "threads", .section = S_WORKER, .flags = {"--threads"},
      .meta = "INT", .type = CU_INT, .offset = OFF(threads), .dflt = "1",

@@ -143,18 +143,19 @@ static void test_worker_class(void)
     picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
     picks(ARGV("-k", "egg:gunicorn"), "sync");
     refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
-            "classes: sync, gthread, asgi, gevent, eventlet, tornado)");
+            "classes: sync, gthread, asgi, tornado, gevent, eventlet)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
-            "not found (worker classes: sync, gthread, asgi, gevent, eventlet, tornado)");
+            "not found (worker classes: sync, gthread, asgi, tornado, gevent, eventlet)");
     refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
+            "gthread, asgi or tornado");
     refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
-            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread or asgi");
+            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread, asgi "
+            "or tornado");
     refused(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"),
             "worker class gunicorn.workers.geventlet.EventletWorker (eventlet) is not built "
-            "yet; use sync, gthread or asgi");
+            "yet; use sync, gthread, asgi or tornado");
     refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync, "
-            "gthread or asgi");
+            "gthread, asgi or tornado");
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker"), "asgi");
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker", "--threads", "4"), "asgi");
     configure(ARGV("-k", "gthread"));

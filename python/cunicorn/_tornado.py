@@ -14,6 +14,7 @@ stopped.
 import asyncio
 import socket
 
+from cunicorn import _cunicorn
 from cunicorn._asgi import _loop_error, request_timed_out  # noqa: F401 -- C calls it
 
 EXIT_BOOT = 3
@@ -144,7 +145,11 @@ async def _main(server, loop):
 def run(server, app, lifespan, loop_name):
     """The worker's life on the loop; its exit status. lifespan and
     loop_name are the asgi class's: tornado runs on asyncio's loop."""
-    tornado = _tornado()
+    try:
+        tornado = _tornado()
+    except RuntimeError as e:  # the worker cannot boot: the master stops
+        _cunicorn._log(40, "Exception in worker process: %s" % e, False)
+        return EXIT_BOOT
     start = start_request_for(tornado, app)
     if start is not None:
         # SERVER_SOFTWARE as the config file set it, else ours

@@ -246,6 +246,13 @@ PyObject *asgi_disconnect_msg(struct asrv *s);
 
 /* ---- send.c ---- */
 PyObject *areq_send(PyObject *self, PyObject *msg);
+/* Whether a response header is no valid one: 0 when it is, 1 for its
+ * name (not a token), 2 for its value (a control byte but HTAB). */
+int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
+/* fn(q, item, arg) for each item of the iterable items, until one
+ * fails. 0, or -1 with an exception. */
+int areq_each(struct areq *q, PyObject *items,
+              int (*fn)(struct areq *q, PyObject *item, void *arg), void *arg);
 /* The app's headers (an iterable of [name, value] bytes pairs), checked,
  * into q->block. 0, or -1 with an exception. */
 int areq_headers(struct areq *q, PyObject *hs);

@@ -98,9 +98,11 @@ struct frame {
     size_t conn_off, conn_len;  /* its Connection line in q->block */
 };
 
-/* One (name, value) of the handler's into q->block, checked. */
-static int add_line(struct areq *q, PyObject *item, struct frame *f)
+/* One (name, value) of the handler's into q->block, checked (arg: the
+ * struct frame). */
+static int add_line(struct areq *q, PyObject *item, void *arg)
 {
+    struct frame *f = arg;
     PyObject *n = NULL, *v = NULL;
     const char *name, *value;
     Py_ssize_t nl, vl;
@@ -116,13 +118,7 @@ static int add_line(struct areq *q, PyObject *item, struct frame *f)
     nl = PyBytes_GET_SIZE(n);
     value = PyBytes_AS_STRING(v);
     vl = PyBytes_GET_SIZE(v);
-    for (Py_ssize_t i = 0; i < nl; i++)
-        if (!http_tchar[(unsigned char)name[i]])
-            nl = 0;
-    for (Py_ssize_t i = 0; i < vl && nl; i++)
-        if (((unsigned char)value[i] < 0x20 && value[i] != '\t') || value[i] == 0x7f)
-            nl = 0;
-    if (nl == 0) {
+    if (asgi_header_bad(name, (size_t)nl, value, (size_t)vl)) {
         PyErr_Format(PyExc_ValueError, "Invalid HTTP header: %R", item);
         goto out;
     }
@@ -156,21 +152,10 @@ out:
 static int header_lines(struct areq *q, PyObject *hs, struct frame *f)
 {
     PyObject *all = PyObject_CallMethodNoArgs(hs, q->srv->k[M_GET_ALL]);
-    PyObject *it = all ? PyObject_GetIter(all) : NULL, *item;
+    int rc = all ? areq_each(q, all, add_line, f) : -1;
 
     Py_XDECREF(all);
-    if (!it)
-        return -1;
-    while ((item = PyIter_Next(it))) {
-        int rc = add_line(q, item, f);
-        Py_DECREF(item);
-        if (rc < 0) {
-            Py_DECREF(it);
-            return -1;
-        }
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
+    return rc;
 }
 
 /* tornado's framing decisions, and the lines they add to q->block. */

@@ -57,22 +57,7 @@ static void hook(void *arg, int post, struct cu_request *q)
  * holds the GIL): the WSGI bridge, with the hooks as sync has them. */
 static int wsgi_on_loop(void *arg, struct cu_request *q)
 {
-    struct cu_host *h = arg;
-    int rc;
-
-    if (!h->hooks.fn[CU_H_PRE_REQUEST] && cu_log_enabled(CU_DEBUG)) {
-        const struct http_request *r = q->http;
-        const char *head = cu_request_head(q);
-        cu_log(CU_DEBUG, "%.*s %.*s", (int)r->method.len, head + r->method.off,
-               (int)r->path.len, head + r->path.off);
-    }
-    host_in_app(1);
-    if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])
-        rc = host_serve_hooked(h, q);
-    else
-        rc = cu_wsgi_serve(h->wsgi, q, NULL);
-    host_in_app(0);
-    return rc;
+    return host_serve_wsgi(arg, q);
 }
 
 static int loop_for(void *arg, struct cu_worker_env *env, const char *module)

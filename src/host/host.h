@@ -188,6 +188,10 @@ int host_serve_hooked(struct cu_host *h, struct cu_request *q);
 /* ---- worker.c: a worker's start, and the GIL hand-off ---- */
 
 int host_worker_main(void *arg, int age, struct cu_worker_slot *slot);
+/* One request through the WSGI bridge, with the GIL held: Gunicorn's
+ * default pre_request debug line, or the config file's request hooks,
+ * around it. 0, or -1 when the connection failed. */
+int host_serve_wsgi(struct cu_host *h, struct cu_request *q);
 
 /* ---- asgi.c: the asgi class's event loop ---- */
 

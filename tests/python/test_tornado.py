@@ -6,7 +6,6 @@ requests in flight, HUP and --max-requests under load, --timeout, hooks).
 Skipped without tornado (Debian: python3-tornado)."""
 
 import hashlib
-import http.client
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import urllib.parse
 import pytest
 
 from conftest import APPS, TIMEOUT, recv_all, wait_for
+from test_frameworks import call
 from test_operations import Load, alive, live_workers
 
 pytest.importorskip("tornado")
@@ -31,16 +31,6 @@ TORNADO = ("-k", "tornado")
 @pytest.fixture
 def site(server):
     return server(*TORNADO, app="tornadoapp:app")
-
-
-def call(srv, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r, r.read()
-    finally:
-        c.close()
 
 
 def head_and_body(raw):
@@ -366,6 +356,7 @@ def test_wsgi_app_is_served_by_the_wsgi_bridge(server):
 
 def test_term_lets_requests_in_flight_finish(server):
     srv = server(*TORNADO, app="tornadoapp:app", workers=1)
+    assert call(srv, "GET", "/hello")[1] == b"Hello, world"  # the worker serves
     socks = []
     for _ in range(5):
         s = srv.connect()
@@ -374,7 +365,8 @@ def test_term_lets_requests_in_flight_finish(server):
     time.sleep(0.2)
     srv.proc.send_signal(signal.SIGTERM)
     answers = [recv_all(s) for s in socks]
-    assert all(a.startswith(b"HTTP/1.1 200 OK") and a.endswith(b"slept") for a in answers)
+    assert all(a.startswith(b"HTTP/1.1 200 OK") and a.endswith(b"slept")
+               for a in answers), answers
     assert all(b"Connection: close" in a for a in answers)  # no keep-alive while stopping
     assert srv.proc.wait(timeout=TIMEOUT) == 0
 

@@ -278,7 +278,8 @@ static PyObject *write_headers(PyObject *self, PyObject *const *args, Py_ssize_t
     n = reason ? snprintf(line, sizeof(line), "HTTP/1.1 %ld %s\r\n", status, reason) : 0;
     Py_XDECREF(code);
     Py_XDECREF(why);
-    q->blen = 0;
+    q->blen = 0;  /* a failed try left nothing behind */
+    q->length = -1;
     q->status = (int)status;
     q->started = 1;
     if (!reason || header_lines(q, args[1], &f) < 0 || framing(q, &f) < 0 ||

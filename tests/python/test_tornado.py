@@ -308,9 +308,13 @@ def normalized(raw):
 
 
 def exchange(port, req):
+    """req with "Connection: close" (the server ends the exchange: no
+    half-close, which tornado's server takes for the client leaving)."""
+    if b"Connection: close" not in req:
+        line, _, rest = req.partition(b"\r\n")
+        req = line + b"\r\nConnection: close\r\n" + rest
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     s.sendall(req)
-    s.shutdown(socket.SHUT_WR)
     return recv_all(s)
 
 
@@ -416,7 +420,15 @@ def test_timeout_kills_a_blocked_worker(server, tmp_path):
     assert data == b"ok"
 
 
-def test_request_hooks(server, tmp_path, ):
+def test_request_timeout_answers_504(server):
+    srv = server(*TORNADO, "--request-timeout", "1", app="tornadoapp:app")
+    raw = srv.raw(b"GET /sleep?t=10 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n"), raw[:200]
+    assert "Request timeout (--request-timeout): GET /sleep?t=10 HTTP/1.1" in srv.text()
+    assert call(srv, "GET", "/hello")[1] == b"Hello, world"
+
+
+def test_request_hooks(server, tmp_path):
     conf = tmp_path / "hooks.conf.py"
     log = tmp_path / "hooks.log"
     conf.write_text(

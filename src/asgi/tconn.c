@@ -245,10 +245,48 @@ static PyObject *put(struct areq *q, const char *line, size_t llen, const char *
     return atn_written(q);
 }
 
-/* write_headers(start_line, headers, chunk=None) */
-static PyObject *write_headers(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* A head that cannot be written (a bad header, status or Content-Length):
+ * the handler gets the exception, the client Gunicorn's 500 page, and the
+ * request ends (tornado's handler would go on writing a body without a
+ * head). NULL, the exception kept. */
+static PyObject *bad_head(struct areq *q)
 {
-    struct areq *q = (struct areq *)self;
+    PyObject *t, *e, *tb;
+
+    PyErr_Fetch(&t, &e, &tb);
+    cu_log(CU_DEBUG, "A response head that cannot be written: the 500 page");
+    q->failed = 1;
+    areq_send_500(q);
+    areq_over(q, 1);
+    PyErr_Restore(t, e, tb);
+    return NULL;
+}
+
+static PyObject *head_out(struct areq *q, PyObject *const *args);
+
+/* write_headers(start_line, headers, chunk=None) */
+static PyObject *write_headers(PyObject *self, PyObject *const *argv, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    PyObject *args[3] = {NULL, NULL, Py_None};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    /* chunk may come by name (WSGIContainer's call) */
+    if (nkw > 1 || (nkw == 1 && !PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0))) ||
+        (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                                      "chunk") != 0) ||
+        nargs + nkw < 2 || nargs + nkw > 3 || nargs < 2) {
+        PyErr_SetString(PyExc_TypeError, "write_headers(start_line, headers, chunk=None)");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
+        args[i] = argv[i];
+    return head_out((struct areq *)self, args);
+}
+
+/* The head (args: start_line, headers, chunk or None) on the wire. */
+static PyObject *head_out(struct areq *q, PyObject *const *args)
+{
     struct frame f = {0, 0, 0};
     char line[HTTP_PAGE_REASON_MAX + 32];
     const char *reason;
@@ -257,10 +295,6 @@ static PyObject *write_headers(PyObject *self, PyObject *const *args, Py_ssize_t
     long status;
     int n;
 
-    if (nargs < 2 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "write_headers(start_line, headers, chunk=None)");
-        return NULL;
-    }
     if (q->over || !q->conn)
         return closed(q->srv);
     if (q->head_sent) {
@@ -271,8 +305,9 @@ static PyObject *write_headers(PyObject *self, PyObject *const *args, Py_ssize_t
     why = code ? PySequence_GetItem(args[0], 2) : NULL;
     status = code ? PyLong_AsLong(code) : -1;
     reason = why ? PyUnicode_AsUTF8(why) : NULL;
-    if (reason && (status < 100 || status > 999)) {
-        PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld", status);
+    if (reason && (status < 100 || status > 999 ||
+                   asgi_header_bad("-", 1, reason, strlen(reason)))) {
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld %R", status, why);
         reason = NULL;
     }
     n = reason ? snprintf(line, sizeof(line), "HTTP/1.1 %ld %s\r\n", status, reason) : 0;
@@ -283,9 +318,9 @@ static PyObject *write_headers(PyObject *self, PyObject *const *args, Py_ssize_t
     q->status = (int)status;
     q->started = 1;
     if (!reason || header_lines(q, args[1], &f) < 0 || framing(q, &f) < 0 ||
-        (nargs == 3 && args[2] != Py_None &&
+        (args[2] != Py_None &&
          PyObject_GetBuffer(args[2], &chunk, PyBUF_SIMPLE) < 0))
-        return NULL;
+        return bad_head(q);
     if (n < 0 || (size_t)n >= sizeof(line))
         n = (int)sizeof(line) - 1;
     r = put(q, line, (size_t)n, chunk.buf, chunk.buf ? (size_t)chunk.len : 0, 0);
@@ -490,7 +525,7 @@ static PyObject *get_context(PyObject *self, void *unused)
 }
 
 static PyMethodDef methods[] = {
-    {"write_headers", (PyCFunction)(void (*)(void))write_headers, METH_FASTCALL,
+    {"write_headers", (PyCFunction)(void (*)(void))write_headers, METH_FASTCALL | METH_KEYWORDS,
      "write_headers(start_line, headers, chunk=None): the response's head."},
     {"write", write_chunk, METH_O, "write(chunk): more of the body."},
     {"finish", finish, METH_NOARGS, "finish(): the response is complete."},

@@ -228,6 +228,42 @@ def test_a_handler_short_of_its_content_length_is_cut(server):
              what="tornado's error")
 
 
+@pytest.mark.parametrize("path", ["/badlength", "/badreason"])
+def test_a_head_that_cannot_be_written_is_a_500(site, path):
+    raw = site.raw(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+    status, hdrs, body = head_and_body(raw)
+    assert status == "HTTP/1.1 500 Internal Server Error"
+    assert header(hdrs, "Connection") == "close"
+    assert b"twelve" not in raw and b"Injected" not in raw
+    assert call(site, "GET", "/hello")[1] == b"Hello, world"
+
+
+def test_a_chunked_body_past_the_limit(site):
+    raw = site.raw(b"PUT /upload?max=10 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                   b"\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")
+    assert raw == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+
+
+def test_a_wsgi_container_is_served_through_tornado(server):
+    srv = server(*TORNADO, app="tornadoapp:container")
+    r, data = call(srv, "GET", "/x")
+    # WSGIContainer's own environ and headers: tornado's, as under Gunicorn
+    assert data == b"hello from http False"
+    assert r.getheader("X-Via") == "container"
+    assert r.getheader("Server").startswith("TornadoServer/")
+
+
+def test_without_tornado_the_worker_cannot_boot(tmp_path):
+    fake = tmp_path / "tornado"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no tornado here')\n")
+    r = subprocess.run([str(APPS.parents[2] / "cunicorn"), "-k", "tornado", "-b",
+                        "127.0.0.1:0", "--pythonpath", str(tmp_path), "echo:app"],
+                       cwd=APPS, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 3, r.stderr
+    assert "You need tornado installed to use this worker." in r.stderr
+
+
 def ws_frame(payload, opcode=1):
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -12,6 +12,7 @@ import os
 import tornado.gen
 import tornado.web
 import tornado.websocket
+import tornado.wsgi
 
 
 class Hello(tornado.web.RequestHandler):
@@ -93,6 +94,20 @@ class Lengthy(tornado.web.RequestHandler):
         self.set_header("Content-Length", "100")
         self.write("short")
         self.flush()
+
+
+class BadLength(tornado.web.RequestHandler):
+    """A Content-Length that is no number: no head can say it."""
+    def get(self):
+        self.set_header("Content-Length", "twelve")
+        self.write("Hello, world")
+
+
+class BadReason(tornado.web.RequestHandler):
+    """A reason with a line break in it: no status line can say it."""
+    def get(self):
+        self._reason = "OK\r\nInjected: yes"  # past set_status's own check
+        self.write("never")
 
 
 @tornado.web.stream_request_body
@@ -177,10 +192,22 @@ app = tornado.web.Application([
     (r"/boom", Boom),
     (r"/forbidden", Forbidden),
     (r"/lengthy", Lengthy),
+    (r"/badlength", BadLength),
+    (r"/badreason", BadReason),
     (r"/upload", Upload),
     (r"/ws", WS),
     (r"/echo.*", Echo),
 ])
+
+# tornado's WSGIContainer around a WSGI app: Gunicorn's worker passes it
+# to tornado's server as it is
+def _wsgi_hello(environ, start_response):
+    start_response("200 OK", [("X-Via", "container")])
+    return [b"hello from ", environ["wsgi.url_scheme"].encode(), b" ",
+            str("RAW_URI" in environ).encode()]
+
+
+container = tornado.wsgi.WSGIContainer(_wsgi_hello)
 
 # the corpus replay: every target goes to the echo
 echo = tornado.web.Application([(r".*", Echo)])

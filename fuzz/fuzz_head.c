@@ -28,6 +28,9 @@ static void setup(struct http_config *cfg, uint8_t opt)
     http_config_init(cfg);
     cfg->flags = opt & 0x1f;
     cfg->header_map = (enum http_header_map)((opt >> 5) % 3);
+    /* the fourth value of those two bits: the server's Host rule */
+    if (((opt >> 5) & 3) == 3)
+        cfg->flags |= HTTP_REQUIRE_HOST;
     /* small limits now and then, so the limit paths are reached */
     if (opt & 0x80)
         http_config_finish(cfg, 64, 4, 48);

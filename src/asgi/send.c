@@ -115,6 +115,17 @@ static int add_header(struct areq *q, PyObject *item)
             PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", pv);
             goto fail;
         }
+        /* RFC 9110 §8.6: two that differ make the response ambiguous (a
+         * 500); an equal one is sent once */
+        if (q->length >= 0 && q->length != (int64_t)v) {
+            PyErr_Format(PyExc_ValueError, "conflicting Content-Length: %R", pv);
+            goto fail;
+        }
+        if (q->length >= 0) {
+            Py_DECREF(pn);
+            Py_DECREF(pv);
+            return 0;
+        }
         q->length = (int64_t)v;
     }
     if (!is(name, (size_t)nl, "connection") && !dropped(name, (size_t)nl) &&
@@ -348,8 +359,13 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         iov[k++].iov_len = 5;
     }
     q->sent += n;
-    if (!more && q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body)
-        q->must_close = 1;  /* short of its Content-Length: only the close ends it */
+    if (!more && q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body) {
+        /* short of its Content-Length: only the close ends it (RFC 9112
+         * §6.3; docs/compat.md, Framing) */
+        q->must_close = 1;
+        cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
+               "connection closed", (unsigned long long)q->sent, (long long)q->length);
+    }
     cu_conn_whole(c);
     return k ? cu_conn_writev(c, iov, k) : 0;
 }
@@ -478,5 +494,6 @@ void areq_send_500(struct areq *q)
     q->head_sent = 1;
     q->must_close = 1;
     cu_conn_whole(&q->conn->c);
-    (void)cu_conn_writev(&q->conn->c, iov, HTTP_PAGE_IOV);
+    /* RFC 9110 §9.3.2: no content in the answer to HEAD */
+    (void)cu_conn_writev(&q->conn->c, iov, q->is_head ? HTTP_PAGE_IOV_HEAD : HTTP_PAGE_IOV);
 }

@@ -119,8 +119,10 @@ static int derive_http(struct cu_derived *d, const struct cu_config *c,
                (c->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
                (c->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
                (c->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
-               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0);
+               (c->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
+               HTTP_REQUIRE_HOST;  /* RFC 9112 §3.2 (docs/compat.md, Framing) */
     h->header_map = (enum http_header_map)c->header_map;
+    h->limit_request_body = (uint64_t)c->limit_request_body;
     if (scheme_headers(d, &c->secure_scheme_headers, err, errlen) < 0)
         return -1;
     return forwarder_headers(d, &c->forwarder_headers, err, errlen);
@@ -164,6 +166,14 @@ static int derive_master(struct cu_derived *d, const struct cu_config *c,
     return 0;
 }
 
+/* gthread's spooled request bodies (src/worker/spool.h). */
+static void derive_spool(struct cu_worker_env *w, const struct cu_config *c, unsigned uses)
+{
+    w->stream_body = !(uses & CU_WC_USES_BUFFER_BODY) || c->stream_request_body;
+    w->spool_memory = (size_t)c->spool_memory;
+    w->upload_dir = c->tmp_upload_dir;  /* NULL: $TMPDIR, else /tmp */
+}
+
 static void derive_worker(struct cu_derived *d, const struct cu_config *c)
 {
     struct cu_worker_env *w = &d->worker;
@@ -182,6 +192,7 @@ static void derive_worker(struct cu_derived *d, const struct cu_config *c)
     w->worker_connections = uses & CU_WC_USES_CONNECTIONS ? c->worker_connections : 1;
     w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
     w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
+    derive_spool(w, c, uses);
     d->max_requests_jitter = c->max_requests_jitter;
 }
 

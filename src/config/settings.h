@@ -71,6 +71,9 @@ struct cu_config {
     int request_timeout;
     int max_worker_memory;
     int buffer_body;
+    int limit_request_body;  /* ours: 413 past it; 0: no limit */
+    int stream_request_body; /* ours: gthread hands big bodies over unspooled */
+    int spool_memory;        /* ours: a spooled body's part kept in memory */
     int asgi_loop;           /* the choice's index: auto, asyncio, uvloop */
     int asgi_lifespan;       /* auto, on, off */
     int asgi_disconnect_grace_period;

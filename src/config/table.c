@@ -172,6 +172,29 @@ const struct cu_setting cu_settings[] = {
              "Content-Length) is read before a thread runs the app, so a "
              "slow upload holds no thread; 0 turns it off. Not in Gunicorn.",
      .ours = 1},
+    {.name = "limit_request_body", .section = S_SECURITY,
+     .flags = {"--limit-request-body"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(limit_request_body), .dflt = "0",
+     .help = "The largest request body accepted, in bytes: a larger "
+             "Content-Length is answered 413 before the app runs (and "
+             "before any 100 Continue), a chunked body when its running "
+             "total passes it; 0: no limit. uWSGI's limit-post, nginx's "
+             "client_max_body_size; not in Gunicorn.",
+     .ours = 1},
+    {.name = "stream_request_body", .section = S_WORKER,
+     .flags = {"--stream-request-body"}, .type = CU_BOOL,
+     .offset = OFF(stream_request_body), .dflt = "false",
+     .help = "gthread: hand a request body larger than --buffer-body (or "
+             "chunked) to the app as it arrives, instead of spooling it "
+             "whole (memory, then a file in tmp_upload_dir) before the app "
+             "runs; a slow upload then holds a thread. Not in Gunicorn.",
+     .ours = 1},
+    {.name = "spool_memory", .section = S_WORKER, .flags = {"--spool-memory"},
+     .meta = "INT", .type = CU_INT, .offset = OFF(spool_memory), .dflt = "262144",
+     .help = "gthread: a spooled request body is kept in memory up to this "
+             "many bytes, and goes to a file in tmp_upload_dir beyond. Not "
+             "in Gunicorn.",
+     .ours = 1},
     {.name = "asgi_loop", .section = S_WORKER, .flags = {"--asgi-loop"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(asgi_loop),
      .dflt = "auto", .choices = asgi_loops,
@@ -292,9 +315,9 @@ const struct cu_setting cu_settings[] = {
              "well."},
     {.name = "tmp_upload_dir", .section = S_MECH, .meta = "DIR",
      .type = CU_STR_OPT, .offset = OFF(tmp_upload_dir),
-     .inert = "Gunicorn declares it and never reads it either",
-     .help = "A directory for request bodies being uploaded; no server "
-             "part uses it."},
+     .help = "gthread: the directory of the files that spool request "
+             "bodies (unlinked as they are made); None: $TMPDIR, else "
+             "/tmp. Gunicorn declares it and never reads it."},
     {.name = "sendfile", .section = S_MECH, .flags = {"--no-sendfile"},
      .type = CU_BOOL, .offset = OFF(sendfile), .dflt = "true",
      .bare = "false",

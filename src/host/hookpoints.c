@@ -135,6 +135,8 @@ int host_serve_hooked(struct cu_host *h, struct cu_request *q)
     PyObject *req = cu_hooks_request(k, q), *env = NULL, *resp, *args;
     int n = k->post_request_args, rc;
 
+    if (k->fn[CU_H_POST_REQUEST])
+        q->may_pause = 0;  /* post_request follows the response's end, here */
     if (!req)
         cu_report_exception("Exception while making the request for the hooks");
     else if (k->fn[CU_H_PRE_REQUEST])

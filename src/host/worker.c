@@ -55,6 +55,21 @@ static int serve(void *arg, struct cu_request *q)
     return rc;
 }
 
+/* cu_worker_env.resume: a paused streamed response (gthread), with the
+ * GIL for as long as it writes. */
+static int resume(void *arg, struct cu_request *q, int abandon)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    PyEval_RestoreThread(tls_ts);
+    host_in_app(1);
+    rc = cu_wsgi_resume(h->wsgi, q, abandon);
+    host_in_app(0);
+    tls_ts = PyEval_SaveThread();
+    return rc;
+}
+
 /* A pool thread, before its first request: a thread state of its own,
  * kept for the thread's life (the process exits under it). */
 static void thread_start(void *arg)
@@ -150,6 +165,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->conn_free = conn_free;
     env->interrupt = host_interrupt;
     env->serve = serve;
+    env->resume = resume;
     env->event_loop = h->set->worker_class->flags & CU_WC_TORNADO ? host_tornado_loop
                                                                   : host_asgi_loop;
     env->app = h;

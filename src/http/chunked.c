@@ -7,8 +7,8 @@
  *
  * Sizes are hex digits only (no sign, no space, no "0x"), SP/HTAB allowed
  * only between the size and a ';'. Extensions are skipped but checked.
- * Errors here are framing errors: the caller closes without answering,
- * except a forbidden trailer field, which is a 400 if nothing was sent.
+ * Errors here are framing errors, answered 400 if the response has not
+ * begun (docs/compat.md, Framing).
  */
 #include "chunked.h"
 
@@ -82,6 +82,9 @@ static int size_line(struct http_chunked *c, const char *s, size_t n)
         i++;
     if (digits - i > 15)  /* past 2^60: nobody sends that in one chunk */
         return HTTP_E_CHUNK_SIZE;
+    /* what the size line holds beyond the size's digits and its
+     * extensions: leading zeros, spaces before the ';' */
+    c->waste += (semi ? (size_t)(semi - s) : n) - (digits - i ? digits - i : 1);
     for (size_t k = 0; k < digits; k++) {
         int h = hexval((unsigned char)s[k]);
         if (h < 0)
@@ -138,9 +141,8 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
             rc = size_line(c, buf + i, n);
             if (rc)
                 goto fail;
-            c->framing += n + 2;
-            /* many tiny chunks: framing may not outgrow the data */
-            if (c->framing > c->data + HTTP_CHUNK_SLACK)
+            /* padding, not small chunks, is what is limited */
+            if (c->waste > HTTP_CHUNK_SLACK)
                 goto fail_overhead;
             i = (size_t)eol + 2;
             c->scan = 0;
@@ -166,7 +168,6 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
                 goto fail;
             }
             i++;
-            c->framing++;
             c->state = c->state == CS_DATA_CR ? CS_DATA_LF : CS_SIZE;
             break;
         case CS_TRAILERS:

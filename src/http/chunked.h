@@ -15,12 +15,16 @@
 
 #define HTTP_CHUNK_LINE_MAX 4096      /* one size line, extensions included */
 #define HTTP_CHUNK_EXT_MAX 16384      /* extension bytes over a whole body */
-#define HTTP_CHUNK_SLACK 65536        /* framing allowed beyond the data size */
+/* Framing bytes a body may waste: leading zeros and spaces in size lines.
+ * The least framing a chunk can have (its size in hex, CRLF, CRLF) is not
+ * counted, so a long stream of 1-byte chunks is served (it costs the
+ * sender as much as us); padding that carries nothing is what runs out. */
+#define HTTP_CHUNK_SLACK 65536
 
 struct http_chunked {
     uint64_t remaining;   /* data bytes left in the current chunk */
     uint64_t data;        /* body bytes decoded so far */
-    uint64_t framing;     /* bytes of size lines and CRLFs so far */
+    uint64_t waste;       /* size-line bytes beyond the size's own digits */
     uint32_t scan;        /* bytes of the current size line already examined */
     uint32_t ext;         /* extension bytes so far */
     uint8_t state;

@@ -28,12 +28,17 @@ static const struct http_error_info errors[] = {
     /* Ours: Gunicorn answers 500; a malformed preamble is the client's fault. */
     {"InvalidProxyHeader", "Bad Request", 400, 1},
     {"ForbiddenProxyRequest", "Forbidden", 403, 1},
-    /* Body framing errors: the connection is closed without a word. */
-    {"InvalidChunkSize", "Bad Request", 400, 0},
-    {"ChunkMissingTerminator", "Bad Request", 400, 0},
-    {"InvalidChunkExtension", "Bad Request", 400, 0},
-    {"ChunkOverhead", "Bad Request", 400, 0},
+    /* Body framing errors. Ours: Gunicorn closes without a word; RFC 9112
+     * §7.1 makes them a bad request like any other, answered 400 while
+     * the response has not begun. */
+    {"InvalidChunkSize", "Bad Request", 400, 1},
+    {"ChunkMissingTerminator", "Bad Request", 400, 1},
+    {"InvalidChunkExtension", "Bad Request", 400, 1},
+    {"ChunkOverhead", "Bad Request", 400, 1},
+    /* the peer is gone: nobody to answer */
     {"NoMoreData", "Bad Request", 400, 0},
+    /* Ours: Gunicorn has no body limit (docs/compat.md, Request bodies) */
+    {"LimitRequestBody", "Content Too Large", 413, 1},
 };
 
 static const struct http_error_info unknown = {
@@ -183,6 +188,8 @@ static const struct {
     [HTTP_W_PROXY_TRANSPORT] = {"Invalid PROXY header: only TCP protocol is supported", 1, 0},
     [HTTP_W_PROXY_SHORT4] = {"Invalid PROXY header: insufficient address data for IPv4", 1, 0},
     [HTTP_W_PROXY_SHORT6] = {"Invalid PROXY header: insufficient address data for IPv6", 1, 0},
+    /* ours: Gunicorn has no such check */
+    [HTTP_W_HOST] = {"Missing required header: 'HOST'", 1, 0},
 };
 
 /* The texts with numbers in them; -1 for another. */

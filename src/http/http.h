@@ -58,7 +58,11 @@ enum {
     /* the connection ended inside a request */
     HTTP_E_EOF = -20,               /* NoMoreData */
 
-    HTTP_E_LAST = -20
+    /* Ours: a body over limit_request_body (Content-Length, or a chunked
+     * body's running total) */
+    HTTP_E_BODY_TOO_LARGE = -21,    /* LimitRequestBody */
+
+    HTTP_E_LAST = -21
 };
 
 /* What the client is told about an error. */
@@ -106,7 +110,8 @@ enum http_what {
     HTTP_W_PROXY_TRANSPORT, /* ... a transport other than a stream */
     HTTP_W_PROXY_SHORT4,    /* ... too few address bytes for IPv4 */
     HTTP_W_PROXY_SHORT6,    /* ... for IPv6 */
-    HTTP_W_PROXY_FAMILY     /* ... family n */
+    HTTP_W_PROXY_FAMILY,    /* ... family n */
+    HTTP_W_HOST             /* an HTTP/1.1 request without Host */
 };
 
 struct http_error_at {

@@ -354,6 +354,62 @@ int http_split_target(const char *buf, struct http_span target,
     return 0;
 }
 
+/* ---- Host ---------------------------------------------------------------- */
+
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f');
+}
+
+/* RFC 3986 reg-name: unreserved, pct-encoded, sub-delims. */
+static int reg_name_ok(const char *s, size_t n)
+{
+    static const char other[] = "-._~!$&'()*+,;=";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
+                !is_hex((unsigned char)s[i + 2]))
+                return 0;
+            i += 2;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c >= '0' && c <= '9') || (c && strchr(other, c)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * RFC 9112 §3.2 and RFC 3986 §3.2.2: Host = uri-host [ ":" port ], where
+ * uri-host is an IP literal in brackets, or a reg-name (an IPv4 address is
+ * one); port = *DIGIT. An empty value is allowed (a target without an
+ * authority).
+ */
+static int host_ok(const char *s, size_t n)
+{
+    size_t h = n;
+
+    if (n && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb || !bracketed_host_ok(s + 1, (size_t)(rb - s) - 1))
+            return 0;
+        h = (size_t)(rb - s) + 1;
+        if (h < n && s[h] != ':')
+            return 0;
+    } else {
+        const char *colon = memchr(s, ':', n);
+        h = colon ? (size_t)(colon - s) : n;
+        if (!reg_name_ok(s, h))
+            return 0;
+    }
+    for (size_t i = h + 1; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
 /* ---- request line ------------------------------------------------------- */
 
 static int parse_method(const struct http_config *cfg, char *m, size_t n)
@@ -463,7 +519,8 @@ static int header_policy(struct http_parser *p, struct http_request *r,
 
     switch (h->id) {
     case HTTP_HDR_HOST:
-        if (p->seen & SEEN_HOST)
+        /* RFC 9112 §3.2: one Host, and a valid one */
+        if ((p->seen & SEEN_HOST) || !host_ok(buf + h->value.off, h->value.len))
             return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
         p->seen |= SEEN_HOST;
         break;
@@ -611,7 +668,15 @@ static int header_line(struct http_parser *p, struct http_request *r,
 
 /* ---- body framing ------------------------------------------------------- */
 
-/* One Transfer-Encoding header: a comma list of codings. */
+/*
+ * One Transfer-Encoding header: a comma list of codings (RFC 9112 §6.1).
+ * Each element, without the spaces and tabs around it, must be a token:
+ * an empty element or anything else is malformed (InvalidHeader, 400);
+ * a token that names no coding this server decodes is
+ * UnsupportedTransferCoding (501). Ours: RFC 9110 §5.6.1 lets a recipient
+ * skip empty list elements; here they are refused, since a proxy that
+ * reads the list differently frames the body differently.
+ */
 static int transfer_codings(struct http_request *r, const char *buf,
                             struct http_span v, int *chunked)
 {
@@ -622,6 +687,8 @@ static int transfer_codings(struct http_request *r, const char *buf,
         size_t stop = comma ? (size_t)(comma - buf) : end;
         struct http_span c = trim(buf, i, stop - i);
 
+        if (!is_token(buf + c.off, c.len))
+            return HTTP_E_HEADER;
         if (http_span_ieq(buf, c, "chunked")) {
             if (*chunked)
                 return HTTP_E_HEADER;  /* stacked chunking */
@@ -707,6 +774,10 @@ static int body_framing(struct http_parser *p, struct http_request *r,
     } else {
         r->body = HTTP_BODY_NONE;
     }
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (after
+     * the framing's own errors, so a 501 stays a 501) */
+    if ((p->cfg->flags & HTTP_REQUIRE_HOST) && at_least_11(r) && !(p->seen & SEEN_HOST))
+        return fail(p, HTTP_E_HEADER, HTTP_W_HOST, 0, 0);
     keep = at_least_11(r);
     if (conn && http_span_ieq(buf, conn->value, "close"))
         keep = 0;
@@ -718,6 +789,13 @@ static int body_framing(struct http_parser *p, struct http_request *r,
 }
 
 /* ---- the loop ----------------------------------------------------------- */
+
+static int r_first_ok(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+
+    return c == '\r' || (c >= 0x20 && c < 0x7f);
+}
 
 /* No CRLF yet: is what is buffered already too much? */
 static int64_t partial(struct http_parser *p, size_t len)
@@ -746,6 +824,12 @@ static int64_t run(struct http_parser *p, struct http_request *r, char *buf,
         len = UINT32_MAX;
     if (p->state == ST_DONE)
         return HTTP_E_HEADER;  /* misuse: parser not reset */
+    /* Ours: a request line that starts with a control byte (but CR) or a
+     * byte from 0x80 up (a TLS ClientHello starts 0x16 0x03, an SSLv2 one
+     * 0x80) cannot become a method: refused at its first byte, not when
+     * a CRLF that may never come arrives */
+    if (p->state == ST_REQUEST_LINE && p->pos < len && !r_first_ok(buf[p->pos]))
+        return fail(p, HTTP_E_METHOD, HTTP_W_METHOD, p->pos, 1);
     for (;;) {
         int64_t eol = find_eol(p, buf, len);
         size_t off = p->pos, n;

@@ -37,7 +37,10 @@ enum {
     HTTP_CASEFOLD_METHOD = 1u << 1,
     HTTP_STRIP_HEADER_SPACES = 1u << 2,
     HTTP_PERMIT_OBS_FOLD = 1u << 3,
-    HTTP_PERMIT_UNCONVENTIONAL_VERSION = 1u << 4
+    HTTP_PERMIT_UNCONVENTIONAL_VERSION = 1u << 4,
+    /* Ours (RFC 9112 §3.2): an HTTP/1.1 request must carry Host; the
+     * server always sets it (config/derive.c) */
+    HTTP_REQUIRE_HOST = 1u << 5
 };
 
 /* One secure_scheme_headers entry: NAME (any case) and the value meaning
@@ -60,6 +63,8 @@ struct http_config {
     uint32_t limit_request_fields;      /* <= 0 or > 32768: 32768 */
     uint32_t limit_request_field_size;  /* 0: 8190 */
     uint64_t max_head_buffer;           /* derived: fields * (size + 2) + 4 */
+    uint64_t limit_request_body;        /* ours; 0: unlimited (the worker
+                                         * checks it, not the parser) */
     unsigned flags;                     /* HTTP_PERMIT_* ... */
     enum http_header_map header_map;
     const struct http_scheme_header *scheme_headers;

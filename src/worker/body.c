@@ -24,6 +24,13 @@ void cu_body_init(struct cu_body *b, const struct http_request *r,
         http_chunked_init(&b->chunked, cfg, NULL, 0);
     b->done = b->kind == HTTP_BODY_NONE ||
               (b->kind == HTTP_BODY_LENGTH && b->left == 0);
+    b->limit = cfg->limit_request_body;
+}
+
+int cu_body_over_limit(const struct http_request *r, const struct http_config *cfg)
+{
+    return r->body == HTTP_BODY_LENGTH && cfg->limit_request_body &&
+           r->content_length > cfg->limit_request_body ? HTTP_E_BODY_TOO_LARGE : 0;
 }
 
 static int64_t peek_chunked(struct cu_body *b, struct cu_conn *c,
@@ -52,9 +59,14 @@ static int64_t peek_chunked(struct cu_body *b, struct cu_conn *c,
     b->dpos = c->start;
     b->dend = c->start + out;
     c->start += used;
+    b->total += out;
     if (rc < 0 && rc != HTTP_AGAIN) {
         b->error = rc;
         return rc;
+    }
+    if (b->limit && b->total > b->limit) {
+        b->error = HTTP_E_BODY_TOO_LARGE;
+        return b->error;
     }
     if (out) {
         *p = c->buf + b->dpos;
@@ -77,6 +89,8 @@ int64_t cu_body_peek(struct cu_body *b, struct cu_conn *c, const char **p)
 
     if (b->error)
         return b->error;
+    if (b->spool)
+        return cu_spool_peek(b->spool, p);
     if (b->done)
         return 0;
     if (b->kind == HTTP_BODY_CHUNKED)
@@ -95,6 +109,10 @@ int64_t cu_body_peek(struct cu_body *b, struct cu_conn *c, const char **p)
 
 void cu_body_consume(struct cu_body *b, struct cu_conn *c, size_t n)
 {
+    if (b->spool) {
+        cu_spool_consume(b->spool, n);
+        return;
+    }
     if (b->kind == HTTP_BODY_CHUNKED) {
         b->dpos += n;
         return;
@@ -109,6 +127,8 @@ int cu_body_wait(struct cu_body *b, struct cu_conn *c)
 {
     ssize_t n;
 
+    if (b->spool)
+        return cu_spool_load(b->spool);
     if (b->kind == HTTP_BODY_CHUNKED)
         b->dpos = b->dend = 0;  /* all handed out: the buffer may move */
     n = cu_conn_fill(c, b->max_buffer);

@@ -11,6 +11,7 @@
 
 #include "http/chunked.h"
 #include "worker/conn.h"
+#include "worker/spool.h"
 
 struct cu_body {
     uint8_t kind;          /* enum http_body */
@@ -20,10 +21,19 @@ struct cu_body {
     size_t dpos, dend;     /* chunked: decoded bytes waiting in c->buf */
     size_t max_buffer;     /* how far the connection buffer may grow */
     struct http_chunked chunked;
+    uint64_t limit;        /* limit_request_body (0: none), for chunked */
+    uint64_t total;        /* chunked: decoded bytes so far */
+    /* Set once the whole body was read into a spool (gthread): then the
+     * reads come from there, not from the connection. */
+    struct cu_spool *spool;
 };
 
 void cu_body_init(struct cu_body *b, const struct http_request *r,
                   const struct http_config *cfg);
+/* A head whose Content-Length is over limit_request_body:
+ * HTTP_E_BODY_TOO_LARGE, else 0. (A chunked body's total is checked as
+ * it is read: cu_body_peek reports it.) */
+int cu_body_over_limit(const struct http_request *r, const struct http_config *cfg);
 
 /* Body bytes available without I/O: n > 0 with *p set, 0 at the end of the
  * body, HTTP_AGAIN when cu_body_wait() must run, or an HTTP_E_* error. */

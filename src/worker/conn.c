@@ -557,17 +557,25 @@ int cu_conn_write(struct cu_conn *c, const void *p, size_t n)
     return cu_conn_writev(c, &iov, 1);
 }
 
-int cu_conn_send_error(struct cu_conn *c, int code)
+int cu_conn_send_error_to(struct cu_conn *c, int code, int head)
 {
     const struct http_error_info *e = http_error_info(code);
-    char head[HTTP_PAGE_HEAD];
+    char text[HTTP_PAGE_HEAD];
     struct iovec iov[HTTP_PAGE_IOV];
 
     if (!e->respond)
         return 0;
-    if (http_page_iov(iov, head, e->status, e->reason, e->name, strlen(e->name)) == 0) {
+    if (http_page_iov(iov, text, e->status, e->reason, e->name, strlen(e->name)) == 0) {
         errno = EINVAL;  /* not reached: every status and reason is one a page takes */
         return -1;
     }
-    return cu_conn_writev(c, iov, HTTP_PAGE_IOV);
+    /* RFC 9110 §9.3.2: the answer to HEAD has no content */
+    return cu_conn_writev(c, iov, head ? HTTP_PAGE_IOV_HEAD : HTTP_PAGE_IOV);
+}
+
+int cu_conn_send_error(struct cu_conn *c, int code)
+{
+    int head = c->end - c->start >= 5 && memcmp(c->buf + c->start, "HEAD ", 5) == 0;
+
+    return cu_conn_send_error_to(c, code, head);
 }

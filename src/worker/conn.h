@@ -159,8 +159,13 @@ int cu_conn_flush(struct cu_conn *c);
 void cu_conn_unqueue(struct cu_conn *c);
 
 /* Gunicorn's answer to a refused request (docs/compat.md, Error answers): the
- * status of the HTTP_E_* code, "Connection: close" and a small HTML page;
- * nothing for the codes that close silently. 0, or -1 (errno). */
+ * status of the HTTP_E_* code, "Connection: close", a Date and a small HTML
+ * page; nothing for the codes that close silently. For a head that failed
+ * to parse: the request starts at c->buf + c->start, and a HEAD request
+ * line gets the head without the page. 0, or -1 (errno). */
 int cu_conn_send_error(struct cu_conn *c, int code);
+/* The same for a request whose head was parsed (a body error): head says
+ * whether it was HEAD. */
+int cu_conn_send_error_to(struct cu_conn *c, int code, int head);
 
 #endif

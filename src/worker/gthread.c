@@ -59,6 +59,7 @@ enum kind { SRC_LISTENER, SRC_CONN };
 enum state {
     ST_HEAD,    /* reading a head (new, or after the first byte) */
     ST_BODY,    /* head done, reading a small body before the app runs */
+    ST_SPOOL,   /* head done, spooling a larger body before the app runs */
     ST_WRITE,   /* the app returned; the poller sends the queued rest */
     ST_IDLE,    /* keep-alive: between requests, no byte yet */
     ST_LINGER   /* response sent, write side shut, dropping input */
@@ -76,6 +77,10 @@ struct gconn {
     int close_after;          /* ST_WRITE: close once the queue is sent */
     int proxy_done;
     size_t head_off;          /* ST_BODY: where the head starts in c.buf */
+    struct cu_spool spool;    /* ST_SPOOL: the body, read ahead of the app */
+    int owe_continue;         /* ST_SPOOL: "100 Continue" not sent yet */
+    struct cu_request q;      /* the request served; kept while its
+                               * streamed response is paused (ST_WRITE) */
     long long born_ms;        /* accepted at */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
@@ -156,6 +161,8 @@ static int rearm_listeners(struct gworker *w)
     return failed;
 }
 
+static void stream_abandon(struct gworker *w, struct gconn *g);
+
 static void destroy(struct gworker *w, struct gconn *g)
 {
     int unpark = 0, failed = 0;
@@ -163,6 +170,9 @@ static void destroy(struct gworker *w, struct gconn *g)
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
+    if (g->q.paused)  /* before the spool goes: close() may read the body */
+        stream_abandon(w, g);
+    cu_spool_free(&g->spool);
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
@@ -315,6 +325,108 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
 
+/* ---- spooled bodies (docs/compat.md, Request bodies) ---------------------- */
+
+/* A body the app would wait for in a thread: larger than --buffer-body,
+ * or chunked (its size unknown); unless --stream-request-body. */
+static int wants_spool(const struct gworker *w, const struct gconn *g)
+{
+    if (w->env->stream_body || g->body.done)
+        return 0;
+    return g->r.body == HTTP_BODY_CHUNKED ||
+           (g->r.body == HTTP_BODY_LENGTH && g->r.content_length > w->env->buffer_body);
+}
+
+static void spool_begin(struct gworker *w, struct gconn *g)
+{
+    cu_spool_init(&g->spool, w->env->spool_memory, w->env->upload_dir);
+    /* the client waits for it before it sends the body, which the
+     * worker reads now, as a buffering proxy does */
+    g->owe_continue = (g->r.flags & HTTP_REQ_EXPECT_CONTINUE) != 0;
+    g->state = ST_SPOOL;
+}
+
+/* The request is over: its spool goes (the file with it). */
+static void spool_done(struct gconn *g)
+{
+    g->body.spool = NULL;
+    cu_spool_free(&g->spool);
+}
+
+static void refuse(struct gworker *w, struct gconn *g, int code);
+
+/* ST_SPOOL: moves what the connection holds of the body into the spool.
+ * 1: the app may run (the body is whole, or failed: the error is
+ * sticky); 0: more must come (the body's deadline moved on when some
+ * came); -1: g was closed (a body over limit_request_body, answered 413;
+ * or no room to spool it). */
+static int spool_step(struct gworker *w, struct gconn *g)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uint64_t before = g->spool.size;
+
+    if (g->owe_continue) {
+        g->owe_continue = 0;
+        if (cu_conn_write(&g->c, cont, sizeof(cont) - 1) < 0) {
+            destroy(w, g);
+            return -1;
+        }
+    }
+    for (;;) {
+        const char *p;
+        int64_t n = cu_body_peek(&g->body, &g->c, &p);
+
+        if (n > 0 && cu_spool_add(&g->spool, p, (size_t)n) == 0) {
+            cu_body_consume(&g->body, &g->c, (size_t)n);
+            continue;
+        }
+        if (n == 0) {
+            g->body.spool = &g->spool;
+            return 1;
+        }
+        if (n == HTTP_AGAIN) {
+            g->body.dpos = g->body.dend = 0;  /* all taken: the buffer may move */
+            if (g->spool.size > before)
+                g->timer.deadline = cu_now_ms() + w->timeout_ms;
+            return 0;
+        }
+        if (n > 0) {  /* the spool failed (logged) */
+            destroy(w, g);
+            return -1;
+        }
+        if (n == HTTP_E_BODY_TOO_LARGE) {
+            refuse(w, g, (int)n);  /* 413, the app never called */
+            return -1;
+        }
+        /* a bad body, or the peer gone: the app meets it as it reads,
+         * reported and answered as without a spool (serve.c) */
+        return 1;
+    }
+}
+
+/* ---- streamed responses (docs/compat.md, Responses) ----------------------- */
+
+/* A streamed response paused with its rest queued: the poller waits for
+ * the socket, and no thread waits with it. Its deadline is --timeout
+ * from each pause: a reader that takes nothing that long is cut. */
+static int stream_park(struct gworker *w, struct gconn *g)
+{
+    g->state = ST_WRITE;
+    g->c.timeout_ms = 0;
+    g->timer.deadline = cu_now_ms() + w->timeout_ms;
+    park(w, g);
+    return 0;
+}
+
+/* The paused response's end, the client gone: close() and the access
+ * log, before g closes. */
+static void stream_abandon(struct gworker *w, struct gconn *g)
+{
+    (void)w->env->resume(w->env->app, &g->q, 1);
+    if (cu_access_wanted())
+        cu_access(&g->q);
+}
+
 /* ---- requests ------------------------------------------------------------- */
 
 /* Gunicorn's keep-alive rule for gthread (docs/compat.md, Keep-alive): never when
@@ -352,27 +464,19 @@ static int after_response(struct gworker *w, struct gconn *g)
     return 1;
 }
 
-/* Runs the app on the request whose head g holds. Returns 1 when g stays
- * open for the next request, 0 when it was closed or parked (its queued
- * response goes out from the poller). */
-static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
+/* The response is over, or failed (rc < 0): the access log, the
+ * recycle count, and g closed, parked for its queued rest, or ready for
+ * its next request. Returns as run_request. */
+static int request_end(struct gworker *w, struct gconn *g, int rc)
 {
     struct cu_worker_env *env = w->env;
-    struct cu_request q = {.conn = &g->c, .http = &g->r, .head_off = g->head_off,
-                           .body = &g->body, .must_close = must_close(w, g)};
-    int rc;
 
-    q.started_us = cu_access_wanted() ? cu_now_us() : 0;
-    cu_running_begin(t->run, env, &q);
-    /* the app's reads and writes wait in this thread, bounded */
-    g->c.timeout_ms = w->timeout_ms;
-    rc = env->serve(env->app, &q);
-    cu_running_end(t->run, env);
+    spool_done(g);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
     if (cu_access_wanted())
-        cu_access(&q);
+        cu_access(&g->q);
     if (env->max_requests > 0 &&
         atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
         cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
@@ -380,7 +484,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         destroy(w, g);
         return 0;
     }
-    g->close_after = q.out.close;
+    g->close_after = g->q.out.close;
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;
@@ -389,6 +493,29 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
         return 0;
     }
     return after_response(w, g);
+}
+
+/* Runs the app on the request whose head g holds. Returns 1 when g stays
+ * open for the next request, 0 when it was closed or parked (its queued
+ * response goes out from the poller; a streamed one is resumed then). */
+static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    struct cu_worker_env *env = w->env;
+    struct cu_request *q = &g->q;
+    int rc;
+
+    *q = (struct cu_request){.conn = &g->c, .http = &g->r, .head_off = g->head_off,
+                             .body = &g->body, .must_close = must_close(w, g),
+                             .may_pause = env->resume != NULL};
+    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
+    cu_running_begin(t->run, env, q);
+    /* the app's reads and writes wait in this thread, bounded */
+    g->c.timeout_ms = w->timeout_ms;
+    rc = env->serve(env->app, q);
+    cu_running_end(t->run, env);
+    if (q->paused && rc == 0)
+        return stream_park(w, g);
+    return request_end(w, g, rc);
 }
 
 /* A refused request: Gunicorn's answer, then close. */
@@ -412,6 +539,10 @@ static int head_done(struct gworker *w, struct gconn *g, int64_t len)
     g->c.start += (size_t)len;
     g->c.keep = g->c.start;  /* the head stays put while the body is read */
     cu_body_init(&g->body, &g->r, w->env->http);
+    if (wants_spool(w, g)) {
+        spool_begin(w, g);
+        return 0;
+    }
     if (g->r.body == HTTP_BODY_LENGTH && g->r.content_length <= w->env->buffer_body &&
         !(g->r.flags & HTTP_REQ_EXPECT_CONTINUE) &&
         g->c.end - g->c.start < g->r.content_length) {
@@ -458,7 +589,16 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
     for (;;) {
         ssize_t n;
 
-        if (g->state == ST_BODY) {
+        if (g->state == ST_SPOOL) {
+            int rc = spool_step(w, g);
+            if (rc < 0)
+                return;
+            if (rc > 0) {
+                if (!run_request(w, t, g) || !next_request(w, g))
+                    return;
+                continue;
+            }
+        } else if (g->state == ST_BODY) {
             if (g->c.end - g->c.start >= g->r.content_length) {
                 if (!run_request(w, t, g) || !next_request(w, g))
                     return;
@@ -483,7 +623,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                 return;
             }
         }
-        n = cu_conn_fill(&g->c, g->state == ST_BODY ? w->body_max : w->head_max);
+        n = cu_conn_fill(&g->c, g->state == ST_BODY || g->state == ST_SPOOL ? w->body_max
+                                                                           : w->head_max);
         if (n > 0) {
             if (g->state == ST_IDLE) {
                 /* the first byte of a new request: the head's clock starts */
@@ -499,6 +640,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             park(w, g);
             return;
         }
+        if (n == 0 && g->state == ST_SPOOL)
+            continue;  /* the body's end, or a body cut short: spool_step says */
         if (n == 0 && g->state == ST_BODY) {
             /* the body is cut short: the app sees that as it reads, as
              * with sync (the head and what came of the body are here) */
@@ -522,6 +665,25 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
     }
 }
 
+/* ST_WRITE, a paused response's queue sent: the app's iterator goes on
+ * in this thread until the socket is full again, or the response ends. */
+static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
+{
+    struct cu_worker_env *env = w->env;
+    int rc;
+
+    cu_running_begin(t->run, env, &g->q);
+    g->c.timeout_ms = w->timeout_ms;
+    rc = env->resume(env->app, &g->q, 0);
+    cu_running_end(t->run, env);
+    if (g->q.paused && rc == 0) {
+        stream_park(w, g);
+        return;
+    }
+    if (request_end(w, g, rc) && next_request(w, g))
+        advance(w, t, g);
+}
+
 /* ST_WRITE: more of the queued response. */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
 {
@@ -533,6 +695,10 @@ static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
     }
     if (rc < 0) {
         destroy(w, g);
+        return;
+    }
+    if (g->q.paused) {
+        stream_resume(w, t, g);
         return;
     }
     if (after_response(w, g) && next_request(w, g))

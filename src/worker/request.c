@@ -59,7 +59,10 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
         if (c->end == c->start)
             return HTTP_AGAIN;
     }
-    return http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+    rc = http_parse_head(p, r, c->buf + c->start, c->end - c->start);
+    if (rc > 0 && cu_body_over_limit(r, env->http))
+        return HTTP_E_BODY_TOO_LARGE;  /* before any 100 Continue */
+    return rc;
 }
 
 /* ---- refused requests ---------------------------------------------------- */

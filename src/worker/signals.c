@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -138,6 +139,7 @@ static void on_abrt(int sig)
         const char *err[] = {"Error handling request ", line};
         const char *what[] = {"Worker aborted by the master's timeout: ", NULL};
 
+        http_page_redate(page_500, page_500_len, (long long)time(NULL));
         what[1] = cu_conn_abort_now(c, page_500, page_500_len, ABRT_LINGER_MS)
                       ? "answered 500 Internal Server Error"
                       : "the response had begun; connection closed";

@@ -61,6 +61,10 @@ struct cu_request {
     int64_t started_us;    /* the head complete (cu_now_us), for the
                             * access log and statsd; 0 when both are off */
     struct cu_served out;  /* filled in by the application layer */
+    /* gthread: a streamed response may pause when the socket is full
+     * (may_pause); paused holds it until env->resume (NULL: none) */
+    int may_pause;
+    void *paused;
     struct cu_logvals *logged;  /* the same, for the access log; or NULL */
 };
 
@@ -83,6 +87,12 @@ struct cu_worker_env {
     int threads;            /* gthread: the pool's size */
     size_t buffer_body;     /* gthread: bodies up to this size are read
                              * before the app runs (0: never) */
+    /* gthread: a body larger than buffer_body, or chunked, is spooled
+     * (spool.h) by the poller before the app runs, unless stream_body */
+    int stream_body;
+    size_t spool_memory;    /* of a spooled body, kept in memory */
+    const char *upload_dir; /* the spool files' directory (tmp_upload_dir);
+                             * NULL: $TMPDIR, else /tmp */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */
@@ -92,6 +102,10 @@ struct cu_worker_env {
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);
+    /* A paused response (q->paused), once its queue went out: writes on,
+     * or ends it (abandon: the client is gone). As serve; may be NULL
+     * (then no response pauses). */
+    int (*resume)(void *app, struct cu_request *q, int abandon);
     void *app;
     /* Called by each pool thread (gthread) before its first serve; may be
      * NULL. */

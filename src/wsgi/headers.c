@@ -144,6 +144,14 @@ int cu_resp_add_header(struct resp *p, PyObject *item)
             }
             v = v * 10 + (value[i] - '0');
         }
+        /* RFC 9110 §8.6: two lengths that differ make the response
+         * ambiguous; a repeated equal one is sent once */
+        if (p->length >= 0 && p->length != v) {
+            PyErr_Format(PyExc_ValueError, "conflicting Content-Length %R", pv);
+            return -1;
+        }
+        if (p->length >= 0)
+            return 0;
         p->length = v;
         /* 1xx and 204 responses have no length (docs/compat.md, Responses) */
         if ((p->status >= 100 && p->status < 200) || p->status == 204)
@@ -151,6 +159,25 @@ int cu_resp_add_header(struct resp *p, PyObject *item)
     }
     return cu_resp_block_add(p, name, (size_t)nl) || cu_resp_block_add(p, ": ", 2) ||
            cu_resp_block_add(p, value, (size_t)vl) || cu_resp_block_add(p, "\r\n", 2) ? -1 : 0;
+}
+
+/*
+ * RFC 9112 §4: status-code SP reason-phrase, the code three digits (100
+ * to 999), the phrase HTAB, SP, VCHAR and obs-text: no NUL, CR, LF or
+ * other control byte reaches the status line. "200" alone is taken as
+ * "200 " with no phrase, as Gunicorn takes it.
+ */
+static int status_ok(const char *s, Py_ssize_t n)
+{
+    if (!s || n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+        s[2] < '0' || s[2] > '9' || (n > 3 && s[3] != ' '))
+        return 0;
+    for (Py_ssize_t i = 4; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
+    }
+    return 1;
 }
 
 /* start_response(status, headers): fills p's header block. */
@@ -162,9 +189,7 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
 
     if (!(s = latin1_bytes(status, &n)) && PyErr_Occurred())
         return -1;
-    if (!s || n < 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
-        s[2] < '0' || s[2] > '9' || (n > 3 && s[3] != ' ') ||
-        memchr(s, '\r', (size_t)n) || memchr(s, '\n', (size_t)n)) {
+    if (!status_ok(s, n)) {
         PyErr_Format(PyExc_ValueError, "invalid status %R", status);
         return -1;
     }

@@ -19,7 +19,40 @@ PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b)
         return NULL;
     in->conn = c;
     in->body = b;
+    in->expect = NULL;
     return (PyObject *)in;
+}
+
+void cu_input_expect(PyObject *o, struct resp *p)
+{
+    ((struct cu_input *)o)->expect = p;
+}
+
+int cu_input_owes_continue(PyObject *o)
+{
+    return ((struct cu_input *)o)->expect != NULL;
+}
+
+void cu_input_moved(PyObject *o, struct resp *from, struct resp *to)
+{
+    struct cu_input *in = (struct cu_input *)o;
+
+    if (in->expect == from)
+        in->expect = to;
+}
+
+/* Answers "Expect: 100-continue" on the app's first read (docs/compat.md,
+ * Request bodies): an app that answers without reading sends no 100, and
+ * none follows a response already begun. 0, or -1 with an exception. */
+static int send_continue(struct cu_input *in)
+{
+    struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
+    struct resp *p = in->expect;
+
+    in->expect = NULL;
+    if (p->headers_sent)
+        return 0;
+    return cu_resp_send_interim(p, &iov, 1);
 }
 
 void cu_input_detach(PyObject *o)
@@ -28,6 +61,7 @@ void cu_input_detach(PyObject *o)
 
     in->conn = NULL;
     in->body = NULL;
+    in->expect = NULL;
 }
 
 /* Bytes available now: n > 0 with *p, 0 at the end, -1 with an exception. */
@@ -39,12 +73,22 @@ static int64_t input_peek(struct cu_input *in, const char **p)
 
         if (!in->body)
             return 0;
+        if (in->expect && send_continue(in) < 0)
+            return -1;
         n = cu_body_peek(in->body, in->conn, p);
+        if (n == 0 && in->body->kind == HTTP_BODY_LENGTH && in->body->left > 0) {
+            /* the peer closed before Content-Length bytes came: an error
+             * the app sees (docs/compat.md, Framing), never a short body;
+             * noted on the body, so the request ends without a 200 */
+            in->body->error = HTTP_E_EOF;
+            n = HTTP_E_EOF;
+        }
         if (n >= 0)
             return n;
         if (n != HTTP_AGAIN) {
             PyErr_Format(PyExc_OSError, "request body: %s",
-                         http_error_info((int)n)->name);
+                         n == HTTP_E_EOF ? "the client closed before the end of the body"
+                                         : http_error_info((int)n)->name);
             return -1;
         }
         Py_BEGIN_ALLOW_THREADS

@@ -122,9 +122,9 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n);
 int cu_resp_finish(struct resp *p);
 /* A wsgi.file_wrapper result by sendfile(2); 1 when that does not apply. */
 int cu_resp_send_file(struct resp *p, PyObject *result);
-/* The answer when the response failed before its head went out (mesg: the
- * text of a bad response header, or NULL). Never raises. */
-void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg);
+/* The answer when the response failed before its head went out. Never
+ * raises. */
+void cu_resp_answer_error(struct resp *p, struct cu_body *b);
 
 /* ---- logged.c ------------------------------------------------------------- */
 
@@ -154,6 +154,9 @@ struct cu_input {
     PyObject_HEAD
     struct cu_conn *conn;   /* NULL once the request is over */
     struct cu_body *body;
+    /* "Expect: 100-continue": the response that owes the 100, sent on
+     * the app's first read (NULL: none owed, or sent) */
+    struct resp *expect;
 };
 
 struct cu_file_wrapper {
@@ -164,6 +167,12 @@ struct cu_file_wrapper {
 
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b);
 void cu_input_detach(PyObject *input);
+/* p owes "100 Continue", sent on the app's first read of input. */
+void cu_input_expect(PyObject *input, struct resp *p);
+/* Whether the 100 Continue is still owed (the app never read). */
+int cu_input_owes_continue(PyObject *input);
+/* The response moved from `from` to `to` (a paused stream, serve.c). */
+void cu_input_moved(PyObject *input, struct resp *from, struct resp *to);
 PyObject *cu_errors_new(PyTypeObject *type, int fd);
 
 /* The types' specs, made into the module's heap types by types.c. */

@@ -15,29 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "http/pages.h"
-
-/* The Date header's IMF-fixdate (RFC 9110 5.6.7), "Sun, 06 Dec 2026
- * 12:53:30 GMT". The names by hand: strftime's %a and %b follow LC_TIME,
- * which an app may set (locale.setlocale), and an HTTP date is English. */
-static const char *http_date(void)
-{
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    static char date[64];
-    static time_t cached;
-    time_t now = time(NULL);
-    struct tm tm;
-
-    if (now != cached && gmtime_r(&now, &tm) &&
-        snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                 days[(unsigned)tm.tm_wday % 7], tm.tm_mday,
-                 months[(unsigned)tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec) > 0)
-        cached = now;
-    return date;
-}
 
 #define SERVER_MAX 1024  /* a Server header's value (cunicorn._loader) */
 
@@ -70,7 +49,9 @@ static const struct fixed *fixed_head(void)
     time_t now = time(NULL);
 
     if (now != f->at) {
-        const char *date = http_date();
+        char date[HTTP_DATE_LEN + 1];  /* http/pages.h: no locale in it */
+
+        http_date((long long)now, date);
         for (int i = 0; i < 3; i++) {
             int n = snprintf(f->text[i], sizeof(f->text[i]),
                              "\r\nServer: %s\r\nDate: %s\r\nConnection: %s\r\n",
@@ -180,12 +161,28 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n)
     return k ? cu_resp_send_iov(p, iov, k) : 0;
 }
 
+/*
+ * A body shorter than the Content-Length the app gave: the client would
+ * wait for the rest, or read the next response as it. The connection is
+ * closed after it (RFC 9112 §6.3, docs/compat.md, Framing), and that is
+ * logged.
+ */
+static void short_body(struct resp *p)
+{
+    if (p->no_body || p->chunked || p->length < 0 || p->sent >= (uint64_t)p->length)
+        return;
+    p->must_close = 1;
+    cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
+           "connection closed", (unsigned long long)p->sent, (long long)p->length);
+}
+
 int cu_resp_finish(struct resp *p)
 {
     struct iovec iov = {(void *)"0\r\n\r\n", 5};
 
     if (!p->headers_sent && cu_resp_send_data(p, NULL, 0) < 0)
         return -1;
+    short_body(p);
     if (p->chunked)
         return cu_resp_send_iov(p, &iov, 1);
     return 0;
@@ -263,6 +260,15 @@ static int send_page(struct resp *p, int status, struct iovec *iov, int n, size_
     }
     p->status = status;
     p->headers_sent = 1;
+    /* RFC 9110 §9.3.2: the answer to HEAD has no content. The page's
+     * head is its first piece, or the part before the blank line. */
+    if (p->head && n == 1) {
+        const char *end = memmem(iov[0].iov_base, iov[0].iov_len, "\r\n\r\n", 4);
+        if (end)
+            iov[0].iov_len = (size_t)(end - (const char *)iov[0].iov_base) + 4;
+    } else if (p->head) {
+        n = HTTP_PAGE_IOV_HEAD;
+    }
     return cu_resp_send_iov(p, iov, n);
 }
 
@@ -287,55 +293,26 @@ static int send_504(struct resp *p)
     return send_page(p, 504, &iov, 1, iov.iov_len);
 }
 
-/*
- * Gunicorn's 400 for a bad response header (docs/compat.md, Error answers):
- * its error page, with the exception's text HTML-escaped as the message.
- * Characters beyond latin-1 go out as character references (Gunicorn's latin-1
- * encoding would fail, and it would send nothing).
- */
-static int send_400(struct resp *p, PyObject *mesg)
-{
-    PyObject *html = PyImport_ImportModule("html"), *esc = NULL, *bytes = NULL;
-    char head[HTTP_PAGE_HEAD];
-    struct iovec iov[HTTP_PAGE_IOV];
-    size_t len;
-    int rc;
-
-    if (html && (esc = PyObject_CallMethod(html, "escape", "O", mesg)))
-        bytes = PyUnicode_AsEncodedString(esc, "latin-1", "xmlcharrefreplace");
-    Py_XDECREF(html);
-    Py_XDECREF(esc);
-    if (!bytes)
-        PyErr_Clear();  /* the page without its message */
-    len = http_page_iov(iov, head, 400, "Bad Request",
-                        bytes ? PyBytes_AS_STRING(bytes) : NULL,
-                        bytes ? (size_t)PyBytes_GET_SIZE(bytes) : 0);
-    rc = send_page(p, 400, iov, HTTP_PAGE_IOV, len);
-    Py_XDECREF(bytes);  /* after the write: iov[1] points into it */
-    return rc;
-}
-
-/* The answer when the response failed before its head went out: none for
- * a body framing error, the error's page for a bad trailer, 504 after
- * --request-timeout, 400 for a bad response header (mesg: its text), else
- * 500. */
-void cu_resp_answer_error(struct resp *p, struct cu_body *b, PyObject *mesg)
+/* The answer when the response failed before its head went out: the
+ * body error's page (none when the peer is gone), 504 after
+ * --request-timeout, else 500 (a bad status or header from the app too:
+ * docs/compat.md, Framing). */
+void cu_resp_answer_error(struct resp *p, struct cu_body *b)
 {
     if (b->error && !p->headers_sent && !p->failed) {
-        /* the body was bad: a framing error closes without a word, a bad
-         * trailer gets its 400 (Gunicorn), never a 500 */
+        /* the body was bad: its 400 (none for a peer gone), never a 500 */
         const struct http_error_info *e = http_error_info(b->error);
         int rc;
         p->status = e->respond ? e->status : 0;
         p->headers_sent = 1;
         Py_BEGIN_ALLOW_THREADS
-        rc = cu_conn_send_error(p->c, b->error);
+        rc = cu_conn_send_error_to(p->c, b->error, p->head);
         Py_END_ALLOW_THREADS
         if (rc < 0)
             p->failed = 1;
     }
     if (!p->headers_sent && !p->failed &&
-        (p->timed_out ? send_504(p) : mesg ? send_400(p, mesg) : send_500(p)) < 0)
+        (p->timed_out ? send_504(p) : send_500(p)) < 0)
         PyErr_Clear();  /* the client is gone */
     p->must_close = 1;
 }

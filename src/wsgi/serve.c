@@ -16,7 +16,6 @@
 #include "core/access.h"
 #include "core/log.h"
 #include "wsgi/report.h"
-#include "net/listen.h"
 
 /* result.close(), if it has one. 0, or -1 with an exception. */
 static int call_close(PyObject *result)
@@ -72,36 +71,30 @@ static void body_failed(const struct resp *p, const struct cu_body *b)
     PyErr_Clear();
 }
 
-/* Iterates the app's result onto the wire. */
-static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
+/* Writes the items of the result's iterator *itp. With may_pause, a write
+ * the socket does not take is queued, and after that item the iteration
+ * pauses (1): the worker's poller sends the queue and has it resumed
+ * (cu_wsgi_resume), so no thread waits on a slow reader. Else 0 when the
+ * response is complete, -1 with an exception; *itp is released then. */
+static int send_items(struct resp *p, PyObject **itp, int may_pause)
 {
-    PyObject *it, *item;
+    PyObject *item;
 
-    /* the whole response is in hand: a worker with a poller may finish
-     * sending it there, instead of in a thread that waits */
-    if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+    if (may_pause)
         cu_conn_whole(p->c);
-    if (sendfile_ok) {
-        int rc = cu_resp_send_file(p, result);
-        if (rc <= 0)
-            return rc;
-    }
-    it = PyObject_GetIter(result);
-    if (!it)
-        return -1;
-    while ((item = PyIter_Next(it))) {
+    while ((item = PyIter_Next(*itp))) {
         int rc;
         if (!PyBytes_Check(item)) {
             PyErr_Format(PyExc_TypeError, "the app must yield bytes, not %.50s",
                          Py_TYPE(item)->tp_name);
             Py_DECREF(item);
-            Py_DECREF(it);
+            Py_CLEAR(*itp);
             return -1;
         }
         if (!p->headers_set) {
             PyErr_SetString(PyExc_RuntimeError, "the app yielded data before start_response()");
             Py_DECREF(item);
-            Py_DECREF(it);
+            Py_CLEAR(*itp);
             return -1;
         }
         /* empty items are skipped: never a premature last chunk */
@@ -110,11 +103,13 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
                  : 0;
         Py_DECREF(item);
         if (rc < 0) {
-            Py_DECREF(it);
+            Py_CLEAR(*itp);
             return -1;
         }
+        if (may_pause && p->c->queue)
+            return 1;
     }
-    Py_DECREF(it);
+    Py_CLEAR(*itp);
     if (PyErr_Occurred())
         return -1;
     if (!p->headers_set) {
@@ -124,18 +119,35 @@ static int send_result(struct resp *p, PyObject *result, int sendfile_ok)
     return cu_resp_finish(p);
 }
 
-/*
- * The app (or its iterable) raised: says so once. A bad response header
- * that stops the response before its head went out is answered 400, as
- * Gunicorn's handle_error does: one warning, no traceback, and the
- * exception's text kept for the page (*mesg). Anything else: the traceback.
- */
-static void app_failed(struct resp *p, PyObject **mesg)
+/* Sends the app's result: 0, -1 with an exception, or 1 when a streamed
+ * result paused with its iterator in *itp (send_items). */
+static int send_result(struct resp *p, PyObject *result, int sendfile_ok, PyObject **itp,
+                       int may_pause)
 {
-    PyObject *t, *v, *tb;
-    char host[128];
-    int port;
+    /* the whole response is in hand: a worker with a poller may finish
+     * sending it there, instead of in a thread that waits */
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        cu_conn_whole(p->c);
+        may_pause = 0;
+    }
+    if (sendfile_ok) {
+        int rc = cu_resp_send_file(p, result);
+        if (rc <= 0)
+            return rc;
+    }
+    *itp = PyObject_GetIter(result);
+    if (!*itp)
+        return -1;
+    return send_items(p, itp, may_pause);
+}
 
+/*
+ * The app (or its iterable) raised: says so once, with the traceback.
+ * A bad status or header from the app is the app's error: a 500 follows
+ * (Ours: Gunicorn answers 400; docs/compat.md, Framing).
+ */
+static void app_failed(struct resp *p)
+{
     if (PyErr_ExceptionMatches(p->types->request_timeout)) {
         static const char pre[] = "Request timeout (--request-timeout): ";
         char line[sizeof(pre) + 256];
@@ -145,25 +157,7 @@ static void app_failed(struct resp *p, PyObject **mesg)
         cu_report_exception(line);
         return;
     }
-    if (p->headers_sent || (!PyErr_ExceptionMatches(p->types->invalid_header) &&
-                            !PyErr_ExceptionMatches(p->types->invalid_header_name))) {
-        report_app_error(p);
-        return;
-    }
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
-    *mesg = v ? PyObject_Str(v) : PyUnicode_FromString("");
-    if (*mesg) {
-        const char *m = PyUnicode_AsUTF8(*mesg);
-        if (cu_sockaddr_text((const struct sockaddr *)&p->c->peer, p->c->peerlen, host,
-                             sizeof(host), &port) < 0)
-            host[0] = '\0';
-        cu_log(CU_WARNING, "Invalid request from ip=%s: %s", host, m ? m : "");
-    }
-    PyErr_Clear();
-    Py_XDECREF(t);
-    Py_XDECREF(v);
-    Py_XDECREF(tb);
+    report_app_error(p);
 }
 
 /* start_response for p, also in env as wsgi.early_hints's owner. A new
@@ -199,6 +193,10 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
      * should_close() does not look at the upgrade) */
     if (p->status == 101)
         p->must_close = 1;
+    /* a body that ended in an error, even one the app caught, leaves
+     * the connection's framing unknown */
+    if (q->body->error)
+        p->must_close = 1;
     if (w->log_needs & (CU_ACC_NEED_REMOTE | CU_ACC_NEED_PATH | CU_ACC_NEED_RESP |
                         CU_ACC_NEED_ENV))
         cu_wsgi_logged(w, q, app_head ? p : NULL, env, remote);
@@ -209,85 +207,169 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
     q->out.close = p->must_close;
 }
 
+/*
+ * Everything a request holds from the app's call to its response's end:
+ * on the stack, or moved to the heap while a streamed response waits for
+ * the socket (serve_pause).
+ */
+struct serving {
+    struct resp p;
+    struct start_response *sr;
+    PyObject *input, *sock, *env, *result;
+    PyObject *it;      /* the result's iterator, while items are to come */
+    PyObject *remote;  /* REMOTE_ADDR as made, for the access log */
+};
+
+/* The end of every request: the outcome in q->out, and what it held
+ * released (the environ handed over when asked for). Returns ok. */
+static int serve_done(struct cu_wsgi *w, struct cu_request *q, struct serving *s, int ok,
+                      int app_head, PyObject **environ)
+{
+    if (s->sr)
+        s->sr->resp = NULL;
+    /* Ours: a body the client holds back for a 100 never sent is not
+     * waited for: the connection closes after the response */
+    if (s->input && cu_input_owes_continue(s->input) && !q->body->done)
+        s->p.must_close = 1;
+    if (s->input)
+        cu_input_detach(s->input);
+    conclude(w, q, &s->p, app_head, s->env, s->remote, s->sock);
+    s->remote = NULL;
+    Py_XDECREF((PyObject *)s->sr);
+    Py_XDECREF(s->input);
+    if (environ)
+        *environ = s->env;  /* the caller's now */
+    else
+        Py_XDECREF(s->env);
+    Py_XDECREF(s->result);
+    Py_XDECREF(s->it);
+    PyMem_Free(s->p.block);
+    return ok;
+}
+
+/* The server's answer while the head is still its own to send (a 500,
+ * or what the failure calls for), then the end. */
+static int serve_answer(struct cu_wsgi *w, struct cu_request *q, struct serving *s,
+                        PyObject **environ)
+{
+    int app_head = s->p.headers_sent;
+
+    cu_resp_answer_error(&s->p, q->body);
+    return serve_done(w, q, s, s->p.failed ? -1 : 0, app_head, environ);
+}
+
+/* The app could not be called, or raised: said, answered, ended. */
+static int serve_failed(struct cu_wsgi *w, struct cu_request *q, struct serving *s,
+                        PyObject **environ)
+{
+    if (q->body->error)
+        body_failed(&s->p, q->body);
+    else if (PyErr_Occurred() && !s->p.failed)
+        app_failed(&s->p);
+    PyErr_Clear();
+    return serve_answer(w, q, s, environ);
+}
+
+/* The result was sent (ok 0) or failed (-1): close() on every path
+ * (PEP 3333), then the end. */
+static int serve_sent(struct cu_wsgi *w, struct cu_request *q, struct serving *s, int ok,
+                      PyObject **environ)
+{
+    if (ok < 0 && !s->p.failed && !q->body->error)
+        app_failed(&s->p);
+    else if (ok < 0 && !s->p.failed)
+        body_failed(&s->p, q->body);
+    PyErr_Clear();
+    if (call_close(s->result) < 0) {
+        report_app_error(&s->p);
+        ok = -1;
+    }
+    if (ok == 0)
+        return serve_done(w, q, s, 0, s->p.headers_sent, environ);
+    return serve_answer(w, q, s, environ);
+}
+
+/* A streamed response paused (send_items): its state moves to the heap,
+ * in q->paused, until cu_wsgi_resume. 0, or -1 with no memory (the
+ * caller then writes the rest itself). */
+static int serve_pause(struct cu_request *q, struct serving *s)
+{
+    struct serving *h = PyMem_Malloc(sizeof(*h));
+
+    if (!h)
+        return -1;
+    *h = *s;
+    if (h->sr)
+        h->sr->resp = &h->p;
+    if (h->input)
+        cu_input_moved(h->input, &s->p, &h->p);
+    q->paused = h;
+    return 0;
+}
+
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
 {
     struct cu_conn *c = q->conn;
     const struct http_request *r = q->http;
     const char *head = cu_request_head(q);  /* until the body is read */
     struct cu_body *b = q->body;
-    struct resp p;
-    struct start_response *sr = NULL;
-    PyObject *input, *sock = NULL, *env = NULL, *result = NULL, *mesg = NULL;
-    PyObject *remote = NULL;  /* REMOTE_ADDR as made, for the access log */
-    int ok = -1, app_head = 0;
+    struct serving s;
+    int ok;
 
-    memset(&p, 0, sizeof(p));
-    p.c = c;
-    p.r = r;
-    p.q = q;
-    p.types = w->types;
-    p.must_close = q->must_close;
-    p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
+    memset(&s, 0, sizeof(s));
+    s.p.c = c;
+    s.p.r = r;
+    s.p.q = q;
+    s.p.types = w->types;
+    s.p.must_close = q->must_close;
+    s.p.head = r->method.len == 4 && memcmp(head + r->method.off, "HEAD", 4) == 0;
+    q->paused = NULL;
     /* nothing of this request's response is out yet (a worker timeout's
      * 500 may still be sent: cu_conn_abort_now) */
     atomic_store(&c->final_from, c->wrote);
-    input = cu_input_new(w->types->input, c, b);
-    if (!input || !(sock = cu_socket_get(w, c)) ||
-        !(env = cu_environ_new(w, c, r, head, input, sock)))
-        goto fail;
+    s.input = cu_input_new(w->types->input, c, b);
+    if (!s.input || !(s.sock = cu_socket_get(w, c)) ||
+        !(s.env = cu_environ_new(w, c, r, head, s.input, s.sock)))
+        return serve_failed(w, q, &s, environ);
     if (w->log_needs & CU_ACC_NEED_REMOTE)
-        remote = cu_wsgi_logged_remote(w, env);
-    if (r->flags & HTTP_REQ_EXPECT_CONTINUE) {
-        struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
-        if (cu_resp_send_interim(&p, &iov, 1) < 0)
-            goto fail;
-    }
-    if (!(sr = start_response_for(w, &p, env)))
-        goto fail;
-    result = PyObject_CallFunctionObjArgs(w->app, env, (PyObject *)sr, NULL);
+        s.remote = cu_wsgi_logged_remote(w, s.env);
+    /* Ours: the 100 waits for the app's first read (docs/compat.md,
+     * Request bodies); a spooled body had it from the worker */
+    if ((r->flags & HTTP_REQ_EXPECT_CONTINUE) && !b->spool && !b->done)
+        cu_input_expect(s.input, &s.p);
+    if (!(s.sr = start_response_for(w, &s.p, s.env)))
+        return serve_failed(w, q, &s, environ);
+    s.result = PyObject_CallFunctionObjArgs(w->app, s.env, (PyObject *)s.sr, NULL);
     cu_keep_nonblocking(c);
-    if (!result)
-        goto fail;
-    ok = send_result(&p, result, w->sendfile &&
-                     PyObject_TypeCheck(result, w->types->file_wrapper));
-    if (ok < 0 && !p.failed && !b->error)
-        app_failed(&p, &mesg);
-    else if (ok < 0 && !p.failed)
-        body_failed(&p, b);
-    PyErr_Clear();
-    /* close() on every path (PEP 3333) */
-    if (call_close(result) < 0) {
-        report_app_error(&p);
-        ok = -1;
+    if (!s.result)
+        return serve_failed(w, q, &s, environ);
+    ok = send_result(&s.p, s.result, w->sendfile &&
+                     PyObject_TypeCheck(s.result, w->types->file_wrapper), &s.it,
+                     q->may_pause && !environ);
+    if (ok > 0 && serve_pause(q, &s) == 0)
+        return 0;
+    if (ok > 0) {  /* no memory to pause: this thread writes the rest */
+        c->whole = 0;
+        ok = send_items(&s.p, &s.it, 0);
     }
-    app_head = p.headers_sent;
-    if (ok == 0)
-        goto done;
-    goto answer;
-fail:
-    if (b->error)
-        body_failed(&p, b);
-    else if (PyErr_Occurred() && !p.failed)
-        app_failed(&p, &mesg);
-    PyErr_Clear();
-answer:
-    app_head = p.headers_sent;
-    cu_resp_answer_error(&p, b, mesg);
-    ok = p.failed ? -1 : 0;
-done:
-    if (sr)
-        sr->resp = NULL;
-    if (input)
-        cu_input_detach(input);
-    conclude(w, q, &p, app_head, env, remote, sock);
-    Py_XDECREF((PyObject *)sr);
-    Py_XDECREF(input);
-    if (environ)
-        *environ = env;  /* the caller's now */
+    return serve_sent(w, q, &s, ok, environ);
+}
+
+int cu_wsgi_resume(struct cu_wsgi *w, struct cu_request *q, int abandon)
+{
+    struct serving *h = q->paused;
+    int ok = -1;
+
+    q->paused = NULL;
+    if (abandon)
+        h->p.failed = 1;  /* the client is gone: close(), no answer */
     else
-        Py_XDECREF(env);
-    Py_XDECREF(result);
-    Py_XDECREF(mesg);
-    PyMem_Free(p.block);
+        ok = send_items(&h->p, &h->it, 1);
+    if (ok > 0) {
+        q->paused = h;
+        return 0;
+    }
+    ok = serve_sent(w, q, h, ok, NULL);
+    PyMem_Free(h);
     return ok;
 }

@@ -50,6 +50,17 @@ void cu_wsgi_free(struct cu_wsgi *w);
  * or -1 when the connection failed.
  */
 int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ);
+/*
+ * With q->may_pause (gthread), a streamed response (the app's iterable,
+ * not a list or tuple) pauses when the socket does not take an item: the
+ * rest of that item is queued on the connection, cu_wsgi_serve returns 0
+ * with q->paused set, and the worker calls this once it has sent the
+ * queue, on any thread, with the GIL. It writes on (and may pause again),
+ * or with abandon (the client gone, or timed out) ends the request:
+ * close() called, q->out filled. Returns as cu_wsgi_serve. Never with an
+ * environ to hand over: the post_request hook's requests never pause.
+ */
+int cu_wsgi_resume(struct cu_wsgi *w, struct cu_request *q, int abandon);
 
 /* In a block of "Name: value\r\n" lines, block[from..len): the value of
  * the last header called name (any case), its length in *vlen; NULL when

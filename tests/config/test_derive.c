@@ -181,7 +181,8 @@ static void test_http(void)
     ok(h->limit_request_line == 4094 && h->limit_request_fields == 100 &&
        h->limit_request_field_size == 8190 &&
        h->max_head_buffer == 100 * (8190 + 2) + 4, "limits and the head's buffer");
-    ok(h->flags == 0 && h->header_map == HTTP_HEADER_MAP_DROP, "no flags; header_map drop");
+    ok(h->flags == HTTP_REQUIRE_HOST && h->header_map == HTTP_HEADER_MAP_DROP,
+       "no flags but Host required (RFC 9112 §3.2); header_map drop");
     ok(h->n_scheme_headers == 3 && h->scheme_headers == d.scheme &&
        scheme_is(&h->scheme_headers[0], "X-FORWARDED-PROTOCOL", "ssl") &&
        scheme_is(&h->scheme_headers[1], "X-FORWARDED-PROTO", "https") &&
@@ -205,19 +206,19 @@ static void test_http(void)
     cu_derived_free(&d);
 
     ok(derive(&d, ARGV("--permit-unconventional-http-method")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_METHOD, "--permit-unconventional-http-method");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_METHOD | HTTP_REQUIRE_HOST), "--permit-unconventional-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--casefold-http-method")) == 0 &&
-       h->flags == HTTP_CASEFOLD_METHOD, "--casefold-http-method");
+       h->flags == (HTTP_CASEFOLD_METHOD | HTTP_REQUIRE_HOST), "--casefold-http-method");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--strip-header-spaces")) == 0 &&
-       h->flags == HTTP_STRIP_HEADER_SPACES, "--strip-header-spaces");
+       h->flags == (HTTP_STRIP_HEADER_SPACES | HTTP_REQUIRE_HOST), "--strip-header-spaces");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-obsolete-folding")) == 0 &&
-       h->flags == HTTP_PERMIT_OBS_FOLD, "--permit-obsolete-folding");
+       h->flags == (HTTP_PERMIT_OBS_FOLD | HTTP_REQUIRE_HOST), "--permit-obsolete-folding");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--permit-unconventional-http-version")) == 0 &&
-       h->flags == HTTP_PERMIT_UNCONVENTIONAL_VERSION, "--permit-unconventional-http-version");
+       h->flags == (HTTP_PERMIT_UNCONVENTIONAL_VERSION | HTTP_REQUIRE_HOST), "--permit-unconventional-http-version");
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--header-map", "refuse")) == 0 &&
        h->header_map == HTTP_HEADER_MAP_REFUSE, "--header-map refuse");
@@ -406,7 +407,7 @@ static int host_part_empty(const struct cu_worker_env *w)
     return w->listeners == NULL && w->n_listeners == 0 && w->dump_signal == 0 &&
            w->serve == NULL && w->app == NULL && w->thread_start == NULL &&
            w->conn_free == NULL && w->interrupt == NULL && w->slot == NULL &&
-           w->ppid == 0;
+           w->ppid == 0 && w->resume == NULL;
 }
 
 static void test_worker(void)
@@ -415,7 +416,8 @@ static void test_worker(void)
         ARGV("-k", "gthread", "--threads", "8", "--worker-connections", "50",
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
-             "--max-requests-jitter", "10", "--request-timeout", "13"),
+             "--max-requests-jitter", "10", "--request-timeout", "13",
+             "--limit-request-body", "4096", "--spool-memory", "2048"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -432,6 +434,9 @@ static void test_worker(void)
     ok(w->threads == 8 && w->worker_connections == 50 && w->keepalive == 5 &&
        w->buffer_body == 1024, "gthread uses threads, connections, keep-alive, "
        "buffer_body");
+    ok(d.http.limit_request_body == 4096 && !w->stream_body && w->spool_memory == 2048 &&
+       w->upload_dir == NULL, "gthread: the body limit in the parser's settings; bodies "
+       "spooled, 2048 bytes in memory, in $TMPDIR or /tmp");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -443,6 +448,8 @@ static void test_worker(void)
     ok(w->threads == 1 && w->worker_connections == 1 && w->keepalive == 0 &&
        w->buffer_body == 0, "sync: one thread, one connection, no keep-alive, "
        "no buffered body");
+    ok(w->stream_body && d.http.limit_request_body == 0,
+       "sync: the app reads the body as it comes (never spooled); no body limit");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }

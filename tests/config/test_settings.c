@@ -86,6 +86,8 @@ static void test_defaults(void)
     ok(c.asgi_loop == 0 && c.asgi_lifespan == 0 && c.asgi_disconnect_grace_period == 3 &&
        c.http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
     ok(c.ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
+    ok(c.limit_request_body == 0 && !c.stream_request_body && c.spool_memory == 262144,
+       "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
     ok(!c.spew && c.tmp_upload_dir == NULL && c.paste == NULL &&
        strcmp(c.protocol, "http") == 0 && strv_is(&c.uwsgi_allow_ips,
        ARGV("127.0.0.1", "::1")) && c.raw_paste_global_conf.n == 0 &&

@@ -129,14 +129,27 @@ static void test_limits(void)
     ok(one(s, HTTP_CHUNK_LINE_MAX + 1) == HTTP_E_CHUNK_OVERHEAD,
        "also while its CRLF has not arrived");
 
-    /* framing may exceed the data by HTTP_CHUNK_SLACK, no more */
+    /* a stream of 1-byte chunks is served however long: the least
+     * framing a chunk can have is not abuse */
     n = 0;
     while (n < 300000 - 20) {
         memcpy(s + n, "1\r\nx\r\n", 6);
         n += 6;
     }
-    ok(one(s, n) == HTTP_E_CHUNK_OVERHEAD, "%zu one-byte chunks are refused", n / 6);
-    ok(one(s, (size_t)6 * 16000) == HTTP_AGAIN, "16000 of them are not");
+    memcpy(s + n, "0\r\n\r\n", 5);
+    ok(one(s, n + 5) == 0, "%zu one-byte chunks are a body", n / 6);
+    /* padding is: leading zeros and spaces past HTTP_CHUNK_SLACK bytes */
+    n = 0;
+    while (n < 300000 - 40) {
+        memcpy(s + n, "000000001 \r\nx\r\n", 15);
+        n += 15;
+    }
+    ok(one(s, n) == HTTP_E_CHUNK_SIZE, "(spaces without an extension are no size)");
+    for (size_t k = 0; k < n; k += 15)
+        memcpy(s + k, "0000000001\r\nx\r\n", 15);
+    ok(one(s, n) == HTTP_E_CHUNK_OVERHEAD, "%zu zero-padded one-byte chunks are refused",
+       n / 15);
+    ok(one(s, (size_t)15 * 7000) == HTTP_AGAIN, "7000 of them are not (63000 wasted bytes)");
     free(s);
 
     ok(one("5 \t;a=b\r\nhello\r\n0\r\n\r\n", 21) == 0, "SP/HTAB before ';' is dropped");

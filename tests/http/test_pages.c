@@ -7,9 +7,11 @@
  * cu_page_504(), are checked to send the same bytes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/http.h"
@@ -100,6 +102,13 @@ static const struct {
      "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
      "  <body>\n    <h1><p>Bad Request</p></h1>\n"
      "    UnsupportedTransferCoding\n  </body>\n</html>\n"},
+    {HTTP_E_BODY_TOO_LARGE,  /* ours: limit_request_body */
+     "HTTP/1.1 413 Content Too Large\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 149\r\n\r\n"
+     "<html>\n  <head>\n    <title>Content Too Large</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Content Too Large</p></h1>\n"
+     "    LimitRequestBody\n  </body>\n</html>\n"},
     {HTTP_E_PROXY_LINE,
      "HTTP/1.1 400 Bad Request\r\n"
      "Connection: close\r\nContent-Type: text/html\r\n"
@@ -121,6 +130,34 @@ static const struct {
      "<html>\n  <head>\n    <title>Forbidden</title>\n  </head>\n"
      "  <body>\n    <h1><p>Forbidden</p></h1>\n"
      "    ForbiddenProxyRequest\n  </body>\n</html>\n"},
+    {HTTP_E_CHUNK_SIZE,
+     "HTTP/1.1 400 Bad Request\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 137\r\n\r\n"
+     "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Bad Request</p></h1>\n"
+     "    InvalidChunkSize\n  </body>\n</html>\n"},
+    {HTTP_E_CHUNK_TERMINATOR,
+     "HTTP/1.1 400 Bad Request\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 143\r\n\r\n"
+     "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Bad Request</p></h1>\n"
+     "    ChunkMissingTerminator\n  </body>\n</html>\n"},
+    {HTTP_E_CHUNK_EXTENSION,
+     "HTTP/1.1 400 Bad Request\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 142\r\n\r\n"
+     "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Bad Request</p></h1>\n"
+     "    InvalidChunkExtension\n  </body>\n</html>\n"},
+    {HTTP_E_CHUNK_OVERHEAD,
+     "HTTP/1.1 400 Bad Request\r\n"
+     "Connection: close\r\nContent-Type: text/html\r\n"
+     "Content-Length: 134\r\n\r\n"
+     "<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n"
+     "  <body>\n    <h1><p>Bad Request</p></h1>\n"
+     "    ChunkOverhead\n  </body>\n</html>\n"},
     {0 /* unknown */,
      "HTTP/1.1 500 Internal Server Error\r\n"
      "Connection: close\r\nContent-Type: text/html\r\n"
@@ -190,7 +227,34 @@ static int length_right(const char *p, size_t n)
         return 0;
     errno = 0;
     len = strtoul(v + sizeof(cl) - 1, &after, 10);
-    return errno == 0 && after == end && len == n - (size_t)(end + 4 - p);
+    return errno == 0 && after[0] == '\r' && after[1] == '\n' && after <= end &&
+           len == n - (size_t)(end + 4 - p);
+}
+
+/*
+ * Every page has a Date (ours, RFC 9110 §6.6.1) as the last header line:
+ * checks that it is there and is the time now (or a second ago, or the
+ * second before that), and removes it, so the rest compares with
+ * Gunicorn's bytes. The page's new length; 0 when the Date is wrong.
+ */
+static size_t undate(char *p, size_t n)
+{
+    static const char key[] = "\r\nDate: ";
+    char *at = memmem(p, n, key, sizeof(key) - 1), *end = memmem(p, n, "\r\n\r\n", 4);
+    size_t line = sizeof(key) - 1 + HTTP_DATE_LEN;
+    char want[HTTP_DATE_LEN + 1];
+    int fresh = 0;
+
+    if (!at || !end || at + line != end)
+        return 0;
+    for (long long back = 0; back < 3 && !fresh; back++) {
+        http_date((long long)time(NULL) - back, want);
+        fresh = memcmp(at + sizeof(key) - 1, want, HTTP_DATE_LEN) == 0;
+    }
+    if (!fresh)
+        return 0;
+    memmove(at, at + line, n - (size_t)(at + line - p));
+    return n - line;
 }
 
 /* Builds the page both ways and compares it with want. */
@@ -200,19 +264,22 @@ static void check(const char *what, unsigned status, const char *reason, const c
     char buf[HTTP_PAGE_MAX], head[HTTP_PAGE_HEAD], joined[HTTP_PAGE_MAX];
     struct iovec iov[HTTP_PAGE_IOV];
     size_t n = http_page(buf, sizeof(buf), status, reason, msg, msg_len), wl = strlen(want);
-    size_t m = http_page_iov(iov, head, status, reason, msg, msg_len), off = 0;
+    size_t m = http_page_iov(iov, head, status, reason, msg, msg_len), off = 0, full = n;
 
-    ok(n == wl && memcmp(buf, want, wl) == 0, "%s: the page's bytes", what);
     ok(length_right(buf, n), "%s: Content-Length is the body's length", what);
+    n = undate(buf, n);
+    ok(n == wl && memcmp(buf, want, wl) == 0, "%s: the page's bytes, and a Date", what);
     for (int i = 0; i < HTTP_PAGE_IOV && off + iov[i].iov_len <= sizeof(joined); i++) {
         memcpy(joined + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    ok(m == wl && off == wl && memcmp(joined, want, wl) == 0 &&
-           (msg_len == 0 || iov[1].iov_base == msg),
-       "%s: the same bytes in pieces, the message not copied", what);
-    ok(http_page(buf, wl, status, reason, msg, msg_len) == wl &&
-           http_page(buf, wl - 1, status, reason, msg, msg_len) == 0,
+    ok(m == full && off == full && undate(joined, off) == wl && memcmp(joined, want, wl) == 0 &&
+           memmem(iov[0].iov_base, iov[0].iov_len, "\r\n\r\n", 4) ==
+               (char *)iov[0].iov_base + iov[0].iov_len - 4 &&
+           (msg_len == 0 || iov[2].iov_base == msg),
+       "%s: the same bytes in pieces (the head first), the message not copied", what);
+    ok(http_page(buf, full, status, reason, msg, msg_len) == full &&
+           http_page(buf, full - 1, status, reason, msg, msg_len) == 0,
        "%s: fits in exactly its length, not one byte less", what);
 }
 
@@ -245,7 +312,7 @@ static void test_parse_errors(void)
         const struct http_error_info *e = http_error_info(parse_pages[i].code);
         size_t n;
         check(e->name, e->status, e->reason, e->name, strlen(e->name), parse_pages[i].page);
-        n = sent_error(parse_pages[i].code, out, sizeof(out), &rc);
+        n = undate(out, sent_error(parse_pages[i].code, out, sizeof(out), &rc));
         ok(rc == 0 && n == strlen(parse_pages[i].page) &&
                memcmp(out, parse_pages[i].page, n) == 0,
            "%s: cu_conn_send_error sends the page", e->name);
@@ -275,7 +342,7 @@ static void test_app_pages(void)
 
     check("500", 500, "Internal Server Error", NULL, 0, page_500);
     check("504", 504, "Gateway Timeout", timeout_msg, strlen(timeout_msg), page_504);
-    ok(cu_page_504(buf, sizeof(buf)) == strlen(page_504) &&
+    ok(undate(buf, cu_page_504(buf, sizeof(buf))) == strlen(page_504) &&
            memcmp(buf, page_504, strlen(page_504)) == 0,
        "cu_page_504 builds the 504 page");
     ok(cu_page_504(buf, 100) == 0, "cu_page_504: 0 when it does not fit");
@@ -286,22 +353,23 @@ static void test_app_pages(void)
 static void test_long_message(void)
 {
     size_t ml = 4000, hl = strlen(long_head), tl = strlen(long_tail), n, m;
-    char *msg = malloc(ml), *buf = malloc(hl + ml + tl), head[HTTP_PAGE_HEAD];
+    char *msg = malloc(ml), *buf = malloc(hl + ml + tl + 64), head[HTTP_PAGE_HEAD];
     struct iovec iov[HTTP_PAGE_IOV];
 
     if (!msg || !buf)
         abort();
     for (size_t i = 0; i < ml; i++)
         msg[i] = (char)('0' + i % 10);
-    n = http_page(buf, hl + ml + tl, 400, "Bad Request", msg, ml);
+    n = http_page(buf, hl + ml + tl + 64, 400, "Bad Request", msg, ml);
+    ok(length_right(buf, n), "long message: Content-Length is the body's length");
+    n = undate(buf, n);
     ok(n == hl + ml + tl && memcmp(buf, long_head, hl) == 0 &&
            memcmp(buf + hl, msg, ml) == 0 && memcmp(buf + hl + ml, long_tail, tl) == 0,
        "long message: the page's bytes");
-    ok(length_right(buf, n), "long message: Content-Length is the body's length");
     m = http_page_iov(iov, head, 400, "Bad Request", msg, ml);
-    ok(m == n && iov[0].iov_len == hl && memcmp(iov[0].iov_base, long_head, hl) == 0 &&
-           iov[1].iov_base == msg && iov[1].iov_len == ml && iov[2].iov_len == tl &&
-           memcmp(iov[2].iov_base, long_tail, tl) == 0,
+    ok(m == n + 37 && iov[0].iov_len + iov[1].iov_len == hl + 37 &&
+           iov[2].iov_base == msg && iov[2].iov_len == ml && iov[3].iov_len == tl &&
+           memcmp(iov[3].iov_base, long_tail, tl) == 0,
        "long message: in pieces, the message not copied");
     ok(http_page(buf, HTTP_PAGE_MAX, 400, "Bad Request", msg, ml) == 0,
        "long message: no page in HTTP_PAGE_MAX bytes");
@@ -332,8 +400,69 @@ static void test_limits(void)
     ok(http_page_iov(iov, head, 400, "X", NULL, 1) == 0, "no message with a length: no page");
 }
 
+/* The date by arithmetic against the C library's, over 400 years and
+ * the leap days and turns of the century in them. */
+static void test_date(void)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char got[HTTP_DATE_LEN + 1], want[64];
+    int same = 1;
+
+    http_date(0, got);
+    ok(strcmp(got, "Thu, 01 Jan 1970 00:00:00 GMT") == 0, "the epoch: %s", got);
+    http_date(951825600, got);
+    ok(strcmp(got, "Tue, 29 Feb 2000 12:00:00 GMT") == 0, "a leap day: %s", got);
+    for (long long t = 0; t < 12622780800LL && same; t += 86400LL * 13 + 3607) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm))
+            abort();
+        (void)snprintf(want, sizeof(want), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                       days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec);
+        http_date(t, got);
+        same = strcmp(got, want) == 0;
+    }
+    ok(same, "every 13 days and an hour to 2370: as gmtime_r says (%s)", got);
+}
+
+/* A page made before (the ABRT handler's 500) is dated again in place;
+ * an answer to HEAD is its head alone. */
+static void test_redate_and_head(void)
+{
+    char buf[HTTP_PAGE_MAX], out[HTTP_PAGE_MAX], date[HTTP_DATE_LEN + 1];
+    size_t n = http_page(buf, sizeof(buf), 500, "Internal Server Error", NULL, 0);
+    struct cu_conn c;
+    int sv[2], rc;
+    ssize_t got;
+
+    http_page_redate(buf, n, 86400);
+    http_date(86400, date);
+    ok(memmem(buf, n, date, HTTP_DATE_LEN) != NULL && undate(buf, n) == 0,
+       "a page dated again carries the new date");
+    static const char req[] = "HEAD / HTTP/1.1\r\nBad\r\n\r\n";
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || cu_conn_init(&c, sv[0], 4096) < 0)
+        abort();
+    c.timeout_ms = 1000;
+    memcpy(c.buf, req, sizeof(req) - 1);
+    c.end = sizeof(req) - 1;
+    rc = cu_conn_send_error(&c, HTTP_E_HEADER);
+    cu_conn_close(&c);
+    got = read(sv[1], out, sizeof(out) - 1);
+    close(sv[1]);
+    out[got > 0 ? got : 0] = '\0';
+    ok(rc == 0 && got > 0 && strncmp(out, "HTTP/1.1 400 Bad Request\r\n", 26) == 0 &&
+           strstr(out, "\r\n\r\n") == out + got - 4 && strstr(out, "Content-Length: 134"),
+       "a HEAD request refused: the head alone, its Content-Length kept");
+}
+
 int main(void)
 {
+    test_date();
+    test_redate_and_head();
     test_parse_errors();
     test_app_pages();
     test_long_message();

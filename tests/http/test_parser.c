@@ -4,6 +4,7 @@
  * normalisation, the error table) and the urlsplit() quirks.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/parser.h"
@@ -311,15 +312,103 @@ static void test_errors(void)
        http_error_info(HTTP_E_TRANSFER_CODING)->status == 501 &&
        http_error_info(HTTP_E_PROXY_FORBIDDEN)->status == 403,
        "431, 417, 501, 403 where Gunicorn answers them");
-    ok(!http_error_info(HTTP_E_CHUNK_SIZE)->respond &&
+    ok(http_error_info(HTTP_E_CHUNK_SIZE)->respond &&
+       http_error_info(HTTP_E_CHUNK_TERMINATOR)->respond &&
+       http_error_info(HTTP_E_CHUNK_EXTENSION)->respond &&
+       http_error_info(HTTP_E_CHUNK_OVERHEAD)->respond &&
+       http_error_info(HTTP_E_CHUNK_SIZE)->status == 400 &&
        !http_error_info(HTTP_E_EOF)->respond &&
-       http_error_info(HTTP_E_HEADER)->respond, "framing errors close silently");
+       http_error_info(HTTP_E_HEADER)->respond,
+       "chunk framing errors are answered 400; a peer gone is not answered");
     ok(http_error_info(0)->status == 500 && http_error_info(HTTP_AGAIN)->status == 500 &&
        http_error_info(-1000)->status == 500, "anything else maps to 500");
 }
 
+/* docs/compat.md, Framing: one test per rule the parser decides. */
+static void test_framing_rules(void)
+{
+    struct http_request r;
+    static const char *const bad_hosts[] = {
+        "exa mple.com", "a/b", "[::1", "[::1]x", "[zz]", "example.com:80x", "a@b",
+        "%zz", "%4", "h\xffst", "a:b:c", "\"quoted\""};
+    static const char *const good_hosts[] = {
+        "", "example.com", "example.com:", "a.example:8080", "127.0.0.1", "[::1]:1",
+        "[v1.x]", "x%41y", "0.0.0.0=5000", "a-b_c~!$&'()*+,;=:99"};
+    static const char *const bad_te[] = {
+        "gzip,,chunked", ",chunked", "chunked,", "", " ", "chunked;q=1", "\"chunked\"",
+        "chunked\xa0", "chun ked"};
+    char req[256];
+    int all = 1;
+
+    http_config_init(&cfg);
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
+        (void)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad_hosts[i]);
+        all &= parse(req, &r, 0) == HTTP_E_HEADER;
+    }
+    ok(all, "RFC 9112 §3.2: an invalid Host value is refused (InvalidHeader)");
+    all = 1;
+    for (size_t i = 0; i < sizeof(good_hosts) / sizeof(good_hosts[0]); i++) {
+        (void)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good_hosts[i]);
+        all &= parse(req, &r, 0) == (int64_t)strlen(req);
+    }
+    ok(all, "uri-host [\":\" port]: names, addresses, IP literals, empty");
+    ok(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", &r, 0) == HTTP_E_HEADER,
+       "two Host lines are refused");
+    ok(parse("GET / HTTP/1.1\r\n\r\n", &r, 0) > 0,
+       "without HTTP_REQUIRE_HOST, no Host is fine (Gunicorn's corpus)");
+    cfg.flags |= HTTP_REQUIRE_HOST;
+    ok(parse("GET / HTTP/1.1\r\n\r\n", &r, 0) == HTTP_E_HEADER,
+       "with it, an HTTP/1.1 request without Host is refused");
+    ok(parse("GET / HTTP/1.0\r\n\r\n", &r, 0) > 0, "an HTTP/1.0 one is not");
+    ok(parse("POST / HTTP/1.1\r\nTransfer-Encoding: br\r\n\r\n", &r, 0) ==
+           HTTP_E_TRANSFER_CODING,
+       "an unknown coding is still 501 without Host");
+    cfg.flags &= ~(unsigned)HTTP_REQUIRE_HOST;
+
+    all = 1;
+    for (size_t i = 0; i < sizeof(bad_te) / sizeof(bad_te[0]); i++) {
+        (void)snprintf(req, sizeof(req),
+                       "POST / HTTP/1.1\r\nTransfer-Encoding: %s\r\n\r\n", bad_te[i]);
+        all &= parse(req, &r, 0) == HTTP_E_HEADER;
+    }
+    ok(all, "RFC 9112 §6.1: a malformed Transfer-Encoding is 400 (InvalidHeader)");
+    ok(parse("POST / HTTP/1.1\r\nTransfer-Encoding: x-custom, chunked\r\n\r\n", &r, 0) ==
+           HTTP_E_TRANSFER_CODING &&
+       http_error_info(HTTP_E_TRANSFER_CODING)->status == 501,
+       "a well-formed unknown coding is 501");
+    ok(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip , Chunked\r\n\r\n", &r, 0) > 0 &&
+           r.body == HTTP_BODY_CHUNKED,
+       "spaces around codings and their case do not matter");
+
+    /* a TLS ClientHello: refused at its first byte, no CRLF awaited */
+    {
+        struct http_parser p;
+        static const struct {
+            const char *in;
+            size_t n;
+            int64_t want;
+            const char *what;
+        } firsts[] = {
+            {"\x16\x03\x01\x02\x00\x01", 1, HTTP_E_METHOD,
+             "a TLS handshake's first byte is InvalidRequestMethod at once"},
+            {"\x80\x2b\x01", 3, HTTP_E_METHOD, "an SSLv2 hello's too"},
+            {"\x00GET", 4, HTTP_E_METHOD, "a NUL first"},
+            {"GE", 2, HTTP_AGAIN, "a method's start waits"},
+        };
+        for (size_t i = 0; i < sizeof(firsts) / sizeof(firsts[0]); i++) {
+            http_parser_init(&p, &cfg, 0);
+            http_request_init(&r, hdrs, HTTP_MAX_HEADERS);
+            for (size_t k = 0; k < firsts[i].n; k++)
+                buf[k] = firsts[i].in[k];
+            ok(http_parse_head(&p, &r, buf, firsts[i].n) == firsts[i].want, "%s",
+               firsts[i].what);
+        }
+    }
+}
+
 int main(void)
 {
+    test_framing_rules();
     test_resume();
     test_limits();
     test_flags();

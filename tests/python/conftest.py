@@ -64,6 +64,32 @@ def wait_for(pred, timeout=TIMEOUT, what="condition"):
     raise AssertionError("timed out waiting for %s" % what)
 
 
+DATE_LINE = re.compile(rb"\r\nDate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                       rb"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                       rb"\d\d:\d\d:\d\d GMT(?=\r\n|$)")
+
+
+def undated(raw):
+    """raw with the Date line of each response head taken out, after
+    checking there is one, as an IMF-fixdate (RFC 9110 6.6.1): what is
+    left compares byte for byte with Gunicorn's pages, which have none."""
+    out, rest = b"", raw
+    while rest:
+        head, sep, rest = rest.partition(b"\r\n\r\n")
+        if head.startswith(b"HTTP/1.1 1"):
+            out += head + sep  # an interim response has no Date
+            continue
+        fixed, n = DATE_LINE.subn(b"", head, count=1)
+        assert n == 1, head
+        out += fixed + sep
+        length = re.search(rb"\r\nContent-Length: (\d+)", head)
+        if not length:
+            return out + rest
+        out += rest[:int(length.group(1))]
+        rest = rest[int(length.group(1)):]
+    return out
+
+
 def recv_all(sock):
     """Everything the peer sends until it closes; then closes our end."""
     out = b""
@@ -77,6 +103,29 @@ def recv_all(sock):
         out += chunk
     sock.close()
     return out
+
+
+def stop_process(proc, sig=signal.SIGTERM):
+    """Sends sig to a process this test started (by its PID), waits for it
+    a bounded time, then kills it. Its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free a moment ago, for a program that cannot
+    be told to bind port 0 and say which it got."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Server:
@@ -136,13 +185,7 @@ class Server:
             s.close()
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc.stdout.close()
         self.proc.stderr.close()
         return self.proc.returncode

@@ -145,7 +145,7 @@ def test_keep_alive_and_pipelining(server):
     # a client that shuts its side once it has sent: every request that
     # came before its end is answered, the bad one last with its 400
     raw = srv.raw(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"5\r\nhello\r\n0\r\n\r\n" + get("/a") + b"GET /b HTTP/1.1\r\nBad\r\n\r\n")
+                  b"5\r\nhello\r\n0\r\n\r\n" + get("/a") + b"GET /b HTTP/1.1\r\nHost: t\r\nBad\r\n\r\n")
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"200", b"400"]
 
 

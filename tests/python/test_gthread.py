@@ -225,7 +225,7 @@ def test_unread_chunked_body_then_next_request(server):
 def test_bad_request_on_a_kept_connection(server):
     srv = server(*GT)
     s, rd = session(srv)
-    s.sendall(get("/") + b"GET /x HTTP/1.1\r\nBad Header: 1\r\n\r\n" + get("/never"))
+    s.sendall(get("/") + b"GET /x HTTP/1.1\r\nHost: t\r\nBad Header: 1\r\n\r\n" + get("/never"))
     assert rd.response()[0] == "HTTP/1.1 200 OK"
     line, h, body = rd.response()
     assert line.startswith("HTTP/1.1 400") and h["connection"] == "close"

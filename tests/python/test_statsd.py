@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import APPS, ROOT, TIMEOUT, maker, recv_all, wait_for
+from conftest import APPS, ROOT, TIMEOUT, free_port, maker, recv_all, wait_for
 
 PREFIX = "app."
 TAGS = "|#env:test,team"
@@ -142,14 +142,6 @@ def test_keepalive_requests_each_counted(server, receiver):
     assert len(durations(rx)) == 5
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_log_lines_counted_whatever_the_level(receiver, tmp_path):
     """Gunicorn's statsd logger counts the lines its level drops too. (At
     level critical no "Listening at" tells when the server is up: it is
@@ -173,7 +165,7 @@ def test_log_lines_counted_whatever_the_level(receiver, tmp_path):
         assert b" 500 " in answers(b"/error")
         rx.wait(PREFIX + "gunicorn.log.exception:1|c|@1.0" + TAGS)
         s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        s.sendall(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n")
         assert b" 400 " in recv_all(s)
         rx.wait(PREFIX + "gunicorn.log.warning:1|c|@1.0" + TAGS)
         text = log.read_text()

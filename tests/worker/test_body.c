@@ -495,6 +495,94 @@ static void test_chunked_bad(void)
     free(line);
 }
 
+/* ---- limit_request_body -------------------------------------------------------- */
+
+/* A chunked body of 5 + 5 bytes, cut at every byte, read with a limit. */
+static int64_t chunked_with_limit(uint64_t limit, size_t *got)
+{
+    static const char data[] = "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\nNEXT";
+    size_t cuts[sizeof(data) - 1];
+    struct cu_conn c;
+    struct cu_body b;
+    struct script s;
+    char out[64];
+    int peer;
+    int64_t rc;
+
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+        cuts[i] = i + 1;
+    conn_with_head(&c, &peer, 16);
+    cfg.limit_request_body = limit;
+    body_of(&b, HTTP_BODY_CHUNKED, 0);
+    cfg.limit_request_body = 0;
+    s = (struct script){peer, data, cuts, (int)(sizeof(cuts) / sizeof(cuts[0])), 0, 0};
+    rc = read_body(&b, &c, &s, 64, out, sizeof(out), got);
+    if (rc < 0 && cu_body_peek(&b, &c, &(const char *){NULL}) != rc)
+        rc = WAIT_FAILED - 3;  /* not sticky */
+    done_with(&c, peer);
+    return rc;
+}
+
+static void test_limit(void)
+{
+    struct http_request r;
+    size_t got;
+
+    http_request_init(&r, NULL, 0);
+    r.body = HTTP_BODY_LENGTH;
+    r.content_length = 1000;
+    cfg.limit_request_body = 1000;
+    ok(cu_body_over_limit(&r, &cfg) == 0, "Content-Length at the limit: taken");
+    r.content_length = 1001;
+    ok(cu_body_over_limit(&r, &cfg) == HTTP_E_BODY_TOO_LARGE,
+       "one byte over: HTTP_E_BODY_TOO_LARGE");
+    r.body = HTTP_BODY_CHUNKED;
+    ok(cu_body_over_limit(&r, &cfg) == 0, "chunked: not judged by its head");
+    cfg.limit_request_body = 0;
+    r.body = HTTP_BODY_LENGTH;
+    r.content_length = UINT64_C(1) << 61;
+    ok(cu_body_over_limit(&r, &cfg) == 0, "limit 0: no limit");
+    ok(strcmp(http_error_info(HTTP_E_BODY_TOO_LARGE)->name, "LimitRequestBody") == 0 &&
+       http_error_info(HTTP_E_BODY_TOO_LARGE)->status == 413 &&
+       http_error_info(HTTP_E_BODY_TOO_LARGE)->respond,
+       "LimitRequestBody is answered 413");
+
+    ok(chunked_with_limit(10, &got) == 0 && got == 10,
+       "chunked, 10 bytes with a limit of 10, a byte per read: whole");
+    ok(chunked_with_limit(9, &got) == HTTP_E_BODY_TOO_LARGE && got == 9,
+       "limit 9: the 9 bytes within it, then HTTP_E_BODY_TOO_LARGE, sticky");
+    ok(chunked_with_limit(0, &got) == 0 && got == 10, "limit 0: whole");
+}
+
+/* ---- a spooled body ------------------------------------------------------------- */
+
+static void test_spooled(void)
+{
+    static const char body[] = "a body read ahead, then handed out as the app asks";
+    struct cu_spool sp;
+    struct cu_conn c;
+    struct cu_body b;
+    char out[128];
+    size_t got;
+    int peer;
+
+    conn_with_head(&c, &peer, 16);
+    put(peer, "NEXT", 4);
+    (void)cu_conn_fill(&c, 16);
+    body_of(&b, HTTP_BODY_LENGTH, sizeof(body) - 1);
+    cu_spool_init(&sp, 8, NULL);  /* 8 bytes in memory, the rest in $TMPDIR or /tmp */
+    if (cu_spool_add(&sp, body, 20) < 0 || cu_spool_add(&sp, body + 20, sizeof(body) - 21) < 0)
+        die("cu_spool_add");
+    b.done = 1;
+    b.spool = &sp;
+    ok(read_body(&b, &c, NULL, 7, out, sizeof(out), &got) == 0 && got == sizeof(body) - 1 &&
+       memcmp(out, body, got) == 0, "a spooled body reads through peek, consume and wait");
+    ok(c.end - c.start == 4 && memcmp(c.buf + c.start, "NEXT", 4) == 0,
+       "the connection's bytes untouched");
+    cu_spool_free(&sp);
+    done_with(&c, peer);
+}
+
 /* ---- cu_body_wait ------------------------------------------------------------- */
 
 static void test_wait(void)
@@ -695,6 +783,8 @@ int main(void)
     test_length_eof();
     test_chunked_splits();
     test_chunked_bad();
+    test_limit();
+    test_spooled();
     test_wait();
     test_drain();
     test_parsed();

@@ -16,7 +16,8 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-uvloop python3-starlette python3-fastapi \
        python3-pythonjsonlogger python3-uvicorn python3-gunicorn \
        libssl-dev openssl curl testssl.sh python3-websockets chromium \
-       slowhttptest haproxy nginx-light python3-tornado
+       slowhttptest haproxy nginx-light python3-gevent python3-eventlet \
+       python3-tornado
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools
@@ -117,6 +118,7 @@ run: build
 bench: build bench-deps
 	$(BUILD)/bench_parser
 	$(PYTEST_PYTHON) bench/http.py
+	$(PYTEST_PYTHON) bench/green.py
 	$(PYTEST_PYTHON) bench/logs.py
 
 clean:

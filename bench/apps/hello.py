@@ -4,7 +4,12 @@
   GET  /big    64 KiB of 'x'
   POST /post   reads the whole body; 200 if it got CONTENT_LENGTH bytes,
                500 otherwise (wrk counts that as a non-2xx response)
+  GET  /outbound  one HTTP call to 127.0.0.1:$BENCH_SLOW_PORT (bench/green.py's
+               slow server, which answers after a second), its body
 """
+
+import os
+import urllib.request
 
 HELLO = b"Hello, World!\n"
 BIG = b"x" * (64 * 1024)
@@ -21,6 +26,10 @@ def app(environ, start_response):
         body = b"read %d bytes\n" % got
         if got != want:
             status = "500 Internal Server Error"
+    elif path == "/outbound":
+        url = "http://127.0.0.1:%s/" % os.environ["BENCH_SLOW_PORT"]
+        with urllib.request.urlopen(url, timeout=60) as r:
+            body = r.read()
     else:
         body = HELLO
     start_response(status, [("Content-Type", "text/plain"),

@@ -61,6 +61,32 @@ long long asrv_deadline(const struct asrv *s)
     return cu_now_ms() + t;
 }
 
+long long asrv_after(const struct asrv *s, int ms)
+{
+    return ms > 0 ? cu_now_ms() + ms : asrv_deadline(s);
+}
+
+long long asrv_body_deadline(struct aconn *a)
+{
+    long long d = cu_body_deadline(&a->body, &a->c);
+
+    return d ? d : asrv_deadline(a->srv);
+}
+
+/* Keeps srv->head_mem up to date with a's buffer (counted while a reads
+ * a head). -1 when the heads' buffers in all are past --max-head-memory
+ * and a's has grown past its first size: the caller drops a. */
+static int account(struct aconn *a)
+{
+    struct asrv *s = a->srv;
+    size_t now = a->state == C_HEAD ? a->c.cap : 0;
+
+    s->head_mem = s->head_mem - a->counted + now;
+    a->counted = now;
+    return s->env->head_memory > 0 && now > CU_CONN_BUF && s->head_mem > s->env->head_memory
+               ? -1 : 0;
+}
+
 /* A fresh parse for the next head. */
 static void begin_head(struct aconn *a)
 {
@@ -101,9 +127,15 @@ struct aconn *aconn_new(struct asrv *s, int fd, const struct sockaddr_storage *p
     a->c.listener = l;
     a->c.timeout_ms = 0;       /* never wait: the loop does */
     a->c.queue_max = QUEUE_MAX;
+    a->c.send_timeout_ms = env->send_ms;
+    a->c.body_ms = env->body_ms;
+    a->c.body_min_rate = env->body_min_rate;
     a->trusted = cu_allow_match(env->allow, (const struct sockaddr *)peer, plen);
     a->proxy_done = env->proxy == HTTP_PROXY_OFF;
-    a->deadline = asrv_deadline(s);
+    /* its first byte (a head's) is due soon */
+    a->born = cu_now_ms();
+    a->fresh = 1;
+    a->deadline = asrv_after(s, env->new_conn_ms);
     begin_head(a);
     /* the server's list holds a reference until the close */
     a->next = s->conns;
@@ -170,6 +202,7 @@ static void head_done(struct aconn *a, int64_t len)
     }
     cu_body_init(&a->body, &a->r, a->srv->env->http);
     a->state = C_REQ;
+    (void)account(a);  /* no head's now */
     a->deadline = 0;
     if (a->srv->mode == MODE_TORNADO_WSGI) {
         twsgi_serve(a->srv, a, head_off, must_close(a));
@@ -201,9 +234,15 @@ static void advance(struct aconn *a)
         }
         n = cu_conn_fill(&a->c, s->head_max);
         if (n > 0) {
-            if (a->idle) {  /* the first byte: the head's clock starts */
-                a->idle = 0;
-                a->deadline = asrv_deadline(s);
+            if (a->idle || a->fresh) {  /* the first byte: the head's clock starts */
+                a->idle = a->fresh = 0;
+                a->deadline = asrv_after(s, s->env->header_ms);
+            }
+            if (account(a) < 0) {
+                cu_log(CU_DEBUG, "Closing a connection: the heads' buffers passed "
+                       "--max-head-memory");
+                aconn_close(a, 0);
+                return;
             }
             continue;
         }
@@ -260,8 +299,11 @@ void aconn_readable(struct aconn *a)
 
 void aconn_writable(struct aconn *a)
 {
+    uint64_t before = a->c.wrote;
     int rc = cu_conn_flush(&a->c);
 
+    if (rc > 0 && a->c.wrote != before && a->state != C_CLOSED)
+        a->deadline = asrv_after(a->srv, a->srv->env->send_ms);  /* it took some */
     if (rc > 0 || a->state == C_CLOSED)
         return;
     (void)asrv_watch(a, 'w', 0);
@@ -299,6 +341,7 @@ void aconn_close(struct aconn *a, int unread)
     (void)asrv_watch(a, 'r', 0);
     (void)asrv_watch(a, 'w', 0);
     a->state = C_CLOSED;
+    (void)account(a);
     a->deadline = 0;
     cu_conn_close(&a->c);
     asrv_conn_gone(s, a);
@@ -328,11 +371,12 @@ void aconn_response_over(struct aconn *a, int close)
         /* nothing pipelined: idle, without a buffer */
         a->idle = 1;
         cu_conn_shrink(&a->c);
+        (void)account(a);
         a->deadline = cu_now_ms() + (long long)s->env->keepalive * 1000;
         (void)asrv_watch(a, 'r', 1);
         return;
     }
-    a->deadline = asrv_deadline(s);
+    a->deadline = asrv_after(s, s->env->header_ms);  /* a head, already here */
     if (s->mode != MODE_ASGI) {
         /* tornado: the response may end inside the handler's finish(),
          * and a WSGI app's within this call: the next request starts

@@ -101,6 +101,7 @@ struct asrv {
     long long stop_end;         /* ... and the worker's: --graceful-timeout
                                  * after the stop began */
     size_t head_max;
+    size_t head_mem;            /* the heads' buffers, for --max-head-memory */
 };
 
 enum cstate {
@@ -117,6 +118,9 @@ struct aconn {
     enum cstate state;
     int reading, writing;       /* registered with the loop */
     int idle;                   /* C_HEAD between requests, no byte yet */
+    int fresh;                  /* C_HEAD, no byte yet since accept */
+    long long born;             /* accepted at (cu_now_ms) */
+    size_t counted;             /* its buffer, counted in srv->head_mem */
     long long deadline;         /* ms (cu_now_ms); 0: none */
     PyObject *fd;               /* the socket's number, as the loop takes it */
     struct cu_conn c;
@@ -191,6 +195,12 @@ int asrv_call(PyObject *m, PyObject *args);
 int asrv_watch(struct aconn *a, int what, int on);
 /* Now plus --timeout (an hour when 0): when a stalled connection is dropped. */
 long long asrv_deadline(const struct asrv *s);
+/* Now plus ms, or asrv_deadline when ms is 0: a deadline of
+ * docs/operations.md's (--header-timeout, --send-timeout ...). */
+long long asrv_after(const struct asrv *s, int ms);
+/* The deadline of a body the app waits for (--body-timeout,
+ * --body-min-rate: cu_body_deadline), else asrv_deadline. */
+long long asrv_body_deadline(struct aconn *a);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
 

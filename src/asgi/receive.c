@@ -178,7 +178,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
         return NULL;
     if (q->wait == W_BODY) {
         areq_send_continue(q);
-        a->deadline = asrv_deadline(s);
+        a->deadline = asrv_body_deadline(a);
     }
     fut = PyObject_CallNoArgs(s->create_future);
     if (!fut) {
@@ -220,8 +220,10 @@ void areq_receive_more(struct areq *q)
     }
     q->wait = W_NONE;
     msg = body_msg(q);
-    if (!msg && !PyErr_Occurred())
+    if (!msg && !PyErr_Occurred()) {
+        a->deadline = asrv_body_deadline(a);  /* what came counts */
         return;  /* still waiting (q->wait set again) */
+    }
     a->deadline = 0;
     areq_wake(q->srv, &q->recv_fut, msg);
     if (q->failed)

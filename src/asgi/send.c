@@ -399,7 +399,7 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
         if (!(fut = PyObject_CallNoArgs(s->create_future)))
             return NULL;
         q->send_fut = Py_NewRef(fut);
-        a->deadline = asrv_deadline(s);
+        a->deadline = asrv_after(s, s->env->send_ms);
         if (asrv_watch(a, 'w', 1) < 0)
             areq_over(q, 1);
         return fut;

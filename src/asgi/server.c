@@ -15,6 +15,7 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -110,19 +111,93 @@ static void accept_from(struct asrv *s, size_t i, int batch)
     }
 }
 
+/* Nothing waits in a's socket: bytes there are a request the loop has
+ * not read yet. */
+static int silent(const struct aconn *a)
+{
+    char b;
+
+    return recv(a->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* At --worker-connections: closes the oldest idle keep-alive connection,
+ * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
+ * connection gets its place (docs/operations.md, Facing the internet
+ * without a proxy). A head being received is never taken. 1 when one
+ * went. */
+static int evict_one(struct asrv *s)
+{
+    struct aconn *idle = NULL, *fresh = NULL;
+    long long now = cu_now_ms();
+
+    for (struct aconn *a = s->conns; a; a = a->next) {
+        if (a->state != C_HEAD || a->c.end > a->c.start)
+            continue;
+        if (a->idle && (!idle || a->deadline < idle->deadline))
+            idle = a;
+        else if (a->fresh && now - a->born >= CU_FRESH_GRACE_MS &&
+                 (!fresh || a->born < fresh->born))
+            fresh = a;
+    }
+    if (!idle)
+        idle = fresh;
+    /* bytes waiting: the loop reads them in this turn, and it is idle no
+     * more; the tick looks again */
+    if (!idle || !silent(idle))
+        return 0;
+    aconn_close(idle, 0);
+    return 1;
+}
+
+/* Whether a connection waits in listener i's backlog. */
+static int backlog_waits(const struct asrv *s, size_t i)
+{
+    struct pollfd pfd = {s->env->listeners[i].fd, POLLIN, 0};
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* Full, and someone waits on listener i: room for them, while an idle
+ * connection can give it (16 at most, then the loop's turn). 0, or -1
+ * when someone waits and no one is idle. */
+static int make_room(struct asrv *s, size_t i)
+{
+    for (int n = 0; n < 16; n++) {
+        if (!s->accepting || s->nconns < s->env->worker_connections || !backlog_waits(s, i))
+            return 0;
+        if (!evict_one(s))
+            return -1;
+        accept_from(s, i, 1);
+    }
+    return 0;
+}
+
 static PyObject *on_accept(PyObject *self, PyObject *idx)
 {
     struct asrv *s = (struct asrv *)self;
     size_t i = PyLong_AsSize_t(idx);
+    int stuck = 0;
 
     if (i == (size_t)-1 && PyErr_Occurred())
         return NULL;
-    if (s->accepting)
+    if (s->accepting) {
         accept_from(s, i, 16);
-    /* at --worker-connections: no more until one closes */
-    if (s->nconns >= s->env->worker_connections)
+        stuck = make_room(s, i) < 0;
+    }
+    /* at --worker-connections with someone waiting and no one idle: no
+     * more until one closes (or the tick finds room); else the loop
+     * calls again for the next one */
+    if (stuck)
         listen_on(s, 0);
     Py_RETURN_NONE;
+}
+
+/* a, with a reference the caller holds (NULL: NULL). */
+static struct aconn *held(struct aconn *a)
+{
+    Py_XINCREF(a);
+    return a;
 }
 
 /* ---- stopping ----------------------------------------------------------- */
@@ -175,10 +250,9 @@ static void begin_stop(struct asrv *s)
         for (size_t i = 0; i < s->env->n_listeners; i++)
             close(s->env->listeners[i].fd);
     }
-    for (a = s->conns; a; a = next) {
-        Py_INCREF(a);
+    for (a = held(s->conns); a; a = next) {
+        next = held(a->next);  /* before a's close unlinks it */
         aconn_stop(a);
-        next = a->next;
         Py_DECREF(a);
     }
     check_stopped(s);
@@ -240,11 +314,14 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
     }
     if (cu_worker_stop)
         begin_stop(s);
-    for (a = s->conns; a; a = next) {
-        Py_INCREF(a);
+    for (size_t i = 0; !s->listening && i < s->env->n_listeners; i++)
+        (void)make_room(s, i);  /* the cap was reached with nothing idle then */
+    /* next is taken before a's close unlinks it (a next closed meanwhile
+     * ends the walk early: the next tick goes on) */
+    for (a = held(s->conns); a; a = next) {
+        next = held(a->next);
         if (a->deadline && a->deadline <= now)
             aconn_expired(a);
-        next = a->next;
         Py_DECREF(a);
     }
     check_stopped(s);

@@ -67,7 +67,7 @@ PyObject *atn_written(struct areq *q)
     if (!q->send_fut) {  /* one future for everything queued */
         if (!(q->send_fut = PyObject_CallNoArgs(s->create_future)))
             return NULL;
-        a->deadline = asrv_deadline(s);
+        a->deadline = asrv_after(s, s->env->send_ms);
         (void)asrv_watch(a, 'w', 1);
     }
     return Py_NewRef(q->send_fut);

@@ -200,7 +200,7 @@ static int more_body(struct areq *q, int *tried)
     q->wait = W_BODY;
     areq_send_continue(q);
     if (!q->tn.body_until)
-        a->deadline = asrv_deadline(q->srv);
+        a->deadline = asrv_body_deadline(a);
     (void)asrv_watch(a, 'r', 1);
     return 0;
 }

@@ -432,7 +432,7 @@ static PyObject *sent(struct areq *q)
     if (!(fut = PyObject_CallNoArgs(s->create_future)))
         return NULL;
     q->send_fut = Py_NewRef(fut);
-    a->deadline = asrv_deadline(s);
+    a->deadline = asrv_after(s, s->env->send_ms);
     return fut;
 }
 

@@ -1,6 +1,7 @@
 /* What the settings mean for the server. See derive.h. */
 #include "config/derive.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,7 +35,8 @@ const struct cu_worker_class *cu_derive_worker_class(const struct cu_config *c,
     if (k == NULL) {
         cu_worker_class_names(0, later, sizeof(later));
         cu_seterr(err, errlen, "class uri '%s' invalid or not found (worker "
-                  "classes: %s, %s)", c->worker_class, built, later);
+                  "classes: %s%s%s)", c->worker_class, built, later[0] ? ", " : "",
+                  later);
         return NULL;
     }
     if (k->run == NULL) {
@@ -174,6 +176,12 @@ static void derive_spool(struct cu_worker_env *w, const struct cu_config *c, uns
     w->upload_dir = c->tmp_upload_dir;  /* NULL: $TMPDIR, else /tmp */
 }
 
+/* Seconds as milliseconds, capped where an int ends (about 24 days). */
+static int ms_of(int secs)
+{
+    return secs > INT_MAX / 1000 ? INT_MAX / 1000 * 1000 : secs * 1000;
+}
+
 static void derive_worker(struct cu_derived *d, const struct cu_config *c)
 {
     struct cu_worker_env *w = &d->worker;
@@ -189,10 +197,17 @@ static void derive_worker(struct cu_derived *d, const struct cu_config *c)
     w->max_requests = c->max_requests;
     w->request_timeout = c->request_timeout;
     w->threads = uses & CU_WC_USES_THREADS ? c->threads : 1;
+    w->workers = c->workers;
     w->worker_connections = uses & CU_WC_USES_CONNECTIONS ? c->worker_connections : 1;
     w->keepalive = uses & CU_WC_USES_KEEPALIVE ? c->keepalive : 0;
     w->buffer_body = uses & CU_WC_USES_BUFFER_BODY ? (size_t)c->buffer_body : 0;
     derive_spool(w, c, uses);
+    w->new_conn_ms = ms_of(c->new_connection_timeout);
+    w->header_ms = ms_of(c->header_timeout);
+    w->body_ms = ms_of(c->body_timeout);
+    w->body_min_rate = c->body_min_rate;
+    w->send_ms = ms_of(c->send_timeout);
+    w->head_memory = (size_t)c->max_head_memory << 20;
     d->max_requests_jitter = c->max_requests_jitter;
 }
 
@@ -201,7 +216,8 @@ static void derive_wsgi(struct cu_derived *d, const struct cu_config *c)
     struct cu_wsgi_opts *o = &d->wsgi;
 
     memset(o, 0, sizeof(*o));
-    o->multithread = (d->worker_class->flags & CU_WC_THREADS) != 0;
+    /* Gunicorn's async workers say multithread too */
+    o->multithread = (d->worker_class->flags & (CU_WC_THREADS | CU_WC_GREEN)) != 0;
     o->multiprocess = c->workers > 1;
     o->errors_fd = -1;
     o->sendfile = c->sendfile;
@@ -229,6 +245,18 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
     return d->tls ? 0 : -1;
 }
 
+/* Settings a class has no way to honour yet are refused for it by name. */
+static int derive_class_limits(const struct cu_derived *d, const struct cu_config *c,
+                               char *err, size_t errlen)
+{
+    if (c->request_timeout > 0 && (d->worker_class->flags & CU_WC_GREEN)) {
+        cu_seterr(err, errlen, "request_timeout: not built yet for the %s worker class; "
+                  "use sync, gthread or asgi", d->worker_class->name);
+        return -1;
+    }
+    return 0;
+}
+
 int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
               size_t errlen)
 {
@@ -243,7 +271,7 @@ int cu_derive(struct cu_derived *d, const struct cu_config *c, char *err,
                               c->syslog_prefix,
                               c->proc_name ? c->proc_name : c->default_proc_name,
                               c->disable_redirect_access_to_syslog, err, errlen) < 0 ||
-        derive_tls(d, c, err, errlen) < 0) {
+        derive_tls(d, c, err, errlen) < 0 || derive_class_limits(d, c, err, errlen) < 0) {
         cu_derived_free(d);
         return -1;
     }

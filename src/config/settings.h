@@ -66,6 +66,12 @@ struct cu_config {
     int max_requests_jitter;
     int timeout;
     int graceful_timeout;
+    int new_connection_timeout;  /* ours: deadlines, seconds (0: none) */
+    int header_timeout;
+    int body_timeout;
+    int body_min_rate;       /* bytes/s */
+    int send_timeout;
+    int max_head_memory;     /* MiB */
     int keepalive;
     int max_worker_lifetime;
     int request_timeout;

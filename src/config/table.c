@@ -113,9 +113,9 @@ const struct cu_setting cu_settings[] = {
     {.name = "worker_class", .section = S_WORKER,
      .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_STR,
      .offset = OFF(worker_class), .dflt = "sync",
-     .help = "The kind of worker: sync, gthread, asgi or tornado (gevent "
-             "and eventlet are known names too). sync with more than "
-             "one thread becomes gthread."},
+     .help = "The kind of worker: sync, gthread, gevent, eventlet, asgi "
+             "or tornado. sync with more than one thread becomes "
+             "gthread."},
     {.name = "threads", .section = S_WORKER, .flags = {"--threads"},
      .meta = "INT", .type = CU_INT, .offset = OFF(threads), .dflt = "1",
      .help = "Threads per worker, each serving one request at a time. More "
@@ -162,6 +162,47 @@ const struct cu_setting cu_settings[] = {
      .offset = OFF(graceful_timeout), .dflt = "30",
      .help = "On a stop or restart, the seconds workers get to finish "
              "their requests before they are killed."},
+    /* ours: the deadlines and the budget that let a worker face the
+     * internet without a proxy (docs/operations.md) */
+    {.name = "new_connection_timeout", .section = S_WORKER,
+     .flags = {"--new-connection-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(new_connection_timeout), .dflt = "5",
+     .help = "Seconds a new connection may stay silent before the first "
+             "byte of its request (a TLS handshake included); then it is "
+             "closed. 0: only timeout bounds each wait. Not in Gunicorn "
+             "(its gthread gives such a connection about 7 s).", .ours = 1},
+    {.name = "header_timeout", .section = S_WORKER,
+     .flags = {"--header-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(header_timeout), .dflt = "10",
+     .help = "Seconds a request head may take in all, from its first "
+             "byte (not per read); then the connection is closed. 0: "
+             "only timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "body_timeout", .section = S_WORKER,
+     .flags = {"--body-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(body_timeout), .dflt = "20",
+     .help = "Seconds a request body may take, from the first wait for "
+             "it, plus one second per body_min_rate bytes received (as "
+             "Apache's mod_reqtimeout); then the connection is closed. 0: "
+             "only timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "body_min_rate", .section = S_WORKER,
+     .flags = {"--body-min-rate"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(body_min_rate), .dflt = "500",
+     .help = "Bytes per second a request body must keep up, on average, "
+             "past body_timeout (see there); 0: the body_timeout is for "
+             "the whole body. Not in Gunicorn.", .ours = 1},
+    {.name = "send_timeout", .section = S_WORKER,
+     .flags = {"--send-timeout"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(send_timeout), .dflt = "30",
+     .help = "Seconds a response may wait for a client that takes none of "
+             "it (as nginx's send_timeout); then the connection is closed. "
+             "0: timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+    {.name = "max_head_memory", .section = S_WORKER,
+     .flags = {"--max-head-memory"}, .meta = "INT", .type = CU_INT,
+     .offset = OFF(max_head_memory), .dflt = "64",
+     .help = "gthread and asgi: MiB one worker may hold in all for request "
+             "heads still arriving; a head that would grow past it is "
+             "dropped (a head's buffer grows with what arrived, 8 KiB "
+             "first). 0: no cap. Not in Gunicorn.", .ours = 1},
     {.name = "keepalive", .section = S_WORKER, .flags = {"--keep-alive"},
      .meta = "INT", .type = CU_INT, .offset = OFF(keepalive), .dflt = "2",
      .help = "Seconds an idle keep-alive connection waits for its next "

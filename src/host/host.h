@@ -202,6 +202,16 @@ int host_asgi_loop(void *arg, struct cu_worker_env *env);
  * Application, or a plain WSGI app through the WSGI bridge. */
 int host_tornado_loop(void *arg, struct cu_worker_env *env);
 
+/* ---- green.c: the gevent and eventlet classes' hub ---- */
+
+/* In the worker, before the app is imported: the standard library
+ * patched for the class named kind (Gunicorn's patch()). With the GIL.
+ * 0, or -1 (reported). */
+int host_green_patch(const char *kind);
+/* cu_worker_env.hub_open, without the GIL. */
+int host_green_open(void *arg, const char *kind, int worker_connections,
+                    struct cu_hub *out);
+
 /* ---- main.c ---- */
 
 /* _cunicorn.main(argv): runs the server; its exit status as an int. */

@@ -168,6 +168,7 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->resume = resume;
     env->event_loop = h->set->worker_class->flags & CU_WC_TORNADO ? host_tornado_loop
                                                                   : host_asgi_loop;
+    env->hub_open = host_green_open;
     env->app = h;
     env->slot = slot;
     env->ppid = h->master_pid;  /* not getppid(): the master may be gone */
@@ -183,7 +184,10 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
 
     host_title(h, "worker");
     if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0 ||
-        host_drop_privileges(h) < 0)
+        host_drop_privileges(h) < 0 ||
+        /* Gunicorn's async workers patch in the worker, before the app's
+         * import (a --preload app was imported unpatched) */
+        ((k->flags & CU_WC_GREEN) && host_green_patch(k->name) < 0))
         return CU_EXIT_WORKER_BOOT;
     stacks_and_alarms(h, threads);
     if (h->cfg.reload && (rc = host_start_reloader(h)) != 0)

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/clock.h"
+
 void cu_body_init(struct cu_body *b, const struct http_request *r,
                   const struct http_config *cfg)
 {
@@ -123,15 +125,38 @@ void cu_body_consume(struct cu_body *b, struct cu_conn *c, size_t n)
         b->done = 1;
 }
 
+long long cu_body_deadline(struct cu_body *b, const struct cu_conn *c)
+{
+    uint64_t rate = (uint64_t)c->body_min_rate;
+    long long d;
+
+    if (c->body_ms <= 0)
+        return 0;
+    if (b->t0 == 0)
+        b->t0 = cu_now_ms();
+    d = b->t0 + c->body_ms;
+    if (rate > 0) {  /* got * 1000 / rate ms, capped where no overflow is */
+        uint64_t secs = b->got / rate;
+        d += secs > (1u << 30) ? (1LL << 30) * 1000
+                               : (long long)(secs * 1000 + b->got % rate * 1000 / rate);
+    }
+    return d;
+}
+
 int cu_body_wait(struct cu_body *b, struct cu_conn *c)
 {
+    long long saved = c->deadline_ms;
     ssize_t n;
 
     if (b->spool)
         return cu_spool_load(b->spool);
     if (b->kind == HTTP_BODY_CHUNKED)
         b->dpos = b->dend = 0;  /* all handed out: the buffer may move */
+    c->deadline_ms = cu_body_deadline(b, c);
     n = cu_conn_fill(c, b->max_buffer);
+    c->deadline_ms = saved;
+    if (n > 0)
+        b->got += (uint64_t)n;
     return n < 0 ? -1 : 0;
 }
 

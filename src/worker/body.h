@@ -26,6 +26,8 @@ struct cu_body {
     /* Set once the whole body was read into a spool (gthread): then the
      * reads come from there, not from the connection. */
     struct cu_spool *spool;
+    long long t0;          /* the first wait for it (cu_now_ms), or 0 */
+    uint64_t got;          /* bytes read off the socket since */
 };
 
 void cu_body_init(struct cu_body *b, const struct http_request *r,
@@ -39,9 +41,15 @@ int cu_body_over_limit(const struct http_request *r, const struct http_config *c
  * body, HTTP_AGAIN when cu_body_wait() must run, or an HTTP_E_* error. */
 int64_t cu_body_peek(struct cu_body *b, struct cu_conn *c, const char **p);
 void cu_body_consume(struct cu_body *b, struct cu_conn *c, size_t n);
-/* Reads more from the peer (bounded by its timeout). 0, or -1 with errno;
+/* Reads more from the peer (bounded by its timeout, and by
+ * cu_body_deadline: ETIMEDOUT). 0, or -1 with errno;
  * EOF is not an error here: the next peek reports it. */
 int cu_body_wait(struct cu_body *b, struct cu_conn *c);
+/* The body's deadline (docs/operations.md, Facing the internet without
+ * a proxy): c->body_ms from the first call, plus a second per
+ * c->body_min_rate bytes counted in b->got since (cu_body_wait counts
+ * them; a worker that reads the body itself adds what it read). 0: none. */
+long long cu_body_deadline(struct cu_body *b, const struct cu_conn *c);
 /* Reads and drops the rest of the body, up to limit bytes. 0 when the body
  * ended, -1 when it did not (error, EOF, or too long): then close. */
 int cu_body_drain(struct cu_body *b, struct cu_conn *c, uint64_t limit);

@@ -30,10 +30,15 @@ enum {
      * a WSGI bridge, and marks the worker booted only once the app's
      * lifespan startup is over. */
     CU_WC_ASYNC = 1 << 1,
+    /* Requests run in greenlets on a hub in the worker's main thread
+     * (gevent, eventlet): the host monkey-patches the standard library
+     * before the app is imported and provides the hub (env->hub_open);
+     * wsgi.multithread is true, as in Gunicorn's async workers. */
+    CU_WC_GREEN = 1 << 3,
     /* With CU_WC_ASYNC: the loop serves a tornado Application (or a
      * plain WSGI app) rather than an ASGI app (env->event_loop is the
      * host's tornado loop). */
-    CU_WC_TORNADO = 1 << 3,
+    CU_WC_TORNADO = 1 << 4,
     /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
      * is refused for the class, never ignored. */
     CU_WC_TLS = 1 << 2,

@@ -14,6 +14,7 @@
 #define ALIASES(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define USES_ALL (CU_WC_USES_THREADS | CU_WC_USES_CONNECTIONS | \
                   CU_WC_USES_KEEPALIVE | CU_WC_USES_BUFFER_BODY)
+#define GREEN_USES (CU_WC_USES_CONNECTIONS | CU_WC_USES_KEEPALIVE)
 
 static const struct cu_worker_class classes[] = {
     {"sync", ALIASES("gunicorn.workers.sync.SyncWorker"), cu_sync_run, CU_WC_TLS,
@@ -22,8 +23,10 @@ static const struct cu_worker_class classes[] = {
      CU_WC_THREADS | CU_WC_TLS | USES_ALL, NULL},
     {"gevent", ALIASES("gevent_wsgi", "gevent_pywsgi",
                        "gunicorn.workers.ggevent.GeventWorker",
-                       "gunicorn.workers.ggevent.GeventPyWSGIWorker"), NULL, 0, NULL},
-    {"eventlet", ALIASES("gunicorn.workers.geventlet.EventletWorker"), NULL, 0, NULL},
+                       "gunicorn.workers.ggevent.GeventPyWSGIWorker"), cu_gevent_run,
+     CU_WC_GREEN | GREEN_USES, NULL},
+    {"eventlet", ALIASES("gunicorn.workers.geventlet.EventletWorker"), cu_eventlet_run,
+     CU_WC_GREEN | GREEN_USES, NULL},
     {"asgi", ALIASES("gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker",
                      "uvicorn.workers.UvicornH11Worker"), cu_asgi_run,
      CU_WC_ASYNC | CU_WC_USES_CONNECTIONS | CU_WC_USES_KEEPALIVE, NULL},

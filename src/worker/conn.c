@@ -73,9 +73,10 @@ void cu_conn_close(struct cu_conn *c)
 }
 
 /* Drops what the peer sends until it closes, up to limit bytes or ms
- * milliseconds. Async-signal-safe (clock_gettime, poll, recv): the
- * never-blocking recv also holds when another thread read first. */
-static void drain(int fd, size_t limit, int ms)
+ * milliseconds. Async-signal-safe (clock_gettime, poll, recv) when c has
+ * no wait of its own (c NULL: none): the never-blocking recv also holds
+ * when another thread read first. */
+static void drain(const struct cu_conn *c, int fd, size_t limit, int ms)
 {
     long long deadline = cu_now_ms() + ms;
     char sink[4096];
@@ -86,7 +87,10 @@ static void drain(int fd, size_t limit, int ms)
         long long left = deadline - cu_now_ms();
         ssize_t n;
 
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+        if (left <= 0)
+            return;
+        if (c && c->wait ? c->wait(c->wait_arg, fd, POLLIN, (int)left) < 0
+                         : poll(&pfd, 1, (int)left) <= 0)
             return;
         n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n <= 0)
@@ -98,18 +102,31 @@ static void drain(int fd, size_t limit, int ms)
 void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 {
     if (c->fd >= 0 && cu_conn_shut_wr(c) == 0)
-        drain(c->fd, limit, ms);
+        drain(c, c->fd, limit, ms);
 }
 
 /* Waits until fd is ready for events, in steps of at most a second so the
- * caller's tick (the heartbeat) keeps going. 0, or -1 with ETIMEDOUT. */
+ * caller's tick (the heartbeat) keeps going; at most timeout_ms (a write:
+ * send_timeout_ms), and never past deadline_ms. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)
 {
-    long long deadline = cu_now_ms() + c->timeout_ms;
+    int ms = (events & POLLOUT) && c->send_timeout_ms > 0 ? c->send_timeout_ms
+                                                         : c->timeout_ms;
+    long long deadline = cu_now_ms() + ms;
 
     if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
         errno = EAGAIN;
         return -1;
+    }
+    if (c->deadline_ms > 0 && c->deadline_ms < deadline)
+        deadline = c->deadline_ms;
+    if (c->wait) {  /* a hub's: it beats the heart itself */
+        long long left = deadline - cu_now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        return c->wait(c->wait_arg, c->fd, events, (int)left);
     }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
@@ -358,7 +375,7 @@ int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linge
 
     /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
     if (shutdown(c->fd, SHUT_WR) == 0)
-        drain(c->fd, 65536, linger_ms);
+        drain(NULL, c->fd, 65536, linger_ms);
     return sent;
 }
 

@@ -17,12 +17,19 @@
  * the pool for --timeout and --request-timeout (running.c), and runs the
  * graceful stop.
  *
- * Timers: three lists under one lock, each ordered by deadline --
- * idle (--keep-alive), head (--timeout from the first byte of a request,
- * or from accept) and linger (2 s). The main thread expires a connection
- * without touching its owner's work: it marks it expired and shuts the
- * socket down, which wakes the poller; the thread that gets that event
- * closes it.
+ * Timers: four lists under one lock, each ordered by deadline --
+ * fresh (--new-connection-timeout from accept, until the first byte),
+ * idle (--keep-alive), head (--header-timeout from the first byte of a
+ * request; a small body's and a queued response's deadlines too) and
+ * linger (2 s). The main thread expires a connection without touching
+ * its owner's work: it marks it expired and shuts the socket down, which
+ * wakes the poller; the thread that gets that event closes it.
+ *
+ * The budget (docs/operations.md, Facing the internet without a proxy):
+ * at --worker-connections, the oldest idle connection (keep-alive, or new
+ * and silent past a grace) is expired to make room for a new one, so idle
+ * sockets never stop the accepting; heads being received are never taken.
+ * The heads' buffers count against --max-head-memory.
  */
 #include "worker/worker.h"
 
@@ -82,6 +89,8 @@ struct gconn {
     struct cu_request q;      /* the request served; kept while its
                                * streamed response is paused (ST_WRITE) */
     long long born_ms;        /* accepted at */
+    int fresh;                /* no byte yet since accept */
+    size_t counted;           /* its buffer, counted in w->head_mem */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
     int expired;              /* the main thread timed it out */
@@ -108,8 +117,10 @@ struct gworker {
     int timeout_ms;           /* --timeout (0: an hour) */
     size_t head_max, body_max;
     pthread_mutex_t lock;     /* guards the lists, parked, gconn.list/expired */
-    struct cu_timers idle, head, linger;
+    struct cu_timers idle, head, linger, fresh;
     int parked;               /* listeners left unarmed at the cap */
+    atomic_size_t head_mem;   /* the heads' buffers, for --max-head-memory */
+    int head_ms, new_ms, send_ms;  /* the deadlines (0: --timeout's) */
     atomic_int nconns;
     atomic_int served;
     atomic_int accepting;
@@ -139,6 +150,102 @@ static long long expire_due(struct cu_timers *l, long long now)
     while ((t = cu_timers_due(l, now)))
         expire(of_timer(t));
     return cu_timers_next(l);
+}
+
+/* ---- deadlines and the budget ---------------------------------------------- */
+
+/* The first byte of a head (or a pipelined head already here): the
+ * head's clock starts (--header-timeout). */
+static void head_clock(struct gworker *w, struct gconn *g)
+{
+    g->fresh = 0;
+    g->timer.deadline = cu_now_ms() + w->head_ms;
+}
+
+/* A small body read before the app runs got n more bytes (0: its start):
+ * its deadline, the one cu_body_wait keeps (--body-timeout,
+ * --body-min-rate). */
+static void body_clock(struct gworker *w, struct gconn *g, ssize_t n)
+{
+    long long d;
+
+    g->body.got += (uint64_t)n;
+    d = cu_body_deadline(&g->body, &g->c);
+    g->timer.deadline = d ? d : cu_now_ms() + w->timeout_ms;
+}
+
+/* A queued response's rest: the client has --send-timeout to take some. */
+static void send_clock(struct gworker *w, struct gconn *g)
+{
+    g->timer.deadline = cu_now_ms() + w->send_ms;
+}
+
+/* Keeps w->head_mem up to date with g's buffer (counted while g reads a
+ * head). -1 when the heads' buffers in all are past --max-head-memory
+ * and g's has grown past its first size: the caller drops g. */
+static int account(struct gworker *w, struct gconn *g)
+{
+    size_t now = g->state == ST_HEAD ? g->c.cap : 0, total;
+
+    if (now >= g->counted)
+        total = atomic_fetch_add(&w->head_mem, now - g->counted) + (now - g->counted);
+    else
+        total = atomic_fetch_sub(&w->head_mem, g->counted - now) - (g->counted - now);
+    g->counted = now;
+    return w->env->head_memory > 0 && now > CU_CONN_BUF && total > w->env->head_memory
+               ? -1 : 0;
+}
+
+/* Parked (so nobody reads it) with nothing waiting in the socket: bytes
+ * there mean a request that a busy pool has not read yet. */
+static int silent(const struct gconn *g)
+{
+    char b;
+
+    return recv(g->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* At --worker-connections: expires the oldest idle keep-alive connection,
+ * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
+ * connection gets its place (its close re-arms the listeners). A head
+ * being received is never taken. Called with w->lock held. 1 when one
+ * went. */
+static int evict_one(struct gworker *w, long long now)
+{
+    int looked = 0;
+
+    for (struct cu_timer *t = w->idle.first; t && looked < 64; t = t->next, looked++)
+        if (silent(of_timer(t))) {
+            expire(of_timer(t));
+            return 1;
+        }
+    for (struct cu_timer *t = w->fresh.first; t && looked < 128; t = t->next, looked++) {
+        struct gconn *g = of_timer(t);
+        if (now - g->born_ms < CU_FRESH_GRACE_MS)
+            break;  /* the list is in the order of accepting */
+        if (silent(g)) {
+            expire(g);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a connection waits in the backlog of listener fd. */
+static int waiting(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+static int backlog_waits(const struct gworker *w)
+{
+    for (size_t i = 0; i < w->env->n_listeners; i++)
+        if (waiting(w->listeners[i].l->fd))
+            return 1;
+    return 0;
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -173,6 +280,7 @@ static void destroy(struct gworker *w, struct gconn *g)
     if (g->q.paused)  /* before the spool goes: close() may read the body */
         stream_abandon(w, g);
     cu_spool_free(&g->spool);
+    atomic_fetch_sub(&w->head_mem, g->counted);
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
@@ -195,7 +303,8 @@ static void destroy(struct gworker *w, struct gconn *g)
 static void park(struct gworker *w, struct gconn *g)
 {
     struct cu_timers *l = g->state == ST_IDLE ? &w->idle
-                      : g->state == ST_LINGER ? &w->linger : &w->head;
+                      : g->state == ST_LINGER ? &w->linger
+                      : g->fresh ? &w->fresh : &w->head;
     /* TLS may need the other direction (a handshake, a key update) */
     short want = POLLIN;
 
@@ -204,6 +313,7 @@ static void park(struct gworker *w, struct gconn *g)
     else if (g->state != ST_LINGER)
         want = cu_conn_want(&g->c, POLLIN);
 
+    (void)account(w, g);  /* a head's buffer stays counted while parked */
     pthread_mutex_lock(&w->lock);
     cu_timers_add(l, &g->timer);
     pthread_mutex_unlock(&w->lock);
@@ -267,6 +377,9 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     g->c.timeout_ms = 0;
     g->c.queue_max = QUEUE_MAX;
     g->c.keeps_objects = 1;
+    g->c.send_timeout_ms = env->send_ms;
+    g->c.body_ms = env->body_ms;
+    g->c.body_min_rate = env->body_min_rate;
     if (env->tls && cu_conn_tls(&g->c, env->tls) < 0) {
         cu_log(CU_ERROR, "out of memory for a TLS connection");
         cu_conn_close(&g->c);
@@ -278,9 +391,10 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     atomic_fetch_add(&w->nconns, 1);
     g->state = ST_HEAD;
     g->born_ms = cu_now_ms();
-    g->timer.deadline = g->born_ms + w->timeout_ms;
+    g->fresh = 1;
+    g->timer.deadline = g->born_ms + w->new_ms;
     pthread_mutex_lock(&w->lock);
-    cu_timers_add(&w->head, &g->timer);
+    cu_timers_add(&w->fresh, &g->timer);
     pthread_mutex_unlock(&w->lock);
     if (cu_poller_add(w->poller, fd, CU_EV_IN, g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
@@ -315,9 +429,14 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         add_conn(w, fd, &peer, plen, gl->l);
     }
     pthread_mutex_lock(&w->lock);
-    if (atomic_load(&w->nconns) >= cap)
-        w->parked = 1;  /* destroy() re-arms the listeners */
-    else if (atomic_load(&w->accepting) &&
+    if (atomic_load(&w->nconns) >= cap && waiting(gl->l->fd)) {
+        /* full, and someone waits: an idle connection makes room, and
+         * its close (destroy) re-arms the listeners; else the tick
+         * looks again. Full with nobody waiting: armed, so that the
+         * next one brings us here. */
+        w->parked = 1;
+        (void)evict_one(w, cu_now_ms());
+    } else if (atomic_load(&w->accepting) &&
              cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
         failed = errno;
     pthread_mutex_unlock(&w->lock);
@@ -344,6 +463,7 @@ static void spool_begin(struct gworker *w, struct gconn *g)
      * worker reads now, as a buffering proxy does */
     g->owe_continue = (g->r.flags & HTTP_REQ_EXPECT_CONTINUE) != 0;
     g->state = ST_SPOOL;
+    body_clock(w, g, 0);
 }
 
 /* The request is over: its spool goes (the file with it). */
@@ -363,7 +483,6 @@ static void refuse(struct gworker *w, struct gconn *g, int code);
 static int spool_step(struct gworker *w, struct gconn *g)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    uint64_t before = g->spool.size;
 
     if (g->owe_continue) {
         g->owe_continue = 0;
@@ -386,8 +505,6 @@ static int spool_step(struct gworker *w, struct gconn *g)
         }
         if (n == HTTP_AGAIN) {
             g->body.dpos = g->body.dend = 0;  /* all taken: the buffer may move */
-            if (g->spool.size > before)
-                g->timer.deadline = cu_now_ms() + w->timeout_ms;
             return 0;
         }
         if (n > 0) {  /* the spool failed (logged) */
@@ -407,13 +524,14 @@ static int spool_step(struct gworker *w, struct gconn *g)
 /* ---- streamed responses (docs/compat.md, Responses) ----------------------- */
 
 /* A streamed response paused with its rest queued: the poller waits for
- * the socket, and no thread waits with it. Its deadline is --timeout
- * from each pause: a reader that takes nothing that long is cut. */
+ * the socket, and no thread waits with it. Its deadline is --send-timeout
+ * from each pause (send_clock), moved on whenever the client takes some:
+ * a reader that takes nothing that long is cut. */
 static int stream_park(struct gworker *w, struct gconn *g)
 {
     g->state = ST_WRITE;
     g->c.timeout_ms = 0;
-    g->timer.deadline = cu_now_ms() + w->timeout_ms;
+    send_clock(w, g);
     park(w, g);
     return 0;
 }
@@ -488,7 +606,7 @@ static int request_end(struct gworker *w, struct gconn *g, int rc)
     if (g->c.queue) {
         g->state = ST_WRITE;
         g->c.timeout_ms = 0;
-        g->timer.deadline = cu_now_ms() + w->timeout_ms;
+        send_clock(w, g);
         park(w, g);
         return 0;
     }
@@ -547,6 +665,7 @@ static int head_done(struct gworker *w, struct gconn *g, int64_t len)
         !(g->r.flags & HTTP_REQ_EXPECT_CONTINUE) &&
         g->c.end - g->c.start < g->r.content_length) {
         g->state = ST_BODY;
+        body_clock(w, g, 0);
         return 0;
     }
     return 1;
@@ -575,7 +694,7 @@ static int next_request(struct gworker *w, struct gconn *g)
         park(w, g);
         return 0;
     }
-    g->timer.deadline = cu_now_ms() + w->timeout_ms;  /* a new head */
+    head_clock(w, g);  /* a new head, already here */
     return 1;
 }
 
@@ -632,7 +751,17 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                     destroy(w, g);
                     return;
                 }
-                g->timer.deadline = cu_now_ms() + w->timeout_ms;
+                head_clock(w, g);
+            } else if (g->state == ST_BODY || g->state == ST_SPOOL) {
+                body_clock(w, g, n);
+            } else if (g->fresh) {
+                head_clock(w, g);
+            }
+            if (account(w, g) < 0) {
+                cu_log(CU_DEBUG, "Closing a connection: the heads' buffers passed "
+                       "--max-head-memory");
+                destroy(w, g);
+                return;
             }
             continue;
         }
@@ -687,10 +816,13 @@ static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
 /* ST_WRITE: more of the queued response. */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
 {
+    uint64_t before = g->c.wrote;
     int rc = cu_conn_flush(&g->c);
 
     if (rc > 0) {
-        park(w, g);  /* its deadline is unchanged */
+        if (g->c.wrote != before)  /* the client took some */
+            send_clock(w, g);
+        park(w, g);
         return;
     }
     if (rc < 0) {
@@ -819,18 +951,13 @@ static void tick(struct gworker *w, int max_sleep_ms)
         /* no keep-alive now: idle connections go at once, and so do new
          * ones that have sent nothing for a while (those just taken
          * from the backlog are read first) */
-        struct cu_timer *t = w->head.first, *after;
+        struct cu_timer *t = w->fresh.first, *after;
         while (w->idle.first)
             expire(of_timer(w->idle.first));
         for (; t; t = after) {
             struct gconn *g = of_timer(t);
-            char b;
             after = t->next;
-            /* parked, so ours to peek at: bytes waiting mean a request
-             * that a busy pool has not read yet */
-            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS &&
-                recv(g->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-                (errno == EAGAIN || errno == EWOULDBLOCK))
+            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS && silent(g))
                 expire(g);
         }
     }
@@ -840,6 +967,11 @@ static void tick(struct gworker *w, int max_sleep_ms)
         next = d;
     if ((d = expire_due(&w->linger, now)) && d < next)
         next = d;
+    if ((d = expire_due(&w->fresh, now)) && d < next)
+        next = d;
+    /* full, and someone waits: room, if an idle connection can give it */
+    if (w->parked && !cu_worker_stop && backlog_waits(w))
+        (void)evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
     /* a list that was empty gets deadlines no sooner than its shortest
@@ -878,6 +1010,9 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     memset(w, 0, sizeof(*w));
     w->env = env;
     w->timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
+    w->head_ms = env->header_ms > 0 ? env->header_ms : w->timeout_ms;
+    w->new_ms = env->new_conn_ms > 0 ? env->new_conn_ms : w->timeout_ms;
+    w->send_ms = env->send_ms > 0 ? env->send_ms : w->timeout_ms;
     w->head_max = cu_head_max(env);
     w->body_max = w->head_max + env->buffer_body;
     if (env->threads < 1)

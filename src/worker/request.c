@@ -65,6 +65,44 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
     return rc;
 }
 
+/* The head's clock (--header-timeout) starts at its first byte. */
+static void head_clock(const struct cu_worker_env *env, struct cu_conn *c)
+{
+    c->deadline_ms = env->header_ms > 0 ? cu_now_ms() + env->header_ms : 0;
+}
+
+static int64_t head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                         struct http_parser *p, struct http_request *r, int *proxy_done)
+{
+    int started = c->end > c->start;
+
+    if (started)
+        head_clock(env, c);
+    for (;;) {
+        int64_t rc = cu_head_step(env, c, p, r, proxy_done);
+
+        if (rc != HTTP_AGAIN)
+            return rc;
+        if (cu_conn_fill(c, cu_head_max(env)) < 0)
+            return HTTP_E_EOF;  /* timed out, reset, too big: just close */
+        if (!started && c->end > c->start) {
+            started = 1;
+            head_clock(env, c);
+        }
+        if (c->eof)
+            return c->end > c->start ? HTTP_E_EOF : 0;
+    }
+}
+
+int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                     struct http_parser *p, struct http_request *r, int *proxy_done)
+{
+    int64_t rc = head_read(env, c, p, r, proxy_done);
+
+    c->deadline_ms = 0;  /* the head's: the answer's writes have their own */
+    return rc;
+}
+
 /* ---- refused requests ---------------------------------------------------- */
 
 /* The ip= of Gunicorn's warning: the connecting peer (not a PROXY header's

@@ -35,25 +35,6 @@ static void tick(void *arg)
     cu_heartbeat((struct cu_worker_slot *)arg);
 }
 
-/* Reads the PROXY header (first request only) and the head. Returns the
- * head length, 0 for a clean EOF before any byte, or an HTTP_E_* code. */
-static int64_t read_head(struct cu_worker_env *env, struct cu_conn *c,
-                         struct http_parser *p, struct http_request *r)
-{
-    int proxy_done = env->proxy == HTTP_PROXY_OFF;
-
-    for (;;) {
-        int64_t rc = cu_head_step(env, c, p, r, &proxy_done);
-
-        if (rc != HTTP_AGAIN)
-            return rc;
-        if (cu_conn_fill(c, cu_head_max(env)) < 0)
-            return HTTP_E_EOF;  /* timed out, reset, too big: just close */
-        if (c->eof)
-            return c->end > c->start ? HTTP_E_EOF : 0;
-    }
-}
-
 /* --request-timeout: SIGALRM after secs (0: none). The app's Python
  * handler for it (cunicorn._loader) raises RequestTimeout while armed. */
 static void alarm_for(int secs)
@@ -76,7 +57,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     struct http_request r;
     struct cu_body body;
     int64_t rc;
-    int unread = 0;
+    int unread = 0, proxy_done;
 
     if (cu_conn_init(&c, fd, 8192) < 0) {
         close(fd);
@@ -89,6 +70,11 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     c.timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
     c.tick = tick;
     c.tick_arg = env->slot;
+    c.send_timeout_ms = env->send_ms;
+    c.body_ms = env->body_ms;
+    c.body_min_rate = env->body_min_rate;
+    /* a new connection's first byte (the handshake's too) is due soon */
+    c.deadline_ms = env->new_conn_ms > 0 ? cu_now_ms() + env->new_conn_ms : 0;
     /* TLS: the handshake first, bounded by --timeout as a head is */
     if (env->tls && (cu_conn_tls(&c, env->tls) < 0 || cu_conn_handshake(&c) < 0)) {
         int err = errno;
@@ -106,7 +92,8 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     http_parser_init(&p, env->http,
                      cu_allow_match(env->allow, (struct sockaddr *)peer, peerlen));
     http_request_init(&r, headers, env->http->limit_request_fields);
-    rc = read_head(env, &c, &p, &r);
+    proxy_done = env->proxy == HTTP_PROXY_OFF;
+    rc = cu_head_read(env, &c, &p, &r, &proxy_done);
     if (rc < 0) {
         if (rc != HTTP_E_EOF || c.eof)
             cu_request_refused(&c, &p, (int)rc);

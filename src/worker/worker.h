@@ -73,6 +73,43 @@ static inline const char *cu_request_head(const struct cu_request *q)
     return q->conn->buf + q->head_off;
 }
 
+struct cu_worker_env;
+
+/* Something to run in a greenlet of its own: fn(arg). */
+struct cu_hub_task {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+/*
+ * The gevent and eventlet classes (CU_WC_GREEN): what their hub (gevent's
+ * or eventlet's, in the worker's main thread) does for the class's plain
+ * C loop. Every call is made without the GIL, from a greenlet; a call
+ * that waits lets the other greenlets run meanwhile.
+ */
+struct cu_hub {
+    /* Waits up to ms for fd to be ready for events (POLLIN, POLLOUT); fd
+     * -1: sleeps ms. 0, or -1 with errno: ETIMEDOUT, ECANCELED (the
+     * greenlet was killed: give up), EIO (logged). A cu_conn's wait. */
+    int (*wait)(void *arg, int fd, short events, int ms);
+    /* Runs t in a new greenlet, at once or once the hub gets to it.
+     * pooled: one of at most --worker-connections, and waits while that
+     * many run. The greenlet's handle (for kill and release), or NULL
+     * with errno (ECANCELED: killed while waiting; else logged). t must
+     * outlive the handle's release. */
+    void *(*spawn)(void *arg, const struct cu_hub_task *t, int pooled);
+    /* Has the greenlets of handles[0..n) give up: their waits fail with
+     * ECANCELED. Returns at once. */
+    void (*kill)(void *arg, void *const *handles, size_t n);
+    /* Drops a handle. */
+    void (*release)(void *arg, void *handle);
+    /* The main greenlet's heartbeat: unless the next one comes within ms,
+     * the stack of what keeps the hub from running is logged. ms 0: the
+     * watch ends. */
+    void (*watch)(void *arg, int ms);
+    void *arg;
+};
+
 struct cu_worker_env {
     struct cu_listener *listeners;
     size_t n_listeners;
@@ -85,6 +122,7 @@ struct cu_worker_env {
     int request_timeout;    /* seconds; 0: none */
     int worker_connections; /* gthread: open connections at most */
     int threads;            /* gthread: the pool's size */
+    int workers;            /* how many workers the master keeps (at start) */
     size_t buffer_body;     /* gthread: bodies up to this size are read
                              * before the app runs (0: never) */
     /* gthread: a body larger than buffer_body, or chunked, is spooled
@@ -93,6 +131,16 @@ struct cu_worker_env {
     size_t spool_memory;    /* of a spooled body, kept in memory */
     const char *upload_dir; /* the spool files' directory (tmp_upload_dir);
                              * NULL: $TMPDIR, else /tmp */
+    /* Deadlines against slow clients (docs/operations.md, Facing the
+     * internet without a proxy), in ms; 0: none (each wait is bounded by
+     * timeout alone). */
+    int new_conn_ms;        /* accept to the request's first byte */
+    int header_ms;          /* a head's first byte to its end */
+    int body_ms;            /* a body, from the first wait for it ... */
+    int body_min_rate;      /* ... plus a second per this many bytes */
+    int send_ms;            /* a response's wait with no byte taken */
+    size_t head_memory;     /* gthread, asgi: the heads' buffers in all
+                             * (bytes; 0: no cap) */
     int dump_signal;        /* gthread: raised on a thread stuck past
                              * --timeout, to log its Python stack; 0: none */
     const struct cu_allow *allow;        /* forwarded_allow_ips: trusted peers */
@@ -120,6 +168,11 @@ struct cu_worker_env {
     /* asgi (CU_WC_ASYNC): runs the event loop that serves every
      * connection, until the worker stops; its exit status. */
     int (*event_loop)(void *app, struct cu_worker_env *env);
+    /* gevent, eventlet (CU_WC_GREEN): fills hub with the one of the
+     * class named kind, pooling at most worker_connections greenlets.
+     * 0, or -1 (logged). */
+    int (*hub_open)(void *app, const char *kind, int worker_connections,
+                    struct cu_hub *hub);
     struct cu_worker_slot *slot;
     pid_t ppid;             /* the master: a worker whose parent changes exits */
 };
@@ -170,6 +223,14 @@ size_t cu_head_max(const struct cu_worker_env *env);
 int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);
+/* Reads and parses until the head is complete (cu_head_step over
+ * cu_conn_fill, each wait bounded by c->timeout_ms; c->deadline_ms, the
+ * new connection's if set, until the first byte, then --header-timeout
+ * from it; cleared on return). The head's length, 0
+ * for a clean EOF before any byte, or an HTTP_E_* code (HTTP_E_EOF too
+ * when the wait timed out or failed: just close). */
+int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
+                     struct http_parser *p, struct http_request *r, int *proxy_done);
 /* Logs a request refused with code (what cu_head_step or the body
  * returned) in Gunicorn's words (docs/compat.md, Logging): a warning
  * "Invalid request from ip=ADDR: TEXT", TEXT from what p (or, for a PROXY
@@ -201,6 +262,12 @@ int cu_sync_run(struct cu_worker_env *env);
 /* The gthread worker: persistent connections in a poller, requests on a
  * pool of env->threads threads. Returns the worker's exit status. */
 int cu_gthread_run(struct cu_worker_env *env);
+
+/* The gevent and eventlet workers: a greenlet per connection on the
+ * class's hub, which the host provides (env->hub_open). Return the
+ * worker's exit status. */
+int cu_gevent_run(struct cu_worker_env *env);
+int cu_eventlet_run(struct cu_worker_env *env);
 
 /* The asgi worker: ASGI apps on an event loop in the main thread, which
  * the host runs (env->event_loop). Returns the worker's exit status. */

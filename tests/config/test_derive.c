@@ -143,19 +143,25 @@ static void test_worker_class(void)
     picks(ARGV("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2"), "gthread");
     picks(ARGV("-k", "egg:gunicorn"), "sync");
     refused(ARGV("-k", "fork"), "class uri 'fork' invalid or not found (worker "
-            "classes: sync, gthread, asgi, tornado, gevent, eventlet)");
+            "classes: sync, gthread, gevent, eventlet, asgi, tornado)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
-            "not found (worker classes: sync, gthread, asgi, tornado, gevent, eventlet)");
-    refused(ARGV("-k", "gevent"), "worker class gevent is not built yet; use sync, "
-            "gthread, asgi or tornado");
-    refused(ARGV("-k", "gevent_pywsgi", "--threads", "3"),
-            "worker class gevent_pywsgi (gevent) is not built yet; use sync, gthread, asgi "
-            "or tornado");
-    refused(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"),
-            "worker class gunicorn.workers.geventlet.EventletWorker (eventlet) is not built "
-            "yet; use sync, gthread, asgi or tornado");
-    refused(ARGV("-k", "GEVENT"), "worker class gevent is not built yet; use sync, "
-            "gthread, asgi or tornado");
+            "not found (worker classes: sync, gthread, gevent, eventlet, asgi, tornado)");
+    picks(ARGV("-k", "tornado"), "tornado");
+    picks(ARGV("-k", "gunicorn.workers.gtornado.TornadoWorker", "--threads", "3"), "tornado");
+    picks(ARGV("-k", "TORNADO"), "tornado");
+    picks(ARGV("-k", "gevent"), "gevent");
+    picks(ARGV("-k", "gevent_pywsgi", "--threads", "3"), "gevent");
+    picks(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"), "eventlet");
+    for (int i = 0; i < 2; i++) {
+        const char *kind = i ? "eventlet" : "gevent";
+        struct cu_derived d;
+        char want[128];
+        (void)snprintf(want, sizeof want, "request_timeout: not built yet for the %s worker "
+                       "class; use sync, gthread or asgi", kind);
+        ok(derive(&d, ARGV("-k", kind, "--request-timeout", "5")) == -1 &&
+           strcmp(err, want) == 0 && is_empty(&d), "%s: %s", kind, err);
+        cu_derived_free(&d);
+    }
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker"), "asgi");
     picks(ARGV("-k", "uvicorn.workers.UvicornWorker", "--threads", "4"), "asgi");
     configure(ARGV("-k", "gthread"));
@@ -417,7 +423,10 @@ static void test_worker(void)
              "--keep-alive", "5", "--buffer-body", "1024", "-t", "11",
              "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13",
-             "--limit-request-body", "4096", "--spool-memory", "2048"),
+             "--limit-request-body", "4096", "--spool-memory", "2048",
+             "--header-timeout", "3", "--new-connection-timeout", "2",
+             "--body-timeout", "4", "--body-min-rate", "100", "--send-timeout", "6",
+             "--max-head-memory", "7"),
         ARGV("--worker-connections", "50", "--keep-alive", "5", "--buffer-body", "1024",
              "-t", "11", "--graceful-timeout", "12", "--max-requests", "100",
              "--max-requests-jitter", "10", "--request-timeout", "13"),
@@ -437,6 +446,9 @@ static void test_worker(void)
     ok(d.http.limit_request_body == 4096 && !w->stream_body && w->spool_memory == 2048 &&
        w->upload_dir == NULL, "gthread: the body limit in the parser's settings; bodies "
        "spooled, 2048 bytes in memory, in $TMPDIR or /tmp");
+    ok(w->header_ms == 3000 && w->new_conn_ms == 2000 && w->body_ms == 4000 &&
+       w->body_min_rate == 100 && w->send_ms == 6000 && w->head_memory == (7u << 20),
+       "the deadlines in ms, the heads' budget in bytes");
     ok(host_part_empty(w), "the host's part left empty");
     cu_derived_free(&d);
 
@@ -450,6 +462,9 @@ static void test_worker(void)
        "no buffered body");
     ok(w->stream_body && d.http.limit_request_body == 0,
        "sync: the app reads the body as it comes (never spooled); no body limit");
+    ok(w->header_ms == 10000 && w->new_conn_ms == 5000 && w->body_ms == 20000 &&
+       w->body_min_rate == 500 && w->send_ms == 30000,
+       "sync: the default deadlines, which every class honours");
     ok(w->http == &d.http && host_part_empty(w), "sync: the same pointers, host part");
     cu_derived_free(&d);
 }
@@ -472,6 +487,12 @@ static void test_wsgi(void)
     cu_derived_free(&d);
     ok(derive(&d, ARGV("-k", "gthread", "--threads", "1", "-w", "2")) == 0 &&
        o->multithread && o->multiprocess, "gthread with one thread is multithread");
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "gevent", "-w", "1")) == 0 && o->multithread &&
+       d.worker.worker_connections == 1000 && d.worker.keepalive == 2 &&
+       d.worker.threads == 1 && d.worker.buffer_body == 0,
+       "gevent is multithread (Gunicorn's async workers), with worker_connections "
+       "and keep-alive");
     cu_derived_free(&d);
 }
 

@@ -88,6 +88,9 @@ static void test_defaults(void)
     ok(c.ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
     ok(c.limit_request_body == 0 && !c.stream_request_body && c.spool_memory == 262144,
        "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
+    ok(c.new_connection_timeout == 5 && c.header_timeout == 10 && c.body_timeout == 20 &&
+       c.body_min_rate == 500 && c.send_timeout == 30 && c.max_head_memory == 64,
+       "the deadlines and the heads' budget: 5, 10, 20 s + 500 B/s, 30 s, 64 MiB");
     ok(!c.spew && c.tmp_upload_dir == NULL && c.paste == NULL &&
        strcmp(c.protocol, "http") == 0 && strv_is(&c.uwsgi_allow_ips,
        ARGV("127.0.0.1", "::1")) && c.raw_paste_global_conf.n == 0 &&
@@ -655,6 +658,12 @@ static void test_new_validators(void)
     bad_set(&c, "http_parser", "rust", "choice");
     bad_set(&c, "asgi_disconnect_grace_period", "-1", "negative");
     bad_set(&c, "ws_max_size", "-1", "negative");
+    bad_set(&c, "header_timeout", "-1", "negative");
+    bad_set(&c, "new_connection_timeout", "-1", "negative");
+    bad_set(&c, "body_timeout", "-1", "negative");
+    bad_set(&c, "body_min_rate", "-1", "negative");
+    bad_set(&c, "send_timeout", "-1", "negative");
+    bad_set(&c, "max_head_memory", "-1", "negative");
     bad_set(&c, "control_socket_mode", "0o9", "octal");
     bad_set(&c, "spew", "loud", "bool");
     bad_set(&c, "enable_stdio_inheritance", "2", "bool");

@@ -14,8 +14,8 @@ import socket
 import pytest
 
 from conftest import APPS, TIMEOUT, wait_for
-from test_gthread import (Reader, get, recycles_after_3, session, term_finishes_in_flight,
-                          waits_in_the_backlog)
+from test_gthread import (Reader, get, idle_makes_room, recycles_after_3, session,
+                          term_finishes_in_flight, waits_in_the_backlog)
 
 ASGI = ("-k", "asgi")
 
@@ -407,10 +407,16 @@ def test_worker_connections_caps_the_open_connections(server):
     a, ra = session(srv)
     a.sendall(get("/a"))
     assert ra.response()[1]["connection"] == "keep-alive"
-    # at the cap (a idle), b waits in the backlog until a closes
-    b, body = waits_in_the_backlog(srv, a, "/b")
+    # at the cap (a idle), b takes the place of the idle a
+    # (docs/operations.md, Facing the internet without a proxy)
+    b, body = idle_makes_room(srv, a, ra, "/b")
     assert json.loads(body)["scope"]["path"] == "/b"
-    b.close()
+    # a head being received is never taken: with b part-way through one,
+    # c waits in the backlog until b closes
+    b.sendall(b"GET /b2 HTTP/1.1\r\n")
+    c, body = waits_in_the_backlog(srv, b, "/c")
+    assert json.loads(body)["scope"]["path"] == "/c"
+    c.close()
 
 
 def test_hup_boots_new_workers_with_their_lifespan(server, tmp_path):

@@ -1,12 +1,12 @@
 """Every request corpus case, replayed over a socket against the running
 server (an app that reads the body to the end), with the sync worker,
-with gthread, with asgi (an ASGI app that tells its scope in the
-environ's words), and with tornado (a tornado Application that tells its
-HTTPServerRequest in the same words).
+with gthread, gevent, eventlet, with asgi (an ASGI app that tells its
+scope in the environ's words), and with tornado (a tornado Application
+that tells its HTTPServerRequest in the same words).
 
 Valid cases: each request's method, target, query, headers and body as the
 app saw them -- the first only with sync (one request per connection);
-with gthread, asgi and tornado every pipelined request in turn, up to the one that
+with the others every pipelined request in turn, up to the one that
 closes. An ASGI scope has no raw target: the path and query it was split
 into stand for it.
 Invalid cases: the status Gunicorn answers, or a close without a byte.
@@ -201,6 +201,7 @@ def check_invalid(name, raw, exp):
 
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"), "asgi": ("-k", "asgi"),
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
            "tornado": ("-k", "tornado")}
 APPS = {"asgi": "asgiecho:app", "tornado": "tornadoapp:echo"}
 

@@ -282,12 +282,31 @@ def test_worker_connections_cap_refuses_keep_alive(server):
     # a is still served
     a.sendall(get("/again"))
     assert ra.response()[0] == "HTTP/1.1 200 OK"
-    # at the cap (a idle + c open), d waits in the backlog until one closes
+    # at the cap (a idle + c new), d takes the place of the idle a
+    # (docs/operations.md, Facing the internet without a proxy)
     c = srv.connect()
-    d, body = waits_in_the_backlog(srv, c, "/d")
+    d, body = idle_makes_room(srv, a, ra, "/d")
     assert json.loads(body)["environ"]["PATH_INFO"] == "/d"
-    a.close()
+    # heads being received are never taken: with c and d part-way through
+    # theirs, e waits in the backlog until one closes
+    c.sendall(b"GET /c HTTP/1.1\r\n")
+    d.sendall(b"GET /d2 HTTP/1.1\r\n")
+    e, body = waits_in_the_backlog(srv, c, "/e")
+    assert json.loads(body)["environ"]["PATH_INFO"] == "/e"
     d.close()
+    e.close()
+
+
+def idle_makes_room(srv, idle, rd_idle, path):
+    """At --worker-connections: a new connection's request is answered at
+    once, in the place of the idle connection, which the server closes.
+    Returns the new connection and the answer's body."""
+    d, rd = session(srv)
+    d.sendall(get(path))
+    body = rd.response()[2]
+    assert rd_idle.closed()
+    idle.close()
+    return d, body
 
 
 def waits_in_the_backlog(srv, holder, path):
@@ -348,7 +367,9 @@ def test_slow_clients_cost_no_thread(server):
 
 
 def test_slow_head_is_cut_off_after_timeout(server):
-    srv = server(*GT, "--timeout", "2")
+    # the head's deadline (--header-timeout) cuts it; the worker, whose
+    # --timeout is as short, is never killed for it
+    srv = server(*GT, "--timeout", "2", "--header-timeout", "2")
     s, rd = session(srv)
     s.sendall(b"GET / HTTP/1.1\r\nHost:")
     assert rd.closed(timeout=TIMEOUT)

@@ -171,8 +171,10 @@ def test_post_request_shorter_arity(hooked, arity):
     assert calls.wait("post_request")[0][2] == [str(arity)]
 
 
-def test_request_hooks_gthread(hooked):
-    srv, calls = hooked("--threads", "4", workers=1)
+@pytest.mark.parametrize("args", [("--threads", "4"), ("-k", "gevent"), ("-k", "eventlet")],
+                         ids=["gthread", "gevent", "eventlet"])
+def test_request_hooks_concurrent(hooked, args):
+    srv, calls = hooked(*args, workers=1)
     for i in range(3):
         assert get(srv, b"/t%d" % i).startswith(b"HTTP/1.1 200 ")
     posts = calls.wait("post_request", 3)

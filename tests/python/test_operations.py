@@ -104,15 +104,16 @@ def live_workers(srv):
     return sorted(p for p in pids(srv) if alive(p))
 
 
-def test_hup_under_load(server):
-    srv = server(workers=2)
+@pytest.mark.parametrize("kind", ["sync", "gevent", "eventlet"])
+def test_hup_under_load(server, kind):
+    srv = server("-k", kind, workers=2)
     old = live_workers(srv)
     with Load(srv.port) as load:
         srv.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "Reloaded: 2 new workers up" in srv.text(), what="the reload")
         wait_for(lambda: not any(alive(p) for p in old), what="the old workers to go")
         load.more()
-    load.report("HUP")
+    load.report("HUP (%s)" % kind)
     assert load.failed == 0 and load.refused == 0
     assert len(set(live_workers(srv)) & set(old)) == 0
     assert srv.text().count("exited: retired by a reload (HUP)") == 2
@@ -171,13 +172,15 @@ def test_max_requests_with_jitter_under_load(server):
     assert "Autorestarting worker after current request." in srv.text()
 
 
-def test_max_requests_with_gthread_under_load(server):
-    srv = server("-k", "gthread", "--threads", "2", "--max-requests", "30", workers=2)
+@pytest.mark.parametrize("args", [("-k", "gthread", "--threads", "2"), ("-k", "gevent"),
+                                  ("-k", "eventlet")], ids=["gthread", "gevent", "eventlet"])
+def test_max_requests_with_a_pool_under_load(server, args):
+    srv = server(*args, "--max-requests", "30", workers=2)
     with Load(srv.port) as load:
         wait_for(lambda: srv.text().count("recycled after --max-requests") >= 3,
                  what="3 recycles")
         load.more()
-    load.report("gthread max-requests 30")
+    load.report("%s max-requests 30" % args[1])
     assert load.failed == 0
 
 
@@ -219,6 +222,7 @@ def test_max_worker_lifetime(server):
 
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
            "tornado": ("-k", "tornado")}  # a WSGI app under tornado
 
 
@@ -226,8 +230,10 @@ WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
 def test_term_answers_the_backlog_and_in_flight(server, worker):
     # one worker busy for 0.4 s per request: one request in the app, the
     # rest waiting in the listen backlog when TERM comes
+    # (gevent, eventlet: one greenlet at most, the others wait in the backlog)
     srv = server(*WORKERS[worker], "--threads", "1", workers=1) if worker == "gthread" \
-        else server(workers=1)
+        else server(*WORKERS[worker], "--worker-connections", "1", workers=1) \
+        if worker in ("gevent", "eventlet") else server(workers=1)
     socks = []
     for i in range(5):
         s = srv.connect()
@@ -306,7 +312,7 @@ def check_504(raw):
 
 
 @pytest.mark.parametrize("path", ["/sleep?6", "/spin?6"])
-@pytest.mark.parametrize("worker", ["gthread", "sync"])
+@pytest.mark.parametrize("worker", ["gthread", "sync"])  # gevent, eventlet: refused
 def test_request_timeout_answers_504_and_the_rest_is_served(server, worker, path):
     srv = server(*WORKERS[worker], "--request-timeout", "1", workers=2)
     before = live_workers(srv)

@@ -636,6 +636,45 @@ static void test_wait(void)
     done_with(&c, peer);
 }
 
+/* The body's deadline (cu_body_deadline): body_ms from the first wait,
+ * plus a second per body_min_rate bytes counted since; a wait ends at it
+ * (ETIMEDOUT) even though timeout_ms is far longer. */
+static void test_deadline(void)
+{
+    struct cu_conn c;
+    struct cu_body b;
+    int64_t t0, ms, d;
+    int peer, rc, err;
+
+    conn_with_head(&c, &peer, 16);
+    body_of(&b, HTTP_BODY_LENGTH, 100000);
+    ok(cu_body_deadline(&b, &c) == 0 && b.t0 == 0, "body_ms 0: no deadline, no clock");
+    c.body_ms = 300;
+    c.body_min_rate = 1000;
+    t0 = cu_now_ms();
+    d = cu_body_deadline(&b, &c);
+    ok(b.t0 >= t0 && d == b.t0 + 300, "the clock starts at the first call: t0 + 300");
+    b.got = 2500;
+    ok(cu_body_deadline(&b, &c) == b.t0 + 300 + 2500,
+       "2500 bytes at 1000 B/s: 2.5 s more");
+    b.got = UINT64_MAX / 2;
+    ok(cu_body_deadline(&b, &c) > b.t0, "a huge count does not overflow");
+    b.got = 0;
+    c.timeout_ms = 60000;
+    put(peer, "abcd", 4);
+    rc = cu_body_wait(&b, &c);
+    ok(rc == 0 && b.got == 4 && c.deadline_ms == 0,
+       "a wait counts what it read (4), and leaves no deadline behind");
+    errno = 0;
+    rc = cu_body_wait(&b, &c);
+    err = errno;
+    ms = cu_now_ms() - t0;
+    ok(rc == -1 && err == ETIMEDOUT && ms < 300 + 4 + SLACK_MS,
+       "a silent peer: ETIMEDOUT at the deadline, not timeout_ms 60 s (%lld ms)",
+       (long long)ms);
+    done_with(&c, peer);
+}
+
 /* ---- cu_body_drain ----------------------------------------------------------- */
 
 /* drain(limit) of Content-Length n sent whole with "NEXT" after. */
@@ -786,6 +825,7 @@ int main(void)
     test_limit();
     test_spooled();
     test_wait();
+    test_deadline();
     test_drain();
     test_parsed();
     return tap_done();

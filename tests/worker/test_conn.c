@@ -236,6 +236,74 @@ static void test_fill_wait(void)
     close(peer);
 }
 
+/* A hub's wait (the gevent and eventlet classes): records each call, and
+ * waits with poll, or fails as told. */
+struct hubwait {
+    int calls, fd, ms, fail;
+    short events;
+};
+
+static int hub_wait(void *arg, int fd, short events, int ms)
+{
+    struct hubwait *h = arg;
+    struct pollfd pfd = {fd, events, 0};
+
+    h->calls++;
+    h->fd = fd;
+    h->events = events;
+    h->ms = ms;
+    if (h->fail) {
+        errno = h->fail;
+        return -1;
+    }
+    if (poll(&pfd, 1, ms) <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return 0;
+}
+
+static void test_fill_hub_wait(void)
+{
+    struct cu_conn c;
+    struct hubwait h = {0};
+    char buf[16];
+    ssize_t n;
+    int fd, peer, err;
+
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    c.wait = hub_wait;
+    c.wait_arg = &h;
+    c.timeout_ms = 200;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ETIMEDOUT && h.calls == 1 && h.fd == fd && h.events == POLLIN &&
+       h.ms == 200, "a wait goes to the hub's, once, with the fd, POLLIN and timeout_ms: "
+       "its ETIMEDOUT is the fill's");
+    (void)send(peer, "hub", 3, 0);
+    h.calls = 0;
+    ok(cu_conn_fill(&c, 1 << 20) == 3 && h.calls == 0 && memcmp(c.buf, "hub", 3) == 0,
+       "bytes already there: no wait");
+    h.fail = ECANCELED;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ECANCELED && h.calls == 1,
+       "a wait the hub cancelled (the greenlet killed): -1 ECANCELED");
+    h = (struct hubwait){0};
+    (void)send(peer, PAT, 100, 0);
+    cu_conn_linger(&c, 1 << 20, 300);
+    ok(h.calls >= 1 && h.fd == fd && recv(peer, buf, 1, MSG_DONTWAIT) == 0,
+       "linger waits through the hub too (%d waits), after the peer saw EOF", h.calls);
+    c.timeout_ms = 0;
+    h.calls = 0;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == EAGAIN && h.calls == 0, "timeout_ms 0: EAGAIN, the hub not asked");
+    cu_conn_close(&c);
+    close(peer);
+}
+
 static void test_fill_errors(void)
 {
     struct cu_conn c;
@@ -544,6 +612,7 @@ int main(void)
     test_fill_growth();
     test_fill_keep();
     test_fill_wait();
+    test_fill_hub_wait();
     test_fill_errors();
     test_linger();
     test_linger_tcp();

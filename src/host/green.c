@@ -1,0 +1,189 @@
+/*
+ * The gevent and eventlet classes' hub, as the host provides it
+ * (cu_worker_env's hub_open; src/worker/green.c is the loop): the
+ * standard library patched before the app is imported (host_green_patch),
+ * and the hub's operations (struct cu_hub) over cunicorn._green's wait,
+ * spawn and kill. Each operation is called without the GIL from a
+ * greenlet of the worker's main thread, takes the GIL for the hub's
+ * Python, and drops it again; the thread state is the main thread's for
+ * every greenlet (a greenlet switch keeps it).
+ */
+#include "host/host.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#include "core/log.h"
+#include "wsgi/report.h"
+
+/* One hub per worker process. */
+static struct {
+    PyObject *wait, *spawn, *kill;  /* cunicorn._green.hub()'s */
+    PyObject *run;                  /* run_task, as a callable */
+    PyObject *exit;                 /* greenlet.GreenletExit */
+    PyObject *watch, *unwatch;      /* faulthandler's dump_traceback_later,
+                                     * cancel_dump_traceback_later */
+    PyThreadState *ts;              /* the main thread's */
+} hub;
+
+/* A greenlet's body: the task's C function, without the GIL. */
+static PyObject *run_task(PyObject *self, PyObject *cap)
+{
+    const struct cu_hub_task *t = PyCapsule_GetPointer(cap, "cunicorn.task");
+    PyThreadState *ts;
+
+    (void)self;
+    if (!t)
+        return NULL;
+    ts = PyEval_SaveThread();
+    t->fn(t->arg);  /* t may be gone after this */
+    PyEval_RestoreThread(ts);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef run_def = {"run_task", run_task, METH_O, NULL};
+
+/* After a hub call failed: a greenlet killed (GreenletExit) is
+ * ECANCELED, anything else is logged as EIO. */
+static int failed(const char *what)
+{
+    if (PyErr_ExceptionMatches(hub.exit)) {
+        PyErr_Clear();
+        return ECANCELED;
+    }
+    cu_report_exception(what);
+    return EIO;
+}
+
+static int hub_wait(void *arg, int fd, short events, int ms)
+{
+    PyObject *r;
+    int err = 0;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    r = PyObject_CallFunction(hub.wait, "iid", fd, (events & POLLOUT) != 0, ms / 1000.0);
+    if (!r)
+        err = failed("worker: waiting on the hub");
+    else if (r == Py_False)
+        err = ETIMEDOUT;
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+    errno = err;
+    return err ? -1 : 0;
+}
+
+static void *hub_spawn(void *arg, const struct cu_hub_task *t, int pooled)
+{
+    PyObject *cap, *g = NULL;
+    int err = 0;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    cap = PyCapsule_New((void *)t, "cunicorn.task", NULL);
+    if (cap)
+        g = PyObject_CallFunction(hub.spawn, "iOO", pooled, hub.run, cap);
+    if (!g)
+        err = failed("worker: spawning a greenlet");
+    Py_XDECREF(cap);
+    hub.ts = PyEval_SaveThread();
+    errno = err;
+    return g;
+}
+
+static void hub_kill(void *arg, void *const *handles, size_t n)
+{
+    PyObject *l, *r = NULL;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    if ((l = PyList_New((Py_ssize_t)n)) != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            Py_INCREF((PyObject *)handles[i]);
+            PyList_SET_ITEM(l, (Py_ssize_t)i, (PyObject *)handles[i]);
+        }
+        r = PyObject_CallOneArg(hub.kill, l);
+        Py_DECREF(l);
+    }
+    if (!r)
+        cu_report_exception("worker: killing greenlets");
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+}
+
+/* faulthandler's watchdog thread: unless called again within ms, it
+ * writes every thread's stack to the error log; the main thread's is the
+ * greenlet that holds the hub. ms 0: no more. */
+static void hub_watch(void *arg, int ms)
+{
+    PyObject *r;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    r = ms > 0 ? PyObject_CallFunction(hub.watch, "di", ms / 1000.0, cu_log_error_fd())
+               : PyObject_CallNoArgs(hub.unwatch);
+    if (!r)
+        cu_report_exception("worker: faulthandler.dump_traceback_later");
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+}
+
+static void hub_release(void *arg, void *handle)
+{
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    Py_DECREF((PyObject *)handle);
+    hub.ts = PyEval_SaveThread();
+}
+
+int host_green_open(void *arg, const char *kind, int worker_connections,
+                    struct cu_hub *out)
+{
+    PyObject *mod, *ops = NULL, *m;
+    int rc = -1;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    mod = PyImport_ImportModule("cunicorn._green");
+    if (mod)
+        ops = PyObject_CallMethod(mod, "hub", "si", kind, worker_connections);
+    if ((m = PyImport_ImportModule("greenlet")) != NULL) {
+        hub.exit = PyObject_GetAttrString(m, "GreenletExit");
+        Py_DECREF(m);
+    }
+    if ((m = PyImport_ImportModule("faulthandler")) != NULL) {
+        hub.watch = PyObject_GetAttrString(m, "dump_traceback_later");
+        hub.unwatch = PyObject_GetAttrString(m, "cancel_dump_traceback_later");
+        Py_DECREF(m);
+    }
+    if (ops && hub.exit && hub.watch && hub.unwatch &&
+        PyArg_ParseTuple(ops, "OOO", &hub.wait, &hub.spawn, &hub.kill) &&
+        (hub.run = PyCFunction_New(&run_def, NULL)) != NULL) {
+        Py_INCREF(hub.wait);
+        Py_INCREF(hub.spawn);
+        Py_INCREF(hub.kill);
+        rc = 0;
+    } else {
+        cu_report_exception("Exception in worker process");
+    }
+    Py_XDECREF(ops);
+    Py_XDECREF(mod);
+    hub.ts = PyEval_SaveThread();
+    *out = (struct cu_hub){hub_wait, hub_spawn, hub_kill, hub_release, hub_watch, NULL};
+    return rc;
+}
+
+int host_green_patch(const char *kind)
+{
+    PyObject *mod = PyImport_ImportModule("cunicorn._green");
+    PyObject *r = mod ? PyObject_CallMethod(mod, "patch", "s", kind) : NULL;
+
+    Py_XDECREF(mod);
+    if (!r) {
+        cu_report_exception("Exception in worker process");
+        return -1;
+    }
+    Py_DECREF(r);
+    hub.ts = PyThreadState_Get();
+    return 0;
+}

@@ -18,7 +18,14 @@ keepalive  wrk -c64 reusing its connections: cunicorn gthread, Gunicorn
            asgi servers on bench/apps/hello_asgi.py (the same routes):
            cunicorn -k asgi on uvloop (when installed) and on asyncio's
            loop, and uvicorn with uvloop and httptools; the first is
-           compared with the last.
+           compared with the last. And the tornado rows: cunicorn -k
+           tornado serving bench/apps/hello_tornado.py (a
+           tornado.web.Application) beside tornado's own HTTPServer on it
+           (mode pinned only: one process); and cunicorn -k tornado beside
+           Debian's Gunicorn 20.1 -k tornado on hello.py, the WSGI app
+           (Gunicorn 20.1 wraps every app in tornado's WSGIContainer, a
+           tornado Application too, which then fails: it serves WSGI apps
+           only).
 
 Scenarios, the same in both tables:
 
@@ -108,7 +115,8 @@ CLOSE_CONNECTIONS = 32  # wrk -c of each table unless --connections says
 KA_CONNECTIONS = 64
 CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
 KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
-              "cunicorn-asgi-asyncio", "uvicorn"]
+              "cunicorn-asgi-asyncio", "uvicorn", "cunicorn-tornado", "tornado",
+              "cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi"]
 # mode: (server core list for taskset or None, wrk core or None)
 MODES = {"unpinned": (None, None), "pinned": ("0", "1")}
 
@@ -216,6 +224,26 @@ def ka_server_command(name, port, workers, log, tmp):
         return ([exe, "--host", host, "--port", port_, "--workers", str(workers),
                  "--loop", "uvloop", "--http", "httptools", "--lifespan", "off",
                  "--no-access-log", "--app-dir", APPS, "hello_asgi:app"], None, set())
+    if name in ("cunicorn-tornado", "cunicorn-tornado-wsgi"):
+        if not os.path.exists(os.path.join(ROOT, "build", ".python")):
+            return None, "cunicorn is not built: run 'make' in %s" % ROOT, None
+        return ([os.path.join(ROOT, "cunicorn"), "-k", "tornado",
+                 "-w", str(workers), "-b", bind, "--chdir", APPS, "--error-logfile", log,
+                 "hello:app" if name.endswith("wsgi") else "hello_tornado:app"], None, set())
+    if name == "tornado":  # tornado's own HTTPServer, one process
+        if workers != 1:
+            return None, "tornado's own server runs as one process (mode pinned)", None
+        return (["/usr/bin/python3", os.path.join(APPS, "hello_tornado.py"),
+                 bind.split(":")[1]], None, set())
+    if name == "gunicorn-tornado-wsgi":
+        # Gunicorn 20.1's tornado worker wraps every app in tornado's
+        # WSGIContainer, a tornado Application too (which then fails):
+        # with tornado 6 it serves WSGI apps only
+        exe = shutil.which("gunicorn") or "/usr/bin/gunicorn"
+        if not os.path.exists(exe):
+            return None, "apt-get install -y gunicorn", None
+        return ([exe, "-k", "tornado", "-w", str(workers), "-b", bind, "--chdir", APPS,
+                 "--error-logfile", log, "hello:app"], None, set())
     if name == "nginx":
         exe = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(exe):
@@ -628,9 +656,9 @@ def print_report(names, runs, workers):
 def print_ka_report(names, runs):
     """One mode of the keep-alive table; runs: {server: {scenario: res}}."""
     print()
-    print("%-7s %-18s %10s %9s %7s %11s %7s %6s" % (
+    print("%-7s %-18s %10s %9s %7s %11s %7s %6s %8s" % (
         "scen.", "server", "req/s", "p99 ms", "errors", "CPU us/req",
-        "conns", "queued"))
+        "conns", "queued", "RSS MiB"))
     for scen, _, _ in KA_SCENARIOS:
         if not any(scen in r for r in runs.values()):
             continue
@@ -638,16 +666,21 @@ def print_ka_report(names, runs):
             r = runs.get(n, {}).get(scen)
             if r is None:
                 continue
-            print("%-7s %-18s %10.0f %9s %7d %11s %7s %6s" % (
+            print("%-7s %-18s %10.0f %9s %7d %11s %7s %6s %8s" % (
                 scen, n, r["rps"], fmt(r["p99"], "%.2f"),
                 r["sock"] + r["non2xx"], fmt(r["cpu_us"], "%.1f"),
-                fmt(r["opened"], "%d"), fmt(r["midway"], "%d")))
+                fmt(r["opened"], "%d"), fmt(r["midway"], "%d"),
+                fmt(r.get("rss") and r["rss"] / 1024, "%.1f")))
         c = runs.get("cunicorn", {}).get(scen)
-        a, u = runs.get("cunicorn-asgi", {}).get(scen), runs.get("uvicorn", {}).get(scen)
-        if a and u:
-            print("%-7s %-18s %10s %9s %7s %11s" % (
-                scen, "c-asgi/uvicorn", ratio(a["rps"], u["rps"]),
-                ratio(a["p99"], u["p99"]), "", ratio(a["cpu_us"], u["cpu_us"])))
+        for ours, theirs, label in (("cunicorn-asgi", "uvicorn", "c-asgi/uvicorn"),
+                                    ("cunicorn-tornado", "tornado", "c-tornado/tornado"),
+                                    ("cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi",
+                                     "c-t-wsgi/g-t-wsgi")):
+            a, u = runs.get(ours, {}).get(scen), runs.get(theirs, {}).get(scen)
+            if a and u:
+                print("%-7s %-18s %10s %9s %7s %11s" % (
+                    scen, label, ratio(a["rps"], u["rps"]),
+                    ratio(a["p99"], u["p99"]), "", ratio(a["cpu_us"], u["cpu_us"])))
         for o in ("gunicorn", "uwsgi", "nginx"):
             r = runs.get(o, {}).get(scen)
             if not (c and r):
@@ -769,6 +802,9 @@ def ka_mode(args, mode, names, tmp, scripts):
             runs[name] = measure(load, args.duration, server, port,
                                  KA_SCENARIOS, scripts, notes, label, skip,
                                  lambda: listen_queue(port))
+            rss = rss_kib(server.proc.pid)  # master + workers, after the run
+            for r in runs[name].values():
+                r["rss"] = rss
             if server.alive() and server.workers() != first:
                 notes.append("%s: workers changed during the run: %s -> %s"
                              % (label, first, server.workers()))
@@ -1030,9 +1066,8 @@ def main():
                     help="worker processes per server, but for mode pinned "
                          "(1) (2)")
     ap.add_argument("--servers", "--only", dest="servers", default="",
-                    help="comma-separated: cunicorn,gunicorn,uwsgi,nginx,"
-                         "cunicorn-asgi,cunicorn-asgi-asyncio,uvicorn (the "
-                         "last four are in the keep-alive table only)")
+                    help="comma-separated: " + ",".join(KA_SERVERS) +
+                         " (the first three are in every table)")
     ap.add_argument("--modes", default="unpinned,pinned",
                     help="keep-alive modes: unpinned,pinned")
     args = ap.parse_args()

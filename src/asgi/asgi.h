@@ -33,10 +33,15 @@ struct cu_asgi_opts {
      * or NULL when neither hook is set. */
     void (*hook)(void *arg, int post, struct cu_request *q);
     void *hook_arg;
+    /* The tornado class with a plain WSGI app: serves q with the WSGI
+     * bridge (and the request hooks), with the GIL; hook_arg is its arg.
+     * 0, or -1 when the connection failed. */
+    int (*wsgi)(void *arg, struct cu_request *q);
 };
 
 /*
- * Runs the worker: the loop, the app's lifespan, then every connection
+ * Runs the worker (the asgi class's, or the tornado class's: helper
+ * cunicorn._tornado): the loop, the app's lifespan, then every connection
  * until the worker stops (env->slot is marked booted once the lifespan
  * startup is over). helper: the module cunicorn._asgi, which makes the
  * loop and runs the lifespan. With the GIL; returns the exit status (3

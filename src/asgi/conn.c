@@ -36,6 +36,7 @@ static void aconn_dealloc(PyObject *self)
     cu_conn_close(&a->c);  /* after aconn_close: nothing left */
     free(a->headers);
     Py_XDECREF(a->fd);
+    Py_XDECREF(a->tctx);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -187,7 +188,9 @@ static void head_done(struct aconn *a, int64_t len)
 {
     size_t head_off = a->c.start;
     struct http_span key = {0, 0};
-    int hs = ws_check_upgrade(a->c.buf + head_off, &a->r, &key);
+    /* tornado: its own WebSocketHandler answers a handshake */
+    int hs = a->srv->mode == MODE_ASGI ? ws_check_upgrade(a->c.buf + head_off, &a->r, &key)
+                                       : WS_HS_NONE;
 
     a->c.start += (size_t)len;
     a->c.keep = a->c.start;  /* the head stays put while the body is read */
@@ -201,6 +204,10 @@ static void head_done(struct aconn *a, int64_t len)
     a->state = C_REQ;
     (void)account(a);  /* no head's now */
     a->deadline = 0;
+    if (a->srv->mode == MODE_TORNADO_WSGI) {
+        twsgi_serve(a->srv, a, head_off, must_close(a));
+        return;
+    }
     a->upgraded = hs == WS_HS_OK;
     if (areq_start(a->srv, a, head_off, must_close(a) || a->upgraded,
                    a->upgraded ? &key : NULL) < 0)
@@ -370,6 +377,18 @@ void aconn_response_over(struct aconn *a, int close)
         return;
     }
     a->deadline = asrv_after(s, s->env->header_ms);  /* a head, already here */
+    if (s->mode != MODE_ASGI) {
+        /* tornado: the response may end inside the handler's finish(),
+         * and a WSGI app's within this call: the next request starts
+         * from the loop, never nested in the last one */
+        PyObject *h = PyObject_CallMethod(s->loop, "call_soon", "OO", s->on_readable, a);
+        if (!h) {
+            cu_report_exception("worker: event loop");
+            aconn_close(a, 1);
+        }
+        Py_XDECREF(h);
+        return;
+    }
     advance(a);
 }
 
@@ -388,9 +407,10 @@ void aconn_expired(struct aconn *a)
 
 void aconn_stop(struct aconn *a)
 {
-    /* no keep-alive now: idle connections go at once, and so do new ones
-     * that have sent nothing yet */
-    if (a->state == C_HEAD && a->c.end == a->c.start)
+    /* no keep-alive now: idle connections go at once; a new one (taken
+     * from the backlog) gets until the stop's deadline to send its
+     * request, which may be on its way */
+    if (a->state == C_HEAD && a->idle && a->c.end == a->c.start)
         aconn_close(a, 0);
     else if (a->req && a->req->ws.on)
         aws_stop(a->req);

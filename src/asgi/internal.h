@@ -14,6 +14,12 @@
  *   ready.c    the awaitable that completes at once
  *   ws.c       a WebSocket (the websocket scope): the handshake's answer,
  *              receive() and send() over RFC 6455 frames, the close
+ *
+ * and for the tornado worker class, which runs on the same loop:
+ *   tornado.c  one request handed to a tornado Application's delegate:
+ *              the start line and headers, the body fed to it, its end
+ *   tconn.c    the HTTPConnection object the handler writes through
+ *   twsgi.c    a plain WSGI app's request, served on the loop's thread
  */
 #ifndef CU_ASGI_INTERNAL_H
 #define CU_ASGI_INTERNAL_H
@@ -35,7 +41,25 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
        /* the methods called on a task, a future or a timer */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
+       /* tornado's delegate methods */
+       M_HEADERS_RECEIVED, M_DATA_RECEIVED, M_FINISH, M_ON_CONNECTION_CLOSE, M_ADD,
+       M_GET_ALL,
        K_COUNT };
+
+/* What the loop serves (asrv.mode). */
+enum { MODE_ASGI, MODE_TORNADO, MODE_TORNADO_WSGI };
+
+/* The tornado names the tornado class uses (asrv.t). */
+enum { T_START_REQUEST,  /* the app's start_request(server_conn, request_conn) */
+       T_START_LINE,     /* httputil.RequestStartLine */
+       T_HEADERS,        /* httputil.HTTPHeaders */
+       T_OUTPUT_ERROR,   /* httputil.HTTPOutputError */
+       T_CLOSED_ERROR,   /* iostream.StreamClosedError */
+       T_CONVERT,        /* gen.convert_yielded */
+       T_CONTEXT,        /* cunicorn._tornado.Context */
+       T_DETACH,         /* cunicorn._tornado.detach */
+       T_DONE,           /* a future done with None, shared */
+       T_COUNT };
 
 #if PY_VERSION_HEX < 0x030A0000
 /* Py_NewRef arrived in 3.10. */
@@ -66,6 +90,9 @@ struct asrv {
     PyObject *root_path, *empty_bytes;
     PyObject **lfd, **lserver;  /* per listener: its fd (int), its scope server */
     PyTypeObject *conn_type, *req_type, *ready_type;
+    int mode;                   /* MODE_*: what the loop serves */
+    PyTypeObject *treq_type;    /* tornado: the request's HTTPConnection */
+    PyObject *t[T_COUNT];       /* tornado: its names (set by tornado()) */
     PyObject *ready_none;       /* an awaitable of None, shared */
     struct aconn *conns;        /* every open connection */
     int nconns, served, accepting, listening, wake_fd;
@@ -104,6 +131,7 @@ struct aconn {
     int trusted, proxy_done;
     int upgraded;               /* a WebSocket: its close lingers */
     struct areq *req;           /* the request being served (strong) */
+    PyObject *tctx;             /* tornado: the connection's context, or NULL */
 };
 
 /* A request that is a WebSocket handshake: its state (ws.c). */
@@ -117,6 +145,20 @@ struct aws {
     struct ws_parser p;
     char *msg;                  /* a message over several reads (PyMem) */
     size_t mlen, mcap;
+};
+
+/* A request of a tornado Application (tornado.c, tconn.c). */
+struct atn {
+    int on;
+    PyObject *delegate;         /* its HTTPMessageDelegate, until the end */
+    PyObject *close_cb;         /* set_close_callback's, or NULL */
+    PyObject *waiting;          /* what the delegate gave to await, or NULL */
+    int read_done;              /* the delegate's finish() was called */
+    int write_done;             /* the handler's finish() was called */
+    int upgrade;                /* a 101 went out: detach() is to follow */
+    uint64_t fed;               /* body bytes fed to the delegate */
+    int64_t max_body;           /* set_max_body_size's, or tornado's 100 MiB */
+    long long body_until;       /* set_body_timeout's deadline (ms), 0: none */
 };
 
 /* What a request waits for, when the app awaits a future. */
@@ -141,6 +183,7 @@ struct areq {
     char *block;                /* "Name: value\r\n"... (PyMem) */
     size_t blen, bcap;
     struct aws ws;
+    struct atn tn;
 };
 
 /* ---- server.c ---- */
@@ -183,6 +226,8 @@ void aconn_stop(struct aconn *a);
 PyObject *asgi_scope(struct asrv *s, struct aconn *a);
 /* What the keys and values are made of; 0 or -1 (exception). */
 int asgi_scope_init(struct asrv *s);
+/* The method m[0..n) as str (the common ones made once): a new reference. */
+PyObject *asgi_method(const char *m, size_t n);
 
 /* ---- request.c ---- */
 extern PyType_Spec asgi_req_spec;
@@ -211,6 +256,13 @@ PyObject *asgi_disconnect_msg(struct asrv *s);
 
 /* ---- send.c ---- */
 PyObject *areq_send(PyObject *self, PyObject *msg);
+/* Whether a response header is no valid one: 0 when it is, 1 for its
+ * name (not a token), 2 for its value (a control byte but HTAB). */
+int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
+/* fn(q, item, arg) for each item of the iterable items, until one
+ * fails. 0, or -1 with an exception. */
+int areq_each(struct areq *q, PyObject *items,
+              int (*fn)(struct areq *q, PyObject *item, void *arg), void *arg);
 /* The app's headers (an iterable of [name, value] bytes pairs), checked,
  * into q->block. 0, or -1 with an exception. */
 int areq_headers(struct areq *q, PyObject *hs);
@@ -237,6 +289,46 @@ PyObject *aws_disconnect_msg(struct areq *q);
 void aws_app_done(struct areq *q, int failed);
 /* Stopping: an open WebSocket is closed with 1001 (going away). */
 void aws_stop(struct areq *q);
+
+/* ---- tornado.c ---- */
+/* Hands q's parsed request to the tornado app's delegate. 0, or -1 with
+ * an exception (the caller answers 500). */
+int atn_start(struct asrv *s, struct areq *q);
+/* The loop says readable while q waits for its body or its end. */
+void atn_readable(struct areq *q);
+/* The request ends (from areq_over): a delegate or handler that did not
+ * see its end is told the connection closed; the references go. */
+void atn_end(struct areq *q);
+/* A failure of the app's side: reported; a 500 if nothing went out. */
+void atn_failed(struct areq *q);
+
+/* ---- tconn.c ---- */
+extern PyType_Spec tornado_conn_spec;
+/* An awaitable of q's writes so far: done, or done once the socket took
+ * them. A new reference, or NULL with an exception. */
+PyObject *atn_written(struct areq *q);
+
+/* ---- twsgi.c ---- */
+/* Serves a's parsed request (head at head_off) with the WSGI app, on the
+ * loop's thread; then the connection moves on. */
+void twsgi_serve(struct asrv *s, struct aconn *a, size_t head_off, int close);
+
+/* ---- shared with the tornado files ---- */
+/* request.c: "Error handling request METHOD TARGET" into out. */
+void areq_what_failed(const struct areq *q, char *out, size_t n);
+/* receive.c: the body failed (a framing error, the peer gone): said and
+ * answered as the other classes do; the caller ends the request. An
+ * http.disconnect message (a new reference), or NULL. */
+PyObject *areq_body_failed(struct areq *q);
+/* receive.c: whether a peek's n (0: no more) is a Content-Length body
+ * the peer cut short (then noted as its error). */
+int areq_cut_short(struct cu_body *b, int64_t n);
+/* One more request served: --max-requests, the slot's request line. */
+void asrv_served(struct asrv *s);
+/* receive.c: answers "Expect: 100-continue" once, before the body is
+ * first waited for. */
+void areq_send_continue(struct areq *q);
+void areq_dealloc(PyObject *self);
 
 /* ---- ready.c ---- */
 extern PyType_Spec asgi_ready_spec;

@@ -47,7 +47,7 @@ static PyObject *request_msg(struct asrv *s, PyObject *body, int more)
  * framing error closes without a word, a bad trailer gets its 400 --
  * unless the app's head went out already. The app sees the client
  * leave; the caller ends the request (q->failed). */
-static PyObject *body_failed(struct areq *q)
+PyObject *areq_body_failed(struct areq *q)
 {
     struct aconn *a = q->conn;
     const struct cu_body *b = &a->body;
@@ -75,7 +75,7 @@ static PyObject *body_failed(struct areq *q)
 
 /* The peer closed before Content-Length bytes came: not an end of the
  * body but its failure (docs/compat.md, Framing), noted on the body. */
-static int cut_short(struct cu_body *b, int64_t n)
+int areq_cut_short(struct cu_body *b, int64_t n)
 {
     if (n != 0 || b->kind != HTTP_BODY_LENGTH || b->left == 0)
         return 0;
@@ -103,13 +103,13 @@ static PyObject *body_msg(struct areq *q)
             cu_body_consume(b, &a->c, (size_t)n);
             /* the end is known now when the framing says so */
             n = b->done ? 0 : cu_body_peek(b, &a->c, &p2);
-            if (cut_short(b, n))
+            if (areq_cut_short(b, n))
                 n = HTTP_E_EOF;  /* more_body: the next receive says why not */
             q->body_end = n == 0;
             return request_msg(q->srv, bytes, n != 0);
         }
-        if (cut_short(b, n))
-            return body_failed(q);
+        if (areq_cut_short(b, n))
+            return areq_body_failed(q);
         if (n == 0) {
             if (q->body_end) {
                 q->wait = W_DISCONNECT;
@@ -119,7 +119,7 @@ static PyObject *body_msg(struct areq *q)
             return request_msg(q->srv, Py_NewRef(q->srv->empty_bytes), 0);
         }
         if (n != HTTP_AGAIN)
-            return body_failed(q);
+            return areq_body_failed(q);
         if (tried) {
             q->wait = W_BODY;
             return NULL;
@@ -131,13 +131,12 @@ static PyObject *body_msg(struct areq *q)
                 return NULL;
             }
             b->error = HTTP_E_EOF;  /* a reset */
-            return body_failed(q);
+            return areq_body_failed(q);
         }
     }
 }
 
-/* Answers "Expect: 100-continue" once, before the app first waits. */
-static void send_continue(struct areq *q)
+void areq_send_continue(struct areq *q)
 {
     struct aconn *a = q->conn;
     struct iovec iov = {(void *)"HTTP/1.1 100 Continue\r\n\r\n", 25};
@@ -178,7 +177,7 @@ PyObject *areq_receive(PyObject *self, PyObject *unused)
     if (PyErr_Occurred())
         return NULL;
     if (q->wait == W_BODY) {
-        send_continue(q);
+        areq_send_continue(q);
         a->deadline = asrv_body_deadline(a);
     }
     fut = PyObject_CallNoArgs(s->create_future);
@@ -199,6 +198,10 @@ void areq_receive_more(struct areq *q)
     struct aconn *a = q->conn;
     PyObject *msg;
 
+    if (q->tn.on) {
+        atn_readable(q);
+        return;
+    }
     if (q->wait == W_DISCONNECT) {
         /* bytes of a next request stay in the buffer; the end (or a
          * reset) is the client leaving */

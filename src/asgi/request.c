@@ -25,11 +25,14 @@
 #include "wsgi/report.h"
 #include "wsgi/wsgi.h"
 
-static void areq_dealloc(PyObject *self)
+void areq_dealloc(PyObject *self)
 {
     struct areq *q = (struct areq *)self;
     PyTypeObject *tp = Py_TYPE(self);
 
+    Py_XDECREF(q->tn.delegate);  /* a tornado request's: cleared when over */
+    Py_XDECREF(q->tn.close_cb);
+    Py_XDECREF(q->tn.waiting);
     Py_XDECREF(q->task);
     Py_XDECREF(q->timer);
     Py_XDECREF(q->recv_fut);
@@ -92,8 +95,7 @@ void areq_wake(struct asrv *s, PyObject **futp, PyObject *v)
     Py_DECREF(fut);
 }
 
-/* "METHOD TARGET" for the error lines, while the head is still there. */
-static void what_failed(const struct areq *q, char *out, size_t n)
+void areq_what_failed(const struct areq *q, char *out, size_t n)
 {
     if (q->conn && !q->head_sent) {
         const struct http_request *r = q->q.http;
@@ -151,11 +153,12 @@ void areq_over(struct areq *q, int close)
 {
     struct asrv *s = q->srv;
     struct aconn *a = q->conn;
-    const struct cu_worker_env *env = s->env;
 
     if (q->over || !a)
         return;
     q->over = 1;
+    if (q->tn.on)
+        atn_end(q);
     if (q->timer) {  /* --request-timeout's: not needed now */
         PyObject *r = PyObject_CallMethodNoArgs(q->timer, s->k[M_CANCEL]);
         if (!r)
@@ -178,10 +181,7 @@ void areq_over(struct areq *q, int close)
     }
     if (s->opts->hook)
         s->opts->hook(s->opts->hook_arg, 1, &q->q);
-    s->served++;
-    if (env->max_requests > 0 && s->served >= env->max_requests)
-        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
-    env->slot->request[0] = '\0';
+    asrv_served(s);
     /* the connection goes on without it */
     q->conn = NULL;
     a->req = NULL;
@@ -191,10 +191,22 @@ void areq_over(struct areq *q, int close)
     Py_DECREF(a);  /* q's */
 }
 
+void asrv_served(struct asrv *s)
+{
+    const struct cu_worker_env *env = s->env;
+
+    s->served++;
+    if (env->max_requests > 0 && s->served >= env->max_requests)
+        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+    env->slot->request[0] = '\0';
+}
+
 void areq_gone(struct areq *q)
 {
     PyObject *cancel, *h;
 
+    if (q->tn.on)  /* the handler is told when the request ends */
+        q->gone = 1;
     if (q->gone || !q->task)
         return;
     q->gone = 1;
@@ -278,7 +290,7 @@ static PyObject *areq_done(PyObject *self, PyObject *task)
         return NULL;
     }
     Py_DECREF(r);
-    what_failed(q, what, sizeof(what));
+    areq_what_failed(q, what, sizeof(what));
     if (exc && exc != Py_None) {
         restore(exc);
         cu_report_exception(what);
@@ -335,7 +347,8 @@ out:
 int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close,
                const struct http_span *ws_key)
 {
-    struct areq *q = PyObject_New(struct areq, s->req_type);
+    struct areq *q = PyObject_New(struct areq, s->mode == MODE_TORNADO ? s->treq_type
+                                                                        : s->req_type);
     const struct http_request *r = &a->r;
     char what[4200];
 
@@ -368,8 +381,8 @@ int areq_start(struct asrv *s, struct aconn *a, size_t head_off, int close,
     Py_INCREF(q);
     if (s->env->request_timeout > 0 && !q->ws.on)  /* a WebSocket lives on */
         arm_timeout(s, q);
-    if (start_task(s, q) < 0) {
-        what_failed(q, what, sizeof(what));
+    if ((s->mode == MODE_TORNADO ? atn_start(s, q) : start_task(s, q)) < 0) {
+        areq_what_failed(q, what, sizeof(what));
         cu_report_exception(what);
         if (!q->over) {
             areq_send_500(q);

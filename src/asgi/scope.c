@@ -35,6 +35,9 @@ static const char *const names[K_COUNT] = {
     [V_WS_CLOSE] = "websocket.close", [V_WS_DISCONNECT] = "websocket.disconnect",
     [V_WS_RESP_START] = "websocket.http.response.start",
     [V_WS_RESP_BODY] = "websocket.http.response.body", [V_WS_RESP] = "websocket.http.response",
+    [M_HEADERS_RECEIVED] = "headers_received", [M_DATA_RECEIVED] = "data_received",
+    [M_FINISH] = "finish", [M_ON_CONNECTION_CLOSE] = "on_connection_close", [M_ADD] = "add",
+    [M_GET_ALL] = "get_all",
 };
 
 /* The methods most requests have, made once. */
@@ -57,7 +60,7 @@ int asgi_scope_init(struct asrv *s)
     return s->asgi_info && s->root_path && s->empty_bytes ? 0 : -1;
 }
 
-static PyObject *method(const char *m, size_t n)
+PyObject *asgi_method(const char *m, size_t n)
 {
     for (size_t i = 0; i < N_METHODS; i++)
         if (strlen(methods[i]) == n && memcmp(methods[i], m, n) == 0)
@@ -170,7 +173,7 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
     if (PyDict_SetItem(d, k[K_TYPE], k[V_HTTP]) < 0 ||
         PyDict_SetItem(d, k[K_ASGI], s->asgi_info) < 0 ||
         put(d, k[K_HTTP_VERSION], version) < 0 ||
-        put(d, k[K_METHOD], method(head + r->method.off, r->method.len)) < 0 ||
+        put(d, k[K_METHOD], asgi_method(head + r->method.off, r->method.len)) < 0 ||
         PyDict_SetItem(d, k[K_SCHEME], k[r->flags & HTTP_REQ_HTTPS ? V_HTTPS : V_HTTP]) < 0 ||
         put(d, k[K_PATH], path(head + r->path.off, r->path.len)) < 0 ||
         put(d, k[K_RAW_PATH], PyBytes_FromStringAndSize(head + r->path.off, r->path.len)) < 0 ||

@@ -52,6 +52,19 @@ static int dropped(const char *n, size_t len)
     return 0;
 }
 
+int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl)
+{
+    for (size_t i = 0; i < vl; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 2;
+    }
+    for (size_t i = 0; i < nl; i++)
+        if (!http_tchar[(unsigned char)name[i]])
+            return 1;
+    return nl == 0;
+}
+
 /* One (name, value) pair of byte strings, checked, into the block. */
 static int add_header(struct areq *q, PyObject *item)
 {
@@ -76,19 +89,15 @@ static int add_header(struct areq *q, PyObject *item)
     nl = PyBytes_GET_SIZE(pn);
     value = PyBytes_AS_STRING(pv);
     vl = PyBytes_GET_SIZE(pv);
-    for (Py_ssize_t i = 0; i < nl; i++)
-        if (!http_tchar[(unsigned char)name[i]])
-            nl = 0;
-    for (Py_ssize_t i = 0; i < vl; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            PyErr_Format(PyExc_ValueError, "Invalid HTTP header value: %R", pv);
-            goto fail;
-        }
-    }
-    if (nl == 0) {
+    switch (asgi_header_bad(name, (size_t)nl, value, (size_t)vl)) {
+    case 2:
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP header value: %R", pv);
+        goto fail;
+    case 1:
         PyErr_Format(PyExc_ValueError, "Invalid HTTP header name: %R", pn);
         goto fail;
+    default:
+        break;
     }
     if (is(name, (size_t)nl, "connection")) {
         if (strcasestr(value, "close"))
@@ -132,16 +141,15 @@ fail:
     return -1;
 }
 
-int areq_headers(struct areq *q, PyObject *hs)
+int areq_each(struct areq *q, PyObject *items,
+              int (*fn)(struct areq *q, PyObject *item, void *arg), void *arg)
 {
-    PyObject *it, *item;
+    PyObject *it = PyObject_GetIter(items), *item;
 
-    if (!hs || hs == Py_None)
-        return 0;
-    if (!(it = PyObject_GetIter(hs)))
+    if (!it)
         return -1;
     while ((item = PyIter_Next(it))) {
-        int rc = add_header(q, item);
+        int rc = fn(q, item, arg);
         Py_DECREF(item);
         if (rc < 0) {
             Py_DECREF(it);
@@ -150,6 +158,19 @@ int areq_headers(struct areq *q, PyObject *hs)
     }
     Py_DECREF(it);
     return PyErr_Occurred() ? -1 : 0;
+}
+
+static int add_header_cb(struct areq *q, PyObject *item, void *unused)
+{
+    (void)unused;
+    return add_header(q, item);
+}
+
+int areq_headers(struct areq *q, PyObject *hs)
+{
+    if (!hs || hs == Py_None)
+        return 0;
+    return areq_each(q, hs, add_header_cb, NULL);
 }
 
 static int response_start(struct areq *q, PyObject *msg)

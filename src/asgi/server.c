@@ -428,7 +428,26 @@ static PyObject *srv_left(PyObject *self, PyObject *unused)
     return PyFloat_FromDouble(left > 0 ? (double)left / 1000.0 : 0.0);
 }
 
+/* tornado(start_request, RequestStartLine, HTTPHeaders, HTTPOutputError,
+ * StreamClosedError, convert_yielded, Context, detach, done): the tornado
+ * class's names; start_request None: the app is a WSGI one. */
+static PyObject *srv_tornado(PyObject *self, PyObject *args)
+{
+    struct asrv *s = (struct asrv *)self;
+
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != T_COUNT) {
+        PyErr_Format(PyExc_TypeError, "tornado() takes %d arguments", (int)T_COUNT);
+        return NULL;
+    }
+    for (int i = 0; i < T_COUNT; i++)
+        Py_XSETREF(s->t[i], Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    s->mode = s->t[T_START_REQUEST] == Py_None ? MODE_TORNADO_WSGI : MODE_TORNADO;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef srv_methods[] = {
+    {"tornado", srv_tornado, METH_VARARGS,
+     "tornado(start_request, ...): serve a tornado app (or a WSGI one)."},
     {"left", srv_left, METH_NOARGS,
      "left(): seconds left of --graceful-timeout since the stop began."},
     {"open", srv_open, METH_VARARGS,
@@ -467,7 +486,8 @@ static int make_types(struct asrv *s)
     s->conn_type = (PyTypeObject *)PyType_FromSpec(&asgi_conn_spec);
     s->req_type = (PyTypeObject *)PyType_FromSpec(&asgi_req_spec);
     s->ready_type = (PyTypeObject *)PyType_FromSpec(&asgi_ready_spec);
-    if (!s->conn_type || !s->req_type || !s->ready_type)
+    s->treq_type = (PyTypeObject *)PyType_FromSpec(&tornado_conn_spec);
+    if (!s->conn_type || !s->req_type || !s->ready_type || !s->treq_type)
         return -1;
     s->ready_none = asgi_ready(s, Py_NewRef(Py_None));
     return s->ready_none ? 0 : -1;

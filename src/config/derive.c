@@ -35,7 +35,8 @@ const struct cu_worker_class *cu_derive_worker_class(const struct cu_config *c,
     if (k == NULL) {
         cu_worker_class_names(0, later, sizeof(later));
         cu_seterr(err, errlen, "class uri '%s' invalid or not found (worker "
-                  "classes: %s, %s)", c->worker_class, built, later);
+                  "classes: %s%s%s)", c->worker_class, built, later[0] ? ", " : "",
+                  later);
         return NULL;
     }
     if (k->run == NULL) {

@@ -112,9 +112,9 @@ const struct cu_setting cu_settings[] = {
     {.name = "worker_class", .section = S_WORKER,
      .flags = {"-k", "--worker-class"}, .meta = "STRING", .type = CU_STR,
      .offset = OFF(worker_class), .dflt = "sync",
-     .help = "The kind of worker: sync, gthread, gevent, eventlet or asgi "
-             "(tornado is a known name too). sync with more than one "
-             "thread becomes gthread."},
+     .help = "The kind of worker: sync, gthread, gevent, eventlet, asgi "
+             "or tornado. sync with more than one thread becomes "
+             "gthread."},
     {.name = "threads", .section = S_WORKER, .flags = {"--threads"},
      .meta = "INT", .type = CU_INT, .offset = OFF(threads), .dflt = "1",
      .help = "Threads per worker, each serving one request at a time. More "

@@ -1,8 +1,9 @@
 /*
- * The asgi worker class's loop, as the host runs it (cu_worker_env's
- * event_loop): the bridge's options from the configuration, and the
- * request hooks (Gunicorn's default pre_request debug line, or the config
- * file's pre_request and post_request) around each request.
+ * The event-loop classes' loop, as the host runs it (cu_worker_env's
+ * event_loop): asgi's and tornado's. The bridge's options from the
+ * configuration, and the request hooks (Gunicorn's default pre_request
+ * debug line, or the config file's pre_request and post_request) around
+ * each request; for a plain WSGI app under tornado, the WSGI bridge.
  */
 #include "host/host.h"
 
@@ -52,19 +53,27 @@ static void hook(void *arg, int post, struct cu_request *q)
     Py_DECREF(req);
 }
 
-int host_asgi_loop(void *arg, struct cu_worker_env *env)
+/* A plain WSGI app's request under tornado, on the loop's thread (which
+ * holds the GIL): the WSGI bridge, with the hooks as sync has them. */
+static int wsgi_on_loop(void *arg, struct cu_request *q)
+{
+    return host_serve_wsgi(arg, q);
+}
+
+static int loop_for(void *arg, struct cu_worker_env *env, const char *module)
 {
     struct cu_host *h = arg;
     struct cu_hooks *k = &h->hooks;
     struct cu_asgi_opts o = {h->cfg.asgi_lifespan, h->cfg.asgi_loop, h->cfg.root_path,
                              h->cfg.asgi_disconnect_grace_period, h->cfg.ws_max_size,
-                             NULL, h};
+                             NULL, h, NULL};
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *helper = PyImport_ImportModule("cunicorn._asgi");
+    PyObject *helper = PyImport_ImportModule(module);
     int rc = 1;
 
     if (k->fn[CU_H_PRE_REQUEST] || k->fn[CU_H_POST_REQUEST] || cu_log_enabled(CU_DEBUG))
         o.hook = hook;
+    o.wsgi = wsgi_on_loop;
     if (!helper) {
         cu_report_exception("Exception in worker process");
     } else {
@@ -73,4 +82,14 @@ int host_asgi_loop(void *arg, struct cu_worker_env *env)
     }
     PyGILState_Release(g);
     return rc;
+}
+
+int host_asgi_loop(void *arg, struct cu_worker_env *env)
+{
+    return loop_for(arg, env, "cunicorn._asgi");
+}
+
+int host_tornado_loop(void *arg, struct cu_worker_env *env)
+{
+    return loop_for(arg, env, "cunicorn._tornado");
 }

@@ -188,12 +188,19 @@ int host_serve_hooked(struct cu_host *h, struct cu_request *q);
 /* ---- worker.c: a worker's start, and the GIL hand-off ---- */
 
 int host_worker_main(void *arg, int age, struct cu_worker_slot *slot);
+/* One request through the WSGI bridge, with the GIL held: Gunicorn's
+ * default pre_request debug line, or the config file's request hooks,
+ * around it. 0, or -1 when the connection failed. */
+int host_serve_wsgi(struct cu_host *h, struct cu_request *q);
 
 /* ---- asgi.c: the asgi class's event loop ---- */
 
 /* cu_worker_env.event_loop: the asgi bridge over the loaded app, with the
  * GIL for as long as the loop runs. The worker's exit status. */
 int host_asgi_loop(void *arg, struct cu_worker_env *env);
+/* The same for the tornado class (cunicorn._tornado): a tornado
+ * Application, or a plain WSGI app through the WSGI bridge. */
+int host_tornado_loop(void *arg, struct cu_worker_env *env);
 
 /* ---- green.c: the gevent and eventlet classes' hub ---- */
 

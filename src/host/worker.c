@@ -23,10 +23,8 @@ static _Thread_local PyThreadState *tls_ts;
  * set once per worker (worker_env), before any request. */
 static int debug_requests;
 
-/* cu_worker_env.serve: takes the GIL for the length of one request. */
-static int serve(void *arg, struct cu_request *q)
+int host_serve_wsgi(struct cu_host *h, struct cu_request *q)
 {
-    struct cu_host *h = arg;
     int rc;
 
     /* Gunicorn's default pre_request hook: "METHOD PATH" at debug level,
@@ -37,13 +35,22 @@ static int serve(void *arg, struct cu_request *q)
         cu_log(CU_DEBUG, "%.*s %.*s", (int)r->method.len, head + r->method.off,
                (int)r->path.len, head + r->path.off);
     }
-    PyEval_RestoreThread(tls_ts);
     host_in_app(1);
     if (h->hooks.fn[CU_H_PRE_REQUEST] || h->hooks.fn[CU_H_POST_REQUEST])
         rc = host_serve_hooked(h, q);
     else
         rc = cu_wsgi_serve(h->wsgi, q, NULL);
     host_in_app(0);
+    return rc;
+}
+
+/* cu_worker_env.serve: takes the GIL for the length of one request. */
+static int serve(void *arg, struct cu_request *q)
+{
+    int rc;
+
+    PyEval_RestoreThread(tls_ts);
+    rc = host_serve_wsgi(arg, q);
     tls_ts = PyEval_SaveThread();
     return rc;
 }
@@ -159,7 +166,8 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     env->interrupt = host_interrupt;
     env->serve = serve;
     env->resume = resume;
-    env->event_loop = host_asgi_loop;
+    env->event_loop = h->set->worker_class->flags & CU_WC_TORNADO ? host_tornado_loop
+                                                                  : host_asgi_loop;
     env->hub_open = host_green_open;
     env->app = h;
     env->slot = slot;

@@ -35,6 +35,10 @@ enum {
      * before the app is imported and provides the hub (env->hub_open);
      * wsgi.multithread is true, as in Gunicorn's async workers. */
     CU_WC_GREEN = 1 << 3,
+    /* With CU_WC_ASYNC: the loop serves a tornado Application (or a
+     * plain WSGI app) rather than an ASGI app (env->event_loop is the
+     * host's tornado loop). */
+    CU_WC_TORNADO = 1 << 4,
     /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
      * is refused for the class, never ignored. */
     CU_WC_TLS = 1 << 2,

@@ -148,13 +148,9 @@ static void test_worker_class(void)
             "classes: sync, gthread, gevent, eventlet, asgi, tornado)");
     refused(ARGV("-k", "egg:other#sync"), "class uri 'egg:other#sync' invalid or "
             "not found (worker classes: sync, gthread, gevent, eventlet, asgi, tornado)");
-    refused(ARGV("-k", "tornado"), "worker class tornado is not built yet; use sync, "
-            "gthread, gevent, eventlet or asgi");
-    refused(ARGV("-k", "gunicorn.workers.gtornado.TornadoWorker", "--threads", "3"),
-            "worker class gunicorn.workers.gtornado.TornadoWorker (tornado) is not built "
-            "yet; use sync, gthread, gevent, eventlet or asgi");
-    refused(ARGV("-k", "TORNADO"), "worker class tornado is not built yet; use sync, "
-            "gthread, gevent, eventlet or asgi");
+    picks(ARGV("-k", "tornado"), "tornado");
+    picks(ARGV("-k", "gunicorn.workers.gtornado.TornadoWorker", "--threads", "3"), "tornado");
+    picks(ARGV("-k", "TORNADO"), "tornado");
     picks(ARGV("-k", "gevent"), "gevent");
     picks(ARGV("-k", "gevent_pywsgi", "--threads", "3"), "gevent");
     picks(ARGV("-k", "gunicorn.workers.geventlet.EventletWorker"), "eventlet");

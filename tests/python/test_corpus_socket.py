@@ -1,7 +1,8 @@
 """Every request corpus case, replayed over a socket against the running
 server (an app that reads the body to the end), with the sync worker,
-with gthread, gevent, eventlet, and with asgi (an ASGI app that tells its scope in the
-environ's words).
+with gthread, gevent, eventlet, with asgi (an ASGI app that tells its
+scope in the environ's words), and with tornado (a tornado Application
+that tells its HTTPServerRequest in the same words).
 
 Valid cases: each request's method, target, query, headers and body as the
 app saw them -- the first only with sync (one request per connection);
@@ -200,8 +201,9 @@ def check_invalid(name, raw, exp):
 
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"), "asgi": ("-k", "asgi"),
-           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
-APPS = {"asgi": "asgiecho:app"}
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
+           "tornado": ("-k", "tornado")}
+APPS = {"asgi": "asgiecho:app", "tornado": "tornadoapp:echo"}
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))

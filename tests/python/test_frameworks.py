@@ -2,7 +2,8 @@
 
 apps/flaskapp.py and apps/djangoproj/ answer the same routes the same way,
 so every test here runs once against each framework, with the sync worker,
-gthread, gevent and eventlet. A framework that is not installed is skipped (Debian:
+gthread, gevent, eventlet and tornado (which serves a WSGI app with the
+WSGI bridge). A framework that is not installed is skipped (Debian:
 python3-flask, python3-django).
 """
 
@@ -36,7 +37,8 @@ def data_dir(tmp_path):
 
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "4"),
-           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
+           "tornado": ("-k", "tornado")}
 
 
 @pytest.fixture(params=sorted(WORKERS))

@@ -222,7 +222,8 @@ def test_max_worker_lifetime(server):
 
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
-           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
+           "tornado": ("-k", "tornado")}  # a WSGI app under tornado
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))

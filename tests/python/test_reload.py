@@ -32,7 +32,8 @@ def app(environ, start_response):
 '''
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
-           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet"),
+           "tornado": ("-k", "tornado")}
 
 
 @pytest.fixture

@@ -346,7 +346,7 @@ def test_usr2_winch_quit_under_load(masters, tmp_path):
     assert not pidfile.exists()
 
 
-@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent", "eventlet"])
+@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent", "eventlet", "tornado"])
 def test_usr2_then_term_old_under_load(masters, kind):
     m = masters("-b", "127.0.0.1:0", "-k", kind, "--threads", "4" if kind == "gthread" else "1")
     port = m.wait_booted(m.pid)

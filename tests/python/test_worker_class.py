@@ -1,12 +1,10 @@
 """-k: every name Gunicorn users write for a worker class resolves through
 the one table of classes (src/worker/classes.c). The built classes serve
-under each of their names (asgi's: test_asgi.py); the ones not built yet are refused at start
-with a message that names them; an unknown name is refused as Gunicorn
-refuses it."""
+under each of their names (asgi's: test_asgi.py, tornado's:
+test_tornado.py); an unknown name is refused as Gunicorn refuses it."""
 
 import http.client
 import json
-import os
 import re
 import signal
 import subprocess
@@ -71,25 +69,6 @@ def test_class_from_a_config_file(server, tmp_path):
     assert "Using worker: gthread" in srv.text()
 
 
-@pytest.mark.parametrize("name,cls", [
-    ("tornado", "tornado"),
-    ("egg:gunicorn#tornado", "tornado"),
-    ("gunicorn.workers.gtornado.TornadoWorker", "tornado"),
-])
-def test_classes_not_built_yet_are_refused_by_name(name, cls):
-    r = run_cli("-b", "127.0.0.1:0", "-k", name, "echo:app")
-    assert r.returncode == 1, r.stderr
-    assert "worker class %s" % name in r.stderr, r.stderr
-    assert "not built yet" in r.stderr and cls in r.stderr, r.stderr
-    assert "Listening at" not in r.stderr  # refused before anything opened
-
-
-def test_not_built_yet_from_the_environment():
-    env = dict(os.environ, GUNICORN_CMD_ARGS="-k gunicorn.workers.gtornado.TornadoWorker")
-    r = run_cli("-b", "127.0.0.1:0", "echo:app", env=env)
-    assert r.returncode == 1 and "not built yet" in r.stderr, r.stderr
-
-
 @pytest.mark.parametrize("name", ["fork", "egg:other#sync", "gunicorn.workers.sync",
                                   "egg:gunicorn#"])
 def test_unknown_class_is_refused(name):
@@ -99,7 +78,6 @@ def test_unknown_class_is_refused(name):
 
 
 @pytest.mark.parametrize("name,why", [
-    ("tornado", "worker class tornado is not built yet"),
     ("fork", "class uri 'fork' invalid or not found"),
 ])
 def test_hup_to_a_class_it_cannot_run(server, tmp_path, name, why):

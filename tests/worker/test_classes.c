@@ -79,7 +79,10 @@ int main(void)
        (cu_worker_class_find("asgi")->flags & CU_WC_ASYNC) &&
        !(cu_worker_class_find("asgi")->flags & (CU_WC_THREADS | CU_WC_USES_THREADS)),
        "asgi runs the event loop, on the main thread");
-    ok(cu_worker_class_find("tornado")->run == NULL, "tornado is not built yet");
+    ok(cu_worker_class_find("egg:gunicorn#tornado")->run == cu_asgi_run &&
+       (cu_worker_class_find("tornado")->flags & (CU_WC_ASYNC | CU_WC_TORNADO)) ==
+       (CU_WC_ASYNC | CU_WC_TORNADO) && !(cu_worker_class_find("tornado")->flags & CU_WC_TLS),
+       "tornado runs on the asgi loop, without TLS");
     ok(cu_worker_class_find("gevent")->run == cu_gevent_run &&
        cu_worker_class_find("eventlet")->run == cu_eventlet_run &&
        (cu_worker_class_find("gevent")->flags & CU_WC_GREEN) &&
@@ -102,9 +105,9 @@ int main(void)
 
     /* the names a message lists */
     cu_worker_class_names(1, list, sizeof(list));
-    ok(strcmp(list, "sync, gthread, gevent, eventlet, asgi") == 0, "built: %s", list);
+    ok(strcmp(list, "sync, gthread, gevent, eventlet, asgi, tornado") == 0, "built: %s", list);
     cu_worker_class_names(0, list, sizeof(list));
-    ok(strcmp(list, "tornado") == 0, "not built: %s", list);
+    ok(strcmp(list, "") == 0, "not built: %s", list);
     cu_worker_class_names(1, list, 8);
     ok(strlen(list) < 8, "a short buffer is not overrun: '%s'", list);
     return tap_done();

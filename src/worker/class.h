@@ -44,7 +44,7 @@ enum {
     CU_WC_TLS = 1 << 2,
     /* It serves HTTP/2 (env->h2: docs/compat.md, HTTP/2). Without it, h2
      * in http_protocols is refused for the class. */
-    CU_WC_H2 = 1 << 4,
+    CU_WC_H2 = 1 << 5,
     /* The settings it honours beyond those every class does: */
     CU_WC_USES_THREADS = 1 << 8,            /* --threads */
     CU_WC_USES_CONNECTIONS = 1 << 9,        /* --worker-connections */

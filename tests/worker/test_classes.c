@@ -23,6 +23,27 @@ static void resolves(const char *k, const char *want)
     ok(strcmp(got, want) == 0, "-k %s is %s (got %s)", k, want, got);
 }
 
+/* The flags: each its own bit, and each class only its own. */
+static void test_flags(const struct cu_worker_class *gthread)
+{
+    static const unsigned bits[] = {CU_WC_THREADS, CU_WC_ASYNC, CU_WC_TLS, CU_WC_GREEN,
+                                    CU_WC_TORNADO, CU_WC_H2, CU_WC_USES_THREADS,
+                                    CU_WC_USES_CONNECTIONS, CU_WC_USES_KEEPALIVE,
+                                    CU_WC_USES_BUFFER_BODY};
+    unsigned seen = 0;
+    int distinct = 1;
+
+    for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+        if ((bits[i] & (bits[i] - 1)) || (seen & bits[i]))
+            distinct = 0;
+        seen |= bits[i];
+    }
+    ok(distinct, "every CU_WC_* flag is its own bit");
+    ok(gthread && !(gthread->flags & (CU_WC_TORNADO | CU_WC_GREEN | CU_WC_ASYNC)) &&
+       (gthread->flags & CU_WC_H2) && !(cu_worker_class_find("tornado")->flags & CU_WC_H2),
+       "gthread alone serves HTTP/2, and is neither tornado, green nor async");
+}
+
 int main(void)
 {
     static const struct { const char *k, *want; } names[] = {
@@ -92,24 +113,7 @@ int main(void)
     ok(sync && gthread && (sync->flags & CU_WC_TLS) && (gthread->flags & CU_WC_TLS) &&
        !(cu_worker_class_find("asgi")->flags & CU_WC_TLS),
        "sync and gthread serve TLS (certfile), asgi not yet");
-    ok(!(gthread->flags & (CU_WC_TORNADO | CU_WC_GREEN | CU_WC_ASYNC)) &&
-       (gthread->flags & CU_WC_H2) && !(cu_worker_class_find("tornado")->flags & CU_WC_H2),
-       "gthread alone serves HTTP/2, and is neither tornado, green nor async");
-    {
-        static const unsigned bits[] = {CU_WC_THREADS, CU_WC_ASYNC, CU_WC_TLS, CU_WC_GREEN,
-                                        CU_WC_TORNADO, CU_WC_H2, CU_WC_USES_THREADS,
-                                        CU_WC_USES_CONNECTIONS, CU_WC_USES_KEEPALIVE,
-                                        CU_WC_USES_BUFFER_BODY};
-        unsigned seen = 0;
-        int distinct = 1;
-
-        for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
-            if ((bits[i] & (bits[i] - 1)) || (seen & bits[i]))
-                distinct = 0;
-            seen |= bits[i];
-        }
-        ok(distinct, "every CU_WC_* flag is its own bit");
-    }
+    test_flags(gthread);
 
     /* sync with threads becomes gthread; nothing else changes */
     ok(cu_worker_class_pick("sync", 1) == sync, "sync, 1 thread: sync");

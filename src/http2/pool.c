@@ -222,6 +222,7 @@ int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted)
 
     if (!s) {
         cu_log(CU_ERROR, "HTTP/2: cannot take a connection: %s", strerror(errno));
+        cu_conn_close(c);  /* still ours when the session was never made */
         return -1;
     }
     pthread_mutex_lock(&h->lock);

@@ -439,6 +439,36 @@ def test_zero_window_stall(server):
         c.close()
 
 
+def test_zero_window_stall_is_cut_at_the_send_timeout(server):
+    """A stream's write that the client takes none of waits
+    --send-timeout, as on HTTP/1, not the 120 s --timeout."""
+    srv = server(*H2C, "--timeout", "120", "--send-timeout", "1", app="big:app")
+    c = Client(srv.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    try:
+        sid = c.request("/chunks?1000000")
+        assert c.response(sid)[0] == "reset"  # the client's socket waits TIMEOUT
+    finally:
+        c.close()
+    works(srv)
+
+
+def test_slow_request_body_is_cut_at_the_body_deadline(server):
+    """A stream's body that stops coming: the app's read fails once
+    --body-timeout (+ a second per --body-min-rate bytes) passed, as on
+    HTTP/1, not after the 120 s --timeout; the stream ends in an error."""
+    srv = server(*H2C, "--timeout", "120", "--body-timeout", "1",
+                 "--body-min-rate", "1000")
+    c = Client(srv.port)
+    try:
+        sid = c.request("/", method="POST", body=b"x" * 10,
+                        headers=[("content-length", "100000")], end=False)
+        r = c.response(sid)  # the client's socket waits TIMEOUT
+        assert r[0] in ("reset", 500), r
+    finally:
+        c.close()
+    works(srv)
+
+
 def test_client_that_never_reads(server):
     """Large responses never read, the windows wide open: the socket
     fills, the apps' writes wait (at most --timeout) and their streams are

@@ -614,10 +614,12 @@ static ssize_t stream_writev(void *arg, const struct iovec *iov, int n)
             (void)h2_pump(s);
             h2_after_pump(s);
         }
-        /* --send-timeout for a client that takes none of it, as on HTTP/1 */
-        rc = h2_wait(s, drained, st,
-                     cu_now_ms() + (st->sc.send_timeout_ms > 0 ? st->sc.send_timeout_ms
-                                                               : s->h->host.timeout_ms));
+        /* --send-timeout for a client that takes none of it, when
+         * shorter than --timeout, as on HTTP/1 (conn.c's wait_for) */
+        int ms = st->sc.send_timeout_ms > 0 && st->sc.send_timeout_ms < st->sc.timeout_ms
+                     ? st->sc.send_timeout_ms
+                     : st->sc.timeout_ms;
+        rc = h2_wait(s, drained, st, cu_now_ms() + ms);
     } else if (rc == 0) {
         errno = ECONNRESET;
         rc = -1;

@@ -48,8 +48,8 @@ struct cu_conn {
     long long deadline_ms;  /* no wait goes past it (cu_now_ms; 0: none):
                              * a head's or a body's deadline, set by the
                              * worker around the reads it bounds */
-    int send_timeout_ms;  /* a write's wait for the peer to take bytes;
-                           * 0: timeout_ms */
+    int send_timeout_ms;  /* a write's wait for the peer to take bytes,
+                           * when shorter than timeout_ms; 0: timeout_ms */
     int body_ms, body_min_rate;  /* a body's deadline: cu_body_deadline */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;

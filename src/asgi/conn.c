@@ -62,7 +62,10 @@ long long asrv_deadline(const struct asrv *s)
 
 long long asrv_after(const struct asrv *s, int ms)
 {
-    return ms > 0 ? cu_now_ms() + ms : asrv_deadline(s);
+    long long t = asrv_deadline(s);
+
+    /* never past --timeout, as every wait (docs/operations.md) */
+    return ms > 0 && cu_now_ms() + ms < t ? cu_now_ms() + ms : t;
 }
 
 long long asrv_body_deadline(struct aconn *a)

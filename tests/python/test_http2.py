@@ -328,6 +328,18 @@ def goaway(s):
     return codes[-1] if codes else None
 
 
+def test_slow_first_head_is_cut_at_the_header_timeout(server):
+    """The preface, then a HEADERS frame that never ends (slowloris over
+    HTTP/2): the connection is closed once --header-timeout passed, as an
+    HTTP/1 head, not after the 120 s --timeout."""
+    srv = server(*H2C, "--timeout", "120", "--header-timeout", "1")
+    s = raw_h2c(srv)
+    s.sendall(b"\x00\x00\x64\x01\x04\x00\x00\x00\x01")  # HEADERS of 100 bytes...
+    frames_until_close(s)  # ... never sent; the socket waits TIMEOUT
+    s.close()
+    works(srv)
+
+
 def test_bad_preface(server, certs):  # noqa: F811
     srv = tls_srv(server, certs)
     ctx = client_ctx(certs)

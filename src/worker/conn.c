@@ -200,6 +200,14 @@ int cu_conn_handshake(struct cu_conn *c)
     return rc;
 }
 
+int cu_conn_silent(const struct cu_conn *c)
+{
+    char b;
+
+    return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 int cu_conn_alpn_h2(const struct cu_conn *c)
 {
     return c->tls && cu_tls_alpn_h2(c->tls);

@@ -202,10 +202,7 @@ static int account(struct gworker *w, struct gconn *g)
  * there mean a request that a busy pool has not read yet. */
 static int silent(const struct gconn *g)
 {
-    char b;
-
-    return recv(g->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-           (errno == EAGAIN || errno == EWOULDBLOCK);
+    return cu_conn_silent(&g->c);
 }
 
 /* At --worker-connections: expires the oldest idle keep-alive connection,

@@ -544,13 +544,25 @@ static int write_park(struct gworker *w, struct gconn *g)
     return 0;
 }
 
+/* A request is over (HTTP/1 or an HTTP/2 stream): its access-log line,
+ * and one more toward --max-requests. */
+static void served(struct gworker *w, struct cu_request *q)
+{
+    const struct cu_worker_env *env = w->env;
+
+    if (cu_access_wanted())
+        cu_access(q);
+    if (env->max_requests > 0 &&
+        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
+        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+}
+
 /* The paused response's end, the client gone: close() and the access
  * log, before g closes. */
 static void stream_abandon(struct gworker *w, struct gconn *g)
 {
     (void)w->env->resume(w->env->app, &g->q, 1);
-    if (cu_access_wanted())
-        cu_access(&g->q);
+    served(w, &g->q);  /* logged and counted as a request that ended */
 }
 
 /* ---- requests ------------------------------------------------------------- */
@@ -588,19 +600,6 @@ static int after_response(struct gworker *w, struct gconn *g)
     g->c.timeout_ms = 0;
     g->c.keep = 0;
     return 1;
-}
-
-/* A request is over (HTTP/1 or an HTTP/2 stream): its access-log line,
- * and one more toward --max-requests. */
-static void served(struct gworker *w, struct cu_request *q)
-{
-    const struct cu_worker_env *env = w->env;
-
-    if (cu_access_wanted())
-        cu_access(q);
-    if (env->max_requests > 0 &&
-        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
-        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
 }
 
 /* The response is over, or failed (rc < 0): the access log, the

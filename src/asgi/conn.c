@@ -63,14 +63,18 @@ long long asrv_deadline(const struct asrv *s)
 
 long long asrv_after(const struct asrv *s, int ms)
 {
-    return ms > 0 ? cu_now_ms() + ms : asrv_deadline(s);
+    long long t = asrv_deadline(s);
+
+    /* never past --timeout, as every wait (docs/operations.md) */
+    return ms > 0 && cu_now_ms() + ms < t ? cu_now_ms() + ms : t;
 }
 
 long long asrv_body_deadline(struct aconn *a)
 {
-    long long d = cu_body_deadline(&a->body, &a->c);
+    long long d = cu_body_deadline(&a->body, &a->c), t = asrv_deadline(a->srv);
 
-    return d ? d : asrv_deadline(a->srv);
+    /* and no wait past --timeout, as cu_body_wait's */
+    return d && d < t ? d : t;
 }
 
 /* Keeps srv->head_mem up to date with a's buffer (counted while a reads

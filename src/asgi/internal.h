@@ -195,11 +195,12 @@ int asrv_call(PyObject *m, PyObject *args);
 int asrv_watch(struct aconn *a, int what, int on);
 /* Now plus --timeout (an hour when 0): when a stalled connection is dropped. */
 long long asrv_deadline(const struct asrv *s);
-/* Now plus ms, or asrv_deadline when ms is 0: a deadline of
- * docs/operations.md's (--header-timeout, --send-timeout ...). */
+/* Now plus ms, or asrv_deadline when ms is 0 or that is sooner: a
+ * deadline of docs/operations.md's (--header-timeout, --send-timeout ...). */
 long long asrv_after(const struct asrv *s, int ms);
 /* The deadline of a body the app waits for (--body-timeout,
- * --body-min-rate: cu_body_deadline), else asrv_deadline. */
+ * --body-min-rate: cu_body_deadline), or asrv_deadline when that is
+ * sooner. */
 long long asrv_body_deadline(struct aconn *a);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);

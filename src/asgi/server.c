@@ -115,10 +115,7 @@ static void accept_from(struct asrv *s, size_t i, int batch)
  * not read yet. */
 static int silent(const struct aconn *a)
 {
-    char b;
-
-    return recv(a->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-           (errno == EAGAIN || errno == EWOULDBLOCK);
+    return cu_conn_silent(&a->c);
 }
 
 /* At --worker-connections: closes the oldest idle keep-alive connection,

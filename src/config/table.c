@@ -193,8 +193,9 @@ const struct cu_setting cu_settings[] = {
      .flags = {"--send-timeout"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(send_timeout), .dflt = "30",
      .help = "Seconds a response may wait for a client that takes none of "
-             "it (as nginx's send_timeout); then the connection is closed. "
-             "0: timeout bounds each wait. Not in Gunicorn.", .ours = 1},
+             "it (as nginx's send_timeout), at most timeout; then the "
+             "connection is closed. 0: timeout bounds each wait. Not in "
+             "Gunicorn.", .ours = 1},
     {.name = "max_head_memory", .section = S_WORKER,
      .flags = {"--max-head-memory"}, .meta = "INT", .type = CU_INT,
      .offset = OFF(max_head_memory), .dflt = "64",

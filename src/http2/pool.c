@@ -193,7 +193,12 @@ static struct h2_session *session_new(struct cu_h2 *h, struct cu_conn *c, int tr
     s->c.queue_max = 0;
     s->c.keeps_objects = 0;
     s->refs = 1;  /* the read watcher's */
-    s->deadline = cu_now_ms() + h->host.timeout_ms;
+    /* its first request's head is due within --header-timeout, from the
+     * preface (its first bytes), as an HTTP/1 head; at most --timeout */
+    s->deadline = cu_now_ms() + (h->host.env->header_ms > 0 &&
+                                         h->host.env->header_ms < h->host.timeout_ms
+                                     ? h->host.env->header_ms
+                                     : h->host.timeout_ms);
     pthread_mutex_init(&s->m, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -222,6 +227,7 @@ int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted)
 
     if (!s) {
         cu_log(CU_ERROR, "HTTP/2: cannot take a connection: %s", strerror(errno));
+        cu_conn_close(c);  /* still ours when the session was never made */
         return -1;
     }
     pthread_mutex_lock(&h->lock);

@@ -214,6 +214,11 @@ static void stream_conn(struct h2_stream *st)
     sc->vt = &h2_stream_vt;
     sc->vt_arg = st;
     sc->timeout_ms = st->s->h->host.timeout_ms;
+    /* the deadlines against slow clients, as on HTTP/1 (stream_recv,
+     * stream_writev: docs/operations.md) */
+    sc->body_ms = c->body_ms;
+    sc->body_min_rate = c->body_min_rate;
+    sc->send_timeout_ms = c->send_timeout_ms;
     /* the app's gunicorn.socket and REMOTE_ADDR strings, kept on the
      * session between streams (one stream has them at a time) */
     sc->keeps_objects = 1;
@@ -400,6 +405,10 @@ static ssize_t stream_recv(void *arg, void *p, size_t n)
     struct h2_session *s = st->s;
     long long deadline = cu_now_ms() + s->h->host.timeout_ms;
     ssize_t k;
+
+    /* the body's deadline (cu_body_wait sets it around this read) */
+    if (st->sc.deadline_ms > 0 && st->sc.deadline_ms < deadline)
+        deadline = st->sc.deadline_ms;
 
     pthread_mutex_lock(&s->m);
     for (;;) {
@@ -605,7 +614,12 @@ static ssize_t stream_writev(void *arg, const struct iovec *iov, int n)
             (void)h2_pump(s);
             h2_after_pump(s);
         }
-        rc = h2_wait(s, drained, st, cu_now_ms() + s->h->host.timeout_ms);
+        /* --send-timeout for a client that takes none of it, when
+         * shorter than --timeout, as on HTTP/1 (conn.c's wait_for) */
+        int ms = st->sc.send_timeout_ms > 0 && st->sc.send_timeout_ms < st->sc.timeout_ms
+                     ? st->sc.send_timeout_ms
+                     : st->sc.timeout_ms;
+        rc = h2_wait(s, drained, st, cu_now_ms() + ms);
     } else if (rc == 0) {
         errno = ECONNRESET;
         rc = -1;

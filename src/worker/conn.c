@@ -107,11 +107,14 @@ void cu_conn_linger(struct cu_conn *c, size_t limit, int ms)
 
 /* Waits until fd is ready for events, in steps of at most a second so the
  * caller's tick (the heartbeat) keeps going; at most timeout_ms (a write:
- * send_timeout_ms), and never past deadline_ms. 0, or -1 with ETIMEDOUT. */
+ * send_timeout_ms when that is shorter: a write's wait is bounded by
+ * both, as a read's by timeout_ms and deadline_ms), and never past
+ * deadline_ms. 0, or -1 with ETIMEDOUT. */
 static int wait_for(struct cu_conn *c, short events)
 {
-    int ms = (events & POLLOUT) && c->send_timeout_ms > 0 ? c->send_timeout_ms
-                                                         : c->timeout_ms;
+    int ms = (events & POLLOUT) && c->send_timeout_ms > 0 && c->send_timeout_ms < c->timeout_ms
+                 ? c->send_timeout_ms
+                 : c->timeout_ms;
     long long deadline = cu_now_ms() + ms;
 
     if (c->timeout_ms == 0) {  /* never wait: the caller has a poller */
@@ -195,6 +198,14 @@ int cu_conn_handshake(struct cu_conn *c)
             break;
     }
     return rc;
+}
+
+int cu_conn_silent(const struct cu_conn *c)
+{
+    char b;
+
+    return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 int cu_conn_alpn_h2(const struct cu_conn *c)

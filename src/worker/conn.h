@@ -48,8 +48,8 @@ struct cu_conn {
     long long deadline_ms;  /* no wait goes past it (cu_now_ms; 0: none):
                              * a head's or a body's deadline, set by the
                              * worker around the reads it bounds */
-    int send_timeout_ms;  /* a write's wait for the peer to take bytes;
-                           * 0: timeout_ms */
+    int send_timeout_ms;  /* a write's wait for the peer to take bytes,
+                           * when shorter than timeout_ms; 0: timeout_ms */
     int body_ms, body_min_rate;  /* a body's deadline: cu_body_deadline */
     void (*tick)(void *); /* called about once a second while waiting */
     void *tick_arg;
@@ -155,6 +155,10 @@ int cu_conn_handshake(struct cu_conn *c);
  * with EAGAIN: POLLIN or POLLOUT (TLS may need to write to read, and the
  * reverse); dflt when plain. Forgets the TLS layer's answer. */
 short cu_conn_want(struct cu_conn *c, short dflt);
+/* Nothing waits in the socket (a peek that would block): a connection
+ * the budget may take as idle (gthread, asgi). Not for a socket another
+ * thread may be reading. */
+int cu_conn_silent(const struct cu_conn *c);
 /* Whether the TLS handshake chose h2 by ALPN (0: plain, or not yet). */
 int cu_conn_alpn_h2(const struct cu_conn *c);
 /* Bytes already read off the socket, waiting in the TLS layer: the poller

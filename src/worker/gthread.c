@@ -202,10 +202,7 @@ static int account(struct gworker *w, struct gconn *g)
  * there mean a request that a busy pool has not read yet. */
 static int silent(const struct gconn *g)
 {
-    char b;
-
-    return recv(g->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-           (errno == EAGAIN || errno == EWOULDBLOCK);
+    return cu_conn_silent(&g->c);
 }
 
 /* At --worker-connections: expires the oldest idle keep-alive connection,
@@ -533,11 +530,12 @@ static int spool_step(struct gworker *w, struct gconn *g)
 
 /* ---- streamed responses (docs/compat.md, Responses) ----------------------- */
 
-/* A streamed response paused with its rest queued: the poller waits for
- * the socket, and no thread waits with it. Its deadline is --send-timeout
- * from each pause (send_clock), moved on whenever the client takes some:
- * a reader that takes nothing that long is cut. */
-static int stream_park(struct gworker *w, struct gconn *g)
+/* A response with its rest queued (a streamed one paused, or one whole
+ * in hand): the poller waits for the socket, and no thread waits with
+ * it. Its deadline is --send-timeout from each park (send_clock), moved
+ * on whenever the client takes some: a reader that takes nothing that
+ * long is cut. */
+static int write_park(struct gworker *w, struct gconn *g)
 {
     g->state = ST_WRITE;
     g->c.timeout_ms = 0;
@@ -546,13 +544,25 @@ static int stream_park(struct gworker *w, struct gconn *g)
     return 0;
 }
 
+/* A request is over (HTTP/1 or an HTTP/2 stream): its access-log line,
+ * and one more toward --max-requests. */
+static void served(struct gworker *w, struct cu_request *q)
+{
+    const struct cu_worker_env *env = w->env;
+
+    if (cu_access_wanted())
+        cu_access(q);
+    if (env->max_requests > 0 &&
+        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
+        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+}
+
 /* The paused response's end, the client gone: close() and the access
  * log, before g closes. */
 static void stream_abandon(struct gworker *w, struct gconn *g)
 {
     (void)w->env->resume(w->env->app, &g->q, 1);
-    if (cu_access_wanted())
-        cu_access(&g->q);
+    served(w, &g->q);  /* logged and counted as a request that ended */
 }
 
 /* ---- requests ------------------------------------------------------------- */
@@ -597,29 +607,18 @@ static int after_response(struct gworker *w, struct gconn *g)
  * its next request. Returns as run_request. */
 static int request_end(struct gworker *w, struct gconn *g, int rc)
 {
-    struct cu_worker_env *env = w->env;
-
     spool_done(g);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
         rc = -1;  /* taken away by --request-timeout */
     g->c.whole = 0;
-    if (cu_access_wanted())
-        cu_access(&g->q);
-    if (env->max_requests > 0 &&
-        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
-        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+    served(w, &g->q);
     if (rc < 0) {
         destroy(w, g);
         return 0;
     }
     g->close_after = g->q.out.close;
-    if (g->c.queue) {
-        g->state = ST_WRITE;
-        g->c.timeout_ms = 0;
-        send_clock(w, g);
-        park(w, g);
-        return 0;
-    }
+    if (g->c.queue)
+        return write_park(w, g);
     return after_response(w, g);
 }
 
@@ -642,7 +641,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     rc = env->serve(env->app, q);
     cu_running_end(t->run, env);
     if (q->paused && rc == 0)
-        return stream_park(w, g);
+        return write_park(w, g);
     return request_end(w, g, rc);
 }
 
@@ -723,11 +722,7 @@ static int serve_stream(void *arg, void *thread, struct cu_request *q)
     cu_running_begin(t->run, env, q);
     rc = env->serve(env->app, q);
     cu_running_end(t->run, env);
-    if (cu_access_wanted())
-        cu_access(q);
-    if (env->max_requests > 0 &&
-        atomic_fetch_add(&w->served, 1) + 1 >= env->max_requests)
-        cu_worker_recycle(env->slot, CU_RECYCLE_MAX_REQUESTS);
+    served(w, q);
     return rc;
 }
 
@@ -872,7 +867,7 @@ static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
     rc = env->resume(env->app, &g->q, 0);
     cu_running_end(t->run, env);
     if (g->q.paused && rc == 0) {
-        stream_park(w, g);
+        write_park(w, g);
         return;
     }
     if (request_end(w, g, rc) && next_request(w, g))
@@ -1082,7 +1077,9 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     w->timeout_ms = env->timeout > 0 ? env->timeout * 1000 : 3600 * 1000;
     w->head_ms = env->header_ms > 0 ? env->header_ms : w->timeout_ms;
     w->new_ms = env->new_conn_ms > 0 ? env->new_conn_ms : w->timeout_ms;
-    w->send_ms = env->send_ms > 0 ? env->send_ms : w->timeout_ms;
+    /* a write's wait: the shorter of the two, as conn.c's wait_for */
+    w->send_ms = env->send_ms > 0 && env->send_ms < w->timeout_ms ? env->send_ms
+                                                                  : w->timeout_ms;
     w->head_max = cu_head_max(env);
     w->body_max = w->head_max + env->buffer_body;
     if (env->threads < 1)

@@ -328,6 +328,18 @@ def goaway(s):
     return codes[-1] if codes else None
 
 
+def test_slow_first_head_is_cut_at_the_header_timeout(server):
+    """The preface, then a HEADERS frame that never ends (slowloris over
+    HTTP/2): the connection is closed once --header-timeout passed, as an
+    HTTP/1 head, not after the 120 s --timeout."""
+    srv = server(*H2C, "--timeout", "120", "--header-timeout", "1")
+    s = raw_h2c(srv)
+    s.sendall(b"\x00\x00\x64\x01\x04\x00\x00\x00\x01")  # HEADERS of 100 bytes...
+    frames_until_close(s)  # ... never sent; the socket waits TIMEOUT
+    s.close()
+    works(srv)
+
+
 def test_bad_preface(server, certs):  # noqa: F811
     srv = tls_srv(server, certs)
     ctx = client_ctx(certs)
@@ -437,6 +449,36 @@ def test_zero_window_stall(server):
         assert c.response(sid)[0] == "reset"
     finally:
         c.close()
+
+
+def test_zero_window_stall_is_cut_at_the_send_timeout(server):
+    """A stream's write that the client takes none of waits
+    --send-timeout, as on HTTP/1, not the 120 s --timeout."""
+    srv = server(*H2C, "--timeout", "120", "--send-timeout", "1", app="big:app")
+    c = Client(srv.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    try:
+        sid = c.request("/chunks?1000000")
+        assert c.response(sid)[0] == "reset"  # the client's socket waits TIMEOUT
+    finally:
+        c.close()
+    works(srv)
+
+
+def test_slow_request_body_is_cut_at_the_body_deadline(server):
+    """A stream's body that stops coming: the app's read fails once
+    --body-timeout (+ a second per --body-min-rate bytes) passed, as on
+    HTTP/1, not after the 120 s --timeout; the stream ends in an error."""
+    srv = server(*H2C, "--timeout", "120", "--body-timeout", "1",
+                 "--body-min-rate", "1000")
+    c = Client(srv.port)
+    try:
+        sid = c.request("/", method="POST", body=b"x" * 10,
+                        headers=[("content-length", "100000")], end=False)
+        r = c.response(sid)  # the client's socket waits TIMEOUT
+        assert r[0] in ("reset", 500), r
+    finally:
+        c.close()
+    works(srv)
 
 
 def test_client_that_never_reads(server):

@@ -194,6 +194,25 @@ def test_client_that_stops_reading_is_cut_at_the_send_timeout(server, kind):
     t.close()
 
 
+@pytest.mark.parametrize("kind", [("-k", "sync"), GT, ("-k", "asgi")])
+def test_timeout_bounds_a_write_below_the_send_timeout(server, kind):
+    # --timeout (2 s) shorter than --send-timeout (its 30 s default): a
+    # write's wait without progress lasts the shorter (docs/compat.md:
+    # every wait at most timeout, within the deadlines)
+    asgi = "asgi" in kind
+    srv = server(*kind, "--timeout", "2", app="asgiecho:app" if asgi else "big:app",
+                 workers=1)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(b"GET /big?38 HTTP/1.1\r\nHost: t\r\n\r\n" if asgi else
+              b"GET /chunks?40000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(4)  # reading nothing, past --timeout
+    s.settimeout(TIMEOUT)
+    got = len(recv_all(s))
+    assert got < (38 << 20 if asgi else 40000000), "the whole response went out"
+
+
 # ---- under attack ----------------------------------------------------------
 
 @pytest.mark.skipif(shutil.which("slowhttptest") is None, reason="no slowhttptest")

@@ -480,7 +480,7 @@ static void spool_done(struct gconn *g)
     cu_spool_free(&g->spool);
 }
 
-static void refuse(struct gworker *w, struct gconn *g, int code);
+static void refuse_as(struct gworker *w, struct gconn *g, int code, int head);
 
 /* ST_SPOOL: moves what the connection holds of the body into the spool.
  * 1: the app may run (the body is whole, or failed: the error is
@@ -519,7 +519,9 @@ static int spool_step(struct gworker *w, struct gconn *g)
             return -1;
         }
         if (n == HTTP_E_BODY_TOO_LARGE) {
-            refuse(w, g, (int)n);  /* 413, the app never called */
+            /* 413, the app never called; c.start is in the body now */
+            const char *m = g->c.buf + g->head_off + g->r.method.off;
+            refuse_as(w, g, (int)n, g->r.method.len == 4 && memcmp(m, "HEAD", 4) == 0);
             return -1;
         }
         /* a bad body, or the peer gone: the app meets it as it reads,
@@ -646,16 +648,28 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 }
 
 /* A refused request: Gunicorn's answer, then close. */
-static void refuse(struct gworker *w, struct gconn *g, int code)
+/* head: 1 or 0 when the request's method is known (its head parsed), -1
+ * when the error page must look at what is buffered for "HEAD ". */
+static void refuse_as(struct gworker *w, struct gconn *g, int code, int head)
 {
+    int rc;
+
     cu_request_refused(&g->c, &g->p, code);
     g->c.timeout_ms = 1000;  /* an error page fits any socket buffer */
-    if (!http_error_info(code)->respond || cu_conn_send_error(&g->c, code) < 0) {
+    rc = !http_error_info(code)->respond ? -1
+         : head < 0 ? cu_conn_send_error(&g->c, code)
+                    : cu_conn_send_error_to(&g->c, code, head);
+    if (rc < 0) {
         destroy(w, g);
         return;
     }
     g->c.timeout_ms = 0;
     finish(w, g, 1);
+}
+
+static void refuse(struct gworker *w, struct gconn *g, int code)
+{
+    refuse_as(w, g, code, -1);
 }
 
 /* A complete head of len bytes: sets up its body. 1 when the app can run,

@@ -115,6 +115,8 @@ struct client {
     const char *send;     /* sent after the handshake (NULL: nothing) */
     size_t expect;        /* bytes to read back (then close) */
     int close_notify;     /* end with close_notify (else a bare close) */
+    int wait_close;       /* then read until the server's end, so that
+                           * its close_notify never meets a shut socket */
     int plain;            /* send `send` without TLS */
     /* out */
     int handshake_ok;
@@ -175,6 +177,8 @@ static void *client_main(void *arg)
     }
     if (c->handshake_ok && c->close_notify) {
         (void)SSL_shutdown(s);
+        while (c->wait_close && SSL_read(s, buf, sizeof buf) > 0) {
+        }
     } else if (c->handshake_ok) {
         /* a bare TCP end (a ragged EOF); then what the server still
          * sends (its tickets) is read off, so the close is no reset */
@@ -432,7 +436,7 @@ static void test_client_cert(void)
 static void test_conn(struct cu_tls *t)
 {
     struct client stalled = {.plain = 1, .send = "\x16\x03\x01"};
-    struct client c = {.expect = 100000, .close_notify = 1};
+    struct client c = {.expect = 100000, .close_notify = 1, .wait_close = 1};
     struct cu_conn conn;
     char path[300];
     FILE *f;

@@ -105,6 +105,27 @@ def test_a_chunked_body_over_the_limit_gets_413(server, cls):
     s.close()
 
 
+@pytest.mark.parametrize("cls", sorted(CLASSES))
+def test_a_head_request_over_the_limit_gets_a_413_without_a_body(server, cls):
+    # gthread refuses it while spooling, when its buffer is past the head
+    srv = server(*CLASSES[cls], "--limit-request-body", "1000", app=APPS[cls])
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        s.sendall(b"HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + b"400\r\n" + b"a" * 1024 + b"\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < 4096:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+    finally:
+        s.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 Content Too Large\r\n"), (cls, data)
+    assert rest == b"", (cls, rest)  # the page is not sent in answer to HEAD
+
+
 def test_no_limit_by_default(server):
     srv = server(*GT, app="bodyapp:app")
     s, rd = session(srv)

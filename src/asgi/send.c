@@ -17,9 +17,12 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -289,13 +292,19 @@ static const char *status_line(const struct http_request *r, int status, size_t 
     return line;
 }
 
+/* HEAD, 1xx, 204 and 304 have no body. */
+static int bodiless(const struct areq *q)
+{
+    return q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+}
+
 /* The head's framing, decided with the first body: no body, a length,
  * chunked, or the connection's end. */
 static size_t framing(struct areq *q, size_t n, int more, char *clen)
 {
     const struct http_request *r = q->q.http;
 
-    q->no_body = q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+    q->no_body = bodiless(q);
     if (q->length >= 0 || q->no_body)
         return 0;
     if (!more)
@@ -305,6 +314,17 @@ static size_t framing(struct areq *q, size_t n, int more, char *clen)
     else
         q->must_close = 1;  /* HTTP/1.0: the end of the connection ends it */
     return 0;
+}
+
+/* The response's last byte is written: short of its Content-Length,
+ * only the close ends it (RFC 9112 §6.3; docs/compat.md, Framing). */
+static void short_check(struct areq *q)
+{
+    if (q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body) {
+        q->must_close = 1;
+        cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
+               "connection closed", (unsigned long long)q->sent, (long long)q->length);
+    }
 }
 
 /* Writes the head (the first time) and n bytes of data; the rest the
@@ -359,13 +379,8 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         iov[k++].iov_len = 5;
     }
     q->sent += n;
-    if (!more && q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body) {
-        /* short of its Content-Length: only the close ends it (RFC 9112
-         * §6.3; docs/compat.md, Framing) */
-        q->must_close = 1;
-        cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
-               "connection closed", (unsigned long long)q->sent, (long long)q->length);
-    }
+    if (!more)
+        short_check(q);
     cu_conn_whole(c);
     return k ? cu_conn_writev(c, iov, k) : 0;
 }
@@ -407,6 +422,106 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
     if (!more)
         areq_over(q, q->must_close);
     return Py_NewRef(s->ready_none);
+}
+
+/* ---- http.response.pathsend -------------------------------------------- */
+
+/* The file at the message's path, opened for reading: its fd and size,
+ * or -1 with an exception (the spec's: an absolute path, a file). */
+static int open_path(struct areq *q, PyObject *msg, off_t *size)
+{
+    PyObject *p = PyDict_GetItemWithError(msg, q->srv->k[K_PATH]), *b;
+    struct stat st;
+    int fd, e;
+
+    if (!p) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "http.response.pathsend needs a path");
+        return -1;
+    }
+    if (!PyUnicode_Check(p)) {
+        PyErr_Format(PyExc_TypeError, "the pathsend path is a str, not %.50s",
+                     Py_TYPE(p)->tp_name);
+        return -1;
+    }
+    if (!PyUnicode_FSConverter(p, &b))
+        return -1;
+    if (PyBytes_AS_STRING(b)[0] != '/') {
+        PyErr_Format(PyExc_ValueError, "the pathsend path must be absolute: %R", p);
+        Py_DECREF(b);
+        return -1;
+    }
+    fd = open(PyBytes_AS_STRING(b), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    e = errno;
+    Py_DECREF(b);
+    if (fd >= 0 && fstat(fd, &st) < 0)
+        e = errno;
+    else if (fd >= 0 && !S_ISREG(st.st_mode))
+        e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;  /* no regular file */
+    else
+        e = fd < 0 ? e : 0;
+    if (fd >= 0 && e) {
+        close(fd);
+        fd = -1;
+    }
+    errno = e;
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, p);
+        return -1;
+    }
+    *size = st.st_size;
+    return fd;
+}
+
+/* The head, then the file by sendfile(2) (read and written through TLS
+ * on a TLS connection): what the socket does not take is queued as the
+ * file's range, and the app's await waits until it is sent. */
+static PyObject *response_pathsend(struct areq *q, PyObject *msg)
+{
+    struct aconn *a = q->conn;
+    off_t size;
+    size_t n;
+    int fd = open_path(q, msg, &size), rc;
+    PyObject *fut;
+
+    if (fd < 0)
+        return NULL;
+    if (q->length < 0) {  /* framed by its size, never chunked */
+        char clen[48];
+        if (block_add(q, clen, content_length(clen, (uint64_t)size)) < 0) {
+            close(fd);
+            return NULL;
+        }
+        q->length = size;
+    }
+    if (size < q->length && !bodiless(q))
+        q->must_close = 1;  /* said before the head: short_check below logs it */
+    q->finishing = 1;
+    rc = write_body(q, NULL, 0, 1);  /* the head */
+    n = q->no_body ? 0 : (size_t)(size < q->length ? size : q->length);
+    cu_conn_whole(&a->c);
+    if (rc == 0 && n)
+        rc = cu_conn_sendfile(&a->c, fd, 0, n);
+    close(fd);  /* the queue holds its own */
+    q->sent += n;
+    short_check(q);
+    if (rc < 0) {
+        cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
+        areq_gone(q);
+        areq_over(q, 1);
+        return Py_NewRef(q->srv->ready_none);
+    }
+    if (a->c.queue) {
+        if (!(fut = PyObject_CallNoArgs(q->srv->create_future)))
+            return NULL;
+        q->send_fut = Py_NewRef(fut);
+        a->deadline = asrv_after(q->srv, q->srv->env->send_ms);
+        if (asrv_watch(a, 'w', 1) < 0)
+            areq_over(q, 1);
+        return fut;
+    }
+    areq_over(q, q->must_close);
+    return Py_NewRef(q->srv->ready_none);
 }
 
 PyObject *areq_send(PyObject *self, PyObject *msg)
@@ -463,6 +578,17 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
         if (q->over || !q->conn)
             return Py_NewRef(s->ready_none);
         return response_body(q, msg);
+    }
+    if (!q->ws.on && PyUnicode_Compare(type, s->k[V_PATHSEND]) == 0) {
+        if (!q->started || q->finishing || q->head_sent) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.pathsend' sent, before 'http.response.start' "
+                            "or after a body.");
+            return NULL;
+        }
+        if (q->over || !q->conn)
+            return Py_NewRef(s->ready_none);
+        return response_pathsend(q, msg);
     }
     if (PyErr_Occurred())
         return NULL;

@@ -1,0 +1,35 @@
+"""An ASGI app for the asgi worker's extensions: http.response.pathsend
+(/file?PATH, with ?len=N giving a Content-Length of its own) and what
+its send raised (/errors), and the scope's extensions (/ext)."""
+
+import json
+import urllib.parse
+
+ERRORS = []
+
+
+async def _json(send, obj, status=200):
+    body = json.dumps(obj).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    q = urllib.parse.parse_qs(scope["query_string"].decode())
+    if scope["path"] == "/ext":
+        await _json(send, scope.get("extensions"))
+    elif scope["path"] == "/errors":
+        await _json(send, ERRORS)
+    elif scope["path"] == "/file":
+        headers = [(b"content-type", b"application/octet-stream")]
+        if "len" in q:
+            headers.append((b"content-length", q["len"][0].encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        try:
+            await send({"type": "http.response.pathsend", "path": q["path"][0]})
+        except Exception as e:
+            ERRORS.append("%s: %s" % (type(e).__name__, e))
+            raise

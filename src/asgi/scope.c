@@ -25,6 +25,7 @@ static const char *const names[K_COUNT] = {
     [V_HTTPS] = "https", [V_1_0] = "1.0", [V_1_1] = "1.1", [V_REQUEST] = "http.request",
     [V_DISCONNECT] = "http.disconnect", [V_START] = "http.response.start",
     [V_RESP_BODY] = "http.response.body", [V_PATHSEND] = "http.response.pathsend",
+    [V_TRAILERS] = "http.response.trailers", [K_MORE_TRAILERS] = "more_trailers",
     [M_ADD_DONE] = "add_done_callback",
     [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
     [M_SET_RESULT] = "set_result", [M_SET_EXCEPTION] = "set_exception", [M_CANCEL] = "cancel",
@@ -59,7 +60,8 @@ int asgi_scope_init(struct asrv *s)
     s->root_path = PyUnicode_FromString(s->opts->root_path ? s->opts->root_path : "");
     s->empty_bytes = PyBytes_FromStringAndSize("", 0);
     /* what the http scope offers (a copy per request: the app may change it) */
-    s->k[K_HTTP_EXTS] = Py_BuildValue("{s{}}", "http.response.pathsend");
+    s->k[K_HTTP_EXTS] = Py_BuildValue("{s{}s{}}", "http.response.pathsend",
+                                   "http.response.trailers");
     return s->asgi_info && s->root_path && s->empty_bytes && s->k[K_HTTP_EXTS] ? 0 : -1;
 }
 
@@ -159,7 +161,7 @@ static int put(PyObject *d, PyObject *k, PyObject *v)
     return rc;
 }
 
-/* {"http.response.pathsend": {}}: a copy of e, each value a new dict. */
+/* {"http.response.pathsend": {}, ...}: a copy of e, each value a new dict. */
 static PyObject *extensions(PyObject *e)
 {
     PyObject *d = PyDict_New(), *key, *v;

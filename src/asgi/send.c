@@ -179,7 +179,7 @@ int areq_headers(struct areq *q, PyObject *hs)
 static int response_start(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
-    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs;
+    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs, *tr;
     long status;
 
     if (!st) {
@@ -196,6 +196,9 @@ static int response_start(struct areq *q, PyObject *msg)
     }
     hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]);
     if ((!hs && PyErr_Occurred()) || areq_headers(q, hs) < 0)
+        return -1;
+    tr = PyDict_GetItemWithError(msg, s->k[K_TRAILERS]);
+    if ((!tr && PyErr_Occurred()) || (tr && (q->trailers = PyObject_IsTrue(tr)) < 0))
         return -1;
     q->status = (int)status;
     q->started = 1;
@@ -307,8 +310,8 @@ static size_t framing(struct areq *q, size_t n, int more, char *clen)
     q->no_body = bodiless(q);
     if (q->length >= 0 || q->no_body)
         return 0;
-    if (!more)
-        return content_length(clen, n);
+    if (!more && !(q->trailers && r->major == 1 && r->minor >= 1))
+        return content_length(clen, n);  /* trailers need the chunked framing */
     if (r->major == 1 && r->minor >= 1)
         q->chunked = 1;
     else
@@ -357,6 +360,7 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         iov[k].iov_base = (void *)"\r\n";
         iov[k++].iov_len = 2;
         q->head_sent = 1;
+        q->tsend = q->trailers && q->chunked;
     }
     if (q->no_body)
         n = 0;
@@ -374,7 +378,7 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
             iov[k++].iov_len = 2;
         }
     }
-    if (!more && q->chunked) {
+    if (!more && q->chunked && !q->tsend) {  /* else the trailers end it */
         iov[k].iov_base = (void *)"0\r\n\r\n";
         iov[k++].iov_len = 5;
     }
@@ -385,11 +389,12 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
     return k ? cu_conn_writev(c, iov, k) : 0;
 }
 
+static PyObject *written(struct areq *q, int rc);
+
 static PyObject *response_body(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
-    struct aconn *a = q->conn;
-    PyObject *body = PyDict_GetItemWithError(msg, s->k[K_BODY]), *more_o, *fut;
+    PyObject *body = PyDict_GetItemWithError(msg, s->k[K_BODY]), *more_o;
     Py_buffer view = {0};
     int more = 0, rc;
 
@@ -400,10 +405,23 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
         return NULL;
     if (body && PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    q->finishing = !more;
+    q->finishing = !more && !q->trailers;  /* else http.response.trailers ends it */
+    q->tready = !more;
     rc = write_body(q, body ? view.buf : NULL, body ? (size_t)view.len : 0, more);
     if (body)
         PyBuffer_Release(&view);
+    return written(q, rc);
+}
+
+/* After a write of rc (0, or -1: the client is gone): the app awaits a
+ * future until the socket took what is queued; a response whose end
+ * went out (q->finishing) is over. */
+static PyObject *written(struct areq *q, int rc)
+{
+    struct asrv *s = q->srv;
+    struct aconn *a = q->conn;
+    PyObject *fut;
+
     if (rc < 0) {  /* the client is gone: dropped, as Gunicorn does */
         cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
         areq_gone(q);
@@ -419,7 +437,7 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
             areq_over(q, 1);
         return fut;
     }
-    if (!more)
+    if (q->finishing)
         areq_over(q, q->must_close);
     return Py_NewRef(s->ready_none);
 }
@@ -482,7 +500,6 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
     off_t size;
     size_t n;
     int fd = open_path(q, msg, &size), rc;
-    PyObject *fut;
 
     if (fd < 0)
         return NULL;
@@ -496,7 +513,8 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
     }
     if (size < q->length && !bodiless(q))
         q->must_close = 1;  /* said before the head: short_check below logs it */
-    q->finishing = 1;
+    q->finishing = !q->trailers;
+    q->tready = 1;
     rc = write_body(q, NULL, 0, 1);  /* the head */
     n = q->no_body ? 0 : (size_t)(size < q->length ? size : q->length);
     cu_conn_whole(&a->c);
@@ -505,23 +523,91 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
     close(fd);  /* the queue holds its own */
     q->sent += n;
     short_check(q);
-    if (rc < 0) {
-        cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
-        areq_gone(q);
-        areq_over(q, 1);
-        return Py_NewRef(q->srv->ready_none);
+    return written(q, rc);
+}
+
+/* ---- http.response.trailers -------------------------------------------- */
+
+/* Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing,
+ * request modifiers, authentication, response control data, the
+ * content's processing), nor the hop-by-hop ones. */
+static int forbidden_trailer(const char *n, size_t len)
+{
+    static const char *const names[] = {
+        "content-length", "transfer-encoding", "host", "cache-control", "max-forwards",
+        "te", "trailer", "connection", "keep-alive", "upgrade", "expect", "range",
+        "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+        "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
+        "set-cookie", "cookie", "age", "expires", "date", "location", "retry-after", "vary",
+        "warning", "content-encoding", "content-type", "content-range", "server"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (is(n, len, names[i]))
+            return 1;
+    return 0;
+}
+
+/* One trailer field, checked, into q->block (the head's is sent by now). */
+static int add_trailer(struct areq *q, PyObject *item, void *unused)
+{
+    PyObject *pn = NULL, *pv = NULL;
+    int rc = -1;
+
+    (void)unused;
+    if (!PySequence_Check(item) || PySequence_Size(item) != 2 ||
+        !(pn = PySequence_GetItem(item, 0)) || !(pv = PySequence_GetItem(item, 1)) ||
+        !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a trailer is a [name, value] pair of bytes");
+    } else if (asgi_header_bad(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
+                               PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv))) {
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP trailer: %R: %R", pn, pv);
+    } else if (forbidden_trailer(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn))) {
+        PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
+    } else {
+        rc = block_add(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn)) < 0 ||
+             block_add(q, ": ", 2) < 0 ||
+             block_add(q, PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv)) < 0 ||
+             block_add(q, "\r\n", 2) < 0 ? -1 : 0;
     }
-    if (a->c.queue) {
-        if (!(fut = PyObject_CallNoArgs(q->srv->create_future)))
-            return NULL;
-        q->send_fut = Py_NewRef(fut);
-        a->deadline = asrv_after(q->srv, q->srv->env->send_ms);
-        if (asrv_watch(a, 'w', 1) < 0)
-            areq_over(q, 1);
-        return fut;
+    Py_XDECREF(pn);
+    Py_XDECREF(pv);
+    return rc;
+}
+
+/* The fields after the last chunk; the last message ends the response.
+ * Without the chunked framing (HTTP/1.0, the app's Content-Length, a
+ * file) they are checked and dropped. */
+static PyObject *response_trailers(struct areq *q, PyObject *msg)
+{
+    struct asrv *s = q->srv;
+    PyObject *hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]), *more_o;
+    int more = 0, rc = 0;
+
+    if (!hs && PyErr_Occurred())
+        return NULL;
+    more_o = PyDict_GetItemWithError(msg, s->k[K_MORE_TRAILERS]);
+    if ((!more_o && PyErr_Occurred()) || (more_o && (more = PyObject_IsTrue(more_o)) < 0))
+        return NULL;
+    if (q->tready == 1) {  /* the first: the block is the trailers' now */
+        q->blen = 0;
+        q->tready = 2;
     }
-    areq_over(q, q->must_close);
-    return Py_NewRef(q->srv->ready_none);
+    if (hs && hs != Py_None && areq_each(q, hs, add_trailer, NULL) < 0) {
+        q->tsend = 0;  /* the response is cut: no last chunk goes out */
+        q->must_close = 1;
+        return NULL;
+    }
+    if (more || q->over || !q->conn)
+        return Py_NewRef(s->ready_none);
+    q->finishing = 1;
+    if (q->tsend) {
+        struct iovec iov[3] = {{(void *)"0\r\n", 3}, {q->block, q->blen},
+                               {(void *)"\r\n", 2}};
+        cu_conn_whole(&q->conn->c);
+        rc = cu_conn_writev(&q->conn->c, iov, 3);
+    }
+    return written(q, rc);
 }
 
 PyObject *areq_send(PyObject *self, PyObject *msg)
@@ -578,6 +664,16 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
         if (q->over || !q->conn)
             return Py_NewRef(s->ready_none);
         return response_body(q, msg);
+    }
+    if (!q->ws.on && PyUnicode_Compare(type, s->k[V_TRAILERS]) == 0) {
+        if (!q->trailers || !q->tready || q->finishing) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.trailers' sent, without 'trailers' in "
+                            "'http.response.start', before the last body or after the "
+                            "last trailers.");
+            return NULL;
+        }
+        return response_trailers(q, msg);
     }
     if (!q->ws.on && PyUnicode_Compare(type, s->k[V_PATHSEND]) == 0) {
         if (!q->started || q->finishing || q->head_sent) {

@@ -1,16 +1,21 @@
 """The asgi worker's ASGI extensions on real sockets:
 http.response.pathsend (the file by sendfile, its length, HEAD, a slow
-reader that blocks no one, a missing file, a relative path)."""
+reader that blocks no one, a missing file, a relative path) and
+http.response.trailers (on the wire after the last chunk, a bad trailer
+that cuts the response, HTTP/1.0 that drops them)."""
 
 import http.client
 import json
 import socket
 import urllib.parse
 
+import pytest
+
 from conftest import TIMEOUT
 from test_gthread import Reader
 
 MIB = 1 << 20
+EXTS = {"http.response.pathsend": {}, "http.response.trailers": {}}
 
 
 def start(server, *args):
@@ -36,7 +41,7 @@ def errors(srv):
 
 def test_the_scope_offers_pathsend(server):
     srv = start(server)
-    assert json.loads(fetch(srv, "/ext")[1]) == {"http.response.pathsend": {}}
+    assert json.loads(fetch(srv, "/ext")[1]) == EXTS
 
 
 def test_pathsend_sends_the_file_byte_for_byte(server, tmp_path):
@@ -65,7 +70,7 @@ def test_pathsend_to_head_sends_the_head_only(server, tmp_path):
     line, h, body = rd.response(head_request=True)
     assert " 200 " in line and h["content-length"] == "1000" and body == b""
     line, h, body = rd.response()  # nothing of the file came between them
-    assert " 200 " in line and json.loads(body) == {"http.response.pathsend": {}}
+    assert " 200 " in line and json.loads(body) == EXTS
     s.close()
 
 
@@ -108,7 +113,7 @@ def test_a_slow_reader_blocks_no_other_client(server, tmp_path):
     # the worker answers another client while the file waits for the first
     for _ in range(3):
         r, body = fetch(srv, "/ext")
-        assert r.status == 200 and json.loads(body) == {"http.response.pathsend": {}}
+        assert r.status == 200 and json.loads(body) == EXTS
     s.settimeout(TIMEOUT)
     line, h, body = Reader(s).response()
     assert " 200 " in line and body == data
@@ -135,3 +140,80 @@ def test_a_relative_path_raises_in_send(server, tmp_path):
     r, data = fetch(srv, file_url("etc/hostname"))
     assert r.status == 500
     assert errors(srv) == ["ValueError: the pathsend path must be absolute: 'etc/hostname'"]
+
+
+# ---- http.response.trailers ----------------------------------------------------
+
+def raw(srv, request, keep=False):
+    """Sends request; reads to the server's close (keep: to the end of a
+    chunked response, then checks the connection answers another)."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    s.sendall(request)
+    got = b""
+    while not (keep and got.endswith(b"\r\n\r\n") and b"\r\n0\r\n" in got):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    if keep:
+        s.sendall(b"GET /ext HTTP/1.1\r\nHost: x\r\n\r\n")
+        line, h, body = Reader(s).response()
+        assert " 200 " in line and json.loads(body) == EXTS
+    s.close()
+    return got
+
+
+def trailers_url(*fields, **extra):
+    return "/trailers?" + urllib.parse.urlencode([("t", f) for f in fields] + list(extra.items()))
+
+
+def test_trailers_follow_the_last_chunk(server):
+    srv = start(server)
+    url = trailers_url("x-checksum:abc", "x-second:2")
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n" % url.encode(),
+              keep=True)
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert b"\r\nTransfer-Encoding: chunked" in head and b"ontent-length" not in head.lower()
+    assert body == (b"5\r\nhello\r\n6\r\n world\r\n"
+                    b"0\r\nx-checksum: abc\r\nx-second: 2\r\n\r\n")
+
+
+def test_a_single_body_with_trailers_is_chunked_too(server):
+    srv = start(server)
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+              % trailers_url("x-a:1", one=1).encode(), keep=True)
+    assert got.split(b"\r\n\r\n", 1)[1] == b"b\r\nhello world\r\n0\r\nx-a: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize("field, error", [
+    ("x-bad:a\nb", "ValueError: Invalid HTTP trailer: b'x-bad': b'a\\nb'"),
+    ("bad name:x", "ValueError: Invalid HTTP trailer: b'bad name': b'x'"),
+    ("content-length:5", "ValueError: b'content-length' is not allowed in trailers"),
+    ("Transfer-Encoding:chunked",
+     "ValueError: b'Transfer-Encoding' is not allowed in trailers"),
+    ("host:evil", "ValueError: b'host' is not allowed in trailers"),
+])
+def test_a_bad_trailer_raises_and_cuts_the_response(server, field, error):
+    srv = start(server)
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+              % trailers_url("x-ok:1", field).encode())
+    # the body's chunks, and no last chunk: the client sees a cut response
+    assert got.split(b"\r\n\r\n", 1)[1] == b"5\r\nhello\r\n6\r\n world\r\n"
+    assert errors(srv) == [error]
+
+
+def test_trailers_to_an_http10_client_are_dropped(server):
+    srv = start(server)
+    got = raw(srv, b"GET %s HTTP/1.0\r\n\r\n" % trailers_url("x-a:1").encode())
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert b"chunked" not in head and body == b"hello world"
+    got = raw(srv, b"GET %s HTTP/1.0\r\n\r\n" % trailers_url("x-a:1", one=1).encode())
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert b"Content-Length: 11\r\n" in head + b"\r\n" and body == b"hello world"
+    assert errors(srv) == []
+
+
+def test_http_client_reads_a_response_with_trailers(server):
+    srv = start(server)
+    r, data = fetch(srv, trailers_url("x-a:1", "x-b:2"))
+    assert r.status == 200 and data == b"hello world"

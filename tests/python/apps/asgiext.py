@@ -1,5 +1,7 @@
 """An ASGI app for the asgi worker's extensions: http.response.pathsend
-(/file?PATH, with ?len=N giving a Content-Length of its own) and what
+(/file?path=PATH, with len=N giving a Content-Length of its own),
+http.response.trailers (/trailers: "hello world" in two bodies, or one
+with one=1, then the trailer fields t=NAME:VALUE, in two messages), what
 its send raised (/errors), and the scope's extensions (/ext)."""
 
 import json
@@ -23,6 +25,22 @@ async def app(scope, receive, send):
         await _json(send, scope.get("extensions"))
     elif scope["path"] == "/errors":
         await _json(send, ERRORS)
+    elif scope["path"] == "/trailers":
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"text/plain")]})
+        if "one" in q:
+            await send({"type": "http.response.body", "body": b"hello world"})
+        else:
+            await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+            await send({"type": "http.response.body", "body": b" world"})
+        fields = [tuple(x.encode().split(b":", 1)) for x in q.get("t", [])]
+        try:
+            await send({"type": "http.response.trailers", "headers": fields[:1],
+                        "more_trailers": True})
+            await send({"type": "http.response.trailers", "headers": fields[1:]})
+        except Exception as e:
+            ERRORS.append("%s: %s" % (type(e).__name__, e))
+            raise
     elif scope["path"] == "/file":
         headers = [(b"content-type", b"application/octet-stream")]
         if "len" in q:

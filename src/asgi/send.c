@@ -13,6 +13,11 @@
  * it (a slow client pauses the app's send, holding one message at most).
  * After the client left, sends are dropped without an error, as
  * Gunicorn's and uvicorn's do.
+ *
+ * The extensions (docs/compat.md, ASGI): http.response.pathsend sends a
+ * file by sendfile(2), its rest queued as a file range; with
+ * http.response.trailers the response is chunked and its trailer fields
+ * follow the last chunk.
  */
 #include "asgi/internal.h"
 

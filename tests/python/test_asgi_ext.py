@@ -35,6 +35,25 @@ def file_url(path, **extra):
     return "/file?" + urllib.parse.urlencode(dict(path=str(path), **extra))
 
 
+def raw(srv, request, keep=False):
+    """Sends request; reads to the server's close (keep: to the end of a
+    chunked response, then checks the connection answers another)."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    s.sendall(request)
+    got = b""
+    while not (keep and got.endswith(b"\r\n\r\n") and b"\r\n0\r\n" in got):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    if keep:
+        s.sendall(b"GET /ext HTTP/1.1\r\nHost: x\r\n\r\n")
+        line, h, body = Reader(s).response()
+        assert " 200 " in line and json.loads(body) == EXTS
+    s.close()
+    return got
+
+
 def errors(srv):
     return json.loads(fetch(srv, "/errors")[1])
 
@@ -78,19 +97,11 @@ def test_a_file_shorter_than_its_content_length_closes_the_connection(server, tm
     f = tmp_path / "f.txt"
     f.write_bytes(b"y" * 100)
     srv = start(server)
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % file_url(f, len=150)).encode())
-    got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % file_url(f, len=150).encode())
     head, body = got.split(b"\r\n\r\n", 1)
     head += b"\r\n"
     assert b"\r\ncontent-length: 150\r\n" in head.lower() and body == b"y" * 100
     assert b"\r\nconnection: close\r\n" in head.lower()
-    s.close()
 
 
 def test_a_content_length_shorter_than_the_file_cuts_it(server, tmp_path):
@@ -143,25 +154,6 @@ def test_a_relative_path_raises_in_send(server, tmp_path):
 
 
 # ---- http.response.trailers ----------------------------------------------------
-
-def raw(srv, request, keep=False):
-    """Sends request; reads to the server's close (keep: to the end of a
-    chunked response, then checks the connection answers another)."""
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-    s.sendall(request)
-    got = b""
-    while not (keep and got.endswith(b"\r\n\r\n") and b"\r\n0\r\n" in got):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    if keep:
-        s.sendall(b"GET /ext HTTP/1.1\r\nHost: x\r\n\r\n")
-        line, h, body = Reader(s).response()
-        assert " 200 " in line and json.loads(body) == EXTS
-    s.close()
-    return got
-
 
 def trailers_url(*fields, **extra):
     return "/trailers?" + urllib.parse.urlencode([("t", f) for f in fields] + list(extra.items()))

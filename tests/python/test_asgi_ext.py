@@ -153,6 +153,16 @@ def test_a_relative_path_raises_in_send(server, tmp_path):
     assert errors(srv) == ["ValueError: the pathsend path must be absolute: 'etc/hostname'"]
 
 
+def test_pathsend_after_a_body_raises(server, tmp_path):
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"z" * 10)
+    srv = start(server)
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % file_url(f, body=1).encode())
+    assert got.split(b"\r\n\r\n", 1)[1] == b"1\r\nx\r\n"  # cut: no last chunk
+    assert errors(srv) == ["RuntimeError: Unexpected ASGI message 'http.response.pathsend' "
+                           "sent, before 'http.response.start' or after a body."]
+
+
 # ---- http.response.trailers ----------------------------------------------------
 
 def trailers_url(*fields, **extra):
@@ -209,3 +219,14 @@ def test_http_client_reads_a_response_with_trailers(server):
     srv = start(server)
     r, data = fetch(srv, trailers_url("x-a:1", "x-b:2"))
     assert r.status == 200 and data == b"hello world"
+
+
+def test_trailers_without_the_flag_raise(server):
+    srv = start(server)
+    got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % trailers_url("x-a:1", noflag=1).encode())
+    # the response was whole before the trailers came: it stays so
+    assert got.split(b"\r\n\r\n", 1)[1] == b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    assert errors(srv) == ["RuntimeError: Unexpected ASGI message 'http.response.trailers' "
+                           "sent, without 'trailers' in 'http.response.start', before the "
+                           "last body or after the last trailers."]

@@ -1,7 +1,9 @@
 """An ASGI app for the asgi worker's extensions: http.response.pathsend
-(/file?path=PATH, with len=N giving a Content-Length of its own),
+(/file?path=PATH, with len=N giving a Content-Length of its own, body=1
+a body before it),
 http.response.trailers (/trailers: "hello world" in two bodies, or one
-with one=1, then the trailer fields t=NAME:VALUE, in two messages), what
+with one=1, then the trailer fields t=NAME:VALUE, in two messages;
+noflag=1: without "trailers" in the start), what
 its send raised (/errors), and the scope's extensions (/ext)."""
 
 import json
@@ -26,7 +28,8 @@ async def app(scope, receive, send):
     elif scope["path"] == "/errors":
         await _json(send, ERRORS)
     elif scope["path"] == "/trailers":
-        await send({"type": "http.response.start", "status": 200, "trailers": True,
+        await send({"type": "http.response.start", "status": 200,
+                    "trailers": "noflag" not in q,
                     "headers": [(b"content-type", b"text/plain")]})
         if "one" in q:
             await send({"type": "http.response.body", "body": b"hello world"})
@@ -46,6 +49,8 @@ async def app(scope, receive, send):
         if "len" in q:
             headers.append((b"content-length", q["len"][0].encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if "body" in q:  # a body first: no pathsend after it
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
         try:
             await send({"type": "http.response.pathsend", "path": q["path"][0]})
         except Exception as e:

@@ -35,6 +35,8 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_QUERY, K_ROOT_PATH, K_HEADERS, K_CLIENT, K_SERVER, K_STATE, K_BODY,
        K_MORE_BODY, K_STATUS, K_TRAILERS,
        V_HTTP, V_HTTPS, V_1_0, V_1_1, V_REQUEST, V_DISCONNECT, V_START, V_RESP_BODY,
+       V_PATHSEND, V_TRAILERS, K_MORE_TRAILERS,
+       K_HTTP_EXTS,  /* the http scope's extensions (a dict) */
        /* the websocket scope's */
        K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
        V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
@@ -178,6 +180,9 @@ struct areq {
     int wait;                   /* receive()'s: W_NONE, W_BODY, W_DISCONNECT */
     int started, head_sent, over, failed, chunked, no_body, must_close;
     int is_head, continue_sent, body_end, finishing, gone, status;
+    int trailers;               /* the app said it sends trailers */
+    int tsend;                  /* ... and they go out (chunked framing) */
+    int tready;                 /* the last body went: trailers are due */
     int64_t length;             /* the app's Content-Length, -1: none */
     uint64_t sent;              /* body bytes written */
     char *block;                /* "Name: value\r\n"... (PyMem) */

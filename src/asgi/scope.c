@@ -24,7 +24,9 @@ static const char *const names[K_COUNT] = {
     [K_STATUS] = "status", [K_TRAILERS] = "trailers", [V_HTTP] = "http",
     [V_HTTPS] = "https", [V_1_0] = "1.0", [V_1_1] = "1.1", [V_REQUEST] = "http.request",
     [V_DISCONNECT] = "http.disconnect", [V_START] = "http.response.start",
-    [V_RESP_BODY] = "http.response.body", [M_ADD_DONE] = "add_done_callback",
+    [V_RESP_BODY] = "http.response.body", [V_PATHSEND] = "http.response.pathsend",
+    [V_TRAILERS] = "http.response.trailers", [K_MORE_TRAILERS] = "more_trailers",
+    [M_ADD_DONE] = "add_done_callback",
     [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
     [M_SET_RESULT] = "set_result", [M_SET_EXCEPTION] = "set_exception", [M_CANCEL] = "cancel",
     [K_SUBPROTOCOLS] = "subprotocols", [K_EXTENSIONS] = "extensions",
@@ -49,7 +51,7 @@ static PyObject *method_obj[N_METHODS];
 int asgi_scope_init(struct asrv *s)
 {
     for (int i = 0; i < K_COUNT; i++)
-        if (!(s->k[i] = PyUnicode_InternFromString(names[i])))
+        if (names[i] && !(s->k[i] = PyUnicode_InternFromString(names[i])))
             return -1;
     for (size_t i = 0; i < N_METHODS; i++)
         if (!(method_obj[i] = PyUnicode_InternFromString(methods[i])))
@@ -57,7 +59,10 @@ int asgi_scope_init(struct asrv *s)
     s->asgi_info = Py_BuildValue("{ssss}", "version", "3.0", "spec_version", "2.4");
     s->root_path = PyUnicode_FromString(s->opts->root_path ? s->opts->root_path : "");
     s->empty_bytes = PyBytes_FromStringAndSize("", 0);
-    return s->asgi_info && s->root_path && s->empty_bytes ? 0 : -1;
+    /* what the http scope offers (a copy per request: the app may change it) */
+    s->k[K_HTTP_EXTS] = Py_BuildValue("{s{}s{}}", "http.response.pathsend",
+                                   "http.response.trailers");
+    return s->asgi_info && s->root_path && s->empty_bytes && s->k[K_HTTP_EXTS] ? 0 : -1;
 }
 
 PyObject *asgi_method(const char *m, size_t n)
@@ -156,6 +161,18 @@ static int put(PyObject *d, PyObject *k, PyObject *v)
     return rc;
 }
 
+/* {"http.response.pathsend": {}, ...}: a copy of e, each value a new dict. */
+static PyObject *extensions(PyObject *e)
+{
+    PyObject *d = PyDict_New(), *key, *v;
+    Py_ssize_t pos = 0;
+
+    while (d && PyDict_Next(e, &pos, &key, &v))
+        if (put(d, key, PyDict_New()) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
 PyObject *asgi_scope(struct asrv *s, struct aconn *a)
 {
     const struct http_request *r = &a->r;
@@ -184,6 +201,7 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
         PyDict_SetItem(d, k[K_SERVER],
                        li < s->env->n_listeners ? s->lserver[li] : Py_None) < 0 ||
         (s->state && put(d, k[K_STATE], PyDict_Copy(s->state)) < 0) ||
+        (!a->req->ws.on && put(d, k[K_EXTENSIONS], extensions(k[K_HTTP_EXTS])) < 0) ||
         (a->req->ws.on && aws_scope(s, a, d) < 0)) {
         Py_DECREF(d);
         return NULL;

@@ -13,13 +13,21 @@
  * it (a slow client pauses the app's send, holding one message at most).
  * After the client left, sends are dropped without an error, as
  * Gunicorn's and uvicorn's do.
+ *
+ * The extensions (docs/compat.md, ASGI): http.response.pathsend sends a
+ * file by sendfile(2), its rest queued as a file range; with
+ * http.response.trailers the response is chunked and its trailer fields
+ * follow the last chunk.
  */
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -176,7 +184,7 @@ int areq_headers(struct areq *q, PyObject *hs)
 static int response_start(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
-    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs;
+    PyObject *st = PyDict_GetItemWithError(msg, s->k[K_STATUS]), *hs, *tr;
     long status;
 
     if (!st) {
@@ -193,6 +201,9 @@ static int response_start(struct areq *q, PyObject *msg)
     }
     hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]);
     if ((!hs && PyErr_Occurred()) || areq_headers(q, hs) < 0)
+        return -1;
+    tr = PyDict_GetItemWithError(msg, s->k[K_TRAILERS]);
+    if ((!tr && PyErr_Occurred()) || (tr && (q->trailers = PyObject_IsTrue(tr)) < 0))
         return -1;
     q->status = (int)status;
     q->started = 1;
@@ -289,22 +300,39 @@ static const char *status_line(const struct http_request *r, int status, size_t 
     return line;
 }
 
+/* HEAD, 1xx, 204 and 304 have no body. */
+static int bodiless(const struct areq *q)
+{
+    return q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+}
+
 /* The head's framing, decided with the first body: no body, a length,
  * chunked, or the connection's end. */
 static size_t framing(struct areq *q, size_t n, int more, char *clen)
 {
     const struct http_request *r = q->q.http;
 
-    q->no_body = q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+    q->no_body = bodiless(q);
     if (q->length >= 0 || q->no_body)
         return 0;
-    if (!more)
-        return content_length(clen, n);
+    if (!more && !(q->trailers && r->major == 1 && r->minor >= 1))
+        return content_length(clen, n);  /* trailers need the chunked framing */
     if (r->major == 1 && r->minor >= 1)
         q->chunked = 1;
     else
         q->must_close = 1;  /* HTTP/1.0: the end of the connection ends it */
     return 0;
+}
+
+/* The response's last byte is written: short of its Content-Length,
+ * only the close ends it (RFC 9112 §6.3; docs/compat.md, Framing). */
+static void short_check(struct areq *q)
+{
+    if (q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body) {
+        q->must_close = 1;
+        cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
+               "connection closed", (unsigned long long)q->sent, (long long)q->length);
+    }
 }
 
 /* Writes the head (the first time) and n bytes of data; the rest the
@@ -337,6 +365,7 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         iov[k].iov_base = (void *)"\r\n";
         iov[k++].iov_len = 2;
         q->head_sent = 1;
+        q->tsend = q->trailers && q->chunked;
     }
     if (q->no_body)
         n = 0;
@@ -354,27 +383,23 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
             iov[k++].iov_len = 2;
         }
     }
-    if (!more && q->chunked) {
+    if (!more && q->chunked && !q->tsend) {  /* else the trailers end it */
         iov[k].iov_base = (void *)"0\r\n\r\n";
         iov[k++].iov_len = 5;
     }
     q->sent += n;
-    if (!more && q->length >= 0 && q->sent < (uint64_t)q->length && !q->no_body) {
-        /* short of its Content-Length: only the close ends it (RFC 9112
-         * §6.3; docs/compat.md, Framing) */
-        q->must_close = 1;
-        cu_log(CU_WARNING, "Response shorter than its Content-Length (%llu of %lld bytes): "
-               "connection closed", (unsigned long long)q->sent, (long long)q->length);
-    }
+    if (!more)
+        short_check(q);
     cu_conn_whole(c);
     return k ? cu_conn_writev(c, iov, k) : 0;
 }
 
+static PyObject *written(struct areq *q, int rc);
+
 static PyObject *response_body(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
-    struct aconn *a = q->conn;
-    PyObject *body = PyDict_GetItemWithError(msg, s->k[K_BODY]), *more_o, *fut;
+    PyObject *body = PyDict_GetItemWithError(msg, s->k[K_BODY]), *more_o;
     Py_buffer view = {0};
     int more = 0, rc;
 
@@ -385,10 +410,23 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
         return NULL;
     if (body && PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    q->finishing = !more;
+    q->finishing = !more && !q->trailers;  /* else http.response.trailers ends it */
+    q->tready = !more;
     rc = write_body(q, body ? view.buf : NULL, body ? (size_t)view.len : 0, more);
     if (body)
         PyBuffer_Release(&view);
+    return written(q, rc);
+}
+
+/* After a write of rc (0, or -1: the client is gone): the app awaits a
+ * future until the socket took what is queued; a response whose end
+ * went out (q->finishing) is over. */
+static PyObject *written(struct areq *q, int rc)
+{
+    struct asrv *s = q->srv;
+    struct aconn *a = q->conn;
+    PyObject *fut;
+
     if (rc < 0) {  /* the client is gone: dropped, as Gunicorn does */
         cu_log(CU_DEBUG, "Ignored a response to a client gone: %s", strerror(errno));
         areq_gone(q);
@@ -404,9 +442,177 @@ static PyObject *response_body(struct areq *q, PyObject *msg)
             areq_over(q, 1);
         return fut;
     }
-    if (!more)
+    if (q->finishing)
         areq_over(q, q->must_close);
     return Py_NewRef(s->ready_none);
+}
+
+/* ---- http.response.pathsend -------------------------------------------- */
+
+/* The file at the message's path, opened for reading: its fd and size,
+ * or -1 with an exception (the spec's: an absolute path, a file). */
+static int open_path(struct areq *q, PyObject *msg, off_t *size)
+{
+    PyObject *p = PyDict_GetItemWithError(msg, q->srv->k[K_PATH]), *b;
+    struct stat st;
+    int fd, e;
+
+    if (!p) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "http.response.pathsend needs a path");
+        return -1;
+    }
+    if (!PyUnicode_Check(p)) {
+        PyErr_Format(PyExc_TypeError, "the pathsend path is a str, not %.50s",
+                     Py_TYPE(p)->tp_name);
+        return -1;
+    }
+    if (!PyUnicode_FSConverter(p, &b))
+        return -1;
+    if (PyBytes_AS_STRING(b)[0] != '/') {
+        PyErr_Format(PyExc_ValueError, "the pathsend path must be absolute: %R", p);
+        Py_DECREF(b);
+        return -1;
+    }
+    fd = open(PyBytes_AS_STRING(b), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    e = errno;
+    Py_DECREF(b);
+    if (fd >= 0 && fstat(fd, &st) < 0)
+        e = errno;
+    else if (fd >= 0 && !S_ISREG(st.st_mode))
+        e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;  /* no regular file */
+    else
+        e = fd < 0 ? e : 0;
+    if (fd >= 0 && e) {
+        close(fd);
+        fd = -1;
+    }
+    errno = e;
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, p);
+        return -1;
+    }
+    *size = st.st_size;
+    return fd;
+}
+
+/* The head, then the file by sendfile(2) (read and written through TLS
+ * on a TLS connection): what the socket does not take is queued as the
+ * file's range, and the app's await waits until it is sent. */
+static PyObject *response_pathsend(struct areq *q, PyObject *msg)
+{
+    struct aconn *a = q->conn;
+    off_t size;
+    size_t n;
+    int fd = open_path(q, msg, &size), rc;
+
+    if (fd < 0)
+        return NULL;
+    if (q->length < 0) {  /* framed by its size, never chunked */
+        char clen[48];
+        if (block_add(q, clen, content_length(clen, (uint64_t)size)) < 0) {
+            close(fd);
+            return NULL;
+        }
+        q->length = size;
+    }
+    if (size < q->length && !bodiless(q))
+        q->must_close = 1;  /* said before the head: short_check below logs it */
+    q->finishing = !q->trailers;
+    q->tready = 1;
+    rc = write_body(q, NULL, 0, 1);  /* the head */
+    n = q->no_body ? 0 : (size_t)(size < q->length ? size : q->length);
+    cu_conn_whole(&a->c);
+    if (rc == 0 && n)
+        rc = cu_conn_sendfile(&a->c, fd, 0, n);
+    close(fd);  /* the queue holds its own */
+    q->sent += n;
+    short_check(q);
+    return written(q, rc);
+}
+
+/* ---- http.response.trailers -------------------------------------------- */
+
+/* Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing,
+ * request modifiers, authentication, response control data, the
+ * content's processing), nor the hop-by-hop ones. */
+static int forbidden_trailer(const char *n, size_t len)
+{
+    static const char *const names[] = {
+        "content-length", "transfer-encoding", "host", "cache-control", "max-forwards",
+        "te", "trailer", "connection", "keep-alive", "upgrade", "expect", "range",
+        "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+        "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
+        "set-cookie", "cookie", "age", "expires", "date", "location", "retry-after", "vary",
+        "warning", "content-encoding", "content-type", "content-range", "server"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (is(n, len, names[i]))
+            return 1;
+    return 0;
+}
+
+/* One trailer field, checked, into q->block (the head's is sent by now). */
+static int add_trailer(struct areq *q, PyObject *item, void *unused)
+{
+    PyObject *pn = NULL, *pv = NULL;
+    int rc = -1;
+
+    (void)unused;
+    if (!PySequence_Check(item) || PySequence_Size(item) != 2 ||
+        !(pn = PySequence_GetItem(item, 0)) || !(pv = PySequence_GetItem(item, 1)) ||
+        !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a trailer is a [name, value] pair of bytes");
+    } else if (asgi_header_bad(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
+                               PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv))) {
+        PyErr_Format(PyExc_ValueError, "Invalid HTTP trailer: %R: %R", pn, pv);
+    } else if (forbidden_trailer(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn))) {
+        PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
+    } else {
+        rc = block_add(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn)) < 0 ||
+             block_add(q, ": ", 2) < 0 ||
+             block_add(q, PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv)) < 0 ||
+             block_add(q, "\r\n", 2) < 0 ? -1 : 0;
+    }
+    Py_XDECREF(pn);
+    Py_XDECREF(pv);
+    return rc;
+}
+
+/* The fields after the last chunk; the last message ends the response.
+ * Without the chunked framing (HTTP/1.0, the app's Content-Length, a
+ * file) they are checked and dropped. */
+static PyObject *response_trailers(struct areq *q, PyObject *msg)
+{
+    struct asrv *s = q->srv;
+    PyObject *hs = PyDict_GetItemWithError(msg, s->k[K_HEADERS]), *more_o;
+    int more = 0, rc = 0;
+
+    if (!hs && PyErr_Occurred())
+        return NULL;
+    more_o = PyDict_GetItemWithError(msg, s->k[K_MORE_TRAILERS]);
+    if ((!more_o && PyErr_Occurred()) || (more_o && (more = PyObject_IsTrue(more_o)) < 0))
+        return NULL;
+    if (q->tready == 1) {  /* the first: the block is the trailers' now */
+        q->blen = 0;
+        q->tready = 2;
+    }
+    if (hs && hs != Py_None && areq_each(q, hs, add_trailer, NULL) < 0) {
+        q->tsend = 0;  /* the response is cut: no last chunk goes out */
+        q->must_close = 1;
+        return NULL;
+    }
+    if (more || q->over || !q->conn)
+        return Py_NewRef(s->ready_none);
+    q->finishing = 1;
+    if (q->tsend) {
+        struct iovec iov[3] = {{(void *)"0\r\n", 3}, {q->block, q->blen},
+                               {(void *)"\r\n", 2}};
+        cu_conn_whole(&q->conn->c);
+        rc = cu_conn_writev(&q->conn->c, iov, 3);
+    }
+    return written(q, rc);
 }
 
 PyObject *areq_send(PyObject *self, PyObject *msg)
@@ -463,6 +669,27 @@ PyObject *areq_send(PyObject *self, PyObject *msg)
         if (q->over || !q->conn)
             return Py_NewRef(s->ready_none);
         return response_body(q, msg);
+    }
+    if (!q->ws.on && PyUnicode_Compare(type, s->k[V_TRAILERS]) == 0) {
+        if (!q->trailers || !q->tready || q->finishing) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.trailers' sent, without 'trailers' in "
+                            "'http.response.start', before the last body or after the "
+                            "last trailers.");
+            return NULL;
+        }
+        return response_trailers(q, msg);
+    }
+    if (!q->ws.on && PyUnicode_Compare(type, s->k[V_PATHSEND]) == 0) {
+        if (!q->started || q->finishing || q->head_sent) {
+            PyErr_SetString(PyExc_RuntimeError, "Unexpected ASGI message "
+                            "'http.response.pathsend' sent, before 'http.response.start' "
+                            "or after a body.");
+            return NULL;
+        }
+        if (q->over || !q->conn)
+            return Py_NewRef(s->ready_none);
+        return response_pathsend(q, msg);
     }
     if (PyErr_Occurred())
         return NULL;

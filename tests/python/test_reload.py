@@ -127,6 +127,7 @@ def test_changed_module_replaces_the_worker(server, appdir, engine, worker):
     new = int(client.last().split()[1])
     assert new != old
     log = srv.text()
+    print(log)  # whole in the report of a failure (pytest cuts the assert's)
     assert "Worker reloading: %s modified" % (appdir / "rhelper.py") in log
     assert "Worker exiting (pid: %d)" % old in log
     assert "Booting worker with pid: %d" % new in log

@@ -473,7 +473,9 @@ static PyObject *detach(PyObject *self, PyObject *unused)
         return NULL;
     }
     if (a->c.tls) {
-        /* the TLS state is ours, in C: a tornado IOStream cannot go on with it */
+        /* the TLS state is ours, in C: a tornado IOStream cannot go on
+         * with it; the 101 is out, so the connection is of no more use */
+        areq_over(q, 1);  /* before the exception: it calls into Python */
         PyErr_SetString(PyExc_RuntimeError, "detach(): not over TLS (a tornado WebSocket "
                         "is not served over TLS)");
         return NULL;

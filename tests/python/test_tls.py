@@ -725,6 +725,27 @@ def test_tornado_over_https(server, certs, app, path, want):
     assert status == 200 and body.startswith(want), body
 
 
+def test_tornado_websocket_over_tls_is_closed(server, certs):
+    """Not built: a tornado WebSocketHandler takes the socket for its own
+    IOStream, which cannot go on with the C TLS state. The 101, then a
+    close, never a connection left hanging."""
+    pytest.importorskip("tornado")
+    srv = server(*tls_args(certs, *ASYNC["tornado"]), app="tornadoapp:app")
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    s = client_ctx(certs).wrap_socket(sock, server_hostname="localhost")
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    got = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert got.startswith(b"HTTP/1.1 101 "), got
+    assert get(srv, certs, "/hello")[0] == 200
+
+
 @pytest.mark.parametrize("worker", sorted(ASYNC))
 @pytest.mark.parametrize("args", corpus.GROUPS, ids=lambda a: " ".join(a) or "defaults")
 def test_async_corpus_over_tls(server, certs, args, worker):

@@ -304,9 +304,10 @@ def test_mtls_optional(server, certs):
 # ---- bad peers -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", sorted(WORKERS) + ["asgi"])
 def test_plain_http_to_the_tls_port(server, certs, worker):
-    srv = server(*tls_args(certs, *WORKERS[worker]))
+    srv = server(*tls_args(certs, *WORKERS.get(worker, ("-k", "asgi"))),
+                 app="asgiecho:app" if worker == "asgi" else "echo:app")
     s = srv.connect()
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert s.recv(100) == b""  # closed, without a reset
@@ -497,17 +498,18 @@ def test_flask_over_https(server, certs):
     assert status == 200 and json.loads(body)
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", sorted(WORKERS) + ["asgi", "tornado"])
 @pytest.mark.parametrize("args", corpus.GROUPS, ids=lambda a: " ".join(a) or "defaults")
 def test_corpus_over_tls(server, certs, args, worker):
-    srv = server(*tls_args(certs, *(WORKERS[worker] + args)))
+    srv = server(*tls_args(certs, *(corpus.WORKERS[worker] + args)),
+                 app=corpus.APPS.get(worker, "echo:app"))
     ctx = client_ctx(certs)
     group = [c for c in corpus.CASES if corpus.args_for(c[3]) == args]
     assert group
     for name, path, exp, cfg in group:
         raw = tls_raw(srv.port, path.read_bytes(), ctx)
         if "/valid/" in name:
-            corpus.check_valid(name, raw, exp, worker == "gthread")
+            corpus.check_valid(name, raw, exp, worker != "sync", worker == "asgi")
         else:
             corpus.check_invalid(name, raw, exp)
 
@@ -542,6 +544,25 @@ def test_testssl_finds_nothing_high(server, certs, tmp_path):
 # ---- the asgi and tornado classes --------------------------------------------------
 
 ASYNC = {"asgi": ("-k", "asgi"), "tornado": ("-k", "tornado")}
+
+
+def tls_socket(srv, certs, **kw):
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    return client_ctx(certs).wrap_socket(sock, server_hostname="localhost", **kw)
+
+
+def read_to_end(s):
+    """What s reads until the server's end (with suppress_ragged_eofs off,
+    an end without close_notify raises SSLEOFError); closes s."""
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+    finally:
+        s.close()
 
 
 def asgi_srv(server, certs, *extra, app="asgiecho:app"):
@@ -615,19 +636,12 @@ def test_asgi_bytes_left_inside_tls(server, certs, size):
     second is all inside TLS when the first is over."""
     srv = asgi_srv(server, certs)
     body = b"x" * size
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-    s = client_ctx(certs).wrap_socket(sock, server_hostname="localhost")
+    s = tls_socket(srv, certs)
     # one write, one record; then nothing more from us, not even
     # close_notify, that would make the socket readable
     s.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
               b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (size, body))
-    raw = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        raw += chunk
-    s.close()
+    raw = read_to_end(s)
     assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
     assert b'"body_len": %d' % size in raw and b'"path": "/b"' in raw
 
@@ -649,17 +663,6 @@ def test_asgi_mtls_required(server, certs):
         with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
             get(srv, certs, ctx=client_ctx(certs, who))
     assert get(srv, certs, "/", ctx=client_ctx(certs, "client"))[0] == 200
-
-
-def test_asgi_plain_http_to_the_tls_port(server, certs):
-    srv = asgi_srv(server, certs)
-    s = srv.connect()
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert s.recv(100) == b""  # closed, without a reset
-    s.close()
-    wait_for(lambda: "Invalid request from ip=127.0.0.1: [SSL] http request" in srv.text(),
-             what="the warning")
-    assert get(srv, certs)[0] == 200
 
 
 def test_asgi_stalled_handshake(server, certs):
@@ -684,17 +687,9 @@ def test_asgi_close_notify_at_the_end(server, certs):
     """The server ends a Connection: close response with close_notify: a
     strict client reads a clean end (no ragged EOF)."""
     srv = asgi_srv(server, certs)
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-    s = client_ctx(certs).wrap_socket(sock, server_hostname="localhost",
-                                      suppress_ragged_eofs=False)
+    s = tls_socket(srv, certs, suppress_ragged_eofs=False)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    got = b""
-    while True:
-        chunk = s.recv(65536)  # an EOF without close_notify raises SSLEOFError
-        if not chunk:
-            break
-        got += chunk
-    s.close()
+    got = read_to_end(s)
     assert got.startswith(b"HTTP/1.1 200 OK")
 
 
@@ -731,31 +726,9 @@ def test_tornado_websocket_over_tls_is_closed(server, certs):
     close, never a connection left hanging."""
     pytest.importorskip("tornado")
     srv = server(*tls_args(certs, *ASYNC["tornado"]), app="tornadoapp:app")
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-    s = client_ctx(certs).wrap_socket(sock, server_hostname="localhost")
+    s = tls_socket(srv, certs)
     s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    got = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    s.close()
+    got = read_to_end(s)
     assert got.startswith(b"HTTP/1.1 101 "), got
     assert get(srv, certs, "/hello")[0] == 200
-
-
-@pytest.mark.parametrize("worker", sorted(ASYNC))
-@pytest.mark.parametrize("args", corpus.GROUPS, ids=lambda a: " ".join(a) or "defaults")
-def test_async_corpus_over_tls(server, certs, args, worker):
-    srv = server(*tls_args(certs, *(ASYNC[worker] + args)), app=corpus.APPS[worker])
-    ctx = client_ctx(certs)
-    group = [c for c in corpus.CASES if corpus.args_for(c[3]) == args]
-    assert group
-    for name, path, exp, cfg in group:
-        raw = tls_raw(srv.port, path.read_bytes(), ctx)
-        if "/valid/" in name:
-            corpus.check_valid(name, raw, exp, True, worker == "asgi")
-        else:
-            corpus.check_invalid(name, raw, exp)

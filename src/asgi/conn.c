@@ -135,8 +135,9 @@ struct aconn *aconn_new(struct asrv *s, int fd, const struct sockaddr_storage *p
     a->c.send_timeout_ms = env->send_ms;
     a->c.body_ms = env->body_ms;
     a->c.body_min_rate = env->body_min_rate;
+    /* TLS: the handshake is the first read's (advance), a step per
+     * readiness, under the new connection's deadline */
     if (env->tls && cu_conn_tls(&a->c, env->tls) < 0) {
-        /* the handshake is the first read's (advance), driven by the loop */
         close(fd);
         a->c.fd = -1;
         a->state = C_CLOSED;

@@ -44,14 +44,14 @@ class Context:
     __slots__ = ("address", "address_family", "remote_ip", "protocol",
                  "_orig_remote_ip", "_orig_protocol", "trusted_downstream")
 
-    def __init__(self, address, family):
+    def __init__(self, address, family, https=False):
         self.address = address
         self.address_family = family
         if family in (socket.AF_INET, socket.AF_INET6) and address is not None:
             self.remote_ip = address[0]
         else:
             self.remote_ip = "0.0.0.0"
-        self.protocol = "http"
+        self.protocol = "https" if https else "http"
         self._orig_remote_ip = self.remote_ip
         self._orig_protocol = self.protocol
         self.trusted_downstream = set()

@@ -14,6 +14,7 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,6 +135,16 @@ struct aconn *aconn_new(struct asrv *s, int fd, const struct sockaddr_storage *p
     a->c.send_timeout_ms = env->send_ms;
     a->c.body_ms = env->body_ms;
     a->c.body_min_rate = env->body_min_rate;
+    /* TLS: the handshake is the first read's (advance), a step per
+     * readiness, under the new connection's deadline */
+    if (env->tls && cu_conn_tls(&a->c, env->tls) < 0) {
+        close(fd);
+        a->c.fd = -1;
+        a->state = C_CLOSED;
+        Py_DECREF(a);
+        cu_log(CU_ERROR, "out of memory for a TLS connection");
+        return NULL;
+    }
     a->trusted = cu_allow_match(env->allow, (const struct sockaddr *)peer, plen);
     a->proxy_done = env->proxy == HTTP_PROXY_OFF;
     /* its first byte (a head's) is due soon */
@@ -218,6 +229,16 @@ static void head_done(struct aconn *a, int64_t len)
         aconn_close(a, 1);
 }
 
+/* C_HEAD, nothing more to read for now: the loop says when there is
+ * (TLS may have to write to go on: its handshake, a key update). */
+static void wait_more(struct aconn *a)
+{
+    int out = cu_conn_want(&a->c, POLLIN) == POLLOUT;
+
+    (void)asrv_watch(a, 'w', out);
+    (void)asrv_watch(a, 'r', !out);
+}
+
 /* C_HEAD: parses what is buffered, reads more while the peer has sent
  * some, until a head is complete or the peer has nothing more for now. */
 static void advance(struct aconn *a)
@@ -251,7 +272,14 @@ static void advance(struct aconn *a)
             continue;
         }
         if (n < 0 && errno == EAGAIN) {
-            (void)asrv_watch(a, 'r', 1);
+            wait_more(a);
+            return;
+        }
+        if (n < 0 && a->c.tls && errno == EPROTO) {
+            /* not TLS (plain HTTP?), or a refused handshake: what it sent,
+             * unread, would turn a close now into a reset */
+            cu_tls_failed(&a->c, errno);
+            aconn_close(a, 1);
             return;
         }
         /* EOF, reset, or a head past the buffer's limit: just close, as
@@ -304,7 +332,15 @@ void aconn_readable(struct aconn *a)
 void aconn_writable(struct aconn *a)
 {
     uint64_t before = a->c.wrote;
-    int rc = cu_conn_flush(&a->c);
+    int rc;
+
+    if (a->state == C_HEAD && !a->c.queue) {
+        /* TLS's handshake (or a read) waited to write */
+        (void)asrv_watch(a, 'w', 0);
+        advance(a);
+        return;
+    }
+    rc = cu_conn_flush(&a->c);
 
     if (rc > 0 && a->c.wrote != before && a->state != C_CLOSED)
         a->deadline = asrv_after(a->srv, a->srv->env->send_ms);  /* it took some */
@@ -334,7 +370,8 @@ void aconn_close(struct aconn *a, int unread)
         areq_over(a->req, 1);  /* and closes a through aconn_response_over */
         return;
     }
-    if (unread && a->state != C_LINGER && shutdown(a->c.fd, SHUT_WR) == 0) {
+    /* TLS: close_notify first */
+    if (unread && a->state != C_LINGER && cu_conn_shut_wr(&a->c) == 0) {
         /* so that unread input cannot turn the close into a reset that
          * destroys the response at the peer */
         a->state = C_LINGER;

@@ -232,6 +232,9 @@ void aconn_stop(struct aconn *a);
 PyObject *asgi_scope(struct asrv *s, struct aconn *a);
 /* What the keys and values are made of; 0 or -1 (exception). */
 int asgi_scope_init(struct asrv *s);
+/* Whether a's request is https (wss): TLS, or a trusted peer's scheme
+ * header (secure_scheme_headers) that says so. */
+int asgi_https(const struct aconn *a);
 /* The method m[0..n) as str (the common ones made once): a new reference. */
 PyObject *asgi_method(const char *m, size_t n);
 

@@ -173,6 +173,14 @@ static PyObject *extensions(PyObject *e)
     return d;
 }
 
+int asgi_https(const struct aconn *a)
+{
+    /* a trusted peer's scheme header says so (the parser's), else TLS */
+    if (a->r.flags & HTTP_REQ_SCHEME_SET)
+        return (a->r.flags & HTTP_REQ_HTTPS) != 0;
+    return a->c.tls != NULL;
+}
+
 PyObject *asgi_scope(struct asrv *s, struct aconn *a)
 {
     const struct http_request *r = &a->r;
@@ -191,7 +199,7 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
         PyDict_SetItem(d, k[K_ASGI], s->asgi_info) < 0 ||
         put(d, k[K_HTTP_VERSION], version) < 0 ||
         put(d, k[K_METHOD], asgi_method(head + r->method.off, r->method.len)) < 0 ||
-        PyDict_SetItem(d, k[K_SCHEME], k[r->flags & HTTP_REQ_HTTPS ? V_HTTPS : V_HTTP]) < 0 ||
+        PyDict_SetItem(d, k[K_SCHEME], k[asgi_https(a) ? V_HTTPS : V_HTTP]) < 0 ||
         put(d, k[K_PATH], path(head + r->path.off, r->path.len)) < 0 ||
         put(d, k[K_RAW_PATH], PyBytes_FromStringAndSize(head + r->path.off, r->path.len)) < 0 ||
         put(d, k[K_QUERY], PyBytes_FromStringAndSize(head + r->query.off, r->query.len)) < 0 ||

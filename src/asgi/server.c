@@ -37,12 +37,25 @@ int asrv_call(PyObject *m, PyObject *args)
     return 0;
 }
 
+/* TLS read more off the socket than was asked for: the loop would not
+ * say readable for it, so the next turn does. */
+static void pending_soon(struct aconn *a)
+{
+    PyObject *h = PyObject_CallMethod(a->srv->loop, "call_soon", "OO", a->srv->on_readable, a);
+
+    if (!h)
+        cu_report_exception("worker: event loop");
+    Py_XDECREF(h);
+}
+
 int asrv_watch(struct aconn *a, int what, int on)
 {
     struct asrv *s = a->srv;
     int *flag = what == 'r' ? &a->reading : &a->writing;
     PyObject *m, *args;
 
+    if (what == 'r' && on && a->state != C_CLOSED && cu_conn_pending(&a->c))
+        pending_soon(a);
     if (*flag == on || a->state == C_CLOSED)
         return 0;
     if (on) {

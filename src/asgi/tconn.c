@@ -472,6 +472,14 @@ static PyObject *detach(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "detach() is for a 101 response, once finished");
         return NULL;
     }
+    if (a->c.tls) {
+        /* the TLS state is ours, in C: a tornado IOStream cannot go on
+         * with it; the 101 is out, so the connection is of no more use */
+        areq_over(q, 1);  /* before the exception: it calls into Python */
+        PyErr_SetString(PyExc_RuntimeError, "detach(): not over TLS (a tornado WebSocket "
+                        "is not served over TLS)");
+        return NULL;
+    }
     if ((fd = fcntl(a->c.fd, F_DUPFD_CLOEXEC, 0)) < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     rest = PyBytes_FromStringAndSize(a->c.buf ? a->c.buf + a->c.start : "",
@@ -519,7 +527,8 @@ static PyObject *get_context(PyObject *self, void *unused)
         addr = Py_NewRef(Py_None);
     if (!addr)
         return NULL;
-    a->tctx = PyObject_CallFunction(q->srv->t[T_CONTEXT], "Oi", addr, (int)c->peer.ss_family);
+    a->tctx = PyObject_CallFunction(q->srv->t[T_CONTEXT], "Oii", addr, (int)c->peer.ss_family,
+                                    asgi_https(a));
     Py_DECREF(addr);
     return a->tctx ? Py_NewRef(a->tctx) : NULL;
 }

@@ -93,7 +93,7 @@ static PyObject *subprotocols(const struct http_request *r, const char *head)
 int aws_scope(struct asrv *s, struct aconn *a, PyObject *d)
 {
     PyObject **k = s->k, *ext, *sub;
-    int https = (a->r.flags & HTTP_REQ_HTTPS) != 0, rc;
+    int https = asgi_https(a), rc;
 
     if (PyDict_SetItem(d, k[K_TYPE], k[V_WEBSOCKET]) < 0 ||
         PyDict_SetItem(d, k[K_SCHEME], k[https ? V_WSS : V_WS]) < 0 ||

@@ -304,9 +304,10 @@ def test_mtls_optional(server, certs):
 # ---- bad peers -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", sorted(WORKERS) + ["asgi"])
 def test_plain_http_to_the_tls_port(server, certs, worker):
-    srv = server(*tls_args(certs, *WORKERS[worker]))
+    srv = server(*tls_args(certs, *WORKERS.get(worker, ("-k", "asgi"))),
+                 app="asgiecho:app" if worker == "asgi" else "echo:app")
     s = srv.connect()
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert s.recv(100) == b""  # closed, without a reset
@@ -393,11 +394,11 @@ def test_unreadable_key(launcher, certs, tmp_path):
     assert 'keyfile "%s": Permission denied' % key in err
 
 
-@pytest.mark.parametrize("name", ["asgi", "uvicorn.workers.UvicornWorker"])
+@pytest.mark.parametrize("name", ["gevent", "eventlet"])
 def test_a_class_without_tls_refuses_certfile(launcher, certs, name):
     """Never a plain listener where a certificate was asked for."""
     err = start_fails(launcher, "-k", name, *tls_args(certs))
-    assert "Error: certfile: TLS is not built yet for the asgi worker class" in err, err
+    assert "Error: certfile: TLS is not built yet for the %s worker class" % name in err, err
 
 
 def test_ssl_context_hook_refused(launcher, tmp_path, certs):
@@ -497,17 +498,18 @@ def test_flask_over_https(server, certs):
     assert status == 200 and json.loads(body)
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", sorted(WORKERS) + ["asgi", "tornado"])
 @pytest.mark.parametrize("args", corpus.GROUPS, ids=lambda a: " ".join(a) or "defaults")
 def test_corpus_over_tls(server, certs, args, worker):
-    srv = server(*tls_args(certs, *(WORKERS[worker] + args)))
+    srv = server(*tls_args(certs, *(corpus.WORKERS[worker] + args)),
+                 app=corpus.APPS.get(worker, "echo:app"))
     ctx = client_ctx(certs)
     group = [c for c in corpus.CASES if corpus.args_for(c[3]) == args]
     assert group
     for name, path, exp, cfg in group:
         raw = tls_raw(srv.port, path.read_bytes(), ctx)
         if "/valid/" in name:
-            corpus.check_valid(name, raw, exp, worker == "gthread")
+            corpus.check_valid(name, raw, exp, worker != "sync", worker == "asgi")
         else:
             corpus.check_invalid(name, raw, exp)
 
@@ -537,3 +539,196 @@ def test_testssl_finds_nothing_high(server, certs, tmp_path):
             and not f["id"].startswith("cert_")]
     assert high == [], high
     assert get(srv, certs)[0] == 200
+
+
+# ---- the asgi and tornado classes --------------------------------------------------
+
+ASYNC = {"asgi": ("-k", "asgi"), "tornado": ("-k", "tornado")}
+
+
+def tls_socket(srv, certs, **kw):
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    return client_ctx(certs).wrap_socket(sock, server_hostname="localhost", **kw)
+
+
+def read_to_end(s):
+    """What s reads until the server's end (with suppress_ragged_eofs off,
+    an end without close_notify raises SSLEOFError); closes s."""
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+    finally:
+        s.close()
+
+
+def asgi_srv(server, certs, *extra, app="asgiecho:app"):
+    return server(*tls_args(certs, "-k", "asgi", *extra), app=app)
+
+
+@pytest.mark.skipif(not CURL, reason="curl is missing")
+def test_asgi_curl_over_tls(server, certs):
+    """Two requests on one connection (curl reuses it), and the scope."""
+    srv = asgi_srv(server, certs)
+    assert "Listening at: https://127.0.0.1:%d (" % srv.port in srv.text()
+    r = subprocess.run([CURL, "-sS", "-v", "--http1.1", "--cacert", str(certs / "ca.pem"),
+                        "https://localhost:%d/x?y=1" % srv.port,
+                        "-d", "posted body", "https://localhost:%d/second" % srv.port],
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert b"Re-using existing connection" in r.stderr, r.stderr
+    first, second = r.stdout.decode().replace("}{", "}\n{").splitlines()
+    scope = json.loads(first)["scope"]
+    assert scope["scheme"] == "https" and scope["path"] == "/x"
+    assert scope["query_string"] == "y=1"
+    got = json.loads(second)
+    assert got["scope"]["scheme"] == "https" and got["body"] == "posted body"
+
+
+def test_asgi_keep_alive_bodies_and_large(server, certs):
+    """Bodies in, and 4 MiB out (through TLS records, past the socket's
+    buffer), all on one connection."""
+    srv = asgi_srv(server, certs)
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
+                                    context=client_ctx(certs))
+    body = os.urandom(300000)
+    pids = set()
+    for _ in range(3):
+        c.request("POST", "/post", body=body)
+        r = c.getresponse()
+        got = json.loads(r.read())
+        assert r.status == 200 and got["body_len"] == len(body)
+        assert got["body_sha256"] == __import__("hashlib").sha256(body).hexdigest()
+        pids.add(got["pid"])
+        c.request("GET", "/big?4")
+        r = c.getresponse()
+        data = r.read()
+        assert r.status == 200 and len(data) == 4 << 20
+        assert data == b"".join(bytes([65 + i]) * (1 << 20) for i in range(4))
+    c.request("POST", "/chunked", body=iter([b"a" * 70000, b"b" * 5]), encode_chunked=True)
+    got = json.loads(c.getresponse().read())
+    assert got["body_len"] == 70005 and got["scope"]["scheme"] == "https"
+    assert len(pids) == 1
+    c.close()
+
+
+def test_asgi_pipelined_requests_in_one_record(server, certs):
+    """Two requests in one TLS write: the second waits inside TLS, not on
+    the socket, when the first is over."""
+    srv = asgi_srv(server, certs)
+    raw = tls_raw(srv.port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_ctx(certs))
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert b'"path": "/a"' in raw and b'"path": "/b"' in raw
+
+
+HEAD_8K = len(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n")
+
+
+@pytest.mark.parametrize("size", [3000, 8192 - HEAD_8K, 12000])
+def test_asgi_bytes_left_inside_tls(server, certs, size):
+    """A record bigger than the read buffer's room (8 KiB): its rest waits
+    inside TLS, where the loop cannot see it (the socket is not readable).
+    8192 - HEAD_8K: the first request fills the buffer exactly, and the
+    second is all inside TLS when the first is over."""
+    srv = asgi_srv(server, certs)
+    body = b"x" * size
+    s = tls_socket(srv, certs)
+    # one write, one record; then nothing more from us, not even
+    # close_notify, that would make the socket readable
+    s.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+              b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (size, body))
+    raw = read_to_end(s)
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert b'"body_len": %d' % size in raw and b'"path": "/b"' in raw
+
+
+def test_starlette_over_https(server, certs):
+    pytest.importorskip("starlette")
+    srv = asgi_srv(server, certs, app="starletteapp:starlette_app")
+    status, body = get(srv, certs, "/?q=1")
+    assert status == 200 and json.loads(body)["query"] == {"q": "1"}
+    status, body = get(srv, certs, "/echo", method="POST", body=b"x" * 100000)
+    assert status == 200 and body == b"x" * 100000
+
+
+def test_asgi_mtls_required(server, certs):
+    srv = asgi_srv(server, certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem"))
+    status, body = get(srv, certs, "/", ctx=client_ctx(certs, "client"))
+    assert status == 200 and json.loads(body)["scope"]["scheme"] == "https"
+    for who in (None, "intruder"):
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+            get(srv, certs, ctx=client_ctx(certs, who))
+    assert get(srv, certs, "/", ctx=client_ctx(certs, "client"))[0] == 200
+
+
+def test_asgi_stalled_handshake(server, certs):
+    """A client that stops mid-handshake is cut at --new-connection-timeout
+    (not --timeout's 30 s); others are served meanwhile."""
+    srv = asgi_srv(server, certs, "--new-connection-timeout", "1")
+    stalled = srv.connect()
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello's start
+    assert get(srv, certs)[0] == 200
+    stalled.settimeout(TIMEOUT)
+    assert stalled.recv(100) == b""  # closed by the server, not by our timeout
+    stalled.close()
+    for _ in range(3):  # and some that leave mid-handshake
+        s = srv.connect()
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        s.close()
+    assert get(srv, certs)[0] == 200
+    assert "WORKER TIMEOUT" not in srv.text()
+
+
+def test_asgi_close_notify_at_the_end(server, certs):
+    """The server ends a Connection: close response with close_notify: a
+    strict client reads a clean end (no ragged EOF)."""
+    srv = asgi_srv(server, certs)
+    s = tls_socket(srv, certs, suppress_ragged_eofs=False)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = read_to_end(s)
+    assert got.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_wss(server, certs):
+    websockets = pytest.importorskip("websockets")
+    import asyncio
+    srv = asgi_srv(server, certs, app="wsapp:app")
+
+    async def main():
+        async with websockets.connect("wss://localhost:%d/echo" % srv.port,
+                                      ssl=client_ctx(certs)) as ws:
+            await ws.send("héllo")
+            assert await ws.recv() == "héllo"
+            await ws.send(b"\x00" * 200000)
+            assert await ws.recv() == b"\x00" * 200000
+            await ws.send("scope")
+            return json.loads(await ws.recv())
+    scope = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
+    assert scope["scheme"] == "wss" and scope["type"] == "websocket"
+
+
+@pytest.mark.parametrize("app,path,want", [("tornadoapp:app", "/hello", b"Hello, world"),
+                                           ("tornadoapp:container", "/", b"hello from https")])
+def test_tornado_over_https(server, certs, app, path, want):
+    pytest.importorskip("tornado")
+    srv = server(*tls_args(certs, *ASYNC["tornado"]), app=app)
+    status, body = get(srv, certs, path)
+    assert status == 200 and body.startswith(want), body
+
+
+def test_tornado_websocket_over_tls_is_closed(server, certs):
+    """Not built: a tornado WebSocketHandler takes the socket for its own
+    IOStream, which cannot go on with the C TLS state. The 101, then a
+    close, never a connection left hanging."""
+    pytest.importorskip("tornado")
+    srv = server(*tls_args(certs, *ASYNC["tornado"]), app="tornadoapp:app")
+    s = tls_socket(srv, certs)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    got = read_to_end(s)
+    assert got.startswith(b"HTTP/1.1 101 "), got
+    assert get(srv, certs, "/hello")[0] == 200

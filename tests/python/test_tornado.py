@@ -71,11 +71,12 @@ def test_the_class_under_each_name(server, name):
     assert r.status == 200 and data == b"Hello, world"
 
 
-def test_certfile_is_refused(server, tmp_path):
+def test_certfile_is_checked(server, tmp_path):
+    """TLS is served (test_tls.py); a missing certificate stops the start."""
     r = subprocess.run([str(APPS.parents[2] / "cunicorn"), "-k", "tornado", "--certfile",
                         str(tmp_path / "c.pem"), "--check-config", "tornadoapp:app"],
                        cwd=APPS, capture_output=True, text=True, timeout=TIMEOUT)
-    assert r.returncode == 1 and "tornado" in r.stderr, r.stderr
+    assert r.returncode == 1 and "c.pem" in r.stderr and "not built" not in r.stderr, r.stderr
 
 
 # ---- a tornado.web.Application ---------------------------------------------------

@@ -102,8 +102,8 @@ int main(void)
        "asgi runs the event loop, on the main thread");
     ok(cu_worker_class_find("egg:gunicorn#tornado")->run == cu_asgi_run &&
        (cu_worker_class_find("tornado")->flags & (CU_WC_ASYNC | CU_WC_TORNADO)) ==
-       (CU_WC_ASYNC | CU_WC_TORNADO) && !(cu_worker_class_find("tornado")->flags & CU_WC_TLS),
-       "tornado runs on the asgi loop, without TLS");
+       (CU_WC_ASYNC | CU_WC_TORNADO) && (cu_worker_class_find("tornado")->flags & CU_WC_TLS),
+       "tornado runs on the asgi loop, with its TLS");
     ok(cu_worker_class_find("gevent")->run == cu_gevent_run &&
        cu_worker_class_find("eventlet")->run == cu_eventlet_run &&
        (cu_worker_class_find("gevent")->flags & CU_WC_GREEN) &&
@@ -111,8 +111,9 @@ int main(void)
        !(cu_worker_class_find("gevent")->flags & (CU_WC_TLS | CU_WC_THREADS)),
        "gevent and eventlet run greenlets on their hub, no TLS yet");
     ok(sync && gthread && (sync->flags & CU_WC_TLS) && (gthread->flags & CU_WC_TLS) &&
-       !(cu_worker_class_find("asgi")->flags & CU_WC_TLS),
-       "sync and gthread serve TLS (certfile), asgi not yet");
+       (cu_worker_class_find("asgi")->flags & CU_WC_TLS) &&
+       !(cu_worker_class_find("eventlet")->flags & CU_WC_TLS),
+       "sync, gthread and asgi serve TLS (certfile), eventlet not yet");
     test_flags(gthread);
 
     /* sync with threads becomes gthread; nothing else changes */

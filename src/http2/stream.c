@@ -449,27 +449,15 @@ static int hop_by_hop(const char *n, size_t len)
     return 0;
 }
 
-/* The response head in st->rhead[0..len) ("HTTP/2.0 200 OK\r\n", fields,
- * an empty line) as HEADERS: interim (1xx) ones at once, the final one
- * with the stream's body as its data source. 0, or -1. */
-static int submit_head(struct h2_stream *st, size_t len)
+/* The fields of the response head p[0..end) (after its status line, before
+ * the empty line) into nv[1..): names lowercased in place, the
+ * connection-specific ones left out, the framing noted. The count with
+ * :status, or -1 when a line is not a field. */
+static int head_fields(struct h2_stream *st, char *p, const char *end, nghttp2_nv *nv)
 {
-    char *p = st->rhead, *end = st->rhead + len - 2, *eol;
-    nghttp2_nv nv[128];
-    size_t n = 1;
-    int status;
-    char code[4];
-    nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = h2_stream_read};
+    int n = 1;
 
-    /* "HTTP/2.0 200 ...": three digits at 9 (the bridge wrote them) */
-    if (len < 14 || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
-        p[11] < '0' || p[11] > '9')
-        return -1;
-    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    status_text(code, status);
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */
-    for (; p < end && n < sizeof(nv) / sizeof(nv[0]); p = eol + 2) {
+    for (char *eol; p < end; p = eol + 2) {
         char *colon = memchr(p, ':', (size_t)(end - p)), *v;
         eol = memchr(p, '\r', (size_t)(end - p + 2));
         if (!colon || !eol || colon > eol)
@@ -489,16 +477,49 @@ static int submit_head(struct h2_stream *st, size_t len)
         nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)v, (size_t)(colon - p),
                                (size_t)(eol - v), NGHTTP2_NV_FLAG_NONE};
     }
-    if (status < 200) {
+    return n;
+}
+
+/* The response head in st->rhead[0..len) ("HTTP/2.0 200 OK\r\n", fields,
+ * an empty line) as HEADERS: interim (1xx) ones at once, the final one
+ * with the stream's body as its data source. 0, or -1. */
+static int submit_head(struct h2_stream *st, size_t len)
+{
+    char *p = st->rhead, *end = st->rhead + len - 2;
+    nghttp2_nv few[64], *nv = few;
+    size_t lines = 0;
+    int n, status, rc;
+    char code[4];
+    nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = h2_stream_read};
+
+    /* "HTTP/2.0 200 ...": three digits at 9 (the bridge wrote them) */
+    if (len < 14 || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
+        return -1;
+    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    status_text(code, status);
+    for (const char *c = p; (c = memchr(c, '\n', (size_t)(end - c))); c++)
+        lines++;  /* the status line and each field: room for :status too */
+    if (lines > sizeof(few) / sizeof(few[0]) && !(nv = malloc(lines * sizeof(*nv))))
+        return -1;
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */
+    if ((n = head_fields(st, p, end, nv)) < 0)
+        rc = -1;
+    else if (status < 200) {
         st->resp_chunked = 0;
         st->resp_cl = -1;
-        return nghttp2_submit_headers(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv, n,
-                                      NULL) == 0 ? 0 : -1;
+        rc = nghttp2_submit_headers(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
+                                    (size_t)n, NULL);
+    } else {
+        st->status = status;
+        st->resp_state = R_BODY;
+        st->submitted = 1;
+        rc = nghttp2_submit_response(st->s->ng, st->id, nv, (size_t)n, &dp);
     }
-    st->status = status;
-    st->resp_state = R_BODY;
-    st->submitted = 1;
-    return nghttp2_submit_response(st->s->ng, st->id, nv, n, &dp) == 0 ? 0 : -1;
+    if (nv != few)
+        free(nv);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Body bytes for DATA (unchunked already). -1: no memory. */

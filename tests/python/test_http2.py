@@ -243,6 +243,18 @@ def test_streams_run_concurrently(server):
         c.close()
 
 
+def test_response_with_many_fields(server):
+    """Every field of a response head goes out, however many there are."""
+    srv = server(*H2C, app="h2app:app")
+    c = Client(srv.port)
+    try:
+        status, headers, body = c.response(c.request("/many"))
+    finally:
+        c.close()
+    assert status == 200 and body == b"many"
+    assert [headers.get("x-field-%d" % i) for i in range(300)] == [str(i) for i in range(300)]
+
+
 @pytest.mark.skipif(not NGHTTP, reason="nghttp is missing")
 def test_nghttp_many_streams(server, certs):  # noqa: F811
     srv = tls_srv(server, certs)

@@ -97,6 +97,15 @@ static void status_text(char code[4], int status)
     code[3] = '\0';
 }
 
+/* Resets st's stream with code (s->m held). When even that cannot be
+ * queued (nghttp2 is out of memory), the connection goes instead: the
+ * stream must not stay open with nobody to end it. */
+static void reset(struct h2_stream *st, uint32_t code)
+{
+    if (nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id, code) != 0)
+        h2_kill(st->s);
+}
+
 /* ---- the request ---------------------------------------------------------------- */
 
 /* Appends "name: value\r\n". -1: no memory. */
@@ -251,8 +260,7 @@ void h2_stream_refuse(struct h2_stream *st, int status)
     status_text(code, status);
     st->out_end = 1;
     if (nghttp2_submit_response(st->s->ng, st->id, &nv, 1, NULL) != 0)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_INTERNAL_ERROR);
+        reset(st, NGHTTP2_INTERNAL_ERROR);
 }
 
 /* Parses the head made of st's HEADERS with the HTTP/1 parser. 0, or an
@@ -300,8 +308,7 @@ int h2_stream_request(struct h2_stream *st, int end_stream)
         if (e->respond)
             h2_stream_refuse(st, e->status);
         else
-            (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                            NGHTTP2_PROTOCOL_ERROR);
+            reset(st, NGHTTP2_PROTOCOL_ERROR);
         st->out_end = 1;
         return -1;
     }
@@ -321,9 +328,10 @@ void h2_stream_data(struct h2_stream *st, const uint8_t *data, size_t len)
 {
     if (st->in_off == st->in_len)
         st->in_off = st->in_len = 0;
-    if (grow_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_INTERNAL_ERROR);
+    if (grow_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0) {
+        (void)nghttp2_session_consume(st->s->ng, st->id, len);  /* its window back */
+        reset(st, NGHTTP2_INTERNAL_ERROR);
+    }
 }
 
 /* ---- the body, as the app reads it -------------------------------------------- */
@@ -661,7 +669,7 @@ static void stream_abort(void *arg)
     pthread_mutex_lock(&s->m);
     st->aborted = 1;
     if (!st->closed && !s->dead) {
-        (void)nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+        reset(st, NGHTTP2_CANCEL);
         (void)h2_pump(s);
         h2_after_pump(s);
     }
@@ -697,8 +705,7 @@ ssize_t h2_stream_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
 void h2_stream_sent_end(struct h2_stream *st)
 {
     if (!st->in_end && !st->closed)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_NO_ERROR);
+        reset(st, NGHTTP2_NO_ERROR);
 }
 
 /* ---- the job ------------------------------------------------------------------- */
@@ -740,8 +747,7 @@ void h2_stream_run(struct h2_stream *st, void *thread)
     st->out_end = 1;
     if (!st->closed && !s->dead) {
         if (rc < 0 || !complete(st))
-            (void)nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                            NGHTTP2_INTERNAL_ERROR);
+            reset(st, NGHTTP2_INTERNAL_ERROR);
         else if (st->deferred) {
             st->deferred = 0;
             (void)nghttp2_session_resume_data(s->ng, st->id);

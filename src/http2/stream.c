@@ -158,8 +158,9 @@ int h2_stream_header(struct h2_stream *st, const uint8_t *name, size_t nlen,
                  ? -1 : 0;
     else if (nlen == 4 && memcmp(name, "host", 4) == 0 && st->pseudo[2])
         rc = 0;  /* :authority wins over host (RFC 9113 8.3.1) */
-    else
-        rc = add_field(&st->head, &st->head_len, &st->head_cap, name, nlen, value, vlen);
+    else if ((rc = add_field(&st->head, &st->head_len, &st->head_cap, name, nlen, value,
+                             vlen)) == 0)
+        st->nfields++;
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
@@ -272,6 +273,10 @@ static int parse_head(struct h2_stream *st)
     struct http_parser p;
     int64_t rc;
 
+    /* room for the fields that came, Host and Cookie: the limit holds
+     * only when more came */
+    if (st->nfields < max - 2 && max > 2)
+        max = st->nfields + 2;
     if (!(st->hdrs = malloc(sizeof(*st->hdrs) * max)))
         return HTTP_E_EOF;
     http_parser_init(&p, &h->http, st->s->trusted);

@@ -303,6 +303,27 @@ def test_bad_header_is_refused_like_http1(server):
         c.close()
 
 
+def test_limit_request_fields(server):
+    """--limit-request-fields counts a stream's fields as HTTP/1's (Host
+    made from :authority among them): at the limit served, past it
+    refused as HTTP/1 refuses it."""
+    srv = server(*H2C, "--limit-request-fields", "10")
+    c = Client(srv.port)
+    try:
+        ok = [("x-f%d" % i, "v") for i in range(9)]  # and Host: 10
+        status, _, body = c.response(c.request("/h", headers=ok))
+        assert status == 200 and json.loads(body)["environ"]["HTTP_X_F8"] == "v"
+        status, _, _ = c.response(c.request("/h", headers=ok + [("x-f9", "v")]))
+        assert status == 431
+        # with Host and the cookies (joined into one field) the array is full
+        few = ok[:7] + [("cookie", "a=1"), ("cookie", "b=2")]
+        status, _, body = c.response(c.request("/h", headers=few))
+        env = json.loads(body)["environ"]
+        assert status == 200 and env["HTTP_COOKIE"] == "a=1; b=2" and env["HTTP_X_F6"] == "v"
+    finally:
+        c.close()
+
+
 def test_header_list_size(server):
     srv = server(*H2C, "--http2-max-header-list-size", "1000")
     c = Client(srv.port)

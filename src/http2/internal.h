@@ -70,6 +70,7 @@ struct h2_stream {
     size_t trailers_len, trailers_cap;
     int in_headers_done, bad, is_head;
     size_t hsize;                /* the header list's size, as RFC 9113 counts */
+    uint32_t nfields;            /* fields in head: the parser's array's size */
     struct http_request r;
     struct http_header *hdrs;
     struct cu_body body;

@@ -97,6 +97,15 @@ static void status_text(char code[4], int status)
     code[3] = '\0';
 }
 
+/* Resets st's stream with code (s->m held). When even that cannot be
+ * queued (nghttp2 is out of memory), the connection goes instead: the
+ * stream must not stay open with nobody to end it. */
+static void reset(struct h2_stream *st, uint32_t code)
+{
+    if (nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id, code) != 0)
+        h2_kill(st->s);
+}
+
 /* ---- the request ---------------------------------------------------------------- */
 
 /* Appends "name: value\r\n". -1: no memory. */
@@ -149,8 +158,9 @@ int h2_stream_header(struct h2_stream *st, const uint8_t *name, size_t nlen,
                  ? -1 : 0;
     else if (nlen == 4 && memcmp(name, "host", 4) == 0 && st->pseudo[2])
         rc = 0;  /* :authority wins over host (RFC 9113 8.3.1) */
-    else
-        rc = add_field(&st->head, &st->head_len, &st->head_cap, name, nlen, value, vlen);
+    else if ((rc = add_field(&st->head, &st->head_len, &st->head_cap, name, nlen, value,
+                             vlen)) == 0)
+        st->nfields++;
     return rc < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
@@ -251,8 +261,7 @@ void h2_stream_refuse(struct h2_stream *st, int status)
     status_text(code, status);
     st->out_end = 1;
     if (nghttp2_submit_response(st->s->ng, st->id, &nv, 1, NULL) != 0)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_INTERNAL_ERROR);
+        reset(st, NGHTTP2_INTERNAL_ERROR);
 }
 
 /* Parses the head made of st's HEADERS with the HTTP/1 parser. 0, or an
@@ -264,6 +273,10 @@ static int parse_head(struct h2_stream *st)
     struct http_parser p;
     int64_t rc;
 
+    /* room for the fields that came, Host and Cookie: the limit holds
+     * only when more came */
+    if (st->nfields < max - 2 && max > 2)
+        max = st->nfields + 2;
     if (!(st->hdrs = malloc(sizeof(*st->hdrs) * max)))
         return HTTP_E_EOF;
     http_parser_init(&p, &h->http, st->s->trusted);
@@ -300,8 +313,7 @@ int h2_stream_request(struct h2_stream *st, int end_stream)
         if (e->respond)
             h2_stream_refuse(st, e->status);
         else
-            (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                            NGHTTP2_PROTOCOL_ERROR);
+            reset(st, NGHTTP2_PROTOCOL_ERROR);
         st->out_end = 1;
         return -1;
     }
@@ -321,9 +333,10 @@ void h2_stream_data(struct h2_stream *st, const uint8_t *data, size_t len)
 {
     if (st->in_off == st->in_len)
         st->in_off = st->in_len = 0;
-    if (grow_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_INTERNAL_ERROR);
+    if (grow_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0) {
+        (void)nghttp2_session_consume(st->s->ng, st->id, len);  /* its window back */
+        reset(st, NGHTTP2_INTERNAL_ERROR);
+    }
 }
 
 /* ---- the body, as the app reads it -------------------------------------------- */
@@ -449,27 +462,15 @@ static int hop_by_hop(const char *n, size_t len)
     return 0;
 }
 
-/* The response head in st->rhead[0..len) ("HTTP/2.0 200 OK\r\n", fields,
- * an empty line) as HEADERS: interim (1xx) ones at once, the final one
- * with the stream's body as its data source. 0, or -1. */
-static int submit_head(struct h2_stream *st, size_t len)
+/* The fields of the response head p[0..end) (after its status line, before
+ * the empty line) into nv[1..): names lowercased in place, the
+ * connection-specific ones left out, the framing noted. The count with
+ * :status, or -1 when a line is not a field. */
+static int head_fields(struct h2_stream *st, char *p, const char *end, nghttp2_nv *nv)
 {
-    char *p = st->rhead, *end = st->rhead + len - 2, *eol;
-    nghttp2_nv nv[128];
-    size_t n = 1;
-    int status;
-    char code[4];
-    nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = h2_stream_read};
+    int n = 1;
 
-    /* "HTTP/2.0 200 ...": three digits at 9 (the bridge wrote them) */
-    if (len < 14 || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
-        p[11] < '0' || p[11] > '9')
-        return -1;
-    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    status_text(code, status);
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */
-    for (; p < end && n < sizeof(nv) / sizeof(nv[0]); p = eol + 2) {
+    for (char *eol; p < end; p = eol + 2) {
         char *colon = memchr(p, ':', (size_t)(end - p)), *v;
         eol = memchr(p, '\r', (size_t)(end - p + 2));
         if (!colon || !eol || colon > eol)
@@ -489,16 +490,49 @@ static int submit_head(struct h2_stream *st, size_t len)
         nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)v, (size_t)(colon - p),
                                (size_t)(eol - v), NGHTTP2_NV_FLAG_NONE};
     }
-    if (status < 200) {
+    return n;
+}
+
+/* The response head in st->rhead[0..len) ("HTTP/2.0 200 OK\r\n", fields,
+ * an empty line) as HEADERS: interim (1xx) ones at once, the final one
+ * with the stream's body as its data source. 0, or -1. */
+static int submit_head(struct h2_stream *st, size_t len)
+{
+    char *p = st->rhead, *end = st->rhead + len - 2;
+    nghttp2_nv few[64], *nv = few;
+    size_t lines = 0;
+    int n, status, rc;
+    char code[4];
+    nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = h2_stream_read};
+
+    /* "HTTP/2.0 200 ...": three digits at 9 (the bridge wrote them) */
+    if (len < 14 || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
+        return -1;
+    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    status_text(code, status);
+    for (const char *c = p; (c = memchr(c, '\n', (size_t)(end - c))); c++)
+        lines++;  /* the status line and each field: room for :status too */
+    if (lines > sizeof(few) / sizeof(few[0]) && !(nv = malloc(lines * sizeof(*nv))))
+        return -1;
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    p = (char *)memchr(p, '\n', len) + 1;  /* the head ends in CRLF CRLF */
+    if ((n = head_fields(st, p, end, nv)) < 0)
+        rc = -1;
+    else if (status < 200) {
         st->resp_chunked = 0;
         st->resp_cl = -1;
-        return nghttp2_submit_headers(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv, n,
-                                      NULL) == 0 ? 0 : -1;
+        rc = nghttp2_submit_headers(st->s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
+                                    (size_t)n, NULL);
+    } else {
+        st->status = status;
+        st->resp_state = R_BODY;
+        st->submitted = 1;
+        rc = nghttp2_submit_response(st->s->ng, st->id, nv, (size_t)n, &dp);
     }
-    st->status = status;
-    st->resp_state = R_BODY;
-    st->submitted = 1;
-    return nghttp2_submit_response(st->s->ng, st->id, nv, n, &dp) == 0 ? 0 : -1;
+    if (nv != few)
+        free(nv);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Body bytes for DATA (unchunked already). -1: no memory. */
@@ -640,7 +674,7 @@ static void stream_abort(void *arg)
     pthread_mutex_lock(&s->m);
     st->aborted = 1;
     if (!st->closed && !s->dead) {
-        (void)nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+        reset(st, NGHTTP2_CANCEL);
         (void)h2_pump(s);
         h2_after_pump(s);
     }
@@ -676,8 +710,7 @@ ssize_t h2_stream_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
 void h2_stream_sent_end(struct h2_stream *st)
 {
     if (!st->in_end && !st->closed)
-        (void)nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                        NGHTTP2_NO_ERROR);
+        reset(st, NGHTTP2_NO_ERROR);
 }
 
 /* ---- the job ------------------------------------------------------------------- */
@@ -719,8 +752,7 @@ void h2_stream_run(struct h2_stream *st, void *thread)
     st->out_end = 1;
     if (!st->closed && !s->dead) {
         if (rc < 0 || !complete(st))
-            (void)nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                            NGHTTP2_INTERNAL_ERROR);
+            reset(st, NGHTTP2_INTERNAL_ERROR);
         else if (st->deferred) {
             st->deferred = 0;
             (void)nghttp2_session_resume_data(s->ng, st->id);

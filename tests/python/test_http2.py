@@ -243,6 +243,18 @@ def test_streams_run_concurrently(server):
         c.close()
 
 
+def test_response_with_many_fields(server):
+    """Every field of a response head goes out, however many there are."""
+    srv = server(*H2C, app="h2app:app")
+    c = Client(srv.port)
+    try:
+        status, headers, body = c.response(c.request("/many"))
+    finally:
+        c.close()
+    assert status == 200 and body == b"many"
+    assert [headers.get("x-field-%d" % i) for i in range(300)] == [str(i) for i in range(300)]
+
+
 @pytest.mark.skipif(not NGHTTP, reason="nghttp is missing")
 def test_nghttp_many_streams(server, certs):  # noqa: F811
     srv = tls_srv(server, certs)
@@ -287,6 +299,27 @@ def test_bad_header_is_refused_like_http1(server):
                                                              ("x-ok", "2")]))
         env = json.loads(body)["environ"]
         assert status == 200 and env["HTTP_X_OK"] == "2" and "HTTP_X_UNDER" not in env
+    finally:
+        c.close()
+
+
+def test_limit_request_fields(server):
+    """--limit-request-fields counts a stream's fields as HTTP/1's (Host
+    made from :authority among them): at the limit served, past it
+    refused as HTTP/1 refuses it."""
+    srv = server(*H2C, "--limit-request-fields", "10")
+    c = Client(srv.port)
+    try:
+        ok = [("x-f%d" % i, "v") for i in range(9)]  # and Host: 10
+        status, _, body = c.response(c.request("/h", headers=ok))
+        assert status == 200 and json.loads(body)["environ"]["HTTP_X_F8"] == "v"
+        status, _, _ = c.response(c.request("/h", headers=ok + [("x-f9", "v")]))
+        assert status == 431
+        # with Host and the cookies (joined into one field) the array is full
+        few = ok[:7] + [("cookie", "a=1"), ("cookie", "b=2")]
+        status, _, body = c.response(c.request("/h", headers=few))
+        env = json.loads(body)["environ"]
+        assert status == 200 and env["HTTP_COOKIE"] == "a=1; b=2" and env["HTTP_X_F6"] == "v"
     finally:
         c.close()
 

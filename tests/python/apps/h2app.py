@@ -1,7 +1,8 @@
 """Test app for HTTP/2: streams of one connection at once.
 
 /wait blocks until /release is called (at most 10 s: then it says
-"timed out"); /release sets the event. Served one after the other, the two
+"timed out"); /release sets the event; /many answers with 300 header
+fields. Served one after the other, the two
 streams of one connection would make /wait time out. Anything else: the
 echo app.
 """
@@ -24,4 +25,8 @@ def app(environ, start_response):
         released.set()
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
+    if path == "/many":
+        start_response("200 OK", [("X-Field-%d" % i, str(i)) for i in range(300)]
+                       + [("Content-Length", "4")])
+        return [b"many"]
     return echo(environ, start_response)

@@ -163,7 +163,8 @@ static void conn_close(struct gworker *w, struct gconn *g)
     if (g->next)
         g->next->prev = g->prev;
     w->nconns--;
-    if (w->env.conn_free)
+    /* the GIL only for a connection the bridge kept objects on (gthread's) */
+    if ((g->c.pysock || g->c.pyaddr) && w->env.conn_free)
         w->env.conn_free(w->env.app, &g->c);
     cu_conn_close(&g->c);
     free(g->headers);

@@ -404,7 +404,7 @@ int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linge
 
     /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
     if (shutdown(c->fd, SHUT_WR) == 0)
-        drain(NULL, c->fd, 65536, linger_ms);
+        drain(NULL, c->fd, CU_LINGER_LIMIT, linger_ms);
     return sent;
 }
 

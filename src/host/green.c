@@ -136,38 +136,57 @@ static void hub_release(void *arg, void *handle)
     hub.ts = PyEval_SaveThread();
 }
 
-int host_green_open(void *arg, const char *kind, int worker_connections,
-                    struct cu_hub *out)
+/* The module's attribute name, or NULL (an exception set). */
+static PyObject *attr_of(const char *module, const char *name)
 {
-    PyObject *mod, *ops = NULL, *m;
+    PyObject *m = PyImport_ImportModule(module), *a;
+
+    if (!m)
+        return NULL;
+    a = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return a;
+}
+
+/* hub's Python objects, each step only once the one before it succeeded
+ * (no call runs with an exception set). 0, or -1 with the exception set. */
+static int hub_objects(const char *kind, int worker_connections)
+{
+    PyObject *mod = PyImport_ImportModule("cunicorn._green");
+    PyObject *ops = mod ? PyObject_CallMethod(mod, "hub", "si", kind, worker_connections)
+                        : NULL;
     int rc = -1;
 
-    (void)arg;
-    PyEval_RestoreThread(hub.ts);
-    mod = PyImport_ImportModule("cunicorn._green");
-    if (mod)
-        ops = PyObject_CallMethod(mod, "hub", "si", kind, worker_connections);
-    if ((m = PyImport_ImportModule("greenlet")) != NULL) {
-        hub.exit = PyObject_GetAttrString(m, "GreenletExit");
-        Py_DECREF(m);
-    }
-    if ((m = PyImport_ImportModule("faulthandler")) != NULL) {
-        hub.watch = PyObject_GetAttrString(m, "dump_traceback_later");
-        hub.unwatch = PyObject_GetAttrString(m, "cancel_dump_traceback_later");
-        Py_DECREF(m);
-    }
-    if (ops && hub.exit && hub.watch && hub.unwatch &&
-        PyArg_ParseTuple(ops, "OOO", &hub.wait, &hub.spawn, &hub.kill) &&
+    Py_XDECREF(mod);
+    if (ops && PyArg_ParseTuple(ops, "OOO", &hub.wait, &hub.spawn, &hub.kill) &&
+        (hub.exit = attr_of("greenlet", "GreenletExit")) != NULL &&
+        (hub.watch = attr_of("faulthandler", "dump_traceback_later")) != NULL &&
+        (hub.unwatch = attr_of("faulthandler", "cancel_dump_traceback_later")) != NULL &&
         (hub.run = PyCFunction_New(&run_def, NULL)) != NULL) {
         Py_INCREF(hub.wait);
         Py_INCREF(hub.spawn);
         Py_INCREF(hub.kill);
         rc = 0;
-    } else {
-        cu_report_exception("Exception in worker process");
+    } else {  /* what was borrowed from ops is not ours: only the others */
+        hub.wait = hub.spawn = hub.kill = NULL;
+        Py_CLEAR(hub.exit);
+        Py_CLEAR(hub.watch);
+        Py_CLEAR(hub.unwatch);
     }
     Py_XDECREF(ops);
-    Py_XDECREF(mod);
+    return rc;
+}
+
+int host_green_open(void *arg, const char *kind, int worker_connections,
+                    struct cu_hub *out)
+{
+    int rc;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    rc = hub_objects(kind, worker_connections);
+    if (rc < 0)
+        cu_report_exception("Exception in worker process");
     hub.ts = PyEval_SaveThread();
     *out = (struct cu_hub){hub_wait, hub_spawn, hub_kill, hub_release, hub_watch, NULL};
     return rc;

@@ -123,14 +123,6 @@ static int wait_for(struct cu_conn *c, short events)
     }
     if (c->deadline_ms > 0 && c->deadline_ms < deadline)
         deadline = c->deadline_ms;
-    if (c->wait) {  /* a hub's: it beats the heart itself */
-        long long left = deadline - cu_now_ms();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        return c->wait(c->wait_arg, c->fd, events, (int)left);
-    }
     for (;;) {
         struct pollfd pfd = {c->fd, events, 0};
         long long left = deadline - cu_now_ms();
@@ -140,6 +132,8 @@ static int wait_for(struct cu_conn *c, short events)
             errno = ETIMEDOUT;
             return -1;
         }
+        if (c->wait)  /* a hub's: one wait, the hub beats the heart itself */
+            return c->wait(c->wait_arg, c->fd, events, (int)left);
         rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
         if (rc > 0)
             return 0;
@@ -410,7 +404,7 @@ int cu_conn_abort_now(struct cu_conn *c, const char *page, size_t len, int linge
 
     /* shutdown, not cu_conn_shut_wr: TLS is not async-signal-safe */
     if (shutdown(c->fd, SHUT_WR) == 0)
-        drain(NULL, c->fd, 65536, linger_ms);
+        drain(NULL, c->fd, CU_LINGER_LIMIT, linger_ms);
     return sent;
 }
 

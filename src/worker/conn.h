@@ -172,6 +172,10 @@ int cu_conn_shut_wr(struct cu_conn *c);
  * so that unread input does not turn the close into a reset that destroys
  * the response at the peer. Call cu_conn_close() after. */
 void cu_conn_linger(struct cu_conn *c, size_t limit, int ms);
+/* A graceful close's usual bounds: this many bytes for this long at most
+ * (Gunicorn's 2 s). */
+#define CU_LINGER_LIMIT 65536
+#define CU_LINGER_MS 2000
 
 /*
  * Reads what the peer has sent into the buffer, waiting up to timeout_ms

@@ -34,8 +34,6 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 
-#define LINGER_LIMIT 65536  /* a graceful close drops this much at most */
-#define LINGER_MS 2000      /* ... for this long at most (Gunicorn's) */
 #define DRAIN_LIMIT 65536   /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
 #define ACCEPT_BATCH 100    /* gevent's StreamServer's max_accept */
@@ -113,7 +111,7 @@ static int serve_one(struct gworker *w, struct gconn *g, struct http_request *r,
         return 0;
     if (q.out.close || cu_worker_stop) {
         if (!body.done || g->c.end > g->c.start)
-            cu_conn_linger(&g->c, LINGER_LIMIT, LINGER_MS);
+            cu_conn_linger(&g->c, CU_LINGER_LIMIT, CU_LINGER_MS);
         return 0;
     }
     if (!body.done) {
@@ -131,7 +129,7 @@ static void refuse(struct gconn *g, const struct http_parser *p, int code)
     if (code != HTTP_E_EOF || g->c.eof)
         cu_request_refused(&g->c, p, code);
     if (cu_conn_send_error(&g->c, code) == 0 && http_error_info(code)->respond)
-        cu_conn_linger(&g->c, LINGER_LIMIT, LINGER_MS);  /* the rest is coming */
+        cu_conn_linger(&g->c, CU_LINGER_LIMIT, CU_LINGER_MS);  /* the rest is coming */
 }
 
 /* Between two requests: waits up to --keep-alive for the next one's first
@@ -163,7 +161,8 @@ static void conn_close(struct gworker *w, struct gconn *g)
     if (g->next)
         g->next->prev = g->prev;
     w->nconns--;
-    if (w->env.conn_free)
+    /* the GIL only for a connection the bridge kept objects on (gthread's) */
+    if ((g->c.pysock || g->c.pyaddr) && w->env.conn_free)
         w->env.conn_free(w->env.app, &g->c);
     cu_conn_close(&g->c);
     free(g->headers);

@@ -24,9 +24,6 @@
 
 #include "core/access.h"
 #include "core/log.h"
-
-#define LINGER_LIMIT 65536  /* a graceful close drops this much at most */
-#define LINGER_MS 2000      /* ... for this long at most (Gunicorn's) */
 #include "net/allow.h"
 #include "net/tls.h"
 
@@ -85,7 +82,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
             cu_log(CU_ERROR, "out of memory for a TLS connection");
         if (err == EPROTO)  /* not TLS (plain HTTP?): what it sent, unread,
                              * would turn the close into a reset */
-            cu_conn_linger(&c, LINGER_LIMIT, LINGER_MS);
+            cu_conn_linger(&c, CU_LINGER_LIMIT, CU_LINGER_MS);
         cu_conn_close(&c);
         return;
     }
@@ -123,7 +120,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
         unread = !body.done || c.end > c.start;
     }
     if (unread)
-        cu_conn_linger(&c, LINGER_LIMIT, LINGER_MS);
+        cu_conn_linger(&c, CU_LINGER_LIMIT, CU_LINGER_MS);
     cu_conn_close(&c);
 }
 

@@ -304,6 +304,65 @@ static void test_fill_hub_wait(void)
     close(peer);
 }
 
+/* deadline_ms and send_timeout_ms bound the hub's wait as they bound
+ * poll's; a deadline already past fails before the hub is asked. */
+static void test_hub_wait_bounds(void)
+{
+    struct cu_conn c;
+    struct hubwait h = {.fail = ETIMEDOUT};
+    static char big[1 << 16];
+    ssize_t n;
+    int fd, peer, err, rc = 0;
+
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    c.wait = hub_wait;
+    c.wait_arg = &h;
+    c.timeout_ms = 60000;
+    c.deadline_ms = cu_now_ms() + 300;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ETIMEDOUT && h.calls == 1 && h.ms > 0 && h.ms <= 300,
+       "a read waits on the hub until deadline_ms at most (%d ms), not timeout_ms", h.ms);
+    h.calls = 0;
+    c.deadline_ms = cu_now_ms() - 1;
+    n = cu_conn_fill(&c, 1 << 20);
+    err = errno;
+    ok(n == -1 && err == ETIMEDOUT && h.calls == 0,
+       "deadline_ms already past: ETIMEDOUT, the hub not asked");
+    c.deadline_ms = 0;
+    c.send_timeout_ms = 200;
+    h.calls = 0;
+    for (int i = 0; i < 1000 && rc == 0 && h.calls == 0; i++)  /* fills the socket */
+        rc = cu_conn_write(&c, big, sizeof(big));
+    err = errno;
+    ok(rc == -1 && err == ETIMEDOUT && h.calls == 1 && h.events == POLLOUT && h.ms > 0 &&
+       h.ms <= 200, "a write the peer does not take waits send_timeout_ms (%d ms)", h.ms);
+    h.calls = 0;
+    n = cu_conn_fill(&c, 1 << 20);
+    ok(n == -1 && h.calls == 1 && h.events == POLLIN && h.ms > 200,
+       "a read's wait is timeout_ms's (%d ms): send_timeout_ms is the writes'", h.ms);
+    cu_conn_close(&c);
+    close(peer);
+}
+
+static void test_silent(void)
+{
+    struct cu_conn c;
+    int fd, peer;
+
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    ok(cu_conn_silent(&c) == 1, "silent: nothing sent yet");
+    (void)send(peer, "G", 1, 0);
+    ok(cu_conn_silent(&c) == 0 && cu_conn_fill(&c, 1 << 20) == 1 && c.buf[0] == 'G',
+       "a byte waiting: not silent, and the byte stays for the read");
+    ok(cu_conn_silent(&c) == 1, "silent again once read");
+    close(peer);
+    ok(cu_conn_silent(&c) == 0, "the peer's EOF is not silence");
+    cu_conn_close(&c);
+}
+
 static void test_fill_errors(void)
 {
     struct cu_conn c;
@@ -551,6 +610,41 @@ static size_t sent_for(int code, char *buf, size_t max, int *rc, uint64_t *wrote
     return got ? undate(buf, got, wrote) : 0;
 }
 
+/* The answer to a HEAD request: the page's head, without the page. */
+static void test_send_error_head(void)
+{
+    char buf[2048], want[2048];
+    size_t got, wl = gunicorn_page(HTTP_E_METHOD, want, sizeof(want));
+    size_t head = (size_t)((char *)memmem(want, wl, "\r\n\r\n", 4) - want) + 4;
+    uint64_t wrote;
+    int fd, peer, end, rc;
+    struct cu_conn c;
+
+    for (int to = 0; to < 3; to++) {
+        unix_pair(&fd, &peer);
+        conn_init(&c, fd, 0);
+        if (to < 2) {  /* a head that failed to parse, its request line read */
+            (void)send(peer, to ? "HEAD / HTTP/1.1\r\n" : "HEAD", to ? 17 : 4, 0);
+            (void)cu_conn_fill(&c, 1 << 20);
+            rc = cu_conn_send_error(&c, HTTP_E_METHOD);
+        } else {  /* a parsed HEAD request: the caller says so */
+            rc = cu_conn_send_error_to(&c, HTTP_E_METHOD, 1);
+        }
+        wrote = c.wrote;
+        cu_conn_close(&c);
+        got = read_until(peer, buf, sizeof(buf), 2000, &end);
+        close(peer);
+        got = end == 0 && got ? undate(buf, got, &wrote) : SIZE_MAX;
+        if (to == 0)
+            ok(rc == 0 && got == wl && memcmp(buf, want, wl) == 0,
+               "send_error after \"HEAD\" alone (not a HEAD line): the whole page");
+        else
+            ok(rc == 0 && got == head && memcmp(buf, want, head) == 0 && wrote == head,
+               "%s: the page's head only, Content-Length kept (RFC 9110 §9.3.2)",
+               to == 1 ? "send_error after a HEAD request line" : "send_error_to(head 1)");
+    }
+}
+
 static void test_send_error(void)
 {
     static const char method[] =
@@ -596,6 +690,7 @@ static void test_send_error(void)
     ok(rc == -1 && err == EPIPE, "send_error to a closed peer: -1 EPIPE");
     ok(cu_conn_send_error(&c, HTTP_E_EOF) == 0, "a silent code to a closed peer: 0");
     cu_conn_close(&c);
+    test_send_error_head();
 }
 
 int main(void)
@@ -613,6 +708,8 @@ int main(void)
     test_fill_keep();
     test_fill_wait();
     test_fill_hub_wait();
+    test_hub_wait_bounds();
+    test_silent();
     test_fill_errors();
     test_linger();
     test_linger_tcp();

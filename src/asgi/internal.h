@@ -268,6 +268,12 @@ PyObject *areq_send(PyObject *self, PyObject *msg);
 /* Whether a response header is no valid one: 0 when it is, 1 for its
  * name (not a token), 2 for its value (a control byte but HTAB). */
 int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
+/* "name: value\r\n" appended to q->block. 0, or -1 (no memory). */
+int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl);
+/* A response's Content-Length value (digits only, an int64_t) into
+ * q->length: 0, or 1 when it repeats the one taken (to be sent once);
+ * -1 with a ValueError naming shown (bad, or another one taken). */
+int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *shown);
 /* fn(q, item, arg) for each item of the iterable items, until one
  * fails. 0, or -1 with an exception. */
 int areq_each(struct areq *q, PyObject *items,

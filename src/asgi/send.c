@@ -73,6 +73,38 @@ int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl)
     return nl == 0;
 }
 
+int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl)
+{
+    return block_add(q, name, nl) < 0 || block_add(q, ": ", 2) < 0 ||
+           block_add(q, value, vl) < 0 || block_add(q, "\r\n", 2) < 0 ? -1 : 0;
+}
+
+int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *shown)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(value, &end, 10);
+    /* digits only, and a length an int64_t holds (a larger one would
+     * read as "unknown", and the body be sent chunked) */
+    if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9' ||
+        errno == ERANGE || v > INT64_MAX) {
+        PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", shown);
+        return -1;
+    }
+    /* RFC 9110 §8.6: two that differ make the response ambiguous (a
+     * 500); an equal one is sent once */
+    if (q->length >= 0 && q->length != (int64_t)v) {
+        PyErr_Format(PyExc_ValueError, "conflicting Content-Length: %R", shown);
+        return -1;
+    }
+    if (q->length >= 0)
+        return 1;
+    q->length = (int64_t)v;
+    return 0;
+}
+
 /* One (name, value) pair of byte strings, checked, into the block. */
 static int add_header(struct areq *q, PyObject *item)
 {
@@ -111,34 +143,17 @@ static int add_header(struct areq *q, PyObject *item)
         if (strcasestr(value, "close"))
             q->must_close = 1;
     } else if (is(name, (size_t)nl, "content-length")) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        /* digits only, and a length an int64_t holds (a larger one would
-         * read as "unknown", and the body be sent chunked) */
-        if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9' ||
-            errno == ERANGE || v > INT64_MAX) {
-            PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", pv);
+        int rc = areq_content_length(q, value, (size_t)vl, pv);
+        if (rc < 0)
             goto fail;
-        }
-        /* RFC 9110 §8.6: two that differ make the response ambiguous (a
-         * 500); an equal one is sent once */
-        if (q->length >= 0 && q->length != (int64_t)v) {
-            PyErr_Format(PyExc_ValueError, "conflicting Content-Length: %R", pv);
-            goto fail;
-        }
-        if (q->length >= 0) {
+        if (rc > 0) {  /* a repeat: sent once */
             Py_DECREF(pn);
             Py_DECREF(pv);
             return 0;
         }
-        q->length = (int64_t)v;
     }
     if (!is(name, (size_t)nl, "connection") && !dropped(name, (size_t)nl) &&
-        (block_add(q, name, (size_t)nl) < 0 || block_add(q, ": ", 2) < 0 ||
-         block_add(q, value, (size_t)vl) < 0 || block_add(q, "\r\n", 2) < 0))
+        areq_block_line(q, name, (size_t)nl, value, (size_t)vl) < 0)
         goto fail;
     Py_DECREF(pn);
     Py_DECREF(pv);
@@ -570,10 +585,8 @@ static int add_trailer(struct areq *q, PyObject *item, void *unused)
     } else if (forbidden_trailer(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn))) {
         PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
     } else {
-        rc = block_add(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn)) < 0 ||
-             block_add(q, ": ", 2) < 0 ||
-             block_add(q, PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv)) < 0 ||
-             block_add(q, "\r\n", 2) < 0 ? -1 : 0;
+        rc = areq_block_line(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
+                             PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv));
     }
     Py_XDECREF(pn);
     Py_XDECREF(pv);

@@ -123,13 +123,11 @@ static int add_line(struct areq *q, PyObject *item, void *arg)
         goto out;
     }
     if (is(name, (size_t)nl, "content-length")) {
-        char *end;
-        long long len = strtoll(value, &end, 10);
-        if (vl == 0 || end != value + vl || len < 0) {
-            PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", v);
+        int cl = areq_content_length(q, value, (size_t)vl, v);
+        if (cl != 0) {
+            rc = cl > 0 ? 0 : -1;  /* a repeat is sent once */
             goto out;
         }
-        q->length = len;
     } else if (is(name, (size_t)nl, "transfer-encoding")) {
         f->has_te = 1;
     } else if (is(name, (size_t)nl, "connection")) {
@@ -138,10 +136,7 @@ static int add_line(struct areq *q, PyObject *item, void *arg)
         f->conn_off = q->blen;
         f->conn_len = (size_t)(nl + vl) + 4;
     }
-    rc = cu_pymem_append(&q->block, &q->blen, &q->bcap, name, (size_t)nl) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, ": ", 2) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, value, (size_t)vl) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, "\r\n", 2) < 0 ? -1 : 0;
+    rc = areq_block_line(q, name, (size_t)nl, value, (size_t)vl);
 out:
     Py_XDECREF(n);
     Py_XDECREF(v);

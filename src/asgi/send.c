@@ -105,6 +105,26 @@ int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *
     return 0;
 }
 
+/* item's [name, value], both bytes (what: "header", "trailer"): 0 with
+ * a new reference to each, or -1 with a TypeError. */
+static int bytes_pair(PyObject *item, const char *what, PyObject **pn, PyObject **pv)
+{
+    if (!PySequence_Check(item) || PySequence_Size(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "each %s must be a [name, value] pair", what);
+        return -1;
+    }
+    *pn = PySequence_GetItem(item, 0);
+    *pv = *pn ? PySequence_GetItem(item, 1) : NULL;
+    if (!*pv || !PyBytes_Check(*pn) || !PyBytes_Check(*pv)) {
+        if (*pv)
+            PyErr_Format(PyExc_TypeError, "%s names and values must be bytes", what);
+        Py_CLEAR(*pn);
+        Py_CLEAR(*pv);
+        return -1;
+    }
+    return 0;
+}
+
 /* One (name, value) pair of byte strings, checked, into the block. */
 static int add_header(struct areq *q, PyObject *item)
 {
@@ -112,19 +132,8 @@ static int add_header(struct areq *q, PyObject *item)
     const char *name, *value;
     Py_ssize_t nl, vl;
 
-    if (!PySequence_Check(item) || PySequence_Size(item) != 2) {
-        PyErr_SetString(PyExc_TypeError, "each header must be a [name, value] pair");
+    if (bytes_pair(item, "header", &pn, &pv) < 0)
         return -1;
-    }
-    pn = PySequence_GetItem(item, 0);
-    pv = pn ? PySequence_GetItem(item, 1) : NULL;
-    if (!pv || !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
-        if (pv)
-            PyErr_SetString(PyExc_TypeError, "header names and values must be bytes");
-        Py_XDECREF(pn);
-        Py_XDECREF(pv);
-        return -1;
-    }
     name = PyBytes_AS_STRING(pn);
     nl = PyBytes_GET_SIZE(pn);
     value = PyBytes_AS_STRING(pv);
@@ -570,26 +579,26 @@ static int forbidden_trailer(const char *n, size_t len)
 /* One trailer field, checked, into q->block (the head's is sent by now). */
 static int add_trailer(struct areq *q, PyObject *item, void *unused)
 {
-    PyObject *pn = NULL, *pv = NULL;
+    PyObject *pn, *pv;
+    const char *name, *value;
+    size_t nl, vl;
     int rc = -1;
 
     (void)unused;
-    if (!PySequence_Check(item) || PySequence_Size(item) != 2 ||
-        !(pn = PySequence_GetItem(item, 0)) || !(pv = PySequence_GetItem(item, 1)) ||
-        !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "a trailer is a [name, value] pair of bytes");
-    } else if (asgi_header_bad(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
-                               PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv))) {
+    if (bytes_pair(item, "trailer", &pn, &pv) < 0)
+        return -1;
+    name = PyBytes_AS_STRING(pn);
+    nl = (size_t)PyBytes_GET_SIZE(pn);
+    value = PyBytes_AS_STRING(pv);
+    vl = (size_t)PyBytes_GET_SIZE(pv);
+    if (asgi_header_bad(name, nl, value, vl))
         PyErr_Format(PyExc_ValueError, "Invalid HTTP trailer: %R: %R", pn, pv);
-    } else if (forbidden_trailer(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn))) {
+    else if (forbidden_trailer(name, nl))
         PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
-    } else {
-        rc = areq_block_line(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
-                             PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv));
-    }
-    Py_XDECREF(pn);
-    Py_XDECREF(pv);
+    else
+        rc = areq_block_line(q, name, nl, value, vl);
+    Py_DECREF(pn);
+    Py_DECREF(pv);
     return rc;
 }
 

@@ -274,6 +274,13 @@ int areq_block_line(struct areq *q, const char *name, size_t nl, const char *val
  * q->length: 0, or 1 when it repeats the one taken (to be sent once);
  * -1 with a ValueError naming shown (bad, or another one taken). */
 int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *shown);
+/* HEAD, 1xx, 204 and 304: a response without a body. */
+int areq_bodiless(const struct areq *q);
+/* n bytes of data after iov[0..k), framed (q->chunked: its size line and
+ * CRLF, written into size; last: the last chunk too). The new k (4 more
+ * at most). */
+int areq_body_iov(const struct areq *q, struct iovec *iov, int k, char size[32],
+                  const char *data, size_t n, int last);
 /* fn(q, item, arg) for each item of the iterable items, until one
  * fails. 0, or -1 with an exception. */
 int areq_each(struct areq *q, PyObject *items,

@@ -324,10 +324,23 @@ static const char *status_line(const struct http_request *r, int status, size_t 
     return line;
 }
 
-/* HEAD, 1xx, 204 and 304 have no body. */
-static int bodiless(const struct areq *q)
+int areq_bodiless(const struct areq *q)
 {
     return q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+}
+
+int areq_body_iov(const struct areq *q, struct iovec *iov, int k, char size[32],
+                  const char *data, size_t n, int last)
+{
+    if (n && q->chunked)
+        iov[k++] = (struct iovec){size, (size_t)snprintf(size, 32, "%zx\r\n", n)};
+    if (n)
+        iov[k++] = (struct iovec){(void *)data, n};
+    if (n && q->chunked)
+        iov[k++] = (struct iovec){(void *)"\r\n", 2};
+    if (last && q->chunked)
+        iov[k++] = (struct iovec){(void *)"0\r\n\r\n", 5};
+    return k;
 }
 
 /* The head's framing, decided with the first body: no body, a length,
@@ -336,7 +349,7 @@ static size_t framing(struct areq *q, size_t n, int more, char *clen)
 {
     const struct http_request *r = q->q.http;
 
-    q->no_body = bodiless(q);
+    q->no_body = areq_bodiless(q);
     if (q->length >= 0 || q->no_body)
         return 0;
     if (!more && !(q->trailers && r->major == 1 && r->minor >= 1))
@@ -395,22 +408,8 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         n = 0;
     if (q->length >= 0 && (uint64_t)q->length - q->sent < n)
         n = (size_t)((uint64_t)q->length - q->sent);  /* cut (compat.md, Responses) */
-    if (n && q->chunked) {
-        iov[k].iov_base = size;
-        iov[k++].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", n);
-    }
-    if (n) {
-        iov[k].iov_base = (void *)data;
-        iov[k++].iov_len = n;
-        if (q->chunked) {
-            iov[k].iov_base = (void *)"\r\n";
-            iov[k++].iov_len = 2;
-        }
-    }
-    if (!more && q->chunked && !q->tsend) {  /* else the trailers end it */
-        iov[k].iov_base = (void *)"0\r\n\r\n";
-        iov[k++].iov_len = 5;
-    }
+    /* the last chunk, unless the trailers end the response */
+    k = areq_body_iov(q, iov, k, size, data, n, !more && !q->tsend);
     q->sent += n;
     if (!more)
         short_check(q);
@@ -540,7 +539,7 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
         }
         q->length = size;
     }
-    if (size < q->length && !bodiless(q))
+    if (size < q->length && !areq_bodiless(q))
         q->must_close = 1;  /* said before the head: short_check below logs it */
     q->finishing = !q->trailers;
     q->tready = 1;

@@ -157,10 +157,10 @@ static int header_lines(struct areq *q, PyObject *hs, struct frame *f)
 static int framing(struct areq *q, struct frame *f)
 {
     const struct http_request *r = q->q.http;
-    int v11 = r->major == 1 && r->minor >= 1, st = q->status;
+    int v11 = r->major == 1 && r->minor >= 1;
     const char *line = NULL;
 
-    q->no_body = q->is_head || st == 304 || st == 204 || (st >= 100 && st < 200);
+    q->no_body = areq_bodiless(q);
     q->chunked = v11 && !q->no_body && q->length < 0 && !f->has_te;
     if (!q->no_body && q->length < 0 && !q->chunked)
         q->must_close = 1;  /* only the close can end that body */
@@ -225,14 +225,7 @@ static PyObject *put(struct areq *q, const char *line, size_t llen, const char *
         iov[k++] = (struct iovec){(void *)"\r\n", 2};
         q->head_sent = 1;
     }
-    if (n && q->chunked)
-        iov[k++] = (struct iovec){size, (size_t)snprintf(size, sizeof(size), "%zx\r\n", n)};
-    if (n)
-        iov[k++] = (struct iovec){(void *)data, n};
-    if (n && q->chunked)
-        iov[k++] = (struct iovec){(void *)"\r\n", 2};
-    if (last && q->chunked)
-        iov[k++] = (struct iovec){(void *)"0\r\n\r\n", 5};
+    k = areq_body_iov(q, iov, k, size, data, n, last);
     q->sent += n;
     cu_conn_whole(&q->conn->c);
     if (k && cu_conn_writev(&q->conn->c, iov, k) < 0)

@@ -292,7 +292,8 @@ static PyObject *head_out(struct areq *q, PyObject *const *args)
     code = PySequence_GetItem(args[0], 1);
     why = code ? PySequence_GetItem(args[0], 2) : NULL;
     status = code ? PyLong_AsLong(code) : -1;
-    reason = why ? PyUnicode_AsUTF8(why) : NULL;
+    /* a code that is no int: its exception, not a reason's on top */
+    reason = why && !(status == -1 && PyErr_Occurred()) ? PyUnicode_AsUTF8(why) : NULL;
     if (reason && (status < 100 || status > 999 ||
                    asgi_header_bad("-", 1, reason, strlen(reason)))) {
         PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld %R", status, why);

@@ -43,6 +43,7 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
        /* the methods called on a task, a future or a timer */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
+       M_CALL_SOON,  /* the loop's */
        /* tornado's delegate methods */
        M_HEADERS_RECEIVED, M_DATA_RECEIVED, M_FINISH, M_ON_CONNECTION_CLOSE, M_ADD,
        M_GET_ALL,
@@ -207,6 +208,9 @@ long long asrv_after(const struct asrv *s, int ms);
  * --body-min-rate: cu_body_deadline), or asrv_deadline when that is
  * sooner. */
 long long asrv_body_deadline(struct aconn *a);
+/* The loop's next turn goes on with a as if readable. 0, or -1
+ * (reported). */
+int asrv_soon(struct aconn *a);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
 

@@ -422,12 +422,8 @@ void aconn_response_over(struct aconn *a, int close)
         /* tornado: the response may end inside the handler's finish(),
          * and a WSGI app's within this call: the next request starts
          * from the loop, never nested in the last one */
-        PyObject *h = PyObject_CallMethod(s->loop, "call_soon", "OO", s->on_readable, a);
-        if (!h) {
-            cu_report_exception("worker: event loop");
+        if (asrv_soon(a) < 0)
             aconn_close(a, 1);
-        }
-        Py_XDECREF(h);
         return;
     }
     advance(a);

@@ -43,6 +43,7 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
        /* the methods called on a task, a future or a timer */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
+       M_CALL_SOON,  /* the loop's */
        /* tornado's delegate methods */
        M_HEADERS_RECEIVED, M_DATA_RECEIVED, M_FINISH, M_ON_CONNECTION_CLOSE, M_ADD,
        M_GET_ALL,
@@ -207,6 +208,9 @@ long long asrv_after(const struct asrv *s, int ms);
  * --body-min-rate: cu_body_deadline), or asrv_deadline when that is
  * sooner. */
 long long asrv_body_deadline(struct aconn *a);
+/* The loop's next turn goes on with a as if readable. 0, or -1
+ * (reported). */
+int asrv_soon(struct aconn *a);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
 
@@ -268,6 +272,19 @@ PyObject *areq_send(PyObject *self, PyObject *msg);
 /* Whether a response header is no valid one: 0 when it is, 1 for its
  * name (not a token), 2 for its value (a control byte but HTAB). */
 int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
+/* "name: value\r\n" appended to q->block. 0, or -1 (no memory). */
+int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl);
+/* A response's Content-Length value (digits only, an int64_t) into
+ * q->length: 0, or 1 when it repeats the one taken (to be sent once);
+ * -1 with a ValueError naming shown (bad, or another one taken). */
+int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *shown);
+/* HEAD, 1xx, 204 and 304: a response without a body. */
+int areq_bodiless(const struct areq *q);
+/* n bytes of data after iov[0..k), framed (q->chunked: its size line and
+ * CRLF, written into size; last: the last chunk too). The new k (4 more
+ * at most). */
+int areq_body_iov(const struct areq *q, struct iovec *iov, int k, char size[32],
+                  const char *data, size_t n, int last);
 /* fn(q, item, arg) for each item of the iterable items, until one
  * fails. 0, or -1 with an exception. */
 int areq_each(struct areq *q, PyObject *items,

@@ -29,6 +29,7 @@ static const char *const names[K_COUNT] = {
     [M_ADD_DONE] = "add_done_callback",
     [M_CANCELLED] = "cancelled", [M_EXCEPTION] = "exception",
     [M_SET_RESULT] = "set_result", [M_SET_EXCEPTION] = "set_exception", [M_CANCEL] = "cancel",
+    [M_CALL_SOON] = "call_soon",
     [K_SUBPROTOCOLS] = "subprotocols", [K_EXTENSIONS] = "extensions",
     [K_SUBPROTOCOL] = "subprotocol", [K_CODE] = "code", [K_REASON] = "reason",
     [K_TEXT] = "text", [K_BYTES] = "bytes", [V_WEBSOCKET] = "websocket", [V_WS] = "ws",

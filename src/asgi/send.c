@@ -73,6 +73,58 @@ int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl)
     return nl == 0;
 }
 
+int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl)
+{
+    return block_add(q, name, nl) < 0 || block_add(q, ": ", 2) < 0 ||
+           block_add(q, value, vl) < 0 || block_add(q, "\r\n", 2) < 0 ? -1 : 0;
+}
+
+int areq_content_length(struct areq *q, const char *value, size_t vl, PyObject *shown)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(value, &end, 10);
+    /* digits only, and a length an int64_t holds (a larger one would
+     * read as "unknown", and the body be sent chunked) */
+    if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9' ||
+        errno == ERANGE || v > INT64_MAX) {
+        PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", shown);
+        return -1;
+    }
+    /* RFC 9110 §8.6: two that differ make the response ambiguous (a
+     * 500); an equal one is sent once */
+    if (q->length >= 0 && q->length != (int64_t)v) {
+        PyErr_Format(PyExc_ValueError, "conflicting Content-Length: %R", shown);
+        return -1;
+    }
+    if (q->length >= 0)
+        return 1;
+    q->length = (int64_t)v;
+    return 0;
+}
+
+/* item's [name, value], both bytes (what: "header", "trailer"): 0 with
+ * a new reference to each, or -1 with a TypeError. */
+static int bytes_pair(PyObject *item, const char *what, PyObject **pn, PyObject **pv)
+{
+    if (!PySequence_Check(item) || PySequence_Size(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "each %s must be a [name, value] pair", what);
+        return -1;
+    }
+    *pn = PySequence_GetItem(item, 0);
+    *pv = *pn ? PySequence_GetItem(item, 1) : NULL;
+    if (!*pv || !PyBytes_Check(*pn) || !PyBytes_Check(*pv)) {
+        if (*pv)
+            PyErr_Format(PyExc_TypeError, "%s names and values must be bytes", what);
+        Py_CLEAR(*pn);
+        Py_CLEAR(*pv);
+        return -1;
+    }
+    return 0;
+}
+
 /* One (name, value) pair of byte strings, checked, into the block. */
 static int add_header(struct areq *q, PyObject *item)
 {
@@ -80,19 +132,8 @@ static int add_header(struct areq *q, PyObject *item)
     const char *name, *value;
     Py_ssize_t nl, vl;
 
-    if (!PySequence_Check(item) || PySequence_Size(item) != 2) {
-        PyErr_SetString(PyExc_TypeError, "each header must be a [name, value] pair");
+    if (bytes_pair(item, "header", &pn, &pv) < 0)
         return -1;
-    }
-    pn = PySequence_GetItem(item, 0);
-    pv = pn ? PySequence_GetItem(item, 1) : NULL;
-    if (!pv || !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
-        if (pv)
-            PyErr_SetString(PyExc_TypeError, "header names and values must be bytes");
-        Py_XDECREF(pn);
-        Py_XDECREF(pv);
-        return -1;
-    }
     name = PyBytes_AS_STRING(pn);
     nl = PyBytes_GET_SIZE(pn);
     value = PyBytes_AS_STRING(pv);
@@ -111,34 +152,17 @@ static int add_header(struct areq *q, PyObject *item)
         if (strcasestr(value, "close"))
             q->must_close = 1;
     } else if (is(name, (size_t)nl, "content-length")) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        /* digits only, and a length an int64_t holds (a larger one would
-         * read as "unknown", and the body be sent chunked) */
-        if (vl == 0 || end != value + vl || value[0] < '0' || value[0] > '9' ||
-            errno == ERANGE || v > INT64_MAX) {
-            PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", pv);
+        int rc = areq_content_length(q, value, (size_t)vl, pv);
+        if (rc < 0)
             goto fail;
-        }
-        /* RFC 9110 §8.6: two that differ make the response ambiguous (a
-         * 500); an equal one is sent once */
-        if (q->length >= 0 && q->length != (int64_t)v) {
-            PyErr_Format(PyExc_ValueError, "conflicting Content-Length: %R", pv);
-            goto fail;
-        }
-        if (q->length >= 0) {
+        if (rc > 0) {  /* a repeat: sent once */
             Py_DECREF(pn);
             Py_DECREF(pv);
             return 0;
         }
-        q->length = (int64_t)v;
     }
     if (!is(name, (size_t)nl, "connection") && !dropped(name, (size_t)nl) &&
-        (block_add(q, name, (size_t)nl) < 0 || block_add(q, ": ", 2) < 0 ||
-         block_add(q, value, (size_t)vl) < 0 || block_add(q, "\r\n", 2) < 0))
+        areq_block_line(q, name, (size_t)nl, value, (size_t)vl) < 0)
         goto fail;
     Py_DECREF(pn);
     Py_DECREF(pv);
@@ -300,10 +324,23 @@ static const char *status_line(const struct http_request *r, int status, size_t 
     return line;
 }
 
-/* HEAD, 1xx, 204 and 304 have no body. */
-static int bodiless(const struct areq *q)
+int areq_bodiless(const struct areq *q)
 {
     return q->is_head || q->status < 200 || q->status == 204 || q->status == 304;
+}
+
+int areq_body_iov(const struct areq *q, struct iovec *iov, int k, char size[32],
+                  const char *data, size_t n, int last)
+{
+    if (n && q->chunked)
+        iov[k++] = (struct iovec){size, (size_t)snprintf(size, 32, "%zx\r\n", n)};
+    if (n)
+        iov[k++] = (struct iovec){(void *)data, n};
+    if (n && q->chunked)
+        iov[k++] = (struct iovec){(void *)"\r\n", 2};
+    if (last && q->chunked)
+        iov[k++] = (struct iovec){(void *)"0\r\n\r\n", 5};
+    return k;
 }
 
 /* The head's framing, decided with the first body: no body, a length,
@@ -312,7 +349,7 @@ static size_t framing(struct areq *q, size_t n, int more, char *clen)
 {
     const struct http_request *r = q->q.http;
 
-    q->no_body = bodiless(q);
+    q->no_body = areq_bodiless(q);
     if (q->length >= 0 || q->no_body)
         return 0;
     if (!more && !(q->trailers && r->major == 1 && r->minor >= 1))
@@ -371,22 +408,8 @@ static int write_body(struct areq *q, const char *data, size_t n, int more)
         n = 0;
     if (q->length >= 0 && (uint64_t)q->length - q->sent < n)
         n = (size_t)((uint64_t)q->length - q->sent);  /* cut (compat.md, Responses) */
-    if (n && q->chunked) {
-        iov[k].iov_base = size;
-        iov[k++].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n", n);
-    }
-    if (n) {
-        iov[k].iov_base = (void *)data;
-        iov[k++].iov_len = n;
-        if (q->chunked) {
-            iov[k].iov_base = (void *)"\r\n";
-            iov[k++].iov_len = 2;
-        }
-    }
-    if (!more && q->chunked && !q->tsend) {  /* else the trailers end it */
-        iov[k].iov_base = (void *)"0\r\n\r\n";
-        iov[k++].iov_len = 5;
-    }
+    /* the last chunk, unless the trailers end the response */
+    k = areq_body_iov(q, iov, k, size, data, n, !more && !q->tsend);
     q->sent += n;
     if (!more)
         short_check(q);
@@ -516,7 +539,7 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
         }
         q->length = size;
     }
-    if (size < q->length && !bodiless(q))
+    if (size < q->length && !areq_bodiless(q))
         q->must_close = 1;  /* said before the head: short_check below logs it */
     q->finishing = !q->trailers;
     q->tready = 1;
@@ -555,28 +578,26 @@ static int forbidden_trailer(const char *n, size_t len)
 /* One trailer field, checked, into q->block (the head's is sent by now). */
 static int add_trailer(struct areq *q, PyObject *item, void *unused)
 {
-    PyObject *pn = NULL, *pv = NULL;
+    PyObject *pn, *pv;
+    const char *name, *value;
+    size_t nl, vl;
     int rc = -1;
 
     (void)unused;
-    if (!PySequence_Check(item) || PySequence_Size(item) != 2 ||
-        !(pn = PySequence_GetItem(item, 0)) || !(pv = PySequence_GetItem(item, 1)) ||
-        !PyBytes_Check(pn) || !PyBytes_Check(pv)) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "a trailer is a [name, value] pair of bytes");
-    } else if (asgi_header_bad(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn),
-                               PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv))) {
+    if (bytes_pair(item, "trailer", &pn, &pv) < 0)
+        return -1;
+    name = PyBytes_AS_STRING(pn);
+    nl = (size_t)PyBytes_GET_SIZE(pn);
+    value = PyBytes_AS_STRING(pv);
+    vl = (size_t)PyBytes_GET_SIZE(pv);
+    if (asgi_header_bad(name, nl, value, vl))
         PyErr_Format(PyExc_ValueError, "Invalid HTTP trailer: %R: %R", pn, pv);
-    } else if (forbidden_trailer(PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn))) {
+    else if (forbidden_trailer(name, nl))
         PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
-    } else {
-        rc = block_add(q, PyBytes_AS_STRING(pn), (size_t)PyBytes_GET_SIZE(pn)) < 0 ||
-             block_add(q, ": ", 2) < 0 ||
-             block_add(q, PyBytes_AS_STRING(pv), (size_t)PyBytes_GET_SIZE(pv)) < 0 ||
-             block_add(q, "\r\n", 2) < 0 ? -1 : 0;
-    }
-    Py_XDECREF(pn);
-    Py_XDECREF(pv);
+    else
+        rc = areq_block_line(q, name, nl, value, vl);
+    Py_DECREF(pn);
+    Py_DECREF(pv);
     return rc;
 }
 

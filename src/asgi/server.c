@@ -37,15 +37,19 @@ int asrv_call(PyObject *m, PyObject *args)
     return 0;
 }
 
-/* TLS read more off the socket than was asked for: the loop would not
- * say readable for it, so the next turn does. */
-static void pending_soon(struct aconn *a)
+int asrv_soon(struct aconn *a)
 {
-    PyObject *h = PyObject_CallMethod(a->srv->loop, "call_soon", "OO", a->srv->on_readable, a);
+    struct asrv *s = a->srv;
+    PyObject *args[3] = {s->loop, s->on_readable, (PyObject *)a};
+    PyObject *h = PyObject_VectorcallMethod(s->k[M_CALL_SOON], args,
+                                            3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
 
-    if (!h)
+    if (!h) {
         cu_report_exception("worker: event loop");
-    Py_XDECREF(h);
+        return -1;
+    }
+    Py_DECREF(h);
+    return 0;
 }
 
 int asrv_watch(struct aconn *a, int what, int on)
@@ -54,8 +58,10 @@ int asrv_watch(struct aconn *a, int what, int on)
     int *flag = what == 'r' ? &a->reading : &a->writing;
     PyObject *m, *args;
 
+    /* TLS read more off the socket than was asked for: the loop would
+     * not say readable for it, so the next turn does */
     if (what == 'r' && on && a->state != C_CLOSED && cu_conn_pending(&a->c))
-        pending_soon(a);
+        (void)asrv_soon(a);
     if (*flag == on || a->state == C_CLOSED)
         return 0;
     if (on) {
@@ -124,13 +130,6 @@ static void accept_from(struct asrv *s, size_t i, int batch)
     }
 }
 
-/* Nothing waits in a's socket: bytes there are a request the loop has
- * not read yet. */
-static int silent(const struct aconn *a)
-{
-    return cu_conn_silent(&a->c);
-}
-
 /* At --worker-connections: closes the oldest idle keep-alive connection,
  * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
  * connection gets its place (docs/operations.md, Facing the internet
@@ -154,7 +153,7 @@ static int evict_one(struct asrv *s)
         idle = fresh;
     /* bytes waiting: the loop reads them in this turn, and it is idle no
      * more; the tick looks again */
-    if (!idle || !silent(idle))
+    if (!idle || !cu_conn_silent(&idle->c))
         return 0;
     aconn_close(idle, 0);
     return 1;

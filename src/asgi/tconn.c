@@ -123,13 +123,11 @@ static int add_line(struct areq *q, PyObject *item, void *arg)
         goto out;
     }
     if (is(name, (size_t)nl, "content-length")) {
-        char *end;
-        long long len = strtoll(value, &end, 10);
-        if (vl == 0 || end != value + vl || len < 0) {
-            PyErr_Format(PyExc_ValueError, "Invalid Content-Length: %R", v);
+        int cl = areq_content_length(q, value, (size_t)vl, v);
+        if (cl != 0) {
+            rc = cl > 0 ? 0 : -1;  /* a repeat is sent once */
             goto out;
         }
-        q->length = len;
     } else if (is(name, (size_t)nl, "transfer-encoding")) {
         f->has_te = 1;
     } else if (is(name, (size_t)nl, "connection")) {
@@ -138,10 +136,7 @@ static int add_line(struct areq *q, PyObject *item, void *arg)
         f->conn_off = q->blen;
         f->conn_len = (size_t)(nl + vl) + 4;
     }
-    rc = cu_pymem_append(&q->block, &q->blen, &q->bcap, name, (size_t)nl) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, ": ", 2) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, value, (size_t)vl) < 0 ||
-         cu_pymem_append(&q->block, &q->blen, &q->bcap, "\r\n", 2) < 0 ? -1 : 0;
+    rc = areq_block_line(q, name, (size_t)nl, value, (size_t)vl);
 out:
     Py_XDECREF(n);
     Py_XDECREF(v);
@@ -162,10 +157,10 @@ static int header_lines(struct areq *q, PyObject *hs, struct frame *f)
 static int framing(struct areq *q, struct frame *f)
 {
     const struct http_request *r = q->q.http;
-    int v11 = r->major == 1 && r->minor >= 1, st = q->status;
+    int v11 = r->major == 1 && r->minor >= 1;
     const char *line = NULL;
 
-    q->no_body = q->is_head || st == 304 || st == 204 || (st >= 100 && st < 200);
+    q->no_body = areq_bodiless(q);
     q->chunked = v11 && !q->no_body && q->length < 0 && !f->has_te;
     if (!q->no_body && q->length < 0 && !q->chunked)
         q->must_close = 1;  /* only the close can end that body */
@@ -230,14 +225,7 @@ static PyObject *put(struct areq *q, const char *line, size_t llen, const char *
         iov[k++] = (struct iovec){(void *)"\r\n", 2};
         q->head_sent = 1;
     }
-    if (n && q->chunked)
-        iov[k++] = (struct iovec){size, (size_t)snprintf(size, sizeof(size), "%zx\r\n", n)};
-    if (n)
-        iov[k++] = (struct iovec){(void *)data, n};
-    if (n && q->chunked)
-        iov[k++] = (struct iovec){(void *)"\r\n", 2};
-    if (last && q->chunked)
-        iov[k++] = (struct iovec){(void *)"0\r\n\r\n", 5};
+    k = areq_body_iov(q, iov, k, size, data, n, last);
     q->sent += n;
     cu_conn_whole(&q->conn->c);
     if (k && cu_conn_writev(&q->conn->c, iov, k) < 0)
@@ -304,7 +292,8 @@ static PyObject *head_out(struct areq *q, PyObject *const *args)
     code = PySequence_GetItem(args[0], 1);
     why = code ? PySequence_GetItem(args[0], 2) : NULL;
     status = code ? PyLong_AsLong(code) : -1;
-    reason = why ? PyUnicode_AsUTF8(why) : NULL;
+    /* a code that is no int: its exception, not a reason's on top */
+    reason = why && !(status == -1 && PyErr_Occurred()) ? PyUnicode_AsUTF8(why) : NULL;
     if (reason && (status < 100 || status > 999 ||
                    asgi_header_bad("-", 1, reason, strlen(reason)))) {
         PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld %R", status, why);

@@ -230,3 +230,33 @@ def test_trailers_without_the_flag_raise(server):
     assert errors(srv) == ["RuntimeError: Unexpected ASGI message 'http.response.trailers' "
                            "sent, without 'trailers' in 'http.response.start', before the "
                            "last body or after the last trailers."]
+
+
+TRAILER_TYPES_APP = '''import json
+errors = []
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/errors":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(errors).encode()})
+        return
+    bad = {"/str": [("x-a", "1")], "/three": [(b"x-a", b"1", b"2")]}[scope["path"]]
+    await send({"type": "http.response.start", "status": 200, "headers": [],
+                "trailers": True})
+    await send({"type": "http.response.body", "body": b"hi"})
+    try:
+        await send({"type": "http.response.trailers", "headers": bad})
+    except TypeError as e:
+        errors.append(str(e))
+'''
+
+
+def test_a_trailer_that_is_no_pair_of_bytes_raises(server, tmp_path):
+    (tmp_path / "trailertypes.py").write_text(TRAILER_TYPES_APP)
+    srv = server("-k", "asgi", app="trailertypes:app", chdir=tmp_path)
+    for path in (b"/str", b"/three"):
+        got = raw(srv, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+        assert got.split(b"\r\n\r\n", 1)[1] == b"2\r\nhi\r\n"  # cut: no last chunk
+    assert errors(srv) == ["trailer names and values must be bytes",
+                           "each trailer must be a [name, value] pair"]

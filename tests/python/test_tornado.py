@@ -239,6 +239,65 @@ def test_a_head_that_cannot_be_written_is_a_500(site, path):
     assert call(site, "GET", "/hello")[1] == b"Hello, world"
 
 
+LENGTHS_APP = """import tornado.httputil, tornado.web
+class L(tornado.web.RequestHandler):
+    def get(self, how):
+        if how == "plus":
+            self.set_header("Content-Length", "+5")
+        elif how == "huge":
+            self.set_header("Content-Length", "99999999999999999999")
+        elif how == "two":
+            self.set_header("Content-Length", "5")
+            self.add_header("Content-Length", "6")
+        else:
+            self.set_header("Content-Length", "5")
+            self.add_header("Content-Length", "5")
+        self.write("hello")
+class C(tornado.web.RequestHandler):
+    def get(self):
+        start = tornado.httputil.ResponseStartLine("HTTP/1.1", "200", "OK")
+        try:
+            self.request.connection.write_headers(start, tornado.httputil.HTTPHeaders())
+        except TypeError as e:
+            CODE_ERRORS.append(str(e))
+        self._finished = True  # the request ended with the 500
+class E(tornado.web.RequestHandler):
+    def get(self):
+        self.write({"errors": CODE_ERRORS})
+CODE_ERRORS = []
+app = tornado.web.Application([("/code", C), ("/errors", E), (r"/(\\w+)", L)])
+"""
+
+
+@pytest.mark.parametrize("how", ["plus", "huge", "two"])
+def test_a_content_length_no_client_could_read_is_a_500(server, tmp_path, how):
+    """Digits only, an int64, one value: as the asgi class's (test_asgi.py)."""
+    (tmp_path / "lengths.py").write_text(LENGTHS_APP)
+    srv = server(*TORNADO, app="lengths:app", chdir=tmp_path)
+    raw = srv.raw(b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % how.encode())
+    status, hdrs, body = head_and_body(raw)
+    assert status == "HTTP/1.1 500 Internal Server Error", raw[:300]
+    assert b"hello" not in raw and header(hdrs, "Connection") == "close"
+
+
+def test_a_status_code_that_is_no_int_is_a_500(server, tmp_path):
+    (tmp_path / "lengths.py").write_text(LENGTHS_APP)
+    srv = server(*TORNADO, app="lengths:app", chdir=tmp_path)
+    status, hdrs, body = head_and_body(srv.raw(b"GET /code HTTP/1.1\r\nHost: t\r\n\r\n"))
+    assert status == "HTTP/1.1 500 Internal Server Error"
+    r, data = call(srv, "GET", "/errors")
+    assert json.loads(data) == {"errors": ["'str' object cannot be interpreted as an integer"]}, data
+
+
+def test_a_repeated_equal_content_length_is_sent_once(server, tmp_path):
+    (tmp_path / "lengths.py").write_text(LENGTHS_APP)
+    srv = server(*TORNADO, app="lengths:app", chdir=tmp_path)
+    status, hdrs, body = head_and_body(srv.raw(b"GET /same HTTP/1.1\r\nHost: t\r\n"
+                                               b"Connection: close\r\n\r\n"))
+    assert status == "HTTP/1.1 200 OK" and header(hdrs, "Content-Length") == "5"
+    assert body == b"hello"
+
+
 def test_a_chunked_body_past_the_limit(site):
     raw = site.raw(b"PUT /upload?max=10 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
                    b"\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")

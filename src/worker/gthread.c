@@ -189,7 +189,11 @@ static int account(struct gworker *w, struct gconn *g)
 {
     size_t now = g->state == ST_HEAD ? g->c.cap : 0, total;
 
-    if (now >= g->counted)
+    /* most calls change nothing (a read into the same buffer, a park):
+     * no read-modify-write on the counter all threads share */
+    if (now == g->counted)
+        total = atomic_load(&w->head_mem);
+    else if (now > g->counted)
         total = atomic_fetch_add(&w->head_mem, now - g->counted) + (now - g->counted);
     else
         total = atomic_fetch_sub(&w->head_mem, g->counted - now) - (g->counted - now);

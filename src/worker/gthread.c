@@ -202,13 +202,6 @@ static int account(struct gworker *w, struct gconn *g)
                ? -1 : 0;
 }
 
-/* Parked (so nobody reads it) with nothing waiting in the socket: bytes
- * there mean a request that a busy pool has not read yet. */
-static int silent(const struct gconn *g)
-{
-    return cu_conn_silent(&g->c);
-}
-
 /* At --worker-connections: expires the oldest idle keep-alive connection,
  * else the oldest new one silent past CU_FRESH_GRACE_MS, so that a new
  * connection gets its place (its close re-arms the listeners). A head
@@ -219,7 +212,7 @@ static int evict_one(struct gworker *w, long long now)
     int looked = 0;
 
     for (struct cu_timer *t = w->idle.first; t && looked < 64; t = t->next, looked++)
-        if (silent(of_timer(t))) {
+        if (cu_conn_silent(&of_timer(t)->c)) {
             expire(of_timer(t));
             return 1;
         }
@@ -227,7 +220,7 @@ static int evict_one(struct gworker *w, long long now)
         struct gconn *g = of_timer(t);
         if (now - g->born_ms < CU_FRESH_GRACE_MS)
             break;  /* the list is in the order of accepting */
-        if (silent(g)) {
+        if (cu_conn_silent(&g->c)) {
             expire(g);
             return 1;
         }
@@ -1038,7 +1031,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
         for (; t; t = after) {
             struct gconn *g = of_timer(t);
             after = t->next;
-            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS && silent(g))
+            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS && cu_conn_silent(&g->c))
                 expire(g);
         }
     }

@@ -264,6 +264,11 @@ static int is_scheme_char(unsigned char c)
            (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
 }
 
+static int is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f');
+}
+
 /* urlsplit() checks a bracketed host: an IPv6 address or "vX.future". */
 static int bracketed_host_ok(const char *s, size_t n)
 {
@@ -272,9 +277,7 @@ static int bracketed_host_ok(const char *s, size_t n)
 
     if (n && s[0] == 'v') {
         size_t i = 1;
-        while (i < n && ((s[i] >= '0' && s[i] <= '9') ||
-                         (lower((unsigned char)s[i]) >= 'a' &&
-                          lower((unsigned char)s[i]) <= 'f')))
+        while (i < n && is_hex((unsigned char)s[i]))
             i++;
         return i > 1 && i + 1 < n && s[i] == '.';
     }
@@ -355,11 +358,6 @@ int http_split_target(const char *buf, struct http_span target,
 }
 
 /* ---- Host ---------------------------------------------------------------- */
-
-static int is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f');
-}
 
 /* RFC 3986 reg-name: unreserved, pct-encoded, sub-delims. */
 static int reg_name_ok(const char *s, size_t n)

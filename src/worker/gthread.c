@@ -189,20 +189,17 @@ static int account(struct gworker *w, struct gconn *g)
 {
     size_t now = g->state == ST_HEAD ? g->c.cap : 0, total;
 
-    if (now >= g->counted)
+    /* most calls change nothing (a read into the same buffer, a park):
+     * no read-modify-write on the counter all threads share */
+    if (now == g->counted)
+        total = atomic_load(&w->head_mem);
+    else if (now > g->counted)
         total = atomic_fetch_add(&w->head_mem, now - g->counted) + (now - g->counted);
     else
         total = atomic_fetch_sub(&w->head_mem, g->counted - now) - (g->counted - now);
     g->counted = now;
     return w->env->head_memory > 0 && now > CU_CONN_BUF && total > w->env->head_memory
                ? -1 : 0;
-}
-
-/* Parked (so nobody reads it) with nothing waiting in the socket: bytes
- * there mean a request that a busy pool has not read yet. */
-static int silent(const struct gconn *g)
-{
-    return cu_conn_silent(&g->c);
 }
 
 /* At --worker-connections: expires the oldest idle keep-alive connection,
@@ -215,7 +212,7 @@ static int evict_one(struct gworker *w, long long now)
     int looked = 0;
 
     for (struct cu_timer *t = w->idle.first; t && looked < 64; t = t->next, looked++)
-        if (silent(of_timer(t))) {
+        if (cu_conn_silent(&of_timer(t)->c)) {
             expire(of_timer(t));
             return 1;
         }
@@ -223,7 +220,7 @@ static int evict_one(struct gworker *w, long long now)
         struct gconn *g = of_timer(t);
         if (now - g->born_ms < CU_FRESH_GRACE_MS)
             break;  /* the list is in the order of accepting */
-        if (silent(g)) {
+        if (cu_conn_silent(&g->c)) {
             expire(g);
             return 1;
         }
@@ -1034,7 +1031,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
         for (; t; t = after) {
             struct gconn *g = of_timer(t);
             after = t->next;
-            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS && silent(g))
+            if (g->c.end == 0 && now - g->born_ms > STOP_QUIET_MS && cu_conn_silent(&g->c))
                 expire(g);
         }
     }

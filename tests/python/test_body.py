@@ -224,6 +224,29 @@ def test_an_unwritable_upload_dir_fails_the_request_not_the_worker(server, tmp_p
     assert served(srv) < SERVED_WITHIN
 
 
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_spooled_body_cut_short_is_no_200_and_its_file_goes(server, tmp_path, framing):
+    """The client half-closes after 200000 bytes of a larger body: the
+    spool must not hand the app a short body as if whole (a 200 with its
+    length), and the spool's file is closed with the request."""
+    up = tmp_path / "uploads"
+    up.mkdir()
+    conf = config_file(tmp_path, "tmp_upload_dir = %r\n" % str(up))
+    srv = server(*GT, "-c", conf, "--spool-memory", "4096", app="bodyapp:app")
+    data = os.urandom(200000)
+    if framing == "length":
+        req = post("/spoolfds?" + str(up), data, length=2 * len(data))
+    else:
+        req = post_chunked("/spoolfds?" + str(up), data)[:-len(b"0\r\n\r\n")]
+    raw = srv.raw(req)
+    assert not raw.startswith(b"HTTP/1.1 200"), raw[:300]
+    s, rd = session(srv)
+    s.sendall(get("/fds?" + str(up)))
+    assert json.loads(rd.response()[2])["fds"] == []
+    s.close()
+    assert os.listdir(up) == []
+
+
 BODY = b"".join(b"line %d %s\n" % (i, b"x" * (i % 97)) for i in range(6000)) + b"no newline"
 
 

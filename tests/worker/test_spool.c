@@ -2,7 +2,8 @@
  * Spooled request bodies (src/worker/spool.c): memory up to mem_max, then
  * a file in the upload directory that never has a name there; read back
  * byte for byte, in pieces of any size; the file closed when freed; a
- * directory that cannot take the file is an error, not a crash.
+ * directory that cannot take the file, or a file cut short under it, is
+ * an error, not a crash or a short body.
  */
 #include "worker/spool.h"
 #include "http/http.h"
@@ -126,6 +127,24 @@ static void test_bad_dir(void)
     cu_spool_free(&s);
 }
 
+/* The file shorter than what went into it (truncated under us): the read
+ * that finds nothing is an error (EIO), never the body's end. */
+static void test_short_file(void)
+{
+    struct cu_spool s;
+    const char *p;
+
+    cu_spool_init(&s, 2, dir);
+    ok(cu_spool_add(&s, "abcdef", 6) == 0 && s.has_file && ftruncate(s.fd, 0) == 0,
+       "a spool of 6 bytes, its file's 4 truncated");
+    ok(cu_spool_peek(&s, &p) == 2, "the memory part is handed out");
+    cu_spool_consume(&s, 2);
+    ok(cu_spool_peek(&s, &p) == HTTP_AGAIN, "then the file's part must be loaded");
+    errno = 0;
+    ok(cu_spool_load(&s) < 0 && errno == EIO, "a file with nothing left: -1, EIO");
+    cu_spool_free(&s);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -133,6 +152,7 @@ int main(void)
     test_memory();
     test_file();
     test_bad_dir();
+    test_short_file();
     if (rmdir(dir) < 0)
         die("rmdir");
     return tap_done();

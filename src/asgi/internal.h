@@ -346,9 +346,6 @@ void areq_what_failed(const struct areq *q, char *out, size_t n);
  * answered as the other classes do; the caller ends the request. An
  * http.disconnect message (a new reference), or NULL. */
 PyObject *areq_body_failed(struct areq *q);
-/* receive.c: whether a peek's n (0: no more) is a Content-Length body
- * the peer cut short (then noted as its error). */
-int areq_cut_short(struct cu_body *b, int64_t n);
 /* One more request served: --max-requests, the slot's request line. */
 void asrv_served(struct asrv *s);
 /* receive.c: answers "Expect: 100-continue" once, before the body is

@@ -73,16 +73,6 @@ PyObject *areq_body_failed(struct areq *q)
     return asgi_disconnect_msg(q->srv);
 }
 
-/* The peer closed before Content-Length bytes came: not an end of the
- * body but its failure (docs/compat.md, Framing), noted on the body. */
-int areq_cut_short(struct cu_body *b, int64_t n)
-{
-    if (n != 0 || b->kind != HTTP_BODY_LENGTH || b->left == 0)
-        return 0;
-    b->error = HTTP_E_EOF;
-    return 1;
-}
-
 /*
  * The next message the body gives without waiting: a new reference;
  * NULL without an exception when the app must wait (q->wait says for
@@ -102,14 +92,11 @@ static PyObject *body_msg(struct areq *q)
             PyObject *bytes = PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
             cu_body_consume(b, &a->c, (size_t)n);
             /* the end is known now when the framing says so */
+            /* (a body cut short: more_body, the next receive says why not) */
             n = b->done ? 0 : cu_body_peek(b, &a->c, &p2);
-            if (areq_cut_short(b, n))
-                n = HTTP_E_EOF;  /* more_body: the next receive says why not */
             q->body_end = n == 0;
             return request_msg(q->srv, bytes, n != 0);
         }
-        if (areq_cut_short(b, n))
-            return areq_body_failed(q);
         if (n == 0) {
             if (q->body_end) {
                 q->wait = W_DISCONNECT;

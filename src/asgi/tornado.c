@@ -230,7 +230,7 @@ static void feed(struct areq *q)
                 return;
             continue;
         }
-        if (n < 0 || areq_cut_short(&a->body, n)) {
+        if (n < 0) {
             Py_XDECREF(areq_body_failed(q));
             areq_over(q, 1);
             return;

@@ -99,9 +99,12 @@ int64_t cu_body_peek(struct cu_body *b, struct cu_conn *c, const char **p)
         return peek_chunked(b, c, p);
     have = c->end - c->start;
     if (have == 0) {
-        if (c->eof) {  /* a short body at EOF is delivered short */
-            b->done = 1;
-            return 0;
+        if (c->eof) {
+            /* the peer closed before Content-Length bytes came: not an
+             * end of the body but its failure (docs/compat.md, Framing),
+             * sticky for every reader */
+            b->error = HTTP_E_EOF;
+            return HTTP_E_EOF;
         }
         return HTTP_AGAIN;
     }
@@ -167,8 +170,8 @@ int cu_body_drain(struct cu_body *b, struct cu_conn *c, uint64_t limit)
     for (;;) {
         const char *p;
         int64_t n = cu_body_peek(b, c, &p);
-        if (n == 0)  /* the end; or EOF before Content-Length bytes came */
-            return b->kind == HTTP_BODY_LENGTH && b->left > 0 ? -1 : 0;
+        if (n == 0)
+            return 0;
         if (n == HTTP_AGAIN) {
             if (cu_body_wait(b, c) < 0)
                 return -1;

@@ -38,7 +38,9 @@ void cu_body_init(struct cu_body *b, const struct http_request *r,
 int cu_body_over_limit(const struct http_request *r, const struct http_config *cfg);
 
 /* Body bytes available without I/O: n > 0 with *p set, 0 at the end of the
- * body, HTTP_AGAIN when cu_body_wait() must run, or an HTTP_E_* error. */
+ * body, HTTP_AGAIN when cu_body_wait() must run, or an HTTP_E_* error
+ * (sticky in b->error; HTTP_E_EOF when the peer closed before the end of a
+ * Content-Length body, which is never delivered short). */
 int64_t cu_body_peek(struct cu_body *b, struct cu_conn *c, const char **p);
 void cu_body_consume(struct cu_body *b, struct cu_conn *c, size_t n);
 /* Reads more from the peer (bounded by its timeout, and by

@@ -75,14 +75,9 @@ static int64_t input_peek(struct cu_input *in, const char **p)
             return 0;
         if (in->expect && send_continue(in) < 0)
             return -1;
+        /* a body cut short is an error the app sees, never a short body
+         * (cu_body_peek notes it on the body: no 200 follows) */
         n = cu_body_peek(in->body, in->conn, p);
-        if (n == 0 && in->body->kind == HTTP_BODY_LENGTH && in->body->left > 0) {
-            /* the peer closed before Content-Length bytes came: an error
-             * the app sees (docs/compat.md, Framing), never a short body;
-             * noted on the body, so the request ends without a 200 */
-            in->body->error = HTTP_E_EOF;
-            n = HTTP_E_EOF;
-        }
         if (n >= 0)
             return n;
         if (n != HTTP_AGAIN) {

@@ -331,9 +331,11 @@ static void test_length_eof(void)
     body_of(&b, HTTP_BODY_LENGTH, 10);
     s = (struct script){peer, "0123", cuts, 1, 0, 1};
     rc = read_body(&b, &c, &s, 100, out, sizeof(out), &len);
-    ok(rc == 0 && len == 4 && memcmp(out, "0123", 4) == 0 && c.eof == 1 && b.error == 0,
-       "EOF after 4 of 10 bytes: the 4, then 0 (a short body is delivered short)");
-    ok(cu_body_peek(&b, &c, &(const char *){NULL}) == 0, "and 0 again");
+    ok(rc == HTTP_E_EOF && len == 4 && memcmp(out, "0123", 4) == 0 && c.eof == 1 &&
+       b.error == HTTP_E_EOF && !b.done,
+       "EOF after 4 of 10 bytes: the 4, then HTTP_E_EOF (never delivered short)");
+    ok(cu_body_peek(&b, &c, &(const char *){NULL}) == HTTP_E_EOF, "and HTTP_E_EOF again");
+    ok(cu_body_drain(&b, &c, 100) == -1, "draining it fails too");
     done_with(&c, peer);
 
     conn_with_head(&c, &peer, 16);

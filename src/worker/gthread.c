@@ -125,6 +125,7 @@ struct gworker {
     atomic_int nconns;
     atomic_int served;
     atomic_int accepting;
+    atomic_int accepters;     /* pool threads inside on_listener() */
     struct cu_h2 *h2;         /* HTTP/2's sessions (env->h2.on), or NULL */
 };
 
@@ -413,6 +414,11 @@ static void on_listener(struct gworker *w, struct glisten *gl)
 {
     int cap = w->env->worker_connections, failed = 0;
 
+    /* counted before `accepting` is read: stop_accepting() waits for this
+     * to fall to 0, so that a connection taken here is in nconns before
+     * the graceful stop counts what is left, and the listener's fd is
+     * never closed under an accept */
+    atomic_fetch_add(&w->accepters, 1);
     for (int i = 0; i < ACCEPT_BATCH && atomic_load(&w->nconns) < cap &&
                     atomic_load(&w->accepting); i++) {
         struct sockaddr_storage peer;
@@ -444,6 +450,7 @@ static void on_listener(struct gworker *w, struct glisten *gl)
              cu_poller_arm(w->poller, gl->l->fd, CU_EV_IN, gl) < 0 && errno != ENOENT)
         failed = errno;
     pthread_mutex_unlock(&w->lock);
+    atomic_fetch_sub(&w->accepters, 1);
     if (failed)  /* not under the lock: see rearm_listeners() */
         cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
@@ -1063,6 +1070,10 @@ static void stop_accepting(struct gworker *w)
     pthread_mutex_lock(&w->lock);
     atomic_store(&w->accepting, 0);
     pthread_mutex_unlock(&w->lock);
+    /* a pool thread may be between its look at `accepting` and an accept:
+     * what it takes must be counted before the wait for nconns begins */
+    while (atomic_load(&w->accepters) > 0)
+        (void)poll(NULL, 0, 1);
     for (size_t i = 0; i < w->env->n_listeners; i++) {
         struct cu_listener *l = w->listeners[i].l;
 

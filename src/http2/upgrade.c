@@ -84,8 +84,11 @@ int cu_h2c_asked(const char *buf, const struct http_request *r, uint8_t *setting
     long got;
 
     /* Upgrade means nothing in HTTP/1.0 (RFC 9110 7.8); a request with a
-     * body is served as HTTP/1.1 (docs/compat.md, HTTP/2) */
-    if (r->major != 1 || r->minor != 1 || r->body != HTTP_BODY_NONE)
+     * body (or a framing that closes the connection) is served as
+     * HTTP/1.1 (docs/compat.md, HTTP/2) */
+    if (r->major != 1 || r->minor != 1 || r->body == HTTP_BODY_CHUNKED ||
+        (r->body == HTTP_BODY_LENGTH && r->content_length > 0) ||
+        (r->flags & HTTP_REQ_MUST_CLOSE))
         return 0;
     for (uint32_t i = 0; i < r->n_headers; i++) {
         const struct http_header *x = &r->headers[i];

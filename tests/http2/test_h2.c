@@ -259,6 +259,10 @@ static void test_asked(void)
     ok(asked("GET / HTTP/1.1\r\n" UP "\r\n") == 0, "no HTTP2-Settings: not asked");
     ok(asked("POST / HTTP/1.1\r\nContent-Length: 1\r\n" UP "HTTP2-Settings: AAMAAABk\r\n"
              "\r\n") == 0, "a body: not asked");
+    ok(asked("POST / HTTP/1.1\r\nContent-Length: 0\r\n" UP "HTTP2-Settings: AAMAAABk\r\n"
+             "\r\n") == 1, "an empty body: asked");
+    ok(asked("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" UP
+             "HTTP2-Settings: AAMAAABk\r\n\r\n") == 0, "a chunked body: not asked");
     ok(asked("GET / HTTP/1.0\r\n" UP "HTTP2-Settings: AAMAAABk\r\n\r\n") == 0,
        "HTTP/1.0: not asked");
 }

@@ -56,9 +56,9 @@ class Upgraded(Client):
     stream 1 is the request that asked. eager: the preface is sent with
     the request, without waiting for the 101."""
 
-    def __init__(self, port, path="/up", extra=b"", eager=False):
+    def __init__(self, port, path="/up", method="GET", extra=b"", eager=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.conn, req = head(port, path, extra=extra)
+        self.conn, req = head(port, path, method=method, extra=extra)
         self.events = []
         if eager:
             req += self.conn.data_to_send()
@@ -188,6 +188,20 @@ def test_good_http2_settings_forms(server):
         _, req = head(srv.port, settings=value)
         out = srv.raw(req + PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
         assert out.startswith(SWITCHING), (value, out[:200])
+
+
+def test_empty_post_upgrades(server):
+    """Content-Length: 0 is no body: upgraded."""
+    srv = server(*UPGRADE)
+    c = Upgraded(srv.port, "/empty", method="POST", extra=b"Content-Length: 0\r\n")
+    try:
+        status, _, body = c.response(1)
+        got = json.loads(body)
+        assert status == 200 and got["body"] == ""
+        assert got["environ"]["REQUEST_METHOD"] == "POST"
+        assert got["environ"]["SERVER_PROTOCOL"] == "HTTP/2.0"
+    finally:
+        c.close()
 
 
 def test_upgrade_with_a_body_is_http1(server):

@@ -247,7 +247,8 @@ static size_t h2_alpn(const struct cu_config *c, unsigned char *alpn)
 }
 
 /* h2 in http_protocols and the http2_* settings: for a class that serves
- * it, and as h2c by prior knowledge when http2_cleartext says. */
+ * it, and as h2c (by prior knowledge, by Upgrade, or both) when
+ * http2_cleartext says. */
 static int derive_h2(struct cu_derived *d, const struct cu_config *c, char *err,
                      size_t errlen)
 {
@@ -262,13 +263,10 @@ static int derive_h2(struct cu_derived *d, const struct cu_config *c, char *err,
                   "class; use gthread", d->worker_class->name);
         return -1;
     }
-    if (c->http2_cleartext >= 2) {  /* upgrade, both */
-        cu_seterr(err, errlen, "http2_cleartext: the h2c upgrade is not built yet; "
-                  "use prior-knowledge");
-        return -1;
-    }
     h->on = 1;
-    h->prior_knowledge = c->http2_cleartext == 1;
+    /* off, prior-knowledge, upgrade, both: each mechanism on its own */
+    h->prior_knowledge = c->http2_cleartext == 1 || c->http2_cleartext == 3;
+    h->upgrade = c->http2_cleartext >= 2;
     h->max_streams = (uint32_t)c->http2_max_concurrent_streams;
     h->window = (uint32_t)c->http2_initial_window_size;
     h->max_frame = (uint32_t)c->http2_max_frame_size;

@@ -645,7 +645,7 @@ const struct cu_setting cu_settings[] = {
      .offset = OFF(http2_cleartext), .dflt = "off", .choices = h2c_modes,
      .if_true = "prior-knowledge",
      .help = "HTTP/2 without TLS for trusted peers: off, prior-knowledge, "
-             "upgrade or both (upgrade is not built yet)."},
+             "upgrade (an HTTP/1.1 Upgrade: h2c) or both."},
     {.name = "http2_max_concurrent_streams", .section = S_HTTP2,
      .flags = {"--http2-max-concurrent-streams"}, .meta = "INT",
      .type = CU_INT, .offset = OFF(http2_max_concurrent_streams),

@@ -3,8 +3,8 @@
  * Plain C.
  *
  * The worker hands a connection over once it knows the connection speaks
- * HTTP/2 (ALPN chose h2, or a trusted peer's first bytes are the h2c
- * preface); from then on the connection is a session here. Each stream's
+ * HTTP/2 (ALPN chose h2, a trusted peer's first bytes are the h2c
+ * preface, or its HTTP/1.1 request asked for h2c by Upgrade); from then on the connection is a session here. Each stream's
  * request runs on the worker's pool as a job, concurrently with the
  * others, through the same application-layer callback HTTP/1 requests
  * use: its struct cu_request has a connection of its own (struct cu_conn
@@ -44,11 +44,32 @@ struct cu_h2 *cu_h2_new(const struct cu_h2_host *host);
  * poller (the worker exits under it instead). NULL is fine. */
 void cu_h2_free(struct cu_h2 *h);
 
+/* An HTTP/1.1 request that asked for h2c (Upgrade: h2c, upgrade.c) */
+#define CU_H2C_SETTINGS_MAX 192  /* 32 settings, as a SETTINGS frame may have */
+struct cu_h2_upgrade {
+    const uint8_t *settings;  /* its HTTP2-Settings, decoded */
+    size_t settings_len;
+    char *buf;                /* its head (field names are lowered in it) */
+    const struct http_request *r;  /* parsed from buf; no body */
+};
+
+/* Whether the request r parsed from buf asks for h2c by Upgrade (RFC 7540
+ * 3.2: HTTP/1.1, no body, Upgrade: h2c, one HTTP2-Settings, Connection
+ * naming both): 1 with its settings in settings[0..*len) (room for
+ * CU_H2C_SETTINGS_MAX), 0 when it does not (it is served as HTTP/1.1),
+ * -1 when its HTTP2-Settings is not base64url of a SETTINGS payload (a
+ * 400). */
+int cu_h2c_asked(const char *buf, const struct http_request *r, uint8_t *settings,
+                 size_t *len);
+
 /* Takes c over (its fd, TLS state and buffered bytes, the poller
  * registration of its fd deleted by the caller); c is left empty. trusted:
- * the peer is in forwarded_allow_ips. 0, or -1 (c closed, logged; the
- * caller calls host->gone itself). */
-int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted);
+ * the peer is in forwarded_allow_ips. up: the request that asked for the
+ * h2c upgrade (answered 101, then as stream 1; its head still in c's
+ * buffer, consumed), or NULL. 0, or -1 (c closed, logged; the caller
+ * calls host->gone itself). */
+int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted,
+                const struct cu_h2_upgrade *up);
 
 /* Whether buf[0..n) starts a connection with the h2c preface: 1 when the
  * whole preface is there, 0 when it is not the preface, -1 when the bytes

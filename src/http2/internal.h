@@ -6,6 +6,8 @@
  *   session.c  one connection: nghttp2's session, its callbacks, the
  *              defences, and the pump (socket <-> nghttp2) under the
  *              session's lock
+ *   upgrade.c  the h2c upgrade: an HTTP/1.1 request that asks for it
+ *              becomes stream 1 of a session
  *   stream.c   one stream: its request made from HEADERS (parsed by the
  *              HTTP/1 parser, so the same rules hold), its body as the
  *              app reads it, its response from the bridge's bytes
@@ -197,6 +199,13 @@ void h2_stream_sent_end(struct h2_stream *st);
 void h2_stream_run(struct h2_stream *st, void *thread);
 /* Refuses a stream's request with status and no body (s->m held). */
 void h2_stream_refuse(struct h2_stream *st, int status);
+
+/* ---- upgrade.c ------------------------------------------------------------ */
+
+/* Answers 101 (queued before our SETTINGS) and makes up's request stream
+ * 1, with the client's HTTP2-Settings (s->m held, before the first pump).
+ * 0, or -1 (logged): the session must go. */
+int h2_upgrade(struct h2_session *s, const struct cu_h2_upgrade *up);
 
 /* ---- pool.c --------------------------------------------------------------- */
 

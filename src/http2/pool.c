@@ -221,7 +221,8 @@ static struct h2_session *session_new(struct cu_h2 *h, struct cu_conn *c, int tr
     return s;
 }
 
-int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted)
+int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted,
+                const struct cu_h2_upgrade *up)
 {
     struct h2_session *s = session_new(h, c, trusted);
 
@@ -237,6 +238,8 @@ int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted)
     h->sessions = s;
     pthread_mutex_unlock(&h->lock);
     pthread_mutex_lock(&s->m);
+    if (up && h2_upgrade(s, up) < 0)
+        h2_kill(s);
     /* the preface and what followed it are in c's buffer already; our
      * SETTINGS go first */
     (void)h2_pump(s);

@@ -744,15 +744,31 @@ static int serve_stream(void *arg, void *thread, struct cu_request *q)
     return rc;
 }
 
+/* Hands g's connection over to a session (up: the request that asked for
+ * the h2c upgrade, in g's buffer, or NULL); g is gone. */
+static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upgrade *up)
+{
+    struct cu_conn c;
+    struct http_header *headers = g->headers;  /* up's, until adopted */
+    int trusted = g->trusted;
+
+    (void)cu_poller_del(w->poller, g->c.fd);
+    memcpy(&c, &g->c, sizeof(c));
+    /* no spool yet: what counts for HTTP/1 goes with g */
+    cu_spool_free(&g->spool);
+    atomic_fetch_sub(&w->head_mem, g->counted);
+    free(g);
+    if (cu_h2_adopt(w->h2, &c, trusted, up) < 0)
+        conn_gone(w);
+    free(headers);
+}
+
 /* Whether g speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN chose h2, or a
  * trusted peer opened a plain connection with the h2c preface. 1: g was
  * handed over to a session (g is gone); -1: its first bytes agree with
  * the preface so far, wait for more; 0: HTTP/1. */
 static int to_h2(struct gworker *w, struct gconn *g)
 {
-    struct cu_conn c;
-    int trusted = g->trusted;
-
     if (g->c.tls ? !cu_conn_alpn_h2(&g->c)
                  : !w->env->h2.prior_knowledge || !g->trusted || g->c.wrote ||
                        g->c.end == g->c.start)
@@ -762,16 +778,34 @@ static int to_h2(struct gworker *w, struct gconn *g)
         if (pre <= 0)
             return pre;
     }
-    (void)cu_poller_del(w->poller, g->c.fd);
-    memcpy(&c, &g->c, sizeof(c));
-    /* no head, no spool yet: what counts for HTTP/1 goes with g */
-    cu_spool_free(&g->spool);
-    atomic_fetch_sub(&w->head_mem, g->counted);
-    free(g->headers);
-    free(g);
-    if (cu_h2_adopt(w->h2, &c, trusted) < 0)
-        conn_gone(w);
+    hand_over(w, g, NULL);
     return 1;
+}
+
+/* An HTTP/1.1 request whose head of len bytes g holds, from a trusted
+ * peer on a plain connection, asking for h2c by Upgrade when
+ * http2_cleartext allows it (docs/compat.md, HTTP/2): 1 when g was
+ * handed over (the request is stream 1 of its session) or refused (a
+ * bad HTTP2-Settings: 400); 0: it is served as HTTP/1.1. */
+static int upgrade_h2(struct gworker *w, struct gconn *g, int64_t len)
+{
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    struct http_request r = g->r;  /* g goes before the session is made */
+    struct cu_h2_upgrade up = {.settings = settings, .buf = g->c.buf + g->c.start, .r = &r};
+    int rc;
+
+    if (!w->env->h2.upgrade || g->c.tls || !g->trusted)
+        return 0;
+    rc = cu_h2c_asked(up.buf, &g->r, settings, &up.settings_len);
+    if (rc < 0) {
+        cu_log(CU_DEBUG, "Refusing an h2c upgrade: HTTP2-Settings is not base64url "
+               "of a SETTINGS payload");
+        refuse(w, g, HTTP_E_HEADER);
+    } else if (rc > 0) {
+        g->c.start += (size_t)len;  /* what follows the head is HTTP/2's */
+        hand_over(w, g, &up);
+    }
+    return rc != 0;
 }
 
 /*
@@ -810,6 +844,8 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             }
             rc = h2 < 0 ? HTTP_AGAIN : cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
             if (rc > 0) {
+                if (w->h2 && upgrade_h2(w, g, rc))
+                    return;
                 if (!head_done(w, g, rc))
                     continue;
                 if (!run_request(w, t, g) || !next_request(w, g))

@@ -116,6 +116,8 @@ struct cu_h2_settings {
     int on;                 /* h2 is offered: ALPN over TLS */
     int prior_knowledge;    /* h2c: the preface on a plain connection from
                              * a peer in forwarded_allow_ips */
+    int upgrade;            /* h2c: an HTTP/1.1 request's Upgrade: h2c from
+                             * such a peer */
     uint32_t max_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t window;        /* SETTINGS_INITIAL_WINDOW_SIZE */
     uint32_t max_frame;     /* SETTINGS_MAX_FRAME_SIZE */

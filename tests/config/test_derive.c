@@ -63,7 +63,7 @@ static int worker_is_empty(const struct cu_worker_env *w)
            !w->threads && !w->buffer_body && !w->dump_signal && !w->allow &&
            !w->proxy_allow && !w->serve && !w->app && !w->thread_start &&
            !w->conn_free && !w->interrupt && !w->slot && !w->ppid && !w->tls &&
-           !w->event_loop && !w->h2.on && !w->h2.prior_knowledge && !w->h2.max_streams &&
+           !w->event_loop && !w->h2.on && !w->h2.prior_knowledge && !w->h2.upgrade && !w->h2.max_streams &&
            !w->h2.window && !w->h2.max_frame && !w->h2.max_header_list;
 }
 
@@ -545,14 +545,20 @@ static void test_h2(void)
     cu_derived_free(&d);
     ok(derive(&d, ARGV("--threads", "2", "--http-protocols", "h2",
                        "--http2-cleartext", "prior-knowledge")) == 0 &&
-       h->on && h->prior_knowledge, "h2c by prior knowledge (%s)", err);
+       h->on && h->prior_knowledge && !h->upgrade, "h2c by prior knowledge (%s)", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--threads", "2", "--http-protocols", "h2",
+                       "--http2-cleartext", "upgrade")) == 0 &&
+       h->on && !h->prior_knowledge && h->upgrade, "h2c by Upgrade (%s)", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("--threads", "2", "--http-protocols", "h2",
+                       "--http2-cleartext", "both")) == 0 &&
+       h->on && h->prior_knowledge && h->upgrade, "h2c both ways (%s)", err);
     cu_derived_free(&d);
     h2_refused(ARGV("--http-protocols", "h1,h2"),
                "http_protocols: HTTP/2 is not built for the sync worker class; use gthread");
     h2_refused(ARGV("-k", "asgi", "--http-protocols", "h2"),
                "http_protocols: HTTP/2 is not built for the asgi worker class; use gthread");
-    h2_refused(ARGV("-k", "gthread", "--http-protocols", "h2", "--http2-cleartext", "both"),
-               "http2_cleartext: the h2c upgrade is not built yet; use prior-knowledge");
 }
 
 int main(void)

@@ -152,22 +152,11 @@ static ssize_t c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
     return (ssize_t)k;
 }
 
-/* One request on a new client session; runs it to the stream's close
- * (at most 10 s). */
-static void request(struct client *c, const char *method, const char *upload, size_t n)
+/* A new client session for c. */
+static void client_start(struct client *c)
 {
     nghttp2_session_callbacks *cb;
-    nghttp2_nv nv[] = {
-        {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
-        {(uint8_t *)":path", (uint8_t *)"/x", 5, 2, 0},
-        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
-        {(uint8_t *)":authority", (uint8_t *)"t", 10, 1, 0},
-    };
-    nghttp2_data_provider dp = {.read_callback = c_read};
-    long long until = cu_now_ms() + 10000;
 
-    c->upload = upload;
-    c->upload_len = n;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, c_send);
     nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
@@ -176,7 +165,13 @@ static void request(struct client *c, const char *method, const char *upload, si
     nghttp2_session_client_new(&c->ng, cb, c);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0);
-    nghttp2_submit_request(c->ng, NULL, nv, 4, upload ? &dp : NULL, NULL);
+}
+
+/* Runs c's session until its stream closes (at most 10 s). */
+static void client_run(struct client *c)
+{
+    long long until = cu_now_ms() + 10000;
+
     while (!c->closed && cu_now_ms() < until) {
         struct pollfd p = {c->fd, POLLIN, 0};
         uint8_t buf[16384];
@@ -188,6 +183,24 @@ static void request(struct client *c, const char *method, const char *upload, si
         if (r <= 0 || nghttp2_session_mem_recv(c->ng, buf, (size_t)r) < 0)
             break;
     }
+}
+
+/* One request on a new client session; runs it to the stream's close. */
+static void request(struct client *c, const char *method, const char *upload, size_t n)
+{
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
+        {(uint8_t *)":path", (uint8_t *)"/x", 5, 2, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":authority", (uint8_t *)"t", 10, 1, 0},
+    };
+    nghttp2_data_provider dp = {.read_callback = c_read};
+
+    c->upload = upload;
+    c->upload_len = n;
+    client_start(c);
+    nghttp2_submit_request(c->ng, NULL, nv, 4, upload ? &dp : NULL, NULL);
+    client_run(c);
 }
 
 /* A session over a socketpair: the client's end. */
@@ -203,8 +216,109 @@ static int session(struct cu_h2 *h)
         bail("conn");
     c.peer.ss_family = AF_UNIX;
     c.peerlen = sizeof(sa_family_t);
-    ok(cu_h2_adopt(h, &c, 1) == 0 && c.fd == -1, "the connection is taken over");
+    ok(cu_h2_adopt(h, &c, 1, NULL) == 0 && c.fd == -1, "the connection is taken over");
     return sv[1];
+}
+
+/* What cu_h2c_asked says of an HTTP/1 head. */
+static int asked(const char *head)
+{
+    static char buf[1024];
+    struct http_config http;
+    struct http_parser p;
+    struct http_request r;
+    struct http_header hdrs[16];
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    size_t n = strlen(head), len = 0;
+
+    memcpy(buf, head, n);
+    http_config_init(&http);
+    http_config_finish(&http, 4094, 16, 8190);
+    http_parser_init(&p, &http, 1);
+    http_request_init(&r, hdrs, 16);
+    if (http_parse_head(&p, &r, buf, n) <= 0)
+        bail("a test head does not parse");
+    return cu_h2c_asked(buf, &r, settings, &len);
+}
+
+#define UP "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+
+static void test_asked(void)
+{
+    ok(asked("GET / HTTP/1.1\r\nHost: t\r\n" UP "HTTP2-Settings: AAMAAABk\r\n\r\n") == 1,
+       "an upgrade asked for");
+    ok(asked("GET / HTTP/1.1\r\n" UP "HTTP2-Settings:\r\n\r\n") == 1, "no settings: asked");
+    ok(asked("GET / HTTP/1.1\r\n" UP "HTTP2-Settings: AAMAAABk+A\r\n\r\n") == -1,
+       "not base64url: refused");
+    ok(asked("GET / HTTP/1.1\r\n" UP "HTTP2-Settings: AAMAAAB\r\n\r\n") == -1,
+       "not whole settings: refused");
+    ok(asked("GET / HTTP/1.1\r\n" UP "HTTP2-Settings: AAIAAAAC\r\n\r\n") == -1,
+       "ENABLE_PUSH 2: refused");
+    ok(asked("GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+             "HTTP2-Settings: AAMAAABk\r\n\r\n") == 0, "HTTP2-Settings not an option: not asked");
+    ok(asked("GET / HTTP/1.1\r\n" UP "\r\n") == 0, "no HTTP2-Settings: not asked");
+    ok(asked("POST / HTTP/1.1\r\nContent-Length: 1\r\n" UP "HTTP2-Settings: AAMAAABk\r\n"
+             "\r\n") == 0, "a body: not asked");
+    ok(asked("POST / HTTP/1.1\r\nContent-Length: 0\r\n" UP "HTTP2-Settings: AAMAAABk\r\n"
+             "\r\n") == 1, "an empty body: asked");
+    ok(asked("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" UP
+             "HTTP2-Settings: AAMAAABk\r\n\r\n") == 0, "a chunked body: not asked");
+    ok(asked("GET / HTTP/1.0\r\n" UP "HTTP2-Settings: AAMAAABk\r\n\r\n") == 0,
+       "HTTP/1.0: not asked");
+}
+
+/* A session made by an upgrade: the client's request is parsed as the
+ * worker parses it, the client reads the 101, then stream 1's answer. */
+static void test_upgrade(struct cu_h2 *h, const struct http_config *http)
+{
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\nCookie: a=1\r\n" UP
+                              "HTTP2-Settings: AAMAAABk\r\n\r\n";
+    struct http_parser p;
+    struct http_request r;
+    struct http_header hdrs[16];
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    struct cu_h2_upgrade up = {.settings = settings, .r = &r};
+    struct client c;
+    struct cu_conn sc;
+    char got[256];
+    size_t n = 0;
+    int64_t len;
+    int sv[2];
+
+    memset(&c, 0, sizeof(c));
+    memset(&sc, 0, sizeof(sc));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0 ||
+        cu_conn_init(&sc, sv[0], 0) < 0 || write(sv[1], req, sizeof(req) - 1) < 0 ||
+        cu_conn_fill(&sc, 65536) != (ssize_t)sizeof(req) - 1)
+        bail("an upgrading connection");
+    sc.peer.ss_family = AF_UNIX;
+    sc.peerlen = sizeof(sa_family_t);
+    http_parser_init(&p, http, 1);
+    http_request_init(&r, hdrs, 16);
+    up.buf = sc.buf + sc.start;
+    len = http_parse_head(&p, &r, up.buf, sc.end - sc.start);
+    ok(len > 0 && cu_h2c_asked(up.buf, &r, settings, &up.settings_len) == 1 &&
+       up.settings_len == 6, "the upgrade is asked for");
+    sc.start += (size_t)len;
+    ok(cu_h2_adopt(h, &sc, 1, &up) == 0 && sc.fd == -1, "the upgrade is taken over");
+    c.fd = sv[1];
+    while (n < sizeof(got) - 1 && !(n >= 4 && memcmp(got + n - 4, "\r\n\r\n", 4) == 0)) {
+        struct pollfd pf = {c.fd, POLLIN, 0};
+        if (poll(&pf, 1, 5000) <= 0 || read(c.fd, got + n, 1) != 1)
+            break;
+        n++;
+    }
+    got[n] = '\0';
+    ok(strncmp(got, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0 &&
+       strstr(got, "\r\nUpgrade: h2c\r\n"), "101 Switching Protocols");
+    client_start(&c);
+    ok(nghttp2_session_upgrade2(c.ng, settings, up.settings_len, 0, NULL) == 0,
+       "the client's side upgraded");
+    client_run(&c);
+    ok(c.closed == 1 && c.status == 200 && c.blen == 1 && c.body[0] == '0',
+       "stream 1 answered: 200 (%d)", c.status);
+    nghttp2_session_del(c.ng);
+    close(c.fd);
 }
 
 int main(void)
@@ -246,6 +360,9 @@ int main(void)
     nghttp2_session_del(c.ng);
     close(c.fd);
 
+    test_asked();
+    test_upgrade(h, &http);
+
     memset(big, 'b', sizeof(big));
     memset(&c, 0, sizeof(c));
     c.fd = session(h);
@@ -257,10 +374,10 @@ int main(void)
     close(c.fd);
     {
         long long until = cu_now_ms() + 10000;
-        while (atomic_load(&gone) < 2 && cu_now_ms() < until)
+        while (atomic_load(&gone) < 3 && cu_now_ms() < until)
             (void)poll(NULL, 0, 10);
     }
-    ok(gone_before <= 1 && atomic_load(&gone) == 2, "both sessions closed once their "
+    ok(gone_before <= 2 && atomic_load(&gone) == 3, "the sessions closed once their "
        "clients left (%d)", atomic_load(&gone));
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++)

@@ -223,12 +223,6 @@ def test_refused_for_other_classes(server, kind):
     assert "http_protocols: HTTP/2 is not built for the %s worker class" % kind in str(e.value)
 
 
-def test_h2c_upgrade_refused(server):
-    with pytest.raises(AssertionError) as e:
-        server(*GTHREAD, "--http-protocols", "h2", "--http2-cleartext", "upgrade")
-    assert "http2_cleartext: the h2c upgrade is not built yet" in str(e.value)
-
-
 def test_streams_run_concurrently(server):
     """/wait returns only once /release ran: on the same connection, at
     the same time, on the pool."""

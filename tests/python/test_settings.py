@@ -138,9 +138,6 @@ REFUSED = [
     # HTTP/2 is built for gthread: refused by name for sync (the default)
     (["--http-protocols", "h2,h1"], "http_protocols = 'h2, h1'",
      "http_protocols: HTTP/2 is not built for the sync worker class; use gthread"),
-    (["-k", "gthread", "--http-protocols", "h2", "--http2-cleartext", "both"],
-     "worker_class = 'gthread'; http_protocols = 'h2'; http2_cleartext = 'both'",
-     "http2_cleartext: the h2c upgrade is not built yet; use prior-knowledge"),
     (["--protocol", "uwsgi"], "protocol = 'uwsgi'",
      "protocol: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",

@@ -27,6 +27,7 @@
 #include "asgi/asgi.h"
 #include "http/parser.h"
 #include "http/ws.h"
+#include "http/ws_deflate.h"
 #include "worker/body.h"
 #include "worker/conn.h"
 
@@ -148,6 +149,8 @@ struct aws {
     struct ws_parser p;
     char *msg;                  /* a message over several reads (PyMem) */
     size_t mlen, mcap;
+    struct ws_pmd *pmd;         /* permessage-deflate's contexts, when
+                                 * negotiated; freed when the request is over */
 };
 
 /* A request of a tornado Application (tornado.c, tconn.c). */

@@ -147,6 +147,24 @@ static int write_frame(struct areq *q, int op, const void *p, size_t n)
     return 0;
 }
 
+/* Writes a data message: compressed (RSV1) when permessage-deflate was
+ * negotiated and it is not small; as it is otherwise, or when the
+ * compressor failed. */
+static int write_data(struct areq *q, int op, const void *p, size_t n)
+{
+    const uint8_t *z;
+    size_t zlen;
+
+    if (q->ws.pmd && n >= WS_PMD_MIN_SIZE &&
+        ws_pmd_deflate(q->ws.pmd, p, n, &z, &zlen) == 0) {
+        uint64_t before = q->sent;
+        int rc = write_frame(q, op | WS_RSV1, z, zlen);
+        q->sent = before + n;  /* the access log counts the app's bytes */
+        return rc;
+    }
+    return write_frame(q, op, p, n);
+}
+
 /* Sends our close frame. 0, or -1 (gone). */
 static int send_close(struct areq *q, unsigned code, const char *reason, size_t rlen)
 {
@@ -229,6 +247,29 @@ static PyObject *protocol_error(struct areq *q, int err)
     return end_with_close(q, ws_error_close_code(err));
 }
 
+/* A compressed message's chunk, inflated as it comes (RFC 7692): the
+ * message when it ends here, else NULL (kept); a failure (a bomb past
+ * --ws-max-size, no deflate data, no UTF-8) closes as a protocol error. */
+static PyObject *inflated(struct areq *q, const uint8_t *base, const struct ws_chunk *ch)
+{
+    struct aws *w = &q->ws;
+    int text = ch->op == WS_OP_TEXT, rc;
+    const uint8_t *msg = NULL;
+    size_t n = 0;
+    PyObject *m;
+
+    rc = ws_pmd_inflate(w->pmd, base + ch->off, ch->len, text, w->p.max_message);
+    if (rc == 0 && ch->done)
+        rc = ws_pmd_finish(w->pmd, text, w->p.max_message, &msg, &n);
+    if (rc < 0)
+        return protocol_error(q, rc);
+    if (!ch->done)
+        return NULL;
+    m = receive_msg(q, text, (const char *)msg, n);
+    ws_pmd_done(w->pmd);
+    return m;
+}
+
 /* A data chunk: a message when it ends one, else NULL (kept). NULL with
  * an exception on failure. */
 static PyObject *data(struct areq *q, const uint8_t *base, const struct ws_chunk *ch)
@@ -238,6 +279,8 @@ static PyObject *data(struct areq *q, const uint8_t *base, const struct ws_chunk
 
     if (w->close_sent)
         return NULL;  /* closing: what still comes is dropped */
+    if (ch->deflated)
+        return inflated(q, base, ch);
     if (ch->done && w->mlen == 0)  /* whole in the buffer: no copy */
         return receive_msg(q, ch->op == WS_OP_TEXT, (const char *)base + ch->off, ch->len);
     if (ch->len &&
@@ -370,17 +413,39 @@ void aws_readable(struct areq *q)
 
 /* ---- send() ------------------------------------------------------------------ */
 
-/* The 101 with the accept key, the subprotocol and the app's headers. */
+/* permessage-deflate, when on and the client offers one we take: its
+ * contexts made, the response's Sec-WebSocket-Extensions line in ext
+ * (its length; 0: no extension, also when there is no memory for it). */
+static size_t negotiate(struct areq *q, char ext[WS_PMD_RESPONSE_MAX])
+{
+    struct ws_pmd_params pp;
+    size_t n;
+
+    if (!q->srv->opts->ws_deflate ||
+        !ws_pmd_negotiate(cu_request_head(&q->q), q->q.http, &pp) ||
+        !(n = ws_pmd_response(&pp, ext)))
+        return 0;
+    if (!(q->ws.pmd = ws_pmd_new(&pp))) {
+        cu_log(CU_WARNING, "WebSocket: no memory for permessage-deflate; "
+               "the connection goes on uncompressed");
+        return 0;
+    }
+    q->ws.p.deflate = 1;
+    return n;
+}
+
+/* The 101 with the accept key, the subprotocol, the extension and the
+ * app's headers. */
 static PyObject *handshake_accept(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
     static const char line[] = "HTTP/1.1 101 Switching Protocols";
     static const char upgrade[] = "Upgrade: websocket\r\nSec-WebSocket-Accept: ";
-    char acc[29], proto[300];
+    char acc[29], proto[300], ext[WS_PMD_RESPONSE_MAX];
     const char *fixed;
     PyObject *sub = PyDict_GetItemWithError(msg, s->k[K_SUBPROTOCOL]), *hs;
-    struct iovec iov[8];
-    size_t flen, plen = 0;
+    struct iovec iov[9];
+    size_t flen, plen = 0, elen;
 
     if (!sub && PyErr_Occurred())
         return NULL;
@@ -401,6 +466,7 @@ static PyObject *handshake_accept(struct areq *q, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "the WebSocket accept key could not be made");
         return NULL;
     }
+    elen = negotiate(q, ext);
     fixed = cu_resp_fixed_head(2, &flen);
     iov[0] = (struct iovec){(void *)line, sizeof(line) - 1};
     iov[1] = (struct iovec){(void *)fixed, flen};
@@ -408,13 +474,14 @@ static PyObject *handshake_accept(struct areq *q, PyObject *msg)
     iov[3] = (struct iovec){acc, 28};
     iov[4] = (struct iovec){(void *)"\r\n", 2};
     iov[5] = (struct iovec){proto, plen};
-    iov[6] = (struct iovec){q->block, q->blen};
-    iov[7] = (struct iovec){(void *)"\r\n", 2};
+    iov[6] = (struct iovec){ext, elen};
+    iov[7] = (struct iovec){q->block, q->blen};
+    iov[8] = (struct iovec){(void *)"\r\n", 2};
     q->status = 101;
     q->started = q->head_sent = 1;
     q->ws.accepted = 1;
     cu_conn_whole(&q->conn->c);
-    if (cu_conn_writev(&q->conn->c, iov, 8) < 0 ||
+    if (cu_conn_writev(&q->conn->c, iov, 9) < 0 ||
         (q->conn->c.queue && asrv_watch(q->conn, 'w', 1) < 0))
         gone(q);
     return Py_NewRef(s->ready_none);
@@ -477,11 +544,11 @@ static PyObject *send_data(struct areq *q, PyObject *msg)
                 PyErr_SetString(PyExc_TypeError, "websocket.send's 'text' must be a str");
             return NULL;
         }
-        rc = write_frame(q, WS_OP_TEXT, t, (size_t)n);
+        rc = write_data(q, WS_OP_TEXT, t, (size_t)n);
     } else {
         if (PyObject_GetBuffer(bytes, &view, PyBUF_SIMPLE) < 0)
             return NULL;
-        rc = write_frame(q, WS_OP_BINARY, view.buf, (size_t)view.len);
+        rc = write_data(q, WS_OP_BINARY, view.buf, (size_t)view.len);
         PyBuffer_Release(&view);
     }
     if (rc < 0)

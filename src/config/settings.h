@@ -84,6 +84,7 @@ struct cu_config {
     int asgi_lifespan;       /* auto, on, off */
     int asgi_disconnect_grace_period;
     int ws_max_size;         /* ours: the asgi worker's WebSocket messages */
+    int ws_per_message_deflate;  /* ours: 1 (true): permessage-deflate offered */
     int http_parser;         /* auto, fast, python */
     /* Security */
     int limit_request_line;

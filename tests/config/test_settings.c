@@ -86,6 +86,7 @@ static void test_defaults(void)
     ok(c.asgi_loop == 0 && c.asgi_lifespan == 0 && c.asgi_disconnect_grace_period == 3 &&
        c.http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
     ok(c.ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
+    ok(c.ws_per_message_deflate == 1, "ws_per_message_deflate: true, as uvicorn's");
     ok(c.limit_request_body == 0 && !c.stream_request_body && c.spool_memory == 262144,
        "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
     ok(c.new_connection_timeout == 5 && c.header_timeout == 10 && c.body_timeout == 20 &&
@@ -657,6 +658,7 @@ static void test_new_validators(void)
     bad_set(&c, "http_parser", "rust", "choice");
     bad_set(&c, "asgi_disconnect_grace_period", "-1", "negative");
     bad_set(&c, "ws_max_size", "-1", "negative");
+    bad_set(&c, "ws_per_message_deflate", "maybe", "not a boolean");
     bad_set(&c, "header_timeout", "-1", "negative");
     bad_set(&c, "new_connection_timeout", "-1", "negative");
     bad_set(&c, "body_timeout", "-1", "negative");

@@ -58,6 +58,7 @@ static const struct expect expected[] = {
     {"asgi_lifespan", CU_CHOICE, "--asgi-lifespan", NULL},
     {"asgi_disconnect_grace_period", CU_INT, "--asgi-disconnect-grace-period", NULL},
     {"ws_max_size", CU_INT, "--ws-max-size", NULL},  /* ours */
+    {"ws_per_message_deflate", CU_CHOICE, "--ws-per-message-deflate", NULL},  /* ours */
     {"http_parser", CU_CHOICE, "--http-parser",
      "the gunicorn_h1c parser is not built in (cunicorn's own parser keeps "
      "the rules of Gunicorn's python one)"},

@@ -223,16 +223,18 @@ static int inflate_step(struct ws_pmd *z, int text, uint64_t max)
     z->inf.avail_out = (uInt)room;
     before = room;
     rc = inflate(&z->inf, Z_SYNC_FLUSH);
-    if (rc == Z_MEM_ERROR)
-        return WS_E_NOMEM;
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-        return WS_E_INFLATE;
+    /* what came out before a bad code is judged first, so the error does
+     * not depend on how the bytes arrived */
     before -= z->inf.avail_out;
     if (text && ws_utf8_feed(&z->utf8, z->out + z->olen, before) < 0)
         return WS_E_UTF8;
     z->olen += before;
     if (max && z->olen > max)
         return WS_E_TOO_BIG;
+    if (rc == Z_MEM_ERROR)
+        return WS_E_NOMEM;
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        return WS_E_INFLATE;
     if (rc == Z_STREAM_END)
         z->ended = 1;  /* a final block: what follows is ignored */
     return 0;

@@ -108,10 +108,11 @@ static void test_rsv1(void)
 /* The server's message m, inflated by the client's side (zlib). */
 static int client_inflate(z_stream *d, const uint8_t *m, size_t n, uint8_t *out, size_t cap)
 {
+    static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
     uint8_t in[4096];
 
     memcpy(in, m, n);
-    memcpy(in + n, "\x00\x00\xff\xff", 4);
+    memcpy(in + n, tail, sizeof tail);
     d->next_in = in;
     d->avail_in = (uInt)n + 4;
     d->next_out = out;
@@ -138,7 +139,7 @@ static void round_trip(int takeover)
         const uint8_t *m, *back;
         size_t mlen, blen;
         if (ws_pmd_deflate(z, (const uint8_t *)text, tl, &m, &mlen) < 0 ||
-            client_inflate(&d, m, mlen, out, sizeof out) != (int)tl || memcmp(out, text, tl))
+            client_inflate(&d, m, mlen, out, sizeof out) != (int)tl || memcmp(out, text, tl) != 0)
             good = 0;
         sizes[i] = mlen;
         if (!takeover)

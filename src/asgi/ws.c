@@ -8,7 +8,10 @@
  * the end. Frames are read only while receive() waits (or while our close
  * waits for the peer's), so a slow app leaves the bytes in the socket and
  * TCP holds the client back. Pings are answered with pongs here, pongs
- * dropped; a protocol error closes with 1002, 1007 or 1009.
+ * dropped; a protocol error closes with 1002, 1007 or 1009. With
+ * permessage-deflate (src/http/ws_deflate.h, negotiated at accept), a
+ * compressed message is inflated as its chunks are read, within
+ * --ws-max-size, and what the app sends is compressed.
  *
  * send(): websocket.accept writes the 101 (with the app's subprotocol and
  * headers); websocket.send a frame, the app's await waiting while the

@@ -151,6 +151,10 @@ struct aws {
     size_t mlen, mcap;
     struct ws_pmd *pmd;         /* permessage-deflate's contexts, when
                                  * negotiated; freed when the request is over */
+    /* the server's pings (--ws-ping-interval; the areq's timer) */
+    long long next_ping;        /* when the next one goes (cu_now_ms) */
+    long long pong_due;         /* the pong awaited by then; 0: none awaited */
+    uint32_t ping_seq;          /* the last ping's payload */
 };
 
 /* A request of a tornado Application (tornado.c, tconn.c). */

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -206,6 +207,115 @@ static void await_close(struct areq *q)
     (void)asrv_watch(q->conn, 'r', 1);
 }
 
+/* ---- the server's pings (--ws-ping-interval, --ws-ping-timeout) ------------ */
+
+static void arm_ping(struct areq *q);
+
+/* Has the client sent bytes not read yet? They may hold the pong behind
+ * messages the app has not asked for (frames are read only as it
+ * receives): a client that sends is alive. */
+static int client_spoke(struct areq *q)
+{
+    struct cu_conn *c = &q->conn->c;
+    int n = 0;
+
+    return c->start < c->end || (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0);
+}
+
+/* No pong in time: closed with 1011 ("keepalive ping timeout", as the
+ * websockets library says it); the app hears websocket.disconnect 1011
+ * and its task is cancelled after the grace period unless it ends. */
+static void ping_timed_out(struct areq *q)
+{
+    static const char why[] = "keepalive ping timeout";
+
+    cu_log(CU_DEBUG, "WebSocket: no pong within --ws-ping-timeout: closing with 1011");
+    if (send_close(q, WS_CLOSE_INTERNAL, why, sizeof(why) - 1) < 0)
+        return;  /* gone: over already */
+    q->ws.code = WS_CLOSE_INTERNAL;
+    q->ws.close_rcvd = 1;  /* the client's close is not awaited */
+    areq_gone(q);
+    areq_over(q, 1);
+}
+
+/* Sends a ping whose payload is the next number; the pong is due within
+ * --ws-ping-timeout. 0, or -1 (gone). */
+static int send_ping(struct areq *q, long long now)
+{
+    uint8_t pl[4];
+    uint64_t sent = q->sent;
+    uint32_t seq = ++q->ws.ping_seq;
+
+    pl[0] = (uint8_t)(seq >> 24);
+    pl[1] = (uint8_t)(seq >> 16);
+    pl[2] = (uint8_t)(seq >> 8);
+    pl[3] = (uint8_t)seq;
+    if (write_frame(q, WS_OP_PING, pl, sizeof pl) < 0)
+        return -1;
+    q->sent = sent;  /* the access log counts the app's bytes */
+    if (q->srv->opts->ws_pong_ms)
+        q->ws.pong_due = now + q->srv->opts->ws_pong_ms;
+    return 0;
+}
+
+/* The timer: the pong's deadline checked, the next ping sent, the timer
+ * armed again; nothing once a close went either way. */
+static PyObject *ping_timer(PyObject *self, PyObject *unused)
+{
+    struct areq *q = (struct areq *)self;
+    long long now = cu_now_ms();
+
+    (void)unused;
+    Py_CLEAR(q->timer);
+    if (q->over || !q->conn || q->ws.close_sent || q->ws.close_rcvd)
+        Py_RETURN_NONE;
+    if (q->ws.pong_due && now >= q->ws.pong_due) {
+        if (!client_spoke(q)) {
+            ping_timed_out(q);
+            Py_RETURN_NONE;
+        }
+        q->ws.pong_due = 0;
+    }
+    if (now >= q->ws.next_ping) {
+        q->ws.next_ping = now + q->srv->opts->ws_ping_ms;
+        /* one ping at a time: a new one waits for the pong */
+        if (!q->ws.pong_due && send_ping(q, now) < 0)
+            Py_RETURN_NONE;
+    }
+    arm_ping(q);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ping_def = {"ping", ping_timer, METH_NOARGS, NULL};
+
+/* The timer at the next ping or the pong's deadline, whichever is first. */
+static void arm_ping(struct areq *q)
+{
+    long long at = q->ws.next_ping, wait;
+    PyObject *fn;
+
+    if (q->ws.pong_due && q->ws.pong_due < at)
+        at = q->ws.pong_due;
+    wait = at - cu_now_ms();
+    fn = PyCFunction_New(&ping_def, (PyObject *)q);
+    q->timer = fn ? PyObject_CallFunction(q->srv->call_later, "dO",
+                                          (double)(wait > 0 ? wait : 1) / 1000.0, fn)
+                  : NULL;
+    Py_XDECREF(fn);
+    if (!q->timer)
+        cu_report_exception("worker: event loop");
+}
+
+/* A pong: the one awaited when it carries the last ping's number. */
+static void pong(struct areq *q, const uint8_t *p, size_t n)
+{
+    uint32_t seq = q->ws.ping_seq;
+
+    if (q->ws.pong_due && n == 4 && p[0] == (uint8_t)(seq >> 24) &&
+        p[1] == (uint8_t)(seq >> 16) && p[2] == (uint8_t)(seq >> 8) && p[3] == (uint8_t)seq)
+        q->ws.pong_due = 0;
+}
+
 /* ---- the client's frames ---------------------------------------------------- */
 
 PyObject *aws_disconnect_msg(struct areq *q)
@@ -311,6 +421,7 @@ static PyObject *chunk(struct areq *q, const uint8_t *base, const struct ws_chun
             (void)write_frame(q, WS_OP_PONG, base + ch->off, ch->len);
         return NULL;
     case WS_OP_PONG:
+        pong(q, base + ch->off, ch->len);
         return NULL;
     case WS_OP_CLOSE:  /* the peer's: ours in answer, its code echoed */
         return end_with_close(q, ch->code);
@@ -487,6 +598,10 @@ static PyObject *handshake_accept(struct areq *q, PyObject *msg)
     if (cu_conn_writev(&q->conn->c, iov, 9) < 0 ||
         (q->conn->c.queue && asrv_watch(q->conn, 'w', 1) < 0))
         gone(q);
+    else if (s->opts->ws_ping_ms && !q->timer) {
+        q->ws.next_ping = cu_now_ms() + s->opts->ws_ping_ms;
+        arm_ping(q);
+    }
     return Py_NewRef(s->ready_none);
 }
 

@@ -265,6 +265,18 @@ const struct cu_setting cu_settings[] = {
              "RFC 7692) when the client offers it: true or false. uvicorn's "
              "--ws-per-message-deflate; not in Gunicorn.",
      .ours = 1},
+    {.name = "ws_ping_interval", .section = S_WORKER, .flags = {"--ws-ping-interval"},
+     .meta = "FLOAT", .type = CU_SECONDS, .offset = OFF(ws_ping_interval), .dflt = "20.0",
+     .help = "asgi: seconds between the pings the server sends on each "
+             "WebSocket; 0 or None: no pings. uvicorn's --ws-ping-interval; "
+             "not in Gunicorn.",
+     .ours = 1},
+    {.name = "ws_ping_timeout", .section = S_WORKER, .flags = {"--ws-ping-timeout"},
+     .meta = "FLOAT", .type = CU_SECONDS, .offset = OFF(ws_ping_timeout), .dflt = "20.0",
+     .help = "asgi: seconds a client may take to answer the server's ping "
+             "before the WebSocket is closed with 1011; 0 or None: no limit. "
+             "uvicorn's --ws-ping-timeout; not in Gunicorn.",
+     .ours = 1},
     {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(http_parser),
      .dflt = "auto", .choices = http_parsers, .refused = NOT_H1C,

@@ -59,6 +59,8 @@ static const struct expect expected[] = {
     {"asgi_disconnect_grace_period", CU_INT, "--asgi-disconnect-grace-period", NULL},
     {"ws_max_size", CU_INT, "--ws-max-size", NULL},  /* ours */
     {"ws_per_message_deflate", CU_CHOICE, "--ws-per-message-deflate", NULL},  /* ours */
+    {"ws_ping_interval", CU_SECONDS, "--ws-ping-interval", NULL},  /* ours */
+    {"ws_ping_timeout", CU_SECONDS, "--ws-ping-timeout", NULL},  /* ours */
     {"http_parser", CU_CHOICE, "--http-parser",
      "the gunicorn_h1c parser is not built in (cunicorn's own parser keeps "
      "the rules of Gunicorn's python one)"},
@@ -217,8 +219,8 @@ static void test_table(void)
     }
     ok(names_ok, "every field of struct cu_config is a setting of its type");
     ok(order_ok, "in the table's order");
-    ok(ours == 15 && N_EXPECTED - ours == 119,
-       "15 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
+    ok(ours == 17 && N_EXPECTED - ours == 119,
+       "17 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
     ok(refused_ok, "exactly these are refused, each with its reason");
     for (size_t i = 0; i < cu_n_settings; i++) {
         const struct cu_setting *s = &cu_settings[i];

@@ -89,7 +89,7 @@ def test_print_config_lists_every_setting():
     r = run_cli("--print-config", "echo:app")
     assert r.returncode == 0, r.stderr
     names = re.findall(r"^(\w+)\s+= ", r.stdout, re.M)
-    assert len(names) == 134, names  # Gunicorn 26.1's 119 and our 15
+    assert len(names) == 136, names  # Gunicorn 26.1's 119 and our 17
     for line in ("certfile = None", "http_protocols = ['h1']",
                  "control_socket_mode = 384", "logconfig_dict = {}",
                  "syslog_addr = udp://localhost:514", "spew = False",

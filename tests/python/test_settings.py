@@ -123,7 +123,7 @@ def test_server_cfg_has_every_setting(server, tmp_path):
         % str(out))
     server("-c", str(conf))
     got = json.loads(wait_for(lambda: out.exists() and out.read_text(), what="the hook"))
-    assert got == {"n": 134, "h": ["h1"], "root": "", "cert": None, "mode": 384,
+    assert got == {"n": 137, "h": ["h1"], "root": "", "cert": None, "mode": 384,
                    "tags": "", "spew": False}  # 133 settings and the app
 
 

@@ -42,6 +42,7 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
        V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
+       K_TLS,        /* the tls extension's key */
        /* the methods called on a task, a future or a timer */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
        M_CALL_SOON,  /* the loop's */
@@ -136,6 +137,8 @@ struct aconn {
     int upgraded;               /* a WebSocket: its close lingers */
     struct areq *req;           /* the request being served (strong) */
     PyObject *tctx;             /* tornado: the connection's context, or NULL */
+    PyObject *tls_ext;          /* TLS: the scope's tls extension, made at its
+                                 * first request and shared by the next ones */
 };
 
 /* A request that is a WebSocket handshake: its state (ws.c). */

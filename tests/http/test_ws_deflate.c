@@ -12,6 +12,7 @@
 #include "http/ws.h"
 #include "http/ws_deflate.h"
 #include "../lib/tap.h"
+#include "../lib/wsframe.h"
 
 static int offer(const char *s, struct ws_pmd_params *pp)
 {
@@ -60,14 +61,8 @@ static void test_offers(void)
 static size_t frame(uint8_t *out, uint8_t b0, const void *pl, size_t n)
 {
     static const uint8_t mask[4] = {1, 2, 3, 4};
-    size_t h = ws_frame_head(out, 1, 0, n);
 
-    out[0] = b0;
-    out[1] |= 0x80;
-    memcpy(out + h, mask, 4);
-    memcpy(out + h + 4, pl, n);
-    ws_unmask(out + h + 4, n, mask, 0);
-    return h + 4 + n;
+    return ws_test_frame(out, b0, pl, n, mask);
 }
 
 static int parse_one(int deflate, const uint8_t *buf, size_t n, struct ws_chunk *c)

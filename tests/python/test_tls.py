@@ -3,7 +3,6 @@ real clients -- curl, openssl s_client, Python's ssl and http.client --
 with throw-away certificates made by the openssl command for each run.
 """
 
-import asyncio
 import http.client
 import json
 import os
@@ -710,6 +709,11 @@ def test_wss(server, certs):
             return json.loads(await ws.recv())
     scope = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
     assert scope["scheme"] == "wss" and scope["type"] == "websocket"
+    # the tls extension, beside the denial one
+    tls = scope["extensions"]["tls"]
+    assert tls["tls_version"] == 0x0304 and tls["client_cert_chain"] == []
+    assert pem_body(tls["server_cert"]) == pem_body((certs / "server.pem").read_text())
+    assert "websocket.http.response" in scope["extensions"]
 
 
 @pytest.mark.parametrize("app,path,want", [("tornadoapp:app", "/hello", b"Hello, world"),
@@ -798,20 +802,3 @@ def test_asgi_tls_extension_only_over_tls(server):
     c.request("GET", "/ext")
     assert "tls" not in json.loads(c.getresponse().read())
     c.close()
-
-
-def test_asgi_tls_extension_in_the_websocket_scope(server, certs):
-    websockets = pytest.importorskip("websockets")
-    srv = asgi_srv(server, certs, app="wsapp:app")
-
-    async def main():
-        async with websockets.connect("wss://localhost:%d/echo" % srv.port,
-                                      ssl=client_ctx(certs)) as ws:
-            await ws.send("scope")
-            return json.loads(await ws.recv())
-    scope = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
-    assert scope["scheme"] == "wss"
-    tls = scope["extensions"]["tls"]
-    assert tls["tls_version"] == 0x0304 and tls["client_cert_chain"] == []
-    assert pem_body(tls["server_cert"]) == pem_body((certs / "server.pem").read_text())
-    assert "websocket.http.response" in scope["extensions"]

@@ -17,7 +17,7 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pythonjsonlogger python3-uvicorn python3-gunicorn \
        libssl-dev openssl curl testssl.sh python3-websockets chromium \
        slowhttptest haproxy nginx-light python3-gevent python3-eventlet \
-       libnghttp2-dev nghttp2-client python3-h2 python3-tornado
+       libnghttp2-dev nghttp2-client python3-h2 python3-tornado zlib1g-dev
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
              python3-httptools

@@ -13,6 +13,7 @@ import glob
 import hashlib
 import json
 import os
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOTS = [os.path.join(HERE, "..", "tests", "corpus", "gunicorn"),
@@ -79,6 +80,33 @@ def ws_seeds():
     for s in streams:
         write("ws", bytes([3, 0]) + s)
         write("ws", bytes([0, 1]) + s)
+    # permessage-deflate (step's top bit): compressed messages, whole and
+    # fragmented, kept context, a bomb, bad data, RSV1 misused
+    for s in deflate_streams(f):
+        write("ws", bytes([0x83, 0]) + s)
+        write("ws", bytes([0x80, 2]) + s)
+
+
+def deflate(data, c=None):
+    """data as a compressed message: raw deflate, the sync tail dropped."""
+    c = c or zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def deflate_streams(f):
+    c = zlib.compressobj(wbits=-15)
+    z = deflate(b"abcdefgh" * 40)
+    return [
+        f(0xC1, deflate(b"Hello")),
+        f(0xC1, deflate(b"twice " * 10, c)) + f(0xC1, deflate(b"twice " * 10, c)),
+        f(0x42, z[:5]) + f(0x89, b"p") + f(0x00, z[5:9]) + f(0x80, z[9:]),
+        f(0xC2, deflate(bytes(20000))),
+        f(0xC1, deflate(b"ok\xff")),
+        f(0xC1, b"\xff\xff not deflate"),
+        f(0x41, deflate(b"x")) + f(0xC0, b""),
+        f(0xC9, b"ping"),
+        f(0x81, b"plain") + f(0xC1, deflate(b"")),
+    ]
 
 
 def main():

@@ -29,6 +29,10 @@ struct cu_asgi_opts {
                                 * cancelled */
     int ws_max_size;           /* --ws-max-size: a WebSocket message's
                                 * largest size (bytes); 0: no limit */
+    int ws_deflate;            /* --ws-per-message-deflate: permessage-deflate
+                                * accepted when offered */
+    int ws_ping_ms;            /* --ws-ping-interval (ms); 0: no pings */
+    int ws_pong_ms;            /* --ws-ping-timeout (ms); 0: no limit */
     /* pre_request (post 0) and post_request (post 1) around a request,
      * or NULL when neither hook is set. */
     void (*hook)(void *arg, int post, struct cu_request *q);

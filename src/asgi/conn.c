@@ -38,6 +38,7 @@ static void aconn_dealloc(PyObject *self)
     free(a->headers);
     Py_XDECREF(a->fd);
     Py_XDECREF(a->tctx);
+    Py_XDECREF(a->tls_ext);
     PyObject_Free(self);
     Py_DECREF(tp);
 }

@@ -27,6 +27,7 @@
 #include "asgi/asgi.h"
 #include "http/parser.h"
 #include "http/ws.h"
+#include "http/ws_deflate.h"
 #include "worker/body.h"
 #include "worker/conn.h"
 
@@ -41,6 +42,7 @@ enum { K_TYPE, K_ASGI, K_HTTP_VERSION, K_METHOD, K_SCHEME, K_PATH, K_RAW_PATH,
        K_SUBPROTOCOLS, K_EXTENSIONS, K_SUBPROTOCOL, K_CODE, K_REASON, K_TEXT, K_BYTES,
        V_WEBSOCKET, V_WS, V_WSS, V_WS_CONNECT, V_WS_ACCEPT, V_WS_RECEIVE, V_WS_SEND,
        V_WS_CLOSE, V_WS_DISCONNECT, V_WS_RESP_START, V_WS_RESP_BODY, V_WS_RESP,
+       K_TLS,        /* the tls extension's key */
        /* the methods called on a task, a future or a timer */
        M_ADD_DONE, M_CANCELLED, M_EXCEPTION, M_SET_RESULT, M_SET_EXCEPTION, M_CANCEL,
        M_CALL_SOON,  /* the loop's */
@@ -135,6 +137,8 @@ struct aconn {
     int upgraded;               /* a WebSocket: its close lingers */
     struct areq *req;           /* the request being served (strong) */
     PyObject *tctx;             /* tornado: the connection's context, or NULL */
+    PyObject *tls_ext;          /* TLS: the scope's tls extension, made at its
+                                 * first request and shared by the next ones */
 };
 
 /* A request that is a WebSocket handshake: its state (ws.c). */
@@ -148,6 +152,12 @@ struct aws {
     struct ws_parser p;
     char *msg;                  /* a message over several reads (PyMem) */
     size_t mlen, mcap;
+    struct ws_pmd *pmd;         /* permessage-deflate's contexts, when
+                                 * negotiated; freed when the request is over */
+    /* the server's pings (--ws-ping-interval; the areq's timer) */
+    long long next_ping;        /* when the next one goes (cu_now_ms) */
+    long long pong_due;         /* the pong awaited by then; 0: none awaited */
+    uint32_t ping_seq;          /* the last ping's payload */
 };
 
 /* A request of a tornado Application (tornado.c, tconn.c). */

@@ -40,6 +40,7 @@ void areq_dealloc(PyObject *self)
     Py_XDECREF((PyObject *)q->conn);  /* not reached: cleared when over */
     PyMem_Free(q->block);
     PyMem_Free(q->ws.msg);
+    ws_pmd_free(q->ws.pmd);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -172,6 +173,8 @@ void areq_over(struct areq *q, int close)
         q->wait = W_NONE;
         areq_wake(s, &q->recv_fut, q->ws.on ? aws_disconnect_msg(q) : asgi_disconnect_msg(s));
     }
+    ws_pmd_free(q->ws.pmd);  /* nothing compresses or inflates past the end */
+    q->ws.pmd = NULL;
     q->q.out.status = q->status;
     q->q.out.bytes = q->sent;
     q->q.out.close = close || q->must_close || q->failed;

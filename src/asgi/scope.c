@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "net/listen.h"
+#include "net/tls_info.h"
 
 static const char *const names[K_COUNT] = {
     [K_TYPE] = "type", [K_ASGI] = "asgi", [K_HTTP_VERSION] = "http_version",
@@ -38,6 +39,7 @@ static const char *const names[K_COUNT] = {
     [V_WS_CLOSE] = "websocket.close", [V_WS_DISCONNECT] = "websocket.disconnect",
     [V_WS_RESP_START] = "websocket.http.response.start",
     [V_WS_RESP_BODY] = "websocket.http.response.body", [V_WS_RESP] = "websocket.http.response",
+    [K_TLS] = "tls",
     [M_HEADERS_RECEIVED] = "headers_received", [M_DATA_RECEIVED] = "data_received",
     [M_FINISH] = "finish", [M_ON_CONNECTION_CLOSE] = "on_connection_close", [M_ADD] = "add",
     [M_GET_ALL] = "get_all",
@@ -174,6 +176,47 @@ static PyObject *extensions(PyObject *e)
     return d;
 }
 
+/* The ASGI tls extension of a's TLS connection (made once, then shared
+ * by its requests): a new reference, or NULL with an exception. */
+static PyObject *tls_ext(struct aconn *a)
+{
+    struct cu_tls_info i;
+    PyObject *chain;
+
+    if (a->tls_ext)
+        return Py_NewRef(a->tls_ext);
+    if (cu_tls_info_get(a->c.tls, &i) < 0)
+        return PyErr_NoMemory();
+    chain = PyList_New((Py_ssize_t)i.nchain);
+    for (size_t n = 0; chain && n < i.nchain; n++) {
+        PyObject *p = PyUnicode_FromString(i.chain[n] ? i.chain[n] : "");
+        if (!p)
+            Py_CLEAR(chain);
+        else
+            PyList_SET_ITEM(chain, (Py_ssize_t)n, p);
+    }
+    a->tls_ext = !chain ? NULL
+        : Py_BuildValue("{s:z,s:N,s:z,s:z,s:i,s:i}", "server_cert", i.server_cert,
+                        "client_cert_chain", chain, "client_cert_name", i.client_name,
+                        "client_cert_error", i.client_error, "tls_version", i.version,
+                        "cipher_suite", i.cipher);
+    cu_tls_info_free(&i);
+    return a->tls_ext ? Py_NewRef(a->tls_ext) : NULL;
+}
+
+/* scope["extensions"]["tls"] on a TLS connection. 0, or -1 (exception). */
+static int put_tls(struct asrv *s, struct aconn *a, PyObject *d)
+{
+    PyObject *ext;
+
+    if (!a->c.tls)
+        return 0;
+    ext = PyDict_GetItemWithError(d, s->k[K_EXTENSIONS]);
+    if (!ext)
+        return PyErr_Occurred() ? -1 : 0;
+    return put(ext, s->k[K_TLS], tls_ext(a));
+}
+
 int asgi_https(const struct aconn *a)
 {
     /* a trusted peer's scheme header says so (the parser's), else TLS */
@@ -211,7 +254,7 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
                        li < s->env->n_listeners ? s->lserver[li] : Py_None) < 0 ||
         (s->state && put(d, k[K_STATE], PyDict_Copy(s->state)) < 0) ||
         (!a->req->ws.on && put(d, k[K_EXTENSIONS], extensions(k[K_HTTP_EXTS])) < 0) ||
-        (a->req->ws.on && aws_scope(s, a, d) < 0)) {
+        (a->req->ws.on && aws_scope(s, a, d) < 0) || put_tls(s, a, d) < 0) {
         Py_DECREF(d);
         return NULL;
     }

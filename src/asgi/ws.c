@@ -8,7 +8,10 @@
  * the end. Frames are read only while receive() waits (or while our close
  * waits for the peer's), so a slow app leaves the bytes in the socket and
  * TCP holds the client back. Pings are answered with pongs here, pongs
- * dropped; a protocol error closes with 1002, 1007 or 1009.
+ * dropped; a protocol error closes with 1002, 1007 or 1009. With
+ * permessage-deflate (src/http/ws_deflate.h, negotiated at accept), a
+ * compressed message is inflated as its chunks are read, within
+ * --ws-max-size, and what the app sends is compressed.
  *
  * send(): websocket.accept writes the 101 (with the app's subprotocol and
  * headers); websocket.send a frame, the app's await waiting while the
@@ -23,6 +26,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -147,6 +151,24 @@ static int write_frame(struct areq *q, int op, const void *p, size_t n)
     return 0;
 }
 
+/* Writes a data message: compressed (RSV1) when permessage-deflate was
+ * negotiated and it is not small; as it is otherwise, or when the
+ * compressor failed. */
+static int write_data(struct areq *q, int op, const void *p, size_t n)
+{
+    const uint8_t *z;
+    size_t zlen;
+
+    if (q->ws.pmd && n >= WS_PMD_MIN_SIZE &&
+        ws_pmd_deflate(q->ws.pmd, p, n, &z, &zlen) == 0) {
+        uint64_t before = q->sent;
+        int rc = write_frame(q, op | WS_RSV1, z, zlen);
+        q->sent = before + n;  /* the access log counts the app's bytes */
+        return rc;
+    }
+    return write_frame(q, op, p, n);
+}
+
 /* Sends our close frame. 0, or -1 (gone). */
 static int send_close(struct areq *q, unsigned code, const char *reason, size_t rlen)
 {
@@ -183,6 +205,115 @@ static void await_close(struct areq *q)
     }
     q->conn->deadline = cu_now_ms() + WS_CLOSE_MS;
     (void)asrv_watch(q->conn, 'r', 1);
+}
+
+/* ---- the server's pings (--ws-ping-interval, --ws-ping-timeout) ------------ */
+
+static void arm_ping(struct areq *q);
+
+/* Has the client sent bytes not read yet? They may hold the pong behind
+ * messages the app has not asked for (frames are read only as it
+ * receives): a client that sends is alive. */
+static int client_spoke(struct areq *q)
+{
+    struct cu_conn *c = &q->conn->c;
+    int n = 0;
+
+    return c->start < c->end || (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0);
+}
+
+/* No pong in time: closed with 1011 ("keepalive ping timeout", as the
+ * websockets library says it); the app hears websocket.disconnect 1011
+ * and its task is cancelled after the grace period unless it ends. */
+static void ping_timed_out(struct areq *q)
+{
+    static const char why[] = "keepalive ping timeout";
+
+    cu_log(CU_DEBUG, "WebSocket: no pong within --ws-ping-timeout: closing with 1011");
+    if (send_close(q, WS_CLOSE_INTERNAL, why, sizeof(why) - 1) < 0)
+        return;  /* gone: over already */
+    q->ws.code = WS_CLOSE_INTERNAL;
+    q->ws.close_rcvd = 1;  /* the client's close is not awaited */
+    areq_gone(q);
+    areq_over(q, 1);
+}
+
+/* Sends a ping whose payload is the next number; the pong is due within
+ * --ws-ping-timeout. 0, or -1 (gone). */
+static int send_ping(struct areq *q, long long now)
+{
+    uint8_t pl[4];
+    uint64_t sent = q->sent;
+    uint32_t seq = ++q->ws.ping_seq;
+
+    pl[0] = (uint8_t)(seq >> 24);
+    pl[1] = (uint8_t)(seq >> 16);
+    pl[2] = (uint8_t)(seq >> 8);
+    pl[3] = (uint8_t)seq;
+    if (write_frame(q, WS_OP_PING, pl, sizeof pl) < 0)
+        return -1;
+    q->sent = sent;  /* the access log counts the app's bytes */
+    if (q->srv->opts->ws_pong_ms)
+        q->ws.pong_due = now + q->srv->opts->ws_pong_ms;
+    return 0;
+}
+
+/* The timer: the pong's deadline checked, the next ping sent, the timer
+ * armed again; nothing once a close went either way. */
+static PyObject *ping_timer(PyObject *self, PyObject *unused)
+{
+    struct areq *q = (struct areq *)self;
+    long long now = cu_now_ms();
+
+    (void)unused;
+    Py_CLEAR(q->timer);
+    if (q->over || !q->conn || q->ws.close_sent || q->ws.close_rcvd)
+        Py_RETURN_NONE;
+    if (q->ws.pong_due && now >= q->ws.pong_due) {
+        if (!client_spoke(q)) {
+            ping_timed_out(q);
+            Py_RETURN_NONE;
+        }
+        q->ws.pong_due = 0;
+    }
+    if (now >= q->ws.next_ping) {
+        q->ws.next_ping = now + q->srv->opts->ws_ping_ms;
+        /* one ping at a time: a new one waits for the pong */
+        if (!q->ws.pong_due && send_ping(q, now) < 0)
+            Py_RETURN_NONE;
+    }
+    arm_ping(q);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ping_def = {"ping", ping_timer, METH_NOARGS, NULL};
+
+/* The timer at the next ping or the pong's deadline, whichever is first. */
+static void arm_ping(struct areq *q)
+{
+    long long at = q->ws.next_ping, wait;
+    PyObject *fn;
+
+    if (q->ws.pong_due && q->ws.pong_due < at)
+        at = q->ws.pong_due;
+    wait = at - cu_now_ms();
+    fn = PyCFunction_New(&ping_def, (PyObject *)q);
+    q->timer = fn ? PyObject_CallFunction(q->srv->call_later, "dO",
+                                          (double)(wait > 0 ? wait : 1) / 1000.0, fn)
+                  : NULL;
+    Py_XDECREF(fn);
+    if (!q->timer)
+        cu_report_exception("worker: event loop");
+}
+
+/* A pong: the one awaited when it carries the last ping's number. */
+static void pong(struct areq *q, const uint8_t *p, size_t n)
+{
+    uint32_t seq = q->ws.ping_seq;
+
+    if (q->ws.pong_due && n == 4 && p[0] == (uint8_t)(seq >> 24) &&
+        p[1] == (uint8_t)(seq >> 16) && p[2] == (uint8_t)(seq >> 8) && p[3] == (uint8_t)seq)
+        q->ws.pong_due = 0;
 }
 
 /* ---- the client's frames ---------------------------------------------------- */
@@ -229,6 +360,29 @@ static PyObject *protocol_error(struct areq *q, int err)
     return end_with_close(q, ws_error_close_code(err));
 }
 
+/* A compressed message's chunk, inflated as it comes (RFC 7692): the
+ * message when it ends here, else NULL (kept); a failure (a bomb past
+ * --ws-max-size, no deflate data, no UTF-8) closes as a protocol error. */
+static PyObject *inflated(struct areq *q, const uint8_t *base, const struct ws_chunk *ch)
+{
+    struct aws *w = &q->ws;
+    int text = ch->op == WS_OP_TEXT, rc;
+    const uint8_t *msg = NULL;
+    size_t n = 0;
+    PyObject *m;
+
+    rc = ws_pmd_inflate(w->pmd, base + ch->off, ch->len, text, w->p.max_message);
+    if (rc == 0 && ch->done)
+        rc = ws_pmd_finish(w->pmd, text, w->p.max_message, &msg, &n);
+    if (rc < 0)
+        return protocol_error(q, rc);
+    if (!ch->done)
+        return NULL;
+    m = receive_msg(q, text, (const char *)msg, n);
+    ws_pmd_done(w->pmd);
+    return m;
+}
+
 /* A data chunk: a message when it ends one, else NULL (kept). NULL with
  * an exception on failure. */
 static PyObject *data(struct areq *q, const uint8_t *base, const struct ws_chunk *ch)
@@ -238,6 +392,8 @@ static PyObject *data(struct areq *q, const uint8_t *base, const struct ws_chunk
 
     if (w->close_sent)
         return NULL;  /* closing: what still comes is dropped */
+    if (ch->deflated)
+        return inflated(q, base, ch);
     if (ch->done && w->mlen == 0)  /* whole in the buffer: no copy */
         return receive_msg(q, ch->op == WS_OP_TEXT, (const char *)base + ch->off, ch->len);
     if (ch->len &&
@@ -265,6 +421,7 @@ static PyObject *chunk(struct areq *q, const uint8_t *base, const struct ws_chun
             (void)write_frame(q, WS_OP_PONG, base + ch->off, ch->len);
         return NULL;
     case WS_OP_PONG:
+        pong(q, base + ch->off, ch->len);
         return NULL;
     case WS_OP_CLOSE:  /* the peer's: ours in answer, its code echoed */
         return end_with_close(q, ch->code);
@@ -370,17 +527,39 @@ void aws_readable(struct areq *q)
 
 /* ---- send() ------------------------------------------------------------------ */
 
-/* The 101 with the accept key, the subprotocol and the app's headers. */
+/* permessage-deflate, when on and the client offers one we take: its
+ * contexts made, the response's Sec-WebSocket-Extensions line in ext
+ * (its length; 0: no extension, also when there is no memory for it). */
+static size_t negotiate(struct areq *q, char ext[WS_PMD_RESPONSE_MAX])
+{
+    struct ws_pmd_params pp;
+    size_t n;
+
+    if (!q->srv->opts->ws_deflate ||
+        !ws_pmd_negotiate(cu_request_head(&q->q), q->q.http, &pp) ||
+        !(n = ws_pmd_response(&pp, ext)))
+        return 0;
+    if (!(q->ws.pmd = ws_pmd_new(&pp))) {
+        cu_log(CU_WARNING, "WebSocket: no memory for permessage-deflate; "
+               "the connection goes on uncompressed");
+        return 0;
+    }
+    q->ws.p.deflate = 1;
+    return n;
+}
+
+/* The 101 with the accept key, the subprotocol, the extension and the
+ * app's headers. */
 static PyObject *handshake_accept(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
     static const char line[] = "HTTP/1.1 101 Switching Protocols";
     static const char upgrade[] = "Upgrade: websocket\r\nSec-WebSocket-Accept: ";
-    char acc[29], proto[300];
+    char acc[29], proto[300], ext[WS_PMD_RESPONSE_MAX];
     const char *fixed;
     PyObject *sub = PyDict_GetItemWithError(msg, s->k[K_SUBPROTOCOL]), *hs;
-    struct iovec iov[8];
-    size_t flen, plen = 0;
+    struct iovec iov[9];
+    size_t flen, plen = 0, elen;
 
     if (!sub && PyErr_Occurred())
         return NULL;
@@ -401,6 +580,7 @@ static PyObject *handshake_accept(struct areq *q, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "the WebSocket accept key could not be made");
         return NULL;
     }
+    elen = negotiate(q, ext);
     fixed = cu_resp_fixed_head(2, &flen);
     iov[0] = (struct iovec){(void *)line, sizeof(line) - 1};
     iov[1] = (struct iovec){(void *)fixed, flen};
@@ -408,15 +588,20 @@ static PyObject *handshake_accept(struct areq *q, PyObject *msg)
     iov[3] = (struct iovec){acc, 28};
     iov[4] = (struct iovec){(void *)"\r\n", 2};
     iov[5] = (struct iovec){proto, plen};
-    iov[6] = (struct iovec){q->block, q->blen};
-    iov[7] = (struct iovec){(void *)"\r\n", 2};
+    iov[6] = (struct iovec){ext, elen};
+    iov[7] = (struct iovec){q->block, q->blen};
+    iov[8] = (struct iovec){(void *)"\r\n", 2};
     q->status = 101;
     q->started = q->head_sent = 1;
     q->ws.accepted = 1;
     cu_conn_whole(&q->conn->c);
-    if (cu_conn_writev(&q->conn->c, iov, 8) < 0 ||
+    if (cu_conn_writev(&q->conn->c, iov, 9) < 0 ||
         (q->conn->c.queue && asrv_watch(q->conn, 'w', 1) < 0))
         gone(q);
+    else if (s->opts->ws_ping_ms && !q->timer) {
+        q->ws.next_ping = cu_now_ms() + s->opts->ws_ping_ms;
+        arm_ping(q);
+    }
     return Py_NewRef(s->ready_none);
 }
 
@@ -477,11 +662,11 @@ static PyObject *send_data(struct areq *q, PyObject *msg)
                 PyErr_SetString(PyExc_TypeError, "websocket.send's 'text' must be a str");
             return NULL;
         }
-        rc = write_frame(q, WS_OP_TEXT, t, (size_t)n);
+        rc = write_data(q, WS_OP_TEXT, t, (size_t)n);
     } else {
         if (PyObject_GetBuffer(bytes, &view, PyBUF_SIMPLE) < 0)
             return NULL;
-        rc = write_frame(q, WS_OP_BINARY, view.buf, (size_t)view.len);
+        rc = write_data(q, WS_OP_BINARY, view.buf, (size_t)view.len);
         PyBuffer_Release(&view);
     }
     if (rc < 0)

@@ -185,6 +185,17 @@ static void put_strv(FILE *out, const struct cu_strv *l, int dict)
     emit(out, "%c", dict ? '}' : ']');
 }
 
+/* Milliseconds as Python prints the float of seconds: 20.0, 0.25. */
+static void put_seconds(FILE *out, int ms)
+{
+    char frac[8];
+    size_t n = (size_t)snprintf(frac, sizeof frac, "%03d", ms % 1000);
+
+    while (n > 1 && frac[n - 1] == '0')
+        frac[--n] = '\0';
+    emit(out, "%d.%s", ms / 1000, frac);
+}
+
 static void put_value(FILE *out, const struct cu_config *c,
                       const struct cu_setting *s)
 {
@@ -206,6 +217,9 @@ static void put_value(FILE *out, const struct cu_config *c,
         break;
     case CU_BOOL:
         emit(out, "%s", *num ? "True" : "False");
+        break;
+    case CU_SECONDS:
+        put_seconds(out, *num);
         break;
     case CU_LIST:
     case CU_CSV:

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,36 @@ static int set_int(struct cu_config *c, const struct cu_setting *s,
         return invalid(err, errlen, s, value,
                        "must be between 16384 and 16777215");
     *dst = (int)v;
+    return 0;
+}
+
+/* Seconds as a float ("20", "0.25", "1e1"; "none": 0), to milliseconds:
+ * a positive value under one is one. */
+static int set_seconds(struct cu_config *c, const struct cu_setting *s,
+                       const char *value, char *err, size_t errlen)
+{
+    size_t n;
+    const char *p = strip(value, &n);
+    char buf[64], *end;
+    double v;
+
+    if (n == 4 && strncasecmp(p, "none", 4) == 0) {
+        *(int *)cu_cfg_field(c, s) = 0;
+        return 0;
+    }
+    if (n == 0 || n >= sizeof buf)
+        return invalid(err, errlen, s, value, "not a number");
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    errno = 0;
+    v = strtod(buf, &end);
+    if (*end != '\0' || errno || !isfinite(v) || strpbrk(buf, "xXnN"))
+        return invalid(err, errlen, s, value, "not a number");
+    if (v < 0)
+        return invalid(err, errlen, s, value, "must not be negative");
+    if (v > 2000000)
+        return invalid(err, errlen, s, value, "too large");
+    *(int *)cu_cfg_field(c, s) = v > 0 && v < 0.001 ? 1 : (int)(v * 1000 + 0.5);
     return 0;
 }
 
@@ -629,6 +660,7 @@ static enum held held(enum cu_stype type)
     case CU_BOOL:
     case CU_OCTAL:
     case CU_CHOICE:
+    case CU_SECONDS:
         break;
     }
     return HELD_INT;
@@ -637,6 +669,10 @@ static enum held held(enum cu_stype type)
 int cu_config_set(struct cu_config *c, const struct cu_setting *s,
                   const char *value, int append, char *err, size_t errlen)
 {
+    if (value == NULL && s->type == CU_SECONDS) {
+        *(int *)cu_cfg_field(c, s) = 0;  /* None: off */
+        return 0;
+    }
     if (value == NULL) {
         if (s->type != CU_STR_OPT && s->type != CU_CALLABLE) {
             cu_seterr(err, errlen, "Invalid value for %s: None", s->name);
@@ -657,6 +693,8 @@ int cu_config_set(struct cu_config *c, const struct cu_setting *s,
         return set_int(c, s, value, err, errlen);
     case CU_BOOL:
         return set_bool(c, s, value, err, errlen);
+    case CU_SECONDS:
+        return set_seconds(c, s, value, err, errlen);
     case CU_CHOICE:
         return set_choice(c, s, value, err, errlen);
     case CU_CSV:

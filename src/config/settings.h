@@ -43,6 +43,8 @@ enum cu_stype {
     CU_CHOICE,   /* one of s->choices, stored as its index (an int): the
                   * value of the enum the choices stand for */
     CU_DICT,     /* NAME=value pairs (secure_scheme_headers): file only */
+    CU_SECONDS,  /* a float of seconds, held as milliseconds (an int); None
+                  * (a config file's) is 0: off. Python sees a float */
     CU_CALLABLE  /* a server hook: file only. The Python layer keeps the
                   * callable; the config holds its name as shown by
                   * --print-config ("<qualname()>"), or NULL (none). The
@@ -84,6 +86,9 @@ struct cu_config {
     int asgi_lifespan;       /* auto, on, off */
     int asgi_disconnect_grace_period;
     int ws_max_size;         /* ours: the asgi worker's WebSocket messages */
+    int ws_per_message_deflate;  /* ours: 1 (true): permessage-deflate offered */
+    int ws_ping_interval;    /* ours: ms between the server's pings; 0: none */
+    int ws_ping_timeout;     /* ours: ms a pong may take; 0: no limit */
     int http_parser;         /* auto, fast, python */
     /* Security */
     int limit_request_line;

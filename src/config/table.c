@@ -69,6 +69,7 @@ static const char *const log_levels[] = {
 };
 static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
 static const char *const asgi_lifespans[] = {"auto", "on", "off", NULL};
+static const char *const booleans[] = {"false", "true", NULL};
 static const char *const http_parsers[] = {"auto", "fast", "python", NULL};
 static const char *const h2c_modes[] = {
     "off", "prior-knowledge", "upgrade", "both", NULL
@@ -256,6 +257,25 @@ const struct cu_setting cu_settings[] = {
      .help = "asgi: the largest WebSocket message a client may send, in "
              "bytes (a larger one closes the connection with 1009); 0: no "
              "limit. uvicorn's --ws-max-size; not in Gunicorn.",
+     .ours = 1},
+    {.name = "ws_per_message_deflate", .section = S_WORKER,
+     .flags = {"--ws-per-message-deflate"}, .meta = "BOOL", .type = CU_CHOICE,
+     .offset = OFF(ws_per_message_deflate), .dflt = "true", .choices = booleans,
+     .help = "asgi: whether a WebSocket may be compressed (permessage-deflate, "
+             "RFC 7692) when the client offers it: true or false. uvicorn's "
+             "--ws-per-message-deflate; not in Gunicorn.",
+     .ours = 1},
+    {.name = "ws_ping_interval", .section = S_WORKER, .flags = {"--ws-ping-interval"},
+     .meta = "FLOAT", .type = CU_SECONDS, .offset = OFF(ws_ping_interval), .dflt = "20.0",
+     .help = "asgi: seconds between the pings the server sends on each "
+             "WebSocket; 0 or None: no pings. uvicorn's --ws-ping-interval; "
+             "not in Gunicorn.",
+     .ours = 1},
+    {.name = "ws_ping_timeout", .section = S_WORKER, .flags = {"--ws-ping-timeout"},
+     .meta = "FLOAT", .type = CU_SECONDS, .offset = OFF(ws_ping_timeout), .dflt = "20.0",
+     .help = "asgi: seconds a client may take to answer the server's ping "
+             "before the WebSocket is closed with 1011; 0 or None: no limit. "
+             "uvicorn's --ws-ping-timeout; not in Gunicorn.",
      .ours = 1},
     {.name = "http_parser", .section = S_WORKER, .flags = {"--http-parser"},
      .meta = "STRING", .type = CU_CHOICE, .offset = OFF(http_parser),

@@ -66,7 +66,8 @@ static int loop_for(void *arg, struct cu_worker_env *env, const char *module)
     struct cu_hooks *k = &h->hooks;
     struct cu_asgi_opts o = {h->cfg.asgi_lifespan, h->cfg.asgi_loop, h->cfg.root_path,
                              h->cfg.asgi_disconnect_grace_period, h->cfg.ws_max_size,
-                             NULL, h, NULL};
+                             h->cfg.ws_per_message_deflate, h->cfg.ws_ping_interval,
+                             h->cfg.ws_ping_timeout, NULL, h, NULL};
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *helper = PyImport_ImportModule(module);
     int rc = 1;

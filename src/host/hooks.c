@@ -190,6 +190,8 @@ static PyObject *setting_value(const struct cu_hooks *h,
         return PyLong_FromLong(*(const int *)p);
     case CU_BOOL:
         return PyBool_FromLong(*(const int *)p);
+    case CU_SECONDS:
+        return PyFloat_FromDouble(*(const int *)p / 1000.0);
     case CU_LIST:
     case CU_CSV:
         return host_strv_list(p);

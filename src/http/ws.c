@@ -114,6 +114,8 @@ uint16_t ws_error_close_code(int err)
         return WS_CLOSE_TOO_BIG;
     case WS_E_UTF8:
         return WS_CLOSE_INVALID_DATA;
+    case WS_E_NOMEM:
+        return WS_CLOSE_INTERNAL;
     default:
         return WS_CLOSE_PROTOCOL;
     }
@@ -134,6 +136,9 @@ const char *ws_error_text(int err)
     case WS_E_CLOSE_LEN: return "close frame of one byte";
     case WS_E_CLOSE_CODE: return "invalid close code";
     case WS_E_LENGTH: return "invalid frame length";
+    case WS_E_RSV1: return "RSV1 on a control frame or a continuation";
+    case WS_E_INFLATE: return "a compressed message does not inflate";
+    case WS_E_NOMEM: return "no memory for a message";
     default: return "unknown error";
     }
 }
@@ -176,15 +181,16 @@ static int64_t payload(struct ws_parser *p, uint8_t *buf, size_t len, size_t bas
     ws_unmask(buf, n, p->mask, p->mask_pos);
     p->mask_pos = (uint8_t)((p->mask_pos + n) & 3);
     p->left -= n;
-    if (p->msg_op == WS_OP_TEXT && ws_utf8_feed(&p->utf8, buf, n) < 0)
+    if (p->msg_op == WS_OP_TEXT && !p->msg_deflated && ws_utf8_feed(&p->utf8, buf, n) < 0)
         return WS_E_UTF8;
     out->op = p->msg_op;
+    out->deflated = p->msg_deflated;
     out->off = base;
     out->len = n;
     if (p->left == 0) {
         p->in_frame = 0;
         if (p->fin) {
-            if (p->msg_op == WS_OP_TEXT && p->utf8.need)
+            if (p->msg_op == WS_OP_TEXT && !p->msg_deflated && p->utf8.need)
                 return WS_E_UTF8;
             out->done = 1;
             p->msg_op = 0;
@@ -198,8 +204,11 @@ static int check_head(const struct ws_parser *p, uint8_t b0, uint8_t b1)
 {
     uint8_t op = b0 & 0x0F;
 
-    if (b0 & 0x70)
+    if (b0 & 0x30 || (b0 & WS_RSV1 && !p->deflate))
         return WS_E_RSV;
+    /* RSV1 marks a compressed message's first frame only (RFC 7692 6) */
+    if (b0 & WS_RSV1 && (op & 0x8 || op == WS_OP_CONT))
+        return WS_E_RSV1;
     if ((op > WS_OP_BINARY && op < WS_OP_CLOSE) || op > WS_OP_PONG)
         return WS_E_OPCODE;
     if (!(b1 & 0x80))
@@ -224,6 +233,7 @@ static int64_t data_frame(struct ws_parser *p, uint8_t b0, uint64_t plen)
 
     if (op != WS_OP_CONT) {
         p->msg_op = op;
+        p->msg_deflated = (b0 & WS_RSV1) != 0;
         p->msg_len = 0;
         memset(&p->utf8, 0, sizeof p->utf8);
     }
@@ -287,7 +297,7 @@ int64_t ws_parse(struct ws_parser *p, uint8_t *buf, size_t len, struct ws_chunk 
 
 size_t ws_frame_head(uint8_t out[10], int fin, int opcode, uint64_t len)
 {
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & (0x0F | WS_RSV1)));
     if (len < 126) {
         out[1] = (uint8_t)len;
         return 2;

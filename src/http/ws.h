@@ -57,8 +57,15 @@ enum {
     WS_E_UTF8 = -10,        /* a text message or a close reason is no UTF-8 */
     WS_E_CLOSE_LEN = -11,   /* a close payload of one byte */
     WS_E_CLOSE_CODE = -12,  /* a close code no endpoint may send */
-    WS_E_LENGTH = -13       /* a 64-bit length with its top bit set */
+    WS_E_LENGTH = -13,      /* a 64-bit length with its top bit set */
+    WS_E_RSV1 = -14,        /* RSV1 on a control frame or a continuation */
+    WS_E_INFLATE = -15,     /* a compressed message that does not inflate */
+    WS_E_NOMEM = -16        /* no memory for an inflated message: 1011 */
 };
+
+/* RSV1, or'ed into ws_frame_head()'s opcode: a compressed message's first
+ * frame (RFC 7692 6). */
+#define WS_RSV1 0x40
 
 /* Incremental UTF-8 check: zero it before a message. */
 struct ws_utf8 {
@@ -66,9 +73,11 @@ struct ws_utf8 {
     uint8_t lo, hi; /* the range of the next one */
 };
 
-/* Parser state: zero it, set max_message, then call ws_parse(). */
+/* Parser state: zero it, set max_message (and deflate when
+ * permessage-deflate was negotiated), then call ws_parse(). */
 struct ws_parser {
     uint64_t max_message;  /* the largest message (bytes); 0: no limit */
+    uint8_t deflate;       /* RSV1 marks a compressed message */
     /* the frame whose payload is being read */
     uint64_t left;         /* its payload bytes still to come */
     uint8_t mask[4];
@@ -77,6 +86,8 @@ struct ws_parser {
     uint8_t fin;           /* ... and it ends its message */
     /* the data message under way (over one frame or more) */
     uint8_t msg_op;        /* WS_OP_TEXT or WS_OP_BINARY; 0: none */
+    uint8_t msg_deflated;  /* its first frame had RSV1: its bytes are
+                            * compressed (UTF-8 is checked after inflating) */
     uint64_t msg_len;      /* its bytes so far, including the frame's */
     struct ws_utf8 utf8;
 };
@@ -86,6 +97,7 @@ struct ws_chunk {
     uint8_t op;       /* WS_OP_TEXT / BINARY (a data message's bytes), or
                        * CLOSE / PING / PONG (a whole control frame) */
     uint8_t done;     /* the message (or control frame) ends here */
+    uint8_t deflated; /* a data message's bytes, compressed (RFC 7692) */
     size_t off, len;  /* its payload bytes, unmasked, in the buffer */
     /* a close frame: its code (WS_CLOSE_NO_STATUS when none) and reason
      * (a span of the buffer, UTF-8) */
@@ -104,7 +116,8 @@ struct ws_chunk {
  */
 int64_t ws_parse(struct ws_parser *p, uint8_t *buf, size_t len, struct ws_chunk *out);
 
-/* The close code that answers a ws_parse() error: 1002, 1007 or 1009. */
+/* The close code that answers a ws_parse() (or ws_pmd_inflate()) error:
+ * 1002, 1007, 1009 or 1011. */
 uint16_t ws_error_close_code(int err);
 /* A short text for an error, for the log. */
 const char *ws_error_text(int err);
@@ -121,8 +134,9 @@ int ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n);
  * 1007-1014 (1012-1014 as IANA registered them), 3000-4999. */
 int ws_close_code_ok(unsigned code);
 
-/* Writes the head of a server frame (FIN set when fin, unmasked) for a
- * payload of len bytes into out (10 bytes at most); returns its length. */
+/* Writes the head of a server frame (FIN set when fin, unmasked; opcode
+ * may carry WS_RSV1) for a payload of len bytes into out (10 bytes at
+ * most); returns its length. */
 size_t ws_frame_head(uint8_t out[10], int fin, int opcode, uint64_t len);
 
 /* Writes a close frame's payload: the code then as much of the reason as

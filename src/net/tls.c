@@ -396,3 +396,8 @@ const char *cu_tls_cipher(const struct cu_tls_conn *s, int *bits)
     *bits = c ? SSL_CIPHER_get_bits(c, NULL) : 0;
     return c ? SSL_CIPHER_get_name(c) : NULL;
 }
+
+void *cu_tls_ssl(const struct cu_tls_conn *s)
+{
+    return s->ssl;
+}

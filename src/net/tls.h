@@ -84,5 +84,7 @@ const char *cu_tls_version(const struct cu_tls_conn *s);
 const char *cu_tls_cipher(const struct cu_tls_conn *s, int *bits);
 /* Whether ALPN chose h2 in the handshake (0 before it is done). */
 int cu_tls_alpn_h2(const struct cu_tls_conn *s);
+/* s's OpenSSL SSL object, for tls_info.c. */
+void *cu_tls_ssl(const struct cu_tls_conn *s);
 
 #endif

@@ -51,6 +51,8 @@ static struct sample sample_for(const struct cu_setting *s)
     }
     case CU_BOOL:
         return (struct sample){NULL, s->bare ? "False" : "True"};
+    case CU_SECONDS:
+        return (struct sample){"0.25", "0.25"};
     case CU_DICT:
         break;
     }

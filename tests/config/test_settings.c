@@ -86,6 +86,9 @@ static void test_defaults(void)
     ok(c.asgi_loop == 0 && c.asgi_lifespan == 0 && c.asgi_disconnect_grace_period == 3 &&
        c.http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
     ok(c.ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
+    ok(c.ws_per_message_deflate == 1, "ws_per_message_deflate: true, as uvicorn's");
+    ok(c.ws_ping_interval == 20000 && c.ws_ping_timeout == 20000,
+       "ws_ping_interval, ws_ping_timeout: 20 s, as uvicorn's");
     ok(c.limit_request_body == 0 && !c.stream_request_body && c.spool_memory == 262144,
        "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
     ok(c.new_connection_timeout == 5 && c.header_timeout == 10 && c.body_timeout == 20 &&
@@ -407,6 +410,8 @@ static const char *not_default(const struct cu_setting *s)
     case CU_INT:
     case CU_OCTAL:
         return "20000";
+    case CU_SECONDS:
+        return "2.5";
     case CU_BOOL:
         return strcmp(s->dflt, "true") == 0 ? "false" : "true";
     case CU_LIST:
@@ -657,6 +662,19 @@ static void test_new_validators(void)
     bad_set(&c, "http_parser", "rust", "choice");
     bad_set(&c, "asgi_disconnect_grace_period", "-1", "negative");
     bad_set(&c, "ws_max_size", "-1", "negative");
+    bad_set(&c, "ws_per_message_deflate", "maybe", "not a boolean");
+    bad_set(&c, "ws_ping_interval", "-1", "negative");
+    bad_set(&c, "ws_ping_interval", "soon", "not a number");
+    bad_set(&c, "ws_ping_interval", "nan", "not a number");
+    bad_set(&c, "ws_ping_timeout", "inf", "not a number");
+    bad_set(&c, "ws_ping_timeout", "0x10", "hexadecimal");
+    bad_set(&c, "ws_ping_timeout", "1e9", "too large");
+    ok(set(&c, "ws_ping_interval", "0.25") == 0 && c.ws_ping_interval == 250 &&
+       set(&c, "ws_ping_interval", " 2 ") == 0 && c.ws_ping_interval == 2000 &&
+       set(&c, "ws_ping_interval", "0.0001") == 0 && c.ws_ping_interval == 1 &&
+       set(&c, "ws_ping_interval", "None") == 0 && c.ws_ping_interval == 0 &&
+       cu_config_set(&c, cu_setting_find("ws_ping_timeout"), NULL, 0, err, sizeof err) == 0 &&
+       c.ws_ping_timeout == 0, "seconds as floats to ms; None and a file's None: 0");
     bad_set(&c, "header_timeout", "-1", "negative");
     bad_set(&c, "new_connection_timeout", "-1", "negative");
     bad_set(&c, "body_timeout", "-1", "negative");

@@ -58,6 +58,9 @@ static const struct expect expected[] = {
     {"asgi_lifespan", CU_CHOICE, "--asgi-lifespan", NULL},
     {"asgi_disconnect_grace_period", CU_INT, "--asgi-disconnect-grace-period", NULL},
     {"ws_max_size", CU_INT, "--ws-max-size", NULL},  /* ours */
+    {"ws_per_message_deflate", CU_CHOICE, "--ws-per-message-deflate", NULL},  /* ours */
+    {"ws_ping_interval", CU_SECONDS, "--ws-ping-interval", NULL},  /* ours */
+    {"ws_ping_timeout", CU_SECONDS, "--ws-ping-timeout", NULL},  /* ours */
     {"http_parser", CU_CHOICE, "--http-parser",
      "the gunicorn_h1c parser is not built in (cunicorn's own parser keeps "
      "the rules of Gunicorn's python one)"},
@@ -216,8 +219,8 @@ static void test_table(void)
     }
     ok(names_ok, "every field of struct cu_config is a setting of its type");
     ok(order_ok, "in the table's order");
-    ok(ours == 14 && N_EXPECTED - ours == 119,
-       "14 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
+    ok(ours == 17 && N_EXPECTED - ours == 119,
+       "17 of our own, and Gunicorn 26.1's 119 (%zu ours)", ours);
     ok(refused_ok, "exactly these are refused, each with its reason");
     for (size_t i = 0; i < cu_n_settings; i++) {
         const struct cu_setting *s = &cu_settings[i];
@@ -315,9 +318,11 @@ static void test_choices(void)
     choices_are("asgi_lifespan", lifespan, sizeof(lifespan) / sizeof(lifespan[0]));
     choices_are("http_parser", parser, sizeof(parser) / sizeof(parser[0]));
     choices_are("http2_cleartext", h2c, sizeof(h2c) / sizeof(h2c[0]));
+    static const struct choice boolean[] = {{0, "false"}, {1, "true"}};
+    choices_are("ws_per_message_deflate", boolean, sizeof(boolean) / sizeof(boolean[0]));
     for (size_t i = 0; i < cu_n_settings; i++)
         n += cu_settings[i].type == CU_CHOICE;
-    ok(n == 8, "those are all the choices (%zu)", n);
+    ok(n == 9, "those are all the choices (%zu)", n);
 
     /* loglevel: the level of each name is the logger's own reading of it */
     for (c.loglevel = 0; loglevel->choices[c.loglevel] != NULL; c.loglevel++) {

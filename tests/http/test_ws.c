@@ -11,6 +11,7 @@
 #include "http/ws.h"
 #include "../lib/guard.h"
 #include "../lib/tap.h"
+#include "../lib/wsframe.h"
 
 #define OUT_MAX 80000
 
@@ -113,18 +114,7 @@ static void run(const uint8_t *s, size_t n, size_t step, uint64_t max, struct re
     free(keep);
 }
 
-/* A masked client frame: first byte b0, the payload masked with mask. */
-static size_t frame(uint8_t *out, uint8_t b0, const void *pl, size_t n, const uint8_t mask[4])
-{
-    size_t h = ws_frame_head(out, 1, 0, n);
-
-    out[0] = b0;
-    out[1] |= 0x80;
-    memcpy(out + h, mask, 4);
-    memcpy(out + h + 4, pl, n);
-    ws_unmask(out + h + 4, n, mask, 0);
-    return h + 4 + n;
-}
+#define frame ws_test_frame
 
 static const uint8_t M[4] = {0x37, 0xfa, 0x21, 0x3d};
 

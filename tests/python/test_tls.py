@@ -709,6 +709,11 @@ def test_wss(server, certs):
             return json.loads(await ws.recv())
     scope = asyncio.run(asyncio.wait_for(main(), TIMEOUT))
     assert scope["scheme"] == "wss" and scope["type"] == "websocket"
+    # the tls extension, beside the denial one
+    tls = scope["extensions"]["tls"]
+    assert tls["tls_version"] == 0x0304 and tls["client_cert_chain"] == []
+    assert pem_body(tls["server_cert"]) == pem_body((certs / "server.pem").read_text())
+    assert "websocket.http.response" in scope["extensions"]
 
 
 @pytest.mark.parametrize("app,path,want", [("tornadoapp:app", "/hello", b"Hello, world"),
@@ -732,3 +737,68 @@ def test_tornado_websocket_over_tls_is_closed(server, certs):
     got = read_to_end(s)
     assert got.startswith(b"HTTP/1.1 101 "), got
     assert get(srv, certs, "/hello")[0] == 200
+
+
+# ---- the ASGI tls extension ------------------------------------------------------
+
+# IANA's numbers of the suites these clients and servers agree on
+SUITES = {"TLS_AES_128_GCM_SHA256": 0x1301, "TLS_AES_256_GCM_SHA384": 0x1302,
+          "TLS_CHACHA20_POLY1305_SHA256": 0x1303, "ECDHE-RSA-AES128-GCM-SHA256": 0xC02F,
+          "ECDHE-RSA-AES256-GCM-SHA384": 0xC030, "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8}
+
+
+def asgi_ext(srv, ctx, paths=("/ext",)):
+    """scope["extensions"] of each path, on one connection, and its cipher."""
+    c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT, context=ctx)
+    out = []
+    try:
+        for p in paths:
+            c.request("GET", p)
+            r = c.getresponse()
+            assert r.status == 200
+            out.append(json.loads(r.read()))
+        return out, c.sock.cipher()[0]
+    finally:
+        c.close()
+
+
+def pem_body(text):
+    return "".join(line for line in text.strip().splitlines())
+
+
+@pytest.mark.parametrize("maximum", [None, ssl.TLSVersion.TLSv1_2])
+def test_asgi_tls_extension_without_a_client_certificate(server, certs, maximum):
+    srv = asgi_srv(server, certs, "--cert-reqs", "1", "--ca-certs", str(certs / "ca.pem"),
+                   app="asgiext:app")
+    (ext, again), cipher = asgi_ext(srv, client_ctx(certs, maximum=maximum), ("/ext", "/ext"))
+    tls = ext["tls"]
+    assert pem_body(tls["server_cert"]) == pem_body((certs / "server.pem").read_text())
+    assert tls["client_cert_chain"] == [] and tls["client_cert_name"] is None
+    assert tls["client_cert_error"] is None
+    assert tls["tls_version"] == (0x0303 if maximum else 0x0304)
+    assert tls["cipher_suite"] == SUITES[cipher]
+    assert "http.response.pathsend" in ext   # beside the others
+    assert again == ext                      # the next request on the connection
+
+
+def test_asgi_tls_extension_with_a_client_certificate(server, certs):
+    srv = asgi_srv(server, certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem"),
+                   app="asgiext:app")
+    (ext,), cipher = asgi_ext(srv, client_ctx(certs, "client"))
+    tls = ext["tls"]
+    # its own first; OpenSSL's client completes the chain with the CA
+    # it trusts (no SSL_MODE_NO_AUTO_CHAIN), as it was sent
+    assert [pem_body(p) for p in tls["client_cert_chain"]] in (
+        [pem_body((certs / f).read_text()) for f in files]
+        for files in (["client.pem"], ["client.pem", "ca.pem"]))
+    assert tls["client_cert_name"] == "CN=good client"
+    assert tls["client_cert_error"] is None
+    assert tls["tls_version"] == 0x0304 and tls["cipher_suite"] == SUITES[cipher]
+
+
+def test_asgi_tls_extension_only_over_tls(server):
+    srv = server("-k", "asgi", app="asgiext:app")
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
+    c.request("GET", "/ext")
+    assert "tls" not in json.loads(c.getresponse().read())
+    c.close()

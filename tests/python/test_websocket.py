@@ -478,8 +478,10 @@ def test_chromium_opens_a_websocket(server, tmp_path):
          "http://127.0.0.1:%d/page" % srv.port],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: "browser: got HELLO FROM THE BROWSER" in events(path),
-                 timeout=60, what="the browser's second message")
+        # the answer (over 64 bytes) came compressed: the browser offered
+        # permessage-deflate and says it was taken
+        got = "browser: got %sext=permessage-deflate" % ("HELLO FROM THE BROWSER, " * 4)
+        wait_for(lambda: got in events(path), timeout=60, what="the browser's second message")
     finally:
         # the browser and its helpers: the process group it leads
         os.killpg(proc.pid, signal.SIGTERM)

@@ -54,8 +54,8 @@ def _jsonable(v):
 
 PAGE = b"""<!doctype html><title>ws</title><script>
 const ws = new WebSocket("ws://" + location.host + "/browser");
-ws.onopen = () => ws.send("hello from the browser");
-ws.onmessage = (e) => ws.send("got " + e.data);
+ws.onopen = () => ws.send("hello from the browser, ".repeat(4));
+ws.onmessage = (e) => ws.send("got " + e.data + "ext=" + ws.extensions);
 </script>"""
 
 

@@ -19,7 +19,10 @@ import pytest
 from conftest import ROOT, TIMEOUT, wait_for
 import test_corpus_socket as corpus
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
+GREEN = ["gevent", "eventlet"]
+KEPT = ["gthread"] + GREEN  # the WSGI classes that keep a connection
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(not OPENSSL, reason="the openssl command is missing")
@@ -198,13 +201,53 @@ def test_large_responses(server, certs, worker, path):
     n = 5 * 1024 * 1024 + 7
     c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
                                     context=client_ctx(certs))
-    for _ in range(2 if worker == "gthread" else 1):
+    for _ in range(1 if worker == "sync" else 2):
         c.request("GET", "%s?%d" % (path, n))
         r = c.getresponse()
         data = r.read()
         assert r.status == 200 and len(data) == n
         assert data[:502] == bytes(i % 251 for i in range(502)) and data[-1] == (n - 1) % 251
     c.close()
+
+
+@pytest.mark.parametrize("worker", KEPT)
+def test_pipelined_requests_in_one_record(server, certs, worker):
+    """Two requests in one TLS write: the second waits inside TLS, not on
+    the socket, when the first is over."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    raw = tls_raw(srv.port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_ctx(certs))
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert raw.index(b'"PATH_INFO": "/a"') < raw.index(b'"PATH_INFO": "/b"')
+
+
+WSGI_HEAD = len(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n")
+
+
+@pytest.mark.parametrize("worker", KEPT)
+@pytest.mark.parametrize("size", [3000, 8192 - WSGI_HEAD, 12000])
+def test_bytes_left_inside_tls(server, certs, worker, size):
+    """A record bigger than the read's room: its rest (the next request
+    too) waits inside TLS, and the socket will not say it is there; then
+    nothing more comes from the client, not even close_notify."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    s = tls_socket(srv, certs)
+    s.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+              b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % (size, b"x" * size))
+    raw = read_to_end(s)
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert b'"body_len": %d' % size in raw and b'"PATH_INFO": "/b"' in raw
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_close_notify_at_the_end(server, certs, worker):
+    """A Connection: close response ends with close_notify: a strict
+    client (no ragged EOF taken) reads a clean end."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    s = tls_socket(srv, certs, suppress_ragged_eofs=False)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert read_to_end(s).startswith(b"HTTP/1.1 200 OK")
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
@@ -269,9 +312,10 @@ def test_what_the_app_sees(tls_srv, certs):
 # ---- client certificates ------------------------------------------------------
 
 
-def test_mtls_required(server, certs):
-    srv = server(*tls_args(certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem")),
-                 app="tlsapp:app")
+@pytest.mark.parametrize("worker", ["sync"] + GREEN)
+def test_mtls_required(server, certs, worker):
+    srv = server(*tls_args(certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem"),
+                           *WORKERS[worker]), app="tlsapp:app")
     status, body = get(srv, certs, ctx=client_ctx(certs, "client"))
     got = json.loads(body)
     assert status == 200
@@ -290,9 +334,10 @@ def test_mtls_required(server, certs):
     assert get(srv, certs, ctx=client_ctx(certs, "client"))[0] == 200  # still serving
 
 
-def test_mtls_optional(server, certs):
+@pytest.mark.parametrize("worker", KEPT)
+def test_mtls_optional(server, certs, worker):
     srv = server(*tls_args(certs, "--cert-reqs", "1", "--ca-certs", str(certs / "ca.pem"),
-                           *WORKERS["gthread"]), app="tlsapp:app")
+                           *WORKERS[worker]), app="tlsapp:app")
     got = json.loads(get(srv, certs)[1])
     assert got["peercert"] is None
     got = json.loads(get(srv, certs, ctx=client_ctx(certs, "client"))[1])
@@ -317,7 +362,7 @@ def test_plain_http_to_the_tls_port(server, certs, worker):
     assert get(srv, certs)[0] == 200
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", ["sync", "gthread"])
 def test_stalled_handshake(server, certs, worker):
     """A client that stops mid-handshake: gthread serves others meanwhile;
     both close it once --timeout has passed (sync: the others wait that
@@ -334,8 +379,51 @@ def test_stalled_handshake(server, certs, worker):
     assert "Booting worker" in srv.text() and "WORKER TIMEOUT" not in srv.text()
 
 
-def test_tls_client_that_leaves_mid_handshake(server, certs):
-    srv = server(*tls_args(certs, *WORKERS["gthread"]))
+def client_hello(certs):
+    """The first flight of a real TLS client (a whole ClientHello)."""
+    out = ssl.MemoryBIO()
+    obj = client_ctx(certs).wrap_bio(ssl.MemoryBIO(), out, server_side=False,
+                                     server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def still_open(s):
+    """Whether the server has not closed s yet (what it sent is dropped)."""
+    while select.select([s], [], [], 0)[0]:
+        if not s.recv(65536):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("worker", GREEN)
+def test_stalled_handshakes_never_block_the_hub(server, certs, worker):
+    """One worker, three clients stalled in their handshakes (silent, half
+    a ClientHello, a whole one and never the Finished): others are served
+    meanwhile, while the stalled ones are still open (a handshake that
+    blocked the hub would have served them only after the cut); then each
+    stalled one is cut at --new-connection-timeout (--timeout is far)."""
+    srv = server(*tls_args(certs, "--timeout", "120", "--new-connection-timeout", "4",
+                           *WORKERS[worker]))
+    stalled = [srv.connect() for _ in range(3)]
+    stalled[1].sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    stalled[2].sendall(client_hello(certs))
+    for _ in range(2):
+        assert get(srv, certs)[0] == 200
+    assert [still_open(s) for s in stalled] == [True] * 3
+    for s in stalled:
+        s.settimeout(TIMEOUT)
+        while s.recv(65536):  # the third: the server's flight first
+            pass
+        s.close()  # closed by the server, long before --timeout
+    assert get(srv, certs)[0] == 200
+    assert "WORKER TIMEOUT" not in srv.text()
+
+
+@pytest.mark.parametrize("worker", KEPT)
+def test_tls_client_that_leaves_mid_handshake(server, certs, worker):
+    srv = server(*tls_args(certs, *WORKERS[worker]))
     for _ in range(5):
         s = srv.connect()
         s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
@@ -392,13 +480,6 @@ def test_unreadable_key(launcher, certs, tmp_path):
     key.chmod(0)
     err = start_fails(launcher, "--certfile", str(certs / "server.pem"), "--keyfile", str(key))
     assert 'keyfile "%s": Permission denied' % key in err
-
-
-@pytest.mark.parametrize("name", ["gevent", "eventlet"])
-def test_a_class_without_tls_refuses_certfile(launcher, certs, name):
-    """Never a plain listener where a certificate was asked for."""
-    err = start_fails(launcher, "-k", name, *tls_args(certs))
-    assert "Error: certfile: TLS is not built yet for the %s worker class" % name in err, err
 
 
 def test_ssl_context_hook_refused(launcher, tmp_path, certs):
@@ -488,9 +569,10 @@ def test_hup_with_a_broken_certificate_keeps_serving(server, certs, tmp_path):
 # ---- frameworks, the corpus ----------------------------------------------------------
 
 
-def test_flask_over_https(server, certs):
+@pytest.mark.parametrize("worker", KEPT)
+def test_flask_over_https(server, certs, worker):
     pytest.importorskip("flask")
-    srv = server(*tls_args(certs, *WORKERS["gthread"]), app="flaskapp:app")
+    srv = server(*tls_args(certs, *WORKERS[worker]), app="flaskapp:app")
     status, body = get(srv, certs, "/users/7/posts/hello")
     assert status == 200 and b"hello" in body
     status, body = get(srv, certs, "/json", method="POST", body=b'{"a": [1, 2]}',

@@ -421,6 +421,22 @@ def test_stalled_handshakes_never_block_the_hub(server, certs, worker):
     assert "WORKER TIMEOUT" not in srv.text()
 
 
+@pytest.mark.parametrize("worker", GREEN)
+def test_term_closes_a_connection_mid_handshake(server, certs, worker):
+    """No request has begun on it: TERM closes it as an idle one, well
+    before its deadlines (all a minute here)."""
+    srv = server(*tls_args(certs, "--timeout", "60", "--new-connection-timeout", "60",
+                           "--graceful-timeout", "60", *WORKERS[worker]))
+    stalled = srv.connect()
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    assert get(srv, certs)[0] == 200  # the stalled one is in its handshake by now
+    srv.proc.send_signal(signal.SIGTERM)
+    assert stalled.recv(100) == b""
+    stalled.close()
+    assert srv.proc.wait(timeout=TIMEOUT) == 0
+    assert "Worker graceful timeout" not in srv.text()
+
+
 @pytest.mark.parametrize("worker", KEPT)
 def test_tls_client_that_leaves_mid_handshake(server, certs, worker):
     srv = server(*tls_args(certs, *WORKERS[worker]))

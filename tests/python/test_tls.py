@@ -59,7 +59,29 @@ def certs(tmp_path_factory):
     issue(d, "intruder", "rogue", "intruder", False)
     # one PEM with both the certificate and its key (no keyfile needed)
     (d / "both.pem").write_text((d / "server.pem").read_text() + (d / "server.key").read_text())
+    ocsp_responses(d)
     return d
+
+
+def ocsp_responses(d):
+    """OCSP responses for server.pem, signed by its CA, as `openssl ocsp`
+    (a responder over an index file) makes them: good.ocsp, revoked.ocsp;
+    and two files that are not one to staple: trylater.ocsp (a response
+    without an answer), garbage.ocsp."""
+    serial = subprocess.run([OPENSSL, "x509", "-in", "server.pem", "-noout", "-serial"],
+                            cwd=d, check=True, capture_output=True, text=True, timeout=60)
+    serial = serial.stdout.strip().split("=")[1]
+    openssl("ocsp", "-issuer", "ca.pem", "-cert", "server.pem", "-no_nonce",
+            "-reqout", "server.ocspreq", cwd=d)
+    for name, line in (("good", "V\t301231235959Z\t\t%s\tunknown\t/CN=localhost\n"),
+                       ("revoked", "R\t301231235959Z\t200101000000Z\t%s\tunknown\t"
+                                   "/CN=localhost\n")):
+        (d / (name + ".index")).write_text(line % serial)
+        openssl("ocsp", "-index", name + ".index", "-rsigner", "ca.pem", "-rkey", "ca.key",
+                "-CA", "ca.pem", "-reqin", "server.ocspreq", "-respout", name + ".ocsp",
+                "-ndays", "1", cwd=d)
+    (d / "trylater.ocsp").write_bytes(b"\x30\x03\x0a\x01\x03")  # OCSPResponse, tryLater
+    (d / "garbage.ocsp").write_bytes(b"not DER\n")
 
 
 def tls_args(certs, *extra):
@@ -476,6 +498,19 @@ BAD = [
      "cert_reqs: 3 is not 0 (none), 1 (optional) or 2 (required)"),
     (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ca-certs",
       "{d}/missing.pem"), 'ca_certs "{d}/missing.pem": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/missing.ocsp"), 'ssl_ocsp_response "{d}/missing.ocsp": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/garbage.ocsp"), 'ssl_ocsp_response "{d}/garbage.ocsp": not a DER-encoded OCSP '
+     'response'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/server.pem"), 'ssl_ocsp_response "{d}/server.pem": not a DER-encoded OCSP '
+     'response'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/trylater.ocsp"), 'ssl_ocsp_response "{d}/trylater.ocsp": the response\'s status is '
+     'trylater, not successful'),
+    (("--ssl-ocsp-response", "{d}/good.ocsp"),
+     "ssl_ocsp_response: needs certfile (the certificate it answers for)"),
 ]
 
 
@@ -579,6 +614,54 @@ def test_hup_with_a_broken_certificate_keeps_serving(server, certs, tmp_path):
     wait_for(lambda: "the key does not match the certificate" in srv.text(),
              what="the reload's error")
     assert get(srv, certs)[0] == 200
+    assert srv.proc.poll() is None
+
+
+# ---- OCSP stapling (ours) -----------------------------------------------------------
+
+
+def stapled(port, *args):
+    """What openssl s_client -status says of the server's staple."""
+    done, out = s_client(port, "-status", *args)
+    assert done, out
+    if "OCSP response: no response sent" in out:
+        return None
+    m = re.search(r"OCSP Response Status: (\w+).*?Cert Status: (\w+)", out, re.S)
+    assert m, out
+    return m.groups()
+
+
+@pytest.mark.parametrize("worker", ["sync", "gevent"])
+def test_ocsp_stapling(server, certs, worker, tmp_path):
+    """The response is stapled for a client that asks (TLS 1.2 and 1.3),
+    and read again on HUP."""
+    resp = tmp_path / "site.ocsp"
+    shutil.copy(certs / "good.ocsp", resp)
+    srv = server(*tls_args(certs, "--ssl-ocsp-response", str(resp), *WORKERS[worker]))
+    assert stapled(srv.port) == ("successful", "good")
+    assert stapled(srv.port, "-tls1_2") == ("successful", "good")
+    done, out = s_client(srv.port)  # a client that does not ask gets none
+    assert done and "OCSP Response" not in out, out
+    shutil.copy(certs / "revoked.ocsp", resp)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: srv.text().count("Booting worker") >= 2, what="the new worker")
+    wait_for(lambda: stapled(srv.port) == ("successful", "revoked"),
+             what="the new response stapled")
+
+
+def test_no_staple_without_the_setting(tls_srv):
+    assert stapled(tls_srv.port) is None
+
+
+def test_hup_with_a_broken_ocsp_response_keeps_serving(server, certs, tmp_path):
+    resp = tmp_path / "site.ocsp"
+    shutil.copy(certs / "good.ocsp", resp)
+    srv = server(*tls_args(certs, "--ssl-ocsp-response", str(resp)))
+    shutil.copy(certs / "garbage.ocsp", resp)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "not a DER-encoded OCSP response" in srv.text(),
+             what="the reload's error")
+    assert stapled(srv.port) == ("successful", "good")  # the old workers, the old one
     assert srv.proc.poll() is None
 
 

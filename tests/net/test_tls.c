@@ -404,10 +404,10 @@ static void write_ocsp(const char *path, int status)
     int n;
 
     if (f)
-        fclose(f);
+        (void)fclose(f);  /* read only */
     if ((f = fopen(key, "r")) != NULL) {
         k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
+        (void)fclose(f);
     }
     if (!x || !k || !bs || !now || !(id = OCSP_cert_to_id(NULL, x, x)) ||
         !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL) ||
@@ -460,7 +460,7 @@ static void test_ocsp(struct cu_tls *plain)
     write_ocsp(later, OCSP_RESPONSE_STATUS_TRYLATER);
     if (!(f = fopen(good, "rb")) || fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) <= 0)
         bail("%s", good);
-    fclose(f);
+    (void)fclose(f);
     o.ocsp_response = good;
     if (!(t = cu_tls_new(&o, err, sizeof err)))
         bail("cu_tls_new with an OCSP response: %s", err);

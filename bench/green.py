@@ -19,7 +19,10 @@ For each: requests/s, p99, errors, the server's CPU per request (as
 bench/http.py counts it) and the RSS of master + worker after the
 scenario; then cunicorn's over Gunicorn's, class by class.
 
-Usage: /usr/bin/python3 bench/green.py [--duration 10]
+--tls: hello only, over TLS (certfile/keyfile, a throw-away certificate;
+wrk https://), and cunicorn's gthread class (--threads 2) beside them.
+
+Usage: /usr/bin/python3 bench/green.py [--duration 10] [--tls]
            [--servers cunicorn-gevent,cunicorn-eventlet,gunicorn-gevent,gunicorn-eventlet]
 Debian packages: wrk gunicorn python3-gevent python3-eventlet.
 """
@@ -47,16 +50,23 @@ slowserver = importlib.util.module_from_spec(_spec)  # the far end of /outbound
 _spec.loader.exec_module(slowserver)
 
 SERVERS = ["cunicorn-gevent", "cunicorn-eventlet", "gunicorn-gevent", "gunicorn-eventlet"]
+TLS_SERVERS = ["cunicorn-gevent", "cunicorn-eventlet", "cunicorn-gthread", "gunicorn-gevent",
+               "gunicorn-eventlet"]
 SCENARIOS = http.KA_SCENARIOS + [("outbound", "/outbound", "")]
 CONNECTIONS = {"hello": 64, "big": 64, "post": 64, "outbound": 1000}
 
 
-def server_command(name, port, log):
-    """The argv of server `name`, or (None, what is missing)."""
+def server_command(name, port, log, tls):
+    """The argv of server `name`, or (None, what is missing). tls: (the
+    certificate, its key) or None."""
     impl, kind = name.split("-")
     common = ["-k", kind, "-w", "1", "--worker-connections", "1100",
               "-b", "127.0.0.1:%d" % port, "--chdir", http.APPS,
               "--error-logfile", log, "hello:app"]
+    if kind == "gthread":
+        common[2:2] = ["--threads", "2"]
+    if tls:
+        common[:0] = ["--certfile", tls[0], "--keyfile", tls[1]]
     if impl == "cunicorn":
         if not os.path.exists(os.path.join(http.ROOT, "build", ".python")):
             return None, "cunicorn is not built: run 'make' in %s" % http.ROOT
@@ -67,11 +77,12 @@ def server_command(name, port, log):
     return [exe] + common, None
 
 
-def run_one(name, args, tmp, scripts, notes):
+def run_one(name, args, tmp, scripts, notes, tls):
     cores, wrk_core = http.MODES["pinned"]
+    scheme = "https" if tls else "http"
     port = http.free_port()
     log = os.path.join(tmp, "green-%s.log" % name)
-    argv, missing = server_command(name, port, log)
+    argv, missing = server_command(name, port, log, tls)
     if argv is None:
         print("skipping %s: %s" % (name, missing))
         return None
@@ -80,10 +91,10 @@ def run_one(name, args, tmp, scripts, notes):
     server = http.Server(name, argv, log)
     results = {}
     try:
-        server.start(port)
-        http.run_wrk(http.Load(1, 64, wrk_core), port, "/", None, 1)  # warm-up
-        for scen in SCENARIOS:
-            load = http.Load(1, CONNECTIONS[scen[0]], wrk_core)
+        server.start(port, tls=bool(tls))
+        http.run_wrk(http.Load(1, 64, wrk_core, scheme), port, "/", None, 1)  # warm-up
+        for scen in SCENARIOS[:1] if tls else SCENARIOS:
+            load = http.Load(1, CONNECTIONS[scen[0]], wrk_core, scheme)
             r = http.measure(load, args.duration, server, port, [scen], scripts,
                              notes, name)
             if scen[0] in r:
@@ -124,10 +135,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=int, default=10,
                     help="seconds of wrk per scenario (10)")
-    ap.add_argument("--servers", default=",".join(SERVERS),
-                    help="comma-separated, of: " + ",".join(SERVERS))
+    ap.add_argument("--servers", default=None,
+                    help="comma-separated, of: " + ",".join(TLS_SERVERS))
+    ap.add_argument("--tls", action="store_true",
+                    help="hello over TLS, cunicorn's gthread beside the greenlet classes")
     args = ap.parse_args()
-    names = [n for n in SERVERS if n in args.servers.split(",")]
+    known = TLS_SERVERS if args.tls else SERVERS
+    names = [n for n in known if n in (args.servers or ",".join(known)).split(",")]
     if not shutil.which("wrk") or not shutil.which("taskset"):
         print("wrk or taskset is missing: apt-get install -y wrk util-linux")
         return 2
@@ -141,14 +155,15 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     slow = slowserver.SlowServer(1.0)
     os.environ["BENCH_SLOW_PORT"] = str(slow.port)
-    print("== greenlet workers: one worker, server under taskset -c 0, wrk -t1 "
+    print("== greenlet workers%s: one worker, server under taskset -c 0, wrk -t1 "
           "under taskset -c 1; %ds per scenario; load average %.2f =="
-          % (args.duration, os.getloadavg()[0]))
+          % (" over TLS" if args.tls else "", args.duration, os.getloadavg()[0]))
     runs, notes = {}, []
     with tempfile.TemporaryDirectory(prefix="bench-green-") as tmp:
+        tls = http.make_cert(tmp) if args.tls else None
         scripts = http.write_scripts(tmp, SCENARIOS, "green")
         for name in names:
-            r = run_one(name, args, tmp, scripts, notes)
+            r = run_one(name, args, tmp, scripts, notes, tls)
             if r is not None:
                 runs[name] = r
     report(names, runs)

@@ -282,14 +282,20 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
     struct cu_tls_opts o = {.certfile = c->certfile, .keyfile = c->keyfile,
                             .ca_certs = c->ca_certs, .ciphers = c->ciphers,
                             .cert_reqs = c->cert_reqs,
+                            .ocsp_response = c->ssl_ocsp_response,
                             .suppress_ragged_eofs = c->suppress_ragged_eofs};
     unsigned char alpn[36];
 
     o.alpn = alpn;
     o.alpn_len = h2_alpn(c, alpn);
 
-    if (!c->certfile && !c->keyfile)
-        return 0;
+    if (!c->certfile && !c->keyfile) {
+        if (!c->ssl_ocsp_response)
+            return 0;
+        cu_seterr(err, errlen, "ssl_ocsp_response: needs certfile (the certificate "
+                  "it answers for)");
+        return -1;
+    }
     if (!(d->worker_class->flags & CU_WC_TLS)) {
         cu_seterr(err, errlen, "%s: TLS is not built yet for the %s worker class; "
                   "use sync or gthread", c->certfile ? "certfile" : "keyfile",

@@ -181,6 +181,7 @@ struct cu_config {
     int suppress_ragged_eofs;
     int do_handshake_on_connect;
     char *ciphers;
+    char *ssl_ocsp_response; /* ours: a DER OCSP response to staple */
     /* HTTP/2 */
     struct cu_strv http_protocols;  /* lower case, no repeats: ["h1"] */
     int http2_cleartext;     /* off, prior-knowledge, upgrade, both */

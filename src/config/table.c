@@ -654,6 +654,12 @@ const struct cu_setting cu_settings[] = {
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(ciphers),
      .help = "The OpenSSL cipher list to offer (TLS 1.2); unset keeps "
              "Python's."},
+    {.name = "ssl_ocsp_response", .section = S_SSL, .flags = {"--ssl-ocsp-response"},
+     .meta = "FILE", .type = CU_STR_OPT, .offset = OFF(ssl_ocsp_response),
+     .help = "A DER OCSP response for certfile, stapled in every handshake "
+             "that asks (status_request); read at start and on HUP. Not in "
+             "Gunicorn.",
+     .ours = 1},
     /* HTTP/2 */
     {.name = "http_protocols", .section = S_HTTP2,
      .flags = {"--http-protocols"}, .meta = "STRING", .type = CU_CSV,

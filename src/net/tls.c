@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -30,6 +31,8 @@ struct cu_tls {
     int ragged_ok;
     unsigned char alpn[32];  /* the server's preference, wire form */
     unsigned alpn_len;
+    unsigned char *ocsp;     /* the OCSP response stapled (DER), or NULL */
+    int ocsp_len;
 };
 
 struct cu_tls_conn {
@@ -196,6 +199,59 @@ int cu_tls_alpn_h2(const struct cu_tls_conn *s)
     return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
+/* OCSP stapling (ours): a client that asks (status_request) gets the
+ * response read at start. OpenSSL frees what it is given: a copy. */
+static int ocsp_staple(SSL *ssl, void *arg)
+{
+    const struct cu_tls *t = arg;
+    unsigned char *copy = OPENSSL_malloc((size_t)t->ocsp_len);
+
+    if (!copy)
+        return SSL_TLSEXT_ERR_NOACK;  /* no staple, the handshake goes on */
+    memcpy(copy, t->ocsp, (size_t)t->ocsp_len);
+    if (!SSL_set_tlsext_status_ocsp_resp(ssl, copy, t->ocsp_len)) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* ssl_ocsp_response: a DER OCSPResponse whose status is successful (a
+ * "tryLater" or an error stapled would tell clients nothing). */
+static int ocsp(struct cu_tls *t, const struct cu_tls_opts *o, char *err, size_t errlen)
+{
+    static const char name[] = "ssl_ocsp_response";
+    BIO *in;
+    OCSP_RESPONSE *r;
+    int status;
+
+    if (!o->ocsp_response)
+        return 0;
+    if (!(in = BIO_new_file(o->ocsp_response, "rb")))
+        return fail(err, errlen, name, o->ocsp_response);
+    r = d2i_OCSP_RESPONSE_bio(in, NULL);
+    BIO_free(in);
+    if (!r) {
+        cu_seterr(err, errlen, "%s \"%s\": not a DER-encoded OCSP response", name,
+                  o->ocsp_response);
+        ERR_clear_error();
+        return -1;
+    }
+    status = OCSP_response_status(r);
+    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        cu_seterr(err, errlen, "%s \"%s\": the response's status is %s, not successful",
+                  name, o->ocsp_response, OCSP_response_status_str(status));
+        OCSP_RESPONSE_free(r);
+        return -1;
+    }
+    t->ocsp_len = i2d_OCSP_RESPONSE(r, &t->ocsp);
+    OCSP_RESPONSE_free(r);
+    if (t->ocsp_len <= 0 || !SSL_CTX_set_tlsext_status_cb(t->ctx, ocsp_staple) ||
+        !SSL_CTX_set_tlsext_status_arg(t->ctx, t))
+        return fail(err, errlen, name, NULL);
+    return 0;
+}
+
 struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen)
 {
     struct cu_tls *t = calloc(1, sizeof(*t));
@@ -210,7 +266,7 @@ struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen)
     t->ragged_ok = o->suppress_ragged_eofs;
     if (cert_and_key(t->ctx, o, err, errlen) < 0 || base_policy(t->ctx, o, err, errlen) < 0 ||
         client_certs(t->ctx, o, err, errlen) < 0 || sessions(t->ctx, err, errlen) < 0 ||
-        alpn(t, o, err, errlen) < 0) {
+        alpn(t, o, err, errlen) < 0 || ocsp(t, o, err, errlen) < 0) {
         cu_tls_free(t);
         return NULL;
     }
@@ -221,6 +277,7 @@ void cu_tls_free(struct cu_tls *t)
 {
     if (t) {
         SSL_CTX_free(t->ctx);
+        OPENSSL_free(t->ocsp);
         free(t);
     }
 }

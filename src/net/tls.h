@@ -25,6 +25,8 @@ struct cu_tls_opts {
     const char *ciphers;    /* an OpenSSL cipher list (TLS 1.2); NULL:
                              * Python's default list, as Gunicorn has */
     int cert_reqs;          /* 0 none, 1 optional, 2 required */
+    const char *ocsp_response;  /* ours: a DER OCSP response for the
+                                 * certificate, stapled; NULL: none */
     int suppress_ragged_eofs;  /* an EOF without close_notify is an end */
     /* ALPN (http_protocols): the protocols offered, in the server's
      * order of preference, in ALPN's wire form ("\x02h2\x08http/1.1");
@@ -40,7 +42,8 @@ struct cu_tls_conn;  /* one connection's TLS state */
  * Builds a context. NULL, with one line naming the setting in err: a
  * file missing or unreadable or not PEM, a key that does not match the
  * certificate, a cipher list that selects nothing, cert_reqs out of
- * 0..2, keyfile without certfile.
+ * 0..2, keyfile without certfile, an OCSP response file that is not
+ * one, or not a successful one.
  */
 struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen);
 void cu_tls_free(struct cu_tls *t);

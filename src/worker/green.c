@@ -171,6 +171,20 @@ static void conn_close(struct gworker *w, struct gconn *g)
     free(g);
 }
 
+/* TLS: the handshake first, each wait on the hub (to read or to write,
+ * as OpenSSL asks), within --timeout and the new connection's deadline;
+ * idle meanwhile (no request yet: TERM closes it). 0, or -1 (logged). */
+static int handshake(struct gworker *w, struct gconn *g)
+{
+    int rc;
+
+    g->c.timeout_ms = w->timeout_ms;
+    g->idle = 1;
+    rc = cu_tls_accept(&g->c, w->env.tls);
+    g->idle = 0;
+    return rc;
+}
+
 /* A connection's greenlet: its requests, one after the other. */
 static void conn_main(void *arg)
 {
@@ -181,6 +195,10 @@ static void conn_main(void *arg)
     struct http_request r;
     int proxy_done = env->proxy == HTTP_PROXY_OFF;
 
+    if (env->tls && handshake(w, g) < 0) {
+        conn_close(w, g);
+        return;
+    }
     for (int first = 1;; first = 0) {
         int64_t rc;
 

@@ -166,6 +166,24 @@ void cu_tls_failed(const struct cu_conn *c, int err)
     cu_log(CU_WARNING, "Invalid request from ip=%s: [SSL] %s", ip, cu_tls_error(c->tls));
 }
 
+int cu_tls_accept(struct cu_conn *c, struct cu_tls *t)
+{
+    int err;
+
+    if (cu_conn_tls(c, t) == 0 && cu_conn_handshake(c) == 0)
+        return 0;
+    err = errno;
+    if (!c->tls) {
+        cu_log(CU_ERROR, "out of memory for a TLS connection");
+        return -1;
+    }
+    cu_tls_failed(c, err);
+    if (err == EPROTO)  /* not TLS (plain HTTP?): what it sent, unread,
+                         * would turn the close into a reset */
+        cu_conn_linger(c, CU_LINGER_LIMIT, CU_LINGER_MS);
+    return -1;
+}
+
 void cu_request_line(const struct cu_request *q, char *out, size_t n)
 {
     const struct http_request *r = q->http;

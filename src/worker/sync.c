@@ -25,7 +25,6 @@
 #include "core/access.h"
 #include "core/log.h"
 #include "net/allow.h"
-#include "net/tls.h"
 
 static void tick(void *arg)
 {
@@ -73,16 +72,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     /* a new connection's first byte (the handshake's too) is due soon */
     c.deadline_ms = env->new_conn_ms > 0 ? cu_now_ms() + env->new_conn_ms : 0;
     /* TLS: the handshake first, bounded by --timeout as a head is */
-    if (env->tls && (cu_conn_tls(&c, env->tls) < 0 || cu_conn_handshake(&c) < 0)) {
-        int err = errno;
-
-        if (c.tls)
-            cu_tls_failed(&c, err);
-        else
-            cu_log(CU_ERROR, "out of memory for a TLS connection");
-        if (err == EPROTO)  /* not TLS (plain HTTP?): what it sent, unread,
-                             * would turn the close into a reset */
-            cu_conn_linger(&c, CU_LINGER_LIMIT, CU_LINGER_MS);
+    if (env->tls && cu_tls_accept(&c, env->tls) < 0) {
         cu_conn_close(&c);
         return;
     }

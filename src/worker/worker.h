@@ -258,6 +258,12 @@ void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, in
  * "Invalid request from ip=ADDR: [SSL] REASON"; a peer gone or stalled at
  * debug level. */
 void cu_tls_failed(const struct cu_conn *c, int err);
+/* Puts TLS (t) under a new connection and runs the handshake, waiting as
+ * c waits (poll, or c->wait: a hub's), at most c->timeout_ms in all and
+ * never past c->deadline_ms. 0; or -1 with the failure logged
+ * (cu_tls_failed) and, for a peer that is not TLS, what it sent drained
+ * first: the caller closes c. */
+int cu_tls_accept(struct cu_conn *c, struct cu_tls *t);
 /* The request line as received, NUL-terminated, cut to fit n bytes. */
 void cu_request_line(const struct cu_request *q, char *out, size_t n);
 /* Writes the access log line of a served request, sends its statsd

@@ -109,7 +109,8 @@ static void test_defaults(void)
        !c.enable_backlog_metric, "the logging rows");
     ok(c.keyfile == NULL && c.certfile == NULL && c.ssl_version == 2 &&
        c.cert_reqs == 0 && c.ca_certs == NULL && c.suppress_ragged_eofs &&
-       !c.do_handshake_on_connect && c.ciphers == NULL, "the SSL rows");
+       !c.do_handshake_on_connect && c.ciphers == NULL && c.ssl_ocsp_response == NULL,
+       "the SSL rows");
     ok(strv_is(&c.http_protocols, ARGV("h1")) && c.http2_cleartext == 0 &&
        c.http2_max_concurrent_streams == 100 && c.http2_initial_window_size == 65535 &&
        c.http2_max_frame_size == 16384 && c.http2_max_header_list_size == 65536,

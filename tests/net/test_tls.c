@@ -22,6 +22,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -118,8 +119,10 @@ struct client {
     int wait_close;       /* then read until the server's end, so that
                            * its close_notify never meets a shut socket */
     int plain;            /* send `send` without TLS */
+    int ask_ocsp;         /* status_request: a stapled OCSP response */
     /* out */
     int handshake_ok;
+    long ocsp_len;        /* the staple's length (-1: none came) */
     size_t got;
     char first[16];
     pthread_t tid;
@@ -163,7 +166,13 @@ static void *client_main(void *arg)
         return NULL;
     }
     s = client_ssl(c);
+    if (c->ask_ocsp && !SSL_set_tlsext_status_type(s, TLSEXT_STATUSTYPE_ocsp))
+        bail("SSL_set_tlsext_status_type");
     c->handshake_ok = SSL_connect(s) == 1;
+    if (c->handshake_ok) {
+        const unsigned char *staple = NULL;
+        c->ocsp_len = SSL_get_tlsext_status_ocsp_resp(s, &staple);
+    }
     if (c->handshake_ok && c->send)
         (void)SSL_write(s, c->send, (int)strlen(c->send));
     while (c->handshake_ok && c->got < c->expect) {
@@ -380,6 +389,103 @@ static void expect_refused(struct cu_tls *t, struct client *c, const char *reaso
     client_join(c);
 }
 
+/* An OCSP response for the certificate, signed by its key (it is its own
+ * CA): successful (with a "good" answer), or of another status (none). */
+static void write_ocsp(const char *path, int status)
+{
+    FILE *f = fopen(cert, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = NULL;
+    OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+    OCSP_CERTID *id;
+    OCSP_RESPONSE *r;
+    ASN1_TIME *now = X509_gmtime_adj(NULL, 0);
+    unsigned char *der;
+    int n;
+
+    if (f)
+        (void)fclose(f);  /* read only */
+    if ((f = fopen(key, "r")) != NULL) {
+        k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        (void)fclose(f);
+    }
+    if (!x || !k || !bs || !now || !(id = OCSP_cert_to_id(NULL, x, x)) ||
+        !OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL) ||
+        !OCSP_basic_sign(bs, x, k, EVP_sha256(), NULL, 0))
+        bail("an OCSP response");
+    OCSP_CERTID_free(id);
+    r = OCSP_response_create(status, status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? bs : NULL);
+    f = fopen(path, "wb");
+    der = NULL;
+    n = r ? i2d_OCSP_RESPONSE(r, &der) : -1;
+    if (n <= 0 || !f || fwrite(der, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0)
+        bail("writing %s", path);
+    OPENSSL_free(der);
+    OCSP_RESPONSE_free(r);
+    OCSP_BASICRESP_free(bs);
+    ASN1_TIME_free(now);
+    EVP_PKEY_free(k);
+    X509_free(x);
+}
+
+/* A handshake with t: the staple's length the client got (-1: none). */
+static long staple_len(struct cu_tls *t, int ask)
+{
+    struct client c = {.ask_ocsp = ask};
+    struct cu_tls_conn *s;
+    int fd;
+
+    tcp_pair(&fd, &c.fd);
+    client_start(&c);
+    s = cu_tls_conn_new(t, fd);
+    if (!s || handshake(s, fd) < 0)
+        bail("the handshake");
+    cu_tls_conn_free(s);
+    close(fd);
+    client_join(&c);
+    return c.handshake_ok ? c.ocsp_len : -2;
+}
+
+static void test_ocsp(struct cu_tls *plain)
+{
+    struct cu_tls_opts o = opts();
+    char good[300], later[300], err[512], want[512];
+    struct cu_tls *t;
+    FILE *f;
+    long size;
+
+    xsnprintf(good, sizeof good, "%s/good.ocsp", dir);
+    xsnprintf(later, sizeof later, "%s/later.ocsp", dir);
+    write_ocsp(good, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+    write_ocsp(later, OCSP_RESPONSE_STATUS_TRYLATER);
+    if (!(f = fopen(good, "rb")) || fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) <= 0)
+        bail("%s", good);
+    (void)fclose(f);
+    o.ocsp_response = good;
+    if (!(t = cu_tls_new(&o, err, sizeof err)))
+        bail("cu_tls_new with an OCSP response: %s", err);
+    ok(staple_len(t, 1) == size, "the response stapled whole (%ld bytes)", size);
+    ok(staple_len(t, 0) == -1, "none for a client that does not ask");
+    cu_tls_free(t);
+    ok(staple_len(plain, 1) == -1, "none without ssl_ocsp_response");
+    o.ocsp_response = later;
+    xsnprintf(want, sizeof want, "ssl_ocsp_response \"%s\": the response's status is "
+              "trylater, not successful", later);
+    ok(!cu_tls_new(&o, err, sizeof err) && strcmp(err, want) == 0, "tryLater: %s", err);
+    o.ocsp_response = cert;
+    xsnprintf(want, sizeof want, "ssl_ocsp_response \"%s\": not a DER-encoded OCSP response",
+              cert);
+    ok(!cu_tls_new(&o, err, sizeof err) && strcmp(err, want) == 0, "a PEM certificate: %s",
+       err);
+    o.ocsp_response = missing;
+    xsnprintf(want, sizeof want, "ssl_ocsp_response \"%s\": No such file or directory",
+              missing);
+    ok(!cu_tls_new(&o, err, sizeof err) && strcmp(err, want) == 0, "missing: %s", err);
+    ok(ERR_peek_error() == 0, "OpenSSL's error queue left empty");
+    if (unlink(good) < 0 || unlink(later) < 0)
+        diag("could not remove the OCSP files: %s", strerror(errno));
+}
+
 static void test_not_tls(struct cu_tls *t)
 {
     struct client c = {.plain = 1, .send = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"};
@@ -493,6 +599,7 @@ int main(void)
     test_old_protocol(t, TLS1_1_VERSION, "TLS 1.1");
     test_client_cert();
     test_conn(t);
+    test_ocsp(t);
     cu_tls_free(t);
     {
         char data[300];

@@ -89,7 +89,7 @@ def test_print_config_lists_every_setting():
     r = run_cli("--print-config", "echo:app")
     assert r.returncode == 0, r.stderr
     names = re.findall(r"^(\w+)\s+= ", r.stdout, re.M)
-    assert len(names) == 136, names  # Gunicorn 26.1's 119 and our 17
+    assert len(names) == 137, names  # Gunicorn 26.1's 119 and our 18
     for line in ("certfile = None", "http_protocols = ['h1']",
                  "control_socket_mode = 384", "logconfig_dict = {}",
                  "syslog_addr = udp://localhost:514", "spew = False",
@@ -123,8 +123,8 @@ def test_server_cfg_has_every_setting(server, tmp_path):
         % str(out))
     server("-c", str(conf))
     got = json.loads(wait_for(lambda: out.exists() and out.read_text(), what="the hook"))
-    assert got == {"n": 137, "h": ["h1"], "root": "", "cert": None, "mode": 384,
-                   "tags": "", "spew": False}  # 133 settings and the app
+    assert got == {"n": 138, "h": ["h1"], "root": "", "cert": None, "mode": 384,
+                   "tags": "", "spew": False}  # 137 settings and the app
 
 
 # ---- refused, from every layer ----------------------------------------------

@@ -19,7 +19,10 @@ import pytest
 from conftest import ROOT, TIMEOUT, wait_for
 import test_corpus_socket as corpus
 
-WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
+WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2"),
+           "gevent": ("-k", "gevent"), "eventlet": ("-k", "eventlet")}
+GREEN = ["gevent", "eventlet"]
+KEPT = ["gthread"] + GREEN  # the WSGI classes that keep a connection
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(not OPENSSL, reason="the openssl command is missing")
@@ -56,7 +59,29 @@ def certs(tmp_path_factory):
     issue(d, "intruder", "rogue", "intruder", False)
     # one PEM with both the certificate and its key (no keyfile needed)
     (d / "both.pem").write_text((d / "server.pem").read_text() + (d / "server.key").read_text())
+    ocsp_responses(d)
     return d
+
+
+def ocsp_responses(d):
+    """OCSP responses for server.pem, signed by its CA, as `openssl ocsp`
+    (a responder over an index file) makes them: good.ocsp, revoked.ocsp;
+    and two files that are not one to staple: trylater.ocsp (a response
+    without an answer), garbage.ocsp."""
+    serial = subprocess.run([OPENSSL, "x509", "-in", "server.pem", "-noout", "-serial"],
+                            cwd=d, check=True, capture_output=True, text=True, timeout=60)
+    serial = serial.stdout.strip().split("=")[1]
+    openssl("ocsp", "-issuer", "ca.pem", "-cert", "server.pem", "-no_nonce",
+            "-reqout", "server.ocspreq", cwd=d)
+    for name, line in (("good", "V\t301231235959Z\t\t%s\tunknown\t/CN=localhost\n"),
+                       ("revoked", "R\t301231235959Z\t200101000000Z\t%s\tunknown\t"
+                                   "/CN=localhost\n")):
+        (d / (name + ".index")).write_text(line % serial)
+        openssl("ocsp", "-index", name + ".index", "-rsigner", "ca.pem", "-rkey", "ca.key",
+                "-CA", "ca.pem", "-reqin", "server.ocspreq", "-respout", name + ".ocsp",
+                "-ndays", "1", cwd=d)
+    (d / "trylater.ocsp").write_bytes(b"\x30\x03\x0a\x01\x03")  # OCSPResponse, tryLater
+    (d / "garbage.ocsp").write_bytes(b"not DER\n")
 
 
 def tls_args(certs, *extra):
@@ -198,13 +223,53 @@ def test_large_responses(server, certs, worker, path):
     n = 5 * 1024 * 1024 + 7
     c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=TIMEOUT,
                                     context=client_ctx(certs))
-    for _ in range(2 if worker == "gthread" else 1):
+    for _ in range(1 if worker == "sync" else 2):
         c.request("GET", "%s?%d" % (path, n))
         r = c.getresponse()
         data = r.read()
         assert r.status == 200 and len(data) == n
         assert data[:502] == bytes(i % 251 for i in range(502)) and data[-1] == (n - 1) % 251
     c.close()
+
+
+@pytest.mark.parametrize("worker", KEPT)
+def test_pipelined_requests_in_one_record(server, certs, worker):
+    """Two requests in one TLS write: the second waits inside TLS, not on
+    the socket, when the first is over."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    raw = tls_raw(srv.port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", client_ctx(certs))
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert raw.index(b'"PATH_INFO": "/a"') < raw.index(b'"PATH_INFO": "/b"')
+
+
+WSGI_HEAD = len(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n")
+
+
+@pytest.mark.parametrize("worker", KEPT)
+@pytest.mark.parametrize("size", [3000, 8192 - WSGI_HEAD, 12000])
+def test_bytes_left_inside_tls(server, certs, worker, size):
+    """A record bigger than the read's room: its rest (the next request
+    too) waits inside TLS, and the socket will not say it is there; then
+    nothing more comes from the client, not even close_notify."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    s = tls_socket(srv, certs)
+    s.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+              b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % (size, b"x" * size))
+    raw = read_to_end(s)
+    assert raw.count(b"HTTP/1.1 200 OK") == 2, raw[:500]
+    assert b'"body_len": %d' % size in raw and b'"PATH_INFO": "/b"' in raw
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_close_notify_at_the_end(server, certs, worker):
+    """A Connection: close response ends with close_notify: a strict
+    client (no ragged EOF taken) reads a clean end."""
+    srv = server(*tls_args(certs, *WORKERS[worker]))
+    s = tls_socket(srv, certs, suppress_ragged_eofs=False)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert read_to_end(s).startswith(b"HTTP/1.1 200 OK")
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
@@ -269,9 +334,10 @@ def test_what_the_app_sees(tls_srv, certs):
 # ---- client certificates ------------------------------------------------------
 
 
-def test_mtls_required(server, certs):
-    srv = server(*tls_args(certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem")),
-                 app="tlsapp:app")
+@pytest.mark.parametrize("worker", ["sync"] + GREEN)
+def test_mtls_required(server, certs, worker):
+    srv = server(*tls_args(certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem"),
+                           *WORKERS[worker]), app="tlsapp:app")
     status, body = get(srv, certs, ctx=client_ctx(certs, "client"))
     got = json.loads(body)
     assert status == 200
@@ -290,9 +356,10 @@ def test_mtls_required(server, certs):
     assert get(srv, certs, ctx=client_ctx(certs, "client"))[0] == 200  # still serving
 
 
-def test_mtls_optional(server, certs):
+@pytest.mark.parametrize("worker", KEPT)
+def test_mtls_optional(server, certs, worker):
     srv = server(*tls_args(certs, "--cert-reqs", "1", "--ca-certs", str(certs / "ca.pem"),
-                           *WORKERS["gthread"]), app="tlsapp:app")
+                           *WORKERS[worker]), app="tlsapp:app")
     got = json.loads(get(srv, certs)[1])
     assert got["peercert"] is None
     got = json.loads(get(srv, certs, ctx=client_ctx(certs, "client"))[1])
@@ -317,7 +384,7 @@ def test_plain_http_to_the_tls_port(server, certs, worker):
     assert get(srv, certs)[0] == 200
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
+@pytest.mark.parametrize("worker", ["sync", "gthread"])
 def test_stalled_handshake(server, certs, worker):
     """A client that stops mid-handshake: gthread serves others meanwhile;
     both close it once --timeout has passed (sync: the others wait that
@@ -334,8 +401,67 @@ def test_stalled_handshake(server, certs, worker):
     assert "Booting worker" in srv.text() and "WORKER TIMEOUT" not in srv.text()
 
 
-def test_tls_client_that_leaves_mid_handshake(server, certs):
-    srv = server(*tls_args(certs, *WORKERS["gthread"]))
+def client_hello(certs):
+    """The first flight of a real TLS client (a whole ClientHello)."""
+    out = ssl.MemoryBIO()
+    obj = client_ctx(certs).wrap_bio(ssl.MemoryBIO(), out, server_side=False,
+                                     server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def still_open(s):
+    """Whether the server has not closed s yet (what it sent is dropped)."""
+    while select.select([s], [], [], 0)[0]:
+        if not s.recv(65536):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("worker", GREEN)
+def test_stalled_handshakes_never_block_the_hub(server, certs, worker):
+    """One worker, three clients stalled in their handshakes (silent, half
+    a ClientHello, a whole one and never the Finished): others are served
+    meanwhile, while the stalled ones are still open (a handshake that
+    blocked the hub would have served them only after the cut); then each
+    stalled one is cut at --new-connection-timeout (--timeout is far)."""
+    srv = server(*tls_args(certs, "--timeout", "120", "--new-connection-timeout", "4",
+                           *WORKERS[worker]))
+    stalled = [srv.connect() for _ in range(3)]
+    stalled[1].sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    stalled[2].sendall(client_hello(certs))
+    for _ in range(2):
+        assert get(srv, certs)[0] == 200
+    assert [still_open(s) for s in stalled] == [True] * 3
+    for s in stalled:
+        s.settimeout(TIMEOUT)
+        while s.recv(65536):  # the third: the server's flight first
+            pass
+        s.close()  # closed by the server, long before --timeout
+    assert get(srv, certs)[0] == 200
+    assert "WORKER TIMEOUT" not in srv.text()
+
+
+@pytest.mark.parametrize("worker", GREEN)
+def test_term_closes_a_connection_mid_handshake(server, certs, worker):
+    """No request has begun on it: TERM closes it as an idle one, well
+    before its deadlines (all a minute here)."""
+    srv = server(*tls_args(certs, "--timeout", "60", "--new-connection-timeout", "60",
+                           "--graceful-timeout", "60", *WORKERS[worker]))
+    stalled = srv.connect()
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    assert get(srv, certs)[0] == 200  # the stalled one is in its handshake by now
+    srv.proc.send_signal(signal.SIGTERM)
+    assert stalled.recv(100) == b""
+    stalled.close()
+    assert srv.proc.wait(timeout=TIMEOUT) == 0
+    assert "Worker graceful timeout" not in srv.text()
+
+
+@pytest.mark.parametrize("worker", KEPT)
+def test_tls_client_that_leaves_mid_handshake(server, certs, worker):
+    srv = server(*tls_args(certs, *WORKERS[worker]))
     for _ in range(5):
         s = srv.connect()
         s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
@@ -372,6 +498,19 @@ BAD = [
      "cert_reqs: 3 is not 0 (none), 1 (optional) or 2 (required)"),
     (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ca-certs",
       "{d}/missing.pem"), 'ca_certs "{d}/missing.pem": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/missing.ocsp"), 'ssl_ocsp_response "{d}/missing.ocsp": No such file or directory'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/garbage.ocsp"), 'ssl_ocsp_response "{d}/garbage.ocsp": not a DER-encoded OCSP '
+     'response'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/server.pem"), 'ssl_ocsp_response "{d}/server.pem": not a DER-encoded OCSP '
+     'response'),
+    (("--certfile", "{d}/server.pem", "--keyfile", "{d}/server.key", "--ssl-ocsp-response",
+      "{d}/trylater.ocsp"), 'ssl_ocsp_response "{d}/trylater.ocsp": the response\'s status is '
+     'trylater, not successful'),
+    (("--ssl-ocsp-response", "{d}/good.ocsp"),
+     "ssl_ocsp_response: needs certfile (the certificate it answers for)"),
 ]
 
 
@@ -392,13 +531,6 @@ def test_unreadable_key(launcher, certs, tmp_path):
     key.chmod(0)
     err = start_fails(launcher, "--certfile", str(certs / "server.pem"), "--keyfile", str(key))
     assert 'keyfile "%s": Permission denied' % key in err
-
-
-@pytest.mark.parametrize("name", ["gevent", "eventlet"])
-def test_a_class_without_tls_refuses_certfile(launcher, certs, name):
-    """Never a plain listener where a certificate was asked for."""
-    err = start_fails(launcher, "-k", name, *tls_args(certs))
-    assert "Error: certfile: TLS is not built yet for the %s worker class" % name in err, err
 
 
 def test_ssl_context_hook_refused(launcher, tmp_path, certs):
@@ -485,12 +617,61 @@ def test_hup_with_a_broken_certificate_keeps_serving(server, certs, tmp_path):
     assert srv.proc.poll() is None
 
 
+# ---- OCSP stapling (ours) -----------------------------------------------------------
+
+
+def stapled(port, *args):
+    """What openssl s_client -status says of the server's staple."""
+    done, out = s_client(port, "-status", *args)
+    assert done, out
+    if "OCSP response: no response sent" in out:
+        return None
+    m = re.search(r"OCSP Response Status: (\w+).*?Cert Status: (\w+)", out, re.S)
+    assert m, out
+    return m.groups()
+
+
+@pytest.mark.parametrize("worker", ["sync", "gevent"])
+def test_ocsp_stapling(server, certs, worker, tmp_path):
+    """The response is stapled for a client that asks (TLS 1.2 and 1.3),
+    and read again on HUP."""
+    resp = tmp_path / "site.ocsp"
+    shutil.copy(certs / "good.ocsp", resp)
+    srv = server(*tls_args(certs, "--ssl-ocsp-response", str(resp), *WORKERS[worker]))
+    assert stapled(srv.port) == ("successful", "good")
+    assert stapled(srv.port, "-tls1_2") == ("successful", "good")
+    done, out = s_client(srv.port)  # a client that does not ask gets none
+    assert done and "OCSP Response" not in out, out
+    shutil.copy(certs / "revoked.ocsp", resp)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: srv.text().count("Booting worker") >= 2, what="the new worker")
+    wait_for(lambda: stapled(srv.port) == ("successful", "revoked"),
+             what="the new response stapled")
+
+
+def test_no_staple_without_the_setting(tls_srv):
+    assert stapled(tls_srv.port) is None
+
+
+def test_hup_with_a_broken_ocsp_response_keeps_serving(server, certs, tmp_path):
+    resp = tmp_path / "site.ocsp"
+    shutil.copy(certs / "good.ocsp", resp)
+    srv = server(*tls_args(certs, "--ssl-ocsp-response", str(resp)))
+    shutil.copy(certs / "garbage.ocsp", resp)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "not a DER-encoded OCSP response" in srv.text(),
+             what="the reload's error")
+    assert stapled(srv.port) == ("successful", "good")  # the old workers, the old one
+    assert srv.proc.poll() is None
+
+
 # ---- frameworks, the corpus ----------------------------------------------------------
 
 
-def test_flask_over_https(server, certs):
+@pytest.mark.parametrize("worker", KEPT)
+def test_flask_over_https(server, certs, worker):
     pytest.importorskip("flask")
-    srv = server(*tls_args(certs, *WORKERS["gthread"]), app="flaskapp:app")
+    srv = server(*tls_args(certs, *WORKERS[worker]), app="flaskapp:app")
     status, body = get(srv, certs, "/users/7/posts/hello")
     assert status == 200 and b"hello" in body
     status, body = get(srv, certs, "/json", method="POST", body=b'{"a": [1, 2]}',

@@ -108,12 +108,13 @@ int main(void)
        cu_worker_class_find("eventlet")->run == cu_eventlet_run &&
        (cu_worker_class_find("gevent")->flags & CU_WC_GREEN) &&
        (cu_worker_class_find("eventlet")->flags & CU_WC_GREEN) &&
-       !(cu_worker_class_find("gevent")->flags & (CU_WC_TLS | CU_WC_THREADS)),
-       "gevent and eventlet run greenlets on their hub, no TLS yet");
+       !(cu_worker_class_find("gevent")->flags & CU_WC_THREADS),
+       "gevent and eventlet run greenlets on their hub");
     ok(sync && gthread && (sync->flags & CU_WC_TLS) && (gthread->flags & CU_WC_TLS) &&
        (cu_worker_class_find("asgi")->flags & CU_WC_TLS) &&
-       !(cu_worker_class_find("eventlet")->flags & CU_WC_TLS),
-       "sync, gthread and asgi serve TLS (certfile), eventlet not yet");
+       (cu_worker_class_find("gevent")->flags & CU_WC_TLS) &&
+       (cu_worker_class_find("eventlet")->flags & CU_WC_TLS),
+       "sync, gthread, asgi, gevent and eventlet serve TLS (certfile)");
     test_flags(gthread);
 
     /* sync with threads becomes gthread; nothing else changes */

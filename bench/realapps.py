@@ -37,12 +37,14 @@ reads the body and closes it, and the same loop with a null app is
 subtracted; that is CPU µs per call of the app alone. The server's share is
 (server CPU per request - app CPU per call) / server CPU per request: its
 parsing, environ, socket calls, logging, and the kernel's TCP work it is
-charged with. The goal is cunicorn below 10 % on flask-json.
+charged with. The app alone is measured right before each server's runs of
+it (column "app us"), so that both figures see the same load from the rest
+of the machine. The goal is cunicorn below 10 % on flask-json.
 
 Usage: /usr/bin/python3 bench/realapps.py [--quick] [--duration 10]
            [--connections 64] [--servers a,b] [--apps a,b]
            [--gunicorn26 PATH]
---quick: 2 s per run and 1 s per app-cost loop, about two minutes in all.
+--quick: 2 s per run and 0.5 s per app-cost loop, about two minutes in all.
 Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3 python3-flask
 python3-django python3-djangorestframework; bjoern: make bench-bjoern.
 """
@@ -214,7 +216,11 @@ def run_server(name, shape, spec, apps, args, tmp, scripts, notes):
     server = hb.Server(name, argv, log)
     load = hb.Load(1, args.connections, WRK_CORE)
     script = scripts[shape]
-    out = {}
+    out, costs = {}, {}
+    for app, spec_, path in apps:  # the app alone, right before its runs
+        costs[app], why = app_cost_us(spec_, path, args.cost_seconds)
+        if why:
+            notes.append("%s: the app alone could not be measured: %s" % (app, why))
     try:
         server.start(port)
         for app, _, path in apps:
@@ -228,6 +234,7 @@ def run_server(name, shape, spec, apps, args, tmp, scripts, notes):
             if res is not None:
                 res["rss"] = hb.rss_kib(server.proc.pid)
                 res["pss"] = hb.pss_kib(server.proc.pid)
+                res["app_us"] = costs[app]
                 out[app] = res
     except RuntimeError as e:
         notes.append("skipped %s: %s" % (name, e))
@@ -244,23 +251,21 @@ def share(cpu_us, app_us):
     return 100.0 * (cpu_us - app_us) / cpu_us
 
 
-def print_table(apps, servers, runs, costs):
+def print_table(apps, servers, runs):
     print()
-    print("%-10s %-20s %-10s %9s %8s %6s %10s %10s %8s %8s" % (
+    print("%-10s %-20s %-10s %9s %8s %6s %10s %8s %9s %8s %8s" % (
         "app", "server", "shape", "req/s", "p99 ms", "errors", "CPU us/req",
-        "outside %", "RSS MiB", "Pss MiB"))
+        "app us", "outside %", "RSS MiB", "Pss MiB"))
     for app, _, _ in apps:
-        app_us = costs.get(app)
-        print("%-10s %-20s %-10s %9s %8s %6s %10s" % (
-            app, "(the app alone)", "in-proc", "", "", "", hb.fmt(app_us, "%.1f")))
         for name, shape in servers:
             r = runs.get(name, {}).get(app)
             if r is None:
                 continue
-            print("%-10s %-20s %-10s %9.0f %8s %6d %10s %10s %8.1f %8.1f" % (
+            print("%-10s %-20s %-10s %9.0f %8s %6d %10s %8s %9s %8.1f %8.1f" % (
                 app, name, shape, r["rps"], hb.fmt(r["p99"], "%.2f"),
                 r["sock"] + r["non2xx"], hb.fmt(r["cpu_us"], "%.1f"),
-                hb.fmt(share(r["cpu_us"], app_us), "%.1f"), r["rss"] / 1024,
+                hb.fmt(r["app_us"], "%.1f"),
+                hb.fmt(share(r["cpu_us"], r["app_us"]), "%.1f"), r["rss"] / 1024,
                 r["pss"] / 1024))
         for ours, theirs in (("cunicorn-gthread4", "gunicorn20-gthread4"),
                              ("cunicorn-gthread4", "gunicorn26-gthread4"),
@@ -276,12 +281,12 @@ def print_table(apps, servers, runs, costs):
         print()
 
 
-def print_goal(runs, costs):
-    app_us = costs.get("flask-json")
+def print_goal(runs):
     for name in ("cunicorn-gthread1", "cunicorn-gthread4", "cunicorn-sync"):
         r = runs.get(name, {}).get("flask-json")
-        if r is None or app_us is None:
+        if r is None or r["app_us"] is None:
             continue
+        app_us = r["app_us"]
         s = share(r["cpu_us"], app_us)
         print("goal: %s's own share of the flask-json request's CPU: %.1f %% "
               "(%.1f of %.1f us; goal < %.0f %%): %s"
@@ -301,7 +306,7 @@ def setup_db(tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="2 s per run, 1 s per app-cost loop (about two minutes)")
+                    help="2 s per run, 0.5 s per app-cost loop (about two minutes)")
     ap.add_argument("--duration", type=int, default=0,
                     help="seconds of wrk per run (10; 2 with --quick)")
     ap.add_argument("--connections", type=int, default=hb.KA_CONNECTIONS,
@@ -314,6 +319,7 @@ def main():
                     help="a checkout of Gunicorn 26.1's source ($GUNICORN26)")
     args = ap.parse_args()
     args.duration = args.duration or (2 if args.quick else 10)
+    args.cost_seconds = 0.5 if args.quick else 2.0
     servers = [s for s in SERVERS if not args.servers or s[0] in args.servers.split(",")]
     apps = [a for a in APPS if not args.apps or a[0] in args.apps.split(",")]
     if not servers or not apps:
@@ -332,11 +338,7 @@ def main():
                                           WRK_CORE, os.cpu_count(), os.getloadavg()[0]))
     with tempfile.TemporaryDirectory(prefix="bench-realapps-") as tmp:
         os.environ["BENCH_DJANGO_DB"] = setup_db(tmp)
-        costs, notes = {}, []
-        for app, spec, path in apps:
-            costs[app], why = app_cost_us(spec, path, 1.0 if args.quick else 5.0)
-            if why:
-                notes.append("%s: the app alone could not be measured: %s" % (app, why))
+        notes = []
         scripts = {"keep-alive": None, "close": os.path.join(tmp, "close.lua")}
         with open(scripts["close"], "w") as f:
             f.write(CLOSE_LUA)
@@ -346,8 +348,8 @@ def main():
                 served = [a for a in apps if a[1] == spec]
                 runs.setdefault(name, {}).update(
                     run_server(name, shape, spec, served, args, tmp, scripts, notes))
-        print_table(apps, servers, runs, costs)
-        print_goal(runs, costs)
+        print_table(apps, servers, runs)
+        print_goal(runs)
         print("load average after: %.2f" % os.getloadavg()[0])
         hb.print_notes(notes)
     return 0

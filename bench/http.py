@@ -314,33 +314,30 @@ def cpu_seconds(root):
     return sum(st[1] for st in process_tree(root).values()) / CLK_TCK
 
 
+def tree_sum_kib(root, proc_file, key):
+    """The kB of field `key` ("VmRSS:") of /proc/PID/proc_file, summed over
+    root and its descendants."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open("/proc/%d/%s" % (pid, proc_file)) as f:
+                for line in f:
+                    if line.startswith(key):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def pss_kib(root):
     """Sum of Pss over root and its descendants: each page shared by n of
     them counted 1/n times, so a page the workers share with the master
     (fork's copy-on-write) counts once in all, unlike in rss_kib."""
-    total = 0
-    for pid in process_tree(root):
-        try:
-            with open("/proc/%d/smaps_rollup" % pid) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return tree_sum_kib(root, "smaps_rollup", "Pss:")
 
 
 def rss_kib(root):
-    total = 0
-    for pid in process_tree(root):
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return tree_sum_kib(root, "status", "VmRSS:")
 
 
 def passive_opens():

@@ -121,6 +121,10 @@ def setup(values, names, old):
     """The logger for these settings (names: the config file's top-level
     names): old set up again when its class is still the one named, else
     a new one. Raises LogConfigError; old then keeps its configuration."""
+    # what access() needs, imported here, in the master before the workers
+    # fork: shared with them, and no import on a worker's first request
+    importlib.import_module("datetime")
+
     try:
         cls = _load_class(_class_name(values), names)
         if hasattr(cls, "install"):

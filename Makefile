@@ -20,11 +20,20 @@ DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        libnghttp2-dev nghttp2-client python3-h2 python3-tornado zlib1g-dev
 # What `make bench` compares against, and drives the load with.
 BENCH_DEBS = wrk gunicorn uwsgi uwsgi-plugin-python3 nginx-light uvicorn \
-             python3-httptools
+             python3-httptools python3-djangorestframework libev-dev git
+# Not in Debian: bjoern, built by `make bench-bjoern` (on libev-dev), and
+# Gunicorn 26.1, run from its source (`make bench-gunicorn26`). The
+# benchmarks skip either when absent, saying which target makes it.
+BJOERN ?= /tmp/bjoern-3.2.2
+GUNICORN26 ?= /tmp/g26
+export BJOERN
+# make bench QUICK=1: bench/realapps.py in its two-minute mode
+QUICK ?=
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all help deps build test test-c test-asan test-fuzz test-py run settings-md \
-        bench fuzz fuzz-long clean check-pythons lint bench-deps install-debs
+        bench fuzz fuzz-long clean check-pythons lint bench-deps install-debs \
+        bench-bjoern bench-gunicorn26
 
 all: build
 
@@ -32,7 +41,8 @@ help:
 	@echo "make run        serve examples/hello.py on http://127.0.0.1:8000"
 	@echo "make test       build, then every test (C, ASan+UBSan, fuzz smoke, pytest)"
 	@echo "make build      build the extension, the C tests and the benchmarks"
-	@echo "make bench      run the benchmarks (parser; wrk vs Gunicorn and uWSGI)"
+	@echo "make bench      run the benchmarks (parser; wrk vs Gunicorn, uWSGI, bjoern, nginx;"
+	@echo "                real apps, memory); QUICK=1 for the two-minute real-app run"
 	@echo "make fuzz       fuzz each target for FUZZ_SECONDS (default 30)"
 	@echo "make lint       cppcheck and clang-tidy over every C file"
 	@echo "make settings-md  rewrite docs/settings.md from the settings table"
@@ -117,9 +127,25 @@ run: build
 
 bench: build bench-deps
 	$(BUILD)/bench_parser
-	$(PYTEST_PYTHON) bench/http.py
+	$(PYTEST_PYTHON) bench/http.py --gunicorn26 $(GUNICORN26)
+	$(PYTEST_PYTHON) bench/realapps.py $(if $(QUICK),--quick) --gunicorn26 $(GUNICORN26)
+	$(PYTEST_PYTHON) bench/memory.py
 	$(PYTEST_PYTHON) bench/green.py
 	$(PYTEST_PYTHON) bench/logs.py
+
+# bjoern 3.2.2 with its http-parser submodule, built against Debian's
+# libev-dev into $(BJOERN) (bench/README.md).
+bench-bjoern:
+	rm -rf $(BJOERN)-src
+	git clone --quiet --depth 1 --branch 3.2.2 --recurse-submodules \
+	    --shallow-submodules https://github.com/jonashaag/bjoern $(BJOERN)-src
+	$(PYTEST_PYTHON) -m pip install --no-build-isolation --no-deps \
+	    --target $(BJOERN) $(BJOERN)-src
+
+# Gunicorn 26.1's source, which the benchmarks run with Debian's Python.
+bench-gunicorn26:
+	test -d $(GUNICORN26) || git clone --quiet --depth 1 --branch 26.1.0 \
+	    https://github.com/benoitc/gunicorn $(GUNICORN26)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -88,6 +88,9 @@ APPS = os.path.join(HERE, "apps")
 NGINX_CONF = os.path.join(HERE, "nginx", "nginx.conf")
 NGINX_ECHO = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 UWSGI_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so"
+# bjoern is not in Debian: `make bench-bjoern` builds it into this folder
+# (bench/README.md says how); $BJOERN names another.
+BJOERN = os.environ.get("BJOERN", "/tmp/bjoern-3.2.2")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0   # spawn to first 200
 STOP_TIMEOUT = 10.0    # SIGTERM to exit, before SIGKILL
@@ -116,7 +119,7 @@ KA_CONNECTIONS = 64
 CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
 KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
               "cunicorn-asgi-asyncio", "uvicorn", "cunicorn-tornado", "tornado",
-              "cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi"]
+              "cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi", "bjoern"]
 # mode: (server core list for taskset or None, wrk core or None)
 MODES = {"unpinned": (None, None), "pinned": ("0", "1")}
 
@@ -151,6 +154,20 @@ def server_command(name, port, workers, log):
                 "--add-header", "Connection: close",
                 "--logto", log], None
     raise ValueError(name)
+
+
+def bjoern_command(spec, bind, app_dir=APPS):
+    """(argv, None) running WSGI app `spec` ("module:name" in app_dir) on
+    bjoern, one process, or (None, how to build bjoern)."""
+    if not os.path.exists(os.path.join(BJOERN, "bjoern.py")):
+        return None, ("bjoern is not built in %s: make bench-bjoern (or set "
+                      "$BJOERN; see bench/README.md)" % BJOERN)
+    module, name = spec.split(":")
+    host, port = bind.split(":")
+    code = ("import bjoern, importlib; bjoern.run(getattr(importlib.import_module"
+            "(%r), %r), %r, %s)" % (module, name, host, port))
+    return ["/usr/bin/env", "PYTHONPATH=%s:%s" % (BJOERN, app_dir),
+            "/usr/bin/python3", "-c", code], None
 
 
 def nginx_config(port, workers, log, prefix):
@@ -235,6 +252,11 @@ def ka_server_command(name, port, workers, log, tmp):
             return None, "tornado's own server runs as one process (mode pinned)", None
         return (["/usr/bin/python3", os.path.join(APPS, "hello_tornado.py"),
                  bind.split(":")[1]], None, set())
+    if name == "bjoern":  # one process, one thread, libev
+        if workers != 1:
+            return None, "bjoern runs as one process (mode pinned)", None
+        argv, missing = bjoern_command("hello:app", bind)
+        return argv, missing, set()
     if name == "gunicorn-tornado-wsgi":
         # Gunicorn 20.1's tornado worker wraps every app in tornado's
         # WSGIContainer, a tornado Application too (which then fails):
@@ -292,17 +314,30 @@ def cpu_seconds(root):
     return sum(st[1] for st in process_tree(root).values()) / CLK_TCK
 
 
-def rss_kib(root):
+def tree_sum_kib(root, proc_file, key):
+    """The kB of field `key` ("VmRSS:") of /proc/PID/proc_file, summed over
+    root and its descendants."""
     total = 0
     for pid in process_tree(root):
         try:
-            with open("/proc/%d/status" % pid) as f:
+            with open("/proc/%d/%s" % (pid, proc_file)) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
         except OSError:
             pass
     return total
+
+
+def pss_kib(root):
+    """Sum of Pss over root and its descendants: each page shared by n of
+    them counted 1/n times, so a page the workers share with the master
+    (fork's copy-on-write) counts once in all, unlike in rss_kib."""
+    return tree_sum_kib(root, "smaps_rollup", "Pss:")
+
+
+def rss_kib(root):
+    return tree_sum_kib(root, "status", "VmRSS:")
 
 
 def passive_opens():
@@ -639,26 +674,28 @@ def print_report(names, runs, workers):
         print()
     if not runs:
         return
-    print("%-18s %22s %14s" % ("server", "RSS MiB (1+%d procs)" % workers,
-                               "start-up ms"))
+    print("%-18s %22s %22s %14s" % ("server", "RSS MiB (1+%d procs)" % workers,
+                                    "Pss MiB (1+%d procs)" % workers, "start-up ms"))
     for n in names:
         if n in runs:
-            print("%-18s %22.1f %14.0f" % (n, runs[n]["rss"] / 1024,
-                                           runs[n]["startup"] * 1e3))
+            print("%-18s %22.1f %22.1f %14.0f" % (n, runs[n]["rss"] / 1024,
+                                                  runs[n]["pss"] / 1024,
+                                                  runs[n]["startup"] * 1e3))
     if "cunicorn" in runs:
         c = runs["cunicorn"]
         for o in others:
-            print("%-18s %22s %14s" % ("cunicorn/" + o,
-                                       ratio(c["rss"], runs[o]["rss"]),
-                                       ratio(c["startup"], runs[o]["startup"])))
+            print("%-18s %22s %22s %14s" % ("cunicorn/" + o,
+                                            ratio(c["rss"], runs[o]["rss"]),
+                                            ratio(c["pss"], runs[o]["pss"]),
+                                            ratio(c["startup"], runs[o]["startup"])))
 
 
 def print_ka_report(names, runs):
     """One mode of the keep-alive table; runs: {server: {scenario: res}}."""
     print()
-    print("%-7s %-18s %10s %9s %7s %11s %7s %6s %8s" % (
+    print("%-7s %-18s %10s %9s %7s %11s %7s %6s %8s %8s" % (
         "scen.", "server", "req/s", "p99 ms", "errors", "CPU us/req",
-        "conns", "queued", "RSS MiB"))
+        "conns", "queued", "RSS MiB", "Pss MiB"))
     for scen, _, _ in KA_SCENARIOS:
         if not any(scen in r for r in runs.values()):
             continue
@@ -666,11 +703,12 @@ def print_ka_report(names, runs):
             r = runs.get(n, {}).get(scen)
             if r is None:
                 continue
-            print("%-7s %-18s %10.0f %9s %7d %11s %7s %6s %8s" % (
+            print("%-7s %-18s %10.0f %9s %7d %11s %7s %6s %8s %8s" % (
                 scen, n, r["rps"], fmt(r["p99"], "%.2f"),
                 r["sock"] + r["non2xx"], fmt(r["cpu_us"], "%.1f"),
                 fmt(r["opened"], "%d"), fmt(r["midway"], "%d"),
-                fmt(r.get("rss") and r["rss"] / 1024, "%.1f")))
+                fmt(r.get("rss") and r["rss"] / 1024, "%.1f"),
+                fmt(r.get("pss") and r["pss"] / 1024, "%.1f")))
         c = runs.get("cunicorn", {}).get(scen)
         for ours, theirs, label in (("cunicorn-asgi", "uvicorn", "c-asgi/uvicorn"),
                                     ("cunicorn-tornado", "tornado", "c-tornado/tornado"),
@@ -681,7 +719,7 @@ def print_ka_report(names, runs):
                 print("%-7s %-18s %10s %9s %7s %11s" % (
                     scen, label, ratio(a["rps"], u["rps"]),
                     ratio(a["p99"], u["p99"]), "", ratio(a["cpu_us"], u["cpu_us"])))
-        for o in ("gunicorn", "uwsgi", "nginx"):
+        for o in ("gunicorn", "uwsgi", "bjoern", "nginx"):
             r = runs.get(o, {}).get(scen)
             if not (c and r):
                 continue
@@ -733,13 +771,13 @@ def close_table(args, names, tmp):
             startup = server.start(port)
             run_wrk(load, port, "/", scripts["hello"], 1)  # warm-up
             first = server.workers()
-            rss = rss_kib(server.proc.pid)
+            rss, pss = rss_kib(server.proc.pid), pss_kib(server.proc.pid)
             results = measure(load, args.duration, server, port, SCENARIOS,
                               scripts, notes)
             if server.alive() and server.workers() != first:
                 notes.append("%s: workers changed during the run: %s -> %s"
                              % (name, first, server.workers()))
-            runs[name] = {"startup": startup, "rss": rss,
+            runs[name] = {"startup": startup, "rss": rss, "pss": pss,
                           "results": results}
         except RuntimeError as e:
             notes.append(str(e))
@@ -803,8 +841,9 @@ def ka_mode(args, mode, names, tmp, scripts):
                                  KA_SCENARIOS, scripts, notes, label, skip,
                                  lambda: listen_queue(port))
             rss = rss_kib(server.proc.pid)  # master + workers, after the run
+            pss = pss_kib(server.proc.pid)
             for r in runs[name].values():
-                r["rss"] = rss
+                r["rss"], r["pss"] = rss, pss
             if server.alive() and server.workers() != first:
                 notes.append("%s: workers changed during the run: %s -> %s"
                              % (label, first, server.workers()))

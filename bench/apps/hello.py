@@ -9,7 +9,6 @@
 """
 
 import os
-import urllib.request
 
 HELLO = b"Hello, World!\n"
 BIG = b"x" * (64 * 1024)
@@ -27,6 +26,11 @@ def app(environ, start_response):
         if got != want:
             status = "500 Internal Server Error"
     elif path == "/outbound":
+        # imported here, not at the top: urllib.request (http.client, email,
+        # ssl...) is over 6 MiB of RSS in every worker, and only this route
+        # needs it (bench/memory.py)
+        import urllib.request
+
         url = "http://127.0.0.1:%s/" % os.environ["BENCH_SLOW_PORT"]
         with urllib.request.urlopen(url, timeout=60) as r:
             body = r.read()

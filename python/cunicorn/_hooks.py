@@ -7,26 +7,28 @@ a request and a response, with the attributes real hooks use.
 """
 
 import importlib
-import inspect
 import os
 import sys
-import traceback
-from http import HTTPStatus
 
 from cunicorn import _cunicorn
 
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY,
-               inspect.Parameter.POSITIONAL_OR_KEYWORD,
-               inspect.Parameter.VAR_POSITIONAL)
+# inspect, traceback and http are imported where used: a server without
+# hooks never needs them, and each module imported in the master is memory
+# in every worker too (docs/operations.md, Memory).
 
 
 def _arity(fn):
     """Positional parameters, as Gunicorn counts them (*args counts one)."""
+    import inspect
+
+    positional = (inspect.Parameter.POSITIONAL_ONLY,
+                  inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return None
-    return sum(1 for p in params if p.kind in _POSITIONAL)
+    return sum(1 for p in params if p.kind in positional)
 
 
 def validate(name, value, lo, hi, signature):
@@ -94,6 +96,8 @@ class Log:
             except (TypeError, ValueError):
                 text = "%s %r" % (text, args)
         if exc_info:
+            import traceback
+
             text = text + "\n" + traceback.format_exc().rstrip("\n")
         _cunicorn._log(level, text, exception)
 
@@ -224,6 +228,8 @@ class Response:
     def __init__(self, status_code, sent):
         self.status_code = status_code
         self.sent = sent
+        from http import HTTPStatus
+
         try:
             phrase = HTTPStatus(status_code).phrase
         except ValueError:

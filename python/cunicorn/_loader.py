@@ -7,13 +7,12 @@ plain functions and one class the C core uses.
 """
 
 import _socket
-import ast
 import contextlib
 import faulthandler
 import signal
 import importlib
 import importlib.util
-import linecache
+import keyword
 import os
 import runpy
 import socket
@@ -262,6 +261,8 @@ def _spew_line(frame, event, arg):
     run, goes to stdout as MODULE:LINE: SOURCE (Gunicorn's layout)."""
     if event == "line":
         g = frame.f_globals
+        import linecache  # a dict look-up after the first line
+
         source = linecache.getline(frame.f_code.co_filename, frame.f_lineno, g)
         try:
             print("%s:%d: %s" % (g.get("__name__", "[unknown]"), frame.f_lineno,
@@ -324,11 +325,33 @@ def worker_class_bases(uri, chdir, pythonpath):
 
 
 def _literal(node):
+    import ast
+
     try:
         return ast.literal_eval(node)
     except ValueError:
         raise AppImportError("Function arguments must be literals: %s"
                              % ast.unparse(node)) from None
+
+
+def _parse_expr(expr):
+    """(name, None) or (name, (args, kwargs)) of EXPR, a name or a call of
+    a name with literal args. ast is imported here only: its modules cost
+    the master and each worker over a MiB (docs/operations.md, Memory)."""
+    import ast
+
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        raise AppImportError("Failed to parse %r as an attribute name or "
+                             "function call." % expr) from None
+    if isinstance(node, ast.Name):
+        return node.id, None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id, ([_literal(a) for a in node.args],
+                              {k.arg: _literal(k.value) for k in node.keywords})
+    raise AppImportError("Failed to parse %r as an attribute name or "
+                         "function call." % expr)
 
 
 def load_app(uri):
@@ -344,20 +367,10 @@ def load_app(uri):
             raise ImportError("No module named %r. Did you mean %r?"
                               % (module, module[:-3] + ":" + expr)) from e
         raise
-    try:
-        node = ast.parse(expr, mode="eval").body
-    except SyntaxError:
-        raise AppImportError("Failed to parse %r as an attribute name or "
-                             "function call." % expr) from None
-    if isinstance(node, ast.Name):
-        name, call = node.id, None
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        name = node.func.id
-        call = ([_literal(a) for a in node.args],
-                {k.arg: _literal(k.value) for k in node.keywords})
+    if expr.isidentifier() and not keyword.iskeyword(expr):
+        name, call = expr, None  # the usual "module:app": ast not needed
     else:
-        raise AppImportError("Failed to parse %r as an attribute name or "
-                             "function call." % expr)
+        name, call = _parse_expr(expr)
     try:
         app = getattr(mod, name)
     except AttributeError:

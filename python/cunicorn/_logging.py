@@ -9,20 +9,21 @@ formatted), every exception with its traceback, every request for the
 access log, and USR1. These are the functions it calls.
 """
 
-import datetime
-import grp
 import importlib
-import logging
 import os
-import pwd
 
-from cunicorn import _hooks, _loader, glogging
+from cunicorn import _hooks, _loader
+
+# logging, glogging, datetime, grp and pwd are imported where used: the
+# master imports this module always, to ask wanted(), and most servers never
+# go to Python mode; what the master imports every worker holds too
+# (docs/operations.md, Memory).
 
 # The names of the built-in logger: the C logs, unless a logconfig* is set.
 DEFAULT_CLASSES = ("simple", "gunicorn.glogging.Logger", "cunicorn.glogging.Logger")
 
-_METHODS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
-            logging.ERROR: "error", logging.CRITICAL: "critical"}
+# logging's levels (DEBUG..CRITICAL) and the Logger method of each
+_METHODS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
 
 
 class LogConfigError(Exception):
@@ -40,6 +41,8 @@ def _load_class(name, names):
     if isinstance(given, type) and _dotted(given) == name:
         return given
     if name in DEFAULT_CLASSES:
+        from cunicorn import glogging
+
         return glogging.Logger
     module, _, attr = name.replace(":", ".").rpartition(".")
     if not module:
@@ -75,6 +78,9 @@ def _config(values, names, cls):
     given = names.get("logconfig_dict") if names else None
     values["logconfig_dict"] = given if values.get("logconfig_dict") and given else {}
     values["logger_class"] = cls
+    import grp
+    import pwd
+
     try:
         values["user"] = _uid(values.get("user"), lambda n: pwd.getpwnam(n).pw_uid,
                               os.geteuid)
@@ -115,6 +121,10 @@ def setup(values, names, old):
     """The logger for these settings (names: the config file's top-level
     names): old set up again when its class is still the one named, else
     a new one. Raises LogConfigError; old then keeps its configuration."""
+    # what access() needs, imported here, in the master before the workers
+    # fork: shared with them, and no import on a worker's first request
+    importlib.import_module("datetime")
+
     try:
         cls = _load_class(_class_name(values), names)
         if hasattr(cls, "install"):
@@ -146,6 +156,8 @@ def threshold(logger):
     """The least level worth handing over: gunicorn.error's once set up
     (above CRITICAL when it is disabled); every level for a logger class
     without that logger."""
+    import logging
+
     log = getattr(logger, "error_log", None)
     if not isinstance(log, logging.Logger):
         return logging.DEBUG
@@ -211,6 +223,8 @@ class Response:
 def access(logger, atoms, request, us):
     """One request for the access log, as Gunicorn's worker gives it:
     logger.access(resp, req, environ, request_time)."""
+    import datetime
+
     environ, status, resp_headers, req_headers = request or ({}, None, [], [])
     logger.access(Response(atoms, status, resp_headers), Request(environ, req_headers),
                   environ, datetime.timedelta(microseconds=us))

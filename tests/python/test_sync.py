@@ -228,6 +228,20 @@ def test_factory_app(server):
     assert get(srv, "/")[1] == b"hi!"
 
 
+def test_modules_only_the_features_on_need(server, tmp_path):
+    """A plain server imports no logging, ast, inspect, json... in its
+    workers (each such module is memory in every process); a hook, whose
+    signature is checked, brings inspect (test_pylog.py runs Python-mode
+    logging, which imports logging when it is on)."""
+    srv = server(app="modules:app")
+    assert get(srv, "/")[1] == b"none"
+    conf = tmp_path / "conf.py"
+    conf.write_text("def post_request(worker, req, environ, resp):\n    pass\n")
+    srv = server("-c", str(conf), app="modules:app")
+    loaded = get(srv, "/")[1].decode().split(",")
+    assert "inspect" in loaded and "logging" not in loaded, loaded
+
+
 def run_cli(*args, cwd=APPS, env=None):
     return subprocess.run([str(ROOT / "cunicorn")] + list(args), cwd=cwd,
                           capture_output=True, text=True, timeout=30, env=env)
@@ -239,6 +253,9 @@ def test_bad_apps_exit_codes(tmp_path):
             ("echo:not_callable", 4, "must be callable"),
             ("echo:none_app", 4, "Failed to find application object"),
             ("echo:a.b", 4, "Failed to parse"),
+            ("echo:None", 4, "Failed to parse"),  # a keyword, not a name
+            ("echo:if", 4, "Failed to parse"),
+            ("echo:factory(x)", 4, "Function arguments must be literals: x"),
             ("no_such_module:app", 3, "No module named 'no_such_module'"),
             ("echo.py", 3, "Did you mean 'echo:application'"),
     ]:

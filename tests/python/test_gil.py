@@ -50,22 +50,30 @@ def queue_up(server, tmp_path):
     srv = server("-k", "gthread", "--threads", str(QUEUED + 1), "--graceful-timeout", "30",
                  app="gilapp:app", env=env)
     pid = srv.worker_pids()[0]
+    # each connection has had a request: its gunicorn.socket is made (that
+    # drops the GIL, in setblocking), so the next one goes into the app
+    # with the GIL it took
+    socks = [warm(srv) for _ in range(QUEUED + 1)]
     # the pool's threads, all started, wait at the poller
     wait_for(lambda: len(in_syscall(pid, *epoll)) == QUEUED + 1, what="the pool to be idle")
-    waiting = set()
-    socks = [session(srv)]
     socks[0][0].sendall(get("/hold"))
     wait_for(lambda: in_syscall(pid, read), what="/hold to hold the GIL")
     held = set()
     for k in range(1, QUEUED + 1):
-        s = session(srv)
-        s[0].sendall(get("/%d" % k))
-        socks.append(s)
+        socks[k][0].sendall(get("/%d" % k))
         # request k waits (for the GIL, or its turn) before k+1 is sent:
         # one more thread blocked, the same in two looks in a row (a
         # thread may pass through a futex on its way)
-        held = wait_for(settled(pid, futex, waiting, held, k), what="request %d to wait" % k)
+        held = wait_for(settled(pid, futex, set(), held, k), what="request %d to wait" % k)
     return srv, wfd, socks
+
+
+def warm(srv):
+    """A keep-alive connection (socket, Reader) that has had a request."""
+    s, rd = session(srv)
+    s.sendall(get("/order"))
+    rd.response()
+    return s, rd
 
 
 def settled(pid, futex, before, held, k):
@@ -115,10 +123,11 @@ def test_a_thread_that_dropped_the_gil_asks_again_behind_a_waiter(server, tmp_pa
     one = min(os.sched_getaffinity(0))
     for tid in os.listdir("/proc/%d/task" % pid):
         os.sched_setaffinity(int(tid), {one})
-    a, ard = session(srv)
+    a, ard = warm(srv)
+    b, brd = warm(srv)
+    wait_for(lambda: len(in_syscall(pid, *epoll)) == 2, what="the pool to be idle")
     a.sendall(get("/hold") + b"".join(get("/p%d" % i) for i in range(1, 9)))
     wait_for(lambda: in_syscall(pid, read), what="/hold to hold the GIL")
-    b, brd = session(srv)
     b.sendall(get("/1"))
     wait_for(settled(pid, futex, set(), set(), 1), what="/1 to wait")
     os.write(wfd, b"x")

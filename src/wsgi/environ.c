@@ -67,17 +67,27 @@ static int set_path_info(PyObject *env, PyObject *key, const char *s, size_t n)
     return rc;
 }
 
+/* The interned key of a header the parser knows by id, or NULL. */
+static PyObject *known_key(PyObject *const *k, const struct http_header *h)
+{
+    switch (h->id) {
+    case HTTP_HDR_CONTENT_TYPE: return k[K_CONTENT_TYPE];
+    case HTTP_HDR_CONTENT_LENGTH: return k[K_CONTENT_LENGTH];
+    case HTTP_HDR_HOST: return k[K_HOST];
+    default: return NULL;
+    }
+}
+
 /* HTTP_NAME for a header: upper case, '-' as '_'; repeats joined by ','. */
 static int set_header(PyObject *env, const char *buf, const struct http_header *h,
-                      PyObject *key_ct, PyObject *key_cl)
+                      PyObject *const *keys)
 {
     char small[256], *k;
     size_t n = h->name.len + 5;
-    PyObject *key, *val, *old;
+    PyObject *key = known_key(keys, h), *val, *old;
     int rc;
 
-    if (h->id == HTTP_HDR_CONTENT_TYPE || h->id == HTTP_HDR_CONTENT_LENGTH) {
-        key = h->id == HTTP_HDR_CONTENT_TYPE ? key_ct : key_cl;
+    if (key) {
         Py_INCREF(key);
     } else {
         k = n <= sizeof(small) ? small : PyMem_Malloc(n);
@@ -316,8 +326,7 @@ PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
         PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;
     for (uint32_t i = 0; i < r->n_headers; i++)
-        if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
-                       k[K_CONTENT_LENGTH]) < 0)
+        if (set_header(env, b, &r->headers[i], k) < 0)
             goto fail;
     if (c->has_proxy && c->proxy.has_addr) {
         /* the PROXY header names the client (docs/compat.md, PROXY protocol) */

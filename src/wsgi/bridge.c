@@ -54,6 +54,8 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
             goto fail;
     if (!(w->http = PyUnicode_InternFromString("http")) ||
         !(w->https = PyUnicode_InternFromString("https")) ||
+        !(w->protocols[0] = PyUnicode_InternFromString("HTTP/1.0")) ||
+        !(w->protocols[1] = PyUnicode_InternFromString("HTTP/1.1")) ||
         !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
         cu_socket_class(w) < 0 || !(w->base = _PyDict_NewPresized(ENVIRON_ROOM)))
         goto fail;
@@ -94,6 +96,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
         Py_XDECREF(w->keys[i]);
     Py_XDECREF(w->http);
     Py_XDECREF(w->https);
+    Py_XDECREF(w->protocols[0]);
+    Py_XDECREF(w->protocols[1]);
     Py_XDECREF(w->errors);
     Py_XDECREF(w->sock_class);
     Py_XDECREF(w->sock_close);

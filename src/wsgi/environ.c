@@ -305,23 +305,33 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
     return 0;
 }
 
+/* SERVER_PROTOCOL: HTTP/1.0 and 1.1 made once (an HTTP/2 stream
+ * formats its "HTTP/2.0"). */
+static int set_protocol(PyObject *env, const struct cu_wsgi *w, const struct http_request *r)
+{
+    char proto[16];
+    int n;
+
+    if (r->major == 1 && r->minor <= 1)
+        return PyDict_SetItem(env, w->keys[K_PROTOCOL], w->protocols[r->minor]);
+    n = snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+    return n < 0 ? -1 : set_str(env, w->keys[K_PROTOCOL], proto, (size_t)n);
+}
+
 PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
                          const struct http_request *r, const char *b,
                          PyObject *input, PyObject *sock)
 {
     PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
-    char proto[16];
-    int plen;
     int https = w->is_ssl;
 
     if (!env)
         return NULL;
-    plen = snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
-    if (plen < 0 || set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
+    if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
         set_script_path(env, w, r, b) < 0 ||
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
-        set_str(env, k[K_PROTOCOL], proto, (size_t)plen) < 0 ||
+        set_protocol(env, w, r) < 0 ||
         PyDict_SetItem(env, k[K_INPUT], input) < 0 ||
         PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;

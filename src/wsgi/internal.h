@@ -43,6 +43,7 @@ struct cu_wsgi {
     PyObject *base;          /* the keys every environ has */
     PyObject *keys[K_COUNT]; /* interned */
     PyObject *http, *https;
+    PyObject *protocols[2];  /* SERVER_PROTOCOL: "HTTP/1.0", "HTTP/1.1" */
     PyObject *errors;        /* the wsgi.errors stream */
     PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
     PyObject *sock_close;    /* _socket.socket.close */

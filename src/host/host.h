@@ -226,4 +226,11 @@ void host_in_app(int in);
 /* cu_worker_env.interrupt: RequestTimeout raised in that thread. */
 void host_interrupt(void *arg, unsigned long thread);
 
+/* ---- gil.c: the GIL for a pool's requests, in FIFO order ---- */
+
+/* Whether pool threads take turns for the GIL (before the pool starts). */
+void host_gil_fifo(int on);
+/* PyEval_RestoreThread(ts), after the threads that asked before. */
+void host_gil_take(PyThreadState *ts);
+
 #endif

@@ -44,12 +44,13 @@ int host_serve_wsgi(struct cu_host *h, struct cu_request *q)
     return rc;
 }
 
-/* cu_worker_env.serve: takes the GIL for the length of one request. */
+/* cu_worker_env.serve: takes the GIL for the length of one request, in
+ * turn with the pool's other threads (gil.c). */
 static int serve(void *arg, struct cu_request *q)
 {
     int rc;
 
-    PyEval_RestoreThread(tls_ts);
+    host_gil_take(tls_ts);
     rc = host_serve_wsgi(arg, q);
     tls_ts = PyEval_SaveThread();
     return rc;
@@ -62,7 +63,7 @@ static int resume(void *arg, struct cu_request *q, int abandon)
     struct cu_host *h = arg;
     int rc;
 
-    PyEval_RestoreThread(tls_ts);
+    host_gil_take(tls_ts);
     host_in_app(1);
     rc = cu_wsgi_resume(h->wsgi, q, abandon);
     host_in_app(0);
@@ -203,6 +204,8 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
     if (!(k->flags & CU_WC_ASYNC))
         slot->booted = 1;
     worker_env(h, &env, slot, threads);
+    /* a pool takes the GIL in turns (gil.c) */
+    host_gil_fifo(threads && env.threads > 1);
     tls_ts = PyEval_SaveThread();
     rc = k->run(&env);
     /* a pool is still running: no GIL again, but for worker_exit */

@@ -15,7 +15,8 @@ static const char *const key_names[K_COUNT] = {
     "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
     "SERVER_PROTOCOL", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
-    "wsgi.input", "wsgi.errors", "gunicorn.socket"};
+    "wsgi.input", "wsgi.errors", "gunicorn.socket", "HTTP_HOST", "wsgi.early_hints",
+    "early_hints", "fileno"};
 
 int cu_dict_set_new(PyObject *d, const char *key, PyObject *v)
 {
@@ -27,6 +28,11 @@ int cu_dict_set_new(PyObject *d, const char *key, PyObject *v)
     Py_DECREF(v);
     return rc;
 }
+
+/* The template's room, which its copies keep (PyDict_Copy clones the
+ * table): the request's keys (about 15, and a browser's dozen headers) go
+ * in without a resize. */
+#define ENVIRON_ROOM 32
 
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
                             const struct cu_wsgi_opts *o)
@@ -48,8 +54,10 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
             goto fail;
     if (!(w->http = PyUnicode_InternFromString("http")) ||
         !(w->https = PyUnicode_InternFromString("https")) ||
+        !(w->protocols[0] = PyUnicode_InternFromString("HTTP/1.0")) ||
+        !(w->protocols[1] = PyUnicode_InternFromString("HTTP/1.1")) ||
         !(w->errors = cu_errors_new(t->errors, o->errors_fd)) ||
-        cu_socket_class(w) < 0 || !(w->base = PyDict_New()))
+        cu_socket_class(w) < 0 || !(w->base = _PyDict_NewPresized(ENVIRON_ROOM)))
         goto fail;
     if (cu_dict_set_new(w->base, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) < 0 ||
         PyDict_SetItemString(w->base, "wsgi.multithread",
@@ -88,6 +96,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
         Py_XDECREF(w->keys[i]);
     Py_XDECREF(w->http);
     Py_XDECREF(w->https);
+    Py_XDECREF(w->protocols[0]);
+    Py_XDECREF(w->protocols[1]);
     Py_XDECREF(w->errors);
     Py_XDECREF(w->sock_class);
     Py_XDECREF(w->sock_close);

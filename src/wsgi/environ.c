@@ -67,17 +67,27 @@ static int set_path_info(PyObject *env, PyObject *key, const char *s, size_t n)
     return rc;
 }
 
+/* The interned key of a header the parser knows by id, or NULL. */
+static PyObject *known_key(PyObject *const *k, const struct http_header *h)
+{
+    switch (h->id) {
+    case HTTP_HDR_CONTENT_TYPE: return k[K_CONTENT_TYPE];
+    case HTTP_HDR_CONTENT_LENGTH: return k[K_CONTENT_LENGTH];
+    case HTTP_HDR_HOST: return k[K_HOST];
+    default: return NULL;
+    }
+}
+
 /* HTTP_NAME for a header: upper case, '-' as '_'; repeats joined by ','. */
 static int set_header(PyObject *env, const char *buf, const struct http_header *h,
-                      PyObject *key_ct, PyObject *key_cl)
+                      PyObject *const *keys)
 {
     char small[256], *k;
     size_t n = h->name.len + 5;
-    PyObject *key, *val, *old;
+    PyObject *key = known_key(keys, h), *val, *old;
     int rc;
 
-    if (h->id == HTTP_HDR_CONTENT_TYPE || h->id == HTTP_HDR_CONTENT_LENGTH) {
-        key = h->id == HTTP_HDR_CONTENT_TYPE ? key_ct : key_cl;
+    if (key) {
         Py_INCREF(key);
     } else {
         k = n <= sizeof(small) ? small : PyMem_Malloc(n);
@@ -295,29 +305,38 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
     return 0;
 }
 
+/* SERVER_PROTOCOL: HTTP/1.0 and 1.1 made once (an HTTP/2 stream
+ * formats its "HTTP/2.0"). */
+static int set_protocol(PyObject *env, const struct cu_wsgi *w, const struct http_request *r)
+{
+    char proto[16];
+    int n;
+
+    if (r->major == 1 && r->minor <= 1)
+        return PyDict_SetItem(env, w->keys[K_PROTOCOL], w->protocols[r->minor]);
+    n = snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
+    return n < 0 ? -1 : set_str(env, w->keys[K_PROTOCOL], proto, (size_t)n);
+}
+
 PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
                          const struct http_request *r, const char *b,
                          PyObject *input, PyObject *sock)
 {
     PyObject *env = PyDict_Copy(w->base), *const *k = w->keys;
-    char proto[16];
-    int plen;
     int https = w->is_ssl;
 
     if (!env)
         return NULL;
-    plen = snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
-    if (plen < 0 || set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
+    if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
         set_script_path(env, w, r, b) < 0 ||
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||
-        set_str(env, k[K_PROTOCOL], proto, (size_t)plen) < 0 ||
+        set_protocol(env, w, r) < 0 ||
         PyDict_SetItem(env, k[K_INPUT], input) < 0 ||
         PyDict_SetItem(env, k[K_SOCKET], sock) < 0)
         goto fail;
     for (uint32_t i = 0; i < r->n_headers; i++)
-        if (set_header(env, b, &r->headers[i], k[K_CONTENT_TYPE],
-                       k[K_CONTENT_LENGTH]) < 0)
+        if (set_header(env, b, &r->headers[i], k) < 0)
             goto fail;
     if (c->has_proxy && c->proxy.has_addr) {
         /* the PROXY header names the client (docs/compat.md, PROXY protocol) */

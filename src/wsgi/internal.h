@@ -24,11 +24,12 @@
 
 /* ---- bridge.c: one per worker --------------------------------------------- */
 
-/* The environ's keys, interned once (w->keys). */
+/* The environ's keys, and the names looked up per request, interned once
+ * (w->keys). */
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
        K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
-       K_COUNT };
+       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO, K_COUNT };
 
 #define N_LISTENER_CACHE 8
 
@@ -42,6 +43,7 @@ struct cu_wsgi {
     PyObject *base;          /* the keys every environ has */
     PyObject *keys[K_COUNT]; /* interned */
     PyObject *http, *https;
+    PyObject *protocols[2];  /* SERVER_PROTOCOL: "HTTP/1.0", "HTTP/1.1" */
     PyObject *errors;        /* the wsgi.errors stream */
     PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
     PyObject *sock_close;    /* _socket.socket.close */

@@ -172,8 +172,8 @@ static struct start_response *start_response_for(struct cu_wsgi *w, struct resp 
     if (!sr)
         return NULL;
     sr->resp = p;
-    hints = PyObject_GetAttrString((PyObject *)sr, "early_hints");
-    if (!hints || PyDict_SetItemString(env, "wsgi.early_hints", hints) < 0) {
+    hints = PyObject_GetAttr((PyObject *)sr, w->keys[K_EARLY_HINTS_ATTR]);
+    if (!hints || PyDict_SetItem(env, w->keys[K_EARLY_HINTS], hints) < 0) {
         Py_XDECREF(hints);
         sr->resp = NULL;
         Py_DECREF(sr);

@@ -118,9 +118,9 @@ static void release_socket(struct cu_wsgi *w, const struct cu_conn *c, PyObject 
 }
 
 /* Whether the app left its socket object open (then it can be kept). */
-static int socket_open(PyObject *sock)
+static int socket_open(const struct cu_wsgi *w, PyObject *sock)
 {
-    PyObject *no = PyObject_CallMethod(sock, "fileno", NULL);
+    PyObject *no = PyObject_CallMethodNoArgs(sock, w->keys[K_FILENO]);
     long fd = no ? PyLong_AsLong(no) : -1;
 
     Py_XDECREF(no);
@@ -132,7 +132,7 @@ void cu_socket_done(struct cu_wsgi *w, struct cu_conn *c, PyObject *sock, int ma
 {
     if (!sock)
         return;
-    if (may_keep && c->keeps_objects && socket_open(sock))
+    if (may_keep && c->keeps_objects && socket_open(w, sock))
         c->pysock = sock;  /* the next request on c gets the same socket object */
     else
         release_socket(w, c, sock);

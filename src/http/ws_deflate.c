@@ -24,6 +24,7 @@
 #define ZSTEP ((size_t)1 << 30)  /* zlib counts in uInt */
 
 static const uint8_t TAIL[4] = {0x00, 0x00, 0xff, 0xff};
+static const uint8_t EMPTY[1] = {0x00};  /* an empty message, compressed */
 
 struct ws_pmd {
     struct ws_pmd_params pp;
@@ -373,6 +374,16 @@ int ws_pmd_deflate(struct ws_pmd *z, const uint8_t *in, size_t n, const uint8_t 
 {
     size_t len, need;
 
+    if (n == 0) {
+        /* an empty message: the one byte RFC 7692 7.2.3.6 sends (with the
+         * tail, an empty stored block), zlib left alone: a second sync
+         * flush with nothing in is its Z_BUF_ERROR, which would end
+         * compression for good; and no byte at all would leave the
+         * client's inflater reading the tail as a block's start */
+        *out = EMPTY;
+        *olen = sizeof EMPTY;
+        return z->def_broken ? -1 : 0;
+    }
     if (z->def_broken || n > ZSTEP || (!z->def_on && def_init(z) < 0))
         return -1;
     need = deflateBound(&z->def, (uLong)n) + 16;

@@ -153,6 +153,38 @@ static void round_trip(int takeover)
     ws_pmd_free(z);
 }
 
+/* An empty message after a compressed one: zlib refuses a second sync
+ * flush with nothing in (Z_BUF_ERROR), which must not end compression;
+ * and its payload is the byte 0x00 (RFC 7692 7.2.3.6), as no byte at all
+ * would have the client read the tail as a stored block's start. */
+static void test_empty_message(void)
+{
+    struct ws_pmd_params pp = {0};
+    struct ws_pmd *z = ws_pmd_new(&pp);
+    const char *text = "one message, then an empty one, then this one again";
+    size_t tl = strlen(text), mlen = 1;
+    const uint8_t *m;
+    z_stream d;
+    uint8_t out[256];
+    int good;
+
+    memset(&d, 0, sizeof d);
+    if (!z || inflateInit2(&d, -15) != Z_OK)
+        bail("no memory");
+    good = ws_pmd_deflate(z, (const uint8_t *)text, tl, &m, &mlen) == 0 &&
+           client_inflate(&d, m, mlen, out, sizeof out) == (int)tl;
+    ok(good && ws_pmd_deflate(z, (const uint8_t *)"", 0, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == 0,
+       "an empty message compresses (to %zu byte) and inflates to nothing", mlen);
+    ok(ws_pmd_deflate(z, (const uint8_t *)"", 0, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == 0, "and another");
+    ok(ws_pmd_deflate(z, (const uint8_t *)text, tl, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == (int)tl && memcmp(out, text, tl) == 0,
+       "compression goes on after them");
+    inflateEnd(&d);
+    ws_pmd_free(z);
+}
+
 static void test_bomb(void)
 {
     struct ws_pmd_params pp = {0};
@@ -207,6 +239,7 @@ int main(void)
     test_rsv1();
     round_trip(1);
     round_trip(0);
+    test_empty_message();
     test_bomb();
     test_bad_data();
     return tap_done();

@@ -14,9 +14,9 @@
  * master, which holds the GIL already, a worker's loop, gthread's pool and
  * main threads, the reloader), keeps any exception the caller had set
  * aside, calls Python, and gives the GIL back. A failure in Python is
- * printed by sys.unraisablehook and the line is written by C instead; a
- * handler's own failure is logging's (handleError), so nothing here ever
- * stops a process.
+ * reported as sys.unraisablehook would (print_unraisable) and the line is
+ * written by C instead; a handler's own failure is logging's
+ * (handleError), so nothing here ever stops a process.
  *
  * When Python must not be entered, the callbacks decline and the C line
  * is written (the access line of that request is dropped):

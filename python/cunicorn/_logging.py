@@ -233,3 +233,24 @@ def access(logger, atoms, request, us):
 def reopen(logger):
     """USR1."""
     logger.reopen_files()
+
+
+def unraisable(what, exc):
+    """The logger failed in WHAT with EXC: reported as sys.unraisablehook's
+    default does, in one write (a master and its workers share one stderr,
+    and the default writes a report in many pieces). False when the app
+    set its own hook: the C side calls it. sys.stderr is never swapped:
+    another thread may be writing to it, or reporting too."""
+    import sys
+
+    if sys.unraisablehook is not sys.__unraisablehook__:
+        return False
+    err = sys.stderr
+    if err is None:
+        return True  # as the default hook: nowhere to say it
+    import traceback
+
+    err.write("Exception ignored in: %r\n%s" % (
+        what, "".join(traceback.format_exception(exc, chain=False))))
+    err.flush()
+    return True

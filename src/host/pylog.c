@@ -14,9 +14,9 @@
  * master, which holds the GIL already, a worker's loop, gthread's pool and
  * main threads, the reloader), keeps any exception the caller had set
  * aside, calls Python, and gives the GIL back. A failure in Python is
- * printed by sys.unraisablehook and the line is written by C instead; a
- * handler's own failure is logging's (handleError), so nothing here ever
- * stops a process.
+ * reported as sys.unraisablehook would (print_unraisable) and the line is
+ * written by C instead; a handler's own failure is logging's
+ * (handleError), so nothing here ever stops a process.
  *
  * When Python must not be entered, the callbacks decline and the C line
  * is written (the access line of that request is dropped):
@@ -78,43 +78,34 @@ static void enter(struct entered *e)
     PyErr_Fetch(&e->t, &e->v, &e->tb);
 }
 
-/* The exception set, printed by sys.unraisablehook into a StringIO put
- * in place of sys.stderr, then written there in one piece: the default
- * hook writes a report in many small writes, and a master and its workers
- * share one stderr, so their reports would interleave mid-line. Without
- * a sys.stderr, or when the StringIO cannot be made, printed as is. */
+/* The exception set, printed as sys.unraisablehook's default would, in
+ * one write (_logging.unraisable): the default hook writes a report in
+ * many small writes, and a master and its workers share one stderr, so
+ * their reports would interleave mid-line. sys.stderr is not swapped for
+ * the while: another thread reporting at the same moment would find the
+ * swapped one and put it back for good. With the app's own hook, or when
+ * that fails, printed by PyErr_WriteUnraisable. */
 static void print_unraisable(PyObject *ctx)
 {
-    PyObject *t, *v, *tb, *err, *io, *buf = NULL, *text, *r;
+    PyObject *t, *v, *tb, *r = NULL;
 
     PyErr_Fetch(&t, &v, &tb);
-    err = PySys_GetObject("stderr");  /* borrowed */
-    if (err && err != Py_None && (io = PyImport_ImportModule("io"))) {
-        buf = PyObject_CallMethod(io, "StringIO", NULL);
-        Py_DECREF(io);
-    }
-    if (!buf || (Py_INCREF(err), PySys_SetObject("stderr", buf) < 0)) {
-        if (buf)
-            Py_DECREF(err);
-        Py_XDECREF(buf);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v && tb && PyException_SetTraceback(v, tb) < 0)
         PyErr_Clear();
-        PyErr_Restore(t, v, tb);
-        PyErr_WriteUnraisable(ctx);
+    if (v && ctx && g_py.mod)
+        r = PyObject_CallMethod(g_py.mod, "unraisable", "OO", ctx, v);
+    if (r == Py_True) {
+        Py_DECREF(r);
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
         return;
     }
+    Py_XDECREF(r);
+    PyErr_Clear();
     PyErr_Restore(t, v, tb);
     PyErr_WriteUnraisable(ctx);
-    if (PySys_SetObject("stderr", err) < 0)
-        PyErr_Clear();
-    text = PyObject_CallMethod(buf, "getvalue", NULL);
-    r = text ? PyObject_CallMethod(err, "write", "O", text) : NULL;
-    Py_XDECREF(r);
-    r = text ? PyObject_CallMethod(err, "flush", NULL) : NULL;
-    Py_XDECREF(r);
-    PyErr_Clear();  /* nowhere left to say it */
-    Py_XDECREF(text);
-    Py_DECREF(buf);
-    Py_DECREF(err);
 }
 
 /* r: what the call returned. 0 when it went well; else the exception is

@@ -24,6 +24,7 @@
 #define ZSTEP ((size_t)1 << 30)  /* zlib counts in uInt */
 
 static const uint8_t TAIL[4] = {0x00, 0x00, 0xff, 0xff};
+static const uint8_t EMPTY[1] = {0x00};  /* an empty message, compressed */
 
 struct ws_pmd {
     struct ws_pmd_params pp;
@@ -31,6 +32,7 @@ struct ws_pmd {
     uint8_t inf_on, def_on;      /* the streams are made */
     uint8_t def_broken;          /* our compressor failed: no more compression */
     uint8_t ended;               /* the message's deflate stream ended (BFINAL) */
+    uint8_t fed;                 /* the message has brought compressed bytes */
     struct ws_utf8 utf8;         /* the inflated text so far */
     uint8_t *out;                /* the inflated message */
     size_t olen, ocap;
@@ -270,6 +272,8 @@ int ws_pmd_inflate(struct ws_pmd *z, const uint8_t *in, size_t n, int text, uint
             return WS_E_NOMEM;
         z->inf_on = 1;
     }
+    if (n)
+        z->fed = 1;
     while (n && !z->ended) {
         size_t k = n < ZSTEP ? n : ZSTEP;
         int rc = inflate_piece(z, in, k, text, max);
@@ -283,7 +287,10 @@ int ws_pmd_inflate(struct ws_pmd *z, const uint8_t *in, size_t n, int text, uint
 
 int ws_pmd_finish(struct ws_pmd *z, int text, uint64_t max, const uint8_t **msg, size_t *len)
 {
-    int rc = ws_pmd_inflate(z, TAIL, sizeof TAIL, text, max);
+    /* an empty payload (a client's empty message, where RFC 7692 7.2.3.6
+     * sends 0x00): nothing to inflate; the tail alone would read as a
+     * stored block's start and spoil the next message */
+    int rc = z->fed ? ws_pmd_inflate(z, TAIL, sizeof TAIL, text, max) : 0;
 
     if (rc < 0)
         return rc;
@@ -297,6 +304,7 @@ int ws_pmd_finish(struct ws_pmd *z, int text, uint64_t max, const uint8_t **msg,
 void ws_pmd_done(struct ws_pmd *z)
 {
     z->olen = 0;
+    z->fed = 0;
     memset(&z->utf8, 0, sizeof z->utf8);
     if (z->ocap > BUF_KEEP) {
         free(z->out);
@@ -373,6 +381,16 @@ int ws_pmd_deflate(struct ws_pmd *z, const uint8_t *in, size_t n, const uint8_t 
 {
     size_t len, need;
 
+    if (n == 0) {
+        /* an empty message: the one byte RFC 7692 7.2.3.6 sends (with the
+         * tail, an empty stored block), zlib left alone: a second sync
+         * flush with nothing in is its Z_BUF_ERROR, which would end
+         * compression for good; and no byte at all would leave the
+         * client's inflater reading the tail as a block's start */
+        *out = EMPTY;
+        *olen = sizeof EMPTY;
+        return z->def_broken ? -1 : 0;
+    }
     if (z->def_broken || n > ZSTEP || (!z->def_on && def_init(z) < 0))
         return -1;
     need = deflateBound(&z->def, (uLong)n) + 16;

@@ -74,8 +74,9 @@ int ws_pmd_finish(struct ws_pmd *z, int text, uint64_t max, const uint8_t **msg,
 void ws_pmd_done(struct ws_pmd *z);
 
 /* Compresses a whole message in[0..n): *out (valid until the next call),
- * *olen bytes, to send with RSV1 set. 0, or -1 (no memory, or zlib
- * failed: the message may go out uncompressed instead). */
+ * *olen bytes, to send with RSV1 set (an empty message: the one byte
+ * 0x00). 0, or -1 (no memory, or zlib failed: the message may go out
+ * uncompressed instead). */
 int ws_pmd_deflate(struct ws_pmd *z, const uint8_t *in, size_t n, const uint8_t **out,
                    size_t *olen);
 

@@ -20,6 +20,50 @@ static int set(struct cu_config *c, const char *name, const char *value)
 
 /* ---- defaults --------------------------------------------------------- */
 
+/* The defaults of the rows Gunicorn 26.1 added to the 68 first built,
+ * and of ours. */
+static void later_defaults(const struct cu_config *c)
+{
+    ok(c->asgi_loop == 0 && c->asgi_lifespan == 0 && c->asgi_disconnect_grace_period == 3 &&
+       c->http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
+    ok(c->ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
+    ok(c->ws_per_message_deflate == 1, "ws_per_message_deflate: true, as uvicorn's");
+    ok(c->ws_ping_interval == 20000 && c->ws_ping_timeout == 20000,
+       "ws_ping_interval, ws_ping_timeout: 20 s, as uvicorn's");
+    ok(c->limit_request_body == 0 && !c->stream_request_body && c->spool_memory == 262144,
+       "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
+    ok(c->new_connection_timeout == 5 && c->header_timeout == 10 && c->body_timeout == 20 &&
+       c->body_min_rate == 500 && c->send_timeout == 30 && c->max_head_memory == 64,
+       "the deadlines and the heads' budget: 5, 10, 20 s + 500 B/s, 30 s, 64 MiB");
+    ok(!c->spew && c->tmp_upload_dir == NULL && c->paste == NULL &&
+       strcmp(c->protocol, "http") == 0 && strv_is(&c->uwsgi_allow_ips,
+       ARGV("127.0.0.1", "::1")) && c->raw_paste_global_conf.n == 0 &&
+       strcmp(c->root_path, "") == 0, "spew, tmp_upload_dir, paste, protocol, "
+       "uwsgi_allow_ips, raw_paste_global_conf, root_path");
+    ok(!c->disable_redirect_access_to_syslog &&
+       strcmp(c->logger_class, "gunicorn.glogging.Logger") == 0 &&
+       c->logconfig == NULL && c->logconfig_dict.n == 0 && c->logconfig_json == NULL &&
+       strcmp(c->syslog_addr, "udp://localhost:514") == 0 && !c->syslog &&
+       c->syslog_prefix == NULL && strcmp(c->syslog_facility, "user") == 0 &&
+       !c->enable_stdio_inheritance && c->statsd_host == NULL &&
+       strcmp(c->dogstatsd_tags, "") == 0 && strcmp(c->statsd_prefix, "") == 0 &&
+       !c->enable_backlog_metric, "the logging rows");
+    ok(c->keyfile == NULL && c->certfile == NULL && c->ssl_version == 2 &&
+       c->cert_reqs == 0 && c->ca_certs == NULL && c->suppress_ragged_eofs &&
+       !c->do_handshake_on_connect && c->ciphers == NULL && c->ssl_ocsp_response == NULL,
+       "the SSL rows");
+    ok(strv_is(&c->http_protocols, ARGV("h1")) && c->http2_cleartext == 0 &&
+       c->http2_max_concurrent_streams == 100 && c->http2_initial_window_size == 65535 &&
+       c->http2_max_frame_size == 16384 && c->http2_max_header_list_size == 65536,
+       "the HTTP/2 rows");
+    ok(c->dirty_apps.n == 0 && c->dirty_workers == 0 && c->dirty_timeout == 300 &&
+       c->dirty_threads == 1 && c->dirty_graceful_timeout == 30 &&
+       c->on_dirty_starting == NULL && c->dirty_post_fork == NULL &&
+       c->dirty_worker_init == NULL && c->dirty_worker_exit == NULL, "the dirty rows");
+    ok(c->control_socket == NULL && c->control_socket_mode == 0600 &&
+       !c->control_socket_disable, "the control rows (no socket by default)");
+}
+
 static void test_defaults(void)
 {
     struct cu_config c;
@@ -82,45 +126,7 @@ static void test_defaults(void)
     ok(c.proc_name == NULL, "proc_name unset");
     ok(strcmp(c.default_proc_name, "cunicorn") == 0, "default_proc_name");
     ok(c.app == NULL, "no app");
-    /* the rows Gunicorn 26.1 added to the 68 first built */
-    ok(c.asgi_loop == 0 && c.asgi_lifespan == 0 && c.asgi_disconnect_grace_period == 3 &&
-       c.http_parser == 0, "asgi_loop, asgi_lifespan auto; grace 3; http_parser auto");
-    ok(c.ws_max_size == 16777216, "ws_max_size: 16 MiB, as uvicorn's");
-    ok(c.ws_per_message_deflate == 1, "ws_per_message_deflate: true, as uvicorn's");
-    ok(c.ws_ping_interval == 20000 && c.ws_ping_timeout == 20000,
-       "ws_ping_interval, ws_ping_timeout: 20 s, as uvicorn's");
-    ok(c.limit_request_body == 0 && !c.stream_request_body && c.spool_memory == 262144,
-       "limit_request_body 0 (none, as Gunicorn), bodies spooled, 256 KiB in memory");
-    ok(c.new_connection_timeout == 5 && c.header_timeout == 10 && c.body_timeout == 20 &&
-       c.body_min_rate == 500 && c.send_timeout == 30 && c.max_head_memory == 64,
-       "the deadlines and the heads' budget: 5, 10, 20 s + 500 B/s, 30 s, 64 MiB");
-    ok(!c.spew && c.tmp_upload_dir == NULL && c.paste == NULL &&
-       strcmp(c.protocol, "http") == 0 && strv_is(&c.uwsgi_allow_ips,
-       ARGV("127.0.0.1", "::1")) && c.raw_paste_global_conf.n == 0 &&
-       strcmp(c.root_path, "") == 0, "spew, tmp_upload_dir, paste, protocol, "
-       "uwsgi_allow_ips, raw_paste_global_conf, root_path");
-    ok(!c.disable_redirect_access_to_syslog &&
-       strcmp(c.logger_class, "gunicorn.glogging.Logger") == 0 &&
-       c.logconfig == NULL && c.logconfig_dict.n == 0 && c.logconfig_json == NULL &&
-       strcmp(c.syslog_addr, "udp://localhost:514") == 0 && !c.syslog &&
-       c.syslog_prefix == NULL && strcmp(c.syslog_facility, "user") == 0 &&
-       !c.enable_stdio_inheritance && c.statsd_host == NULL &&
-       strcmp(c.dogstatsd_tags, "") == 0 && strcmp(c.statsd_prefix, "") == 0 &&
-       !c.enable_backlog_metric, "the logging rows");
-    ok(c.keyfile == NULL && c.certfile == NULL && c.ssl_version == 2 &&
-       c.cert_reqs == 0 && c.ca_certs == NULL && c.suppress_ragged_eofs &&
-       !c.do_handshake_on_connect && c.ciphers == NULL && c.ssl_ocsp_response == NULL,
-       "the SSL rows");
-    ok(strv_is(&c.http_protocols, ARGV("h1")) && c.http2_cleartext == 0 &&
-       c.http2_max_concurrent_streams == 100 && c.http2_initial_window_size == 65535 &&
-       c.http2_max_frame_size == 16384 && c.http2_max_header_list_size == 65536,
-       "the HTTP/2 rows");
-    ok(c.dirty_apps.n == 0 && c.dirty_workers == 0 && c.dirty_timeout == 300 &&
-       c.dirty_threads == 1 && c.dirty_graceful_timeout == 30 &&
-       c.on_dirty_starting == NULL && c.dirty_post_fork == NULL &&
-       c.dirty_worker_init == NULL && c.dirty_worker_exit == NULL, "the dirty rows");
-    ok(c.control_socket == NULL && c.control_socket_mode == 0600 &&
-       !c.control_socket_disable, "the control rows (no socket by default)");
+    later_defaults(&c);
     cu_config_free(&c);
 }
 

@@ -153,6 +153,83 @@ static void round_trip(int takeover)
     ws_pmd_free(z);
 }
 
+/* An empty message after a compressed one: zlib refuses a second sync
+ * flush with nothing in (Z_BUF_ERROR), which must not end compression;
+ * and its payload is the byte 0x00 (RFC 7692 7.2.3.6), as no byte at all
+ * would have the client read the tail as a stored block's start. */
+static void test_empty_message(void)
+{
+    struct ws_pmd_params pp = {0};
+    struct ws_pmd *z = ws_pmd_new(&pp);
+    const char *text = "one message, then an empty one, then this one again";
+    size_t tl = strlen(text), mlen = 1;
+    const uint8_t *m;
+    z_stream d;
+    uint8_t out[256];
+    int good;
+
+    memset(&d, 0, sizeof d);
+    if (!z || inflateInit2(&d, -15) != Z_OK)
+        bail("no memory");
+    good = ws_pmd_deflate(z, (const uint8_t *)text, tl, &m, &mlen) == 0 &&
+           client_inflate(&d, m, mlen, out, sizeof out) == (int)tl;
+    ok(good && ws_pmd_deflate(z, (const uint8_t *)"", 0, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == 0,
+       "an empty message compresses (to %zu byte) and inflates to nothing", mlen);
+    ok(ws_pmd_deflate(z, (const uint8_t *)"", 0, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == 0, "and another");
+    ok(ws_pmd_deflate(z, (const uint8_t *)text, tl, &m, &mlen) == 0 &&
+       client_inflate(&d, m, mlen, out, sizeof out) == (int)tl && memcmp(out, text, tl) == 0,
+       "compression goes on after them");
+    inflateEnd(&d);
+    ws_pmd_free(z);
+}
+
+/* The client's message m (its deflater d, context kept), compressed as
+ * RFC 7692 7.2.1 says, the tail taken off: its length in out. */
+static size_t client_deflate(z_stream *d, const char *m, uint8_t *out, size_t cap)
+{
+    d->next_in = (Bytef *)(uintptr_t)m;
+    d->avail_in = (uInt)strlen(m);
+    d->next_out = out;
+    d->avail_out = (uInt)cap;
+    if (deflate(d, Z_SYNC_FLUSH) != Z_OK || d->avail_in || cap - d->avail_out < 4)
+        bail("deflate");
+    return cap - d->avail_out - 4;
+}
+
+/* A client that sends an empty message as an empty payload with RSV1
+ * (not the byte 0x00 RFC 7692 7.2.3.6 has): the message is empty, and
+ * the tail is not fed to the inflater alone, where it would read as a
+ * stored block's start and spoil the next message. */
+static void test_client_empty_payload(void)
+{
+    struct ws_pmd_params pp = {0};
+    struct ws_pmd *z = ws_pmd_new(&pp);
+    const char *one = "the first message, the first message", *two = "the second message";
+    uint8_t zb[256];
+    const uint8_t *m;
+    size_t n, len;
+    z_stream d;
+    int good;
+
+    memset(&d, 0, sizeof d);
+    if (!z || deflateInit2(&d, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        bail("no memory");
+    len = client_deflate(&d, one, zb, sizeof zb);
+    good = ws_pmd_inflate(z, zb, len, 1, 0) == 0 && ws_pmd_finish(z, 1, 0, &m, &n) == 0 &&
+           n == strlen(one);
+    ws_pmd_done(z);
+    ok(good && ws_pmd_inflate(z, zb, 0, 1, 0) == 0 && ws_pmd_finish(z, 1, 0, &m, &n) == 0 &&
+       n == 0, "an empty payload: an empty message");
+    ws_pmd_done(z);
+    len = client_deflate(&d, two, zb, sizeof zb);
+    ok(ws_pmd_inflate(z, zb, len, 1, 0) == 0 && ws_pmd_finish(z, 1, 0, &m, &n) == 0 &&
+       n == strlen(two) && memcmp(m, two, n) == 0, "and the next message inflates");
+    deflateEnd(&d);
+    ws_pmd_free(z);
+}
+
 static void test_bomb(void)
 {
     struct ws_pmd_params pp = {0};
@@ -207,6 +284,8 @@ int main(void)
     test_rsv1();
     round_trip(1);
     round_trip(0);
+    test_empty_message();
+    test_client_empty_payload();
     test_bomb();
     test_bad_data();
     return tap_done();

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 
 import pytest
 
@@ -483,3 +484,61 @@ def test_hup_with_a_bad_dict_keeps_the_old(pyserver, tmp_path):
                             "the previous one: logconfig_dict: Unable to configure handler 'h'")
     get(srv, "/still", [("Host", "x")])
     lines(out, 1, lambda x: x == "A|/still")
+
+
+# Two reports at once: the first one's hook waits until a second one has
+# begun, and the second one's (when sys.stderr is being captured) until
+# the first one has put sys.stderr back. A report that captured sys.stderr
+# in a StringIO and put back what it found would leave sys.stderr a
+# StringIO nobody reads: the second report and every later one lost.
+RACING_HOOK = """
+import io, sys, threading, time
+from cunicorn.glogging import Logger
+
+class Broken(Logger):
+    def access(self, resp, req, environ, request_time):
+        raise ValueError("broken access")
+
+logger_class = Broken
+_lock, _second = threading.Lock(), threading.Event()
+_n = [0]
+
+def _hook(u):
+    sys.stderr.write("REPORT %s\\n" % u.exc_value)
+    sys.stderr.flush()
+    with _lock:
+        _n[0] += 1
+        n = _n[0]
+    if n == 1:
+        _second.wait(30)
+    elif n == 2:
+        mine = sys.stderr
+        _second.set()
+        for _ in range(3000):  # the first report's end, not a timing
+            if not isinstance(mine, io.StringIO) or sys.stderr is not mine:
+                break
+            time.sleep(0.01)
+
+sys.unraisablehook = _hook
+"""
+
+
+def test_reports_from_two_threads_at_once_lose_nothing(server, tmp_path):
+    """gthread: two pool threads whose logger fails at the same moment
+    each get their report out, and so does every later one."""
+    path = tmp_path / "conf.py"
+    path.write_text(RACING_HOOK)
+    srv = server("-c", str(path), *WORKERS["gthread"], app="logapp:app")
+    statuses = []
+    pair = [threading.Thread(target=lambda: statuses.append(
+        get(srv, "/x", [("Host", "x")])[0].status)) for _ in range(2)]
+    for t in pair:
+        t.start()
+    for t in pair:
+        t.join(TIMEOUT)
+    assert statuses == [200, 200]
+    assert get(srv, "/x", [("Host", "x")])[0].status == 200
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(timeout=TIMEOUT)
+    err = srv.proc.stderr.read().decode(errors="replace")
+    assert err.count("REPORT broken access") == 3, err

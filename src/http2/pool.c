@@ -378,8 +378,10 @@ void cu_h2_tick(struct cu_h2 *h, long long now_ms)
                 h2_after_pump(s);
             }
         }
+        /* (loop mode: the GOAWAY is made by the write watcher's turn) */
         if (!s->dead && s->running == 0 &&
-            (now_ms >= s->deadline || (s->goaway && s->out_off == s->out_len)))
+            (now_ms >= s->deadline ||
+             (s->goaway && s->out_off == s->out_len && !(H2_LOOP(h) && s->flush))))
             h2_kill(s);
         pthread_mutex_unlock(&s->m);
     }

@@ -5,11 +5,11 @@ over TLS (ALPN) and h2c (prior knowledge): plain apps and Starlette,
 concurrent streams, flow control both ways, an app's failures, a client's
 reset. The defences' tests of test_http2.py run on both classes there."""
 
+import hashlib
 import json
 import shutil
+import signal
 import subprocess
-import hashlib
-import socket
 
 import pytest
 
@@ -222,6 +222,31 @@ def test_client_reset_mid_body_is_a_disconnect(server):
         wait_for(events(["reading", "disconnect"]), what="the app to see http.disconnect")
     finally:
         c.close()
+
+
+def test_term_finishes_streams_and_says_goaway(server):
+    """On TERM a connection says GOAWAY, its running stream finishes, and
+    the connection closes; the worker exits."""
+    srv = server(*H2C, app=APP)
+    s = raw_h2c(srv)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    c.clear_outbound_data_buffer()
+    c.send_headers(1, [(":method", "GET"), (":path", "/sleep?1"), (":scheme", "http"),
+                       (":authority", "x")], end_stream=True)
+    s.sendall(c.data_to_send())
+    other = Client(srv.port)
+    try:
+        wait_for(lambda: json.loads(other.response(other.request("/events"))[2]),
+                 what="the app to run")
+    finally:
+        other.close()
+    srv.proc.send_signal(signal.SIGTERM)
+    frames = frames_until_close(s)
+    assert 7 in [t for t, _, _ in frames]  # GOAWAY
+    assert any(t == 1 and sid == 1 for t, sid, _ in frames)  # its HEADERS
+    assert any(t == 0 and sid == 1 and p == b"slept" for t, sid, p in frames)
+    assert srv.proc.wait(TIMEOUT) == 0
 
 
 @pytest.mark.skipif(not H2LOAD, reason="h2load is missing")

@@ -86,6 +86,10 @@ async def app(scope, receive, send):
         STATE["events"].append("disconnect" if digest is None else "whole")
         if digest is not None:
             await _answer(send, b"whole", ctype=b"text/plain")
+    elif path == "/sleep":
+        STATE["events"].append("sleeping")
+        await asyncio.sleep(float(q))
+        await _answer(send, b"slept", ctype=b"text/plain")
     elif path == "/events":
         await _answer(send, json.dumps(STATE["events"]).encode())
     else:

@@ -224,6 +224,18 @@ def test_client_reset_mid_body_is_a_disconnect(server):
         c.close()
 
 
+@pytest.mark.skipif(not CURL, reason="curl is missing")
+def test_pathsend_over_h2(server, tmp_path):
+    """http.response.pathsend on a stream: the file, byte for byte, in
+    DATA frames as the client's window lets them go."""
+    f = tmp_path / "f.bin"
+    f.write_bytes(bytes(range(256)) * 12289)  # 3 MiB and a bit
+    srv = server(*H2C, app="asgiext:app")
+    out = curl("--http2-prior-knowledge",
+               "http://127.0.0.1:%d/file?path=%s&len=%d" % (srv.port, f, f.stat().st_size))
+    assert hashlib.sha256(out).digest() == hashlib.sha256(f.read_bytes()).digest()
+
+
 def test_term_finishes_streams_and_says_goaway(server):
     """On TERM a connection says GOAWAY, its running stream finishes, and
     the connection closes; the worker exits."""

@@ -49,7 +49,9 @@ tls        keep-alive hello over TLS (wrk -c64 https://), cunicorn gthread
            request is the number to read.
 h2         hello over HTTP/2 (h2load -c64 -m10: 64 connections, 10 streams
            each at a time), pinned as above: cunicorn gthread over TLS (ALPN
-           h2) and h2c (prior knowledge), nginx the same two ways (its
+           h2) and h2c (prior knowledge), cunicorn -k asgi (uvloop when
+           installed, bench/apps/hello_asgi.py) the same two ways, nginx
+           the same two ways (its
            http_v2 module), and Gunicorn 26.1's own HTTP/2 (gthread with a
            thread per connection, TLS) when --gunicorn26 names a checkout
            of its source (Debian's gunicorn is 20.1, without HTTP/2; 26.1
@@ -962,7 +964,8 @@ def tls_table(args, names, tmp):
 # ---- the h2 table ----------------------------------------------------------
 
 H2_SERVERS = [  # name, TLS?
-    ("cunicorn", True), ("cunicorn-h2c", False), ("nginx", True), ("nginx-h2c", False),
+    ("cunicorn", True), ("cunicorn-h2c", False), ("cunicorn-asgi", True),
+    ("cunicorn-asgi-h2c", False), ("nginx", True), ("nginx-h2c", False),
     ("gunicorn26", True),
 ]
 
@@ -972,7 +975,10 @@ def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
     bind = "127.0.0.1:%d" % port
     tls = ["--certfile", cert, "--keyfile", key]
     if name.startswith("cunicorn"):
-        argv, missing, _ = ka_server_command("cunicorn", port, 1, log, tmp)
+        # the asgi rows: -k asgi on uvloop when installed (hello_asgi.py)
+        argv, missing, _ = ka_server_command(
+            "cunicorn-asgi" if name.startswith("cunicorn-asgi") else "cunicorn", port, 1,
+            log, tmp)
         if argv is None:
             return None, None, missing
         extra = ["--http-protocols", "h2,h1"] + (
@@ -1068,15 +1074,15 @@ def h2_table(args, tmp):
             server.stop()
             notes += ["%s log: %s" % (name, l) for l in server.log_problems()]
     print()
-    print("%-14s %10s %8s %11s" % ("server", "req/s", "errors", "CPU us/req"))
+    print("%-18s %10s %8s %11s" % ("server", "req/s", "errors", "CPU us/req"))
     for name, _ in H2_SERVERS:
         r = runs.get(name)
         if r:
-            print("%-14s %10.0f %8d %11s" % (name, r["rps"], r["failed"],
+            print("%-18s %10.0f %8d %11s" % (name, r["rps"], r["failed"],
                                              fmt(r["cpu_us"], "%.1f")))
     c, g = runs.get("cunicorn"), runs.get("gunicorn26")
     if c and g:
-        print("%-14s %10s %8s %11s" % ("cunicorn/g26", ratio(c["rps"], g["rps"]), "",
+        print("%-18s %10s %8s %11s" % ("cunicorn/g26", ratio(c["rps"], g["rps"]), "",
                                        ratio(c["cpu_us"], g["cpu_us"])))
     print_notes(notes)
 

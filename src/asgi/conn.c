@@ -247,9 +247,15 @@ static void advance(struct aconn *a)
     struct asrv *s = a->srv;
 
     for (;;) {
-        int64_t rc = cu_head_step(s->env, &a->c, &a->p, &a->r, &a->proxy_done);
+        /* HTTP/2 (h2.c): ALPN's h2, or the h2c preface */
+        int h2 = s->h2 ? aconn_to_h2(a) : 0;
+        int64_t rc = h2 < 0 ? HTTP_AGAIN
+                            : h2 > 0 ? 0 : cu_head_step(s->env, &a->c, &a->p, &a->r,
+                                                        &a->proxy_done);
         ssize_t n;
 
+        if (h2 > 0)
+            return;  /* a is a session's now */
         if (rc > 0) {
             head_done(a, rc);
             return;
@@ -371,6 +377,15 @@ void aconn_close(struct aconn *a, int unread)
         areq_over(a->req, 1);  /* and closes a through aconn_response_over */
         return;
     }
+    if (a->h2) {  /* an HTTP/2 stream's: the stream ends */
+        a->state = C_CLOSED;
+        a->deadline = 0;
+        asrv_conn_gone(s, a);
+        aconn_h2_end(a);
+        a->h2 = NULL;
+        Py_DECREF(a);  /* the server list's */
+        return;
+    }
     /* TLS: close_notify first */
     if (unread && a->state != C_LINGER && cu_conn_shut_wr(&a->c) == 0) {
         /* so that unread input cannot turn the close into a reset that
@@ -394,6 +409,10 @@ void aconn_response_over(struct aconn *a, int close)
 {
     struct asrv *s = a->srv;
 
+    if (a->h2) {  /* a stream serves one request */
+        aconn_close(a, 0);
+        return;
+    }
     if (a->c.queue) {  /* not reached: over comes after the drain */
         close = 1;
         cu_conn_unqueue(&a->c);

@@ -78,6 +78,8 @@ static inline PyObject *cu_new_ref(PyObject *o)
 
 struct aconn;
 struct areq;
+struct cu_h2;
+struct h2_stream;
 
 /* The worker's server: one per process. */
 struct asrv {
@@ -107,6 +109,8 @@ struct asrv {
                                  * after the stop began */
     size_t head_max;
     size_t head_mem;            /* the heads' buffers, for --max-head-memory */
+    struct cu_h2 *h2;           /* HTTP/2's sessions (h2.c), or NULL */
+    PyObject *on_h2;            /* the loop's callback for their fds */
 };
 
 enum cstate {
@@ -139,6 +143,9 @@ struct aconn {
     PyObject *tctx;             /* tornado: the connection's context, or NULL */
     PyObject *tls_ext;          /* TLS: the scope's tls extension, made at its
                                  * first request and shared by the next ones */
+    struct h2_stream *h2;       /* an HTTP/2 stream's (h2.c): c is the
+                                 * stream's, the watches its wants */
+    int h2_ok;                  /* ... its response was whole */
 };
 
 /* A request that is a WebSocket handshake: its state (ws.c). */
@@ -191,6 +198,7 @@ struct areq {
     int wait;                   /* receive()'s: W_NONE, W_BODY, W_DISCONNECT */
     int started, head_sent, over, failed, chunked, no_body, must_close;
     int is_head, continue_sent, body_end, finishing, gone, status;
+    int paged;                  /* the server's error page is the response */
     int trailers;               /* the app said it sends trailers */
     int tsend;                  /* ... and they go out (chunked framing) */
     int tready;                 /* the last body went: trailers are due */
@@ -223,6 +231,21 @@ long long asrv_body_deadline(struct aconn *a);
 int asrv_soon(struct aconn *a);
 /* A connection closed: the server forgets it (may finish a stop). */
 void asrv_conn_gone(struct asrv *s, struct aconn *a);
+/* One connection fewer (a session's, h2.c): the listeners may take more,
+ * the stop may be done. */
+void asrv_count_gone(struct asrv *s);
+
+/* ---- h2.c ---- */
+/* HTTP/2's part of the server (env->h2.on, the asgi mode). 0, or -1
+ * (logged). */
+int asrv_h2_open(struct asrv *s);
+/* Whether a (C_HEAD, nothing answered on it yet) speaks HTTP/2: ALPN
+ * chose h2, or a trusted peer's plain connection starts with the h2c
+ * preface. 1: a was handed over to a session (a is closed); -1: its
+ * bytes agree with the preface so far; 0: HTTP/1. */
+int aconn_to_h2(struct aconn *a);
+/* A stream's request is over (a is closed): the stream's end. */
+void aconn_h2_end(struct aconn *a);
 
 /* ---- conn.c ---- */
 extern PyType_Spec asgi_conn_spec;

@@ -189,6 +189,8 @@ void areq_over(struct areq *q, int close)
     q->conn = NULL;
     a->req = NULL;
     a->deadline = 0;
+    /* HTTP/2: a response the app did not end is reset, not ended */
+    a->h2_ok = q->paged || (q->finishing && !q->failed);
     aconn_response_over(a, q->q.out.close);
     Py_DECREF(q);  /* a's */
     Py_DECREF(a);  /* q's */
@@ -247,6 +249,7 @@ static PyObject *areq_timed_out(PyObject *self, PyObject *unused)
         char page[HTTP_PAGE_MAX];
         struct iovec iov = {page, cu_page_504(page, sizeof(page))};
         q->head_sent = 1;
+        q->paged = 1;
         q->status = 504;
         cu_conn_whole(&q->conn->c);
         (void)cu_conn_writev(&q->conn->c, &iov, 1);

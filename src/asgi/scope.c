@@ -237,6 +237,8 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
         return NULL;
     if (r->major == 1 && r->minor <= 1)
         version = Py_NewRef(k[r->minor ? V_1_1 : V_1_0]);
+    else if (r->major == 2)  /* HTTP/2's stream (h2.c): the spec's "2" */
+        version = PyUnicode_FromString("2");
     else
         version = PyUnicode_FromFormat("%u.%u", (unsigned)r->major, (unsigned)r->minor);
     if (PyDict_SetItem(d, k[K_TYPE], k[V_HTTP]) < 0 ||

@@ -740,6 +740,7 @@ void areq_send_500(struct areq *q)
         return;
     q->status = 500;
     q->head_sent = 1;
+    q->paged = 1;
     q->must_close = 1;
     cu_conn_whole(&q->conn->c);
     /* RFC 9110 §9.3.2: no content in the answer to HEAD */

@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http2/h2.h"
 #include "wsgi/report.h"
 
 int asrv_call(PyObject *m, PyObject *args)
@@ -57,6 +58,13 @@ int asrv_watch(struct aconn *a, int what, int on)
     struct asrv *s = a->srv;
     int *flag = what == 'r' ? &a->reading : &a->writing;
     PyObject *m, *args;
+
+    if (a->h2) {  /* an HTTP/2 stream's: the session's walk says when */
+        if (a->state != C_CLOSED)
+            cu_h2_stream_want(a->h2, what, on);
+        *flag = on;
+        return 0;
+    }
 
     /* TLS read more off the socket than was asked for: the loop would
      * not say readable for it, so the next turn does */
@@ -276,6 +284,13 @@ void asrv_conn_gone(struct asrv *s, struct aconn *a)
     if (a->next)
         a->next->prev = a->prev;
     a->prev = a->next = NULL;
+    if (a->h2)  /* a stream's: its session counts */
+        return;
+    asrv_count_gone(s);
+}
+
+void asrv_count_gone(struct asrv *s)
+{
     s->nconns--;
     if (s->accepting && !s->listening && s->nconns < s->env->worker_connections)
         listen_on(s, 1);
@@ -333,6 +348,8 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
             aconn_expired(a);
         Py_DECREF(a);
     }
+    if (s->h2)
+        cu_h2_tick(s->h2, now);
     check_stopped(s);
     h = PyObject_CallFunction(s->call_later, "dO", tick_every(s), s->on_tick);
     if (!h)
@@ -417,6 +434,10 @@ static PyObject *srv_serve(PyObject *self, PyObject *state)
     struct asrv *s = (struct asrv *)self;
 
     Py_XSETREF(s->state, Py_NewRef(state));
+    if (s->env->h2.on && s->mode == MODE_ASGI && !s->h2 && asrv_h2_open(s) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "worker: HTTP/2 cannot start");
+        return NULL;
+    }
     s->env->slot->booted = 1;
     if (!s->stop_until) {
         s->accepting = 1;

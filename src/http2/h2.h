@@ -23,10 +23,33 @@
 
 #define CU_H2_KIND 2  /* the worker's own kinds are 0 and 1 */
 
-/* What the worker gives the sessions. */
+struct h2_stream;
+
+/* What a stream's waiter is told (the loop mode's event callback). */
+enum { CU_H2_READABLE = 1, CU_H2_WRITABLE = 2, CU_H2_RESET = 4 };
+
+/* What the worker gives the sessions. With a poller, the gthread worker's
+ * mode: each stream's request is a job for the pool (serve). Without one,
+ * the loop mode of the asgi worker (one thread, an event loop): the
+ * sessions' fds are watched through watch, each stream's request is
+ * begun (begin) and goes on as its app awaits; its connection's reads and
+ * writes never wait (EAGAIN), and the stream's waiter is told (event)
+ * when what it waits for came. */
 struct cu_h2_host {
     struct cu_worker_env *env;
-    struct cu_poller *poller;
+    struct cu_poller *poller;  /* NULL: the loop mode */
+    /* loop mode: watches fd for reading ('r') or writing ('w') (on) or
+     * not; the loop calls cu_h2_event(watcher, 0, NULL) when it is ready.
+     * 0, or -1 (logged). */
+    int (*watch)(void *arg, int fd, int what, int on, void *watcher);
+    /* loop mode: st's request is complete (its head parsed): starts its
+     * app without waiting (cu_h2_stream_take, then cu_h2_stream_end when
+     * it is over). 0, or -1 (the stream is reset). */
+    int (*begin)(void *arg, struct h2_stream *st);
+    /* loop mode: what up (cu_h2_stream_take's) waited for came
+     * (CU_H2_READABLE, CU_H2_WRITABLE), or the stream was reset while
+     * it waited for neither (CU_H2_RESET). */
+    void (*event)(void *up, int what);
     int timeout_ms;          /* --timeout: a stalled stream's or peer's bound */
     /* Serves one stream's request on the calling pool thread (thread: the
      * worker's own, as cu_h2_event got it): the app, the access log. */
@@ -78,6 +101,21 @@ int cu_h2_preface(const char *buf, size_t n);
 
 /* An event of the poller for one of this module's watchers. */
 void cu_h2_event(void *data, unsigned events, void *thread);
+
+/* Loop mode: the stream's request for its app. c takes the stream's
+ * connection (its buffer with the head at 0, reads and writes through the
+ * stream, never waiting: timeout_ms 0), r its parsed head (its headers'
+ * array, *hdrs, is the caller's to free); up is told the stream's events.
+ * *trusted: the peer is in forwarded_allow_ips. */
+void cu_h2_stream_take(struct h2_stream *st, void *up, struct cu_conn *c,
+                       struct http_request *r, struct http_header **hdrs, int *trusted);
+/* Loop mode: up waits for the stream to be readable ('r') or to take
+ * more ('w') (on), or no more. */
+void cu_h2_stream_want(struct h2_stream *st, int what, int on);
+/* Loop mode: the app is done with the stream (ok: its response is whole
+ * as far as it knows; else the stream is reset). Its connection c (the
+ * one cu_h2_stream_take filled) is emptied: its buffer freed. */
+void cu_h2_stream_end(struct h2_stream *st, struct cu_conn *c, int ok);
 
 /* Called by the worker's main thread on each tick: idle sessions past
  * their deadline are closed; once the worker stops, every session says

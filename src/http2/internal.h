@@ -102,6 +102,11 @@ struct h2_stream {
     int submitted;               /* the response's HEADERS are queued */
     int aborted;                 /* --request-timeout reset it */
     int status;
+    /* the loop mode's: the app's side (cu_h2_stream_take), what it waits
+     * for, whether it was told of the reset, the last walk that saw it */
+    void *up;
+    int want_r, want_w, told_reset;
+    unsigned walked;
 };
 
 struct h2_session {
@@ -133,7 +138,12 @@ struct h2_session {
     char *out;                   /* frames nghttp2 made, not yet written */
     size_t out_len, out_off, out_cap;
     long long deadline;          /* idle: closed by the tick after it */
+    unsigned walk;               /* loop mode: the streams' walks so far */
+    int unwatched;               /* loop mode: dead, the fds no more watched */
 };
+
+/* The asgi worker's loop mode (h2.h): no poller, one thread. */
+#define H2_LOOP(h) ((h)->host.poller == NULL)
 
 struct cu_h2 {
     struct cu_h2_host host;
@@ -167,6 +177,9 @@ void h2_unref(struct h2_session *s);
  * ETIMEDOUT) or the session dies (-1, ECONNRESET): drives the socket
  * when no other thread does. */
 int h2_wait(struct h2_session *s, int (*cond)(void *), void *arg, long long deadline_ms);
+/* Loop mode (s->m held): frames are to be made and written; the write
+ * watcher's turn does it, then tells the streams what came. */
+void h2_loop_flush(struct h2_session *s);
 /* nghttp2's callbacks and options (h->cbs, h->opts), once per worker.
  * 0, or -1: out of memory. */
 int h2_setup(struct cu_h2 *h);
@@ -197,6 +210,12 @@ void h2_stream_unref(struct h2_stream *st);
 void h2_stream_sent_end(struct h2_stream *st);
 /* Runs a queued stream's request on this pool thread. */
 void h2_stream_run(struct h2_stream *st, void *thread);
+/* The app is done with st (s->m held): its response's end, or a reset
+ * when !ok or the response is not whole; the job's reference of st
+ * dropped (the caller drops the session's: h2_unref). */
+void h2_stream_over(struct h2_stream *st, int ok);
+/* Loop mode: the events st's waiter is due (CU_H2_*), 0 for none. */
+int h2_stream_due(struct h2_stream *st);
 /* Refuses a stream's request with status and no body (s->m held). */
 void h2_stream_refuse(struct h2_stream *st, int status);
 

@@ -59,6 +59,8 @@ struct cu_h2 *cu_h2_new(const struct cu_h2_host *host)
     h->jw.kind = CU_H2_KIND;
     h->jw.what = W_JOBS;
     h->jw.owner = h;
+    if (H2_LOOP(h))  /* no pool: the streams are begun by the walk */
+        return h;
     h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
     if (h->efd < 0 || cu_poller_add(host->poller, h->efd, CU_EV_IN, &h->jw) < 0) {
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
@@ -91,6 +93,8 @@ void h2_signal(struct cu_h2 *h)
 {
     uint64_t n;
 
+    if (H2_LOOP(h))
+        return;
     pthread_mutex_lock(&h->qlock);
     n = h->unsignalled;
     h->unsignalled = 0;
@@ -124,6 +128,100 @@ static void on_jobs(struct cu_h2 *h, void *thread)
         cu_log(CU_ERROR, "HTTP/2: job queue: %s", strerror(errno));
     if (st)
         h2_stream_run(st, thread);
+}
+
+/* ---- the loop mode ------------------------------------------------------------ */
+
+/* The next queued stream (loop mode: no eventfd), or NULL. */
+static struct h2_stream *next_job(struct cu_h2 *h)
+{
+    struct h2_stream *st = h->jobs;
+
+    if (st && !(h->jobs = st->next_job))
+        h->jobs_last = NULL;
+    return st;
+}
+
+/* Begins the streams whose requests came (s->m held, released around the
+ * host's calls). */
+static void begin_streams(struct h2_session *s)
+{
+    struct cu_h2 *h = s->h;
+    struct h2_stream *st;
+
+    while ((st = next_job(h))) {
+        int rc = -1;
+        if (!st->closed && !st->s->dead) {
+            pthread_mutex_unlock(&s->m);
+            rc = h->host.begin(h->host.arg, st);
+            pthread_mutex_lock(&s->m);
+        }
+        if (rc < 0) {  /* nobody serves it: its end (a reset) */
+            struct h2_session *o = st->s;
+            if (o != s)  /* not reached: each walk begins what its pump queued */
+                pthread_mutex_lock(&o->m);
+            h2_stream_over(st, 0);
+            o->refs--;  /* the job's; s's own walk holds one more */
+            if (o != s)
+                pthread_mutex_unlock(&o->m);
+        }
+    }
+}
+
+/* A stream whose waiter is due an event, not seen by this walk yet; the
+ * event in *what. NULL: none left. */
+static struct h2_stream *due_one(struct h2_session *s, int *what)
+{
+    for (struct h2_stream *st = s->streams; st; st = st->snext) {
+        if (st->walked == s->walk)
+            continue;
+        st->walked = s->walk;
+        if ((*what = h2_stream_due(st)) != 0)
+            return st;
+    }
+    return NULL;
+}
+
+/* After a pump (loop mode): new requests begun, each waiting stream told
+ * what came for it; then a dead session's fds are let go. s->m is not
+ * held; the caller holds a reference to s, dropped here. */
+static void walk(struct h2_session *s)
+{
+    struct cu_h2 *h = s->h;
+    struct h2_stream *st;
+    int what;
+
+    pthread_mutex_lock(&s->m);
+    begin_streams(s);
+    s->walk++;
+    while ((st = due_one(s, &what))) {
+        st->refs++;  /* the event may end the stream's app */
+        pthread_mutex_unlock(&s->m);
+        h->host.event(st->up, what);
+        pthread_mutex_lock(&s->m);
+        h2_stream_unref(st);  /* the list may have changed: due_one starts over */
+    }
+    if (s->dead && !s->unwatched) {
+        s->unwatched = 1;
+        (void)h->host.watch(h->host.arg, s->c.fd, 'r', 0, &s->rd);
+        (void)h->host.watch(h->host.arg, s->wfd, 'w', 0, &s->wr);
+        s->out_armed = 0;
+        s->refs--;  /* the read watcher's (the caller's is still held) */
+    }
+    h2_unref(s);
+}
+
+/* Loop mode: the socket is readable or writable. */
+static void on_ready(struct h2_session *s)
+{
+    pthread_mutex_lock(&s->m);
+    if (!s->dead) {
+        (void)h2_pump(s);
+        h2_after_pump(s);
+    }
+    s->refs++;
+    pthread_mutex_unlock(&s->m);
+    walk(s);
 }
 
 /* The read watcher: bytes (or the end) from the peer. */
@@ -165,7 +263,9 @@ void cu_h2_event(void *data, unsigned events, void *thread)
     struct h2_watch *wt = data;
 
     (void)events;
-    if (wt->what == W_JOBS)
+    if (wt->what != W_JOBS && H2_LOOP(((struct h2_session *)wt->owner)->h))
+        on_ready(wt->owner);
+    else if (wt->what == W_JOBS)
         on_jobs(wt->owner, thread);
     else if (wt->what == W_READ)
         on_read(wt->owner, thread);
@@ -244,6 +344,14 @@ int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted,
      * SETTINGS go first */
     (void)h2_pump(s);
     h2_after_pump(s);
+    if (H2_LOOP(h)) {
+        if (!s->dead && h->host.watch(h->host.arg, s->c.fd, 'r', 1, &s->rd) < 0)
+            h2_kill(s);
+        s->refs++;
+        pthread_mutex_unlock(&s->m);
+        walk(s);  /* requests that came with the preface */
+        return 0;
+    }
     if (!s->dead && cu_poller_add(h->host.poller, s->c.fd, CU_EV_IN, &s->rd) == 0) {
         pthread_mutex_unlock(&s->m);
         return 0;
@@ -263,11 +371,17 @@ void cu_h2_tick(struct cu_h2 *h, long long now_ms)
             (void)nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
                                         nghttp2_session_get_last_proc_stream_id(s->ng),
                                         NGHTTP2_NO_ERROR, NULL, 0);
-            (void)h2_pump(s);
-            h2_after_pump(s);
+            if (H2_LOOP(h))
+                h2_loop_flush(s);  /* the write watcher's turn pumps and walks */
+            else {
+                (void)h2_pump(s);
+                h2_after_pump(s);
+            }
         }
+        /* (loop mode: the GOAWAY is made by the write watcher's turn) */
         if (!s->dead && s->running == 0 &&
-            (now_ms >= s->deadline || (s->goaway && s->out_off == s->out_len)))
+            (now_ms >= s->deadline ||
+             (s->goaway && s->out_off == s->out_len && !(H2_LOOP(h) && s->flush))))
             h2_kill(s);
         pthread_mutex_unlock(&s->m);
     }

@@ -119,10 +119,35 @@ int h2_pump(struct h2_session *s)
     return 0;
 }
 
+/* Loop mode: the write watcher on while frames wait or are to be made. */
+static void loop_arm(struct h2_session *s)
+{
+    const struct cu_h2_host *host = &s->h->host;
+    int need = !s->dead && (s->out_off < s->out_len || s->flush);
+
+    if (need == s->out_armed)
+        return;
+    if (host->watch(host->arg, s->wfd, 'w', need, &s->wr) < 0) {
+        h2_kill(s);
+        return;
+    }
+    s->out_armed = need;
+}
+
+void h2_loop_flush(struct h2_session *s)
+{
+    s->flush = 1;
+    loop_arm(s);
+}
+
 void h2_after_pump(struct h2_session *s)
 {
     struct cu_poller *p = s->h->host.poller;
 
+    if (H2_LOOP(s->h)) {
+        loop_arm(s);
+        return;
+    }
     h2_signal(s->h);  /* the streams this pump queued */
     if (s->io_busy) {  /* the thread in poll() may be waiting for this */
         uint64_t one = 1;
@@ -175,8 +200,15 @@ static void session_free(struct h2_session *s)
         h2_stream_unref(st);
     }
     nghttp2_session_del(s->ng);
-    (void)cu_poller_del(p, s->c.fd);
-    (void)cu_poller_del(p, s->wfd);
+    if (H2_LOOP(h)) {
+        if (!s->unwatched) {
+            (void)h->host.watch(h->host.arg, s->c.fd, 'r', 0, &s->rd);
+            (void)h->host.watch(h->host.arg, s->wfd, 'w', 0, &s->wr);
+        }
+    } else {
+        (void)cu_poller_del(p, s->c.fd);
+        (void)cu_poller_del(p, s->wfd);
+    }
     close(s->wfd);
     close(s->wake);
     cu_conn_close(&s->c);

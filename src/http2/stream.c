@@ -412,6 +412,26 @@ static ssize_t give(struct h2_stream *st, char *p, size_t n)
     }
 }
 
+/* Loop mode's read: what is there, else EAGAIN (the end too: the body's
+ * framing says where it ends), ECONNRESET once the stream is gone. */
+static ssize_t loop_recv(struct h2_stream *st, void *p, size_t n)
+{
+    struct h2_session *s = st->s;
+    ssize_t k;
+
+    pthread_mutex_lock(&s->m);
+    k = st->aborted ? -1 : give(st, p, n);
+    if (k > 0)
+        h2_loop_flush(s);  /* the window updates go out */
+    else {
+        errno = st->aborted ? ECONNABORTED
+                : st->closed || s->dead ? ECONNRESET : EAGAIN;
+        k = -1;
+    }
+    pthread_mutex_unlock(&s->m);
+    return k;
+}
+
 static ssize_t stream_recv(void *arg, void *p, size_t n)
 {
     struct h2_stream *st = arg;
@@ -419,6 +439,8 @@ static ssize_t stream_recv(void *arg, void *p, size_t n)
     long long deadline = cu_now_ms() + s->h->host.timeout_ms;
     ssize_t k;
 
+    if (H2_LOOP(s->h))
+        return loop_recv(st, p, n);
     /* the body's deadline (cu_body_wait sets it around this read) */
     if (st->sc.deadline_ms > 0 && st->sc.deadline_ms < deadline)
         deadline = st->sc.deadline_ms;
@@ -630,6 +652,35 @@ static int drained(void *arg)
     return st->out_len - st->out_off < H2_OUT_HIGH || st->closed || st->aborted;
 }
 
+/* Loop mode's write: takes it all while the stream's buffer is under
+ * H2_OUT_HIGH, else EAGAIN (the writer queues it and waits for the
+ * stream's CU_H2_WRITABLE); ECONNRESET once the stream is gone. */
+static ssize_t loop_writev(struct h2_stream *st, const struct iovec *iov, int n)
+{
+    struct h2_session *s = st->s;
+    size_t total = 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->m);
+    if (st->closed || st->aborted || s->dead) {
+        errno = ECONNRESET;
+        rc = -1;
+    } else if (st->out_len - st->out_off >= H2_OUT_HIGH) {
+        errno = EAGAIN;
+        rc = -1;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = feed(st, iov[i].iov_base, iov[i].iov_len);
+        total += iov[i].iov_len;
+        if (rc < 0)
+            errno = ENOMEM;  /* or a response head past H2_HEAD_MAX */
+    }
+    if (rc == 0)
+        h2_loop_flush(s);
+    pthread_mutex_unlock(&s->m);
+    return rc < 0 ? -1 : (ssize_t)total;
+}
+
 static ssize_t stream_writev(void *arg, const struct iovec *iov, int n)
 {
     struct h2_stream *st = arg;
@@ -637,6 +688,8 @@ static ssize_t stream_writev(void *arg, const struct iovec *iov, int n)
     size_t total = 0;
     int rc = 0;
 
+    if (H2_LOOP(s->h))
+        return loop_writev(st, iov, n);
     pthread_mutex_lock(&s->m);
     for (int i = 0; i < n && rc == 0; i++) {
         rc = feed(st, iov[i].iov_base, iov[i].iov_len);
@@ -675,8 +728,12 @@ static void stream_abort(void *arg)
     st->aborted = 1;
     if (!st->closed && !s->dead) {
         reset(st, NGHTTP2_CANCEL);
-        (void)h2_pump(s);
-        h2_after_pump(s);
+        if (H2_LOOP(s->h))
+            h2_loop_flush(s);
+        else {
+            (void)h2_pump(s);
+            h2_after_pump(s);
+        }
     }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->m);
@@ -729,6 +786,35 @@ static int complete(const struct h2_stream *st)
     return no_body || st->resp_cl < 0 || st->resp_bytes >= (uint64_t)st->resp_cl;
 }
 
+void h2_stream_over(struct h2_stream *st, int ok)
+{
+    struct h2_session *s = st->s;
+    int ka = s->h->host.env->keepalive;
+
+    st->out_end = 1;
+    st->up = NULL;
+    if (!st->closed && !s->dead) {
+        if (!ok || !complete(st))
+            reset(st, NGHTTP2_INTERNAL_ERROR);
+        else if (st->deferred) {
+            st->deferred = 0;
+            (void)nghttp2_session_resume_data(s->ng, st->id);
+        }
+        if (H2_LOOP(s->h))
+            h2_loop_flush(s);
+        else {
+            if (s->running > 1)
+                s->flush = 1;  /* with the others' frames, by the write watcher */
+            else
+                (void)h2_pump(s);
+            h2_after_pump(s);
+        }
+    }
+    s->running--;
+    s->deadline = cu_now_ms() + (ka > 0 ? ka * 1000LL : 1000);
+    h2_stream_unref(st);
+}
+
 void h2_stream_run(struct h2_stream *st, void *thread)
 {
     struct h2_session *s = st->s;
@@ -749,25 +835,64 @@ void h2_stream_run(struct h2_stream *st, void *thread)
             env->conn_free(env->app, &st->sc);
         pthread_mutex_lock(&s->m);
     }
-    st->out_end = 1;
-    if (!st->closed && !s->dead) {
-        if (rc < 0 || !complete(st))
-            reset(st, NGHTTP2_INTERNAL_ERROR);
-        else if (st->deferred) {
-            st->deferred = 0;
-            (void)nghttp2_session_resume_data(s->ng, st->id);
-        }
-        if (s->running > 1)
-            s->flush = 1;  /* with the others' frames, by the write watcher */
-        else
-            (void)h2_pump(s);
-        h2_after_pump(s);
-    }
-    s->running--;
-    {
-        int ka = s->h->host.env->keepalive;
-        s->deadline = cu_now_ms() + (ka > 0 ? ka * 1000LL : 1000);
-    }
-    h2_stream_unref(st);
+    h2_stream_over(st, rc == 0);
     h2_unref(s);
+}
+
+/* ---- the loop mode (the asgi worker) -------------------------------------------- */
+
+void cu_h2_stream_take(struct h2_stream *st, void *up, struct cu_conn *c,
+                       struct http_request *r, struct http_header **hdrs, int *trusted)
+{
+    pthread_mutex_lock(&st->s->m);
+    memcpy(c, &st->sc, sizeof(*c));
+    memset(&st->sc, 0, sizeof(st->sc));
+    st->sc.fd = -1;
+    c->timeout_ms = 0;  /* never wait: the loop does */
+    c->keeps_objects = 0;
+    *r = st->r;
+    *hdrs = st->hdrs;
+    st->hdrs = NULL;
+    *trusted = st->s->trusted;
+    st->up = up;
+    pthread_mutex_unlock(&st->s->m);
+}
+
+void cu_h2_stream_want(struct h2_stream *st, int what, int on)
+{
+    if (what == 'r')
+        st->want_r = on;
+    else
+        st->want_w = on;
+}
+
+void cu_h2_stream_end(struct h2_stream *st, struct cu_conn *c, int ok)
+{
+    struct h2_session *s = st->s;
+
+    cu_conn_unqueue(c);
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    pthread_mutex_lock(&s->m);
+    h2_stream_over(st, ok);
+    h2_unref(s);
+}
+
+int h2_stream_due(struct h2_stream *st)
+{
+    int gone = st->closed || st->aborted || st->s->dead, what = 0;
+
+    if (!st->up)
+        return 0;
+    if (st->want_r && (gone || st->in_off < st->in_len || st->fr_off < st->fr_len ||
+                       (st->in_end && !st->terminated && st->chunked)))
+        what |= CU_H2_READABLE;
+    if (st->want_w && (gone || st->out_len - st->out_off < H2_OUT_HIGH))
+        what |= CU_H2_WRITABLE;
+    if (gone && !what && !st->told_reset)
+        what = CU_H2_RESET;
+    if (gone)
+        st->told_reset = 1;
+    return what;
 }

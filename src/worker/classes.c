@@ -29,7 +29,8 @@ static const struct cu_worker_class classes[] = {
      CU_WC_GREEN | CU_WC_TLS | GREEN_USES, NULL},
     {"asgi", ALIASES("gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker",
                      "uvicorn.workers.UvicornH11Worker"), cu_asgi_run,
-     CU_WC_ASYNC | CU_WC_TLS | CU_WC_USES_CONNECTIONS | CU_WC_USES_KEEPALIVE, NULL},
+     CU_WC_ASYNC | CU_WC_TLS | CU_WC_H2 | CU_WC_USES_CONNECTIONS | CU_WC_USES_KEEPALIVE,
+     NULL},
     /* tornado runs on the asgi class's loop and C protocol */
     {"tornado", ALIASES("gunicorn.workers.gtornado.TornadoWorker"), cu_asgi_run,
      CU_WC_ASYNC | CU_WC_TORNADO | CU_WC_TLS | CU_WC_USES_CONNECTIONS |

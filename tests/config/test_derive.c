@@ -556,9 +556,14 @@ static void test_h2(void)
        h->on && h->prior_knowledge && h->upgrade, "h2c both ways (%s)", err);
     cu_derived_free(&d);
     h2_refused(ARGV("--http-protocols", "h1,h2"),
-               "http_protocols: HTTP/2 is not built for the sync worker class; use gthread");
-    h2_refused(ARGV("-k", "asgi", "--http-protocols", "h2"),
-               "http_protocols: HTTP/2 is not built for the asgi worker class; use gthread");
+               "http_protocols: HTTP/2 is not built for the sync worker class; use gthread "
+               "or asgi");
+    h2_refused(ARGV("-k", "tornado", "--http-protocols", "h2"),
+               "http_protocols: HTTP/2 is not built for the tornado worker class; use "
+               "gthread or asgi");
+    ok(derive(&d, ARGV("-k", "asgi", "--http-protocols", "h2")) == 0 && h->on,
+       "asgi with h2 (%s)", err);
+    cu_derived_free(&d);
 }
 
 int main(void)

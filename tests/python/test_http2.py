@@ -216,7 +216,7 @@ def test_h2c_untrusted_peer_is_http1(server):
     assert srv.raw(PREFACE).startswith(b"HTTP/1.1 400 ")
 
 
-@pytest.mark.parametrize("kind", ["sync", "asgi"])
+@pytest.mark.parametrize("kind", ["sync", "tornado"])
 def test_refused_for_other_classes(server, kind):
     with pytest.raises(AssertionError) as e:
         server("-k", kind, "--http-protocols", "h2,h1")
@@ -330,6 +330,19 @@ def test_header_list_size(server):
 
 # ---- the defences ------------------------------------------------------------------------
 
+# The defences are the sessions' (src/http2/), whichever class serves the
+# streams: each test runs on gthread and on asgi (test_http2_asgi.py).
+H2C_CLASSES = {"gthread": (H2C, "echo:app"),
+               "asgi": (("-k", "asgi", "--http-protocols", "h2,h1",
+                         "--http2-cleartext", "prior-knowledge"), "h2asgi:app")}
+
+
+@pytest.fixture(params=sorted(H2C_CLASSES))
+def h2c_server(request, server):
+    """server() for h2c by prior knowledge, on each class serving HTTP/2."""
+    args, app = H2C_CLASSES[request.param]
+    return lambda *extra: server(*args, *extra, app=app)
+
 def raw_h2c(srv):
     """A socket that said the preface and an empty SETTINGS."""
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
@@ -355,11 +368,11 @@ def goaway(s):
     return codes[-1] if codes else None
 
 
-def test_slow_first_head_is_cut_at_the_header_timeout(server):
+def test_slow_first_head_is_cut_at_the_header_timeout(h2c_server):
     """The preface, then a HEADERS frame that never ends (slowloris over
     HTTP/2): the connection is closed once --header-timeout passed, as an
     HTTP/1 head, not after the 120 s --timeout."""
-    srv = server(*H2C, "--timeout", "120", "--header-timeout", "1")
+    srv = h2c_server("--timeout", "120", "--header-timeout", "1")
     s = raw_h2c(srv)
     s.sendall(b"\x00\x00\x64\x01\x04\x00\x00\x00\x01")  # HEADERS of 100 bytes...
     frames_until_close(s)  # ... never sent; the socket waits TIMEOUT
@@ -379,11 +392,11 @@ def test_bad_preface(server, certs):  # noqa: F811
     works(srv, client_ctx(certs))
 
 
-def test_rapid_reset(server):
+def test_rapid_reset(h2c_server):
     """HEADERS then RST_STREAM, again and again (CVE-2023-44487): nghttp2's
     rate limit (a burst of 200, then 33 a second) says GOAWAY, with
     INTERNAL_ERROR as nghttp2 words it."""
-    srv = server(*H2C)
+    srv = h2c_server()
     c = Client(srv.port)
     for _ in range(1000):
         sid = c.conn.get_next_available_stream_id()
@@ -398,10 +411,10 @@ def test_rapid_reset(server):
     works(srv)
 
 
-def test_continuation_flood(server):
+def test_continuation_flood(h2c_server):
     """A header block cut into endless CONTINUATION frames
     (CVE-2024-27316): more than 8 and the connection goes."""
-    srv = server(*H2C)
+    srv = h2c_server()
     s = raw_h2c(srv)
     hf = HeadersFrame(1)
     hf.data = b"\x82"  # :method GET, and never END_HEADERS
@@ -419,10 +432,10 @@ def test_continuation_flood(server):
 
 
 @pytest.mark.parametrize("frame", ["settings", "ping"])
-def test_control_frame_floods(server, frame):
+def test_control_frame_floods(h2c_server, frame):
     """SETTINGS or PING frames by the thousand, their ACKs never read:
     GOAWAY (ENHANCE_YOUR_CALM) and the connection closed."""
-    srv = server(*H2C)
+    srv = h2c_server()
     s = raw_h2c(srv)
     one = (SettingsFrame(0) if frame == "settings" else PingFrame(0)).serialize()
     try:
@@ -433,8 +446,8 @@ def test_control_frame_floods(server, frame):
     works(srv)
 
 
-def test_too_many_settings_entries(server):
-    srv = server(*H2C)
+def test_too_many_settings_entries(h2c_server):
+    srv = h2c_server()
     s = raw_h2c(srv)
     f = SettingsFrame(0)
     f.settings = {0x4242 + i: i for i in range(40)}  # unknown ids, 40 > 32
@@ -443,11 +456,11 @@ def test_too_many_settings_entries(server):
     works(srv)
 
 
-def test_hpack_bomb(server):
+def test_hpack_bomb(h2c_server):
     """One 4 KiB field put in the HPACK table, then named by its index 1000
     times (a byte each): 4 MB of headers from 5 KB. The header list limit
     stops it: 431, and the connection serves on."""
-    srv = server(*H2C)
+    srv = h2c_server()
     s = raw_h2c(srv)
     big = b"\x40\x01z\x7f\xa1\x1e" + b"v" * 4000  # literal, indexed: z: v...
     block = (b"\x82\x86\x84\x41\x01x" + big + b"\xbe" * 1000)  # GET http / :authority x

@@ -176,15 +176,36 @@ static PyObject *extensions(PyObject *e)
     return d;
 }
 
-/* The ASGI tls extension of a's TLS connection (made once, then shared
- * by its requests): a new reference, or NULL with an exception. */
+/* A request's own copy of the connection's tls extension (the dict and
+ * its chain list), so that an app changing it leaves the next request's
+ * alone: a new reference, or NULL with an exception. */
+static PyObject *tls_ext_copy(PyObject *ext)
+{
+    PyObject *d = PyDict_Copy(ext), *chain;
+
+    if (!d)
+        return NULL;
+    chain = PyDict_GetItemString(ext, "client_cert_chain");  /* borrowed */
+    chain = chain ? PySequence_List(chain) : NULL;
+    if (!chain || PyDict_SetItemString(d, "client_cert_chain", chain) < 0) {
+        Py_XDECREF(chain);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(chain);
+    return d;
+}
+
+/* The ASGI tls extension of a's TLS connection (read from OpenSSL once,
+ * then copied for each request): a new reference, or NULL with an
+ * exception. */
 static PyObject *tls_ext(struct aconn *a)
 {
     struct cu_tls_info i;
     PyObject *chain;
 
     if (a->tls_ext)
-        return Py_NewRef(a->tls_ext);
+        return tls_ext_copy(a->tls_ext);
     if (cu_tls_info_get(a->c.tls, &i) < 0)
         return PyErr_NoMemory();
     chain = PyList_New((Py_ssize_t)i.nchain);
@@ -201,7 +222,7 @@ static PyObject *tls_ext(struct aconn *a)
                         "client_cert_error", i.client_error, "tls_version", i.version,
                         "cipher_suite", i.cipher);
     cu_tls_info_free(&i);
-    return a->tls_ext ? Py_NewRef(a->tls_ext) : NULL;
+    return a->tls_ext ? tls_ext_copy(a->tls_ext) : NULL;
 }
 
 /* scope["extensions"]["tls"] on a TLS connection. 0, or -1 (exception). */

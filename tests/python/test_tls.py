@@ -962,6 +962,14 @@ def test_asgi_tls_extension_without_a_client_certificate(server, certs, maximum)
     assert again == ext                      # the next request on the connection
 
 
+def test_asgi_tls_extension_is_each_requests_own(server, certs):
+    """An app that changes its scope's tls extension leaves the next
+    request's on the connection as it was."""
+    srv = asgi_srv(server, certs, app="asgiext:app")
+    (first, _, after), _ = asgi_ext(srv, client_ctx(certs), ("/ext", "/ext-spoil", "/ext"))
+    assert after == first and after["tls"]["client_cert_chain"] == []
+
+
 def test_asgi_tls_extension_with_a_client_certificate(server, certs):
     srv = asgi_srv(server, certs, "--cert-reqs", "2", "--ca-certs", str(certs / "ca.pem"),
                    app="asgiext:app")

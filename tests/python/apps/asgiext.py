@@ -4,7 +4,7 @@ a body before it),
 http.response.trailers (/trailers: "hello world" in two bodies, or one
 with one=1, then the trailer fields t=NAME:VALUE, in two messages;
 noflag=1: without "trailers" in the start), what
-its send raised (/errors), and the scope's extensions (/ext)."""
+its send raised (/errors), and the scope's extensions (/ext; /ext-spoil changes its own)."""
 
 import json
 import urllib.parse
@@ -25,6 +25,11 @@ async def app(scope, receive, send):
     q = urllib.parse.parse_qs(scope["query_string"].decode())
     if scope["path"] == "/ext":
         await _json(send, scope.get("extensions"))
+    elif scope["path"] == "/ext-spoil":  # the next request must not see this
+        tls = scope["extensions"]["tls"]
+        tls["client_cert_chain"].append("spoilt")
+        tls["tls_version"] = 0
+        await _json(send, None)
     elif scope["path"] == "/errors":
         await _json(send, ERRORS)
     elif scope["path"] == "/trailers":

@@ -188,6 +188,8 @@ int h2_session_start(struct h2_session *s);
 
 /* ---- stream.c ------------------------------------------------------------- */
 
+/* Appends p[0..n) to *buf (len, cap), growing it. 0, or -1 (ENOMEM). */
+int h2_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n);
 struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id);
 /* One header field of a stream's request (or its trailers). 0, or
  * NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE to reset the stream. */

@@ -62,18 +62,8 @@ static int gather(struct h2_session *s)
             return -1;
         if (n == 0)
             break;
-        if (s->out_len + (size_t)n > s->out_cap) {
-            size_t cap = s->out_cap ? s->out_cap : 16384;
-            char *p;
-            while (cap < s->out_len + (size_t)n)
-                cap *= 2;
-            if (!(p = realloc(s->out, cap)))
-                return -1;
-            s->out = p;
-            s->out_cap = cap;
-        }
-        memcpy(s->out + s->out_len, d, (size_t)n);
-        s->out_len += (size_t)n;
+        if (h2_append(&s->out, &s->out_len, &s->out_cap, d, (size_t)n) < 0)
+            return -1;
     }
     return 0;
 }

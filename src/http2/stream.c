@@ -24,7 +24,7 @@ enum { DC_SIZE, DC_DATA, DC_CRLF, DC_END, DC_DONE };
 /* ---- buffers ---------------------------------------------------------------- */
 
 /* Appends p[0..n) to *buf (len, cap). 0, or -1 (ENOMEM). */
-static int grow_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
+int h2_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
     if (n == 0)
         return 0;
@@ -112,10 +112,10 @@ static void reset(struct h2_stream *st, uint32_t code)
 static int add_field(char **buf, size_t *len, size_t *cap, const uint8_t *name,
                      size_t nlen, const uint8_t *value, size_t vlen)
 {
-    return grow_append(buf, len, cap, name, nlen) < 0 ||
-                   grow_append(buf, len, cap, ": ", 2) < 0 ||
-                   grow_append(buf, len, cap, value, vlen) < 0 ||
-                   grow_append(buf, len, cap, "\r\n", 2) < 0
+    return h2_append(buf, len, cap, name, nlen) < 0 ||
+                   h2_append(buf, len, cap, ": ", 2) < 0 ||
+                   h2_append(buf, len, cap, value, vlen) < 0 ||
+                   h2_append(buf, len, cap, "\r\n", 2) < 0
                ? -1 : 0;
 }
 
@@ -152,9 +152,9 @@ int h2_stream_header(struct h2_stream *st, const uint8_t *name, size_t nlen,
         rc = add_field(&st->trailers, &st->trailers_len, &st->trailers_cap, name, nlen,
                        value, vlen);
     else if (nlen == 6 && memcmp(name, "cookie", 6) == 0)  /* RFC 9113 8.2.3 */
-        rc = (st->cookie_len && grow_append(&st->cookie, &st->cookie_len, &st->cookie_cap,
+        rc = (st->cookie_len && h2_append(&st->cookie, &st->cookie_len, &st->cookie_cap,
                                             "; ", 2) < 0) ||
-                     grow_append(&st->cookie, &st->cookie_len, &st->cookie_cap, value, vlen) < 0
+                     h2_append(&st->cookie, &st->cookie_len, &st->cookie_cap, value, vlen) < 0
                  ? -1 : 0;
     else if (nlen == 4 && memcmp(name, "host", 4) == 0 && st->pseudo[2])
         rc = 0;  /* :authority wins over host (RFC 9113 8.3.1) */
@@ -333,7 +333,7 @@ void h2_stream_data(struct h2_stream *st, const uint8_t *data, size_t len)
 {
     if (st->in_off == st->in_len)
         st->in_off = st->in_len = 0;
-    if (grow_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0) {
+    if (h2_append(&st->in, &st->in_len, &st->in_cap, data, len) < 0) {
         (void)nghttp2_session_consume(st->s->ng, st->id, len);  /* its window back */
         reset(st, NGHTTP2_INTERNAL_ERROR);
     }
@@ -565,7 +565,7 @@ static int body_bytes(struct h2_stream *st, const char *p, size_t n)
     if (st->out_off == st->out_len)
         st->out_off = st->out_len = 0;
     st->resp_bytes += n;
-    if (grow_append(&st->out, &st->out_len, &st->out_cap, p, n) < 0)
+    if (h2_append(&st->out, &st->out_len, &st->out_cap, p, n) < 0)
         return -1;
     if (st->deferred) {
         st->deferred = 0;
@@ -627,7 +627,7 @@ static int feed(struct h2_stream *st, const char *p, size_t n)
         size_t from = st->rhead_len > 3 ? st->rhead_len - 3 : 0, end;
         char *t;
         if (st->rhead_len + n > H2_HEAD_MAX ||
-            grow_append(&st->rhead, &st->rhead_len, &st->rhead_cap, p, n) < 0)
+            h2_append(&st->rhead, &st->rhead_len, &st->rhead_cap, p, n) < 0)
             return -1;
         t = memmem(st->rhead + from, st->rhead_len - from, "\r\n\r\n", 4);
         if (!t)

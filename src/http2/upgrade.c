@@ -161,24 +161,6 @@ static int request_fields(struct h2_stream *st, char *buf, const struct http_req
     return rc == 0 ? 0 : -1;
 }
 
-/* Appends p[0..n) to the frames waiting for the socket. 0, or -1. */
-static int out_append(struct h2_session *s, const char *p, size_t n)
-{
-    if (s->out_len + n > s->out_cap) {
-        size_t cap = s->out_cap ? s->out_cap : 16384;
-        char *q;
-        while (cap < s->out_len + n)
-            cap *= 2;
-        if (!(q = realloc(s->out, cap)))
-            return -1;
-        s->out = q;
-        s->out_cap = cap;
-    }
-    memcpy(s->out + s->out_len, p, n);
-    s->out_len += n;
-    return 0;
-}
-
 int h2_upgrade(struct h2_session *s, const struct cu_h2_upgrade *up)
 {
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
@@ -188,7 +170,8 @@ int h2_upgrade(struct h2_session *s, const struct cu_h2_upgrade *up)
     int rc;
 
     /* the 101 goes out first, then our SETTINGS (RFC 7540 3.2) */
-    if (out_append(s, switching, sizeof(switching) - 1) < 0 || !(st = h2_stream_new(s, 1))) {
+    if (h2_append(&s->out, &s->out_len, &s->out_cap, switching, sizeof(switching) - 1) < 0 ||
+        !(st = h2_stream_new(s, 1))) {
         cu_log(CU_ERROR, "HTTP/2: out of memory for an upgrade");
         return -1;
     }

@@ -114,10 +114,28 @@ int cu_h2c_asked(const char *buf, const struct http_request *r, uint8_t *setting
 
 /* ---- stream 1 --------------------------------------------------------------- */
 
+/* Whether Connection names the field x (RFC 9110 7.6.1: then it is the
+ * connection's, not the request's). */
+static int named_by_connection(const char *buf, const struct http_request *r,
+                               const struct http_header *x)
+{
+    char name[64];
+
+    if (x->name.len >= sizeof(name))
+        return 0;  /* longer than any option worth naming */
+    memcpy(name, buf + x->name.off, x->name.len);
+    name[x->name.len] = '\0';
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].id == HTTP_HDR_CONNECTION && ws_has_token(buf, r->headers[i].value, name))
+            return 1;
+    return 0;
+}
+
 /* Whether a field of the HTTP/1 request stays out of stream 1: the
- * connection-specific ones HTTP/2 forbids (RFC 9113 8.2.2), and Host,
- * which is :authority there. */
-static int hop_by_hop(const char *buf, const struct http_header *x)
+ * connection-specific ones HTTP/2 forbids (RFC 9113 8.2.2), those that
+ * Connection names, and Host, which is :authority there. */
+static int hop_by_hop(const char *buf, const struct http_request *r,
+                      const struct http_header *x)
 {
     static const char *const names[] = {"http2-settings", "keep-alive", "proxy-connection"};
 
@@ -128,7 +146,7 @@ static int hop_by_hop(const char *buf, const struct http_header *x)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (http_span_ieq(buf, x->name, names[i]))
             return 1;
-    return 0;
+    return named_by_connection(buf, r, x);
 }
 
 /* Gives st the upgrading request's fields, as HEADERS would: the method,
@@ -148,7 +166,7 @@ static int request_fields(struct h2_stream *st, char *buf, const struct http_req
         if (x->id == HTTP_HDR_HOST)
             rc = h2_stream_header(st, (const uint8_t *)":authority", 10,
                                   (const uint8_t *)buf + x->value.off, x->value.len);
-        if (hop_by_hop(buf, x))
+        if (hop_by_hop(buf, r, x))
             continue;
         for (size_t k = 0; k < x->name.len; k++) {
             char *ch = buf + x->name.off + k;

@@ -56,9 +56,10 @@ class Upgraded(Client):
     stream 1 is the request that asked. eager: the preface is sent with
     the request, without waiting for the 101."""
 
-    def __init__(self, port, path="/up", method="GET", extra=b"", eager=False):
+    def __init__(self, port, path="/up", method="GET", extra=b"", eager=False,
+                 connection=b"Upgrade, HTTP2-Settings"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.conn, req = head(port, path, method=method, extra=extra)
+        self.conn, req = head(port, path, method=method, extra=extra, connection=connection)
         self.events = []
         if eager:
             req += self.conn.data_to_send()
@@ -176,6 +177,20 @@ def test_bad_http2_settings_is_400(server, value):
     c = Upgraded(srv.port)  # the server goes on
     try:
         assert c.response(1)[0] == 200
+    finally:
+        c.close()
+
+
+def test_fields_connection_names_stay_out_of_stream_1(server):
+    """A field the upgrading request's Connection names is that
+    connection's (RFC 9110 7.6.1): not the stream's request."""
+    srv = server(*UPGRADE)
+    c = Upgraded(srv.port, extra=b"X-Hop: 1\r\nX-Kept: 2\r\n",
+                 connection=b"Upgrade, X-Hop, HTTP2-Settings")
+    try:
+        status, _, body = c.response(1)
+        env = json.loads(body)["environ"]
+        assert status == 200 and env["HTTP_X_KEPT"] == "2" and "HTTP_X_HOP" not in env
     finally:
         c.close()
 

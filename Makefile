@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 30
 DEBS = meson ninja-build python3-dev python3-pytest python3-mesonpy \
        python3-pip python3-venv clang libclang-rt-14-dev cppcheck clang-tidy \
        python3-flask python3-django python3-pastedeploy python3-pyramid \
-       python3-uvloop python3-starlette python3-fastapi \
+       python3-uvloop python3-starlette python3-fastapi python3-quart \
        python3-pythonjsonlogger python3-uvicorn python3-gunicorn \
        libssl-dev openssl curl testssl.sh python3-websockets chromium \
        slowhttptest haproxy nginx-light python3-gevent python3-eventlet \

@@ -211,7 +211,8 @@ static void await_close(struct areq *q)
 
 static void arm_ping(struct areq *q);
 
-/* Has the client sent bytes not read yet? They may hold the pong behind
+/* Has the client sent bytes not read yet: in our buffer, decrypted
+ * inside OpenSSL, or in the socket? They may hold the pong behind
  * messages the app has not asked for (frames are read only as it
  * receives): a client that sends is alive. */
 static int client_spoke(struct areq *q)
@@ -219,7 +220,8 @@ static int client_spoke(struct areq *q)
     struct cu_conn *c = &q->conn->c;
     int n = 0;
 
-    return c->start < c->end || (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0);
+    return c->start < c->end || cu_conn_pending(c) ||
+           (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0);
 }
 
 /* No pong in time: closed with 1011 ("keepalive ping timeout", as the

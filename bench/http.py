@@ -46,7 +46,10 @@ tls        keep-alive hello over TLS (wrk -c64 https://), cunicorn gthread
            with certfile/keyfile beside nginx terminating TLS itself, with
            the same throw-away certificate (RSA 2048, made by the openssl
            command for the run), in mode pinned: the server's CPU per
-           request is the number to read.
+           request is the number to read. Then new TLS connections, each
+           with one GET / (4 openssl s_time clients at once): full
+           handshakes (-new) and resumed ones (-reuse), the server's CPU
+           per connection, with Debian's Gunicorn 20.1 (gthread) beside.
 h2         hello over HTTP/2 (h2load -c64 -m10: 64 connections, 10 streams
            each at a time), pinned as above: cunicorn gthread over TLS (ALPN
            h2) and h2c (prior knowledge), cunicorn -k asgi (uvloop when
@@ -896,19 +899,26 @@ def make_cert(tmp):
     return cert, key
 
 
+def nginx_tls(cert, key):
+    """nginx's TLS lines: the certificate, and TLS 1.3 offered as cunicorn
+    offers it (nginx 1.22, Debian 12's, offers TLS 1.2 at most unless told:
+    its resumed handshakes would then skip the key exchange TLS 1.3 makes)."""
+    return ("        ssl_certificate %s;\n        ssl_certificate_key %s;\n"
+            "        ssl_protocols TLSv1.2 TLSv1.3;" % (cert, key))
+
+
 def tls_server_command(name, port, log, tmp, cert, key):
     """(argv, None) for the TLS table, or (None, why it is missing)."""
     argv, missing, _ = ka_server_command(name, port, 1, log, tmp)
     if argv is None:
         return None, missing
-    if name == "cunicorn":
+    if name in ("cunicorn", "gunicorn"):
         return argv + ["--certfile", cert, "--keyfile", key], None
     conf = argv[-1]
     with open(conf) as f:
         text = f.read()
     listen = "listen 127.0.0.1:%d;" % port
-    text = text.replace(listen, "listen 127.0.0.1:%d ssl;\n        ssl_certificate %s;\n"
-                        "        ssl_certificate_key %s;" % (port, cert, key))
+    text = text.replace(listen, "listen 127.0.0.1:%d ssl;\n%s" % (port, nginx_tls(cert, key)))
     with open(conf, "w") as f:
         f.write(text)
     return argv, None
@@ -958,7 +968,91 @@ def tls_table(args, names, tmp):
             server.stop()
             notes += ["%s log: %s" % (name, l) for l in server.log_problems()]
     print_ka_report(names, runs)
+    handshake_rows(names, tmp, cert, key, args.duration, notes)
     print_notes(notes)
+
+
+# ---- TLS handshakes --------------------------------------------------------
+
+# openssl s_time clients at a time: one alone leaves the server idle while
+# it waits for each answer
+S_TIME_CLIENTS = 4
+
+
+def run_s_time(core, port, reuse, duration):
+    """New TLS connections, each with GET / (openssl s_time -new, or -reuse:
+    the first connection's session resumed by all the others), from
+    S_TIME_CLIENTS clients at once under taskset -c core: how many were
+    made, or None when a client hung."""
+    cmd = ["taskset", "-c", core, "openssl", "s_time", "-connect",
+           "127.0.0.1:%d" % port, "-www", "/", "-reuse" if reuse else "-new",
+           "-time", str(duration)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for _ in range(S_TIME_CLIENTS)]
+    total = 0
+    for p in procs:
+        try:
+            out = p.communicate(timeout=duration + 30)[0]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            total = None
+            continue
+        # the last "N connections in T real seconds" is the timed run's
+        m = re.findall(r"(\d+) connections in [\d.]+ real seconds", out)
+        if not m:
+            total = None
+        elif total is not None:
+            total += int(m[-1])
+    return total
+
+
+def handshake_rows(names, tmp, cert, key, duration, notes):
+    """New TLS connections per second with full handshakes and with
+    resumption, pinned: the server's CPU per connection, each server
+    beside nginx's."""
+    if not shutil.which("openssl"):
+        return
+    server_cores, load_core = MODES["pinned"]
+    print("new TLS connections: %d x openssl s_time -new (full handshake) or "
+          "-reuse (resumed) -www / under taskset -c %s; load average %.2f"
+          % (S_TIME_CLIENTS, load_core, os.getloadavg()[0]))
+    runs = {}
+    for name in names + (["gunicorn"] if "gunicorn" not in names else []):
+        port = free_port()
+        log = os.path.join(tmp, "hs-%s.log" % name)
+        argv, missing = tls_server_command(name, port, log, tmp, cert, key)
+        server = pinned_server(name, argv, missing, server_cores, log)
+        if server is None:
+            continue
+        try:
+            server.start(port, tls=True)
+            for reuse in (False, True):
+                before = cpu_seconds(server.proc.pid)
+                n = run_s_time(load_core, port, reuse, duration)
+                after = cpu_seconds(server.proc.pid)
+                if not n:
+                    notes.append("%s: openssl s_time failed" % name)
+                    continue
+                runs[(name, reuse)] = (n / duration, (after - before) * 1e6 / n)
+        except RuntimeError as e:
+            notes.append(str(e))
+        finally:
+            server.stop()
+            notes += ["%s log: %s" % (name, l) for l in server.log_problems()]
+    print()
+    print("%-10s %-18s %10s %12s" % ("handshake", "server", "conn/s", "CPU us/conn"))
+    for reuse, label in ((False, "full"), (True, "resumed")):
+        for name in names + ["gunicorn"]:
+            r = runs.get((name, reuse))
+            if r:
+                print("%-10s %-18s %10.0f %12.1f" % (label, name, r[0], r[1]))
+        c, n = runs.get(("cunicorn", reuse)), runs.get(("nginx", reuse))
+        if c and n:
+            print("%-10s %-18s %10s %12s" % (label, "cunicorn/nginx", "",
+                                             ratio(c[1], n[1])))
+    print()
 
 
 # ---- the h2 table ----------------------------------------------------------
@@ -993,8 +1087,7 @@ def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
             text = f.read()
         listen = "listen 127.0.0.1:%d" % port
         new = listen + (" http2;" if name.endswith("h2c") else
-                        " ssl http2;\n        ssl_certificate %s;\n"
-                        "        ssl_certificate_key %s;" % (cert, key))
+                        " ssl http2;\n" + nginx_tls(cert, key))
         with open(conf, "w") as f:
             f.write(text.replace(listen + ";", new))
         return argv, None, None

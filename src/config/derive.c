@@ -283,7 +283,8 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
                             .ca_certs = c->ca_certs, .ciphers = c->ciphers,
                             .cert_reqs = c->cert_reqs,
                             .ocsp_response = c->ssl_ocsp_response,
-                            .suppress_ragged_eofs = c->suppress_ragged_eofs};
+                            .suppress_ragged_eofs = c->suppress_ragged_eofs,
+                            .proxy = (int)d->proxy, .proxy_allow = &d->proxy_allow};
     unsigned char alpn[36];
 
     o.alpn = alpn;

@@ -219,6 +219,8 @@ static void stream_conn(struct h2_stream *st)
     sc->fd = c->fd;
     sc->peer = c->peer;
     sc->peerlen = c->peerlen;
+    sc->has_proxy = c->has_proxy;  /* sent before TLS, or before the h2c preface */
+    sc->proxy = c->proxy;
     sc->listener = c->listener;
     sc->tls = c->tls;  /* for the app's peer certificate; no I/O */
     sc->vt = &h2_stream_vt;

@@ -33,6 +33,8 @@ struct cu_tls {
     unsigned alpn_len;
     unsigned char *ocsp;     /* the OCSP response stapled (DER), or NULL */
     int ocsp_len;
+    int proxy;               /* struct cu_tls_opts's */
+    const struct cu_allow *proxy_allow;
 };
 
 struct cu_tls_conn {
@@ -264,6 +266,8 @@ struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen)
         return NULL;
     }
     t->ragged_ok = o->suppress_ragged_eofs;
+    t->proxy = o->proxy;
+    t->proxy_allow = o->proxy_allow;
     if (cert_and_key(t->ctx, o, err, errlen) < 0 || base_policy(t->ctx, o, err, errlen) < 0 ||
         client_certs(t->ctx, o, err, errlen) < 0 || sessions(t->ctx, err, errlen) < 0 ||
         alpn(t, o, err, errlen) < 0 || ocsp(t, o, err, errlen) < 0) {
@@ -280,6 +284,12 @@ void cu_tls_free(struct cu_tls *t)
         OPENSSL_free(t->ocsp);
         free(t);
     }
+}
+
+int cu_tls_proxy(const struct cu_tls *t, const struct cu_allow **allow)
+{
+    *allow = t->proxy_allow;
+    return t->proxy;
 }
 
 /* ---- one connection ------------------------------------------------------- */
@@ -325,6 +335,11 @@ void cu_tls_conn_free(struct cu_tls_conn *s)
 const char *cu_tls_error(const struct cu_tls_conn *s)
 {
     return s->reason ? s->reason : "the peer left";
+}
+
+void cu_tls_refused(struct cu_tls_conn *s, const char *why)
+{
+    s->reason = why;
 }
 
 /* After an SSL_* call that returned rc <= 0: -1 with errno (and *want),

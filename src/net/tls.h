@@ -33,8 +33,15 @@ struct cu_tls_opts {
      * NULL or empty: no ALPN, HTTP/1.1 is spoken */
     const unsigned char *alpn;
     size_t alpn_len;
+    /* proxy_protocol (docs/compat.md, PROXY protocol): a PROXY header may
+     * come in the clear ahead of the handshake, from a peer in
+     * proxy_allow. 0: none is looked for. Kept for the connections
+     * (cu_tls_proxy); proxy_allow must outlive the context. */
+    int proxy;
+    const struct cu_allow *proxy_allow;
 };
 
+struct cu_allow;
 struct cu_tls;       /* a context: the certificate, the policy, the caches */
 struct cu_tls_conn;  /* one connection's TLS state */
 
@@ -48,6 +55,9 @@ struct cu_tls_conn;  /* one connection's TLS state */
 struct cu_tls *cu_tls_new(const struct cu_tls_opts *o, char *err, size_t errlen);
 void cu_tls_free(struct cu_tls *t);
 
+/* The context's proxy and proxy_allow (struct cu_tls_opts). */
+int cu_tls_proxy(const struct cu_tls *t, const struct cu_allow **allow);
+
 /* A server-side TLS state over the connected socket fd (not owned).
  * NULL: out of memory. */
 struct cu_tls_conn *cu_tls_conn_new(struct cu_tls *t, int fd);
@@ -58,6 +68,9 @@ void cu_tls_conn_free(struct cu_tls_conn *s);
 /* What the last TLS error of s was, in OpenSSL's words ("wrong version
  * number", "no shared cipher"), for the log. */
 const char *cu_tls_error(const struct cu_tls_conn *s);
+/* Sets what cu_tls_error says (a static string): a connection refused
+ * before OpenSSL saw a byte of it. */
+void cu_tls_refused(struct cu_tls_conn *s, const char *why);
 
 /* One step of the handshake: 0 when done, -1 with errno EAGAIN (*want
  * set), or -1 with errno EPROTO (a TLS error: not TLS, no protocol or

@@ -6,6 +6,8 @@
 #include "core/clock.h"
 #include "http/http.h"
 #include "http/pages.h"
+#include "http/proxy.h"
+#include "net/allow.h"
 #include "net/tls.h"
 
 #include <errno.h>
@@ -170,7 +172,60 @@ static int retry(struct cu_conn *c, short events)
 int cu_conn_tls(struct cu_conn *c, struct cu_tls *t)
 {
     c->tls = cu_tls_conn_new(t, c->fd);
+    c->tls_proxy = (enum http_proxy_mode)cu_tls_proxy(t, &c->tls_proxy_allow);
     return c->tls ? 0 : -1;
+}
+
+/* The longest PROXY header taken ahead of TLS: a v2 header's addresses
+ * and the TLVs a proxy adds (HAProxy's send-proxy-v2-ssl) fit. */
+#define TLS_PROXY_MAX 2048
+
+/* A PROXY header ahead of the TLS handshake (docs/compat.md, PROXY
+ * protocol), as a proxy passing TLS through in TCP mode sends it: read in
+ * the clear, exactly its bytes, before OpenSSL sees any (peeked first).
+ * 0 when done (c->has_proxy: one came); -1 with errno: EAGAIN (c->tls_want
+ * POLLIN: too few bytes to tell), EPROTO (a bad header, one too long, or
+ * a peer not in proxy_allow_ips: the connection is refused, cu_tls_error
+ * says why), or the socket's error. */
+static int tls_proxy_first(struct cu_conn *c)
+{
+    char b[TLS_PROXY_MAX];
+    ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+    int64_t len;
+
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            c->tls_want = POLLIN;
+        if (n == 0)
+            c->tls_proxy = HTTP_PROXY_OFF;  /* OpenSSL sees the end */
+        return n < 0 ? -1 : 0;
+    }
+    len = http_proxy_parse(b, (size_t)n, c->tls_proxy, &c->proxy);
+    if (len == HTTP_AGAIN && (size_t)n < sizeof(b)) {
+        c->tls_want = POLLIN;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (len == HTTP_AGAIN || len < 0) {
+        cu_tls_refused(c->tls, "a bad PROXY header before the TLS handshake");
+        errno = EPROTO;
+        return -1;
+    }
+    c->tls_proxy = HTTP_PROXY_OFF;
+    if (len == 0)
+        return 0;  /* TLS from the first byte */
+    if (!cu_allow_match(c->tls_proxy_allow, (const struct sockaddr *)&c->peer, c->peerlen)) {
+        cu_tls_refused(c->tls, "a PROXY header from a peer not in proxy_allow_ips");
+        errno = EPROTO;
+        return -1;
+    }
+    /* the bytes are in the socket: this takes them at once */
+    if (recv(c->fd, b, (size_t)len, MSG_DONTWAIT) != (ssize_t)len) {
+        errno = EIO;
+        return -1;
+    }
+    c->has_proxy = 1;
+    return 0;
 }
 
 int cu_conn_handshake(struct cu_conn *c)
@@ -178,7 +233,8 @@ int cu_conn_handshake(struct cu_conn *c)
     long long deadline = cu_now_ms() + c->timeout_ms;
     int saved = c->timeout_ms, rc;
 
-    while ((rc = cu_tls_handshake(c->tls, &c->tls_want)) < 0 && errno == EAGAIN) {
+    while (((rc = c->tls_proxy ? tls_proxy_first(c) : 0) < 0 ||
+            (rc = cu_tls_handshake(c->tls, &c->tls_want)) < 0) && errno == EAGAIN) {
         long long left = deadline - cu_now_ms();
 
         if (left <= 0) {
@@ -223,8 +279,11 @@ static ssize_t conn_recv(struct cu_conn *c, void *p, size_t n)
 {
     if (c->vt)
         return c->vt->recv(c->vt_arg, p, n);
-    if (c->tls)
+    if (c->tls) {
+        if (c->tls_proxy && tls_proxy_first(c) < 0)
+            return -1;
         return cu_tls_read(c->tls, p, n, &c->tls_want);
+    }
     return recv(c->fd, p, n, 0);
 }
 

@@ -15,6 +15,7 @@
 
 #include "http/proxy.h"
 
+struct cu_allow;
 struct cu_listener;
 struct cu_tls;
 struct cu_tls_conn;
@@ -68,6 +69,11 @@ struct cu_conn {
     void *vt_arg;
     short tls_want;       /* after a TLS call failed with EAGAIN: the
                            * readiness it waits for (POLLIN, POLLOUT) */
+    /* proxy_protocol over TLS: a PROXY header may still come in the
+     * clear, ahead of the handshake (the TLS context's setting; then
+     * HTTP_PROXY_OFF once looked for), from a peer in tls_proxy_allow */
+    enum http_proxy_mode tls_proxy;
+    const struct cu_allow *tls_proxy_allow;
     int has_proxy;        /* a PROXY header came first: proxy says who */
     struct http_proxy proxy;
     /* Writes that would block may be queued instead (gthread): up to
@@ -145,7 +151,10 @@ void cu_conn_shrink(struct cu_conn *c);
 void cu_conn_close(struct cu_conn *c);
 /* Puts TLS under c (docs/compat.md, TLS): from now on every read and write
  * goes through it; the handshake is done by the first read, or by
- * cu_conn_handshake. 0, or -1 (ENOMEM). */
+ * cu_conn_handshake. With proxy_protocol on, a PROXY header sent in the
+ * clear before the handshake is read first (docs/compat.md, PROXY
+ * protocol): c->has_proxy and c->proxy say what it held. 0, or -1
+ * (ENOMEM). */
 int cu_conn_tls(struct cu_conn *c, struct cu_tls *t);
 /* The TLS handshake, waiting at most timeout_ms in all (a client that
  * stalls mid-handshake loses its connection then). 0, or -1 with errno

@@ -43,6 +43,8 @@ int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
 
     if (c->end == c->start)
         return HTTP_AGAIN;
+    if (!*proxy_done && c->has_proxy)
+        *proxy_done = 1;  /* it came before TLS (cu_conn_tls) */
     if (!*proxy_done) {
         int kind = http_proxy_sniff(c->buf + c->start, c->end - c->start, env->proxy);
         /* a PROXY header from a peer not in proxy_allow_ips: 403 */

@@ -114,8 +114,13 @@ static void listen_on(struct asrv *s, int on)
     s->listening = on;
 }
 
-/* Accepts what is waiting on listener i, up to --worker-connections. */
-static void accept_from(struct asrv *s, size_t i, int batch)
+/* Accepts what is waiting on listener i, up to --worker-connections.
+ * serve: each connection's head is looked at now (it may be in already;
+ * a WSGI app under tornado then runs at once); else the loop reads it in
+ * its next turn, as for the stop's drain, which must end with the
+ * backlog empty, not with a batch of requests served while the clients
+ * queue again. */
+static void accept_from(struct asrv *s, size_t i, int batch, int serve)
 {
     struct cu_listener *l = &s->env->listeners[i];
 
@@ -132,8 +137,9 @@ static void accept_from(struct asrv *s, size_t i, int batch)
         }
         a = aconn_new(s, fd, &peer, plen, l);
         if (a) {
-            aconn_readable(a);  /* the head may be in already */
-            Py_DECREF(a);       /* the server's list keeps it */
+            if (serve)
+                aconn_readable(a);  /* the head may be in already */
+            Py_DECREF(a);           /* the server's list keeps it */
         }
     }
 }
@@ -185,7 +191,7 @@ static int make_room(struct asrv *s, size_t i)
             return 0;
         if (!evict_one(s))
             return -1;
-        accept_from(s, i, 1);
+        accept_from(s, i, 1, 1);
     }
     return 0;
 }
@@ -199,7 +205,7 @@ static PyObject *on_accept(PyObject *self, PyObject *idx)
     if (i == (size_t)-1 && PyErr_Occurred())
         return NULL;
     if (s->accepting) {
-        accept_from(s, i, 16);
+        accept_from(s, i, 16, 1);
         stuck = make_room(s, i) < 0;
     }
     /* at --worker-connections with someone waiting and no one idle: no
@@ -263,9 +269,15 @@ static void begin_stop(struct asrv *s)
         s->accepting = 0;
         listen_on(s, 0);
         for (size_t i = 0; i < s->env->n_listeners; i++)
-            accept_from(s, i, s->env->worker_connections);
-        for (size_t i = 0; i < s->env->n_listeners; i++)
-            close(s->env->listeners[i].fd);
+            accept_from(s, i, s->env->worker_connections, 0);
+    }
+    /* this worker's copies of the listeners go now, served from or not
+     * yet (a TERM during the app's import or lifespan): one left open
+     * until the exit would have the kernel reset what queues behind it */
+    for (size_t i = 0; i < s->env->n_listeners; i++) {
+        if (s->env->listeners[i].fd >= 0)
+            (void)close(s->env->listeners[i].fd);
+        s->env->listeners[i].fd = -1;
     }
     for (a = held(s->conns); a; a = next) {
         next = held(a->next);  /* before a's close unlinks it */

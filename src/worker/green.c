@@ -368,17 +368,22 @@ static void await_conns(struct gworker *w, long long ms)
 /* Takes in the connections already waiting in the listeners' backlogs
  * (never a new wait): each gets its request answered, in a greenlet
  * beside the pool, so that the main greenlet never waits for a place in
- * it and keeps beating (Ours: Gunicorn's gevent worker leaves them). */
+ * it and keeps beating (Ours: Gunicorn's gevent worker leaves them).
+ * Then closes this worker's copies of the listeners at once: a
+ * connection that queued behind them until the worker's exit would be
+ * reset by the kernel then, unanswered. */
 static void drain_backlog(struct gworker *w)
 {
     for (size_t i = 0; i < w->env.n_listeners; i++) {
-        const struct cu_listener *l = &w->env.listeners[i];
+        struct cu_listener *l = &w->env.listeners[i];
         struct sockaddr_storage peer;
         socklen_t plen;
         int fd;
 
         while ((fd = cu_accept(l, &peer, &plen)) >= 0)
             (void)add_conn(w, fd, &peer, plen, l, 0);
+        (void)close(l->fd);
+        l->fd = -1;
     }
 }
 

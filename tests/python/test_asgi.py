@@ -196,7 +196,7 @@ def test_slow_client_pauses_the_apps_send(server):
     """Back-pressure the other way: a client that reads nothing holds the
     app's sends back (a few MiB of socket buffers at most), then gets all."""
     srv = start(server)
-    n = 64
+    n = 32
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.connect(("127.0.0.1", srv.port))

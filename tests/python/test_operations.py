@@ -34,11 +34,18 @@ class Load:
         self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
 
     def one(self, rid=0):
+        """The answer; a reset raises (ConnectionResetError), an end with
+        nothing is b""."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        out = b""
         try:
             s.sendall(b"GET " + self.path.encode() + b"?id=%d" % rid +
                       b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            return recv_all(s)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
         finally:
             s.close()
 
@@ -66,6 +73,7 @@ class Load:
                 else:
                     self.failed += 1
                     self.errors.append(data[:80])
+                    self.failed_ids.append(rid)
 
     def __enter__(self):
         for t in self.threads:
@@ -264,14 +272,19 @@ def test_term_under_load(server, tmp_path, worker):
     # Nothing the server took in went unanswered: a failed request is one
     # the server never saw -- it reached the kernel's queue in the instant
     # between the last worker's final look at it and its close (the kernel
-    # then resets it; no server can answer it). That is rare, and each of
-    # the 6 client threads has at most one connection in that instant.
+    # then resets it; no server can answer it). That is rare: a few at
+    # most. A worker that keeps its listeners open while it finishes, or
+    # whose drain ends before the backlog is empty, has one request of
+    # each of the 6 client threads reset: 6. So does, still, a worker
+    # that the TERM finds importing its app (it holds its copy of the
+    # listeners until it exits): tornado's import is slow enough for the
+    # second worker to be caught there at times.
     served = set(re.findall(r"id=(\d+) 200", log.read_text()))
     lost = [i for i in load.failed_ids if str(i) in served]
     print("failed requests the server had served: %s; never seen by it: %d" % (
         lost, load.failed - len(lost)))
     assert not lost
-    assert load.failed <= 6, load.errors
+    assert load.failed <= (6 if worker == "tornado" else 3), load.errors
 
 
 def test_sigkill_of_a_worker_loses_at_most_what_it_held(server):

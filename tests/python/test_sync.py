@@ -464,7 +464,8 @@ def test_timeout_outside_a_request(server, tmp_path):
                     "def post_worker_init(worker):\n"
                     "    worker.log.info('stalling')\n"
                     "    time.sleep(30)\n")
-    srv = server("-c", str(conf), "--timeout", "1", workers=1)
+    # the graceful timeout bounds the stop, whose new worker stalls too
+    srv = server("-c", str(conf), "--timeout", "1", "--graceful-timeout", "1", workers=1)
     pid = srv.worker_pids()[0]
     wait_for(lambda: "Worker (pid:%d) exited" % pid in srv.text(), what="the abort")
     assert "Worker aborted by the master's timeout while serving: (no request)" in srv.text()

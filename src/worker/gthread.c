@@ -957,7 +957,7 @@ static void linger(struct gworker *w, struct gconn *g)
     char sink[4096];
 
     for (;;) {
-        ssize_t n = recv(g->c.fd, sink, sizeof(sink), 0);
+        ssize_t n = recv(g->c.fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n > 0)
             continue;
         if (n < 0 && errno == EINTR)

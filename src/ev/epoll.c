@@ -1,7 +1,7 @@
 /*
  * The poller on Linux's epoll: EPOLLONESHOT gives the one-shot arming
- * for free, and epoll_wait() from several threads hands each event to one
- * of them. See poller.h.
+ * for free (CU_EV_KEEP leaves it out: level-triggered), and epoll_wait()
+ * from several threads hands each event to one of them. See poller.h.
  */
 #include "ev/poller.h"
 

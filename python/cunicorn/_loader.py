@@ -428,13 +428,15 @@ class ClientSocket(socket.socket):
     The worker makes it from a dup of its connection's fd and closes it when
     the response is done, so the app's close() (or the garbage collector)
     never closes the worker's own fd. A dup shares the open file description
-    and so its O_NONBLOCK flag, which the worker needs set: this socket is
-    therefore kept in CPython's timeout mode (O_NONBLOCK, waits in poll()).
-    It behaves as blocking, like Gunicorn's client sockets: settimeout(None)
-    and setblocking(True) give a timeout of about 23 days and gettimeout()
-    says None. Code that goes round these methods (socket.socket.setblocking
-    on it, os.set_blocking on its fileno()) clears O_NONBLOCK on the
-    worker's fd too; the worker sets it again when the app returns.
+    and so its O_NONBLOCK flag: this socket is kept in CPython's timeout
+    mode (O_NONBLOCK, waits in poll()), which leaves the flag as the worker
+    made it. It behaves as blocking, like Gunicorn's client sockets:
+    settimeout(None) and setblocking(True) give a timeout of about 23 days
+    and gettimeout() says None. Code that goes round these methods
+    (socket.socket.setblocking on it, os.set_blocking on its fileno())
+    clears O_NONBLOCK on the worker's fd too: the worker's own reads and
+    writes pass MSG_DONTWAIT, so that costs it nothing; over TLS (OpenSSL
+    reads the fd) the worker sets the flag again when the app returns.
     """
 
     __slots__ = ()

@@ -1,12 +1,13 @@
 /*
  * The poller on Linux's epoll: EPOLLONESHOT gives the one-shot arming
- * for free, and epoll_wait() from several threads hands each event to one
- * of them. See poller.h.
+ * for free (CU_EV_KEEP leaves it out: level-triggered), and epoll_wait()
+ * from several threads hands each event to one of them. See poller.h.
  */
 #include "ev/poller.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ static int ctl(struct cu_poller *p, int op, int fd, unsigned events, void *data)
 {
     struct epoll_event ev;
 
-    ev.events = EPOLLONESHOT | EPOLLRDHUP;
+    ev.events = (events & CU_EV_KEEP ? 0 : EPOLLONESHOT) | EPOLLRDHUP;
     if (events & CU_EV_IN)
         ev.events |= EPOLLIN;
     if (events & CU_EV_OUT)
@@ -68,6 +69,18 @@ int cu_poller_del(struct cu_poller *p, int fd)
     return epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, &ev);
 }
 
+static unsigned events_of(uint32_t e)
+{
+    unsigned events = 0;
+
+    /* a hang-up or an error is reported as readable: the read says which */
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        events |= CU_EV_IN;
+    if (e & EPOLLOUT)
+        events |= CU_EV_OUT;
+    return events;
+}
+
 int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
                    int timeout_ms)
 {
@@ -77,13 +90,20 @@ int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
     if (n <= 0)
         return n;
     *data = ev.data.ptr;
-    *events = 0;
-    /* a hang-up or an error is reported as readable: the read says which */
-    if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        *events |= CU_EV_IN;
-    if (ev.events & EPOLLOUT)
-        *events |= CU_EV_OUT;
+    *events = events_of(ev.events);
     return 1;
+}
+
+int cu_poller_wait_many(struct cu_poller *p, struct cu_event *ev, int max, int timeout_ms)
+{
+    struct epoll_event got[64];
+    int n = epoll_wait(p->fd, got, max < 64 ? max : 64, timeout_ms);
+
+    for (int i = 0; i < n; i++) {
+        ev[i].data = got[i].data.ptr;
+        ev[i].events = events_of(got[i].events);
+    }
+    return n;
 }
 
 const char *cu_poller_backend(void)

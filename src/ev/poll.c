@@ -179,30 +179,32 @@ static int snapshot(struct cu_poller *p, size_t *n)
     return 0;
 }
 
-/* Takes the first ready fd of the snapshot that is still armed, and
- * disarms it. Called with lock held. */
-static int take(struct cu_poller *p, size_t n, void **data, unsigned *events)
+/* Takes up to max ready fds of the snapshot that are still armed, and
+ * disarms them (but CU_EV_KEEP's). Called with lock held. How many. */
+static int take(struct cu_poller *p, size_t n, struct cu_event *ev, int max)
 {
-    for (size_t i = 1; i < n; i++) {
+    int k = 0;
+
+    for (size_t i = 1; i < n && k < max; i++) {
         struct reg *r;
         short re = p->pfd[i].revents;
+
         if (!re || !(r = find(p, p->pfd[i].fd)) || !r->events)
             continue;
-        *events = 0;
+        ev[k].events = 0;
         if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-            *events |= CU_EV_IN;
+            ev[k].events |= CU_EV_IN;
         if (re & POLLOUT)
-            *events |= CU_EV_OUT;
-        *events &= r->events | CU_EV_IN;
-        *data = r->data;
-        r->events = 0;
-        return 1;
+            ev[k].events |= CU_EV_OUT;
+        ev[k].events &= r->events | CU_EV_IN;
+        ev[k++].data = r->data;
+        if (!(r->events & CU_EV_KEEP))
+            r->events = 0;
     }
-    return 0;
+    return k;
 }
 
-int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
-                   int timeout_ms)
+int cu_poller_wait_many(struct cu_poller *p, struct cu_event *ev, int max, int timeout_ms)
 {
     int rc;
 
@@ -223,7 +225,7 @@ int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
             while (read(p->wake[0], drain, sizeof(drain)) > 0)
                 ;
         pthread_mutex_lock(&p->lock);
-        rc = take(p, n, data, events);
+        rc = take(p, n, ev, max);
         pthread_mutex_unlock(&p->lock);
         if (rc)
             break;
@@ -231,6 +233,19 @@ int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
          * caller's deadline is its own to keep) */
     }
     pthread_mutex_unlock(&p->waiting);
+    return rc;
+}
+
+int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
+                   int timeout_ms)
+{
+    struct cu_event ev;
+    int rc = cu_poller_wait_many(p, &ev, 1, timeout_ms);
+
+    if (rc == 1) {
+        *data = ev.data;
+        *events = ev.events;
+    }
     return rc;
 }
 

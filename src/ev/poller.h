@@ -5,7 +5,8 @@
  *
  * Arming is one-shot: once an fd's event has been reported to a waiter,
  * the fd is disarmed until cu_poller_arm() is called again, so exactly one
- * thread owns an fd between its event and its next arming. Every call is
+ * thread owns an fd between its event and its next arming (CU_EV_KEEP
+ * asks for level-triggered instead, when one thread waits). Every call is
  * safe from several threads at once.
  */
 #ifndef CU_EV_POLLER_H
@@ -13,7 +14,12 @@
 
 enum {
     CU_EV_IN = 1u << 0,   /* readable, or the peer hung up */
-    CU_EV_OUT = 1u << 1   /* writable */
+    CU_EV_OUT = 1u << 1,  /* writable */
+    /* with IN or OUT: the fd stays armed after its event (level-triggered),
+     * so no re-arming is needed while its events stay the same. Only for a
+     * poller that one thread waits on: then no other thread can get an
+     * event for an fd its owner is working on, or has just unregistered */
+    CU_EV_KEEP = 1u << 2
 };
 
 struct cu_poller;
@@ -34,6 +40,18 @@ int cu_poller_del(struct cu_poller *p, int fd);
  * 1 with *data and *events set, 0 on timeout, -1 with errno (EINTR). */
 int cu_poller_wait(struct cu_poller *p, void **data, unsigned *events,
                    int timeout_ms);
+
+/* One ready fd, as cu_poller_wait_many reports it. */
+struct cu_event {
+    void *data;
+    unsigned events;
+};
+
+/* As cu_poller_wait, for up to max ready fds at once (one system call
+ * for several events): how many are in ev, 0 on timeout, -1 with errno.
+ * Each is one-shot as ever; so a waiter that takes several holds them
+ * all until it has seen to each, which suits one waiting thread. */
+int cu_poller_wait_many(struct cu_poller *p, struct cu_event *ev, int max, int timeout_ms);
 
 /* "epoll" or "poll". */
 const char *cu_poller_backend(void);

@@ -4,6 +4,7 @@
 #include "worker/conn.h"
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "http/http.h"
 #include "http/pages.h"
 #include "http/proxy.h"
@@ -268,6 +269,15 @@ int cu_conn_pending(const struct cu_conn *c)
     return c->tls && cu_tls_pending(c->tls);
 }
 
+void cu_conn_keep_nonblocking(const struct cu_conn *c)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+
+    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        cu_log(CU_WARNING, "could not make the connection non-blocking again: %s",
+               strerror(errno));
+}
+
 int cu_conn_shut_wr(struct cu_conn *c)
 {
     if (c->tls)
@@ -284,7 +294,7 @@ static ssize_t conn_recv(struct cu_conn *c, void *p, size_t n)
             return -1;
         return cu_tls_read(c->tls, p, n, &c->tls_want);
     }
-    return recv(c->fd, p, n, 0);
+    return recv(c->fd, p, n, MSG_DONTWAIT);
 }
 
 /* One TLS record's worth: what a write puts in one SSL_write. */
@@ -400,7 +410,13 @@ static ssize_t do_writev(struct cu_conn *c, const struct iovec *iov, int n)
         return -1;
     if (c->vt)
         return write_end(c, c->vt->writev(c->vt_arg, iov, n));
-    return write_end(c, c->tls ? tls_writev(c, iov, n) : writev(c->fd, iov, n));
+    if (c->tls)
+        return write_end(c, tls_writev(c, iov, n));
+    /* sendmsg, not writev: MSG_DONTWAIT whatever the app did to the
+     * file's O_NONBLOCK (cu_conn_keep_nonblocking) */
+    return write_end(c, sendmsg(c->fd, &(struct msghdr){.msg_iov = (struct iovec *)iov,
+                                                        .msg_iovlen = (size_t)n},
+                                MSG_DONTWAIT));
 }
 
 static ssize_t do_send(struct cu_conn *c, const void *p, size_t n)
@@ -413,15 +429,17 @@ static ssize_t do_send(struct cu_conn *c, const void *p, size_t n)
         return write_end(c, c->vt->writev(c->vt_arg, &iov, 1));
     if (c->tls)
         return write_end(c, cu_tls_write(c->tls, p, n, &c->tls_want));
-    return write_end(c, send(c->fd, p, n, 0));
+    return write_end(c, send(c->fd, p, n, MSG_DONTWAIT));
 }
 
 static ssize_t do_sendfile(struct cu_conn *c, int fd, off_t *off, size_t n)
 {
     if (write_begin(c) < 0)
         return -1;
-    return write_end(c, c->tls || c->vt ? tls_sendfile(c, fd, off, n)
-                                        : sendfile(c->fd, fd, off, n));
+    if (c->tls || c->vt)
+        return write_end(c, tls_sendfile(c, fd, off, n));
+    cu_conn_keep_nonblocking(c);  /* sendfile(2) takes no MSG_DONTWAIT */
+    return write_end(c, sendfile(c->fd, fd, off, n));
 }
 
 /* Takes the connection away from its writer: no write starts after

@@ -176,6 +176,13 @@ int cu_conn_pending(const struct cu_conn *c);
 /* The end of what this side sends: close_notify (TLS), then shutdown's
  * SHUT_WR. 0, or -1 (errno). */
 int cu_conn_shut_wr(struct cu_conn *c);
+
+/* Sets O_NONBLOCK on c's socket again if it was cleared (an app may do
+ * so through a dup of the fd, gunicorn.socket: the flag belongs to the
+ * open file, which the dup shares). Plain reads and writes never need it
+ * (they pass MSG_DONTWAIT); sendfile(2), OpenSSL's reads and writes and a
+ * vt's do. */
+void cu_conn_keep_nonblocking(const struct cu_conn *c);
 /* A graceful close's first half (Gunicorn's): shuts the write side and
  * drops what the peer still sends, up to limit bytes or ms milliseconds,
  * so that unread input does not turn the close into a reset that destroys

@@ -54,6 +54,7 @@
 #include "worker/running.h"
 
 #define ACCEPT_BATCH 16
+#define WAIT_BATCH 16            /* events per wait, one pool thread */
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
@@ -92,6 +93,8 @@ struct gconn {
     long long born_ms;        /* accepted at */
     int fresh;                /* no byte yet since accept */
     size_t counted;           /* its buffer, counted in w->head_mem */
+    unsigned armed;           /* with w->keep: the events its fd is armed
+                               * for, which stay armed across its events */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
     int expired;              /* the main thread timed it out */
@@ -127,6 +130,7 @@ struct gworker {
     atomic_int accepting;
     atomic_int accepters;     /* pool threads inside on_listener() */
     struct cu_h2 *h2;         /* HTTP/2's sessions (env->h2.on), or NULL */
+    unsigned keep;            /* CU_EV_KEEP with one pool thread, else 0 */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -312,17 +316,21 @@ static void park(struct gworker *w, struct gconn *g)
                       : g->fresh ? &w->fresh : &w->head;
     /* TLS may need the other direction (a handshake, a key update) */
     short want = POLLIN;
+    unsigned events;
 
     if (g->state == ST_WRITE)
         want = cu_conn_want(&g->c, POLLOUT);
     else if (g->state != ST_LINGER)
         want = cu_conn_want(&g->c, POLLIN);
-
+    events = (want == POLLOUT ? CU_EV_OUT : CU_EV_IN) | w->keep;
     (void)account(w, g);  /* a head's buffer stays counted while parked */
     pthread_mutex_lock(&w->lock);
     cu_timers_add(l, &g->timer);
     pthread_mutex_unlock(&w->lock);
-    if (cu_poller_arm(w->poller, g->c.fd, want == POLLOUT ? CU_EV_OUT : CU_EV_IN, g) < 0) {
+    if (w->keep && events == g->armed)
+        return;  /* still armed: no epoll_ctl per kept-alive request */
+    g->armed = events;
+    if (cu_poller_arm(w->poller, g->c.fd, events, g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
         cu_timers_remove(&g->timer);
@@ -401,7 +409,8 @@ static void add_conn(struct gworker *w, int fd, const struct sockaddr_storage *p
     pthread_mutex_lock(&w->lock);
     cu_timers_add(&w->fresh, &g->timer);
     pthread_mutex_unlock(&w->lock);
-    if (cu_poller_add(w->poller, fd, CU_EV_IN, g) < 0) {
+    g->armed = CU_EV_IN | w->keep;
+    if (cu_poller_add(w->poller, fd, g->armed, g) < 0) {
         cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
         pthread_mutex_lock(&w->lock);
         cu_timers_remove(&g->timer);
@@ -957,7 +966,7 @@ static void linger(struct gworker *w, struct gconn *g)
     char sink[4096];
 
     for (;;) {
-        ssize_t n = recv(g->c.fd, sink, sizeof(sink), 0);
+        ssize_t n = recv(g->c.fd, sink, sizeof(sink), MSG_DONTWAIT);
         if (n > 0)
             continue;
         if (n < 0 && errno == EINTR)
@@ -991,30 +1000,38 @@ static void on_conn(struct gworker *w, struct gthread *t, struct gconn *g)
 
 /* ---- the pool ------------------------------------------------------------- */
 
+static void on_event(struct gworker *w, struct gthread *t, const struct cu_event *ev)
+{
+    if (*(enum kind *)ev->data == SRC_LISTENER)
+        on_listener(w, ev->data);
+    else if (*(enum kind *)ev->data == SRC_CONN)
+        on_conn(w, t, ev->data);
+    else
+        cu_h2_event(ev->data, ev->events, t);
+}
+
 static void *pool_main(void *arg)
 {
     struct gthread *t = arg;
     struct gworker *w = t->w;
+    struct cu_event ev[WAIT_BATCH];
+    /* a lone pool thread takes what is ready in one call: no other thread
+     * is free to take any of it sooner. With several, one event each, so
+     * that none waits behind an app while a thread is free; with HTTP/2
+     * too, as one session's event may end the session another names */
+    int max = w->keep && !w->h2 ? WAIT_BATCH : 1;
 
     if (w->env->thread_start)
         w->env->thread_start(w->env->app);
     for (;;) {
-        void *data;
-        unsigned events;
-        int rc = cu_poller_wait(w->poller, &data, &events, 1000);
+        int n = cu_poller_wait_many(w->poller, ev, max, 1000);
 
-        if (rc < 0 && errno != EINTR) {
+        if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
             break;
         }
-        if (rc <= 0)
-            continue;
-        if (*(enum kind *)data == SRC_LISTENER)
-            on_listener(w, data);
-        else if (*(enum kind *)data == SRC_CONN)
-            on_conn(w, t, data);
-        else
-            cu_h2_event(data, events, t);
+        for (int i = 0; i < n; i++)
+            on_event(w, t, &ev[i]);
     }
     return NULL;
 }
@@ -1144,6 +1161,9 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
         env->threads = 1;
     if (env->worker_connections < 1)
         env->worker_connections = 1;
+    /* one pool thread: the only one at the poller, so a connection's fd
+     * may stay armed while it is served (poller.h) */
+    w->keep = env->threads == 1 ? CU_EV_KEEP : 0;
     atomic_store(&w->accepting, 1);
     pthread_mutex_init(&w->lock, NULL);
     w->poller = cu_poller_new();

@@ -34,6 +34,9 @@ int cu_dict_set_new(PyObject *d, const char *key, PyObject *v)
  * in without a resize. */
 #define ENVIRON_ROOM 32
 
+const char *const cu_method_names[N_METHODS] = {"GET", "POST", "HEAD", "PUT",
+                                                "DELETE", "OPTIONS", "PATCH"};
+
 struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
                             const struct cu_wsgi_opts *o)
 {
@@ -51,6 +54,9 @@ struct cu_wsgi *cu_wsgi_new(PyObject *app, const struct cu_wsgi_types *t,
     w->app = app;
     for (int i = 0; i < K_COUNT; i++)
         if (!(w->keys[i] = PyUnicode_InternFromString(key_names[i])))
+            goto fail;
+    for (int i = 0; i < N_METHODS; i++)
+        if (!(w->methods[i] = PyUnicode_InternFromString(cu_method_names[i])))
             goto fail;
     if (!(w->http = PyUnicode_InternFromString("http")) ||
         !(w->https = PyUnicode_InternFromString("https")) ||
@@ -94,6 +100,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
     Py_XDECREF(w->base);
     for (int i = 0; i < K_COUNT; i++)
         Py_XDECREF(w->keys[i]);
+    for (int i = 0; i < N_METHODS; i++)
+        Py_XDECREF(w->methods[i]);
     Py_XDECREF(w->http);
     Py_XDECREF(w->https);
     Py_XDECREF(w->protocols[0]);

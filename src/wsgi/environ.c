@@ -307,6 +307,16 @@ static int set_proxy(PyObject *env, const struct http_proxy *px)
 
 /* SERVER_PROTOCOL: HTTP/1.0 and 1.1 made once (an HTTP/2 stream
  * formats its "HTTP/2.0"). */
+/* REQUEST_METHOD: one of the strings made once when it is a common
+ * method, else a new one. */
+static int set_method(PyObject *env, const struct cu_wsgi *w, const char *s, size_t n)
+{
+    for (int i = 0; i < N_METHODS; i++)
+        if (strlen(cu_method_names[i]) == n && memcmp(cu_method_names[i], s, n) == 0)
+            return PyDict_SetItem(env, w->keys[K_METHOD], w->methods[i]);
+    return set_str(env, w->keys[K_METHOD], s, n);
+}
+
 static int set_protocol(PyObject *env, const struct cu_wsgi *w, const struct http_request *r)
 {
     char proto[16];
@@ -327,7 +337,7 @@ PyObject *cu_environ_new(struct cu_wsgi *w, struct cu_conn *c,
 
     if (!env)
         return NULL;
-    if (set_str(env, k[K_METHOD], b + r->method.off, r->method.len) < 0 ||
+    if (set_method(env, w, b + r->method.off, r->method.len) < 0 ||
         set_script_path(env, w, r, b) < 0 ||
         set_str(env, k[K_QUERY], b + r->query.off, r->query.len) < 0 ||
         set_str(env, k[K_RAW_URI], b + r->target.off, r->target.len) < 0 ||

@@ -33,6 +33,10 @@ enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
 
 #define N_LISTENER_CACHE 8
 
+/* REQUEST_METHOD strings made once: the methods most requests use */
+#define N_METHODS 7
+extern const char *const cu_method_names[N_METHODS];
+
 struct cu_wsgi {
     /* SERVER_NAME and SERVER_PORT of a TCP listener, made once */
     struct {
@@ -44,6 +48,7 @@ struct cu_wsgi {
     PyObject *keys[K_COUNT]; /* interned */
     PyObject *http, *https;
     PyObject *protocols[2];  /* SERVER_PROTOCOL: "HTTP/1.0", "HTTP/1.1" */
+    PyObject *methods[N_METHODS];  /* cu_method_names, interned */
     PyObject *errors;        /* the wsgi.errors stream */
     PyObject *sock_class;    /* cunicorn._loader.ClientSocket */
     PyObject *sock_close;    /* _socket.socket.close */

@@ -65,7 +65,7 @@ static int set_tls(PyObject *sock, const struct cu_conn *c)
  * over a dup of c->fd, so that the app's close() or its garbage never
  * closes the worker's fd. The dup shares the open file description, so
  * O_NONBLOCK too: ClientSocket stays in CPython's timeout mode, which leaves
- * the flag set. A new reference, or NULL with an exception.
+ * the flag set (and if the app clears it, cu_keep_nonblocking). A new reference, or NULL with an exception.
  */
 PyObject *cu_socket_get(struct cu_wsgi *w, struct cu_conn *c)
 {
@@ -94,14 +94,14 @@ PyObject *cu_socket_get(struct cu_wsgi *w, struct cu_conn *c)
 }
 
 /* The app may have cleared O_NONBLOCK going round ClientSocket's methods
- * (os.set_blocking on its fileno()): the worker's waits need it. */
+ * (os.set_blocking on its fileno()). A plain connection's reads and
+ * writes pass MSG_DONTWAIT, and its sendfile looks for itself, so only
+ * OpenSSL's and a vt's (HTTP/2) need the flag back: no fcntl per request
+ * on a plain one. */
 void cu_keep_nonblocking(const struct cu_conn *c)
 {
-    int fl = fcntl(c->fd, F_GETFL);
-
-    if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        cu_log(CU_WARNING, "could not make the connection non-blocking again: %s",
-               strerror(errno));
+    if (c->tls || c->vt)
+        cu_conn_keep_nonblocking(c);
 }
 
 /* At the end of the request: closes the app's socket object (its dup, if

@@ -1,7 +1,8 @@
 /*
  * Tests of the poller (src/ev/), built once per backend: one-shot arming,
- * re-arming, removal, timeouts, hang-ups, and several threads waiting at
- * once with each event going to exactly one of them.
+ * re-arming, removal, timeouts, hang-ups, several threads waiting at
+ * once with each event going to exactly one of them, level-triggered
+ * fds (CU_EV_KEEP) and several events per wait.
  */
 #include "ev/poller.h"
 #include "../lib/tap.h"
@@ -146,9 +147,66 @@ static void test_threads(void)
     cu_poller_free(sh.p);
 }
 
+/* ---- level-triggered (CU_EV_KEEP) and several events per wait ------------- */
+
+static void test_keep_and_many(void)
+{
+    struct cu_poller *p = cu_poller_new();
+    int a[2], b[2], ta = 1, tb = 2;
+    struct cu_event ev[4];
+    void *data = NULL;
+    unsigned e = 0;
+    char c;
+
+    if (!p || pair(a) < 0 || pair(b) < 0) {
+        ok(0, "a poller and two pairs");
+        return;
+    }
+    ok(cu_poller_add(p, a[0], CU_EV_IN | CU_EV_KEEP, &ta) == 0, "add, kept armed");
+    ok(cu_poller_wait(p, &data, &e, 50) == 0, "kept: nothing to read, a timeout");
+    ok(write(a[1], "x", 1) == 1, "the peer writes");
+    ok(cu_poller_wait(p, &data, &e, 1000) == 1 && data == &ta && (e & CU_EV_IN),
+       "kept: readable");
+    ok(cu_poller_wait(p, &data, &e, 1000) == 1 && data == &ta,
+       "kept: reported again without re-arming while still readable");
+    ok(read(a[0], &c, 1) == 1 && cu_poller_wait(p, &data, &e, 50) == 0,
+       "kept: drained, not reported");
+    ok(write(a[1], "y", 1) == 1 && cu_poller_wait(p, &data, &e, 1000) == 1 && data == &ta,
+       "kept: the next byte is reported, still without re-arming");
+    ok(read(a[0], &c, 1) == 1, "drain");
+    ok(cu_poller_arm(p, a[0], CU_EV_OUT | CU_EV_KEEP, &ta) == 0 &&
+       cu_poller_wait(p, &data, &e, 1000) == 1 && (e & CU_EV_OUT),
+       "kept, re-armed for writing: writable");
+    ok(cu_poller_arm(p, a[0], CU_EV_IN | CU_EV_KEEP, &ta) == 0, "back to reading");
+
+    /* several at once: each ready fd once, one-shot ones disarmed */
+    ok(cu_poller_add(p, b[0], CU_EV_IN, &tb) == 0, "a one-shot fd beside it");
+    ok(write(a[1], "x", 1) == 1 && write(b[1], "x", 1) == 1, "both peers write");
+    {
+        int n = cu_poller_wait_many(p, ev, 4, 1000), seen_a = 0, seen_b = 0;
+        for (int i = 0; i < n; i++) {
+            seen_a += ev[i].data == &ta && (ev[i].events & CU_EV_IN);
+            seen_b += ev[i].data == &tb && (ev[i].events & CU_EV_IN);
+        }
+        ok(n == 2 && seen_a == 1 && seen_b == 1, "wait_many: both, once each (%d)", n);
+    }
+    ok(cu_poller_wait_many(p, ev, 4, 1000) == 1 && ev[0].data == &ta,
+       "wait_many: the kept one again, the one-shot one disarmed");
+    ok(cu_poller_wait_many(p, ev, 1, 1000) == 1 && ev[0].data == &ta,
+       "wait_many: at most max");
+    ok(read(a[0], &c, 1) == 1 && cu_poller_wait_many(p, ev, 4, 50) == 0,
+       "wait_many: nothing ready, a timeout");
+    cu_poller_free(p);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
 int main(void)
 {
     test_one_shot();
     test_threads();
+    test_keep_and_many();
     return tap_done();
 }

@@ -107,6 +107,18 @@ def test_environ(server):
     assert e["SERVER_SOFTWARE"].startswith("cunicorn/")
 
 
+def test_request_method_as_sent(server):
+    # the common methods' strings are made once; the others per request
+    srv = server()
+    for m in ("GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "GETS",
+              "POS", "DELETES"):
+        raw = srv.raw(b"%s / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+                      % m.encode())
+        assert raw.startswith(b"HTTP/1.1 200 "), (m, raw)
+        e = json.loads(raw.partition(b"\r\n\r\n")[2])["environ"]
+        assert e["REQUEST_METHOD"] == m
+
+
 def test_repeated_headers_joined_and_underscores_dropped(server):
     srv = server()
     raw = srv.raw(b"GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-A: 2\r\nX_A: 3\r\n\r\n")

@@ -33,6 +33,7 @@
 
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "worker/green_h2.h"
 
 #define DRAIN_LIMIT 65536   /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
@@ -58,6 +59,7 @@ struct gworker {
                                 * is logged (0: not watched) */
     struct gaccept *acceptors; /* one per listener */
     size_t nacceptors;
+    struct cu_green_h2 *h2;    /* HTTP/2's sessions (env.h2.on), or NULL */
 };
 
 struct gconn {
@@ -185,6 +187,77 @@ static int handshake(struct gworker *w, struct gconn *g)
     return rc;
 }
 
+/* ---- HTTP/2 (green_h2.c) ------------------------------------------------------ */
+
+/* Hands g's connection over to a session (up: the request that asked for
+ * the h2c upgrade, in g's buffer, or NULL); g is closed. */
+static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upgrade *up)
+{
+    struct cu_conn c;
+
+    memcpy(&c, &g->c, sizeof(c));
+    memset(&g->c, 0, sizeof(g->c));
+    g->c.fd = -1;
+    cu_green_h2_take(w->h2, &c, g->trusted, up);
+    conn_close(w, g);  /* up's headers with it, once adopted */
+}
+
+/* Whether a new connection speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN
+ * chose h2, or a trusted peer's first bytes on a plain connection are
+ * the h2c preface (read as far as needed). 1: handed over (g is gone);
+ * 0: HTTP/1; -1: the peer left or said nothing in time (close g). */
+static int to_h2(struct gworker *w, struct gconn *g)
+{
+    if (g->c.tls) {
+        if (!cu_conn_alpn_h2(&g->c))
+            return 0;
+    } else {
+        if (!w->env.h2.prior_knowledge || !g->trusted)
+            return 0;
+        g->c.timeout_ms = w->timeout_ms;
+        for (;;) {
+            size_t n = g->c.end - g->c.start;
+            int pre = n ? cu_h2_preface(g->c.buf + g->c.start, n) : -1;
+
+            if (pre == 0)
+                return 0;
+            if (pre > 0)
+                break;
+            if (cu_conn_fill(&g->c, cu_head_max(&w->env)) <= 0)
+                return g->c.end > g->c.start ? 0 : -1;  /* the head's reader says */
+        }
+    }
+    hand_over(w, g, NULL);
+    return 1;
+}
+
+/* A request of len bytes from a trusted peer on a plain connection that
+ * asks for h2c by Upgrade, when http2_cleartext allows it: 1 when g was
+ * handed over (the request is stream 1 of its session; g is gone), -1
+ * when refused (a bad HTTP2-Settings: 400; g must close), 0: it is served
+ * as HTTP/1.1. */
+static int upgrade_h2(struct gworker *w, struct gconn *g, const struct http_parser *p,
+                      const struct http_request *r, int64_t len)
+{
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    struct cu_h2_upgrade up = {.settings = settings, .buf = g->c.buf + g->c.start,
+                               .r = r};
+    int rc;
+
+    if (!w->h2 || !w->env.h2.upgrade || g->c.tls || !g->trusted)
+        return 0;
+    rc = cu_h2c_asked(up.buf, r, settings, &up.settings_len);
+    if (rc < 0) {
+        cu_log(CU_DEBUG, "Refusing an h2c upgrade: HTTP2-Settings is not base64url "
+               "of a SETTINGS payload");
+        refuse(g, p, HTTP_E_HEADER);
+    } else if (rc > 0) {
+        g->c.start += (size_t)len;  /* what follows the head is HTTP/2's */
+        hand_over(w, g, &up);
+    }
+    return rc;
+}
+
 /* A connection's greenlet: its requests, one after the other. */
 static void conn_main(void *arg)
 {
@@ -195,8 +268,15 @@ static void conn_main(void *arg)
     struct http_request r;
     int proxy_done = env->proxy == HTTP_PROXY_OFF;
 
+    int h2;
+
     if (env->tls && handshake(w, g) < 0) {
         conn_close(w, g);
+        return;
+    }
+    if (w->h2 && (h2 = to_h2(w, g)) != 0) {
+        if (h2 < 0)
+            conn_close(w, g);
         return;
     }
     for (int first = 1;; first = 0) {
@@ -216,6 +296,11 @@ static void conn_main(void *arg)
         if (rc <= 0) {
             if (rc < 0)
                 refuse(g, &p, (int)rc);
+            break;
+        }
+        if (w->h2 && (h2 = upgrade_h2(w, g, &p, &r, rc)) != 0) {
+            if (h2 > 0)
+                return;
             break;
         }
         if (!serve_one(w, g, &r, rc))
@@ -335,8 +420,8 @@ static int start_acceptors(struct gworker *w)
  * and of the acceptors. */
 static void kill_all(struct gworker *w, int idle_only)
 {
-    size_t n = 0;
-    void **h = malloc(sizeof(*h) * (w->nconns + w->nacceptors + 1));
+    size_t n = 0, streams = w->h2 ? cu_green_h2_count(w->h2) : 0;
+    void **h = malloc(sizeof(*h) * (w->nconns + w->nacceptors + streams + 1));
 
     if (!h) {
         cu_log(CU_ERROR, "worker: out of memory");
@@ -347,6 +432,8 @@ static void kill_all(struct gworker *w, int idle_only)
     for (struct gconn *g = w->conns; g; g = g->next)
         if (g->g && (g->idle || !idle_only))
             h[n++] = g->g;
+    if (w->h2 && !idle_only)  /* the sessions' streams */
+        n += cu_green_h2_greenlets(w->h2, h + n);
     w->hub.kill(w->hub.arg, h, n);
     free(h);
 }
@@ -358,6 +445,8 @@ static void await_conns(struct gworker *w, long long ms)
 
     while (w->nconns > 0 && cu_now_ms() < until) {
         cu_heartbeat(w->env.slot);
+        if (w->h2)  /* GOAWAY, then each session closes once its streams end */
+            cu_green_h2_tick(w->h2);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
         if (w->hub.wait(w->hub.arg, -1, 0, 50) < 0 && errno != ETIMEDOUT)
@@ -415,6 +504,8 @@ static void supervise(struct gworker *w, int wake)
         cu_heartbeat(env->slot);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
+        if (w->h2)  /* idle sessions past --keep-alive */
+            cu_green_h2_tick(w->h2);
         if (cu_worker_reopen) {
             cu_worker_reopen = 0;
             cu_log_reopen();
@@ -444,7 +535,9 @@ static int green_run(struct cu_worker_env *env, const char *kind)
      * the master aborts the worker (and beyond a tick: no false alarm) */
     w->watch_ms = env->timeout > 1 ? env->timeout * 750 : 0;
     if ((wake = cu_worker_wake_pipe()) < 0 || !env->hub_open ||
-        env->hub_open(env->app, kind, env->worker_connections, &w->hub) < 0) {
+        env->hub_open(env->app, kind, env->worker_connections, &w->hub) < 0 ||
+        (env->h2.on && !(w->h2 = cu_green_h2_new(&w->env, &w->hub, w->timeout_ms,
+                                                  &w->nconns, &w->served)))) {
         if (wake >= 0)
             close(wake);
         free(w);

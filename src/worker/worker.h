@@ -107,6 +107,19 @@ struct cu_hub {
      * the stack of what keeps the hub from running is logged. ms 0: the
      * watch ends. */
     void (*watch)(void *arg, int ms);
+    /* HTTP/2 (src/worker/green_h2.c). io: while on, fn(data) is called
+     * from the hub's greenlet each time fd is ready for reading (write 0)
+     * or writing; on 0 stops it. fn never waits. 0, or -1 (logged). */
+    int (*io)(void *arg, int fd, int write, int on, void (*fn)(void *), void *data);
+    /* A place for one greenlet to park at a time (a handle for release),
+     * or NULL (logged). */
+    void *(*parker)(void *arg);
+    /* Parks the calling greenlet at p until unpark(p), at most ms. 0, or
+     * -1 with errno: ETIMEDOUT, ECANCELED (killed), EIO (logged). */
+    int (*park)(void *arg, void *p, int ms);
+    /* The greenlet parked at p goes on once the hub gets to it (from any
+     * greenlet; nothing when none is parked there). */
+    void (*unpark)(void *arg, void *p);
     void *arg;
 };
 

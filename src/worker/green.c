@@ -357,6 +357,15 @@ static int add_conn(struct gworker *w, int fd, const struct sockaddr_storage *pe
 
 /* ---- the acceptors and the main greenlet --------------------------------- */
 
+/* HTTP/2 sessions hold no place in the pool of --worker-connections (no
+ * greenlet waits for them) but count among the connections: while they
+ * and the connections fill it, no accepting (checked every 100 ms). */
+static int sessions_full(const struct gworker *w)
+{
+    return w->h2 && cu_green_h2_sessions(w->h2) > 0 &&
+           w->nconns >= (size_t)w->env.worker_connections;
+}
+
 /* A listener's greenlet: accepts until the worker stops. With more than
  * one worker, one connection per wake-up, as Gunicorn's (the kernel
  * wakes them all: the others get theirs). */
@@ -367,7 +376,12 @@ static void accept_main(void *arg)
     int batch = w->env.workers > 1 ? 1 : ACCEPT_BATCH;
 
     while (!cu_worker_stop) {
-        for (int i = 0; i < batch && !cu_worker_stop; i++) {
+        if (sessions_full(w)) {
+            if (w->hub.wait(w->hub.arg, -1, 0, 100) < 0 && errno == ECANCELED)
+                return;
+            continue;
+        }
+        for (int i = 0; i < batch && !cu_worker_stop && !sessions_full(w); i++) {
             struct sockaddr_storage peer;
             socklen_t plen;
             int fd = cu_accept(a->l, &peer, &plen);

@@ -39,6 +39,7 @@ struct cu_green_h2 {
     unsigned long *served;
     struct gstream *streams;  /* the streams' greenlets, running */
     size_t nstreams;
+    size_t nsessions;
 };
 
 /* One stream's request, on the heap (greenlets' stacks move). */
@@ -89,6 +90,7 @@ static void h2_gone(void *arg)
     struct cu_green_h2 *g = arg;
 
     (*g->nconns)--;
+    g->nsessions--;
 }
 
 /* ---- a stream's greenlet ------------------------------------------------------ */
@@ -209,8 +211,16 @@ void cu_green_h2_take(struct cu_green_h2 *g, struct cu_conn *c, int trusted,
                       const struct cu_h2_upgrade *up)
 {
     (*g->nconns)++;
-    if (cu_h2_adopt(g->h, c, trusted, up) < 0)
+    g->nsessions++;
+    if (cu_h2_adopt(g->h, c, trusted, up) < 0) {
         (*g->nconns)--;
+        g->nsessions--;
+    }
+}
+
+size_t cu_green_h2_sessions(const struct cu_green_h2 *g)
+{
+    return g->nsessions;
 }
 
 void cu_green_h2_tick(struct cu_green_h2 *g)

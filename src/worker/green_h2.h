@@ -26,9 +26,13 @@ struct cu_green_h2 *cu_green_h2_new(struct cu_worker_env *env, const struct cu_h
 /* Takes c over as a session (trusted: the peer is in
  * forwarded_allow_ips; up: the request that asked for the h2c upgrade,
  * or NULL); c is left empty, counted among the connections while the
- * session lasts. */
+ * session lasts (the streams are not: http2_max_concurrent_streams
+ * bounds them per session). */
 void cu_green_h2_take(struct cu_green_h2 *g, struct cu_conn *c, int trusted,
                       const struct cu_h2_upgrade *up);
+
+/* The sessions open. */
+size_t cu_green_h2_sessions(const struct cu_green_h2 *g);
 
 /* Idle sessions closed past their deadline; once the worker stops, each
  * says GOAWAY and closes when its streams are done. */

@@ -10,16 +10,18 @@ tested on gthread and asgi (test_http2.py).
 import hashlib
 import json
 import signal
+import socket
 import subprocess
 
 import pytest
 
 from conftest import TIMEOUT, wait_for
-from test_http2 import CURL, H2LOAD, Client, curl, frames_until_close, raw_h2c
+from test_http2 import CURL, H2LOAD, Client, curl, frames_until_close, raw_h2c, works
 from test_tls import certs, tls_args  # noqa: F401 (a fixture)
 
 import h2.config  # noqa: E402 (test_http2 skipped without it)
 import h2.connection  # noqa: E402
+import h2.settings  # noqa: E402
 
 KINDS = ["gevent", "eventlet"]
 
@@ -120,6 +122,47 @@ def test_client_reset_ends_the_stream(server, kind):
             r = c.response(c.request("/after"))
             return r[0] == 200 and r[2] == b"ok"
         wait_for(served, what="the reset stream's app to end")
+    finally:
+        c.close()
+
+
+def test_zero_window_stall_is_cut_at_the_send_timeout(server):
+    """A stream's write the client takes none of (its window 0) parks at
+    most --send-timeout, as on HTTP/1, then the stream is reset; another
+    client is served meanwhile."""
+    srv = server(*h2c("gevent", "--timeout", "120", "--send-timeout", "1"), app="big:app")
+    c = Client(srv.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    try:
+        sid = c.request("/chunks?1000000")
+        works(srv)
+        assert c.response(sid)[0] == "reset"  # the client's socket waits TIMEOUT
+    finally:
+        c.close()
+
+
+def test_sessions_count_among_worker_connections(server):
+    """A session holds one of --worker-connections (no greenlet of the
+    pool does): with one, a second client is taken in only once the idle
+    session was closed (--keep-alive)."""
+    srv = server(*h2c("gevent", "--worker-connections", "1", "--keep-alive", "1"))
+    c = Client(srv.port)
+    try:
+        assert c.response(c.request("/first"))[0] == 200
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+        s.sendall(b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(12) == b"HTTP/1.1 200"
+        s.close()
+        # the session was closed before the second was accepted
+        c.sock.setblocking(False)
+        data = b""
+        while True:
+            try:
+                d = c.sock.recv(65536)
+            except BlockingIOError:
+                raise AssertionError("the session is still open") from None
+            if not d:
+                break
+            data += d
     finally:
         c.close()
 

@@ -150,12 +150,21 @@ def _eventlet(worker_connections):
     hub = eventlet.hubs.get_hub()
 
     def watch(fd, write, fire, arg):
-        return hub.add(hub.WRITE if write else hub.READ, fd, lambda _: fire(arg),
-                       lambda _: None, None)
+        # the hub calls back every listener of a poll's events, even one
+        # removed by an earlier callback of the same poll: not ours then
+        live = [arg]
+        listener = hub.add(hub.WRITE if write else hub.READ, fd,
+                           lambda _: live[0] is not None and fire(live[0]),
+                           lambda _: None, None)
+        return listener, live
+
+    def unwatch(w):
+        hub.remove(w[0])
+        w[1][0] = None
 
     return (_ops(block, eventlet.sleep, GreenPool(worker_connections).spawn,
                  eventlet.spawn, kill)
-            + (_io(watch, hub.remove),)
+            + (_io(watch, unwatch),)
             + _parking(hub.switch, lambda *a: hub.schedule_call_global(0, *a),
                        eventlet.Timeout, greenlet.getcurrent))
 

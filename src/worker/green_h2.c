@@ -52,7 +52,8 @@ struct gstream {
     struct cu_green_h2 *g;
     struct gstream *prev, *next;
     struct cu_hub_task task;
-    void *greenlet, *parker;
+    void *greenlet;
+    void *parker;                /* made at its first wait (most never wait) */
     int trusted;
     int parked;                  /* waits at parker for the stream */
 };
@@ -103,6 +104,10 @@ static int stream_wait(void *arg, int fd, short events, int ms)
     int what = (events & POLLOUT) ? 'w' : 'r', rc;
 
     (void)fd;  /* the session's: the hub's greenlet watches it */
+    if (!gs->parker && !(gs->parker = gs->g->hub.parker(gs->g->hub.arg))) {
+        errno = EIO;  /* logged */
+        return -1;
+    }
     cu_h2_stream_want(gs->st, what, 1);
     gs->parked = 1;
     rc = gs->g->hub.park(gs->g->hub.arg, gs->parker, ms);
@@ -160,9 +165,8 @@ static int h2_begin(void *arg, struct h2_stream *st)
     struct cu_green_h2 *g = arg;
     struct gstream *gs = calloc(1, sizeof(*gs));
 
-    if (!gs || !(gs->parker = g->hub.parker(g->hub.arg))) {
+    if (!gs) {
         cu_log(CU_ERROR, "worker: out of memory for an HTTP/2 stream");
-        free(gs);
         return -1;
     }
     gs->g = g;

@@ -22,14 +22,14 @@ static struct {
     PyObject *wait, *spawn, *kill;  /* cunicorn._green.hub()'s */
     PyObject *io, *parker, *park, *unpark;  /* ... and HTTP/2's */
     PyObject *run;                  /* run_task, as a callable */
-    PyObject *fire;                 /* fire_io, as a callable */
     PyObject *exit;                 /* greenlet.GreenletExit */
     PyObject *watch, *unwatch;      /* faulthandler's dump_traceback_later,
                                      * cancel_dump_traceback_later */
     PyThreadState *ts;              /* the main thread's */
 } hub;
 
-/* A greenlet's body: the task's C function, without the GIL. */
+/* A greenlet's body, or a watched descriptor's call in the hub's greenlet
+ * (hub_io): the task's C function, without the GIL. */
 static PyObject *run_task(PyObject *self, PyObject *cap)
 {
     const struct cu_hub_task *t = PyCapsule_GetPointer(cap, "cunicorn.task");
@@ -46,34 +46,12 @@ static PyObject *run_task(PyObject *self, PyObject *cap)
 
 static PyMethodDef run_def = {"run_task", run_task, METH_O, NULL};
 
-/* What a watched descriptor calls: in a capsule, freed with it. */
-struct io_call {
-    void (*fn)(void *);
-    void *data;
-};
-
-static void io_call_free(PyObject *cap)
+/* A watched descriptor's call (hub_io): a task of its own, freed with
+ * its capsule; run_task runs it in the hub's greenlet. */
+static void task_free(PyObject *cap)
 {
-    free(PyCapsule_GetPointer(cap, "cunicorn.io"));
+    free(PyCapsule_GetPointer(cap, "cunicorn.task"));
 }
-
-/* A watched descriptor is ready (in the hub's greenlet): the capsule's
- * call, without the GIL. */
-static PyObject *fire_io(PyObject *self, PyObject *cap)
-{
-    const struct io_call *call = PyCapsule_GetPointer(cap, "cunicorn.io");
-    PyThreadState *ts;
-
-    (void)self;
-    if (!call)
-        return NULL;
-    ts = PyEval_SaveThread();
-    call->fn(call->data);  /* the capsule lives on: the caller holds it */
-    PyEval_RestoreThread(ts);
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef fire_def = {"fire_io", fire_io, METH_O, NULL};
 
 /* After a hub call failed: a greenlet killed (GreenletExit) is
  * ECANCELED, anything else is logged as EIO. */
@@ -171,19 +149,19 @@ static void hub_release(void *arg, void *handle)
 static int hub_io(void *arg, int fd, int write, int on, void (*fn)(void *), void *data)
 {
     PyObject *cap = NULL, *r = NULL;
-    struct io_call *call = NULL;
+    struct cu_hub_task *t = NULL;
 
     (void)arg;
     PyEval_RestoreThread(hub.ts);
-    if (on && (call = malloc(sizeof(*call))) == NULL)
+    if (on && (t = malloc(sizeof(*t))) == NULL)
         PyErr_NoMemory();
     else if (on) {
-        *call = (struct io_call){fn, data};
-        if (!(cap = PyCapsule_New(call, "cunicorn.io", io_call_free)))
-            free(call);
+        *t = (struct cu_hub_task){fn, data};
+        if (!(cap = PyCapsule_New(t, "cunicorn.task", task_free)))
+            free(t);
     }
     if (!on || cap)
-        r = PyObject_CallFunction(hub.io, "iiiOO", fd, write, on, hub.fire,
+        r = PyObject_CallFunction(hub.io, "iiiOO", fd, write, on, hub.run,
                                   cap ? cap : Py_None);
     Py_XDECREF(cap);
     if (!r)
@@ -263,8 +241,7 @@ static int hub_objects(const char *kind, int worker_connections)
         (hub.exit = attr_of("greenlet", "GreenletExit")) != NULL &&
         (hub.watch = attr_of("faulthandler", "dump_traceback_later")) != NULL &&
         (hub.unwatch = attr_of("faulthandler", "cancel_dump_traceback_later")) != NULL &&
-        (hub.run = PyCFunction_New(&run_def, NULL)) != NULL &&
-        (hub.fire = PyCFunction_New(&fire_def, NULL)) != NULL) {
+        (hub.run = PyCFunction_New(&run_def, NULL)) != NULL) {
         PyObject **borrowed[] = {&hub.wait, &hub.spawn, &hub.kill, &hub.io,
                                  &hub.parker, &hub.park, &hub.unpark};
         for (size_t i = 0; i < sizeof(borrowed) / sizeof(borrowed[0]); i++)

@@ -202,31 +202,42 @@ static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upg
     conn_close(w, g);  /* up's headers with it, once adopted */
 }
 
-/* Whether a new connection speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN
- * chose h2, or a trusted peer's first bytes on a plain connection are
- * the h2c preface (read as far as needed). 1: handed over (g is gone);
- * 0: HTTP/1; -1: the peer left or said nothing in time (close g). */
-static int to_h2(struct gworker *w, struct gconn *g)
+/* A trusted peer's first bytes on a plain connection, read as far as
+ * needed (idle meanwhile: no request yet, TERM closes it): 1 when they
+ * are the h2c preface, 0 when not (or the peer left part-way: the head's
+ * reader says why), -1 when it said nothing in time. */
+static int preface(struct gworker *w, struct gconn *g)
 {
-    if (g->c.tls) {
-        if (!cu_conn_alpn_h2(&g->c))
-            return 0;
-    } else {
-        if (!w->env.h2.prior_knowledge || !g->trusted)
-            return 0;
-        g->c.timeout_ms = w->timeout_ms;
-        for (;;) {
-            size_t n = g->c.end - g->c.start;
-            int pre = n ? cu_h2_preface(g->c.buf + g->c.start, n) : -1;
+    int pre = -1;
 
-            if (pre == 0)
-                return 0;
-            if (pre > 0)
-                break;
-            if (cu_conn_fill(&g->c, cu_head_max(&w->env)) <= 0)
-                return g->c.end > g->c.start ? 0 : -1;  /* the head's reader says */
+    g->c.timeout_ms = w->timeout_ms;
+    g->idle = 1;
+    while (pre < 0) {
+        size_t n = g->c.end - g->c.start;
+
+        if (n && (pre = cu_h2_preface(g->c.buf + g->c.start, n)) >= 0)
+            break;
+        if (cu_conn_fill(&g->c, cu_head_max(&w->env)) <= 0) {
+            pre = g->c.eof && g->c.end > g->c.start ? 0 : -1;
+            break;
         }
     }
+    g->idle = 0;
+    return pre;
+}
+
+/* Whether a new connection speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN
+ * chose h2, or a trusted peer's first bytes on a plain connection are
+ * the h2c preface. 1: handed over (g is gone); 0: HTTP/1; -1: the peer
+ * said nothing in time (close g). */
+static int to_h2(struct gworker *w, struct gconn *g)
+{
+    int pre;
+
+    if (g->c.tls ? !cu_conn_alpn_h2(&g->c) : !w->env.h2.prior_knowledge || !g->trusted)
+        return 0;
+    if (!g->c.tls && (pre = preface(w, g)) <= 0)
+        return pre;
     hand_over(w, g, NULL);
     return 1;
 }
@@ -266,9 +277,7 @@ static void conn_main(void *arg)
     const struct cu_worker_env *env = &w->env;
     struct http_parser p;
     struct http_request r;
-    int proxy_done = env->proxy == HTTP_PROXY_OFF;
-
-    int h2;
+    int proxy_done = env->proxy == HTTP_PROXY_OFF, h2;
 
     if (env->tls && handshake(w, g) < 0) {
         conn_close(w, g);

@@ -70,6 +70,20 @@ def test_curl_h2c(server, kind):
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
 
 
+def test_not_quite_the_preface(server):
+    """A trusted peer's first bytes, read until they are or are not the
+    h2c preface: a part of it then the end, or bytes that part from it,
+    are HTTP/1 (the parser's 400 for them); nothing at all is a silent
+    close; an untrusted peer's preface is HTTP/1 too."""
+    srv = server(*h2c("gevent"))
+    assert srv.raw(b"PRI * HTTP/2.0\r\n").startswith(b"HTTP/1.1 400 ")
+    assert srv.raw(b"PRI * HTTP/2.1\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert srv.raw(b"") == b""
+    works(srv)
+    other = server(*h2c("gevent", "--forwarded-allow-ips", "10.0.0.1"))
+    assert other.raw(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+
+
 def test_streams_run_concurrently(server, kind):
     """/wait returns only once /release ran (a green Event): the two
     streams of one connection run at once, each in its greenlet."""

@@ -124,7 +124,7 @@ struct cu_hub {
 };
 
 /* HTTP/2 (http_protocols with h2; docs/compat.md, HTTP/2): what the
- * gthread worker's sessions (src/http2/) are made with. */
+ * sessions of src/http2/ are made with (gthread, gevent, eventlet, asgi). */
 struct cu_h2_settings {
     int on;                 /* h2 is offered: ALPN over TLS */
     int prior_knowledge;    /* h2c: the preface on a plain connection from
@@ -174,7 +174,7 @@ struct cu_worker_env {
     const struct cu_allow *proxy_allow;  /* proxy_allow_ips */
     struct cu_tls *tls;     /* certfile: every connection speaks TLS;
                              * NULL: plain HTTP */
-    struct cu_h2_settings h2;  /* gthread: HTTP/2 */
+    struct cu_h2_settings h2;  /* HTTP/2 (gthread, gevent, eventlet, asgi) */
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);

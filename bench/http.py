@@ -58,12 +58,14 @@ h2         hello over HTTP/2 (h2load -c64 -m10: 64 connections, 10 streams
            http_v2 module), and Gunicorn 26.1's own HTTP/2 (gthread with a
            thread per connection, TLS) when --gunicorn26 names a checkout
            of its source (Debian's gunicorn is 20.1, without HTTP/2; 26.1
-           runs on Debian's python3-h2).
+           runs on Debian's python3-h2); cunicorn -k gevent over TLS and
+           h2c, and Gunicorn 26.1's gevent worker over TLS. --h2-servers
+           picks rows.
 
 Usage: /usr/bin/python3 bench/http.py [--table close|keepalive|tls|h2|all]
            [--duration 10] [--servers cunicorn,gunicorn,uwsgi,nginx]
            [--modes unpinned,pinned] [--connections N] [--threads 1]
-           [--workers 2] [--gunicorn26 PATH]
+           [--workers 2] [--gunicorn26 PATH] [--h2-servers NAME,...]
 Stdlib only. Debian packages: wrk gunicorn uwsgi uwsgi-plugin-python3
 nginx-light uvicorn (with python3-uvloop and python3-httptools);
 nghttp2-client (h2load) and python3-h2 for the h2 table.
@@ -1059,8 +1061,9 @@ def handshake_rows(names, tmp, cert, key, duration, notes):
 
 H2_SERVERS = [  # name, TLS?
     ("cunicorn", True), ("cunicorn-h2c", False), ("cunicorn-asgi", True),
-    ("cunicorn-asgi-h2c", False), ("nginx", True), ("nginx-h2c", False),
-    ("gunicorn26", True),
+    ("cunicorn-asgi-h2c", False), ("cunicorn-gevent", True),
+    ("cunicorn-gevent-h2c", False), ("nginx", True), ("nginx-h2c", False),
+    ("gunicorn26", True), ("gunicorn26-gevent", True),
 ]
 
 
@@ -1075,6 +1078,8 @@ def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
             log, tmp)
         if argv is None:
             return None, None, missing
+        if name.startswith("cunicorn-gevent"):  # the gthread row's, on gevent
+            argv = argv[:1] + ["-k", "gevent"] + argv[argv.index("-w"):]
         extra = ["--http-protocols", "h2,h1"] + (
             ["--http2-cleartext", "prior-knowledge"] if name.endswith("h2c") else tls)
         return argv[:-1] + extra + argv[-1:], None, None
@@ -1098,10 +1103,11 @@ def h2_server_command(name, port, log, tmp, cert, key, gunicorn26):
     env = dict(os.environ, PYTHONPATH=gunicorn26)
     # a thread per connection: Gunicorn's gthread holds a thread for an
     # HTTP/2 connection while it lives (with 4, 60 of h2load's 64 wait)
-    return ([sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads",
-             str(KA_CONNECTIONS), "-w", "1", "-b", bind, "--chdir", APPS,
-             "--error-logfile", log, "--http-protocols", "h2,h1"] + tls +
-            ["hello:app"], env, None)
+    kind = (["-k", "gevent"] if name.endswith("gevent") else
+            ["-k", "gthread", "--threads", str(KA_CONNECTIONS)])
+    return ([sys.executable, "-m", "gunicorn"] + kind +
+            ["-w", "1", "-b", bind, "--chdir", APPS, "--error-logfile", log,
+             "--http-protocols", "h2,h1"] + tls + ["hello:app"], env, None)
 
 
 def run_h2load(core, url, duration, connections):
@@ -1141,6 +1147,8 @@ def h2_table(args, tmp):
     cert, key = make_cert(tmp)
     runs, notes = {}, []
     for name, tls in H2_SERVERS:
+        if args.h2_servers and name not in args.h2_servers.split(","):
+            continue
         port = free_port()
         log = os.path.join(tmp, "h2-%s.log" % name)
         argv, env, missing = h2_server_command(name, port, log, tmp, cert, key,
@@ -1173,10 +1181,13 @@ def h2_table(args, tmp):
         if r:
             print("%-18s %10.0f %8d %11s" % (name, r["rps"], r["failed"],
                                              fmt(r["cpu_us"], "%.1f")))
-    c, g = runs.get("cunicorn"), runs.get("gunicorn26")
-    if c and g:
-        print("%-18s %10s %8s %11s" % ("cunicorn/g26", ratio(c["rps"], g["rps"]), "",
-                                       ratio(c["cpu_us"], g["cpu_us"])))
+    for ours, theirs, label in (("cunicorn", "gunicorn26", "cunicorn/g26"),
+                                ("cunicorn-gevent", "gunicorn26-gevent",
+                                 "gevent/g26-gevent")):
+        c, g = runs.get(ours), runs.get(theirs)
+        if c and g:
+            print("%-18s %10s %8s %11s" % (label, ratio(c["rps"], g["rps"]), "",
+                                           ratio(c["cpu_us"], g["cpu_us"])))
     print_notes(notes)
 
 
@@ -1206,6 +1217,9 @@ def main():
     ap.add_argument("--servers", "--only", dest="servers", default="",
                     help="comma-separated: " + ",".join(KA_SERVERS) +
                          " (the first three are in every table)")
+    ap.add_argument("--h2-servers", default="",
+                    help="the h2 table's rows to run, comma-separated: " +
+                         ",".join(n for n, _ in H2_SERVERS) + " (all)")
     ap.add_argument("--modes", default="unpinned,pinned",
                     help="keep-alive modes: unpinned,pinned")
     args = ap.parse_args()

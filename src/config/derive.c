@@ -260,7 +260,7 @@ static int derive_h2(struct cu_derived *d, const struct cu_config *c, char *err,
         return 0;
     if (!(d->worker_class->flags & CU_WC_H2)) {
         cu_seterr(err, errlen, "http_protocols: HTTP/2 is not built for the %s worker "
-                  "class; use gthread or asgi", d->worker_class->name);
+                  "class; use gthread, gevent, eventlet or asgi", d->worker_class->name);
         return -1;
     }
     h->on = 1;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 
 #include "core/log.h"
 #include "wsgi/report.h"
@@ -19,6 +20,7 @@
 /* One hub per worker process. */
 static struct {
     PyObject *wait, *spawn, *kill;  /* cunicorn._green.hub()'s */
+    PyObject *io, *parker, *park, *unpark;  /* ... and HTTP/2's */
     PyObject *run;                  /* run_task, as a callable */
     PyObject *exit;                 /* greenlet.GreenletExit */
     PyObject *watch, *unwatch;      /* faulthandler's dump_traceback_later,
@@ -26,7 +28,8 @@ static struct {
     PyThreadState *ts;              /* the main thread's */
 } hub;
 
-/* A greenlet's body: the task's C function, without the GIL. */
+/* A greenlet's body, or a watched descriptor's call in the hub's greenlet
+ * (hub_io): the task's C function, without the GIL. */
 static PyObject *run_task(PyObject *self, PyObject *cap)
 {
     const struct cu_hub_task *t = PyCapsule_GetPointer(cap, "cunicorn.task");
@@ -42,6 +45,13 @@ static PyObject *run_task(PyObject *self, PyObject *cap)
 }
 
 static PyMethodDef run_def = {"run_task", run_task, METH_O, NULL};
+
+/* A watched descriptor's call (hub_io): a task of its own, freed with
+ * its capsule; run_task runs it in the hub's greenlet. */
+static void task_free(PyObject *cap)
+{
+    free(PyCapsule_GetPointer(cap, "cunicorn.task"));
+}
 
 /* After a hub call failed: a greenlet killed (GreenletExit) is
  * ECANCELED, anything else is logged as EIO. */
@@ -136,6 +146,73 @@ static void hub_release(void *arg, void *handle)
     hub.ts = PyEval_SaveThread();
 }
 
+static int hub_io(void *arg, int fd, int write, int on, void (*fn)(void *), void *data)
+{
+    PyObject *cap = NULL, *r = NULL;
+    struct cu_hub_task *t = NULL;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    if (on && (t = malloc(sizeof(*t))) == NULL)
+        PyErr_NoMemory();
+    else if (on) {
+        *t = (struct cu_hub_task){fn, data};
+        if (!(cap = PyCapsule_New(t, "cunicorn.task", task_free)))
+            free(t);
+    }
+    if (!on || cap)
+        r = PyObject_CallFunction(hub.io, "iiiOO", fd, write, on, hub.run,
+                                  cap ? cap : Py_None);
+    Py_XDECREF(cap);
+    if (!r)
+        cu_report_exception("worker: watching a socket on the hub");
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+    return r ? 0 : -1;
+}
+
+static void *hub_parker(void *arg)
+{
+    PyObject *p;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    if (!(p = PyObject_CallNoArgs(hub.parker)))
+        cu_report_exception("worker: a parker on the hub");
+    hub.ts = PyEval_SaveThread();
+    return p;
+}
+
+static int hub_park(void *arg, void *p, int ms)
+{
+    PyObject *r;
+    int err = 0;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    r = PyObject_CallFunction(hub.park, "Od", (PyObject *)p, ms / 1000.0);
+    if (!r)
+        err = failed("worker: parked on the hub");
+    else if (r == Py_False)
+        err = ETIMEDOUT;
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+    errno = err;
+    return err ? -1 : 0;
+}
+
+static void hub_unpark(void *arg, void *p)
+{
+    PyObject *r;
+
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    if (!(r = PyObject_CallOneArg(hub.unpark, (PyObject *)p)))
+        cu_report_exception("worker: waking a greenlet");
+    Py_XDECREF(r);
+    hub.ts = PyEval_SaveThread();
+}
+
 /* The module's attribute name, or NULL (an exception set). */
 static PyObject *attr_of(const char *module, const char *name)
 {
@@ -158,17 +235,22 @@ static int hub_objects(const char *kind, int worker_connections)
     int rc = -1;
 
     Py_XDECREF(mod);
-    if (ops && PyArg_ParseTuple(ops, "OOO", &hub.wait, &hub.spawn, &hub.kill) &&
+    if (ops &&
+        PyArg_ParseTuple(ops, "OOOOOOO", &hub.wait, &hub.spawn, &hub.kill, &hub.io,
+                         &hub.parker, &hub.park, &hub.unpark) &&
         (hub.exit = attr_of("greenlet", "GreenletExit")) != NULL &&
         (hub.watch = attr_of("faulthandler", "dump_traceback_later")) != NULL &&
         (hub.unwatch = attr_of("faulthandler", "cancel_dump_traceback_later")) != NULL &&
         (hub.run = PyCFunction_New(&run_def, NULL)) != NULL) {
-        Py_INCREF(hub.wait);
-        Py_INCREF(hub.spawn);
-        Py_INCREF(hub.kill);
+        PyObject **borrowed[] = {&hub.wait, &hub.spawn, &hub.kill, &hub.io,
+                                 &hub.parker, &hub.park, &hub.unpark};
+        for (size_t i = 0; i < sizeof(borrowed) / sizeof(borrowed[0]); i++)
+            Py_INCREF(*borrowed[i]);
         rc = 0;
     } else {  /* what was borrowed from ops is not ours: only the others */
         hub.wait = hub.spawn = hub.kill = NULL;
+        hub.io = hub.parker = hub.park = hub.unpark = NULL;
+        Py_CLEAR(hub.run);
         Py_CLEAR(hub.exit);
         Py_CLEAR(hub.watch);
         Py_CLEAR(hub.unwatch);
@@ -188,7 +270,9 @@ int host_green_open(void *arg, const char *kind, int worker_connections,
     if (rc < 0)
         cu_report_exception("Exception in worker process");
     hub.ts = PyEval_SaveThread();
-    *out = (struct cu_hub){hub_wait, hub_spawn, hub_kill, hub_release, hub_watch, NULL};
+    *out = (struct cu_hub){.wait = hub_wait, .spawn = hub_spawn, .kill = hub_kill,
+                           .release = hub_release, .watch = hub_watch, .io = hub_io,
+                           .parker = hub_parker, .park = hub_park, .unpark = hub_unpark};
     return rc;
 }
 

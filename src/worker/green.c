@@ -33,6 +33,7 @@
 
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "worker/green_h2.h"
 
 #define DRAIN_LIMIT 65536   /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
@@ -58,6 +59,7 @@ struct gworker {
                                 * is logged (0: not watched) */
     struct gaccept *acceptors; /* one per listener */
     size_t nacceptors;
+    struct cu_green_h2 *h2;    /* HTTP/2's sessions (env.h2.on), or NULL */
 };
 
 struct gconn {
@@ -185,6 +187,88 @@ static int handshake(struct gworker *w, struct gconn *g)
     return rc;
 }
 
+/* ---- HTTP/2 (green_h2.c) ------------------------------------------------------ */
+
+/* Hands g's connection over to a session (up: the request that asked for
+ * the h2c upgrade, in g's buffer, or NULL); g is closed. */
+static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upgrade *up)
+{
+    struct cu_conn c;
+
+    memcpy(&c, &g->c, sizeof(c));
+    memset(&g->c, 0, sizeof(g->c));
+    g->c.fd = -1;
+    cu_green_h2_take(w->h2, &c, g->trusted, up);
+    conn_close(w, g);  /* up's headers with it, once adopted */
+}
+
+/* A trusted peer's first bytes on a plain connection, read as far as
+ * needed (idle meanwhile: no request yet, TERM closes it): 1 when they
+ * are the h2c preface, 0 when not (or the peer left part-way: the head's
+ * reader says why), -1 when it said nothing in time. */
+static int preface(struct gworker *w, struct gconn *g)
+{
+    int pre = -1;
+
+    g->c.timeout_ms = w->timeout_ms;
+    g->idle = 1;
+    while (pre < 0) {
+        size_t n = g->c.end - g->c.start;
+
+        if (n && (pre = cu_h2_preface(g->c.buf + g->c.start, n)) >= 0)
+            break;
+        if (cu_conn_fill(&g->c, cu_head_max(&w->env)) <= 0) {
+            pre = g->c.eof && g->c.end > g->c.start ? 0 : -1;
+            break;
+        }
+    }
+    g->idle = 0;
+    return pre;
+}
+
+/* Whether a new connection speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN
+ * chose h2, or a trusted peer's first bytes on a plain connection are
+ * the h2c preface. 1: handed over (g is gone); 0: HTTP/1; -1: the peer
+ * said nothing in time (close g). */
+static int to_h2(struct gworker *w, struct gconn *g)
+{
+    int pre;
+
+    if (g->c.tls ? !cu_conn_alpn_h2(&g->c) : !w->env.h2.prior_knowledge || !g->trusted)
+        return 0;
+    if (!g->c.tls && (pre = preface(w, g)) <= 0)
+        return pre;
+    hand_over(w, g, NULL);
+    return 1;
+}
+
+/* A request of len bytes from a trusted peer on a plain connection that
+ * asks for h2c by Upgrade, when http2_cleartext allows it: 1 when g was
+ * handed over (the request is stream 1 of its session; g is gone), -1
+ * when refused (a bad HTTP2-Settings: 400; g must close), 0: it is served
+ * as HTTP/1.1. */
+static int upgrade_h2(struct gworker *w, struct gconn *g, const struct http_parser *p,
+                      const struct http_request *r, int64_t len)
+{
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    struct cu_h2_upgrade up = {.settings = settings, .buf = g->c.buf + g->c.start,
+                               .r = r};
+    int rc;
+
+    if (!w->h2 || !w->env.h2.upgrade || g->c.tls || !g->trusted)
+        return 0;
+    rc = cu_h2c_asked(up.buf, r, settings, &up.settings_len);
+    if (rc < 0) {
+        cu_log(CU_DEBUG, "Refusing an h2c upgrade: HTTP2-Settings is not base64url "
+               "of a SETTINGS payload");
+        refuse(g, p, HTTP_E_HEADER);
+    } else if (rc > 0) {
+        g->c.start += (size_t)len;  /* what follows the head is HTTP/2's */
+        hand_over(w, g, &up);
+    }
+    return rc;
+}
+
 /* A connection's greenlet: its requests, one after the other. */
 static void conn_main(void *arg)
 {
@@ -193,10 +277,15 @@ static void conn_main(void *arg)
     const struct cu_worker_env *env = &w->env;
     struct http_parser p;
     struct http_request r;
-    int proxy_done = env->proxy == HTTP_PROXY_OFF;
+    int proxy_done = env->proxy == HTTP_PROXY_OFF, h2;
 
     if (env->tls && handshake(w, g) < 0) {
         conn_close(w, g);
+        return;
+    }
+    if (w->h2 && (h2 = to_h2(w, g)) != 0) {
+        if (h2 < 0)
+            conn_close(w, g);
         return;
     }
     for (int first = 1;; first = 0) {
@@ -216,6 +305,11 @@ static void conn_main(void *arg)
         if (rc <= 0) {
             if (rc < 0)
                 refuse(g, &p, (int)rc);
+            break;
+        }
+        if (w->h2 && (h2 = upgrade_h2(w, g, &p, &r, rc)) != 0) {
+            if (h2 > 0)
+                return;
             break;
         }
         if (!serve_one(w, g, &r, rc))
@@ -272,6 +366,15 @@ static int add_conn(struct gworker *w, int fd, const struct sockaddr_storage *pe
 
 /* ---- the acceptors and the main greenlet --------------------------------- */
 
+/* HTTP/2 sessions hold no place in the pool of --worker-connections (no
+ * greenlet waits for them) but count among the connections: while they
+ * and the connections fill it, no accepting (checked every 100 ms). */
+static int sessions_full(const struct gworker *w)
+{
+    return w->h2 && cu_green_h2_sessions(w->h2) > 0 &&
+           w->nconns >= (size_t)w->env.worker_connections;
+}
+
 /* A listener's greenlet: accepts until the worker stops. With more than
  * one worker, one connection per wake-up, as Gunicorn's (the kernel
  * wakes them all: the others get theirs). */
@@ -282,7 +385,12 @@ static void accept_main(void *arg)
     int batch = w->env.workers > 1 ? 1 : ACCEPT_BATCH;
 
     while (!cu_worker_stop) {
-        for (int i = 0; i < batch && !cu_worker_stop; i++) {
+        if (sessions_full(w)) {
+            if (w->hub.wait(w->hub.arg, -1, 0, 100) < 0 && errno == ECANCELED)
+                return;
+            continue;
+        }
+        for (int i = 0; i < batch && !cu_worker_stop && !sessions_full(w); i++) {
             struct sockaddr_storage peer;
             socklen_t plen;
             int fd = cu_accept(a->l, &peer, &plen);
@@ -335,8 +443,8 @@ static int start_acceptors(struct gworker *w)
  * and of the acceptors. */
 static void kill_all(struct gworker *w, int idle_only)
 {
-    size_t n = 0;
-    void **h = malloc(sizeof(*h) * (w->nconns + w->nacceptors + 1));
+    size_t n = 0, streams = w->h2 ? cu_green_h2_count(w->h2) : 0;
+    void **h = malloc(sizeof(*h) * (w->nconns + w->nacceptors + streams + 1));
 
     if (!h) {
         cu_log(CU_ERROR, "worker: out of memory");
@@ -347,6 +455,8 @@ static void kill_all(struct gworker *w, int idle_only)
     for (struct gconn *g = w->conns; g; g = g->next)
         if (g->g && (g->idle || !idle_only))
             h[n++] = g->g;
+    if (w->h2 && !idle_only)  /* the sessions' streams */
+        n += cu_green_h2_greenlets(w->h2, h + n);
     w->hub.kill(w->hub.arg, h, n);
     free(h);
 }
@@ -358,6 +468,8 @@ static void await_conns(struct gworker *w, long long ms)
 
     while (w->nconns > 0 && cu_now_ms() < until) {
         cu_heartbeat(w->env.slot);
+        if (w->h2)  /* GOAWAY, then each session closes once its streams end */
+            cu_green_h2_tick(w->h2);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
         if (w->hub.wait(w->hub.arg, -1, 0, 50) < 0 && errno != ETIMEDOUT)
@@ -420,6 +532,8 @@ static void supervise(struct gworker *w, int wake)
         cu_heartbeat(env->slot);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
+        if (w->h2)  /* idle sessions past --keep-alive */
+            cu_green_h2_tick(w->h2);
         if (cu_worker_reopen) {
             cu_worker_reopen = 0;
             cu_log_reopen();
@@ -449,7 +563,9 @@ static int green_run(struct cu_worker_env *env, const char *kind)
      * the master aborts the worker (and beyond a tick: no false alarm) */
     w->watch_ms = env->timeout > 1 ? env->timeout * 750 : 0;
     if ((wake = cu_worker_wake_pipe()) < 0 || !env->hub_open ||
-        env->hub_open(env->app, kind, env->worker_connections, &w->hub) < 0) {
+        env->hub_open(env->app, kind, env->worker_connections, &w->hub) < 0 ||
+        (env->h2.on && !(w->h2 = cu_green_h2_new(&w->env, &w->hub, w->timeout_ms,
+                                                  &w->nconns, &w->served)))) {
         if (wake >= 0)
             close(wake);
         free(w);

@@ -107,11 +107,24 @@ struct cu_hub {
      * the stack of what keeps the hub from running is logged. ms 0: the
      * watch ends. */
     void (*watch)(void *arg, int ms);
+    /* HTTP/2 (src/worker/green_h2.c). io: while on, fn(data) is called
+     * from the hub's greenlet each time fd is ready for reading (write 0)
+     * or writing; on 0 stops it. fn never waits. 0, or -1 (logged). */
+    int (*io)(void *arg, int fd, int write, int on, void (*fn)(void *), void *data);
+    /* A place for one greenlet to park at a time (a handle for release),
+     * or NULL (logged). */
+    void *(*parker)(void *arg);
+    /* Parks the calling greenlet at p until unpark(p), at most ms. 0, or
+     * -1 with errno: ETIMEDOUT, ECANCELED (killed), EIO (logged). */
+    int (*park)(void *arg, void *p, int ms);
+    /* The greenlet parked at p goes on once the hub gets to it (from any
+     * greenlet; nothing when none is parked there). */
+    void (*unpark)(void *arg, void *p);
     void *arg;
 };
 
 /* HTTP/2 (http_protocols with h2; docs/compat.md, HTTP/2): what the
- * gthread worker's sessions (src/http2/) are made with. */
+ * sessions of src/http2/ are made with (gthread, gevent, eventlet, asgi). */
 struct cu_h2_settings {
     int on;                 /* h2 is offered: ALPN over TLS */
     int prior_knowledge;    /* h2c: the preface on a plain connection from
@@ -161,7 +174,7 @@ struct cu_worker_env {
     const struct cu_allow *proxy_allow;  /* proxy_allow_ips */
     struct cu_tls *tls;     /* certfile: every connection speaks TLS;
                              * NULL: plain HTTP */
-    struct cu_h2_settings h2;  /* gthread: HTTP/2 */
+    struct cu_h2_settings h2;  /* HTTP/2 (gthread, gevent, eventlet, asgi) */
     /* Serves one request (q->out says how it went); called without the
      * GIL. 0, or -1 when the connection failed (close it). */
     int (*serve)(void *app, struct cu_request *q);

@@ -556,11 +556,17 @@ static void test_h2(void)
        h->on && h->prior_knowledge && h->upgrade, "h2c both ways (%s)", err);
     cu_derived_free(&d);
     h2_refused(ARGV("--http-protocols", "h1,h2"),
-               "http_protocols: HTTP/2 is not built for the sync worker class; use gthread "
-               "or asgi");
+               "http_protocols: HTTP/2 is not built for the sync worker class; use gthread, "
+               "gevent, eventlet or asgi");
     h2_refused(ARGV("-k", "tornado", "--http-protocols", "h2"),
                "http_protocols: HTTP/2 is not built for the tornado worker class; use "
-               "gthread or asgi");
+               "gthread, gevent, eventlet or asgi");
+    ok(derive(&d, ARGV("-k", "gevent", "--http-protocols", "h2")) == 0 && h->on,
+       "gevent with h2 (%s)", err);
+    cu_derived_free(&d);
+    ok(derive(&d, ARGV("-k", "eventlet", "--http-protocols", "h2")) == 0 && h->on,
+       "eventlet with h2 (%s)", err);
+    cu_derived_free(&d);
     ok(derive(&d, ARGV("-k", "asgi", "--http-protocols", "h2")) == 0 && h->on,
        "asgi with h2 (%s)", err);
     cu_derived_free(&d);

@@ -83,7 +83,10 @@ class Client:
         return sid
 
     def pump(self):
-        """One read: the events it made. [] when the server closed."""
+        """One read: the events it made. [] when the server closed. What
+        we owe the server (the WINDOW_UPDATEs of the data acknowledged)
+        goes first: else both sides could wait for each other."""
+        self.flush()
         data = self.sock.recv(65536)
         if not data:
             return None

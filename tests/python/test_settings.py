@@ -135,10 +135,11 @@ REFUSED = [
     (["--certfile", "c.pem"], "certfile = 'c.pem'",
      'certfile "c.pem": No such file or directory'),
     (["--keyfile", "k.pem"], "keyfile = 'k.pem'", "keyfile: needs certfile"),
-    # HTTP/2 is built for gthread and asgi: refused by name for sync (the default)
+    # HTTP/2 is built for gthread, gevent, eventlet and asgi: refused by name
+    # for sync (the default)
     (["--http-protocols", "h2,h1"], "http_protocols = 'h2, h1'",
-     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread "
-     "or asgi"),
+     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread, "
+     "gevent, eventlet or asgi"),
     (["--protocol", "uwsgi"], "protocol = 'uwsgi'",
      "protocol: the uWSGI protocol is not built yet"),
     (["--http-parser", "fast"], "http_parser = 'FAST'",
@@ -238,8 +239,8 @@ def test_refused_hooks_and_file_only_settings(tmp_path, hook, signature, error):
      "protocol: the uWSGI protocol is not built yet"),
     ("dirty_apps = ['m:C']\ndirty_timeout = 10", "dirty_apps: the dirty arbiter is not built yet"),
     ("http_protocols = 'h1,h2'\nhttp2_max_frame_size = 32768",
-     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread "
-     "or asgi"),
+     "http_protocols: HTTP/2 is not built for the sync worker class; use gthread, "
+     "gevent, eventlet or asgi"),
 ])
 def test_refused_in_a_config_file(tmp_path, text, error):
     conf = tmp_path / "c.py"
@@ -291,7 +292,7 @@ def test_hup_to_a_refused_setting_keeps_the_workers(server, tmp_path):
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "Reload failed" in srv.text(), what="the failed reload")
     assert ("Error: http_protocols: HTTP/2 is not built for the sync worker class; "
-            "use gthread or asgi") in srv.text()
+            "use gthread, gevent, eventlet or asgi") in srv.text()
     assert children(srv.proc.pid) == first
     assert get(srv)[0] == 200
 

@@ -9,7 +9,8 @@ close      cunicorn, Gunicorn and uWSGI with the same number of sync workers;
            every request carries "Connection: close" (sync workers close
            after each response anyway, and this way no server gets
            keep-alive the others lack).
-keepalive  wrk -c64 reusing its connections: cunicorn gthread, Gunicorn
+keepalive  wrk -c64 reusing its connections: cunicorn gthread (--threads 4,
+           and cunicorn-1t: --threads 1, gthread's default), Gunicorn
            gthread (--threads 4), uWSGI --http11-socket, and nginx answering
            the same bodies itself (bench/nginx/nginx.conf), the C ceiling.
            Each in two modes: "unpinned" (--workers processes, wrk
@@ -124,7 +125,7 @@ KA_THREADS = 4          # --threads of the two gthread workers
 CLOSE_CONNECTIONS = 32  # wrk -c of each table unless --connections says
 KA_CONNECTIONS = 64
 CLOSE_SERVERS = ["cunicorn", "gunicorn", "uwsgi"]
-KA_SERVERS = ["cunicorn", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
+KA_SERVERS = ["cunicorn", "cunicorn-1t", "gunicorn", "uwsgi", "nginx", "cunicorn-asgi",
               "cunicorn-asgi-asyncio", "uvicorn", "cunicorn-tornado", "tornado",
               "cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi", "bjoern"]
 # mode: (server core list for taskset or None, wrk core or None)
@@ -206,9 +207,11 @@ def ka_server_command(name, port, workers, log, tmp):
     (None, why it is missing, None)."""
     bind = "127.0.0.1:%d" % port
     threads = ["--threads", str(KA_THREADS)]
-    if name == "cunicorn":
+    if name in ("cunicorn", "cunicorn-1t"):
         if not os.path.exists(os.path.join(ROOT, "build", ".python")):
             return None, "cunicorn is not built: run 'make' in %s" % ROOT, None
+        if name == "cunicorn-1t":  # gthread's default: one pool thread
+            threads = ["--threads", "1"]
         return ([os.path.join(ROOT, "cunicorn"), "-k", "gthread"] + threads +
                 ["-w", str(workers), "-b", bind, "--chdir", APPS,
                  "--error-logfile", log, "hello:app"], None, set())
@@ -716,7 +719,6 @@ def print_ka_report(names, runs):
                 fmt(r["opened"], "%d"), fmt(r["midway"], "%d"),
                 fmt(r.get("rss") and r["rss"] / 1024, "%.1f"),
                 fmt(r.get("pss") and r["pss"] / 1024, "%.1f")))
-        c = runs.get("cunicorn", {}).get(scen)
         for ours, theirs, label in (("cunicorn-asgi", "uvicorn", "c-asgi/uvicorn"),
                                     ("cunicorn-tornado", "tornado", "c-tornado/tornado"),
                                     ("cunicorn-tornado-wsgi", "gunicorn-tornado-wsgi",
@@ -726,19 +728,21 @@ def print_ka_report(names, runs):
                 print("%-7s %-18s %10s %9s %7s %11s" % (
                     scen, label, ratio(a["rps"], u["rps"]),
                     ratio(a["p99"], u["p99"]), "", ratio(a["cpu_us"], u["cpu_us"])))
-        for o in ("gunicorn", "uwsgi", "bjoern", "nginx"):
-            r = runs.get(o, {}).get(scen)
-            if not (c and r):
-                continue
-            if o == "nginx":  # the ceiling: only CPU per request compares
-                print("%-7s %-18s %10s %9s %7s %11s" % (
-                    scen, "cunicorn/nginx", "", "", "",
-                    ratio(c["cpu_us"], r["cpu_us"])))
-            else:
-                print("%-7s %-18s %10s %9s %7s %11s" % (
-                    scen, "cunicorn/" + o, ratio(c["rps"], r["rps"]),
-                    ratio(c["p99"], r["p99"]), "",
-                    ratio(c["cpu_us"], r["cpu_us"])))
+        for ours in ("cunicorn", "cunicorn-1t"):
+            c = runs.get(ours, {}).get(scen)
+            for o in ("gunicorn", "uwsgi", "bjoern", "nginx"):
+                r = runs.get(o, {}).get(scen)
+                if not (c and r):
+                    continue
+                if o == "nginx":  # the ceiling: only CPU per request compares
+                    print("%-7s %-18s %10s %9s %7s %11s" % (
+                        scen, ours + "/nginx", "", "", "",
+                        ratio(c["cpu_us"], r["cpu_us"])))
+                else:
+                    print("%-7s %-18s %10s %9s %7s %11s" % (
+                        scen, ours + "/" + o, ratio(c["rps"], r["rps"]),
+                        ratio(c["p99"], r["p99"]), "",
+                        ratio(c["cpu_us"], r["cpu_us"])))
         print()
 
 

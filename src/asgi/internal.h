@@ -302,9 +302,6 @@ PyObject *asgi_disconnect_msg(struct asrv *s);
 
 /* ---- send.c ---- */
 PyObject *areq_send(PyObject *self, PyObject *msg);
-/* Whether a response header is no valid one: 0 when it is, 1 for its
- * name (not a token), 2 for its value (a control byte but HTAB). */
-int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
 /* "name: value\r\n" appended to q->block. 0, or -1 (no memory). */
 int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl);
 /* A response's Content-Length value (digits only, an int64_t) into

@@ -333,6 +333,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
         if (!st)
             return 0;
         if (!st->in_headers_done) {
+            if (f->hd.flags & NGHTTP2_FLAG_PRIORITY)
+                h2_stream_priority(st, &f->headers.pri_spec);
             (void)h2_stream_request(st, end);  /* a refused one is answered */
             return 0;
         }
@@ -351,6 +353,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
             return 0;
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     case NGHTTP2_PRIORITY:
+        if (st)  /* a stream of ours: its app may ask (Gunicorn's keys) */
+            h2_stream_priority(st, &f->priority.pri_spec);
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     default:
         return 0;

@@ -21,7 +21,9 @@ int cu_h2_environ(PyObject *env, struct cu_conn *c, PyObject *sr)
     if (!st)
         return 0;
     cu_h2_stream_priority(st, &weight, &dep);
-    return cu_dict_set_new(env, "gunicorn.http2.priority_weight", PyLong_FromLong(weight)) ||
+    /* Gunicorn's gthread says "2" there, over a client's HTTP-Version */
+    return cu_dict_set_new(env, "HTTP_VERSION", PyUnicode_FromString("2")) ||
+           cu_dict_set_new(env, "gunicorn.http2.priority_weight", PyLong_FromLong(weight)) ||
            cu_dict_set_new(env, "gunicorn.http2.priority_depends_on",
                            PyLong_FromLong((long)dep)) ||
            cu_dict_set_new(env, "gunicorn.http2.send_trailers",

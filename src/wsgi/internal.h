@@ -150,9 +150,9 @@ PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
 
 /* ---- h2.c: an HTTP/2 stream's keys (docs/compat.md, HTTP/2) -------------- */
 
-/* On an HTTP/2 stream's request (else nothing): Gunicorn's
- * gunicorn.http2.priority_weight, .priority_depends_on and .send_trailers
- * (sr's send_trailers method). 0, or -1 with an exception. */
+/* On an HTTP/2 stream's request (else nothing): Gunicorn's HTTP_VERSION
+ * "2", gunicorn.http2.priority_weight, .priority_depends_on and
+ * .send_trailers (sr's send_trailers method). 0, or -1 with an exception. */
 int cu_h2_environ(PyObject *env, struct cu_conn *c, PyObject *sr);
 /* send_trailers(trailers) for p's response: the (name, value) pairs
  * checked, all or none queued for the end of the stream. None, or NULL

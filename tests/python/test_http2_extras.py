@@ -116,17 +116,17 @@ def test_wsgi_priority_keys(server):
     """The priority of the stream's HEADERS, Gunicorn's defaults (16, 0)
     without one; a HEADERS depending on itself ends its connection
     (GOAWAY PROTOCOL_ERROR), the next connection is served; an HTTP/1.1
-    request has no such keys."""
+    request has no such keys (nor Gunicorn's HTTP_VERSION "2")."""
     srv = server(*GTHREAD, app="h2app:app")
     c = Client(srv.port)
     keys = ("gunicorn.http2.priority_weight", "gunicorn.http2.priority_depends_on",
-            "send_trailers")
+            "send_trailers", "HTTP_VERSION")
     try:
-        status, body, _ = stream(c, get(c, "/priority"))
-        assert [json.loads(body)[k] for k in keys] == [16, 0, True]
+        status, body, _ = stream(c, c.request("/priority", headers=[("http-version", "x")]))
+        assert [json.loads(body)[k] for k in keys] == [16, 0, True, "2"]
         sid = get(c, "/priority", priority_weight=201, priority_depends_on=1)
         status, body, _ = stream(c, sid)
-        assert [json.loads(body)[k] for k in keys] == [201, 1, True]
+        assert [json.loads(body)[k] for k in keys] == [201, 1, True, "2"]
         self_dependent(c)
         assert goaway(c.sock) == PROTOCOL_ERROR
     finally:
@@ -134,14 +134,14 @@ def test_wsgi_priority_keys(server):
     c = Client(srv.port)
     try:
         status, body, _ = stream(c, get(c, "/priority", priority_weight=1))
-        assert [json.loads(body)[k] for k in keys] == [1, 0, True]
+        assert [json.loads(body)[k] for k in keys] == [1, 0, True, "2"]
     finally:
         c.close()
     h1 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
     try:
         h1.request("GET", "/priority")
         env = json.loads(h1.getresponse().read())
-        assert [env[k] for k in keys] == ["absent", "absent", False]
+        assert [env[k] for k in keys] == ["absent", "absent", False, "absent"]
     finally:
         h1.close()
 

@@ -76,7 +76,8 @@ def app(environ, start_response):
         return _trailers(environ, start_response)
     if path == "/priority":
         keys = {k: environ.get(k, "absent") for k in (
-            "gunicorn.http2.priority_weight", "gunicorn.http2.priority_depends_on")}
+            "gunicorn.http2.priority_weight", "gunicorn.http2.priority_depends_on",
+            "HTTP_VERSION")}
         keys["send_trailers"] = callable(environ.get("gunicorn.http2.send_trailers"))
         body = json.dumps(keys).encode()
         start_response("200 OK", [("Content-Length", str(len(body)))])

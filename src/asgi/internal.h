@@ -244,6 +244,12 @@ int asrv_h2_open(struct asrv *s);
  * preface. 1: a was handed over to a session (a is closed); -1: its
  * bytes agree with the preface so far; 0: HTTP/1. */
 int aconn_to_h2(struct aconn *a);
+/* a's HTTP/1.1 request, whose head of len bytes a holds, from a trusted
+ * peer on a plain connection, asking for h2c by Upgrade when
+ * http2_cleartext allows it: 1 when a was handed over (the request is
+ * stream 1 of a session, answered after the 101; a is closed), 0 when it
+ * is served as HTTP/1.1, -1 when its HTTP2-Settings is bad (a 400). */
+int aconn_upgrade_h2(struct aconn *a, int64_t len);
 /* A stream's request is over (a is closed): the stream's end. */
 void aconn_h2_end(struct aconn *a);
 

@@ -26,28 +26,10 @@ INTERNAL_ERROR = 0x2
 
 def stream(c, sid):
     """(status, body, trailers) of stream sid -- trailers the trailing
-    HEADERS' fields, None when none came -- or ("reset", code)."""
-    headers, body, trailers = {}, b"", None
-    while True:
-        for e in list(c.events):
-            if getattr(e, "stream_id", None) != sid:
-                continue
-            c.events.remove(e)
-            if isinstance(e, h2.events.ResponseReceived):
-                headers = dict(e.headers)
-            elif isinstance(e, h2.events.DataReceived):
-                assert trailers is None, "DATA after the trailers"
-                body += e.data
-                c.conn.acknowledge_received_data(e.flow_controlled_length, sid)
-            elif isinstance(e, h2.events.TrailersReceived):
-                # h2 takes trailers only with END_STREAM: they end the stream
-                assert e.stream_ended is not None
-                trailers = list(e.headers)
-            elif isinstance(e, h2.events.StreamReset):
-                return "reset", e.error_code
-            elif isinstance(e, h2.events.StreamEnded):
-                return int(headers[":status"]), body, trailers
-        assert c.pump() is not None, "the server closed the connection"
+    HEADERS' fields (h2 takes them only with END_STREAM, after any DATA),
+    None when none came -- or ("reset", code)."""
+    got = c.response(sid)
+    return got if got[0] == "reset" else (got[0], got[2], c.trailers)
 
 
 def get(c, path, **priority):
@@ -59,17 +41,28 @@ def get(c, path, **priority):
     return sid
 
 
-def self_dependent(c):
+def self_dependent_then(srv, path, **priority):
     """A HEADERS whose priority names its own stream, hand-made (h2 will
     not send it): nghttp2 takes it as a connection error (RFC 9113 5.3.1
-    allows a stream error), so GOAWAY PROTOCOL_ERROR."""
-    sid = c.conn.get_next_available_stream_id()
-    block = c.conn.encoder.encode([(":method", "GET"), (":path", "/priority"),
-                                   (":scheme", "http"), (":authority", "localhost")])
-    f = HeadersFrame(sid, block, flags=["END_HEADERS", "END_STREAM", "PRIORITY"],
-                     depends_on=sid, stream_weight=9)
-    c.sock.sendall(f.serialize())
-    return sid
+    allows a stream error), so GOAWAY PROTOCOL_ERROR. Then, on a new
+    connection, path's JSON with priority."""
+    c = Client(srv.port)
+    try:
+        sid = c.conn.get_next_available_stream_id()
+        block = c.conn.encoder.encode([(":method", "GET"), (":path", path),
+                                       (":scheme", "http"), (":authority", "localhost")])
+        c.sock.sendall(HeadersFrame(sid, block, flags=["END_HEADERS", "END_STREAM", "PRIORITY"],
+                                    depends_on=sid, stream_weight=9).serialize())
+        assert goaway(c.sock) == PROTOCOL_ERROR
+    finally:
+        c.close()
+    c = Client(srv.port)
+    try:
+        status, body, _ = stream(c, get(c, path, **priority))
+        assert status == 200
+        return json.loads(body)
+    finally:
+        c.close()
 
 
 # ---- WSGI on gthread ----------------------------------------------------------------
@@ -127,16 +120,10 @@ def test_wsgi_priority_keys(server):
         sid = get(c, "/priority", priority_weight=201, priority_depends_on=1)
         status, body, _ = stream(c, sid)
         assert [json.loads(body)[k] for k in keys] == [201, 1, True, "2"]
-        self_dependent(c)
-        assert goaway(c.sock) == PROTOCOL_ERROR
     finally:
         c.close()
-    c = Client(srv.port)
-    try:
-        status, body, _ = stream(c, get(c, "/priority", priority_weight=1))
-        assert [json.loads(body)[k] for k in keys] == [1, 0, True, "2"]
-    finally:
-        c.close()
+    env = self_dependent_then(srv, "/priority", priority_weight=1)
+    assert [env[k] for k in keys] == [1, 0, True, "2"]
     h1 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
     try:
         h1.request("GET", "/priority")
@@ -180,16 +167,10 @@ def test_asgi_priority_extension(server):
         _, body, _ = stream(c, get(c, "/extensions", priority_weight=32,
                                    priority_depends_on=1))
         assert json.loads(body)["http.response.priority"] == {"weight": 32, "depends_on": 1}
-        self_dependent(c)
-        assert goaway(c.sock) == PROTOCOL_ERROR
     finally:
         c.close()
-    c = Client(srv.port)
-    try:
-        _, body, _ = stream(c, get(c, "/extensions", priority_weight=256))
-        assert json.loads(body)["http.response.priority"] == {"weight": 256, "depends_on": 0}
-    finally:
-        c.close()
+    ext = self_dependent_then(srv, "/extensions", priority_weight=256)
+    assert ext["http.response.priority"] == {"weight": 256, "depends_on": 0}
     h1 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=TIMEOUT)
     try:
         h1.request("GET", "/extensions")

@@ -13,7 +13,6 @@ import pytest
 from conftest import TIMEOUT
 
 h2 = pytest.importorskip("h2")
-import h2.events  # noqa: E402
 from hyperframe.frame import HeadersFrame  # noqa: E402
 from test_http2 import Client, goaway  # noqa: E402
 

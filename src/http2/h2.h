@@ -120,9 +120,10 @@ void cu_h2_stream_end(struct h2_stream *st, struct cu_conn *c, int ok);
 /* The stream whose connection c is (the bridge's in the pool mode, the
  * app's in the loop mode), or NULL when c is no HTTP/2 stream's. */
 struct h2_stream *cu_h2_stream_of(const struct cu_conn *c);
-/* The priority the client gave st (RFC 9113 5.3, deprecated), as Gunicorn
- * tells it: *weight 1 to 256 (16 when none came), *depends_on the stream
- * it depends on (0 when none). */
+/* The priority the client gave st in its request's HEADERS (RFC 9113
+ * 5.3, deprecated), as Gunicorn tells it: *weight 1 to 256 (16 when none
+ * came), *depends_on the stream it depends on (0 when none). Without a
+ * lock: it never changes once the request is begun. */
 void cu_h2_stream_priority(struct h2_stream *st, int *weight, int32_t *depends_on);
 /* Trailer fields for st's response, after those given before: f[0..len)
  * is "name: value\r\n" lines (the names are sent lower-cased). They go

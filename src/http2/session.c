@@ -352,9 +352,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
         if (f->hd.flags & NGHTTP2_FLAG_ACK)
             return 0;
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
-    case NGHTTP2_PRIORITY:
-        if (st)  /* a stream of ours: its app may ask (Gunicorn's keys) */
-            h2_stream_priority(st, &f->priority.pri_spec);
+    case NGHTTP2_PRIORITY:  /* the app sees its HEADERS' priority only */
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     default:
         return 0;

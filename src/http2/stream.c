@@ -799,10 +799,10 @@ struct h2_stream *cu_h2_stream_of(const struct cu_conn *c)
 
 void cu_h2_stream_priority(struct h2_stream *st, int *weight, int32_t *depends_on)
 {
-    pthread_mutex_lock(&st->s->m);
+    /* no lock: set from the request's HEADERS, before its job was queued
+     * (the queue's lock orders it), never after */
     *weight = st->pri_weight;
     *depends_on = st->pri_depends_on;
-    pthread_mutex_unlock(&st->s->m);
 }
 
 void h2_stream_priority(struct h2_stream *st, const nghttp2_priority_spec *pri)

@@ -12,9 +12,19 @@
 #include "http/http.h"
 #include "http2/h2.h"
 
-int cu_h2_environ(PyObject *env, struct cu_conn *c, PyObject *sr)
+/* env[key] = v, v a new reference or NULL (an exception). 0, or -1. */
+static int put(PyObject *env, PyObject *key, PyObject *v)
+{
+    int rc = v ? PyDict_SetItem(env, key, v) : -1;
+
+    Py_XDECREF(v);
+    return rc;
+}
+
+int cu_h2_environ(const struct cu_wsgi *w, PyObject *env, struct cu_conn *c, PyObject *sr)
 {
     struct h2_stream *st = cu_h2_stream_of(c);
+    PyObject *const *k = w->keys;
     int weight;
     int32_t dep;
 
@@ -22,12 +32,10 @@ int cu_h2_environ(PyObject *env, struct cu_conn *c, PyObject *sr)
         return 0;
     cu_h2_stream_priority(st, &weight, &dep);
     /* Gunicorn's gthread says "2" there, over a client's HTTP-Version */
-    return cu_dict_set_new(env, "HTTP_VERSION", PyUnicode_FromString("2")) ||
-           cu_dict_set_new(env, "gunicorn.http2.priority_weight", PyLong_FromLong(weight)) ||
-           cu_dict_set_new(env, "gunicorn.http2.priority_depends_on",
-                           PyLong_FromLong((long)dep)) ||
-           cu_dict_set_new(env, "gunicorn.http2.send_trailers",
-                           PyObject_GetAttrString(sr, "send_trailers"))
+    return PyDict_SetItem(env, k[K_HTTP_VERSION], k[V_TWO]) < 0 ||
+           put(env, k[K_H2_WEIGHT], PyLong_FromLong(weight)) < 0 ||
+           put(env, k[K_H2_DEPENDS_ON], PyLong_FromLong((long)dep)) < 0 ||
+           put(env, k[K_H2_SEND_TRAILERS], PyObject_GetAttr(sr, k[K_SEND_TRAILERS_ATTR])) < 0
                ? -1 : 0;
 }
 

@@ -30,7 +30,10 @@
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
        K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
-       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO, K_COUNT };
+       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO,
+       /* an HTTP/2 stream's (h2.c): HTTP_VERSION, its value "2", ... */
+       K_HTTP_VERSION, V_TWO, K_H2_WEIGHT, K_H2_DEPENDS_ON, K_H2_SEND_TRAILERS,
+       K_SEND_TRAILERS_ATTR, K_COUNT };
 
 #define N_LISTENER_CACHE 8
 
@@ -153,7 +156,7 @@ PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
 /* On an HTTP/2 stream's request (else nothing): Gunicorn's HTTP_VERSION
  * "2", gunicorn.http2.priority_weight, .priority_depends_on and
  * .send_trailers (sr's send_trailers method). 0, or -1 with an exception. */
-int cu_h2_environ(PyObject *env, struct cu_conn *c, PyObject *sr);
+int cu_h2_environ(const struct cu_wsgi *w, PyObject *env, struct cu_conn *c, PyObject *sr);
 /* send_trailers(trailers) for p's response: the (name, value) pairs
  * checked, all or none queued for the end of the stream. None, or NULL
  * with an exception. */

@@ -257,7 +257,11 @@ static void advance(struct aconn *a)
         if (h2 > 0)
             return;  /* a is a session's now */
         if (rc > 0) {
-            head_done(a, rc);
+            int up = s->h2 ? aconn_upgrade_h2(a, rc) : 0;  /* Upgrade: h2c */
+            if (up < 0)
+                refuse(a, HTTP_E_HEADER);
+            else if (up == 0)
+                head_done(a, rc);
             return;
         }
         if (rc != HTTP_AGAIN) {

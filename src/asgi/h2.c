@@ -1,6 +1,7 @@
 /*
  * HTTP/2 in the asgi worker (docs/compat.md, HTTP/2): a connection that
- * speaks it (ALPN chose h2, or a trusted peer's h2c preface) is handed to
+ * speaks it (ALPN chose h2, a trusted peer's h2c preface, or its HTTP/1.1
+ * request that asked for h2c by Upgrade) is handed to
  * a session of src/http2/ in its loop mode, whose fds the loop watches
  * here. Each stream's request becomes a connection of its own (struct
  * aconn, not counted among the connections): its cu_conn reads and writes
@@ -13,6 +14,7 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -140,8 +142,9 @@ int asrv_h2_open(struct asrv *s)
     return s->h2 ? 0 : -1;
 }
 
-/* Hands a's connection over to a session; a is closed. */
-static void hand_over(struct aconn *a)
+/* Hands a's connection over to a session (up: the request that asked for
+ * the h2c upgrade, its head in a's buffer, or NULL); a is closed. */
+static void hand_over(struct aconn *a, const struct cu_h2_upgrade *up)
 {
     struct asrv *s = a->srv;
     struct cu_conn c;
@@ -155,7 +158,7 @@ static void hand_over(struct aconn *a)
     a->c.fd = -1;
     s->nconns++;  /* the session's, while a's goes */
     aconn_close(a, 0);
-    if (cu_h2_adopt(s->h2, &c, trusted, NULL) < 0)
+    if (cu_h2_adopt(s->h2, &c, trusted, up) < 0)
         asrv_count_gone(s);
 }
 
@@ -172,7 +175,33 @@ int aconn_to_h2(struct aconn *a)
         if (pre <= 0)
             return pre;
     }
-    hand_over(a);
+    hand_over(a, NULL);
+    return 1;
+}
+
+int aconn_upgrade_h2(struct aconn *a, int64_t len)
+{
+    uint8_t settings[CU_H2C_SETTINGS_MAX];
+    struct http_request r = a->r;  /* a goes before the session is made */
+    struct cu_h2_upgrade up = {.settings = settings, .buf = a->c.buf + a->c.start, .r = &r};
+    struct http_header *headers;
+    int rc;
+
+    if (!a->srv->h2 || !a->srv->env->h2.upgrade || a->c.tls || !a->trusted)
+        return 0;
+    rc = cu_h2c_asked(up.buf, &a->r, settings, &up.settings_len);
+    if (rc < 0) {
+        cu_log(CU_DEBUG, "Refusing an h2c upgrade: HTTP2-Settings is not base64url "
+               "of a SETTINGS payload");
+        return -1;
+    }
+    if (rc == 0)
+        return 0;
+    a->c.start += (size_t)len;  /* what follows the head is HTTP/2's */
+    headers = a->headers;       /* r's, until the session took the request */
+    a->headers = NULL;
+    hand_over(a, &up);
+    free(headers);
     return 1;
 }
 

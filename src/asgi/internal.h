@@ -244,6 +244,12 @@ int asrv_h2_open(struct asrv *s);
  * preface. 1: a was handed over to a session (a is closed); -1: its
  * bytes agree with the preface so far; 0: HTTP/1. */
 int aconn_to_h2(struct aconn *a);
+/* a's HTTP/1.1 request, whose head of len bytes a holds, from a trusted
+ * peer on a plain connection, asking for h2c by Upgrade when
+ * http2_cleartext allows it: 1 when a was handed over (the request is
+ * stream 1 of a session, answered after the 101; a is closed), 0 when it
+ * is served as HTTP/1.1, -1 when its HTTP2-Settings is bad (a 400). */
+int aconn_upgrade_h2(struct aconn *a, int64_t len);
 /* A stream's request is over (a is closed): the stream's end. */
 void aconn_h2_end(struct aconn *a);
 
@@ -302,9 +308,6 @@ PyObject *asgi_disconnect_msg(struct asrv *s);
 
 /* ---- send.c ---- */
 PyObject *areq_send(PyObject *self, PyObject *msg);
-/* Whether a response header is no valid one: 0 when it is, 1 for its
- * name (not a token), 2 for its value (a control byte but HTAB). */
-int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl);
 /* "name: value\r\n" appended to q->block. 0, or -1 (no memory). */
 int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl);
 /* A response's Content-Length value (digits only, an int64_t) into

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http2/h2.h"
 #include "net/listen.h"
 #include "net/tls_info.h"
 
@@ -238,6 +239,27 @@ static int put_tls(struct asrv *s, struct aconn *a, PyObject *d)
     return put(ext, s->k[K_TLS], tls_ext(a));
 }
 
+/* scope["extensions"]["http.response.priority"] on an HTTP/2 stream: the
+ * priority its client gave, as Gunicorn 26.1 tells it. 0, or -1. */
+static int put_priority(struct aconn *a, PyObject *d)
+{
+    PyObject *ext, *v;
+    int weight, rc;
+    int32_t dep;
+
+    if (!a->h2 || a->req->ws.on)
+        return 0;
+    ext = PyDict_GetItemWithError(d, a->srv->k[K_EXTENSIONS]);
+    if (!ext)
+        return PyErr_Occurred() ? -1 : 0;
+    cu_h2_stream_priority(a->h2, &weight, &dep);
+    if (!(v = Py_BuildValue("{sisi}", "weight", weight, "depends_on", (int)dep)))
+        return -1;
+    rc = PyDict_SetItemString(ext, "http.response.priority", v);
+    Py_DECREF(v);
+    return rc;
+}
+
 int asgi_https(const struct aconn *a)
 {
     /* a trusted peer's scheme header says so (the parser's), else TLS */
@@ -277,7 +299,8 @@ PyObject *asgi_scope(struct asrv *s, struct aconn *a)
                        li < s->env->n_listeners ? s->lserver[li] : Py_None) < 0 ||
         (s->state && put(d, k[K_STATE], PyDict_Copy(s->state)) < 0) ||
         (!a->req->ws.on && put(d, k[K_EXTENSIONS], extensions(k[K_HTTP_EXTS])) < 0) ||
-        (a->req->ws.on && aws_scope(s, a, d) < 0) || put_tls(s, a, d) < 0) {
+        (a->req->ws.on && aws_scope(s, a, d) < 0) || put_tls(s, a, d) < 0 ||
+        put_priority(a, d) < 0) {
         Py_DECREF(d);
         return NULL;
     }

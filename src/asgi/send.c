@@ -17,7 +17,7 @@
  * The extensions (docs/compat.md, ASGI): http.response.pathsend sends a
  * file by sendfile(2), its rest queued as a file range; with
  * http.response.trailers the response is chunked and its trailer fields
- * follow the last chunk.
+ * follow the last chunk (on an HTTP/2 stream: a HEADERS after the body).
  */
 #include "asgi/internal.h"
 
@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "http/pages.h"
+#include "http2/h2.h"
 #include "wsgi/wsgi.h"
 
 /* ---- http.response.start ------------------------------------------------ */
@@ -58,19 +59,6 @@ static int dropped(const char *n, size_t len)
         if (is(n, len, names[i]))
             return 1;
     return 0;
-}
-
-int asgi_header_bad(const char *name, size_t nl, const char *value, size_t vl)
-{
-    for (size_t i = 0; i < vl; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return 2;
-    }
-    for (size_t i = 0; i < nl; i++)
-        if (!http_tchar[(unsigned char)name[i]])
-            return 1;
-    return nl == 0;
 }
 
 int areq_block_line(struct areq *q, const char *name, size_t nl, const char *value, size_t vl)
@@ -138,7 +126,7 @@ static int add_header(struct areq *q, PyObject *item)
     nl = PyBytes_GET_SIZE(pn);
     value = PyBytes_AS_STRING(pv);
     vl = PyBytes_GET_SIZE(pv);
-    switch (asgi_header_bad(name, (size_t)nl, value, (size_t)vl)) {
+    switch (http_field_bad(name, (size_t)nl, value, (size_t)vl)) {
     case 2:
         PyErr_Format(PyExc_ValueError, "Invalid HTTP header value: %R", pv);
         goto fail;
@@ -556,25 +544,6 @@ static PyObject *response_pathsend(struct areq *q, PyObject *msg)
 
 /* ---- http.response.trailers -------------------------------------------- */
 
-/* Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing,
- * request modifiers, authentication, response control data, the
- * content's processing), nor the hop-by-hop ones. */
-static int forbidden_trailer(const char *n, size_t len)
-{
-    static const char *const names[] = {
-        "content-length", "transfer-encoding", "host", "cache-control", "max-forwards",
-        "te", "trailer", "connection", "keep-alive", "upgrade", "expect", "range",
-        "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
-        "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
-        "set-cookie", "cookie", "age", "expires", "date", "location", "retry-after", "vary",
-        "warning", "content-encoding", "content-type", "content-range", "server"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (is(n, len, names[i]))
-            return 1;
-    return 0;
-}
-
 /* One trailer field, checked, into q->block (the head's is sent by now). */
 static int add_trailer(struct areq *q, PyObject *item, void *unused)
 {
@@ -590,9 +559,9 @@ static int add_trailer(struct areq *q, PyObject *item, void *unused)
     nl = (size_t)PyBytes_GET_SIZE(pn);
     value = PyBytes_AS_STRING(pv);
     vl = (size_t)PyBytes_GET_SIZE(pv);
-    if (asgi_header_bad(name, nl, value, vl))
+    if (http_field_bad(name, nl, value, vl))
         PyErr_Format(PyExc_ValueError, "Invalid HTTP trailer: %R: %R", pn, pv);
-    else if (forbidden_trailer(name, nl))
+    else if (http_trailer_forbidden(name, nl))
         PyErr_Format(PyExc_ValueError, "%R is not allowed in trailers", pn);
     else
         rc = areq_block_line(q, name, nl, value, vl);
@@ -602,8 +571,9 @@ static int add_trailer(struct areq *q, PyObject *item, void *unused)
 }
 
 /* The fields after the last chunk; the last message ends the response.
- * Without the chunked framing (HTTP/1.0, the app's Content-Length, a
- * file) they are checked and dropped. */
+ * On an HTTP/2 stream they are a HEADERS after the body, ending the
+ * stream. Without the chunked framing on HTTP/1 (HTTP/1.0, the app's
+ * Content-Length, a file) they are checked and dropped. */
 static PyObject *response_trailers(struct areq *q, PyObject *msg)
 {
     struct asrv *s = q->srv;
@@ -626,6 +596,12 @@ static PyObject *response_trailers(struct areq *q, PyObject *msg)
     }
     if (more || q->over || !q->conn)
         return Py_NewRef(s->ready_none);
+    if (q->conn->h2 && q->blen && cu_h2_stream_trailers(q->conn->h2, q->block, q->blen) < 0) {
+        /* past 128 KiB, or no memory: the stream is reset, not ended */
+        PyErr_Format(errno == ENOMEM ? PyExc_MemoryError : PyExc_ValueError,
+                     "the trailers cannot be sent: %s", strerror(errno));
+        return NULL;
+    }
     q->finishing = 1;
     if (q->tsend) {
         struct iovec iov[3] = {{(void *)"0\r\n", 3}, {q->block, q->blen},

@@ -118,7 +118,7 @@ static int add_line(struct areq *q, PyObject *item, void *arg)
     nl = PyBytes_GET_SIZE(n);
     value = PyBytes_AS_STRING(v);
     vl = PyBytes_GET_SIZE(v);
-    if (asgi_header_bad(name, (size_t)nl, value, (size_t)vl)) {
+    if (http_field_bad(name, (size_t)nl, value, (size_t)vl)) {
         PyErr_Format(PyExc_ValueError, "Invalid HTTP header: %R", item);
         goto out;
     }
@@ -295,7 +295,7 @@ static PyObject *head_out(struct areq *q, PyObject *const *args)
     /* a code that is no int: its exception, not a reason's on top */
     reason = why && !(status == -1 && PyErr_Occurred()) ? PyUnicode_AsUTF8(why) : NULL;
     if (reason && (status < 100 || status > 999 ||
-                   asgi_header_bad("-", 1, reason, strlen(reason)))) {
+                   http_field_bad("-", 1, reason, strlen(reason)))) {
         PyErr_Format(PyExc_ValueError, "Invalid HTTP status: %ld %R", status, why);
         reason = NULL;
     }

@@ -297,12 +297,6 @@ static int derive_tls(struct cu_derived *d, const struct cu_config *c, char *err
                   "it answers for)");
         return -1;
     }
-    if (!(d->worker_class->flags & CU_WC_TLS)) {
-        cu_seterr(err, errlen, "%s: TLS is not built yet for the %s worker class; "
-                  "use sync or gthread", c->certfile ? "certfile" : "keyfile",
-                  d->worker_class->name);
-        return -1;
-    }
     d->tls = cu_tls_new(&o, err, errlen);
     return d->tls ? 0 : -1;
 }

@@ -647,9 +647,12 @@ const struct cu_setting cu_settings[] = {
      .flags = {"--do-handshake-on-connect"}, .type = CU_BOOL,
      .offset = OFF(do_handshake_on_connect), .dflt = "false",
      .inert = "the handshake is always the first thing done with a "
-              "connection, in the poller (gthread) or bounded by --timeout "
-              "(sync), whichever the value",
-     .help = "Do the TLS handshake as soon as a connection is accepted."},
+              "connection, before its request, whichever the value: in the "
+              "poller (gthread) or event loop (asgi, tornado), on the hub "
+              "(gevent, eventlet), never holding a thread while it waits; "
+              "bounded by --timeout in sync's one thread",
+     .help = "Accepted for compatibility with Gunicorn, where it does the TLS "
+             "handshake at the accept rather than at the first read."},
     {.name = "ciphers", .section = S_SSL, .flags = {"--ciphers"},
      .meta = "STRING", .type = CU_STR_OPT, .offset = OFF(ciphers),
      .help = "The OpenSSL cipher list to offer (TLS 1.2); unset keeps "

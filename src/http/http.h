@@ -143,4 +143,14 @@ size_t http_repr(const char *s, size_t n, int bytes, char *out, size_t outlen);
 /* Characters classes of RFC 9110, shared by the parsers. */
 extern const uint8_t http_tchar[256];   /* 1 for token characters */
 
+/* fields.c: the fields an app gives for a response. */
+/* Whether name[0..nl): value[0..vl) may not go on the wire: 0 when it
+ * may, 1 for its name (empty, or not a token: a pseudo-header's ':'
+ * too), 2 for its value (a control byte but HTAB: no CR, LF or NUL). */
+int http_field_bad(const char *name, size_t nl, const char *value, size_t vl);
+/* Whether a field of that name (any case) must not be a trailer: RFC 9110
+ * 6.5.1's framing, routing, request modifiers, authentication, response
+ * control data and the content's processing, and the hop-by-hop ones. */
+int http_trailer_forbidden(const char *name, size_t len);
+
 #endif

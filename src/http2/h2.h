@@ -117,6 +117,23 @@ void cu_h2_stream_want(struct h2_stream *st, int what, int on);
  * one cu_h2_stream_take filled) is emptied: its buffer freed. */
 void cu_h2_stream_end(struct h2_stream *st, struct cu_conn *c, int ok);
 
+/* The stream whose connection c is (the bridge's in the pool mode, the
+ * app's in the loop mode), or NULL when c is no HTTP/2 stream's. */
+struct h2_stream *cu_h2_stream_of(const struct cu_conn *c);
+/* The priority the client gave st in its request's HEADERS (RFC 9113
+ * 5.3, deprecated), as Gunicorn tells it: *weight 1 to 256 (16 when none
+ * came), *depends_on the stream it depends on (0 when none). Without a
+ * lock: it never changes once the request is begun. */
+void cu_h2_stream_priority(struct h2_stream *st, int *weight, int32_t *depends_on);
+/* Trailer fields for st's response, after those given before: f[0..len)
+ * is "name: value\r\n" lines (the names are sent lower-cased). They go
+ * as a HEADERS with END_STREAM after the body, when the response is whole.
+ * 0 (also when the stream is gone: dropped), or -1 with errno: EINVAL (a
+ * line that is no field, a pseudo-header or a field RFC 9110 6.5.1 keeps
+ * out of trailers: nothing of f taken), EPIPE (the response is over),
+ * E2BIG (past 128 KiB of trailers), ENOMEM. */
+int cu_h2_stream_trailers(struct h2_stream *st, const char *f, size_t len);
+
 /* Called by the worker's main thread on each tick: idle sessions past
  * their deadline are closed; once the worker stops, every session says
  * GOAWAY and closes when its streams are done. */

@@ -102,6 +102,14 @@ struct h2_stream {
     int submitted;               /* the response's HEADERS are queued */
     int aborted;                 /* --request-timeout reset it */
     int status;
+    /* the response's trailers ("name: value\r\n"..., the app's): a
+     * HEADERS with END_STREAM after the body (cu_h2_stream_trailers) */
+    char *rtrailers;
+    size_t rtrailers_len, rtrailers_cap;
+    /* the priority the client gave in the request's HEADERS (RFC 9113
+     * 5.3, deprecated): only told to the app; set before its job is */
+    int pri_weight;
+    int32_t pri_depends_on;
     /* the loop mode's: the app's side (cu_h2_stream_take), what it waits
      * for, whether it was told of the reset, the last walk that saw it */
     void *up;
@@ -220,6 +228,8 @@ void h2_stream_over(struct h2_stream *st, int ok);
 int h2_stream_due(struct h2_stream *st);
 /* Refuses a stream's request with status and no body (s->m held). */
 void h2_stream_refuse(struct h2_stream *st, int status);
+/* The client's priority for st, from its request's HEADERS. */
+void h2_stream_priority(struct h2_stream *st, const nghttp2_priority_spec *pri);
 
 /* ---- upgrade.c ------------------------------------------------------------ */
 

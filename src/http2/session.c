@@ -333,6 +333,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
         if (!st)
             return 0;
         if (!st->in_headers_done) {
+            if (f->hd.flags & NGHTTP2_FLAG_PRIORITY)
+                h2_stream_priority(st, &f->headers.pri_spec);
             (void)h2_stream_request(st, end);  /* a refused one is answered */
             return 0;
         }
@@ -350,7 +352,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
         if (f->hd.flags & NGHTTP2_FLAG_ACK)
             return 0;
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
-    case NGHTTP2_PRIORITY:
+    case NGHTTP2_PRIORITY:  /* the app sees its HEADERS' priority only */
         return ctl_frame(s) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     default:
         return 0;

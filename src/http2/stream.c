@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/http.h"
 
 enum { R_HEAD, R_BODY };
 enum { DC_SIZE, DC_DATA, DC_CRLF, DC_END, DC_DONE };
@@ -53,6 +54,7 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id)
     st->id = id;
     st->refs = 1;  /* nghttp2's, until on_stream_close */
     st->resp_cl = -1;
+    st->pri_weight = 16;  /* RFC 9113 5.3.5's default, Gunicorn's */
     st->snext = s->streams;
     if (s->streams)
         s->streams->sprev = st;
@@ -82,6 +84,7 @@ void h2_stream_unref(struct h2_stream *st)
     free(st->fr_owned);
     free(st->rhead);
     free(st->out);
+    free(st->rtrailers);
     free(st->sc.buf);
     free(st);
 }
@@ -743,6 +746,100 @@ static void stream_abort(void *arg)
 
 const struct cu_conn_vt h2_stream_vt = {stream_recv, stream_writev, stream_abort};
 
+/* ---- the response's trailers, the request's priority --------------------------- */
+
+/* The app's trailers (st->rtrailers) as a HEADERS with END_STREAM, from
+ * the data source's end (s->m held). 0, or -1. */
+static int submit_trailers(struct h2_stream *st)
+{
+    nghttp2_nv few[32], *nv = few;
+    size_t lines = 0;
+    int n, rc;
+
+    for (const char *c = st->rtrailers;
+         (c = memchr(c, '\n', st->rtrailers_len - (size_t)(c - st->rtrailers))); c++)
+        lines++;
+    if (lines + 1 > sizeof(few) / sizeof(few[0]) && !(nv = malloc((lines + 1) * sizeof(*nv))))
+        return -1;
+    /* the lines were checked (cu_h2_stream_trailers); nv[0] unused */
+    n = head_fields(st, st->rtrailers, st->rtrailers + st->rtrailers_len - 2, nv);
+    rc = n > 1 ? nghttp2_submit_trailer(st->s->ng, st->id, nv + 1, (size_t)n - 1) : -1;
+    if (nv != few)
+        free(nv);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Whether f[0..len) is "name: value\r\n" lines, each a field that may
+ * be a trailer. */
+static int trailers_ok(const char *f, size_t len)
+{
+    const char *end = f + len;
+
+    if (len == 0)
+        return 1;
+    if (len < 2 || memcmp(end - 2, "\r\n", 2) != 0)
+        return 0;
+    for (const char *p = f, *eol; p < end; p = eol + 2) {
+        const char *colon = memchr(p, ':', (size_t)(end - p)), *v;
+        eol = memchr(p, '\r', (size_t)(end - p));
+        if (!colon || !eol || colon > eol || eol[1] != '\n')
+            return 0;
+        v = colon + 1;
+        while (v < eol && *v == ' ')
+            v++;
+        if (http_field_bad(p, (size_t)(colon - p), v, (size_t)(eol - v)) ||
+            http_trailer_forbidden(p, (size_t)(colon - p)))
+            return 0;
+    }
+    return 1;
+}
+
+struct h2_stream *cu_h2_stream_of(const struct cu_conn *c)
+{
+    return c->vt == &h2_stream_vt ? c->vt_arg : NULL;
+}
+
+void cu_h2_stream_priority(struct h2_stream *st, int *weight, int32_t *depends_on)
+{
+    /* no lock: set from the request's HEADERS, before its job was queued
+     * (the queue's lock orders it), never after */
+    *weight = st->pri_weight;
+    *depends_on = st->pri_depends_on;
+}
+
+void h2_stream_priority(struct h2_stream *st, const nghttp2_priority_spec *pri)
+{
+    /* nghttp2 gives the weight as RFC 9113 means it: 1 to 256 */
+    st->pri_weight = pri->weight < 1 ? 1 : pri->weight > 256 ? 256 : pri->weight;
+    st->pri_depends_on = pri->stream_id;
+}
+
+int cu_h2_stream_trailers(struct h2_stream *st, const char *f, size_t len)
+{
+    struct h2_session *s = st->s;
+    int rc = 0;
+
+    if (!trailers_ok(f, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&s->m);
+    if (st->out_end) {
+        errno = EPIPE;
+        rc = -1;
+    } else if (st->closed || st->aborted || s->dead) {
+        rc = 0;  /* the stream is gone: nothing more goes out */
+    } else if (st->rtrailers_len + len > H2_HEAD_MAX) {
+        errno = E2BIG;
+        rc = -1;
+    } else if (h2_append(&st->rtrailers, &st->rtrailers_len, &st->rtrailers_cap, f, len) < 0) {
+        errno = ENOMEM;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&s->m);
+    return rc;
+}
+
 ssize_t h2_stream_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
                        uint32_t *flags, nghttp2_data_source *src, void *user)
 {
@@ -757,9 +854,14 @@ ssize_t h2_stream_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len
     if (k)  /* out may be NULL: nothing written yet */
         memcpy(buf, st->out + st->out_off, k);
     st->out_off += k;
-    if (st->out_off == st->out_len && st->out_end)
+    if (st->out_off == st->out_len && st->out_end) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
-    else if (k == 0) {
+        if (st->rtrailers_len) {  /* the trailers' HEADERS end the stream */
+            if (submit_trailers(st) < 0)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  /* reset */
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
+    } else if (k == 0) {
         st->deferred = 1;
         return NGHTTP2_ERR_DEFERRED;
     }

@@ -39,8 +39,9 @@ enum {
      * plain WSGI app) rather than an ASGI app (env->event_loop is the
      * host's tornado loop). */
     CU_WC_TORNADO = 1 << 4,
-    /* It serves TLS (env->tls: docs/compat.md, TLS). Without it, certfile
-     * is refused for the class, never ignored. */
+    /* It serves TLS (env->tls: docs/compat.md, TLS). Every class does
+     * (tests/worker/test_classes.c checks each), so certfile is taken
+     * for all: a new class must serve it too. */
     CU_WC_TLS = 1 << 2,
     /* It serves HTTP/2 (env->h2: docs/compat.md, HTTP/2). Without it, h2
      * in http_protocols is refused for the class. */

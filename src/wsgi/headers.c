@@ -38,7 +38,7 @@ int cu_resp_block_add(struct resp *p, const char *s, size_t n)
  * below 256 is stored one byte per character. NULL with a TypeError for a
  * non-str; NULL without an exception for text beyond latin-1.
  */
-static const char *latin1_bytes(PyObject *s, Py_ssize_t *n)
+const char *cu_latin1_bytes(PyObject *s, Py_ssize_t *n)
 {
     if (!PyUnicode_Check(s)) {
         PyErr_Format(PyExc_TypeError, "header names and values must be str, not %.50s",
@@ -106,14 +106,14 @@ int cu_resp_add_header(struct resp *p, PyObject *item)
     }
     pn = PyTuple_GET_ITEM(item, 0);  /* borrowed */
     pv = PyTuple_GET_ITEM(item, 1);
-    if (!(name = latin1_bytes(pn, &nl)) && PyErr_Occurred())
+    if (!(name = cu_latin1_bytes(pn, &nl)) && PyErr_Occurred())
         return -1;
     for (Py_ssize_t i = 0; name && i < nl; i++)
         if (!http_tchar[(unsigned char)name[i]])
             name = NULL;
     if (!name || nl == 0)
         return header_error(p->types->invalid_header_name, "Invalid HTTP header name", pn);
-    if (!(value = latin1_bytes(pv, &vl)) && PyErr_Occurred())
+    if (!(value = cu_latin1_bytes(pv, &vl)) && PyErr_Occurred())
         return -1;
     for (Py_ssize_t i = 0; value && i < vl; i++) {
         unsigned char ch = (unsigned char)value[i];
@@ -187,7 +187,7 @@ static int fill_headers(struct resp *p, PyObject *status, PyObject *headers)
     const char *s;
     Py_ssize_t n = 0;
 
-    if (!(s = latin1_bytes(status, &n)) && PyErr_Occurred())
+    if (!(s = cu_latin1_bytes(status, &n)) && PyErr_Occurred())
         return -1;
     if (!status_ok(s, n)) {
         PyErr_Format(PyExc_ValueError, "invalid status %R", status);

@@ -9,6 +9,7 @@
  *   response.c        the response on the wire: the head, the body, a
  *                     file_wrapper by sendfile(2), the error answers
  *   start_response.c  the start_response callable (write, early_hints)
+ *   h2.c              an HTTP/2 stream's environ keys (priority, trailers)
  *   serve.c           one request: the app called, its result sent, closed
  *   logged.c          what the access log takes from the environ and the
  *                     response headers
@@ -29,7 +30,10 @@
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
        K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
-       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO, K_COUNT };
+       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO,
+       /* an HTTP/2 stream's (h2.c): HTTP_VERSION, its value "2", ... */
+       K_HTTP_VERSION, V_TWO, K_H2_WEIGHT, K_H2_DEPENDS_ON, K_H2_SEND_TRAILERS,
+       K_SEND_TRAILERS_ATTR, K_COUNT };
 
 #define N_LISTENER_CACHE 8
 
@@ -105,6 +109,10 @@ struct resp {
 };
 
 /* headers.c. Each returns 0, or -1 with an exception. */
+/* The latin-1 bytes of a str, in place (*n of them): NULL with a
+ * TypeError for a non-str, NULL without an exception for text beyond
+ * latin-1. */
+const char *cu_latin1_bytes(PyObject *s, Py_ssize_t *n);
 /* Appends s[0..n) to the header block. */
 int cu_resp_block_add(struct resp *p, const char *s, size_t n);
 /* Checks and encodes one (name, value) pair into the header block. */
@@ -147,6 +155,17 @@ void cu_wsgi_logged(struct cu_wsgi *w, struct cu_request *q, const struct resp *
  * cu_wsgi_logged() to tell whether the app changed it), or NULL. Called
  * when the format prints h. Never raises. */
 PyObject *cu_wsgi_logged_remote(struct cu_wsgi *w, PyObject *env);
+
+/* ---- h2.c: an HTTP/2 stream's keys (docs/compat.md, HTTP/2) -------------- */
+
+/* On an HTTP/2 stream's request (else nothing): Gunicorn's HTTP_VERSION
+ * "2", gunicorn.http2.priority_weight, .priority_depends_on and
+ * .send_trailers (sr's send_trailers method). 0, or -1 with an exception. */
+int cu_h2_environ(const struct cu_wsgi *w, PyObject *env, struct cu_conn *c, PyObject *sr);
+/* send_trailers(trailers) for p's response: the (name, value) pairs
+ * checked, all or none queued for the end of the stream. None, or NULL
+ * with an exception. */
+PyObject *cu_h2_send_trailers(struct resp *p, PyObject *trailers);
 
 /* ---- start_response.c ----------------------------------------------------- */
 

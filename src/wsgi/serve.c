@@ -160,8 +160,9 @@ static void app_failed(struct resp *p)
     report_app_error(p);
 }
 
-/* start_response for p, also in env as wsgi.early_hints's owner. A new
- * reference, or NULL with an exception. */
+/* start_response for p, also in env as wsgi.early_hints's owner (and on
+ * an HTTP/2 stream, gunicorn.http2.send_trailers's). A new reference, or
+ * NULL with an exception. */
 static struct start_response *start_response_for(struct cu_wsgi *w, struct resp *p,
                                                  PyObject *env)
 {
@@ -173,7 +174,8 @@ static struct start_response *start_response_for(struct cu_wsgi *w, struct resp 
         return NULL;
     sr->resp = p;
     hints = PyObject_GetAttr((PyObject *)sr, w->keys[K_EARLY_HINTS_ATTR]);
-    if (!hints || PyDict_SetItem(env, w->keys[K_EARLY_HINTS], hints) < 0) {
+    if (!hints || PyDict_SetItem(env, w->keys[K_EARLY_HINTS], hints) < 0 ||
+        cu_h2_environ(w, env, p->c, (PyObject *)sr) < 0) {
         Py_XDECREF(hints);
         sr->resp = NULL;
         Py_DECREF(sr);

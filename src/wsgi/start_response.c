@@ -1,7 +1,8 @@
 /*
  * start_response, the callable the app is given (PEP 3333): called, it
  * sets the response's status and headers; it returns write(), which sends
- * body bytes at once; and its early_hints method is wsgi.early_hints. It
+ * body bytes at once; its early_hints method is wsgi.early_hints, and
+ * its send_trailers method an HTTP/2 stream's gunicorn.http2.send_trailers. It
  * points at the request's struct resp while the request lasts.
  */
 #include "wsgi/internal.h"
@@ -119,10 +120,18 @@ static PyObject *sr_early_hints(PyObject *self, PyObject *headers)
     Py_RETURN_NONE;
 }
 
+/* gunicorn.http2.send_trailers(trailers), on an HTTP/2 stream (h2.c). */
+static PyObject *sr_send_trailers(PyObject *self, PyObject *trailers)
+{
+    return cu_h2_send_trailers(((struct start_response *)self)->resp, trailers);
+}
+
 static PyMethodDef sr_methods[] = {
     {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
     {"early_hints", sr_early_hints, METH_O,
      "early_hints(headers): send a 103 Early Hints response first."},
+    {"send_trailers", sr_send_trailers, METH_O,
+     "send_trailers(trailers): HTTP/2 trailer fields after the body."},
     {NULL, NULL, 0, NULL},
 };
 

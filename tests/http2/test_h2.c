@@ -23,6 +23,31 @@
 
 static atomic_int gone, stop;
 static struct cu_poller *poller;
+/* test_trailers: the app adds trailers, and says what it saw */
+static atomic_int want_trailers, refused, weight, depends_on;
+
+/* The app's trailers (test_trailers): the bad ones refused, each whole,
+ * the good ones taken; the stream's priority noted. 0, or -1. */
+static int app_trailers(struct cu_conn *conn)
+{
+    static const char *const bad[] = {
+        "content-length: 1\r\n", ":status: 200\r\n", "x-a: 1", "x-a 1\r\n",
+        "x-a: b\nc\r\n", "x-ok: 1\r\nSet-Cookie: a=1\r\n", "x-a: \x01\r\n"};
+    static const char good[] = "X-Sum: 3\r\nx-b: two\r\n";
+    struct h2_stream *st = cu_h2_stream_of(conn);
+    int32_t dep;
+    int w, n = 0;
+
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        n += cu_h2_stream_trailers(st, bad[i], strlen(bad[i])) < 0 && errno == EINVAL;
+    atomic_store(&refused, n);
+    cu_h2_stream_priority(st, &w, &dep);
+    atomic_store(&weight, w);
+    atomic_store(&depends_on, dep);
+    return cu_h2_stream_trailers(st, good, sizeof(good) - 1);
+}
 
 /* The application layer: the body's length back, as text. The body is
  * read as the WSGI bridge reads it (src/worker/body.c): chunked framing
@@ -52,7 +77,8 @@ static int serve(void *arg, void *thread, struct cu_request *q)
     hl = snprintf(head, sizeof(head), "HTTP/2.0 200 OK\r\nContent-Length: %d\r\n"
                   "Connection: keep-alive\r\n\r\n", bl);
     if (cu_conn_write(q->conn, head, (size_t)hl) < 0 ||
-        cu_conn_write(q->conn, body, (size_t)bl) < 0)
+        cu_conn_write(q->conn, body, (size_t)bl) < 0 ||
+        (atomic_load(&want_trailers) && app_trailers(q->conn) < 0))
         return -1;
     q->out.status = 200;
     return 0;
@@ -84,6 +110,8 @@ struct client {
     int status, closed;
     char body[64];
     size_t blen;
+    char trailers[128];  /* "name=value;"... of a HEADERS after the response's */
+    size_t tlen;
     const char *upload;
     size_t upload_len, upload_off;
 };
@@ -103,10 +131,13 @@ static int c_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n
     struct client *c = u;
 
     (void)s;
-    (void)f;
     (void)fl;
     if (nl == 7 && memcmp(name, ":status", 7) == 0 && vl == 3)
         c->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_HEADERS &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && c->tlen + nl + vl + 2 < sizeof(c->trailers))
+        c->tlen += (size_t)snprintf(c->trailers + c->tlen, sizeof(c->trailers) - c->tlen,
+                                    "%.*s=%.*s;", (int)nl, name, (int)vl, value);
     return 0;
 }
 
@@ -186,8 +217,10 @@ static void client_run(struct client *c)
     }
 }
 
-/* One request on a new client session; runs it to the stream's close. */
-static void request(struct client *c, const char *method, const char *upload, size_t n)
+/* One request on a new client session (pri: its HEADERS' priority, or
+ * NULL); runs it to the stream's close. */
+static void request_pri(struct client *c, const char *method, const char *upload, size_t n,
+                        const nghttp2_priority_spec *pri)
 {
     nghttp2_nv nv[] = {
         {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
@@ -200,8 +233,13 @@ static void request(struct client *c, const char *method, const char *upload, si
     c->upload = upload;
     c->upload_len = n;
     client_start(c);
-    nghttp2_submit_request(c->ng, NULL, nv, 4, upload ? &dp : NULL, NULL);
+    nghttp2_submit_request(c->ng, pri, nv, 4, upload ? &dp : NULL, NULL);
     client_run(c);
+}
+
+static void request(struct client *c, const char *method, const char *upload, size_t n)
+{
+    request_pri(c, method, upload, n, NULL);
 }
 
 /* A session over a socketpair: the client's end. */
@@ -219,6 +257,39 @@ static int session(struct cu_h2 *h)
     c.peerlen = sizeof(sa_family_t);
     ok(cu_h2_adopt(h, &c, 1, NULL) == 0 && c.fd == -1, "the connection is taken over");
     return sv[1];
+}
+
+/* Response trailers (cu_h2_stream_trailers) and the request's priority. */
+static void test_trailers(struct cu_h2 *h)
+{
+    nghttp2_priority_spec pri;
+    struct client c;
+
+    atomic_store(&want_trailers, 1);
+    memset(&c, 0, sizeof(c));
+    c.fd = session(h);
+    request(&c, "GET", NULL, 0);
+    ok(c.closed == 1 && c.status == 200 && c.blen == 1 &&
+       c.tlen == 16 && memcmp(c.trailers, "x-sum=3;x-b=two;", 16) == 0,
+       "the trailers end the stream after the body, names lower-cased (%.*s)",
+       (int)c.tlen, c.trailers);
+    ok(atomic_load(&refused) == 7, "a pseudo-header, content-length, set-cookie, a line "
+       "without CRLF, without a colon, with a LF or a control byte: refused (%d of 7)",
+       atomic_load(&refused));
+    ok(atomic_load(&weight) == 16 && atomic_load(&depends_on) == 0,
+       "no priority: 16 and 0 (%d, %d)", atomic_load(&weight), atomic_load(&depends_on));
+    nghttp2_session_del(c.ng);
+    close(c.fd);
+
+    memset(&c, 0, sizeof(c));
+    c.fd = session(h);
+    nghttp2_priority_spec_init(&pri, 0, 200, 0);
+    request_pri(&c, "GET", NULL, 0, &pri);
+    ok(c.closed == 1 && atomic_load(&weight) == 200 && atomic_load(&depends_on) == 0,
+       "the HEADERS' priority (%d)", atomic_load(&weight));
+    nghttp2_session_del(c.ng);
+    close(c.fd);
+    atomic_store(&want_trailers, 0);
 }
 
 /* What cu_h2c_asked says of an HTTP/1 head. */
@@ -365,6 +436,7 @@ int main(void)
 
     test_asked();
     test_upgrade(h, &http);
+    test_trailers(h);
 
     memset(big, 'b', sizeof(big));
     memset(&c, 0, sizeof(c));
@@ -377,10 +449,10 @@ int main(void)
     close(c.fd);
     {
         long long until = cu_now_ms() + 10000;
-        while (atomic_load(&gone) < 3 && cu_now_ms() < until)
+        while (atomic_load(&gone) < 5 && cu_now_ms() < until)
             (void)poll(NULL, 0, 10);
     }
-    ok(gone_before <= 2 && atomic_load(&gone) == 3, "the sessions closed once their "
+    ok(gone_before <= 4 && atomic_load(&gone) == 5, "the sessions closed once their "
        "clients left (%d)", atomic_load(&gone));
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++)

@@ -1,5 +1,5 @@
 """The h2c upgrade (RFC 7540 3.2; docs/compat.md, HTTP/2) on the gthread
-worker: an HTTP/1.1 request with Upgrade: h2c and HTTP2-Settings, when
+and asgi workers: an HTTP/1.1 request with Upgrade: h2c and HTTP2-Settings, when
 http2_cleartext is upgrade or both, is answered 101 and then as stream 1
 of an HTTP/2 connection. curl --http2 and nghttp -u over http://, and
 Debian's python3-h2 for the edge cases.
@@ -169,7 +169,12 @@ def b64url(data):
     b64url(settings_payload(*[(3, 100)] * 33)),  # more settings than a frame may have
 ], ids=["bang", "base64", "short", "partial", "push", "window", "frame", "many"])
 def test_bad_http2_settings_is_400(server, value):
-    srv = server(*UPGRADE)
+    refused_400(server(*UPGRADE), value)
+
+
+def refused_400(srv, value):
+    """An upgrade with the bad HTTP2-Settings value is answered 400, and
+    the server goes on."""
     _, req = head(srv.port, settings=value)
     out = srv.raw(req)
     assert out.startswith(b"HTTP/1.1 400 "), out[:200]
@@ -286,3 +291,53 @@ def test_preface_sent_before_the_101(server):
         assert c.response(1)[0] == 200
     finally:
         c.close()
+
+
+# ---- the asgi class ----------------------------------------------------------------
+
+ASGI_UPGRADE = ("-k", "asgi", "--http-protocols", "h2,h1", "--http2-cleartext", "upgrade")
+
+
+@pytest.mark.skipif(not CURL, reason="curl is missing")
+def test_asgi_curl_upgrades(server):
+    """curl's upgrade on the asgi class: its request is stream 1, an ASGI
+    http scope of version "2" without the upgrade's own fields."""
+    srv = server(*ASGI_UPGRADE, app="h2asgi:app")
+    out = curl("--http2", "-w", "\n%{http_version}", "http://127.0.0.1:%d/u?x=1" % srv.port)
+    body, version = out.rsplit(b"\n", 1)
+    scope = json.loads(body)
+    assert version == b"2" and scope["http_version"] == "2"
+    assert (scope["path"], scope["query_string"]) == ("/u", "x=1")
+    names = [n for n, _ in scope["headers"]]
+    assert "host" in names
+    for name in ("upgrade", "connection", "http2-settings"):
+        assert name not in names
+
+
+def test_asgi_stream_1_then_stream_3(server):
+    """The preface sent with the request (no wait for the 101), stream 1's
+    answer, then a POST with a body on stream 3."""
+    srv = server(*ASGI_UPGRADE, app="h2asgi:app")
+    c = Upgraded(srv.port, "/first", eager=True)
+    try:
+        status, _, body = c.response(1)
+        assert status == 200 and json.loads(body)["path"] == "/first"
+        status, _, body = c.response(c.request("/digest", method="POST", body=b"abc"))
+        assert status == 200 and json.loads(body)["length"] == 3
+    finally:
+        c.close()
+
+
+def test_asgi_bad_http2_settings_is_400(server):
+    refused_400(server(*ASGI_UPGRADE, app="h2asgi:app"), b64url(settings_payload((2, 2))))
+
+
+def test_asgi_not_upgraded_is_http1(server):
+    """A body, or a server without upgrade in http2_cleartext: HTTP/1.1."""
+    srv = server(*ASGI_UPGRADE, app="h2asgi:app")
+    _, req = head(srv.port, "/post", method="POST", body=b"hello")
+    assert http1(srv, req)["http_version"] == "1.1"
+    srv = server("-k", "asgi", "--http-protocols", "h2,h1", "--http2-cleartext",
+                 "prior-knowledge", app="h2asgi:app")
+    _, req = head(srv.port, "/plain")
+    assert http1(srv, req)["http_version"] == "1.1"

@@ -96,8 +96,10 @@ class Client:
         return ev
 
     def response(self, sid):
-        """(status, headers, body) of stream sid, or ("reset", code)."""
+        """(status, headers, body) of stream sid, or ("reset", code); the
+        fields of its trailing HEADERS in self.trailers (None: none came)."""
         headers, body = {}, b""
+        self.trailers = None
         while True:
             for e in list(self.events):
                 if getattr(e, "stream_id", None) != sid:
@@ -108,6 +110,9 @@ class Client:
                 elif isinstance(e, h2.events.DataReceived):
                     body += e.data
                     self.conn.acknowledge_received_data(e.flow_controlled_length, sid)
+                elif isinstance(e, h2.events.TrailersReceived):
+                    # h2 takes trailers only with END_STREAM, after DATA
+                    self.trailers = list(e.headers)
                 elif isinstance(e, h2.events.StreamReset):
                     return "reset", e.error_code
                 elif isinstance(e, h2.events.StreamEnded):

@@ -1,7 +1,9 @@
 """An ASGI app for HTTP/2 on the asgi worker (test_http2_asgi.py): its
 scope as JSON, a body's digest, streams that wait for each other, a body
 held unread until released, large responses, failures before and after
-the response's start, and a log of the disconnects the app saw."""
+the response's start, and a log of the disconnects the app saw; trailers
+(/trailers, ?stream for a body without a Content-Length, ?bad for a
+refused one) and the scope's extensions (/extensions)."""
 
 import asyncio
 import hashlib
@@ -47,6 +49,24 @@ async def _stream(send, n, size=65536):
     await send({"type": "http.response.body", "body": b""})
 
 
+async def _trailers(send, q):
+    await send({"type": "http.response.start", "status": 200, "trailers": True,
+                "headers": [] if q == "stream" else [(b"content-length", b"4")]})
+    if q == "stream":
+        await send({"type": "http.response.body", "body": b"bo", "more_body": True})
+    await send({"type": "http.response.body", "body": b"body"[2 * (q == "stream"):]})
+    if q == "bad":  # refused: the stream is reset, no trailers go out
+        try:
+            await send({"type": "http.response.trailers", "more_trailers": True,
+                        "headers": [(b"x-before", b"1"), (b"content-length", b"4")]})
+        except ValueError:
+            STATE["events"].append("ValueError")
+        return
+    await send({"type": "http.response.trailers", "more_trailers": True,
+                "headers": [(b"Grpc-Status", b"0")]})
+    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")]})
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -90,6 +110,10 @@ async def app(scope, receive, send):
         STATE["events"].append("sleeping")
         await asyncio.sleep(float(q))
         await _answer(send, b"slept", ctype=b"text/plain")
+    elif path == "/trailers":
+        await _trailers(send, q)
+    elif path == "/extensions":
+        await _answer(send, json.dumps(scope["extensions"]).encode())
     elif path == "/events":
         await _answer(send, json.dumps(STATE["events"]).encode())
     else:

@@ -19,6 +19,7 @@ from test_http2 import Client, goaway  # noqa: E402
 GTHREAD = ("-k", "gthread", "--threads", "4", "--http-protocols", "h2,h1",
            "--http2-cleartext", "prior-knowledge")
 ASGI = ("-k", "asgi", "--http-protocols", "h2,h1", "--http2-cleartext", "prior-knowledge")
+GEVENT = ("-k", "gevent", "--http-protocols", "h2,h1", "--http2-cleartext", "prior-knowledge")
 PROTOCOL_ERROR = 0x1
 INTERNAL_ERROR = 0x2
 
@@ -66,12 +67,15 @@ def self_dependent_then(srv, path, **priority):
 
 # ---- WSGI on gthread ----------------------------------------------------------------
 
-def test_wsgi_send_trailers(server):
+@pytest.mark.parametrize("kind", ["gthread", "gevent"])
+def test_wsgi_send_trailers(server, kind):
     """Trailers after a body with a Content-Length (two calls: both sets,
     names lower-cased, a value made str as Gunicorn's str(value)), after a
     streamed body, none without a call; the callable of a request that is
-    over raises and sends nothing."""
-    srv = server(*GTHREAD, app="h2app:app")
+    over raises and sends nothing. A gevent stream's greenlet too."""
+    if kind == "gevent":
+        pytest.importorskip("gevent")
+    srv = server(*(GTHREAD if kind == "gthread" else GEVENT), app="h2app:app")
     c = Client(srv.port)
     try:
         assert stream(c, c.request("/trailers")) == (

@@ -65,22 +65,30 @@ static int failed(const char *what)
     return EIO;
 }
 
-static int hub_wait(void *arg, int fd, short events, int ms)
+/* A wait's end, r its hub call's result (NULL: it raised; False: its
+ * deadline passed): 0, or -1 with errno (ETIMEDOUT, ECANCELED, EIO); the
+ * GIL dropped again. */
+static int waited(PyObject *r, const char *what)
 {
-    PyObject *r;
     int err = 0;
 
-    (void)arg;
-    PyEval_RestoreThread(hub.ts);
-    r = PyObject_CallFunction(hub.wait, "iid", fd, (events & POLLOUT) != 0, ms / 1000.0);
     if (!r)
-        err = failed("worker: waiting on the hub");
+        err = failed(what);
     else if (r == Py_False)
         err = ETIMEDOUT;
     Py_XDECREF(r);
     hub.ts = PyEval_SaveThread();
     errno = err;
     return err ? -1 : 0;
+}
+
+static int hub_wait(void *arg, int fd, short events, int ms)
+{
+    (void)arg;
+    PyEval_RestoreThread(hub.ts);
+    return waited(PyObject_CallFunction(hub.wait, "iid", fd, (events & POLLOUT) != 0,
+                                        ms / 1000.0),
+                  "worker: waiting on the hub");
 }
 
 static void *hub_spawn(void *arg, const struct cu_hub_task *t, int pooled)
@@ -185,20 +193,10 @@ static void *hub_parker(void *arg)
 
 static int hub_park(void *arg, void *p, int ms)
 {
-    PyObject *r;
-    int err = 0;
-
     (void)arg;
     PyEval_RestoreThread(hub.ts);
-    r = PyObject_CallFunction(hub.park, "Od", (PyObject *)p, ms / 1000.0);
-    if (!r)
-        err = failed("worker: parked on the hub");
-    else if (r == Py_False)
-        err = ETIMEDOUT;
-    Py_XDECREF(r);
-    hub.ts = PyEval_SaveThread();
-    errno = err;
-    return err ? -1 : 0;
+    return waited(PyObject_CallFunction(hub.park, "Od", (PyObject *)p, ms / 1000.0),
+                  "worker: parked on the hub");
 }
 
 static void hub_unpark(void *arg, void *p)

@@ -918,7 +918,7 @@ def tls_server_command(name, port, log, tmp, cert, key):
     argv, missing, _ = ka_server_command(name, port, 1, log, tmp)
     if argv is None:
         return None, missing
-    if name in ("cunicorn", "gunicorn"):
+    if name in ("cunicorn", "cunicorn-1t", "gunicorn"):
         return argv + ["--certfile", cert, "--keyfile", key], None
     conf = argv[-1]
     with open(conf) as f:
@@ -1054,10 +1054,11 @@ def handshake_rows(names, tmp, cert, key, duration, notes):
             r = runs.get((name, reuse))
             if r:
                 print("%-10s %-18s %10.0f %12.1f" % (label, name, r[0], r[1]))
-        c, n = runs.get(("cunicorn", reuse)), runs.get(("nginx", reuse))
-        if c and n:
-            print("%-10s %-18s %10s %12s" % (label, "cunicorn/nginx", "",
-                                             ratio(c[1], n[1])))
+        for ours in ("cunicorn", "cunicorn-1t"):
+            c, n = runs.get((ours, reuse)), runs.get(("nginx", reuse))
+            if c and n:
+                print("%-10s %-18s %10s %12s" % (label, ours + "/nginx", "",
+                                                 ratio(c[1], n[1])))
     print()
 
 
@@ -1259,7 +1260,8 @@ def main():
         if args.table in ("tls", "all") and "pinned" in modes:
             if args.table == "all":
                 print()
-            tls_table(args, [n for n in ("cunicorn", "nginx") if n in wanted], tmp)
+            tls_table(args, [n for n in ("cunicorn", "cunicorn-1t", "nginx") if n in wanted],
+                      tmp)
         if args.table in ("h2", "all") and "pinned" in modes:
             if args.table == "all":
                 print()

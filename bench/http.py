@@ -1025,7 +1025,8 @@ def handshake_rows(names, tmp, cert, key, duration, notes):
           "-reuse (resumed) -www / under taskset -c %s; load average %.2f"
           % (S_TIME_CLIENTS, load_core, os.getloadavg()[0]))
     runs = {}
-    for name in names + (["gunicorn"] if "gunicorn" not in names else []):
+    everyone = names + (["gunicorn"] if "gunicorn" not in names else [])
+    for name in everyone:
         port = free_port()
         log = os.path.join(tmp, "hs-%s.log" % name)
         argv, missing = tls_server_command(name, port, log, tmp, cert, key)
@@ -1050,7 +1051,7 @@ def handshake_rows(names, tmp, cert, key, duration, notes):
     print()
     print("%-10s %-18s %10s %12s" % ("handshake", "server", "conn/s", "CPU us/conn"))
     for reuse, label in ((False, "full"), (True, "resumed")):
-        for name in names + ["gunicorn"]:
+        for name in everyone:
             r = runs.get((name, reuse))
             if r:
                 print("%-10s %-18s %10.0f %12.1f" % (label, name, r[0], r[1]))

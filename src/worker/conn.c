@@ -73,6 +73,9 @@ void cu_conn_close(struct cu_conn *c)
     c->fd = -1;
     free(c->buf);
     c->buf = NULL;
+    free(c->tls_proxy_buf);
+    c->tls_proxy_buf = NULL;
+    c->tls_proxy_len = 0;
 }
 
 /* Drops what the peer sends until it closes, up to limit bytes or ms
@@ -181,51 +184,103 @@ int cu_conn_tls(struct cu_conn *c, struct cu_tls *t)
  * and the TLVs a proxy adds (HAProxy's send-proxy-v2-ssl) fit. */
 #define TLS_PROXY_MAX 2048
 
+/* Refuses the connection before its handshake: cu_tls_error says why. */
+static int tls_proxy_refuse(struct cu_conn *c, const char *why)
+{
+    cu_tls_refused(c->tls, why);
+    errno = EPROTO;
+    return -1;
+}
+
+/* The PROXY header's bytes so far: b[0..have) came off the socket earlier
+ * (c->tls_proxy_buf), then what the socket holds now, peeked. The length
+ * in b, 0 at the peer's end, or -1 (EAGAIN: nothing new, or a socket
+ * error). */
+static ssize_t tls_proxy_bytes(struct cu_conn *c, char *b, size_t size, size_t have)
+{
+    ssize_t n;
+
+    if (have)
+        memcpy(b, c->tls_proxy_buf, have);
+    n = recv(c->fd, b + have, size - have, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        c->tls_want = POLLIN;
+    return n <= 0 ? n : (ssize_t)have + n;
+}
+
+/* Takes n more bytes off the socket (peeked already, so there at once)
+ * into the stash, or only drops them (keep 0). 0, or -1 (errno). */
+static int tls_proxy_take(struct cu_conn *c, size_t n, int keep)
+{
+    char sink[TLS_PROXY_MAX];
+    char *to = sink;
+
+    if (keep) {
+        if (!c->tls_proxy_buf && !(c->tls_proxy_buf = malloc(TLS_PROXY_MAX)))
+            return -1;  /* ENOMEM */
+        to = c->tls_proxy_buf + c->tls_proxy_len;
+    }
+    if (recv(c->fd, to, n, MSG_DONTWAIT) != (ssize_t)n) {
+        errno = EIO;
+        return -1;
+    }
+    if (keep)
+        c->tls_proxy_len += n;
+    return 0;
+}
+
+/* The stash is done with. */
+static void tls_proxy_done(struct cu_conn *c)
+{
+    free(c->tls_proxy_buf);
+    c->tls_proxy_buf = NULL;
+    c->tls_proxy_len = 0;
+    c->tls_proxy = HTTP_PROXY_OFF;
+}
+
 /* A PROXY header ahead of the TLS handshake (docs/compat.md, PROXY
  * protocol), as a proxy passing TLS through in TCP mode sends it: read in
- * the clear, exactly its bytes, before OpenSSL sees any (peeked first).
- * 0 when done (c->has_proxy: one came); -1 with errno: EAGAIN (c->tls_want
- * POLLIN: too few bytes to tell), EPROTO (a bad header, one too long, or
- * a peer not in proxy_allow_ips: the connection is refused, cu_tls_error
- * says why), or the socket's error. */
+ * the clear, exactly its bytes, before OpenSSL sees any. What the socket
+ * holds is peeked; while it is a header's start and no more, it is taken
+ * off into a stash (the socket would else stay readable and the poller
+ * would call again at once). 0 when done (c->has_proxy: one came); -1
+ * with errno: EAGAIN (c->tls_want POLLIN), EPROTO (a bad header, one too
+ * long, cut by the peer's end, or from a peer not in proxy_allow_ips: the
+ * connection is refused, cu_tls_error says why), or another error. */
 static int tls_proxy_first(struct cu_conn *c)
 {
     char b[TLS_PROXY_MAX];
-    ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+    size_t have = c->tls_proxy_len;
+    ssize_t n = tls_proxy_bytes(c, b, sizeof(b), have);
     int64_t len;
 
     if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            c->tls_want = POLLIN;
-        if (n == 0)
-            c->tls_proxy = HTTP_PROXY_OFF;  /* OpenSSL sees the end */
-        return n < 0 ? -1 : 0;
+        if (n < 0)
+            return -1;
+        if (have)
+            return tls_proxy_refuse(c, "a bad PROXY header before the TLS handshake");
+        tls_proxy_done(c);  /* OpenSSL sees the end */
+        return 0;
     }
+    /* a header from a peer that may not send one: refused at its start */
+    if (http_proxy_sniff(b, (size_t)n, c->tls_proxy) > 0 &&
+        !cu_allow_match(c->tls_proxy_allow, (const struct sockaddr *)&c->peer, c->peerlen))
+        return tls_proxy_refuse(c, "a PROXY header from a peer not in proxy_allow_ips");
     len = http_proxy_parse(b, (size_t)n, c->tls_proxy, &c->proxy);
     if (len == HTTP_AGAIN && (size_t)n < sizeof(b)) {
+        /* every byte so far is the header's (TLS never starts so) */
+        if (tls_proxy_take(c, (size_t)n - have, 1) < 0)
+            return -1;
         c->tls_want = POLLIN;
         errno = EAGAIN;
         return -1;
     }
-    if (len == HTTP_AGAIN || len < 0) {
-        cu_tls_refused(c->tls, "a bad PROXY header before the TLS handshake");
-        errno = EPROTO;
+    if (len == HTTP_AGAIN || len < 0)
+        return tls_proxy_refuse(c, "a bad PROXY header before the TLS handshake");
+    if (len > 0 && tls_proxy_take(c, (size_t)len - have, 0) < 0)
         return -1;
-    }
-    c->tls_proxy = HTTP_PROXY_OFF;
-    if (len == 0)
-        return 0;  /* TLS from the first byte */
-    if (!cu_allow_match(c->tls_proxy_allow, (const struct sockaddr *)&c->peer, c->peerlen)) {
-        cu_tls_refused(c->tls, "a PROXY header from a peer not in proxy_allow_ips");
-        errno = EPROTO;
-        return -1;
-    }
-    /* the bytes are in the socket: this takes them at once */
-    if (recv(c->fd, b, (size_t)len, MSG_DONTWAIT) != (ssize_t)len) {
-        errno = EIO;
-        return -1;
-    }
-    c->has_proxy = 1;
+    c->has_proxy = len > 0;
+    tls_proxy_done(c);
     return 0;
 }
 

@@ -74,6 +74,8 @@ struct cu_conn {
      * HTTP_PROXY_OFF once looked for), from a peer in tls_proxy_allow */
     enum http_proxy_mode tls_proxy;
     const struct cu_allow *tls_proxy_allow;
+    char *tls_proxy_buf;   /* its bytes taken off the socket so far, while */
+    size_t tls_proxy_len;  /* it is incomplete (malloc'd; NULL: none) */
     int has_proxy;        /* a PROXY header came first: proxy says who */
     struct http_proxy proxy;
     /* Writes that would block may be queued instead (gthread): up to

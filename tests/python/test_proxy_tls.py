@@ -208,3 +208,33 @@ def test_haproxy_tcp_mode_send_proxy_v2(server, certs, tmp_path):  # noqa: F811
         assert e["wsgi.url_scheme"] == "https"
     finally:
         stop_process(proc)
+
+
+@pytest.mark.parametrize("kind", ["gthread", "asgi"])
+def test_header_cut_by_the_peers_end(server, certs, kind):  # noqa: F811
+    """Part of a header, then the peer's end: refused at once, the bytes
+    taken off the socket as they came (peeked and left there, they kept
+    the socket readable: the worker spun until the timeout and never saw
+    the end)."""
+    srv = server(*tls_args(certs, *CLASSES[kind], "--proxy-protocol", "auto"),
+                 app="asgiecho:app" if kind == "asgi" else "echo:app")
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    s.sendall(V1[:18])
+    time.sleep(0.2)  # the worker takes the start in
+    s.sendall(V1[18:30])
+    s.shutdown(socket.SHUT_WR)
+    assert recv_all(s) == b""
+    wait_for(lambda: "a bad PROXY header before the TLS handshake" in srv.text(),
+             what="the refusal in the log")
+    assert remote(tls_get(srv.port, certs, V1))[0] == "203.0.113.7"
+
+
+def test_header_start_from_a_peer_not_allowed(server, certs):  # noqa: F811
+    """A peer not in proxy_allow_ips is refused at its header's first
+    bytes, not once the header is whole."""
+    srv = server(*tls_args(certs, *CLASSES["gthread"], "--proxy-protocol", "v1",
+                           "--proxy-allow-from", "192.0.2.1"))
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+    s.sendall(V1[:12])
+    assert recv_all(s) == b""  # closed by the server, the header unfinished
+    assert "a PROXY header from a peer not in proxy_allow_ips" in srv.text()

@@ -43,9 +43,12 @@ static int ctl(struct cu_poller *p, int op, int fd, unsigned events, void *data)
 {
     struct epoll_event ev;
 
-    ev.events = (events & CU_EV_KEEP ? 0 : EPOLLONESHOT) | EPOLLRDHUP;
+    ev.events = events & CU_EV_KEEP ? 0 : EPOLLONESHOT;
+    /* the peer's half-close only matters to a reader: a writer waiting
+     * for a client that shut its side and does not read would be woken
+     * again and again (EPOLLERR and EPOLLHUP still come unasked) */
     if (events & CU_EV_IN)
-        ev.events |= EPOLLIN;
+        ev.events |= EPOLLIN | EPOLLRDHUP;
     if (events & CU_EV_OUT)
         ev.events |= EPOLLOUT;
     ev.data.ptr = data;

@@ -11,12 +11,34 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static int pair(int sv[2])
 {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
+}
+
+/* A connected TCP pair on 127.0.0.1 (sv[0] the accepted side, both
+ * non-blocking): where a client's half-close is EPOLLRDHUP. 0 or -1. */
+static int tcp_pair(int sv[2])
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+
+    sv[0] = sv[1] = -1;
+    if (l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&a, &len) == 0 &&
+        (sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+        connect(sv[1], (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        (sv[0] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        rc = 0;
+    if (l >= 0)
+        close(l);
+    return rc;
 }
 
 static void test_one_shot(void)
@@ -203,8 +225,37 @@ static void test_keep_and_many(void)
     close(b[1]);
 }
 
+/* A writer waiting for a peer that shut its side and reads nothing is not
+ * woken (the half-close is a reader's news); the peer's reading is. */
+static void test_half_closed_peer_and_a_writer(void)
+{
+    struct cu_poller *p = cu_poller_new();
+    int sv[2] = {-1, -1}, tag = 0;
+    void *data;
+    unsigned ev;
+    char buf[65536] = {0};
+
+    ok(p != NULL && tcp_pair(sv) == 0, "a poller and a TCP pair");
+    while (send(sv[0], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;  /* full: the peer reads nothing */
+    ok(shutdown(sv[1], SHUT_WR) == 0, "the peer shuts its side");
+    ok(cu_poller_add(p, sv[0], CU_EV_OUT | CU_EV_KEEP, &tag) == 0, "armed for writing");
+    ok(cu_poller_wait(p, &data, &ev, 50) == 0, "the half-close wakes no writer");
+    while (recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    ok(cu_poller_wait(p, &data, &ev, 1000) == 1 && (ev & CU_EV_OUT),
+       "the peer's reading does");
+    ok(cu_poller_arm(p, sv[0], CU_EV_IN, &tag) == 0 &&
+       cu_poller_wait(p, &data, &ev, 1000) == 1 && (ev & CU_EV_IN),
+       "a reader hears the half-close");
+    close(sv[0]);
+    close(sv[1]);
+    cu_poller_free(p);
+}
+
 int main(void)
 {
+    test_half_closed_peer_and_a_writer();
     test_one_shot();
     test_threads();
     test_keep_and_many();

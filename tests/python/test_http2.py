@@ -589,10 +589,15 @@ def test_request_timeout_resets_only_its_stream(server):
         c.close()
 
 
-def test_term_finishes_streams_and_says_goaway(server):
+@pytest.mark.parametrize("kind", ["gthread", "gevent", "eventlet"])
+def test_term_finishes_streams_and_says_goaway(server, kind):
     """On TERM a connection says GOAWAY, its running stream finishes, and
-    the connection closes."""
-    srv = server(*H2C)
+    the connection closes (a gevent or eventlet stream's greenlet too)."""
+    if kind != "gthread":
+        pytest.importorskip(kind)
+    srv = server(*(H2C if kind == "gthread" else
+                   ("-k", kind, "--http-protocols", "h2,h1", "--http2-cleartext",
+                    "prior-knowledge")))
     s = raw_h2c(srv)
     c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     c.initiate_connection()

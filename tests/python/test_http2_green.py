@@ -9,14 +9,13 @@ tested on gthread and asgi (test_http2.py).
 
 import hashlib
 import json
-import signal
 import socket
 import subprocess
 
 import pytest
 
 from conftest import TIMEOUT, wait_for
-from test_http2 import CURL, H2LOAD, Client, curl, frames_until_close, raw_h2c, works
+from test_http2 import CURL, H2LOAD, Client, curl, works
 from test_tls import certs, tls_args  # noqa: F401 (a fixture)
 
 import h2.config  # noqa: E402 (test_http2 skipped without it)
@@ -179,26 +178,6 @@ def test_sessions_count_among_worker_connections(server):
             data += d
     finally:
         c.close()
-
-
-def test_term_finishes_streams_and_says_goaway(server, kind):
-    """TERM: the session says GOAWAY, its running stream finishes, the
-    connection closes, the worker exits."""
-    srv = server(*h2c(kind))
-    s = raw_h2c(srv)
-    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    c.initiate_connection()
-    c.clear_outbound_data_buffer()
-    c.send_headers(1, [(":method", "GET"), (":path", "/sleep?1"), (":scheme", "http"),
-                       (":authority", "x")], end_stream=True)
-    s.sendall(c.data_to_send())
-    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to run")
-    srv.proc.send_signal(signal.SIGTERM)
-    frames = frames_until_close(s)
-    assert 7 in [t for t, _, _ in frames]  # GOAWAY
-    assert any(t == 1 and sid == 1 for t, sid, _ in frames)  # its HEADERS
-    assert any(t == 0 and sid == 1 for t, sid, _ in frames)  # and its DATA
-    assert srv.proc.wait(TIMEOUT) == 0
 
 
 @pytest.mark.skipif(not H2LOAD, reason="h2load is missing")

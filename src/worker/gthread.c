@@ -5,12 +5,15 @@
  * One poller holds the listeners and every connection that waits for
  * bytes: new ones, idle keep-alive ones, slow clients part-way through a
  * head (or a small body), and closing ones draining the peer's last bytes.
- * The pool threads take turns at the poller: each event goes to one
- * thread, which accepts, or reads and parses without the GIL, and only
- * when a request is complete does it take the GIL and run the app. So a
- * slow client costs a connection's memory, never a thread. Arming is
- * one-shot: between an event and its re-arming exactly one thread owns the
- * connection.
+ * One pool thread at a time waits at the poller (gate.h): it takes an
+ * event, accepts, or reads and parses without the GIL, and only when a
+ * request is complete does it take the GIL and run the app; then it goes
+ * back to the poller. The other threads are spares, woken only when what
+ * is in flight stalls (the app waits on I/O, or runs long), so a quick
+ * app is served in arrival order with no hand-over of the GIL between
+ * requests. A slow client costs a connection's memory, never a thread.
+ * Arming is one-shot with several threads: between an event and its
+ * re-arming exactly one thread owns the connection.
  *
  * The worker's main thread never serves: it beats the heartbeat every
  * second whatever the pool does, expires timers, watches the requests in
@@ -51,15 +54,19 @@
 #include "ev/timers.h"
 #include "http2/h2.h"
 #include "net/allow.h"
+#include "worker/gate.h"
 #include "worker/running.h"
 
 #define ACCEPT_BATCH 16
-#define WAIT_BATCH 16            /* events per wait, one pool thread */
+#define WAIT_BATCH 16            /* events per wait */
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
 #define STOP_QUIET_MS 1000       /* stopping: a new connection silent this
                                   * long is closed */
+#define STALL_MS 1               /* several pool threads: a spare goes to
+                                  * the poller when nothing was served for
+                                  * this long, twice (gate.h) */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
 
@@ -131,6 +138,7 @@ struct gworker {
     atomic_int accepters;     /* pool threads inside on_listener() */
     struct cu_h2 *h2;         /* HTTP/2's sessions (env->h2.on), or NULL */
     unsigned keep;            /* CU_EV_KEEP with one pool thread, else 0 */
+    struct cu_gate *gate;     /* several pool threads: one at the poller */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -1010,19 +1018,49 @@ static void on_event(struct gworker *w, struct gthread *t, const struct cu_event
         cu_h2_event(ev->data, ev->events, t);
 }
 
+/* Several pool threads: what the gate gives this one, an event or its
+ * turn at the poller (gate.h). */
+static void *gated_main(struct gworker *w, struct gthread *t, int max)
+{
+    struct cu_event ev[WAIT_BATCH];
+    int me = (int)(t - w->threads), served = 0;
+
+    for (;;) {
+        int n;
+
+        if (cu_gate_next(w->gate, me, served, &ev[0])) {
+            served = 1;
+            on_event(w, t, &ev[0]);
+            continue;
+        }
+        n = cu_poller_wait_many(w->poller, ev, max, 1000);
+        cu_gate_serve(w->gate, ev, n);
+        served = 1;
+        if (n < 0 && errno != EINTR) {
+            cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+            break;
+        }
+        if (n > 0)
+            on_event(w, t, &ev[0]);
+    }
+    return NULL;
+}
+
 static void *pool_main(void *arg)
 {
     struct gthread *t = arg;
     struct gworker *w = t->w;
     struct cu_event ev[WAIT_BATCH];
-    /* a lone pool thread takes what is ready in one call: no other thread
-     * is free to take any of it sooner. With several, one event each, so
-     * that none waits behind an app while a thread is free; with HTTP/2
-     * too, as one session's event may end the session another names */
-    int max = w->keep && !w->h2 ? WAIT_BATCH : 1;
+    /* a wait takes what is ready in one call: a lone pool thread, or the
+     * gate's, which hands what it cannot serve at once to a spare should
+     * it stall. One event a wait with HTTP/2, as one session's event may
+     * end the session another names */
+    int max = w->h2 ? 1 : WAIT_BATCH;
 
     if (w->env->thread_start)
         w->env->thread_start(w->env->app);
+    if (w->gate)
+        return gated_main(w, t, max);
     for (;;) {
         int n = cu_poller_wait_many(w->poller, ev, max, 1000);
 
@@ -1164,6 +1202,10 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     /* one pool thread: the only one at the poller, so a connection's fd
      * may stay armed while it is served (poller.h) */
     w->keep = env->threads == 1 ? CU_EV_KEEP : 0;
+    if (env->threads > 1 && !(w->gate = cu_gate_new(env->threads, STALL_MS, WAIT_BATCH))) {
+        cu_log(CU_ERROR, "worker: the pool's gate: %s", strerror(errno));
+        return -1;
+    }
     atomic_store(&w->accepting, 1);
     pthread_mutex_init(&w->lock, NULL);
     w->poller = cu_poller_new();

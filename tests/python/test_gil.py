@@ -14,9 +14,11 @@ from conftest import TIMEOUT, wait_for
 from test_gthread import get, session
 from test_pylog import dict_config, pyserver  # noqa: F401 (a fixture)
 
-# the numbers of read(2), futex(2) and epoll_wait(2) (or epoll_pwait), which
-# /proc/PID/task/TID/syscall shows
-SYSCALLS = {"x86_64": (0, 202, (232, 281)), "aarch64": (63, 98, (22,))}
+# the numbers of read(2), futex(2), and where an idle pool thread sleeps:
+# epoll_wait(2) (or epoll_pwait) for the one at the poller, poll(2) (or
+# ppoll) for the spares (src/worker/gate.c); /proc/PID/task/TID/syscall
+# shows them
+SYSCALLS = {"x86_64": (0, 202, (232, 281, 7, 271)), "aarch64": (63, 98, (22, 73))}
 QUEUED = 5
 
 pytestmark = pytest.mark.skipif(platform.machine() not in SYSCALLS or
@@ -25,9 +27,12 @@ pytestmark = pytest.mark.skipif(platform.machine() not in SYSCALLS or
 
 
 def in_syscall(pid, *nrs):
-    """The worker's threads now blocked in one of the syscalls nrs."""
+    """The worker's pool threads now blocked in one of the syscalls nrs
+    (its main thread, which sleeps in poll(2) too, is left out)."""
     tids = set()
     for tid in os.listdir("/proc/%d/task" % pid):
+        if tid == str(pid):
+            continue
         try:
             with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
                 first = f.read().split()[0]
@@ -42,7 +47,7 @@ def queue_up(server, tmp_path):
     """A worker whose GIL /hold keeps while QUEUED requests, sent one at a
     time, each wait for it. (srv, the FIFO's write end, [(sock, Reader)]
     with /hold's first)."""
-    read, futex, epoll = SYSCALLS[platform.machine()]
+    read, futex, idle = SYSCALLS[platform.machine()]
     fifo = tmp_path / "release"
     os.mkfifo(fifo)
     wfd = os.open(fifo, os.O_RDWR)  # the app's blocking open returns at once
@@ -55,7 +60,7 @@ def queue_up(server, tmp_path):
     # with the GIL it took
     socks = [warm(srv) for _ in range(QUEUED + 1)]
     # the pool's threads, all started, wait at the poller
-    wait_for(lambda: len(in_syscall(pid, *epoll)) == QUEUED + 1, what="the pool to be idle")
+    wait_for(lambda: len(in_syscall(pid, *idle)) == QUEUED + 1, what="the pool to be idle")
     socks[0][0].sendall(get("/hold"))
     wait_for(lambda: in_syscall(pid, read), what="/hold to hold the GIL")
     held = set()
@@ -112,20 +117,20 @@ def test_a_thread_that_dropped_the_gil_asks_again_behind_a_waiter(server, tmp_pa
     GIL keeps the CPU and, without the queue, takes the GIL back for its
     connection's next pipelined request before a waiting thread has run:
     here all 8 would go before /1. In turn, /1 comes next."""
-    read, futex, epoll = SYSCALLS[platform.machine()]
+    read, futex, idle = SYSCALLS[platform.machine()]
     fifo = tmp_path / "release"
     os.mkfifo(fifo)
     wfd = os.open(fifo, os.O_RDWR)
     srv = server("-k", "gthread", "--threads", "2", app="gilapp:app",
                  env=dict(os.environ, GIL_RELEASE=str(fifo)))
     pid = srv.worker_pids()[0]
-    wait_for(lambda: len(in_syscall(pid, *epoll)) == 2, what="the pool to be idle")
+    wait_for(lambda: len(in_syscall(pid, *idle)) == 2, what="the pool to be idle")
     one = min(os.sched_getaffinity(0))
     for tid in os.listdir("/proc/%d/task" % pid):
         os.sched_setaffinity(int(tid), {one})
     a, ard = warm(srv)
     b, brd = warm(srv)
-    wait_for(lambda: len(in_syscall(pid, *epoll)) == 2, what="the pool to be idle")
+    wait_for(lambda: len(in_syscall(pid, *idle)) == 2, what="the pool to be idle")
     a.sendall(get("/hold") + b"".join(get("/p%d" % i) for i in range(1, 9)))
     wait_for(lambda: in_syscall(pid, read), what="/hold to hold the GIL")
     b.sendall(get("/1"))

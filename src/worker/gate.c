@@ -1,0 +1,228 @@
+/*
+ * The gthread pool's gate (gate.h): one thread at the poller, spares
+ * asleep until what is in flight stalls.
+ *
+ * A thread back from the poller with events serves them (cu_gate_serve),
+ * and the poller stays free meanwhile: nobody else is sent there. When
+ * it has served them it goes back to the poller itself (cu_gate_next),
+ * unless another thread is there; then it becomes a spare. So while the
+ * app keeps returning, one thread does everything, in arrival order,
+ * with no hand-over of the GIL between requests.
+ *
+ * One spare is the watcher. With work in flight and nobody at the poller
+ * it looks every stall_ms; when two looks in a row see no event served,
+ * the thread serving is stuck (in the app's I/O, or a long request), and
+ * the watcher goes to the poller itself, waking another spare to watch
+ * in its place. With nothing in flight the watcher sleeps until a thread
+ * comes back from the poller with events. When the stuck thread is done,
+ * it finds the poller taken and becomes a spare again.
+ *
+ * Spares sleep in poll(2) on a pipe of their own: a byte wakes exactly
+ * that thread, and a thread asleep here is told apart from one waiting
+ * for the GIL (a futex) or for events (the poller).
+ */
+#include "worker/gate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct spare {
+    int fds[2];             /* a pipe: a byte wakes the thread */
+    int listed;             /* in the gate's list of sleepers */
+    struct spare *next;
+};
+
+struct cu_gate {
+    pthread_mutex_t m;      /* guards all below */
+    int polling;            /* a thread is at the poller */
+    int busy;               /* threads serving events */
+    unsigned long served;   /* rounds of events served, ever */
+    int stall_ms;
+    struct spare *sleepers; /* spares asleep (not the watcher) */
+    struct spare *watcher;  /* the spare that watches, or NULL */
+    int summoned;           /* sleepers woken to watch, not yet up */
+    int watcher_idle;       /* ... asleep until work is in flight */
+    struct cu_event *pend;  /* the poller's events not yet taken */
+    int npend, pend_at, batch;
+    int n;
+    struct spare t[];       /* one per thread */
+};
+
+struct cu_gate *cu_gate_new(int n, int stall_ms, int batch)
+{
+    struct cu_gate *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->t[0]));
+    int i;
+
+    if (!g)
+        return NULL;
+    g->batch = batch;
+    if (!(g->pend = calloc((size_t)batch, sizeof(*g->pend)))) {
+        free(g);
+        return NULL;
+    }
+    g->n = n;
+    g->stall_ms = stall_ms;
+    for (i = 0; i < n; i++) {
+        if (pipe2(g->t[i].fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+            int e = errno;
+            g->n = i;
+            cu_gate_free(g);
+            errno = e;
+            return NULL;
+        }
+    }
+    if (pthread_mutex_init(&g->m, NULL) != 0) {
+        cu_gate_free(g);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return g;
+}
+
+void cu_gate_free(struct cu_gate *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n; i++) {
+        (void)close(g->t[i].fds[0]);
+        (void)close(g->t[i].fds[1]);
+    }
+    (void)pthread_mutex_destroy(&g->m);
+    free(g->pend);
+    free(g);
+}
+
+static void wake(struct spare *s)
+{
+    char c = 1;
+
+    /* EAGAIN: the pipe is full, a wake-up is pending anyway */
+    while (write(s->fds[1], &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+/* With g->m held: lets it go, sleeps until woken or ms pass (-1: no
+ * limit), and takes it again. */
+static void doze(struct cu_gate *g, struct spare *s, int ms)
+{
+    struct pollfd p = {.fd = s->fds[0], .events = POLLIN};
+    char sink[64];
+
+    (void)pthread_mutex_unlock(&g->m);
+    if (poll(&p, 1, ms) > 0)
+        while (read(s->fds[0], sink, sizeof(sink)) > 0)
+            ;
+    (void)pthread_mutex_lock(&g->m);
+}
+
+/* With g->m held: work a free thread could take now, an event the
+ * poller gave or the poller itself. */
+static int open_work(const struct cu_gate *g)
+{
+    return g->npend > 0 || !g->polling;
+}
+
+/* The watcher's round, with g->m held: returns when this thread should
+ * take work, open and stalled (or open with nobody serving). */
+static void watch(struct cu_gate *g, struct spare *me)
+{
+    unsigned long seen = 0;
+    int looked = 0;
+
+    for (;;) {
+        int open = open_work(g);
+
+        if (open && (g->busy == 0 || (looked && g->served == seen)))
+            return;
+        looked = open;
+        seen = g->served;
+        g->watcher_idle = !open;
+        doze(g, me, open ? g->stall_ms : -1);
+        g->watcher_idle = 0;
+    }
+}
+
+/* With g->m held: wakes a sleeper to watch, unless there is a watcher,
+ * one is on its way, or nobody sleeps. */
+static void summon(struct cu_gate *g)
+{
+    struct spare *s = g->sleepers;
+
+    if (g->watcher || g->summoned || !s)
+        return;
+    g->sleepers = s->next;
+    s->listed = 0;
+    g->summoned++;
+    wake(s);
+}
+
+/* With g->m held: me sleeps as a spare until a watcher is wanted. */
+static void sleep_spare(struct cu_gate *g, struct spare *me)
+{
+    me->listed = 1;
+    me->next = g->sleepers;
+    g->sleepers = me;
+    while (me->listed)
+        doze(g, me, -1);
+    g->summoned--;
+}
+
+int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
+{
+    struct spare *me = &g->t[i];
+    int got = 0;
+
+    (void)pthread_mutex_lock(&g->m);
+    if (served) {
+        g->busy--;
+        g->served++;
+    }
+    for (;;) {
+        if (g->npend > 0) {
+            *ev = g->pend[g->pend_at++];
+            g->npend--;
+            g->busy++;
+            got = 1;
+            break;
+        }
+        if (!g->polling) {
+            g->polling = 1;
+            break;
+        }
+        if (g->watcher) {
+            sleep_spare(g, me);
+            continue;
+        }
+        g->watcher = me;
+        watch(g, me);
+        g->watcher = NULL;
+    }
+    /* this thread may have been the watcher, or the one summoned to be:
+     * another watches in its place, while there are sleepers */
+    summon(g);
+    (void)pthread_mutex_unlock(&g->m);
+    return got;
+}
+
+void cu_gate_serve(struct cu_gate *g, const struct cu_event *ev, int n)
+{
+    (void)pthread_mutex_lock(&g->m);
+    g->polling = 0;
+    g->busy++;
+    /* the first is the caller's; nothing else is pending while a thread
+     * is at the poller, which it took with none left */
+    for (int k = 1; k < n && k <= g->batch; k++)
+        g->pend[k - 1] = ev[k];
+    g->npend = n > 1 ? n - 1 : 0;
+    g->pend_at = 0;
+    summon(g);  /* the poller is free: someone must watch it */
+    if (g->watcher && g->watcher_idle) {
+        g->watcher_idle = 0;
+        wake(g->watcher);
+    }
+    (void)pthread_mutex_unlock(&g->m);
+}

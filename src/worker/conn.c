@@ -17,11 +17,47 @@
 #include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * One free buffer of CU_CONN_BUF bytes per thread. A kept-alive
+ * connection gives its buffer back between requests (an idle one holds
+ * none); the next request this thread reads takes it again, instead of a
+ * malloc and a free per request. A thread that ends frees its own.
+ */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static int spare_ok;
+
+static void spare_init(void)
+{
+    spare_ok = pthread_key_create(&spare_key, free) == 0;
+}
+
+static char *buf_get(size_t cap)
+{
+    char *p;
+
+    (void)pthread_once(&spare_once, spare_init);
+    if (cap == CU_CONN_BUF && spare_ok && (p = pthread_getspecific(spare_key))) {
+        (void)pthread_setspecific(spare_key, NULL);
+        return p;
+    }
+    return malloc(cap);
+}
+
+static void buf_put(char *p, size_t cap)
+{
+    if (p && cap == CU_CONN_BUF && spare_ok && !pthread_getspecific(spare_key) &&
+        pthread_setspecific(spare_key, p) == 0)
+        return;
+    free(p);
+}
 
 int cu_conn_init(struct cu_conn *c, int fd, size_t cap)
 {
@@ -30,7 +66,7 @@ int cu_conn_init(struct cu_conn *c, int fd, size_t cap)
     c->timeout_ms = 30000;
     if (cap == 0)
         return 0;
-    c->buf = malloc(cap);
+    c->buf = buf_get(cap);
     if (!c->buf)
         return -1;
     c->cap = cap;
@@ -40,7 +76,7 @@ int cu_conn_init(struct cu_conn *c, int fd, size_t cap)
 void cu_conn_shrink(struct cu_conn *c)
 {
     if (c->start == c->end && c->keep == 0) {
-        free(c->buf);
+        buf_put(c->buf, c->cap);
         c->buf = NULL;
         c->cap = c->start = c->end = 0;
     }
@@ -71,8 +107,9 @@ void cu_conn_close(struct cu_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    free(c->buf);
+    buf_put(c->buf, c->cap);
     c->buf = NULL;
+    c->cap = 0;
     free(c->tls_proxy_buf);
     c->tls_proxy_buf = NULL;
     c->tls_proxy_len = 0;
@@ -407,7 +444,7 @@ static int make_room(struct cu_conn *c, size_t max)
         }
         if (cap > max)
             cap = max;
-        p = realloc(c->buf, cap);
+        p = c->cap ? realloc(c->buf, cap) : buf_get(cap);
         if (!p)
             return -1;
         c->buf = p;

@@ -20,6 +20,15 @@
  * Spares sleep in poll(2) on a pipe of their own: a byte wakes exactly
  * that thread, and a thread asleep here is told apart from one waiting
  * for the GIL (a futex) or for events (the poller).
+ *
+ * The fds stay armed between events (level-triggered: no epoll_ctl per
+ * request), so once a spare has joined, the poller may report an fd that
+ * another thread is still serving, or one it closed while the wait was
+ * under way. The gate knows what each thread holds: an event for held
+ * data is dropped and the fd taken out of the poller (ops.held) until
+ * its holder is done (cu_gate_done says so, and the holder adds it
+ * again); data retired during a wait stays in limbo until that wait's
+ * events are sifted, then is freed (ops.release).
  */
 #include "worker/gate.h"
 
@@ -34,6 +43,8 @@ struct spare {
     int fds[2];             /* a pipe: a byte wakes the thread */
     int listed;             /* in the gate's list of sleepers */
     struct spare *next;
+    void *holding;          /* the data of the event it serves, or NULL */
+    int evicted;            /* ... which ops.held took out of the poller */
 };
 
 struct cu_gate {
@@ -48,17 +59,21 @@ struct cu_gate {
     int watcher_idle;       /* ... asleep until work is in flight */
     struct cu_event *pend;  /* the poller's events not yet taken */
     int npend, pend_at, batch;
+    struct cu_gate_ops ops;
+    void **limbo;           /* retired while a wait was under way */
+    int nlimbo, limbo_cap;
     int n;
     struct spare t[];       /* one per thread */
 };
 
-struct cu_gate *cu_gate_new(int n, int stall_ms, int batch)
+struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate_ops *ops)
 {
     struct cu_gate *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->t[0]));
     int i;
 
     if (!g)
         return NULL;
+    g->ops = *ops;
     g->batch = batch;
     if (!(g->pend = calloc((size_t)batch, sizeof(*g->pend)))) {
         free(g);
@@ -92,6 +107,9 @@ void cu_gate_free(struct cu_gate *g)
         (void)close(g->t[i].fds[1]);
     }
     (void)pthread_mutex_destroy(&g->m);
+    for (int i = 0; i < g->nlimbo; i++)
+        g->ops.release(g->limbo[i], g->ops.arg);
+    free(g->limbo);
     free(g->pend);
     free(g);
 }
@@ -181,11 +199,14 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
         g->busy--;
         g->served++;
     }
+    me->holding = NULL;  /* a listener's, or one handed on */
+    me->evicted = 0;
     for (;;) {
         if (g->npend > 0) {
             *ev = g->pend[g->pend_at++];
             g->npend--;
             g->busy++;
+            me->holding = ev->data;
             got = 1;
             break;
         }
@@ -208,13 +229,62 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
     return got;
 }
 
-void cu_gate_serve(struct cu_gate *g, const struct cu_event *ev, int n)
+/* With g->m held: the thread other than me serving data, or NULL. */
+static struct spare *holder(struct cu_gate *g, const struct spare *me, const void *data)
 {
+    for (int j = 0; j < g->n; j++)
+        if (&g->t[j] != me && g->t[j].holding == data)
+            return &g->t[j];
+    return NULL;
+}
+
+static int in_limbo(const struct cu_gate *g, const void *data)
+{
+    for (int k = 0; k < g->nlimbo; k++)
+        if (g->limbo[k] == data)
+            return 1;
+    return 0;
+}
+
+/* With g->m held: drops from ev what no thread may take -- data retired
+ * during the wait, or served by another thread right now (level-triggered
+ * fds are reported while ready: ops.held takes it out of the poller until
+ * its holder is done) -- then frees what was retired. How many are left. */
+static int sift(struct cu_gate *g, const struct spare *me, struct cu_event *ev, int n)
+{
+    int kept = 0;
+
+    for (int k = 0; k < n; k++) {
+        struct spare *h;
+
+        if (in_limbo(g, ev[k].data))
+            continue;
+        if ((h = holder(g, me, ev[k].data))) {
+            if (!h->evicted) {
+                h->evicted = 1;
+                g->ops.held(ev[k].data, g->ops.arg);
+            }
+            continue;
+        }
+        ev[kept++] = ev[k];
+    }
+    for (int k = 0; k < g->nlimbo; k++)
+        g->ops.release(g->limbo[k], g->ops.arg);
+    g->nlimbo = 0;
+    return kept;
+}
+
+int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n)
+{
+    struct spare *me = &g->t[i];
+
     (void)pthread_mutex_lock(&g->m);
+    n = sift(g, me, ev, n < 0 ? 0 : n);
     g->polling = 0;
     g->busy++;
     /* the first is the caller's; nothing else is pending while a thread
      * is at the poller, which it took with none left */
+    me->holding = n > 0 ? ev[0].data : NULL;
     for (int k = 1; k < n && k <= g->batch; k++)
         g->pend[k - 1] = ev[k];
     g->npend = n > 1 ? n - 1 : 0;
@@ -224,5 +294,71 @@ void cu_gate_serve(struct cu_gate *g, const struct cu_event *ev, int n)
         g->watcher_idle = 0;
         wake(g->watcher);
     }
+    (void)pthread_mutex_unlock(&g->m);
+    return n > 0;
+}
+
+/* With g->m held: whoever holds data holds it no longer; 1 if ops.held
+ * took it out of the poller meanwhile. */
+static int let_go(struct cu_gate *g, const void *data)
+{
+    for (int j = 0; j < g->n; j++) {
+        if (g->t[j].holding == data) {
+            int evicted = g->t[j].evicted;
+            g->t[j].holding = NULL;
+            g->t[j].evicted = 0;
+            return evicted;
+        }
+    }
+    return 0;
+}
+
+int cu_gate_done(struct cu_gate *g, const void *data)
+{
+    int evicted;
+
+    (void)pthread_mutex_lock(&g->m);
+    evicted = let_go(g, data);
+    (void)pthread_mutex_unlock(&g->m);
+    return evicted;
+}
+
+void cu_gate_closing(struct cu_gate *g, const void *data)
+{
+    (void)pthread_mutex_lock(&g->m);
+    for (int j = 0; j < g->n; j++)
+        if (g->t[j].holding == data)
+            g->t[j].evicted = 1;  /* ops.held is not called again for it */
+    (void)pthread_mutex_unlock(&g->m);
+}
+
+/* With g->m held: room for one more in limbo; 0, or -1 (no memory). */
+static int limbo_room(struct cu_gate *g)
+{
+    void **p;
+    int cap;
+
+    if (g->nlimbo < g->limbo_cap)
+        return 0;
+    cap = g->limbo_cap ? 2 * g->limbo_cap : 16;
+    p = realloc(g->limbo, (size_t)cap * sizeof(*p));
+    if (!p)
+        return -1;
+    g->limbo = p;
+    g->limbo_cap = cap;
+    return 0;
+}
+
+void cu_gate_retire(struct cu_gate *g, void *data)
+{
+    (void)pthread_mutex_lock(&g->m);
+    (void)let_go(g, data);
+    if (!g->polling)
+        /* no wait under way, and none of the gate's events names it:
+         * its holder took the only one */
+        g->ops.release(data, g->ops.arg);
+    else if (limbo_room(g) == 0)
+        g->limbo[g->nlimbo++] = data;
+    /* else kept, never freed: a leak, not a use after free */
     (void)pthread_mutex_unlock(&g->m);
 }

@@ -19,10 +19,21 @@
 
 struct cu_gate;
 
+/* What the gate asks of its user, with the gate's lock held. */
+struct cu_gate_ops {
+    /* the poller reported data while another thread serves it (a
+     * level-triggered fd is reported for as long as it is ready): take
+     * it out of the poller; its holder puts it back (cu_gate_done) */
+    void (*held)(void *data, void *arg);
+    /* data, retired (cu_gate_retire), can be named by no event now */
+    void (*release)(void *data, void *arg);
+    void *arg;
+};
+
 /* A gate for n threads (numbered 0..n-1) that calls a stall after
  * stall_ms with nothing served, for up to batch events a wait; NULL with
  * errno. */
-struct cu_gate *cu_gate_new(int n, int stall_ms, int batch);
+struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate_ops *ops);
 void cu_gate_free(struct cu_gate *g);
 
 /* Thread i, for its next piece of work: 1 with *ev, an event the poller
@@ -31,9 +42,23 @@ void cu_gate_free(struct cu_gate *g);
  * served 0, then with 1 (it served an event). */
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev);
 
-/* The poller's thread, back with n events: ev[0] is its own to serve,
- * the rest wait in the gate for it (or for a spare, should it stall),
- * in order; the poller is free meanwhile. */
-void cu_gate_serve(struct cu_gate *g, const struct cu_event *ev, int n);
+/* Thread i back from the poller with n events (n < 0: none): drops those
+ * no thread may take now (retired, or served by another thread), keeps
+ * the first for the caller and the rest in the gate, in order, for it or
+ * a spare should it stall; the poller is free meanwhile. How many are
+ * left: 1 with ev[0] the caller's, or 0. */
+int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n);
+
+/* The thread serving data is done with it (it is back in the poller's
+ * care): 1 when ops.held took it out of the poller meanwhile, so the
+ * caller must add it again. */
+int cu_gate_done(struct cu_gate *g, const void *data);
+
+/* data's fd is about to be closed: ops.held is not called for it again. */
+void cu_gate_closing(struct cu_gate *g, const void *data);
+
+/* data is gone: ops.release frees it once no event of a wait under way
+ * can name it (at once when no thread waits at the poller). */
+void cu_gate_retire(struct cu_gate *g, void *data);
 
 #endif

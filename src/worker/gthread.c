@@ -12,8 +12,11 @@
  * is in flight stalls (the app waits on I/O, or runs long), so a quick
  * app is served in arrival order with no hand-over of the GIL between
  * requests. A slow client costs a connection's memory, never a thread.
- * Arming is one-shot with several threads: between an event and its
- * re-arming exactly one thread owns the connection.
+ * Connections stay armed between requests (level-triggered): the one
+ * thread that gets a connection's event owns it until it parks it; the
+ * gate keeps another thread from taking it meanwhile, and frees a closed
+ * one only once no event can name it. With HTTP/2 and several threads,
+ * arming is one-shot instead.
  *
  * The worker's main thread never serves: it beats the heartbeat every
  * second whatever the pool does, expires timers, watches the requests in
@@ -100,8 +103,9 @@ struct gconn {
     long long born_ms;        /* accepted at */
     int fresh;                /* no byte yet since accept */
     size_t counted;           /* its buffer, counted in w->head_mem */
-    unsigned armed;           /* with w->keep: the events its fd is armed
-                               * for, which stay armed across its events */
+    unsigned armed;           /* the events its fd is armed for (with
+                               * w->keep they stay armed across its
+                               * events); 0: not in the poller */
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
     int expired;              /* the main thread timed it out */
@@ -137,7 +141,8 @@ struct gworker {
     atomic_int accepting;
     atomic_int accepters;     /* pool threads inside on_listener() */
     struct cu_h2 *h2;         /* HTTP/2's sessions (env->h2.on), or NULL */
-    unsigned keep;            /* CU_EV_KEEP with one pool thread, else 0 */
+    unsigned keep;            /* CU_EV_KEEP, or 0: one-shot (several
+                               * threads with HTTP/2) */
     struct cu_gate *gate;     /* several pool threads: one at the poller */
 };
 
@@ -299,8 +304,24 @@ static void conn_gone(void *arg)
         cu_log(CU_ERROR, "worker: poller: %s", strerror(failed));
 }
 
+/* A header array given back by a connection gone idle, for this thread's
+ * next request (as conn.c keeps a buffer): no malloc and free per
+ * kept-alive request. Every array of a worker is the same size. */
+static _Thread_local struct http_header *spare_headers;
+
+static void headers_put(struct gconn *g)
+{
+    if (!spare_headers)
+        spare_headers = g->headers;
+    else
+        free(g->headers);
+    g->headers = NULL;
+}
+
 static void destroy(struct gworker *w, struct gconn *g)
 {
+    if (w->gate)
+        cu_gate_closing(w->gate, g);
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
     (void)cu_poller_del(w->poller, g->c.fd);
@@ -311,9 +332,23 @@ static void destroy(struct gworker *w, struct gconn *g)
     if ((g->c.pysock || g->c.pyaddr) && w->env->conn_free)
         w->env->conn_free(w->env->app, &g->c);
     cu_conn_close(&g->c);
-    free(g->headers);
-    free(g);
+    if (g->headers)
+        headers_put(g);
+    if (w->gate)
+        cu_gate_retire(w->gate, g);  /* freed once no event can name it */
+    else
+        free(g);
     conn_gone(w);
+}
+
+static void park_failed(struct gworker *w, struct gconn *g)
+{
+    g->armed = 0;
+    cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+    pthread_mutex_lock(&w->lock);
+    cu_timers_remove(&g->timer);
+    pthread_mutex_unlock(&w->lock);
+    destroy(w, g);
 }
 
 /* Puts g back in the poller, in the timer list of its state. */
@@ -335,15 +370,24 @@ static void park(struct gworker *w, struct gconn *g)
     pthread_mutex_lock(&w->lock);
     cu_timers_add(l, &g->timer);
     pthread_mutex_unlock(&w->lock);
-    if (w->keep && events == g->armed)
-        return;  /* still armed: no epoll_ctl per kept-alive request */
-    g->armed = events;
-    if (cu_poller_arm(w->poller, g->c.fd, events, g) < 0) {
-        cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
-        pthread_mutex_lock(&w->lock);
-        cu_timers_remove(&g->timer);
-        pthread_mutex_unlock(&w->lock);
-        destroy(w, g);
+    /* kept armed, there is no epoll_ctl per kept-alive request */
+    if (!(w->keep && events == g->armed)) {
+        int rc = g->armed ? cu_poller_arm(w->poller, g->c.fd, events, g)
+                          : cu_poller_add(w->poller, g->c.fd, events, g);
+        /* ENOENT: the gate took it out of the poller (below) */
+        if (rc < 0 && !(w->gate && errno == ENOENT)) {
+            park_failed(w, g);
+            return;
+        }
+        g->armed = events;
+    }
+    /* several threads: let go of g, and add it again if the poller
+     * reported it to another thread meanwhile (gate.h); out of the
+     * poller, it is still this thread's */
+    if (w->gate && cu_gate_done(w->gate, g)) {
+        g->armed = events;
+        if (cu_poller_add(w->poller, g->c.fd, events, g) < 0)
+            park_failed(w, g);
     }
 }
 
@@ -366,6 +410,10 @@ static int begin_head(struct gworker *w, struct gconn *g)
 {
     const struct http_config *http = w->env->http;
 
+    if (!g->headers && spare_headers) {
+        g->headers = spare_headers;
+        spare_headers = NULL;
+    }
     if (!g->headers) {
         g->headers = malloc(sizeof(*g->headers) * http->limit_request_fields);
         if (!g->headers) {
@@ -732,8 +780,7 @@ static int next_request(struct gworker *w, struct gconn *g)
         /* nothing pipelined: idle, without a buffer */
         g->state = ST_IDLE;
         cu_conn_shrink(&g->c);
-        free(g->headers);
-        g->headers = NULL;
+        headers_put(g);
         g->timer.deadline = cu_now_ms() + (long long)w->env->keepalive * 1000;
         park(w, g);
         return 0;
@@ -769,12 +816,17 @@ static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upg
     struct http_header *headers = g->headers;  /* up's, until adopted */
     int trusted = g->trusted;
 
+    if (w->gate)
+        cu_gate_closing(w->gate, g);
     (void)cu_poller_del(w->poller, g->c.fd);
     memcpy(&c, &g->c, sizeof(c));
     /* no spool yet: what counts for HTTP/1 goes with g */
     cu_spool_free(&g->spool);
     atomic_fetch_sub(&w->head_mem, g->counted);
-    free(g);
+    if (w->gate)
+        cu_gate_retire(w->gate, g);
+    else
+        free(g);
     if (cu_h2_adopt(w->h2, &c, trusted, up) < 0)
         conn_gone(w);
     free(headers);
@@ -1018,6 +1070,16 @@ static void on_event(struct gworker *w, struct gthread *t, const struct cu_event
         cu_h2_event(ev->data, ev->events, t);
 }
 
+/* An event the gate gave: a listener or an HTTP/2 session is one-shot,
+ * re-armed by its handler, and not this thread's once re-armed; a
+ * connection is let go when parked or closed. */
+static void gated_event(struct gworker *w, struct gthread *t, const struct cu_event *ev)
+{
+    if (*(enum kind *)ev->data != SRC_CONN)
+        (void)cu_gate_done(w->gate, ev->data);
+    on_event(w, t, ev);
+}
+
 /* Several pool threads: what the gate gives this one, an event or its
  * turn at the poller (gate.h). */
 static void *gated_main(struct gworker *w, struct gthread *t, int max)
@@ -1030,18 +1092,18 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
 
         if (cu_gate_next(w->gate, me, served, &ev[0])) {
             served = 1;
-            on_event(w, t, &ev[0]);
+            gated_event(w, t, &ev[0]);
             continue;
         }
         n = cu_poller_wait_many(w->poller, ev, max, 1000);
-        cu_gate_serve(w->gate, ev, n);
         served = 1;
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
+            (void)cu_gate_serve(w->gate, me, ev, 0);  /* the poller is free */
             break;
         }
-        if (n > 0)
-            on_event(w, t, &ev[0]);
+        if (cu_gate_serve(w->gate, me, ev, n) > 0)
+            gated_event(w, t, &ev[0]);
     }
     return NULL;
 }
@@ -1181,6 +1243,24 @@ static void stop_accepting(struct gworker *w)
     }
 }
 
+/* The gate's (gate.h): a kept-armed connection the poller reported
+ * while another thread serves it leaves the poller until that thread is
+ * done; a closed one is freed once no event can name it. */
+static void held_off(void *data, void *arg)
+{
+    struct gworker *w = arg;
+    struct gconn *g = data;
+
+    if (g->kind == SRC_CONN)
+        (void)cu_poller_del(w->poller, g->c.fd);
+}
+
+static void release(void *data, void *arg)
+{
+    (void)arg;
+    free(data);
+}
+
 static int setup(struct gworker *w, struct cu_worker_env *env)
 {
     int shortest = 1000;
@@ -1201,8 +1281,11 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
         env->worker_connections = 1;
     /* one pool thread: the only one at the poller, so a connection's fd
      * may stay armed while it is served (poller.h) */
-    w->keep = env->threads == 1 ? CU_EV_KEEP : 0;
-    if (env->threads > 1 && !(w->gate = cu_gate_new(env->threads, STALL_MS, WAIT_BATCH))) {
+    w->keep = env->threads == 1 || !env->h2.on ? CU_EV_KEEP : 0;
+    if (env->threads > 1 &&
+        !(w->gate = cu_gate_new(env->threads, STALL_MS, WAIT_BATCH,
+                                &(struct cu_gate_ops){.held = held_off, .release = release,
+                                                      .arg = w}))) {
         cu_log(CU_ERROR, "worker: the pool's gate: %s", strerror(errno));
         return -1;
     }

@@ -472,6 +472,29 @@ def test_concurrent_requests_run_on_several_threads(server):
     assert out == ["HTTP/1.1 200 OK"] * 4
 
 
+def test_bytes_that_come_while_the_app_waits_stay_with_their_thread(server):
+    """Connections stay armed between requests (level-triggered), so once a
+    spare thread has joined the poller, a connection whose request waits in
+    the app is reported again when more bytes come. The gate holds it off
+    (src/worker/gate.c) until its own thread is done: a request pipelined
+    behind /sleep, then a half-close, are answered in order, while another
+    client is served meanwhile."""
+    srv = server(*GT)
+    s, rd = session(srv)
+    s.sendall(get("/sleep?1"))
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
+    s.sendall(get("/after"))
+    b, brd = session(srv)
+    b.sendall(get("/other"))
+    assert json.loads(brd.response()[2])["environ"]["PATH_INFO"] == "/other"
+    b.close()
+    s.shutdown(socket.SHUT_WR)
+    paths = [json.loads(rd.response()[2])["environ"]["PATH_INFO"] for _ in range(2)]
+    assert paths == ["/sleep", "/after"]
+    assert rd.closed()
+    s.close()
+
+
 def test_usr1_and_ttin_with_gthread(server, tmp_path):
     srv = server(*GT)
     srv.proc.send_signal(signal.SIGTTIN)

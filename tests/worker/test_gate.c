@@ -2,7 +2,10 @@
  * The gthread pool's gate (src/worker/gate.c), with real threads and a
  * stand-in poller (a queue of jobs): never more than one thread at the
  * poller; a job that blocks does not stop the others, however many
- * block, while a thread is left, nor the jobs the poller gave with it; the pool shrinks back to one thread at
+ * block, while a thread is left, nor the jobs the poller gave with it;
+ * an event for what another thread serves is dropped and handed to
+ * ops.held, and the holder is told; what is retired during a wait is
+ * freed only once that wait's events are sifted; the pool shrinks back to one thread at
  * the poller when they are released; an idle gate sleeps instead of
  * looking every stall_ms.
  */
@@ -20,13 +23,14 @@
 #define THREADS 4
 #define STALL_MS 1
 #define BATCH 4
+#define RING 8192
 
 enum { FAST = 1, BLOCK = 2 };
 
 static struct {
     pthread_mutex_t m;
     pthread_cond_t more, released, moved;
-    int jobs[4096];
+    int jobs[RING];
     size_t head, tail;
     int release;          /* BLOCK jobs may return */
     int done_fast, blocked;
@@ -40,7 +44,7 @@ static void push(int job, int n)
 {
     pthread_mutex_lock(&q.m);
     while (n-- > 0)
-        q.jobs[q.tail++ % 4096] = job;
+        q.jobs[q.tail++ % RING] = job;
     pthread_cond_broadcast(&q.more);
     pthread_mutex_unlock(&q.m);
 }
@@ -53,8 +57,8 @@ static int take(struct cu_event *ev, int max)
     pthread_mutex_lock(&q.m);
     while (q.head == q.tail)
         pthread_cond_wait(&q.more, &q.m);
-    while (n < max && q.head != q.tail)
-        ev[n++].data = (void *)(long)q.jobs[q.head++ % 4096];
+    while (n < max && q.head != q.tail)  /* each job's own slot: an fd */
+        ev[n++].data = &q.jobs[q.head++ % RING];
     pthread_mutex_unlock(&q.m);
     return n;
 }
@@ -84,7 +88,7 @@ static void *pool(void *arg)
         int n, now;
 
         if (cu_gate_next(gate, me, served, &ev[0])) {
-            run((int)(long)ev[0].data);
+            run(*(int *)ev[0].data);
             served = 1;
             continue;
         }
@@ -93,8 +97,8 @@ static void *pool(void *arg)
             atomic_store(&most_at_poller, now);
         n = take(ev, BATCH);
         atomic_fetch_sub(&at_poller, 1);
-        cu_gate_serve(gate, ev, n);
-        run((int)(long)ev[0].data);
+        if (cu_gate_serve(gate, me, ev, n) > 0)
+            run(*(int *)ev[0].data);
         served = 1;
     }
     return NULL;
@@ -129,6 +133,58 @@ static void release(void)
     want_blocked = 0;
 }
 
+static const void *was_held, *released[4];
+static int nreleased;
+
+static void on_held(void *data, void *arg)
+{
+    (void)arg;
+    was_held = data;
+}
+
+static void on_release(void *data, void *arg)
+{
+    (void)arg;
+    released[nreleased++ % 4] = data;
+}
+
+static const struct cu_gate_ops ops = {.held = on_held, .release = on_release};
+
+/* The calls two threads would make, made in turn from this one: what is
+ * held, retired, and sifted out of a wait's events. */
+static void sifting(void)
+{
+    int a, b, c, d, e, f;
+    struct cu_gate *g = cu_gate_new(2, STALL_MS, BATCH, &ops);
+    struct cu_event ev[BATCH];
+
+    if (!g)
+        bail("cu_gate_new: %s", strerror(errno));
+    ok(cu_gate_next(g, 0, 0, ev) == 0, "thread 0 goes to the poller");
+    ev[0].data = &a;
+    ev[1].data = &b;
+    ok(cu_gate_serve(g, 0, ev, 2) == 1 && ev[0].data == &a, "it serves the first event");
+    ok(cu_gate_next(g, 1, 0, ev) == 1 && ev[0].data == &b, "thread 1 takes the second");
+    ok(cu_gate_done(g, &a) == 0, "thread 0 is done with its own");
+    ok(cu_gate_next(g, 0, 1, ev) == 0, "and goes back to the poller");
+    ev[0].data = &b;  /* still ready, and thread 1 still serves it */
+    ev[1].data = &c;
+    ok(cu_gate_serve(g, 0, ev, 2) == 1 && ev[0].data == &c && was_held == &b,
+       "an event for what thread 1 serves is dropped and held off");
+    ok(cu_gate_done(g, &b) == 1, "thread 1 is told, to put it back");
+    ok(cu_gate_done(g, &b) == 0, "once");
+    ok(cu_gate_next(g, 0, 1, ev) == 0, "thread 0 waits again");
+    cu_gate_retire(g, &d);  /* thread 1 closes d during the wait */
+    ok(nreleased == 0, "what is retired during a wait is not freed yet");
+    ev[0].data = &d;
+    ev[1].data = &e;
+    ok(cu_gate_serve(g, 0, ev, 2) == 1 && ev[0].data == &e, "its event is dropped");
+    ok(nreleased == 1 && released[0] == &d, "and then it is freed");
+    cu_gate_retire(g, &f);
+    ok(nreleased == 2 && released[1] == &f, "retired with no wait under way: freed at once");
+    cu_gate_free(g);
+}
+
 static long switches(void)
 {
     struct rusage ru;
@@ -142,7 +198,9 @@ int main(void)
     pthread_t t;
     long before;
 
-    gate = cu_gate_new(THREADS, STALL_MS, BATCH);
+    sifting();
+    nreleased = 0;
+    gate = cu_gate_new(THREADS, STALL_MS, BATCH, &ops);
     if (!gate)
         bail("cu_gate_new: %s", strerror(errno));
     for (long i = 0; i < THREADS; i++)

@@ -42,7 +42,9 @@ server's processes and threads. The share is
 request: its parsing, environ, socket calls, logging, and the kernel's TCP
 work it is charged with. The wrapper costs about 1.2 µs per call (two
 thread_time() calls, 0.95 µs, most of it), about half of it inside the
-measured window: about 1 % of flask-json's request, in both figures.
+measured window: about 1 % of flask-json's request, in both figures. The
+window also holds the server's start_response, which the app calls (under
+a microsecond).
 
 The app alone, for comparison (column "alone us"): a child pinned to core 0
 calls the WSGI app in a tight loop with a prepared environ (the keys a

@@ -33,7 +33,9 @@ enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO,
        /* an HTTP/2 stream's (h2.c): HTTP_VERSION, its value "2", ... */
        K_HTTP_VERSION, V_TWO, K_H2_WEIGHT, K_H2_DEPENDS_ON, K_H2_SEND_TRAILERS,
-       K_SEND_TRAILERS_ATTR, K_COUNT };
+       K_SEND_TRAILERS_ATTR,
+       K_CLOSE_ATTR,  /* the result's close (serve.c) */
+       K_COUNT };
 
 #define N_LISTENER_CACHE 8
 

@@ -18,16 +18,23 @@
 #include "wsgi/report.h"
 
 /* result.close(), if it has one. 0, or -1 with an exception. */
-static int call_close(PyObject *result)
+static int call_close(const struct cu_wsgi *w, PyObject *result)
 {
-    PyObject *r;
+    PyObject *close, *r;
 
     /* the usual results have no close(): no failed lookup (and no
      * AttributeError made and dropped) for them */
-    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
-        PyBytes_CheckExact(result) || !PyObject_HasAttrString(result, "close"))
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result))
         return 0;
-    r = PyObject_CallMethod(result, "close", NULL);
+    /* one lookup, by the interned name; as hasattr() did here, a lookup
+     * that raises means no close() */
+    close = PyObject_GetAttr(result, w->keys[K_CLOSE_ATTR]);
+    if (!close) {
+        PyErr_Clear();
+        return 0;
+    }
+    r = PyObject_CallNoArgs(close);
+    Py_DECREF(close);
     if (!r)
         return -1;
     Py_DECREF(r);
@@ -282,7 +289,7 @@ static int serve_sent(struct cu_wsgi *w, struct cu_request *q, struct serving *s
     else if (ok < 0 && !s->p.failed)
         body_failed(&s->p, q->body);
     PyErr_Clear();
-    if (call_close(s->result) < 0) {
+    if (call_close(w, s->result) < 0) {
         report_app_error(&s->p);
         ok = -1;
     }

@@ -9,53 +9,6 @@
 
 #include <string.h>
 
-static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
-{
-    struct resp *p = ((struct start_response *)self)->resp;
-    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
-    PyObject *status, *headers, *exc_info = Py_None;
-
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist,
-                                     &status, &headers, &exc_info))
-        return NULL;
-    if (!p) {
-        PyErr_SetString(PyExc_RuntimeError, "start_response after the request ended");
-        return NULL;
-    }
-    if (exc_info != Py_None) {
-        if (p->headers_sent) {
-            /* too late to change the status: re-raise (PEP 3333) */
-            PyObject *t, *v, *tb;
-            if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
-                PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
-                return NULL;
-            }
-            v = PyTuple_GET_ITEM(exc_info, 1);
-            tb = PyTuple_GET_ITEM(exc_info, 2);
-            if (!PyExceptionInstance_Check(v)) {
-                PyErr_SetString(PyExc_TypeError,
-                                "exc_info must hold an exception (sys.exc_info())");
-                return NULL;
-            }
-            t = (PyObject *)Py_TYPE(v);
-            Py_INCREF(t);
-            Py_INCREF(v);
-            if (PyTraceBack_Check(tb))
-                Py_INCREF(tb);
-            else
-                tb = NULL;
-            PyErr_Restore(t, v, tb);
-            return NULL;
-        }
-    } else if (p->headers_set) {
-        PyErr_SetString(PyExc_AssertionError, "Response headers already set!");
-        return NULL;
-    }
-    if (cu_resp_set_headers(p, status, headers) < 0)
-        return NULL;
-    return PyObject_GetAttrString(self, "write");
-}
-
 /* The write() callable start_response returns. */
 static PyObject *sr_write(PyObject *self, PyObject *data)
 {
@@ -127,6 +80,7 @@ static PyObject *sr_send_trailers(PyObject *self, PyObject *trailers)
 }
 
 static PyMethodDef sr_methods[] = {
+    /* first: sr_call binds it by index */
     {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
     {"early_hints", sr_early_hints, METH_O,
      "early_hints(headers): send a 103 Early Hints response first."},
@@ -134,6 +88,71 @@ static PyMethodDef sr_methods[] = {
      "send_trailers(trailers): HTTP/2 trailer fields after the body."},
     {NULL, NULL, 0, NULL},
 };
+
+/* start_response's arguments: positional ones, the usual call, taken
+ * from the tuple; keywords (or a wrong count, for its message) through
+ * PyArg_ParseTupleAndKeywords. 0, or -1 with an exception. */
+static int sr_args(PyObject *args, PyObject *kw, PyObject **status, PyObject **headers,
+                   PyObject **exc_info)
+{
+    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+
+    if (!kw && n >= 2 && n <= 3) {
+        *status = PyTuple_GET_ITEM(args, 0);
+        *headers = PyTuple_GET_ITEM(args, 1);
+        *exc_info = n == 3 ? PyTuple_GET_ITEM(args, 2) : Py_None;
+        return 0;
+    }
+    return PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist, status,
+                                       headers, exc_info) ? 0 : -1;
+}
+
+static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    struct resp *p = ((struct start_response *)self)->resp;
+    PyObject *status, *headers, *exc_info = Py_None;
+
+    if (sr_args(args, kw, &status, &headers, &exc_info) < 0)
+        return NULL;
+    if (!p) {
+        PyErr_SetString(PyExc_RuntimeError, "start_response after the request ended");
+        return NULL;
+    }
+    if (exc_info != Py_None) {
+        if (p->headers_sent) {
+            /* too late to change the status: re-raise (PEP 3333) */
+            PyObject *t, *v, *tb;
+            if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+                PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
+                return NULL;
+            }
+            v = PyTuple_GET_ITEM(exc_info, 1);
+            tb = PyTuple_GET_ITEM(exc_info, 2);
+            if (!PyExceptionInstance_Check(v)) {
+                PyErr_SetString(PyExc_TypeError,
+                                "exc_info must hold an exception (sys.exc_info())");
+                return NULL;
+            }
+            t = (PyObject *)Py_TYPE(v);
+            Py_INCREF(t);
+            Py_INCREF(v);
+            if (PyTraceBack_Check(tb))
+                Py_INCREF(tb);
+            else
+                tb = NULL;
+            PyErr_Restore(t, v, tb);
+            return NULL;
+        }
+    } else if (p->headers_set) {
+        PyErr_SetString(PyExc_AssertionError, "Response headers already set!");
+        return NULL;
+    }
+    if (cu_resp_set_headers(p, status, headers) < 0)
+        return NULL;
+    /* self.write, bound without a lookup by name (sr_methods[0]) */
+    return PyCFunction_New(&sr_methods[0], self);
+}
 
 static PyType_Slot sr_slots[] = {
     {Py_tp_dealloc, (void *)cu_plain_dealloc},

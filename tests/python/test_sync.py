@@ -806,6 +806,13 @@ def test_exc_info_rules(server, tmp_path):
     app.write_text(
         "import sys\n"
         "def app(environ, start_response):\n"
+        "    for args in [('200 OK',), ('200 OK', [], None, None)]:\n"
+        "        try:\n"   # a wrong count of arguments sets nothing
+        "            start_response(*args)\n"
+        "        except TypeError:\n"
+        "            pass\n"
+        "        else:\n"
+        "            return [b'accepted %d arguments' % len(args)]\n"
         "    start_response('200 OK', [('X-A', '1')])\n"
         "    try:\n"
         "        start_response('500 X', [('X-B', '2'), ('Bad\\n', 'v')], (None, None, None))\n"
@@ -815,7 +822,8 @@ def test_exc_info_rules(server, tmp_path):
         "        start_response('500 X', [('X-B', '2'), ('Bad\\n', 'v')], None)\n"
         "    except AssertionError:\n"
         "        pass\n"
-        "    write = start_response('200 OK', [('X-A', '1')], (None, None, None))\n"
+        "    write = start_response(status='200 OK', headers=[('X-A', '1')],\n"
+        "                           exc_info=(None, None, None))\n"
         "    write(b'')\n"
         "    try:\n"
         "        start_response('500 X', [], (None, None, None))\n"
@@ -825,7 +833,7 @@ def test_exc_info_rules(server, tmp_path):
     srv = server(app="excapp:app", chdir=tmp_path)
     raw = srv.raw(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"X-A: 1\r\n" in raw, raw
-    assert b"X-B" not in raw
+    assert b"X-B" not in raw and b"accepted" not in raw and b"\r\nkept\r\n" in raw, raw
 
 
 def test_early_hints(server):

@@ -16,10 +16,10 @@ enum {
     CU_EV_IN = 1u << 0,   /* readable, or the peer hung up */
     CU_EV_OUT = 1u << 1,  /* writable */
     /* with IN or OUT: the fd stays armed after its event (level-triggered),
-     * so no re-arming is needed while its events stay the same. For a
-     * poller that one thread waits on at a time: another waiter could get
-     * an event for an fd its owner is working on, or has just
-     * unregistered (gthread's gate sorts those out: src/worker/gate.h) */
+     * so no re-arming is needed while its events stay the same. Safe as
+     * is only for a poller that one thread waits on: with several, one
+     * could get an event for an fd another is working on, or has just
+     * unregistered (gthread's gate, src/worker/gate.h, sorts those out) */
     CU_EV_KEEP = 1u << 2
 };
 

@@ -75,7 +75,13 @@ struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate
         return NULL;
     g->ops = *ops;
     g->batch = batch;
+    if (pthread_mutex_init(&g->m, NULL) != 0) {
+        free(g);
+        errno = ENOMEM;
+        return NULL;
+    }
     if (!(g->pend = calloc((size_t)batch, sizeof(*g->pend)))) {
+        (void)pthread_mutex_destroy(&g->m);
         free(g);
         return NULL;
     }
@@ -89,11 +95,6 @@ struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate
             errno = e;
             return NULL;
         }
-    }
-    if (pthread_mutex_init(&g->m, NULL) != 0) {
-        cu_gate_free(g);
-        errno = ENOMEM;
-        return NULL;
     }
     return g;
 }
@@ -274,6 +275,16 @@ static int sift(struct cu_gate *g, const struct spare *me, struct cu_event *ev, 
     return kept;
 }
 
+/* With g->m held: the poller is free, work open: someone must watch. */
+static void free_poller(struct cu_gate *g)
+{
+    summon(g);
+    if (g->watcher && g->watcher_idle) {
+        g->watcher_idle = 0;
+        wake(g->watcher);
+    }
+}
+
 int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n)
 {
     struct spare *me = &g->t[i];
@@ -285,17 +296,24 @@ int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n)
     /* the first is the caller's; nothing else is pending while a thread
      * is at the poller, which it took with none left */
     me->holding = n > 0 ? ev[0].data : NULL;
-    for (int k = 1; k < n && k <= g->batch; k++)
+    if (n > g->batch + 1)
+        n = g->batch + 1;
+    for (int k = 1; k < n; k++)
         g->pend[k - 1] = ev[k];
     g->npend = n > 1 ? n - 1 : 0;
     g->pend_at = 0;
-    summon(g);  /* the poller is free: someone must watch it */
-    if (g->watcher && g->watcher_idle) {
-        g->watcher_idle = 0;
-        wake(g->watcher);
-    }
+    if (n > 0)  /* else the caller goes straight back to the poller */
+        free_poller(g);
     (void)pthread_mutex_unlock(&g->m);
     return n > 0;
+}
+
+void cu_gate_leave(struct cu_gate *g)
+{
+    (void)pthread_mutex_lock(&g->m);
+    g->polling = 0;
+    free_poller(g);
+    (void)pthread_mutex_unlock(&g->m);
 }
 
 /* With g->m held: whoever holds data holds it no longer; 1 if ops.held

@@ -30,9 +30,10 @@ struct cu_gate_ops {
     void *arg;
 };
 
-/* A gate for n threads (numbered 0..n-1) that calls a stall after
- * stall_ms with nothing served, for up to batch events a wait; NULL with
- * errno. */
+/* A gate for n threads (numbered 0..n-1) whose watcher looks every
+ * stall_ms and calls a stall when two looks in a row saw nothing served
+ * (so after stall_ms to twice that), for up to batch events a wait; NULL
+ * with errno. */
 struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate_ops *ops);
 void cu_gate_free(struct cu_gate *g);
 
@@ -48,6 +49,10 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev);
  * a spare should it stall; the poller is free meanwhile. How many are
  * left: 1 with ev[0] the caller's, or 0. */
 int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n);
+
+/* The thread at the poller leaves the pool for good (the poller
+ * failed): the poller is free for another. */
+void cu_gate_leave(struct cu_gate *g);
 
 /* The thread serving data is done with it (it is back in the poller's
  * care): 1 when ops.held took it out of the poller meanwhile, so the

@@ -67,9 +67,10 @@
 #define DRAIN_MS 5000
 #define STOP_QUIET_MS 1000       /* stopping: a new connection silent this
                                   * long is closed */
-#define STALL_MS 1               /* several pool threads: a spare goes to
-                                  * the poller when nothing was served for
-                                  * this long, twice (gate.h) */
+#define STALL_MS 1               /* several pool threads: the watcher looks
+                                  * this often, and a spare takes the work
+                                  * when two looks saw nothing served
+                                  * (gate.h) */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
 
@@ -360,6 +361,7 @@ static void park(struct gworker *w, struct gconn *g)
     /* TLS may need the other direction (a handshake, a key update) */
     short want = POLLIN;
     unsigned events;
+    int gone = 0;
 
     if (g->state == ST_WRITE)
         want = cu_conn_want(&g->c, POLLOUT);
@@ -379,6 +381,7 @@ static void park(struct gworker *w, struct gconn *g)
             park_failed(w, g);
             return;
         }
+        gone = rc < 0;
         g->armed = events;
     }
     /* several threads: let go of g, and add it again if the poller
@@ -388,6 +391,9 @@ static void park(struct gworker *w, struct gconn *g)
         g->armed = events;
         if (cu_poller_add(w->poller, g->c.fd, events, g) < 0)
             park_failed(w, g);
+    } else if (gone) {
+        errno = ENOENT;  /* out of the poller, and not by the gate */
+        park_failed(w, g);
     }
 }
 
@@ -1099,7 +1105,7 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
         served = 1;
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
-            (void)cu_gate_serve(w->gate, me, ev, 0);  /* the poller is free */
+            cu_gate_leave(w->gate);  /* the poller is free for another */
             break;
         }
         if (cu_gate_serve(w->gate, me, ev, n) > 0)
@@ -1279,8 +1285,9 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
         env->threads = 1;
     if (env->worker_connections < 1)
         env->worker_connections = 1;
-    /* one pool thread: the only one at the poller, so a connection's fd
-     * may stay armed while it is served (poller.h) */
+    /* one thread at the poller at a time (several: the gate), so a
+     * connection's fd may stay armed while it is served (poller.h); one-
+     * shot with several threads and HTTP/2 */
     w->keep = env->threads == 1 || !env->h2.on ? CU_EV_KEEP : 0;
     if (env->threads > 1 &&
         !(w->gate = cu_gate_new(env->threads, STALL_MS, WAIT_BATCH,

@@ -154,7 +154,7 @@ static const struct cu_gate_ops ops = {.held = on_held, .release = on_release};
  * held, retired, and sifted out of a wait's events. */
 static void sifting(void)
 {
-    int a, b, c, d, e, f;
+    int a, b, c, d, e, f, x, y, z;
     struct cu_gate *g = cu_gate_new(2, STALL_MS, BATCH, &ops);
     struct cu_event ev[BATCH];
 
@@ -182,6 +182,23 @@ static void sifting(void)
     ok(nreleased == 1 && released[0] == &d, "and then it is freed");
     cu_gate_retire(g, &f);
     ok(nreleased == 2 && released[1] == &f, "retired with no wait under way: freed at once");
+
+    /* thread 1 closes what it holds while its event comes again: no
+     * ops.held then, which would take a closed (maybe reused) fd out */
+    ok(cu_gate_done(g, &e) == 0 && cu_gate_next(g, 0, 1, ev) == 0, "thread 0 waits");
+    ev[0].data = &x;
+    ev[1].data = &y;
+    ok(cu_gate_serve(g, 0, ev, 2) == 1 && ev[0].data == &x, "it serves x");
+    ok(cu_gate_next(g, 1, 1, ev) == 1 && ev[0].data == &y, "thread 1 takes y");
+    cu_gate_closing(g, &y);
+    was_held = NULL;
+    ok(cu_gate_done(g, &x) == 0 && cu_gate_next(g, 0, 1, ev) == 0, "thread 0 waits again");
+    ev[0].data = &y;
+    ev[1].data = &z;
+    ok(cu_gate_serve(g, 0, ev, 2) == 1 && ev[0].data == &z && was_held == NULL,
+       "an event for what is being closed is dropped, and not held off");
+    cu_gate_retire(g, &y);
+    ok(nreleased == 3 && released[2] == &y, "then it is freed");
     cu_gate_free(g);
 }
 

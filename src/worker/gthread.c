@@ -61,7 +61,8 @@
 #include "worker/running.h"
 
 #define ACCEPT_BATCH 16
-#define WAIT_BATCH 16            /* events per wait */
+#define WAIT_BATCH 16            /* events per wait, at most */
+#define CHEAP_US 20              /* ... while they take less than this each */
 #define LINGER_MS 2000           /* a closing connection's last bytes */
 #define DRAIN_LIMIT 65536        /* an unread body dropped before reuse */
 #define DRAIN_MS 5000
@@ -1086,30 +1087,53 @@ static void gated_event(struct gworker *w, struct gthread *t, const struct cu_ev
     on_event(w, t, ev);
 }
 
+/*
+ * How many events the next wait takes: up to max while events are cheap
+ * (an epoll_wait for several), one at a time once they are not. A batch
+ * is served in full before the next wait, so a connection whose request
+ * came while it was served waits for the whole batch, and then for
+ * those the next wait puts before it: with slow requests that tail is
+ * worse than the strict order of one event a wait (an app of 250 µs of
+ * Python, wrk -c8: p99 3.8 ms against 2.3), and the system call saved is
+ * nothing beside them.
+ */
+static int batch_size(int max, int64_t since_us, int served)
+{
+    return served > 0 && (cu_now_us() - since_us) / served < CHEAP_US ? max : 1;
+}
+
 /* Several pool threads: what the gate gives this one, an event or its
  * turn at the poller (gate.h). */
 static void *gated_main(struct gworker *w, struct gthread *t, int max)
 {
     struct cu_event ev[WAIT_BATCH];
-    int me = (int)(t - w->threads), served = 0;
+    int me = (int)(t - w->threads), served = 0, want = max, count = 0;
+    int64_t since = 0;
 
     for (;;) {
         int n;
 
         if (cu_gate_next(w->gate, me, served, &ev[0])) {
             served = 1;
+            count++;
             gated_event(w, t, &ev[0]);
             continue;
         }
-        n = cu_poller_wait_many(w->poller, ev, max, 1000);
+        if (count > 0)
+            want = batch_size(max, since, count);
+        n = cu_poller_wait_many(w->poller, ev, want, 1000);
         served = 1;
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
             cu_gate_leave(w->gate);  /* the poller is free for another */
             break;
         }
-        if (cu_gate_serve(w->gate, me, ev, n) > 0)
+        since = cu_now_us();
+        count = 0;
+        if (cu_gate_serve(w->gate, me, ev, n) > 0) {
+            count++;
             gated_event(w, t, &ev[0]);
+        }
     }
     return NULL;
 }
@@ -1123,14 +1147,15 @@ static void *pool_main(void *arg)
      * gate's, which hands what it cannot serve at once to a spare should
      * it stall. One event a wait with HTTP/2, as one session's event may
      * end the session another names */
-    int max = w->h2 ? 1 : WAIT_BATCH;
+    int max = w->h2 ? 1 : WAIT_BATCH, want = max;
 
     if (w->env->thread_start)
         w->env->thread_start(w->env->app);
     if (w->gate)
         return gated_main(w, t, max);
     for (;;) {
-        int n = cu_poller_wait_many(w->poller, ev, max, 1000);
+        int n = cu_poller_wait_many(w->poller, ev, want, 1000);
+        int64_t since = cu_now_us();
 
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
@@ -1138,6 +1163,8 @@ static void *pool_main(void *arg)
         }
         for (int i = 0; i < n; i++)
             on_event(w, t, &ev[i]);
+        if (n > 0)
+            want = batch_size(max, since, n);
     }
     return NULL;
 }

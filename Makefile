@@ -42,7 +42,8 @@ help:
 	@echo "make test       build, then every test (C, ASan+UBSan, fuzz smoke, pytest)"
 	@echo "make build      build the extension, the C tests and the benchmarks"
 	@echo "make bench      run the benchmarks (parser; wrk vs Gunicorn, uWSGI, bjoern, nginx;"
-	@echo "                real apps, memory); QUICK=1 for the two-minute real-app run"
+	@echo "                gthread's threads; real apps, memory); QUICK=1 for the two-minute"
+	@echo "                real-app run"
 	@echo "make fuzz       fuzz each target for FUZZ_SECONDS (default 30)"
 	@echo "make lint       cppcheck and clang-tidy over every C file"
 	@echo "make settings-md  rewrite docs/settings.md from the settings table"
@@ -128,6 +129,7 @@ run: build
 bench: build bench-deps
 	$(BUILD)/bench_parser
 	$(PYTEST_PYTHON) bench/http.py --gunicorn26 $(GUNICORN26)
+	$(PYTEST_PYTHON) bench/threads.py
 	$(PYTEST_PYTHON) bench/realapps.py $(if $(QUICK),--quick) --gunicorn26 $(GUNICORN26)
 	$(PYTEST_PYTHON) bench/memory.py
 	$(PYTEST_PYTHON) bench/green.py

@@ -17,8 +17,8 @@
  * comes back from the poller with events. When the stuck thread is done,
  * it finds the poller taken and becomes a spare again.
  *
- * Spares sleep in poll(2) on a pipe of their own: a byte wakes exactly
- * that thread, and a thread asleep here is told apart from one waiting
+ * Spares sleep in poll(2) on an eventfd (a pipe elsewhere) of their own:
+ * a write wakes exactly that thread, and a thread asleep here is told apart from one waiting
  * for the GIL (a futex) or for events (the poller).
  *
  * The fds stay armed between events (level-triggered: no epoll_ctl per
@@ -36,11 +36,16 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 
 struct spare {
-    int fds[2];             /* a pipe: a byte wakes the thread */
+    int fds[2];             /* its wake-up channel, read and write ends:
+                             * one eventfd (both the same), or a pipe */
     int listed;             /* in the gate's list of sleepers */
     struct spare *next;
     void *holding;          /* the data of the event it serves, or NULL */
@@ -66,6 +71,18 @@ struct cu_gate {
     struct spare t[];       /* one per thread */
 };
 
+/* A wake-up channel: an eventfd where there is one (one fd per pool
+ * thread, beside --worker-connections' sockets), else a pipe. */
+static int channel(int fds[2])
+{
+#ifdef __linux__
+    fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return fds[0] < 0 ? -1 : 0;
+#else
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+#endif
+}
+
 struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate_ops *ops)
 {
     struct cu_gate *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->t[0]));
@@ -88,7 +105,7 @@ struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate
     g->n = n;
     g->stall_ms = stall_ms;
     for (i = 0; i < n; i++) {
-        if (pipe2(g->t[i].fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+        if (channel(g->t[i].fds) < 0) {
             int e = errno;
             g->n = i;
             cu_gate_free(g);
@@ -105,7 +122,8 @@ void cu_gate_free(struct cu_gate *g)
         return;
     for (int i = 0; i < g->n; i++) {
         (void)close(g->t[i].fds[0]);
-        (void)close(g->t[i].fds[1]);
+        if (g->t[i].fds[1] != g->t[i].fds[0])
+            (void)close(g->t[i].fds[1]);
     }
     (void)pthread_mutex_destroy(&g->m);
     for (int i = 0; i < g->nlimbo; i++)
@@ -117,10 +135,10 @@ void cu_gate_free(struct cu_gate *g)
 
 static void wake(struct spare *s)
 {
-    char c = 1;
+    uint64_t one = 1;  /* an eventfd takes 8 bytes; a pipe any */
 
-    /* EAGAIN: the pipe is full, a wake-up is pending anyway */
-    while (write(s->fds[1], &c, 1) < 0 && errno == EINTR)
+    /* EAGAIN: full, a wake-up is pending anyway */
+    while (write(s->fds[1], &one, sizeof(one)) < 0 && errno == EINTR)
         ;
 }
 

@@ -320,13 +320,30 @@ static void headers_put(struct gconn *g)
     g->headers = NULL;
 }
 
-static void destroy(struct gworker *w, struct gconn *g)
+/* g's fd leaves the poller for good (it is closed next, or handed on):
+ * the gate no longer takes it out for another thread (gate.h) */
+static void unregister(struct gworker *w, struct gconn *g)
 {
     if (w->gate)
         cu_gate_closing(w->gate, g);
+    (void)cu_poller_del(w->poller, g->c.fd);
+}
+
+/* g's memory: at once, or with several threads once no event the gate
+ * has let through can name it */
+static void gconn_free(struct gworker *w, struct gconn *g)
+{
+    if (w->gate)
+        cu_gate_retire(w->gate, g);
+    else
+        free(g);
+}
+
+static void destroy(struct gworker *w, struct gconn *g)
+{
     /* explicitly: the app may hold a dup of the fd (gunicorn.socket), and
      * then close() alone would leave the registration behind */
-    (void)cu_poller_del(w->poller, g->c.fd);
+    unregister(w, g);
     if (g->q.paused)  /* before the spool goes: close() may read the body */
         stream_abandon(w, g);
     cu_spool_free(&g->spool);
@@ -336,10 +353,7 @@ static void destroy(struct gworker *w, struct gconn *g)
     cu_conn_close(&g->c);
     if (g->headers)
         headers_put(g);
-    if (w->gate)
-        cu_gate_retire(w->gate, g);  /* freed once no event can name it */
-    else
-        free(g);
+    gconn_free(w, g);
     conn_gone(w);
 }
 
@@ -823,17 +837,12 @@ static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upg
     struct http_header *headers = g->headers;  /* up's, until adopted */
     int trusted = g->trusted;
 
-    if (w->gate)
-        cu_gate_closing(w->gate, g);
-    (void)cu_poller_del(w->poller, g->c.fd);
+    unregister(w, g);
     memcpy(&c, &g->c, sizeof(c));
     /* no spool yet: what counts for HTTP/1 goes with g */
     cu_spool_free(&g->spool);
     atomic_fetch_sub(&w->head_mem, g->counted);
-    if (w->gate)
-        cu_gate_retire(w->gate, g);
-    else
-        free(g);
+    gconn_free(w, g);
     if (cu_h2_adopt(w->h2, &c, trusted, up) < 0)
         conn_gone(w);
     free(headers);

@@ -703,6 +703,39 @@ static int aborted(const struct cu_conn *c)
     return 1;
 }
 
+/* Moves iov and *n past w bytes written. */
+static struct iovec *skip_written(struct iovec *iov, int *n, size_t w)
+{
+    while (*n > 0 && w >= iov->iov_len) {
+        w -= iov->iov_len;
+        iov++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        iov->iov_base = (char *)iov->iov_base + w;
+        iov->iov_len -= w;
+    }
+    return iov;
+}
+
+int cu_conn_writev_now(struct cu_conn *c, struct iovec **iov, int *n)
+{
+    size_t total = 0;
+    ssize_t w;
+
+    if (c->queue || c->tls || c->vt || *n > IOV_MAX || atomic_load(&c->wstate) != CU_W_IDLE)
+        return 0;
+    for (int i = 0; i < *n; i++)
+        total += (*iov)[i].iov_len;
+    if (total > CU_WRITE_NOW_MAX)
+        return 0;
+    w = do_writev(c, *iov, *n);
+    if (w <= 0)
+        return 0;  /* cu_conn_writev waits, or says what failed */
+    *iov = skip_written(*iov, n, (size_t)w);
+    return *n == 0;
+}
+
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
 {
     int q;
@@ -726,15 +759,7 @@ int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n)
                 return -1;
             continue;
         }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
+        iov = skip_written(iov, &n, (size_t)w);
     }
     return 0;
 }

@@ -208,6 +208,17 @@ ssize_t cu_conn_fill(struct cu_conn *c, size_t max);
 int cu_conn_writev(struct cu_conn *c, struct iovec *iov, int n);
 int cu_conn_write(struct cu_conn *c, const void *p, size_t n);
 
+/*
+ * One try at writing a small iov (up to CU_WRITE_NOW_MAX bytes) on a
+ * plain connection with nothing queued, without waiting: 1 when it all
+ * went; 0 when the rest is for cu_conn_writev (*iov and *n moved past
+ * what went), which then waits or says what failed. It never waits, so
+ * the caller may hold the GIL across it: a small response goes out
+ * without giving the GIL up and taking it back.
+ */
+#define CU_WRITE_NOW_MAX 16384
+int cu_conn_writev_now(struct cu_conn *c, struct iovec **iov, int *n);
+
 /* Sends n bytes of the file fd from offset off with sendfile(2), waiting
  * as needed. 0, or -1 (errno; EINVAL or ESPIPE when fd cannot be sent so). */
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n);

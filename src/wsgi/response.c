@@ -82,11 +82,14 @@ static int io_done(struct resp *p, int rc, int err)
     return rc;
 }
 
-/* Writes iov with the GIL dropped. */
+/* Writes iov: a small write that goes at once keeps the GIL, the rest
+ * waits with the GIL dropped. */
 int cu_resp_send_iov(struct resp *p, struct iovec *iov, int n)
 {
     int rc, err;
 
+    if (cu_conn_writev_now(p->c, &iov, &n))
+        return 0;
     Py_BEGIN_ALLOW_THREADS
     rc = cu_conn_writev(p->c, iov, n);
     err = errno;

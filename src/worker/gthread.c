@@ -123,6 +123,8 @@ struct gworker;
 struct gthread {
     struct gworker *w;
     struct cu_running *run;   /* its request, as the main thread watches it */
+    int64_t now_ms;           /* its clock: read as it takes an event, and
+                               * after each app call (app_end) */
 };
 
 struct gworker {
@@ -178,10 +180,10 @@ static long long expire_due(struct cu_timers *l, long long now)
 
 /* The first byte of a head (or a pipelined head already here): the
  * head's clock starts (--header-timeout). */
-static void head_clock(struct gworker *w, struct gconn *g)
+static void head_clock(struct gworker *w, const struct gthread *t, struct gconn *g)
 {
     g->fresh = 0;
-    g->timer.deadline = cu_now_ms() + w->head_ms;
+    g->timer.deadline = t->now_ms + w->head_ms;
 }
 
 /* A small body read before the app runs got n more bytes (0: its start):
@@ -714,6 +716,20 @@ static int request_end(struct gworker *w, struct gconn *g, int rc)
     return after_response(w, g);
 }
 
+/* Around the app's part of request q on t: watched for --timeout; then
+ * t's clock is read again, as the app may have taken long. */
+static void app_begin(struct gthread *t, const struct cu_worker_env *env,
+                      const struct cu_request *q)
+{
+    cu_running_begin(t->run, env, q, t->now_ms);
+}
+
+static void app_end(struct gthread *t, const struct cu_worker_env *env)
+{
+    cu_running_end(t->run, env);
+    t->now_ms = cu_now_ms();
+}
+
 /* Runs the app on the request whose head g holds. Returns 1 when g stays
  * open for the next request, 0 when it was closed or parked (its queued
  * response goes out from the poller; a streamed one is resumed then). */
@@ -727,11 +743,11 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
                              .body = &g->body, .must_close = must_close(w, g),
                              .may_pause = env->resume != NULL};
     q->started_us = cu_access_wanted() ? cu_now_us() : 0;
-    cu_running_begin(t->run, env, q);
+    app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
     rc = env->serve(env->app, q);
-    cu_running_end(t->run, env);
+    app_end(t, env);
     if (q->paused && rc == 0)
         return write_park(w, g);
     return request_end(w, g, rc);
@@ -791,7 +807,7 @@ static int head_done(struct gworker *w, struct gconn *g, int64_t len)
  */
 /* Makes g ready for its next request after a response: 1 to go on parsing
  * what is buffered, 0 when g was parked idle or closed. */
-static int next_request(struct gworker *w, struct gconn *g)
+static int next_request(struct gworker *w, const struct gthread *t, struct gconn *g)
 {
     if (begin_head(w, g) < 0) {
         destroy(w, g);
@@ -802,11 +818,11 @@ static int next_request(struct gworker *w, struct gconn *g)
         g->state = ST_IDLE;
         cu_conn_shrink(&g->c);
         headers_put(g);
-        g->timer.deadline = cu_now_ms() + (long long)w->env->keepalive * 1000;
+        g->timer.deadline = t->now_ms + (long long)w->env->keepalive * 1000;
         park(w, g);
         return 0;
     }
-    head_clock(w, g);  /* a new head, already here */
+    head_clock(w, t, g);  /* a new head, already here */
     return 1;
 }
 
@@ -822,9 +838,9 @@ static int serve_stream(void *arg, void *thread, struct cu_request *q)
     int rc;
 
     q->started_us = cu_access_wanted() ? cu_now_us() : 0;
-    cu_running_begin(t->run, env, q);
+    app_begin(t, env, q);
     rc = env->serve(env->app, q);
-    cu_running_end(t->run, env);
+    app_end(t, env);
     served(w, q);
     return rc;
 }
@@ -908,13 +924,13 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
             if (rc < 0)
                 return;
             if (rc > 0) {
-                if (!run_request(w, t, g) || !next_request(w, g))
+                if (!run_request(w, t, g) || !next_request(w, t, g))
                     return;
                 continue;
             }
         } else if (g->state == ST_BODY) {
             if (g->c.end - g->c.start >= g->r.content_length) {
-                if (!run_request(w, t, g) || !next_request(w, g))
+                if (!run_request(w, t, g) || !next_request(w, t, g))
                     return;
                 continue;
             }
@@ -933,7 +949,7 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                     return;
                 if (!head_done(w, g, rc))
                     continue;
-                if (!run_request(w, t, g) || !next_request(w, g))
+                if (!run_request(w, t, g) || !next_request(w, t, g))
                     return;
                 continue;
             }
@@ -951,11 +967,11 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                     destroy(w, g);
                     return;
                 }
-                head_clock(w, g);
+                head_clock(w, t, g);
             } else if (g->state == ST_BODY || g->state == ST_SPOOL) {
                 body_clock(w, g, n);
             } else if (g->fresh) {
-                head_clock(w, g);
+                head_clock(w, t, g);
             }
             if (account(w, g) < 0) {
                 cu_log(CU_DEBUG, "Closing a connection: the heads' buffers passed "
@@ -1001,15 +1017,15 @@ static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
     struct cu_worker_env *env = w->env;
     int rc;
 
-    cu_running_begin(t->run, env, &g->q);
+    app_begin(t, env, &g->q);
     g->c.timeout_ms = w->timeout_ms;
     rc = env->resume(env->app, &g->q, 0);
-    cu_running_end(t->run, env);
+    app_end(t, env);
     if (g->q.paused && rc == 0) {
         write_park(w, g);
         return;
     }
-    if (request_end(w, g, rc) && next_request(w, g))
+    if (request_end(w, g, rc) && next_request(w, t, g))
         advance(w, t, g);
 }
 
@@ -1033,7 +1049,7 @@ static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
         stream_resume(w, t, g);
         return;
     }
-    if (after_response(w, g) && next_request(w, g))
+    if (after_response(w, g) && next_request(w, t, g))
         advance(w, t, g);
 }
 
@@ -1091,6 +1107,7 @@ static void on_event(struct gworker *w, struct gthread *t, const struct cu_event
  * connection is let go when parked or closed. */
 static void gated_event(struct gworker *w, struct gthread *t, const struct cu_event *ev)
 {
+    t->now_ms = cu_now_ms();  /* it may have waited in the gate */
     if (*(enum kind *)ev->data != SRC_CONN)
         (void)cu_gate_done(w->gate, ev->data);
     on_event(w, t, ev);
@@ -1166,6 +1183,7 @@ static void *pool_main(void *arg)
         int n = cu_poller_wait_many(w->poller, ev, want, 1000);
         int64_t since = cu_now_us();
 
+        t->now_ms = since / 1000;  /* the batch's events are cheap, or one */
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
             break;

@@ -17,7 +17,7 @@ void cu_running_init(struct cu_running *r)
 }
 
 void cu_running_begin(struct cu_running *r, const struct cu_worker_env *env,
-                      const struct cu_request *q)
+                      const struct cu_request *q, int64_t now_ms)
 {
     cu_request_line(q, r->request, sizeof(r->request));
     if (env->request_timeout > 0)
@@ -25,7 +25,7 @@ void cu_running_begin(struct cu_running *r, const struct cu_worker_env *env,
     r->conn = q->conn;
     r->wrote_before = q->conn->wrote;
     atomic_fetch_add(&r->seq, 1);
-    atomic_store(&r->since_ms, cu_now_ms());
+    atomic_store(&r->since_ms, now_ms);
     if (env->request_timeout > 0)
         pthread_mutex_unlock(&r->mu);
 }

@@ -36,9 +36,10 @@ struct cu_running {
 
 /* Before the thread runs (tid is set by the caller). */
 void cu_running_init(struct cu_running *r);
-/* In the thread, around the app's part of request q. */
+/* In the thread, around the app's part of request q, which begins at
+ * now_ms (cu_now_ms, maybe read a moment before). */
 void cu_running_begin(struct cu_running *r, const struct cu_worker_env *env,
-                      const struct cu_request *q);
+                      const struct cu_request *q, int64_t now_ms);
 void cu_running_end(struct cu_running *r, const struct cu_worker_env *env);
 /* In the watcher, once a tick, over the n places. */
 void cu_running_watch(struct cu_running *r, int n, const struct cu_worker_env *env,

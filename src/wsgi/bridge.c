@@ -16,7 +16,7 @@ static const char *const key_names[K_COUNT] = {
     "SERVER_PROTOCOL", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_ADDR",
     "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme",
     "wsgi.input", "wsgi.errors", "gunicorn.socket", "HTTP_HOST", "wsgi.early_hints",
-    "early_hints", "fileno", "HTTP_VERSION", "2", "gunicorn.http2.priority_weight",
+    "fileno", "HTTP_VERSION", "2", "gunicorn.http2.priority_weight",
     "gunicorn.http2.priority_depends_on", "gunicorn.http2.send_trailers", "send_trailers",
     "close"};
 

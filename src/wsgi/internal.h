@@ -30,7 +30,7 @@
 enum { K_METHOD, K_SCRIPT, K_PATH, K_QUERY, K_RAW_URI, K_PROTOCOL,
        K_CONTENT_TYPE, K_CONTENT_LENGTH, K_REMOTE_ADDR, K_REMOTE_PORT,
        K_SERVER_NAME, K_SERVER_PORT, K_SCHEME, K_INPUT, K_ERRORS, K_SOCKET,
-       K_HOST, K_EARLY_HINTS, K_EARLY_HINTS_ATTR, K_FILENO,
+       K_HOST, K_EARLY_HINTS, K_FILENO,
        /* an HTTP/2 stream's (h2.c): HTTP_VERSION, its value "2", ... */
        K_HTTP_VERSION, V_TWO, K_H2_WEIGHT, K_H2_DEPENDS_ON, K_H2_SEND_TRAILERS,
        K_SEND_TRAILERS_ATTR,
@@ -175,6 +175,8 @@ struct start_response {
     PyObject_HEAD
     struct resp *resp;   /* NULL once the request is over */
 };
+/* sr's early_hints method, bound (a new reference, or NULL). */
+PyObject *cu_start_response_hints(PyObject *sr);
 
 /* ---- the streams (input.c, errors.c, file_wrapper.c) ---------------------- */
 

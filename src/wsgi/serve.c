@@ -180,7 +180,7 @@ static struct start_response *start_response_for(struct cu_wsgi *w, struct resp 
     if (!sr)
         return NULL;
     sr->resp = p;
-    hints = PyObject_GetAttr((PyObject *)sr, w->keys[K_EARLY_HINTS_ATTR]);
+    hints = cu_start_response_hints((PyObject *)sr);
     if (!hints || PyDict_SetItem(env, w->keys[K_EARLY_HINTS], hints) < 0 ||
         cu_h2_environ(w, env, p->c, (PyObject *)sr) < 0) {
         Py_XDECREF(hints);

@@ -80,7 +80,8 @@ static PyObject *sr_send_trailers(PyObject *self, PyObject *trailers)
 }
 
 static PyMethodDef sr_methods[] = {
-    /* first: sr_call binds it by index */
+    /* write and early_hints first: bound by index (sr_call,
+     * cu_start_response_hints) */
     {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
     {"early_hints", sr_early_hints, METH_O,
      "early_hints(headers): send a 103 Early Hints response first."},
@@ -152,6 +153,11 @@ static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     /* self.write, bound without a lookup by name (sr_methods[0]) */
     return PyCFunction_New(&sr_methods[0], self);
+}
+
+PyObject *cu_start_response_hints(PyObject *sr)
+{
+    return PyCFunction_New(&sr_methods[1], sr);
 }
 
 static PyType_Slot sr_slots[] = {

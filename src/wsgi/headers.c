@@ -8,10 +8,14 @@
 #include <string.h>
 #include <strings.h>
 
+/* A first size that Python's small-object allocator serves (up to 512
+ * bytes), not malloc: most responses' status and headers fit in it. */
+#define APPEND_FIRST 512
+
 int cu_pymem_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n > *cap) {
-        size_t want = *cap ? *cap * 2 : 1024;
+        size_t want = *cap ? *cap * 2 : APPEND_FIRST;
         char *q;
         while (want < *len + n)
             want *= 2;

@@ -111,5 +111,8 @@ void cu_wsgi_free(struct cu_wsgi *w)
     Py_XDECREF(w->errors);
     Py_XDECREF(w->sock_class);
     Py_XDECREF(w->sock_close);
+    Py_XDECREF(w->spare_input);
+    Py_XDECREF(w->spare_hints);
+    Py_XDECREF((PyObject *)w->spare_sr);
     PyMem_Free(w);
 }

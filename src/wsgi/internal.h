@@ -62,6 +62,11 @@ struct cu_wsgi {
     int is_ssl;
     int sendfile;
     unsigned log_needs;      /* cu_access_needs(), once: it is the process's */
+    /* a finished request's wsgi.input and start_response (with its
+     * bound early_hints) that nobody else held: the next request's
+     * (serve.c). Taken and put back under the GIL */
+    PyObject *spare_input, *spare_hints;
+    struct start_response *spare_sr;
 };
 
 /* Sets d[key] = v, then drops v: v is a new reference, or NULL with an

@@ -167,29 +167,78 @@ static void app_failed(struct resp *p)
     report_app_error(p);
 }
 
-/* start_response for p, also in env as wsgi.early_hints's owner (and on
- * an HTTP/2 stream, gunicorn.http2.send_trailers's). A new reference, or
- * NULL with an exception. */
-static struct start_response *start_response_for(struct cu_wsgi *w, struct resp *p,
-                                                 PyObject *env)
+/*
+ * Spares: a request's wsgi.input and start_response (with its bound
+ * early_hints) that nobody but the request held at its end serve the
+ * next request, instead of three objects made and freed per request.
+ * An app that keeps one (the environ, start_response, its write) keeps
+ * it for good: it is not reused then.
+ */
+static PyObject *input_for(struct cu_wsgi *w, struct cu_conn *c, struct cu_body *b)
 {
-    struct start_response *sr = PyObject_New(struct start_response,
-                                              w->types->start_response);
-    PyObject *hints;
+    struct cu_input *in = (struct cu_input *)w->spare_input;
 
-    if (!sr)
-        return NULL;
+    if (!in)
+        return cu_input_new(w->types->input, c, b);
+    w->spare_input = NULL;
+    in->conn = c;
+    in->body = b;
+    in->expect = NULL;
+    return (PyObject *)in;
+}
+
+/* Steals input (detached). */
+static void input_done(struct cu_wsgi *w, PyObject *input)
+{
+    if (input && Py_REFCNT(input) == 1 && !w->spare_input)
+        w->spare_input = input;
+    else
+        Py_XDECREF(input);
+}
+
+/* start_response for p, also in env as wsgi.early_hints's owner (*hints,
+ * bound to it), and on an HTTP/2 stream gunicorn.http2.send_trailers's.
+ * A new reference, or NULL with an exception. */
+static struct start_response *start_response_for(struct cu_wsgi *w, struct resp *p,
+                                                 PyObject *env, PyObject **hints)
+{
+    struct start_response *sr = w->spare_sr;
+
+    if (sr) {
+        *hints = w->spare_hints;
+        w->spare_sr = NULL;
+        w->spare_hints = NULL;
+    } else {
+        if (!(sr = PyObject_New(struct start_response, w->types->start_response)))
+            return NULL;
+        sr->resp = NULL;
+        if (!(*hints = cu_start_response_hints((PyObject *)sr))) {
+            Py_DECREF(sr);
+            return NULL;
+        }
+    }
     sr->resp = p;
-    hints = cu_start_response_hints((PyObject *)sr);
-    if (!hints || PyDict_SetItem(env, w->keys[K_EARLY_HINTS], hints) < 0 ||
+    if (PyDict_SetItem(env, w->keys[K_EARLY_HINTS], *hints) < 0 ||
         cu_h2_environ(w, env, p->c, (PyObject *)sr) < 0) {
-        Py_XDECREF(hints);
+        Py_CLEAR(*hints);
         sr->resp = NULL;
         Py_DECREF(sr);
         return NULL;
     }
-    Py_DECREF(hints);
     return sr;
+}
+
+/* Steals sr (over: resp NULL) and hints, bound to it: one reference is
+ * hints', so 2 is nobody else's. */
+static void start_response_done(struct cu_wsgi *w, struct start_response *sr, PyObject *hints)
+{
+    if (sr && hints && Py_REFCNT(sr) == 2 && Py_REFCNT(hints) == 1 && !w->spare_sr) {
+        w->spare_sr = sr;
+        w->spare_hints = hints;
+        return;
+    }
+    Py_XDECREF(hints);
+    Py_XDECREF((PyObject *)sr);
 }
 
 /* Once the response is over: what the access log needs, the client
@@ -224,6 +273,7 @@ static void conclude(struct cu_wsgi *w, struct cu_request *q, struct resp *p, in
 struct serving {
     struct resp p;
     struct start_response *sr;
+    PyObject *hints;   /* sr's early_hints, bound */
     PyObject *input, *sock, *env, *result;
     PyObject *it;      /* the result's iterator, while items are to come */
     PyObject *remote;  /* REMOTE_ADDR as made, for the access log */
@@ -244,14 +294,15 @@ static int serve_done(struct cu_wsgi *w, struct cu_request *q, struct serving *s
         cu_input_detach(s->input);
     conclude(w, q, &s->p, app_head, s->env, s->remote, s->sock);
     s->remote = NULL;
-    Py_XDECREF((PyObject *)s->sr);
-    Py_XDECREF(s->input);
     if (environ)
         *environ = s->env;  /* the caller's now */
     else
         Py_XDECREF(s->env);
     Py_XDECREF(s->result);
     Py_XDECREF(s->it);
+    /* last: what the environ and the result held of them is gone */
+    start_response_done(w, s->sr, s->hints);
+    input_done(w, s->input);
     PyMem_Free(s->p.block);
     return ok;
 }
@@ -336,7 +387,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
     /* nothing of this request's response is out yet (a worker timeout's
      * 500 may still be sent: cu_conn_abort_now) */
     atomic_store(&c->final_from, c->wrote);
-    s.input = cu_input_new(w->types->input, c, b);
+    s.input = input_for(w, c, b);
     if (!s.input || !(s.sock = cu_socket_get(w, c)) ||
         !(s.env = cu_environ_new(w, c, r, head, s.input, s.sock)))
         return serve_failed(w, q, &s, environ);
@@ -346,7 +397,7 @@ int cu_wsgi_serve(struct cu_wsgi *w, struct cu_request *q, PyObject **environ)
      * Request bodies); a spooled body had it from the worker */
     if ((r->flags & HTTP_REQ_EXPECT_CONTINUE) && !b->spool && !b->done)
         cu_input_expect(s.input, &s.p);
-    if (!(s.sr = start_response_for(w, &s.p, s.env)))
+    if (!(s.sr = start_response_for(w, &s.p, s.env, &s.hints)))
         return serve_failed(w, q, &s, environ);
     s.result = PyObject_CallFunctionObjArgs(w->app, s.env, (PyObject *)s.sr, NULL);
     cu_keep_nonblocking(c);

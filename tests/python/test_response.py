@@ -328,3 +328,61 @@ def test_app_catching_the_error_sends_its_own_response(srv):
     assert r == {"value_error": True,
                  "text": "Invalid HTTP Header: \"'a\\\\r\\\\nInjected: yes'\"",
                  "name_error": [True, "Invalid HTTP header name: \"'X Bad'\""]}
+
+
+# ---- objects an app keeps past its request ---------------------------------
+
+KEEPER = textwrap.dedent('''
+    import json
+
+    kept = {}
+
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/keep":
+            kept.update(sr=start_response, input=environ["wsgi.input"],
+                        hints=environ["wsgi.early_hints"],
+                        write=start_response("200 OK", [("Content-Length", "2")]))
+            return [b"ok"]
+        if environ["PATH_INFO"] == "/use":
+            same = [kept[k] is v for k, v in (
+                ("sr", start_response), ("input", environ["wsgi.input"]),
+                ("hints", environ["wsgi.early_hints"]))]
+            errors = []
+            for call in (lambda: kept["sr"]("500 Kept", []),
+                         lambda: kept["write"](b"stale")):
+                try:
+                    call()
+                    errors.append(None)
+                except RuntimeError as e:
+                    errors.append(str(e))
+            kept["hints"]([("Link", "</stale>; rel=preload")])  # over: a no-op
+            body = json.dumps({"same": same, "errors": errors,
+                               "input": kept["input"].read().decode()}).encode()
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            return [body]
+        start_response("200 OK", [("Content-Length", "5")])
+        return [b"plain"]
+''')
+
+
+@pytest.mark.parametrize("args", [("-k", "sync"), ("-k", "gthread", "--threads", "1")])
+def test_objects_kept_past_the_request_are_dead_and_never_reused(server, tmp_path, args):
+    """start_response, its write, wsgi.input and wsgi.early_hints that the
+    app keeps are over with their request: calling them later fails or does
+    nothing, and a later request gets objects of its own (the server
+    reuses only what nobody kept: serve.c, Spares)."""
+    (tmp_path / "keeper.py").write_text(KEEPER)
+    srv = server(*args, app="keeper:app", chdir=tmp_path)
+    bodies = []
+    for path in ("/keep", "/", "/", "/use"):
+        lines, body = get(srv, path)
+        assert lines[0] == b"HTTP/1.1 200 OK", lines  # no 103 either
+        bodies.append(body)
+    assert bodies[1:3] == [b"plain", b"plain"]
+    r = json.loads(bodies[3])
+    assert r["same"] == [False, False, False]
+    assert r["errors"] == ["start_response after the request ended",
+                           "write() before start_response()"]
+    assert r["input"] == ""
+    assert "Traceback" not in srv.text()

@@ -247,9 +247,9 @@ static void advance(struct aconn *a)
     struct asrv *s = a->srv;
 
     for (;;) {
-        /* HTTP/2 (h2.c): ALPN's h2, or the h2c preface */
+        /* HTTP/2 (h2.c): ALPN's h2, or the h2c preface (past a PROXY header) */
         int h2 = s->h2 ? aconn_to_h2(a) : 0;
-        int64_t rc = h2 < 0 ? HTTP_AGAIN
+        int64_t rc = h2 < 0 ? h2
                             : h2 > 0 ? 0 : cu_head_step(s->env, &a->c, &a->p, &a->r,
                                                         &a->proxy_done);
         ssize_t n;

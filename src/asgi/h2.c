@@ -171,7 +171,7 @@ int aconn_to_h2(struct aconn *a)
                   : !env->h2.prior_knowledge || !a->trusted || a->c.end == a->c.start))
         return 0;
     if (!a->c.tls) {
-        int pre = cu_h2_preface(a->c.buf + a->c.start, a->c.end - a->c.start);
+        int pre = cu_h2c_opens(env, &a->c, &a->proxy_done);
         if (pre <= 0)
             return pre;
     }

@@ -241,8 +241,10 @@ void asrv_count_gone(struct asrv *s);
 int asrv_h2_open(struct asrv *s);
 /* Whether a (C_HEAD, nothing answered on it yet) speaks HTTP/2: ALPN
  * chose h2, or a trusted peer's plain connection starts with the h2c
- * preface. 1: a was handed over to a session (a is closed); -1: its
- * bytes agree with the preface so far; 0: HTTP/1. */
+ * preface (after its PROXY header, taken here: cu_h2c_opens). 1: a was
+ * handed over to a session (a is closed); HTTP_AGAIN: its bytes agree
+ * with the preface so far; another HTTP_E_*: its PROXY header is
+ * refused; 0: HTTP/1. */
 int aconn_to_h2(struct aconn *a);
 /* a's HTTP/1.1 request, whose head of len bytes a holds, from a trusted
  * peer on a plain connection, asking for h2c by Upgrade when

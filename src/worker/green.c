@@ -203,40 +203,42 @@ static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upg
 }
 
 /* A trusted peer's first bytes on a plain connection, read as far as
- * needed (idle meanwhile: no request yet, TERM closes it): 1 when they
- * are the h2c preface, 0 when not (or the peer left part-way: the head's
- * reader says why), -1 when it said nothing in time. */
-static int preface(struct gworker *w, struct gconn *g)
+ * needed (idle meanwhile: no request yet, TERM closes it), past a PROXY
+ * header (taken): 1 when they are the h2c preface, 0 when not (or the
+ * peer left part-way: the head's reader says why), -1 when it said
+ * nothing in time or its PROXY header was refused (answered). */
+static int preface(struct gworker *w, struct gconn *g, int *proxy_done)
 {
-    int pre = -1;
+    int pre;
 
     g->c.timeout_ms = w->timeout_ms;
     g->idle = 1;
-    while (pre < 0) {
-        size_t n = g->c.end - g->c.start;
-
-        if (n && (pre = cu_h2_preface(g->c.buf + g->c.start, n)) >= 0)
-            break;
+    while ((pre = cu_h2c_opens(&w->env, &g->c, proxy_done)) == HTTP_AGAIN) {
         if (cu_conn_fill(&g->c, cu_head_max(&w->env)) <= 0) {
             pre = g->c.eof && g->c.end > g->c.start ? 0 : -1;
             break;
         }
     }
     g->idle = 0;
+    if (pre < -1) {
+        refuse(g, NULL, pre);
+        pre = -1;
+    }
     return pre;
 }
 
 /* Whether a new connection speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN
  * chose h2, or a trusted peer's first bytes on a plain connection are
- * the h2c preface. 1: handed over (g is gone); 0: HTTP/1; -1: the peer
- * said nothing in time (close g). */
-static int to_h2(struct gworker *w, struct gconn *g)
+ * the h2c preface (after its PROXY header, if any). 1: handed over (g is
+ * gone); 0: HTTP/1; -1: the peer said nothing in time, or its PROXY
+ * header was refused (close g). */
+static int to_h2(struct gworker *w, struct gconn *g, int *proxy_done)
 {
     int pre;
 
     if (g->c.tls ? !cu_conn_alpn_h2(&g->c) : !w->env.h2.prior_knowledge || !g->trusted)
         return 0;
-    if (!g->c.tls && (pre = preface(w, g)) <= 0)
+    if (!g->c.tls && (pre = preface(w, g, proxy_done)) <= 0)
         return pre;
     hand_over(w, g, NULL);
     return 1;
@@ -283,7 +285,7 @@ static void conn_main(void *arg)
         conn_close(w, g);
         return;
     }
-    if (w->h2 && (h2 = to_h2(w, g)) != 0) {
+    if (w->h2 && (h2 = to_h2(w, g, &proxy_done)) != 0) {
         if (h2 < 0)
             conn_close(w, g);
         return;

@@ -865,9 +865,10 @@ static void hand_over(struct gworker *w, struct gconn *g, const struct cu_h2_upg
 }
 
 /* Whether g speaks HTTP/2 (docs/compat.md, HTTP/2): ALPN chose h2, or a
- * trusted peer opened a plain connection with the h2c preface. 1: g was
- * handed over to a session (g is gone); -1: its first bytes agree with
- * the preface so far, wait for more; 0: HTTP/1. */
+ * trusted peer opened a plain connection with the h2c preface (after its
+ * PROXY header, taken here). 1: g was handed over to a session (g is
+ * gone); HTTP_AGAIN: its first bytes agree with the preface so far, wait
+ * for more; another HTTP_E_*: its PROXY header is refused; 0: HTTP/1. */
 static int to_h2(struct gworker *w, struct gconn *g)
 {
     if (g->c.tls ? !cu_conn_alpn_h2(&g->c)
@@ -875,7 +876,7 @@ static int to_h2(struct gworker *w, struct gconn *g)
                        g->c.end == g->c.start)
         return 0;
     if (!g->c.tls) {
-        int pre = cu_h2_preface(g->c.buf + g->c.start, g->c.end - g->c.start);
+        int pre = cu_h2c_opens(w->env, &g->c, &g->proxy_done);
         if (pre <= 0)
             return pre;
     }
@@ -943,7 +944,7 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
                 destroy(w, g);
                 return;
             }
-            rc = h2 < 0 ? HTTP_AGAIN : cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
+            rc = h2 < 0 ? h2 : cu_head_step(w->env, &g->c, &g->p, &g->r, &g->proxy_done);
             if (rc > 0) {
                 if (w->h2 && upgrade_h2(w, g, rc))
                     return;

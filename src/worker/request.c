@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/statsd.h"
 #include "http/pages.h"
+#include "http2/h2.h"
 #include "net/allow.h"
 #include "net/tls.h"
 
@@ -35,32 +36,54 @@ size_t cu_head_max(const struct cu_worker_env *env)
     return env->http->max_head_buffer + 8192 + env->http->limit_request_line;
 }
 
+int cu_proxy_step(const struct cu_worker_env *env, struct cu_conn *c, int *proxy_done)
+{
+    int64_t rc;
+    int kind;
+
+    if (*proxy_done)
+        return 0;
+    if (c->has_proxy) {
+        *proxy_done = 1;  /* it came before TLS (cu_conn_tls) */
+        return 0;
+    }
+    if (c->end == c->start)
+        return HTTP_AGAIN;
+    kind = http_proxy_sniff(c->buf + c->start, c->end - c->start, env->proxy);
+    /* a PROXY header from a peer not in proxy_allow_ips: 403 */
+    if (kind > 0 &&
+        !cu_allow_match(env->proxy_allow, (struct sockaddr *)&c->peer, c->peerlen))
+        return HTTP_E_PROXY_FORBIDDEN;
+    rc = http_proxy_parse(c->buf + c->start, c->end - c->start, env->proxy, &c->proxy);
+    if (rc < 0)
+        return (int)rc;  /* HTTP_AGAIN too */
+    c->has_proxy = rc > 0;
+    c->start += (size_t)rc;
+    *proxy_done = 1;
+    return 0;
+}
+
+int cu_h2c_opens(const struct cu_worker_env *env, struct cu_conn *c, int *proxy_done)
+{
+    int rc = cu_proxy_step(env, c, proxy_done);
+
+    if (rc < 0)
+        return rc;
+    if (c->end == c->start)
+        return HTTP_AGAIN;
+    return cu_h2_preface(c->buf + c->start, c->end - c->start);
+}
+
 int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done)
 {
-    int64_t rc;
+    int64_t rc = cu_proxy_step(env, c, proxy_done);
 
+    if (rc < 0)
+        return rc;
     if (c->end == c->start)
         return HTTP_AGAIN;
-    if (!*proxy_done && c->has_proxy)
-        *proxy_done = 1;  /* it came before TLS (cu_conn_tls) */
-    if (!*proxy_done) {
-        int kind = http_proxy_sniff(c->buf + c->start, c->end - c->start, env->proxy);
-        /* a PROXY header from a peer not in proxy_allow_ips: 403 */
-        if (kind > 0 && !cu_allow_match(env->proxy_allow, (struct sockaddr *)&c->peer,
-                                        c->peerlen))
-            return HTTP_E_PROXY_FORBIDDEN;
-        rc = http_proxy_parse(c->buf + c->start, c->end - c->start, env->proxy,
-                              &c->proxy);
-        if (rc < 0)
-            return rc;  /* HTTP_AGAIN too */
-        c->has_proxy = rc > 0;
-        c->start += (size_t)rc;
-        *proxy_done = 1;
-        if (c->end == c->start)
-            return HTTP_AGAIN;
-    }
     rc = http_parse_head(p, r, c->buf + c->start, c->end - c->start);
     if (rc > 0 && cu_body_over_limit(r, env->http))
         return HTTP_E_BODY_TOO_LARGE;  /* before any 100 Continue */

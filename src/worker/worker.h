@@ -246,8 +246,20 @@ void cu_worker_serving(struct cu_conn *c);
 
 /* How far a connection's buffer may grow while it holds a head. */
 size_t cu_head_max(const struct cu_worker_env *env);
-/* Parses what c holds: the PROXY header first while *proxy_done is 0,
- * then the head. The head's length, HTTP_AGAIN, or an HTTP_E_* code. */
+/* Takes the PROXY header (proxy_protocol; docs/compat.md, PROXY
+ * protocol) at the start of what c holds while *proxy_done is 0, and sets
+ * *proxy_done once it is taken or known absent (or came before TLS).
+ * 0, HTTP_AGAIN (too few bytes to tell), HTTP_E_PROXY_FORBIDDEN (the peer
+ * is not in proxy_allow_ips), or HTTP_E_PROXY_LINE/_HEADER (malformed). */
+int cu_proxy_step(const struct cu_worker_env *env, struct cu_conn *c, int *proxy_done);
+/* Whether a plain connection opens with the h2c preface, past its PROXY
+ * header (cu_proxy_step): 1 it does, 0 it does not (HTTP/1),
+ * HTTP_AGAIN (the bytes so far agree with it), or the PROXY header's
+ * HTTP_E_* code. */
+int cu_h2c_opens(const struct cu_worker_env *env, struct cu_conn *c, int *proxy_done);
+/* Parses what c holds: the PROXY header first while *proxy_done is 0
+ * (cu_proxy_step), then the head. The head's length, HTTP_AGAIN, or an
+ * HTTP_E_* code. */
 int64_t cu_head_step(const struct cu_worker_env *env, struct cu_conn *c,
                      struct http_parser *p, struct http_request *r,
                      int *proxy_done);

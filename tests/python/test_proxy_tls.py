@@ -174,17 +174,16 @@ def test_h2_streams_get_the_header(server, certs, kind):  # noqa: F811
         assert remote(json.loads(bodies[sid]))[:2] == ("203.0.113.7", "4242")
 
 
-@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is missing")
-def test_haproxy_tcp_mode_send_proxy_v2(server, certs, tmp_path):  # noqa: F811
-    """HAProxy passing TLS through in TCP mode, the client's address in a
-    PROXY v2 header: the app sees the client (here 127.0.0.1 too) and the
-    frontend's port as PROXY_PORT."""
-    srv = server(*tls_args(certs, *CLASSES["gthread"], "--proxy-protocol", "v2"))
+def haproxy(tmp_path, mode, backend, options):
+    """Starts HAProxy in mode (tcp, http), its frontend on a free port of
+    127.0.0.1, its one server 127.0.0.1:backend with options (its server
+    line's): (the process, the frontend's port). Stop it with
+    stop_process."""
     port = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(textwrap.dedent("""\
         defaults
-          mode tcp
+          mode %s
           timeout connect 5s
           timeout client 5s
           timeout server 5s
@@ -192,10 +191,20 @@ def test_haproxy_tcp_mode_send_proxy_v2(server, certs, tmp_path):  # noqa: F811
           bind 127.0.0.1:%d
           default_backend be
         backend be
-          server s1 127.0.0.1:%d send-proxy-v2
-        """) % (port, srv.port))
+          server s1 127.0.0.1:%d %s
+        """) % (mode, port, backend, options))
     proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    return proc, port
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is missing")
+def test_haproxy_tcp_mode_send_proxy_v2(server, certs, tmp_path):  # noqa: F811
+    """HAProxy passing TLS through in TCP mode, the client's address in a
+    PROXY v2 header: the app sees the client (here 127.0.0.1 too) and the
+    frontend's port as PROXY_PORT."""
+    srv = server(*tls_args(certs, *CLASSES["gthread"], "--proxy-protocol", "v2"))
+    proc, port = haproxy(tmp_path, "tcp", srv.port, "send-proxy-v2")
     try:
         def answered():
             try:

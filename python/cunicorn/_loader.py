@@ -9,15 +9,17 @@ plain functions and one class the C core uses.
 import _socket
 import contextlib
 import faulthandler
-import signal
 import importlib
 import importlib.util
 import keyword
 import os
-import runpy
 import socket
 import sys
 import types
+
+# runpy (a config file) and signal (--request-timeout) are imported where
+# they are used: whatever this module imports, the master and every worker
+# hold (docs/operations.md, Memory).
 
 
 class AppImportError(Exception):
@@ -230,6 +232,8 @@ def read_config(path):
         path = path[len("file:"):]
     if not os.path.exists(path):
         raise FileNotFoundError("config file %r does not exist" % path)
+    import runpy
+
     names = runpy.run_path(path, run_name="__config__")
     return {k: v for k, v in names.items() if not k.startswith("__")}
 
@@ -395,6 +399,8 @@ def request_alarm():
     """sync, --request-timeout: the worker arms SIGALRM around the app;
     this raises RequestTimeout in the app when it rings (a late one, after
     the request, is ignored)."""
+    import signal
+
     from cunicorn import _cunicorn
 
     def ring(signum, frame):

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "cu_version.h"
+#include "http2/plugin.h"
 #include "wsgi/report.h"
 
 /* One value of a list or dict as text, through the validator. */
@@ -247,6 +248,14 @@ static struct cu_derived *derive(struct cu_host *h)
     }
     if (cu_derive(d, &h->cfg, err, sizeof(err)) < 0) {
         cu_report_error("Error: %s", err);
+        free(d);
+        return NULL;
+    }
+    /* HTTP/2's plugin loaded here, in the master, so that the workers
+     * share it (src/http2/plugin.h; TLS's loaded with the context) */
+    if (d->worker.h2.on && cu_h2tls_load(err, sizeof(err)) < 0) {
+        cu_report_error("Error: http_protocols: %s", err);
+        cu_derived_free(d);
         free(d);
         return NULL;
     }

@@ -77,6 +77,11 @@ def test_pip_install(tmp_path, root):
     assert r.returncode == 0 and r.stdout == v, r.stderr
     r = run([str(py), "-m", "cunicorn", "--version"], cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == v, r.stderr
+    # TLS and HTTP/2's plugin is installed beside the extension and loads
+    r = run([str(venv / "bin" / "cunicorn"), "--check-config", "-k", "gthread",
+             "--http-protocols", "h2,h1", "--chdir", str(src / "tests" / "python" / "apps"),
+             "modules:app"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
     # every module of the package is installed (meson.build's py_src)
     r = run([str(py), "-c", "import cunicorn, os; print(os.path.dirname(cunicorn.__file__))"],
             cwd=tmp_path)

@@ -212,6 +212,28 @@ def test_h2c_prior_knowledge(server):
         "SERVER_PROTOCOL"] == "HTTP/1.1"
 
 
+PLUGIN_LIBS = ("_cunicorn_h2tls.so", "libnghttp2.so", "libssl.so", "libcrypto.so")
+
+
+def mapped(pid):
+    """Which of PLUGIN_LIBS process pid has mapped."""
+    with open("/proc/%d/maps" % pid) as f:
+        text = f.read()
+    return {lib for lib in PLUGIN_LIBS if "/" + lib in text}
+
+
+def test_the_plugin_is_loaded_only_for_h2_or_tls(server):
+    """TLS and HTTP/2 live in _cunicorn_h2tls.so with the libraries they
+    link (src/http2/plugin.h): a server without them maps none of those;
+    with h2 on, the master loads them before it forks, so its workers
+    share them (docs/operations.md, Memory)."""
+    srv = server(*GTHREAD, app="modules:app")  # echo's hashlib maps libcrypto
+    assert mapped(srv.proc.pid) == set() and mapped(srv.worker_pids()[0]) == set()
+    srv = server(*H2C, app="modules:app")
+    assert mapped(srv.proc.pid) == set(PLUGIN_LIBS)
+    assert mapped(srv.worker_pids()[0]) == set(PLUGIN_LIBS)
+
+
 def test_h2c_off_is_http1(server):
     """Without http2_cleartext the preface is an HTTP/1 request, refused."""
     srv = server(*GTHREAD, "--http-protocols", "h2,h1")

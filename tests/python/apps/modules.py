@@ -4,7 +4,7 @@ features that need them (docs/operations.md, Memory)."""
 import sys
 
 HEAVY = ("ast", "inspect", "logging", "logging.config", "json", "tokenize",
-         "cunicorn.glogging", "datetime", "http.client")
+         "cunicorn.glogging", "datetime", "http.client", "signal")
 
 
 def app(environ, start_response):

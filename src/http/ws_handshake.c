@@ -1,13 +1,10 @@
 /*
  * The WebSocket opening handshake (RFC 6455 4.2): is a request a valid
  * upgrade, and the Sec-WebSocket-Accept that answers its key. SHA-1 is
- * libcrypto's when the build found it (CU_HAVE_LIBCRYPTO), else ours.
+ * ours (ws_sha1): the extension loads libcrypto only with TLS or HTTP/2
+ * (src/http2/plugin.h), and a key's hash is 80 bytes' worth.
  */
 #include <string.h>
-
-#ifdef CU_HAVE_LIBCRYPTO
-#include <openssl/sha.h>
-#endif
 
 #include "http/ws.h"
 
@@ -193,12 +190,7 @@ int ws_accept_key(const char *key, size_t klen, char out[29])
         return -1;
     memcpy(in, key, klen);
     memcpy(in + klen, WS_GUID, glen);
-#ifdef CU_HAVE_LIBCRYPTO
-    if (!SHA1(in, klen + glen, d))
-        return -1;
-#else
     ws_sha1(in, klen + glen, d);
-#endif
     d[20] = 0;  /* the last group's third byte */
     /* base64 of 20 bytes: six groups of three, then two bytes and '=' */
     for (size_t i = 0; i < 20; i += 3) {

@@ -16,22 +16,21 @@ import urllib.parse
 
 import pytest
 
-from conftest import TIMEOUT, wait_for
+from conftest import APPS, TIMEOUT, Server, wait_for
 
 APPS_BY_FW = {"flask": "flaskapp:app", "django": "djangoproj.wsgi:application"}
 DATA_SIZE = (3 << 20) + 12345          # not a multiple of any block size
 
 
-@pytest.fixture(params=sorted(APPS_BY_FW))
+@pytest.fixture(scope="module", params=sorted(APPS_BY_FW))
 def fw(request):
     pytest.importorskip(request.param)
     return request.param
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    d = tmp_path / "data"
-    d.mkdir()
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
     (d / "data.bin").write_bytes(os.urandom(DATA_SIZE))
     return d
 
@@ -41,31 +40,47 @@ WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "4"),
            "tornado": ("-k", "tornado")}
 
 
-@pytest.fixture(params=sorted(WORKERS))
+@pytest.fixture(scope="module", params=sorted(WORKERS))
 def worker(request):
     return WORKERS[request.param]
 
 
+def app_env(data_dir, propagate):
+    env = dict(os.environ, CUNICORN_TEST_DIR=str(data_dir),
+               DJANGO_SETTINGS_MODULE="djangoproj.settings")
+    env.pop("CUNICORN_TEST_PROPAGATE", None)
+    if propagate:
+        env["CUNICORN_TEST_PROPAGATE"] = "1"
+    return env
+
+
+def dressed(srv, fw, data_dir):
+    srv.fw = fw
+    srv.data = (data_dir / "data.bin").read_bytes()
+    srv.data_dir = data_dir
+    return srv
+
+
 @pytest.fixture
 def start(fw, worker, server, data_dir):
+    """A server of its own, for a test that sets options."""
     def go(*args, propagate=False):
-        args = worker + args
-        env = dict(os.environ, CUNICORN_TEST_DIR=str(data_dir),
-                   DJANGO_SETTINGS_MODULE="djangoproj.settings")
-        env.pop("CUNICORN_TEST_PROPAGATE", None)
-        if propagate:
-            env["CUNICORN_TEST_PROPAGATE"] = "1"
-        srv = server(*args, app=APPS_BY_FW[fw], env=env)
-        srv.fw = fw
-        srv.data = (data_dir / "data.bin").read_bytes()
-        srv.data_dir = data_dir
-        return srv
+        srv = server(*(worker + args), app=APPS_BY_FW[fw], env=app_env(data_dir, propagate))
+        return dressed(srv, fw, data_dir)
     return go
 
 
-@pytest.fixture
-def site(start):
-    return start()
+@pytest.fixture(scope="module")
+def site(fw, worker, data_dir, tmp_path_factory):
+    """One server per framework and worker class, with the default
+    options, shared by the tests that only send it requests (a server
+    start each would cost most of this file's time)."""
+    srv = Server(tmp_path_factory.mktemp("site"), worker, APPS_BY_FW[fw], 1,
+                 app_env(data_dir, False), APPS)
+    try:
+        yield dressed(srv.start(), fw, data_dir)
+    finally:
+        srv.stop()
 
 
 # ---- clients ---------------------------------------------------------------
@@ -245,10 +260,10 @@ def test_streaming_response_is_not_buffered(site, tmp_path):
             assert chunk, "connection closed before the first chunk: %r" % got
             got += chunk
         gate.touch()
-        while True:
+        # to the last chunk, not to the close: the connection is kept
+        while not got.endswith(b"\r\n0\r\n\r\n"):
             chunk = s.recv(65536)
-            if not chunk:
-                break
+            assert chunk, "connection closed before the last chunk: %r" % got
             got += chunk
     finally:
         s.close()

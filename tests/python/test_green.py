@@ -171,16 +171,16 @@ def test_worker_connections_bounds_the_greenlets(server, kind):
 
 @pytest.mark.parametrize("kind", CLASSES)
 def test_heartbeat_goes_on_while_greenlets_wait(server, kind):
-    srv = server("-k", kind, "--timeout", "4", app="greenapp:app")
+    srv = server("-k", kind, "--timeout", "3", app="greenapp:app")
     assert get(srv, "/") == (200, "hello")  # booted: the hub runs
     booted = len(srv.text())
-    assert get(srv, "/sleep?6") == (200, "slept")
+    assert get(srv, "/sleep?4.5") == (200, "slept")  # 1.5 times --timeout
     assert "WORKER TIMEOUT" not in srv.text()[booted:]
 
 
 @pytest.mark.parametrize("kind", CLASSES)
 def test_a_greenlet_blocking_the_hub_is_reported_with_its_stack(server, kind):
-    srv = server("-k", kind, "--timeout", "4", app="greenapp:app")
+    srv = server("-k", kind, "--timeout", "2", app="greenapp:app")
     assert get(srv, "/") == (200, "hello")  # booted: the hub runs
     booted = len(srv.text())
     s = srv.connect()

@@ -647,3 +647,5 @@ def test_request_timeout_cancels_a_stuck_stream(server):
         assert c.response(c.request("/next"))[0] == 200
     finally:
         c.close()
+    # QUIT, not the TERM that would wait for the thread still asleep
+    assert srv.stop(signal.SIGQUIT) == 0

@@ -345,3 +345,5 @@ def test_request_timeout_answers_504_and_the_rest_is_served(server, worker, path
     wait_for(lambda: 'echo.py", line' in srv.text(), what="the stack in the log")
     assert "WORKER TIMEOUT" not in text
     assert set(before) <= set(live_workers(srv))  # nobody was killed
+    # QUIT, not the TERM that would wait for a thread still asleep
+    assert srv.stop(signal.SIGQUIT) == 0

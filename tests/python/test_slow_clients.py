@@ -7,6 +7,7 @@ short; the connection budget is tested at its defaults."""
 import csv
 import os
 import resource
+import select
 import shutil
 import socket
 import subprocess
@@ -89,13 +90,16 @@ def closed_by_server(s, timeout=TIMEOUT):
 
 def trickle(s, lines, every):
     """Sends one line every `every` seconds; the number of lines that went
-    before the server cut the connection."""
+    before the server cut the connection. Between two lines it watches the
+    socket: the server's end (EOF, a reset or an answer) stops it at once,
+    not at the next send (closed_by_server then checks the close)."""
     for i, line in enumerate(lines):
         try:
             s.sendall(line)
         except (BrokenPipeError, ConnectionResetError):
             return i
-        time.sleep(every)
+        if select.select([s], [], [], every)[0]:
+            return i + 1
     return len(lines)
 
 
@@ -159,15 +163,16 @@ def test_body_slower_than_the_minimum_rate_is_cut(server, kind):
 
 
 def test_body_at_a_good_rate_is_not_cut(server):
-    # 10 KiB a second against a minimum of 1000 B/s: it takes 3 s, past
+    # 10 KiB a second against a minimum of 1000 B/s: it takes 1.5 s, past
     # --body-timeout's 1 s, and is still read whole
     srv = server(*GT, "--body-timeout", "1", "--body-min-rate", "1000")
     s = srv.connect()
     s.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-              b"Content-Length: 30720\r\n\r\n")
-    for _ in range(6):
+              b"Content-Length: 20480\r\n\r\n")
+    for i in range(4):
+        if i:
+            time.sleep(0.5)
         s.sendall(b"x" * 5120)
-        time.sleep(0.5)
     s.settimeout(TIMEOUT)
     data = recv_all(s)
     assert data.startswith(b"HTTP/1.1 200 OK") and b'"body": "xxxxx' in data
@@ -178,13 +183,13 @@ def test_client_that_stops_reading_is_cut_at_the_send_timeout(server, kind):
     # a response far larger than the socket buffers, to a client that
     # reads nothing: cut after --send-timeout, not the 120 s --timeout,
     # and the worker serves again
-    srv = server(*kind, "--timeout", "120", "--send-timeout", "2", app="big:app",
+    srv = server(*kind, "--timeout", "120", "--send-timeout", "1", app="big:app",
                  workers=1)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", srv.port))
     s.sendall(b"GET /chunks?40000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-    time.sleep(3)  # reading nothing, past the send timeout
+    time.sleep(2)  # reading nothing, past the send timeout
     s.settimeout(TIMEOUT)
     got = len(recv_all(s))
     assert got < 40000000, "the whole response went out"
@@ -207,7 +212,7 @@ def test_timeout_bounds_a_write_below_the_send_timeout(server, kind):
     s.connect(("127.0.0.1", srv.port))
     s.sendall(b"GET /big?38 HTTP/1.1\r\nHost: t\r\n\r\n" if asgi else
               b"GET /chunks?40000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-    time.sleep(4)  # reading nothing, past --timeout
+    time.sleep(3)  # reading nothing, past --timeout
     s.settimeout(TIMEOUT)
     got = len(recv_all(s))
     assert got < (38 << 20 if asgi else 40000000), "the whole response went out"

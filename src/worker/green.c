@@ -118,8 +118,11 @@ static int serve_one(struct gworker *w, struct gconn *g, struct http_request *r,
     }
     if (!body.done) {
         g->c.timeout_ms = DRAIN_MS;
-        if (cu_body_drain(&body, &g->c, DRAIN_LIMIT) < 0)
+        if (cu_body_drain(&body, &g->c, DRAIN_LIMIT) < 0) {
+            /* its rest unread: a plain close could reset the response */
+            cu_conn_linger(&g->c, CU_LINGER_LIMIT, CU_LINGER_MS);
             return 0;
+        }
     }
     g->c.keep = 0;
     return 1;

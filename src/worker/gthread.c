@@ -687,7 +687,11 @@ static int after_response(struct gworker *w, struct gconn *g)
     if (!g->body.done) {
         g->c.timeout_ms = DRAIN_MS;
         if (cu_body_drain(&g->body, &g->c, DRAIN_LIMIT) < 0) {
-            destroy(w, g);
+            /* the rest of a body past the limit (--stream-request-body)
+             * is unread: close after a linger, so that it cannot turn
+             * the close into a reset that destroys the response */
+            g->c.timeout_ms = 0;
+            finish(w, g, 1);
             return 0;
         }
     }

@@ -1,7 +1,8 @@
 /*
  * The extension's side of the TLS and HTTP/2 plugin (plugin.h): loading
  * it, and a stub for each function of tls.h, tls_info.h and h2.h that
- * calls the plugin's. Only cu_tls_new, cu_h2_new and the functions that
+ * the extension calls (all but cu_tls_ssl, which only the plugin's own
+ * code uses), each calling the plugin's. Only cu_tls_new, cu_h2_new and the functions that
  * may meet a server without either (freeing nothing, asking whether a
  * connection is an HTTP/2 stream's or starts with the h2c preface) look
  * whether it is loaded; the others take objects only the plugin makes.
@@ -24,8 +25,12 @@
 #include "net/tls.h"
 #include "net/tls_info.h"
 
-/* The plugin's file, beside the extension (meson.build's h2tls_file). */
-#define CU_H2TLS_FILE "_cunicorn_h2tls.so"
+/* The plugin's file, beside the extension, is the extension's name with
+ * this in place of EXT_NAME, so that it has the same ABI tag
+ * ("_cunicorn.cpython-311-x86_64-linux-gnu.so" beside
+ * "_cunicorn_h2tls.cpython-311-x86_64-linux-gnu.so": meson.build). */
+#define EXT_NAME "_cunicorn"
+#define PLUGIN_NAME "_cunicorn_h2tls"
 
 #define PLUGIN_FUNCS(X)                                                                 \
     X(cu_tls_new) X(cu_tls_free) X(cu_tls_proxy) X(cu_tls_conn_new) X(cu_tls_notify)    \
@@ -45,22 +50,27 @@ static struct {
     int loaded;
 } fn;
 
-/* The plugin's path: CU_H2TLS_FILE in the directory of the extension
- * (this file is part of it). 0, or -1 with why in err. */
+/* The plugin's path, made from the extension's (this file is part of
+ * it). 0, or -1 with why in err. */
 static int plugin_path(char *path, size_t size, char *err, size_t errlen)
 {
     Dl_info info;
-    const char *slash;
+    const char *base;
     int n;
 
     if (!dladdr((void *)cu_h2tls_load, &info) || !info.dli_fname) {
         cu_seterr(err, errlen, "TLS and HTTP/2: cannot tell where the extension is");
         return -1;
     }
-    slash = strrchr(info.dli_fname, '/');
-    n = slash ? snprintf(path, size, "%.*s/%s", (int)(slash - info.dli_fname),
-                         info.dli_fname, CU_H2TLS_FILE)
-              : snprintf(path, size, "%s", CU_H2TLS_FILE);
+    base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    if (strncmp(base, EXT_NAME, strlen(EXT_NAME)) != 0) {
+        cu_seterr(err, errlen, "TLS and HTTP/2: the extension's file %s is not %s*",
+                  info.dli_fname, EXT_NAME);
+        return -1;
+    }
+    n = snprintf(path, size, "%.*s%s%s", (int)(base - info.dli_fname), info.dli_fname,
+                 PLUGIN_NAME, base + strlen(EXT_NAME));
     if (n < 0 || (size_t)n >= size) {
         cu_seterr(err, errlen, "TLS and HTTP/2: the extension's path is too long");
         return -1;

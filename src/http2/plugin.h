@@ -2,7 +2,8 @@
  * TLS and HTTP/2 as a plugin of the extension module. Plain C.
  *
  * src/net/tls.c, tls_info.c and src/http2/ are built into a shared object
- * of their own, _cunicorn_h2tls.so beside the extension, the one part of
+ * of their own, _cunicorn_h2tls (with the extension's ABI tag) beside
+ * the extension, the one part of
  * cunicorn that links libssl, libcrypto and libnghttp2: loading those
  * costs a process about 1.8 MiB (their relocations, 0.5 MiB of it, in
  * every worker too), which a server without TLS or HTTP/2 never pays

@@ -677,7 +677,7 @@ static int must_close(struct gworker *w, const struct gconn *g)
 
 /* After a response is all sent: closes g (0), or makes it ready for the
  * next request (1). */
-static int after_response(struct gworker *w, struct gconn *g)
+static int after_response(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     if (g->close_after || cu_worker_stop) {
         g->c.timeout_ms = 0;
@@ -694,6 +694,7 @@ static int after_response(struct gworker *w, struct gconn *g)
             finish(w, g, 1);
             return 0;
         }
+        t->now_ms = cu_now_ms();  /* the drain may have waited */
     }
     g->c.timeout_ms = 0;
     g->c.keep = 0;
@@ -703,7 +704,7 @@ static int after_response(struct gworker *w, struct gconn *g)
 /* The response is over, or failed (rc < 0): the access log, the
  * recycle count, and g closed, parked for its queued rest, or ready for
  * its next request. Returns as run_request. */
-static int request_end(struct gworker *w, struct gconn *g, int rc)
+static int request_end(struct gworker *w, struct gthread *t, struct gconn *g, int rc)
 {
     spool_done(g);
     if (atomic_load(&g->c.wstate) == CU_W_ABORTED)
@@ -717,7 +718,7 @@ static int request_end(struct gworker *w, struct gconn *g, int rc)
     g->close_after = g->q.out.close;
     if (g->c.queue)
         return write_park(w, g);
-    return after_response(w, g);
+    return after_response(w, t, g);
 }
 
 /* Around the app's part of request q on t: watched for --timeout; then
@@ -754,7 +755,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     app_end(t, env);
     if (q->paused && rc == 0)
         return write_park(w, g);
-    return request_end(w, g, rc);
+    return request_end(w, t, g, rc);
 }
 
 /* A refused request: Gunicorn's answer, then close. */
@@ -1030,7 +1031,7 @@ static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
         write_park(w, g);
         return;
     }
-    if (request_end(w, g, rc) && next_request(w, t, g))
+    if (request_end(w, t, g, rc) && next_request(w, t, g))
         advance(w, t, g);
 }
 
@@ -1054,7 +1055,7 @@ static void write_more(struct gworker *w, struct gthread *t, struct gconn *g)
         stream_resume(w, t, g);
         return;
     }
-    if (after_response(w, g) && next_request(w, t, g))
+    if (after_response(w, t, g) && next_request(w, t, g))
         advance(w, t, g);
 }
 
@@ -1188,7 +1189,9 @@ static void *pool_main(void *arg)
         int n = cu_poller_wait_many(w->poller, ev, want, 1000);
         int64_t since = cu_now_us();
 
-        t->now_ms = since / 1000;  /* the batch's events are cheap, or one */
+        /* the batch's clock: a wait takes several events only while they
+         * are cheap (batch_size) */
+        t->now_ms = since / 1000;
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
             break;

@@ -2,7 +2,8 @@
  * The response on the wire (PEP 3333): the head (status line, Server,
  * Date, Connection, Transfer-Encoding when chunking, then the app's
  * headers) written with the first body bytes in one writev; body items
- * written from the app's own buffers with the GIL dropped for the write;
+ * written from the app's own buffers with the GIL dropped for the write
+ * (a small one that the socket takes at once keeps it: cu_resp_send_iov);
  * a wsgi.file_wrapper over a real file by sendfile(2); and the answers
  * when the app failed before its head went out.
  */

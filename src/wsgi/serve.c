@@ -171,16 +171,32 @@ static void app_failed(struct resp *p)
  * Spares: a request's wsgi.input and start_response (with its bound
  * early_hints) that nobody but the request held at its end serve the
  * next request, instead of three objects made and freed per request.
- * An app that keeps one (the environ, start_response, its write) keeps
- * it for good: it is not reused then.
+ * An app that keeps one (the environ, start_response, its write, a weak
+ * reference to early_hints) keeps it for good: it is not reused then.
+ * The counts are looked at again as a spare is taken: meanwhile an app
+ * could have found it (gc.get_objects()).
  */
+static int input_unheld(PyObject *input)
+{
+    return Py_REFCNT(input) == 1;
+}
+
+/* hints holds sr once; a bound method may have weak references. */
+static int start_response_unheld(const struct start_response *sr, PyObject *hints)
+{
+    return Py_REFCNT(sr) == 2 && Py_REFCNT(hints) == 1 &&
+           ((PyCFunctionObject *)hints)->m_weakreflist == NULL;
+}
+
 static PyObject *input_for(struct cu_wsgi *w, struct cu_conn *c, struct cu_body *b)
 {
     struct cu_input *in = (struct cu_input *)w->spare_input;
 
+    w->spare_input = NULL;
+    if (in && !input_unheld((PyObject *)in))
+        Py_CLEAR(in);
     if (!in)
         return cu_input_new(w->types->input, c, b);
-    w->spare_input = NULL;
     in->conn = c;
     in->body = b;
     in->expect = NULL;
@@ -190,7 +206,7 @@ static PyObject *input_for(struct cu_wsgi *w, struct cu_conn *c, struct cu_body 
 /* Steals input (detached). */
 static void input_done(struct cu_wsgi *w, PyObject *input)
 {
-    if (input && Py_REFCNT(input) == 1 && !w->spare_input)
+    if (input && input_unheld(input) && !w->spare_input)
         w->spare_input = input;
     else
         Py_XDECREF(input);
@@ -204,11 +220,14 @@ static struct start_response *start_response_for(struct cu_wsgi *w, struct resp 
 {
     struct start_response *sr = w->spare_sr;
 
-    if (sr) {
-        *hints = w->spare_hints;
-        w->spare_sr = NULL;
-        w->spare_hints = NULL;
-    } else {
+    *hints = w->spare_hints;
+    w->spare_sr = NULL;
+    w->spare_hints = NULL;
+    if (sr && !start_response_unheld(sr, *hints)) {
+        Py_CLEAR(*hints);
+        Py_CLEAR(sr);
+    }
+    if (!sr) {
         if (!(sr = PyObject_New(struct start_response, w->types->start_response)))
             return NULL;
         sr->resp = NULL;
@@ -228,11 +247,10 @@ static struct start_response *start_response_for(struct cu_wsgi *w, struct resp 
     return sr;
 }
 
-/* Steals sr (over: resp NULL) and hints, bound to it: one reference is
- * hints', so 2 is nobody else's. */
+/* Steals sr (over: resp NULL) and hints, bound to it. */
 static void start_response_done(struct cu_wsgi *w, struct start_response *sr, PyObject *hints)
 {
-    if (sr && hints && Py_REFCNT(sr) == 2 && Py_REFCNT(hints) == 1 && !w->spare_sr) {
+    if (sr && hints && start_response_unheld(sr, hints) && !w->spare_sr) {
         w->spare_sr = sr;
         w->spare_hints = hints;
         return;

@@ -51,6 +51,25 @@ def test_version_comes_from_the_extension(build_python, root):
     assert version == version_of(root)
 
 
+def test_without_the_plugin_tls_and_h2_are_refused_by_name(tmp_path, launcher, root):
+    """A build directory with the extension but not its TLS and HTTP/2
+    plugin: a plain server checks out, one with h2 (or TLS) stops at once
+    and says why (docs/architecture.md, TLS and HTTP/2, loaded on demand)."""
+    build = Path(os.environ.get("CUNICORN_BUILD_DIR") or root / "build")
+    ext = list(build.glob("_cunicorn.*.so"))
+    assert len(ext) == 1 and list(build.glob("_cunicorn_h2tls.*.so"))
+    shutil.copy(ext[0], tmp_path / ext[0].name)
+    shutil.copy(build / ".python", tmp_path / ".python")
+    env = dict(os.environ, CUNICORN_BUILD_DIR=str(tmp_path))
+    app = ["--chdir", str(root / "tests" / "python" / "apps"), "echo:app"]
+    r = run([launcher, "--check-config", "-k", "gthread"] + app, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run([launcher, "--check-config", "-k", "gthread", "--http-protocols", "h2,h1",
+             "--http2-cleartext", "prior-knowledge"] + app, env=env)
+    assert r.returncode != 0
+    assert "TLS and HTTP/2 did not load" in r.stderr + r.stdout
+
+
 @pytest.mark.skipif(not shutil.which("git"), reason="needs git")
 def test_pip_install(tmp_path, root):
     """pip install --no-build-isolation . gives a `cunicorn` script and

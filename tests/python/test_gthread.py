@@ -234,6 +234,42 @@ def test_unread_body_past_the_drain_limit_closes_after_the_response(server, args
     assert s.recv(65536) == b"" and not rd.buf
 
 
+def test_small_responses_the_socket_takes_in_part(server):
+    """Responses under 16 KiB go out in one try while the GIL is held
+    (cu_conn_writev_now); to a client whose receive buffer is small the
+    socket takes part of one, and the rest follows the usual way, whole
+    and in order."""
+    srv = server(*GT)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    queries = [b"%02d" % i + b"q" * 3500 for i in range(40)]
+    s.sendall(b"".join(b"GET /?%s HTTP/1.1\r\nHost: t\r\n\r\n" % q for q in queries))
+    time.sleep(0.5)  # the server fills the socket meanwhile
+    rd = Reader(s)
+    for q in queries:
+        line, h, body = rd.response()
+        assert line == "HTTP/1.1 200 OK"
+        assert json.loads(body)["environ"]["QUERY_STRING"] == q.decode()
+    s.close()
+
+
+def test_keep_alive_counts_from_the_end_of_a_drain(server):
+    """The keep-alive deadline starts when the connection goes idle: after
+    the drain of an unread body that was slow to come (--stream-request-
+    body), not when the app returned."""
+    srv = server(*GT, "--stream-request-body", "--keep-alive", "2")
+    s, rd = session(srv)
+    s.sendall(b"POST /status?200+OK HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+              b"\r\n5\r\nhello\r\n")
+    assert rd.response()[0] == "HTTP/1.1 200 OK"
+    time.sleep(2.5)  # the drain waits for the body's end, past the keep-alive
+    s.sendall(b"0\r\n\r\n")
+    time.sleep(1)    # idle for half the keep-alive
+    s.sendall(get("/after"))
+    assert json.loads(rd.response()[2])["environ"]["PATH_INFO"] == "/after"
+
+
 def test_unread_chunked_body_then_next_request(server):
     srv = server(*GT)
     s, rd = session(srv)

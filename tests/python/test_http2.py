@@ -212,7 +212,7 @@ def test_h2c_prior_knowledge(server):
         "SERVER_PROTOCOL"] == "HTTP/1.1"
 
 
-PLUGIN_LIBS = ("_cunicorn_h2tls.so", "libnghttp2.so", "libssl.so", "libcrypto.so")
+PLUGIN_LIBS = ("_cunicorn_h2tls.cpython-", "libnghttp2.so", "libssl.so", "libcrypto.so")
 
 
 def mapped(pid):
@@ -223,7 +223,7 @@ def mapped(pid):
 
 
 def test_the_plugin_is_loaded_only_for_h2_or_tls(server):
-    """TLS and HTTP/2 live in _cunicorn_h2tls.so with the libraries they
+    """TLS and HTTP/2 live in the plugin (_cunicorn_h2tls + EXT_SUFFIX) with the libraries they
     link (src/http2/plugin.h): a server without them maps none of those;
     with h2 on, the master loads them before it forks, so its workers
     share them (docs/operations.md, Memory)."""

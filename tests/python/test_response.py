@@ -334,55 +334,67 @@ def test_app_catching_the_error_sends_its_own_response(srv):
 
 KEEPER = textwrap.dedent('''
     import json
+    import weakref
 
     kept = {}
 
 
     def app(environ, start_response):
-        if environ["PATH_INFO"] == "/keep":
-            kept.update(sr=start_response, input=environ["wsgi.input"],
-                        hints=environ["wsgi.early_hints"],
-                        write=start_response("200 OK", [("Content-Length", "2")]))
+        path, what = environ["PATH_INFO"], environ["QUERY_STRING"]
+        if path == "/keep":
+            write = start_response("200 OK", [("Content-Length", "2")])
+            kept[what] = {"sr": start_response, "write": write,
+                          "input": environ["wsgi.input"],
+                          "hints": environ["wsgi.early_hints"],
+                          "hintsref": weakref.ref(environ["wsgi.early_hints"])}[what]
             return [b"ok"]
-        if environ["PATH_INFO"] == "/use":
-            same = [kept[k] is v for k, v in (
-                ("sr", start_response), ("input", environ["wsgi.input"]),
-                ("hints", environ["wsgi.early_hints"]))]
-            errors = []
-            for call in (lambda: kept["sr"]("500 Kept", []),
-                         lambda: kept["write"](b"stale")):
-                try:
-                    call()
-                    errors.append(None)
-                except RuntimeError as e:
-                    errors.append(str(e))
-            kept["hints"]([("Link", "</stale>; rel=preload")])  # over: a no-op
-            body = json.dumps({"same": same, "errors": errors,
-                               "input": kept["input"].read().decode()}).encode()
+        if path == "/use":
+            obj = kept.pop(what)
+            if what == "hintsref":  # gone with its request, or dead
+                obj = obj() or (lambda headers: None)
+            mine = {"sr": start_response, "write": start_response,
+                    "input": environ["wsgi.input"], "hints": environ["wsgi.early_hints"],
+                    "hintsref": environ["wsgi.early_hints"]}[what]
+            same = (obj.__self__ if what == "write" else obj) is mine
+            try:  # each is over with its request
+                if what == "sr":
+                    obj("500 Kept", [])
+                elif what == "write":
+                    obj(b"stale")
+                elif what == "input":
+                    assert obj.read() == b""
+                else:
+                    obj([("Link", "</stale>; rel=preload")])  # a no-op
+                error = None
+            except RuntimeError as e:
+                error = str(e)
+            body = json.dumps({"same": same, "error": error}).encode()
             start_response("200 OK", [("Content-Length", str(len(body)))])
             return [body]
         start_response("200 OK", [("Content-Length", "5")])
         return [b"plain"]
 ''')
 
+KEPT_ERRORS = {"sr": "start_response after the request ended",
+               "write": "write() before start_response()"}
 
+
+@pytest.mark.parametrize("what", ["sr", "write", "input", "hints", "hintsref"])
 @pytest.mark.parametrize("args", [("-k", "sync"), ("-k", "gthread", "--threads", "1")])
-def test_objects_kept_past_the_request_are_dead_and_never_reused(server, tmp_path, args):
-    """start_response, its write, wsgi.input and wsgi.early_hints that the
-    app keeps are over with their request: calling them later fails or does
-    nothing, and a later request gets objects of its own (the server
-    reuses only what nobody kept: serve.c, Spares)."""
+def test_objects_kept_past_the_request_are_dead_and_never_reused(server, tmp_path, args,
+                                                                 what):
+    """start_response, its write, wsgi.input and wsgi.early_hints (or a weak
+    reference to it) that the app keeps are over with their request:
+    calling them later fails or does nothing (no 103 reaches a later
+    request's client), and later requests get objects of their own (the
+    server reuses only what nobody holds: serve.c, Spares)."""
     (tmp_path / "keeper.py").write_text(KEEPER)
     srv = server(*args, app="keeper:app", chdir=tmp_path)
     bodies = []
-    for path in ("/keep", "/", "/", "/use"):
+    for path in ("/keep?" + what, "/", "/", "/use?" + what):
         lines, body = get(srv, path)
         assert lines[0] == b"HTTP/1.1 200 OK", lines  # no 103 either
         bodies.append(body)
     assert bodies[1:3] == [b"plain", b"plain"]
-    r = json.loads(bodies[3])
-    assert r["same"] == [False, False, False]
-    assert r["errors"] == ["start_response after the request ended",
-                           "write() before start_response()"]
-    assert r["input"] == ""
+    assert json.loads(bodies[3]) == {"same": False, "error": KEPT_ERRORS.get(what)}
     assert "Traceback" not in srv.text()

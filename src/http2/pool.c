@@ -361,8 +361,38 @@ int cu_h2_adopt(struct cu_h2 *h, struct cu_conn *c, int trusted,
     return 0;
 }
 
-void cu_h2_tick(struct cu_h2 *h, long long now_ms)
+/* Whether s (its lock held) is idle: no stream at work, nothing to send. */
+static int session_idle(const struct h2_session *s)
 {
+    return !s->dead && !s->goaway && s->running == 0 && s->out_off == s->out_len;
+}
+
+/* Closes the session idle longest (the earliest idle deadline; of equal
+ * ones the older session, later in the list, which takes new ones at its
+ * head), with h->lock held. 1 when there was one. */
+static int evict_idle(struct cu_h2 *h)
+{
+    struct h2_session *oldest = NULL;
+
+    for (struct h2_session *s = h->sessions; s; s = s->next) {
+        pthread_mutex_lock(&s->m);
+        if (session_idle(s) && (!oldest || s->deadline <= oldest->deadline))
+            oldest = s;
+        pthread_mutex_unlock(&s->m);
+    }
+    if (!oldest)
+        return 0;
+    pthread_mutex_lock(&oldest->m);
+    if (session_idle(oldest))
+        h2_kill(oldest);  /* its end frees it and gives the room back */
+    pthread_mutex_unlock(&oldest->m);
+    return 1;
+}
+
+int cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
+{
+    int evicted = 0;
+
     pthread_mutex_lock(&h->lock);
     for (struct h2_session *s = h->sessions; s; s = s->next) {
         pthread_mutex_lock(&s->m);
@@ -385,5 +415,8 @@ void cu_h2_tick(struct cu_h2 *h, long long now_ms)
             h2_kill(s);
         pthread_mutex_unlock(&s->m);
     }
+    if (evict && !cu_worker_stop)
+        evicted = evict_idle(h);
     pthread_mutex_unlock(&h->lock);
+    return evicted;
 }

@@ -1242,6 +1242,7 @@ static int start_pool(struct gworker *w)
 static void tick(struct gworker *w, int max_sleep_ms)
 {
     long long now = cu_now_ms(), next = now + max_sleep_ms, d;
+    int room = 0;
 
     cu_heartbeat(w->env->slot);
     if (cu_worker_reopen) {
@@ -1271,12 +1272,13 @@ static void tick(struct gworker *w, int max_sleep_ms)
         next = d;
     if ((d = expire_due(&w->fresh, now)) && d < next)
         next = d;
-    /* full, and someone waits: room, if an idle connection can give it */
+    /* full, and someone waits: room, if an idle connection can give it
+     * (an HTTP/1 one, else an idle HTTP/2 session, below) */
     if (w->parked && !cu_worker_stop && backlog_waits(w))
-        (void)evict_one(w, now);
+        room = !evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
     if (w->h2)
-        cu_h2_tick(w->h2, now);
+        (void)cu_h2_tick(w->h2, now, room);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */

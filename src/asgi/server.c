@@ -341,6 +341,7 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
     long long now = cu_now_ms();
     struct aconn *a, *next;
     PyObject *h;
+    int room = 0;
 
     (void)unused;
     cu_heartbeat(s->env->slot);
@@ -351,7 +352,8 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
     if (cu_worker_stop)
         begin_stop(s);
     for (size_t i = 0; !s->listening && i < s->env->n_listeners; i++)
-        (void)make_room(s, i);  /* the cap was reached with nothing idle then */
+        if (make_room(s, i) < 0)  /* the cap was reached with nothing idle then */
+            room = 1;             /* an idle HTTP/2 session, if any, goes below */
     /* next is taken before a's close unlinks it (a next closed meanwhile
      * ends the walk early: the next tick goes on) */
     for (a = held(s->conns); a; a = next) {
@@ -361,7 +363,7 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
         Py_DECREF(a);
     }
     if (s->h2)
-        (void)cu_h2_tick(s->h2, now, 0);
+        (void)cu_h2_tick(s->h2, now, room);
     check_stopped(s);
     h = PyObject_CallFunction(s->call_later, "dO", tick_every(s), s->on_tick);
     if (!h)

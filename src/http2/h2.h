@@ -134,7 +134,8 @@ void cu_h2_stream_priority(struct h2_stream *st, int *weight, int32_t *depends_o
  * E2BIG (past 128 KiB of trailers), ENOMEM. */
 int cu_h2_stream_trailers(struct h2_stream *st, const char *f, size_t len);
 
-/* Called by the worker's main thread on each tick: idle sessions past
+/* Called by the worker's main thread (gthread) or loop (asgi, gevent,
+ * eventlet) on each tick: idle sessions past
  * their deadline are closed; once the worker stops, every session says
  * GOAWAY and closes when its streams are done. With evict (the worker is
  * at --worker-connections with a connection waiting, and has no idle

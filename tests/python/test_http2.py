@@ -234,28 +234,6 @@ def test_the_plugin_is_loaded_only_for_h2_or_tls(server):
     assert mapped(srv.worker_pids()[0]) == set(PLUGIN_LIBS)
 
 
-def test_an_idle_session_makes_room_at_the_connection_cap(server):
-    """At --worker-connections, a connection waiting in the backlog closes
-    the session idle longest when no HTTP/1 connection is idle, as it
-    would close an idle keep-alive connection: it does not wait out the
-    sessions' keep-alive (30 s here)."""
-    srv = server(*H2C, "--worker-connections", "2", "--keep-alive", "30")
-    sessions = []
-    for _ in range(2):  # one after the other: the first is idle longest
-        c = Client(srv.port)
-        assert c.response(c.request("/"))[0] == 200
-        sessions.append(c)
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    s.sendall(b"GET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    assert recv_all(s).startswith(b"HTTP/1.1 200 OK\r\n")  # in 10 s, not 30
-    s.close()
-    sessions[0].sock.settimeout(TIMEOUT)
-    assert sessions[0].pump() is None  # the one idle longest went
-    assert sessions[1].response(sessions[1].request("/still"))[0] == 200
-    for c in sessions:
-        c.close()
-
-
 def test_h2c_off_is_http1(server):
     """Without http2_cleartext the preface is an HTTP/1 request, refused."""
     srv = server(*GTHREAD, "--http-protocols", "h2,h1")
@@ -400,6 +378,30 @@ def raw_h2c(srv):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
     s.sendall(PREFACE + SettingsFrame(0).serialize())
     return s
+
+
+@pytest.mark.parametrize("cls", ["gthread", "asgi"])
+def test_an_idle_session_makes_room_at_the_connection_cap(server, cls):
+    """At --worker-connections, a connection waiting in the backlog closes
+    the session idle longest when no HTTP/1 connection is idle, as it
+    would close an idle keep-alive connection: it does not wait out the
+    sessions' keep-alive (30 s here)."""
+    args, app = H2C_CLASSES[cls]
+    srv = server(*args, "--worker-connections", "2", "--keep-alive", "30", app=app)
+    sessions = []
+    for _ in range(2):  # one after the other: the first is idle longest
+        c = Client(srv.port)
+        assert c.response(c.request("/"))[0] == 200
+        sessions.append(c)
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(b"GET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert recv_all(s).startswith(b"HTTP/1.1 200 OK\r\n")  # in 10 s, not 30
+    s.close()
+    sessions[0].sock.settimeout(TIMEOUT)
+    assert sessions[0].pump() is None  # the one idle longest went
+    assert sessions[1].response(sessions[1].request("/still"))[0] == 200
+    for c in sessions:
+        c.close()
 
 
 def frames_until_close(s):

@@ -363,7 +363,7 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
         Py_DECREF(a);
     }
     if (s->h2)
-        (void)cu_h2_tick(s->h2, now, room);
+        cu_h2_tick(s->h2, now, room);
     check_stopped(s);
     h = PyObject_CallFunction(s->call_later, "dO", tick_every(s), s->on_tick);
     if (!h)

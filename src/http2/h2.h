@@ -139,8 +139,7 @@ int cu_h2_stream_trailers(struct h2_stream *st, const char *f, size_t len);
  * their deadline are closed; once the worker stops, every session says
  * GOAWAY and closes when its streams are done. With evict (the worker is
  * at --worker-connections with a connection waiting, and has no idle
- * HTTP/1 one to close), the session idle longest is closed too: 1 when
- * there was one. */
-int cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict);
+ * HTTP/1 one to close), the session idle longest is closed too. */
+void cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict);
 
 #endif

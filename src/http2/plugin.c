@@ -273,7 +273,7 @@ int cu_h2_stream_trailers(struct h2_stream *st, const char *f, size_t len)
     return fn.cu_h2_stream_trailers(st, f, len);
 }
 
-int cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
+void cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
 {
-    return fn.cu_h2_tick(h, now_ms, evict);
+    fn.cu_h2_tick(h, now_ms, evict);
 }

@@ -369,8 +369,8 @@ static int session_idle(const struct h2_session *s)
 
 /* Closes the session idle longest (the earliest idle deadline; of equal
  * ones the older session, later in the list, which takes new ones at its
- * head), with h->lock held. 1 when there was one. */
-static int evict_idle(struct cu_h2 *h)
+ * head), if any, with h->lock held. */
+static void evict_idle(struct cu_h2 *h)
 {
     struct h2_session *oldest = NULL;
 
@@ -381,18 +381,15 @@ static int evict_idle(struct cu_h2 *h)
         pthread_mutex_unlock(&s->m);
     }
     if (!oldest)
-        return 0;
+        return;
     pthread_mutex_lock(&oldest->m);
-    if (session_idle(oldest))
+    if (session_idle(oldest))  /* it may have woken meanwhile */
         h2_kill(oldest);  /* its end frees it and gives the room back */
     pthread_mutex_unlock(&oldest->m);
-    return 1;
 }
 
-int cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
+void cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
 {
-    int evicted = 0;
-
     pthread_mutex_lock(&h->lock);
     for (struct h2_session *s = h->sessions; s; s = s->next) {
         pthread_mutex_lock(&s->m);
@@ -416,7 +413,6 @@ int cu_h2_tick(struct cu_h2 *h, long long now_ms, int evict)
         pthread_mutex_unlock(&s->m);
     }
     if (evict && !cu_worker_stop)
-        evicted = evict_idle(h);
+        evict_idle(h);
     pthread_mutex_unlock(&h->lock);
-    return evicted;
 }

@@ -723,13 +723,13 @@ int cu_conn_writev_now(struct cu_conn *c, struct iovec **iov, int *n)
     size_t total = 0;
     ssize_t w;
 
-    if (c->queue || c->tls || c->vt || *n > IOV_MAX || atomic_load(&c->wstate) != CU_W_IDLE)
+    if (c->queue || c->tls || c->vt || *n > IOV_MAX)
         return 0;
     for (int i = 0; i < *n; i++)
         total += (*iov)[i].iov_len;
     if (total > CU_WRITE_NOW_MAX)
         return 0;
-    w = do_writev(c, *iov, *n);
+    w = do_writev(c, *iov, *n);  /* aborted: fails, as cu_conn_writev will */
     if (w <= 0)
         return 0;  /* cu_conn_writev waits, or says what failed */
     *iov = skip_written(*iov, n, (size_t)w);

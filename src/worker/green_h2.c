@@ -229,7 +229,7 @@ size_t cu_green_h2_sessions(const struct cu_green_h2 *g)
 
 void cu_green_h2_tick(struct cu_green_h2 *g)
 {
-    (void)cu_h2_tick(g->h, cu_now_ms(), 0);
+    cu_h2_tick(g->h, cu_now_ms(), 0);
 }
 
 size_t cu_green_h2_count(const struct cu_green_h2 *g)

@@ -1113,7 +1113,6 @@ static void on_event(struct gworker *w, struct gthread *t, const struct cu_event
  * connection is let go when parked or closed. */
 static void gated_event(struct gworker *w, struct gthread *t, const struct cu_event *ev)
 {
-    t->now_ms = cu_now_ms();  /* it may have waited in the gate */
     if (*(enum kind *)ev->data != SRC_CONN)
         (void)cu_gate_done(w->gate, ev->data);
     on_event(w, t, ev);
@@ -1148,6 +1147,7 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
         if (cu_gate_next(w->gate, me, served, &ev[0])) {
             served = 1;
             count++;
+            t->now_ms = cu_now_ms();  /* it may have slept in the gate */
             gated_event(w, t, &ev[0]);
             continue;
         }
@@ -1161,6 +1161,7 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
             break;
         }
         since = cu_now_us();
+        t->now_ms = since / 1000;
         count = 0;
         if (cu_gate_serve(w->gate, me, ev, n) > 0) {
             count++;
@@ -1278,7 +1279,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
         room = !evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
     if (w->h2)
-        (void)cu_h2_tick(w->h2, now, room);
+        cu_h2_tick(w->h2, now, room);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */

@@ -11,16 +11,22 @@
 #include <errno.h>
 #include <string.h>
 
-PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b)
+void cu_input_attach(PyObject *o, struct cu_conn *c, struct cu_body *b)
 {
-    struct cu_input *in = PyObject_New(struct cu_input, type);
+    struct cu_input *in = (struct cu_input *)o;
 
-    if (!in)
-        return NULL;
     in->conn = c;
     in->body = b;
     in->expect = NULL;
-    return (PyObject *)in;
+}
+
+PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b)
+{
+    PyObject *in = (PyObject *)PyObject_New(struct cu_input, type);
+
+    if (in)
+        cu_input_attach(in, c, b);
+    return in;
 }
 
 void cu_input_expect(PyObject *o, struct resp *p)

@@ -202,6 +202,8 @@ struct cu_file_wrapper {
 
 PyObject *cu_input_new(PyTypeObject *type, struct cu_conn *c, struct cu_body *b);
 void cu_input_detach(PyObject *input);
+/* A detached input (a spare, serve.c) made the request's on c and b. */
+void cu_input_attach(PyObject *input, struct cu_conn *c, struct cu_body *b);
 /* p owes "100 Continue", sent on the app's first read of input. */
 void cu_input_expect(PyObject *input, struct resp *p);
 /* Whether the 100 Continue is still owed (the app never read). */

@@ -190,17 +190,15 @@ static int start_response_unheld(const struct start_response *sr, PyObject *hint
 
 static PyObject *input_for(struct cu_wsgi *w, struct cu_conn *c, struct cu_body *b)
 {
-    struct cu_input *in = (struct cu_input *)w->spare_input;
+    PyObject *in = w->spare_input;
 
     w->spare_input = NULL;
-    if (in && !input_unheld((PyObject *)in))
+    if (in && !input_unheld(in))
         Py_CLEAR(in);
     if (!in)
         return cu_input_new(w->types->input, c, b);
-    in->conn = c;
-    in->body = b;
-    in->expect = NULL;
-    return (PyObject *)in;
+    cu_input_attach(in, c, b);
+    return in;
 }
 
 /* Steals input (detached). */

@@ -79,9 +79,11 @@ static PyObject *sr_send_trailers(PyObject *self, PyObject *trailers)
     return cu_h2_send_trailers(((struct start_response *)self)->resp, trailers);
 }
 
+/* The methods bound by index, not looked up by name, per request. */
+enum { SR_WRITE, SR_EARLY_HINTS };
+
 static PyMethodDef sr_methods[] = {
-    /* write and early_hints first: bound by index (sr_call,
-     * cu_start_response_hints) */
+    /* in the order of the enum above */
     {"write", sr_write, METH_O, "write(bytes): send body bytes now."},
     {"early_hints", sr_early_hints, METH_O,
      "early_hints(headers): send a 103 Early Hints response first."},
@@ -151,13 +153,12 @@ static PyObject *sr_call(PyObject *self, PyObject *args, PyObject *kw)
     }
     if (cu_resp_set_headers(p, status, headers) < 0)
         return NULL;
-    /* self.write, bound without a lookup by name (sr_methods[0]) */
-    return PyCFunction_New(&sr_methods[0], self);
+    return PyCFunction_New(&sr_methods[SR_WRITE], self);  /* self.write */
 }
 
 PyObject *cu_start_response_hints(PyObject *sr)
 {
-    return PyCFunction_New(&sr_methods[1], sr);
+    return PyCFunction_New(&sr_methods[SR_EARLY_HINTS], sr);
 }
 
 static PyType_Slot sr_slots[] = {

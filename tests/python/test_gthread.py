@@ -553,6 +553,40 @@ def test_bytes_that_come_while_the_app_waits_stay_with_their_thread(server):
     s.close()
 
 
+def policies(pid):
+    """The scheduling policy of each of pid's threads."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            out.append(os.sched_getscheduler(int(tid)))
+        except ProcessLookupError:
+            pass
+    return out
+
+
+def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
+    """The spare that watches for a stuck app (src/worker/gate.c) is
+    SCHED_BATCH, so its looks do not preempt the thread serving; the one
+    that takes the work of a stuck thread serves at SCHED_OTHER again, as
+    every thread running the app does."""
+    srv = server(*GT)
+    [pid] = srv.worker_pids()
+    wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
+    s, rd = session(srv)
+    s.sendall(get("/sleep?1"))
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
+    # the first thread is stuck: the watcher takes this one
+    b, brd = session(srv)
+    for _ in range(3):
+        b.sendall(get("/sched"))
+        assert json.loads(brd.response()[2])["policy"] == os.SCHED_OTHER
+    assert rd.response()[0] == "HTTP/1.1 200 OK"
+    b.close()
+    s.close()
+    # and another spare watches in its place
+    wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
+
+
 def test_usr1_and_ttin_with_gthread(server, tmp_path):
     srv = server(*GT)
     srv.proc.send_signal(signal.SIGTTIN)

@@ -52,6 +52,11 @@ def app(environ, start_response):
         environ["wsgi.early_hints"]([("Link", "</style.css>; rel=preload")])
         environ["wsgi.errors"].write("sleeping in the app\n")
         time.sleep(float(environ.get("QUERY_STRING") or "1"))
+    if path == "/sched":
+        # the scheduling policy of the thread running the app (Linux)
+        data = json.dumps({"policy": os.sched_getscheduler(0)}).encode()
+        start_response("200 OK", [("Content-Length", str(len(data)))])
+        return [data]
     if path == "/status":
         code = environ.get("QUERY_STRING") or "204 No Content"
         start_response(code.replace("+", " "), [("Content-Length", "5")])

@@ -251,7 +251,7 @@ static void sleep_spare(struct cu_gate *g, struct spare *me)
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
 {
     struct spare *me = &g->t[i];
-    int got = 0;
+    int got = 0, slept = 0;
 
     (void)pthread_mutex_lock(&g->m);
     if (served) {
@@ -273,6 +273,7 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
             g->polling = 1;
             break;
         }
+        slept = 1;
         if (g->watcher) {
             sleep_spare(g, me);
             continue;
@@ -285,7 +286,7 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
      * another watches in its place, while there are sleepers */
     summon(g);
     (void)pthread_mutex_unlock(&g->m);
-    return got;
+    return got ? got + slept : 0;
 }
 
 /* With g->m held: the thread other than me serving data, or NULL. */

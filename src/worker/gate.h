@@ -38,8 +38,9 @@ struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate
 void cu_gate_free(struct cu_gate *g);
 
 /* Thread i, for its next piece of work: 1 with *ev, an event the poller
- * gave that is this thread's to serve; or 0 when this thread is the one
- * to wait at the poller (for up to batch events). Called first with
+ * gave that is this thread's to serve (2: the same, after the thread
+ * slept in the gate, so time has passed); or 0 when this thread is the
+ * one to wait at the poller (for up to batch events). Called first with
  * served 0, then with 1 (it served an event). */
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev);
 

@@ -1142,12 +1142,14 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
     int64_t since = 0;
 
     for (;;) {
-        int n;
+        int n, got = cu_gate_next(w->gate, me, served, &ev[0]);
 
-        if (cu_gate_next(w->gate, me, served, &ev[0])) {
+        if (got) {
             served = 1;
             count++;
-            t->now_ms = cu_now_ms();  /* it may have slept in the gate */
+            if (got == 2)  /* it slept in the gate; else the clock is the
+                            * one its last event left (app_end) */
+                t->now_ms = cu_now_ms();
             gated_event(w, t, &ev[0]);
             continue;
         }

@@ -15,13 +15,13 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "http2/h2.h"
+#include "net/listeners.h"
 #include "wsgi/report.h"
 
 int asrv_call(PyObject *m, PyObject *args)
@@ -176,9 +176,7 @@ static int evict_one(struct asrv *s)
 /* Whether a connection waits in listener i's backlog. */
 static int backlog_waits(const struct asrv *s, size_t i)
 {
-    struct pollfd pfd = {s->env->listeners[i].fd, POLLIN, 0};
-
-    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+    return cu_listeners_waiting(&s->env->listeners[i], 1);
 }
 
 /* Full, and someone waits on listener i: room for them, while an idle

@@ -435,6 +435,9 @@ static PyObject *srv_open(PyObject *self, PyObject *args)
     if (!h)
         return NULL;
     Py_DECREF(h);
+    /* a TERM from now on is the pipe's; one that came while the worker
+     * booted or imported what its loop needs released the listeners */
+    (void)cu_worker_boot_end();
     if (cu_worker_stop)
         begin_stop(s);  /* a TERM before the pipe */
     return on_tick(self, NULL);

@@ -15,13 +15,13 @@
 #include "asgi/internal.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "http2/h2.h"
+#include "net/listeners.h"
 #include "wsgi/report.h"
 
 int asrv_call(PyObject *m, PyObject *args)
@@ -176,9 +176,7 @@ static int evict_one(struct asrv *s)
 /* Whether a connection waits in listener i's backlog. */
 static int backlog_waits(const struct asrv *s, size_t i)
 {
-    struct pollfd pfd = {s->env->listeners[i].fd, POLLIN, 0};
-
-    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+    return cu_listeners_waiting(&s->env->listeners[i], 1);
 }
 
 /* Full, and someone waits on listener i: room for them, while an idle
@@ -437,6 +435,9 @@ static PyObject *srv_open(PyObject *self, PyObject *args)
     if (!h)
         return NULL;
     Py_DECREF(h);
+    /* a TERM from now on is the pipe's; one that came while the worker
+     * booted or imported what its loop needs released the listeners */
+    (void)cu_worker_boot_end();
     if (cu_worker_stop)
         begin_stop(s);  /* a TERM before the pipe */
     return on_tick(self, NULL);

@@ -176,16 +176,14 @@ static void worker_env(struct cu_host *h, struct cu_worker_env *env,
     debug_requests = !h->hooks.fn[CU_H_PRE_REQUEST] && cu_log_enabled(CU_DEBUG);
 }
 
-/* Up to the loop; returns its exit status. */
-static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
+/* From the signals to the loop: the patch, the app's import, the
+ * bridge, the worker_ready hook. 0, or the worker's exit status. */
+static int worker_boot(struct cu_host *h, int threads)
 {
     const struct cu_worker_class *k = h->set->worker_class;
-    int threads = (k->flags & CU_WC_THREADS) != 0, rc;
-    struct cu_worker_env env;
+    int rc;
 
-    host_title(h, "worker");
-    if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0 ||
-        host_drop_privileges(h) < 0 ||
+    if (host_drop_privileges(h) < 0 ||
         /* Gunicorn's async workers patch in the worker, before the app's
          * import (a --preload app was imported unpatched) */
         ((k->flags & CU_WC_GREEN) && host_green_patch(k->name) < 0))
@@ -200,6 +198,34 @@ static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
     }
     if (start_bridge(h) < 0 || host_hooks_worker_ready(h) < 0)
         return CU_EXIT_WORKER_BOOT;
+    return 0;
+}
+
+/* Up to the loop; returns its exit status. */
+static int worker_run(struct cu_host *h, int age, struct cu_worker_slot *slot)
+{
+    const struct cu_worker_class *k = h->set->worker_class;
+    int threads = (k->flags & CU_WC_THREADS) != 0, rc, in_loop;
+    struct cu_worker_env env;
+
+    host_title(h, "worker");
+    if (host_hooks_worker_start(h, age) < 0 || cu_worker_signals(slot) < 0)
+        return CU_EXIT_WORKER_BOOT;
+    /* a TERM from here on releases the listeners at once (boot.c) */
+    cu_worker_boot_begin(h->listeners, h->n_listeners);
+    rc = worker_boot(h, threads);
+    /* asgi, tornado: the boot goes on in the loop (what it imports) until
+     * it watches for a TERM itself (src/asgi/server.c, open) */
+    in_loop = rc == 0 && (k->flags & CU_WC_ASYNC) && !cu_worker_stop;
+    if (!in_loop && cu_worker_boot_end() && rc == 0) {
+        /* TERMed while booting: nothing taken in, nothing to serve */
+        if (cu_worker_reopen)
+            cu_log_reopen();
+        cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
     /* an asgi worker is booted once its app's lifespan startup is over */
     if (!(k->flags & CU_WC_ASYNC))
         slot->booted = 1;

@@ -1,6 +1,7 @@
 /* See listeners.h. */
 #include "net/listeners.h"
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -124,4 +125,15 @@ int cu_listeners_backlog(const struct cu_listener *ls, size_t n)
     (void)n;
 #endif
     return sum;
+}
+
+int cu_listeners_waiting(const struct cu_listener *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct pollfd pfd = {ls[i].fd, POLLIN, 0};
+
+        if (ls[i].fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+            return 1;
+    }
+    return 0;
 }

@@ -39,4 +39,8 @@ void cu_listeners_announce(const struct cu_listener *ls, size_t n, int tls);
  */
 int cu_listeners_backlog(const struct cu_listener *ls, size_t n);
 
+/* Whether a connection waits in the accept queue of one of ls[0..n) (a
+ * poll that never waits; closed ones, fd -1, are skipped): 1 or 0. */
+int cu_listeners_waiting(const struct cu_listener *ls, size_t n);
+
 #endif

@@ -33,6 +33,7 @@
 
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "net/listeners.h"
 #include "worker/green_h2.h"
 
 #define DRAIN_LIMIT 65536   /* an unread body dropped before reuse */
@@ -380,6 +381,14 @@ static int sessions_full(const struct gworker *w)
            w->nconns >= (size_t)w->env.worker_connections;
 }
 
+/* Full with sessions among the connections, and a connection waits in a
+ * backlog: the tick closes the session idle longest for it, if one is
+ * (an idle HTTP/1 connection is not closed: Gunicorn's pool waits). */
+static int room_wanted(const struct gworker *w)
+{
+    return sessions_full(w) && cu_listeners_waiting(w->env.listeners, w->env.n_listeners);
+}
+
 /* A listener's greenlet: accepts until the worker stops. With more than
  * one worker, one connection per wake-up, as Gunicorn's (the kernel
  * wakes them all: the others get theirs). */
@@ -474,7 +483,7 @@ static void await_conns(struct gworker *w, long long ms)
     while (w->nconns > 0 && cu_now_ms() < until) {
         cu_heartbeat(w->env.slot);
         if (w->h2)  /* GOAWAY, then each session closes once its streams end */
-            cu_green_h2_tick(w->h2);
+            cu_green_h2_tick(w->h2, 0);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
         if (w->hub.wait(w->hub.arg, -1, 0, 50) < 0 && errno != ETIMEDOUT)
@@ -537,8 +546,8 @@ static void supervise(struct gworker *w, int wake)
         cu_heartbeat(env->slot);
         if (w->watch_ms)
             w->hub.watch(w->hub.arg, w->watch_ms);
-        if (w->h2)  /* idle sessions past --keep-alive */
-            cu_green_h2_tick(w->h2);
+        if (w->h2)  /* idle sessions past --keep-alive, or one for room */
+            cu_green_h2_tick(w->h2, room_wanted(w));
         if (cu_worker_reopen) {
             cu_worker_reopen = 0;
             cu_log_reopen();

@@ -227,9 +227,9 @@ size_t cu_green_h2_sessions(const struct cu_green_h2 *g)
     return g->nsessions;
 }
 
-void cu_green_h2_tick(struct cu_green_h2 *g)
+void cu_green_h2_tick(struct cu_green_h2 *g, int evict)
 {
-    cu_h2_tick(g->h, cu_now_ms(), 0);
+    (void)cu_h2_tick(g->h, cu_now_ms(), evict);
 }
 
 size_t cu_green_h2_count(const struct cu_green_h2 *g)

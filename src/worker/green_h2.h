@@ -35,8 +35,10 @@ void cu_green_h2_take(struct cu_green_h2 *g, struct cu_conn *c, int trusted,
 size_t cu_green_h2_sessions(const struct cu_green_h2 *g);
 
 /* Idle sessions closed past their deadline; once the worker stops, each
- * says GOAWAY and closes when its streams are done. */
-void cu_green_h2_tick(struct cu_green_h2 *g);
+ * says GOAWAY and closes when its streams are done. With evict (the
+ * worker is at --worker-connections and a connection waits), the session
+ * idle longest is closed too, if one is idle. */
+void cu_green_h2_tick(struct cu_green_h2 *g, int evict);
 
 /* The streams' greenlets (for the graceful stop's kill): how many, and
  * their handles into out (room for cu_green_h2_count()). */

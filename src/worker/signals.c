@@ -63,6 +63,7 @@ static void on_term(int sig)
     (void)sig;
     cu_worker_stop = 1;
     cu_proctitle_state("stopping");
+    cu_worker_boot_term();  /* booting: the listeners go now */
     wake();
     errno = saved;
 }

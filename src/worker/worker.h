@@ -236,6 +236,22 @@ void cu_worker_recycle(struct cu_worker_slot *slot, int reason);
 /* Installs the worker's signal handlers (TERM, INT, QUIT, USR1, ABRT);
  * before the app is loaded. 0 or -1 (logged). */
 int cu_worker_signals(struct cu_worker_slot *slot);
+
+/* ---- boot.c: a TERM while the worker boots --------------------------- */
+
+/* From here to cu_worker_boot_end (the app's import, the hooks), a TERM
+ * releases this process's copies of ls[0..n) at once, in its handler
+ * (the numbers stay taken until the end); one that came before does so
+ * now. Call after cu_worker_signals. Without a spare socket to do it
+ * with (logged), the listeners stay until the loop's stop. */
+void cu_worker_boot_begin(struct cu_listener *ls, size_t n);
+/* The TERM handler's part (signal-safe). */
+void cu_worker_boot_term(void);
+/* The boot is over: 1 when a TERM released the listeners meanwhile
+ * (their numbers are closed now and their fds -1: the worker has nothing
+ * to serve and exits), else 0. */
+int cu_worker_boot_end(void);
+
 /* sync: the connection whose request the app is serving (NULL: none; set
  * it to NULL before the connection closes). On the master's SIGABRT the
  * handler answers it with Gunicorn's 500 if nothing of its response went

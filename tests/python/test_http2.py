@@ -380,13 +380,23 @@ def raw_h2c(srv):
     return s
 
 
-@pytest.mark.parametrize("cls", ["gthread", "asgi"])
+# the green classes' h2c, for the cap's test (their other HTTP/2 tests are
+# in test_http2_green.py)
+ROOM_CLASSES = dict(H2C_CLASSES, **{
+    kind: (("-k", kind, "--http-protocols", "h2,h1", "--http2-cleartext",
+            "prior-knowledge"), "echo:app") for kind in ("gevent", "eventlet")})
+
+
+@pytest.mark.parametrize("cls", sorted(ROOM_CLASSES))
 def test_an_idle_session_makes_room_at_the_connection_cap(server, cls):
     """At --worker-connections, a connection waiting in the backlog closes
-    the session idle longest when no HTTP/1 connection is idle, as it
+    the session idle longest when no HTTP/1 connection is idle (gevent,
+    eventlet: whether or not one is, their pool never closes one), as it
     would close an idle keep-alive connection: it does not wait out the
     sessions' keep-alive (30 s here)."""
-    args, app = H2C_CLASSES[cls]
+    if cls in ("gevent", "eventlet"):
+        pytest.importorskip(cls)
+    args, app = ROOM_CLASSES[cls]
     srv = server(*args, "--worker-connections", "2", "--keep-alive", "30", app=app)
     sessions = []
     for _ in range(2):  # one after the other: the first is idle longest

@@ -156,7 +156,7 @@ def test_zero_window_stall_is_cut_at_the_send_timeout(server):
 def test_sessions_count_among_worker_connections(server):
     """A session holds one of --worker-connections (no greenlet of the
     pool does): with one, a second client is taken in only once the idle
-    session was closed (--keep-alive)."""
+    session was closed (for it, at the next tick; or at --keep-alive)."""
     srv = server(*h2c("gevent", "--worker-connections", "1", "--keep-alive", "1"))
     c = Client(srv.port)
     try:

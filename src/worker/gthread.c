@@ -57,6 +57,7 @@
 #include "ev/timers.h"
 #include "http2/h2.h"
 #include "net/allow.h"
+#include "net/listeners.h"
 #include "worker/gate.h"
 #include "worker/running.h"
 
@@ -247,22 +248,6 @@ static int evict_one(struct gworker *w, long long now)
             return 1;
         }
     }
-    return 0;
-}
-
-/* Whether a connection waits in the backlog of listener fd. */
-static int waiting(int fd)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-
-    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
-}
-
-static int backlog_waits(const struct gworker *w)
-{
-    for (size_t i = 0; i < w->env->n_listeners; i++)
-        if (waiting(w->listeners[i].l->fd))
-            return 1;
     return 0;
 }
 
@@ -527,7 +512,7 @@ static void on_listener(struct gworker *w, struct glisten *gl)
         add_conn(w, fd, &peer, plen, gl->l);
     }
     pthread_mutex_lock(&w->lock);
-    if (atomic_load(&w->nconns) >= cap && waiting(gl->l->fd)) {
+    if (atomic_load(&w->nconns) >= cap && cu_listeners_waiting(gl->l, 1)) {
         /* full, and someone waits: an idle connection makes room, and
          * its close (destroy) re-arms the listeners; else the tick
          * looks again. Full with nobody waiting: armed, so that the
@@ -1277,7 +1262,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
         next = d;
     /* full, and someone waits: room, if an idle connection can give it
      * (an HTTP/1 one, else an idle HTTP/2 session, below) */
-    if (w->parked && !cu_worker_stop && backlog_waits(w))
+    if (w->parked && !cu_worker_stop && cu_listeners_waiting(w->env->listeners, w->env->n_listeners))
         room = !evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
     if (w->h2)

@@ -227,8 +227,11 @@ def dump_stacks(fd, stuck_signal=0):
 
 
 # "Blocking" for ClientSocket: a timeout this long (poll() takes int
-# milliseconds, so it must stay under 2**31 ms), reported as None.
-_FOREVER = 2000000.0
+# milliseconds, so it must stay under 2**31 ms), reported as None. An int:
+# settimeout() rounds a float with libm's ceil, which every worker would
+# page in (64 KiB and more of libm) for its first request's socket;
+# gettimeout() gives 2000000.0, equal to it.
+_FOREVER = 2000000
 _settimeout = _socket.socket.settimeout
 _gettimeout = _socket.socket.gettimeout
 _detach = _socket.socket.detach

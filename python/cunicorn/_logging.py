@@ -21,6 +21,8 @@ from cunicorn import _configfile, _hooks
 # holds too (docs/operations.md, Memory).
 
 # The names of the built-in logger: the C logs, unless a logconfig* is set.
+# logger_class's default (src/config/table.c) must stay one of them:
+# src/host/pylog.c takes it for "off" without importing this module.
 DEFAULT_CLASSES = ("simple", "gunicorn.glogging.Logger", "cunicorn.glogging.Logger")
 
 # logging's levels (DEBUG..CRITICAL) and the Logger method of each

@@ -12,14 +12,17 @@ access log, and USR1. These are the functions it calls.
 import importlib
 import os
 
-from cunicorn import _hooks, _loader
+from cunicorn import _configfile, _hooks
 
 # logging, glogging, datetime, grp and pwd are imported where used: the
-# master imports this module always, to ask wanted(), and most servers never
-# go to Python mode; what the master imports every worker holds too
-# (docs/operations.md, Memory).
+# master imports this module whenever a logging setting is set, to ask
+# wanted() (src/host/pylog.c knows the defaults without it), and not every
+# such server goes to Python mode; what the master imports every worker
+# holds too (docs/operations.md, Memory).
 
 # The names of the built-in logger: the C logs, unless a logconfig* is set.
+# logger_class's default (src/config/table.c) must stay one of them:
+# src/host/pylog.c takes it for "off" without importing this module.
 DEFAULT_CLASSES = ("simple", "gunicorn.glogging.Logger", "cunicorn.glogging.Logger")
 
 # logging's levels (DEBUG..CRITICAL) and the Logger method of each
@@ -47,7 +50,7 @@ def _load_class(name, names):
     module, _, attr = name.replace(":", ".").rpartition(".")
     if not module:
         raise ImportError("%r is not of the form module.Class" % name)
-    with _loader.gunicorn_stand_in():
+    with _configfile.gunicorn_stand_in():
         mod = importlib.import_module(module)
     try:
         cls = getattr(mod, attr)

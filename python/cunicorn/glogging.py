@@ -8,7 +8,7 @@ and a logging configuration laid over them as Gunicorn lays it. Without
 those settings the C logs write every line and nothing here runs.
 
 A config file's `from gunicorn.glogging import Logger` gets this module
-when Gunicorn is not installed (cunicorn._loader), so a `logger_class`
+when Gunicorn is not installed (cunicorn._configfile), so a `logger_class`
 written for Gunicorn subclasses it; a subclass of the real Gunicorn's
 Logger works too: cunicorn calls either through the same methods
 (`setup`, `critical`, `error`, `warning`, `info`, `debug`, `exception`,

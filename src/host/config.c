@@ -2,7 +2,8 @@
  * The configuration, at start-up and on HUP: the layers resolved into one
  * struct cu_config (defaults < config file < GUNICORN_CMD_ARGS < command
  * line; docs/compat.md, "Settings"), and what the subsystems are given
- * from it. A config file is Python: cunicorn._loader executes it and hands
+ * from it. A config file is Python: cunicorn._configfile (through
+ * cunicorn._loader.read_config) executes it and hands
  * its top-level names over; each goes through its setting's validator as
  * text, a server hook to src/host/hooks.c.
  */

@@ -326,6 +326,21 @@ static void setup_failed(int reload)
     PyErr_Clear();
 }
 
+/* Python mode is surely off: no logconfig, logconfig_json or
+ * logconfig_dict, and logger_class unset or its default. Then
+ * cunicorn._logging (with _hooks) is not imported to ask wanted(): what
+ * the master imports, every worker holds too (docs/operations.md,
+ * Memory). Any other value asks wanted(), which knows the names. */
+static int surely_off(const struct cu_config *c)
+{
+    const struct cu_setting *s = cu_setting_find("logger_class");
+    const char *cls = c->logger_class;
+
+    return (!c->logconfig || !*c->logconfig) && (!c->logconfig_json || !*c->logconfig_json) &&
+           c->logconfig_dict.n == 0 &&
+           (!cls || !*cls || (s && s->dflt && strcmp(cls, s->dflt) == 0));
+}
+
 /* 1: the settings ask for Python mode; 0: not; -1: a Python error. */
 static int wanted(PyObject *values)
 {
@@ -341,6 +356,10 @@ int host_pylog_setup(struct cu_host *h, int reload)
     PyObject *values, *logger, *level;
     int on, lv;
 
+    if (surely_off(&h->cfg)) {
+        host_pylog_end();  /* a HUP that left Python mode */
+        return 0;
+    }
     if (!g_py.mod && !(g_py.mod = PyImport_ImportModule("cunicorn._logging"))) {
         cu_report_exception("Error: cunicorn._logging");
         return -1;

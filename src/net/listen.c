@@ -251,6 +251,33 @@ static int unix_text(const struct sockaddr *sa, socklen_t len, char *host,
     return 0;
 }
 
+/* "a.b.c.d" of an IPv4 address, as inet_ntop writes it, without it:
+ * glibc's inet_ntop formats with sprintf, whose code a worker would
+ * otherwise page in for the peer's address of its first request
+ * (docs/operations.md, Memory). -1 if out is too small. */
+static int ipv4_text(const struct in_addr *a, char *out, size_t outlen)
+{
+    const unsigned char *b = (const unsigned char *)&a->s_addr;  /* network order */
+    char t[sizeof("255.255.255.255")], *p = t;
+
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+
+        if (i > 0)
+            *p++ = '.';
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    *p = '\0';
+    if ((size_t)(p - t) >= outlen)
+        return -1;
+    memcpy(out, t, (size_t)(p - t) + 1);
+    return 0;
+}
+
 int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
                      size_t hostlen, int *port)
 {
@@ -267,8 +294,7 @@ int cu_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *host,
         if ((size_t)len < sizeof(sin))
             return -1;
         memcpy(&sin, sa, sizeof(sin));
-        if (inet_ntop(AF_INET, &sin.sin_addr, host, (socklen_t)hostlen)
-            == NULL)
+        if (ipv4_text(&sin.sin_addr, host, hostlen) < 0)
             return -1;
         *port = ntohs(sin.sin_port);
         return 0;

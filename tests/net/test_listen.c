@@ -656,8 +656,16 @@ static void test_sockaddr_text(void)
     char host[128];
     int port, sv[2];
     unsigned lo = if_nametoindex("lo");
+    static const char *const dotted[] = {"0.0.0.0", "255.255.255.255", "10.200.9.100",
+                                         "1.20.199.250", "192.0.2.99"};
 
     text_is(&sin, sizeof(sin), "127.0.0.1", 80, "AF_INET");
+    for (size_t i = 0; i < sizeof(dotted) / sizeof(dotted[0]); i++) {
+        struct sockaddr_in a = loop4(65535);
+
+        ok(inet_pton(AF_INET, dotted[i], &a.sin_addr) == 1, "pton %s", dotted[i]);
+        text_is(&a, sizeof(a), dotted[i], 65535, dotted[i]);
+    }
     text_is(&sin6, sizeof(sin6), "::1", 443, "AF_INET6");
     ok(inet_pton(AF_INET6, "2001:db8::a", &sin6.sin6_addr) == 1, "pton");
     text_is(&sin6, sizeof(sin6), "2001:db8::a", 443, "a global IPv6");
@@ -684,6 +692,9 @@ static void test_sockaddr_text(void)
                         sizeof(host), &port) == -1, "a short AF_INET fails");
     ok(cu_sockaddr_text((const struct sockaddr *)&sin, sizeof(sin), host, 9,
                         &port) == -1, "a host buffer too small fails");
+    ok(cu_sockaddr_text((const struct sockaddr *)&sin, sizeof(sin), host, 10,
+                        &port) == 0 && strcmp(host, "127.0.0.1") == 0,
+       "a host buffer just large enough holds it");
     sin.sin_family = AF_UNSPEC;
     ok(cu_sockaddr_text((const struct sockaddr *)&sin, sizeof(sin), host,
                         sizeof(host), &port) == -1 && port == -1,

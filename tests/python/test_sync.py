@@ -242,17 +242,24 @@ def test_factory_app(server):
 
 
 def test_modules_only_the_features_on_need(server, tmp_path):
-    """A plain server imports no logging, ast, inspect, json... in its
-    workers (each such module is memory in every process); a hook, whose
-    signature is checked, brings inspect (test_pylog.py runs Python-mode
-    logging, which imports logging when it is on)."""
+    """A plain server imports no logging, ast, inspect, json..., nor
+    cunicorn's modules for logging, hooks and config files, in its workers
+    (each such module is memory in every process); a hook, whose signature
+    is checked, brings inspect, _hooks and the config file's module, a
+    logger_class that is the default's no _logging, the built-in one's no
+    logging (test_pylog.py runs Python-mode logging, which imports logging
+    when it is on)."""
     srv = server(app="modules:app")
     assert get(srv, "/")[1] == b"none"
     conf = tmp_path / "conf.py"
     conf.write_text("def post_request(worker, req, environ, resp):\n    pass\n")
-    srv = server("-c", str(conf), app="modules:app")
+    srv = server("-c", str(conf), "--logger-class", "gunicorn.glogging.Logger",
+                 app="modules:app")
     loaded = get(srv, "/")[1].decode().split(",")
     assert "inspect" in loaded and "logging" not in loaded, loaded
+    assert "cunicorn._configfile" in loaded and "cunicorn._logging" not in loaded, loaded
+    srv = server("--logger-class", "simple", app="modules:app")
+    assert "logging" not in get(srv, "/")[1].decode().split(",")
 
 
 def run_cli(*args, cwd=APPS, env=None):

@@ -4,7 +4,8 @@ features that need them (docs/operations.md, Memory)."""
 import sys
 
 HEAVY = ("ast", "inspect", "logging", "logging.config", "json", "tokenize",
-         "cunicorn.glogging", "datetime", "http.client", "signal")
+         "cunicorn.glogging", "datetime", "http.client", "signal",
+         "cunicorn._logging", "cunicorn._hooks", "cunicorn._configfile")
 
 
 def app(environ, start_response):

@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "http/pages.h"
 
-#define SERVER_MAX 1024  /* a Server header's value (cunicorn._loader) */
+#define SERVER_MAX 1024  /* a Server header's value (cunicorn._configfile) */
 
 /* "\r\nServer: S\r\nDate: ...\r\nConnection: X\r\n" for X =
  * keep-alive, close, upgrade; rebuilt when the second changes. Only used

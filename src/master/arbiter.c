@@ -176,10 +176,14 @@ static void stop_workers(struct master *m, int quick)
     for (int i = 0; i < CU_MAX_WORKERS; i++)
         if (m->w[i].pid > 0 && !m->w[i].cause)
             m->w[i].cause = CAUSE_STOP;
-    cu_signal_all(m, quick ? SIGQUIT : SIGTERM);
-    /* the workers drain the backlog and close their copies; ours go now */
+    /* ours go first: the workers drain the backlog and close their
+     * copies, and the last to close must be one of them. Closed after the
+     * signal, ours could outlive theirs (a worker quicker than this
+     * process's next step), and the kernel would reset what queued in
+     * between, unanswered */
     if (m->ops->close_listeners != NULL)
         m->ops->close_listeners(m->ctx);
+    cu_signal_all(m, quick ? SIGQUIT : SIGTERM);
     cu_reap(m, 0);
     while (m->nlive > 0 && (left = deadline - cu_now_ms()) > 0) {
         cu_signals_wait(m, left > INT_MAX ? INT_MAX : (int)left);

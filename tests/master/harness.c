@@ -223,6 +223,16 @@ static int hook(void *vctx, int which, const struct cu_master_event *ev)
     return c->hook_fails == which + 1 ? -1 : 0;
 }
 
+/* The master's copies of the listeners close: "L", written 50 ms after
+ * the call, so that a TERM sent before it would be read first. */
+static void close_listeners(void *vctx)
+{
+    struct timespec ts = {0, 50L * 1000000};
+
+    nanosleep(&ts, NULL);
+    emit(((struct tctx *)vctx)->ev_fd, 'L', 0, 0);
+}
+
 #define EVERY_OP .worker_main = worker_main, .before_fork = before_fork, \
     .after_fork_parent = after_fork_parent, \
     .after_fork_child = after_fork_child, .reload = reload, \
@@ -230,6 +240,7 @@ static int hook(void *vctx, int which, const struct cu_master_event *ev)
 
 const struct cu_master_ops all_ops = {EVERY_OP};
 const struct cu_master_ops hook_ops = {EVERY_OP, .hook = hook};
+const struct cu_master_ops listen_ops = {EVERY_OP, .close_listeners = close_listeners};
 
 /* Only worker_main: every other callback may be NULL. */
 const struct cu_master_ops min_ops = {.worker_main = worker_main};

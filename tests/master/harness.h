@@ -46,8 +46,9 @@ struct tctx {
 #define F_SIG_DEFAULT 2     /* HUP, TERM, CHLD: default and unblocked */
 #define F_SLOT_FRESH 4      /* slot given, beat_ms set by the master */
 
-/* Every callback; all_ops and a hook ("K" events); only worker_main. */
-extern const struct cu_master_ops all_ops, hook_ops, min_ops;
+/* Every callback; all_ops and a hook ("K" events); all_ops and
+ * close_listeners ("L", 50 ms late); only worker_main. */
+extern const struct cu_master_ops all_ops, hook_ops, listen_ops, min_ops;
 
 /* ---- the harness ---- */
 

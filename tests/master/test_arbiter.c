@@ -324,6 +324,33 @@ static void test_winch_daemon(void)
     run_end(&r);
 }
 
+/*
+ * TERM: the master closes its copies of the listeners before it tells a
+ * worker to stop. A worker drains the backlog before it closes its own,
+ * so the last holder of a listening socket is a worker; a master closing
+ * after them would have the kernel reset what queued in between.
+ */
+static void test_term_closes_ours_first(void)
+{
+    struct run r;
+    const struct ev *l, *t;
+
+    run_init(&r, W_NORMAL, 2);
+    if (run_start(&r, &listen_ops) < 0) {
+        ok(0, "listeners: fork the master");
+        return;
+    }
+    ok(wait_until(&r, 5000, c_alive_eq, 2), "listeners: 2 workers boot");
+    kill(r.master, SIGTERM);
+    ok(wait_until(&r, 5000, c_done, 0) && exited_with(&r, 0) &&
+       wait_event(&r, 2000, 'T', 0) && wait_event(&r, 2000, 'L', 0),
+       "listeners: TERM stops the workers and closes the master's copies");
+    l = find_event(&r, 'L', 0);
+    t = find_event(&r, 'T', 0);
+    ok(l && t && l < t, "TERM: the master's listeners close before a worker is signalled");
+    run_end(&r);
+}
+
 int main(void)
 {
     harness_init();
@@ -332,6 +359,7 @@ int main(void)
     test_quick_stop();
     test_graceful_timeout();
     test_winch_daemon();
+    test_term_closes_ours_first();
     test_lifecycle();
     return tap_done();
 }

@@ -257,9 +257,9 @@ def test_term_answers_the_backlog_and_in_flight(server, worker):
     assert srv.proc.wait(timeout=TIMEOUT) == 0
 
 
-@pytest.mark.parametrize("worker", sorted(WORKERS))
-def test_term_under_load(server, tmp_path, worker):
-    log = tmp_path / "access.log"
+def term_under_load(server, log, worker):
+    """A TERM while 6 client threads keep connecting: how many requests
+    failed (every one of them never seen by the server)."""
     srv = server(*WORKERS[worker], "--access-logfile", str(log),
                  "--access-logformat", "%(q)s %(s)s", workers=2)
     with Load(srv.port, threads=6) as load:
@@ -272,21 +272,31 @@ def test_term_under_load(server, tmp_path, worker):
     # Nothing the server took in went unanswered: a failed request is one
     # the server never saw -- it reached the kernel's queue in the instant
     # between the last worker's final look at it and its close (the kernel
-    # then resets it; no server can answer it). That is rare: a few at
-    # most. A worker that keeps its listeners open while it finishes, or
-    # whose drain ends before the backlog is empty, has one request of
-    # each of the 6 client threads reset: 6. So did a worker that the TERM
-    # found importing (tornado's import is slow enough for the second
-    # worker to be caught there at times), until its TERM let go of the
-    # listeners at once (test_term_while_importing_lets_the_listeners_go).
-    # tornado still has 6 reset at times on a loaded machine (2 runs of 5
-    # at load 1.3), by a cause not yet found: it keeps its allowance.
+    # then resets it; no server can answer it).
     served = set(re.findall(r"id=(\d+) 200", log.read_text()))
     lost = [i for i in load.failed_ids if str(i) in served]
     print("failed requests the server had served: %s; never seen by it: %d" % (
         lost, load.failed - len(lost)))
     assert not lost
-    assert load.failed <= (6 if worker == "tornado" else 3), load.errors
+    return load
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_term_under_load(server, tmp_path, worker):
+    """Requests the server never saw are rare: a few at most. A holder of
+    the listeners that does not drain them before it closes -- a worker
+    that keeps them open while it finishes, one whose drain ends early, a
+    worker the TERM found importing (test_term_while_importing_lets_the_
+    listeners_go), or the master closing its copies after the workers
+    (it closes them first) -- has one request of each of the 6 client
+    threads reset: 6, every time. The last holder can still be preempted
+    between its drain and its close on a loaded machine (1 run in 22 at
+    load 1.7): a second run tells that chance from a holder that never
+    drains."""
+    load = term_under_load(server, tmp_path / "access.log", worker)
+    if load.failed > 3:
+        load = term_under_load(server, tmp_path / "access-again.log", worker)
+    assert load.failed <= 3, load.errors
 
 
 # An import that waits (20 s at most) for the test's go-PID file, after

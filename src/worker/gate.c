@@ -251,7 +251,10 @@ static void sleep_spare(struct cu_gate *g, struct spare *me)
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
 {
     struct spare *me = &g->t[i];
-    int got = 0, slept = 0;
+    /* a first call, as one that slept: the thread's clock, never read
+     * yet, is not that of its last event (a thread that started late
+     * takes an event pending since the poller's wait) */
+    int got = 0, slept = !served;
 
     (void)pthread_mutex_lock(&g->m);
     if (served) {

@@ -587,6 +587,33 @@ def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
     wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
 
 
+def test_a_policy_set_from_outside_is_kept_by_the_watcher(server):
+    """A worker whose threads are put at SCHED_IDLE while it runs (chrt -a
+    -i -p 0 PID; here by the test, their owner) keeps them there: the
+    watcher, at SCHED_BATCH when it was changed, leaves the new policy as
+    it is, and the thread that takes a stuck thread's work runs the app at
+    SCHED_IDLE, not at SCHED_OTHER (gate.c reads the kernel's policy, not
+    glibc's stale copy). Going up from SCHED_IDLE takes privilege: run by
+    an unprivileged user, the kernel refuses it anyway."""
+    srv = server(*GT)
+    [pid] = srv.worker_pids()
+    wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
+    for tid in os.listdir("/proc/%d/task" % pid):
+        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+    assert set(policies(pid)) == {os.SCHED_IDLE}
+    s, rd = session(srv)
+    s.sendall(get("/sleep?1"))
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
+    b, brd = session(srv)
+    for _ in range(3):
+        b.sendall(get("/sched"))
+        assert json.loads(brd.response()[2])["policy"] == os.SCHED_IDLE
+    assert rd.response()[0] == "HTTP/1.1 200 OK"
+    b.close()
+    s.close()
+    assert set(policies(pid)) == {os.SCHED_IDLE}
+
+
 def test_usr1_and_ttin_with_gthread(server, tmp_path):
     srv = server(*GT)
     srv.proc.send_signal(signal.SIGTTIN)

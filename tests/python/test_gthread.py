@@ -564,6 +564,23 @@ def policies(pid):
     return out
 
 
+def policy_past_a_stuck_thread(srv):
+    """With one thread stuck in the app, the policy of the thread that
+    takes the next requests (the watcher), asked three times."""
+    s, rd = session(srv)
+    s.sendall(get("/sleep?1"))
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
+    b, brd = session(srv)
+    seen = set()
+    for _ in range(3):
+        b.sendall(get("/sched"))
+        seen.add(json.loads(brd.response()[2])["policy"])
+    assert rd.response()[0] == "HTTP/1.1 200 OK"
+    b.close()
+    s.close()
+    return seen
+
+
 def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
     """The spare that watches for a stuck app (src/worker/gate.c) is
     SCHED_BATCH, so its looks do not preempt the thread serving; the one
@@ -572,17 +589,7 @@ def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
     srv = server(*GT)
     [pid] = srv.worker_pids()
     wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
-    s, rd = session(srv)
-    s.sendall(get("/sleep?1"))
-    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
-    # the first thread is stuck: the watcher takes this one
-    b, brd = session(srv)
-    for _ in range(3):
-        b.sendall(get("/sched"))
-        assert json.loads(brd.response()[2])["policy"] == os.SCHED_OTHER
-    assert rd.response()[0] == "HTTP/1.1 200 OK"
-    b.close()
-    s.close()
+    assert policy_past_a_stuck_thread(srv) == {os.SCHED_OTHER}
     # and another spare watches in its place
     wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
 
@@ -601,16 +608,7 @@ def test_a_policy_set_from_outside_is_kept_by_the_watcher(server):
     for tid in os.listdir("/proc/%d/task" % pid):
         os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
     assert set(policies(pid)) == {os.SCHED_IDLE}
-    s, rd = session(srv)
-    s.sendall(get("/sleep?1"))
-    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
-    b, brd = session(srv)
-    for _ in range(3):
-        b.sendall(get("/sched"))
-        assert json.loads(brd.response()[2])["policy"] == os.SCHED_IDLE
-    assert rd.response()[0] == "HTTP/1.1 200 OK"
-    b.close()
-    s.close()
+    assert policy_past_a_stuck_thread(srv) == {os.SCHED_IDLE}
     assert set(policies(pid)) == {os.SCHED_IDLE}
 
 

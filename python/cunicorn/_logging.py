@@ -12,7 +12,7 @@ access log, and USR1. These are the functions it calls.
 import importlib
 import os
 
-from cunicorn import _configfile, _hooks
+from cunicorn import _hooks
 
 # logging, glogging, datetime, grp and pwd are imported where used: the
 # master imports this module whenever a logging setting is set, to ask
@@ -50,6 +50,10 @@ def _load_class(name, names):
     module, _, attr = name.replace(":", ".").rpartition(".")
     if not module:
         raise ImportError("%r is not of the form module.Class" % name)
+    # imported here, not with this module: a built-in logger_class or a
+    # logconfig* alone reads no config file and imports no class
+    from cunicorn import _configfile
+
     with _configfile.gunicorn_stand_in():
         mod = importlib.import_module(module)
     try:

@@ -173,29 +173,33 @@ static int open_work(const struct cu_gate *g)
  * apart: 0.3 µs a request of hello world on one core. Its weight is
  * SCHED_OTHER's, so it holds g->m at no lower priority than the others.
  * Only from SCHED_OTHER, and back to it to serve; a thread the user runs
- * at another policy keeps it. 1 if this thread now looks softly.
+ * at another policy keeps it. The policy is the kernel's, read each time
+ * (sched_getscheduler(0): this thread's, on Linux), not glibc's copy in
+ * pthread_getschedparam, which a change from outside (chrt -a -p on the
+ * worker) or by the app's own os.sched_setscheduler does not update: with
+ * it a thread put at SCHED_IDLE went BATCH, then OTHER, and served so.
+ * 1 if this thread now looks softly.
  */
 static int look_softly(void)
 {
 #ifdef SCHED_BATCH
-    struct sched_param p;
-    int policy;
+    struct sched_param p = {0};
 
-    if (pthread_getschedparam(pthread_self(), &policy, &p) != 0 || policy != SCHED_OTHER)
-        return 0;
-    return pthread_setschedparam(pthread_self(), SCHED_BATCH, &p) == 0;
+    return sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &p) == 0;
 #else
     return 0;
 #endif
 }
 
+/* Back to SCHED_OTHER, unless the thread's policy was changed meanwhile
+ * (the user's, kept). A failure leaves SCHED_BATCH: slower looks, no harm. */
 static void look_sharply(int softly)
 {
 #ifdef SCHED_BATCH
     struct sched_param p = {0};
 
-    if (softly)  /* a failure leaves SCHED_BATCH: slower looks, no harm */
-        (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &p);
+    if (softly && sched_getscheduler(0) == SCHED_BATCH)
+        (void)sched_setscheduler(0, SCHED_OTHER, &p);
 #else
     (void)softly;
 #endif
@@ -251,7 +255,10 @@ static void sleep_spare(struct cu_gate *g, struct spare *me)
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev)
 {
     struct spare *me = &g->t[i];
-    int got = 0, slept = 0;
+    /* a first call, as one that slept: the thread's clock, never read
+     * yet, is not that of its last event (a thread that started late
+     * takes an event pending since the poller's wait) */
+    int got = 0, slept = !served;
 
     (void)pthread_mutex_lock(&g->m);
     if (served) {

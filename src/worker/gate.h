@@ -39,7 +39,8 @@ void cu_gate_free(struct cu_gate *g);
 
 /* Thread i, for its next piece of work: 1 with *ev, an event the poller
  * gave that is this thread's to serve (2: the same, after the thread
- * slept in the gate, so time has passed); or 0 when this thread is the
+ * slept in the gate, or at its first call, so its clock must be read
+ * again); or 0 when this thread is the
  * one to wait at the poller (for up to batch events). Called first with
  * served 0, then with 1 (it served an event). */
 int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev);

@@ -564,6 +564,23 @@ def policies(pid):
     return out
 
 
+def policy_past_a_stuck_thread(srv):
+    """With one thread stuck in the app, the policy of the thread that
+    takes the next requests (the watcher), asked three times."""
+    s, rd = session(srv)
+    s.sendall(get("/sleep?1"))
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
+    b, brd = session(srv)
+    seen = set()
+    for _ in range(3):
+        b.sendall(get("/sched"))
+        seen.add(json.loads(brd.response()[2])["policy"])
+    assert rd.response()[0] == "HTTP/1.1 200 OK"
+    b.close()
+    s.close()
+    return seen
+
+
 def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
     """The spare that watches for a stuck app (src/worker/gate.c) is
     SCHED_BATCH, so its looks do not preempt the thread serving; the one
@@ -572,19 +589,27 @@ def test_the_watcher_looks_softly_and_a_thread_serves_sharply(server):
     srv = server(*GT)
     [pid] = srv.worker_pids()
     wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
-    s, rd = session(srv)
-    s.sendall(get("/sleep?1"))
-    wait_for(lambda: "sleeping in the app" in srv.text(), what="the app to sleep")
-    # the first thread is stuck: the watcher takes this one
-    b, brd = session(srv)
-    for _ in range(3):
-        b.sendall(get("/sched"))
-        assert json.loads(brd.response()[2])["policy"] == os.SCHED_OTHER
-    assert rd.response()[0] == "HTTP/1.1 200 OK"
-    b.close()
-    s.close()
+    assert policy_past_a_stuck_thread(srv) == {os.SCHED_OTHER}
     # and another spare watches in its place
     wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
+
+
+def test_a_policy_set_from_outside_is_kept_by_the_watcher(server):
+    """A worker whose threads are put at SCHED_IDLE while it runs (chrt -a
+    -i -p 0 PID; here by the test, their owner) keeps them there: the
+    watcher, at SCHED_BATCH when it was changed, leaves the new policy as
+    it is, and the thread that takes a stuck thread's work runs the app at
+    SCHED_IDLE, not at SCHED_OTHER (gate.c reads the kernel's policy, not
+    glibc's stale copy). Going up from SCHED_IDLE takes privilege: run by
+    an unprivileged user, the kernel refuses it anyway."""
+    srv = server(*GT)
+    [pid] = srv.worker_pids()
+    wait_for(lambda: os.SCHED_BATCH in policies(pid), what="a watcher at SCHED_BATCH")
+    for tid in os.listdir("/proc/%d/task" % pid):
+        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+    assert set(policies(pid)) == {os.SCHED_IDLE}
+    assert policy_past_a_stuck_thread(srv) == {os.SCHED_IDLE}
+    assert set(policies(pid)) == {os.SCHED_IDLE}
 
 
 def test_usr1_and_ttin_with_gthread(server, tmp_path):

@@ -517,6 +517,8 @@ static ssize_t plain_writev(int fd, const struct iovec *iov, int n)
     if (total <= GATHER_MAX) {
         total = 0;
         for (int i = 0; i < n; i++) {
+            if (iov[i].iov_len == 0)
+                continue;  /* its base may be NULL: no memcpy from it */
             memcpy(buf + total, iov[i].iov_base, iov[i].iov_len);
             total += iov[i].iov_len;
         }

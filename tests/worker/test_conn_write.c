@@ -37,7 +37,7 @@ static void test_write_small(void)
     enum { MANY = IOV_MAX + 6 };
     static struct iovec many[MANY];
     const size_t all = (size_t)3 * MANY;
-    struct iovec iov[4] = {{"ab", 2}, {"", 0}, {"cde", 3}, {"", 0}};
+    struct iovec iov[4] = {{"ab", 2}, {NULL, 0}, {"cde", 3}, {"", 0}};
     struct cu_conn c;
     char buf[4096];
     int fd, peer, rc;
@@ -52,7 +52,7 @@ static void test_write_small(void)
        "write of 0 bytes: 0, nothing sent");
     rc = cu_conn_writev(&c, iov, 4);
     ok(rc == 0 && avail(peer, buf, sizeof(buf)) == 5 && memcmp(buf, "abcde", 5) == 0 &&
-       c.wrote == 10, "writev with empty entries: the others, in order");
+       c.wrote == 10, "writev with empty entries (one with no base): the others, in order");
     ok(cu_conn_writev(&c, iov, 0) == 0 && avail(peer, buf, sizeof(buf)) == 0,
        "writev of no entries: 0, nothing sent");
     for (size_t i = 0; i < MANY; i++) {

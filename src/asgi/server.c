@@ -173,19 +173,14 @@ static int evict_one(struct asrv *s)
     return 1;
 }
 
-/* Whether a connection waits in listener i's backlog. */
-static int backlog_waits(const struct asrv *s, size_t i)
-{
-    return cu_listeners_waiting(&s->env->listeners[i], 1);
-}
-
 /* Full, and someone waits on listener i: room for them, while an idle
  * connection can give it (16 at most, then the loop's turn). 0, or -1
  * when someone waits and no one is idle. */
 static int make_room(struct asrv *s, size_t i)
 {
     for (int n = 0; n < 16; n++) {
-        if (!s->accepting || s->nconns < s->env->worker_connections || !backlog_waits(s, i))
+        if (!s->accepting || s->nconns < s->env->worker_connections ||
+            !cu_listeners_waiting(&s->env->listeners[i], 1))
             return 0;
         if (!evict_one(s))
             return -1;

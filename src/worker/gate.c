@@ -170,7 +170,7 @@ static int open_work(const struct cu_gate *g)
  * preemption), so on a core that thread keeps busy, a look waits for the
  * end of its time slice, or for it to block, which is what a stall is.
  * At SCHED_OTHER every look was a context switch each way, a millisecond
- * apart: 0.3 µs a request of hello world on one core. Its weight is
+ * apart: about 0.2 µs a request of hello world on one core, 4 threads. Its weight is
  * SCHED_OTHER's, so it holds g->m at no lower priority than the others.
  * Only from SCHED_OTHER, and back to it to serve; a thread the user runs
  * at another policy keeps it. The policy is the kernel's, read each time

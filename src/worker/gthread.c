@@ -1262,7 +1262,8 @@ static void tick(struct gworker *w, int max_sleep_ms)
         next = d;
     /* full, and someone waits: room, if an idle connection can give it
      * (an HTTP/1 one, else an idle HTTP/2 session, below) */
-    if (w->parked && !cu_worker_stop && cu_listeners_waiting(w->env->listeners, w->env->n_listeners))
+    if (w->parked && !cu_worker_stop &&
+        cu_listeners_waiting(w->env->listeners, w->env->n_listeners))
         room = !evict_one(w, now);
     pthread_mutex_unlock(&w->lock);
     if (w->h2)

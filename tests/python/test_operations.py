@@ -381,6 +381,12 @@ def test_term_while_importing_lets_the_listeners_go(server, tmp_path, worker):
             socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT).close()
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            # This probe reached the backlog just before the last holder
+            # let go, and the kernel reset it: the port is about to refuse.
+            # A worker that kept the listeners through its import would
+            # never get here, so this does not hide that fault.
+            return False
         return False
     wait_for(refused, what="the port to refuse")
     assert alive(second)  # still importing

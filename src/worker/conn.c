@@ -733,6 +733,21 @@ static int aborted(const struct cu_conn *c)
     return 1;
 }
 
+int cu_conn_hold(struct cu_conn *c, const struct iovec *iov, int n)
+{
+    size_t len = 0;
+
+    if (!c->may_hold || c->queue || c->tls || c->vt || n > IOV_MAX ||
+        atomic_load(&c->wstate) != CU_W_IDLE)
+        return 0;  /* aborted: the write fails as usual */
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    if (len > CU_HOLD_MAX)
+        return 0;
+    c->whole = c->queue_max > 0;  /* nothing of the response follows */
+    return queue_iov(c, iov, n);
+}
+
 /* Moves iov and *n past w bytes written. */
 static struct iovec *skip_written(struct iovec *iov, int *n, size_t w)
 {

@@ -83,6 +83,9 @@ struct cu_conn {
      * known (cu_conn_whole). The worker's poller sends the queue. */
     size_t queue_max;     /* 0: never queue, always wait */
     int whole;
+    /* The worker lets a response's last write be held (cu_conn_hold):
+     * set around the app's call by gthread when its calls take long. */
+    int may_hold;
     struct cu_seg *queue, *queue_last;
     size_t queued;        /* bytes in the queue's buffers */
     /* The application layer's objects for this connection, kept between
@@ -222,6 +225,17 @@ int cu_conn_writev_now(struct cu_conn *c, struct iovec **iov, int *n);
 /* Sends n bytes of the file fd from offset off with sendfile(2), waiting
  * as needed. 0, or -1 (errno; EINVAL or ESPIPE when fd cannot be sent so). */
 int cu_conn_sendfile(struct cu_conn *c, int fd, off_t off, size_t n);
+
+/*
+ * The last write of a response, held instead of written (with may_hold,
+ * on a plain connection with nothing queued, up to CU_HOLD_MAX bytes):
+ * queued for the worker's poller, which sends it once the app's call is
+ * over, beside the other connections' (docs/architecture.md, "Held
+ * responses"). 1 when held, 0 when the caller writes it as usual, -1
+ * when out of memory.
+ */
+#define CU_HOLD_MAX 16384
+int cu_conn_hold(struct cu_conn *c, const struct iovec *iov, int n);
 
 /* Says that the rest of the response is known (the app returned it
  * whole): from now on a write that would block is queued (within

@@ -75,6 +75,9 @@
                                   * (gate.h) */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
+#define HOLD_US 20               /* app calls from this long on average ... */
+#define HOLD_MAX_US 200          /* ... to this have their responses' last
+                                  * writes held (run_request) */
 
 enum kind { SRC_LISTENER, SRC_CONN };
 
@@ -126,6 +129,10 @@ struct gthread {
     struct cu_running *run;   /* its request, as the main thread watches it */
     int64_t now_ms;           /* its clock: read as it takes an event, and
                                * after each app call (app_end) */
+    int64_t app_us;           /* its app calls' time, a moving average
+                               * (an eighth of each new call) */
+    int hold;                 /* app_us is HOLD_US to HOLD_MAX_US: hold
+                               * the next response (run_request) */
 };
 
 struct gworker {
@@ -714,30 +721,50 @@ static void app_begin(struct gthread *t, const struct cu_worker_env *env,
     cu_running_begin(t->run, env, q, t->now_ms);
 }
 
-static void app_end(struct gthread *t, const struct cu_worker_env *env)
+static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t began_us)
 {
+    int64_t now = cu_now_us();
+
     cu_running_end(t->run, env);
-    t->now_ms = cu_now_ms();
+    t->now_ms = now / 1000;
+    t->app_us += (now - began_us - t->app_us) / 8;
+    t->hold = t->app_us >= HOLD_US && t->app_us < HOLD_MAX_US;
 }
 
-/* Runs the app on the request whose head g holds. Returns 1 when g stays
+/*
+ * Runs the app on the request whose head g holds. Returns 1 when g stays
  * open for the next request, 0 when it was closed or parked (its queued
- * response goes out from the poller; a streamed one is resumed then). */
+ * response goes out from the poller; a streamed one is resumed then).
+ *
+ * Held responses (docs/architecture.md): while this thread's app calls
+ * take HOLD_US to HOLD_MAX_US on average, a response's last write is not
+ * sent from the app's call but queued (cu_conn_hold), and the poller
+ * sends it with the others that are ready. Each send to a waiting client
+ * wakes it, on another core at the cost of an interrupt, and runs its
+ * side of the TCP stack here between two app calls, leaving the app's
+ * caches cold: held, the sends go out together and the app runs warm.
+ * Quicker apps keep their clients busy, so their sends wake no one;
+ * beside slower ones the wake is small, and a held response would wait
+ * behind the events ready before it, or behind an app that blocks.
+ */
 static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
     struct cu_request *q = &g->q;
+    int64_t began = cu_now_us();
     int rc;
 
     *q = (struct cu_request){.conn = &g->c, .http = &g->r, .head_off = g->head_off,
                              .body = &g->body, .must_close = must_close(w, g),
                              .may_pause = env->resume != NULL};
-    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
+    q->started_us = cu_access_wanted() ? began : 0;
     app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
+    g->c.may_hold = t->hold && !g->c.vt;
     rc = env->serve(env->app, q);
-    app_end(t, env);
+    g->c.may_hold = 0;
+    app_end(t, env, began);
     if (q->paused && rc == 0)
         return write_park(w, g);
     return request_end(w, t, g, rc);
@@ -825,12 +852,13 @@ static int serve_stream(void *arg, void *thread, struct cu_request *q)
     struct gworker *w = arg;
     struct gthread *t = thread;
     struct cu_worker_env *env = w->env;
+    int64_t began = cu_now_us();
     int rc;
 
-    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
+    q->started_us = cu_access_wanted() ? began : 0;
     app_begin(t, env, q);
     rc = env->serve(env->app, q);
-    app_end(t, env);
+    app_end(t, env, began);
     served(w, q);
     return rc;
 }
@@ -1006,12 +1034,13 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
 static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
+    int64_t began = cu_now_us();
     int rc;
 
     app_begin(t, env, &g->q);
     g->c.timeout_ms = w->timeout_ms;
     rc = env->resume(env->app, &g->q, 0);
-    app_end(t, env);
+    app_end(t, env, began);
     if (g->q.paused && rc == 0) {
         write_park(w, g);
         return;

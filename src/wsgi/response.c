@@ -107,8 +107,26 @@ int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n)
     return rc;
 }
 
-/* Sends data (maybe empty), with the head first if it has not gone yet. */
-int cu_resp_send_data(struct resp *p, const char *data, size_t n)
+/* The write that ends the response: held for the worker's poller when
+ * the connection allows it, else written. */
+static int hold_or_send(struct resp *p, struct iovec *iov, int n)
+{
+    int rc = cu_conn_hold(p->c, iov, n);
+
+    if (rc > 0) {
+        p->held = 1;
+        return 0;
+    }
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return cu_resp_send_iov(p, iov, n);
+}
+
+/* Sends data (maybe empty), with the head first if it has not gone yet;
+ * ends: nothing of the response follows (then it may be held). */
+static int send_data(struct resp *p, const char *data, size_t n, int ends)
 {
     struct iovec iov[10];
     char size[32], line[32], head[sizeof(fixed.text[0])];
@@ -162,7 +180,17 @@ int cu_resp_send_data(struct resp *p, const char *data, size_t n)
         }
     }
     p->sent += n;
-    return k ? cu_resp_send_iov(p, iov, k) : 0;
+    if (!k)
+        return 0;
+    /* the last bytes of a Content-Length: nothing follows them either */
+    if (!p->chunked && !p->no_body && p->length >= 0 && p->sent == (uint64_t)p->length)
+        ends = 1;
+    return ends && p->may_hold ? hold_or_send(p, iov, k) : cu_resp_send_iov(p, iov, k);
+}
+
+int cu_resp_send_data(struct resp *p, const char *data, size_t n)
+{
+    return send_data(p, data, n, 0);
 }
 
 /*
@@ -184,11 +212,12 @@ int cu_resp_finish(struct resp *p)
 {
     struct iovec iov = {(void *)"0\r\n\r\n", 5};
 
-    if (!p->headers_sent && cu_resp_send_data(p, NULL, 0) < 0)
+    /* the iteration is over: the head alone is all, but for chunked's end */
+    if (!p->headers_sent && send_data(p, NULL, 0, !p->chunked) < 0)
         return -1;
     short_body(p);
     if (p->chunked)
-        return cu_resp_send_iov(p, &iov, 1);
+        return p->may_hold ? hold_or_send(p, &iov, 1) : cu_resp_send_iov(p, &iov, 1);
     return 0;
 }
 

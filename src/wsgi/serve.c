@@ -113,7 +113,7 @@ static int send_items(struct resp *p, PyObject **itp, int may_pause)
             Py_CLEAR(*itp);
             return -1;
         }
-        if (may_pause && p->c->queue)
+        if (may_pause && p->c->queue && !p->held)
             return 1;
     }
     Py_CLEAR(*itp);
@@ -131,6 +131,7 @@ static int send_items(struct resp *p, PyObject **itp, int may_pause)
 static int send_result(struct resp *p, PyObject *result, int sendfile_ok, PyObject **itp,
                        int may_pause)
 {
+    p->may_hold = 1;  /* the app's call is over but for this iteration */
     /* the whole response is in hand: a worker with a poller may finish
      * sending it there, instead of in a thread that waits */
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {

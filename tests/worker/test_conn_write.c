@@ -788,6 +788,47 @@ static void test_abort_now(void)
     close(peer);
 }
 
+/* cu_conn_hold: the last write of a response queued, not sent, when the
+ * worker allows it; the poller's flush sends it. */
+static void test_hold(void)
+{
+    struct iovec iov[2] = {{"head ", 5}, {"body", 4}};
+    struct cu_conn c;
+    char buf[64];
+    int fd, peer, rc;
+
+    unix_pair(&fd, &peer);
+    conn_init(&c, fd, 0);
+    c.queue_max = 65536;
+    ok(cu_conn_hold(&c, iov, 2) == 0 && c.queue == NULL && !c.whole,
+       "hold without may_hold: 0, nothing queued (the caller writes)");
+    c.may_hold = 1;
+    rc = cu_conn_hold(&c, iov, 2);
+    ok(rc == 1 && c.queued == 9 && c.whole && c.wrote == 0 &&
+       avail(peer, buf, sizeof(buf)) == 0, "with may_hold: 1, queued, nothing sent");
+    ok(cu_conn_hold(&c, iov, 2) == 0 && c.queued == 9,
+       "behind a queue: 0 (the caller's write queues behind it, in order)");
+    rc = cu_conn_flush(&c);
+    ok(rc == 0 && c.queue == NULL && c.wrote == 9 && avail(peer, buf, sizeof(buf)) == 9 &&
+       memcmp(buf, "head body", 9) == 0, "the flush sends it whole");
+    iov[1].iov_base = PAT;
+    iov[1].iov_len = CU_HOLD_MAX;
+    ok(cu_conn_hold(&c, iov, 2) == 0 && c.queue == NULL,
+       "past CU_HOLD_MAX: 0, written as usual");
+    iov[1].iov_len = CU_HOLD_MAX - 5;
+    ok(cu_conn_hold(&c, iov, 2) == 1 && c.queued == CU_HOLD_MAX, "CU_HOLD_MAX itself: held");
+    cu_conn_unqueue(&c);
+    atomic_store(&c.wstate, CU_W_ABORTED);
+    ok(cu_conn_hold(&c, iov, 2) == 0 && c.queue == NULL,
+       "taken away (--request-timeout): 0, and the caller's write fails");
+    atomic_store(&c.wstate, CU_W_IDLE);
+    c.queue_max = 0;
+    ok(cu_conn_hold(&c, iov, 2) == 0 && c.queue == NULL,
+       "a connection that never queues (queue_max 0): 0");
+    cu_conn_close(&c);
+    close(peer);
+}
+
 int main(void)
 {
     int f, fds;
@@ -807,6 +848,7 @@ int main(void)
     test_queue_partial(f);
     test_queue_max();
     test_queue_errors(f);
+    test_hold();
     test_abort_idle(f);
     test_abort_written();
     abort_stuck(0);

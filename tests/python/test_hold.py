@@ -1,0 +1,118 @@
+"""Held responses (docs/architecture.md, Held responses): while a gthread
+thread's app calls take 20 to 200 µs on average, the last write of each
+response is queued instead of sent, and the poller sends it once the
+app's call is over. Every shape of response still arrives whole and in
+order, and a thread whose calls are slower (an app that waits) does not
+hold."""
+
+import socket
+
+import pytest
+
+from conftest import TIMEOUT, wait_for
+from test_gthread import Reader, get, session
+
+
+def warm(s, rd, n=12):
+    """Requests of 60 µs of Python: the serving thread's average call
+    passes 20 µs, and it holds from then on."""
+    for i in range(n):
+        s.sendall(get("/list?warm=%d" % i))
+        assert rd.response()[2] == b"/list?warm=%d" % i
+
+
+def answer(rd, target, head=False):
+    line, headers, body = rd.response(head_request=head)
+    assert line == "HTTP/1.1 200 OK"
+    assert head or body == target.encode()
+    return headers
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_held_responses_arrive_whole_in_every_shape(server, threads):
+    srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
+    s, rd = session(srv)
+    warm(s, rd)
+    for target in ("/list?a", "/gen?b", "/chunked?c", "/file?d", "/list?e"):
+        s.sendall(get(target))
+        h = answer(rd, target)
+        assert ("transfer-encoding" in h) == target.startswith("/chunked")
+    s.sendall(b"HEAD /list?f HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert answer(rd, "/list?f", head=True)["content-length"] == "7"
+    s.sendall(get("/empty?g"))
+    assert rd.response()[0] == "HTTP/1.1 204 No Content"
+    # pipelined: answered in order, each after the one before went out
+    targets = ["/list?p%d" % i if i % 2 else "/gen?p%d" % i for i in range(8)]
+    s.sendall(b"".join(get(t) for t in targets))
+    for t in targets:
+        answer(rd, t)
+    # a body read inside the iteration: its 100 Continue is never held
+    s.sendall(b"POST /expect?h HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+              b"Expect: 100-continue\r\n\r\n")
+    assert rd.response()[0] == "HTTP/1.1 100 Continue"
+    s.sendall(b"xxxxx")
+    answer(rd, "/expect?h xxxxx")
+    # Connection: close: the whole answer, then the end
+    s.sendall(get("/list?i", extra=b"Connection: close\r\n"))
+    answer(rd, "/list?i")
+    assert s.recv(1) == b""
+    s.close()
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_an_error_after_a_held_body_still_sends_it(server, threads):
+    srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(get("/raise?j"))
+    answer(rd, "/raise?j")
+    assert s.recv(1) == b""  # then closed, as after any failed response
+    s.close()
+    wait_for(lambda: "after the whole body" in srv.text(), what="the error logged")
+
+
+def test_only_the_write_that_ends_a_response_is_held(server, tmp_path):
+    """A streamed response's first part goes out while the app's
+    generator waits for its next one: only the write that completes the
+    Content-Length may be held."""
+    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    go = tmp_path / "go"
+    s, rd = session(srv)
+    warm(s, rd)
+    target = "/stream?go=%s" % go
+    s.sendall(get(target))
+    s.settimeout(5)  # the app waits 10 s for the file
+    rd._until(b"\r\n\r\n")
+    assert bytes(rd._take(3)) == target.encode()[:3]  # while the app waits
+    go.touch()
+    s.settimeout(TIMEOUT)
+    assert bytes(rd._take(len(target) - 3)) == target.encode()[3:]
+    s.close()
+
+
+def test_a_held_response_goes_once_the_call_is_over(server, tmp_path):
+    """Held, a response goes out once the app's call returns, its
+    iterable's close() included. A call that long (past 200 µs on
+    average) turns holding off: the next response goes out while its
+    close() still runs."""
+    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    go = tmp_path / "go"
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(get("/closewait?go=%s" % go))
+    s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        s.recv(1, socket.MSG_PEEK)  # held while close() waits
+    go.touch()
+    s.settimeout(TIMEOUT)
+    answer(rd, "/closewait?go=%s" % go)
+    wait_for(lambda: not go.exists(), what="close() to see the file")
+    s.sendall(get("/closewait?go=%s&again" % go))
+    s.settimeout(5)  # close() waits 10 s for the file
+    answer(rd, "/closewait?go=%s&again" % go)  # while close() waits
+    s.settimeout(TIMEOUT)
+    go.touch()
+    wait_for(lambda: not go.exists(), what="close() to see the file")
+    s.sendall(get("/list?k"))
+    answer(rd, "/list?k")
+    s.close()

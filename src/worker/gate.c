@@ -374,6 +374,16 @@ int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n)
     return n > 0;
 }
 
+int cu_gate_spare(struct cu_gate *g)
+{
+    int spare;
+
+    (void)pthread_mutex_lock(&g->m);
+    spare = g->busy < g->n;
+    (void)pthread_mutex_unlock(&g->m);
+    return spare;
+}
+
 void cu_gate_leave(struct cu_gate *g)
 {
     (void)pthread_mutex_lock(&g->m);

@@ -52,6 +52,11 @@ int cu_gate_next(struct cu_gate *g, int i, int served, struct cu_event *ev);
  * left: 1 with ev[0] the caller's, or 0. */
 int cu_gate_serve(struct cu_gate *g, int i, struct cu_event *ev, int n);
 
+/* 1 when some thread besides the caller (which serves an event) serves
+ * none: a spare, or one at the poller, that would take the poller's
+ * events should the caller stall in the app; 0 when all are serving. */
+int cu_gate_spare(struct cu_gate *g);
+
 /* The thread at the poller leaves the pool for good (the poller
  * failed): the poller is free for another. */
 void cu_gate_leave(struct cu_gate *g);

@@ -746,6 +746,11 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
  * Quicker apps keep their clients busy, so their sends wake no one;
  * beside slower ones the wake is small, and a held response would wait
  * behind the events ready before it, or behind an app that blocks.
+ * Only with another thread free (a spare, or one at the poller): should
+ * this thread's next call, another connection's, block, that one sends
+ * the held response. With one thread, or all the others in the app, it
+ * would wait for that call, however long (a long poll, a stream), and
+ * be lost with the worker should it not end.
  */
 static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
@@ -761,7 +766,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
-    g->c.may_hold = t->hold && !g->c.vt;
+    g->c.may_hold = t->hold && !g->c.vt && w->gate && cu_gate_spare(w->gate);
     rc = env->serve(env->app, q);
     g->c.may_hold = 0;
     app_end(t, env, began);

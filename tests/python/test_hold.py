@@ -2,10 +2,12 @@
 thread's app calls take 20 to 200 µs on average, the last write of each
 response is queued instead of sent, and the poller sends it once the
 app's call is over. Every shape of response still arrives whole and in
-order, and a thread whose calls are slower (an app that waits) does not
-hold."""
+order, a thread whose calls are slower (an app that waits) does not
+hold, and nor does one with no other thread free to send what it held
+(one thread, or the others all in the app)."""
 
 import socket
+import time
 
 import pytest
 
@@ -28,7 +30,7 @@ def answer(rd, target, head=False):
     return headers
 
 
-@pytest.mark.parametrize("threads", ["1", "4"])
+@pytest.mark.parametrize("threads", ["2", "4"])
 def test_held_responses_arrive_whole_in_every_shape(server, threads):
     srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
     s, rd = session(srv)
@@ -59,7 +61,7 @@ def test_held_responses_arrive_whole_in_every_shape(server, threads):
     s.close()
 
 
-@pytest.mark.parametrize("threads", ["1", "4"])
+@pytest.mark.parametrize("threads", ["2", "4"])
 def test_an_error_after_a_held_body_still_sends_it(server, threads):
     srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
     s, rd = session(srv)
@@ -75,7 +77,7 @@ def test_only_the_write_that_ends_a_response_is_held(server, tmp_path):
     """A streamed response's first part goes out while the app's
     generator waits for its next one: only the write that completes the
     Content-Length may be held."""
-    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    srv = server("-k", "gthread", "--threads", "2", app="holdapp:app")
     go = tmp_path / "go"
     s, rd = session(srv)
     warm(s, rd)
@@ -92,10 +94,11 @@ def test_only_the_write_that_ends_a_response_is_held(server, tmp_path):
 
 def test_a_held_response_goes_once_the_call_is_over(server, tmp_path):
     """Held, a response goes out once the app's call returns, its
-    iterable's close() included. A call that long (past 200 µs on
-    average) turns holding off: the next response goes out while its
-    close() still runs."""
-    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    iterable's close() included. Calls past 200 µs on average turn
+    holding off: the next response goes out while its close() still
+    runs. (Slow calls of 400 µs, not the long one: with two threads the
+    other one, at the poller while that call waited, serves the next.)"""
+    srv = server("-k", "gthread", "--threads", "2", app="holdapp:app")
     go = tmp_path / "go"
     s, rd = session(srv)
     warm(s, rd)
@@ -107,6 +110,9 @@ def test_a_held_response_goes_once_the_call_is_over(server, tmp_path):
     s.settimeout(TIMEOUT)
     answer(rd, "/closewait?go=%s" % go)
     wait_for(lambda: not go.exists(), what="close() to see the file")
+    for i in range(12):
+        s.sendall(get("/list?us=400&slow=%d" % i))
+        answer(rd, "/list?us=400&slow=%d" % i)
     s.sendall(get("/closewait?go=%s&again" % go))
     s.settimeout(5)  # close() waits 10 s for the file
     answer(rd, "/closewait?go=%s&again" % go)  # while close() waits
@@ -116,3 +122,39 @@ def test_a_held_response_goes_once_the_call_is_over(server, tmp_path):
     s.sendall(get("/list?k"))
     answer(rd, "/list?k")
     s.close()
+
+
+@pytest.mark.parametrize("threads,busy", [("1", False), ("2", True)])
+def test_a_response_is_not_held_behind_another_call_that_blocks(server, tmp_path, threads,
+                                                                busy):
+    """C's request, then A's and B's while C's runs (600 µs: the thread
+    still holds), so that the thread serves C, A, then B, whose close()
+    waits. Held, C's and A's responses would wait for B's call (10 s
+    here), with no other thread free to send them: one thread, or the
+    other one in the app (L's close() waits). So none is held then, and
+    their answers come while B's call waits."""
+    srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
+    go_b, go_l = tmp_path / "b", tmp_path / "l"
+    a, ra = session(srv)
+    b, rb = session(srv)
+    c, rc = session(srv)
+    if busy:
+        lng, rl = session(srv)
+        lng.sendall(get("/closewait?go=%s" % go_l))
+        time.sleep(0.2)  # its thread is in close()
+    warm(a, ra)
+    c.sendall(get("/list?us=600"))
+    a.sendall(get("/list?x"))
+    b.sendall(get("/closewait?go=%s" % go_b))
+    for s, rd, target in ((c, rc, "/list?us=600"), (a, ra, "/list?x")):
+        s.settimeout(5)  # B's close() waits 10 s
+        answer(rd, target)
+        s.settimeout(TIMEOUT)
+    go_b.touch()
+    answer(rb, "/closewait?go=%s" % go_b)
+    if busy:
+        go_l.touch()
+        answer(rl, "/closewait?go=%s" % go_l)
+        lng.close()
+    for s in (a, b, c):
+        s.close()

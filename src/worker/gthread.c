@@ -750,7 +750,9 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
  * this thread's next call, another connection's, block, that one sends
  * the held response. With one thread, or all the others in the app, it
  * would wait for that call, however long (a long poll, a stream), and
- * be lost with the worker should it not end.
+ * be lost with the worker should it not end. Nor with --request-timeout:
+ * a call past it is taken away (running.c) with a 504 when nothing of
+ * its response was written, which a held response is not yet.
  */
 static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
@@ -766,7 +768,8 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
-    g->c.may_hold = t->hold && !g->c.vt && w->gate && cu_gate_spare(w->gate);
+    g->c.may_hold = t->hold && !g->c.vt && !env->request_timeout && w->gate &&
+                    cu_gate_spare(w->gate);
     rc = env->serve(env->app, q);
     g->c.may_hold = 0;
     app_end(t, env, began);

@@ -158,3 +158,18 @@ def test_a_response_is_not_held_behind_another_call_that_blocks(server, tmp_path
         lng.close()
     for s in (a, b, c):
         s.close()
+
+
+def test_a_response_whose_close_outlives_request_timeout_still_goes(server):
+    """--request-timeout takes a call away that long with a 504 when
+    nothing of its response was written, and a held one was not: with
+    it, nothing is held, so the app's whole answer goes out before its
+    close() runs past the timeout, and the connection closes then."""
+    srv = server("-k", "gthread", "--threads", "2", "--request-timeout", "1",
+                 app="holdapp:app")
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(get("/stubborn?z"))
+    answer(rd, "/stubborn?z")
+    assert rd.closed()
+    s.close()

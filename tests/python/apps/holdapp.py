@@ -13,6 +13,9 @@ then answers the shape its path names:
               before its first item, and answers it
   /closewait  a list with its length whose close() waits for the file
               ?go= to exist (10 s at most), then removes it
+  /stubborn   a list with its length whose close() takes 3 s, and
+              goes on through the exceptions raised in it (as
+              --request-timeout's)
   /stream     a generator with its Content-Length that yields the first
               3 bytes, then waits for ?go= as /closewait, then the rest
 
@@ -37,6 +40,22 @@ def wait_for_file(go):
         time.sleep(0.01)
     if os.path.exists(go):
         os.unlink(go)
+
+
+class Stubborn:
+    def __init__(self, body):
+        self.body = body
+
+    def __iter__(self):
+        return iter([self.body])
+
+    def close(self):
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            try:
+                time.sleep(0.01)
+            except BaseException:
+                pass
 
 
 class CloseWaits:
@@ -92,6 +111,9 @@ def app(environ, start_response):
             yield body[3:]
         start_response("200 OK", sized)
         return slow()
+    if path == "/stubborn":
+        start_response("200 OK", sized)
+        return Stubborn(body)
     if path == "/closewait":
         start_response("200 OK", sized)
         return CloseWaits(body, args["go"][0])

@@ -107,11 +107,22 @@ int cu_resp_send_interim(struct resp *p, struct iovec *iov, int n)
     return rc;
 }
 
+/* The request's body is all here, read or in the buffer. Else the
+ * client may wait for this response before it sends the rest (Expect:
+ * 100-continue, whose 100 no longer goes once the response has begun),
+ * while the app reads it after its last write: held, neither would go on. */
+static int body_in_hand(const struct resp *p)
+{
+    const struct cu_body *b = p->q->body;
+
+    return b->done || (b->kind == HTTP_BODY_LENGTH && p->c->end - p->c->start >= b->left);
+}
+
 /* The write that ends the response: held for the worker's poller when
  * the connection allows it, else written. */
 static int hold_or_send(struct resp *p, struct iovec *iov, int n)
 {
-    int rc = cu_conn_hold(p->c, iov, n);
+    int rc = body_in_hand(p) ? cu_conn_hold(p->c, iov, n) : 0;
 
     if (rc > 0) {
         p->held = 1;

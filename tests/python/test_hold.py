@@ -173,3 +173,22 @@ def test_a_response_whose_close_outlives_request_timeout_still_goes(server):
     answer(rd, "/stubborn?z")
     assert rd.closed()
     s.close()
+
+
+def test_a_response_is_not_held_while_the_client_may_wait_to_send_its_body(server):
+    """Expect: 100-continue, and the app answers whole before it reads
+    the body: the client waits for the 100 or the answer before it sends
+    the body, and once the answer has begun no 100 goes. Held, the
+    answer would wait for the app's read, which waits for the body."""
+    srv = server("-k", "gthread", "--threads", "2", app="holdapp:app")
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(b"POST /readafter?r HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+              b"Expect: 100-continue\r\n\r\n")
+    s.settimeout(5)  # the app's read waits longer
+    answer(rd, "/readafter?r")
+    s.settimeout(TIMEOUT)
+    s.sendall(b"xxxxx")
+    s.sendall(get("/list?after"))
+    answer(rd, "/list?after")  # no 100 in between
+    s.close()

@@ -13,6 +13,8 @@ then answers the shape its path names:
               before its first item, and answers it
   /closewait  a list with its length whose close() waits for the file
               ?go= to exist (10 s at most), then removes it
+  /readafter  a generator with its Content-Length that yields the
+              whole body, then reads the request's body
   /stubborn   a list with its length whose close() takes 3 s, and
               goes on through the exceptions raised in it (as
               --request-timeout's)
@@ -111,6 +113,12 @@ def app(environ, start_response):
             yield body[3:]
         start_response("200 OK", sized)
         return slow()
+    if path == "/readafter":
+        def then_read():
+            yield body
+            environ["wsgi.input"].read()
+        start_response("200 OK", sized)
+        return then_read()
     if path == "/stubborn":
         start_response("200 OK", sized)
         return Stubborn(body)

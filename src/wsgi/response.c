@@ -119,10 +119,11 @@ static int body_in_hand(const struct resp *p)
 }
 
 /* The write that ends the response: held for the worker's poller when
- * the connection allows it, else written. */
+ * the connection allows it, else written. Never a 101's head: the app
+ * speaks the new protocol on gunicorn.socket next, in close() maybe. */
 static int hold_or_send(struct resp *p, struct iovec *iov, int n)
 {
-    int rc = body_in_hand(p) ? cu_conn_hold(p->c, iov, n) : 0;
+    int rc = p->status >= 200 && body_in_hand(p) ? cu_conn_hold(p->c, iov, n) : 0;
 
     if (rc > 0) {
         p->held = 1;

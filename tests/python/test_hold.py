@@ -192,3 +192,18 @@ def test_a_response_is_not_held_while_the_client_may_wait_to_send_its_body(serve
     s.sendall(get("/list?after"))
     answer(rd, "/list?after")  # no 100 in between
     s.close()
+
+
+def test_a_101_is_not_held(server):
+    """After its 101 the app speaks the new protocol on gunicorn.socket,
+    here in close(): held, the 101 would wait for close(), which waits
+    for the client, which waits for the 101."""
+    srv = server("-k", "gthread", "--threads", "2", app="holdapp:app")
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(get("/upgrade?u"))
+    s.settimeout(5)  # close() waits 10 s for the ping
+    assert rd.response()[0] == "HTTP/1.1 101 Switching Protocols"
+    s.sendall(b"ping")
+    assert rd._take(4) == b"pong"
+    s.close()

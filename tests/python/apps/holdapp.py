@@ -15,6 +15,8 @@ then answers the shape its path names:
               ?go= to exist (10 s at most), then removes it
   /readafter  a generator with its Content-Length that yields the
               whole body, then reads the request's body
+  /upgrade    101 Switching Protocols and no item; its close() reads
+              "ping" from gunicorn.socket and answers "pong" there
   /stubborn   a list with its length whose close() takes 3 s, and
               goes on through the exceptions raised in it (as
               --request-timeout's)
@@ -58,6 +60,22 @@ class Stubborn:
                 time.sleep(0.01)
             except BaseException:
                 pass
+
+
+class Pong:
+    def __init__(self, sock):
+        self.sock = sock
+
+    def __iter__(self):
+        return iter([])
+
+    def close(self):
+        self.sock.settimeout(10)
+        try:
+            if self.sock.recv(4) == b"ping":
+                self.sock.sendall(b"pong")
+        except OSError:
+            pass
 
 
 class CloseWaits:
@@ -119,6 +137,10 @@ def app(environ, start_response):
             environ["wsgi.input"].read()
         start_response("200 OK", sized)
         return then_read()
+    if path == "/upgrade":
+        start_response("101 Switching Protocols",
+                       [("Upgrade", "websocket"), ("Connection", "Upgrade")])
+        return Pong(environ["gunicorn.socket"])
     if path == "/stubborn":
         start_response("200 OK", sized)
         return Stubborn(body)

@@ -129,10 +129,10 @@ struct gthread {
     struct cu_running *run;   /* its request, as the main thread watches it */
     int64_t now_ms;           /* its clock: read as it takes an event, and
                                * after each app call (app_end) */
-    int64_t app_us;           /* its app calls' time, a moving average
-                               * (an eighth of each new call) */
-    int hold;                 /* app_us is HOLD_US to HOLD_MAX_US: hold
-                               * the next response (run_request) */
+    int64_t app_us8;          /* its app calls' time, a moving average
+                               * (an eighth of each new call), times 8 */
+    int hold;                 /* that average is HOLD_US to HOLD_MAX_US:
+                               * hold the next response (run_request) */
 };
 
 struct gworker {
@@ -727,8 +727,9 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
 
     cu_running_end(t->run, env);
     t->now_ms = now / 1000;
-    t->app_us += (now - began_us - t->app_us) / 8;
-    t->hold = t->app_us >= HOLD_US && t->app_us < HOLD_MAX_US;
+    /* kept times 8, so that the average's division loses nothing */
+    t->app_us8 += now - began_us - t->app_us8 / 8;
+    t->hold = t->app_us8 >= 8 * HOLD_US && t->app_us8 < 8 * HOLD_MAX_US;
 }
 
 /*

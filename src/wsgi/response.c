@@ -123,7 +123,8 @@ static int body_in_hand(const struct resp *p)
  * speaks the new protocol on gunicorn.socket next, in close() maybe. */
 static int hold_or_send(struct resp *p, struct iovec *iov, int n)
 {
-    int rc = p->status >= 200 && body_in_hand(p) ? cu_conn_hold(p->c, iov, n) : 0;
+    int rc = p->c->may_hold && p->status >= 200 && body_in_hand(p) ? cu_conn_hold(p->c, iov, n)
+                                                                   : 0;
 
     if (rc > 0) {
         p->held = 1;

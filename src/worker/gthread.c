@@ -729,7 +729,7 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
     t->now_ms = now / 1000;
     /* kept times 8, so that the average's division loses nothing */
     t->app_us8 += now - began_us - t->app_us8 / 8;
-    t->hold = t->app_us8 >= 8 * HOLD_US && t->app_us8 < 8 * HOLD_MAX_US;
+    t->hold = t->app_us8 >= INT64_C(8) * HOLD_US && t->app_us8 < INT64_C(8) * HOLD_MAX_US;
 }
 
 /*

@@ -736,6 +736,7 @@ static int aborted(const struct cu_conn *c)
 int cu_conn_hold(struct cu_conn *c, const struct iovec *iov, int n)
 {
     size_t len = 0;
+    int rc;
 
     if (!c->may_hold || c->queue || c->tls || c->vt || n > IOV_MAX ||
         atomic_load(&c->wstate) != CU_W_IDLE)
@@ -745,7 +746,9 @@ int cu_conn_hold(struct cu_conn *c, const struct iovec *iov, int n)
     if (len > CU_HOLD_MAX)
         return 0;
     c->whole = c->queue_max > 0;  /* nothing of the response follows */
-    return queue_iov(c, iov, n);
+    rc = queue_iov(c, iov, n);
+    c->held = rc > 0;
+    return rc;
 }
 
 /* Moves iov and *n past w bytes written. */

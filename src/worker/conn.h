@@ -86,6 +86,7 @@ struct cu_conn {
     /* The worker lets a response's last write be held (cu_conn_hold):
      * set around the app's call by gthread when its calls take long. */
     int may_hold;
+    int held;             /* cu_conn_hold queued the response's end */
     struct cu_seg *queue, *queue_last;
     size_t queued;        /* bytes in the queue's buffers */
     /* The application layer's objects for this connection, kept between

@@ -75,6 +75,13 @@
                                   * (gate.h) */
 #define QUEUE_MAX (16u << 20)    /* a whole response's rest, sent by the
                                   * poller instead of a waiting thread */
+#define HOLD_BATCH 16            /* one thread: held responses go when
+                                  * this many wait, ... */
+#define HOLD_WAIT_US 1000        /* ... when the first has waited this
+                                  * long, or when nothing is ready ... */
+#define HOLD_RESCUE_MS 2         /* ... and the main thread sends them
+                                  * when the pool thread, stuck in the
+                                  * app, has not after this long */
 #define HOLD_US 20               /* app calls from this long on average ... */
 #define HOLD_MAX_US 200          /* ... to this have their responses' last
                                   * writes held (run_request) */
@@ -112,6 +119,8 @@ struct gconn {
     unsigned armed;           /* the events its fd is armed for (with
                                * w->keep they stay armed across its
                                * events); 0: not in the poller */
+    int held;                 /* on w->held (one thread, hold_add) */
+    struct gconn *held_next;
     /* under the worker's lock: */
     struct cu_timer timer;    /* in the timer list of its state, while parked */
     int expired;              /* the main thread timed it out */
@@ -129,6 +138,7 @@ struct gthread {
     struct cu_running *run;   /* its request, as the main thread watches it */
     int64_t now_ms;           /* its clock: read as it takes an event, and
                                * after each app call (app_end) */
+    int64_t now_us;           /* read after its last app call (app_end) */
     int64_t app_us8;          /* its app calls' time, a moving average
                                * (an eighth of each new call), times 8 */
     int hold;                 /* that average is HOLD_US to HOLD_MAX_US:
@@ -156,6 +166,14 @@ struct gworker {
     unsigned keep;            /* CU_EV_KEEP, or 0: one-shot (several
                                * threads with HTTP/2) */
     struct cu_gate *gate;     /* several pool threads: one at the poller */
+    /* one pool thread: the held responses (hold_add), in order; the pool
+     * thread adds and takes, the main thread only sends (hold_rescue) */
+    pthread_mutex_t held_lock;
+    struct gconn *held_first, *held_last;
+    int nheld;                /* how many (the pool thread's to read) */
+    int64_t held_since;       /* the first's hold began (cu_now_us) */
+    atomic_int holding;       /* the pool thread holds: the main thread
+                               * looks every HOLD_RESCUE_MS */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -630,6 +648,92 @@ static int write_park(struct gworker *w, struct gconn *g)
     return 0;
 }
 
+/* ---- held responses with one thread ----------------------------------------- */
+
+/*
+ * With several threads a held response parks for the poller (request_end
+ * and write_park), and should this thread block in the app, a spare takes
+ * the poller (the gate). With one there is no spare, so a held response
+ * waits on w->held instead, its fd armed for reading as before: this
+ * thread sends the list once the poller has nothing ready, once
+ * HOLD_BATCH wait, or once the first has waited HOLD_WAIT_US, always
+ * between two waits (pool_main: an event of the last wait may name a
+ * connection that sending closes);
+ * should it be stuck in the app, the main thread sends their bytes after
+ * HOLD_RESCUE_MS (hold_rescue). The main thread only sends, under
+ * held_lock and while a connection is on the list; this thread takes a
+ * connection off the list before it touches it again.
+ */
+static void write_more(struct gworker *w, struct gthread *t, struct gconn *g);
+
+static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g)
+{
+    g->state = ST_WRITE;
+    g->timer.deadline = t->now_ms + w->send_ms;  /* should the socket be full */
+    g->held = 1;
+    g->held_next = NULL;
+    pthread_mutex_lock(&w->held_lock);
+    if (w->held_last)
+        w->held_last->held_next = g;
+    else {
+        w->held_first = g;
+        w->held_since = t->now_us;
+    }
+    w->held_last = g;
+    w->nheld++;
+    pthread_mutex_unlock(&w->held_lock);
+}
+
+/* An event for g, held: g leaves the list, this thread's again. */
+static void hold_take(struct gworker *w, struct gconn *g)
+{
+    struct gconn *prev = NULL, *x;
+
+    pthread_mutex_lock(&w->held_lock);
+    for (x = w->held_first; x != g; x = x->held_next)
+        prev = x;
+    if (prev)
+        prev->held_next = g->held_next;
+    else
+        w->held_first = g->held_next;
+    if (w->held_last == g)
+        w->held_last = prev;
+    w->nheld--;
+    pthread_mutex_unlock(&w->held_lock);
+    g->held = 0;
+}
+
+/* Sends every held response, all of them before any connection goes on
+ * (to its next request, or back to the poller). */
+static void hold_flush(struct gworker *w, struct gthread *t)
+{
+    struct gconn *g, *next;
+
+    pthread_mutex_lock(&w->held_lock);
+    g = w->held_first;
+    w->held_first = w->held_last = NULL;
+    w->nheld = 0;
+    pthread_mutex_unlock(&w->held_lock);
+    for (struct gconn *x = g; x; x = x->held_next)
+        (void)cu_conn_flush(&x->c);  /* write_more says what failed */
+    for (; g; g = next) {
+        next = g->held_next;
+        g->held = 0;
+        write_more(w, t, g);
+    }
+}
+
+/* The main thread: the held responses' bytes, should the pool thread
+ * not have sent them after HOLD_RESCUE_MS (it is in the app). */
+static void hold_rescue(struct gworker *w, long long now)
+{
+    pthread_mutex_lock(&w->held_lock);
+    if (w->held_first && now * 1000 - w->held_since >= HOLD_RESCUE_MS * INT64_C(1000))
+        for (struct gconn *g = w->held_first; g; g = g->held_next)
+            (void)cu_conn_flush(&g->c);
+    pthread_mutex_unlock(&w->held_lock);
+}
+
 /* A request is over (HTTP/1 or an HTTP/2 stream): its access-log line,
  * and one more toward --max-requests. */
 static void served(struct gworker *w, struct cu_request *q)
@@ -708,6 +812,12 @@ static int request_end(struct gworker *w, struct gthread *t, struct gconn *g, in
         return 0;
     }
     g->close_after = g->q.out.close;
+    if (g->c.held && !w->gate) {  /* one thread: see hold_add */
+        g->c.held = 0;
+        hold_add(w, t, g);
+        return 0;
+    }
+    g->c.held = 0;
     if (g->c.queue)
         return write_park(w, g);
     return after_response(w, t, g);
@@ -727,6 +837,7 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
 
     cu_running_end(t->run, env);
     t->now_ms = now / 1000;
+    t->now_us = now;
     /* kept times 8, so that the average's division loses nothing */
     t->app_us8 += now - began_us - t->app_us8 / 8;
     t->hold = t->app_us8 >= INT64_C(8) * HOLD_US && t->app_us8 < INT64_C(8) * HOLD_MAX_US;
@@ -747,11 +858,11 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
  * Quicker apps keep their clients busy, so their sends wake no one;
  * beside slower ones the wake is small, and a held response would wait
  * behind the events ready before it, or behind an app that blocks.
- * Only with another thread free (a spare, or one at the poller): should
- * this thread's next call, another connection's, block, that one sends
- * the held response. With one thread, or all the others in the app, it
- * would wait for that call, however long (a long poll, a stream), and
- * be lost with the worker should it not end. Nor with --request-timeout:
+ * Should this thread's next call, another connection's, block (a long
+ * poll, a stream), someone else must send the held response, or it would
+ * wait for that call however long: with several threads a free one (a
+ * spare, or one at the poller), so only while there is one; with one
+ * thread the main thread (hold_rescue). Nor with --request-timeout:
  * a call past it is taken away (running.c) with a 504 when nothing of
  * its response was written, which a held response is not yet.
  */
@@ -769,11 +880,13 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
-    g->c.may_hold = t->hold && !g->c.vt && !env->request_timeout && w->gate &&
-                    cu_gate_spare(w->gate);
+    g->c.may_hold = t->hold && !g->c.vt && !env->request_timeout &&
+                    (!w->gate || cu_gate_spare(w->gate));
     rc = env->serve(env->app, q);
     g->c.may_hold = 0;
     app_end(t, env, began);
+    if (!w->gate && atomic_load_explicit(&w->holding, memory_order_relaxed) != t->hold)
+        atomic_store(&w->holding, t->hold);
     if (q->paused && rc == 0)
         return write_park(w, g);
     return request_end(w, t, g, rc);
@@ -1105,6 +1218,8 @@ static void on_conn(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     int expired;
 
+    if (g->held)  /* one thread: bytes came, or the client left */
+        hold_take(w, g);
     pthread_mutex_lock(&w->lock);
     expired = g->expired;
     cu_timers_remove(&g->timer);
@@ -1212,9 +1327,21 @@ static void *pool_main(void *arg)
     if (w->gate)
         return gated_main(w, t, max);
     for (;;) {
-        int n = cu_poller_wait_many(w->poller, ev, want, 1000);
-        int64_t since = cu_now_us();
+        int n;
+        int64_t since;
 
+        /* held responses go once enough wait, or the first has waited long
+         * enough, or nothing is ready (hold_add); between two waits, so
+         * that no event of a wait names a connection their end closed */
+        if (w->nheld >= HOLD_BATCH ||
+            (w->nheld && t->now_us - w->held_since >= HOLD_WAIT_US))
+            hold_flush(w, t);
+        n = cu_poller_wait_many(w->poller, ev, want, w->nheld ? 0 : 1000);
+        if (n == 0 && w->nheld) {
+            hold_flush(w, t);
+            continue;
+        }
+        since = cu_now_us();
         /* the batch's clock: a wait takes several events only while they
          * are cheap (batch_size) */
         t->now_ms = since / 1000;
@@ -1307,6 +1434,9 @@ static void tick(struct gworker *w, int max_sleep_ms)
     if (w->h2)
         cu_h2_tick(w->h2, now, room);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
+    hold_rescue(w, now);
+    if (atomic_load(&w->holding) && next > now + HOLD_RESCUE_MS)
+        next = now + HOLD_RESCUE_MS;
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */
     (void)poll(NULL, 0, (int)(next - now));
@@ -1389,6 +1519,7 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
     }
     atomic_store(&w->accepting, 1);
     pthread_mutex_init(&w->lock, NULL);
+    pthread_mutex_init(&w->held_lock, NULL);
     w->poller = cu_poller_new();
     w->listeners = calloc(env->n_listeners ? env->n_listeners : 1, sizeof(*w->listeners));
     w->threads = calloc((size_t)env->threads, sizeof(*w->threads));

@@ -30,7 +30,7 @@ def answer(rd, target, head=False):
     return headers
 
 
-@pytest.mark.parametrize("threads", ["2", "4"])
+@pytest.mark.parametrize("threads", ["1", "2", "4"])
 def test_held_responses_arrive_whole_in_every_shape(server, threads):
     srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
     s, rd = session(srv)
@@ -61,7 +61,7 @@ def test_held_responses_arrive_whole_in_every_shape(server, threads):
     s.close()
 
 
-@pytest.mark.parametrize("threads", ["2", "4"])
+@pytest.mark.parametrize("threads", ["1", "2", "4"])
 def test_an_error_after_a_held_body_still_sends_it(server, threads):
     srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
     s, rd = session(srv)
@@ -130,9 +130,10 @@ def test_a_response_is_not_held_behind_another_call_that_blocks(server, tmp_path
     """C's request, then A's and B's while C's runs (600 µs: the thread
     still holds), so that the thread serves C, A, then B, whose close()
     waits. Held, C's and A's responses would wait for B's call (10 s
-    here), with no other thread free to send them: one thread, or the
-    other one in the app (L's close() waits). So none is held then, and
-    their answers come while B's call waits."""
+    here) with nobody to send them: with one thread the main thread sends
+    them after 2 ms; with two, while the other one is in the app (L's
+    close() waits), none is held. Either way their answers come while B's
+    call waits."""
     srv = server("-k", "gthread", "--threads", threads, app="holdapp:app")
     go_b, go_l = tmp_path / "b", tmp_path / "l"
     a, ra = session(srv)

@@ -40,6 +40,7 @@
 #include "worker/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +50,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 
 #include "core/access.h"
 #include "core/clock.h"
@@ -174,6 +178,12 @@ struct gworker {
     int64_t held_since;       /* the first's hold began (cu_now_us) */
     atomic_int holding;       /* the pool thread holds: the main thread
                                * looks every HOLD_RESCUE_MS */
+    int napping;              /* under held_lock: the main thread sleeps
+                               * past HOLD_RESCUE_MS (nothing held, the
+                               * pool thread not holding); a hold wakes
+                               * it through nap */
+    int nap[2];               /* its wake-up channel: read and write ends,
+                               * one eventfd (both the same) or a pipe */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -660,14 +670,43 @@ static int write_park(struct gworker *w, struct gconn *g)
  * between two waits (pool_main: an event of the last wait may name a
  * connection that sending closes);
  * should it be stuck in the app, the main thread sends their bytes after
- * HOLD_RESCUE_MS (hold_rescue). The main thread only sends, under
+ * HOLD_RESCUE_MS (hold_rescue). The main thread looks that often while
+ * this thread holds or anything is held, else it naps (tick) until a
+ * hold wakes it (set_holding, hold_add). The main thread only sends, under
  * held_lock and while a connection is on the list; this thread takes a
  * connection off the list before it touches it again.
  */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g);
 
+/* Wakes the main thread from a nap (tick): a response is held, or the pool
+ * thread holds from now on. */
+static void nap_wake(struct gworker *w)
+{
+    uint64_t one = 1;  /* an eventfd takes 8 bytes; a pipe any */
+
+    while (write(w->nap[1], &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+/* The pool thread's calls hold from now on (on: 1), or no longer. */
+static void set_holding(struct gworker *w, int on)
+{
+    int wake;
+
+    pthread_mutex_lock(&w->held_lock);
+    atomic_store(&w->holding, on);
+    wake = on && w->napping;
+    if (wake)
+        w->napping = 0;
+    pthread_mutex_unlock(&w->held_lock);
+    if (wake)
+        nap_wake(w);
+}
+
 static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g)
 {
+    int wake;
+
     g->state = ST_WRITE;
     g->timer.deadline = t->now_ms + w->send_ms;  /* should the socket be full */
     g->held = 1;
@@ -681,7 +720,11 @@ static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g
     }
     w->held_last = g;
     w->nheld++;
+    wake = w->napping;
+    w->napping = 0;
     pthread_mutex_unlock(&w->held_lock);
+    if (wake)
+        nap_wake(w);
 }
 
 /* An event for g, held: g leaves the list, this thread's again. */
@@ -724,14 +767,21 @@ static void hold_flush(struct gworker *w, struct gthread *t)
 }
 
 /* The main thread: the held responses' bytes, should the pool thread
- * not have sent them after HOLD_RESCUE_MS (it is in the app). */
-static void hold_rescue(struct gworker *w, long long now)
+ * not have sent them after HOLD_RESCUE_MS (it is in the app). 1 when it
+ * must look again in HOLD_RESCUE_MS (something is held, or the pool
+ * thread holds); 0: it naps, and hold_add or set_holding wakes it. */
+static int hold_rescue(struct gworker *w, long long now)
 {
+    int look;
+
     pthread_mutex_lock(&w->held_lock);
     if (w->held_first && now * 1000 - w->held_since >= HOLD_RESCUE_MS * INT64_C(1000))
         for (struct gconn *g = w->held_first; g; g = g->held_next)
             (void)cu_conn_flush(&g->c);
+    look = w->held_first || atomic_load(&w->holding);
+    w->napping = !look;
     pthread_mutex_unlock(&w->held_lock);
+    return look;
 }
 
 /* A request is over (HTTP/1 or an HTTP/2 stream): its access-log line,
@@ -886,7 +936,7 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     g->c.may_hold = 0;
     app_end(t, env, began);
     if (!w->gate && atomic_load_explicit(&w->holding, memory_order_relaxed) != t->hold)
-        atomic_store(&w->holding, t->hold);
+        set_holding(w, t->hold);
     if (q->paused && rc == 0)
         return write_park(w, g);
     return request_end(w, t, g, rc);
@@ -1434,12 +1484,20 @@ static void tick(struct gworker *w, int max_sleep_ms)
     if (w->h2)
         cu_h2_tick(w->h2, now, room);
     cu_running_watch(w->running, w->env->threads, w->env, w->timeout_ms, now);
-    hold_rescue(w, now);
-    if (atomic_load(&w->holding) && next > now + HOLD_RESCUE_MS)
-        next = now + HOLD_RESCUE_MS;
     /* a list that was empty gets deadlines no sooner than its shortest
      * duration, which max_sleep_ms never exceeds */
-    (void)poll(NULL, 0, (int)(next - now));
+    if (w->gate) {
+        (void)poll(NULL, 0, (int)(next - now));
+        return;
+    }
+    if (hold_rescue(w, now) && next > now + HOLD_RESCUE_MS)
+        next = now + HOLD_RESCUE_MS;
+    /* one thread: a hold ends a nap (hold_add, set_holding) */
+    if (poll(&(struct pollfd){.fd = w->nap[0], .events = POLLIN}, 1, (int)(next - now)) > 0) {
+        char sink[64];
+        while (read(w->nap[0], sink, sizeof(sink)) > 0)
+            ;
+    }
 }
 
 /* A graceful stop: no more accepting from the poller; the connections
@@ -1515,6 +1573,16 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
                                 &(struct cu_gate_ops){.held = held_off, .release = release,
                                                       .arg = w}))) {
         cu_log(CU_ERROR, "worker: the pool's gate: %s", strerror(errno));
+        return -1;
+    }
+    w->nap[0] = w->nap[1] = -1;
+    /* one pool thread: the main thread's naps, which a hold ends */
+#ifdef __linux__
+    if (!w->gate && (w->nap[0] = w->nap[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+#else
+    if (!w->gate && pipe2(w->nap, O_NONBLOCK | O_CLOEXEC) < 0) {
+#endif
+        cu_log(CU_ERROR, "worker: the main thread's wake-up channel: %s", strerror(errno));
         return -1;
     }
     atomic_store(&w->accepting, 1);

@@ -161,6 +161,31 @@ def test_a_response_is_not_held_behind_another_call_that_blocks(server, tmp_path
         s.close()
 
 
+@pytest.mark.parametrize("first", ["/list?us=600", "/list?us=3000"])
+def test_one_thread_held_responses_go_within_ms_of_a_call_that_blocks(server, tmp_path,
+                                                                     first):
+    """With one thread, the main thread sends what is held within a few
+    ms while another call blocks, though it slept (up to a second) until
+    the thread took to holding; and though the call that held took the
+    thread's average out of the band (3 ms: it holds no more)."""
+    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    go_b = tmp_path / "b"
+    a, ra = session(srv)
+    b, rb = session(srv)
+    warm(a, ra)
+    began = time.monotonic()
+    a.sendall(get(first))
+    b.sendall(get("/closewait?go=%s" % go_b))
+    a.settimeout(5)  # B's close() waits 10 s
+    answer(ra, first)
+    took = time.monotonic() - began
+    go_b.touch()
+    answer(rb, "/closewait?go=%s" % go_b)
+    assert took < 0.25, "held %.0f ms" % (took * 1000)
+    a.close()
+    b.close()
+
+
 def test_a_response_whose_close_outlives_request_timeout_still_goes(server):
     """--request-timeout takes a call away that long with a 504 when
     nothing of its response was written, and a held one was not: with

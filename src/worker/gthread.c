@@ -176,12 +176,9 @@ struct gworker {
     struct gconn *held_first, *held_last;
     int nheld;                /* how many (the pool thread's to read) */
     int64_t held_since;       /* the first's hold began (cu_now_us) */
-    atomic_int holding;       /* the pool thread holds: the main thread
-                               * looks every HOLD_RESCUE_MS */
     int napping;              /* under held_lock: the main thread sleeps
-                               * past HOLD_RESCUE_MS (nothing held, the
-                               * pool thread not holding); a hold wakes
-                               * it through nap */
+                               * past HOLD_RESCUE_MS (nothing held); a
+                               * hold wakes it through nap */
     int nap[2];               /* its wake-up channel: read and write ends,
                                * one eventfd (both the same) or a pipe */
 };
@@ -671,36 +668,20 @@ static int write_park(struct gworker *w, struct gconn *g)
  * connection that sending closes);
  * should it be stuck in the app, the main thread sends their bytes after
  * HOLD_RESCUE_MS (hold_rescue). The main thread looks that often while
- * this thread holds or anything is held, else it naps (tick) until a
- * hold wakes it (set_holding, hold_add). The main thread only sends, under
- * held_lock and while a connection is on the list; this thread takes a
- * connection off the list before it touches it again.
+ * anything is held, else it naps (tick) until a hold wakes it (hold_add).
+ * The main thread only sends, under held_lock and while a connection is
+ * on the list; this thread takes a connection off the list before it
+ * touches it again.
  */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g);
 
-/* Wakes the main thread from a nap (tick): a response is held, or the pool
- * thread holds from now on. */
+/* Wakes the main thread from a nap (tick): a response is held. */
 static void nap_wake(struct gworker *w)
 {
     uint64_t one = 1;  /* an eventfd takes 8 bytes; a pipe any */
 
     while (write(w->nap[1], &one, sizeof(one)) < 0 && errno == EINTR)
         ;
-}
-
-/* The pool thread's calls hold from now on (on: 1), or no longer. */
-static void set_holding(struct gworker *w, int on)
-{
-    int wake;
-
-    pthread_mutex_lock(&w->held_lock);
-    atomic_store(&w->holding, on);
-    wake = on && w->napping;
-    if (wake)
-        w->napping = 0;
-    pthread_mutex_unlock(&w->held_lock);
-    if (wake)
-        nap_wake(w);
 }
 
 static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g)
@@ -768,8 +749,8 @@ static void hold_flush(struct gworker *w, struct gthread *t)
 
 /* The main thread: the held responses' bytes, should the pool thread
  * not have sent them after HOLD_RESCUE_MS (it is in the app). 1 when it
- * must look again in HOLD_RESCUE_MS (something is held, or the pool
- * thread holds); 0: it naps, and hold_add or set_holding wakes it. */
+ * must look again in HOLD_RESCUE_MS (something is held); 0: it naps, and
+ * hold_add wakes it. */
 static int hold_rescue(struct gworker *w, long long now)
 {
     int look;
@@ -778,7 +759,7 @@ static int hold_rescue(struct gworker *w, long long now)
     if (w->held_first && now * 1000 - w->held_since >= HOLD_RESCUE_MS * INT64_C(1000))
         for (struct gconn *g = w->held_first; g; g = g->held_next)
             (void)cu_conn_flush(&g->c);
-    look = w->held_first || atomic_load(&w->holding);
+    look = w->held_first != NULL;
     w->napping = !look;
     pthread_mutex_unlock(&w->held_lock);
     return look;
@@ -935,8 +916,6 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
     rc = env->serve(env->app, q);
     g->c.may_hold = 0;
     app_end(t, env, began);
-    if (!w->gate && atomic_load_explicit(&w->holding, memory_order_relaxed) != t->hold)
-        set_holding(w, t->hold);
     if (q->paused && rc == 0)
         return write_park(w, g);
     return request_end(w, t, g, rc);
@@ -1492,7 +1471,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
     }
     if (hold_rescue(w, now) && next > now + HOLD_RESCUE_MS)
         next = now + HOLD_RESCUE_MS;
-    /* one thread: a hold ends a nap (hold_add, set_holding) */
+    /* one thread: a hold ends a nap (hold_add) */
     if (poll(&(struct pollfd){.fd = w->nap[0], .events = POLLIN}, 1, (int)(next - now)) > 0) {
         char sink[64];
         while (read(w->nap[0], sink, sizeof(sink)) > 0)

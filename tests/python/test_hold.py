@@ -6,6 +6,7 @@ order, a thread whose calls are slower (an app that waits) does not
 hold, and nor does one with no other thread free to send what it held
 (one thread, or the others all in the app)."""
 
+import os
 import socket
 import time
 
@@ -184,6 +185,31 @@ def test_one_thread_held_responses_go_within_ms_of_a_call_that_blocks(server, tm
     assert took < 0.25, "held %.0f ms" % (took * 1000)
     a.close()
     b.close()
+
+
+def main_thread_wakes(pid):
+    """How many times the worker's main thread (its tid, its pid) slept."""
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        return int(f.read().split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"),
+                    reason="reads a thread's switches from Linux's /proc")
+def test_one_thread_idle_after_holding_lets_the_main_thread_sleep(server):
+    """The main thread looks every 2 ms only while a response is held:
+    once the thread that held is idle, the main thread sleeps on its
+    ticks again (once a second here), not 500 times a second."""
+    srv = server("-k", "gthread", "--threads", "1", app="holdapp:app")
+    [pid] = srv.worker_pids()
+    s, rd = session(srv)
+    warm(s, rd)
+    s.sendall(get("/list?held"))  # held (the thread holds after the warm-up)
+    answer(rd, "/list?held")
+    time.sleep(0.1)
+    before = main_thread_wakes(pid)
+    time.sleep(1)
+    assert main_thread_wakes(pid) - before < 50
+    s.close()
 
 
 def test_a_response_whose_close_outlives_request_timeout_still_goes(server):

@@ -142,7 +142,7 @@ struct gthread {
     struct cu_running *run;   /* its request, as the main thread watches it */
     int64_t now_ms;           /* its clock: read as it takes an event, and
                                * after each app call (app_end) */
-    int64_t now_us;           /* read after its last app call (app_end) */
+    int64_t now_us;           /* read after each wait and app call */
     int64_t app_us8;          /* its app calls' time, a moving average
                                * (an eighth of each new call), times 8 */
     int hold;                 /* that average is HOLD_US to HOLD_MAX_US:
@@ -1374,6 +1374,7 @@ static void *pool_main(void *arg)
         /* the batch's clock: a wait takes several events only while they
          * are cheap (batch_size) */
         t->now_ms = since / 1000;
+        t->now_us = since;
         if (n < 0 && errno != EINTR) {
             cu_log(CU_ERROR, "worker: poller: %s", strerror(errno));
             break;

@@ -17,9 +17,10 @@
  * comes back from the poller with events. When the stuck thread is done,
  * it finds the poller taken and becomes a spare again.
  *
- * Spares sleep in poll(2) on an eventfd (a pipe elsewhere) of their own:
- * a write wakes exactly that thread, and a thread asleep here is told apart from one waiting
- * for the GIL (a futex) or for events (the poller).
+ * Spares sleep in poll(2) on a wake-up channel of their own (ev/wake.h,
+ * an eventfd): a signal wakes exactly that thread, and a thread asleep
+ * here is told apart from one waiting for the GIL (a futex) or for
+ * events (the poller).
  *
  * The fds stay armed between events (level-triggered: no epoll_ctl per
  * request), so once a spare has joined, the poller may report an fd that
@@ -33,20 +34,17 @@
 #include "worker/gate.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
+
+#include "ev/wake.h"
 
 struct spare {
-    int fds[2];             /* its wake-up channel, read and write ends:
-                             * one eventfd (both the same), or a pipe */
+    struct cu_wake wake;    /* what it sleeps on (one fd per pool thread,
+                             * beside --worker-connections' sockets) */
     int listed;             /* in the gate's list of sleepers */
     struct spare *next;
     void *holding;          /* the data of the event it serves, or NULL */
@@ -72,18 +70,6 @@ struct cu_gate {
     struct spare t[];       /* one per thread */
 };
 
-/* A wake-up channel: an eventfd where there is one (one fd per pool
- * thread, beside --worker-connections' sockets), else a pipe. */
-static int channel(int fds[2])
-{
-#ifdef __linux__
-    fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return fds[0] < 0 ? -1 : 0;
-#else
-    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
-#endif
-}
-
 struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate_ops *ops)
 {
     struct cu_gate *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->t[0]));
@@ -106,7 +92,7 @@ struct cu_gate *cu_gate_new(int n, int stall_ms, int batch, const struct cu_gate
     g->n = n;
     g->stall_ms = stall_ms;
     for (i = 0; i < n; i++) {
-        if (channel(g->t[i].fds) < 0) {
+        if (cu_wake_open(&g->t[i].wake) < 0) {
             int e = errno;
             g->n = i;
             cu_gate_free(g);
@@ -121,11 +107,8 @@ void cu_gate_free(struct cu_gate *g)
 {
     if (!g)
         return;
-    for (int i = 0; i < g->n; i++) {
-        (void)close(g->t[i].fds[0]);
-        if (g->t[i].fds[1] != g->t[i].fds[0])
-            (void)close(g->t[i].fds[1]);
-    }
+    for (int i = 0; i < g->n; i++)
+        cu_wake_close(&g->t[i].wake);
     (void)pthread_mutex_destroy(&g->m);
     for (int i = 0; i < g->nlimbo; i++)
         g->ops.release(g->limbo[i], g->ops.arg);
@@ -134,26 +117,12 @@ void cu_gate_free(struct cu_gate *g)
     free(g);
 }
 
-static void wake(struct spare *s)
-{
-    uint64_t one = 1;  /* an eventfd takes 8 bytes; a pipe any */
-
-    /* EAGAIN: full, a wake-up is pending anyway */
-    while (write(s->fds[1], &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-}
-
 /* With g->m held: lets it go, sleeps until woken or ms pass (-1: no
  * limit), and takes it again. */
 static void doze(struct cu_gate *g, struct spare *s, int ms)
 {
-    struct pollfd p = {.fd = s->fds[0], .events = POLLIN};
-    char sink[64];
-
     (void)pthread_mutex_unlock(&g->m);
-    if (poll(&p, 1, ms) > 0)
-        while (read(s->fds[0], sink, sizeof(sink)) > 0)
-            ;
+    (void)cu_wake_wait(&s->wake, ms);
     (void)pthread_mutex_lock(&g->m);
 }
 
@@ -238,7 +207,7 @@ static void summon(struct cu_gate *g)
     g->sleepers = s->next;
     s->listed = 0;
     g->summoned++;
-    wake(s);
+    cu_wake_signal(&s->wake);
 }
 
 /* With g->m held: me sleeps as a spare until a watcher is wanted. */
@@ -347,7 +316,7 @@ static void free_poller(struct cu_gate *g)
     summon(g);
     if (g->watcher && g->watcher_idle) {
         g->watcher_idle = 0;
-        wake(g->watcher);
+        cu_wake_signal(&g->watcher->wake);
     }
 }
 

@@ -40,7 +40,6 @@
 #include "worker/worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,15 +49,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
 
 #include "core/access.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "ev/poller.h"
 #include "ev/timers.h"
+#include "ev/wake.h"
 #include "http2/h2.h"
 #include "net/allow.h"
 #include "net/listeners.h"
@@ -86,7 +83,8 @@
 #define HOLD_RESCUE_MS 2         /* ... and the main thread sends them
                                   * when the pool thread, stuck in the
                                   * app, has not after this long */
-#define HOLD_US 20               /* app calls from this long on average ... */
+#define HOLD_US 20               /* requests from this long on average
+                                  * (app_us8) ... */
 #define HOLD_MAX_US 200          /* ... to this have their responses' last
                                   * writes held (run_request) */
 
@@ -142,9 +140,10 @@ struct gthread {
     struct cu_running *run;   /* its request, as the main thread watches it */
     int64_t now_ms;           /* its clock: read as it takes an event, and
                                * after each app call (app_end) */
-    int64_t now_us;           /* read after each wait and app call */
-    int64_t app_us8;          /* its app calls' time, a moving average
-                               * (an eighth of each new call), times 8 */
+    int64_t now_us;           /* the same, in µs */
+    int64_t app_us8;          /* its requests' time, from its clock to the
+                               * end of the app's call, a moving average
+                               * (an eighth of each new one), times 8 */
     int hold;                 /* that average is HOLD_US to HOLD_MAX_US:
                                * hold the next response (run_request) */
 };
@@ -179,8 +178,7 @@ struct gworker {
     int napping;              /* under held_lock: the main thread sleeps
                                * past HOLD_RESCUE_MS (nothing held); a
                                * hold wakes it through nap */
-    int nap[2];               /* its wake-up channel: read and write ends,
-                               * one eventfd (both the same) or a pipe */
+    struct cu_wake nap;       /* what it naps on */
 };
 
 /* ---- timer lists (called with the lock held) ------------------------------ */
@@ -675,15 +673,6 @@ static int write_park(struct gworker *w, struct gconn *g)
  */
 static void write_more(struct gworker *w, struct gthread *t, struct gconn *g);
 
-/* Wakes the main thread from a nap (tick): a response is held. */
-static void nap_wake(struct gworker *w)
-{
-    uint64_t one = 1;  /* an eventfd takes 8 bytes; a pipe any */
-
-    while (write(w->nap[1], &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-}
-
 static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g)
 {
     int wake;
@@ -705,7 +694,7 @@ static void hold_add(struct gworker *w, const struct gthread *t, struct gconn *g
     w->napping = 0;
     pthread_mutex_unlock(&w->held_lock);
     if (wake)
-        nap_wake(w);
+        cu_wake_signal(&w->nap);
 }
 
 /* An event for g, held: g leaves the list, this thread's again. */
@@ -821,7 +810,8 @@ static int after_response(struct gworker *w, struct gthread *t, struct gconn *g)
             finish(w, g, 1);
             return 0;
         }
-        t->now_ms = cu_now_ms();  /* the drain may have waited */
+        t->now_us = cu_now_us();  /* the drain may have waited */
+        t->now_ms = t->now_us / 1000;
     }
     g->c.timeout_ms = 0;
     g->c.keep = 0;
@@ -879,7 +869,7 @@ static void app_end(struct gthread *t, const struct cu_worker_env *env, int64_t 
  * open for the next request, 0 when it was closed or parked (its queued
  * response goes out from the poller; a streamed one is resumed then).
  *
- * Held responses (docs/architecture.md): while this thread's app calls
+ * Held responses (docs/architecture.md): while this thread's requests
  * take HOLD_US to HOLD_MAX_US on average, a response's last write is not
  * sent from the app's call but queued (cu_conn_hold), and the poller
  * sends it with the others that are ready. Each send to a waiting client
@@ -901,13 +891,13 @@ static int run_request(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
     struct cu_request *q = &g->q;
-    int64_t began = cu_now_us();
+    int64_t began = t->now_us;  /* no clock read of its own (app_end) */
     int rc;
 
     *q = (struct cu_request){.conn = &g->c, .http = &g->r, .head_off = g->head_off,
                              .body = &g->body, .must_close = must_close(w, g),
                              .may_pause = env->resume != NULL};
-    q->started_us = cu_access_wanted() ? began : 0;
+    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
     app_begin(t, env, q);
     /* the app's reads and writes wait in this thread, bounded */
     g->c.timeout_ms = w->timeout_ms;
@@ -1003,10 +993,10 @@ static int serve_stream(void *arg, void *thread, struct cu_request *q)
     struct gworker *w = arg;
     struct gthread *t = thread;
     struct cu_worker_env *env = w->env;
-    int64_t began = cu_now_us();
+    int64_t began = t->now_us;
     int rc;
 
-    q->started_us = cu_access_wanted() ? began : 0;
+    q->started_us = cu_access_wanted() ? cu_now_us() : 0;
     app_begin(t, env, q);
     rc = env->serve(env->app, q);
     app_end(t, env, began);
@@ -1185,7 +1175,7 @@ static void advance(struct gworker *w, struct gthread *t, struct gconn *g)
 static void stream_resume(struct gworker *w, struct gthread *t, struct gconn *g)
 {
     struct cu_worker_env *env = w->env;
-    int64_t began = cu_now_us();
+    int64_t began = t->now_us;
     int rc;
 
     app_begin(t, env, &g->q);
@@ -1314,9 +1304,11 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
         if (got) {
             served = 1;
             count++;
-            if (got == 2)  /* it slept in the gate; else the clock is the
-                            * one its last event left (app_end) */
-                t->now_ms = cu_now_ms();
+            if (got == 2) {  /* it slept in the gate; else the clock is
+                              * the one its last event left (app_end) */
+                t->now_us = cu_now_us();
+                t->now_ms = t->now_us / 1000;
+            }
             gated_event(w, t, &ev[0]);
             continue;
         }
@@ -1331,6 +1323,7 @@ static void *gated_main(struct gworker *w, struct gthread *t, int max)
         }
         since = cu_now_us();
         t->now_ms = since / 1000;
+        t->now_us = since;
         count = 0;
         if (cu_gate_serve(w->gate, me, ev, n) > 0) {
             count++;
@@ -1473,11 +1466,7 @@ static void tick(struct gworker *w, int max_sleep_ms)
     if (hold_rescue(w, now) && next > now + HOLD_RESCUE_MS)
         next = now + HOLD_RESCUE_MS;
     /* one thread: a hold ends a nap (hold_add) */
-    if (poll(&(struct pollfd){.fd = w->nap[0], .events = POLLIN}, 1, (int)(next - now)) > 0) {
-        char sink[64];
-        while (read(w->nap[0], sink, sizeof(sink)) > 0)
-            ;
-    }
+    (void)cu_wake_wait(&w->nap, (int)(next - now));
 }
 
 /* A graceful stop: no more accepting from the poller; the connections
@@ -1555,19 +1544,18 @@ static int setup(struct gworker *w, struct cu_worker_env *env)
         cu_log(CU_ERROR, "worker: the pool's gate: %s", strerror(errno));
         return -1;
     }
-    w->nap[0] = w->nap[1] = -1;
+    w->nap.fds[0] = w->nap.fds[1] = -1;
     /* one pool thread: the main thread's naps, which a hold ends */
-#ifdef __linux__
-    if (!w->gate && (w->nap[0] = w->nap[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-#else
-    if (!w->gate && pipe2(w->nap, O_NONBLOCK | O_CLOEXEC) < 0) {
-#endif
+    if (!w->gate && cu_wake_open(&w->nap) < 0) {
         cu_log(CU_ERROR, "worker: the main thread's wake-up channel: %s", strerror(errno));
         return -1;
     }
     atomic_store(&w->accepting, 1);
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_mutex_init(&w->held_lock, NULL);
+    if ((errno = pthread_mutex_init(&w->lock, NULL)) != 0 ||
+        (errno = pthread_mutex_init(&w->held_lock, NULL)) != 0) {
+        cu_log(CU_ERROR, "worker: a lock: %s", strerror(errno));
+        return -1;
+    }
     w->poller = cu_poller_new();
     w->listeners = calloc(env->n_listeners ? env->n_listeners : 1, sizeof(*w->listeners));
     w->threads = calloc((size_t)env->threads, sizeof(*w->threads));

@@ -112,8 +112,8 @@ struct resp {
     int64_t length;           /* Content-Length the app set, -1 if none */
     uint64_t sent;            /* body bytes written */
     /* iterating the app's result: the write that ends the response may
-     * be held (cu_conn_hold); held: it was, and nothing is written after */
-    int may_hold, held;
+     * be held (cu_conn_hold; then c->held, and nothing is written after) */
+    int may_hold;
     char *block;              /* "200 OK" then "Name: value\r\n"... */
     size_t blen, bcap, status_len;
 };

@@ -126,10 +126,8 @@ static int hold_or_send(struct resp *p, struct iovec *iov, int n)
     int rc = p->c->may_hold && p->status >= 200 && body_in_hand(p) ? cu_conn_hold(p->c, iov, n)
                                                                    : 0;
 
-    if (rc > 0) {
-        p->held = 1;
+    if (rc > 0)
         return 0;
-    }
     if (rc < 0) {
         PyErr_NoMemory();
         return -1;

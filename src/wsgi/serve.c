@@ -113,7 +113,7 @@ static int send_items(struct resp *p, PyObject **itp, int may_pause)
             Py_CLEAR(*itp);
             return -1;
         }
-        if (may_pause && p->c->queue && !p->held)
+        if (may_pause && p->c->queue && !p->c->held)
             return 1;
     }
     Py_CLEAR(*itp);

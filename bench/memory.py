@@ -17,6 +17,11 @@ starts the server on bench/apps/hello.py, sends 2000 GETs of /
 and the sums. Sum of VmRSS counts what the workers share with the master
 once per process; sum of Pss is the memory the group costs the machine.
 
+First, three times the memory of /usr/bin/python3 doing nothing (with
+site, and the .pth files of this machine's site-packages, as every server
+here has): a floor under the sum of VmRSS of any master and two workers
+that each hold an interpreter.
+
 First it byte-compiles cunicorn's package and the apps (python/cunicorn,
 bench/apps: their __pycache__, which git ignores), as an installed package
 and a deployed app are: a process that compiles a module's source instead
@@ -44,6 +49,7 @@ _spec = importlib.util.spec_from_file_location("bench_http", os.path.join(HERE, 
 hb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hb)
 
+GOAL_MIB = 25.0  # issue 15: master + 2 workers, hello, summed VmRSS
 FIELDS = ("VmRSS", "Pss", "RssAnon", "RssFile", "Private_Dirty")
 
 
@@ -60,6 +66,22 @@ def proc_memory(pid):
     except OSError:
         return None
     return out
+
+
+def bare_interpreter():
+    """{field: kB} of FIELDS for /usr/bin/python3 doing nothing (site and
+    this machine's .pth files run, as in every server here), or None."""
+    import subprocess
+    proc = subprocess.Popen(["/usr/bin/python3", "-c",
+                             "import sys; sys.stdout.write('up\\n'); sys.stdout.flush(); "
+                             "sys.stdin.read()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        proc.stdout.readline()
+        return proc_memory(proc.pid)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
 
 
 def hammer(port, requests):
@@ -104,6 +126,11 @@ def main():
           % (os.getloadavg()[0], "bytecode as found" if args.no_compile
              else "byte-compiled"))
     print("%-20s %-8s %8s %8s %8s %8s %8s  (MiB)" % ("server", "process", *FIELDS))
+    sums = {}
+    bare = bare_interpreter()
+    if bare:
+        print("%-20s %-8s %s" % ("python3 doing nothing", "x3", " ".join(
+            "%8.1f" % (3 * bare.get(f, 0) / 1024) for f in FIELDS)))
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         for n, _ in enumerate(servers(0, "")):
             port = hb.free_port()
@@ -128,10 +155,18 @@ def main():
                 print("%-20s %-8s %s" % (label, "sum", " ".join(
                     "%8.1f" % (sum(m.get(f, 0) for _, m in rows) / 1024)
                     for f in FIELDS)))
+                sums[label] = sum(m.get("VmRSS", 0) for _, m in rows) / 1024
             except (RuntimeError, OSError) as e:
                 print("skipping %s: %s" % (label, e))
             finally:
                 server.stop()
+    for label in ("cunicorn sync", "cunicorn gthread"):
+        if label in sums:
+            print("goal: %s, master + 2 workers, summed VmRSS %.1f MiB (goal <= %.0f): "
+                  "%s%s" % (label, sums[label], GOAL_MIB,
+                            "met" if sums[label] <= GOAL_MIB else "not met",
+                            "; three interpreters doing nothing: %.1f" % (
+                                3 * bare["VmRSS"] / 1024) if bare else ""))
     return 0
 
 

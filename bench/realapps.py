@@ -11,6 +11,9 @@ measure. The apps (bench/apps/):
                                 model, read with the ORM from SQLite
   drf-list    GET /api/items/   the same project, a Django REST framework
                                 ListAPIView of the same rows
+  hello       GET /             hello:app, the app that does nothing: what
+                                is outside it is the server's least work
+                                per request (the floor below)
 
 The SQLite database is created, with its ten rows, in a temporary folder at
 start. Every server runs under taskset -c 0 and wrk -t1 under taskset -c 1
@@ -94,6 +97,7 @@ APPS = [  # name, WSGI app spec in bench/apps, path
     ("flask-json", "flask_json:app", "/"),
     ("django-orm", "djbench.wsgi:application", "/items/"),
     ("drf-list", "djbench.wsgi:application", "/api/items/"),
+    ("hello", "hello:app", "/"),  # the floor: a server's own work, app doing nothing
 ]
 SERVERS = [  # name, shape
     ("cunicorn-gthread1", "keep-alive"), ("cunicorn-gthread4", "keep-alive"),
@@ -338,7 +342,9 @@ def print_table(apps, servers, runs):
 
 
 def print_goal(runs):
-    for name in ("cunicorn-gthread1", "cunicorn-gthread4", "cunicorn-sync"):
+    """The goal's lines for cunicorn, and the same figures for bjoern, the
+    C peer, to hold them against."""
+    for name in ("cunicorn-gthread1", "cunicorn-gthread4", "cunicorn-sync", "bjoern"):
         r = runs.get(name, {}).get("flask-json")
         if r is None or r["cpu_us"] is None:
             continue
@@ -346,10 +352,18 @@ def print_goal(runs):
             if app_us is None:
                 continue
             s = share(r["cpu_us"], app_us)
-            print("goal: %s's own share of the flask-json request's CPU, app %s: "
+            print("%s: %s's own share of the flask-json request's CPU, app %s: "
                   "%.1f %% (%.1f of %.1f us; goal < %.0f %% in situ): %s"
-                  % (name, how, s, r["cpu_us"] - app_us, r["cpu_us"], GOAL_SHARE,
+                  % ("peer" if name == "bjoern" else "goal", name, how, s,
+                     r["cpu_us"] - app_us, r["cpu_us"], GOAL_SHARE,
                      "met" if s < GOAL_SHARE else "not met"))
+        h = runs.get(name, {}).get("hello")
+        if h and h["cpu_us"] is not None and h["insitu_us"] is not None:
+            own = h["cpu_us"] - h["insitu_us"]
+            print("floor: %s's own work serving hello: %.1f us a request, %.1f %% of "
+                  "its flask-json request (%.1f us); the goal needs that part under "
+                  "%.1f us" % (name, own, 100.0 * own / r["cpu_us"], r["cpu_us"],
+                              r["cpu_us"] * GOAL_SHARE / 100.0))
 
 
 def setup_db(tmp):

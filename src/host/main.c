@@ -67,6 +67,8 @@ static int run(struct cu_host *h)
                                 host_after_fork_child, host_reconfigure, host_reopen_logs,
                                 host_close_listeners, host_master_hook, host_promoted,
                                 host_backlog};
+    struct cu_bind_opts bind_opts;
+    int rc;
 
     if (h->cfg.ssl_version != 2)  /* Gunicorn's warning, word for word */
         (void)fprintf(stderr, "Warning: option `ssl_version` is deprecated and it is "
@@ -107,10 +109,17 @@ static int run(struct cu_host *h)
     host_log_config(h);
     host_statsd_open(h);
     cu_log(CU_INFO, "Starting cunicorn %s", CU_VERSION);
-    if (host_hooks_start(h) < 0 ||
-        cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
-                          (const char *const *)h->cfg.bind.v, h->cfg.bind.n,
-                          h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid) < 0)
+    if (host_hooks_start(h) < 0)
+        return 1;
+    bind_opts = (struct cu_bind_opts){h->cfg.backlog, h->cfg.reuse_port, h->uid, h->gid,
+                                      CU_BIND_TRIES};
+    rc = cu_listeners_open(&h->listeners, &h->n_listeners, &h->up.n_systemd,
+                           (const char *const *)h->cfg.bind.v, h->cfg.bind.n, &bind_opts);
+    if (rc > 0) {  /* INT, QUIT or TERM while a bind waited to be tried again */
+        cu_log(CU_INFO, "Shutting down: Master");
+        return 0;
+    }
+    if (rc < 0)
         return 1;
     cu_listeners_announce(h->listeners, h->n_listeners, h->set->tls != NULL);
     host_environ_sync();
@@ -120,7 +129,7 @@ static int run(struct cu_host *h)
     else
         cu_log(CU_INFO, "Using worker: %s", h->set->worker_class->name);
     if (h->cfg.preload_app) {
-        int rc = host_load_app(h);
+        rc = host_load_app(h);
         if (rc)
             return rc;
         if (h->cfg.reload)

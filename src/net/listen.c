@@ -349,6 +349,15 @@ static void tcp_addr_name(const struct cu_addr *a, char *out, size_t outlen)
 
 /* ---- opening ---------------------------------------------------------- */
 
+/* Closes fd after a failure, leaving errno as the failure set it. */
+static void close_keeping_errno(int fd)
+{
+    int e = errno;
+
+    (void)close(fd);
+    errno = e;
+}
+
 static int set_int_opt(int fd, int level, int name, int value)
 {
     return setsockopt(fd, level, name, &value, sizeof(value));
@@ -428,7 +437,7 @@ static int open_tcp_candidate(const struct addrinfo *ai, int backlog,
     return fd;
 
 fail:
-    (void)close(fd);
+    close_keeping_errno(fd);
     return -1;
 }
 
@@ -455,6 +464,8 @@ static int tcp_resolve(const struct cu_addr *a, struct addrinfo **res,
     if (rc != 0) {
         cu_seterr(err, errlen, "resolve %s: %s", what,
                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        if (rc != EAI_SYSTEM)
+            errno = 0;  /* no system error */
         return -1;
     }
     return 0;
@@ -465,18 +476,21 @@ static int listen_tcp(const struct cu_addr *a, int backlog, int reuse_port,
 {
     struct addrinfo *res, *ai;
     char what[sizeof(l->name)];
-    int fd = -1;
+    int fd = -1, e;
 
     if (tcp_resolve(a, &res, what, sizeof(what), err, errlen) == -1)
         return -1;
     cu_seterr(err, errlen, "resolve %s: no address", what);
+    errno = 0;
     for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
         fd = open_tcp_candidate(ai, backlog, reuse_port, err, errlen);
+    e = errno;
     freeaddrinfo(res);
+    errno = e;
     if (fd == -1)
         return -1;
     if (fill_listener(l, fd, what, err, errlen) == -1) {
-        (void)close(fd);
+        close_keeping_errno(fd);
         return -1;
     }
     l->fd = fd;
@@ -496,6 +510,7 @@ static int clear_unix_path(const char *path, char *err, size_t errlen)
     }
     if (!S_ISSOCK(st.st_mode)) {
         cu_seterr(err, errlen, "unix:%s: exists and is not a socket", path);
+        errno = ENOTSOCK;
         return -1;
     }
     if (unlink(path) == -1 && errno != ENOENT) {
@@ -511,7 +526,7 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
     struct sockaddr_un sun;
     char what[sizeof(l->name)];
     size_t n = strnlen(a->path, sizeof(a->path));
-    int fd;
+    int fd, e;
 
     if (n == 0 || n >= sizeof(a->path)) {
         cu_seterr(err, errlen, "unix: bad socket path length");
@@ -529,13 +544,13 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
         return -1;
     }
     if (set_listen_options(fd, AF_UNIX, reuse_port, what, err, errlen) == -1) {
-        (void)close(fd);
+        close_keeping_errno(fd);
         return -1;
     }
     if (bind(fd, (const struct sockaddr *)&sun,
              (socklen_t)(SUN_PATH_OFF + n + 1)) == -1) {
         cu_seterr(err, errlen, "bind %s: %s", what, strerror(errno));
-        (void)close(fd);
+        close_keeping_errno(fd);
         return -1;
     }
     /* From here on the socket file is ours: remove it on failure. */
@@ -549,8 +564,10 @@ static int listen_unix(const struct cu_addr *a, int backlog, int reuse_port,
     return 0;
 
 fail:
+    e = errno;
     (void)close(fd);
     (void)unlink(a->path);
+    errno = e;
     return -1;
 }
 

@@ -48,8 +48,11 @@ int cu_addr_parse(const char *s, struct cu_addr *a, char *err, size_t errlen);
  * IPv6 only when it is an IPv6 literal, else IPv4 ("localhost" is
  * 127.0.0.1); the first address that binds wins.
  * Returns 0 with *l filled, or -1 with a message (naming the address and
- * the errno text) in err and l->fd == -1. Everything opened is closed on
- * failure; an inherited FD is the caller's until adopted and is left open.
+ * the errno text) in err, l->fd == -1 and errno: the failed call's
+ * (EADDRINUSE, EADDRNOTAVAIL, EACCES ...), ENOTSOCK for a UNIX path taken
+ * by what is not a socket, 0 for a host name that does not resolve.
+ * Everything opened is closed on failure; an inherited FD is the caller's
+ * until adopted and is left open.
  */
 int cu_listen(const struct cu_addr *a, int backlog, int reuse_port,
               struct cu_listener *l, char *err, size_t errlen);

@@ -1,19 +1,25 @@
 /* See listeners.h. */
 #include "net/listeners.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #endif
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define MAX_INHERITED 64
+#define RETRY_MS 1000   /* between two tries of a bind, as Gunicorn */
 
 /* Adopts the sockets systemd or an old master handed over. */
 static int adopt_inherited(struct cu_listener *ls, size_t *n, int *inherited,
@@ -54,13 +60,106 @@ static int bind_inherited(const struct cu_listener *ls, size_t inherited, int sy
     return 1;
 }
 
+/* A bound address as Gunicorn's log lines show it (str() of its parsed
+ * bind): ('HOST', PORT) for TCP, the path for UNIX. */
+static void gunicorn_name(const struct cu_addr *a, char *out, size_t len)
+{
+    if (a->kind == CU_ADDR_TCP)
+        (void)snprintf(out, len, "('%s', %d)", a->host, a->port);
+    else
+        (void)snprintf(out, len, "%s", a->path);
+}
+
+/* Binds a, and gives a UNIX socket file to o->uid and o->gid: 0, or -1
+ * with the reason in err and errno, nothing left open. */
+static int bind_once(const struct cu_addr *a, const struct cu_bind_opts *o,
+                     struct cu_listener *l, char *err, size_t errlen)
+{
+    int e;
+
+    if (cu_listen(a, o->backlog, o->reuse_port, l, err, errlen) < 0)
+        return -1;
+    if (a->kind != CU_ADDR_UNIX || cu_listener_chown(l, o->uid, o->gid, err, errlen) == 0)
+        return 0;
+    e = errno;
+    cu_listener_close(l, 1);
+    errno = e;
+    return -1;
+}
+
+/* Sleeps ms, or less when INT, QUIT or TERM comes (taken here, not
+ * delivered: the master's handlers are not there yet): that signal, or 0. */
+static int wait_for_stop(int ms)
+{
+    int64_t deadline = cu_now_ms() + ms;
+    sigset_t stop, old;
+    int sig;
+
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGQUIT);
+    sigaddset(&stop, SIGTERM);
+    (void)pthread_sigmask(SIG_BLOCK, &stop, &old);
+    do {
+        int64_t left = deadline - cu_now_ms();
+        struct timespec ts = {0, 0};
+
+        if (left > 0) {
+            ts.tv_sec = (time_t)(left / 1000);
+            ts.tv_nsec = (long)(left % 1000) * 1000000L;
+        }
+        sig = sigtimedwait(&stop, NULL, &ts);
+    } while (sig < 0 && errno == EINTR);
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return sig > 0 ? sig : 0;
+}
+
+/* Opens a into *l as Gunicorn's create_sockets does: o->tries times at
+ * most, a second apart. 0, -1 (logged), or 1 when a stop signal ended a
+ * wait. */
+static int bind_retrying(const struct cu_addr *a, const struct cu_bind_opts *o,
+                         struct cu_listener *l)
+{
+    char name[320], err[512];
+    int e, sig;
+
+    gunicorn_name(a, name, sizeof(name));
+    for (int i = 1;; i++) {
+        if (bind_once(a, o, l, err, sizeof(err)) == 0)
+            return 0;
+        e = errno;
+        /* no second try, as in Gunicorn: it adopts an fd:// before its
+         * tries, and a path that is no socket is a ValueError there */
+        if (a->kind == CU_ADDR_FD || e == ENOTSOCK) {
+            cu_log(CU_ERROR, "Bad bind address: %s", err);
+            return -1;
+        }
+        if (e == EADDRINUSE)
+            cu_log(CU_ERROR, "Connection in use: %s", name);
+        else if (e == EADDRNOTAVAIL)
+            cu_log(CU_ERROR, "Invalid address: %s", name);
+        cu_log(CU_ERROR, "connection to %s failed: %s", name, err);
+        if (i >= o->tries)
+            break;
+        cu_log(CU_DEBUG, "Retrying in 1 second.");
+        sig = wait_for_stop(RETRY_MS);
+        if (sig != 0) {
+            cu_log(CU_INFO, "Handling signal: %s",
+                   sig == SIGINT ? "int" : sig == SIGQUIT ? "quit" : "term");
+            return 1;
+        }
+    }
+    cu_log(CU_ERROR, "Can't connect to %s", name);
+    return -1;
+}
+
 int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
-                      const char *const *bind, size_t n_bind, int backlog,
-                      int reuse_port, uid_t uid, gid_t gid)
+                      const char *const *bind, size_t n_bind,
+                      const struct cu_bind_opts *o)
 {
     struct cu_listener *ls = calloc(MAX_INHERITED + n_bind, sizeof(*ls));
     char err[512];
-    int inherited;
+    int inherited, rc;
 
     *out = ls;
     *n = 0;
@@ -74,23 +173,16 @@ int cu_listeners_open(struct cu_listener **out, size_t *n, size_t *n_systemd,
     for (size_t i = 0; i < n_bind; i++) {
         struct cu_addr a;
         if (cu_addr_parse(bind[i], &a, err, sizeof(err)) < 0) {
-            cu_log(CU_ERROR, "Connection in use or bad address: %s", err);
+            cu_log(CU_ERROR, "Bad bind address: %s", err);
             return -1;
         }
         if (inherited > 0 &&
             bind_inherited(ls, (size_t)inherited, *n_systemd > 0, &a, bind[i]))
             continue;
-        if (cu_listen(&a, backlog, reuse_port, &ls[*n], err, sizeof(err)) < 0) {
-            cu_log(CU_ERROR, "Connection in use or bad address: %s", err);
-            return -1;
-        }
+        rc = bind_retrying(&a, o, &ls[*n]);
+        if (rc != 0)
+            return rc;
         (*n)++;
-        /* the file of a socket bound here goes to --user/--group */
-        if (a.kind == CU_ADDR_UNIX &&
-            cu_listener_chown(&ls[*n - 1], uid, gid, err, sizeof(err)) < 0) {
-            cu_log(CU_ERROR, "Can't give the socket to --user/--group: %s", err);
-            return -1;
-        }
     }
     return 0;
 }

@@ -2,13 +2,17 @@
  * The server's set of listening sockets (src/net/listeners.c): binds
  * opened; sockets handed over by an old master (GUNICORN_FD) or systemd
  * (LISTEN_FDS) adopted and standing in for the binds they match; a bad
- * bind failing with what was opened still handed back; the listen queues
- * for enable_backlog_metric. Only 127.0.0.1 and a mkdtemp directory.
+ * bind failing with what was opened still handed back; a bind that fails
+ * tried again, a stop signal ending the wait; the listen queues for
+ * enable_backlog_metric. Only 127.0.0.1 and a mkdtemp directory.
  */
 #include "net/listeners.h"
+#include "core/clock.h"
 #include "../lib/tap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,10 @@
 
 #define NO_UID ((uid_t)-1)
 #define NO_GID ((gid_t)-1)
+
+/* One try per address, no owner for the socket files. */
+static const struct cu_bind_opts once = {16, 0, NO_UID, NO_GID, 1};
+#define OWNED(u, g) (&(const struct cu_bind_opts){16, 0, (u), (g), 1})
 
 static void close_all(struct cu_listener *ls, size_t n)
 {
@@ -56,7 +64,7 @@ static void test_binds(const char *dir)
     size_t n, sd;
 
     (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/a.sock", dir);
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == 0 && n == 2 &&
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, &once) == 0 && n == 2 &&
        sd == 0,
        "two binds: two listeners, none from systemd");
     ok(n == 2 && listening(ls[0].fd) && listening(ls[1].fd) && ls[1].family == AF_UNIX,
@@ -88,7 +96,7 @@ static void test_backlog(const char *dir)
     int c[5], made = 0, rc;
 
     (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/b.sock", dir);
-    if (!ok(cu_listeners_open(&ls, &n, &sd, bind, 3, 16, 0, NO_UID, NO_GID) == 0 &&
+    if (!ok(cu_listeners_open(&ls, &n, &sd, bind, 3, &once) == 0 &&
             n == 3, "backlog: two TCP listeners and a UNIX one"))
         return;
     ok(cu_listeners_backlog(ls, n) == 0, "nobody waiting: 0");
@@ -118,7 +126,7 @@ static void test_bad_bind(void)
     struct cu_listener *ls;
     size_t n, sd;
 
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == -1 && n == 1 &&
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 2, &once) == -1 && n == 1 &&
        listening(ls[0].fd), "a bad second bind fails; the first is handed back to close");
     close_all(ls, n);
 }
@@ -150,28 +158,27 @@ static void test_owner(const char *dir)
     int rc;
 
     (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s/o.sock", dir);
-    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 &&
+    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, &once) == 0 && n == 1 &&
          owner_of(dir, "o.sock", &u, &g) == 0;
     ok(rc && u == (long)geteuid() && g == (long)getegid(),
        "no --user/--group: the socket file is the master's (%ld:%ld)", u, g);
     close_all(ls, n);
     if (geteuid() == 0) {
-        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, 65534, 65533) == 0 && n == 1 &&
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, OWNED(65534, 65533)) == 0 && n == 1 &&
              owner_of(dir, "o.sock", &u, &g) == 0;
         ok(rc && u == 65534 && g == 65533,
            "as root: the socket file goes to the user and group (%ld:%ld)", u, g);
         close_all(ls, n);
-        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, 65533) == 0 && n == 1 &&
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, OWNED(NO_UID, 65533)) == 0 && n == 1 &&
              owner_of(dir, "o.sock", &u, &g) == 0;
         ok(rc && u == 0 && g == 65533,
            "as root: a group alone changes the group only (%ld:%ld)", u, g);
         close_all(ls, n);
     } else {
-        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, other, NO_GID) == -1 && n == 1 &&
-           ls[0].family == AF_UNIX,
-           "not root: another user cannot have it: the start fails, the listener handed back");
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, OWNED(other, NO_GID)) == -1 && n == 0,
+           "not root: another user cannot have it: the start fails, nothing left open");
         close_all(ls, n);
-        ok(owner_of(dir, "o.sock", &u, &g) == -1, "and closing it removes the file");
+        ok(owner_of(dir, "o.sock", &u, &g) == -1, "and the socket file is removed");
     }
     /* an fd:// UNIX socket is not ours to give away: as Gunicorn, untouched
      * (not root: the chown would fail, so the start would) */
@@ -188,11 +195,62 @@ static void test_owner(const char *dir)
         }
         (void)snprintf(fdbind, sizeof(fdbind), "fd://%d", l.fd);
         bind[0] = fdbind;
-        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, other, NO_GID) == 0 && n == 1 &&
+        rc = cu_listeners_open(&ls, &n, &sd, bind, 1, OWNED(other, NO_GID)) == 0 && n == 1 &&
              owner_of(dir, "fd.sock", &u, &g) == 0;
         ok(rc && u == (long)geteuid(), "an fd:// UNIX socket keeps its owner (%ld)", u);
         close_all(ls, n);
     }
+}
+
+/* A bind that fails is tried again a second later, opts.tries times in
+ * all; INT, QUIT or TERM ends the wait; a path that is no socket is not
+ * tried again. */
+static void test_retry(const char *dir)
+{
+    char name[300], file[200], unix_bind[220];
+    int held = own_listener(name, sizeof(name));
+    const char *bind[] = {name};
+    struct cu_bind_opts twice = once, five = once;
+    struct cu_listener *ls;
+    sigset_t term, old;
+    size_t n, sd;
+    int64_t t0;
+    int rc, fd;
+
+    if (!ok(held >= 0, "a listener holding a port"))
+        return;
+    twice.tries = 2;
+    t0 = cu_now_ms();
+    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, &twice);
+    ok(rc == -1 && n == 0 && cu_now_ms() - t0 >= 950,
+       "a port in use, two tries: fails after a second (%d, %lld ms)", rc,
+       (long long)(cu_now_ms() - t0));
+    close_all(ls, n);
+    /* a TERM already pending when the wait begins ends it at once */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    (void)sigprocmask(SIG_BLOCK, &term, &old);
+    (void)raise(SIGTERM);
+    t0 = cu_now_ms();
+    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, &twice);
+    ok(rc == 1 && n == 0 && cu_now_ms() - t0 < 500,
+       "TERM while waiting to try again: 1, at once (%d)", rc);
+    close_all(ls, n);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    close(held);
+    (void)snprintf(file, sizeof(file), "%s/plain", dir);
+    (void)snprintf(unix_bind, sizeof(unix_bind), "unix:%s", file);
+    bind[0] = unix_bind;
+    five.tries = 5;
+    fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    t0 = cu_now_ms();
+    rc = cu_listeners_open(&ls, &n, &sd, bind, 1, &five);
+    ok(fd >= 0 && rc == -1 && n == 0 && cu_now_ms() - t0 < 500,
+       "a UNIX path that is a plain file: fails at once, not tried again");
+    close_all(ls, n);
+    if (fd >= 0)
+        close(fd);
+    (void)unlink(file);
 }
 
 static void test_inherited(void)
@@ -211,7 +269,7 @@ static void test_inherited(void)
     (void)setenv("GUNICORN_FD", fdtext, 1);
     {
         const char *bind[] = {name};
-        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 && sd == 0 &&
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 1, &once) == 0 && n == 1 && sd == 0 &&
            ls[0].fd == fd && !getenv("GUNICORN_FD"),
            "GUNICORN_FD: %s adopted, not bound again", name);
         free(ls);  /* the fd is still ours: used again below */
@@ -222,7 +280,7 @@ static void test_inherited(void)
     (void)setenv("GUNICORN_FD", fdtext, 1);
     {
         const char *bind[] = {"127.0.0.1:1", fdbind};
-        ok(cu_listeners_open(&ls, &n, &sd, bind, 2, 16, 0, NO_UID, NO_GID) == 0 && n == 2 &&
+        ok(cu_listeners_open(&ls, &n, &sd, bind, 2, &once) == 0 && n == 2 &&
            ls[0].fd == fd && ls[1].fd == other,
            "with inherited sockets: another address is not bound, fd:// is adopted");
         close_all(ls, n);
@@ -246,7 +304,7 @@ static void test_systemd(void)
     (void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
     (void)setenv("LISTEN_PID", pid, 1);
     (void)setenv("LISTEN_FDS", "1", 1);
-    ok(cu_listeners_open(&ls, &n, &sd, bind, 1, 16, 0, NO_UID, NO_GID) == 0 && n == 1 && sd == 1 &&
+    ok(cu_listeners_open(&ls, &n, &sd, bind, 1, &once) == 0 && n == 1 && sd == 1 &&
        ls[0].fd == CU_LISTEN_FDS_START && !getenv("LISTEN_FDS"),
        "LISTEN_FDS: systemd's socket adopted and counted, the bind it matches not opened");
     close_all(ls, n);
@@ -264,6 +322,7 @@ int main(void)
     test_owner(dir);
     test_backlog(dir);
     test_bad_bind();
+    test_retry(dir);
     test_inherited();
     test_systemd();
     ok(rmdir(dir) == 0, "temp dir left empty and removed");

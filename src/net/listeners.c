@@ -87,20 +87,23 @@ static int bind_once(const struct cu_addr *a, const struct cu_bind_opts *o,
     return -1;
 }
 
-/* Sleeps ms, or less when INT, QUIT or TERM comes (taken here, not
- * delivered: the master's handlers are not there yet): that signal, or 0. */
+/* Sleeps ms, or less when INT, QUIT or TERM comes: that signal, or 0.
+ * The master's handlers are not there yet, so the signals it handles are
+ * taken here rather than delivered, whose default would end (HUP, USR1,
+ * USR2) or stop (TTIN, TTOU) the master; those others are dropped. */
 static int wait_for_stop(int ms)
 {
+    static const int taken[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1,
+                                SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
     int64_t deadline = cu_now_ms() + ms;
-    sigset_t stop, old;
+    sigset_t set, old;
     int sig;
 
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGQUIT);
-    sigaddset(&stop, SIGTERM);
-    (void)pthread_sigmask(SIG_BLOCK, &stop, &old);
-    do {
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+        sigaddset(&set, taken[i]);
+    (void)pthread_sigmask(SIG_BLOCK, &set, &old);
+    for (;;) {
         int64_t left = deadline - cu_now_ms();
         struct timespec ts = {0, 0};
 
@@ -108,10 +111,18 @@ static int wait_for_stop(int ms)
             ts.tv_sec = (time_t)(left / 1000);
             ts.tv_nsec = (long)(left % 1000) * 1000000L;
         }
-        sig = sigtimedwait(&stop, NULL, &ts);
-    } while (sig < 0 && errno == EINTR);
+        sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGQUIT || sig == SIGTERM)
+            break;
+        if (sig < 0 && errno != EINTR) {
+            sig = 0;  /* EAGAIN: the time is up */
+            break;
+        }
+        if (sig > 0)
+            cu_log(CU_DEBUG, "Ignoring signal %d while the bind waits", sig);
+    }
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return sig > 0 ? sig : 0;
+    return sig;
 }
 
 /* Opens a into *l as Gunicorn's create_sockets does: o->tries times at

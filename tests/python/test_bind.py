@@ -1,7 +1,8 @@
 """A bind that fails at start (docs/compat.md, Binding): each address is
 tried five times, a second apart, with Gunicorn's log lines, before the
 start fails with status 1; INT, QUIT or TERM while it waits stops it at
-once. The port is held by a listening socket of the test's own, on
+once, and the master's other signals (HUP, USR1, USR2, TTIN, TTOU) are
+dropped, neither ending nor stopping it. The port is held by a listening socket of the test's own, on
 127.0.0.1."""
 
 import signal
@@ -107,3 +108,28 @@ def test_a_stop_signal_during_the_tries_stops_at_once(held, tmp_path, sig):
     assert "[INFO] Handling signal: %s\n" % name in t, t
     assert t.endswith("[INFO] Shutting down: Master\n"), t
     assert "Booting worker" not in t
+
+
+def test_other_signals_during_the_tries_leave_it_running(held, tmp_path):
+    """Their default action would end the master (HUP, USR1, USR2) or stop
+    it (TTIN, TTOU): its handlers are not there yet while it binds."""
+    port, holder = held
+    log = tmp_path / "error.log"
+    p = start(port, log)
+    try:
+        failed_once(p, log, "('127.0.0.1', %d)" % port)
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN,
+                    signal.SIGTTOU):
+            p.send_signal(sig)
+        holder.close()
+        wait_for(lambda: p.poll() is not None or "Booting worker" in text(log),
+                 what="the server to boot")
+        assert p.poll() is None, (p.returncode, text(log))
+        with open("/proc/%d/stat" % p.pid) as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] != "T", "stopped"
+        c = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
+    finally:
+        rc = stop_process(p)
+    assert rc == 0, (rc, text(log))

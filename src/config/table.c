@@ -589,7 +589,7 @@ const struct cu_setting cu_settings[] = {
      .help = "In the worker, once the app is loaded, before the first request."},
     {.name = "worker_int", .section = S_HOOKS, .meta = "worker",
      .type = CU_CALLABLE, .offset = OFF(worker_int),
-     .help = "In the worker, on SIGINT or SIGQUIT, before it exits."},
+     .help = "In the worker, on SIGINT or SIGQUIT, before it exits, and on a --reload restart."},
     {.name = "worker_abort", .section = S_HOOKS, .meta = "worker",
      .type = CU_CALLABLE, .offset = OFF(worker_abort),
      .help = "In the worker, on SIGABRT (the master's timeout), before it exits."},

@@ -374,13 +374,32 @@ struct signal_thread {
     int fd;
 };
 
+/* sys.stdout and sys.stderr, before an _exit: what the hooks printed. */
+static void flush_output(struct cu_hooks *h)
+{
+    PyObject *r = h->mod ? PyObject_CallMethod(h->mod, "flush", NULL) : NULL;
+
+    Py_XDECREF(r);
+    PyErr_Clear();
+}
+
+void cu_hooks_worker_int(struct cu_hooks *h, int abrt)
+{
+    if (!h->worker)
+        return;
+    if (PyObject_SetAttrString(h->worker, "alive", Py_False) < 0)
+        PyErr_Clear();
+    (void)cu_hooks_call(h, abrt ? CU_H_WORKER_ABORT : CU_H_WORKER_INT,
+                        PyTuple_Pack(1, h->worker));
+    flush_output(h);
+}
+
 static void *signal_main(void *arg)
 {
     struct signal_thread st = *(struct signal_thread *)arg;
     struct cu_hooks *h = st.h;
     unsigned char sig = 0;
     ssize_t n;
-    PyObject *r;
     int abrt;
 
     free(arg);
@@ -390,19 +409,12 @@ static void *signal_main(void *arg)
         return NULL;  /* the pipe went away: nothing to do */
     abrt = sig == SIGABRT;
     (void)PyGILState_Ensure();  /* kept until _exit */
-    if (h->worker) {
-        if (PyObject_SetAttrString(h->worker, "alive", Py_False) < 0)
-            PyErr_Clear();
-        (void)cu_hooks_call(h, abrt ? CU_H_WORKER_ABORT : CU_H_WORKER_INT,
-                            PyTuple_Pack(1, h->worker));
-    }
+    cu_hooks_worker_int(h, abrt);
     cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
     if (h->worker && h->server)
         (void)cu_hooks_call(h, CU_H_WORKER_EXIT,
                             PyTuple_Pack(2, h->server, h->worker));
-    r = h->mod ? PyObject_CallMethod(h->mod, "flush", NULL) : NULL;
-    Py_XDECREF(r);
-    PyErr_Clear();
+    flush_output(h);
     _exit(abrt ? 1 : 0);
 }
 

@@ -93,6 +93,10 @@ PyObject *cu_hooks_response(struct cu_hooks *h, int status,
  * INT/QUIT, 1 after ABRT. 0 or -1 (logged).
  */
 int cu_hooks_signal_thread(struct cu_hooks *h, int fd);
+/* That thread's hook, also --reload's (src/host/reloader.c): with the GIL,
+ * worker.alive = False, worker_int(worker) (abrt: worker_abort), then what
+ * it printed is flushed. Nothing without a worker object. */
+void cu_hooks_worker_int(struct cu_hooks *h, int abrt);
 
 /* _cunicorn._log(level, text[, exception]): for the log object's
  * methods; exception: a log.exception line (core/log.h). */

@@ -3,7 +3,8 @@
  * host_reconfigure). src/worker/reloader.c watches the files in a plain C
  * thread; it asks this, with the GIL, which files the imported modules
  * have (cunicorn._reloader), and tells it when one changed: the worker
- * then stops as on the master's TERM, and the master forks a new one.
+ * then runs worker_int, as Gunicorn's does, and stops as on the master's
+ * TERM, and the master forks a new one.
  */
 #include "host/host.h"
 
@@ -66,28 +67,47 @@ out:
     return rc;
 }
 
-/* The same from the reloader's thread, which takes the GIL for it. */
-static int reload_list(void *arg, char ***paths, size_t *n)
+/* The GIL for the reloader's thread, and back. */
+static void take_gil(struct cu_autoreload *rs)
 {
-    struct cu_autoreload *rs = arg;
-    int rc;
-
     if (rs->ts)
         PyEval_RestoreThread(rs->ts);
-    else  /* its first call: a thread state of its own, kept */
+    else  /* its first time: a thread state of its own, kept */
         (void)PyGILState_Ensure();
-    rc = list_files(rs, paths, n);
+}
+
+static void drop_gil(struct cu_autoreload *rs)
+{
     rs->ts = PyEval_SaveThread();
+}
+
+/* The same from the reloader's thread. */
+static int reload_list(void *arg, char ***paths, size_t *n)
+{
+    struct cu_host *h = arg;
+    int rc;
+
+    take_gil(&h->reload);
+    rc = list_files(&h->reload, paths, n);
+    drop_gil(&h->reload);
     return rc;
 }
 
-/* A watched file changed: the worker stops as on the master's TERM,
- * finishing its requests, and exits 0; the master forks a new one. The
- * reloader's thread blocks every signal, so the worker's loop gets it. */
+/* A watched file changed: worker_int(worker) runs here, in the reloader's
+ * thread (as in Gunicorn's), and to its end; then the worker stops as on
+ * the master's TERM, finishing its requests, runs worker_exit and exits 0;
+ * the master forks a new one. The reloader's thread blocks every signal,
+ * so the worker's loop gets the TERM. */
 static void reload_changed(void *arg, const char *path)
 {
-    (void)arg;
+    struct cu_host *h = arg;
+
     cu_log(CU_INFO, "Worker reloading: %s modified", path);
+    if (h->hooks.fn[CU_H_WORKER_INT]) {
+        take_gil(&h->reload);
+        cu_hooks_worker_int(&h->hooks, 0);
+        drop_gil(&h->reload);
+    }
     if (kill(getpid(), SIGTERM) < 0)
         cu_worker_stop = 1;
 }
@@ -145,7 +165,7 @@ static PyObject *extra_files(const struct cu_host *h, PyObject *broken)
 int host_start_reloader(struct cu_host *h)
 {
     struct cu_autoreload *rs = &h->reload;
-    struct cu_reloader_ops ops = {reload_list, reload_changed, rs};
+    struct cu_reloader_ops ops = {reload_list, reload_changed, h};
     struct cu_reloader *r = NULL;
     PyObject *broken = NULL;
     char **paths = NULL;

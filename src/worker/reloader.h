@@ -1,9 +1,10 @@
 /*
  * --reload: a thread in the worker that watches files (the modules the app
  * imported, and reload_extra_files) and reports the first one that
- * changes. The worker then stops the way TERM stops it: it finishes its
- * requests and exits 0, and the master forks a new one, which imports the
- * code afresh (docs/compat.md, Code reloading).
+ * changes. The worker then runs worker_int (src/host/reloader.c) and stops
+ * the way TERM stops it: it finishes its requests and exits 0, and the
+ * master forks a new one, which imports the code afresh (docs/compat.md,
+ * Code reloading).
  *
  * Engines (Gunicorn's names): inotify watches the directories of the files
  * and looks only when the kernel says one of *them* was written, renamed

@@ -11,16 +11,21 @@ import threading
 
 import pytest
 
-from conftest import TIMEOUT, wait_for
+from conftest import TIMEOUT, recv_all, wait_for
+from test_hooks import HOOKS_CONF, Calls
 
 APP = '''\
 import gc
 import os
+import time
 
 import rhelper
 
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/sleep":
+        environ["wsgi.errors"].write("sleeping in the app\\n")
+        time.sleep(float(environ["QUERY_STRING"]))
     if environ["PATH_INFO"] == "/frozen":
         body = str(gc.get_freeze_count())
     else:
@@ -186,6 +191,58 @@ def test_unrelated_changes_restart_nothing(server, appdir, engine):
     log = srv.text()
     assert log.count("Worker reloading: ") == 1
     assert "Worker reloading: %s modified" % sentinel in log
+
+
+def hooked(server, appdir, tmp_path, *args, extra=""):
+    """A --reload server with test_hooks' config file (every hook appends
+    "name pid args" to a file), plus extra; the server and its calls."""
+    conf = tmp_path / "hooks.conf.py"  # outside appdir: not watched
+    conf.write_text(HOOKS_CONF + extra)
+    out = tmp_path / "calls.txt"
+    srv = server("-c", str(conf), "--reload", *args, app="rapp:app",
+                 chdir=appdir, env=dict(app_env(), HOOK_OUT=str(out)))
+    return srv, Calls(out)
+
+
+@pytest.mark.parametrize("worker", ["gevent", "gthread", "sync", "tornado"])  # eventlet: 3 s
+def test_reload_runs_worker_int(server, appdir, tmp_path, worker):
+    """As in Gunicorn: worker_int(worker) in the reloading worker, with
+    alive False, once; then the worker stops as on TERM (the request in
+    the app and those queued are answered) and worker_exit runs."""
+    srv, calls = hooked(server, appdir, tmp_path, *WORKERS[worker])
+    _, old = value_and_pid(srv)
+    client = Client(srv)
+    s = srv.connect()
+    s.sendall(b"GET /sleep?0.5 HTTP/1.0\r\n\r\n")
+    wait_for(lambda: "sleeping in the app" in srv.text(), what="the slow request")
+    (appdir / "rhelper.py").write_text('VALUE = "second"\n')
+    assert calls.wait("worker_int")[0][1:] == (old, [str(old), "False"])
+    assert recv_all(s).endswith(b"\r\n\r\none %d" % old)
+    client.wait_for_value("second")
+    client.stop()
+    assert calls.wait("worker_exit")[0][1] == old
+    names = [c[0] for c in calls.all() if c[1] == old]
+    assert names.count("worker_int") == 1
+    assert names.index("worker_int") < names.index("worker_exit")
+    log = srv.text()
+    assert "Worker reloading: %s modified" % (appdir / "rhelper.py") in log
+    assert "Worker exiting (pid: %d)" % old in log
+
+
+def test_reload_worker_int_raising_is_logged(server, appdir, tmp_path):
+    extra = ("\ndef worker_int(worker):\n"
+             "    rec('worker_int', worker.pid)\n"
+             "    raise ValueError('worker_int broke')\n")
+    srv, calls = hooked(server, appdir, tmp_path, extra=extra)
+    _, old = value_and_pid(srv)
+    (appdir / "rhelper.py").write_text('VALUE = "second"\n')
+    wait_for(lambda: answers(srv) == 200 and value_and_pid(srv)[0] == "second",
+             what="the new code")
+    assert calls.named("worker_int")[0][1] == old
+    assert calls.wait("worker_exit")[0][1] == old
+    log = srv.text()
+    assert "[ERROR] Exception in worker_int hook" in log
+    assert "ValueError: worker_int broke" in log
 
 
 def test_extra_files_and_patterns(server, appdir):

@@ -232,8 +232,11 @@ def access(logger, atoms, request, us):
     logger.access(resp, req, environ, request_time)."""
     import datetime
 
-    environ, status, resp_headers, req_headers = request or ({}, None, [], [])
-    logger.access(Response(atoms, status, resp_headers), Request(environ, req_headers),
+    environ, status, resp_headers, req_headers = (request or ({}, None, [], []))[:4]
+    req = Request(environ, req_headers)
+    if request and len(request) > 4:
+        req.path = request[4]  # a refused request's: its environ has no PATH_INFO
+    logger.access(Response(atoms, status, resp_headers), req,
                   environ, datetime.timedelta(microseconds=us))
 
 

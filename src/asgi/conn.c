@@ -186,6 +186,7 @@ static int must_close(const struct aconn *a)
 static void refuse(struct aconn *a, int code)
 {
     cu_request_refused(&a->c, &a->p, code);
+    cu_request_refused_access(&a->c, &a->p, &a->r, a->c.buf + a->c.start, code);
     if (!http_error_info(code)->respond) {
         aconn_close(a, 0);
         return;

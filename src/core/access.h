@@ -38,6 +38,7 @@ struct cu_str {
     const char *p;
     size_t len;
 };
+struct cu_access_refused;
 struct cu_access {
     struct cu_str remote_addr;      /* h: REMOTE_ADDR */
     struct cu_str method, path, query, protocol;  /* m, U (PATH_INFO), q, H */
@@ -62,6 +63,24 @@ struct cu_access {
     /* Python mode (cu_access_divert): what the application layer kept of
      * the request for the divert, which owns it; NULL otherwise. */
     void *host;
+    /* A request refused before the application layer saw it (host is
+     * NULL then): what Gunicorn's logger gets of it, for the divert;
+     * NULL otherwise. */
+    const struct cu_access_refused *refused;
+};
+
+/* A refused request, as Gunicorn's handle_error() gives it to its
+ * logger: the small environ it makes (key, value pairs in env[0..2n),
+ * the keys NUL-terminated), the request's headers (name as sent, value
+ * pairs in headers[0..2n)), the status line's "CODE REASON", and the
+ * request's path as sent (its req.path; the environ has no PATH_INFO). */
+struct cu_access_refused {
+    const struct cu_str *env;
+    size_t n_env;
+    const struct cu_str *headers;
+    size_t n_headers;
+    const char *status;
+    struct cu_str path;
 };
 
 /* Compiles an access_log_format once (at start-up); until then

@@ -263,6 +263,45 @@ static void drop(PyObject *o)
     PyGILState_Release(g);
 }
 
+static PyObject *latin1_str(struct cu_str s)
+{
+    return PyUnicode_DecodeLatin1(s.p ? s.p : "", (Py_ssize_t)s.len, NULL);
+}
+
+/* A refused request as the application layer's tuple gives one
+ * (_logging.access): Gunicorn's small environ, its status line, no
+ * response headers, the request's headers with their names upper-cased;
+ * and its path, which that environ does not have. A new tuple, or NULL
+ * with an exception. */
+static PyObject *refused_request(const struct cu_access_refused *f)
+{
+    PyObject *env = PyDict_New(), *hdrs = PyList_New(0), *t = NULL;
+    int ok = env && hdrs;
+
+    for (size_t i = 0; ok && i < f->n_env; i++) {
+        PyObject *v = latin1_str(f->env[2 * i + 1]);
+        ok = v && PyDict_SetItemString(env, f->env[2 * i].p, v) == 0;
+        Py_XDECREF(v);
+    }
+    for (size_t i = 0; ok && i < f->n_headers; i++) {
+        PyObject *n = latin1_str(f->headers[2 * i]);
+        PyObject *u = n ? PyObject_CallMethod(n, "upper", NULL) : NULL;
+        PyObject *v = latin1_str(f->headers[2 * i + 1]);
+        PyObject *pair = u && v ? PyTuple_Pack(2, u, v) : NULL;
+
+        ok = pair && PyList_Append(hdrs, pair) == 0;
+        Py_XDECREF(n);
+        Py_XDECREF(u);
+        Py_XDECREF(v);
+        Py_XDECREF(pair);
+    }
+    if (ok)
+        t = Py_BuildValue("(Os[]ON)", env, f->status, hdrs, latin1_str(f->path));
+    Py_XDECREF(env);
+    Py_XDECREF(hdrs);
+    return t;
+}
+
 static void divert_access(const struct cu_access *a)
 {
     PyObject *req = a->host;  /* ours: the application layer's tuple */
@@ -274,6 +313,8 @@ static void divert_access(const struct cu_access *a)
         return;
     }
     enter(&e);
+    if (!req && a->refused && !(req = refused_request(a->refused)))
+        PyErr_Clear();  /* logged without it */
     atoms = letter_atoms(a);
     if (atoms)
         r = call("access", Py_BuildValue("(NOL)", atoms, req ? req : Py_None,

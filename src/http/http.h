@@ -114,10 +114,21 @@ enum http_what {
     HTTP_W_HOST             /* an HTTP/1.1 request without Host */
 };
 
+/* How much of the request an error leaves for its access-log line: the
+ * errors Gunicorn raises with the request attached, which it logs and
+ * counts as requests (docs/compat.md, Access log). */
+enum http_with_req {
+    HTTP_REQ_NONE = 0,      /* none: no line */
+    HTTP_REQ_LINE,          /* the request line; no header yet (a second
+                             * Host or Content-Type, found mid-head) */
+    HTTP_REQ_HEAD           /* the whole head (its framing is bad) */
+};
+
 struct http_error_at {
     struct http_span at;    /* in the buffer the parser was given */
     uint32_t n, limit;      /* heads and their limits stay below 4 GiB */
     uint8_t what;           /* enum http_what */
+    uint8_t with_req;       /* enum http_with_req */
 };
 
 /*

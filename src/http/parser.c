@@ -119,6 +119,7 @@ static int fail(struct http_parser *p, int code, uint8_t what, size_t off,
     p->err.what = what;
     p->err.at = span(off, len);
     p->err.n = p->err.limit = 0;
+    p->err.with_req = HTTP_REQ_NONE;
     return code;
 }
 
@@ -129,6 +130,7 @@ static int fail_n(struct http_parser *p, int code, uint8_t what, uint64_t n,
     p->err.at = span(0, 0);
     p->err.n = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
     p->err.limit = (uint32_t)(limit > UINT32_MAX ? UINT32_MAX : limit);
+    p->err.with_req = HTTP_REQ_NONE;
     return code;
 }
 
@@ -509,6 +511,16 @@ static int name_in(const char *buf, struct http_span name,
     return 0;
 }
 
+/* A second Host or Content-Type: Gunicorn raises it with the request
+ * attached, its headers not yet its request's. */
+static int singleton(struct http_parser *p, const struct http_header *h)
+{
+    int rc = fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
+
+    p->err.with_req = HTTP_REQ_LINE;
+    return rc;
+}
+
 /* The request-level rules for one complete header (never for trailers). */
 static int header_policy(struct http_parser *p, struct http_request *r,
                          const char *buf, const struct http_header *h)
@@ -517,14 +529,15 @@ static int header_policy(struct http_parser *p, struct http_request *r,
 
     switch (h->id) {
     case HTTP_HDR_HOST:
-        /* RFC 9112 §3.2: one Host, and a valid one */
+        /* RFC 9112 §3.2: one Host, and a valid one (ours: Gunicorn takes
+         * any value, and logs the request, so a bad one is logged too) */
         if ((p->seen & SEEN_HOST) || !host_ok(buf + h->value.off, h->value.len))
-            return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
+            return singleton(p, h);
         p->seen |= SEEN_HOST;
         break;
     case HTTP_HDR_CONTENT_TYPE:
         if (p->seen & SEEN_CONTENT_TYPE)
-            return fail(p, HTTP_E_HEADER, HTTP_W_HEADER_NAME, h->name.off, h->name.len);
+            return singleton(p, h);
         p->seen |= SEEN_CONTENT_TYPE;
         break;
     case HTTP_HDR_EXPECT:
@@ -878,6 +891,10 @@ int64_t http_parse_head(struct http_parser *p, struct http_request *r,
     rc = run(p, r, buf, len, &f);
     if (rc > 0) {
         int e = body_framing(p, r, buf);
+        /* Gunicorn raises its framing errors with the request attached
+         * (not UnsupportedTransferCoding) */
+        if (e == HTTP_E_HEADER)
+            p->err.with_req = HTTP_REQ_HEAD;
         if (e)
             return e;
     }

@@ -129,11 +129,14 @@ static int serve_one(struct gworker *w, struct gconn *g, struct http_request *r,
     return 1;
 }
 
-/* A refused request: Gunicorn's answer (or a silent close), its line. */
-static void refuse(struct gconn *g, const struct http_parser *p, int code)
+/* A refused request: Gunicorn's answer (or a silent close), its lines.
+ * r: the request as parsed (NULL: none). */
+static void refuse(struct gconn *g, const struct http_parser *p, const struct http_request *r,
+                   int code)
 {
     if (code != HTTP_E_EOF || g->c.eof)
         cu_request_refused(&g->c, p, code);
+    cu_request_refused_access(&g->c, p, r, g->c.buf + g->c.start, code);
     if (cu_conn_send_error(&g->c, code) == 0 && http_error_info(code)->respond)
         cu_conn_linger(&g->c, CU_LINGER_LIMIT, CU_LINGER_MS);  /* the rest is coming */
 }
@@ -225,7 +228,7 @@ static int preface(struct gworker *w, struct gconn *g, int *proxy_done)
     }
     g->idle = 0;
     if (pre < -1) {
-        refuse(g, NULL, pre);
+        refuse(g, NULL, NULL, pre);
         pre = -1;
     }
     return pre;
@@ -267,7 +270,7 @@ static int upgrade_h2(struct gworker *w, struct gconn *g, const struct http_pars
     if (rc < 0) {
         cu_log(CU_DEBUG, "Refusing an h2c upgrade: HTTP2-Settings is not base64url "
                "of a SETTINGS payload");
-        refuse(g, p, HTTP_E_HEADER);
+        refuse(g, p, r, HTTP_E_HEADER);
     } else if (rc > 0) {
         g->c.start += (size_t)len;  /* what follows the head is HTTP/2's */
         hand_over(w, g, &up);
@@ -310,7 +313,7 @@ static void conn_main(void *arg)
         rc = cu_head_read(env, &g->c, &p, &r, &proxy_done);
         if (rc <= 0) {
             if (rc < 0)
-                refuse(g, &p, (int)rc);
+                refuse(g, &p, &r, (int)rc);
             break;
         }
         if (w->h2 && (h2 = upgrade_h2(w, g, &p, &r, rc)) != 0) {

@@ -919,6 +919,9 @@ static void refuse_as(struct gworker *w, struct gconn *g, int code, int head)
     int rc;
 
     cu_request_refused(&g->c, &g->p, code);
+    /* a head is at c.start until it is done, at head_off after */
+    cu_request_refused_access(&g->c, &g->p, &g->r,
+                              g->c.buf + (head < 0 ? g->c.start : g->head_off), code);
     g->c.timeout_ms = 1000;  /* an error page fits any socket buffer */
     rc = !http_error_info(code)->respond ? -1
          : head < 0 ? cu_conn_send_error(&g->c, code)

@@ -131,14 +131,17 @@ int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
 /* ---- refused requests ---------------------------------------------------- */
 
 /* The ip= of Gunicorn's warning: the connecting peer (not a PROXY header's
- * client), "" for a UNIX socket's. */
-static void peer_ip(const struct cu_conn *c, char *host, size_t n)
+ * client), "" for a UNIX socket's. Its port, -1 for a UNIX socket's. */
+static int peer_ip(const struct cu_conn *c, char *host, size_t n)
 {
-    int port;
+    int port = -1;
 
     if (c->peer.ss_family == AF_UNIX ||
-        cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n, &port) < 0)
+        cu_sockaddr_text((const struct sockaddr *)&c->peer, c->peerlen, host, n, &port) < 0) {
         host[0] = '\0';
+        port = -1;
+    }
+    return port;
 }
 
 void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code)
@@ -162,7 +165,7 @@ void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, in
         cu_log(CU_DEBUG, "Ignored premature client disconnection. %s", text);
         return;
     }
-    peer_ip(c, ip, sizeof(ip));
+    (void)peer_ip(c, ip, sizeof(ip));
     if (code == HTTP_E_PROXY_FORBIDDEN) {
         static const char pre[] = "Proxy request from ";
         size_t n;
@@ -187,7 +190,7 @@ void cu_tls_failed(const struct cu_conn *c, int err)
         cu_log(CU_DEBUG, "ssl connection closed: %s", strerror(err));
         return;
     }
-    peer_ip(c, ip, sizeof(ip));
+    (void)peer_ip(c, ip, sizeof(ip));
     cu_log(CU_WARNING, "Invalid request from ip=%s: [SSL] %s", ip, cu_tls_error(c->tls));
 }
 
@@ -311,6 +314,31 @@ static struct cu_str remote_addr(const struct cu_conn *c, char *host, size_t n)
     return v;
 }
 
+/* H: the protocol as the environ's SERVER_PROTOCOL has it (buf: room for
+ * an unusual version's). */
+static struct cu_str protocol(const struct http_request *r, char buf[16])
+{
+    static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
+    struct cu_str v;
+
+    if (r->major == 1 && r->minor <= 1) {
+        v.p = protos[r->minor];
+    } else {
+        (void)snprintf(buf, 16, "HTTP/%u.%u", r->major, r->minor);
+        v.p = buf;
+    }
+    v.len = strlen(v.p);
+    return v;
+}
+
+/* r: the request line as received: method SP target SP version. */
+static struct cu_str request_line(const struct http_request *r, const char *head)
+{
+    struct cu_str v = {head + r->method.off,
+                       r->target.off + r->target.len + 9 - r->method.off};
+    return v;
+}
+
 /* The access log line: what the format uses, from the parsed head, the
  * connection and what the application layer gathered (q->logged). */
 void cu_access(struct cu_request *q)
@@ -325,7 +353,6 @@ void cu_access(struct cu_request *q)
                   auth = {{NULL, 0}, NULL};
     struct cu_access a;
     char host[128];
-    static const char *const protos[] = {"HTTP/1.0", "HTTP/1.1"};
     char proto[16];
     int64_t took = cu_now_us() - q->started_us;
 
@@ -345,16 +372,8 @@ void cu_access(struct cu_request *q)
     if (lv)
         a.path = lv->path;
     a.query = span_str(head, r->query);
-    if (r->major == 1 && r->minor <= 1) {
-        a.protocol.p = protos[r->minor];
-    } else {
-        (void)snprintf(proto, sizeof(proto), "HTTP/%u.%u", r->major, r->minor);
-        a.protocol.p = proto;
-    }
-    a.protocol.len = strlen(a.protocol.p);
-    /* the request line as received: method SP target SP version */
-    a.request_line.p = head + r->method.off;
-    a.request_line.len = r->target.off + r->target.len + 9 - r->method.off;
+    a.protocol = protocol(r, proto);
+    a.request_line = request_line(r, head);
     a.status = q->out.status;
     a.response_bytes = q->out.bytes;
     /* f, a and u in one pass over the headers, by their first letter */
@@ -403,4 +422,110 @@ void cu_access(struct cu_request *q)
         free(q->logged);
         q->logged = NULL;
     }
+}
+
+/* ---- the access log of a refused request --------------------------------- */
+
+/* How much of its request an error leaves to log: Gunicorn's errors
+ * raised with the request attached, as the parser marks them; and ours,
+ * a body over limit_request_body, refused once the head is whole (Gunicorn
+ * has no such limit: it serves, and logs, the request). */
+static enum http_with_req with_request(const struct http_parser *p, int code)
+{
+    if (code == HTTP_E_BODY_TOO_LARGE)
+        return HTTP_REQ_HEAD;
+    if (code == HTTP_E_HEADER && p)
+        return (enum http_with_req)p->err.with_req;
+    return HTTP_REQ_NONE;
+}
+
+/* The keys of the environ Gunicorn's handle_error() makes for the log
+ * that come from the request (the rest are its constants: wsgi.*,
+ * SERVER_SOFTWARE), as {name}e looks them up. */
+enum { RE_METHOD, RE_QUERY, RE_URI, RE_PROTO, RE_ADDR, RE_PORT, RE_N };
+static const char *const refused_keys[RE_N] = {
+    "REQUEST_METHOD", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL", "REMOTE_ADDR",
+    "REMOTE_PORT"};
+
+static struct cu_str text_str(const char *s)
+{
+    struct cu_str v = {s, strlen(s)};
+    return v;
+}
+
+/* The request's headers as the divert hands them to Python (name, value
+ * pairs), or NULL (none, or no memory: Python gets none). */
+static struct cu_str *header_pairs(const struct http_request *r, const char *head)
+{
+    struct cu_str *v = r->n_headers ? calloc(2 * (size_t)r->n_headers, sizeof(*v)) : NULL;
+
+    for (size_t i = 0; v && i < r->n_headers; i++) {
+        v[2 * i] = span_str(head, r->headers[i].name);
+        v[2 * i + 1] = span_str(head, r->headers[i].value);
+    }
+    return v;
+}
+
+void cu_request_refused_access(const struct cu_conn *c, const struct http_parser *p,
+                               const struct http_request *r, const char *head, int code)
+{
+    const struct http_error_info *e = http_error_info(code);
+    enum http_with_req with = with_request(p, code);
+    struct http_request shown;
+    struct logged l = {&shown, head};
+    struct cu_str env[2 * RE_N], *vals = NULL, *pairs = NULL;
+    struct cu_access_refused ref;
+    struct cu_access a;
+    const char *const *names;
+    size_t ne;
+    char host[128], port[16], proto[16], status[24 + HTTP_PAGE_REASON_MAX];
+    if (with == HTTP_REQ_NONE || !r || !cu_access_wanted())
+        return;
+    /* Gunicorn times it from its handle_error(): next to nothing */
+    cu_statsd_request(e->status, 0);
+    if (!cu_access_enabled())
+        return;
+    shown = *r;
+    if (with == HTTP_REQ_LINE)
+        shown.n_headers = 0;  /* its headers are not yet its request's */
+    /* REMOTE_ADDR, REMOTE_PORT: the connecting peer, ("", -1) for a UNIX
+     * socket's (a PROXY header's client is not taken, as in Gunicorn) */
+    (void)snprintf(port, sizeof(port), "%d", peer_ip(c, host, sizeof(host)));
+    memset(&a, 0, sizeof(a));
+    a.remote_addr = text_str(host);
+    a.method = span_str(head, r->method);
+    a.query = span_str(head, r->query);
+    a.protocol = protocol(r, proto);
+    a.request_line = request_line(r, head);
+    a.status = e->status;  /* b 0; u, f, a: "-" (its environ has no HTTP_*) */
+    /* U: Gunicorn's environ.get("PATH_INFO"), which it has not set */
+    a.path = text_str("None");
+    a.req_header = request_header;
+    a.ctx = &l;
+    env[2 * RE_METHOD + 1] = a.method;
+    env[2 * RE_QUERY + 1] = a.query;
+    env[2 * RE_URI + 1] = span_str(head, r->target);
+    env[2 * RE_PROTO + 1] = a.protocol;
+    env[2 * RE_ADDR + 1] = a.remote_addr;
+    env[2 * RE_PORT + 1] = text_str(port);
+    for (size_t k = 0; k < RE_N; k++)
+        env[2 * k] = text_str(refused_keys[k]);
+    ne = cu_access_lookups('e', &names);
+    if (ne && (vals = calloc(ne, sizeof(*vals))) != NULL) {
+        for (size_t i = 0; i < ne; i++)
+            for (size_t k = 0; k < RE_N; k++)
+                if (strcasecmp(names[i], refused_keys[k]) == 0)
+                    vals[i] = env[2 * k + 1];
+        a.env = vals;
+    }
+    if (cu_access_needs() & CU_ACC_NEED_HOST) {  /* diverted: what Python gets */
+        pairs = header_pairs(&shown, head);
+        (void)snprintf(status, sizeof(status), "%u %s", e->status, e->reason);
+        ref = (struct cu_access_refused){env, RE_N, pairs, pairs ? shown.n_headers : 0,
+                                         status, span_str(head, r->path)};
+        a.refused = &ref;
+    }
+    cu_access_log(&a);
+    free(vals);
+    free(pairs);
 }

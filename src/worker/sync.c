@@ -84,6 +84,7 @@ static void handle(struct cu_worker_env *env, int fd, struct sockaddr_storage *p
     if (rc < 0) {
         if (rc != HTTP_E_EOF || c.eof)
             cu_request_refused(&c, &p, (int)rc);
+        cu_request_refused_access(&c, &p, &r, c.buf + c.start, (int)rc);
         if (cu_conn_send_error(&c, (int)rc) == 0 && http_error_info((int)rc)->respond)
             unread = 1;  /* the rest of what it sent is still coming */
     } else if (rc > 0) {

@@ -294,6 +294,17 @@ int64_t cu_head_read(const struct cu_worker_env *env, struct cu_conn *c,
  * peer gone mid-request (HTTP_E_EOF) at debug level, with the bytes that
  * came of the part being read (p NULL: a body). */
 void cu_request_refused(const struct cu_conn *c, const struct http_parser *p, int code);
+/* The access-log line and the statsd request metrics of a request refused
+ * at its head with code, as Gunicorn gives them (docs/compat.md, Access
+ * log): for the errors it raises with the request attached (the parser
+ * marks them: a second Host or Content-Type, bad Content-Length or
+ * Transfer-Encoding framing), and a body over limit_request_body (ours).
+ * The error's status, b 0, a time of 0; the headers, once the head was
+ * whole. r: the request as parsed, its spans from head. Nothing for
+ * another error, or with neither an access log nor statsd. Call after
+ * cu_request_refused, before the answer. */
+void cu_request_refused_access(const struct cu_conn *c, const struct http_parser *p,
+                               const struct http_request *r, const char *head, int code);
 /* Logs a TLS connection that failed (errno err) before its request, as
  * Gunicorn does (docs/compat.md, TLS): a TLS error (EPROTO) as a warning
  * "Invalid request from ip=ADDR: [SSL] REASON"; a peer gone or stalled at

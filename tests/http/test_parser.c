@@ -324,6 +324,50 @@ static void test_errors(void)
        http_error_info(-1000)->status == 500, "anything else maps to 500");
 }
 
+/* Which errors Gunicorn raises with the request attached (its access log
+ * has a line for them): the parser marks them in p.err.with_req. */
+static void test_with_req(void)
+{
+    static const struct {
+        const char *in;
+        int64_t code;
+        int with;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", HTTP_E_HEADER, HTTP_REQ_LINE},
+        {"GET / HTTP/1.1\r\nContent-Type: a\r\nContent-Type: a\r\n\r\n", HTTP_E_HEADER,
+         HTTP_REQ_LINE},
+        {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", HTTP_E_HEADER, HTTP_REQ_LINE},
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+         HTTP_E_HEADER, HTTP_REQ_HEAD},
+        {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", HTTP_E_HEADER, HTTP_REQ_HEAD},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", HTTP_E_HEADER,
+         HTTP_REQ_HEAD},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_E_HEADER,
+         HTTP_REQ_HEAD},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: br\r\n\r\n", HTTP_E_TRANSFER_CODING,
+         HTTP_REQ_NONE},
+        {"GET / HTTP/1.1\r\nX-A: a\x01\r\n\r\n", HTTP_E_HEADER, HTTP_REQ_NONE},
+        {"GET / HTTP/1.1\r\nno colon\r\n\r\n", HTTP_E_HEADER, HTTP_REQ_NONE},
+        {"get / HTTP/1.1\r\n\r\n", HTTP_E_METHOD, HTTP_REQ_NONE},
+        {"GET / HTTP/1.1 x\r\n\r\n", HTTP_E_VERSION, HTTP_REQ_NONE},
+    };
+    struct http_request r;
+    struct http_parser p;
+
+    http_config_init(&cfg);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = load(cases[i].in);
+        int64_t rc;
+
+        http_parser_init(&p, &cfg, 0);
+        http_request_init(&r, hdrs, HTTP_MAX_HEADERS);
+        rc = http_parse_head(&p, &r, buf, n);
+        ok(rc == cases[i].code && p.err.with_req == cases[i].with,
+           "case %zu (%.*s): error %lld, with_req %d", i, (int)strcspn(cases[i].in, "\r"),
+           cases[i].in, (long long)rc, p.err.with_req);
+    }
+}
+
 /* docs/compat.md, Framing: one test per rule the parser decides. */
 static void test_framing_rules(void)
 {
@@ -416,5 +460,6 @@ int main(void)
     test_split();
     test_trailers();
     test_errors();
+    test_with_req();
     return tap_done();
 }

@@ -276,6 +276,62 @@ def test_bad_body(server, tmp_path, worker):
     assert "Socket error" not in srv.text()
 
 
+# Refused requests Gunicorn has a request object for (InvalidHeader raised
+# with req=self): it writes their access line, status 400 and b 0, with
+# what its request has -- the request line, and the headers once the whole
+# head was parsed (a second Host or Content-Type is found while they are
+# still being read: none then). Its environ has no PATH_INFO (U prints
+# None, as Python prints it) and no HTTP_* (f, a and u are -).
+LOGGED_REFUSALS = [
+    (b"GET /a?x=1 HTTP/1.1\r\nX-Tag: t\r\nHost: a\r\nHost: b\r\n\r\n",
+     '400 0 "GET /a?x=1 HTTP/1.1" GET None x=1 HTTP/1.1 - - GET /a?x=1'),
+    (b"POST /b HTTP/1.0\r\nX-Tag: t\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n",
+     '400 0 "POST /b HTTP/1.0" POST None  HTTP/1.0 - - POST /b'),
+    (b"POST /c HTTP/1.1\r\nHost: t\r\nX-Tag: t\r\nContent-Length: 1\r\n"
+     b"Content-Length: 2\r\n\r\n", '400 0 "POST /c HTTP/1.1" POST None  HTTP/1.1 t - POST /c'),
+    (b"POST /d HTTP/1.1\r\nHost: t\r\nX-Tag: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+     '400 0 "POST /d HTTP/1.1" POST None  HTTP/1.1 t - POST /d'),
+    (b"POST /e HTTP/1.1\r\nHost: t\r\nX-Tag: t\r\nContent-Length: +5\r\nReferer: r\r\n\r\n",
+     '400 0 "POST /e HTTP/1.1" POST None  HTTP/1.1 t - POST /e'),
+    # ours: a body over limit_request_body (Gunicorn has no limit: it
+    # serves the request, and logs it)
+    (b"POST /f HTTP/1.1\r\nHost: t\r\nX-Tag: t\r\nContent-Length: 11\r\n\r\n",
+     '413 0 "POST /f HTTP/1.1" POST None  HTTP/1.1 t - POST /f'),
+]
+# ... and none for the request-line and limit errors, nor for a header
+# error raised without the request.
+UNLOGGED_REFUSALS = [
+    b"get / HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET / HTTP/1.1 x\r\nHost: t\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n",
+]
+REFUSED_FORMAT = ('%(s)s %(b)s "%(r)s" %(m)s %(U)s %(q)s %(H)s %({x-tag}i)s %(f)s '
+                  '%({request_method}e)s %({raw_uri}e)s')
+CLASSES = {**WORKERS, "gevent": ("-k", "gevent"), "asgi": ("-k", "asgi"),
+           "tornado": ("-k", "tornado")}
+
+
+@pytest.mark.parametrize("worker", sorted(CLASSES))
+def test_refused_requests_access_lines(server, tmp_path, worker):
+    log = tmp_path / "access.log"
+    srv = server(*CLASSES[worker], "--access-logfile", str(log), "--access-logformat",
+                 REFUSED_FORMAT, "--limit-request-body", "10",
+                 app="asgiecho:app" if worker == "asgi" else "logapp:app")
+    for data in UNLOGGED_REFUSALS:
+        assert srv.raw(data).startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 431 "))
+    for data, line in LOGGED_REFUSALS:
+        assert srv.raw(data).startswith(b"HTTP/1.1 %s " % line[:3].encode())
+    # a good request last: every line is in once its own is
+    assert srv.raw(b"GET /ok HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200 ")
+    n = len(LOGGED_REFUSALS) + 1
+    lines = access_lines(log, n)
+    assert lines[:-1] == [line for _, line in LOGGED_REFUSALS], lines
+    assert lines[-1].startswith('200 ') and len(log.read_text().splitlines()) == n
+    assert len(warnings_of(srv, n - 1 + len(UNLOGGED_REFUSALS))) == n - 1 + len(
+        UNLOGGED_REFUSALS)
+
+
 def test_premature_disconnection_at_debug(server):
     srv = server("--log-level", "debug", app="logapp:app")
     srv.raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Cut: ")

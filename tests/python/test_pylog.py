@@ -297,6 +297,38 @@ def test_logger_class_of_gunicorn(server, tmp_path):
         "127.0.0.1 GET /g?z=1 HTTP/1.1 200 5 ua second hh"]
 
 
+REFUSED_LOGGER = """
+from gunicorn.glogging import Logger
+
+class Mine(Logger):
+    def access(self, resp, req, environ, request_time):
+        super().access(resp, req, environ, request_time)
+        self.access_log.info("ACCESS %s %s %s %s %s", resp.status, req.method, req.path,
+                             environ["REMOTE_ADDR"], req.headers)
+
+logger_class = Mine
+"""
+
+
+def test_logger_class_gets_a_refused_request(server, tmp_path):
+    """A request refused with Gunicorn's request attached (bad framing)
+    reaches the logger as Gunicorn's handle_error() gives it: its status
+    line, its method, path and headers, an environ with its request line's
+    parts and no PATH_INFO."""
+    conf = tmp_path / "conf.py"
+    conf.write_text(REFUSED_LOGGER)
+    log = tmp_path / "access.log"
+    srv = server("-c", str(conf), "--access-logfile", str(log), "--access-logformat",
+                 "%(h)s %(r)s %(s)s %(b)s %(U)s %({x-tag}i)s %({raw_uri}e)s", app="logapp:app")
+    raw = srv.raw(b"POST /c?q HTTP/1.1\r\nHost: t\r\nX-Tag: t\r\nContent-Length: 1\r\n"
+                  b"Content-Length: 2\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 400 ")
+    assert lines(log, 2, lambda x: "POST" in x) == [
+        "127.0.0.1 POST /c?q HTTP/1.1 400 0 None t /c?q",
+        "ACCESS 400 Bad Request POST /c 127.0.0.1 [('HOST', 't'), ('X-TAG', 't'), "
+        "('CONTENT-LENGTH', '1'), ('CONTENT-LENGTH', '2')]"]
+
+
 # What a machine without Gunicorn looks like to an import (this one has
 # Debian's): a sitecustomize on PYTHONPATH that refuses the package.
 NO_GUNICORN = """

@@ -126,6 +126,28 @@ def test_requests_statuses_workers_and_log_lines(server, receiver, worker):
         "log.warning")}, names
 
 
+@pytest.mark.parametrize("worker", [["-k", "sync"], ["-k", "gthread", "--threads", "2"]],
+                         ids=["sync", "gthread"])
+def test_refused_requests_with_a_request_counted(server, receiver, worker):
+    """Gunicorn counts a request refused for a header error it raises with
+    the request attached (logged as a 400), and no request-line or limit
+    error (nothing to log then)."""
+    rx = receiver()
+    srv = started(server, rx, *worker, workers=1)
+    for data in (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+                 b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"):
+        assert srv.raw(data).startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 431 "))
+    assert get(srv, "/") == 200
+    rx.wait(PREFIX + "gunicorn.request.status.200:1|c|@1.0" + TAGS)
+    rx.wait(PREFIX + "gunicorn.log.warning:1|c|@1.0" + TAGS, 4)
+    assert rx.count(PREFIX + "gunicorn.request.status.400:1|c|@1.0" + TAGS) == 2
+    assert rx.count(PREFIX + "gunicorn.requests:1|c|@1.0" + TAGS) == 3
+    assert len(durations(rx)) == 3
+    assert not rx.matching(r".*status\.431.*")
+
+
 def test_keepalive_requests_each_counted(server, receiver):
     rx = receiver()
     srv = started(server, rx, "-k", "gthread", "--threads", "2", "--keep-alive", "5",

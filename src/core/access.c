@@ -4,7 +4,8 @@
  *
  * Process-wide state: the compiled format (g_fmt), one per process, set
  * up by cu_access_format_set() or cu_log_open() (cu_access_format_init())
- * before workers start, read-only afterwards, and freed by cu_log_close()
+ * before workers start (in the master again on HUP, before the new ones
+ * fork), read-only in the workers, and freed by cu_log_close()
  * (cu_access_format_free()), beside the host's divert to Python's
  * logging (g_divert), set up the same way. The file the lines go to is
  * log.c's, as is the per-thread, per-second cache of the formatted time:
@@ -301,7 +302,8 @@ static unsigned op_needs(const struct acc_op *op)
     }
 }
 
-int cu_access_format_set(const char *fmt, char *err, size_t errlen)
+/* fmt compiled into nf: 0, or -1 with a message in err (nf left empty). */
+static int fmt_compile(struct acc_fmt *out, const char *fmt, char *err, size_t errlen)
 {
     struct acc_fmt nf;
     size_t n, i = 0;
@@ -341,8 +343,7 @@ int cu_access_format_set(const char *fmt, char *err, size_t errlen)
     }
     for (i = 0; i < nf.nops; i++)
         nf.needs |= op_needs(&nf.ops[i]);
-    fmt_free(&g_fmt);
-    g_fmt = nf;
+    *out = nf;
     return 0;
 
 internal:
@@ -350,6 +351,27 @@ internal:
 fail:
     fmt_free(&nf);
     return -1;
+}
+
+int cu_access_format_set(const char *fmt, char *err, size_t errlen)
+{
+    struct acc_fmt nf;
+
+    if (fmt_compile(&nf, fmt, err, errlen) < 0)
+        return -1;
+    fmt_free(&g_fmt);
+    g_fmt = nf;
+    return 0;
+}
+
+int cu_access_format_check(const char *fmt, char *err, size_t errlen)
+{
+    struct acc_fmt nf;
+
+    if (fmt_compile(&nf, fmt, err, errlen) < 0)
+        return -1;
+    fmt_free(&nf);
+    return 0;
 }
 
 int cu_access_format_init(char *err, size_t errlen)

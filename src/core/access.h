@@ -83,7 +83,7 @@ struct cu_access_refused {
     struct cu_str path;
 };
 
-/* Compiles an access_log_format once (at start-up); until then
+/* Compiles an access_log_format (at start-up, and again on HUP); until then
  * CU_ACCESS_LOG_FORMAT_DEFAULT is used. The format is filled as Python's
  * "%" operator fills it from Gunicorn's atoms (docs/compat.md, Logging):
  * %(name)s for every atom, with flags, width and precision; %(B|T|M|D)d
@@ -93,6 +93,9 @@ struct cu_access_refused {
  * '%', a conversion the value cannot take) and for the conversions r, a
  * and c (Ours). */
 int cu_access_format_set(const char *fmt, char *err, size_t errlen);
+/* What cu_access_format_set() would say of fmt, without setting it: for
+ * a caller that must know before it changes anything (a HUP). */
+int cu_access_format_check(const char *fmt, char *err, size_t errlen);
 /* Writes one access-log line (no-op without an access log). Values taken
  * from the request are escaped: see access.c. */
 void cu_access_log(const struct cu_access *a);

@@ -7,8 +7,9 @@
  *
  * Process-wide state: a process has one error log and one access log, so
  * their files and the level live here in one static struct (g_log), set
- * up by cu_log_open() before workers start and read-only afterwards (a
- * reopen keeps the fd numbers), beside the --capture-output flag
+ * up by cu_log_open() before workers start (in the master again on HUP,
+ * before the new ones fork), read-only in the workers (a reopen keeps the
+ * fd numbers), beside the --capture-output flag
  * (g_capture), and the host's divert to Python's logging (g_divert, set
  * like the files, before workers start). The only other state is a
  * per-thread cache of the formatted timestamps of both logs (recomputed
@@ -364,6 +365,7 @@ int cu_log_open(const char *errorlog, const char *accesslog,
     g_log.err = ne;
     g_log.acc = na;
     g_log.level = lv;
+    g_capture = 0;  /* until cu_log_capture() again, for these files */
     return 0;
 
 fail:

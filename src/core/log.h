@@ -28,10 +28,13 @@ enum cu_level { CU_DEBUG = 10, CU_INFO = 20, CU_WARNING = 30, CU_ERROR = 40,
  * none; "-": stdout. Lines below level are dropped. Relative paths are
  * made absolute now (reopen uses the same file after a chdir). With an
  * access log, the default access format is compiled unless one is set
- * (cu_access_format_init()). On success the previous logs are closed; on
- * failure they stay as they were. Returns 0, or -1 with a message in err
- * (unwritable file, a level not in enum cu_level). Call again after fork
- * is not needed: fds are inherited. */
+ * (cu_access_format_init()). On success the previous logs are closed
+ * (their fds go: call it while no other thread logs, as on HUP in the
+ * master), and --capture-output stops following the error log until
+ * cu_log_capture() is called again (fds 1 and 2 stay where they point);
+ * on failure everything stays as it was. Returns 0, or -1 with a message
+ * in err (unwritable file, a level not in enum cu_level). Call again
+ * after fork is not needed: fds are inherited. */
 int cu_log_open(const char *errorlog, const char *accesslog,
                 enum cu_level level, char *err, size_t errlen);
 /* Reopens both files (USR1) by path and moves the new file onto the old

@@ -405,6 +405,7 @@ int host_reconfigure(void *arg, const struct cu_master_config **next)
     (void)host_raw_env(h, &h->cfg.raw_env, 1);
     /* as Gunicorn's logger on HUP; a failure is reported, and the
      * reload goes on */
+    (void)host_open_logs(h, 1);
     if (h->cfg.paste)
         (void)host_paste_logging(h);
     (void)host_pylog_setup(h, 1);  /* a failure keeps the previous one */

@@ -216,6 +216,14 @@ int host_green_open(void *arg, const char *kind, int worker_connections,
 
 /* _cunicorn.main(argv): runs the server; its exit status as an int. */
 PyObject *cu_host_main(PyObject *args, struct cu_wsgi_types *types);
+/* The C logs as h->cfg says: errorlog, accesslog, loglevel,
+ * access_log_format, capture_output. In the master at start (reload 0: a
+ * failure is reported and stops the start) and on HUP before the new
+ * workers fork, which inherit them (reload 1: a failure -- a file that
+ * cannot be opened, a format that does not compile -- is logged, as
+ * Gunicorn's arbiter logs a logger set-up that failed, and all of them
+ * stay as they were). 0 or -1. */
+int host_open_logs(struct cu_host *h, int reload);
 
 /* ---- interrupt.c: --request-timeout in a pool thread ---- */
 

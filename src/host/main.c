@@ -1,8 +1,9 @@
 /*
  * main(): the start-up sequence, from the command line to the master's
- * loop, and what is released after it. The configuration is config.c's;
- * the master is plain C (src/master/), called back here for what needs
- * the interpreter (process.c, worker.c, hookpoints.c).
+ * loop, and what is released after it; the C logs as the configuration
+ * says (host_open_logs, called again on HUP). The configuration is
+ * config.c's; the master is plain C (src/master/), called back here for
+ * what needs the interpreter (process.c, worker.c, hookpoints.c).
  */
 #include "host/host.h"
 
@@ -21,24 +22,69 @@
 #include "wsgi/report.h"
 #include "net/listeners.h"
 
-/* The logs, and --capture-output. 0 or -1 (reported). */
-static int open_logs(struct cu_host *h)
+/* sys.stdout and sys.stderr flushed, before --capture-output moves fds
+ * 1 and 2: what they hold goes where it was meant to. */
+static void flush_python_output(void)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]);  /* borrowed */
+        PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+        Py_XDECREF(r);
+    }
+    PyErr_Clear();
+}
+
+/* A log file's name as the start took it: a relative one against the
+ * start's directory (the logs are opened before --chdir), also on HUP,
+ * when the master is in --chdir's. A new string, or NULL for path as it
+ * is ("-", absolute, none, no start directory). */
+static char *as_at_start(const struct cu_host *h, const char *path)
+{
+    char *p;
+
+    if (!path || !*path || path[0] == '/' || strcmp(path, "-") == 0 || !h->up.cwd)
+        return NULL;
+    p = malloc(strlen(h->up.cwd) + strlen(path) + 2);
+    if (p)
+        (void)sprintf(p, "%s/%s", h->up.cwd, path);
+    return p;
+}
+
+/* See host.h. */
+int host_open_logs(struct cu_host *h, int reload)
 {
     char err[512];
+    char *elog = reload ? as_at_start(h, h->cfg.errorlog) : NULL;
+    char *alog = reload ? as_at_start(h, h->cfg.accesslog) : NULL;
+    int rc;
 
-    if (cu_log_open(h->cfg.errorlog, h->cfg.accesslog, cu_config_loglevel(&h->cfg), err,
-                    sizeof(err)) < 0 ||
-        cu_access_format_set(h->cfg.access_log_format, err, sizeof(err)) < 0) {
-        cu_report_error("Error: %s", err);
+    /* the format first: nothing changes when it would not compile */
+    rc = cu_access_format_check(h->cfg.access_log_format, err, sizeof(err)) < 0 ||
+         cu_log_open(elog ? elog : h->cfg.errorlog, alog ? alog : h->cfg.accesslog,
+                     cu_config_loglevel(&h->cfg), err, sizeof(err)) < 0 ||
+         cu_access_format_set(h->cfg.access_log_format, err, sizeof(err)) < 0 ? -1 : 0;
+    free(elog);
+    free(alog);
+    if (rc < 0) {
+        if (reload)  /* the words of Gunicorn's arbiter, and why */
+            cu_log(CU_ERROR, "reloading the logger configuration failed, keeping the "
+                   "previous one: %s", err);
+        else
+            cu_report_error("Error: %s", err);
         return -1;
     }
     cu_report_to_log();
     /* --capture-output: the process's own stdout and stderr go to the
-     * error log file (not when that is stderr already) */
-    if (h->cfg.capture_output && strcmp(h->cfg.errorlog, "-") != 0 &&
-        cu_log_capture() < 0) {
-        cu_report_error("Error: --capture-output: %s", strerror(errno));
-        return -1;
+     * error log file (not when that is stderr); turned off by a HUP, they
+     * stay where they point, as with Gunicorn, but no longer follow */
+    if (h->cfg.capture_output && strcmp(h->cfg.errorlog, "-") != 0) {
+        flush_python_output();
+        if (cu_log_capture() < 0) {
+            cu_report_error("Error: --capture-output: %s", strerror(errno));
+            return -1;
+        }
     }
     return 0;
 }
@@ -73,7 +119,7 @@ static int run(struct cu_host *h)
     if (h->cfg.ssl_version != 2)  /* Gunicorn's warning, word for word */
         (void)fprintf(stderr, "Warning: option `ssl_version` is deprecated and it is "
                       "ignored. Use ssl_context instead.\n");
-    if (host_derive(h) < 0 || open_logs(h) < 0 || set_environment(h) < 0)
+    if (host_derive(h) < 0 || host_open_logs(h, 0) < 0 || set_environment(h) < 0)
         return 1;
     /* the logger, as Gunicorn's arbiter makes it: before detaching; a bad
      * one stops --check-config too (not --print-config alone) */

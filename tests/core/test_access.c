@@ -567,9 +567,14 @@ static void test_access_bad_formats(void)
         err[0] = '\0';
         rc = cu_access_format_set(bad[i], err, sizeof(err));
         ok(rc == -1 && err[0] != '\0', "'%s' rejected: %s", bad[i], err);
+        err[0] = '\0';
+        rc = cu_access_format_check(bad[i], err, sizeof(err));
+        ok(rc == -1 && err[0] != '\0', "'%s' fails the check too", bad[i]);
     }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ok(cu_access_format_check(good[i], err, sizeof(err)) == 0, "'%s' checks", good[i]);
     line = access_line(&a, NULL);
-    ok(strcmp(line, "127.0.0.1\n") == 0, "rejects kept the old format");
+    ok(strcmp(line, "127.0.0.1\n") == 0, "rejects and checks kept the old format");
     free(line);
     ok(set_format("%(h)s") == 0 && cu_access_format_set("%(h)d", NULL, 0)
        == -1, "NULL err buffer is fine");

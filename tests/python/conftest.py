@@ -129,11 +129,14 @@ def free_port():
 
 
 class Server:
-    def __init__(self, tmp, args, app, workers, env, chdir):
-        self.log = tmp / ("error-%d.log" % time.monotonic_ns())
+    def __init__(self, tmp, args, app, workers, env, chdir, errorlog=None):
+        # errorlog: the file a config file in args names (the command line
+        # would override it); else one of ours, by --error-logfile
+        self.log = errorlog or tmp / ("error-%d.log" % time.monotonic_ns())
         cmd = [str(ROOT / "cunicorn"), "-b", "127.0.0.1:0"] + (
-            ["-w", str(workers)] if workers else []) + [
-               "--error-logfile", str(self.log), "--chdir", str(chdir)] + list(args)
+            ["-w", str(workers)] if workers else []) + (
+               [] if errorlog else ["--error-logfile", str(self.log)]) + [
+               "--chdir", str(chdir)] + list(args)
         workers = workers or 1  # None: left to the config file
         if app:
             cmd.append(app)
@@ -195,8 +198,8 @@ class Server:
 def server(tmp_path):
     started = []
 
-    def start(*args, app="echo:app", workers=1, env=None, chdir=APPS):
-        s = Server(tmp_path, args, app, workers, env, chdir).start()
+    def start(*args, app="echo:app", workers=1, env=None, chdir=APPS, errorlog=None):
+        s = Server(tmp_path, args, app, workers, env, chdir, errorlog).start()
         started.append(s)
         return s
 

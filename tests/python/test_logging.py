@@ -5,7 +5,9 @@ and fail2ban filters written for Gunicorn keep matching."""
 
 import base64
 import http.client
+import pathlib
 import re
+import signal
 import socket
 
 import pytest
@@ -407,3 +409,83 @@ def test_info_level_has_no_debug_lines(server):
     text = srv.text()
     assert "Current configuration" not in text and "GET /quiet" not in text
     assert "Ignored premature" not in text and "[DEBUG]" not in text
+
+
+# ---- HUP: the new logging settings, in the master and the new workers ------------
+
+def hup(srv, conf, text, log=None):
+    """conf rewritten to text, a HUP, and the old worker gone (so that the
+    next request is the new worker's). log: where the lines go after it.
+    The new worker's pid."""
+    log = log or srv.log
+
+    def read():
+        return log.read_text() if log.exists() else ""
+
+    def pids():
+        return re.findall(r"Booting worker with pid: (\d+)", srv.text() + read())
+    old, retired = pids(), read().count("exited: retired by a reload")
+    conf.write_text(text)
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: read().count("exited: retired by a reload") > retired,
+             what="the reload")
+    return int([p for p in pids() if p not in old][0])
+
+
+def test_hup_sets_the_new_level(server, tmp_path):
+    """loglevel info -> debug: debug lines after the HUP, from the master
+    (its configuration) and from the new worker (a request's line), none
+    before."""
+    conf = tmp_path / "c.py"
+    conf.write_text("loglevel = 'info'\n")
+    srv = server("-c", str(conf), app="logapp:app")
+    get(srv, "/before")
+    worker = hup(srv, conf, "loglevel = 'debug'\n")
+    get(srv, "/after")
+    wait_for(lambda: "[DEBUG] GET /after" in srv.text(), what="the request's debug line")
+    text = srv.text()
+    head, tail = text.split("[INFO] Hang up: Master\n")
+    assert "[DEBUG]" not in head and "GET /before" not in text, text
+    assert "[%d] [DEBUG] Current configuration:" % srv.proc.pid in tail, text
+    assert "[%d] [DEBUG] GET /after" % worker in tail, text
+
+
+def test_hup_moves_the_access_log_and_its_format(server, tmp_path):
+    conf = tmp_path / "c.py"
+    one, two = tmp_path / "one.log", tmp_path / "two.log"
+    conf.write_text("accesslog = %r\n" % str(one))
+    srv = server("-c", str(conf), app="logapp:app")
+    get(srv, "/before")
+    worker = hup(srv, conf, "accesslog = %r\naccess_log_format = 'new %%(p)s %%(r)s'\n"
+                 % str(two))
+    get(srv, "/after")
+    assert access_lines(two, 1) == ["new <%d> GET /after HTTP/1.1" % worker]
+    assert len(one.read_text().splitlines()) == 1 and "/before" in one.read_text()
+
+
+PRINTS = "capture_output = True\ndef on_reload(server):\n    print('printed', flush=True)\n"
+
+
+def test_hup_moves_the_error_log(server, tmp_path):
+    """Later lines go to the new file, and with capture_output what the
+    master prints too; a new file that cannot be opened keeps the one in
+    use, with an error line there, as Gunicorn's arbiter keeps its logger
+    (and the rest of the reload goes on)."""
+    conf = tmp_path / "c.py"
+    one, two = tmp_path / "one.log", tmp_path / "two.log"
+    conf.write_text("errorlog = %r\n%s" % (str(one), PRINTS))
+    srv = server("-c", str(conf), errorlog=one)
+    worker = hup(srv, conf, "errorlog = %r\n%s" % (str(two), PRINTS), log=two)
+    assert "Hang up: Master" in one.read_text()
+    assert "Booting worker with pid: %d" % worker in two.read_text()
+    assert "Reloaded: " not in one.read_text() and "printed" not in one.read_text()
+    assert "printed\n" in two.read_text()
+    nowhere = tmp_path / "no-such-dir" / "e.log"
+    worker = hup(srv, conf, "errorlog = %r\nproc_name = 'renamed'\n%s" % (str(nowhere), PRINTS),
+                 log=two)
+    assert ("[ERROR] reloading the logger configuration failed, keeping the previous "
+            "one: errorlog '%s': No such file or directory" % nowhere) in two.read_text()
+    assert "Booting worker with pid: %d" % worker in two.read_text()
+    assert two.read_text().count("printed\n") == 2
+    assert "renamed" in pathlib.Path("/proc/%d/cmdline" % srv.proc.pid).read_text()
+    assert not nowhere.parent.exists()

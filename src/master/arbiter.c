@@ -82,7 +82,9 @@ static void reload(struct master *m)
     (void)cu_master_hook(m, CU_MASTER_HOOK_ON_RELOAD, 0, 0, 0);
     if (cu_pidfile_restart(m) < 0)
         cu_log(CU_ERROR, "Continuing without a pidfile");
-    if (m->next_gen)  /* a reload still booting: this one replaces it */
+    if (!m->next_gen)  /* the serving ones are kept at their number meanwhile */
+        m->gen_workers = before;
+    else  /* a reload still booting: this one replaces it */
         cu_retire_gen(m, m->next_gen, 0, CAUSE_RELOAD);
     m->next_gen = (m->next_gen > m->gen ? m->next_gen : m->gen) + 1;
     if (m->replacing) {  /* a recycle in progress: the reload covers it */

@@ -62,6 +62,9 @@ struct master {
     int age;
     int gen;                        /* the generation that serves */
     int next_gen;                   /* HUP: the one booting, or 0 */
+    int gen_workers;                /* while it boots: the number kept of
+                                     * the one that serves (m->workers is
+                                     * the new one's) */
     int ever_booted;                /* some worker booted since start */
     int boot_failures;              /* in a row, after ever_booted */
     int64_t spawn_after_ms;         /* back-off after boot failures */

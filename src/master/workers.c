@@ -176,15 +176,17 @@ int cu_spawn(struct master *m, int gen)
     return (int)pid;
 }
 
-/* Spawns up to m->workers, or retires the oldest extra workers. */
+/* Spawns up to m->workers, or retires the oldest extra workers, of the
+ * generation that serves; while a reload's boots, at the number it had
+ * (a HUP to more workers spawned one for it, to retire at once). */
 void cu_manage_workers(struct master *m)
 {
-    int active = count_active(m);
+    int active = count_active(m), want = m->next_gen ? m->gen_workers : m->workers;
 
     if (cu_now_ms() >= m->spawn_after_ms)
-        while (active < m->workers && cu_spawn(m, m->gen) > 0)
+        while (active < want && cu_spawn(m, m->gen) > 0)
             active++;
-    while (active > m->workers) {
+    while (active > want) {
         struct worker *oldest = NULL;
 
         for (int i = 0; i < CU_MAX_WORKERS; i++) {

@@ -189,6 +189,38 @@ static void test_lifecycle(void)
     run_end(&r);
 }
 
+/* A HUP to more workers boots the new number, no more: the serving
+ * generation stays at its own number while they boot. */
+static void test_hup_to_more_workers(void)
+{
+    struct run r;
+    pid_t old[64], now[64];
+    int nold, n, fresh = 1;
+
+    run_init(&r, W_NORMAL, 1);
+    r.c.reload_workers = 3;
+    if (run_start(&r, &all_ops) < 0) {
+        ok(0, "HUP to more: fork the master");
+        return;
+    }
+    ok(wait_until(&r, 5000, c_booted, 1) && wait_until(&r, 5000, c_alive_eq, 1),
+       "HUP to more: 1 worker boots");
+    nold = live_workers(&r, old, 64);
+    kill(r.master, SIGHUP);
+    ok(wait_until(&r, 5000, c_booted, 4) && wait_until(&r, 5000, c_alive_eq, 3),
+       "HUP to more: 3 new workers boot, the old one goes");
+    ok(stays(&r, 300, c_alive_eq, 3) && count_events(&r, 'B', 0) == 4,
+       "HUP to more: no worker booted for the old generation (%d boots)",
+       count_events(&r, 'B', 0));
+    n = live_workers(&r, now, 64);
+    for (int i = 0; i < n; i++)
+        fresh &= nold == 1 && now[i] != old[0];
+    ok(n == 3 && fresh, "HUP to more: the 3 are the new ones");
+    kill(r.master, SIGTERM);
+    ok(wait_until(&r, 5000, c_done, 0), "HUP to more: TERM ends it");
+    run_end(&r);
+}
+
 /* Workers that ignore TERM are killed after graceful_timeout. */
 static void test_graceful_timeout(void)
 {
@@ -361,5 +393,6 @@ int main(void)
     test_winch_daemon();
     test_term_closes_ours_first();
     test_lifecycle();
+    test_hup_to_more_workers();
     return tap_done();
 }

@@ -92,18 +92,20 @@ def test_a_port_held_throughout_fails_after_five_tries(held, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_during_the_tries_stops_at_once(held, tmp_path, sig):
     port, _ = held
+    addr = "('127.0.0.1', %d)" % port
     log = tmp_path / "error.log"
     p = start(port, log)
     try:
-        failed_once(p, log, "('127.0.0.1', %d)" % port)
-        t0 = time.monotonic()
+        failed_once(p, log, addr)
         p.send_signal(sig)
-        rc = p.wait(timeout=5)
-        took = time.monotonic() - t0
+        rc = p.wait(timeout=30)
     finally:
         stop_process(p, signal.SIGKILL)
     t = text(log)
-    assert rc == 0 and took < 2, (rc, took, t)
+    assert rc == 0, (rc, t)
+    # the tries were not run out (the port is held throughout)
+    assert t.count("connection to %s failed: " % addr) < 5, t
+    assert "Can't connect" not in t, t
     name = signal.Signals(sig).name[3:].lower()
     assert "[INFO] Handling signal: %s\n" % name in t, t
     assert t.endswith("[INFO] Shutting down: Master\n"), t

@@ -17,10 +17,10 @@ starts the server on bench/apps/hello.py, sends 2000 GETs of /
 and the sums. Sum of VmRSS counts what the workers share with the master
 once per process; sum of Pss is the memory the group costs the machine.
 
-First, three times the memory of /usr/bin/python3 doing nothing (with
-site, and the .pth files of this machine's site-packages, as every server
-here has): a floor under the sum of VmRSS of any master and two workers
-that each hold an interpreter.
+Before the servers, three times the memory of /usr/bin/python3 doing
+nothing (with site, and the .pth files of this machine's site-packages,
+as every server here has): a floor under the sum of VmRSS of any master
+and two workers that each hold an interpreter.
 
 First it byte-compiles cunicorn's package and the apps (python/cunicorn,
 bench/apps: their __pycache__, which git ignores), as an installed package

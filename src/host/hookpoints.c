@@ -112,21 +112,6 @@ int host_hooks_worker_ready(struct cu_host *h)
     return 0;
 }
 
-/* worker_exit(server, worker), on a worker's every way out as Gunicorn's
- * finally-block (INT/QUIT/ABRT: the hooks' thread calls it). */
-void host_hooks_worker_exit(struct cu_host *h)
-{
-    struct cu_hooks *k = &h->hooks;
-    PyObject *r;
-
-    if (!k->fn[CU_H_WORKER_EXIT] || !k->worker)
-        return;
-    (void)cu_hooks_call(k, CU_H_WORKER_EXIT, PyTuple_Pack(2, k->server, k->worker));
-    r = PyObject_CallMethod(k->mod, "flush", NULL);
-    Py_XDECREF(r);
-    PyErr_Clear();
-}
-
 /* One request with pre_request/post_request around it (only when one of
  * them is set: no cost per request otherwise). */
 int host_serve_hooked(struct cu_host *h, struct cu_request *q)

@@ -385,12 +385,23 @@ static void flush_output(struct cu_hooks *h)
 
 void cu_hooks_worker_int(struct cu_hooks *h, int abrt)
 {
-    if (!h->worker)
+    if (!h->worker || (!abrt && h->ran_int))
         return;
+    if (!abrt)
+        h->ran_int = 1;
     if (PyObject_SetAttrString(h->worker, "alive", Py_False) < 0)
         PyErr_Clear();
     (void)cu_hooks_call(h, abrt ? CU_H_WORKER_ABORT : CU_H_WORKER_INT,
                         PyTuple_Pack(1, h->worker));
+    flush_output(h);
+}
+
+void cu_hooks_worker_exit(struct cu_hooks *h)
+{
+    if (!h->fn[CU_H_WORKER_EXIT] || !h->worker || !h->server || h->ran_exit)
+        return;
+    h->ran_exit = 1;
+    (void)cu_hooks_call(h, CU_H_WORKER_EXIT, PyTuple_Pack(2, h->server, h->worker));
     flush_output(h);
 }
 
@@ -411,9 +422,7 @@ static void *signal_main(void *arg)
     (void)PyGILState_Ensure();  /* kept until _exit */
     cu_hooks_worker_int(h, abrt);
     cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
-    if (h->worker && h->server)
-        (void)cu_hooks_call(h, CU_H_WORKER_EXIT,
-                            PyTuple_Pack(2, h->server, h->worker));
+    cu_hooks_worker_exit(h);
     flush_output(h);
     _exit(abrt ? 1 : 0);
 }

@@ -38,6 +38,8 @@ struct cu_hooks {
     PyObject *mod;             /* cunicorn._hooks, once needed */
     PyObject *server;          /* the master as hooks see it, or NULL */
     PyObject *worker;          /* in a worker: this worker, or NULL */
+    int ran_int, ran_exit;     /* worker_int, worker_exit: once a worker
+                                * (read and set with the GIL) */
 };
 
 /* The hook a setting is, or -1. */
@@ -95,8 +97,13 @@ PyObject *cu_hooks_response(struct cu_hooks *h, int status,
 int cu_hooks_signal_thread(struct cu_hooks *h, int fd);
 /* That thread's hook, also --reload's (src/host/reloader.c): with the GIL,
  * worker.alive = False, worker_int(worker) (abrt: worker_abort), then what
- * it printed is flushed. Nothing without a worker object. */
+ * it printed is flushed. Nothing without a worker object; worker_int runs
+ * once in a worker (an INT during a reload's does not run it again). */
 void cu_hooks_worker_int(struct cu_hooks *h, int abrt);
+/* worker_exit(server, worker), with the GIL, once in a worker whichever way
+ * it leaves (its end, or that thread's _exit), then what it printed is
+ * flushed. */
+void cu_hooks_worker_exit(struct cu_hooks *h);
 
 /* _cunicorn._log(level, text[, exception]): for the log object's
  * methods; exception: a log.exception line (core/log.h). */

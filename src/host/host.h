@@ -182,7 +182,6 @@ int host_hooks_start(struct cu_host *h);
 int host_master_hook(void *arg, int which, const struct cu_master_event *ev);
 int host_hooks_worker_start(struct cu_host *h, int age);
 int host_hooks_worker_ready(struct cu_host *h);
-void host_hooks_worker_exit(struct cu_host *h);
 int host_serve_hooked(struct cu_host *h, struct cu_request *q);
 
 /* ---- worker.c: a worker's start, and the GIL hand-off ---- */

@@ -247,6 +247,6 @@ int host_worker_main(void *arg, int age, struct cu_worker_slot *slot)
     struct cu_host *h = arg;
     int rc = worker_run(h, age, slot);
 
-    host_hooks_worker_exit(h);
+    cu_hooks_worker_exit(&h->hooks);  /* on every way out, as Gunicorn's finally-block */
     return rc;
 }

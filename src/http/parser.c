@@ -891,12 +891,14 @@ int64_t http_parse_head(struct http_parser *p, struct http_request *r,
     rc = run(p, r, buf, len, &f);
     if (rc > 0) {
         int e = body_framing(p, r, buf);
-        /* Gunicorn raises its framing errors with the request attached
-         * (not UnsupportedTransferCoding) */
-        if (e == HTTP_E_HEADER)
-            p->err.with_req = HTTP_REQ_HEAD;
-        if (e)
+
+        if (e) {
+            /* Gunicorn raises its framing errors with the request
+             * attached (not UnsupportedTransferCoding) */
+            if (e == HTTP_E_HEADER)
+                p->err.with_req = HTTP_REQ_HEAD;
             return e;
+        }
     }
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,7 +120,8 @@ static int wait_for_stop(int ms)
             break;
         }
         if (sig > 0)
-            cu_log(CU_DEBUG, "Ignoring signal %d while the bind waits", sig);
+            cu_log(CU_DEBUG, "Ignoring signal SIG%s while the bind waits",
+                   sigabbrev_np(sig));
     }
     (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
     return sig;

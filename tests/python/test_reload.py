@@ -424,3 +424,25 @@ def test_preloaded_django_serves(server):
         r = c.getresponse()
         assert r.status == 200 and b'"total": %d' % (3 + i) in r.read()
         c.close()
+
+
+def test_an_int_during_the_reloads_worker_int_runs_the_hooks_once(server, appdir, tmp_path):
+    """INT to the worker while the reload's worker_int runs: the INT's
+    thread runs worker_exit and leaves; worker_int does not run again, and
+    each hook ran once in that worker."""
+    extra = ("\nimport time\n"
+             "def worker_int(worker):\n"
+             "    rec('worker_int', worker.pid)\n"
+             "    time.sleep(2)\n")
+    srv, calls = hooked(server, appdir, tmp_path, extra=extra)
+    _, old = value_and_pid(srv)
+    (appdir / "rhelper.py").write_text('VALUE = "second"\n')
+    assert calls.wait("worker_int")[0][1] == old
+    os.kill(old, signal.SIGINT)
+    assert calls.wait("worker_exit")[0][1] == old
+    wait_for(lambda: not os.path.exists("/proc/%d" % old), what="the old worker to go")
+    wait_for(lambda: answers(srv) == 200 and value_and_pid(srv)[0] == "second",
+             what="the new code")
+    names = [c[0] for c in calls.all() if c[1] == old]
+    assert names.count("worker_int") == 1, names
+    assert names.count("worker_exit") == 1, names

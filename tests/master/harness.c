@@ -205,6 +205,8 @@ static int reload(void *vctx, const struct cu_master_config **cfg)
         c->next.pidfile = c->new_pidfile;
     if (c->reload_bad)
         c->next.timeout = -1;
+    if (c->reload_breaks)   /* an app that no longer loads */
+        c->mode = W_EXIT4;
     *cfg = &c->next;
     return 0;
 }

@@ -340,7 +340,9 @@ static void log_exit(struct master *m, const struct worker *w, int status)
 
 /* A worker that exited 3 or 4 (it could not boot, or load the app). At
  * start that stops the master, as in Gunicorn; during a reload it aborts
- * the reload and the old workers go on; later, respawns back off. */
+ * the reload and the old workers go on (the reload's other workers, which
+ * fail the same way, are no concern of the serving ones then); later,
+ * respawns back off. */
 static void boot_failed(struct master *m, pid_t pid, int gen, int code)
 {
     const char *what = code == CU_EXIT_APP_LOAD ? "the app failed to load"
@@ -354,6 +356,8 @@ static void boot_failed(struct master *m, pid_t pid, int gen, int code)
         cu_reload_off(m);
         return;
     }
+    if (gen != m->gen)  /* a reload's called off (or replaced): not the serving ones' */
+        return;
     if (!m->ever_booted) {
         if (m->status == 0) {
             m->status = code;

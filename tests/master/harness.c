@@ -182,7 +182,13 @@ static void after_fork_parent(void *vctx)
 
 static void after_fork_child(void *vctx)
 {
-    ((struct tctx *)vctx)->after_child = 1;
+    struct tctx *c = vctx;
+
+    c->after_child = 1;
+    /* a broken reload's workers all exit 4, even those the master retires
+     * (TERM) once the first one did, as an app's import would not stop */
+    if (c->reload_breaks && c->mode == W_EXIT4)
+        (void)signal(SIGTERM, SIG_IGN);
 }
 
 /* Hands over the start's configuration with what the case asks changed. */

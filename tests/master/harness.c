@@ -306,15 +306,16 @@ int alive(pid_t pid)
         return 0;
     (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;           /* no /proc: trust kill() */
+    if (fd < 0)             /* reaped since kill(), unless there is no /proc */
+        return access("/proc/self/stat", F_OK) < 0;
     n = read(fd, stat, sizeof(stat) - 1);
     close(fd);
     if (n <= 0)
         return 0;
     stat[n] = '\0';
     p = strrchr(stat, ')');
-    return p == NULL || p[1] == '\0' || p[2] != 'Z';
+    /* Z: a zombie; X: being reaped (for a moment after a Z, not before) */
+    return p == NULL || p[1] == '\0' || (p[2] != 'Z' && p[2] != 'X');
 }
 
 int live_workers(struct run *r, pid_t *out, int max)

@@ -159,6 +159,22 @@ def setup(values, names, old):
         raise _failed(_setting(cfg), e) from e
 
 
+def teardown():
+    """A HUP that leaves Python mode: the handlers the logger made for
+    errorlog and accesslog (marked _gunicorn) are taken off gunicorn.error
+    and gunicorn.access and closed; else their files would stay open in the
+    master and in every worker forked after it. What a logging
+    configuration set up stays, as it would under Gunicorn."""
+    import logging
+
+    for name in ("gunicorn.error", "gunicorn.access"):
+        log = logging.getLogger(name)
+        for handler in list(log.handlers):
+            if getattr(handler, "_gunicorn", False):
+                log.removeHandler(handler)
+                handler.close()
+
+
 def threshold(logger):
     """The least level worth handing over: gunicorn.error's once set up
     (above CRITICAL when it is disabled); every level for a logger class

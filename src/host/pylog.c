@@ -392,13 +392,29 @@ static int wanted(PyObject *values)
     return on;
 }
 
+/* A HUP that left Python mode: the C lines from now on, and the files
+ * the logger's handlers held closed (_logging.teardown), else the master
+ * and every worker forked after would keep them open. */
+static void mode_left(void)
+{
+    PyObject *r;
+
+    if (!g_py.logger)
+        return;
+    host_pylog_end();  /* first: a failure below is a C line */
+    r = PyObject_CallMethod(g_py.mod, "teardown", NULL);
+    if (!r)
+        cu_report_exception("Error: closing the files of the Python logger");
+    Py_XDECREF(r);
+}
+
 int host_pylog_setup(struct cu_host *h, int reload)
 {
     PyObject *values, *logger, *level;
     int on, lv;
 
     if (surely_off(&h->cfg)) {
-        host_pylog_end();  /* a HUP that left Python mode */
+        mode_left();
         return 0;
     }
     if (!g_py.mod && !(g_py.mod = PyImport_ImportModule("cunicorn._logging"))) {
@@ -412,7 +428,7 @@ int host_pylog_setup(struct cu_host *h, int reload)
     }
     if (!on) {
         Py_DECREF(values);
-        host_pylog_end();  /* a HUP that left Python mode */
+        mode_left();
         return 0;
     }
     logger = PyObject_CallMethod(g_py.mod, "setup", "OOO", values,

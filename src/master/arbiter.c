@@ -7,8 +7,9 @@
  * deadline, reaps, handles the queued signals, checks what the workers'
  * slots say and their heartbeats (watch.c), then brings the number of
  * workers to the one it keeps (workers.c). That number is the master's own:
- * cfg.workers at start and after each successful HUP, changed by TTIN,
- * TTOU and WINCH.
+ * cfg.workers at start and after each successful HUP (the old number
+ * again when its workers fail to come up), changed by TTIN, TTOU and
+ * WINCH.
  */
 #include "master/internal.h"
 
@@ -151,6 +152,7 @@ static void handle_signal(struct master *m, int sig)
         }
         cu_log(CU_INFO, "graceful stop of workers");
         m->workers = 0;
+        m->gen_workers = 0;  /* a reload waiting: it stays at 0 if it fails */
         (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, before);
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)

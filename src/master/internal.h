@@ -118,6 +118,8 @@ const char *cu_signame_lower(int signo, char *buf, size_t len);
 int cu_spawn(struct master *m, int gen);
 /* Spawns up to m->workers, or retires the oldest extra workers. */
 void cu_manage_workers(struct master *m);
+/* A reload that failed to boot: off, the serving generation at its number. */
+void cu_reload_off(struct master *m);
 void cu_signal_worker(struct master *m, struct worker *w, int sig);
 void cu_kill_worker(struct master *m, struct worker *w);
 void cu_retire(struct master *m, struct worker *w, int cause);

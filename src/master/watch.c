@@ -58,7 +58,7 @@ void cu_check_booted(struct master *m)
          * before it was up: the reload is off, as in boot_failed (workers.c) */
         cu_log(CU_ERROR, "Reload failed: the new workers died before they were up; "
                "keeping the old workers");
-        m->next_gen = 0;
+        cu_reload_off(m);
     }
     if (m->next_gen && want_next > 0 && booted_next == want_next) {
         cu_log(CU_INFO, "Reloaded: %d new worker%s up; retiring the old ones",

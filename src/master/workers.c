@@ -176,6 +176,21 @@ int cu_spawn(struct master *m, int gen)
     return (int)pid;
 }
 
+/* A reload whose workers did not all come up is off: the generation that
+ * serves keeps the number it had (the reload's would grow it with workers
+ * that cannot start either, or cut what it keeps), as a HUP that fails
+ * before any fork does; a TTIN or TTOU sent while it booted changed the
+ * reload's number, and goes with it. */
+void cu_reload_off(struct master *m)
+{
+    int was = m->workers;
+
+    m->next_gen = 0;
+    m->workers = m->gen_workers;
+    if (m->workers != was)
+        (void)cu_master_hook(m, CU_MASTER_HOOK_NWORKERS_CHANGED, 0, 0, was);
+}
+
 /* Spawns up to m->workers, or retires the oldest extra workers, of the
  * generation that serves; while a reload's boots, at the number it had
  * (a HUP to more workers spawned one for it, to retire at once). */
@@ -325,7 +340,9 @@ static void log_exit(struct master *m, const struct worker *w, int status)
 
 /* A worker that exited 3 or 4 (it could not boot, or load the app). At
  * start that stops the master, as in Gunicorn; during a reload it aborts
- * the reload and the old workers go on; later, respawns back off. */
+ * the reload and the old workers go on (the reload's other workers, which
+ * fail the same way, are no concern of the serving ones then); later,
+ * respawns back off. */
 static void boot_failed(struct master *m, pid_t pid, int gen, int code)
 {
     const char *what = code == CU_EXIT_APP_LOAD ? "the app failed to load"
@@ -336,9 +353,11 @@ static void boot_failed(struct master *m, pid_t pid, int gen, int code)
         cu_log(CU_ERROR, "Reload failed: a new worker could not start (%s); "
                "keeping the old workers", what);
         cu_retire_gen(m, m->next_gen, 0, CAUSE_RELOAD_FAILED);
-        m->next_gen = 0;
+        cu_reload_off(m);
         return;
     }
+    if (gen != m->gen)  /* a reload's called off (or replaced): not the serving ones' */
+        return;
     if (!m->ever_booted) {
         if (m->status == 0) {
             m->status = code;

@@ -360,6 +360,52 @@ static void test_reopen_fails(void)
     (void)rmdir(path_in("sub2"));
 }
 
+/* cu_log_open() again, as a HUP does: the new files (here one for both
+ * logs), the old one closed, and --capture-output no longer following
+ * the error log (fds 1 and 2 stay where they point, a reopen leaves
+ * them) until cu_log_capture() is called again. */
+static void test_open_again(void)
+{
+    int saved1, saved2, opened, old_fd, old_closed, again, cap1, cap2, reopened;
+    int distinct, a_left, b_left;
+    char *a, *b;
+
+    (void)fflush(stdout);
+    (void)fflush(stderr);
+    saved1 = dup(1);
+    saved2 = dup(2);
+    if (saved1 < 0 || saved2 < 0)
+        abort();
+    opened = open_logs("a.log", NULL, CU_INFO) == 0;
+    old_fd = cu_log_error_fd();
+    cap1 = cu_log_capture() == 0 && write(1, "A1\n", 3) == 3;
+    again = open_logs("b.log", "b.log", CU_INFO) == 0;
+    old_closed = fcntl(old_fd, F_GETFD) < 0 && errno == EBADF;
+    a_left = fd_of(path_in("a.log"), -1);
+    distinct = cu_log_error_fd() != cu_log_access_fd() && cu_log_error_fd() > 2 &&
+               cu_log_access_fd() > 2;
+    reopened = write(2, "A2\n", 3) == 3 && cu_log_reopen() == 0 && write(1, "A3\n", 3) == 3;
+    cap2 = cu_log_capture() == 0 && write(1, "B1\n", 3) == 3;
+    cu_log_close();
+    b_left = fd_of(path_in("b.log"), -1);
+    if (dup2(saved1, 1) < 0 || dup2(saved2, 2) < 0)
+        abort();
+    (void)close(saved1);
+    (void)close(saved2);
+    a = slurp(path_in("a.log"), NULL);
+    b = slurp(path_in("b.log"), NULL);
+    ok(opened && cap1 && again && distinct, "open a.log, capture, open b.log for both logs");
+    ok(old_closed && a_left == -1, "the old file's fd is closed, none left on it (%d)", a_left);
+    ok(reopened && strcmp(a, "A1\nA2\nA3\n") == 0,
+       "stdout and stderr stay on a.log, after a reopen too");
+    ok(cap2 && strcmp(b, "B1\n") == 0, "captured again: on b.log");
+    ok(b_left == -1, "close: no fd left on b.log");
+    free(a);
+    free(b);
+    (void)unlink(path_in("a.log"));
+    (void)unlink(path_in("b.log"));
+}
+
 /* cu_log_text: a message of any length, one line prefix, one write. */
 static void test_log_text(void)
 {
@@ -444,6 +490,7 @@ int main(void)
     test_log_text();
     test_reopen();
     test_reopen_fails();
+    test_open_again();
     test_dash();
     ok(rmdir(dir) == 0, "temp dir empty and removed");
     return tap_done();

@@ -182,7 +182,13 @@ static void after_fork_parent(void *vctx)
 
 static void after_fork_child(void *vctx)
 {
-    ((struct tctx *)vctx)->after_child = 1;
+    struct tctx *c = vctx;
+
+    c->after_child = 1;
+    /* a broken reload's workers all exit 4, even those the master retires
+     * (TERM) once the first one did, as an app's import would not stop */
+    if (c->reload_breaks && c->mode == W_EXIT4)
+        (void)signal(SIGTERM, SIG_IGN);
 }
 
 /* Hands over the start's configuration with what the case asks changed. */
@@ -205,6 +211,8 @@ static int reload(void *vctx, const struct cu_master_config **cfg)
         c->next.pidfile = c->new_pidfile;
     if (c->reload_bad)
         c->next.timeout = -1;
+    if (c->reload_breaks)   /* an app that no longer loads */
+        c->mode = W_EXIT4;
     *cfg = &c->next;
     return 0;
 }
@@ -298,15 +306,16 @@ int alive(pid_t pid)
         return 0;
     (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;           /* no /proc: trust kill() */
+    if (fd < 0)             /* reaped since kill(), unless there is no /proc */
+        return access("/proc/self/stat", F_OK) < 0;
     n = read(fd, stat, sizeof(stat) - 1);
     close(fd);
     if (n <= 0)
         return 0;
     stat[n] = '\0';
     p = strrchr(stat, ')');
-    return p == NULL || p[1] == '\0' || p[2] != 'Z';
+    /* Z: a zombie; X: being reaped (for a moment after a Z, not before) */
+    return p == NULL || p[1] == '\0' || (p[2] != 'Z' && p[2] != 'X');
 }
 
 int live_workers(struct run *r, pid_t *out, int max)

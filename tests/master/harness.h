@@ -36,6 +36,8 @@ struct tctx {
     const char *new_pidfile;    /* the reloaded config's pidfile */
     int reload_keeps;       /* reload succeeds without a new config */
     int reload_bad;         /* reload hands a config with timeout -1 */
+    int reload_breaks;      /* the workers forked after a reload exit 4,
+                             * TERM or not */
     int hook_fails;         /* 1 + the CU_MASTER_HOOK_* that returns -1 */
     const struct cu_master_config *cfg;  /* what the master started with */
     struct cu_master_config next;        /* what reload hands over */

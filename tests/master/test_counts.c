@@ -199,6 +199,50 @@ static void test_reload_refused(void)
     run_end(&r);
 }
 
+/* The workers before the broken reload: alive, and never sent TERM. */
+static pid_t kept[2];
+
+static int c_kept(struct run *r, long unused)
+{
+    (void)unused;
+    return alive(kept[0]) && alive(kept[1]) && !find_event(r, 'T', kept[0]) &&
+           !find_event(r, 'T', kept[1]);
+}
+
+/* A HUP from 2 to 'to' workers whose new workers cannot load the app:
+ * the old generation goes on at the number it had, not the failed
+ * reload's (neither grown with workers that cannot start either, nor
+ * cut), and the hooks hear of it. The other new workers, which exit 4
+ * too once the reload is off, are not boot failures of the workers that
+ * serve: no back-off ("N times in a row") for their respawns. */
+static void reload_fails_to_boot(int to)
+{
+    struct run r;
+
+    run_init(&r, W_NORMAL, 2);
+    r.c.reload_breaks = 1;
+    r.c.reload_workers = to;
+    if (run_start(&r, &hook_ops) < 0) {
+        ok(0, "broken reload: fork the master");
+        return;
+    }
+    ok(wait_until(&r, 5000, c_alive_eq, 2) && live_workers(&r, kept, 2) == 2,
+       "broken reload to %d: 2 workers boot", to);
+    kill(r.master, SIGHUP);
+    ok(wait_hook(&r, CU_MASTER_HOOK_NWORKERS_CHANGED, to, 2) &&
+       wait_hook(&r, CU_MASTER_HOOK_NWORKERS_CHANGED, 2, to),
+       "HUP 2 -> %d, the app broken: nworkers_changed(%d, 2), then (2, %d)", to, to, to);
+    ok(stays(&r, 1500, c_kept, 0), "HUP 2 -> %d, the app broken: the 2 workers stay", to);
+    ok(log_has(&r, "Reload failed: a new worker could not start") &&
+       !log_has(&r, "in a row"),
+       "HUP 2 -> %d: Reload failed; no worker of the old generation started (to fail), "
+       "no back-off", to);
+    kill(r.master, SIGTERM);
+    ok(wait_until(&r, 5000, c_done, 0) && exited_with(&r, 0),
+       "broken reload to %d: TERM exits 0", to);
+    run_end(&r);
+}
+
 /* A when_ready hook that fails stops the master before any fork. */
 static void test_when_ready_fails(void)
 {
@@ -225,5 +269,7 @@ int main(void)
     test_reload_refused();
     test_reload_keeps();
     test_hooks_see_counts();
+    reload_fails_to_boot(3);
+    reload_fails_to_boot(1);
     return tap_done();
 }

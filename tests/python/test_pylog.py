@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from conftest import APPS, ROOT, TIMEOUT, Server, wait_for
-from test_logging import get
+from test_logging import get, hup
 
 WORKERS = {"sync": (), "gthread": ("-k", "gthread", "--threads", "2")}
 
@@ -574,3 +574,36 @@ def test_reports_from_two_threads_at_once_lose_nothing(server, tmp_path):
     srv.proc.wait(timeout=TIMEOUT)
     err = srv.proc.stderr.read().decode(errors="replace")
     assert err.count("REPORT broken access") == 3, err
+
+
+def open_on(pid, path):
+    """The fds of process pid open on path."""
+    fds = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == str(path):
+                fds.append(int(fd))
+        except OSError:
+            pass  # closed meanwhile
+    return fds
+
+
+def test_hup_leaving_python_mode_closes_its_files(server, tmp_path):
+    """A HUP that drops logger_class goes back to the C lines, and the
+    handlers the Python logger had opened go with it: neither the master
+    nor the new worker keeps the old access log open (logrotate could
+    never have it go)."""
+    conf = tmp_path / "c.py"
+    one, two = tmp_path / "one.log", tmp_path / "two.log"
+    conf.write_text("from cunicorn.glogging import Logger\n"
+                    "class Mine(Logger):\n    pass\n"
+                    "logger_class = Mine\naccesslog = %r\n" % str(one))
+    srv = server("-c", str(conf))
+    get(srv, "/before", [("Host", "x")])
+    wait_for(lambda: one.exists() and "/before" in one.read_text(), what="the access line")
+    assert open_on(srv.proc.pid, one)
+    worker = hup(srv, conf, "accesslog = %r\n" % str(two))
+    get(srv, "/after", [("Host", "x")])
+    wait_for(lambda: two.exists() and "/after" in two.read_text(), what="the C access line")
+    assert "/after" not in one.read_text()
+    assert open_on(srv.proc.pid, one) == [] and open_on(worker, one) == []

@@ -157,6 +157,7 @@ static void handle_signal(struct master *m, int sig)
         for (int i = 0; i < CU_MAX_WORKERS; i++)
             if (m->w[i].pid > 0 && !m->w[i].retiring && !m->w[i].killed)
                 cu_retire(m, &m->w[i], CAUSE_WINCH);
+        m->next_gen = 0;  /* a reload booting goes with its workers: it did not fail */
         break;
     }
     default:

@@ -154,6 +154,14 @@ static int worker_main(void *vctx, int age, struct cu_worker_slot *slot)
         return CU_EXIT_WORKER_BOOT;
     if (c->mode == W_EXIT4)
         return CU_EXIT_APP_LOAD;
+    for (int64_t until = mono_ms() + 2000; c->mode == W_SLOW_BOOT && !w_stop &&
+         mono_ms() < until;) {
+        struct timespec ts = {0, 20L * 1000000};
+
+        nanosleep(&ts, NULL);
+    }
+    if (w_stop)
+        return 0;
     if (slot != NULL)
         slot->booted = 1;  /* as a real worker, once its app is loaded */
     while (!w_stop && mono_ms() < give_up && getppid() == c->master) {
@@ -213,6 +221,8 @@ static int reload(void *vctx, const struct cu_master_config **cfg)
         c->next.timeout = -1;
     if (c->reload_breaks)   /* an app that no longer loads */
         c->mode = W_EXIT4;
+    if (c->reload_slow)     /* an app slow to import */
+        c->mode = W_SLOW_BOOT;
     *cfg = &c->next;
     return 0;
 }

@@ -25,7 +25,7 @@
 
 /* ---- the fake workers and callbacks ---- */
 
-enum wmode { W_NORMAL, W_IGNORE_TERM, W_STALL, W_EXIT3, W_EXIT4 };
+enum wmode { W_NORMAL, W_IGNORE_TERM, W_STALL, W_EXIT3, W_EXIT4, W_SLOW_BOOT };
 
 struct tctx {
     enum wmode mode;
@@ -38,6 +38,8 @@ struct tctx {
     int reload_bad;         /* reload hands a config with timeout -1 */
     int reload_breaks;      /* the workers forked after a reload exit 4,
                              * TERM or not */
+    int reload_slow;        /* the workers forked after a reload take 2 s
+                             * to boot (a TERM ends the wait) */
     int hook_fails;         /* 1 + the CU_MASTER_HOOK_* that returns -1 */
     const struct cu_master_config *cfg;  /* what the master started with */
     struct cu_master_config next;        /* what reload hands over */

@@ -356,6 +356,33 @@ static void test_winch_daemon(void)
     run_end(&r);
 }
 
+/* WINCH while a HUP's workers boot: every worker goes, the reload with
+ * them, quietly (it did not fail); TTIN brings one back. */
+static void test_winch_during_a_reload(void)
+{
+    struct run r;
+
+    run_init(&r, W_NORMAL, 1);
+    r.cfg.daemon = 1;
+    r.c.reload_slow = 1;
+    if (run_start(&r, &hook_ops) < 0) {
+        ok(0, "winch in a reload: fork the master");
+        return;
+    }
+    ok(wait_until(&r, 5000, c_alive_eq, 1), "winch in a reload: 1 worker boots");
+    kill(r.master, SIGHUP);
+    ok(wait_until(&r, 5000, c_booted, 2), "winch in a reload: the new worker starts");
+    kill(r.master, SIGWINCH);
+    ok(wait_until(&r, 5000, c_alive_eq, 0) && stays(&r, 300, c_alive_eq, 0),
+       "winch in a reload: no worker left, none respawned");
+    ok(!log_has(&r, "Reload failed"), "winch in a reload: not logged as a failed reload");
+    kill(r.master, SIGTTIN);
+    ok(wait_until(&r, 5000, c_alive_eq, 1), "TTIN after it: 1 worker");
+    kill(r.master, SIGTERM);
+    ok(wait_until(&r, 5000, c_done, 0) && exited_with(&r, 0), "winch in a reload: TERM exits 0");
+    run_end(&r);
+}
+
 /*
  * TERM: the master closes its copies of the listeners before it tells a
  * worker to stop. A worker drains the backlog before it closes its own,
@@ -391,6 +418,7 @@ int main(void)
     test_quick_stop();
     test_graceful_timeout();
     test_winch_daemon();
+    test_winch_during_a_reload();
     test_term_closes_ours_first();
     test_lifecycle();
     test_hup_to_more_workers();

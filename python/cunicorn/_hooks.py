@@ -238,12 +238,3 @@ class Response:
 
     def __repr__(self):
         return "<cunicorn Response %s>" % self.status
-
-
-def flush():
-    """Before a worker leaves with _exit(): what hooks printed goes out."""
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass

@@ -211,17 +211,22 @@ static int open_log(const char *path)
     return fd;
 }
 
-/* Like Python's FileHandler: remember the absolute path. */
+/* Like Python's FileHandler: remember the absolute path. A relative one
+ * is taken against the directory of the process's first call (where the
+ * logs were first opened: the start's, before --chdir), also when a HUP
+ * opens them again from another. */
 static char *abs_path(const char *path)
 {
-    char cwd[PATH_MAX];
+    static char cwd[PATH_MAX];
     size_t a, b;
     char *p;
 
     if (path[0] == '/')
         return strdup(path);
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
+    if (cwd[0] == '\0' && getcwd(cwd, sizeof(cwd)) == NULL) {
+        cwd[0] = '\0';
         return NULL;
+    }
     a = strlen(cwd);
     b = strlen(path);
     p = malloc(a + 1 + b + 1);

@@ -26,7 +26,8 @@ enum cu_level { CU_DEBUG = 10, CU_INFO = 20, CU_WARNING = 30, CU_ERROR = 40,
 
 /* Opens the logs. errorlog NULL, "" or "-": stderr. accesslog NULL or "":
  * none; "-": stdout. Lines below level are dropped. Relative paths are
- * made absolute now (reopen uses the same file after a chdir). With an
+ * made absolute now, against the directory of the first call (reopen, and
+ * a second call, use the same file after a chdir). With an
  * access log, the default access format is compiled unless one is set
  * (cu_access_format_init()). On success the previous logs are closed
  * (their fds go: call it while no other thread logs, as on HUP in the

@@ -374,15 +374,6 @@ struct signal_thread {
     int fd;
 };
 
-/* sys.stdout and sys.stderr, before an _exit: what the hooks printed. */
-static void flush_output(struct cu_hooks *h)
-{
-    PyObject *r = h->mod ? PyObject_CallMethod(h->mod, "flush", NULL) : NULL;
-
-    Py_XDECREF(r);
-    PyErr_Clear();
-}
-
 void cu_hooks_worker_int(struct cu_hooks *h, int abrt)
 {
     if (!h->worker || (!abrt && h->ran_int))
@@ -393,7 +384,7 @@ void cu_hooks_worker_int(struct cu_hooks *h, int abrt)
         PyErr_Clear();
     (void)cu_hooks_call(h, abrt ? CU_H_WORKER_ABORT : CU_H_WORKER_INT,
                         PyTuple_Pack(1, h->worker));
-    flush_output(h);
+    host_flush_stdio();
 }
 
 void cu_hooks_worker_exit(struct cu_hooks *h)
@@ -402,7 +393,7 @@ void cu_hooks_worker_exit(struct cu_hooks *h)
         return;
     h->ran_exit = 1;
     (void)cu_hooks_call(h, CU_H_WORKER_EXIT, PyTuple_Pack(2, h->server, h->worker));
-    flush_output(h);
+    host_flush_stdio();
 }
 
 static void *signal_main(void *arg)
@@ -423,7 +414,7 @@ static void *signal_main(void *arg)
     cu_hooks_worker_int(h, abrt);
     cu_log(CU_INFO, "Worker exiting (pid: %d)", (int)getpid());
     cu_hooks_worker_exit(h);
-    flush_output(h);
+    host_flush_stdio();
     _exit(abrt ? 1 : 0);
 }
 

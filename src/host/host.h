@@ -101,6 +101,9 @@ int host_daemonize(int keep_stdio);
  * is promoted, and in the workers it forks meanwhile (Gunicorn's). */
 void host_title(const struct cu_host *h, const char *role);
 void host_environ_sync(void);
+/* sys.stdout and sys.stderr flushed (with the GIL), errors cleared: before
+ * an _exit, or before --capture-output moves fds 1 and 2. */
+void host_flush_stdio(void);
 /* raw_env into os.environ (put 1), or its names back to their values at
  * start (put 0). 0 or -1 (reported). */
 int host_raw_env(struct cu_host *h, const struct cu_strv *l, int put);

@@ -22,51 +22,17 @@
 #include "wsgi/report.h"
 #include "net/listeners.h"
 
-/* sys.stdout and sys.stderr flushed, before --capture-output moves fds
- * 1 and 2: what they hold goes where it was meant to. */
-static void flush_python_output(void)
-{
-    static const char *const names[] = {"stdout", "stderr"};
-
-    for (size_t i = 0; i < 2; i++) {
-        PyObject *f = PySys_GetObject(names[i]);  /* borrowed */
-        PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
-        Py_XDECREF(r);
-    }
-    PyErr_Clear();
-}
-
-/* A log file's name as the start took it: a relative one against the
- * start's directory (the logs are opened before --chdir), also on HUP,
- * when the master is in --chdir's. A new string, or NULL for path as it
- * is ("-", absolute, none, no start directory). */
-static char *as_at_start(const struct cu_host *h, const char *path)
-{
-    char *p;
-
-    if (!path || !*path || path[0] == '/' || strcmp(path, "-") == 0 || !h->up.cwd)
-        return NULL;
-    p = malloc(strlen(h->up.cwd) + strlen(path) + 2);
-    if (p)
-        (void)sprintf(p, "%s/%s", h->up.cwd, path);
-    return p;
-}
-
 /* See host.h. */
 int host_open_logs(struct cu_host *h, int reload)
 {
     char err[512];
-    char *elog = reload ? as_at_start(h, h->cfg.errorlog) : NULL;
-    char *alog = reload ? as_at_start(h, h->cfg.accesslog) : NULL;
     int rc;
 
     /* the format first: nothing changes when it would not compile */
     rc = cu_access_format_check(h->cfg.access_log_format, err, sizeof(err)) < 0 ||
-         cu_log_open(elog ? elog : h->cfg.errorlog, alog ? alog : h->cfg.accesslog,
-                     cu_config_loglevel(&h->cfg), err, sizeof(err)) < 0 ||
+         cu_log_open(h->cfg.errorlog, h->cfg.accesslog, cu_config_loglevel(&h->cfg), err,
+                     sizeof(err)) < 0 ||
          cu_access_format_set(h->cfg.access_log_format, err, sizeof(err)) < 0 ? -1 : 0;
-    free(elog);
-    free(alog);
     if (rc < 0) {
         if (reload)  /* the words of Gunicorn's arbiter, and why */
             cu_log(CU_ERROR, "reloading the logger configuration failed, keeping the "
@@ -80,7 +46,7 @@ int host_open_logs(struct cu_host *h, int reload)
      * error log file (not when that is stderr); turned off by a HUP, they
      * stay where they point, as with Gunicorn, but no longer follow */
     if (h->cfg.capture_output && strcmp(h->cfg.errorlog, "-") != 0) {
-        flush_python_output();
+        host_flush_stdio();  /* what they hold goes where it was meant to */
         if (cu_log_capture() < 0) {
             cu_report_error("Error: --capture-output: %s", strerror(errno));
             return -1;

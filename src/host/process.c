@@ -174,6 +174,19 @@ void host_environ_sync(void)
     Py_XDECREF(os);
 }
 
+void host_flush_stdio(void)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]);  /* borrowed */
+        PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+
+        Py_XDECREF(r);
+        PyErr_Clear();  /* a closed or broken stream: nothing to flush */
+    }
+}
+
 /* A list of str, for raw_env, raw_paste_global_conf and the hooks'
  * server.cfg. */
 PyObject *host_strv_list(const struct cu_strv *l)

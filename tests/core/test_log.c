@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -406,6 +407,34 @@ static void test_open_again(void)
     (void)unlink(path_in("b.log"));
 }
 
+/* A relative name is taken against the directory of the first open, as
+ * at start, before --chdir: opened again (HUP) from another directory,
+ * it names the same file. */
+static void test_relative_after_chdir(void)
+{
+    char err[256], start[PATH_MAX];
+    int first, second, back;
+    char *text;
+
+    if (getcwd(start, sizeof(start)) == NULL || mkdir(path_in("elsewhere"), 0700) < 0 ||
+        chdir(dir) < 0)
+        abort();
+    first = cu_log_open("rel.log", NULL, CU_INFO, err, sizeof(err)) == 0;
+    cu_log(CU_INFO, "one");
+    second = chdir(path_in("elsewhere")) == 0 &&
+             cu_log_open("rel.log", NULL, CU_INFO, err, sizeof(err)) == 0;
+    cu_log(CU_INFO, "two");
+    cu_log_close();
+    back = chdir(start) == 0;
+    text = slurp(path_in("rel.log"), NULL);
+    ok(first && second && back, "open rel.log, chdir, open rel.log again");
+    ok(text && strstr(text, "one") && strstr(text, "two"), "both lines in the first directory's file");
+    ok(access(path_in("elsewhere/rel.log"), F_OK) < 0, "none in the second directory");
+    free(text);
+    (void)unlink(path_in("rel.log"));
+    (void)rmdir(path_in("elsewhere"));
+}
+
 /* cu_log_text: a message of any length, one line prefix, one write. */
 static void test_log_text(void)
 {
@@ -491,6 +520,7 @@ int main(void)
     test_reopen();
     test_reopen_fails();
     test_open_again();
+    test_relative_after_chdir();
     test_dash();
     ok(rmdir(dir) == 0, "temp dir empty and removed");
     return tap_done();

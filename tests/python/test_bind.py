@@ -44,6 +44,16 @@ def failed_once(proc, log, addr):
     wait_for(seen, what="the first failed bind")
 
 
+def boots_and_answers(proc, port, log):
+    """Once the port is free: the server boots, still runs, and answers."""
+    wait_for(lambda: proc.poll() is not None or "Booting worker" in text(log),
+             what="the server to boot")
+    assert proc.poll() is None, (proc.returncode, text(log))
+    c = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
+
+
 def test_a_port_let_go_during_the_tries_is_bound(held, tmp_path):
     port, holder = held
     addr = "('127.0.0.1', %d)" % port
@@ -52,12 +62,7 @@ def test_a_port_let_go_during_the_tries_is_bound(held, tmp_path):
     try:
         failed_once(p, log, addr)
         holder.close()  # as an old server letting the port go
-        wait_for(lambda: p.poll() is not None or "Booting worker" in text(log),
-                 what="the server to boot")
-        assert p.poll() is None, text(log)
-        c = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
+        boots_and_answers(p, port, log)
     finally:
         rc = stop_process(p)
     t = text(log)
@@ -124,14 +129,9 @@ def test_other_signals_during_the_tries_leave_it_running(held, tmp_path):
                     signal.SIGTTOU):
             p.send_signal(sig)
         holder.close()
-        wait_for(lambda: p.poll() is not None or "Booting worker" in text(log),
-                 what="the server to boot")
-        assert p.poll() is None, (p.returncode, text(log))
+        boots_and_answers(p, port, log)
         with open("/proc/%d/stat" % p.pid) as f:
             assert f.read().rsplit(")", 1)[1].split()[0] != "T", "stopped"
-        c = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert recv_all(c).startswith(b"HTTP/1.0 200 OK\r\n")
     finally:
         rc = stop_process(p)
     assert rc == 0, (rc, text(log))
